@@ -1,0 +1,1 @@
+//! Criterion benchmarks of simdopt-core live in `kernels.rs`.

@@ -1,0 +1,97 @@
+//! Gradient clipping (Keras' `clipvalue`, `clipnorm`, `global_clipnorm`), fused into the update
+//! kernels as a per-element prelude so that clipping costs no extra write pass; the norms are
+//! one read pass in the fixed reduction order of [`crate::lanes::sum_of_squares`].
+
+use crate::lanes::Lanes;
+
+/// Transforms a gradient lane before the update rule sees it.
+pub trait GradPrelude: Copy {
+    fn apply<L: Lanes>(&self, g: L) -> L;
+}
+
+/// No clipping.
+#[derive(Clone, Copy)]
+pub struct Identity;
+
+impl GradPrelude for Identity {
+    #[inline(always)]
+    fn apply<L: Lanes>(&self, g: L) -> L {
+        g
+    }
+}
+
+/// `((clip(g, -v, v) * mul) / div) * scale`: TF's `clip_by_value`, then `clip_by_norm`'s
+/// `(g * c) / max(norm, c)` and `clip_by_global_norm`'s `g * scale`, in TF's op order. Unused
+/// parts are identities (±inf bounds, factors of 1), which are exact.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Clip {
+    pub value: f32,
+    pub mul: f32,
+    pub div: f32,
+    pub scale: f32,
+}
+
+impl GradPrelude for Clip {
+    #[inline(always)]
+    fn apply<L: Lanes>(&self, g: L) -> L {
+        let g = g.min(L::splat(self.value)).max(L::splat(-self.value));
+        ((g * L::splat(self.mul)) / L::splat(self.div)) * L::splat(self.scale)
+    }
+}
+
+impl Clip {
+    pub const NONE: Clip = Clip { value: f32::INFINITY, mul: 1.0, div: 1.0, scale: 1.0 };
+
+    pub fn is_identity(&self) -> bool {
+        *self == Clip::NONE
+    }
+
+    /// Applies the prelude to a slice in place (sparse values, before duplicates are combined).
+    pub fn apply_slice(&self, x: &mut [f32]) {
+        for v in x {
+            *v = self.apply(*v);
+        }
+    }
+}
+
+/// The clipping options of an optimizer.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Clipping {
+    pub clipvalue: Option<f32>,
+    pub clipnorm: Option<f32>,
+    pub global_clipnorm: Option<f32>,
+}
+
+impl Clipping {
+    pub fn is_active(&self) -> bool {
+        self.clipvalue.is_some() || self.clipnorm.is_some() || self.global_clipnorm.is_some()
+    }
+
+    /// The prelude for one gradient given its squared norm (after `clipvalue`) and the global
+    /// squared norm of all gradients of the step.
+    pub fn prelude(&self, sum_sq: f32, global_sum_sq: f32) -> Clip {
+        let mut p = Clip::NONE;
+        if let Some(v) = self.clipvalue {
+            p.value = v;
+        }
+        if let Some(c) = self.clipnorm {
+            p.mul = c;
+            p.div = norm_from_sum(sum_sq).max(c);
+        }
+        if let Some(c) = self.global_clipnorm {
+            let n = global_sum_sq.sqrt();
+            // TF: clip_norm * min(1 / norm, 1 / clip_norm) + (norm - norm): NaN when norm is inf or NaN.
+            p.scale = c * (1.0 / n).min(1.0 / c) + (n - n);
+        }
+        p
+    }
+}
+
+/// TF's `clip_by_norm`: `sqrt(l2sum)` when positive, else `l2sum` (0), so no NaN gradient.
+fn norm_from_sum(l2sum: f32) -> f32 {
+    if l2sum > 0.0 {
+        l2sum.sqrt()
+    } else {
+        l2sum
+    }
+}

@@ -1,0 +1,326 @@
+//! A tiny lane abstraction so every kernel is written once and runs as SIMD (wasm `simd128`, or
+//! fixed-width arrays that LLVM vectorises natively) and as plain scalar code for the tail.
+//!
+//! Every operation is lane-wise and IEEE-exact (`+ - * /`, `sqrt`), and `min`/`max` use one
+//! fixed NaN rule, so a SIMD lane and the scalar path give bit-identical results. Nothing here
+//! contracts to fused multiply-add.
+
+use core::ops::{Add, Div, Mul, Neg, Sub};
+
+/// A pack of `WIDTH` f32 values with lane-wise arithmetic.
+pub trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self> {
+    const WIDTH: usize;
+    fn splat(x: f32) -> Self;
+    /// # Safety
+    /// `p` must be valid for reading `WIDTH` f32 values.
+    unsafe fn load(p: *const f32) -> Self;
+    /// # Safety
+    /// `p` must be valid for writing `WIDTH` f32 values.
+    unsafe fn store(self, p: *mut f32);
+    fn sqrt(self) -> Self;
+    fn abs(self) -> Self;
+    /// `if self < other { other } else { self }` (Eigen's/`std::max` rule: a NaN in `other` is ignored).
+    fn max(self, other: Self) -> Self;
+    /// `if other < self { other } else { self }` (`std::min` rule).
+    fn min(self, other: Self) -> Self;
+    /// Lane-wise `if self > other { a } else { b }`.
+    fn select_gt(self, other: Self, a: Self, b: Self) -> Self;
+    /// Applies a scalar function to every lane (for `pow`, which has no SIMD instruction).
+    fn map(self, f: impl Fn(f32) -> f32) -> Self;
+}
+
+impl Lanes for f32 {
+    const WIDTH: usize = 1;
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        x
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        *p
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        *p = self
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        f32::sqrt(self)
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        f32::from_bits(self.to_bits() & 0x7fff_ffff)
+    }
+    #[inline(always)]
+    fn max(self, other: Self) -> Self {
+        if self < other {
+            other
+        } else {
+            self
+        }
+    }
+    #[inline(always)]
+    fn min(self, other: Self) -> Self {
+        if other < self {
+            other
+        } else {
+            self
+        }
+    }
+    #[inline(always)]
+    fn select_gt(self, other: Self, a: Self, b: Self) -> Self {
+        if self > other {
+            a
+        } else {
+            b
+        }
+    }
+    #[inline(always)]
+    fn map(self, f: impl Fn(f32) -> f32) -> Self {
+        f(self)
+    }
+}
+
+/// Fixed-width arrays: LLVM turns these lane loops into the host's vector instructions.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub struct Array<const N: usize>(pub [f32; N]);
+
+macro_rules! array_binop {
+    ($tr:ident, $f:ident, $op:tt) => {
+        impl<const N: usize> $tr for Array<N> {
+            type Output = Self;
+            #[inline(always)]
+            fn $f(self, o: Self) -> Self {
+                let mut r = self.0;
+                for i in 0..N {
+                    r[i] = self.0[i] $op o.0[i];
+                }
+                Array(r)
+            }
+        }
+    };
+}
+array_binop!(Add, add, +);
+array_binop!(Sub, sub, -);
+array_binop!(Mul, mul, *);
+array_binop!(Div, div, /);
+
+impl<const N: usize> Neg for Array<N> {
+    type Output = Self;
+    #[inline(always)]
+    fn neg(self) -> Self {
+        self.map(|x| -x)
+    }
+}
+
+impl<const N: usize> Array<N> {
+    #[inline(always)]
+    fn zip(self, o: Self, f: impl Fn(f32, f32) -> f32) -> Self {
+        let mut r = self.0;
+        for i in 0..N {
+            r[i] = f(self.0[i], o.0[i]);
+        }
+        Array(r)
+    }
+}
+
+impl<const N: usize> Lanes for Array<N> {
+    const WIDTH: usize = N;
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        Array([x; N])
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Array(core::ptr::read_unaligned(p as *const [f32; N]))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        core::ptr::write_unaligned(p as *mut [f32; N], self.0)
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        self.map(Lanes::sqrt)
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        self.map(Lanes::abs)
+    }
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        self.zip(o, Lanes::max)
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        self.zip(o, Lanes::min)
+    }
+    #[inline(always)]
+    fn select_gt(self, o: Self, a: Self, b: Self) -> Self {
+        let mut r = b.0;
+        for i in 0..N {
+            if self.0[i] > o.0[i] {
+                r[i] = a.0[i];
+            }
+        }
+        Array(r)
+    }
+    #[inline(always)]
+    fn map(self, f: impl Fn(f32) -> f32) -> Self {
+        let mut r = self.0;
+        for x in r.iter_mut() {
+            *x = f(*x);
+        }
+        Array(r)
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm_simd {
+    use super::Lanes;
+    use core::arch::wasm32::*;
+    use core::ops::{Add, Div, Mul, Neg, Sub};
+
+    /// Four f32 lanes in one wasm `v128`.
+    #[derive(Clone, Copy)]
+    #[repr(transparent)]
+    pub struct F32x4(pub v128);
+
+    macro_rules! binop {
+        ($tr:ident, $f:ident, $intr:ident) => {
+            impl $tr for F32x4 {
+                type Output = Self;
+                #[inline(always)]
+                fn $f(self, o: Self) -> Self {
+                    F32x4($intr(self.0, o.0))
+                }
+            }
+        };
+    }
+    binop!(Add, add, f32x4_add);
+    binop!(Sub, sub, f32x4_sub);
+    binop!(Mul, mul, f32x4_mul);
+    binop!(Div, div, f32x4_div);
+
+    impl Neg for F32x4 {
+        type Output = Self;
+        #[inline(always)]
+        fn neg(self) -> Self {
+            F32x4(f32x4_neg(self.0))
+        }
+    }
+
+    impl Lanes for F32x4 {
+        const WIDTH: usize = 4;
+        #[inline(always)]
+        fn splat(x: f32) -> Self {
+            F32x4(f32x4_splat(x))
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            F32x4(v128_load(p as *const v128))
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32) {
+            v128_store(p as *mut v128, self.0)
+        }
+        #[inline(always)]
+        fn sqrt(self) -> Self {
+            F32x4(f32x4_sqrt(self.0))
+        }
+        #[inline(always)]
+        fn abs(self) -> Self {
+            F32x4(f32x4_abs(self.0))
+        }
+        #[inline(always)]
+        fn max(self, o: Self) -> Self {
+            // pmax(a, b) = a < b ? b : a, the scalar rule exactly.
+            F32x4(f32x4_pmax(self.0, o.0))
+        }
+        #[inline(always)]
+        fn min(self, o: Self) -> Self {
+            // pmin(a, b) = b < a ? b : a.
+            F32x4(f32x4_pmin(self.0, o.0))
+        }
+        #[inline(always)]
+        fn select_gt(self, o: Self, a: Self, b: Self) -> Self {
+            F32x4(v128_bitselect(a.0, b.0, f32x4_gt(self.0, o.0)))
+        }
+        #[inline(always)]
+        fn map(self, f: impl Fn(f32) -> f32) -> Self {
+            let v = self.0;
+            F32x4(f32x4(
+                f(f32x4_extract_lane::<0>(v)),
+                f(f32x4_extract_lane::<1>(v)),
+                f(f32x4_extract_lane::<2>(v)),
+                f(f32x4_extract_lane::<3>(v)),
+            ))
+        }
+    }
+}
+
+/// The widest lane type of this build: wasm `v128` with `simd128`, 8-wide arrays natively,
+/// plain `f32` on wasm without SIMD (so the fallback build contains no SIMD instruction).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub type Wide = wasm_simd::F32x4;
+#[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
+pub type Wide = f32;
+#[cfg(not(target_arch = "wasm32"))]
+pub type Wide = Array<8>;
+
+/// Width used by the fixed-order reductions: the same on every build, so sums agree bit for bit.
+pub const REDUCE_WIDTH: usize = 8;
+
+/// One element-wise kernel step over `L::WIDTH` consecutive elements starting at `i`.
+pub trait ElementKernel {
+    /// # Safety
+    /// Every buffer the kernel holds must be valid for `L::WIDTH` elements from `i`.
+    unsafe fn step<L: Lanes>(&self, i: usize);
+}
+
+/// Runs `k` over `0..n`: wide lanes for the body, scalar for the tail.
+#[inline(always)]
+pub fn drive<K: ElementKernel>(k: &K, n: usize) {
+    let w = Wide::WIDTH;
+    let end = n;
+    let mut i = 0;
+    unsafe {
+        while i + w <= end {
+            k.step::<Wide>(i);
+            i += w;
+        }
+        while i < end {
+            k.step::<f32>(i);
+            i += 1;
+        }
+    }
+}
+
+/// Σ x² in one fixed order on every build: `REDUCE_WIDTH` interleaved partial sums (lane j sums
+/// elements j, j+W, j+2W, ...), combined pairwise, then the tail added in order.
+pub fn sum_of_squares(x: &[f32], clip_value: Option<f32>) -> f32 {
+    sum_of_squares_map(x, |v| match clip_value {
+        Some(c) => v.min(c).max(-c),
+        None => v,
+    })
+}
+
+#[inline(always)]
+fn sum_of_squares_map(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    const W: usize = REDUCE_WIDTH;
+    let body = x.len() - x.len() % W;
+    let mut acc = Array::<W>::splat(0.0);
+    let mut i = 0;
+    while i < body {
+        let v = unsafe { Array::<W>::load(x.as_ptr().add(i)) }.map(&f);
+        acc = acc + v * v;
+        i += W;
+    }
+    let a = acc.0;
+    let mut s = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+    for &v in &x[body..] {
+        let v = f(v);
+        s = s + v * v;
+    }
+    s
+}

@@ -1,0 +1,448 @@
+//! The Keras `OptimizerV2` step shared by every rule: validation first (so a bad call changes
+//! nothing), then slot creation, learning rate, clipping, the rule's kernels and `iterations`.
+
+use std::collections::HashMap;
+
+use crate::clip::{Clip, Clipping, Identity};
+use crate::error::{Error, Result};
+use crate::lanes::sum_of_squares;
+use crate::rules::{finite, SlotSpec, SparseRows, StepContext, UpdateRule};
+use crate::store::{Store, TensorId};
+
+/// A gradient for one variable.
+#[derive(Clone, Copy, Debug)]
+pub enum Gradient<'a> {
+    /// Dense values, one per element of the variable.
+    Dense(&'a [f32]),
+    /// Dense values held in the store (no copy).
+    Tensor(TensorId),
+    /// Keras `IndexedSlices`: `indices.len()` rows of the variable, `values` holds them row-major.
+    Sparse { indices: &'a [i64], values: &'a [f32] },
+}
+
+/// The slots of one variable.
+struct VarSlots {
+    var: TensorId,
+    var_name: String,
+    slots: Vec<Vec<f32>>,
+}
+
+/// One entry of `weights` after `iterations`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum WeightRef {
+    Global(usize),
+    Slot { var: usize, slot: usize },
+}
+
+/// Hyperparameter names every optimizer has.
+pub const BASE_HYPERS: [&str; 2] = ["learning_rate", "decay"];
+
+/// A Keras optimizer: a rule plus the shared state (iterations, slots, clipping, learning rate).
+pub struct Optimizer<R: UpdateRule> {
+    rule: R,
+    name: String,
+    learning_rate: f32,
+    decay: f32,
+    clipping: Clipping,
+    iterations: u64,
+    slot_specs: Vec<SlotSpec>,
+    globals: Vec<f32>,
+    vars: HashMap<TensorId, usize>,
+    states: Vec<VarSlots>,
+    weights: Vec<WeightRef>,
+    scratch: Scratch,
+}
+
+/// Reused buffers, so steady-state steps allocate nothing.
+#[derive(Default)]
+struct Scratch {
+    values: Vec<f32>,
+    rows: Vec<usize>,
+    first_pos: HashMap<usize, usize>,
+    preludes: Vec<Clip>,
+}
+
+impl<R: UpdateRule> Optimizer<R> {
+    /// An optimizer named after the rule's Keras class, with the given learning rate.
+    pub fn new(rule: R, learning_rate: f32) -> Result<Self> {
+        let slot_specs = rule.slots();
+        let mut opt = Optimizer {
+            rule,
+            name: R::CLASS_NAME.to_string(),
+            learning_rate: 0.0,
+            decay: 0.0,
+            clipping: Clipping::default(),
+            iterations: 0,
+            slot_specs,
+            globals: Vec::new(),
+            vars: HashMap::new(),
+            states: Vec::new(),
+            weights: Vec::new(),
+            scratch: Scratch::default(),
+        };
+        opt.set_hyper("learning_rate", learning_rate)?;
+        Ok(opt)
+    }
+
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.set_name(name);
+        self
+    }
+
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = name.into();
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn rule(&self) -> &R {
+        &self.rule
+    }
+
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
+
+    pub fn set_iterations(&mut self, it: u64) {
+        self.iterations = it;
+    }
+
+    pub fn clipping(&self) -> Clipping {
+        self.clipping
+    }
+
+    /// Sets the clipping options after Keras' checks (non-negative, not both norms).
+    pub fn set_clipping(&mut self, c: Clipping) -> Result<()> {
+        for (name, v) in [("clipvalue", c.clipvalue), ("clipnorm", c.clipnorm), ("global_clipnorm", c.global_clipnorm)] {
+            if let Some(v) = v {
+                if v.is_nan() || v < 0.0 {
+                    return Err(Error::InvalidHyperparameter {
+                        name: name.into(),
+                        value: v as f64,
+                        reason: format!("Expected {name} >= 0, received: {v}"),
+                    });
+                }
+            }
+        }
+        if let (Some(a), Some(b)) = (c.clipnorm, c.global_clipnorm) {
+            return Err(Error::InvalidHyperparameter {
+                name: "global_clipnorm".into(),
+                value: b as f64,
+                reason: format!("Cannot accept both `clipnorm` and `global_clipnorm`, passed `clipnorm` {a}, `global_clipnorm` {b}"),
+            });
+        }
+        self.clipping = c;
+        Ok(())
+    }
+
+    /// Names of every hyperparameter: `learning_rate`, `decay`, then the rule's.
+    pub fn hyper_names(&self) -> Vec<&'static str> {
+        BASE_HYPERS.iter().chain(self.rule.hyper_names()).copied().collect()
+    }
+
+    pub fn hyper(&self, name: &str) -> Result<f32> {
+        match name {
+            "learning_rate" => Ok(self.learning_rate),
+            "decay" => Ok(self.decay),
+            _ => self.rule.hyper(name).ok_or_else(|| Error::UnknownHyperparameter { name: name.into() }),
+        }
+    }
+
+    /// Sets a hyperparameter; on error nothing changes.
+    pub fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
+        match name {
+            "learning_rate" => self.learning_rate = finite(name, value)?,
+            "decay" => {
+                let v = finite(name, value)?;
+                if v < 0.0 {
+                    return Err(Error::InvalidHyperparameter {
+                        name: name.into(),
+                        value: v as f64,
+                        reason: format!("Expected decay >= 0, received: {v}"),
+                    });
+                }
+                self.decay = v
+            }
+            _ => self.rule.set_hyper(name, value)?,
+        }
+        Ok(())
+    }
+
+    /// The learning rate of the next step: Keras' `lr / (1 + decay * t)` when decay > 0.
+    pub fn current_lr(&self) -> f32 {
+        if self.decay > 0.0 && self.rule.uses_lr_decay() {
+            self.learning_rate / (1.0 + self.decay * self.iterations as f32)
+        } else {
+            self.learning_rate
+        }
+    }
+
+    /// Applies one step of gradients, as Keras' `apply_gradients`. `None` gradients are skipped;
+    /// an empty list does nothing (not even the increment). On error nothing changes.
+    pub fn apply_gradients(&mut self, store: &mut Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Result<()> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        if pairs.iter().all(|(g, _)| g.is_none()) {
+            let names: Vec<String> = pairs.iter().map(|(_, v)| store.get(*v).map(|t| t.name.clone()).unwrap_or_default()).collect();
+            return Err(Error::InvalidState { message: format!("No gradients provided for any variable: {names:?}.") });
+        }
+        self.validate(store, pairs)?;
+        self.create_slots(store, pairs);
+        self.compute_preludes(store, pairs);
+
+        let ctx = StepContext { iteration: self.iterations, lr: self.current_lr() };
+        let coeffs = self.rule.prepare(&ctx, &mut self.globals);
+        let mut k = 0;
+        for (g, var_id) in pairs {
+            let Some(g) = g else { continue };
+            let pre = self.scratch.preludes[k];
+            k += 1;
+            let state = self.vars[var_id];
+            let slots = &mut self.states[state].slots;
+            let (var_ptr, n) = store.data_ptr(*var_id).expect("validated");
+            // SAFETY: the variable buffer is distinct from the slots (owned here) and from the
+            // gradient (validated: a gradient tensor is never the variable itself).
+            let var = unsafe { core::slice::from_raw_parts_mut(var_ptr, n) };
+            match *g {
+                Gradient::Dense(values) => apply_dense(&self.rule, &coeffs, pre, var, values, slots),
+                Gradient::Tensor(id) => {
+                    let values = &store.get(id).expect("validated").data;
+                    // SAFETY: `id != var_id` was validated, so `values` does not alias `var`.
+                    let values = unsafe { core::slice::from_raw_parts(values.as_ptr(), values.len()) };
+                    apply_dense(&self.rule, &coeffs, pre, var, values, slots)
+                }
+                Gradient::Sparse { indices, values } => {
+                    let row_len = store.get(*var_id).expect("validated").shape[1..].iter().product();
+                    let s = &mut self.scratch;
+                    s.values.clear();
+                    s.values.extend_from_slice(values);
+                    if !pre.is_identity() {
+                        pre.apply_slice(&mut s.values);
+                    }
+                    s.rows.clear();
+                    if self.rule.sums_duplicates() {
+                        combine_duplicates(indices, row_len, &mut s.values, &mut s.rows, &mut s.first_pos);
+                    } else {
+                        s.rows.extend(indices.iter().map(|&i| i as usize));
+                    }
+                    self.rule.apply_sparse(&coeffs, var, SparseRows { rows: &s.rows, values: &s.values, row_len }, slots);
+                }
+            }
+        }
+        self.iterations += 1;
+        Ok(())
+    }
+
+    fn validate(&self, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Result<()> {
+        for (i, (g, var_id)) in pairs.iter().enumerate() {
+            let var = store.get(*var_id)?;
+            if pairs[..i].iter().any(|(_, v)| v == var_id) {
+                return Err(Error::DuplicateVariable { variable: var.name.clone() });
+            }
+            let Some(g) = g else { continue };
+            let n = var.data.len();
+            match *g {
+                Gradient::Dense(values) => check_len(&var.name, n, values.len())?,
+                Gradient::Tensor(id) => {
+                    let t = store.get(id)?;
+                    if id == *var_id {
+                        return Err(Error::InvalidState {
+                            message: format!("the gradient of variable '{}' is the variable itself", var.name),
+                        });
+                    }
+                    check_len(&var.name, n, t.data.len())?
+                }
+                Gradient::Sparse { indices, values } => {
+                    let rows = var.rows().ok_or_else(|| Error::SparseScalar { variable: var.name.clone() })?;
+                    let row_len: usize = var.shape[1..].iter().product();
+                    check_len(&var.name, indices.len() * row_len, values.len())?;
+                    if let Some((offset, &index)) = indices.iter().enumerate().find(|(_, &ix)| ix < 0 || ix as u64 >= rows as u64) {
+                        return Err(Error::IndexOutOfRange { variable: var.name.clone(), index, offset, rows });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates slots for variables seen for the first time, in Keras' order.
+    fn create_slots(&mut self, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
+        let new_vars: Vec<TensorId> = pairs.iter().filter(|(g, v)| g.is_some() && !self.vars.contains_key(v)).map(|(_, v)| *v).collect();
+        if new_vars.is_empty() {
+            return;
+        }
+        if self.states.is_empty() && self.globals.is_empty() {
+            for (i, spec) in self.rule.global_weights().iter().enumerate() {
+                self.globals.push(spec.init);
+                self.weights.push(WeightRef::Global(i));
+            }
+        }
+        let first = self.states.len();
+        for id in &new_vars {
+            let t = store.get(*id).expect("validated");
+            self.vars.insert(*id, self.states.len());
+            let slots = self.slot_specs.iter().map(|s| vec![s.init; t.data.len()]).collect();
+            self.states.push(VarSlots { var: *id, var_name: t.name.clone(), slots });
+        }
+        let (nv, ns) = (new_vars.len(), self.slot_specs.len());
+        for k in 0..nv * ns {
+            let (var, slot) = if R::INTERLEAVED_SLOTS { (k / ns, k % ns) } else { (k % nv, k / nv) };
+            self.weights.push(WeightRef::Slot { var: first + var, slot });
+        }
+    }
+
+    /// One clipping prelude per non-None gradient (norms in one read pass each).
+    fn compute_preludes(&mut self, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
+        let c = self.clipping;
+        let preludes = &mut self.scratch.preludes;
+        preludes.clear();
+        let grads = pairs.iter().filter_map(|(g, _)| g.as_ref());
+        if c.clipnorm.is_none() && c.global_clipnorm.is_none() {
+            preludes.extend(grads.map(|_| c.prelude(0.0, 0.0)));
+            return;
+        }
+        let sums: Vec<f32> = grads
+            .map(|g| {
+                let values = match *g {
+                    Gradient::Dense(v) | Gradient::Sparse { values: v, .. } => v,
+                    Gradient::Tensor(id) => &store.get(id).expect("validated").data,
+                };
+                sum_of_squares(values, c.clipvalue)
+            })
+            .collect();
+        // TF's global_norm: sqrt(2 * sum(l2_loss)), l2_loss = sum(x^2) / 2.
+        let global = sums.iter().fold(0.0f32, |acc, s| acc + s * 0.5) * 2.0;
+        preludes.extend(sums.iter().map(|&s| c.prelude(s, global)));
+    }
+
+    /// Number of weights: iterations, global weights, then slots.
+    pub fn weight_count(&self) -> usize {
+        1 + self.weights.len()
+    }
+
+    /// Keras names of the weights (`Adam/iter:0`, `Adam/w/m:0`, ...).
+    pub fn weight_names(&self) -> Vec<String> {
+        let globals = self.rule.global_weights();
+        std::iter::once(format!("{}/iter:0", self.name))
+            .chain(self.weights.iter().map(|w| match *w {
+                WeightRef::Global(i) => format!("{}/{}:0", self.name, globals[i].name),
+                WeightRef::Slot { var, slot } => format!("{}/{}/{}:0", self.name, self.states[var].var_name, self.slot_specs[slot].name),
+            }))
+            .collect()
+    }
+
+    /// The value of weight `i >= 1` (weight 0 is `iterations`).
+    pub fn weight(&self, i: usize) -> Option<&[f32]> {
+        match *self.weights.get(i.checked_sub(1)?)? {
+            WeightRef::Global(g) => Some(core::slice::from_ref(&self.globals[g])),
+            WeightRef::Slot { var, slot } => Some(&self.states[var].slots[slot]),
+        }
+    }
+
+    fn weight_mut(&mut self, i: usize) -> Option<&mut [f32]> {
+        match *self.weights.get(i.checked_sub(1)?)? {
+            WeightRef::Global(g) => Some(core::slice::from_mut(&mut self.globals[g])),
+            WeightRef::Slot { var, slot } => Some(&mut self.states[var].slots[slot]),
+        }
+    }
+
+    /// Keras' `set_weights`: `iterations`, then every other weight in order. Checks the count and
+    /// every size before writing anything.
+    pub fn set_weights(&mut self, iterations: u64, rest: &[&[f32]]) -> Result<()> {
+        if rest.len() + 1 != self.weight_count() {
+            return Err(Error::WeightCount { optimizer: self.name.clone(), expected: self.weight_count(), got: rest.len() + 1 });
+        }
+        for (k, w) in rest.iter().enumerate() {
+            let expected = self.weight(k + 1).expect("counted").len();
+            if w.len() != expected {
+                return Err(Error::WeightShape { index: k + 1, expected, got: w.len() });
+            }
+        }
+        for (k, w) in rest.iter().enumerate() {
+            self.weight_mut(k + 1).expect("counted").copy_from_slice(w);
+        }
+        self.iterations = iterations;
+        Ok(())
+    }
+
+    /// Slot names in creation order (Keras' `get_slot_names`).
+    pub fn slot_names(&self) -> Vec<&'static str> {
+        self.slot_specs.iter().map(|s| s.name).collect()
+    }
+
+    /// A slot of a variable (Keras' `get_slot`).
+    pub fn slot(&self, var: TensorId, name: &str) -> Result<&[f32]> {
+        let (state, slot) = self.slot_index(var, name)?;
+        Ok(&self.states[state].slots[slot])
+    }
+
+    /// A mutable slot of a variable.
+    pub fn slot_mut(&mut self, var: TensorId, name: &str) -> Result<&mut [f32]> {
+        let (state, slot) = self.slot_index(var, name)?;
+        Ok(&mut self.states[state].slots[slot])
+    }
+
+    fn slot_index(&self, var: TensorId, name: &str) -> Result<(usize, usize)> {
+        let unknown = || Error::UnknownSlot { variable: format!("{:?}", var), slot: name.into() };
+        let state = *self.vars.get(&var).ok_or_else(unknown)?;
+        let slot = self.slot_specs.iter().position(|s| s.name == name).ok_or_else(unknown)?;
+        Ok((state, slot))
+    }
+
+    /// Variables that have slots, in first-seen order.
+    pub fn variables_with_slots(&self) -> impl Iterator<Item = TensorId> + '_ {
+        self.states.iter().map(|s| s.var)
+    }
+}
+
+fn apply_dense<R: UpdateRule>(rule: &R, c: &R::Coeffs, pre: Clip, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
+    if pre.is_identity() {
+        rule.apply_dense(c, Identity, var, grad, slots)
+    } else {
+        rule.apply_dense(c, pre, var, grad, slots)
+    }
+}
+
+fn check_len(name: &str, expected: usize, got: usize) -> Result<()> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(Error::GradientShape { variable: name.into(), expected, got })
+    }
+}
+
+/// Keras' `_deduplicate_indexed_slices`: unique rows in first-occurrence order, their values
+/// summed in occurrence order (`unsorted_segment_sum`). Rewrites `values` in place.
+fn combine_duplicates(
+    indices: &[i64],
+    row_len: usize,
+    values: &mut Vec<f32>,
+    rows: &mut Vec<usize>,
+    first_pos: &mut HashMap<usize, usize>,
+) {
+    first_pos.clear();
+    let mut has_dup = false;
+    for &ix in indices {
+        let r = ix as usize;
+        if let std::collections::hash_map::Entry::Vacant(e) = first_pos.entry(r) {
+            e.insert(rows.len());
+            rows.push(r);
+        } else {
+            has_dup = true;
+        }
+    }
+    if !has_dup {
+        return;
+    }
+    let mut summed = vec![0.0f32; rows.len() * row_len];
+    for (k, &ix) in indices.iter().enumerate() {
+        let u = first_pos[&(ix as usize)];
+        for (d, s) in summed[u * row_len..(u + 1) * row_len].iter_mut().zip(&values[k * row_len..(k + 1) * row_len]) {
+            *d += *s;
+        }
+    }
+    *values = summed;
+}

@@ -1,0 +1,210 @@
+//! Adam (optionally AMSGrad): TF's fused `ResourceApplyAdam` / `ResourceApplyAdamWithAmsgrad`
+//! kernels for dense gradients, and Keras' Python sparse path (decay every row, scatter-add the
+//! indexed rows, then update every row of the variable).
+
+use super::{finite, keras_epsilon, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
+use crate::clip::GradPrelude;
+use crate::error::{Error, Result};
+use crate::lanes::{drive, ElementKernel, Lanes};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Adam {
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+    amsgrad: bool,
+}
+
+impl Default for Adam {
+    fn default() -> Self {
+        Adam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false }
+    }
+}
+
+impl Adam {
+    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32, amsgrad: bool) -> Result<Self> {
+        let mut a = Adam { amsgrad, ..Adam::default() };
+        a.set_hyper("beta_1", beta_1)?;
+        a.set_hyper("beta_2", beta_2)?;
+        a.set_hyper("epsilon", epsilon)?;
+        Ok(a)
+    }
+
+    pub fn amsgrad(&self) -> bool {
+        self.amsgrad
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct AdamCoeffs {
+    /// Kernel form: `lr * sqrt(1 - beta_2^s) / (1 - beta_1^s)`.
+    alpha: f32,
+    /// Keras' sparse form: `lr * (sqrt(1 - beta_2^s) / (1 - beta_1^s))`.
+    lr_sparse: f32,
+    beta_1: f32,
+    beta_2: f32,
+    one_minus_beta_1: f32,
+    one_minus_beta_2: f32,
+    epsilon: f32,
+}
+
+impl UpdateRule for Adam {
+    const CLASS_NAME: &'static str = "Adam";
+    type Coeffs = AdamCoeffs;
+
+    fn from_options(o: &mut Options<'_>) -> Result<Self> {
+        Adam::new(o.take("beta_1", 0.9), o.take("beta_2", 0.999), o.take("epsilon", 1e-7), o.take_flag("amsgrad", false))
+    }
+
+    fn slots(&self) -> Vec<SlotSpec> {
+        let mut s = vec![SlotSpec { name: "m", init: 0.0 }, SlotSpec { name: "v", init: 0.0 }];
+        if self.amsgrad {
+            s.push(SlotSpec { name: "vhat", init: 0.0 });
+        }
+        s
+    }
+
+    fn hyper_names(&self) -> &'static [&'static str] {
+        &["beta_1", "beta_2", "epsilon"]
+    }
+
+    fn hyper(&self, name: &str) -> Option<f32> {
+        match name {
+            "beta_1" => Some(self.beta_1),
+            "beta_2" => Some(self.beta_2),
+            "epsilon" => Some(self.epsilon),
+            _ => None,
+        }
+    }
+
+    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
+        let v = finite(name, value)?;
+        match name {
+            "beta_1" => self.beta_1 = v,
+            "beta_2" => self.beta_2 = v,
+            "epsilon" => self.epsilon = keras_epsilon(v),
+            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> AdamCoeffs {
+        let s = (ctx.iteration + 1) as f32;
+        let b1p = libm::powf(self.beta_1, s);
+        let b2p = libm::powf(self.beta_2, s);
+        let root = (1.0 - b2p).sqrt();
+        AdamCoeffs {
+            alpha: ctx.lr * root / (1.0 - b1p),
+            lr_sparse: ctx.lr * (root / (1.0 - b1p)),
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            one_minus_beta_1: 1.0 - self.beta_1,
+            one_minus_beta_2: 1.0 - self.beta_2,
+            epsilon: self.epsilon,
+        }
+    }
+
+    fn apply_dense<P: GradPrelude>(&self, c: &AdamCoeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
+        let (m, rest) = slots.split_first_mut().expect("adam has slots");
+        let (v, rest) = rest.split_first_mut().expect("adam has slots");
+        let vhat = rest.first_mut().map_or(core::ptr::null_mut(), |s| s.as_mut_ptr());
+        let k = Dense { c: *c, pre, var: var.as_mut_ptr(), grad: grad.as_ptr(), m: m.as_mut_ptr(), v: v.as_mut_ptr(), vhat };
+        drive(&k, var.len())
+    }
+
+    fn apply_sparse(&self, c: &AdamCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
+        let (m, rest) = slots.split_first_mut().expect("adam has slots");
+        let (v, rest) = rest.split_first_mut().expect("adam has slots");
+        let mut vhat = rest.first_mut();
+        let w = g.row_len;
+        if w == 0 {
+            return;
+        }
+        // Keras' sparse Adam touches every row: rows without a gradient decay their moments and
+        // still move. One pass over all rows, with each row's gradient if it has one.
+        let mut grad_of_row: Vec<Option<usize>> = vec![None; var.len() / w];
+        for (k, &r) in g.rows.iter().enumerate() {
+            grad_of_row[r] = Some(k);
+        }
+        for (r, k) in grad_of_row.iter().enumerate() {
+            let span = r * w..(r + 1) * w;
+            let vhat = vhat.as_mut().map_or(core::ptr::null_mut(), |s| s[span.clone()].as_mut_ptr());
+            let (var, m, v) = (var[span.clone()].as_mut_ptr(), m[span.clone()].as_mut_ptr(), v[span].as_mut_ptr());
+            match k {
+                Some(k) => drive(&SparseRow::<true> { c: *c, var, grad: g.values[k * w..].as_ptr(), m, v, vhat }, w),
+                None => drive(&SparseRow::<false> { c: *c, var, grad: core::ptr::null(), m, v, vhat }, w),
+            }
+        }
+    }
+}
+
+/// The fused dense kernel, in TF's CPU functor order.
+struct Dense<P> {
+    c: AdamCoeffs,
+    pre: P,
+    var: *mut f32,
+    grad: *const f32,
+    m: *mut f32,
+    v: *mut f32,
+    /// Null without AMSGrad.
+    vhat: *mut f32,
+}
+
+impl<P: GradPrelude> ElementKernel for Dense<P> {
+    #[inline(always)]
+    unsafe fn step<L: Lanes>(&self, i: usize) {
+        let c = &self.c;
+        let g = self.pre.apply(L::load(self.grad.add(i)));
+        let mut m = L::load(self.m.add(i));
+        m = m + (g - m) * L::splat(c.one_minus_beta_1);
+        m.store(self.m.add(i));
+        let mut v = L::load(self.v.add(i));
+        v = v + (g * g - v) * L::splat(c.one_minus_beta_2);
+        v.store(self.v.add(i));
+        let denom_sq = if self.vhat.is_null() {
+            v
+        } else {
+            let vh = L::load(self.vhat.add(i)).max(v);
+            vh.store(self.vhat.add(i));
+            vh
+        };
+        let x = L::load(self.var.add(i));
+        (x - (m * L::splat(c.alpha)) / (denom_sq.sqrt() + L::splat(c.epsilon))).store(self.var.add(i));
+    }
+}
+
+/// One row of Keras' sparse Adam: `m = m * b1 (+ g * (1 - b1))`, `v = v * b2 (+ (g * g) * (1 - b2))`,
+/// `var -= (lr * m) / (sqrt(v or vhat) + eps)`. `HAS_GRAD` is false for rows without a gradient.
+struct SparseRow<const HAS_GRAD: bool> {
+    c: AdamCoeffs,
+    var: *mut f32,
+    grad: *const f32,
+    m: *mut f32,
+    v: *mut f32,
+    vhat: *mut f32,
+}
+
+impl<const HAS_GRAD: bool> ElementKernel for SparseRow<HAS_GRAD> {
+    #[inline(always)]
+    unsafe fn step<L: Lanes>(&self, i: usize) {
+        let c = &self.c;
+        let mut m = L::load(self.m.add(i)) * L::splat(c.beta_1);
+        let mut v = L::load(self.v.add(i)) * L::splat(c.beta_2);
+        if HAS_GRAD {
+            let g = L::load(self.grad.add(i));
+            m = m + g * L::splat(c.one_minus_beta_1);
+            v = v + (g * g) * L::splat(c.one_minus_beta_2);
+        }
+        m.store(self.m.add(i));
+        v.store(self.v.add(i));
+        let denom_sq = if self.vhat.is_null() {
+            v
+        } else {
+            let vh = L::load(self.vhat.add(i)).max(v);
+            vh.store(self.vhat.add(i));
+            vh
+        };
+        let x = L::load(self.var.add(i));
+        (x - (L::splat(c.lr_sparse) * m) / (denom_sq.sqrt() + L::splat(c.epsilon))).store(self.var.add(i));
+    }
+}

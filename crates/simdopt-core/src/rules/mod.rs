@@ -1,0 +1,108 @@
+//! Update rules: one file per optimizer, each declaring its hyperparameters, its slots and its
+//! fused kernels. The shared step (validation, slot creation, clipping, iterations) lives in
+//! [`crate::optimizer::Optimizer`].
+
+use crate::clip::GradPrelude;
+pub use crate::dynamic::Options;
+use crate::error::{Error, Result};
+
+pub mod adam;
+pub mod sgd;
+
+pub use adam::Adam;
+pub use sgd::Sgd;
+
+/// A per-variable slot (or an optimizer-wide scalar weight): Keras name and initial value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SlotSpec {
+    pub name: &'static str,
+    pub init: f32,
+}
+
+/// What one step of a rule sees besides the gradients.
+#[derive(Clone, Copy, Debug)]
+pub struct StepContext {
+    /// `iterations` before this step's increment (Keras' `t`).
+    pub iteration: u64,
+    /// The effective learning rate of this step (schedule and legacy decay applied).
+    pub lr: f32,
+}
+
+/// A sparse update after Keras' duplicate handling: unique rows (first-occurrence order) and a
+/// `rows.len() x row_len` block of values.
+pub struct SparseRows<'a> {
+    pub rows: &'a [usize],
+    pub values: &'a [f32],
+    pub row_len: usize,
+}
+
+/// One optimizer's maths. Kernels must read each element of the variable, gradient and slots
+/// once and write it once.
+pub trait UpdateRule: Clone + Send + 'static {
+    /// Keras class name (`"Adam"`), also the default optimizer name.
+    const CLASS_NAME: &'static str;
+    /// Keras creates each slot for all variables before the next slot ("all m, then all v"),
+    /// except Ftrl, which interleaves slots per variable.
+    const INTERLEAVED_SLOTS: bool = false;
+    /// Per-step scalars computed once per `apply_gradients`.
+    type Coeffs: Copy;
+
+    /// Builds the rule from Keras constructor options (defaults for missing keys).
+    fn from_options(o: &mut Options<'_>) -> Result<Self>;
+
+    /// Slots per variable in Keras creation order (depends on the configuration).
+    fn slots(&self) -> Vec<SlotSpec>;
+    /// Optimizer-wide scalar weights, created with the first slots (Nadam's `momentum_cache`).
+    fn global_weights(&self) -> Vec<SlotSpec> {
+        Vec::new()
+    }
+    /// Whether the base class' legacy `decay` divides the learning rate (Nadam: no).
+    fn uses_lr_decay(&self) -> bool {
+        true
+    }
+    /// Names of the rule's own hyperparameters (besides `learning_rate` and `decay`).
+    fn hyper_names(&self) -> &'static [&'static str];
+    fn hyper(&self, name: &str) -> Option<f32>;
+    /// Sets a hyperparameter after validating it; leaves the rule unchanged on error.
+    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()>;
+
+    /// Computes the step's scalars; may update the global weights (Nadam's cache).
+    fn prepare(&self, ctx: &StepContext, globals: &mut [f32]) -> Self::Coeffs;
+    /// Dense update of one variable. `slots` are in [`UpdateRule::slots`] order.
+    fn apply_dense<P: GradPrelude>(&self, c: &Self::Coeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]);
+    /// Sparse update of one variable (duplicates already combined, unless
+    /// [`UpdateRule::sums_duplicates`] is false, in which case rows may repeat).
+    fn apply_sparse(&self, c: &Self::Coeffs, var: &mut [f32], grad: SparseRows<'_>, slots: &mut [Vec<f32>]);
+    /// Whether the sparse path wants duplicate indices summed first (Keras' default); SGD without
+    /// momentum scatter-adds the raw slices instead.
+    fn sums_duplicates(&self) -> bool {
+        true
+    }
+}
+
+/// Checks that a hyperparameter is a finite number.
+pub fn finite(name: &str, v: f32) -> Result<f32> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(Error::InvalidHyperparameter { name: name.into(), value: v as f64, reason: "must be a finite number".into() })
+    }
+}
+
+/// Keras' `epsilon or backend.epsilon()`: an epsilon of 0 becomes 1e-7.
+pub fn keras_epsilon(v: f32) -> f32 {
+    if v == 0.0 {
+        1e-7
+    } else {
+        v
+    }
+}
+
+/// Keras' check for `momentum`: a number in [0, 1].
+pub fn momentum_in_unit_range(v: f32) -> Result<f32> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(Error::InvalidHyperparameter { name: "momentum".into(), value: v as f64, reason: "`momentum` must be between [0, 1].".into() })
+    }
+}

@@ -1,0 +1,168 @@
+//! Tensor storage: every variable (and any gradient a caller keeps on the core's side) is an
+//! f32 buffer owned here. In the wasm build this is WASM linear memory, and JavaScript views the
+//! buffers in place. Buffers never move while they live, so views stay valid until the memory
+//! itself grows.
+
+use crate::error::{Error, Result};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn};
+
+/// A handle to a tensor of a [`Store`]: slab index in the low 32 bits, generation in the high
+/// 32 bits, so a handle to a disposed tensor never reaches a newer one in the same slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TensorId(pub u64);
+
+impl TensorId {
+    pub fn index(self) -> u32 {
+        self.0 as u32
+    }
+    pub fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+    pub fn from_parts(index: u32, generation: u32) -> Self {
+        TensorId(((generation as u64) << 32) | index as u64)
+    }
+}
+
+/// An f32 tensor: row-major values and a shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl Tensor {
+    pub fn new(name: impl Into<String>, shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
+        let n: usize = shape.iter().product();
+        if n != data.len() {
+            return Err(Error::ShapeMismatch { what: "tensor values".into(), expected: shape, got: vec![data.len()] });
+        }
+        Ok(Tensor { name: name.into(), shape, data })
+    }
+
+    /// Rows of a sparse update: the first dimension (a scalar has none).
+    pub fn rows(&self) -> Option<usize> {
+        self.shape.first().copied()
+    }
+}
+
+struct Entry {
+    generation: u32,
+    tensor: Option<Tensor>,
+}
+
+/// A slab of tensors addressed by [`TensorId`].
+#[derive(Default)]
+pub struct Store {
+    entries: Vec<Entry>,
+    free: Vec<u32>,
+}
+
+impl Store {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a tensor and returns its handle.
+    pub fn insert(&mut self, tensor: Tensor) -> TensorId {
+        if let Some(index) = self.free.pop() {
+            let e = &mut self.entries[index as usize];
+            e.generation = e.generation.wrapping_add(1).max(1);
+            e.tensor = Some(tensor);
+            TensorId::from_parts(index, e.generation)
+        } else {
+            self.entries.push(Entry { generation: 1, tensor: Some(tensor) });
+            TensorId::from_parts((self.entries.len() - 1) as u32, 1)
+        }
+    }
+
+    /// Adds an ndarray as a tensor.
+    pub fn insert_array(&mut self, name: impl Into<String>, array: ArrayD<f32>) -> TensorId {
+        let shape = array.shape().to_vec();
+        let data = if array.is_standard_layout() { array.into_raw_vec_and_offset().0 } else { array.iter().copied().collect() };
+        self.insert(Tensor { name: name.into(), shape, data })
+    }
+
+    /// Removes a tensor, returning it.
+    pub fn remove(&mut self, id: TensorId) -> Result<Tensor> {
+        let t = self.entry_mut(id)?.tensor.take().expect("checked by entry_mut");
+        self.free.push(id.index());
+        Ok(t)
+    }
+
+    fn entry_mut(&mut self, id: TensorId) -> Result<&mut Entry> {
+        match self.entries.get_mut(id.index() as usize) {
+            Some(e) if e.generation == id.generation() && e.tensor.is_some() => Ok(e),
+            _ => Err(Error::UnknownTensor { id: id.0 }),
+        }
+    }
+
+    /// The live handle in slab slot `index`, if any.
+    pub fn id_at(&self, index: u32) -> Option<TensorId> {
+        let e = self.entries.get(index as usize)?;
+        e.tensor.as_ref().map(|_| TensorId::from_parts(index, e.generation))
+    }
+
+    pub fn contains(&self, id: TensorId) -> bool {
+        self.get(id).is_ok()
+    }
+
+    pub fn get(&self, id: TensorId) -> Result<&Tensor> {
+        match self.entries.get(id.index() as usize) {
+            Some(Entry { generation, tensor: Some(t) }) if *generation == id.generation() => Ok(t),
+            _ => Err(Error::UnknownTensor { id: id.0 }),
+        }
+    }
+
+    pub fn get_mut(&mut self, id: TensorId) -> Result<&mut Tensor> {
+        Ok(self.entry_mut(id)?.tensor.as_mut().expect("checked by entry_mut"))
+    }
+
+    /// An ndarray view of a tensor.
+    pub fn view(&self, id: TensorId) -> Result<ArrayViewD<'_, f32>> {
+        let t = self.get(id)?;
+        Ok(ArrayViewD::from_shape(IxDyn(&t.shape), &t.data).expect("shape checked at insert"))
+    }
+
+    /// A mutable ndarray view of a tensor.
+    pub fn view_mut(&mut self, id: TensorId) -> Result<ArrayViewMutD<'_, f32>> {
+        let t = self.get_mut(id)?;
+        Ok(ArrayViewMutD::from_shape(IxDyn(&t.shape), &mut t.data).expect("shape checked at insert"))
+    }
+
+    /// Number of live tensors.
+    pub fn len(&self) -> usize {
+        self.entries.len() - self.free.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Raw pointer to a tensor's values, for kernels that update several buffers at once.
+    pub(crate) fn data_ptr(&mut self, id: TensorId) -> Result<(*mut f32, usize)> {
+        let t = self.get_mut(id)?;
+        Ok((t.data.as_mut_ptr(), t.data.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disposed_handle_never_reaches_a_newer_tensor() {
+        let mut s = Store::new();
+        let a = s.insert(Tensor::new("a", vec![2], vec![1.0, 2.0]).unwrap());
+        s.remove(a).unwrap();
+        let b = s.insert(Tensor::new("b", vec![1], vec![3.0]).unwrap());
+        assert_eq!(a.index(), b.index());
+        assert!(matches!(s.get(a), Err(Error::UnknownTensor { .. })));
+        assert_eq!(s.get(b).unwrap().data, vec![3.0]);
+    }
+
+    #[test]
+    fn shape_must_match_values() {
+        assert!(Tensor::new("x", vec![2, 2], vec![1.0; 3]).is_err());
+    }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the package: both wasm binaries, then the TypeScript facade into dist/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+bash scripts/build-wasm.sh
+ts_hash=$( (find ts -type f -print0 | sort -z | xargs -0 cat; cat tsconfig.json package.json) | sha256sum | cut -c1-16)
+if ! [ -f dist/.stamp ] || [ "$(cat dist/.stamp)" != "$ts_hash" ]; then
+  log "tsc"
+  rm -rf dist
+  node_modules/.bin/tsc -p tsconfig.json
+  mkdir -p dist/wasm/generated
+  cp ts/wasm/generated/*.js ts/wasm/generated/*.d.ts dist/wasm/generated/
+  echo "$ts_hash" > dist/.stamp
+fi

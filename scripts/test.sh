@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting and lints, Rust tests, then the jest tests of the built
+# package (Node, both wasm builds, the packed tarball, headless Chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+bash scripts/setup.sh --browser
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "cargo test"
+cargo test --workspace --quiet
+log "jest"
+NODE_OPTIONS="--experimental-vm-modules --no-warnings" node_modules/.bin/jest "$@"

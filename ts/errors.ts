@@ -1,0 +1,85 @@
+// Typed errors. Every error a simdopt call raises leaves the optimizer and the variables as
+// they were. `code` is stable; the class says what kind of mistake it was, as Keras' do.
+
+export type ErrorCode =
+  | 'NotReady'
+  | 'UnknownTensor'
+  | 'Disposed'
+  | 'ShapeMismatch'
+  | 'GradientShape'
+  | 'IndexOutOfRange'
+  | 'SparseScalar'
+  | 'DuplicateVariable'
+  | 'InvalidHyperparameter'
+  | 'UnknownHyperparameter'
+  | 'UnknownOption'
+  | 'UnknownClass'
+  | 'InvalidConfig'
+  | 'WeightCount'
+  | 'WeightShape'
+  | 'UnknownSlot'
+  | 'InvalidArgument'
+  | 'InvalidState';
+
+/** Base class of every simdopt error. */
+export class SimdoptError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+
+  /** Builds the typed error for a code. */
+  static of(code: ErrorCode, message: string): SimdoptError {
+    const Cls = ERROR_CLASSES[code] ?? SimdoptError;
+    return new Cls(code, message);
+  }
+
+  /** Converts an error thrown by the wasm core (`"<Code>: message"`). */
+  static fromCore(e: unknown): Error {
+    if (e instanceof SimdoptError) return e;
+    const msg = e instanceof Error ? e.message : String(e);
+    const m = /^([A-Za-z]+): ([\s\S]*)$/.exec(msg);
+    if (m && m[1] in ERROR_CLASSES) return SimdoptError.of(m[1] as ErrorCode, m[2]);
+    return e instanceof Error ? e : new Error(msg);
+  }
+}
+
+/** A value of the wrong shape or size (Keras' ValueError for shapes). */
+export class ShapeError extends SimdoptError {}
+/** A sparse index outside the variable (TF's InvalidArgumentError). */
+export class IndexError extends SimdoptError {}
+/** A hyperparameter or option value Keras refuses (Keras' ValueError). */
+export class HyperparameterError extends SimdoptError {}
+/** An option or config key, or a class name, that does not exist (Keras' TypeError / ValueError). */
+export class ConfigError extends SimdoptError {}
+/** A use of something disposed, not ready, or not in a state to serve the call (RuntimeError). */
+export class StateError extends SimdoptError {}
+/** `setWeights` with the wrong number or sizes of weights. */
+export class WeightsError extends SimdoptError {}
+/** An unknown slot or variable for `getSlot` (Keras' KeyError). */
+export class SlotError extends SimdoptError {}
+/** An argument of the wrong type or form. */
+export class ArgumentError extends SimdoptError {}
+
+const ERROR_CLASSES: Record<ErrorCode, new (code: ErrorCode, message: string) => SimdoptError> = {
+  NotReady: StateError,
+  UnknownTensor: StateError,
+  Disposed: StateError,
+  InvalidState: StateError,
+  ShapeMismatch: ShapeError,
+  GradientShape: ShapeError,
+  SparseScalar: ShapeError,
+  IndexOutOfRange: IndexError,
+  DuplicateVariable: ArgumentError,
+  InvalidArgument: ArgumentError,
+  InvalidHyperparameter: HyperparameterError,
+  UnknownHyperparameter: ConfigError,
+  UnknownOption: ConfigError,
+  UnknownClass: ConfigError,
+  InvalidConfig: ConfigError,
+  WeightCount: WeightsError,
+  WeightShape: WeightsError,
+  UnknownSlot: SlotError,
+};

@@ -1,0 +1,42 @@
+// The step frame: buffers in WASM memory that a step's commands and copied gradients are
+// written into, so that applying gradients to many variables is a single call into wasm and
+// allocates nothing in JavaScript once the frame is large enough.
+import { core } from './wasm/loader.js';
+
+/** Words per command, as `COMMAND_WORDS` in crates/simdopt-wasm. */
+export const COMMAND_WORDS = 7;
+export const KIND_NONE = 0;
+export const KIND_DENSE_STAGED = 1;
+export const KIND_DENSE_TENSOR = 2;
+export const KIND_SPARSE = 3;
+
+/** Word offsets (commands, values, indices are u32/f32/i32 indexes into the heap views). */
+export interface FrameLayout {
+  commands: number;
+  values: number;
+  indices: number;
+}
+
+const capacity = { commands: -1, values: -1, indices: -1 };
+const layout: FrameLayout = { commands: 0, values: 0, indices: 0 };
+
+/** Makes the frame hold at least this much, and returns where its buffers are. */
+export function reserveFrame(commands: number, values: number, indices: number): FrameLayout {
+  if (commands > capacity.commands || values > capacity.values || indices > capacity.indices) {
+    const c = core();
+    // Grow geometrically so a slowly growing step does not reserve every time.
+    c.frame_reserve(grow(commands, capacity.commands), grow(values, capacity.values), grow(indices, capacity.indices));
+    const l = c.frame_layout();
+    layout.commands = l[0] >>> 2;
+    layout.values = l[1] >>> 2;
+    layout.indices = l[2] >>> 2;
+    capacity.commands = l[3];
+    capacity.values = l[4];
+    capacity.indices = l[5];
+  }
+  return layout;
+}
+
+function grow(need: number, have: number): number {
+  return need <= have ? have : Math.max(need, Math.ceil(have * 1.5), 16);
+}

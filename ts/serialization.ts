@@ -1,0 +1,42 @@
+// Keras' `tf.keras.optimizers.serialize / deserialize / get`: configs in Keras' own format
+// (`{class_name, config}`, snake_case keys), so configs move between Python Keras and here.
+import { ConfigError } from './errors.js';
+import { Optimizer, describe } from './optimizer.js';
+import { Serialized } from './schedules.js';
+import { SGD } from './optimizers/sgd.js';
+import { Adam } from './optimizers/adam.js';
+
+type OptimizerClass = typeof Optimizer & (new (options: Record<string, unknown>) => Optimizer);
+
+/** Built-in optimizers by lower-case Keras class name (Keras matches them case-insensitively). */
+const BUILTINS: Record<string, OptimizerClass> = {
+  sgd: SGD as unknown as OptimizerClass,
+  adam: Adam as unknown as OptimizerClass,
+};
+
+/** `{class_name, config}` of an optimizer. */
+export function serialize(optimizer: Optimizer): Serialized {
+  return { class_name: optimizer.className, config: optimizer.getConfig() };
+}
+
+/** Builds an optimizer from `{class_name, config}`; built-in names match case-insensitively,
+ * user classes come from `customObjects`. */
+export function deserialize(config: Serialized, customObjects: Record<string, unknown> = {}): Optimizer {
+  if (config === null || typeof config !== 'object' || typeof config.class_name !== 'string') {
+    throw new ConfigError('InvalidConfig', `expected {class_name, config}, got ${describe(config)}`);
+  }
+  const custom = Object.prototype.hasOwnProperty.call(customObjects, config.class_name) ? customObjects[config.class_name] : undefined;
+  const builtin = Object.prototype.hasOwnProperty.call(BUILTINS, config.class_name.toLowerCase()) ? BUILTINS[config.class_name.toLowerCase()] : undefined;
+  const cls = (custom as OptimizerClass | undefined) ?? builtin;
+  if (!cls) throw new ConfigError('UnknownClass', `Unknown optimizer: ${config.class_name}`);
+  return cls.fromConfig(config.config ?? {}, customObjects);
+}
+
+/** Keras' `optimizers.get`: an optimizer is returned as is, a name or `{class_name, config}` is
+ * deserialized. */
+export function get(identifier: Optimizer | string | Serialized): Optimizer {
+  if (identifier instanceof Optimizer) return identifier;
+  if (typeof identifier === 'string') return deserialize({ class_name: identifier, config: {} });
+  if (identifier && typeof identifier === 'object') return deserialize(identifier);
+  throw new ConfigError('InvalidConfig', `Could not interpret optimizer identifier: ${describe(identifier)}`);
+}
