@@ -49,7 +49,7 @@ fn to_js(e: Error) -> JsError {
     JsError::new(&format!("{}: {}", e.code(), e))
 }
 
-fn optimizer<'a>(s: &'a mut State, id: u32) -> Result<&'a mut AnyOptimizer, Error> {
+fn optimizer(s: &mut State, id: u32) -> Result<&mut AnyOptimizer, Error> {
     s.optimizers.get_mut(&id).ok_or_else(|| Error::InvalidState { message: format!("optimizer {id} has been disposed") })
 }
 
