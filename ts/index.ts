@@ -8,6 +8,34 @@ export { Optimizer, SlotVariable } from './optimizer.js';
 export type { HyperValue, Gradient, BaseOptimizerOptions, ApplyGradientsOptions, WeightValue, OptimizerSpec } from './optimizer.js';
 export { LearningRateSchedule, registerSchedule, serializeSchedule, deserializeSchedule } from './schedules.js';
 export type { Serialized } from './schedules.js';
+export {
+  ExponentialDecay,
+  PiecewiseConstantDecay,
+  PolynomialDecay,
+  InverseTimeDecay,
+  CosineDecay,
+  CosineDecayRestarts,
+  LinearCosineDecay,
+  NoisyLinearCosineDecay,
+} from './schedules.js';
+export type {
+  ExponentialDecayOptions,
+  ExponentialDecayConfig,
+  PiecewiseConstantDecayOptions,
+  PiecewiseConstantDecayConfig,
+  PolynomialDecayOptions,
+  PolynomialDecayConfig,
+  InverseTimeDecayOptions,
+  InverseTimeDecayConfig,
+  CosineDecayOptions,
+  CosineDecayConfig,
+  CosineDecayRestartsOptions,
+  CosineDecayRestartsConfig,
+  LinearCosineDecayOptions,
+  LinearCosineDecayConfig,
+  NoisyLinearCosineDecayOptions,
+  NoisyLinearCosineDecayConfig,
+} from './schedules.js';
 export { serialize, deserialize, get } from './serialization.js';
 export { SGD } from './optimizers/sgd.js';
 export type { SGDOptions } from './optimizers/sgd.js';
