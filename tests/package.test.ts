@@ -1,0 +1,230 @@
+// The package as users get it: `npm pack` of the built repository, installed into a fresh
+// project, then used from an ES module, from CommonJS and from TypeScript.
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, f32Bits, node, requireBuilt, runOk, tempDir } from './helpers/process';
+import type { WorkloadResult } from './browser/workload.mjs';
+
+const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
+const NPM_ENV = { npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', npm_config_loglevel: 'error' };
+
+let work: { path: string; remove(): void };
+let tarball: string;
+let entries: string[]; // paths inside the tarball, without the leading `package/`
+let project: string;
+
+beforeAll(async () => {
+  requireBuilt();
+  work = tempDir('pack');
+  const packed = await runOk('npm', ['pack', '--json', '--pack-destination', work.path], { env: NPM_ENV });
+  const info = JSON.parse(packed.stdout) as Array<{ filename: string }>;
+  tarball = join(work.path, info[0].filename);
+  // The file list as it is in the tarball itself, not as npm reports it.
+  const listed = await runOk('tar', ['-tzf', tarball]);
+  entries = listed.stdout.split('\n').filter(Boolean).map((p) => p.replace(/^package\//, ''));
+
+  project = join(work.path, 'project');
+  await runOk('mkdir', ['-p', project]);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.0.0', private: true, type: 'module' }, null, 2));
+  // simdopt has no runtime dependencies, so an offline install of the tarball is complete.
+  await runOk('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: project, env: NPM_ENV });
+}, 60_000);
+
+afterAll(() => work?.remove());
+
+/** A file of the packed package. */
+function packed(path: string): string {
+  return readFileSync(join(project, 'node_modules', 'simdopt', path), 'utf8');
+}
+
+describe('the tarball', () => {
+  test('holds package.json, README.md and dist/ only, with the entry points', () => {
+    const allowed = /^(package\.json|README\.md|LICENSE[^/]*|dist\/.+)$/;
+    expect(entries.filter((p) => !allowed.test(p))).toEqual([]);
+    expect(entries.filter((p) => p.startsWith('ts/') || p.endsWith('.stamp'))).toEqual([]);
+    for (const f of [
+      'package.json',
+      'README.md',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/wasm/loader.js',
+      'dist/wasm/generated/simdopt_wasm.js',
+      'dist/wasm/generated/simd-bytes.js',
+      'dist/wasm/generated/scalar-bytes.js',
+    ]) {
+      expect(entries).toContain(f);
+    }
+    // Both wasm builds, base64, and little else: sane sizes.
+    const tgz = readFileSync(tarball).length;
+    expect(tgz).toBeGreaterThan(100_000);
+    expect(tgz).toBeLessThan(1_500_000);
+  });
+
+  test('package.json points at files it ships, and the package has no runtime dependencies', () => {
+    const pkg = JSON.parse(packed('package.json')) as Record<string, unknown>;
+    expect(pkg.type).toBe('module');
+    expect(pkg.dependencies ?? {}).toEqual({});
+    expect(pkg.peerDependencies ?? {}).toEqual({});
+    const targets: string[] = [pkg.main as string, pkg.types as string];
+    const walk = (x: unknown): void => {
+      if (typeof x === 'string') targets.push(x);
+      else if (x && typeof x === 'object') Object.values(x).forEach(walk);
+    };
+    walk(pkg.exports);
+    for (const t of targets) expect(entries).toContain(t.replace(/^\.\//, ''));
+  });
+
+  test('every relative import of the shipped .js and .d.ts files resolves inside the tarball', () => {
+    const missing: string[] = [];
+    for (const file of entries.filter((p) => /\.(js|d\.ts)$/.test(p))) {
+      const text = packed(file);
+      const specs = [...text.matchAll(/(?:from\s*|import\s*\(\s*|import\s+)['"](\.{1,2}\/[^'"]+)['"]/g)].map((m) => m[1]);
+      for (const spec of specs) {
+        const target = join(file, '..', spec);
+        const candidates = file.endsWith('.d.ts') ? [target, target.replace(/\.js$/, '.d.ts')] : [target];
+        if (!candidates.some((c) => entries.includes(c))) missing.push(`${file} -> ${spec}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  test('source maps work without the TypeScript sources (which are not shipped)', () => {
+    const broken: string[] = [];
+    for (const file of entries.filter((p) => p.endsWith('.js'))) {
+      const m = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(packed(file));
+      if (!m || m[1].startsWith('data:')) continue;
+      const mapPath = join(file, '..', m[1]);
+      if (!entries.includes(mapPath)) {
+        broken.push(`${file}: sourceMappingURL ${m[1]} is not in the package`);
+        continue;
+      }
+      const map = JSON.parse(packed(mapPath)) as { sources: string[]; sourcesContent?: (string | null)[]; sourceRoot?: string };
+      map.sources.forEach((src, i) => {
+        const shipped = entries.includes(join(mapPath, '..', map.sourceRoot ?? '', src));
+        if (!shipped && typeof map.sourcesContent?.[i] !== 'string') broken.push(`${mapPath}: source ${src} is neither shipped nor inlined (sourcesContent)`);
+      });
+    }
+    expect(broken).toEqual([]);
+  });
+});
+
+/** Keras/TF 2.4 Adam (the fused kernel, AMSGrad variant) in float64, for a tolerance check. */
+function adamAmsgradReference(initial: number[], grads: number[][], lr: number): number[] {
+  const [b1, b2, eps] = [0.9, 0.999, 1e-7];
+  const x = [...initial];
+  const m = x.map(() => 0);
+  const v = x.map(() => 0);
+  const vhat = x.map(() => 0);
+  grads.forEach((g, step) => {
+    const t = step + 1;
+    const lrT = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
+    for (let i = 0; i < x.length; i++) {
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      vhat[i] = Math.max(vhat[i], v[i]);
+      x[i] -= (lrT * m[i]) / (Math.sqrt(vhat[i]) + eps);
+    }
+  });
+  return x;
+}
+
+/** What tests/browser/workload.mjs must produce on any runtime and build. */
+function expectTfNumbers(r: WorkloadResult): void {
+  // TF 2.4: Adam(0.1) on tf.Variable(10.0) with gradient 1.0 gives 9.900001 (float32).
+  expect(r.scalar.bits).toEqual(f32Bits([9.900001]));
+  const one = adamAmsgradReference([1, 2, 3, 4], [[0.1, -0.2, 0.3, -0.4]], 0.1);
+  const two = adamAmsgradReference([1, 2, 3, 4], [[0.1, -0.2, 0.3, -0.4], [-0.5, 0.05, 0, 2]], 0.1);
+  r.amsgrad.afterOne.values.forEach((x, i) => expect(Math.abs(x - one[i])).toBeLessThan(4e-6));
+  r.amsgrad.afterTwo.values.forEach((x, i) => expect(Math.abs(x - two[i])).toBeLessThan(4e-6));
+  expect(r.amsgrad.weightNames).toEqual(['Adam/iter:0', 'Adam/w/m:0', 'Adam/w/v:0', 'Adam/w/vhat:0']);
+  expect(r.amsgrad.iterations).toBe(2);
+}
+
+describe('installed into a fresh project', () => {
+  test('an ES module imports it from node_modules and gets TF 2.4 numbers', async () => {
+    copyFileSync(join(ROOT, 'tests', 'browser', 'workload.mjs'), join(project, 'workload.mjs'));
+    writeFileSync(
+      join(project, 'main.mjs'),
+      [
+        "import { run } from './workload.mjs';",
+        "const resolved = import.meta.resolve('simdopt');",
+        'console.log(JSON.stringify({ resolved, result: await run() }));',
+      ].join('\n'),
+    );
+    const out = await node(['main.mjs'], { cwd: project });
+    const { resolved, result } = JSON.parse(out.stdout) as { resolved: string; result: WorkloadResult };
+    expect(resolved).toBe(`file://${join(project, 'node_modules', 'simdopt', 'dist', 'index.js')}`);
+    expect(result.backend).toBe('simd'); // Node >= 16.4 has WebAssembly SIMD
+    expectTfNumbers(result);
+    expect(out.stderr).toBe('');
+  });
+
+  test('CommonJS require() behaves as documented for this Node', async () => {
+    writeFileSync(
+      join(project, 'main.cjs'),
+      `
+      const report = (o) => console.log(JSON.stringify({ requireModule: !!process.features.require_module, node: process.version, ...o }));
+      let api;
+      try {
+        api = require('simdopt');
+      } catch (e) {
+        report({ ok: false, code: e.code, message: e.message.split('\\n')[0] });
+        return;
+      }
+      api.ready().then((backend) => {
+        const v = new api.Variable(10);
+        new api.Adam({ learningRate: 0.1 }).applyGradients([[new Float32Array([1]), v]]);
+        report({ ok: true, backend, value: v.read()[0], resolved: require.resolve('simdopt') });
+      });
+      `,
+    );
+    const out = await node(['main.cjs'], { cwd: project });
+    const r = JSON.parse(out.stdout) as Record<string, unknown>;
+    if (r.requireModule) {
+      // Node >= 20.19 / 22.12: require(esm) of a graph without top-level await.
+      expect(r).toMatchObject({ ok: true, backend: 'simd', value: Math.fround(9.900001), resolved: join(project, 'node_modules', 'simdopt', 'dist', 'index.js') });
+      expect(out.stderr).not.toMatch(/ExperimentalWarning/);
+    } else {
+      expect(r).toMatchObject({ ok: false, code: 'ERR_REQUIRE_ESM' });
+    }
+    console.log(`require('simdopt') on Node ${r.node}: ${r.ok ? 'works (require(esm))' : `fails with ${r.code}`}${out.stderr ? `; stderr: ${out.stderr.trim()}` : ''}`);
+  });
+
+  test('TypeScript compiles against its types (node16 and bundler resolution)', async () => {
+    writeFileSync(
+      join(project, 'check.ts'),
+      `
+      import { ready, backend, Variable, Adam, SGD, IndexedSlices, deserialize, ShapeError } from 'simdopt';
+      import type { Backend, AdamOptions, Optimizer } from 'simdopt';
+
+      export async function main(): Promise<number> {
+        const loaded: Backend = await ready({ backend: 'auto' });
+        const b: Backend | undefined = backend();
+        const options: AdamOptions = { learningRate: 0.1, amsgrad: true, clipnorm: 1 };
+        const w = new Variable(new Float32Array([1, 2, 3, 4]), { shape: [2, 2], name: 'w' });
+        const opt: Optimizer = new Adam(options);
+        opt.applyGradients([[new Float32Array([0.1, 0.2, 0.3, 0.4]), w]]);
+        new SGD({ momentum: 0.9 }).applyGradients([[new IndexedSlices([1, 1], [0], [2, 2]), w]]);
+        const same: Optimizer = deserialize({ class_name: 'Adam', config: {} });
+        const values: Float32Array = w.read();
+        const error: typeof ShapeError = ShapeError;
+        // @ts-expect-error a learning rate is a number, a function or a schedule
+        new Adam({ learningRate: 'fast' });
+        // @ts-expect-error the build is 'simd', 'scalar' or 'auto'
+        await ready({ backend: 'gpu' });
+        return values[0] + loaded.length + (b ?? '').length + same.iterations + (error ? 1 : 0);
+      }
+      `,
+    );
+    const configs = {
+      // A Node project: ES modules with node16 resolution (package.json "exports" and "types").
+      'tsconfig.node16.json': { module: 'node16', moduleResolution: 'node16', target: 'es2022', lib: ['es2022'], types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')], skipLibCheck: true },
+      // A bundled web app, with simdopt's own declarations checked too.
+      'tsconfig.bundler.json': { module: 'esnext', moduleResolution: 'bundler', target: 'es2022', lib: ['es2022', 'dom'], types: [], skipLibCheck: false },
+    };
+    for (const [file, compilerOptions] of Object.entries(configs)) {
+      writeFileSync(join(project, file), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, ...compilerOptions }, files: ['check.ts'] }));
+      await runOk(TSC, ['-p', file], { cwd: project });
+    }
+  });
+});
