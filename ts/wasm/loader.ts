@@ -60,7 +60,7 @@ export function backend(): Backend | undefined {
   return loaded;
 }
 
-/** The wasm exports; throws a clear error if `ready()` has not resolved yet. */
+/** @internal The wasm exports; throws a clear error if `ready()` has not resolved yet. */
 export function core(): typeof glue {
   if (!loaded) {
     throw new SimdoptError('NotReady', 'simdopt is not loaded yet: `await ready()` before creating variables or optimizers');
