@@ -77,6 +77,8 @@ export abstract class Optimizer {
   protected readonly id: number;
   private readonly spec: OptimizerSpec;
   private readonly hypers = new Map<string, HyperValue>();
+  /** Keys of the function and schedule hyperparameters (recomputed after `setHyper`). */
+  private dynamicKeys: string[] | null = null;
   private readonly flags = new Map<string, boolean>();
   private clip: { clipvalue?: number; clipnorm?: number; global_clipnorm?: number } = {};
   private disposed = false;
@@ -178,6 +180,7 @@ export abstract class Optimizer {
     const v = checkHyper(k, value);
     if (typeof v === 'number') call(() => core().optimizer_set_hyper(this.live(), k, v));
     this.hypers.set(k, v);
+    this.dynamicKeys = null;
   }
 
   get learningRate(): HyperValue {
@@ -247,22 +250,27 @@ export abstract class Optimizer {
    * all variables. Pairs whose gradient is null are skipped; an empty list does nothing. On
    * any error nothing changes.
    */
-  applyGradients(gradsAndVars: Iterable<readonly [Gradient, Variable]>, options: ApplyGradientsOptions = {}): void {
+  applyGradients(gradsAndVars: Iterable<readonly [Gradient, Variable]>, options?: ApplyGradientsOptions): void {
     void options;
     const id = this.live();
     const pairs = Array.isArray(gradsAndVars) ? (gradsAndVars as ReadonlyArray<readonly [Gradient, Variable]>) : [...gradsAndVars];
     const n = pairs.length;
     if (n === 0) return;
 
+    // The hot loops index pairs rather than destructure them, and nothing below allocates per
+    // step: destructuring and closures would make JS garbage on every step.
     let values = 0;
     let indices = 0;
+    let constrained = false;
     for (let i = 0; i < n; i++) {
       const pair = pairs[i];
       if (!Array.isArray(pair) || pair.length !== 2) {
         throw new ArgumentError('InvalidArgument', `applyGradients expects [gradient, variable] pairs; entry ${i} is ${describe(pair)}`);
       }
-      const [g, v] = pair;
+      const g = pair[0] as Gradient;
+      const v = pair[1] as Variable;
       if (!(v instanceof Tensor)) throw new ArgumentError('InvalidArgument', `entry ${i}: ${describe(v)} is not a Variable`);
+      if (g != null && v instanceof Variable && v.constraint) constrained = true;
       if (v.isDisposed) throw new StateError('Disposed', `variable '${v.name}' has been disposed`);
       if (g === null || g === undefined || g instanceof Tensor) {
         if (g instanceof Tensor && g.isDisposed) throw new StateError('Disposed', `the gradient tensor of '${v.name}' has been disposed`);
@@ -287,7 +295,9 @@ export abstract class Optimizer {
     let vo = 0;
     let io = 0;
     for (let i = 0; i < n; i++) {
-      const [g, v] = pairs[i];
+      const pair = pairs[i];
+      const g = pair[0];
+      const v = pair[1];
       u32[w] = v.handleIndex;
       u32[w + 1] = v.handleGeneration;
       if (g === null || g === undefined) {
@@ -316,20 +326,24 @@ export abstract class Optimizer {
       w += COMMAND_WORDS;
     }
     this.resolveDynamicHypers(id);
-    call(() => core().optimizer_apply(id, n));
-    this.applyConstraints(pairs);
+    if (core().optimizer_apply(id, n) !== 0) throwStepError();
+    if (constrained) this.applyConstraints(pairs);
   }
 
-  /** Calls function and schedule hyperparameters for this step and hands the values to the core. */
+  /** Calls function and schedule hyperparameters for this step and hands the values to the core.
+   * (No closure in here, so a step with only numbers allocates no closure context.) */
   private resolveDynamicHypers(id: number): void {
-    for (const [key, v] of this.hypers) {
-      if (typeof v === 'number') continue;
-      const value = v instanceof LearningRateSchedule ? v.call(Math.fround(this.iterations)) : v();
-      if (typeof value !== 'number') {
-        throw new HyperparameterError('InvalidHyperparameter', `hyperparameter \`${key}\` returned ${describe(value)}, not a number`);
-      }
-      call(() => core().optimizer_set_hyper(id, key, value));
+    const keys = this.dynamicKeys ?? (this.dynamicKeys = dynamicHyperKeys(this.hypers));
+    for (let i = 0; i < keys.length; i++) this.resolveHyper(id, keys[i]);
+  }
+
+  private resolveHyper(id: number, key: string): void {
+    const v = this.hypers.get(key) as Exclude<HyperValue, number>;
+    const value = v instanceof LearningRateSchedule ? v.call(Math.fround(this.iterations)) : v();
+    if (typeof value !== 'number') {
+      throw new HyperparameterError('InvalidHyperparameter', `hyperparameter \`${key}\` returned ${describe(value)}, not a number`);
     }
+    call(() => core().optimizer_set_hyper(id, key, value));
   }
 
   /** Keras applies `var.constraint` to the updated value after a dense update. */
@@ -459,6 +473,16 @@ export class SlotVariable extends WasmTensor {
   protected pointer(): number {
     return this.locate();
   }
+}
+
+/** Throws the error of the step that just failed in the core. */
+function throwStepError(): never {
+  call(() => core().take_error());
+  throw new StateError('InvalidState', 'the step failed without an error message');
+}
+
+function dynamicHyperKeys(hypers: Map<string, HyperValue>): string[] {
+  return [...hypers.keys()].filter((k) => typeof hypers.get(k) !== 'number');
 }
 
 function checkHyper(key: string, v: unknown): HyperValue {

@@ -24,6 +24,21 @@ struct State {
     optimizers: HashMap<u32, AnyOptimizer>,
     next_optimizer: u32,
     frame: Frame,
+    /// The error of the last failed [`optimizer_apply`], for [`take_error`].
+    error: Option<Error>,
+    /// The allocation of a step's `(gradient, variable)` list, kept empty between steps.
+    pairs: Vec<Pair<'static>>,
+}
+
+type Pair<'a> = (Option<Gradient<'a>>, TensorId);
+
+/// Empties a pair list and hands its allocation over to another lifetime.
+fn recycle<'a, 'b>(v: Vec<Pair<'a>>) -> Vec<Pair<'b>> {
+    let mut v = core::mem::ManuallyDrop::new(v);
+    v.clear();
+    // SAFETY: the vector is empty, and `Pair<'a>` and `Pair<'b>` are the same type up to a
+    // lifetime, so they have one layout and the allocation is valid for either.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr() as *mut Pair<'b>, 0, v.capacity()) }
 }
 
 /// Buffers the facade writes a step into. They only grow, so their pointers change only on
@@ -179,26 +194,57 @@ pub fn optimizer_set_iterations(id: u32, iterations: f64) -> Result<(), JsError>
     })
 }
 
-/// Applies one step described by `n` commands in the frame (see [`COMMAND_WORDS`]).
+/// Applies one step described by `n` commands in the frame (see [`COMMAND_WORDS`]). Returns 0,
+/// or 1 after an error, whose message [`take_error`] then gives: a plain number crosses the
+/// boundary without the array a `Result` return allocates in JavaScript on every step.
 #[wasm_bindgen]
-pub fn optimizer_apply(id: u32, n: u32) -> Result<(), JsError> {
-    with(|s| {
-        let State { store, optimizers, frame, .. } = s;
-        let opt = optimizers.get_mut(&id).ok_or_else(|| Error::InvalidState { message: format!("optimizer {id} has been disposed") })?;
-        let n = n as usize;
-        let cmds = frame.commands.get(..n * COMMAND_WORDS).ok_or_else(|| bad_frame("more commands than the frame holds"))?;
-        frame.indices64.clear();
-        frame.indices64.extend(frame.indices.iter().map(|&i| i as i64));
-        let mut pairs = Vec::with_capacity(n);
+pub fn optimizer_apply(id: u32, n: u32) -> u32 {
+    STATE.with(|s| {
+        let s = &mut *s.borrow_mut();
+        match apply(s, id, n as usize) {
+            Ok(()) => 0,
+            Err(e) => {
+                s.error = Some(e);
+                1
+            }
+        }
+    })
+}
+
+/// The error of the last failed [`optimizer_apply`] (as a thrown `JsError`), then clears it.
+#[wasm_bindgen]
+pub fn take_error() -> Result<(), JsError> {
+    STATE.with(|s| match s.borrow_mut().error.take() {
+        Some(e) => Err(to_js(e)),
+        None => Ok(()),
+    })
+}
+
+fn apply(s: &mut State, id: u32, n: usize) -> Result<(), Error> {
+    let State { store, optimizers, frame, pairs: spare, .. } = s;
+    let opt = optimizers.get_mut(&id).ok_or_else(|| Error::InvalidState { message: format!("optimizer {id} has been disposed") })?;
+    let cmds = frame.commands.get(..n * COMMAND_WORDS).ok_or_else(|| bad_frame("more commands than the frame holds"))?;
+    // Widen only the indices this step uses (the frame may be much larger than the step).
+    let mut used = 0usize;
+    for c in cmds.chunks_exact(COMMAND_WORDS) {
+        if c[2] == KIND_SPARSE {
+            used = used.max((c[5] as usize).checked_add(c[6] as usize).ok_or_else(|| bad_frame("indices out of range"))?);
+        }
+    }
+    let indices = frame.indices.get(..used).ok_or_else(|| bad_frame("indices out of range"))?;
+    frame.indices64.clear();
+    frame.indices64.extend(indices.iter().map(|&i| i as i64));
+    let mut pairs: Vec<Pair<'_>> = recycle(core::mem::take(spare));
+    let result = (|| {
         for c in cmds.chunks_exact(COMMAND_WORDS) {
             let var = tid(c[0], c[1]);
             let (a, b, cc, d) = (c[3] as usize, c[4] as usize, c[5] as usize, c[6] as usize);
             let grad = match c[2] {
                 KIND_NONE => None,
-                KIND_DENSE_STAGED => Some(Gradient::Dense(frame.values.get(a..a + b).ok_or_else(|| bad_frame("values out of range"))?)),
+                KIND_DENSE_STAGED => Some(Gradient::Dense(values(&frame.values, a, b)?)),
                 KIND_DENSE_TENSOR => Some(Gradient::Tensor(tid(c[3], c[4]))),
                 KIND_SPARSE => Some(Gradient::Sparse {
-                    values: frame.values.get(a..a + b).ok_or_else(|| bad_frame("values out of range"))?,
+                    values: values(&frame.values, a, b)?,
                     indices: frame.indices64.get(cc..cc + d).ok_or_else(|| bad_frame("indices out of range"))?,
                 }),
                 k => return Err(bad_frame(&format!("unknown command kind {k}"))),
@@ -206,7 +252,13 @@ pub fn optimizer_apply(id: u32, n: u32) -> Result<(), JsError> {
             pairs.push((grad, var));
         }
         opt.apply_gradients(store, &pairs)
-    })
+    })();
+    *spare = recycle(pairs);
+    result
+}
+
+fn values(v: &[f32], start: usize, len: usize) -> Result<&[f32], Error> {
+    start.checked_add(len).and_then(|end| v.get(start..end)).ok_or_else(|| bad_frame("values out of range"))
 }
 
 fn bad_frame(what: &str) -> Error {
