@@ -125,12 +125,26 @@ impl<'a> Options<'a> {
 }
 
 /// Builds an optimizer from its Keras class name and options, as Keras' `from_config` would.
+///
+/// Nadam: `decay` is its `schedule_decay` (default 0.004; `schedule_decay` is accepted too and
+/// wins). Unlike TF 2.4, whose `from_config` overwrites a config's `decay` with the default, a
+/// given `decay` is kept, so a config survives the round trip.
 pub fn build_optimizer(class_name: &str, options: &[(&str, f32)]) -> Result<AnyOptimizer> {
     use crate::rules::*;
     let mut o = Options::new(options);
     let opt: AnyOptimizer = match class_name {
-        "SGD" => build::<Sgd>(&mut o, 0.01)?,
-        "Adam" => build::<Adam>(&mut o, 0.001)?,
+        "SGD" => build::<Sgd>(&mut o, 0.01, 0.0)?,
+        "RMSprop" => build::<RmsProp>(&mut o, 0.001, 0.0)?,
+        "Adam" => build::<Adam>(&mut o, 0.001, 0.0)?,
+        "Adagrad" => build::<Adagrad>(&mut o, 0.001, 0.0)?,
+        "Adadelta" => build::<Adadelta>(&mut o, 0.001, 0.0)?,
+        "Adamax" => build::<Adamax>(&mut o, 0.001, 0.0)?,
+        "Nadam" => {
+            let schedule_decay = o.take_opt("schedule_decay");
+            let decay = o.take("decay", nadam::DEFAULT_SCHEDULE_DECAY);
+            build::<Nadam>(&mut o, 0.001, schedule_decay.unwrap_or(decay))?
+        }
+        "Ftrl" => build::<Ftrl>(&mut o, 0.001, 0.0)?,
         _ => {
             return Err(crate::Error::InvalidState { message: format!("Unknown optimizer: {class_name}") });
         }
@@ -138,10 +152,10 @@ pub fn build_optimizer(class_name: &str, options: &[(&str, f32)]) -> Result<AnyO
     Ok(opt)
 }
 
-fn build<R: UpdateRule>(o: &mut Options<'_>, default_lr: f32) -> Result<AnyOptimizer> {
+fn build<R: UpdateRule>(o: &mut Options<'_>, default_lr: f32, default_decay: f32) -> Result<AnyOptimizer> {
     let rule = R::from_options(o)?;
     let mut opt = Optimizer::new(rule, o.take("learning_rate", default_lr))?;
-    opt.set_hyper("decay", o.take("decay", 0.0))?;
+    opt.set_hyper("decay", o.take("decay", default_decay))?;
     opt.set_clipping(Clipping {
         clipvalue: o.take_opt("clipvalue"),
         clipnorm: o.take_opt("clipnorm"),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::clip::{Clip, Clipping, Identity};
 use crate::error::{Error, Result};
 use crate::lanes::sum_of_squares;
-use crate::rules::{finite, SlotSpec, SparseRows, StepContext, UpdateRule};
+use crate::rules::{finite, SlotSpec, SparseRows, StepContext, UpdateRule, NO_GRAD};
 use crate::store::{Store, TensorId};
 
 /// A gradient for one variable.
@@ -57,9 +57,12 @@ pub struct Optimizer<R: UpdateRule> {
 #[derive(Default)]
 struct Scratch {
     values: Vec<f32>,
+    summed: Vec<f32>,
     rows: Vec<usize>,
     first_pos: HashMap<usize, usize>,
     preludes: Vec<Clip>,
+    /// Row -> position of its gradient, for rules whose sparse update visits every row.
+    grad_of_row: Vec<u32>,
 }
 
 impl<R: UpdateRule> Optimizer<R> {
@@ -193,7 +196,7 @@ impl<R: UpdateRule> Optimizer<R> {
         self.create_slots(store, pairs);
         self.compute_preludes(store, pairs);
 
-        let ctx = StepContext { iteration: self.iterations, lr: self.current_lr() };
+        let ctx = StepContext { iteration: self.iterations, lr: self.current_lr(), decay: self.decay };
         let coeffs = self.rule.prepare(&ctx, &mut self.globals);
         let mut k = 0;
         for (g, var_id) in pairs {
@@ -215,7 +218,8 @@ impl<R: UpdateRule> Optimizer<R> {
                     apply_dense(&self.rule, &coeffs, pre, var, values, slots)
                 }
                 Gradient::Sparse { indices, values } => {
-                    let row_len = store.get(*var_id).expect("validated").shape[1..].iter().product();
+                    let shape = &store.get(*var_id).expect("validated").shape;
+                    let (n_rows, row_len) = (shape[0], shape[1..].iter().product());
                     let s = &mut self.scratch;
                     s.values.clear();
                     s.values.extend_from_slice(values);
@@ -224,11 +228,19 @@ impl<R: UpdateRule> Optimizer<R> {
                     }
                     s.rows.clear();
                     if self.rule.sums_duplicates() {
-                        combine_duplicates(indices, row_len, &mut s.values, &mut s.rows, &mut s.first_pos);
+                        combine_duplicates(indices, row_len, &mut s.values, &mut s.summed, &mut s.rows, &mut s.first_pos);
                     } else {
                         s.rows.extend(indices.iter().map(|&i| i as usize));
                     }
-                    self.rule.apply_sparse(&coeffs, var, SparseRows { rows: &s.rows, values: &s.values, row_len }, slots);
+                    s.grad_of_row.clear();
+                    if self.rule.sparse_visits_all_rows() {
+                        s.grad_of_row.resize(n_rows, NO_GRAD);
+                        for (k, &r) in s.rows.iter().enumerate() {
+                            s.grad_of_row[r] = k as u32;
+                        }
+                    }
+                    let g = SparseRows { rows: &s.rows, values: &s.values, row_len, grad_of_row: &s.grad_of_row };
+                    self.rule.apply_sparse(&coeffs, var, g, slots);
                 }
             }
         }
@@ -281,10 +293,13 @@ impl<R: UpdateRule> Optimizer<R> {
             }
         }
         let first = self.states.len();
+        // Initial values as the rule has them now (Adagrad's and Ftrl's initial_accumulator_value
+        // may have been set since construction); the names and their order never change.
+        let specs = self.rule.slots();
         for id in &new_vars {
             let t = store.get(*id).expect("validated");
             self.vars.insert(*id, self.states.len());
-            let slots = self.slot_specs.iter().map(|s| vec![s.init; t.data.len()]).collect();
+            let slots = specs.iter().map(|s| vec![s.init; t.data.len()]).collect();
             self.states.push(VarSlots { var: *id, var_name: t.name.clone(), slots });
         }
         let (nv, ns) = (new_vars.len(), self.slot_specs.len());
@@ -415,11 +430,13 @@ fn check_len(name: &str, expected: usize, got: usize) -> Result<()> {
 }
 
 /// Keras' `_deduplicate_indexed_slices`: unique rows in first-occurrence order, their values
-/// summed in occurrence order (`unsorted_segment_sum`). Rewrites `values` in place.
+/// summed in occurrence order (`unsorted_segment_sum`). Rewrites `values` in place (`summed` is
+/// the reused buffer it swaps with).
 fn combine_duplicates(
     indices: &[i64],
     row_len: usize,
     values: &mut Vec<f32>,
+    summed: &mut Vec<f32>,
     rows: &mut Vec<usize>,
     first_pos: &mut HashMap<usize, usize>,
 ) {
@@ -437,12 +454,13 @@ fn combine_duplicates(
     if !has_dup {
         return;
     }
-    let mut summed = vec![0.0f32; rows.len() * row_len];
+    summed.clear();
+    summed.resize(rows.len() * row_len, 0.0);
     for (k, &ix) in indices.iter().enumerate() {
         let u = first_pos[&(ix as usize)];
         for (d, s) in summed[u * row_len..(u + 1) * row_len].iter_mut().zip(&values[k * row_len..(k + 1) * row_len]) {
             *d += *s;
         }
     }
-    *values = summed;
+    core::mem::swap(values, summed);
 }

@@ -2,7 +2,7 @@
 //! kernels for dense gradients, and Keras' Python sparse path (decay every row, scatter-add the
 //! indexed rows, then update every row of the variable).
 
-use super::{finite, keras_epsilon, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
+use super::{finite, keras_epsilon, powf, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
 use crate::clip::GradPrelude;
 use crate::error::{Error, Result};
 use crate::lanes::{drive, ElementKernel, Lanes};
@@ -90,8 +90,8 @@ impl UpdateRule for Adam {
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> AdamCoeffs {
         let s = (ctx.iteration + 1) as f32;
-        let b1p = libm::powf(self.beta_1, s);
-        let b2p = libm::powf(self.beta_2, s);
+        let b1p = powf(self.beta_1, s);
+        let b2p = powf(self.beta_2, s);
         let root = (1.0 - b2p).sqrt();
         AdamCoeffs {
             alpha: ctx.lr * root / (1.0 - b1p),
@@ -115,26 +115,30 @@ impl UpdateRule for Adam {
     fn apply_sparse(&self, c: &AdamCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
         let (m, rest) = slots.split_first_mut().expect("adam has slots");
         let (v, rest) = rest.split_first_mut().expect("adam has slots");
-        let mut vhat = rest.first_mut();
+        let vhat = rest.first_mut().map_or(core::ptr::null_mut(), |s| s.as_mut_ptr());
+        let (var, m, v) = (var.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
         let w = g.row_len;
-        if w == 0 {
-            return;
-        }
         // Keras' sparse Adam touches every row: rows without a gradient decay their moments and
         // still move. One pass over all rows, with each row's gradient if it has one.
-        let mut grad_of_row: Vec<Option<usize>> = vec![None; var.len() / w];
-        for (k, &r) in g.rows.iter().enumerate() {
-            grad_of_row[r] = Some(k);
-        }
-        for (r, k) in grad_of_row.iter().enumerate() {
-            let span = r * w..(r + 1) * w;
-            let vhat = vhat.as_mut().map_or(core::ptr::null_mut(), |s| s[span.clone()].as_mut_ptr());
-            let (var, m, v) = (var[span.clone()].as_mut_ptr(), m[span.clone()].as_mut_ptr(), v[span].as_mut_ptr());
-            match k {
-                Some(k) => drive(&SparseRow::<true> { c: *c, var, grad: g.values[k * w..].as_ptr(), m, v, vhat }, w),
-                None => drive(&SparseRow::<false> { c: *c, var, grad: core::ptr::null(), m, v, vhat }, w),
-            }
-        }
+        // SAFETY (pointer offsets): every range below lies within the variable, whose slots have
+        // its length.
+        let at = |p: *mut f32, e: usize| if p.is_null() { p } else { unsafe { p.add(e) } };
+        g.for_all_rows(
+            |r, k| {
+                let e = r * w;
+                let grad = g.row_values(k).as_ptr();
+                drive(&SparseRow::<true> { c: *c, var: at(var, e), grad, m: at(m, e), v: at(v, e), vhat: at(vhat, e) }, w)
+            },
+            |span| {
+                let e = span.start;
+                let k = SparseRow::<false> { c: *c, var: at(var, e), grad: core::ptr::null(), m: at(m, e), v: at(v, e), vhat: at(vhat, e) };
+                drive(&k, span.len())
+            },
+        );
+    }
+
+    fn sparse_visits_all_rows(&self) -> bool {
+        true
     }
 }
 

@@ -6,10 +6,22 @@ use crate::clip::GradPrelude;
 pub use crate::dynamic::Options;
 use crate::error::{Error, Result};
 
+pub mod adadelta;
+pub mod adagrad;
 pub mod adam;
+pub mod adamax;
+pub mod ftrl;
+pub mod nadam;
+pub mod rmsprop;
 pub mod sgd;
 
+pub use adadelta::Adadelta;
+pub use adagrad::Adagrad;
 pub use adam::Adam;
+pub use adamax::Adamax;
+pub use ftrl::Ftrl;
+pub use nadam::Nadam;
+pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
 /// A per-variable slot (or an optimizer-wide scalar weight): Keras name and initial value.
@@ -26,6 +38,8 @@ pub struct StepContext {
     pub iteration: u64,
     /// The effective learning rate of this step (schedule and legacy decay applied).
     pub lr: f32,
+    /// The base class' `decay` hyperparameter (Nadam reads it as its `schedule_decay`).
+    pub decay: f32,
 }
 
 /// A sparse update after Keras' duplicate handling: unique rows (first-occurrence order) and a
@@ -34,6 +48,40 @@ pub struct SparseRows<'a> {
     pub rows: &'a [usize],
     pub values: &'a [f32],
     pub row_len: usize,
+    /// Only for rules whose [`UpdateRule::sparse_visits_all_rows`] is true (empty otherwise): for
+    /// every row of the variable, its position in `rows`, or [`NO_GRAD`].
+    pub grad_of_row: &'a [u32],
+}
+
+/// A row without a gradient in [`SparseRows::grad_of_row`].
+pub const NO_GRAD: u32 = u32::MAX;
+
+impl SparseRows<'_> {
+    /// The gradient values of the `k`-th unique row.
+    #[inline]
+    pub fn row_values(&self, k: usize) -> &[f32] {
+        &self.values[k * self.row_len..(k + 1) * self.row_len]
+    }
+
+    /// For rules that touch every row: calls `with_grad(row, k)` for each row with a gradient (the
+    /// `k`-th of `rows`) and `without_grad(elements)` for each maximal run of rows without one,
+    /// as one element range, in row order.
+    pub fn for_all_rows(&self, mut with_grad: impl FnMut(usize, usize), mut without_grad: impl FnMut(core::ops::Range<usize>)) {
+        let w = self.row_len;
+        let mut run_start = 0;
+        for (r, &k) in self.grad_of_row.iter().enumerate() {
+            if k != NO_GRAD {
+                if run_start < r {
+                    without_grad(run_start * w..r * w);
+                }
+                with_grad(r, k as usize);
+                run_start = r + 1;
+            }
+        }
+        if run_start < self.grad_of_row.len() {
+            without_grad(run_start * w..self.grad_of_row.len() * w);
+        }
+    }
 }
 
 /// One optimizer's maths. Kernels must read each element of the variable, gradient and slots
@@ -78,6 +126,12 @@ pub trait UpdateRule: Clone + Send + 'static {
     fn sums_duplicates(&self) -> bool {
         true
     }
+    /// Whether the sparse update changes rows without a gradient too (Keras' Python paths that
+    /// decay a whole slot: Adam, Nadam, RMSprop without momentum). Such rules get
+    /// [`SparseRows::grad_of_row`] filled in.
+    fn sparse_visits_all_rows(&self) -> bool {
+        false
+    }
 }
 
 /// Checks that a hyperparameter is a finite number.
@@ -95,6 +149,33 @@ pub fn keras_epsilon(v: f32) -> f32 {
         1e-7
     } else {
         v
+    }
+}
+
+/// `x^y` in f32 as TF's CPU kernels get it from glibc's `powf`: correctly rounded in practice.
+/// Computed as `libm::pow` in f64, rounded once, so native, wasm and the scalar lanes agree bit
+/// for bit. (`libm::powf` is not correctly rounded for about 1 input in 15, which shows in Ftrl
+/// trajectories with `learning_rate_power != -0.5`.)
+#[inline]
+pub fn powf(x: f32, y: f32) -> f32 {
+    libm::pow(x as f64, y as f64) as f32
+}
+
+/// Python's `%s` of a float: `-1.0`, `-0.1`.
+pub fn py_float(v: f32) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e16 {
+        format!("{v:.1}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Checks a hyperparameter with `ok`; on failure, Keras' `message`.
+pub fn check(name: &str, v: f32, ok: bool, message: String) -> Result<f32> {
+    if ok {
+        Ok(v)
+    } else {
+        Err(Error::InvalidHyperparameter { name: name.into(), value: v as f64, reason: message })
     }
 }
 

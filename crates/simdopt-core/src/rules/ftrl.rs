@@ -1,0 +1,314 @@
+//! FTRL-proximal: TF's `ResourceApplyFtrl(V2)` / `ResourceSparseApplyFtrl(V2)` kernels, as TF
+//! 2.4.4 runs them on CPU. Slots are interleaved per variable (`accumulator`, `linear`).
+//!
+//! **TF 2.4 quirk, reproduced:** with `l2_shrinkage_regularization_strength > 0` the *dense* op
+//! (`ResourceApplyFtrlV2`, which Keras calls with `multiply_linear_by_lr=False`) dispatches to the
+//! `ApplyFtrlV2MultiplyLinearByLr` functor (the two branches are swapped in TF 2.4's
+//! `ApplyFtrlOp`). So the `linear` slot then holds `lr * z` and the update is
+//! `linear += ĝ*lr - (n_new^-p - n^-p)*θ; θ = (l1*lr*sign(linear) - linear) / (n_new^-p + 2*l2*lr)`
+//! when `|linear| > l1*lr`, else 0. With a constant learning rate θ is the same as the
+//! documented update; with a changing one (decay, schedules) the trajectory differs. The sparse
+//! kernels are not affected and follow the documented update.
+
+use super::{check, finite, powf, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
+use crate::clip::GradPrelude;
+use crate::error::{Error, Result};
+use crate::lanes::{drive, ElementKernel, Lanes};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ftrl {
+    learning_rate_power: f32,
+    initial_accumulator_value: f32,
+    l1: f32,
+    l2: f32,
+    beta: f32,
+    l2_shrinkage: f32,
+}
+
+impl Default for Ftrl {
+    fn default() -> Self {
+        Ftrl { learning_rate_power: -0.5, initial_accumulator_value: 0.1, l1: 0.0, l2: 0.0, beta: 0.0, l2_shrinkage: 0.0 }
+    }
+}
+
+/// Keras' names of the hyperparameters, in `get_config` order.
+const HYPERS: [&str; 6] = [
+    "initial_accumulator_value",
+    "learning_rate_power",
+    "l1_regularization_strength",
+    "l2_regularization_strength",
+    "beta",
+    "l2_shrinkage_regularization_strength",
+];
+
+impl Ftrl {
+    /// Keras' constructor order: `learning_rate_power, initial_accumulator_value, l1, l2,
+    /// l2_shrinkage, beta`.
+    pub fn new(learning_rate_power: f32, initial_accumulator_value: f32, l1: f32, l2: f32, l2_shrinkage: f32, beta: f32) -> Result<Self> {
+        let mut f = Ftrl::default();
+        // Keras' validation order.
+        f.set_hyper("initial_accumulator_value", initial_accumulator_value)?;
+        f.set_hyper("learning_rate_power", learning_rate_power)?;
+        f.set_hyper("l1_regularization_strength", l1)?;
+        f.set_hyper("l2_regularization_strength", l2)?;
+        f.set_hyper("l2_shrinkage_regularization_strength", l2_shrinkage)?;
+        f.set_hyper("beta", beta)?;
+        Ok(f)
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct FtrlCoeffs {
+    lr: f32,
+    l1: f32,
+    /// Keras' adjusted l2: `l2 + beta / (2 * lr)`.
+    l2: f32,
+    /// `2 * l2_shrinkage`.
+    two_shrinkage: f32,
+    /// `-learning_rate_power`, the exponent of the accumulator.
+    neg_power: f32,
+}
+
+/// `x^(-p)`: `sqrt` for TF's special case `p == -0.5`, else `pow` per lane.
+#[inline(always)]
+fn root<L: Lanes, const SQRT: bool>(x: L, neg_power: f32) -> L {
+    if SQRT {
+        x.sqrt()
+    } else {
+        x.map(|v| powf(v, neg_power))
+    }
+}
+
+impl UpdateRule for Ftrl {
+    const CLASS_NAME: &'static str = "Ftrl";
+    const INTERLEAVED_SLOTS: bool = true;
+    type Coeffs = FtrlCoeffs;
+
+    fn from_options(o: &mut Options<'_>) -> Result<Self> {
+        let d = Ftrl::default();
+        Ftrl::new(
+            o.take("learning_rate_power", d.learning_rate_power),
+            o.take("initial_accumulator_value", d.initial_accumulator_value),
+            o.take("l1_regularization_strength", d.l1),
+            o.take("l2_regularization_strength", d.l2),
+            o.take("l2_shrinkage_regularization_strength", d.l2_shrinkage),
+            o.take("beta", d.beta),
+        )
+    }
+
+    fn slots(&self) -> Vec<SlotSpec> {
+        vec![SlotSpec { name: "accumulator", init: self.initial_accumulator_value }, SlotSpec { name: "linear", init: 0.0 }]
+    }
+
+    fn hyper_names(&self) -> &'static [&'static str] {
+        &HYPERS
+    }
+
+    fn hyper(&self, name: &str) -> Option<f32> {
+        match name {
+            "initial_accumulator_value" => Some(self.initial_accumulator_value),
+            "learning_rate_power" => Some(self.learning_rate_power),
+            "l1_regularization_strength" => Some(self.l1),
+            "l2_regularization_strength" => Some(self.l2),
+            "beta" => Some(self.beta),
+            "l2_shrinkage_regularization_strength" => Some(self.l2_shrinkage),
+            _ => None,
+        }
+    }
+
+    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
+        let v = finite(name, value)?;
+        // Keras formats these with `%f`.
+        let positive = |field: &mut f32| -> Result<()> {
+            *field = check(name, v, v >= 0.0, format!("{name} {v:.6} needs to be positive or zero"))?;
+            Ok(())
+        };
+        match name {
+            // Applies to slots created afterwards.
+            "initial_accumulator_value" => positive(&mut self.initial_accumulator_value)?,
+            "learning_rate_power" => {
+                self.learning_rate_power = check(name, v, v <= 0.0, format!("learning_rate_power {v:.6} needs to be negative or zero"))?
+            }
+            "l1_regularization_strength" => positive(&mut self.l1)?,
+            "l2_regularization_strength" => positive(&mut self.l2)?,
+            "l2_shrinkage_regularization_strength" => positive(&mut self.l2_shrinkage)?,
+            // Not validated by Keras.
+            "beta" => self.beta = v,
+            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> FtrlCoeffs {
+        FtrlCoeffs {
+            lr: ctx.lr,
+            l1: self.l1,
+            l2: self.l2 + self.beta / (2.0 * ctx.lr),
+            two_shrinkage: 2.0 * self.l2_shrinkage,
+            neg_power: -self.learning_rate_power,
+        }
+    }
+
+    fn apply_dense<P: GradPrelude>(&self, c: &FtrlCoeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
+        let [acc, lin] = slots else { unreachable!("ftrl has two slots") };
+        let (var, grad, acc, lin, n) = (var.as_mut_ptr(), grad.as_ptr(), acc.as_mut_ptr(), lin.as_mut_ptr(), var.len());
+        let sqrt = self.learning_rate_power == -0.5;
+        match (self.l2_shrinkage > 0.0, sqrt) {
+            (false, true) => drive(&Dense::<P, true> { c: *c, pre, var, grad, acc, lin }, n),
+            (false, false) => drive(&Dense::<P, false> { c: *c, pre, var, grad, acc, lin }, n),
+            (true, true) => drive(&DenseShrinkage::<P, true> { c: *c, pre, var, grad, acc, lin }, n),
+            (true, false) => drive(&DenseShrinkage::<P, false> { c: *c, pre, var, grad, acc, lin }, n),
+        }
+    }
+
+    fn apply_sparse(&self, c: &FtrlCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
+        let [acc, lin] = slots else { unreachable!("ftrl has two slots") };
+        let w = g.row_len;
+        let shrink = self.l2_shrinkage > 0.0;
+        let sqrt = self.learning_rate_power == -0.5;
+        for (k, &r) in g.rows.iter().enumerate() {
+            let span = r * w..(r + 1) * w;
+            let (var, acc, lin) = (var[span.clone()].as_mut_ptr(), acc[span.clone()].as_mut_ptr(), lin[span].as_mut_ptr());
+            let grad = g.row_values(k).as_ptr();
+            if w == 1 {
+                // TF's scalar path for an inner dimension of 1 (its own op order, `pow` always).
+                let k = SparseScalar { c: *c, shrink, sqrt, var, grad, acc, lin };
+                drive(&k, 1);
+                continue;
+            }
+            match (shrink, sqrt) {
+                (false, true) => drive(&SparseRow::<false, true> { c: *c, var, grad, acc, lin }, w),
+                (false, false) => drive(&SparseRow::<false, false> { c: *c, var, grad, acc, lin }, w),
+                (true, true) => drive(&SparseRow::<true, true> { c: *c, var, grad, acc, lin }, w),
+                (true, false) => drive(&SparseRow::<true, false> { c: *c, var, grad, acc, lin }, w),
+            }
+        }
+    }
+}
+
+/// `ApplyFtrl` (no shrinkage): `n_new = n + g²; z += g - (n_new^-p - n^-p)/lr * θ;
+/// θ = |z| > l1 ? (l1*sign(z) - z) / (n_new^-p/lr + 2*l2) : 0; n = n_new`.
+struct Dense<P, const SQRT: bool> {
+    c: FtrlCoeffs,
+    pre: P,
+    var: *mut f32,
+    grad: *const f32,
+    acc: *mut f32,
+    lin: *mut f32,
+}
+
+impl<P: GradPrelude, const SQRT: bool> ElementKernel for Dense<P, SQRT> {
+    #[inline(always)]
+    unsafe fn step<L: Lanes>(&self, i: usize) {
+        let c = &self.c;
+        let (lr, l1) = (L::splat(c.lr), L::splat(c.l1));
+        let g = self.pre.apply(L::load(self.grad.add(i)));
+        let n = L::load(self.acc.add(i));
+        let theta = L::load(self.var.add(i));
+        let n_new = n + g * g;
+        let root_new = root::<L, SQRT>(n_new, c.neg_power);
+        let z = L::load(self.lin.add(i)) + (g - ((root_new - root::<L, SQRT>(n, c.neg_power)) / lr) * theta);
+        z.store(self.lin.add(i));
+        let x = z.select_gt(L::splat(0.0), l1, -l1) - z;
+        let y = root_new / lr + L::splat(2.0 * c.l2);
+        z.abs().select_gt(l1, x / y, L::splat(0.0)).store(self.var.add(i));
+        n_new.store(self.acc.add(i));
+    }
+}
+
+/// What TF 2.4.4 runs for `ResourceApplyFtrlV2` (shrinkage > 0): `ApplyFtrlV2MultiplyLinearByLr`.
+/// `ĝ = g + 2*l2_shrinkage*θ; n_new = n + g²; z += ĝ*lr - (n_new^-p - n^-p)*θ;
+/// θ = |z| > l1*lr ? (l1*lr*sign(z) - z) / (n_new^-p + 2*l2*lr) : 0; n = n_new`.
+struct DenseShrinkage<P, const SQRT: bool> {
+    c: FtrlCoeffs,
+    pre: P,
+    var: *mut f32,
+    grad: *const f32,
+    acc: *mut f32,
+    lin: *mut f32,
+}
+
+impl<P: GradPrelude, const SQRT: bool> ElementKernel for DenseShrinkage<P, SQRT> {
+    #[inline(always)]
+    unsafe fn step<L: Lanes>(&self, i: usize) {
+        let c = &self.c;
+        let l1_lr = L::splat(c.l1 * c.lr);
+        let g = self.pre.apply(L::load(self.grad.add(i)));
+        let n = L::load(self.acc.add(i));
+        let theta = L::load(self.var.add(i));
+        let g_shrunk = g + L::splat(c.two_shrinkage) * theta;
+        let n_new = n + g * g;
+        let root_new = root::<L, SQRT>(n_new, c.neg_power);
+        let z = L::load(self.lin.add(i)) + (g_shrunk * L::splat(c.lr) - (root_new - root::<L, SQRT>(n, c.neg_power)) * theta);
+        z.store(self.lin.add(i));
+        let x = z.select_gt(L::splat(0.0), l1_lr, -l1_lr) - z;
+        let y = root_new + L::splat(2.0 * c.l2 * c.lr);
+        z.abs().select_gt(l1_lr, x / y, L::splat(0.0)).store(self.var.add(i));
+        n_new.store(self.acc.add(i));
+    }
+}
+
+/// The sparse kernel for rows longer than 1 (`ComputeFtrl`): `ĝ = g (+ 2*l2_shrinkage*θ)`;
+/// `n_new = n + g²; z += ĝ - (n_new^-p - n^-p)/lr * θ;
+/// θ = (clip(z, -l1, l1) - z) / (n_new^-p/lr + 2*l2); n = n_new`.
+struct SparseRow<const SHRINK: bool, const SQRT: bool> {
+    c: FtrlCoeffs,
+    var: *mut f32,
+    grad: *const f32,
+    acc: *mut f32,
+    lin: *mut f32,
+}
+
+impl<const SHRINK: bool, const SQRT: bool> ElementKernel for SparseRow<SHRINK, SQRT> {
+    #[inline(always)]
+    unsafe fn step<L: Lanes>(&self, i: usize) {
+        let c = &self.c;
+        let (lr, l1) = (L::splat(c.lr), L::splat(c.l1));
+        let g = L::load(self.grad.add(i));
+        let n = L::load(self.acc.add(i));
+        let theta = L::load(self.var.add(i));
+        let g_maybe_shrunk = if SHRINK { g + L::splat(c.two_shrinkage) * theta } else { g };
+        let n_new = n + g * g;
+        let root_new = root::<L, SQRT>(n_new, c.neg_power);
+        let z = L::load(self.lin.add(i)) + (g_maybe_shrunk - ((root_new - root::<L, SQRT>(n, c.neg_power)) / lr) * theta);
+        z.store(self.lin.add(i));
+        let x = z.min(l1).max(-l1) - z;
+        let y = root_new / lr + L::splat(2.0 * c.l2);
+        (x / y).store(self.var.add(i));
+        n_new.store(self.acc.add(i));
+    }
+}
+
+/// TF's sparse path for an inner dimension of 1, one element:
+/// `ĝ = g (+ 2*l2_shrinkage*θ); n_new = n + g²; σ = (pow(n_new, -p) - pow(n, -p)) / lr;
+/// z = z + ĝ - σ*θ; θ = (clip(z, -l1, l1) - z) / (n_new^-p/lr + 2*l2); n = n_new`
+/// (`pow` even for `p == -0.5`, except in the quadratic term).
+struct SparseScalar {
+    c: FtrlCoeffs,
+    shrink: bool,
+    sqrt: bool,
+    var: *mut f32,
+    grad: *const f32,
+    acc: *mut f32,
+    lin: *mut f32,
+}
+
+impl ElementKernel for SparseScalar {
+    #[inline(always)]
+    unsafe fn step<L: Lanes>(&self, i: usize) {
+        let c = &self.c;
+        let (lr, l1) = (L::splat(c.lr), L::splat(c.l1));
+        let pow = |x: L| x.map(|v| powf(v, c.neg_power));
+        let g = L::load(self.grad.add(i));
+        let a = L::load(self.acc.add(i));
+        let v = L::load(self.var.add(i));
+        let g_maybe_shrunk = if self.shrink { g + L::splat(c.two_shrinkage) * v } else { g };
+        let a_new = a + g * g;
+        let sigma = (pow(a_new) - pow(a)) / lr;
+        let l = (L::load(self.lin.add(i)) + g_maybe_shrunk) - sigma * v;
+        l.store(self.lin.add(i));
+        let quadratic = if self.sqrt { a_new.sqrt() } else { pow(a_new) } / lr + L::splat(2.0 * c.l2);
+        ((l.min(l1).max(-l1) - l) / quadratic).store(self.var.add(i));
+        a_new.store(self.acc.add(i));
+    }
+}

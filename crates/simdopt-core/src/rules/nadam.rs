@@ -1,0 +1,233 @@
+//! Nadam: Keras' pure Python ops, fused. The base class' `decay` hyperparameter is Nadam's
+//! `schedule_decay` (Keras: `kwargs['decay'] = schedule_decay`); it shapes the momentum schedule
+//! and never divides the learning rate. The optimizer-wide `momentum_cache` weight holds the
+//! product of the momentum schedule so far.
+//!
+//! Sparse (Keras' Python path): `m` and `v` decay over every row, only the indexed rows of the
+//! variable move.
+
+use super::{finite, keras_epsilon, powf, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
+use crate::clip::GradPrelude;
+use crate::error::{Error, Result};
+use crate::lanes::{drive, ElementKernel, Lanes};
+
+/// Keras' default `schedule_decay`.
+pub const DEFAULT_SCHEDULE_DECAY: f32 = 0.004;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Nadam {
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+}
+
+impl Default for Nadam {
+    fn default() -> Self {
+        Nadam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 }
+    }
+}
+
+impl Nadam {
+    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> Result<Self> {
+        let mut a = Nadam::default();
+        a.set_hyper("beta_1", beta_1)?;
+        a.set_hyper("beta_2", beta_2)?;
+        a.set_hyper("epsilon", epsilon)?;
+        Ok(a)
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct NadamCoeffs {
+    lr: f32,
+    neg_lr: f32,
+    beta_1: f32,
+    beta_2: f32,
+    one_minus_beta_1: f32,
+    one_minus_beta_2: f32,
+    /// `mu_{t+1}`.
+    m_t_1: f32,
+    /// `1 - mu_t`.
+    one_minus_m_t: f32,
+    one_minus_m_schedule_new: f32,
+    one_minus_m_schedule_next: f32,
+    /// `1 - beta_2^s`.
+    v_t_prime_denominator: f32,
+    epsilon: f32,
+}
+
+impl UpdateRule for Nadam {
+    const CLASS_NAME: &'static str = "Nadam";
+    type Coeffs = NadamCoeffs;
+
+    fn from_options(o: &mut Options<'_>) -> Result<Self> {
+        Nadam::new(o.take("beta_1", 0.9), o.take("beta_2", 0.999), o.take("epsilon", 1e-7))
+    }
+
+    fn slots(&self) -> Vec<SlotSpec> {
+        vec![SlotSpec { name: "m", init: 0.0 }, SlotSpec { name: "v", init: 0.0 }]
+    }
+
+    fn global_weights(&self) -> Vec<SlotSpec> {
+        vec![SlotSpec { name: "momentum_cache", init: 1.0 }]
+    }
+
+    fn uses_lr_decay(&self) -> bool {
+        false
+    }
+
+    fn hyper_names(&self) -> &'static [&'static str] {
+        &["beta_1", "beta_2", "epsilon"]
+    }
+
+    fn hyper(&self, name: &str) -> Option<f32> {
+        match name {
+            "beta_1" => Some(self.beta_1),
+            "beta_2" => Some(self.beta_2),
+            "epsilon" => Some(self.epsilon),
+            _ => None,
+        }
+    }
+
+    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
+        let v = finite(name, value)?;
+        match name {
+            "beta_1" => self.beta_1 = v,
+            "beta_2" => self.beta_2 = v,
+            "epsilon" => self.epsilon = keras_epsilon(v),
+            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
+        }
+        Ok(())
+    }
+
+    /// Keras' `_prepare_local`; also advances `momentum_cache` (read once, before the update).
+    fn prepare(&self, ctx: &StepContext, globals: &mut [f32]) -> NadamCoeffs {
+        let local_step = (ctx.iteration + 1) as f32;
+        let next_step = (ctx.iteration + 2) as f32;
+        let decay_base = 0.96f32;
+        let d = ctx.decay;
+        let m_t = self.beta_1 * (1.0 - 0.5 * powf(decay_base, d * local_step));
+        let m_t_1 = self.beta_1 * (1.0 - 0.5 * powf(decay_base, d * next_step));
+        let m_schedule_new = globals[0] * m_t;
+        globals[0] = m_schedule_new;
+        let m_schedule_next = m_schedule_new * m_t_1;
+        NadamCoeffs {
+            lr: ctx.lr,
+            neg_lr: -ctx.lr,
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            one_minus_beta_1: 1.0 - self.beta_1,
+            one_minus_beta_2: 1.0 - self.beta_2,
+            m_t_1,
+            one_minus_m_t: 1.0 - m_t,
+            one_minus_m_schedule_new: 1.0 - m_schedule_new,
+            one_minus_m_schedule_next: 1.0 - m_schedule_next,
+            v_t_prime_denominator: 1.0 - powf(self.beta_2, local_step),
+            epsilon: self.epsilon,
+        }
+    }
+
+    fn apply_dense<P: GradPrelude>(&self, c: &NadamCoeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
+        let [m, v] = slots else { unreachable!("nadam has two slots") };
+        let k = Dense { c: *c, pre, var: var.as_mut_ptr(), grad: grad.as_ptr(), m: m.as_mut_ptr(), v: v.as_mut_ptr() };
+        drive(&k, var.len())
+    }
+
+    fn apply_sparse(&self, c: &NadamCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
+        let [m, v] = slots else { unreachable!("nadam has two slots") };
+        let (var, m, v) = (var.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
+        let w = g.row_len;
+        // SAFETY (all offsets): every row or run of rows lies within the variable, whose slots
+        // have its length.
+        g.for_all_rows(
+            |r, k| {
+                let e = r * w;
+                let grad = g.row_values(k).as_ptr();
+                drive(&SparseRow::<true> { c: *c, var: unsafe { var.add(e) }, grad, m: unsafe { m.add(e) }, v: unsafe { v.add(e) } }, w)
+            },
+            |span| {
+                let e = span.start;
+                let k = SparseRow::<false> {
+                    c: *c,
+                    var: unsafe { var.add(e) },
+                    grad: core::ptr::null(),
+                    m: unsafe { m.add(e) },
+                    v: unsafe { v.add(e) },
+                };
+                drive(&k, span.len())
+            },
+        );
+    }
+
+    fn sparse_visits_all_rows(&self) -> bool {
+        true
+    }
+}
+
+/// The dense update, in Keras' op order:
+/// `g' = g / (1 - m_schedule_new); m = b1*m + (1-b1)*g; m' = m / (1 - m_schedule_next);
+/// v = b2*v + (1-b2)*g²; v' = v / (1 - b2^s); m̄ = (1-mu_t)*g' + mu_{t+1}*m';
+/// var -= lr*m̄ / (sqrt(v') + eps)`.
+struct Dense<P> {
+    c: NadamCoeffs,
+    pre: P,
+    var: *mut f32,
+    grad: *const f32,
+    m: *mut f32,
+    v: *mut f32,
+}
+
+impl<P: GradPrelude> ElementKernel for Dense<P> {
+    #[inline(always)]
+    unsafe fn step<L: Lanes>(&self, i: usize) {
+        let c = &self.c;
+        let g = self.pre.apply(L::load(self.grad.add(i)));
+        let g_prime = g / L::splat(c.one_minus_m_schedule_new);
+        let m = L::splat(c.beta_1) * L::load(self.m.add(i)) + L::splat(c.one_minus_beta_1) * g;
+        m.store(self.m.add(i));
+        let m_prime = m / L::splat(c.one_minus_m_schedule_next);
+        let v = L::splat(c.beta_2) * L::load(self.v.add(i)) + L::splat(c.one_minus_beta_2) * (g * g);
+        v.store(self.v.add(i));
+        let v_prime = v / L::splat(c.v_t_prime_denominator);
+        let m_bar = L::splat(c.one_minus_m_t) * g_prime + L::splat(c.m_t_1) * m_prime;
+        let x = L::load(self.var.add(i));
+        (x - (L::splat(c.lr) * m_bar) / (v_prime.sqrt() + L::splat(c.epsilon))).store(self.var.add(i));
+    }
+}
+
+/// Keras' sparse path, one row or a run of rows: `m = m*b1`, `v = v*b2`; for an indexed row
+/// (`HAS_GRAD`) then `m += g*(1-b1)`, `v += g²*(1-b2)` and
+/// `var += -lr*m̄ / (sqrt(v') + eps)` with `m̄` from `g' = g / (1 - m_schedule_new)` and the row's
+/// new `m`, as in the dense update. Without `HAS_GRAD` the variable is not touched.
+struct SparseRow<const HAS_GRAD: bool> {
+    c: NadamCoeffs,
+    var: *mut f32,
+    grad: *const f32,
+    m: *mut f32,
+    v: *mut f32,
+}
+
+impl<const HAS_GRAD: bool> ElementKernel for SparseRow<HAS_GRAD> {
+    #[inline(always)]
+    unsafe fn step<L: Lanes>(&self, i: usize) {
+        let c = &self.c;
+        let mut m = L::load(self.m.add(i)) * L::splat(c.beta_1);
+        let mut v = L::load(self.v.add(i)) * L::splat(c.beta_2);
+        if !HAS_GRAD {
+            m.store(self.m.add(i));
+            v.store(self.v.add(i));
+            return;
+        }
+        let g = L::load(self.grad.add(i));
+        let g_prime = g / L::splat(c.one_minus_m_schedule_new);
+        m = m + g * L::splat(c.one_minus_beta_1);
+        m.store(self.m.add(i));
+        let m_prime = m / L::splat(c.one_minus_m_schedule_next);
+        let m_bar = L::splat(c.one_minus_m_t) * g_prime + L::splat(c.m_t_1) * m_prime;
+        v = v + (g * g) * L::splat(c.one_minus_beta_2);
+        v.store(self.v.add(i));
+        let v_prime = v / L::splat(c.v_t_prime_denominator);
+        let x = L::load(self.var.add(i));
+        (x + (L::splat(c.neg_lr) * m_bar) / (v_prime.sqrt() + L::splat(c.epsilon))).store(self.var.add(i));
+    }
+}
