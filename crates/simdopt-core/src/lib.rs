@@ -21,6 +21,7 @@
 // keeps the summation order visible, and index loops over fixed lanes vectorise best.
 #![allow(clippy::eq_op, clippy::assign_op_pattern, clippy::needless_range_loop)]
 
+pub mod aggregate;
 pub mod clip;
 pub mod error;
 pub mod lanes;

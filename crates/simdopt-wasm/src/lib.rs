@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use simdopt_core::{build_optimizer, AnyOptimizer, Clipping, Error, Gradient, Store, Tensor, TensorId};
 use wasm_bindgen::prelude::*;
 
+mod aggregate;
+
 /// Words per command of a step frame: `[var index, var generation, kind, a, b, c, d]`.
 pub const COMMAND_WORDS: usize = 7;
 const KIND_NONE: u32 = 0;
