@@ -1,8 +1,8 @@
-// The main job: trains the same small network (2-64-64-3 MLP, tanh) on a three-arm spiral data
+// Without tfjs: trains the same small network (2-64-64-3 MLP, tanh) on a three-arm spiral data
 // set with simdopt's SGD (Nesterov momentum) and Adam, and prints the loss falling. The network's
 // forward and backward passes are plain JavaScript; every parameter update runs in simdopt's
 // wasm core, one call per step for all six parameter tensors.
-import { ready, backend, Variable, SGD, Adam, serialize } from '../dist/index.js';
+import { ready, backend, Variable, SGD, Adam, serialize } from 'simdopt';
 
 const STEPS = Number(process.env.DEMO_STEPS ?? 600);
 const HIDDEN = 64;
