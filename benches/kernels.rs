@@ -23,6 +23,9 @@ const VARIANTS: &[(&str, &str, Options)] = &[
     ("SGD_nesterov", "SGD", &[("momentum", 0.9), ("nesterov", 1.0)]),
     ("RMSprop_centered_momentum", "RMSprop", &[("centered", 1.0), ("momentum", 0.9)]),
     ("Adam_amsgrad", "Adam", &[("amsgrad", 1.0)]),
+    ("RMSprop_momentum", "RMSprop", &[("momentum", 0.9)]),
+    ("Ftrl_shrinkage", "Ftrl", &[("l2_shrinkage_regularization_strength", 0.01), ("l1_regularization_strength", 0.001)]),
+    ("Ftrl_power", "Ftrl", &[("learning_rate_power", -0.7)]),
 ];
 
 /// Configurations also run at 16M parameters (each step streams 64 MiB per buffer).

@@ -141,8 +141,11 @@ pub fn build_optimizer(class_name: &str, options: &[(&str, f32)]) -> Result<AnyO
         "Adamax" => build::<Adamax>(&mut o, 0.001, 0.0)?,
         "Nadam" => {
             let schedule_decay = o.take_opt("schedule_decay");
-            let decay = o.take("decay", nadam::DEFAULT_SCHEDULE_DECAY);
-            build::<Nadam>(&mut o, 0.001, schedule_decay.unwrap_or(decay))?
+            let mut opt = build::<Nadam>(&mut o, 0.001, nadam::DEFAULT_SCHEDULE_DECAY)?;
+            if let Some(d) = schedule_decay {
+                opt.set_hyper("decay", d)?;
+            }
+            opt
         }
         "Ftrl" => build::<Ftrl>(&mut o, 0.001, 0.0)?,
         _ => {
