@@ -41,4 +41,17 @@ export { SGD } from './optimizers/sgd.js';
 export type { SGDOptions } from './optimizers/sgd.js';
 export { Adam } from './optimizers/adam.js';
 export type { AdamOptions } from './optimizers/adam.js';
+/** `RMSProp` is Keras' alias of the `RMSprop` class. */
+export { RMSprop, RMSprop as RMSProp } from './optimizers/rmsprop.js';
+export type { RMSpropOptions } from './optimizers/rmsprop.js';
+export { Adagrad } from './optimizers/adagrad.js';
+export type { AdagradOptions } from './optimizers/adagrad.js';
+export { Adadelta } from './optimizers/adadelta.js';
+export type { AdadeltaOptions } from './optimizers/adadelta.js';
+export { Adamax } from './optimizers/adamax.js';
+export type { AdamaxOptions } from './optimizers/adamax.js';
+export { Nadam } from './optimizers/nadam.js';
+export type { NadamOptions } from './optimizers/nadam.js';
+export { Ftrl } from './optimizers/ftrl.js';
+export type { FtrlOptions } from './optimizers/ftrl.js';
 

@@ -5,13 +5,26 @@ import { Optimizer, describe } from './optimizer.js';
 import { Serialized } from './schedules.js';
 import { SGD } from './optimizers/sgd.js';
 import { Adam } from './optimizers/adam.js';
+import { RMSprop } from './optimizers/rmsprop.js';
+import { Adagrad } from './optimizers/adagrad.js';
+import { Adadelta } from './optimizers/adadelta.js';
+import { Adamax } from './optimizers/adamax.js';
+import { Nadam } from './optimizers/nadam.js';
+import { Ftrl } from './optimizers/ftrl.js';
 
 type OptimizerClass = typeof Optimizer & (new (options: Record<string, unknown>) => Optimizer);
 
-/** Built-in optimizers by lower-case Keras class name (Keras matches them case-insensitively). */
+/** Built-in optimizers by lower-case Keras class name (Keras matches them case-insensitively,
+ * so `rmsprop` also serves Keras' `RMSProp` alias). */
 const BUILTINS: Record<string, OptimizerClass> = {
-  sgd: SGD as unknown as OptimizerClass,
+  adadelta: Adadelta as unknown as OptimizerClass,
+  adagrad: Adagrad as unknown as OptimizerClass,
   adam: Adam as unknown as OptimizerClass,
+  adamax: Adamax as unknown as OptimizerClass,
+  nadam: Nadam as unknown as OptimizerClass,
+  rmsprop: RMSprop as unknown as OptimizerClass,
+  sgd: SGD as unknown as OptimizerClass,
+  ftrl: Ftrl as unknown as OptimizerClass,
 };
 
 /** `{class_name, config}` of an optimizer. */

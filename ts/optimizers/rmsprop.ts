@@ -1,0 +1,62 @@
+// Keras' RMSprop: plain, with momentum, centered.
+import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+
+export interface RMSpropOptions extends BaseOptimizerOptions {
+  learningRate?: HyperValue;
+  /** Discounting factor of the squared-gradient average. */
+  rho?: HyperValue;
+  /** In [0, 1]. A momentum > 0 at construction creates a `momentum` slot and selects TF's fused
+   * kernels (ε inside the square root); without it the update is Keras' Python one (ε outside).
+   * The choice is fixed at construction, as in Keras. */
+  momentum?: HyperValue;
+  /** 0 becomes 1e-7, as in Keras. */
+  epsilon?: HyperValue;
+  /** Normalizes by the estimated variance of the gradient (an `mg` slot per variable). */
+  centered?: boolean;
+}
+
+const SPEC: OptimizerSpec = {
+  className: 'RMSprop',
+  config: [
+    ['learning_rate', 0.001],
+    ['decay', 0],
+    ['rho', 0.9],
+    ['momentum', 0],
+    ['epsilon', 1e-7],
+    ['centered', false],
+  ],
+};
+
+/** RMSprop (Hinton), TF 2.4's kernels and Keras' Python update. Slots: `rms`, then `momentum`
+ * (with momentum), then `mg` (centered). */
+export class RMSprop extends Optimizer {
+  constructor(options: RMSpropOptions = {}) {
+    super(SPEC, { ...options, epsilon: options.epsilon === 0 ? 1e-7 : options.epsilon } as Record<string, unknown>);
+  }
+  get rho(): HyperValue {
+    return this.getHyper('rho');
+  }
+  set rho(v: HyperValue) {
+    this.setHyper('rho', v);
+  }
+  get momentum(): HyperValue {
+    return this.getHyper('momentum');
+  }
+  set momentum(v: HyperValue) {
+    this.setHyper('momentum', v);
+  }
+  get epsilon(): HyperValue {
+    return this.getHyper('epsilon');
+  }
+  set epsilon(v: HyperValue) {
+    this.setHyper('epsilon', v === 0 ? 1e-7 : v);
+  }
+  get centered(): boolean {
+    return this.flag('centered');
+  }
+
+  /** Keras-1 weight lists have no `iterations`: one weight short, a leading 0 is added. */
+  protected override adaptWeights(ws: unknown[]): unknown[] {
+    return ws.length + 1 === this.getWeightNames().length ? [0, ...ws] : ws;
+  }
+}
