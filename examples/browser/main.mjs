@@ -52,7 +52,7 @@ async function main() {
     done: true,
     epochs: EPOCHS,
     simdoptBuild: simdoptBuild(),
-    results: results.map((r) => ({ label: r.label, testAccuracy: r.testAccuracy, trainAccuracy: r.trainAccuracy, msPerStep: r.msPerStep, loss: r.loss, valLoss: r.valLoss })),
+    results: results.map((r) => ({ label: r.label, testAccuracy: r.testAccuracy, trainAccuracy: r.trainAccuracy, msPerStep: r.msPerStep, medianMsPerStep: r.medianMsPerStep, loss: r.loss, valLoss: r.valLoss })),
   };
   for (const r of results) r.model.dispose();
   simdopt.dispose();

@@ -88,8 +88,8 @@ function accuracy(tf, model, data) {
  * Trains one model per entry of `runs` ({label, optimizer}) side by side, epoch by epoch, from the
  * same initial weights on the same batches (no shuffling: the training set is shuffled once).
  * `onEpoch(epoch, results)` is awaited after each epoch. Returns per run: the loss and validation
- * curves, train and test accuracy, and the mean time of an optimizer step (the first epoch, a
- * warm-up, left out).
+ * curves, train and test accuracy, and the mean and median time of an optimizer step (the first
+ * epoch, a warm-up, left out; the mean includes garbage-collection pauses, the median hardly).
  */
 export async function trainSideBySide(tf, runs, { data, epochs = 100, batchSize = 16, onEpoch } = {}) {
   const results = runs.map((run) => {
@@ -117,8 +117,10 @@ export async function trainSideBySide(tf, runs, { data, epochs = 100, batchSize 
   const stepsPerEpoch = Math.ceil(data.train.n / batchSize);
   for (const r of results) {
     const timed = r.stepMs.slice(stepsPerEpoch);
+    const sorted = [...timed].sort((a, b) => a - b);
     r.steps = r.stepMs.length;
     r.msPerStep = timed.reduce((s, x) => s + x, 0) / timed.length;
+    r.medianMsPerStep = sorted[sorted.length >> 1];
     r.trainAccuracy = accuracy(tf, r.model, data.train);
     r.testAccuracy = accuracy(tf, r.model, data.test);
   }
