@@ -5,9 +5,9 @@ export interface RMSpropOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;
   /** Discounting factor of the squared-gradient average. */
   rho?: HyperValue;
-  /** In [0, 1]. A momentum > 0 at construction creates a `momentum` slot and selects TF's fused
-   * kernels (ε inside the square root); without it the update is Keras' Python one (ε outside).
-   * The choice is fixed at construction, as in Keras. */
+  /** In [0, 1]. A momentum > 0 (or a function) at construction creates a `momentum` slot and
+   * selects TF's fused kernels (ε inside the square root); without it the update is Keras'
+   * Python one (ε outside). The choice is fixed at construction, as in Keras. */
   momentum?: HyperValue;
   /** 0 becomes 1e-7, as in Keras. */
   epsilon?: HyperValue;
@@ -31,7 +31,13 @@ const SPEC: OptimizerSpec = {
  * (with momentum), then `mg` (centered). */
 export class RMSprop extends Optimizer {
   constructor(options: RMSpropOptions = {}) {
-    super(SPEC, { ...options, epsilon: options.epsilon === 0 ? 1e-7 : options.epsilon } as Record<string, unknown>);
+    // Keras: `_momentum = callable(momentum) or momentum > 0`. The core fixes the flag from the
+    // momentum it is built with, so a function momentum is built as 1, then set (and called at
+    // every step, before the core sees a value).
+    const fn = typeof options.momentum === 'function' ? options.momentum : undefined;
+    const epsilon = options.epsilon === 0 ? 1e-7 : options.epsilon;
+    super(SPEC, { ...options, momentum: fn ? 1 : options.momentum, epsilon } as Record<string, unknown>);
+    if (fn) this.setHyper('momentum', fn);
   }
   get rho(): HyperValue {
     return this.getHyper('rho');
