@@ -167,15 +167,22 @@ export abstract class Optimizer {
 
   /** The current value of a hyperparameter as given (number, function or schedule). */
   getHyper(key: string): HyperValue {
-    const v = this.hypers.get(snakeCase(key)) ?? this.hypers.get(key);
+    const v = this.hypers.get(this.kerasKey(key));
     if (v === undefined) throw new ConfigError('UnknownHyperparameter', `unknown hyperparameter \`${key}\` for ${this.className}`);
     return v;
+  }
+
+  /** The Keras key of a hyperparameter given by its Keras or camelCase name. */
+  private kerasKey(key: string): string {
+    if (this.hypers.has(key)) return key;
+    for (const k of this.hypers.keys()) if (camelCase(k) === key) return k;
+    return key;
   }
 
   /** Sets a hyperparameter (Keras' `_set_hyper`). A number is validated now; a function or
    * schedule is called at each step. */
   setHyper(key: string, value: HyperValue): void {
-    const k = this.hypers.has(key) ? key : snakeCase(key);
+    const k = this.kerasKey(key);
     if (!this.hypers.has(k)) throw new ConfigError('UnknownHyperparameter', `unknown hyperparameter \`${key}\` for ${this.className}`);
     const v = checkHyper(k, value);
     if (typeof v === 'number') call(() => core().optimizer_set_hyper(this.live(), k, v));

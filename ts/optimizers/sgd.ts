@@ -3,7 +3,8 @@ import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../o
 
 export interface SGDOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;
-  /** In [0, 1]; a momentum > 0 creates a `momentum` slot per variable. */
+  /** In [0, 1]; a momentum > 0 (or a function) at construction creates a `momentum` slot per
+   * variable and selects the momentum kernel, fixed at construction as in Keras. */
   momentum?: HyperValue;
   nesterov?: boolean;
 }
@@ -21,7 +22,12 @@ const SPEC: OptimizerSpec = {
 /** Gradient descent with optional (Nesterov) momentum. */
 export class SGD extends Optimizer {
   constructor(options: SGDOptions = {}) {
-    super(SPEC, options as Record<string, unknown>);
+    // Keras: `_momentum = callable(momentum) or momentum > 0`. The core fixes the flag from the
+    // momentum it is built with, so a function momentum is built as 1, then set (and called at
+    // every step, before the core sees a value).
+    const fn = typeof options.momentum === 'function' ? options.momentum : undefined;
+    super(SPEC, { ...options, momentum: fn ? 1 : options.momentum } as Record<string, unknown>);
+    if (fn) this.setHyper('momentum', fn);
   }
   get momentum(): HyperValue {
     return this.getHyper('momentum');
