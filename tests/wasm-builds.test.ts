@@ -304,7 +304,11 @@ describe('bit identity of the two builds', () => {
     // The steps did something: every non-empty variable moved (lr > 0, random gradients).
     for (const [key, r] of Object.entries(simd.results)) {
       if (key.endsWith('non-finite gradients')) continue;
-      expect([key, r.moved]).toEqual([key, LENGTHS.filter((n) => n > 0).length + 1]);
+      // Adadelta at Keras' default lr (0.001) moves by ~1e-7 in its first steps: below one ulp
+      // of some values, so there only most variables must have moved.
+      const all = LENGTHS.filter((n) => n > 0).length + 1;
+      if (key === 'Adadelta {}') expect(r.moved).toBeGreaterThanOrEqual(all - 2);
+      else expect([key, r.moved]).toEqual([key, all]);
     }
   });
 
