@@ -259,14 +259,184 @@ mod wasm_simd {
     }
 }
 
-/// The widest lane type of this build: wasm `v128` with `simd128`, 8-wide arrays natively,
-/// plain `f32` on wasm without SIMD (so the fallback build contains no SIMD instruction).
+#[cfg(target_arch = "x86_64")]
+#[allow(unused_unsafe)] // the SSE intrinsics are safe fns on newer Rust, unsafe on older ones
+mod x86_sse {
+    use super::Lanes;
+    use core::arch::x86_64::*;
+    use core::ops::{Add, Div, Mul, Neg, Sub};
+
+    /// Four f32 lanes in one SSE register (SSE2 is part of every x86_64 CPU). Kernels written on
+    /// [`super::Array`] compile to scalar loads and shuffles on x86_64; these intrinsics give
+    /// plain `movups`/`mulps`/`divps`/`sqrtps` streams, each IEEE-exact like the scalar ops.
+    #[derive(Clone, Copy)]
+    #[repr(transparent)]
+    pub struct F32x4(pub __m128);
+
+    macro_rules! binop {
+        ($tr:ident, $f:ident, $intr:ident) => {
+            impl $tr for F32x4 {
+                type Output = Self;
+                #[inline(always)]
+                fn $f(self, o: Self) -> Self {
+                    F32x4(unsafe { $intr(self.0, o.0) })
+                }
+            }
+        };
+    }
+    binop!(Add, add, _mm_add_ps);
+    binop!(Sub, sub, _mm_sub_ps);
+    binop!(Mul, mul, _mm_mul_ps);
+    binop!(Div, div, _mm_div_ps);
+
+    impl Neg for F32x4 {
+        type Output = Self;
+        #[inline(always)]
+        fn neg(self) -> Self {
+            // Flips the sign bit, as f32 negation does (NaN payloads included).
+            F32x4(unsafe { _mm_xor_ps(self.0, _mm_set1_ps(-0.0)) })
+        }
+    }
+
+    impl Lanes for F32x4 {
+        const WIDTH: usize = 4;
+        #[inline(always)]
+        fn splat(x: f32) -> Self {
+            F32x4(unsafe { _mm_set1_ps(x) })
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            F32x4(_mm_loadu_ps(p))
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32) {
+            _mm_storeu_ps(p, self.0)
+        }
+        #[inline(always)]
+        fn sqrt(self) -> Self {
+            F32x4(unsafe { _mm_sqrt_ps(self.0) })
+        }
+        #[inline(always)]
+        fn abs(self) -> Self {
+            F32x4(unsafe { _mm_andnot_ps(_mm_set1_ps(-0.0), self.0) })
+        }
+        #[inline(always)]
+        fn max(self, o: Self) -> Self {
+            // maxps(a, b) = a > b ? a : b, so maxps(o, self) = self < o ? o : self: the scalar rule.
+            F32x4(unsafe { _mm_max_ps(o.0, self.0) })
+        }
+        #[inline(always)]
+        fn min(self, o: Self) -> Self {
+            // minps(a, b) = a < b ? a : b, so minps(o, self) = o < self ? o : self.
+            F32x4(unsafe { _mm_min_ps(o.0, self.0) })
+        }
+        #[inline(always)]
+        fn select_gt(self, o: Self, a: Self, b: Self) -> Self {
+            unsafe {
+                let m = _mm_cmpgt_ps(self.0, o.0);
+                F32x4(_mm_or_ps(_mm_and_ps(m, a.0), _mm_andnot_ps(m, b.0)))
+            }
+        }
+        #[inline(always)]
+        fn map(self, f: impl Fn(f32) -> f32) -> Self {
+            let mut x = [0.0f32; 4];
+            unsafe {
+                self.store(x.as_mut_ptr());
+                F32x4(_mm_setr_ps(f(x[0]), f(x[1]), f(x[2]), f(x[3])))
+            }
+        }
+    }
+}
+
+/// Two lane packs side by side (lanes `0..W` then `W..2W`): eight lanes from two 4-lane registers,
+/// so that native kernels keep the 8-wide stepping while the vectors stay in registers.
+#[derive(Clone, Copy)]
+pub struct Pair<L>(pub L, pub L);
+
+macro_rules! pair_binop {
+    ($tr:ident, $f:ident) => {
+        impl<L: Lanes> $tr for Pair<L> {
+            type Output = Self;
+            #[inline(always)]
+            fn $f(self, o: Self) -> Self {
+                Pair($tr::$f(self.0, o.0), $tr::$f(self.1, o.1))
+            }
+        }
+    };
+}
+pair_binop!(Add, add);
+pair_binop!(Sub, sub);
+pair_binop!(Mul, mul);
+pair_binop!(Div, div);
+
+impl<L: Lanes> Neg for Pair<L> {
+    type Output = Self;
+    #[inline(always)]
+    fn neg(self) -> Self {
+        Pair(-self.0, -self.1)
+    }
+}
+
+impl<L: Lanes> Lanes for Pair<L> {
+    const WIDTH: usize = 2 * L::WIDTH;
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        Pair(L::splat(x), L::splat(x))
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Pair(L::load(p), L::load(p.add(L::WIDTH)))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        self.0.store(p);
+        self.1.store(p.add(L::WIDTH));
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        Pair(self.0.sqrt(), self.1.sqrt())
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        Pair(self.0.abs(), self.1.abs())
+    }
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        Pair(self.0.max(o.0), self.1.max(o.1))
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        Pair(self.0.min(o.0), self.1.min(o.1))
+    }
+    #[inline(always)]
+    fn select_gt(self, o: Self, a: Self, b: Self) -> Self {
+        Pair(self.0.select_gt(o.0, a.0, b.0), self.1.select_gt(o.1, a.1, b.1))
+    }
+    #[inline(always)]
+    fn map(self, f: impl Fn(f32) -> f32) -> Self {
+        Pair(self.0.map(&f), self.1.map(&f))
+    }
+}
+
+/// The widest lane type of this build: wasm `v128` with `simd128`, 8 lanes natively (two SSE
+/// registers on x86_64, fixed-width arrays elsewhere), plain `f32` on wasm without SIMD (so the
+/// fallback build contains no SIMD instruction).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub type Wide = wasm_simd::F32x4;
 #[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
 pub type Wide = f32;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(target_arch = "x86_64")]
+pub type Wide = Pair<x86_sse::F32x4>;
+#[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
 pub type Wide = Array<8>;
+
+/// `REDUCE_WIDTH` lanes for the reductions, in registers where the build has SIMD.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+type Reduce = Pair<wasm_simd::F32x4>;
+#[cfg(target_arch = "x86_64")]
+type Reduce = Pair<x86_sse::F32x4>;
+#[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
+type Reduce = Array<REDUCE_WIDTH>;
 
 /// Width used by the fixed-order reductions: the same on every build, so sums agree bit for bit.
 pub const REDUCE_WIDTH: usize = 8;
@@ -285,11 +455,9 @@ pub fn drive<K: ElementKernel>(k: &K, n: usize) {
     let end = n;
     let mut i = 0;
     unsafe {
-        if !scalar_forced() {
-            while i + w <= end {
-                k.step::<Wide>(i);
-                i += w;
-            }
+        while i + w <= end {
+            k.step::<Wide>(i);
+            i += w;
         }
         while i < end {
             k.step::<f32>(i);
@@ -298,55 +466,34 @@ pub fn drive<K: ElementKernel>(k: &K, n: usize) {
     }
 }
 
-#[cfg(feature = "scalar-hook")]
-std::thread_local! {
-    static FORCE_SCALAR: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
-}
-
-/// Test hook (cargo feature `scalar-hook`): makes [`drive`] run every element through the scalar
-/// `f32` lanes on this thread, as a reference for the wide lanes.
-#[cfg(feature = "scalar-hook")]
-#[doc(hidden)]
-pub fn force_scalar(on: bool) {
-    FORCE_SCALAR.with(|f| f.set(on))
-}
-
-#[inline(always)]
-fn scalar_forced() -> bool {
-    #[cfg(feature = "scalar-hook")]
-    {
-        FORCE_SCALAR.with(|f| f.get())
-    }
-    #[cfg(not(feature = "scalar-hook"))]
-    {
-        false
-    }
-}
-
 /// Σ x² in one fixed order on every build: `REDUCE_WIDTH` interleaved partial sums (lane j sums
 /// elements j, j+W, j+2W, ...), combined pairwise, then the tail added in order.
 pub fn sum_of_squares(x: &[f32], clip_value: Option<f32>) -> f32 {
-    sum_of_squares_map(x, |v| match clip_value {
-        Some(c) => v.min(c).max(-c),
-        None => v,
-    })
+    match clip_value {
+        // `f32::min`/`max` per element, as this reduction has always clipped.
+        Some(c) => sum_of_squares_map(x, |v| v.map(|e| e.min(c).max(-c)), |e| e.min(c).max(-c)),
+        None => sum_of_squares_map(x, |v| v, |e| e),
+    }
 }
 
+const _: () = assert!(<Reduce as Lanes>::WIDTH == REDUCE_WIDTH);
+
 #[inline(always)]
-fn sum_of_squares_map(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+fn sum_of_squares_map(x: &[f32], wide: impl Fn(Reduce) -> Reduce, one: impl Fn(f32) -> f32) -> f32 {
     const W: usize = REDUCE_WIDTH;
     let body = x.len() - x.len() % W;
-    let mut acc = Array::<W>::splat(0.0);
+    let mut acc = Reduce::splat(0.0);
     let mut i = 0;
     while i < body {
-        let v = unsafe { Array::<W>::load(x.as_ptr().add(i)) }.map(&f);
+        let v = wide(unsafe { Reduce::load(x.as_ptr().add(i)) });
         acc = acc + v * v;
         i += W;
     }
-    let a = acc.0;
+    let mut a = [0.0f32; W];
+    unsafe { acc.store(a.as_mut_ptr()) };
     let mut s = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
     for &v in &x[body..] {
-        let v = f(v);
+        let v = one(v);
         s = s + v * v;
     }
     s
