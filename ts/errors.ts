@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'WeightShape'
   | 'UnknownSlot'
   | 'InvalidArgument'
-  | 'InvalidState';
+  | 'InvalidState'
+  | 'ReplicaFailed';
 
 /** Base class of every simdopt error. */
 export class SimdoptError extends Error {
@@ -62,6 +63,18 @@ export class WeightsError extends SimdoptError {}
 export class SlotError extends SimdoptError {}
 /** An argument of the wrong type or form. */
 export class ArgumentError extends SimdoptError {}
+/** A replica (worker) of a distribution strategy threw or died during a step; nothing was
+ * applied. `cause` is the replica's error, `replicaId` the replica, `exitCode` set if it died. */
+export class ReplicaError extends SimdoptError {
+  readonly replicaId?: number;
+  readonly exitCode?: number;
+  constructor(code: ErrorCode, message: string, details: { replicaId?: number; exitCode?: number; cause?: unknown } = {}) {
+    super(code, message);
+    this.replicaId = details.replicaId;
+    this.exitCode = details.exitCode;
+    if (details.cause !== undefined) this.cause = details.cause;
+  }
+}
 
 const ERROR_CLASSES: Record<ErrorCode, new (code: ErrorCode, message: string) => SimdoptError> = {
   NotReady: StateError,
@@ -82,4 +95,5 @@ const ERROR_CLASSES: Record<ErrorCode, new (code: ErrorCode, message: string) =>
   WeightCount: WeightsError,
   WeightShape: WeightsError,
   UnknownSlot: SlotError,
+  ReplicaFailed: ReplicaError,
 };

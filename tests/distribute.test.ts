@@ -1,0 +1,432 @@
+// simdopt/distribute: data-parallel training over Node worker threads. N replicas on a split
+// batch give the update of one replica on the whole batch; the replicas always compute with the
+// main thread's values; a failing replica fails the step and changes nothing; shutdown leaves no
+// thread behind.
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ready, Adam, SGD, Variable, Optimizer, ReplicaError, StateError, ArgumentError, SimdoptError } from 'simdopt';
+import type { WeightValue } from 'simdopt';
+import { WorkerMirroredStrategy, nodeWorkerSpawner, splitBatch } from 'simdopt/distribute';
+import type { AllReduce, WorkerSpawner, StepOptions } from 'simdopt/distribute';
+import { lossAndGrads } from './distribute/linreg.mjs';
+import type { Aux, Shard } from './distribute/linreg.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const fixture = (name: string) => join(HERE, 'distribute', name);
+
+const FEATURES = 5;
+const BATCH = 96; // divisible by 1, 2, 3, 4
+const STEPS = 20;
+
+/** A deterministic synthetic regression problem: STEPS mini-batches of BATCH rows. */
+function dataset(): { x: Float32Array; y: Float32Array }[] {
+  let s = 12345;
+  const rand = () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648 - 0.5;
+  };
+  const wTrue = [1.5, -2, 0.5, 3, -1];
+  return Array.from({ length: STEPS }, () => {
+    const x = new Float32Array(BATCH * FEATURES).map(() => rand() * 4);
+    const y = new Float32Array(BATCH).map((_, i) => {
+      let t = 0.7 + rand() * 0.1;
+      for (let j = 0; j < FEATURES; j++) t += wTrue[j] * x[i * FEATURES + j];
+      return t;
+    });
+    return { x, y };
+  });
+}
+const DATA = dataset();
+
+function shards(k: number, n: number, mode?: Shard['mode']): Shard[] {
+  const xs = splitBatch(DATA[k].x, n, FEATURES);
+  const ys = splitBatch(DATA[k].y, n);
+  return xs.map((x, r) => ({ x, y: ys[r], globalBatchSize: BATCH, mode }));
+}
+
+function model(): [Variable, Variable] {
+  return [new Variable(new Float32Array(FEATURES), { shape: [FEATURES], name: 'w' }), new Variable(new Float32Array(1), { shape: [1], name: 'b' })];
+}
+
+const adam = (extra: Record<string, unknown> = {}) => new Adam({ learningRate: 0.2, ...extra });
+
+/** Snapshot of everything a step may change. */
+function state(opt: Optimizer, vars: Variable[]): { values: number[][]; weights: number[][]; iterations: number } {
+  return {
+    values: vars.map((v) => Array.from(v.read())),
+    weights: opt.getWeights().map((w: WeightValue) => (w instanceof BigInt64Array ? Array.from(w, Number) : Array.from(w))),
+    iterations: opt.iterations,
+  };
+}
+
+/** One replica on the whole batch, in this thread (the reference). */
+function reference(makeOpt: () => Optimizer): number[][] {
+  const vars = model();
+  const opt = makeOpt();
+  for (let k = 0; k < STEPS; k++) {
+    const { grads } = lossAndGrads({ ...DATA[k], globalBatchSize: BATCH }, vars[0].value, vars[1].value, BATCH);
+    opt.applyGradients([
+      [grads[0], vars[0]],
+      [grads[1], vars[1]],
+    ]);
+  }
+  return vars.map((v) => Array.from(v.read()));
+}
+
+/** A spawner that records the exit of every worker it starts. */
+function recording(): { spawn: WorkerSpawner; spawned: number; exits: number[] } {
+  const rec = { spawned: 0, exits: [] as number[], spawn: undefined as unknown as WorkerSpawner };
+  const inner = nodeWorkerSpawner();
+  rec.spawn = (req) => {
+    const w = inner(req);
+    rec.spawned++;
+    return {
+      ...w,
+      listen: (ev) =>
+        w.listen({
+          ...ev,
+          exit: (code) => {
+            rec.exits.push(code);
+            ev.exit(code);
+          },
+        }),
+    };
+  };
+  return rec;
+}
+
+interface Run {
+  values: number[][];
+  losses: number[];
+}
+
+/** STEPS steps on n replicas; checks at every step that each replica computed with the main
+ * thread's current values (bit for bit) and saw its context. */
+async function distributed(n: number, makeOpt: () => Optimizer, mode?: Shard['mode'], extra: Partial<Parameters<typeof WorkerMirroredStrategy.create>[0]> = {}): Promise<Run> {
+  const vars = model();
+  const rec = recording();
+  const s = await WorkerMirroredStrategy.create({ module: fixture('linreg.mjs'), numReplicas: n, optimizer: makeOpt(), variables: vars, workerData: { tag: 'data' }, spawn: rec.spawn, ...extra });
+  const losses: number[] = [];
+  try {
+    expect(s.numReplicas).toBe(n);
+    const options: StepOptions = { experimentalAggregateGradients: mode === undefined };
+    for (let k = 0; k < STEPS; k++) {
+      const before = vars.map((v) => Array.from(v.read()));
+      const r = await s.step(shards(k, n, mode), { ...options, transfer: k % 2 === 0 });
+      expect(r.replicaLosses).toHaveLength(n);
+      expect(r.loss).toBeCloseTo(r.replicaLosses.reduce((a, b) => a + b, 0), 12);
+      losses.push(r.loss);
+      (r.aux as Aux[]).forEach((aux, i) => {
+        expect(aux.replicaId).toBe(i + (extra.crossHost?.firstReplicaId ?? 0));
+        expect(aux.numReplicasInSync).toBe(extra.crossHost?.numReplicasInSync ?? n);
+        expect(aux.step).toBe(k);
+        expect(aux.data).toEqual({ tag: 'data' });
+        expect([aux.w, aux.b]).toEqual(before); // every replica computed at the main thread's values
+      });
+    }
+    return { values: vars.map((v) => Array.from(v.read())), losses };
+  } finally {
+    await s.shutdown();
+    expect(rec.exits).toHaveLength(n);
+    for (const v of vars) v.dispose();
+  }
+}
+
+function maxAbsDiff(a: number[][], b: number[][]): number {
+  let m = 0;
+  a.forEach((row, i) => row.forEach((x, j) => (m = Math.max(m, Math.abs(x - b[i][j])))));
+  return m;
+}
+
+beforeAll(async () => {
+  await ready();
+});
+
+describe('equivalence: N replicas on a split batch = one replica on the whole batch', () => {
+  let ref: number[][];
+  beforeAll(() => {
+    ref = reference(adam);
+  });
+
+  test('one replica in a worker gives the reference bit for bit', async () => {
+    const r = await distributed(1, adam);
+    expect(r.values).toEqual(ref);
+  });
+
+  test.each([2, 3, 4])('%i replicas: Adam, 20 steps, within f32 summation tolerance', async (n) => {
+    const r = await distributed(n, adam);
+    // f32 sums in another order: observed ≤ 3e-8 (an ulp or so) on values of order 1.
+    expect(maxAbsDiff(r.values, ref)).toBeLessThan(1e-5);
+    // It trained: the loss fell by orders of magnitude.
+    expect(r.losses[STEPS - 1]).toBeLessThan(r.losses[0] / 10);
+  });
+
+  test('the replicas all-reducing themselves (experimentalAggregateGradients: false) give the same update bit for bit', async () => {
+    const a = await distributed(3, adam);
+    const b = await distributed(3, adam, 'allreduce-sum');
+    expect(b.values).toEqual(a.values);
+    expect(b.losses).toEqual(a.losses);
+  });
+
+  test("ctx.allReduce('mean') of per-replica means matches the sum of global-batch shares", async () => {
+    const a = await distributed(2, adam);
+    const b = await distributed(2, adam, 'allreduce-mean');
+    expect(maxAbsDiff(b.values, a.values)).toBeLessThan(2e-5);
+  });
+
+  test('a gradientAggregator replaces the sum (called with every replica gradients)', async () => {
+    const calls: number[][] = [];
+    // The same fixed-order f32 sum in JavaScript: the update must be bit-identical to the core's.
+    const gradientAggregator = (rg: Float32Array[][]) => {
+      calls.push(rg.map((g) => g.length));
+      return rg[0].map((g0, v) => g0.map((x, i) => rg.slice(1).reduce((s, g) => Math.fround(s + g[v][i]), x)));
+    };
+    const a = await distributed(3, adam);
+    const b = await distributed(3, adam, undefined, { gradientAggregator });
+    expect(calls).toHaveLength(STEPS);
+    expect(calls[0]).toEqual([2, 2, 2]);
+    expect(b.values).toEqual(a.values);
+  });
+});
+
+describe('clipping applies after aggregation (Keras: aggregate → clip → transformers)', () => {
+  const clipped = () => new Adam({ learningRate: 0.2, clipnorm: 0.5 });
+
+  /** In this thread: the replicas' gradients summed in f32 (replica order), then the optimizer
+   * (which clips the sum); or each replica's gradients clipped first, then summed. */
+  function manual(n: number, clipFirst: boolean): number[][] {
+    const vars = model();
+    const opt = clipFirst ? adam() : clipped();
+    for (let k = 0; k < STEPS; k++) {
+      const per = shards(k, n).map((sh) => lossAndGrads(sh, vars[0].value, vars[1].value, BATCH).grads);
+      if (clipFirst) {
+        for (const g of per) {
+          for (const a of g) {
+            const norm = Math.sqrt(a.reduce((s, x) => s + x * x, 0));
+            if (norm > 0.5) a.forEach((x, i) => (a[i] = (x * 0.5) / norm));
+          }
+        }
+      }
+      const sum = per[0].map((g0, v) => g0.map((x, i) => per.slice(1).reduce((s, g) => Math.fround(s + g[v][i]), x)));
+      opt.applyGradients([
+        [sum[0], vars[0]],
+        [sum[1], vars[1]],
+      ]);
+    }
+    return vars.map((v) => Array.from(v.read()));
+  }
+
+  test('strategy aggregation and user all-reduce both clip the sum, bit for bit', async () => {
+    const expected = manual(3, false);
+    const a = await distributed(3, clipped);
+    const b = await distributed(3, clipped, 'allreduce-sum');
+    expect(a.values).toEqual(expected);
+    expect(b.values).toEqual(expected);
+    // And that is not "clip each replica, then sum".
+    expect(maxAbsDiff(manual(3, true), expected)).toBeGreaterThan(1e-3);
+  });
+});
+
+describe('multi-host: an AllReduce plugged in as crossHost', () => {
+  /** An in-process all-reduce among `n` participants (what a socket or MPI implementation
+   * does across machines): sums in participant order. */
+  function group(n: number): AllReduce[] {
+    type Round = { parts: Float32Array[][]; done: ((v: Float32Array[]) => void)[]; count: number };
+    const fresh = (): Round => ({ parts: [], done: [], count: 0 });
+    let round = fresh();
+    return Array.from({ length: n }, (_, host): AllReduce => (values, op) =>
+      new Promise((resolve) => {
+        const r = round;
+        r.parts[host] = values;
+        r.done[host] = resolve;
+        if (++r.count < n) return;
+        round = fresh();
+        const out = r.parts[0].map((a0, k) => a0.map((x, i) => r.parts.slice(1).reduce((s, p) => Math.fround(s + p[k][i]), x)).map((x) => (op === 'mean' ? Math.fround(x / n) : x)));
+        r.done.forEach((d) => d(out.map((a) => a.slice())));
+      }),
+    );
+  }
+
+  async function twoHosts(mode?: Shard['mode']): Promise<Run[]> {
+    const [a0, a1] = group(2);
+    // Each host steps on its half of the global batch (its shard of 2), both at the same time.
+    const hostRun = (host: number, allReduce: AllReduce) => {
+      const vars = model();
+      return { vars, s: WorkerMirroredStrategy.create({ module: fixture('linreg.mjs'), numReplicas: 1, optimizer: adam(), variables: vars, workerData: { tag: 'data' }, crossHost: { allReduce, numReplicasInSync: 2, firstReplicaId: host } }) };
+    };
+    const hosts = [hostRun(0, a0), hostRun(1, a1)];
+    const strategies = await Promise.all(hosts.map((h) => h.s));
+    try {
+      for (let k = 0; k < STEPS; k++) {
+        const sh = shards(k, 2, mode);
+        const rs = await Promise.all(strategies.map((s, h) => s.step([sh[h]], { experimentalAggregateGradients: mode === undefined })));
+        expect((rs[1].aux[0] as Aux).replicaId).toBe(1);
+        expect((rs[1].aux[0] as Aux).numReplicasInSync).toBe(2);
+      }
+      return hosts.map((h) => ({ values: h.vars.map((v) => Array.from(v.read())), losses: [] }));
+    } finally {
+      await Promise.all(strategies.map((s) => s.shutdown()));
+    }
+  }
+
+  test('two hosts of one replica each = one host of two replicas, bit for bit (strategy aggregation)', async () => {
+    const one = await distributed(2, adam);
+    const [h0, h1] = await twoHosts();
+    expect(h0.values).toEqual(one.values);
+    expect(h1.values).toEqual(one.values);
+  });
+
+  test("the same through ctx.allReduce('mean')", async () => {
+    const one = await distributed(2, adam, 'allreduce-mean');
+    const [h0, h1] = await twoHosts('allreduce-mean');
+    expect(h0.values).toEqual(one.values);
+    expect(h1.values).toEqual(one.values);
+  });
+});
+
+describe('a failing replica fails the step and applies nothing', () => {
+  async function started(n: number) {
+    const vars = model();
+    const opt = adam();
+    const rec = recording();
+    const s = await WorkerMirroredStrategy.create({ module: pathToFileURL(fixture('faulty.mjs')), numReplicas: n, optimizer: opt, variables: vars, spawn: rec.spawn });
+    const shardsOf = (actions: string[]) => shards(0, n).map((sh, i) => ({ ...sh, action: actions[i] }));
+    // A first good step, so that the optimizer has slots and a non-zero state to protect.
+    await s.step(shardsOf(Array(n).fill('ok')));
+    return { vars, opt, rec, s, shardsOf };
+  }
+
+  async function expectReplicaError(p: Promise<unknown>): Promise<ReplicaError> {
+    const e = await p.then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(ReplicaError);
+    expect(e).toBeInstanceOf(SimdoptError);
+    expect((e as ReplicaError).code).toBe('ReplicaFailed');
+    return e as ReplicaError;
+  }
+
+  test('a replica that throws (others blocked in an all-reduce): typed error, nothing changed, the strategy goes on', async () => {
+    const { vars, opt, rec, s, shardsOf } = await started(3);
+    try {
+      const before = state(opt, vars);
+      const e = await expectReplicaError(s.step(shardsOf(['reduce', 'throw', 'reduce']), { experimentalAggregateGradients: false }));
+      expect(e.replicaId).toBe(1);
+      expect(e.exitCode).toBeUndefined();
+      expect(e.message).toMatch(/replica 1 threw in step 1: RangeError: boom in replica 1/);
+      expect((e.cause as Error).name).toBe('RangeError');
+      expect(state(opt, vars)).toEqual(before);
+
+      // With strategy aggregation too.
+      const e2 = await expectReplicaError(s.step(shardsOf(['ok', 'ok', 'throw'])));
+      expect(e2.replicaId).toBe(2);
+      expect(state(opt, vars)).toEqual(before);
+
+      // A gradient of the wrong length is the replica's error.
+      const e3 = await expectReplicaError(s.step(shardsOf(['ok', 'wrong', 'ok'])));
+      expect(e3.message).toMatch(/gradient of 'w' has 1 values; the variable has 5/);
+      expect(state(opt, vars)).toEqual(before);
+
+      // The workers are still there and the next step applies.
+      await s.step(shardsOf(['ok', 'ok', 'ok']));
+      expect(opt.iterations).toBe(2);
+    } finally {
+      await s.shutdown();
+    }
+    expect(rec.exits).toHaveLength(3);
+  });
+
+  test('a replica that calls process.exit mid-step: typed error with the exit code, nothing changed, later steps refused', async () => {
+    const { vars, opt, rec, s, shardsOf } = await started(3);
+    const before = state(opt, vars);
+    const e = await expectReplicaError(s.step(shardsOf(['exit', 'reduce', 'reduce']), { experimentalAggregateGradients: false }));
+    expect(e.replicaId).toBe(0);
+    expect(e.exitCode).toBe(3);
+    expect(e.message).toMatch(/replica 0 exited with code 3 during step 1/);
+    expect(state(opt, vars)).toEqual(before);
+    await expect(s.step(shardsOf(['ok', 'ok', 'ok']))).rejects.toThrow(StateError);
+    await expect(s.step(shardsOf(['ok', 'ok', 'ok']))).rejects.toThrow(/lost a replica/);
+    expect(state(opt, vars)).toEqual(before);
+    await s.shutdown();
+    expect(rec.exits.sort()).toEqual([1, 1, 3]); // the dead one, then the two terminated
+  });
+
+  test('an uncaught exception kills the worker: typed error naming it', async () => {
+    const { vars, opt, s, shardsOf } = await started(2);
+    const before = state(opt, vars);
+    const e = await expectReplicaError(s.step(shardsOf(['ok', 'uncaught'])));
+    expect(e.replicaId).toBe(1);
+    expect(e.exitCode).toBe(1);
+    expect(e.message).toMatch(/uncaught in replica 1/);
+    expect(state(opt, vars)).toEqual(before);
+    await s.shutdown();
+  });
+
+  test.each([
+    ['no-step.mjs', /replica 0 failed to start: TypeError: .*exports no `step` function/],
+    ['setup-fails.mjs', /replica 1 failed to start: TypeError: setup failed on replica 1/],
+    ['does-not-exist.mjs', /replica 0 failed to start: .*does-not-exist\.mjs/],
+  ])('create rejects when a replica cannot start (%s) and leaves no worker running', async (file, message) => {
+    const rec = recording();
+    const vars = model();
+    const p = WorkerMirroredStrategy.create({ module: fixture(file), numReplicas: 2, optimizer: adam(), variables: vars, spawn: rec.spawn });
+    await expect(p).rejects.toThrow(ReplicaError);
+    await expect(p).rejects.toThrow(message);
+    expect(rec.exits).toHaveLength(rec.spawned);
+    expect(rec.spawned).toBe(2);
+  });
+});
+
+describe('arguments and life cycle', () => {
+  test('refuses bad options and bad calls with typed errors', async () => {
+    const vars = model();
+    const base = { module: fixture('linreg.mjs'), numReplicas: 2, optimizer: adam(), variables: vars };
+    await expect(WorkerMirroredStrategy.create({ ...base, numReplicas: 0 })).rejects.toThrow(ArgumentError);
+    await expect(WorkerMirroredStrategy.create({ ...base, variables: [] })).rejects.toThrow(ArgumentError);
+    await expect(WorkerMirroredStrategy.create({ ...base, variables: [vars[0], vars[0]] })).rejects.toThrow(/twice/);
+    await expect(WorkerMirroredStrategy.create({ ...base, crossHost: { allReduce: async (v) => v, numReplicasInSync: 2, firstReplicaId: 1 } })).rejects.toThrow(/do not fit/);
+
+    const s = await WorkerMirroredStrategy.create(base);
+    try {
+      await expect(s.step([shards(0, 2)[0]])).rejects.toThrow(/one shard per replica \(2\), got 1/);
+      const first = s.step(shards(0, 2));
+      await expect(s.step(shards(1, 2))).rejects.toThrow(/already running/);
+      await first;
+      // Without the all-reduce the replicas' gradients would not be aggregated: refused.
+      await expect(s.step(shards(1, 2), { experimentalAggregateGradients: false })).rejects.toThrow(/called no ctx.allReduce/);
+    } finally {
+      await s.shutdown();
+    }
+    await expect(s.step(shards(0, 2))).rejects.toThrow(StateError);
+    expect(s.isShutdown).toBe(true);
+    await s.shutdown(); // twice is fine
+  });
+
+  test('shutdown during a step: the step rejects as disposed, nothing is applied, every worker exits', async () => {
+    const vars = model();
+    const opt = new SGD({ learningRate: 0.1 });
+    const rec = recording();
+    const s = await WorkerMirroredStrategy.create({ module: fixture('faulty.mjs'), numReplicas: 2, optimizer: opt, variables: vars, spawn: rec.spawn });
+    const before = state(opt, vars);
+    const p = s.step(shards(0, 2).map((sh) => ({ ...sh, action: 'hang' })));
+    await new Promise((r) => setTimeout(r, 50));
+    s.dispose();
+    await expect(p).rejects.toThrow(StateError);
+    await expect(p).rejects.toThrow(/shut down/);
+    await s.shutdown();
+    expect(state(opt, vars)).toEqual(before);
+    expect(rec.exits).toHaveLength(2);
+  });
+
+  test('splitBatch: contiguous rows, as even as possible, own buffers', () => {
+    const parts = splitBatch(Float32Array.from({ length: 14 }, (_, i) => i), 3, 2);
+    expect(parts.map((p) => Array.from(p))).toEqual([
+      [0, 1, 2, 3, 4, 5],
+      [6, 7, 8, 9],
+      [10, 11, 12, 13],
+    ]);
+    for (const p of parts) expect(p.byteLength).toBe(p.buffer.byteLength);
+    expect(() => splitBatch(new Float32Array(5), 2, 2)).toThrow(ArgumentError);
+  });
+});

@@ -1,0 +1,37 @@
+// Replica module of the failure tests. Shard: { action, ...linreg shard }:
+//   'ok'        linear regression (linreg.mjs)
+//   'throw'     throws a RangeError
+//   'exit'      process.exit(3) in the middle of the step
+//   'uncaught'  an uncaught exception outside the step's promise (the worker dies)
+//   'reduce'    all-reduces its gradients (waits for every replica)
+//   'wrong'     returns a gradient of the wrong length
+//   'hang'      never finishes
+import { lossAndGrads } from './linreg.mjs';
+
+export async function step(ctx, shard, [w, b]) {
+  const out = lossAndGrads(shard, w, b, shard.globalBatchSize);
+  switch (shard.action) {
+    case 'throw':
+      // Give the others time to block in their all-reduce first.
+      await new Promise((r) => setTimeout(r, 50));
+      throw new RangeError(`boom in replica ${ctx.replicaId}`);
+    case 'exit':
+      await new Promise((r) => setTimeout(r, 50));
+      process.exit(3);
+      break;
+    case 'uncaught':
+      setTimeout(() => {
+        throw new Error(`uncaught in replica ${ctx.replicaId}`);
+      }, 50);
+      return new Promise(() => {});
+    case 'reduce':
+      out.grads = await ctx.allReduce('sum', out.grads);
+      break;
+    case 'hang':
+      return new Promise(() => {});
+    case 'wrong':
+      out.grads = [new Float32Array(1), out.grads[1]];
+      break;
+  }
+  return out;
+}

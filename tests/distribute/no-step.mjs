@@ -1,0 +1,2 @@
+// A replica module without a step function.
+export const nothing = 1;
