@@ -1,7 +1,8 @@
 //! The Keras `OptimizerV2` step shared by every rule: validation first (so a bad call changes
 //! nothing), then slot creation, learning rate, clipping, the rule's kernels and `iterations`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::clip::{Clip, Clipping, Identity};
 use crate::error::{Error, Result};
@@ -47,7 +48,7 @@ pub struct Optimizer<R: UpdateRule> {
     iterations: u64,
     slot_specs: Vec<SlotSpec>,
     globals: Vec<f32>,
-    vars: HashMap<TensorId, usize>,
+    vars: FastMap<TensorId, usize>,
     states: Vec<VarSlots>,
     weights: Vec<WeightRef>,
     scratch: Scratch,
@@ -59,7 +60,7 @@ struct Scratch {
     values: Vec<f32>,
     summed: Vec<f32>,
     rows: Vec<usize>,
-    first_pos: HashMap<usize, usize>,
+    first_pos: FastMap<usize, usize>,
     preludes: Vec<Clip>,
     /// Row -> position of its gradient, for rules whose sparse update visits every row.
     grad_of_row: Vec<u32>,
@@ -78,7 +79,7 @@ impl<R: UpdateRule> Optimizer<R> {
             iterations: 0,
             slot_specs,
             globals: Vec::new(),
-            vars: HashMap::new(),
+            vars: FastMap::default(),
             states: Vec::new(),
             weights: Vec::new(),
             scratch: Scratch::default(),
@@ -249,9 +250,14 @@ impl<R: UpdateRule> Optimizer<R> {
     }
 
     fn validate(&self, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Result<()> {
+        // Duplicates: pairwise for short lists, a set for long ones (pairwise, 1000 variables
+        // would be 500 000 comparisons per step).
+        let long = pairs.len() > 16;
+        let mut seen = FastSet::with_capacity_and_hasher(if long { pairs.len() } else { 0 }, Default::default());
         for (i, (g, var_id)) in pairs.iter().enumerate() {
             let var = store.get(*var_id)?;
-            if pairs[..i].iter().any(|(_, v)| v == var_id) {
+            let duplicate = if long { !seen.insert(*var_id) } else { pairs[..i].iter().any(|(_, v)| v == var_id) };
+            if duplicate {
                 return Err(Error::DuplicateVariable { variable: var.name.clone() });
             }
             let Some(g) = g else { continue };
@@ -438,7 +444,7 @@ fn combine_duplicates(
     values: &mut Vec<f32>,
     summed: &mut Vec<f32>,
     rows: &mut Vec<usize>,
-    first_pos: &mut HashMap<usize, usize>,
+    first_pos: &mut FastMap<usize, usize>,
 ) {
     first_pos.clear();
     let mut has_dup = false;
@@ -463,4 +469,29 @@ fn combine_duplicates(
         }
     }
     core::mem::swap(values, summed);
+}
+
+/// Maps keyed by tensor ids and row indices, hashed with FxHash (one rotate, xor and multiply
+/// per word) rather than SipHash: they are looked up for every variable or row of every step.
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
+
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64)
+    }
 }
