@@ -2,32 +2,20 @@
 //! kernels for dense gradients, and Keras' Python sparse path (decay every row, scatter-add the
 //! indexed rows, then update every row of the variable).
 
-use super::{finite, keras_epsilon, powf, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
+use super::{powf, Betas, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
 use crate::clip::GradPrelude;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lanes::{drive, ElementKernel, Lanes};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Adam {
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
+    betas: Betas,
     amsgrad: bool,
-}
-
-impl Default for Adam {
-    fn default() -> Self {
-        Adam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: false }
-    }
 }
 
 impl Adam {
     pub fn new(beta_1: f32, beta_2: f32, epsilon: f32, amsgrad: bool) -> Result<Self> {
-        let mut a = Adam { amsgrad, ..Adam::default() };
-        a.set_hyper("beta_1", beta_1)?;
-        a.set_hyper("beta_2", beta_2)?;
-        a.set_hyper("epsilon", epsilon)?;
-        Ok(a)
+        Ok(Adam { betas: Betas::new(beta_1, beta_2, epsilon)?, amsgrad })
     }
 
     pub fn amsgrad(&self) -> bool {
@@ -53,7 +41,7 @@ impl UpdateRule for Adam {
     type Coeffs = AdamCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        Adam::new(o.take("beta_1", 0.9), o.take("beta_2", 0.999), o.take("epsilon", 1e-7), o.take_flag("amsgrad", false))
+        Ok(Adam { betas: Betas::from_options(o)?, amsgrad: o.take_flag("amsgrad", false) })
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
@@ -65,42 +53,30 @@ impl UpdateRule for Adam {
     }
 
     fn hyper_names(&self) -> &'static [&'static str] {
-        &["beta_1", "beta_2", "epsilon"]
+        &Betas::NAMES
     }
 
     fn hyper(&self, name: &str) -> Option<f32> {
-        match name {
-            "beta_1" => Some(self.beta_1),
-            "beta_2" => Some(self.beta_2),
-            "epsilon" => Some(self.epsilon),
-            _ => None,
-        }
+        self.betas.get(name)
     }
 
     fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        let v = finite(name, value)?;
-        match name {
-            "beta_1" => self.beta_1 = v,
-            "beta_2" => self.beta_2 = v,
-            "epsilon" => self.epsilon = keras_epsilon(v),
-            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
+        self.betas.set(name, value)
     }
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> AdamCoeffs {
         let s = (ctx.iteration + 1) as f32;
-        let b1p = powf(self.beta_1, s);
-        let b2p = powf(self.beta_2, s);
+        let b1p = powf(self.betas.beta_1, s);
+        let b2p = powf(self.betas.beta_2, s);
         let root = (1.0 - b2p).sqrt();
         AdamCoeffs {
             alpha: ctx.lr * root / (1.0 - b1p),
             lr_sparse: ctx.lr * (root / (1.0 - b1p)),
-            beta_1: self.beta_1,
-            beta_2: self.beta_2,
-            one_minus_beta_1: 1.0 - self.beta_1,
-            one_minus_beta_2: 1.0 - self.beta_2,
-            epsilon: self.epsilon,
+            beta_1: self.betas.beta_1,
+            beta_2: self.betas.beta_2,
+            one_minus_beta_1: 1.0 - self.betas.beta_1,
+            one_minus_beta_2: 1.0 - self.betas.beta_2,
+            epsilon: self.betas.epsilon,
         }
     }
 

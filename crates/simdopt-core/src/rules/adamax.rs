@@ -1,31 +1,19 @@
 //! Adamax: TF's `ResourceApplyAdaMax` kernel for dense gradients and Keras' lazy Python sparse
 //! path (only the indexed rows of `m`, `v` and the variable change).
 
-use super::{finite, keras_epsilon, powf, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
+use super::{powf, Betas, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
 use crate::clip::GradPrelude;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lanes::{drive, ElementKernel, Lanes};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Adamax {
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
-}
-
-impl Default for Adamax {
-    fn default() -> Self {
-        Adamax { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 }
-    }
+    betas: Betas,
 }
 
 impl Adamax {
     pub fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> Result<Self> {
-        let mut a = Adamax::default();
-        a.set_hyper("beta_1", beta_1)?;
-        a.set_hyper("beta_2", beta_2)?;
-        a.set_hyper("epsilon", epsilon)?;
-        Ok(a)
+        Ok(Adamax { betas: Betas::new(beta_1, beta_2, epsilon)? })
     }
 }
 
@@ -46,7 +34,7 @@ impl UpdateRule for Adamax {
     type Coeffs = AdamaxCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        Adamax::new(o.take("beta_1", 0.9), o.take("beta_2", 0.999), o.take("epsilon", 1e-7))
+        Ok(Adamax { betas: Betas::from_options(o)? })
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
@@ -54,38 +42,26 @@ impl UpdateRule for Adamax {
     }
 
     fn hyper_names(&self) -> &'static [&'static str] {
-        &["beta_1", "beta_2", "epsilon"]
+        &Betas::NAMES
     }
 
     fn hyper(&self, name: &str) -> Option<f32> {
-        match name {
-            "beta_1" => Some(self.beta_1),
-            "beta_2" => Some(self.beta_2),
-            "epsilon" => Some(self.epsilon),
-            _ => None,
-        }
+        self.betas.get(name)
     }
 
     fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        let v = finite(name, value)?;
-        match name {
-            "beta_1" => self.beta_1 = v,
-            "beta_2" => self.beta_2 = v,
-            "epsilon" => self.epsilon = keras_epsilon(v),
-            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
+        self.betas.set(name, value)
     }
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> AdamaxCoeffs {
-        let b1p = powf(self.beta_1, (ctx.iteration + 1) as f32);
+        let b1p = powf(self.betas.beta_1, (ctx.iteration + 1) as f32);
         AdamaxCoeffs {
             alpha: ctx.lr / (1.0 - b1p),
             neg_scaled_lr: -ctx.lr / (1.0 - b1p),
-            beta_1: self.beta_1,
-            beta_2: self.beta_2,
-            one_minus_beta_1: 1.0 - self.beta_1,
-            epsilon: self.epsilon,
+            beta_1: self.betas.beta_1,
+            beta_2: self.betas.beta_2,
+            one_minus_beta_1: 1.0 - self.betas.beta_1,
+            epsilon: self.betas.epsilon,
         }
     }
 

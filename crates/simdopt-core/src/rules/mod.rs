@@ -187,3 +187,55 @@ pub fn momentum_in_unit_range(v: f32) -> Result<f32> {
         Err(Error::InvalidHyperparameter { name: "momentum".into(), value: v as f64, reason: "`momentum` must be between [0, 1].".into() })
     }
 }
+
+/// The moment hyperparameters Adam, Adamax and Nadam share, with Keras' defaults and checks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Betas {
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
+}
+
+impl Default for Betas {
+    fn default() -> Self {
+        Betas { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 }
+    }
+}
+
+impl Betas {
+    pub const NAMES: [&'static str; 3] = ["beta_1", "beta_2", "epsilon"];
+
+    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> Result<Self> {
+        let mut b = Betas::default();
+        b.set("beta_1", beta_1)?;
+        b.set("beta_2", beta_2)?;
+        b.set("epsilon", epsilon)?;
+        Ok(b)
+    }
+
+    pub fn from_options(o: &mut Options<'_>) -> Result<Self> {
+        let d = Betas::default();
+        Betas::new(o.take("beta_1", d.beta_1), o.take("beta_2", d.beta_2), o.take("epsilon", d.epsilon))
+    }
+
+    pub fn get(&self, name: &str) -> Option<f32> {
+        match name {
+            "beta_1" => Some(self.beta_1),
+            "beta_2" => Some(self.beta_2),
+            "epsilon" => Some(self.epsilon),
+            _ => None,
+        }
+    }
+
+    /// Sets one of them (epsilon 0 becomes 1e-7, as in Keras); unchanged on error.
+    pub fn set(&mut self, name: &str, value: f32) -> Result<()> {
+        let v = finite(name, value)?;
+        match name {
+            "beta_1" => self.beta_1 = v,
+            "beta_2" => self.beta_2 = v,
+            "epsilon" => self.epsilon = keras_epsilon(v),
+            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
+        }
+        Ok(())
+    }
+}

@@ -6,34 +6,22 @@
 //! Sparse (Keras' Python path): `m` and `v` decay over every row, only the indexed rows of the
 //! variable move.
 
-use super::{finite, keras_epsilon, powf, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
+use super::{powf, Betas, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
 use crate::clip::GradPrelude;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lanes::{drive, ElementKernel, Lanes};
 
 /// Keras' default `schedule_decay`.
 pub const DEFAULT_SCHEDULE_DECAY: f32 = 0.004;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Nadam {
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
-}
-
-impl Default for Nadam {
-    fn default() -> Self {
-        Nadam { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 }
-    }
+    betas: Betas,
 }
 
 impl Nadam {
     pub fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> Result<Self> {
-        let mut a = Nadam::default();
-        a.set_hyper("beta_1", beta_1)?;
-        a.set_hyper("beta_2", beta_2)?;
-        a.set_hyper("epsilon", epsilon)?;
-        Ok(a)
+        Ok(Nadam { betas: Betas::new(beta_1, beta_2, epsilon)? })
     }
 }
 
@@ -61,7 +49,7 @@ impl UpdateRule for Nadam {
     type Coeffs = NadamCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        Nadam::new(o.take("beta_1", 0.9), o.take("beta_2", 0.999), o.take("epsilon", 1e-7))
+        Ok(Nadam { betas: Betas::from_options(o)? })
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
@@ -77,27 +65,15 @@ impl UpdateRule for Nadam {
     }
 
     fn hyper_names(&self) -> &'static [&'static str] {
-        &["beta_1", "beta_2", "epsilon"]
+        &Betas::NAMES
     }
 
     fn hyper(&self, name: &str) -> Option<f32> {
-        match name {
-            "beta_1" => Some(self.beta_1),
-            "beta_2" => Some(self.beta_2),
-            "epsilon" => Some(self.epsilon),
-            _ => None,
-        }
+        self.betas.get(name)
     }
 
     fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        let v = finite(name, value)?;
-        match name {
-            "beta_1" => self.beta_1 = v,
-            "beta_2" => self.beta_2 = v,
-            "epsilon" => self.epsilon = keras_epsilon(v),
-            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
+        self.betas.set(name, value)
     }
 
     /// Keras' `_prepare_local`; also advances `momentum_cache` (read once, before the update).
@@ -106,24 +82,24 @@ impl UpdateRule for Nadam {
         let next_step = (ctx.iteration + 2) as f32;
         let decay_base = 0.96f32;
         let d = ctx.decay;
-        let m_t = self.beta_1 * (1.0 - 0.5 * powf(decay_base, d * local_step));
-        let m_t_1 = self.beta_1 * (1.0 - 0.5 * powf(decay_base, d * next_step));
+        let m_t = self.betas.beta_1 * (1.0 - 0.5 * powf(decay_base, d * local_step));
+        let m_t_1 = self.betas.beta_1 * (1.0 - 0.5 * powf(decay_base, d * next_step));
         let m_schedule_new = globals[0] * m_t;
         globals[0] = m_schedule_new;
         let m_schedule_next = m_schedule_new * m_t_1;
         NadamCoeffs {
             lr: ctx.lr,
             neg_lr: -ctx.lr,
-            beta_1: self.beta_1,
-            beta_2: self.beta_2,
-            one_minus_beta_1: 1.0 - self.beta_1,
-            one_minus_beta_2: 1.0 - self.beta_2,
+            beta_1: self.betas.beta_1,
+            beta_2: self.betas.beta_2,
+            one_minus_beta_1: 1.0 - self.betas.beta_1,
+            one_minus_beta_2: 1.0 - self.betas.beta_2,
             m_t_1,
             one_minus_m_t: 1.0 - m_t,
             one_minus_m_schedule_new: 1.0 - m_schedule_new,
             one_minus_m_schedule_next: 1.0 - m_schedule_next,
-            v_t_prime_denominator: 1.0 - powf(self.beta_2, local_step),
-            epsilon: self.epsilon,
+            v_t_prime_denominator: 1.0 - powf(self.betas.beta_2, local_step),
+            epsilon: self.betas.epsilon,
         }
     }
 
