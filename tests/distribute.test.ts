@@ -2,14 +2,19 @@
 // batch give the update of one replica on the whole batch; the replicas always compute with the
 // main thread's values; a failing replica fails the step and changes nothing; shutdown leaves no
 // thread behind.
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
 import { ready, Adam, SGD, Variable, Optimizer, ReplicaError, StateError, ArgumentError, SimdoptError } from 'simdopt';
 import type { WeightValue } from 'simdopt';
 import { WorkerMirroredStrategy, nodeWorkerSpawner, splitBatch } from 'simdopt/distribute';
 import type { AllReduce, WorkerSpawner, StepOptions } from 'simdopt/distribute';
 import { lossAndGrads } from './distribute/linreg.mjs';
 import type { Aux, Shard } from './distribute/linreg.mjs';
+import { ROOT, requireBuilt, which } from './helpers/process';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const fixture = (name: string) => join(HERE, 'distribute', name);
@@ -428,5 +433,88 @@ describe('arguments and life cycle', () => {
     ]);
     for (const p of parts) expect(p.byteLength).toBe(p.buffer.byteLength);
     expect(() => splitBatch(new Float32Array(5), 2, 2)).toThrow(ArgumentError);
+  });
+});
+
+describe('Web Workers (webWorkerSpawner) in headless Chromium', () => {
+  // dist/ and the fixtures served as they are (ES modules with relative imports, no bundler):
+  // the strategy starts dist/distribute/worker-browser.js as module workers.
+  let server: Server | undefined;
+  let browser: Browser | undefined;
+  let origin = '';
+
+  beforeAll(async () => {
+    requireBuilt();
+    const executablePath = which('chromium');
+    if (!executablePath) throw new Error('Chromium is not installed (no `chromium` on PATH): bash scripts/setup.sh --browser');
+    server = createServer((req, res) => {
+      const path = normalize(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
+      if (path === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>distribute</title>');
+      if (!/^\/(dist|tests\/distribute)\/[\w./-]+\.m?js$/.test(path)) return void res.writeHead(404).end();
+      readFile(join(ROOT, path)).then(
+        (body) => res.writeHead(200, { 'content-type': 'text/javascript' }).end(body),
+        () => res.writeHead(404).end(),
+      );
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({ executablePath, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'], timeout: 30_000 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  });
+
+  test('two replicas in Web Workers train exactly as in Node worker threads; a failing replica is a ReplicaError', async () => {
+    const node = await distributed(2, adam);
+    const page = await browser!.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    try {
+      await page.goto(`${origin}/`);
+      const steps = DATA.map((_, k) => shards(k, 2).map((sh) => ({ x: Array.from(sh.x), y: Array.from(sh.y), globalBatchSize: sh.globalBatchSize })));
+      const out = await page.evaluate(
+        async ({ steps, features }) => {
+          const simdoptUrl = '/dist/index.js';
+          const distributeUrl = '/dist/distribute/browser.js';
+          const { ready, Adam, Variable } = await import(simdoptUrl);
+          const { WorkerMirroredStrategy } = await import(distributeUrl);
+          await ready();
+          const vars = [new Variable(new Float32Array(features), { shape: [features], name: 'w' }), new Variable(new Float32Array(1), { shape: [1], name: 'b' })];
+          const opt = new Adam({ learningRate: 0.2 });
+          const s = await WorkerMirroredStrategy.create({ module: '/tests/distribute/linreg.mjs', numReplicas: 2, optimizer: opt, variables: vars });
+          for (const st of steps) await s.step(st.map((sh: { x: number[]; y: number[]; globalBatchSize: number }) => ({ x: Float32Array.from(sh.x), y: Float32Array.from(sh.y), globalBatchSize: sh.globalBatchSize })));
+          const values = vars.map((v: { read(): Float32Array }) => Array.from(v.read()));
+          await s.shutdown();
+
+          // Failures: a replica that throws, then one whose uncaught exception ends its worker.
+          const f = await WorkerMirroredStrategy.create({ module: '/tests/distribute/faulty.mjs', numReplicas: 2, optimizer: opt, variables: vars });
+          const shard = (action: string) => ({ ...steps[0][0], x: Float32Array.from(steps[0][0].x), y: Float32Array.from(steps[0][0].y), action });
+          const errors: { name: string; code: string; replicaId: number; exitCode?: number; message: string }[] = [];
+          for (const actions of [['ok', 'throw'], ['uncaught', 'ok']]) {
+            try {
+              await f.step(actions.map(shard));
+            } catch (e) {
+              const x = e as { name: string; code: string; replicaId: number; exitCode?: number; message: string };
+              errors.push({ name: x.name, code: x.code, replicaId: x.replicaId, exitCode: x.exitCode, message: x.message });
+            }
+          }
+          await f.shutdown();
+          return { values, errors, iterations: opt.iterations };
+        },
+        { steps, features: FEATURES },
+      );
+      expect(out.values).toEqual(node.values);
+      expect(out.iterations).toBe(STEPS);
+      expect(out.errors).toHaveLength(2);
+      expect(out.errors[0]).toMatchObject({ name: 'ReplicaError', code: 'ReplicaFailed', replicaId: 1 });
+      expect(out.errors[0].message).toMatch(/boom in replica 1/);
+      expect(out.errors[1]).toMatchObject({ name: 'ReplicaError', code: 'ReplicaFailed', replicaId: 0, exitCode: 1 });
+      expect(out.errors[1].message).toMatch(/uncaught in replica 0/);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await page.close();
+    }
   });
 });
