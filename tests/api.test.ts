@@ -19,6 +19,7 @@ import {
   ArgumentError,
   SimdoptError,
   Optimizer,
+  Ftrl,
 } from 'simdopt';
 
 beforeAll(async () => {
@@ -67,6 +68,20 @@ describe('the issue example', () => {
 describe('Keras semantics', () => {
   test('epsilon 0 becomes 1e-7 (TF 2.4 `epsilon or backend.epsilon()`)', () => {
     expect(new Adam({ epsilon: 0 }).getConfig().epsilon).toBe(1e-7);
+  });
+
+  test('every hyperparameter is a camelCase property; flags are read-only', () => {
+    const adam = new Adam({ amsgrad: true });
+    adam.beta1 = 0.5;
+    adam.epsilon = 0;
+    expect(adam.getConfig()).toMatchObject({ beta_1: 0.5, epsilon: 1e-7, amsgrad: true });
+    expect(adam.amsgrad).toBe(true);
+    expect(() => ((adam as unknown as { amsgrad: boolean }).amsgrad = false)).toThrow(TypeError);
+    const ftrl = get('ftrl') as Ftrl;
+    ftrl.l1RegularizationStrength = 0.25;
+    expect(ftrl.getHyper('l1RegularizationStrength')).toBe(0.25);
+    expect(ftrl.getConfig().l1_regularization_strength).toBe(0.25);
+    expect(() => (ftrl.l2RegularizationStrength = -1)).toThrow(HyperparameterError);
   });
 
   test('lr wins over learningRate', () => {

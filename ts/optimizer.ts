@@ -50,6 +50,51 @@ export interface OptimizerSpec {
   config: ReadonlyArray<readonly [string, ConfigDefault]>;
   /** Whether the legacy `lr` option is honoured (Keras' Ftrl ignores it). */
   acceptsLr?: boolean;
+  /** How `setWeights` reads a Keras-1 weight list (see `KERAS1_WEIGHTS`). */
+  keras1Weights?: (ws: unknown[], expected: number) => unknown[];
+}
+
+/** Keras-1 weight lists that Keras 2.4's `set_weights` still accepts. */
+export const KERAS1_WEIGHTS = {
+  /** RMSprop, Adagrad, Adadelta: no `iterations`; one weight short, a leading 0 is added. */
+  prependIterations: (ws: unknown[], expected: number): unknown[] => (ws.length + 1 === expected ? [0, ...ws] : ws),
+  /** Adam: Keras 1 always stored `vhat`; a list of 3n+1 weights is cut to this optimizer's. */
+  dropVhat: (ws: unknown[], expected: number): unknown[] => {
+    const n = Math.floor((expected - 1) / 2);
+    return ws.length === 3 * n + 1 && ws.length > expected ? ws.slice(0, expected) : ws;
+  },
+};
+
+/** Keras' `epsilon or backend.epsilon()`: an epsilon of 0 becomes 1e-7. */
+function kerasValue(key: string, v: unknown): unknown {
+  return key === 'epsilon' && v === 0 ? 1e-7 : v;
+}
+
+const accessorsInstalled = new WeakSet<object>();
+
+/**
+ * Gives an optimizer class a camelCase property per config key (`opt.beta1`, `opt.amsgrad`):
+ * hyperparameters read and write through getHyper/setHyper, flags are read-only. Subclasses
+ * only `declare` them for their types.
+ */
+function installAccessors(proto: object, spec: OptimizerSpec): void {
+  if (accessorsInstalled.has(proto)) return;
+  accessorsInstalled.add(proto);
+  for (const [key, dflt] of spec.config) {
+    const name = camelCase(key);
+    if (name in proto) continue;
+    Object.defineProperty(
+      proto,
+      name,
+      typeof dflt === 'boolean'
+        ? { configurable: true, get(this: Optimizer) { return (this as unknown as { flag(k: string): boolean }).flag(key); } }
+        : {
+            configurable: true,
+            get(this: Optimizer) { return this.getHyper(key); },
+            set(this: Optimizer, v: HyperValue) { this.setHyper(key, v); },
+          },
+    );
+  }
 }
 
 const CLIP_KEYS = ['clipnorm', 'clipvalue', 'global_clipnorm'] as const;
@@ -111,7 +156,7 @@ export abstract class Optimizer {
         values.push(flag ? 1 : 0);
         continue;
       }
-      const hv = checkHyper(key, v ?? dflt);
+      const hv = checkHyper(key, kerasValue(key, v ?? dflt));
       this.hypers.set(key, hv);
       if (typeof hv === 'number') {
         keys.push(key);
@@ -129,6 +174,7 @@ export abstract class Optimizer {
     const c = core();
     this.id = call(() => c.optimizer_create(spec.className, this.name, keys, new Float32Array(values)));
     registry.register(this, this.id, this);
+    installAccessors(new.target.prototype, spec);
   }
 
   /**
@@ -184,7 +230,7 @@ export abstract class Optimizer {
   setHyper(key: string, value: HyperValue): void {
     const k = this.kerasKey(key);
     if (!this.hypers.has(k)) throw new ConfigError('UnknownHyperparameter', `unknown hyperparameter \`${key}\` for ${this.className}`);
-    const v = checkHyper(k, value);
+    const v = checkHyper(k, kerasValue(k, value));
     if (typeof v === 'number') call(() => core().optimizer_set_hyper(this.live(), k, v));
     this.hypers.set(k, v);
     this.dynamicKeys = null;
@@ -402,8 +448,8 @@ export abstract class Optimizer {
    * every size before writing anything. */
   setWeights(weights: ReadonlyArray<WeightValue | ArrayLike<number> | number | bigint>): void {
     const id = this.live();
-    const ws = this.adaptWeights([...weights]);
     const expected = this.getWeightNames().length;
+    const ws = this.spec.keras1Weights ? this.spec.keras1Weights([...weights], expected) : [...weights];
     if (ws.length !== expected) {
       throw new WeightsError(
         'WeightCount',
@@ -429,11 +475,6 @@ export abstract class Optimizer {
       off += w.length;
     });
     call(() => core().optimizer_set_weights(id, iterations, rest.length));
-  }
-
-  /** Hook for Keras-1 weight lists (RMSprop, Adagrad, Adadelta, Adam override it). */
-  protected adaptWeights(ws: unknown[]): unknown[] {
-    return ws;
   }
 
   // ---- config --------------------------------------------------------------------------

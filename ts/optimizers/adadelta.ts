@@ -1,5 +1,5 @@
 // Keras' Adadelta.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
 
 export interface AdadeltaOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;
@@ -10,6 +10,7 @@ export interface AdadeltaOptions extends BaseOptimizerOptions {
 }
 
 const SPEC: OptimizerSpec = {
+  keras1Weights: KERAS1_WEIGHTS.prependIterations,
   className: 'Adadelta',
   config: [
     ['learning_rate', 0.001],
@@ -22,23 +23,8 @@ const SPEC: OptimizerSpec = {
 /** Adadelta (Zeiler), TF 2.4's `ApplyAdadelta` kernels. Slots: `accum_grad`, then `accum_var`. */
 export class Adadelta extends Optimizer {
   constructor(options: AdadeltaOptions = {}) {
-    super(SPEC, { ...options, epsilon: options.epsilon === 0 ? 1e-7 : options.epsilon } as Record<string, unknown>);
+    super(SPEC, options as Record<string, unknown>);
   }
-  get rho(): HyperValue {
-    return this.getHyper('rho');
-  }
-  set rho(v: HyperValue) {
-    this.setHyper('rho', v);
-  }
-  get epsilon(): HyperValue {
-    return this.getHyper('epsilon');
-  }
-  set epsilon(v: HyperValue) {
-    this.setHyper('epsilon', v === 0 ? 1e-7 : v);
-  }
-
-  /** Keras-1 weight lists have no `iterations`: one weight short, a leading 0 is added. */
-  protected override adaptWeights(ws: unknown[]): unknown[] {
-    return ws.length + 1 === this.getWeightNames().length ? [0, ...ws] : ws;
-  }
+  declare rho: HyperValue;
+  declare epsilon: HyperValue;
 }

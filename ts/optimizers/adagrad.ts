@@ -1,5 +1,5 @@
 // Keras' Adagrad.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
 
 export interface AdagradOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;
@@ -11,6 +11,7 @@ export interface AdagradOptions extends BaseOptimizerOptions {
 }
 
 const SPEC: OptimizerSpec = {
+  keras1Weights: KERAS1_WEIGHTS.prependIterations,
   className: 'Adagrad',
   config: [
     ['learning_rate', 0.001],
@@ -23,7 +24,7 @@ const SPEC: OptimizerSpec = {
 /** Adagrad (Duchi et al.), TF 2.4's `ApplyAdagradV2` kernels. Slot: `accumulator`. */
 export class Adagrad extends Optimizer {
   constructor(options: AdagradOptions = {}) {
-    super(SPEC, { ...options, epsilon: options.epsilon === 0 ? 1e-7 : options.epsilon } as Record<string, unknown>);
+    super(SPEC, options as Record<string, unknown>);
   }
 
   /**
@@ -44,21 +45,6 @@ export class Adagrad extends Optimizer {
     return super.fromConfig(withDefault, customObjects) as T;
   }
 
-  get initialAccumulatorValue(): HyperValue {
-    return this.getHyper('initial_accumulator_value');
-  }
-  set initialAccumulatorValue(v: HyperValue) {
-    this.setHyper('initial_accumulator_value', v);
-  }
-  get epsilon(): HyperValue {
-    return this.getHyper('epsilon');
-  }
-  set epsilon(v: HyperValue) {
-    this.setHyper('epsilon', v === 0 ? 1e-7 : v);
-  }
-
-  /** Keras-1 weight lists have no `iterations`: one weight short, a leading 0 is added. */
-  protected override adaptWeights(ws: unknown[]): unknown[] {
-    return ws.length + 1 === this.getWeightNames().length ? [0, ...ws] : ws;
-  }
+  declare initialAccumulatorValue: HyperValue;
+  declare epsilon: HyperValue;
 }

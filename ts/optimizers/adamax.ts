@@ -24,24 +24,9 @@ const SPEC: OptimizerSpec = {
  * (only the indexed rows change). Slots: `m`, then `v`. */
 export class Adamax extends Optimizer {
   constructor(options: AdamaxOptions = {}) {
-    super(SPEC, { ...options, epsilon: options.epsilon === 0 ? 1e-7 : options.epsilon } as Record<string, unknown>);
+    super(SPEC, options as Record<string, unknown>);
   }
-  get beta1(): HyperValue {
-    return this.getHyper('beta_1');
-  }
-  set beta1(v: HyperValue) {
-    this.setHyper('beta_1', v);
-  }
-  get beta2(): HyperValue {
-    return this.getHyper('beta_2');
-  }
-  set beta2(v: HyperValue) {
-    this.setHyper('beta_2', v);
-  }
-  get epsilon(): HyperValue {
-    return this.getHyper('epsilon');
-  }
-  set epsilon(v: HyperValue) {
-    this.setHyper('epsilon', v === 0 ? 1e-7 : v);
-  }
+  declare beta1: HyperValue;
+  declare beta2: HyperValue;
+  declare epsilon: HyperValue;
 }

@@ -47,40 +47,10 @@ export class Ftrl extends Optimizer {
   constructor(options: FtrlOptions = {}) {
     super(SPEC, options as Record<string, unknown>);
   }
-  get learningRatePower(): HyperValue {
-    return this.getHyper('learning_rate_power');
-  }
-  set learningRatePower(v: HyperValue) {
-    this.setHyper('learning_rate_power', v);
-  }
-  get initialAccumulatorValue(): HyperValue {
-    return this.getHyper('initial_accumulator_value');
-  }
-  set initialAccumulatorValue(v: HyperValue) {
-    this.setHyper('initial_accumulator_value', v);
-  }
-  get l1RegularizationStrength(): HyperValue {
-    return this.getHyper('l1_regularization_strength');
-  }
-  set l1RegularizationStrength(v: HyperValue) {
-    this.setHyper('l1_regularization_strength', v);
-  }
-  get l2RegularizationStrength(): HyperValue {
-    return this.getHyper('l2_regularization_strength');
-  }
-  set l2RegularizationStrength(v: HyperValue) {
-    this.setHyper('l2_regularization_strength', v);
-  }
-  get l2ShrinkageRegularizationStrength(): HyperValue {
-    return this.getHyper('l2_shrinkage_regularization_strength');
-  }
-  set l2ShrinkageRegularizationStrength(v: HyperValue) {
-    this.setHyper('l2_shrinkage_regularization_strength', v);
-  }
-  get beta(): HyperValue {
-    return this.getHyper('beta');
-  }
-  set beta(v: HyperValue) {
-    this.setHyper('beta', v);
-  }
+  declare learningRatePower: HyperValue;
+  declare initialAccumulatorValue: HyperValue;
+  declare l1RegularizationStrength: HyperValue;
+  declare l2RegularizationStrength: HyperValue;
+  declare l2ShrinkageRegularizationStrength: HyperValue;
+  declare beta: HyperValue;
 }

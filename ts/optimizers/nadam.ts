@@ -49,7 +49,7 @@ export class Nadam extends Optimizer {
     if (options.learningRate instanceof LearningRateSchedule || (options.lr as unknown) instanceof LearningRateSchedule) {
       throw new HyperparameterError('InvalidHyperparameter', NO_SCHEDULES);
     }
-    super(SPEC, { ...rest, decay: scheduleDecay ?? 0.004, epsilon: options.epsilon === 0 ? 1e-7 : options.epsilon } as Record<string, unknown>);
+    super(SPEC, { ...rest, decay: scheduleDecay ?? 0.004 } as Record<string, unknown>);
   }
 
   /** Keras' `from_config`, except that a config's `decay` is kept as the schedule decay (see the
@@ -75,24 +75,9 @@ export class Nadam extends Optimizer {
     super.setHyper(key, value);
   }
 
-  get beta1(): HyperValue {
-    return this.getHyper('beta_1');
-  }
-  set beta1(v: HyperValue) {
-    this.setHyper('beta_1', v);
-  }
-  get beta2(): HyperValue {
-    return this.getHyper('beta_2');
-  }
-  set beta2(v: HyperValue) {
-    this.setHyper('beta_2', v);
-  }
-  get epsilon(): HyperValue {
-    return this.getHyper('epsilon');
-  }
-  set epsilon(v: HyperValue) {
-    this.setHyper('epsilon', v === 0 ? 1e-7 : v);
-  }
+  declare beta1: HyperValue;
+  declare beta2: HyperValue;
+  declare epsilon: HyperValue;
   /** The schedule decay (the same value as `decay`). */
   get scheduleDecay(): HyperValue {
     return this.getHyper('decay');

@@ -1,5 +1,5 @@
 // Keras' RMSprop: plain, with momentum, centered.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
 
 export interface RMSpropOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;
@@ -16,6 +16,7 @@ export interface RMSpropOptions extends BaseOptimizerOptions {
 }
 
 const SPEC: OptimizerSpec = {
+  keras1Weights: KERAS1_WEIGHTS.prependIterations,
   className: 'RMSprop',
   config: [
     ['learning_rate', 0.001],
@@ -35,34 +36,11 @@ export class RMSprop extends Optimizer {
     // momentum it is built with, so a function momentum is built as 1, then set (and called at
     // every step, before the core sees a value).
     const fn = typeof options.momentum === 'function' ? options.momentum : undefined;
-    const epsilon = options.epsilon === 0 ? 1e-7 : options.epsilon;
-    super(SPEC, { ...options, momentum: fn ? 1 : options.momentum, epsilon } as Record<string, unknown>);
+    super(SPEC, { ...options, momentum: fn ? 1 : options.momentum } as Record<string, unknown>);
     if (fn) this.setHyper('momentum', fn);
   }
-  get rho(): HyperValue {
-    return this.getHyper('rho');
-  }
-  set rho(v: HyperValue) {
-    this.setHyper('rho', v);
-  }
-  get momentum(): HyperValue {
-    return this.getHyper('momentum');
-  }
-  set momentum(v: HyperValue) {
-    this.setHyper('momentum', v);
-  }
-  get epsilon(): HyperValue {
-    return this.getHyper('epsilon');
-  }
-  set epsilon(v: HyperValue) {
-    this.setHyper('epsilon', v === 0 ? 1e-7 : v);
-  }
-  get centered(): boolean {
-    return this.flag('centered');
-  }
-
-  /** Keras-1 weight lists have no `iterations`: one weight short, a leading 0 is added. */
-  protected override adaptWeights(ws: unknown[]): unknown[] {
-    return ws.length + 1 === this.getWeightNames().length ? [0, ...ws] : ws;
-  }
+  declare rho: HyperValue;
+  declare momentum: HyperValue;
+  declare epsilon: HyperValue;
+  declare readonly centered: boolean;
 }

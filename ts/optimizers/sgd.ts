@@ -29,13 +29,6 @@ export class SGD extends Optimizer {
     super(SPEC, { ...options, momentum: fn ? 1 : options.momentum } as Record<string, unknown>);
     if (fn) this.setHyper('momentum', fn);
   }
-  get momentum(): HyperValue {
-    return this.getHyper('momentum');
-  }
-  set momentum(v: HyperValue) {
-    this.setHyper('momentum', v);
-  }
-  get nesterov(): boolean {
-    return this.flag('nesterov');
-  }
+  declare momentum: HyperValue;
+  declare readonly nesterov: boolean;
 }
