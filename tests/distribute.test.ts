@@ -336,6 +336,14 @@ describe('a failing replica fails the step and applies nothing', () => {
       // The workers are still there and the next step applies.
       await s.step(shardsOf(['ok', 'ok', 'ok']));
       expect(opt.iterations).toBe(2);
+
+      // All-reducing the variables' own buffers copies them (they stay usable, and go back).
+      const r = await s.step(shardsOf(['reduce-values', 'reduce-values', 'reduce-values']));
+      for (const aux of r.aux as { sum0: number; w0: number; wLength: number }[]) {
+        expect(aux.wLength).toBe(FEATURES);
+        expect(aux.sum0).toBeCloseTo(3 * aux.w0, 5);
+      }
+      expect(opt.iterations).toBe(3);
     } finally {
       await s.shutdown();
     }

@@ -6,6 +6,7 @@
 //   'reduce'    all-reduces its gradients (waits for every replica)
 //   'wrong'     returns a gradient of the wrong length
 //   'hang'      never finishes
+//   'reduce-values'  all-reduces the variables' own buffers (which must stay usable)
 import { lossAndGrads } from './linreg.mjs';
 
 export async function step(ctx, shard, [w, b]) {
@@ -27,6 +28,11 @@ export async function step(ctx, shard, [w, b]) {
     case 'reduce':
       out.grads = await ctx.allReduce('sum', out.grads);
       break;
+    case 'reduce-values': {
+      const [sw] = await ctx.allReduce('sum', [w, b]);
+      out.aux = { sum0: sw[0], w0: w[0], wLength: w.length };
+      break;
+    }
     case 'hang':
       return new Promise(() => {});
     case 'wrong':

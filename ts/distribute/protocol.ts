@@ -80,13 +80,14 @@ export function fromWire(w: WireError): Error {
 /**
  * Adds to `transfer` the buffer of every typed array in `arrays` that owns its whole buffer;
  * an array that is a view into a larger (or shared) buffer, or whose buffer is already listed,
- * is replaced by a copy that owns its buffer, so the message moves exactly its values.
+ * is replaced by a copy that owns its buffer, so the message moves exactly its values. So is
+ * an array whose buffer is in `keep` (buffers the sender must not lose).
  */
-export function transferable(arrays: Float32Array[], transfer: ArrayBuffer[]): Float32Array[] {
+export function transferable(arrays: Float32Array[], transfer: ArrayBuffer[], keep?: readonly ArrayBufferLike[]): Float32Array[] {
   for (let i = 0; i < arrays.length; i++) {
     let a = arrays[i];
     const b = a.buffer;
-    if (!(b instanceof ArrayBuffer) || a.byteOffset !== 0 || a.byteLength !== b.byteLength || transfer.includes(b)) {
+    if (!(b instanceof ArrayBuffer) || a.byteOffset !== 0 || a.byteLength !== b.byteLength || transfer.includes(b) || keep?.includes(b)) {
       a = arrays[i] = a.slice();
     }
     transfer.push(a.buffer as ArrayBuffer);

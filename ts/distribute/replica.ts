@@ -71,7 +71,7 @@ export function runReplica(endpoint: ReplicaEndpoint): void {
 
   const fail = (step: number, e: unknown) => endpoint.post({ t: 'fail', step, error: toWire(e) }, []);
 
-  const context = (state: StepState | undefined): ReplicaContext => ({
+  const context = (state: StepState | undefined, keep?: readonly ArrayBufferLike[]): ReplicaContext => ({
     replicaId: init!.replicaId,
     numReplicasInSync: init!.numReplicasInSync,
     variables: init!.variables,
@@ -86,7 +86,8 @@ export function runReplica(endpoint: ReplicaEndpoint): void {
       }
       const seq = state.seq++;
       const transfer: ArrayBuffer[] = [];
-      const sent = transferable([...values], transfer);
+      // The variables' buffers are copied, not moved: they go back with the result.
+      const sent = transferable([...values], transfer, keep);
       return new Promise<Float32Array[]>((resolve, reject) => {
         state.pending.set(seq, { resolve, reject });
         endpoint.post({ t: 'allreduce', step: state.step, seq, op, values: sent }, transfer);
@@ -112,7 +113,8 @@ export function runReplica(endpoint: ReplicaEndpoint): void {
     const state: StepState = { step: msg.step, seq: 0, pending: new Map() };
     current = state;
     try {
-      const out = await stepFn!(context(state), msg.shard, msg.values);
+      const keep = msg.values.map((v) => v.buffer);
+      const out = await stepFn!(context(state, keep), msg.shard, msg.values);
       const grads = checkOutput(out, init!.variables);
       const transfer: ArrayBuffer[] = msg.values.map((v) => v.buffer as ArrayBuffer);
       let sent: (Float32Array | null)[] | null = null;
