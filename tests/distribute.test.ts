@@ -377,9 +377,9 @@ describe('a failing replica fails the step and applies nothing', () => {
   });
 
   test.each([
-    ['no-step.mjs', /replica 0 failed to start: TypeError: .*exports no `step` function/],
+    ['no-step.mjs', /replica [01] failed to start: TypeError: .*exports no `step` function/],
     ['setup-fails.mjs', /replica 1 failed to start: TypeError: setup failed on replica 1/],
-    ['does-not-exist.mjs', /replica 0 failed to start: .*does-not-exist\.mjs/],
+    ['does-not-exist.mjs', /replica [01] failed to start: .*does-not-exist\.mjs/],
   ])('create rejects when a replica cannot start (%s) and leaves no worker running', async (file, message) => {
     const rec = recording();
     const vars = model();

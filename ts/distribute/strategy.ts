@@ -195,9 +195,8 @@ export class WorkerMirroredStrategy {
       ready.push(this.wait(r, INIT_STEP));
       worker.postMessage({ t: 'init', module, replicaId, numReplicasInSync: this.numReplicasInSync, variables, data }, []);
     }
-    const settled = await Promise.allSettled(ready);
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
+    // The first replica that fails to start fails `create` (which then ends the others).
+    await Promise.all(ready);
     for (const r of this.replicas) r.worker.unref?.();
   }
 
