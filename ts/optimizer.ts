@@ -139,6 +139,10 @@ export abstract class Optimizer {
       }
     }
     this.name = typeof options.name === 'string' && options.name ? options.name : spec.className;
+    if (typeof options.lr === 'number' && options.lr < 0) {
+      // Keras checks its legacy kwargs (not `learning_rate`) for negative values.
+      throw new HyperparameterError('InvalidHyperparameter', `Expected lr >= 0, received: ${pyFloat(options.lr)}`);
+    }
     const lrAlias = spec.acceptsLr !== false ? (options.lr as HyperValue | undefined) : undefined;
 
     const keys: string[] = [];
@@ -535,7 +539,7 @@ function dynamicHyperKeys(hypers: Map<string, HyperValue>): string[] {
 
 function checkHyper(key: string, v: unknown): HyperValue {
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new HyperparameterError('InvalidHyperparameter', `invalid value ${v} for hyperparameter \`${key}\`: must be a finite number`);
+    if (!Number.isFinite(v)) throw new HyperparameterError('InvalidHyperparameter', `hyperparameter \`${key}\` must be a finite number, got ${v}`);
     return v;
   }
   if (v instanceof LearningRateSchedule) {
@@ -563,6 +567,11 @@ function toIterations(w: unknown): number {
     throw new WeightsError('WeightShape', `weight 0 (iterations) must be a non-negative integer, got ${describe(w)}`);
   }
   return n;
+}
+
+/** A number as Python's `repr(float)` writes it (`1.0`, `0.1`), for Keras' messages. */
+export function pyFloat(v: number): string {
+  return Number.isInteger(v) && Math.abs(v) < 1e16 ? v.toFixed(1) : String(v);
 }
 
 export function describe(v: unknown): string {

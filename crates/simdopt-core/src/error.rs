@@ -17,7 +17,7 @@ pub enum Error {
     SparseScalar { variable: String },
     /// The same variable twice in one `apply_gradients` call.
     DuplicateVariable { variable: String },
-    /// A hyperparameter value Keras would refuse (or that is not finite).
+    /// A hyperparameter value Keras would refuse (or that is not finite); `reason` is the message.
     InvalidHyperparameter { name: String, value: f64, reason: String },
     /// An unknown hyperparameter name.
     UnknownHyperparameter { name: String },
@@ -77,9 +77,8 @@ impl fmt::Display for Error {
             Error::DuplicateVariable { variable } => {
                 write!(f, "variable '{variable}' appears more than once in one apply_gradients call")
             }
-            Error::InvalidHyperparameter { name, value, reason } => {
-                write!(f, "invalid value {value} for hyperparameter `{name}`: {reason}")
-            }
+            // The reason is a whole sentence (Keras' own text where Keras has one).
+            Error::InvalidHyperparameter { reason, .. } => f.write_str(reason),
             Error::UnknownHyperparameter { name } => write!(f, "unknown hyperparameter `{name}`"),
             Error::WeightCount { optimizer, expected, got } => write!(
                 f,
