@@ -455,14 +455,41 @@ pub fn drive<K: ElementKernel>(k: &K, n: usize) {
     let end = n;
     let mut i = 0;
     unsafe {
-        while i + w <= end {
-            k.step::<Wide>(i);
-            i += w;
+        if !scalar_forced() {
+            while i + w <= end {
+                k.step::<Wide>(i);
+                i += w;
+            }
         }
         while i < end {
             k.step::<f32>(i);
             i += 1;
         }
+    }
+}
+
+#[cfg(feature = "scalar-hook")]
+std::thread_local! {
+    static FORCE_SCALAR: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+/// Test hook (cargo feature `scalar-hook`): makes [`drive`] run every element through the scalar
+/// `f32` lanes on this thread, as a reference for the wide lanes.
+#[cfg(feature = "scalar-hook")]
+#[doc(hidden)]
+pub fn force_scalar(on: bool) {
+    FORCE_SCALAR.with(|f| f.set(on))
+}
+
+#[inline(always)]
+fn scalar_forced() -> bool {
+    #[cfg(feature = "scalar-hook")]
+    {
+        FORCE_SCALAR.with(|f| f.get())
+    }
+    #[cfg(not(feature = "scalar-hook"))]
+    {
+        false
     }
 }
 
