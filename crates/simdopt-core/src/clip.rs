@@ -20,6 +20,19 @@ impl GradPrelude for Identity {
     }
 }
 
+/// `g * scale` alone: [`Clip`] with only `global_clipnorm`, whose other parts are exact identities
+/// (`min(g, inf)`, `max(g, -inf)`, `g * 1`, `g / 1` return `g`), without their per-element cost
+/// (a division per element doubles the time of a memory-bound kernel).
+#[derive(Clone, Copy)]
+pub struct Scale(pub f32);
+
+impl GradPrelude for Scale {
+    #[inline(always)]
+    fn apply<L: Lanes>(&self, g: L) -> L {
+        g * L::splat(self.0)
+    }
+}
+
 /// `((clip(g, -v, v) * mul) / div) * scale`: TF's `clip_by_value`, then `clip_by_norm`'s
 /// `(g * c) / max(norm, c)` and `clip_by_global_norm`'s `g * scale`, in TF's op order. Unused
 /// parts are identities (±inf bounds, factors of 1), which are exact.
@@ -44,6 +57,11 @@ impl Clip {
 
     pub fn is_identity(&self) -> bool {
         *self == Clip::NONE
+    }
+
+    /// Whether only `scale` differs from [`Clip::NONE`] (then [`Scale`] computes the same).
+    pub fn is_scale_only(&self) -> bool {
+        Clip { scale: 1.0, ..*self } == Clip::NONE
     }
 
     /// Applies the prelude to a slice in place (sparse values, before duplicates are combined).

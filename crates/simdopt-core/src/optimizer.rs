@@ -4,10 +4,10 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::clip::{Clip, Clipping, Identity};
+use crate::clip::{Clip, Clipping, Identity, Scale};
 use crate::error::{Error, Result};
 use crate::lanes::sum_of_squares;
-use crate::rules::{finite, py_float, SlotSpec, SparseRows, StepContext, UpdateRule, NO_GRAD};
+use crate::rules::{finite, SlotSpec, SparseRows, StepContext, UpdateRule, NO_GRAD};
 use crate::store::{Store, TensorId};
 
 /// A gradient for one variable.
@@ -125,7 +125,7 @@ impl<R: UpdateRule> Optimizer<R> {
                     return Err(Error::InvalidHyperparameter {
                         name: name.into(),
                         value: v as f64,
-                        reason: format!("Expected {name} >= 0, received: {}", py_float(v)),
+                        reason: format!("Expected {name} >= 0, received: {v}"),
                     });
                 }
             }
@@ -134,11 +134,7 @@ impl<R: UpdateRule> Optimizer<R> {
             return Err(Error::InvalidHyperparameter {
                 name: "global_clipnorm".into(),
                 value: b as f64,
-                reason: format!(
-                    "Cannot accept both `clipnorm` and `global_clipnorm`, passed `clipnorm` {}, `global_clipnorm` {}",
-                    py_float(a),
-                    py_float(b)
-                ),
+                reason: format!("Cannot accept both `clipnorm` and `global_clipnorm`, passed `clipnorm` {a}, `global_clipnorm` {b}"),
             });
         }
         self.clipping = c;
@@ -168,7 +164,7 @@ impl<R: UpdateRule> Optimizer<R> {
                     return Err(Error::InvalidHyperparameter {
                         name: name.into(),
                         value: v as f64,
-                        reason: format!("Expected decay >= 0, received: {}", py_float(v)),
+                        reason: format!("Expected decay >= 0, received: {v}"),
                     });
                 }
                 self.decay = v
@@ -426,6 +422,8 @@ impl<R: UpdateRule> Optimizer<R> {
 fn apply_dense<R: UpdateRule>(rule: &R, c: &R::Coeffs, pre: Clip, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
     if pre.is_identity() {
         rule.apply_dense(c, Identity, var, grad, slots)
+    } else if pre.is_scale_only() {
+        rule.apply_dense(c, Scale(pre.scale), var, grad, slots)
     } else {
         rule.apply_dense(c, pre, var, grad, slots)
     }
