@@ -7,7 +7,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::clip::{Clip, Clipping, Identity, Scale};
 use crate::error::{Error, Result};
 use crate::lanes::sum_of_squares;
-use crate::rules::{finite, SlotSpec, SparseRows, StepContext, UpdateRule, NO_GRAD};
+use crate::rules::{finite, py_float, SlotSpec, SparseRows, StepContext, UpdateRule, NO_GRAD};
 use crate::store::{Store, TensorId};
 
 /// A gradient for one variable.
@@ -125,7 +125,7 @@ impl<R: UpdateRule> Optimizer<R> {
                     return Err(Error::InvalidHyperparameter {
                         name: name.into(),
                         value: v as f64,
-                        reason: format!("Expected {name} >= 0, received: {v}"),
+                        reason: format!("Expected {name} >= 0, received: {}", py_float(v)),
                     });
                 }
             }
@@ -134,7 +134,11 @@ impl<R: UpdateRule> Optimizer<R> {
             return Err(Error::InvalidHyperparameter {
                 name: "global_clipnorm".into(),
                 value: b as f64,
-                reason: format!("Cannot accept both `clipnorm` and `global_clipnorm`, passed `clipnorm` {a}, `global_clipnorm` {b}"),
+                reason: format!(
+                    "Cannot accept both `clipnorm` and `global_clipnorm`, passed `clipnorm` {}, `global_clipnorm` {}",
+                    py_float(a),
+                    py_float(b)
+                ),
             });
         }
         self.clipping = c;
@@ -164,7 +168,7 @@ impl<R: UpdateRule> Optimizer<R> {
                     return Err(Error::InvalidHyperparameter {
                         name: name.into(),
                         value: v as f64,
-                        reason: format!("Expected decay >= 0, received: {v}"),
+                        reason: format!("Expected decay >= 0, received: {}", py_float(v)),
                     });
                 }
                 self.decay = v
