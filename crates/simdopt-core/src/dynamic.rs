@@ -20,6 +20,15 @@ pub trait DynOptimizer: Send {
     fn clipping(&self) -> Clipping;
     fn set_clipping(&mut self, c: Clipping) -> Result<()>;
     fn apply_gradients(&mut self, store: &mut Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Result<()>;
+    fn apply_gradients_checked(
+        &mut self,
+        store: &mut Store,
+        pairs: &[(Option<Gradient<'_>>, TensorId)],
+        non_finite: &mut Vec<usize>,
+    ) -> Result<bool>;
+    fn create_slots_for(&mut self, store: &Store, vars: &[TensorId]) -> Result<()>;
+    fn slot_batches(&self) -> &[usize];
+    fn slot_variables(&self) -> Vec<(TensorId, String, usize)>;
     fn weight_count(&self) -> usize;
     fn weight_names(&self) -> Vec<String>;
     fn weight(&self, i: usize) -> Option<&[f32]>;
@@ -62,6 +71,23 @@ impl<R: UpdateRule> DynOptimizer for Optimizer<R> {
     }
     fn apply_gradients(&mut self, store: &mut Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Result<()> {
         Optimizer::apply_gradients(self, store, pairs)
+    }
+    fn apply_gradients_checked(
+        &mut self,
+        store: &mut Store,
+        pairs: &[(Option<Gradient<'_>>, TensorId)],
+        non_finite: &mut Vec<usize>,
+    ) -> Result<bool> {
+        Optimizer::apply_gradients_checked(self, store, pairs, non_finite)
+    }
+    fn create_slots_for(&mut self, store: &Store, vars: &[TensorId]) -> Result<()> {
+        Optimizer::create_slots_for(self, store, vars)
+    }
+    fn slot_batches(&self) -> &[usize] {
+        Optimizer::slot_batches(self)
+    }
+    fn slot_variables(&self) -> Vec<(TensorId, String, usize)> {
+        Optimizer::slot_variables(self).map(|(id, name, len)| (id, name.to_string(), len)).collect()
     }
     fn weight_count(&self) -> usize {
         Optimizer::weight_count(self)

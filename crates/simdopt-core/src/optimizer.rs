@@ -25,6 +25,8 @@ pub enum Gradient<'a> {
 struct VarSlots {
     var: TensorId,
     var_name: String,
+    /// Elements of the variable (and of each slot).
+    len: usize,
     slots: Vec<Vec<f32>>,
 }
 
@@ -51,6 +53,9 @@ pub struct Optimizer<R: UpdateRule> {
     vars: FastMap<TensorId, usize>,
     states: Vec<VarSlots>,
     weights: Vec<WeightRef>,
+    /// Sizes of the batches of variables whose slots were created together (one per step that
+    /// met new variables), so a checkpoint can recreate the same weight order.
+    batches: Vec<usize>,
     scratch: Scratch,
 }
 
@@ -82,6 +87,7 @@ impl<R: UpdateRule> Optimizer<R> {
             vars: FastMap::default(),
             states: Vec::new(),
             weights: Vec::new(),
+            batches: Vec::new(),
             scratch: Scratch::default(),
         };
         opt.set_hyper("learning_rate", learning_rate)?;
@@ -190,15 +196,50 @@ impl<R: UpdateRule> Optimizer<R> {
     /// Applies one step of gradients, as Keras' `apply_gradients`. `None` gradients are skipped;
     /// an empty list does nothing (not even the increment). On error nothing changes.
     pub fn apply_gradients(&mut self, store: &mut Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Result<()> {
+        self.apply(store, pairs, None).map(|_| ())
+    }
+
+    /// [`Optimizer::apply_gradients`] that first checks every gradient for NaN and ±Inf (one read
+    /// pass, after validation). If any is not finite, the step is skipped: no slot, variable or
+    /// `iterations` changes, `Ok(false)` is returned and `non_finite` holds the positions in
+    /// `pairs` of the offending gradients. Otherwise the step is applied as by `apply_gradients`
+    /// and `Ok(true)` is returned (`non_finite` empty). Errors as `apply_gradients`.
+    pub fn apply_gradients_checked(
+        &mut self,
+        store: &mut Store,
+        pairs: &[(Option<Gradient<'_>>, TensorId)],
+        non_finite: &mut Vec<usize>,
+    ) -> Result<bool> {
+        non_finite.clear();
+        self.apply(store, pairs, Some(non_finite))
+    }
+
+    fn apply(&mut self, store: &mut Store, pairs: &[(Option<Gradient<'_>>, TensorId)], guard: Option<&mut Vec<usize>>) -> Result<bool> {
         if pairs.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         if pairs.iter().all(|(g, _)| g.is_none()) {
             let names: Vec<String> = pairs.iter().map(|(_, v)| store.get(*v).map(|t| t.name.clone()).unwrap_or_default()).collect();
             return Err(Error::InvalidState { message: format!("No gradients provided for any variable: {names:?}.") });
         }
         self.validate(store, pairs)?;
-        self.create_slots(store, pairs);
+        if let Some(out) = guard {
+            for (i, (g, _)) in pairs.iter().enumerate() {
+                let finite = match *g {
+                    None => true,
+                    Some(Gradient::Dense(v)) | Some(Gradient::Sparse { values: v, .. }) => all_finite(v),
+                    Some(Gradient::Tensor(id)) => all_finite(&store.get(id)?.data),
+                };
+                if !finite {
+                    out.push(i);
+                }
+            }
+            if !out.is_empty() {
+                return Ok(false);
+            }
+        }
+        let new_vars: Vec<TensorId> = pairs.iter().filter(|(g, v)| g.is_some() && !self.vars.contains_key(v)).map(|(_, v)| *v).collect();
+        self.create_slots(store, &new_vars)?;
         self.compute_preludes(store, pairs);
 
         let ctx = StepContext { iteration: self.iterations, lr: self.current_lr(), decay: self.decay };
@@ -224,7 +265,7 @@ impl<R: UpdateRule> Optimizer<R> {
                 }
                 Gradient::Sparse { indices, values } => {
                     let shape = &store.get(*var_id).expect("validated").shape;
-                    let (n_rows, row_len) = (shape[0], shape[1..].iter().product());
+                    let (n_rows, row_len) = (shape[0], row_len(shape));
                     let s = &mut self.scratch;
                     s.values.clear();
                     s.values.extend_from_slice(values);
@@ -250,7 +291,7 @@ impl<R: UpdateRule> Optimizer<R> {
             }
         }
         self.iterations += 1;
-        Ok(())
+        Ok(true)
     }
 
     fn validate(&self, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Result<()> {
@@ -279,8 +320,10 @@ impl<R: UpdateRule> Optimizer<R> {
                 }
                 Gradient::Sparse { indices, values } => {
                     let rows = var.rows().ok_or_else(|| Error::SparseScalar { variable: var.name.clone() })?;
-                    let row_len: usize = var.shape[1..].iter().product();
-                    check_len(&var.name, indices.len() * row_len, values.len())?;
+                    let row_len = row_len(&var.shape);
+                    // Saturating: on wasm32 the product of a long index list and a long row can
+                    // wrap around to a small number (and would pass the check).
+                    check_len(&var.name, indices.len().saturating_mul(row_len), values.len())?;
                     if let Some((offset, &index)) = indices.iter().enumerate().find(|(_, &ix)| ix < 0 || ix as u64 >= rows as u64) {
                         return Err(Error::IndexOutOfRange { variable: var.name.clone(), index, offset, rows });
                     }
@@ -290,11 +333,41 @@ impl<R: UpdateRule> Optimizer<R> {
         Ok(())
     }
 
-    /// Creates slots for variables seen for the first time, in Keras' order.
-    fn create_slots(&mut self, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
-        let new_vars: Vec<TensorId> = pairs.iter().filter(|(g, v)| g.is_some() && !self.vars.contains_key(v)).map(|(_, v)| *v).collect();
+    /// Creates the slots of `vars` now, as Keras' `_create_all_weights(var_list)` (`build`) does,
+    /// instead of at their first step: variables that already have slots are skipped, the others
+    /// get theirs as one batch, in the order given (the order of the weights, as a step with
+    /// these variables would create them). Checks that every variable exists and none repeats;
+    /// on error nothing changes.
+    pub fn create_slots_for(&mut self, store: &Store, vars: &[TensorId]) -> Result<()> {
+        let mut new_vars = Vec::new();
+        for (i, id) in vars.iter().enumerate() {
+            let t = store.get(*id)?;
+            if vars[..i].contains(id) {
+                return Err(Error::DuplicateVariable { variable: t.name.clone() });
+            }
+            if !self.vars.contains_key(id) {
+                new_vars.push(*id);
+            }
+        }
+        self.create_slots(store, &new_vars)
+    }
+
+    /// Creates slots for variables seen for the first time (validated, distinct), in Keras'
+    /// order. The slot buffers are allocated before anything changes, so running out of memory
+    /// is an error that changes nothing.
+    fn create_slots(&mut self, store: &Store, new_vars: &[TensorId]) -> Result<()> {
         if new_vars.is_empty() {
-            return;
+            return Ok(());
+        }
+        // Initial values as the rule has them now (Adagrad's and Ftrl's initial_accumulator_value
+        // may have been set since construction); the names and their order never change.
+        let specs = self.rule.slots();
+        let mut fresh = Vec::new();
+        fresh.try_reserve_exact(new_vars.len()).map_err(|_| out_of_memory(new_vars.len()))?;
+        for id in new_vars {
+            let t = store.get(*id)?;
+            let slots = specs.iter().map(|s| filled(t.data.len(), s.init)).collect::<Result<Vec<_>>>()?;
+            fresh.push(VarSlots { var: *id, var_name: t.name.clone(), len: t.data.len(), slots });
         }
         if self.states.is_empty() && self.globals.is_empty() {
             for (i, spec) in self.rule.global_weights().iter().enumerate() {
@@ -303,20 +376,24 @@ impl<R: UpdateRule> Optimizer<R> {
             }
         }
         let first = self.states.len();
-        // Initial values as the rule has them now (Adagrad's and Ftrl's initial_accumulator_value
-        // may have been set since construction); the names and their order never change.
-        let specs = self.rule.slots();
-        for id in &new_vars {
-            let t = store.get(*id).expect("validated");
-            self.vars.insert(*id, self.states.len());
-            let slots = specs.iter().map(|s| vec![s.init; t.data.len()]).collect();
-            self.states.push(VarSlots { var: *id, var_name: t.name.clone(), slots });
+        for v in fresh {
+            self.vars.insert(v.var, self.states.len());
+            self.states.push(v);
         }
         let (nv, ns) = (new_vars.len(), self.slot_specs.len());
         for k in 0..nv * ns {
             let (var, slot) = if R::INTERLEAVED_SLOTS { (k / ns, k % ns) } else { (k % nv, k / nv) };
             self.weights.push(WeightRef::Slot { var: first + var, slot });
         }
+        self.batches.push(nv);
+        Ok(())
+    }
+
+    /// Sizes of the batches in which variables got their slots, in order (their sum is the
+    /// number of variables with slots). Replaying them with [`Optimizer::create_slots_for`] on a
+    /// fresh optimizer recreates the same weight list.
+    pub fn slot_batches(&self) -> &[usize] {
+        &self.batches
     }
 
     /// One clipping prelude per non-None gradient (norms in one read pass each).
@@ -421,6 +498,12 @@ impl<R: UpdateRule> Optimizer<R> {
     pub fn variables_with_slots(&self) -> impl Iterator<Item = TensorId> + '_ {
         self.states.iter().map(|s| s.var)
     }
+
+    /// Variables that have slots, in first-seen order: handle, name when the slots were made,
+    /// and element count (the handle may since have been disposed; the slots stay).
+    pub fn slot_variables(&self) -> impl Iterator<Item = (TensorId, &str, usize)> + '_ {
+        self.states.iter().map(|s| (s.var, s.var_name.as_str(), s.len))
+    }
 }
 
 fn apply_dense<R: UpdateRule>(rule: &R, c: &R::Coeffs, pre: Clip, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
@@ -431,6 +514,33 @@ fn apply_dense<R: UpdateRule>(rule: &R, c: &R::Coeffs, pre: Clip, var: &mut [f32
     } else {
         rule.apply_dense(c, pre, var, grad, slots)
     }
+}
+
+/// Whether every value is finite. One read pass without early exit: the largest exponent field
+/// seen is all ones only for NaN and ±Inf, and a running maximum vectorises.
+pub fn all_finite(values: &[f32]) -> bool {
+    let mut max_exponent = 0u32;
+    for &x in values {
+        max_exponent = max_exponent.max(x.to_bits() & 0x7f80_0000);
+    }
+    max_exponent != 0x7f80_0000
+}
+
+/// Elements per row of a shape (saturating: with 0 rows the rest of the shape may overflow).
+fn row_len(shape: &[usize]) -> usize {
+    shape[1..].iter().fold(1usize, |n, &d| n.saturating_mul(d))
+}
+
+/// `len` copies of `v`, or an error if the memory cannot be had (instead of an abort).
+fn filled(len: usize, v: f32) -> Result<Vec<f32>> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(len).map_err(|_| out_of_memory(len))?;
+    out.resize(len, v);
+    Ok(out)
+}
+
+fn out_of_memory(len: usize) -> Error {
+    Error::InvalidState { message: format!("out of memory: cannot allocate {len} values") }
 }
 
 fn check_len(name: &str, expected: usize, got: usize) -> Result<()> {

@@ -33,10 +33,24 @@ pub struct Tensor {
 
 impl Tensor {
     pub fn new(name: impl Into<String>, shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
-        let n: usize = shape.iter().product();
-        if n != data.len() {
+        if element_count(&shape) != Some(data.len()) {
             return Err(Error::ShapeMismatch { what: "tensor values".into(), expected: shape, got: vec![data.len()] });
         }
+        Ok(Tensor { name: name.into(), shape, data })
+    }
+
+    /// A zero-filled tensor. A shape whose element count overflows, or whose values cannot be
+    /// allocated, is an error (not an abort).
+    pub fn zeros(name: impl Into<String>, shape: Vec<usize>) -> Result<Self> {
+        let n = element_count(&shape).ok_or_else(|| Error::ShapeMismatch {
+            what: "tensor shape (too many elements)".into(),
+            expected: shape.clone(),
+            got: vec![],
+        })?;
+        let mut data = Vec::new();
+        data.try_reserve_exact(n)
+            .map_err(|_| Error::InvalidState { message: format!("out of memory: cannot allocate a tensor of {n} values") })?;
+        data.resize(n, 0.0);
         Ok(Tensor { name: name.into(), shape, data })
     }
 
@@ -44,6 +58,13 @@ impl Tensor {
     pub fn rows(&self) -> Option<usize> {
         self.shape.first().copied()
     }
+}
+
+/// The number of elements of a shape, or `None` if it overflows `usize` or needs more than
+/// `isize::MAX` bytes of f32 values.
+pub fn element_count(shape: &[usize]) -> Option<usize> {
+    let n = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?;
+    (n <= isize::MAX as usize / core::mem::size_of::<f32>()).then_some(n)
 }
 
 struct Entry {
@@ -164,5 +185,15 @@ mod tests {
     #[test]
     fn shape_must_match_values() {
         assert!(Tensor::new("x", vec![2, 2], vec![1.0; 3]).is_err());
+    }
+
+    #[test]
+    fn overflowing_or_huge_shapes_are_errors() {
+        // The product wraps around to 0 in usize: must not be taken for an empty tensor.
+        let wraps = vec![1usize << (usize::BITS / 2), 1usize << (usize::BITS / 2)];
+        assert!(Tensor::new("x", wraps.clone(), vec![]).is_err());
+        assert!(matches!(Tensor::zeros("x", wraps), Err(Error::ShapeMismatch { .. })));
+        assert!(Tensor::zeros("x", vec![usize::MAX / 2]).is_err());
+        assert_eq!(Tensor::zeros("x", vec![2, 0, 3]).unwrap().data.len(), 0);
     }
 }

@@ -30,6 +30,8 @@ struct State {
     error: Option<Error>,
     /// The allocation of a step's `(gradient, variable)` list, kept empty between steps.
     pairs: Vec<Pair<'static>>,
+    /// Positions of the non-finite gradients of the last step [`optimizer_apply_checked`] skipped.
+    non_finite: Vec<usize>,
 }
 
 type Pair<'a> = (Option<Gradient<'a>>, TensorId);
@@ -87,8 +89,7 @@ pub fn kernel_flavor() -> String {
 pub fn tensor_create(name: String, shape: Vec<u32>) -> Result<u32, JsError> {
     with(|s| {
         let shape: Vec<usize> = shape.into_iter().map(|d| d as usize).collect();
-        let n = shape.iter().product();
-        Ok(s.store.insert(Tensor::new(name, shape, vec![0.0; n])?).index())
+        Ok(s.store.insert(Tensor::zeros(name, shape)?).index())
     })
 }
 
@@ -117,14 +118,24 @@ pub fn tensor_count() -> u32 {
 // ---- frame ---------------------------------------------------------------------------------
 
 /// Makes the frame hold at least this many command words, gradient values and indices.
+/// Running out of memory is an error (nothing changes), not an abort.
 #[wasm_bindgen]
-pub fn frame_reserve(commands: u32, values: u32, indices: u32) {
-    STATE.with(|s| {
-        let f = &mut s.borrow_mut().frame;
-        f.commands.resize(f.commands.len().max(commands as usize), 0);
-        f.values.resize(f.values.len().max(values as usize), 0.0);
-        f.indices.resize(f.indices.len().max(indices as usize), 0);
+pub fn frame_reserve(commands: u32, values: u32, indices: u32) -> Result<(), JsError> {
+    with(|s| {
+        let f = &mut s.frame;
+        grow(&mut f.commands, commands as usize)?;
+        grow(&mut f.values, values as usize)?;
+        grow(&mut f.indices, indices as usize)
     })
+}
+
+fn grow<T: Copy + Default>(v: &mut Vec<T>, len: usize) -> Result<(), Error> {
+    if len > v.len() {
+        v.try_reserve_exact(len - v.len())
+            .map_err(|_| Error::InvalidState { message: format!("out of memory: cannot reserve a step frame of {len} values") })?;
+        v.resize(len, T::default());
+    }
+    Ok(())
 }
 
 /// `[commands ptr, values ptr, indices ptr, commands len, values len, indices len]`.
@@ -203,14 +214,38 @@ pub fn optimizer_set_iterations(id: u32, iterations: f64) -> Result<(), JsError>
 pub fn optimizer_apply(id: u32, n: u32) -> u32 {
     STATE.with(|s| {
         let s = &mut *s.borrow_mut();
-        match apply(s, id, n as usize) {
-            Ok(()) => 0,
+        match apply(s, id, n as usize, false) {
+            Ok(_) => 0,
             Err(e) => {
                 s.error = Some(e);
                 1
             }
         }
     })
+}
+
+/// [`optimizer_apply`] with the non-finite guard: returns 0 (applied), 1 (error, see
+/// [`take_error`]) or 2 (skipped: some gradient has a NaN or ±Inf; nothing changed; their
+/// positions in the frame are [`take_non_finite`]).
+#[wasm_bindgen]
+pub fn optimizer_apply_checked(id: u32, n: u32) -> u32 {
+    STATE.with(|s| {
+        let s = &mut *s.borrow_mut();
+        match apply(s, id, n as usize, true) {
+            Ok(true) => 0,
+            Ok(false) => 2,
+            Err(e) => {
+                s.error = Some(e);
+                1
+            }
+        }
+    })
+}
+
+/// Positions (in the step's commands) of the non-finite gradients of the last skipped step.
+#[wasm_bindgen]
+pub fn take_non_finite() -> Vec<u32> {
+    STATE.with(|s| s.borrow_mut().non_finite.drain(..).map(|i| i as u32).collect())
 }
 
 /// The error of the last failed [`optimizer_apply`] (as a thrown `JsError`), then clears it.
@@ -222,8 +257,8 @@ pub fn take_error() -> Result<(), JsError> {
     })
 }
 
-fn apply(s: &mut State, id: u32, n: usize) -> Result<(), Error> {
-    let State { store, optimizers, frame, pairs: spare, .. } = s;
+fn apply(s: &mut State, id: u32, n: usize, checked: bool) -> Result<bool, Error> {
+    let State { store, optimizers, frame, pairs: spare, non_finite, .. } = s;
     let opt = optimizers.get_mut(&id).ok_or_else(|| Error::InvalidState { message: format!("optimizer {id} has been disposed") })?;
     let cmds = frame.commands.get(..n * COMMAND_WORDS).ok_or_else(|| bad_frame("more commands than the frame holds"))?;
     // Widen only the indices this step uses (the frame may be much larger than the step).
@@ -253,7 +288,11 @@ fn apply(s: &mut State, id: u32, n: usize) -> Result<(), Error> {
             };
             pairs.push((grad, var));
         }
-        opt.apply_gradients(store, &pairs)
+        if checked {
+            opt.apply_gradients_checked(store, &pairs, non_finite)
+        } else {
+            opt.apply_gradients(store, &pairs).map(|()| true)
+        }
     })();
     *spare = recycle(pairs);
     result
@@ -311,4 +350,119 @@ pub fn optimizer_slot_view(id: u32, var_index: u32, var_generation: u32, slot: &
         let v = optimizer(s, id)?.slot(tid(var_index, var_generation), slot)?;
         Ok(vec![v.as_ptr() as u32, v.len() as u32])
     })
+}
+
+/// Creates the slots of variables now (Keras' `build(var_list)`), as one batch in the given order:
+/// `handles` is `[index, generation, ...]`. Variables that have slots already are skipped.
+#[wasm_bindgen]
+pub fn optimizer_create_slots(id: u32, handles: Vec<u32>) -> Result<(), JsError> {
+    with(|s| {
+        let State { store, optimizers, .. } = s;
+        let opt = optimizers.get_mut(&id).ok_or_else(|| Error::InvalidState { message: format!("optimizer {id} has been disposed") })?;
+        let vars: Vec<TensorId> = handles.chunks_exact(2).map(|h| tid(h[0], h[1])).collect();
+        opt.create_slots_for(store, &vars)
+    })
+}
+
+/// Sizes of the batches in which variables got their slots (see `Optimizer::slot_batches`).
+#[wasm_bindgen]
+pub fn optimizer_slot_batches(id: u32) -> Result<Vec<u32>, JsError> {
+    with(|s| Ok(optimizer(s, id)?.slot_batches().iter().map(|&n| n as u32).collect()))
+}
+
+/// Variables with slots, first-seen order: `[index, generation, elements, ...]`.
+#[wasm_bindgen]
+pub fn optimizer_slot_variables(id: u32) -> Result<Vec<u32>, JsError> {
+    with(|s| Ok(optimizer(s, id)?.slot_variables().into_iter().flat_map(|(v, _, len)| [v.index(), v.generation(), len as u32]).collect()))
+}
+
+/// Names of the variables with slots (as when their slots were made), first-seen order.
+#[wasm_bindgen]
+pub fn optimizer_slot_variable_names(id: u32) -> Result<Vec<String>, JsError> {
+    with(|s| Ok(optimizer(s, id)?.slot_variables().into_iter().map(|(_, name, _)| name).collect()))
+}
+
+/// The shape of a live tensor.
+#[wasm_bindgen]
+pub fn tensor_shape(index: u32, generation: u32) -> Result<Vec<u32>, JsError> {
+    with(|s| Ok(s.store.get(tid(index, generation))?.shape.iter().map(|&d| d as u32).collect()))
+}
+
+// ---- faults --------------------------------------------------------------------------------
+//
+// A panic aborts (the release profile has `panic = "abort"`): the wasm instance traps with
+// `unreachable` and JavaScript sees a `WebAssembly.RuntimeError` without the message. The hook
+// below copies the message into a static buffer first, which the facade reads straight from
+// memory (no call into the failed instance) to say what went wrong.
+
+const PANIC_CAPACITY: usize = 4096;
+
+/// `[length: u32 LE][UTF-8 bytes]` of the last panic message.
+struct PanicBuffer(core::cell::UnsafeCell<[u8; 4 + PANIC_CAPACITY]>);
+
+// SAFETY: wasm32 without threads: one thread only.
+unsafe impl Sync for PanicBuffer {}
+
+static PANIC: PanicBuffer = PanicBuffer(core::cell::UnsafeCell::new([0; 4 + PANIC_CAPACITY]));
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| record_panic(info)));
+}
+
+/// Copies a panic message into [`PANIC`], truncated on a character boundary. Allocates nothing
+/// (the panic may be an allocation failure).
+fn record_panic(info: &dyn core::fmt::Display) {
+    use core::fmt::Write;
+    struct Writer<'a> {
+        buf: &'a mut [u8],
+        len: usize,
+    }
+    impl Write for Writer<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            for c in s.chars() {
+                let n = c.len_utf8();
+                if self.len + n > self.buf.len() {
+                    break;
+                }
+                c.encode_utf8(&mut self.buf[self.len..]);
+                self.len += n;
+            }
+            Ok(())
+        }
+    }
+    // SAFETY: single-threaded; nothing else borrows the buffer (JavaScript reads it only after
+    // the instance has trapped).
+    let all = unsafe { &mut *PANIC.0.get() };
+    let (head, body) = all.split_at_mut(4);
+    let mut w = Writer { buf: body, len: 0 };
+    let _ = write!(w, "{info}");
+    head.copy_from_slice(&(w.len as u32).to_le_bytes());
+}
+
+/// Byte offset of the panic buffer (`[length: u32][UTF-8]`), read by the facade after a trap.
+#[wasm_bindgen]
+pub fn panic_buffer() -> u32 {
+    PANIC.0.get() as u32
+}
+
+/// Test hook: panics with `message` (while the state is borrowed if `inside_state`), as a bug in
+/// the core would. Not part of the TypeScript API.
+#[wasm_bindgen]
+#[doc(hidden)]
+pub fn __test_panic(message: &str, inside_state: bool) {
+    if inside_state {
+        STATE.with(|s| {
+            let _held = s.borrow_mut();
+            panic!("{message}");
+        })
+    }
+    panic!("{message}");
+}
+
+/// Test hook: traps without a panic message (as an allocation failure or `abort` does).
+#[wasm_bindgen]
+#[doc(hidden)]
+pub fn __test_abort() {
+    std::process::abort();
 }
