@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'UnknownSlot'
   | 'InvalidArgument'
   | 'InvalidState'
+  | 'CoreFailed'
   | 'ReplicaFailed';
 
 /** Base class of every simdopt error. */
@@ -55,7 +56,8 @@ export class IndexError extends SimdoptError {}
 export class HyperparameterError extends SimdoptError {}
 /** An option or config key, or a class name, that does not exist (Keras' TypeError / ValueError). */
 export class ConfigError extends SimdoptError {}
-/** A use of something disposed, not ready, or not in a state to serve the call (RuntimeError). */
+/** A use of something disposed, not ready, or not in a state to serve the call (RuntimeError).
+ * Code `CoreFailed`: the wasm core panicked or trapped and every later call fails. */
 export class StateError extends SimdoptError {}
 /** `setWeights` with the wrong number or sizes of weights. */
 export class WeightsError extends SimdoptError {}
@@ -81,6 +83,7 @@ const ERROR_CLASSES: Record<ErrorCode, new (code: ErrorCode, message: string) =>
   UnknownTensor: StateError,
   Disposed: StateError,
   InvalidState: StateError,
+  CoreFailed: StateError,
   ShapeMismatch: ShapeError,
   GradientShape: ShapeError,
   SparseScalar: ShapeError,

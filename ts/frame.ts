@@ -1,7 +1,7 @@
 // The step frame: buffers in WASM memory that a step's commands and copied gradients are
 // written into, so that applying gradients to many variables is a single call into wasm and
 // allocates nothing in JavaScript once the frame is large enough.
-import { core } from './wasm/loader.js';
+import { call, core } from './wasm/loader.js';
 
 /** Words per command, as `COMMAND_WORDS` in crates/simdopt-wasm. */
 export const COMMAND_WORDS = 7;
@@ -25,7 +25,8 @@ export function reserveFrame(commands: number, values: number, indices: number):
   if (commands > capacity.commands || values > capacity.values || indices > capacity.indices) {
     const c = core();
     // Grow geometrically so a slowly growing step does not reserve every time.
-    c.frame_reserve(grow(commands, capacity.commands), grow(values, capacity.values), grow(indices, capacity.indices));
+    // Out of memory is a StateError here, before anything was written.
+    call(() => c.frame_reserve(grow(commands, capacity.commands), grow(values, capacity.values), grow(indices, capacity.indices)));
     const l = c.frame_layout();
     layout.commands = l[0] >>> 2;
     layout.values = l[1] >>> 2;

@@ -1,11 +1,11 @@
 // simdopt: Keras (TF 2.4) optimizers for JavaScript and TypeScript on a Rust SIMD wasm core.
-export { ready, backend, simdSupported, memoryBytes } from './wasm/loader.js';
-export type { Backend, ReadyOptions } from './wasm/loader.js';
+export { ready, backend, simdSupported, memoryBytes, stats, coreFailure } from './wasm/loader.js';
+export type { Backend, ReadyOptions, CoreStats } from './wasm/loader.js';
 export * from './errors.js';
 export { Tensor, Variable, IndexedSlices, WasmTensor } from './tensor.js';
 export type { Shape, TensorValues, TensorOptions, VariableOptions, Constraint } from './tensor.js';
 export { Optimizer, SlotVariable } from './optimizer.js';
-export type { HyperValue, Gradient, BaseOptimizerOptions, ApplyGradientsOptions, WeightValue, OptimizerSpec } from './optimizer.js';
+export type { HyperValue, Gradient, BaseOptimizerOptions, ApplyGradientsOptions, StepResult, NonFiniteStep, WeightValue, OptimizerSpec } from './optimizer.js';
 export { LearningRateSchedule, registerSchedule, serializeSchedule, deserializeSchedule } from './schedules.js';
 export type { Serialized } from './schedules.js';
 export {

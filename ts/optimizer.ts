@@ -4,7 +4,7 @@
 import { call, core, heapFloat32, heapInt32, heapUint32, viewFloat32 } from './wasm/loader.js';
 import { COMMAND_WORDS, KIND_DENSE_STAGED, KIND_DENSE_TENSOR, KIND_NONE, KIND_SPARSE, reserveFrame } from './frame.js';
 import { ArgumentError, ConfigError, HyperparameterError, SlotError, StateError, WeightsError } from './errors.js';
-import { IndexedSlices, Tensor, Variable, WasmTensor } from './tensor.js';
+import { IndexedSlices, Tensor, Variable, WasmTensor, describeValue, isNumeric } from './tensor.js';
 import { LearningRateSchedule, Serialized, deserializeSchedule, serializeSchedule } from './schedules.js';
 
 /** A hyperparameter: a number, a zero-argument function called at each step, or (for the
@@ -33,7 +33,33 @@ export interface BaseOptimizerOptions {
 export interface ApplyGradientsOptions {
   /** Keras' `experimental_aggregate_gradients`; with a single replica it changes nothing. */
   experimentalAggregateGradients?: boolean;
+  /** Check every gradient for NaN and ±Infinity first (one read pass in the core) and, if any
+   * has one, skip the whole step: no variable, slot or `iterations` changes. Defaults to the
+   * optimizer's `skipNonFinite` property (false: non-finite values propagate, as in Keras). */
+  skipNonFinite?: boolean;
+  /** Called when this step is skipped (instead of the optimizer's `onNonFinite`). */
+  onNonFinite?: (step: NonFiniteStep) => void;
 }
+
+/** What `applyGradients` did. */
+export interface StepResult {
+  /** False only when the step was skipped for non-finite gradients (`skipNonFinite`). */
+  readonly applied: boolean;
+  /** Positions, in the list given, of the gradients that hold NaN or ±Infinity (empty when applied). */
+  readonly nonFiniteIndices: readonly number[];
+  /** The variables of those gradients. */
+  readonly nonFiniteVariables: readonly Variable[];
+}
+
+/** A step skipped for non-finite gradients, as `onNonFinite` receives it. */
+export interface NonFiniteStep extends StepResult {
+  readonly optimizer: Optimizer;
+  /** `iterations`, unchanged by the skipped step. */
+  readonly iterations: number;
+}
+
+/** The result of every applied step (shared and frozen: a step allocates nothing). */
+const APPLIED: StepResult = Object.freeze({ applied: true, nonFiniteIndices: Object.freeze([]), nonFiniteVariables: Object.freeze([]) });
 
 /** One Keras config entry of an optimizer: its snake_case key and default. */
 export type ConfigDefault = number | boolean;
@@ -110,7 +136,22 @@ export function snakeCase(key: string): string {
   return key.replace(/([A-Z])/g, '_$1').replace(/([a-z])([0-9])/g, '$1_$2').toLowerCase();
 }
 
-const registry = new FinalizationRegistry<number>((id) => core().optimizer_dispose(id));
+const registry = new FinalizationRegistry<number>((id) => {
+  try {
+    core().optimizer_dispose(id);
+  } catch {
+    // Never throw from a finalizer (the core may have failed meanwhile).
+  }
+});
+
+/** Checks that constructor options are an object (or absent); returns them. */
+export function optionsObject<T>(options: T): T {
+  if (options === undefined) return {} as T;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ArgumentError('InvalidArgument', `optimizer options must be an object, got ${describe(options)}`);
+  }
+  return options;
+}
 
 /**
  * Base class of every optimizer (Keras' `OptimizerV2`). Create one with its subclass
@@ -127,8 +168,15 @@ export abstract class Optimizer {
   private readonly flags = new Map<string, boolean>();
   private clip: { clipvalue?: number; clipnorm?: number; global_clipnorm?: number } = {};
   private disposed = false;
+  /** Default of `applyGradients`' `skipNonFinite` option: check gradients for NaN/±Inf and skip
+   * steps that have any. Not part of the Keras config. */
+  skipNonFinite = false;
+  /** Called with every step skipped for non-finite gradients (unless the call has its own). */
+  onNonFinite: ((step: NonFiniteStep) => void) | undefined = undefined;
+  private skipped = 0;
 
   protected constructor(spec: OptimizerSpec, options: Record<string, unknown>) {
+    options = optionsObject(options);
     this.spec = spec;
     const known = new Map(spec.config.map(([k, d]) => [camelCase(k), [k, d] as const]));
     for (const key of Object.keys(options ?? {})) {
@@ -137,6 +185,9 @@ export abstract class Optimizer {
       if (!known.has(key) && !BASE_OPTION_KEYS.has(snakeCase(key)) && key !== 'globalClipnorm') {
         throw new ConfigError('UnknownOption', `Unexpected keyword argument passed to optimizer: ${snakeCase(key)}`);
       }
+    }
+    if (options.name !== undefined && options.name !== null && typeof options.name !== 'string') {
+      throw new ArgumentError('InvalidArgument', `\`name\` must be a string, got ${describe(options.name)}`);
     }
     this.name = typeof options.name === 'string' && options.name ? options.name : spec.className;
     if (typeof options.lr === 'number' && options.lr < 0) {
@@ -213,6 +264,11 @@ export abstract class Optimizer {
     return this.id;
   }
 
+  /** @internal The core handle (throws if disposed). */
+  get handle(): number {
+    return this.live();
+  }
+
   // ---- hyperparameters -----------------------------------------------------------------
 
   /** The current value of a hyperparameter as given (number, function or schedule). */
@@ -224,6 +280,7 @@ export abstract class Optimizer {
 
   /** The Keras key of a hyperparameter given by its Keras or camelCase name. */
   private kerasKey(key: string): string {
+    if (typeof key !== 'string') throw new ArgumentError('InvalidArgument', `a hyperparameter name must be a string, got ${describe(key)}`);
     if (this.hypers.has(key)) return key;
     for (const k of this.hypers.keys()) if (camelCase(k) === key) return k;
     return key;
@@ -232,6 +289,7 @@ export abstract class Optimizer {
   /** Sets a hyperparameter (Keras' `_set_hyper`). A number is validated now; a function or
    * schedule is called at each step. */
   setHyper(key: string, value: HyperValue): void {
+    this.live();
     const k = this.kerasKey(key);
     if (!this.hypers.has(k)) throw new ConfigError('UnknownHyperparameter', `unknown hyperparameter \`${key}\` for ${this.className}`);
     const v = checkHyper(k, kerasValue(k, value));
@@ -287,6 +345,10 @@ export abstract class Optimizer {
   }
 
   private setClip(c: { clipvalue?: number; clipnorm?: number; global_clipnorm?: number }): void {
+    for (const key of CLIP_KEYS) {
+      const v = c[key];
+      if (v !== undefined && v !== null && typeof v !== 'number') throw new ArgumentError('InvalidArgument', `\`${key}\` must be a number, got ${describe(v)}`);
+    }
     call(() => core().optimizer_set_clipping(this.live(), c.clipvalue ?? undefined, c.clipnorm ?? undefined, c.global_clipnorm ?? undefined));
     this.clip = c;
   }
@@ -298,21 +360,22 @@ export abstract class Optimizer {
     return call(() => core().optimizer_iterations(this.live()));
   }
   set iterations(v: number) {
-    if (!Number.isInteger(v) || v < 0) throw new ArgumentError('InvalidArgument', `iterations must be a non-negative integer, got ${v}`);
+    if (!Number.isSafeInteger(v) || v < 0) throw new ArgumentError('InvalidArgument', `iterations must be a non-negative safe integer, got ${describe(v)}`);
     call(() => core().optimizer_set_iterations(this.live(), v));
   }
 
   /**
    * Applies gradients to variables (Keras' `apply_gradients`): one step, one call into wasm for
    * all variables. Pairs whose gradient is null are skipped; an empty list does nothing. On
-   * any error nothing changes.
+   * any error nothing changes. With `skipNonFinite` (option or property), a step with a NaN or
+   * ±Infinity in any gradient is skipped as a whole and reported.
    */
-  applyGradients(gradsAndVars: Iterable<readonly [Gradient, Variable]>, options?: ApplyGradientsOptions): void {
-    void options;
+  applyGradients(gradsAndVars: Iterable<readonly [Gradient, Variable]>, options?: ApplyGradientsOptions): StepResult {
+    const guarded = options === undefined ? this.skipNonFinite : stepOptions(options, this.skipNonFinite);
     const id = this.live();
-    const pairs = Array.isArray(gradsAndVars) ? (gradsAndVars as ReadonlyArray<readonly [Gradient, Variable]>) : [...gradsAndVars];
+    const pairs = Array.isArray(gradsAndVars) ? (gradsAndVars as ReadonlyArray<readonly [Gradient, Variable]>) : iterate(gradsAndVars);
     const n = pairs.length;
-    if (n === 0) return;
+    if (n === 0) return APPLIED;
 
     // The hot loops index pairs rather than destructure them, and nothing below allocates per
     // step: destructuring and closures would make JS garbage on every step.
@@ -337,13 +400,18 @@ export abstract class Optimizer {
         if (v instanceof Variable && v.constraint) throw new StateError('InvalidState', 'Cannot use a constraint function on a sparse variable.');
         values += g.values.length;
         indices += g.indices.length;
-      } else if (g instanceof Float32Array || Array.isArray(g)) {
+      } else if (g instanceof Float32Array) {
+        values += g.length;
+      } else if (Array.isArray(g) && isNumeric(g)) {
         values += g.length;
       } else {
         throw new ArgumentError('InvalidArgument', `the gradient of '${v.name}' must be a Float32Array, number[], Tensor, IndexedSlices or null; got ${describe(g)}`);
       }
     }
 
+    // Function and schedule hyperparameters run user code, which may itself use the frame (or
+    // grow memory): call them before this step's frame is written.
+    this.resolveDynamicHypers(id);
     const frame = reserveFrame(n * COMMAND_WORDS, values, indices);
     const u32 = heapUint32();
     const f32 = heapFloat32();
@@ -382,9 +450,35 @@ export abstract class Optimizer {
       }
       w += COMMAND_WORDS;
     }
-    this.resolveDynamicHypers(id);
-    if (core().optimizer_apply(id, n) !== 0) throwStepError();
+    if (!guarded) {
+      if (core().optimizer_apply(id, n) !== 0) throwStepError();
+    } else {
+      const status = core().optimizer_apply_checked(id, n);
+      if (status === 1) throwStepError();
+      if (status === 2) return this.skipStep(pairs, options);
+    }
     if (constrained) this.applyConstraints(pairs);
+    return APPLIED;
+  }
+
+  /** Steps skipped for non-finite gradients so far (`skipNonFinite`). */
+  get skippedSteps(): number {
+    return this.skipped;
+  }
+
+  private skipStep(pairs: ReadonlyArray<readonly [Gradient, Variable]>, options: ApplyGradientsOptions | undefined): StepResult {
+    const nonFiniteIndices = Object.freeze(Array.from(core().take_non_finite()));
+    const step: NonFiniteStep = Object.freeze({
+      applied: false,
+      nonFiniteIndices,
+      nonFiniteVariables: Object.freeze(nonFiniteIndices.map((i) => pairs[i][1])),
+      optimizer: this,
+      iterations: this.iterations,
+    });
+    this.skipped++;
+    const report = options?.onNonFinite ?? this.onNonFinite;
+    if (report) report(step);
+    return step;
   }
 
   /** Calls function and schedule hyperparameters for this step and hands the values to the core.
@@ -422,6 +516,8 @@ export abstract class Optimizer {
   /** A slot of a variable (Keras' `get_slot`): a live view of optimizer state. */
   getSlot(variable: Variable, slotName: string): SlotVariable {
     const id = this.live();
+    if (!(variable instanceof Tensor)) throw new ArgumentError('InvalidArgument', `getSlot expects a Variable, got ${describe(variable)}`);
+    if (typeof slotName !== 'string') throw new ArgumentError('InvalidArgument', `a slot name must be a string, got ${describe(slotName)}`);
     const c = core();
     call(() => c.optimizer_slot_view(id, variable.handleIndex, variable.handleGeneration, slotName));
     return new SlotVariable(this, variable, slotName, () => {
@@ -453,7 +549,8 @@ export abstract class Optimizer {
   setWeights(weights: ReadonlyArray<WeightValue | ArrayLike<number> | number | bigint>): void {
     const id = this.live();
     const expected = this.getWeightNames().length;
-    const ws = this.spec.keras1Weights ? this.spec.keras1Weights([...weights], expected) : [...weights];
+    const given = Array.isArray(weights) ? weights : iterate(weights as Iterable<unknown>, 'setWeights expects an array of weights');
+    const ws = this.spec.keras1Weights ? this.spec.keras1Weights([...given], expected) : [...given];
     if (ws.length !== expected) {
       throw new WeightsError(
         'WeightCount',
@@ -463,7 +560,7 @@ export abstract class Optimizer {
     if (ws.length === 0) return;
     const iterations = toIterations(ws[0]);
     const rest = ws.slice(1).map((w, i) => {
-      if (typeof w === 'number' || typeof w === 'bigint' || w instanceof BigInt64Array || w == null || typeof (w as ArrayLike<number>).length !== 'number') {
+      if (!isNumeric(w)) {
         throw new WeightsError('WeightShape', `weight ${i + 1} must be an array of numbers, got ${describe(w)}`);
       }
       return w as ArrayLike<number>;
@@ -533,6 +630,26 @@ function throwStepError(): never {
   throw new StateError('InvalidState', 'the step failed without an error message');
 }
 
+/** Checks `applyGradients` options; returns whether the step is guarded. */
+function stepOptions(o: ApplyGradientsOptions, dflt: boolean): boolean {
+  if (o === null || typeof o !== 'object') throw new ArgumentError('InvalidArgument', `applyGradients options must be an object, got ${describe(o)}`);
+  const { skipNonFinite, onNonFinite, experimentalAggregateGradients } = o;
+  if (skipNonFinite !== undefined && typeof skipNonFinite !== 'boolean') throw new ArgumentError('InvalidArgument', `\`skipNonFinite\` must be a boolean, got ${describe(skipNonFinite)}`);
+  if (onNonFinite !== undefined && typeof onNonFinite !== 'function') throw new ArgumentError('InvalidArgument', `\`onNonFinite\` must be a function, got ${describe(onNonFinite)}`);
+  if (experimentalAggregateGradients !== undefined && typeof experimentalAggregateGradients !== 'boolean') {
+    throw new ArgumentError('InvalidArgument', `\`experimentalAggregateGradients\` must be a boolean, got ${describe(experimentalAggregateGradients)}`);
+  }
+  return skipNonFinite ?? dflt;
+}
+
+/** An iterable as an array, or an ArgumentError (not a TypeError) for anything else. */
+function iterate<T>(x: Iterable<T>, what = 'applyGradients expects a list of [gradient, variable] pairs'): T[] {
+  if (x == null || typeof (x as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') {
+    throw new ArgumentError('InvalidArgument', `${what}, got ${describe(x)}`);
+  }
+  return [...x];
+}
+
 function dynamicHyperKeys(hypers: Map<string, HyperValue>): string[] {
   return [...hypers.keys()].filter((k) => typeof hypers.get(k) !== 'number');
 }
@@ -563,7 +680,7 @@ function serializeHyper(v: HyperValue): number | Serialized {
 function toIterations(w: unknown): number {
   const x = w instanceof BigInt64Array || ArrayBuffer.isView(w) || Array.isArray(w) ? (w as ArrayLike<number | bigint>)[0] : w;
   const n = typeof x === 'bigint' ? Number(x) : x;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
     throw new WeightsError('WeightShape', `weight 0 (iterations) must be a non-negative integer, got ${describe(w)}`);
   }
   return n;
@@ -575,10 +692,7 @@ export function pyFloat(v: number): string {
 }
 
 export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
-  return `${typeof v} ${String(v)}`;
+  return describeValue(v);
 }
 
 export { SlotError };

@@ -9,13 +9,55 @@ export type Shape = readonly number[];
 /** What a tensor can be filled from: a typed array, a plain array or a single number. */
 export type TensorValues = Float32Array | ArrayLike<number> | number;
 
+/** Largest element count of a tensor: 2^29 - 1 f32 values (just under 2 GiB, the most a
+ * wasm32 allocation can hold). */
+export const MAX_ELEMENTS = 2 ** 29 - 1;
+
 export function sizeOf(shape: Shape): number {
+  if (!Array.isArray(shape)) throw new ShapeError('ShapeMismatch', `a shape must be an array of dimensions, got ${describeValue(shape)}`);
   let n = 1;
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new ShapeError('ShapeMismatch', `invalid shape [${shape.join(', ')}]: dimensions must be non-negative integers`);
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > 0xffffffff) {
+      throw new ShapeError('ShapeMismatch', `invalid shape [${shape.map(String).join(', ')}]: dimensions must be non-negative integers`);
+    }
     n *= d;
   }
+  if (n > MAX_ELEMENTS) throw new ShapeError('ShapeMismatch', `shape [${shape.join(', ')}] has ${n} elements; at most ${MAX_ELEMENTS} fit in WASM memory`);
   return n;
+}
+
+/** Whether `values` holds only numbers: typed arrays other than the BigInt ones, or array-likes
+ * whose every element is a number (checked, so a string or object does not become NaN). */
+export function isNumeric(values: unknown): values is ArrayLike<number> {
+  if (values instanceof Float32Array) return true;
+  if (ArrayBuffer.isView(values)) return !(values instanceof BigInt64Array || values instanceof BigUint64Array || values instanceof DataView);
+  if (values === null || typeof values !== 'object' || typeof (values as ArrayLike<unknown>).length !== 'number') return false;
+  const a = values as ArrayLike<unknown>;
+  for (let i = 0; i < a.length; i++) if (typeof a[i] !== 'number') return false;
+  return true;
+}
+
+/** A short description of a value for error messages; never throws, whatever the value. */
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  if (typeof v === 'object') return `a ${constructorName(v as object)}`;
+  if (typeof v === 'string') return `string '${v.length > 40 ? v.slice(0, 40) + '...' : v}'`;
+  if (typeof v === 'symbol') return 'a symbol';
+  if (typeof v === 'function') return 'a function';
+  return `${typeof v} ${String(v)}`;
+}
+
+function constructorName(o: object): string {
+  try {
+    const c: unknown = Object.getPrototypeOf(o)?.constructor;
+    const name: unknown = typeof c === 'function' ? c.name : undefined;
+    return typeof name === 'string' && name ? name : 'object';
+  } catch {
+    return 'object';
+  }
 }
 
 /** Anything with f32 values in WASM memory and a shape. */
@@ -25,8 +67,8 @@ export abstract class WasmTensor {
   readonly name: string;
 
   protected constructor(shape: Shape, name: string) {
-    this.shape = Object.freeze([...shape]);
     this.size = sizeOf(shape);
+    this.shape = Object.freeze([...shape]);
     this.name = name;
   }
 
@@ -54,8 +96,8 @@ export abstract class WasmTensor {
       this.value.fill(values);
       return this;
     }
-    if (values == null || typeof (values as ArrayLike<number>).length !== 'number') {
-      throw new ArgumentError('InvalidArgument', `values for '${this.name}' must be a Float32Array, an array of numbers or a number`);
+    if (!isNumeric(values)) {
+      throw new ArgumentError('InvalidArgument', `values for '${this.name}' must be a Float32Array, an array of numbers or a number; got ${describeValue(values)}`);
     }
     if (values.length !== this.size) {
       throw new ShapeError('ShapeMismatch', `'${this.name}' has shape [${this.shape.join(', ')}] (${this.size} values), got ${values.length} values`);
@@ -83,7 +125,8 @@ export class Tensor extends WasmTensor {
   private disposed = false;
 
   constructor(values: TensorValues, options: TensorOptions = {}) {
-    const shape = options.shape ?? (typeof values === 'number' ? [] : [(values as ArrayLike<number>).length]);
+    checkOptions(options);
+    const shape = options.shape ?? (typeof values === 'number' ? [] : isNumeric(values) ? [values.length] : invalidValues(values));
     super(shape, options.name ?? 'Tensor');
     const c = core();
     this.handleIndex = call(() => c.tensor_create(this.name, new Uint32Array(shape)));
@@ -133,6 +176,13 @@ export class Variable extends Tensor {
   readonly constraint?: Constraint;
 
   constructor(values: TensorValues, options: VariableOptions = {}) {
+    checkOptions(options);
+    if (options.constraint !== undefined && typeof options.constraint !== 'function') {
+      throw new ArgumentError('InvalidArgument', `a constraint must be a function, got ${describeValue(options.constraint)}`);
+    }
+    if (options.trainable !== undefined && typeof options.trainable !== 'boolean') {
+      throw new ArgumentError('InvalidArgument', `\`trainable\` must be a boolean, got ${describeValue(options.trainable)}`);
+    }
     super(values, { ...options, name: options.name ?? 'Variable' });
     this.trainable = options.trainable ?? true;
     this.constraint = options.constraint;
@@ -149,6 +199,9 @@ export class IndexedSlices {
   readonly denseShape?: Shape;
 
   constructor(values: ArrayLike<number>, indices: ArrayLike<number>, denseShape?: Shape) {
+    if (!isNumeric(values)) throw new ArgumentError('InvalidArgument', `IndexedSlices values must be a Float32Array or an array of numbers, got ${describeValue(values)}`);
+    if (!isNumeric(indices)) throw new ArgumentError('InvalidArgument', `IndexedSlices indices must be an Int32Array or an array of integers, got ${describeValue(indices)}`);
+    if (denseShape !== undefined) sizeOfDense(denseShape);
     this.values = values instanceof Float32Array ? values : Float32Array.from(values);
     if (!(indices instanceof Int32Array)) {
       for (let i = 0; i < indices.length; i++) {
@@ -160,5 +213,25 @@ export class IndexedSlices {
     }
     this.indices = indices instanceof Int32Array ? indices : Int32Array.from(indices);
     this.denseShape = denseShape ? Object.freeze([...denseShape]) : undefined;
+    if (new.target === IndexedSlices) Object.freeze(this);
   }
+}
+
+/** A dense shape of IndexedSlices: checked like a tensor shape, but may be larger than memory. */
+function sizeOfDense(shape: Shape): void {
+  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0)) {
+    throw new ShapeError('ShapeMismatch', `IndexedSlices denseShape must be an array of non-negative integers, got ${describeValue(shape)}`);
+  }
+}
+
+function checkOptions(options: unknown): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ArgumentError('InvalidArgument', `options must be an object, got ${describeValue(options)}`);
+  }
+  const name = (options as TensorOptions).name;
+  if (name !== undefined && typeof name !== 'string') throw new ArgumentError('InvalidArgument', `a name must be a string, got ${describeValue(name)}`);
+}
+
+function invalidValues(values: unknown): never {
+  throw new ArgumentError('InvalidArgument', `values must be a Float32Array, an array of numbers or a number; got ${describeValue(values)}`);
 }

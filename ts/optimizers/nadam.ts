@@ -1,6 +1,6 @@
 // Keras' Nadam.
 import { HyperparameterError } from '../errors.js';
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec, optionsObject } from '../optimizer.js';
 import { LearningRateSchedule } from '../schedules.js';
 
 export interface NadamOptions extends Omit<BaseOptimizerOptions, 'decay' | 'lr'> {
@@ -44,6 +44,7 @@ const NO_SCHEDULES = 'The Nadam optimizer does not support tf.keras.optimizers.L
  */
 export class Nadam extends Optimizer {
   constructor(options: NadamOptions = {}) {
+    options = optionsObject(options);
     const { scheduleDecay, decay: ignored, ...rest } = options;
     void ignored;
     if (options.learningRate instanceof LearningRateSchedule || (options.lr as unknown) instanceof LearningRateSchedule) {

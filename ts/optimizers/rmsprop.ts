@@ -1,5 +1,5 @@
 // Keras' RMSprop: plain, with momentum, centered.
-import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec, optionsObject } from '../optimizer.js';
 
 export interface RMSpropOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;
@@ -32,6 +32,7 @@ const SPEC: OptimizerSpec = {
  * (with momentum), then `mg` (centered). */
 export class RMSprop extends Optimizer {
   constructor(options: RMSpropOptions = {}) {
+    options = optionsObject(options);
     // Keras: `_momentum = callable(momentum) or momentum > 0`. The core fixes the flag from the
     // momentum it is built with, so a function momentum is built as 1, then set (and called at
     // every step, before the core sees a value).

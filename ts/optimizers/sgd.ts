@@ -1,5 +1,5 @@
 // Keras' SGD: plain, momentum and Nesterov momentum.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec, optionsObject } from '../optimizer.js';
 
 export interface SGDOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;
@@ -22,6 +22,7 @@ const SPEC: OptimizerSpec = {
 /** Gradient descent with optional (Nesterov) momentum. */
 export class SGD extends Optimizer {
   constructor(options: SGDOptions = {}) {
+    options = optionsObject(options);
     // Keras: `_momentum = callable(momentum) or momentum > 0`. The core fixes the flag from the
     // momentum it is built with, so a function momentum is built as 1, then set (and called at
     // every step, before the core sees a value).

@@ -1,7 +1,7 @@
 // Loads one of the two wasm builds: the simd128 build where the runtime validates SIMD, else
 // the scalar fallback. Both bind the same exports, so they share one wasm-bindgen glue module.
 import * as glue from './generated/simdopt_wasm.js';
-import { SimdoptError } from '../errors.js';
+import { SimdoptError, StateError } from '../errors.js';
 
 export type Backend = 'simd' | 'scalar';
 
@@ -23,6 +23,12 @@ export function simdSupported(): boolean {
 let loading: Promise<Backend> | undefined;
 let loaded: Backend | undefined;
 let memory: WebAssembly.Memory | undefined;
+/** The exports as the facade calls them (see `guardExports`); a throwing stand-in after a fault. */
+let exportsInUse: typeof glue | undefined;
+/** Byte offset of the core's panic buffer (`[length: u32][UTF-8]`). */
+let panicBuffer = 0;
+/** Set once the core has trapped: every later call throws it. */
+let failure: StateError | undefined;
 
 /**
  * Loads the WebAssembly core. Await it once before creating variables or optimizers; later
@@ -46,6 +52,8 @@ export function ready(options: ReadyOptions = {}): Promise<Backend> {
     const b64 = backend === 'simd' ? (await import('./generated/simd-bytes.js')).default : (await import('./generated/scalar-bytes.js')).default;
     const exports = await glue.default({ module_or_path: decodeBase64(b64) });
     memory = exports.memory;
+    panicBuffer = glue.panic_buffer();
+    exportsInUse = guardExports();
     loaded = backend;
     return backend;
   })();
@@ -62,10 +70,143 @@ export function backend(): Backend | undefined {
 
 /** @internal The wasm exports; throws a clear error if `ready()` has not resolved yet. */
 export function core(): typeof glue {
-  if (!loaded) {
+  if (!exportsInUse) {
     throw new SimdoptError('NotReady', 'simdopt is not loaded yet: `await ready()` before creating variables or optimizers');
   }
-  return glue;
+  return exportsInUse;
+}
+
+// ---- faults ------------------------------------------------------------------------------------
+// A panic in the core aborts the wasm instance (a trap: `WebAssembly.RuntimeError`), possibly in
+// the middle of a change. Its state can no longer be trusted, so the first trap marks the core as
+// failed: the trap is rethrown as a StateError('CoreFailed') carrying the panic message (which
+// the core's panic hook left in its panic buffer), and every later call throws that error again,
+// never a silently wrong result. `dispose()` becomes a no-op, so clean-up code does not throw.
+
+/** Wraps every wasm export so a trap fails the core (fixed arities: no rest-array per call). */
+function guardExports(): typeof glue {
+  const out: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(glue)) {
+    if (typeof f !== 'function' || name === 'default' || name === 'initSync') continue;
+    out[name] = guard(f as (...args: unknown[]) => unknown);
+  }
+  return out as unknown as typeof glue;
+}
+
+function guard(f: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  switch (f.length) {
+    case 0:
+      return () => {
+        try {
+          return f();
+        } catch (e) {
+          throw fault(e);
+        }
+      };
+    case 1:
+      return (a) => {
+        try {
+          return f(a);
+        } catch (e) {
+          throw fault(e);
+        }
+      };
+    case 2:
+      return (a, b) => {
+        try {
+          return f(a, b);
+        } catch (e) {
+          throw fault(e);
+        }
+      };
+    case 3:
+      return (a, b, c) => {
+        try {
+          return f(a, b, c);
+        } catch (e) {
+          throw fault(e);
+        }
+      };
+    case 4:
+      return (a, b, c, d) => {
+        try {
+          return f(a, b, c, d);
+        } catch (e) {
+          throw fault(e);
+        }
+      };
+    default:
+      return (...args) => {
+        try {
+          return f(...args);
+        } catch (e) {
+          throw fault(e);
+        }
+      };
+  }
+}
+
+function isTrap(e: unknown): boolean {
+  return (typeof WebAssembly === 'object' && e instanceof WebAssembly.RuntimeError) || (e instanceof Error && e.name === 'RuntimeError');
+}
+
+/** Turns a trap into the core's failure (anything else is returned as is). */
+function fault(e: unknown): unknown {
+  if (failure) return failure;
+  if (!isTrap(e)) return e;
+  const panic = readPanicMessage();
+  const trap = e instanceof Error ? e.message : String(e);
+  failure = new StateError(
+    'CoreFailed',
+    `the simdopt wasm core failed and cannot be used any more (${panic ? `panic: ${panic}` : `trap without a panic message: ${trap}`}); ` +
+      'variables and optimizers are lost: reload the page or restart the process, then restore from a checkpoint',
+  );
+  failure.cause = e;
+  const failed: Record<string, unknown> = {};
+  for (const name of Object.keys(exportsInUse!)) {
+    failed[name] = name.endsWith('_dispose') ? () => undefined : () => {
+      throw failure;
+    };
+  }
+  exportsInUse = failed as unknown as typeof glue;
+  return failure;
+}
+
+function readPanicMessage(): string {
+  try {
+    const buffer = memory!.buffer;
+    const len = new DataView(buffer).getUint32(panicBuffer, true);
+    if (len === 0 || panicBuffer + 4 + len > buffer.byteLength) return '';
+    return new TextDecoder().decode(new Uint8Array(buffer, panicBuffer + 4, len));
+  } catch {
+    return '';
+  }
+}
+
+/** The error the core failed with (after a panic or trap), or undefined while it works. */
+export function coreFailure(): StateError | undefined {
+  return failure;
+}
+
+/** @internal Test hook: makes the core panic (`'panic'`, `'panic-in-state'`, with the message)
+ * or trap without a message (`'abort'`). Not part of the public API. */
+export function __testFault(kind: 'panic' | 'panic-in-state' | 'abort', message = 'test panic'): void {
+  const c = core();
+  if (kind === 'abort') c.__test_abort();
+  else c.__test_panic(message, kind === 'panic-in-state');
+}
+
+/** Live objects in the core and its memory, for leak checks: tensors (variables and gradient
+ * tensors), optimizers, and bytes of WASM linear memory. */
+export interface CoreStats {
+  tensors: number;
+  optimizers: number;
+  memoryBytes: number;
+}
+
+export function stats(): CoreStats {
+  const c = core();
+  return { tensors: c.tensor_count(), optimizers: c.optimizer_count(), memoryBytes: memoryBytes() };
 }
 
 let heapF32: Float32Array | undefined;
