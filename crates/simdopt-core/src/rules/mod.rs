@@ -139,7 +139,11 @@ pub fn finite(name: &str, v: f32) -> Result<f32> {
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(Error::InvalidHyperparameter { name: name.into(), value: v as f64, reason: format!("hyperparameter `{name}` must be a finite number, got {v}") })
+        Err(Error::InvalidHyperparameter {
+            name: name.into(),
+            value: v as f64,
+            reason: format!("hyperparameter `{name}` must be a finite number, got {v}"),
+        })
     }
 }
 
