@@ -432,6 +432,26 @@ describe('arguments and life cycle', () => {
     expect(rec.exits).toHaveLength(2);
   });
 
+  test("the optimizer's skipNonFinite: a step with a NaN gradient is reported as not applied", async () => {
+    const vars = model();
+    const opt = adam();
+    opt.skipNonFinite = true;
+    const s = await WorkerMirroredStrategy.create({ module: fixture('linreg.mjs'), numReplicas: 2, optimizer: opt, variables: vars });
+    try {
+      const r1 = await s.step(shards(0, 2));
+      expect(r1.applied).toBe(true);
+      const before = state(opt, vars);
+      const bad = shards(1, 2);
+      bad[1].y[0] = NaN;
+      const r2 = await s.step(bad);
+      expect(r2.applied).toBe(false);
+      expect(r2.loss).toBeNaN();
+      expect(state(opt, vars)).toEqual(before);
+    } finally {
+      await s.shutdown();
+    }
+  });
+
   test('splitBatch: contiguous rows, as even as possible, own buffers', () => {
     const parts = splitBatch(Float32Array.from({ length: 14 }, (_, i) => i), 3, 2);
     expect(parts.map((p) => Array.from(p))).toEqual([

@@ -26,7 +26,7 @@ export class WorkerMirroredStrategy extends Base {
 }
 
 export { splitBatch } from './strategy.js';
-export type { AllReduce, CrossHostOptions, GradientAggregator, ReduceOp, StepOptions, StepResult, VariableSpec, WorkerMirroredStrategyOptions } from './strategy.js';
+export type { AllReduce, CrossHostOptions, GradientAggregator, ReduceOp, StepOptions, StrategyStepResult, VariableSpec, WorkerMirroredStrategyOptions } from './strategy.js';
 export { nodeWorkerSpawner } from './spawn-node.js';
 export type { NodeWorkerSpawnerOptions } from './spawn-node.js';
 export { webWorkerSpawner } from './spawn.js';

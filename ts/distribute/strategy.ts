@@ -70,7 +70,10 @@ export interface StepOptions {
   transfer?: boolean;
 }
 
-export interface StepResult {
+export interface StrategyStepResult {
+  /** False only when the optimizer skipped the update for non-finite gradients (its
+   * `skipNonFinite`); the losses are reported all the same. */
+  applied: boolean;
   /** The global loss: the sum of the replicas' losses (each a share of the global mean). */
   loss: number;
   /** Each local replica's loss. */
@@ -262,7 +265,7 @@ export class WorkerMirroredStrategy {
    * throws or dies, the step rejects with a [[ReplicaError]] and nothing is applied (variables
    * and optimizer unchanged).
    */
-  async step<Shard = unknown>(shards: readonly Shard[], options: StepOptions = {}): Promise<StepResult> {
+  async step<Shard = unknown>(shards: readonly Shard[], options: StepOptions = {}): Promise<StrategyStepResult> {
     if (this.closing) throw new StateError('Disposed', 'the strategy has been shut down');
     if (this.broken) throw new StateError('InvalidState', `the strategy has lost a replica (${this.broken.message}); shut it down and create a new one`);
     if (this.busy) throw new StateError('InvalidState', 'a step is already running: await it before starting the next');
@@ -305,8 +308,8 @@ export class WorkerMirroredStrategy {
       if (cur.error) throw cur.error;
       if (this.closing) throw new StateError('Disposed', 'the strategy was shut down during the step');
       const ok = results as ResultMsg[];
-      await this.apply(ok, aggregate);
-      return { loss: ok.reduce((s, m) => s + m.loss, 0), replicaLosses: ok.map((m) => m.loss), aux: ok.map((m) => m.aux) };
+      const applied = await this.apply(ok, aggregate);
+      return { applied, loss: ok.reduce((s, m) => s + m.loss, 0), replicaLosses: ok.map((m) => m.loss), aux: ok.map((m) => m.aux) };
     } finally {
       this.current = undefined;
       this.busy = false;
@@ -340,7 +343,8 @@ export class WorkerMirroredStrategy {
     return bufs;
   }
 
-  private async apply(results: ResultMsg[], aggregate: boolean): Promise<void> {
+  /** Aggregates and applies; false if the optimizer skipped the step (non-finite gradients). */
+  private async apply(results: ResultMsg[], aggregate: boolean): Promise<boolean> {
     const vars = this.variables;
     if (!aggregate) {
       if (this.numReplicasInSync > 1) {
@@ -350,11 +354,7 @@ export class WorkerMirroredStrategy {
         }
       }
       const g = results[0].grads!;
-      this.optimizer.applyGradients(
-        vars.map((v, i) => [g[i], v] as const),
-        { experimentalAggregateGradients: false },
-      );
-      return;
+      return applied(this.optimizer.applyGradients(vars.map((v, i) => [g[i], v] as const), { experimentalAggregateGradients: false }));
     }
 
     const present = vars.map((_, i) => results[0].grads![i] !== null);
@@ -370,8 +370,7 @@ export class WorkerMirroredStrategy {
     const aggregator = this.aggregator ?? optimizerAggregator(this.optimizer);
     if (aggregator) {
       const out = await aggregator(results.map((m) => idx.map((i) => m.grads![i]!)));
-      this.applyAggregated(this.checkAggregated(out, idx, 'the gradient aggregator'), idx);
-      return;
+      return this.applyAggregated(this.checkAggregated(out, idx, 'the gradient aggregator'), idx);
     }
 
     // The sum over replicas in the wasm core, straight into the gradient tensors.
@@ -397,10 +396,9 @@ export class WorkerMirroredStrategy {
         idx.map((i) => this.sums[i].read()),
         'sum',
       );
-      this.applyAggregated(this.checkAggregated(global, idx, 'crossHost.allReduce'), idx);
-      return;
+      return this.applyAggregated(this.checkAggregated(global, idx, 'crossHost.allReduce'), idx);
     }
-    this.optimizer.applyGradients(vars.map((v, i) => [present[i] ? this.sums[i] : null, v] as const));
+    return applied(this.optimizer.applyGradients(vars.map((v, i) => [present[i] ? this.sums[i] : null, v] as const)));
   }
 
   /** The aggregated gradients as this realm's Float32Arrays, checked (no copy). */
@@ -417,10 +415,10 @@ export class WorkerMirroredStrategy {
     });
   }
 
-  private applyAggregated(out: Float32Array[], idx: number[]): void {
+  private applyAggregated(out: Float32Array[], idx: number[]): boolean {
     const grads: (Float32Array | null)[] = this.variables.map(() => null);
     idx.forEach((i, k) => (grads[i] = out[k]));
-    this.optimizer.applyGradients(this.variables.map((v, i) => [grads[i], v] as const));
+    return applied(this.optimizer.applyGradients(this.variables.map((v, i) => [grads[i], v] as const)));
   }
 
   // ---- ctx.allReduce ------------------------------------------------------------------------
@@ -526,6 +524,12 @@ export class WorkerMirroredStrategy {
   get isShutdown(): boolean {
     return this.closing !== undefined;
   }
+}
+
+/** Whether `applyGradients` applied the step (its result says `applied: false` when it skipped
+ * non-finite gradients). */
+function applied(r: unknown): boolean {
+  return (r as { applied?: unknown } | undefined)?.applied !== false;
 }
 
 /** Whether `x` is a Float32Array of any realm. */
