@@ -1,0 +1,462 @@
+// Checkpoints: the whole state of an optimizer (class, config, iterations, every slot and global
+// weight, the weight names and the order the slots were made in), and optionally the variables'
+// values, as JSON (float32 arrays in base64, exact) or as bytes. Restoring builds a new optimizer
+// that continues bit for bit where the saved one was; it validates everything first and, on any
+// error, changes nothing (the half-built optimizer is disposed, no variable is written).
+import { call, core } from './wasm/loader.js';
+import { ArgumentError, ConfigError, SimdoptError, WeightsError } from './errors.js';
+import { Optimizer } from './optimizer.js';
+import { deserialize, serialize } from './serialization.js';
+import { Variable, describeValue } from './tensor.js';
+
+export const STATE_FORMAT = 'simdopt.optimizer_state';
+export const CHECKPOINT_FORMAT = 'simdopt.checkpoint';
+const VERSION = 1;
+/** First bytes of the binary form: "SIMDOPT" and a NUL. */
+const MAGIC = [0x53, 0x49, 0x4d, 0x44, 0x4f, 0x50, 0x54, 0x00];
+
+/** A variable that has slots in the optimizer, as saved. */
+export interface SlotVariableInfo {
+  /** The variable's name when its slots were made (it is part of the weight names). */
+  name: string;
+  /** Its shape, or null if it had been disposed when the state was saved. */
+  shape: number[] | null;
+  /** Its number of elements (= of each of its slots). */
+  size: number;
+}
+
+/** An optimizer's full state, JSON-serializable (`JSON.stringify` keeps it exact). */
+export interface OptimizerState {
+  format: typeof STATE_FORMAT;
+  version: number;
+  /** Keras class name and config (`serialize(optimizer)`). */
+  class_name: string;
+  config: Record<string, unknown>;
+  iterations: number;
+  /** `getWeightNames()`, iterations first. */
+  weight_names: string[];
+  /** The variables with slots, in the order they got them. */
+  variables: SlotVariableInfo[];
+  /** How many variables got their slots in each step that met new variables (the weight order). */
+  slot_batches: number[];
+  /** Every weight after iterations, little-endian float32 in base64. */
+  weights: string[];
+  /** The optimizer's `skipNonFinite` setting. */
+  skip_non_finite?: boolean;
+}
+
+/** An optimizer state plus the values of variables. */
+export interface Checkpoint {
+  format: typeof CHECKPOINT_FORMAT;
+  version: number;
+  optimizer: OptimizerState;
+  variables: Array<{ name: string; shape: number[]; values: string }>;
+}
+
+// ---- saving --------------------------------------------------------------------------------
+
+/** The full state of an optimizer. Function hyperparameters are saved as their current value
+ * (as in Keras' `get_config`); schedules as their config. */
+export function saveState(optimizer: Optimizer): OptimizerState {
+  if (!(optimizer instanceof Optimizer)) throw new ArgumentError('InvalidArgument', `saveState expects an Optimizer, got ${describeValue(optimizer)}`);
+  const id = optimizer.handle;
+  const c = core();
+  const { class_name, config } = serialize(optimizer);
+  checkSavable(config, 'config');
+  const weights = optimizer.getWeights();
+  const handles = call(() => c.optimizer_slot_variables(id));
+  const names = call(() => c.optimizer_slot_variable_names(id));
+  const variables: SlotVariableInfo[] = names.map((name, i) => {
+    const [index, generation, size] = [handles[3 * i], handles[3 * i + 1], handles[3 * i + 2]];
+    let shape: number[] | null = null;
+    try {
+      shape = Array.from(c.tensor_shape(index, generation));
+    } catch (e) {
+      if (!(e instanceof Error) || !/^UnknownTensor/.test(e.message)) throw SimdoptError.fromCore(e);
+    }
+    return { name, shape, size };
+  });
+  return {
+    format: STATE_FORMAT,
+    version: VERSION,
+    class_name,
+    config: JSON.parse(JSON.stringify(config)) as Record<string, unknown>,
+    iterations: Number((weights[0] as BigInt64Array)[0]),
+    weight_names: optimizer.getWeightNames(),
+    variables,
+    slot_batches: Array.from(call(() => c.optimizer_slot_batches(id))),
+    weights: weights.slice(1).map((w) => encodeFloats(w as Float32Array)),
+    skip_non_finite: optimizer.skipNonFinite,
+  };
+}
+
+/** The optimizer's state and the values of `variables` (all the model's variables, say). */
+export function saveCheckpoint(optimizer: Optimizer, variables: readonly Variable[]): Checkpoint {
+  const list = variableList(variables);
+  const state = saveState(optimizer);
+  return {
+    format: CHECKPOINT_FORMAT,
+    version: VERSION,
+    optimizer: state,
+    variables: list.map((v) => ({ name: v.name, shape: [...v.shape], values: encodeFloats(v.read()) })),
+  };
+}
+
+// ---- restoring -----------------------------------------------------------------------------
+
+/**
+ * A new optimizer with a saved state. `variables` are the variables the saved optimizer had
+ * slots for: matched by position when the names agree, else by (unique) name; extra variables
+ * are ignored. Checks the state, the variables (names, sizes, shapes) and the config, builds the
+ * optimizer, recreates the slots in their saved order, checks the weight names and sets every
+ * weight; on any error the new optimizer is disposed and the error (a SimdoptError) thrown.
+ * `customObjects` resolves user schedule classes, as for `deserialize`.
+ */
+export function loadState(state: OptimizerState | Uint8Array, variables: readonly Variable[], customObjects: Record<string, unknown> = {}): Optimizer {
+  const parsed = parseState(state instanceof Uint8Array ? decodeCheckpoint(state) : state);
+  return build(parsed, variableList(variables), customObjects);
+}
+
+/**
+ * Restores a checkpoint: a new optimizer (as `loadState`) and the saved values written into
+ * `variables` (matched as in `loadState`). Everything is checked before anything is written.
+ */
+export function restoreCheckpoint(checkpoint: Checkpoint | Uint8Array, variables: readonly Variable[], customObjects: Record<string, unknown> = {}): Optimizer {
+  const raw = checkpoint instanceof Uint8Array ? decodeCheckpoint(checkpoint) : checkpoint;
+  const ckpt = parseCheckpoint(raw);
+  const list = variableList(variables);
+  const targets = match(
+    ckpt.variables.map((v) => v.name),
+    list,
+    'checkpoint',
+  );
+  ckpt.variables.forEach((saved, i) => {
+    const v = targets[i];
+    if (!sameShape(v.shape, saved.shape)) {
+      throw new WeightsError('WeightShape', `variable '${saved.name}' has shape [${v.shape.join(', ')}] here but [${saved.shape.join(', ')}] in the checkpoint`);
+    }
+  });
+  const opt = build(ckpt.optimizer, list, customObjects);
+  ckpt.variables.forEach((saved, i) => targets[i].assign(saved.values));
+  return opt;
+}
+
+interface ParsedState {
+  class_name: string;
+  config: Record<string, unknown>;
+  iterations: number;
+  weight_names: string[];
+  variables: SlotVariableInfo[];
+  slot_batches: number[];
+  weights: Float32Array[];
+  skip_non_finite: boolean;
+}
+
+function build(s: ParsedState, list: Variable[], customObjects: Record<string, unknown>): Optimizer {
+  const vars = match(
+    s.variables.map((v) => v.name),
+    list,
+    'optimizer state',
+  );
+  s.variables.forEach((saved, i) => {
+    const v = vars[i];
+    if (v.size !== saved.size || (saved.shape && !sameShape(v.shape, saved.shape))) {
+      const was = saved.shape ? `[${saved.shape.join(', ')}]` : `${saved.size} elements`;
+      throw new WeightsError('WeightShape', `variable '${saved.name}' has shape [${v.shape.join(', ')}] here but ${was} in the optimizer state`);
+    }
+  });
+  const opt = deserialize({ class_name: s.class_name, config: s.config }, customObjects);
+  try {
+    const c = core();
+    let first = 0;
+    for (const n of s.slot_batches) {
+      const handles = new Uint32Array(2 * n);
+      for (let k = 0; k < n; k++) {
+        handles[2 * k] = vars[first + k].handleIndex;
+        handles[2 * k + 1] = vars[first + k].handleGeneration;
+      }
+      call(() => c.optimizer_create_slots(opt.handle, handles));
+      first += n;
+    }
+    const names = opt.getWeightNames();
+    if (names.length !== s.weight_names.length) {
+      throw new WeightsError('WeightCount', `the optimizer state has ${s.weight_names.length} weights, the restored optimizer ${names.length}`);
+    }
+    const k = names.findIndex((n, i) => n !== s.weight_names[i]);
+    if (k >= 0) throw new WeightsError('WeightShape', `weight ${k} is '${names[k]}' in the restored optimizer but '${s.weight_names[k]}' in the state`);
+    opt.setWeights([BigInt64Array.of(BigInt(s.iterations)), ...s.weights]);
+    opt.skipNonFinite = s.skip_non_finite;
+    return opt;
+  } catch (e) {
+    opt.dispose();
+    throw e;
+  }
+}
+
+/** For each saved name, a distinct variable of `list`: the one at the same position if its name
+ * matches, else the only one with that name. */
+function match(names: string[], list: Variable[], what: string): Variable[] {
+  const used = new Set<Variable>();
+  return names.map((name, i) => {
+    let v: Variable | undefined = list[i] && list[i].name === name && !used.has(list[i]) ? list[i] : undefined;
+    if (!v) {
+      const candidates = list.filter((x) => x.name === name && !used.has(x));
+      if (candidates.length === 0) throw new WeightsError('WeightCount', `the ${what} has a variable '${name}' (number ${i}) that is not among the ${list.length} variables given`);
+      if (candidates.length > 1) throw new WeightsError('WeightCount', `the ${what}'s variable '${name}' (number ${i}) matches ${candidates.length} variables given: pass them in the saved order`);
+      v = candidates[0];
+    }
+    used.add(v);
+    return v;
+  });
+}
+
+function variableList(variables: readonly Variable[]): Variable[] {
+  if (!Array.isArray(variables)) throw new ArgumentError('InvalidArgument', `expected an array of Variables, got ${describeValue(variables)}`);
+  const seen = new Set<Variable>();
+  return variables.map((v, i) => {
+    if (!(v instanceof Variable)) throw new ArgumentError('InvalidArgument', `variable ${i} is ${describeValue(v)}, not a Variable`);
+    if (v.isDisposed) throw new ArgumentError('InvalidArgument', `variable '${v.name}' (number ${i}) has been disposed`);
+    if (seen.has(v)) throw new ArgumentError('DuplicateVariable', `variable '${v.name}' is given twice`);
+    seen.add(v);
+    return v;
+  });
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+// ---- validation of untrusted states ------------------------------------------------------
+
+function bad(message: string): never {
+  throw new ConfigError('InvalidConfig', `invalid optimizer state: ${message}`);
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return x !== null && typeof x === 'object' && !Array.isArray(x) && !ArrayBuffer.isView(x);
+}
+
+function own(o: Record<string, unknown>, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined;
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+function parseShape(x: unknown, what: string): number[] {
+  if (!Array.isArray(x) || !x.every(isCount)) bad(`${what} must be an array of non-negative integers`);
+  return x as number[];
+}
+
+function parseState(raw: unknown): ParsedState {
+  if (!isRecord(raw)) bad(`expected an object, got ${describeValue(raw)}`);
+  if (own(raw, 'format') !== STATE_FORMAT) bad(`format must be '${STATE_FORMAT}', got ${describeValue(own(raw, 'format'))}`);
+  if (own(raw, 'version') !== VERSION) bad(`unsupported version ${describeValue(own(raw, 'version'))} (this build reads version ${VERSION})`);
+  const class_name = own(raw, 'class_name');
+  if (typeof class_name !== 'string') bad('class_name must be a string');
+  const config = own(raw, 'config');
+  if (!isRecord(config)) bad('config must be an object');
+  const iterations = own(raw, 'iterations');
+  if (!isCount(iterations)) bad(`iterations must be a non-negative integer, got ${describeValue(iterations)}`);
+  const names = own(raw, 'weight_names');
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string') || names.length < 1) bad('weight_names must be a non-empty array of strings');
+  const vars = own(raw, 'variables');
+  if (!Array.isArray(vars)) bad('variables must be an array');
+  const variables = vars.map((v: unknown, i): SlotVariableInfo => {
+    if (!isRecord(v)) bad(`variables[${i}] must be an object`);
+    const name = own(v, 'name');
+    const size = own(v, 'size');
+    const shape = own(v, 'shape');
+    if (typeof name !== 'string') bad(`variables[${i}].name must be a string`);
+    if (!isCount(size)) bad(`variables[${i}].size must be a non-negative integer`);
+    const s = shape === null ? null : parseShape(shape, `variables[${i}].shape`);
+    if (s && s.reduce((a, b) => a * b, 1) !== size) bad(`variables[${i}]: shape [${s.join(', ')}] does not have ${size} elements`);
+    return { name, shape: s, size };
+  });
+  const batches = own(raw, 'slot_batches');
+  if (!Array.isArray(batches) || !batches.every((b) => isCount(b) && b > 0)) bad('slot_batches must be an array of positive integers');
+  if ((batches as number[]).reduce((a, b) => a + b, 0) !== variables.length) bad(`slot_batches must add up to the ${variables.length} variables`);
+  const ws = own(raw, 'weights');
+  if (!Array.isArray(ws)) bad('weights must be an array');
+  if (ws.length + 1 !== names.length) bad(`${ws.length} weights for ${names.length} weight names (iterations has no entry in weights)`);
+  const weights = ws.map((w: unknown, i) => decodeFloats(w, `weights[${i}]`));
+  const skip = own(raw, 'skip_non_finite');
+  if (skip !== undefined && typeof skip !== 'boolean') bad('skip_non_finite must be a boolean');
+  return {
+    class_name,
+    config: config as Record<string, unknown>,
+    iterations,
+    weight_names: names as string[],
+    variables,
+    slot_batches: batches as number[],
+    weights,
+    skip_non_finite: skip ?? false,
+  };
+}
+
+function parseCheckpoint(raw: unknown): { optimizer: ParsedState; variables: Array<{ name: string; shape: number[]; values: Float32Array }> } {
+  if (!isRecord(raw)) bad(`expected a checkpoint object, got ${describeValue(raw)}`);
+  if (own(raw, 'format') !== CHECKPOINT_FORMAT) bad(`format must be '${CHECKPOINT_FORMAT}', got ${describeValue(own(raw, 'format'))}`);
+  if (own(raw, 'version') !== VERSION) bad(`unsupported checkpoint version ${describeValue(own(raw, 'version'))}`);
+  const optimizer = parseState(own(raw, 'optimizer'));
+  const vars = own(raw, 'variables');
+  if (!Array.isArray(vars)) bad('checkpoint variables must be an array');
+  const variables = vars.map((v: unknown, i) => {
+    if (!isRecord(v)) bad(`checkpoint variables[${i}] must be an object`);
+    const name = own(v, 'name');
+    if (typeof name !== 'string') bad(`checkpoint variables[${i}].name must be a string`);
+    const shape = parseShape(own(v, 'shape'), `checkpoint variables[${i}].shape`);
+    const values = decodeFloats(own(v, 'values'), `checkpoint variables[${i}].values`);
+    if (shape.reduce((a, b) => a * b, 1) !== values.length) bad(`checkpoint variable '${name}': ${values.length} values for shape [${shape.join(', ')}]`);
+    return { name, shape, values };
+  });
+  return { optimizer, variables };
+}
+
+/** Only JSON-exact values: finite numbers, strings, booleans, null, arrays and plain objects. */
+function checkSavable(x: unknown, path: string): void {
+  if (typeof x === 'number') {
+    if (!Number.isFinite(x)) throw new ArgumentError('InvalidArgument', `cannot save ${path} = ${x}: JSON has no exact form for it`);
+  } else if (Array.isArray(x)) {
+    x.forEach((v, i) => checkSavable(v, `${path}[${i}]`));
+  } else if (isRecord(x)) {
+    for (const k of Object.keys(x)) checkSavable(x[k], `${path}.${k}`);
+  } else if (x !== null && typeof x !== 'string' && typeof x !== 'boolean') {
+    throw new ArgumentError('InvalidArgument', `cannot save ${path}: ${describeValue(x)}`);
+  }
+}
+
+// ---- float32 <-> base64 ----------------------------------------------------------------------
+
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function floatBytes(f: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+  const out = new Uint8Array(f.length * 4);
+  const dv = new DataView(out.buffer);
+  f.forEach((x, i) => dv.setFloat32(4 * i, x, true));
+  return out;
+}
+
+function bytesFloats(b: Uint8Array): Float32Array {
+  const out = new Float32Array(b.length / 4);
+  if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(b);
+  else {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(4 * i, true);
+  }
+  return out;
+}
+
+/** Little-endian float32 bytes in base64 (NaN payloads and -0 kept). */
+export function encodeFloats(f: Float32Array): string {
+  const b = floatBytes(f);
+  let s = '';
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000) as unknown as number[]);
+  return btoa(s);
+}
+
+function decodeFloats(x: unknown, what: string): Float32Array {
+  if (typeof x !== 'string' || !BASE64.test(x)) bad(`${what} must be a base64 string`);
+  const s = atob(x);
+  if (s.length % 4 !== 0) bad(`${what} holds ${s.length} bytes, not a whole number of float32 values`);
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return bytesFloats(b);
+}
+
+// ---- binary form -------------------------------------------------------------------------------
+// MAGIC, u32 version, u32 header length, the JSON header (UTF-8), zero padding to a multiple of
+// 4 bytes, then the float32 payload (little-endian). In the header every base64 array is replaced
+// by [offset, length] in float32 elements from the start of the payload.
+
+/** The binary form of an optimizer state or a checkpoint (smaller and faster than JSON). */
+export function encodeCheckpoint(x: OptimizerState | Checkpoint): Uint8Array {
+  const arrays: Uint8Array[] = [];
+  let offset = 0;
+  const take = (b64: string, what: string): [number, number] => {
+    const f = decodeFloats(b64, what);
+    arrays.push(floatBytes(f));
+    offset += f.length;
+    return [offset - f.length, f.length];
+  };
+  const header = replaceArrays(x, take);
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const start = align4(MAGIC.length + 8 + json.length);
+  const out = new Uint8Array(start + offset * 4);
+  out.set(MAGIC, 0);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(MAGIC.length, VERSION, true);
+  dv.setUint32(MAGIC.length + 4, json.length, true);
+  out.set(json, MAGIC.length + 8);
+  let at = start;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
+}
+
+/** The JSON form (`OptimizerState` or `Checkpoint`) of bytes from `encodeCheckpoint`. */
+export function decodeCheckpoint(bytes: Uint8Array): OptimizerState | Checkpoint {
+  if (!(bytes instanceof Uint8Array)) throw new ArgumentError('InvalidArgument', `expected a Uint8Array, got ${describeValue(bytes)}`);
+  if (bytes.length < MAGIC.length + 8 || MAGIC.some((m, i) => bytes[i] !== m)) bad('not a simdopt checkpoint (wrong magic bytes)');
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = dv.getUint32(MAGIC.length, true);
+  if (version !== VERSION) bad(`unsupported binary version ${version}`);
+  const len = dv.getUint32(MAGIC.length + 4, true);
+  if (MAGIC.length + 8 + len > bytes.length) bad('truncated header');
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(MAGIC.length + 8, MAGIC.length + 8 + len)));
+  } catch {
+    bad('the header is not valid UTF-8 JSON');
+  }
+  const start = align4(MAGIC.length + 8 + len);
+  const payload = bytes.length - start;
+  if (payload < 0 || payload % 4 !== 0) bad('truncated payload');
+  const put = (ref: unknown, what: string): string => {
+    if (!Array.isArray(ref) || ref.length !== 2 || !isCount(ref[0]) || !isCount(ref[1]) || (ref[0] + ref[1]) * 4 > payload) bad(`${what} must be [offset, length] inside the payload`);
+    return encodeFloats(bytesFloats(bytes.subarray(start + ref[0] * 4, start + (ref[0] + ref[1]) * 4)));
+  };
+  return replaceArrays(header, put) as OptimizerState | Checkpoint;
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+/** Copies a state or checkpoint, replacing its float arrays (weights, variable values) by `f`. */
+function replaceArrays<A, B>(x: unknown, f: (a: A, what: string) => B): unknown {
+  if (!isRecord(x)) bad(`expected a state or checkpoint object, got ${describeValue(x)}`);
+  const format = own(x, 'format');
+  const state = (s: unknown, path: string): unknown => {
+    if (!isRecord(s)) bad(`${path} must be an object`);
+    const ws = own(s, 'weights');
+    if (!Array.isArray(ws)) bad(`${path}.weights must be an array`);
+    return { ...copyOwn(s), weights: ws.map((w, i) => f(w as A, `${path}.weights[${i}]`)) };
+  };
+  if (format === STATE_FORMAT) return state(x, 'state');
+  if (format === CHECKPOINT_FORMAT) {
+    const vars = own(x, 'variables');
+    if (!Array.isArray(vars)) bad('checkpoint variables must be an array');
+    return {
+      ...copyOwn(x),
+      optimizer: state(own(x, 'optimizer'), 'optimizer'),
+      variables: vars.map((v, i) => {
+        if (!isRecord(v)) bad(`checkpoint variables[${i}] must be an object`);
+        return { ...copyOwn(v), values: f(own(v, 'values') as A, `variables[${i}].values`) };
+      }),
+    };
+  }
+  return bad(`format must be '${STATE_FORMAT}' or '${CHECKPOINT_FORMAT}', got ${describeValue(format)}`);
+}
+
+/** Own enumerable properties into a fresh object (no `__proto__` setter involved). */
+function copyOwn(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) Object.defineProperty(out, k, { value: o[k], enumerable: true, writable: true, configurable: true });
+  return out;
+}
