@@ -212,13 +212,20 @@ async function simdoptEngine(backend) {
         const after = process.memoryUsage().heapUsed;
         let simdopt = 0;
         let total = 0;
-        (function walk(node, under) {
-          const mine = under || node.callFrame.url.startsWith(dist);
+        const sites = new Map();
+        (function walk(node, under, stack) {
+          const f = node.callFrame;
+          const here = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}:${f.columnNumber + 1}`;
+          const mine = under || f.url.startsWith(dist);
           total += node.selfSize;
-          if (mine) simdopt += node.selfSize;
-          for (const c of node.children) walk(c, mine);
-        })(profile.head, false);
-        return { before, after, simdopt, total };
+          if (mine && node.selfSize) {
+            simdopt += node.selfSize;
+            const key = [...stack.slice(-4), here].join(' < ');
+            sites.set(key, (sites.get(key) ?? 0) + node.selfSize);
+          }
+          for (const c of node.children) walk(c, mine, [...stack, here]);
+        })(profile.head, false, []);
+        return { before, after, simdopt, total, sites };
       };
       const short = await measure(base);
       const long = await measure(base + steps);
@@ -229,6 +236,8 @@ async function simdoptEngine(backend) {
         allocatedPerStep: (long.simdopt - short.simdopt) / steps,
         allAllocatedPerStep: (long.total - short.total) / steps,
         retainedPerStep: (long.after - long.before - (short.after - short.before)) / steps,
+        // Where simdopt code allocated in the longer run (bytes per step of that run).
+        sites: [...long.sites].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, b]) => [k, b / (base + steps)]),
         exposedGc: typeof globalThis.gc === 'function',
       };
     },
