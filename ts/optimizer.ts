@@ -390,10 +390,12 @@ export abstract class Optimizer {
       const g = pair[0] as Gradient;
       const v = pair[1] as Variable;
       if (!(v instanceof Tensor)) throw new ArgumentError('InvalidArgument', `entry ${i}: ${describe(v)} is not a Variable`);
-      if (g != null && v instanceof Variable && v.constraint) constrained = true;
       if (v.isDisposed) throw new StateError('Disposed', `variable '${v.name}' has been disposed`);
-      if (g === null || g === undefined || g instanceof Tensor) {
-        if (g instanceof Tensor && g.isDisposed) throw new StateError('Disposed', `the gradient tensor of '${v.name}' has been disposed`);
+      if (g === null || g === undefined) continue;
+      // (A plain Tensor has no `constraint`: one property read instead of an instanceof.)
+      if (v.constraint) constrained = true;
+      if (g instanceof Tensor) {
+        if (g.isDisposed) throw new StateError('Disposed', `the gradient tensor of '${v.name}' has been disposed`);
         continue;
       }
       if (g instanceof IndexedSlices) {
