@@ -38,11 +38,19 @@ export function deserialize(config: Serialized, customObjects: Record<string, un
   if (config === null || typeof config !== 'object' || typeof config.class_name !== 'string') {
     throw new ConfigError('InvalidConfig', `expected {class_name, config}, got ${describe(config)}`);
   }
+  if (customObjects === null || typeof customObjects !== 'object') {
+    throw new ConfigError('InvalidConfig', `customObjects must be an object, got ${describe(customObjects)}`);
+  }
   const custom = Object.prototype.hasOwnProperty.call(customObjects, config.class_name) ? customObjects[config.class_name] : undefined;
+  if (custom !== undefined && !(typeof custom === 'function' && (custom as { prototype?: unknown }).prototype instanceof Optimizer)) {
+    throw new ConfigError('InvalidConfig', `custom object '${config.class_name}' is not an Optimizer class, got ${describe(custom)}`);
+  }
   const builtin = Object.prototype.hasOwnProperty.call(BUILTINS, config.class_name.toLowerCase()) ? BUILTINS[config.class_name.toLowerCase()] : undefined;
   const cls = (custom as OptimizerClass | undefined) ?? builtin;
   if (!cls) throw new ConfigError('UnknownClass', `Unknown optimizer: ${config.class_name}`);
-  return cls.fromConfig(config.config ?? {}, customObjects);
+  const opt: unknown = cls.fromConfig(config.config ?? {}, customObjects);
+  if (!(opt instanceof Optimizer)) throw new ConfigError('InvalidConfig', `${config.class_name}.fromConfig did not return an Optimizer`);
+  return opt;
 }
 
 /** Keras' `optimizers.get`: an optimizer is returned as is, a name or `{class_name, config}` is

@@ -32,7 +32,7 @@ export function sizeOf(shape: Shape): number {
 export function isNumeric(values: unknown): values is ArrayLike<number> {
   if (values instanceof Float32Array) return true;
   if (ArrayBuffer.isView(values)) return !(values instanceof BigInt64Array || values instanceof BigUint64Array || values instanceof DataView);
-  if (values === null || typeof values !== 'object' || typeof (values as ArrayLike<unknown>).length !== 'number') return false;
+  if (values === null || typeof values !== 'object' || values instanceof String || typeof (values as ArrayLike<unknown>).length !== 'number') return false;
   const a = values as ArrayLike<unknown>;
   for (let i = 0; i < a.length; i++) if (typeof a[i] !== 'number') return false;
   return true;

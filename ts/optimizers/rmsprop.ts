@@ -38,7 +38,14 @@ export class RMSprop extends Optimizer {
     // every step, before the core sees a value).
     const fn = typeof options.momentum === 'function' ? options.momentum : undefined;
     super(SPEC, { ...options, momentum: fn ? 1 : options.momentum } as Record<string, unknown>);
-    if (fn) this.setHyper('momentum', fn);
+    if (fn) {
+      try {
+        this.setHyper('momentum', fn);
+      } catch (e) {
+        this.dispose(); // a refused function (say, one taking arguments) must not leak the core optimizer
+        throw e;
+      }
+    }
   }
   declare rho: HyperValue;
   declare momentum: HyperValue;
