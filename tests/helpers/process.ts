@@ -28,7 +28,9 @@ export function run(cmd: string, args: readonly string[], options: RunOptions = 
   return new Promise((resolvePromise, reject) => {
     // NODE_OPTIONS of jest (--experimental-vm-modules) must not leak into the children.
     const env = { ...process.env, NODE_OPTIONS: '', ...options.env };
-    const child = spawn(cmd, args, { cwd: options.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Without input the child gets no stdin at all (writing to one that has already exited is EPIPE).
+    const stdin = options.input === undefined ? 'ignore' : 'pipe';
+    const child = spawn(cmd, args, { cwd: options.cwd ?? ROOT, env, stdio: [stdin, 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -42,7 +44,10 @@ export function run(cmd: string, args: readonly string[], options: RunOptions = 
       clearTimeout(timer);
       resolvePromise({ code, signal, stdout, stderr });
     });
-    child.stdin.end(options.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => {}); // the child may exit before reading its input
+      child.stdin.end(options.input);
+    }
   });
 }
 
