@@ -23,7 +23,7 @@ export function simdSupported(): boolean {
 let loading: Promise<Backend> | undefined;
 let loaded: Backend | undefined;
 let memory: WebAssembly.Memory | undefined;
-/** The exports as the facade calls them (see `guardExports`); a throwing stand-in after a fault. */
+/** The exports as the facade calls them (see `guardExports`). */
 let exportsInUse: typeof glue | undefined;
 /** Byte offset of the core's panic buffer (`[length: u32][UTF-8]`). */
 let panicBuffer = 0;
@@ -83,20 +83,29 @@ export function core(): typeof glue {
 // the core's panic hook left in its panic buffer), and every later call throws that error again,
 // never a silently wrong result. `dispose()` becomes a no-op, so clean-up code does not throw.
 
-/** Wraps every wasm export so a trap fails the core (fixed arities: no rest-array per call). */
+/** Wraps every wasm export so a trap fails the core (fixed arities: no rest-array per call).
+ * The wrappers check for a failed core first, so a reference kept from before the fault (as a
+ * SlotVariable keeps one) cannot reach the failed instance either. */
 function guardExports(): typeof glue {
   const out: Record<string, unknown> = {};
   for (const [name, f] of Object.entries(glue)) {
     if (typeof f !== 'function' || name === 'default' || name === 'initSync') continue;
-    out[name] = guard(f as (...args: unknown[]) => unknown);
+    out[name] = guard(f as (...args: unknown[]) => unknown, name.endsWith('_dispose'));
   }
   return out as unknown as typeof glue;
 }
 
-function guard(f: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+/** After a fault: dispose calls do nothing, every other call throws the failure. */
+function failed(quiet: boolean): undefined {
+  if (quiet) return undefined;
+  throw failure;
+}
+
+function guard(f: (...args: unknown[]) => unknown, quiet: boolean): (...args: unknown[]) => unknown {
   switch (f.length) {
     case 0:
       return () => {
+        if (failure) return failed(quiet);
         try {
           return f();
         } catch (e) {
@@ -105,6 +114,7 @@ function guard(f: (...args: unknown[]) => unknown): (...args: unknown[]) => unkn
       };
     case 1:
       return (a) => {
+        if (failure) return failed(quiet);
         try {
           return f(a);
         } catch (e) {
@@ -113,6 +123,7 @@ function guard(f: (...args: unknown[]) => unknown): (...args: unknown[]) => unkn
       };
     case 2:
       return (a, b) => {
+        if (failure) return failed(quiet);
         try {
           return f(a, b);
         } catch (e) {
@@ -121,6 +132,7 @@ function guard(f: (...args: unknown[]) => unknown): (...args: unknown[]) => unkn
       };
     case 3:
       return (a, b, c) => {
+        if (failure) return failed(quiet);
         try {
           return f(a, b, c);
         } catch (e) {
@@ -129,6 +141,7 @@ function guard(f: (...args: unknown[]) => unknown): (...args: unknown[]) => unkn
       };
     case 4:
       return (a, b, c, d) => {
+        if (failure) return failed(quiet);
         try {
           return f(a, b, c, d);
         } catch (e) {
@@ -137,6 +150,7 @@ function guard(f: (...args: unknown[]) => unknown): (...args: unknown[]) => unkn
       };
     default:
       return (...args) => {
+        if (failure) return failed(quiet);
         try {
           return f(...args);
         } catch (e) {
@@ -162,13 +176,6 @@ function fault(e: unknown): unknown {
       'variables and optimizers are lost: reload the page or restart the process, then restore from a checkpoint',
   );
   failure.cause = e;
-  const failed: Record<string, unknown> = {};
-  for (const name of Object.keys(exportsInUse!)) {
-    failed[name] = name.endsWith('_dispose') ? () => undefined : () => {
-      throw failure;
-    };
-  }
-  exportsInUse = failed as unknown as typeof glue;
   return failure;
 }
 
