@@ -20,22 +20,26 @@ export interface FrameLayout {
 const capacity = { commands: -1, values: -1, indices: -1 };
 const layout: FrameLayout = { commands: 0, values: 0, indices: 0 };
 
-/** Makes the frame hold at least this much, and returns where its buffers are. */
+/** Makes the frame hold at least this much, and returns where its buffers are. Called on every
+ * step: it allocates nothing unless the frame must grow (the closure lives in `growFrame`, so
+ * this function needs no context object). */
 export function reserveFrame(commands: number, values: number, indices: number): FrameLayout {
-  if (commands > capacity.commands || values > capacity.values || indices > capacity.indices) {
-    const c = core();
-    // Grow geometrically so a slowly growing step does not reserve every time.
-    // Out of memory is a StateError here, before anything was written.
-    call(() => c.frame_reserve(grow(commands, capacity.commands), grow(values, capacity.values), grow(indices, capacity.indices)));
-    const l = c.frame_layout();
-    layout.commands = l[0] >>> 2;
-    layout.values = l[1] >>> 2;
-    layout.indices = l[2] >>> 2;
-    capacity.commands = l[3];
-    capacity.values = l[4];
-    capacity.indices = l[5];
-  }
+  if (commands > capacity.commands || values > capacity.values || indices > capacity.indices) growFrame(commands, values, indices);
   return layout;
+}
+
+function growFrame(commands: number, values: number, indices: number): void {
+  const c = core();
+  // Grow geometrically so a slowly growing step does not reserve every time.
+  // Out of memory is a StateError here, before anything was written.
+  call(() => c.frame_reserve(grow(commands, capacity.commands), grow(values, capacity.values), grow(indices, capacity.indices)));
+  const l = c.frame_layout();
+  layout.commands = l[0] >>> 2;
+  layout.values = l[1] >>> 2;
+  layout.indices = l[2] >>> 2;
+  capacity.commands = l[3];
+  capacity.values = l[4];
+  capacity.indices = l[5];
 }
 
 function grow(need: number, have: number): number {
