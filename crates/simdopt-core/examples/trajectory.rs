@@ -40,6 +40,9 @@ fn array<'a>(v: &'a Value, key: &str) -> Result<&'a Vec<Value>, String> {
     field(v, key)?.as_array().ok_or_else(|| format!("`{key}` is not an array"))
 }
 
+/// A decoded gradient: sparse indices (None for dense) and values.
+type Decoded = (Option<Vec<i64>>, Vec<f32>);
+
 fn run_case(case: &Value) -> Result<Value, String> {
     let class = str_of(case, "class_name")?;
     let options: Vec<(String, f32)> = array(case, "options")?
@@ -67,7 +70,7 @@ fn run_case(case: &Value) -> Result<Value, String> {
     for step in array(case, "steps")? {
         let grads = step.as_array().ok_or("a step is not an array")?;
         // Own the decoded values first; the pairs borrow them.
-        let mut decoded: Vec<Option<(Option<Vec<i64>>, Vec<f32>)>> = Vec::new();
+        let mut decoded: Vec<Option<Decoded>> = Vec::new();
         for g in grads {
             decoded.push(match g {
                 Value::Null => None,
