@@ -227,10 +227,14 @@ async function simdoptEngine(backend) {
         })(profile.head, false, []);
         return { before, after, simdopt, total, sites };
       };
+      const wasmBefore = so.memoryBytes();
       const short = await measure(base);
       const long = await measure(base + steps);
+      const wasmAfter = so.memoryBytes();
       return {
         steps,
+        wasmBefore,
+        wasmAfter,
         before: long.before,
         after: long.after,
         allocatedPerStep: (long.simdopt - short.simdopt) / steps,
@@ -687,7 +691,7 @@ async function main() {
       ['Adam 1000x256 · Tensor', { kind: 'manyvars', opt: 'adam', vars: 1000, size: 256 }, 'many·Tensor'],
     ]) {
       await so.call('setup', scenario);
-      extras.heap[label] = await so.call('heap', { variant, steps: heapSteps, base: heapSteps / 5, warmup: 500 });
+      extras.heap[label] = await so.call('heap', { variant, steps: heapSteps, base: heapSteps / 5, warmup: heapSteps / 5 });
       await so.call('free');
     }
     log('WASM memory vs params + slots');
@@ -748,7 +752,10 @@ function checkTargets({ rows, extras }) {
     add(`${OPTIMIZERS[opt].label}: 1000x256 / one 256K (Float32Array)`, pairedRatio(r['many·F32'], r['one·F32']), '<=', 2);
   }
   for (const [label, h] of Object.entries(extras.heap ?? {})) {
-    add(`JS bytes allocated per step by simdopt, ${label}`, h.allocatedPerStep, '<=', 1);
+    // The whole thread's difference is the robust figure (a one-off allocation, e.g. by the JIT,
+    // may be sampled under simdopt's frames in one run and elsewhere in the other); one object
+    // per step would be >= 16 B/step.
+    add(`JS bytes allocated per step (whole thread), ${label}`, h.allAllocatedPerStep, '<=', 4);
     add(`JS heap growth over ${h.steps} steps after GC (KiB; noise ~ ±500), ${label}`, (h.after - h.before) / 1024, '<=', 1024);
   }
   return t;
@@ -794,10 +801,10 @@ function render({ rows, extras, machine, targets, rounds, date }) {
   }
   if (extras.heap) {
     out.push('');
-    out.push('JS heap (simdopt simd): bytes allocated per step by simdopt code and by the whole thread (V8 sampling heap profiler, collected objects included; the difference of a run of N/5 and one of 6N/5 steps, so fixed costs cancel), and heapUsed before → after the longer run (each after a full GC):');
+    out.push('JS heap (simdopt simd): bytes allocated per step by the whole thread and under simdopt frames (V8 sampling heap profiler, collected objects included; the difference of a run of N/5 and one of 6N/5 steps, so fixed costs cancel; one object per step would be >= 16 B/step), and heapUsed before → after the longer run (each after a full GC):');
     for (const [label, h] of Object.entries(extras.heap)) {
       const kb = (x) => `${(x / 1024).toFixed(0)} KiB`;
-      out.push(`- ${label}, N = ${h.steps} steps: ${h.allocatedPerStep.toFixed(2)} B/step by simdopt (thread: ${h.allAllocatedPerStep.toFixed(2)}); heap ${kb(h.before)} → ${kb(h.after)}${h.exposedGc ? '' : ' (no --expose-gc: no GC forced)'}`);
+      out.push(`- ${label}, N = ${h.steps} steps: ${h.allAllocatedPerStep.toFixed(2)} B/step (under simdopt frames: ${h.allocatedPerStep.toFixed(2)}); heap ${kb(h.before)} → ${kb(h.after)}${h.exposedGc ? '' : ' (no --expose-gc: no GC forced)'}`);
     }
   }
   if (extras.memory) {
