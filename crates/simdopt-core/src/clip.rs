@@ -94,7 +94,9 @@ impl Clipping {
         }
         if let Some(c) = self.clipnorm {
             p.mul = c;
-            p.div = norm_from_sum(sum_sq).max(c);
+            // TF's `maximum` (`a < b ? b : a`): a NaN norm stays NaN, so a NaN gradient poisons its
+            // whole tensor as in TF (`f32::max` would pick `c`).
+            p.div = Lanes::max(norm_from_sum(sum_sq), c);
         }
         if let Some(c) = self.global_clipnorm {
             let n = global_sum_sq.sqrt();
@@ -111,5 +113,30 @@ fn norm_from_sum(l2sum: f32) -> f32 {
         l2sum.sqrt()
     } else {
         l2sum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lanes::sum_of_squares;
+
+    #[test]
+    fn a_nan_gradient_gives_a_nan_norm_and_divisor_as_in_tf() {
+        let g = [1.0f32, f32::NAN, 2.0];
+        let c = Clipping { clipvalue: Some(0.5), clipnorm: Some(1.0), global_clipnorm: None };
+        let s = sum_of_squares(&g, c.clipvalue);
+        assert!(s.is_nan());
+        let p = c.prelude(s, s);
+        assert!(p.div.is_nan());
+        assert!(p.apply(1.0f32).is_nan());
+    }
+
+    #[test]
+    fn finite_gradients_clip_as_tf_clip_by_norm() {
+        let c = Clipping { clipvalue: None, clipnorm: Some(1.0), global_clipnorm: None };
+        let g = [3.0f32, 4.0];
+        let p = c.prelude(sum_of_squares(&g, None), 0.0);
+        assert_eq!([p.apply(3.0f32), p.apply(4.0f32)], [(3.0f32 * 1.0) / 5.0, (4.0f32 * 1.0) / 5.0]);
     }
 }

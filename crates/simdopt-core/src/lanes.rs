@@ -497,8 +497,11 @@ fn scalar_forced() -> bool {
 /// elements j, j+W, j+2W, ...), combined pairwise, then the tail added in order.
 pub fn sum_of_squares(x: &[f32], clip_value: Option<f32>) -> f32 {
     match clip_value {
-        // `f32::min`/`max` per element, as this reduction has always clipped.
-        Some(c) => sum_of_squares_map(x, |v| v.map(|e| e.min(c).max(-c)), |e| e.min(c).max(-c)),
+        // The kernels' clip (`Lanes::min`/`max`, TF's rule): a NaN gradient stays NaN, so the
+        // norm is NaN as in TF (`f32::min` would drop the NaN and give a finite norm).
+        Some(c) => {
+            sum_of_squares_map(x, |v| Lanes::max(Lanes::min(v, Reduce::splat(c)), Reduce::splat(-c)), |e| Lanes::max(Lanes::min(e, c), -c))
+        }
         None => sum_of_squares_map(x, |v| v, |e| e),
     }
 }
