@@ -4,7 +4,7 @@
 // that continues bit for bit where the saved one was; it validates everything first and, on any
 // error, changes nothing (the half-built optimizer is disposed, no variable is written).
 import { call, core } from './wasm/loader.js';
-import { ArgumentError, ConfigError, SimdoptError, WeightsError } from './errors.js';
+import { ArgumentError, ConfigError, SimdoptError, StateError, WeightsError } from './errors.js';
 import { Optimizer } from './optimizer.js';
 import { deserialize, serialize } from './serialization.js';
 import { Variable, describeValue } from './tensor.js';
@@ -59,6 +59,9 @@ export interface Checkpoint {
  * (as in Keras' `get_config`); schedules as their config. */
 export function saveState(optimizer: Optimizer): OptimizerState {
   if (!(optimizer instanceof Optimizer)) throw new ArgumentError('InvalidArgument', `saveState expects an Optimizer, got ${describeValue(optimizer)}`);
+  if (optimizer.isCustom) {
+    throw new StateError('InvalidState', `checkpoints of custom optimizers (${optimizer.className}) are not supported yet: save serialize(opt) and opt.getWeights(), restore with deserialize(..., customObjects), opt.build(variables) and setWeights`);
+  }
   const id = optimizer.handle;
   const c = core();
   const { class_name, config } = serialize(optimizer);

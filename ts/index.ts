@@ -5,7 +5,26 @@ export * from './errors.js';
 export { Tensor, Variable, IndexedSlices, WasmTensor } from './tensor.js';
 export type { Shape, TensorValues, TensorOptions, VariableOptions, Constraint } from './tensor.js';
 export { Optimizer, SlotVariable } from './optimizer.js';
-export type { HyperValue, Gradient, BaseOptimizerOptions, ApplyGradientsOptions, StepResult, NonFiniteStep, WeightValue, OptimizerSpec } from './optimizer.js';
+export type {
+  HyperValue,
+  Gradient,
+  BaseOptimizerOptions,
+  ApplyGradientsOptions,
+  StepResult,
+  NonFiniteStep,
+  WeightValue,
+  OptimizerSpec,
+  HookGradient,
+  GradsAndVars,
+  GradientTransformer,
+  GradientAggregator,
+  GradientSource,
+  MinimizeOptions,
+  ApplyState,
+  Initializer,
+} from './optimizer.js';
+export { finiteDifferenceGradients, finiteDifferences } from './gradients.js';
+export type { LossFunction, FiniteDifferenceOptions } from './gradients.js';
 export { LearningRateSchedule, registerSchedule, serializeSchedule, deserializeSchedule } from './schedules.js';
 export type { Serialized } from './schedules.js';
 export {

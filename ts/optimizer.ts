@@ -15,9 +15,56 @@ export type HyperValue = number | (() => number) | LearningRateSchedule;
  * [[IndexedSlices]], or null/undefined for a variable without a gradient (skipped). */
 export type Gradient = Float32Array | readonly number[] | Tensor | IndexedSlices | null | undefined;
 
+/** A gradient as the gradient hooks and custom optimizers see it. */
+export type HookGradient = Float32Array | IndexedSlices;
+
+/** `[gradient, variable]` pairs as the gradient hooks receive them (no null gradients). */
+export type GradsAndVars = Array<[HookGradient, Variable]>;
+
+/** Keras' `gradient_transformers` entry: `fn(grads_and_vars) -> grads_and_vars`. It must return
+ * one pair per pair given, for the same variables in the same order. */
+export type GradientTransformer = (gradsAndVars: GradsAndVars) => ReadonlyArray<readonly [HookGradient | readonly number[], Variable]>;
+
+/** Keras' `gradient_aggregator`: `fn(grads_and_vars) -> grads_and_vars`, run first (only when
+ * `experimentalAggregateGradients` is true). Same contract as a [[GradientTransformer]]. */
+export type GradientAggregator = GradientTransformer;
+
+/**
+ * Where `minimize` gets its loss value and gradients (JavaScript has no autodiff). It must
+ * evaluate the loss first, then resolve the variables with `varList()` (Keras' order: a callable
+ * `var_list` may create variables during the first loss evaluation), then compute one gradient
+ * per variable, in `varList()` order.
+ */
+export type GradientSource<L = any> = (loss: L, varList: () => readonly Variable[]) => { loss: number; grads: readonly Gradient[] };
+
+/** Options of `minimize`: a gradient source plus those of `applyGradients`. */
+export interface MinimizeOptions<L = any> extends ApplyGradientsOptions {
+  /** The gradient source of this call (else the optimizer's `gradientSource`). */
+  gradientSource?: GradientSource<L>;
+}
+
+/** What `resourceApplyDense` / `resourceApplySparse` of a custom optimizer receive besides the
+ * gradient: Keras' `apply_state` for the step. Custom entries may be added by `prepareLocal`. */
+export interface ApplyState {
+  /** The step's learning rate (schedule called with `iterations`, legacy `decay` applied), f32. */
+  lrT: number;
+  /** `iterations` before this step's increment (Keras' `t`). */
+  iterations: number;
+  [key: string]: unknown;
+}
+
+/** An initializer of `addSlot` / `addWeight`: a constant, `'zeros'`, `'ones'`, or a function of
+ * the shape returning the values (or a constant). */
+export type Initializer = number | 'zeros' | 'ones' | ((shape: readonly number[]) => ArrayLike<number> | number);
+
 /** Options every optimizer takes (Keras' base keyword arguments, in camelCase). */
 export interface BaseOptimizerOptions {
   name?: string;
+  /** Keras' `gradient_aggregator` (see [[GradientAggregator]]). Not part of the config. */
+  gradientAggregator?: GradientAggregator | null;
+  /** Keras' `gradient_transformers`, run in list order after clipping; exclusive with the clip
+   * options. Not part of the config. */
+  gradientTransformers?: readonly GradientTransformer[] | null;
   /** Clip each gradient element to [-clipvalue, clipvalue]. */
   clipvalue?: number;
   /** Clip each gradient to this L2 norm. */
@@ -124,6 +171,15 @@ function installAccessors(proto: object, spec: OptimizerSpec): void {
 }
 
 const CLIP_KEYS = ['clipnorm', 'clipvalue', 'global_clipnorm'] as const;
+/** Keras' check 4 texts: a clip option together with `gradient_transformers`. */
+const TRANSFORMERS_CLASH: Record<(typeof CLIP_KEYS)[number], string> = {
+  clipnorm: '`clipnorm` cannot be set when `gradient_transformers` is set. Instead, use the `gradient_transformers` to specify clipping and other transformations.',
+  // Keras' global_clipnorm setter reuses the clipnorm text.
+  global_clipnorm: '`clipnorm` cannot be set when `gradient_transformers` is set. Instead, use the `gradient_transformers` to specify clipping and other transformations.',
+  clipvalue: '`clipvalue` cannot be set when `gradient_transformers` is set. Instead, use the `gradient_transformers` to specify clipping and other transformations.',
+};
+/** Hyperparameters a custom optimizer keeps in the core (the rest stay in JavaScript). */
+const CORE_BASE_HYPERS = new Set(['learning_rate', 'decay']);
 const BASE_OPTION_KEYS = new Set(['name', 'clipvalue', 'clipnorm', 'global_clipnorm', 'decay', 'lr']);
 
 /** `beta_1` → `beta1`, `learning_rate` → `learningRate`. */
@@ -174,6 +230,17 @@ export abstract class Optimizer {
   /** Called with every step skipped for non-finite gradients (unless the call has its own). */
   onNonFinite: ((step: NonFiniteStep) => void) | undefined = undefined;
   private skipped = 0;
+  /** Default gradient source of `minimize` (see [[GradientSource]]). */
+  gradientSource: GradientSource | undefined = undefined;
+  private aggregatorFn: GradientAggregator | undefined = undefined;
+  private transformerFns: readonly GradientTransformer[] = [];
+  /** Whether this is a custom optimizer (a subclass implementing `resourceApplyDense` /
+   * `resourceApplySparse`): its update runs in JavaScript, its slots and weights live here. */
+  private readonly custom: boolean;
+  private readonly customSlotNames: string[] = [];
+  private readonly customSlots = new Map<Variable, Map<string, Tensor>>();
+  /** Weights after `iterations`, in creation order (custom optimizers). */
+  private readonly customWeights: Array<{ name: string; tensor: Tensor }> = [];
 
   protected constructor(spec: OptimizerSpec, options: Record<string, unknown>) {
     options = optionsObject(options);
@@ -182,7 +249,7 @@ export abstract class Optimizer {
     for (const key of Object.keys(options ?? {})) {
       const v = options[key];
       if (v === undefined) continue;
-      if (!known.has(key) && !BASE_OPTION_KEYS.has(snakeCase(key)) && key !== 'globalClipnorm') {
+      if (!known.has(key) && !BASE_OPTION_KEYS.has(snakeCase(key)) && key !== 'globalClipnorm' && key !== 'gradientAggregator' && key !== 'gradientTransformers') {
         throw new ConfigError('UnknownOption', `Unexpected keyword argument passed to optimizer: ${snakeCase(key)}`);
       }
     }
@@ -195,6 +262,9 @@ export abstract class Optimizer {
       throw new HyperparameterError('InvalidHyperparameter', `Expected lr >= 0, received: ${pyFloat(options.lr)}`);
     }
     const lrAlias = spec.acceptsLr !== false ? (options.lr as HyperValue | undefined) : undefined;
+    this.custom = isCustomClass(new.target.prototype);
+    if (options.gradientAggregator != null) this.aggregatorFn = checkAggregator(options.gradientAggregator);
+    if (options.gradientTransformers != null) this.transformerFns = checkTransformers(options.gradientTransformers);
 
     const keys: string[] = [];
     const values: number[] = [];
@@ -207,13 +277,14 @@ export abstract class Optimizer {
         }
         const flag = (v as boolean | undefined) ?? dflt;
         this.flags.set(key, flag);
+        if (this.custom) continue;
         keys.push(key);
         values.push(flag ? 1 : 0);
         continue;
       }
       const hv = checkHyper(key, kerasValue(key, v ?? dflt));
       this.hypers.set(key, hv);
-      if (typeof hv === 'number') {
+      if (typeof hv === 'number' && (!this.custom || CORE_BASE_HYPERS.has(key))) {
         keys.push(key);
         values.push(hv);
       }
@@ -222,12 +293,21 @@ export abstract class Optimizer {
       const v = options[camelCase(key)];
       if (v === undefined || v === null) continue;
       if (typeof v !== 'number') throw new ArgumentError('InvalidArgument', `\`${key}\` must be a number, got ${describe(v)}`);
+      if (v < 0) throw new HyperparameterError('InvalidHyperparameter', `Expected ${key} >= 0, received: ${pyFloat(v)}`);
       this.clip[key] = v;
       keys.push(key);
       values.push(v);
     }
+    // Keras' setter order: clipnorm, global_clipnorm, then clipvalue.
+    if (this.transformerFns.length > 0) {
+      for (const key of ['clipnorm', 'global_clipnorm', 'clipvalue'] as const) {
+        if (this.clip[key] !== undefined) throw new HyperparameterError('InvalidHyperparameter', TRANSFORMERS_CLASH[key]);
+      }
+    }
     const c = core();
-    this.id = call(() => c.optimizer_create(spec.className, this.name, keys, new Float32Array(values)));
+    // A custom optimizer's core optimizer is a plain SGD without slots: it holds `iterations`, the
+    // learning rate, `decay` and the clipping, and validates and clips each step's gradients.
+    this.id = call(() => c.optimizer_create(this.custom ? 'SGD' : spec.className, this.name, keys, new Float32Array(values)));
     registry.register(this, this.id, this);
     installAccessors(new.target.prototype, spec);
   }
@@ -293,7 +373,7 @@ export abstract class Optimizer {
     const k = this.kerasKey(key);
     if (!this.hypers.has(k)) throw new ConfigError('UnknownHyperparameter', `unknown hyperparameter \`${key}\` for ${this.className}`);
     const v = checkHyper(k, kerasValue(k, value));
-    if (typeof v === 'number') call(() => core().optimizer_set_hyper(this.live(), k, v));
+    if (typeof v === 'number' && this.inCore(k)) call(() => core().optimizer_set_hyper(this.live(), k, v));
     this.hypers.set(k, v);
     this.dynamicKeys = null;
   }
@@ -318,6 +398,23 @@ export abstract class Optimizer {
     this.setHyper('decay', v);
   }
 
+  /** Whether a hyperparameter lives in the core (all of a built-in's; a custom optimizer's
+   * `learning_rate` and `decay`). */
+  private inCore(key: string): boolean {
+    return !this.custom || CORE_BASE_HYPERS.has(key);
+  }
+
+  /**
+   * The value of a hyperparameter for this step (Keras' `_get_hyper`), rounded to f32 as Keras'
+   * float32 hyper variables are: a function is called, a schedule is called with `iterations`.
+   */
+  getHyperValue(key: string): number {
+    const v = this.getHyper(key);
+    const x = typeof v === 'number' ? v : v instanceof LearningRateSchedule ? v.call(Math.fround(this.iterations)) : v();
+    if (typeof x !== 'number') throw new HyperparameterError('InvalidHyperparameter', `hyperparameter \`${key}\` returned ${describe(x)}, not a number`);
+    return Math.fround(x);
+  }
+
   /** A fixed boolean option (`amsgrad`, `nesterov`, `centered`). */
   protected flag(key: string): boolean {
     return this.flags.get(key)!;
@@ -329,19 +426,122 @@ export abstract class Optimizer {
     return this.clip.clipvalue;
   }
   set clipvalue(v: number | undefined) {
+    this.clipClash('clipvalue', v);
     this.setClip({ ...this.clip, clipvalue: v });
   }
   get clipnorm(): number | undefined {
     return this.clip.clipnorm;
   }
   set clipnorm(v: number | undefined) {
+    this.clipClash('clipnorm', v);
     this.setClip({ ...this.clip, clipnorm: v });
   }
   get globalClipnorm(): number | undefined {
     return this.clip.global_clipnorm;
   }
   set globalClipnorm(v: number | undefined) {
+    this.clipClash('global_clipnorm', v);
     this.setClip({ ...this.clip, global_clipnorm: v });
+  }
+
+  /** Keras' check 4 in the clip setters. */
+  private clipClash(key: (typeof CLIP_KEYS)[number], v: unknown): void {
+    if (v !== undefined && v !== null && this.transformerFns.length > 0) throw new HyperparameterError('InvalidHyperparameter', TRANSFORMERS_CLASH[key]);
+  }
+
+  // ---- gradient hooks ------------------------------------------------------------------
+
+  /** Keras' `gradient_aggregator`: run first in `applyGradients` (when
+   * `experimentalAggregateGradients` is true), before clipping. Not part of the config. */
+  get gradientAggregator(): GradientAggregator | undefined {
+    return this.aggregatorFn;
+  }
+  set gradientAggregator(f: GradientAggregator | undefined) {
+    this.aggregatorFn = f == null ? undefined : checkAggregator(f);
+  }
+
+  /** Keras' `gradient_transformers`: run in list order after clipping (exclusive with the clip
+   * options). Not part of the config. */
+  get gradientTransformers(): readonly GradientTransformer[] {
+    return this.transformerFns;
+  }
+  set gradientTransformers(list: readonly GradientTransformer[] | undefined) {
+    const fns = list == null ? [] : checkTransformers(list);
+    if (fns.length > 0) for (const key of CLIP_KEYS) if (this.clip[key] !== undefined) throw new HyperparameterError('InvalidHyperparameter', TRANSFORMERS_CLASH[key]);
+    this.transformerFns = fns;
+  }
+
+  /**
+   * Runs the aggregator and the transformers over the non-null gradients (as Float32Array or
+   * IndexedSlices), checks what they return and gives the list back with the same positions.
+   */
+  private runGradientHooks(pairs: ReadonlyArray<readonly [Gradient, Variable]>, aggregate: boolean): Array<readonly [Gradient, Variable]> {
+    let kept: GradsAndVars = [];
+    for (let i = 0; i < pairs.length; i++) {
+      const pair = pairs[i];
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        throw new ArgumentError('InvalidArgument', `applyGradients expects [gradient, variable] pairs; entry ${i} is ${describe(pair)}`);
+      }
+      const v = pair[1] as Variable;
+      if (!(v instanceof Tensor)) throw new ArgumentError('InvalidArgument', `entry ${i}: ${describe(v)} is not a Variable`);
+      const g = pair[0] as Gradient;
+      if (g === null || g === undefined) continue;
+      kept.push([hookGradient(g, v), v]);
+    }
+    if (kept.length === 0) return pairs as Array<readonly [Gradient, Variable]>;
+    if (aggregate && this.aggregatorFn) kept = checkHookResult(this.aggregatorFn(kept), kept, 'gradientAggregator');
+    for (let t = 0; t < this.transformerFns.length; t++) kept = checkHookResult(this.transformerFns[t](kept), kept, `gradientTransformers[${t}]`);
+    let k = 0;
+    return pairs.map((p) => (p[0] === null || p[0] === undefined ? p : kept[k++]));
+  }
+
+  /**
+   * Keras' `minimize(loss, var_list)`: the gradient source (the call's `gradientSource` option, or
+   * the optimizer's `gradientSource` property) evaluates the loss, resolves `varList` (a list, or
+   * a function called once, after the loss) and computes the gradients; they are then applied
+   * with `applyGradients` (which takes the other options). Returns the loss.
+   */
+  minimize<L>(loss: L, varList: readonly Variable[] | (() => readonly Variable[]), options?: MinimizeOptions<L>): number {
+    this.live();
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw new ArgumentError('InvalidArgument', `minimize options must be an object, got ${describe(options)}`);
+    }
+    const source = options?.gradientSource ?? this.gradientSource;
+    if (source === undefined || source === null) {
+      throw new ArgumentError(
+        'InvalidArgument',
+        'minimize needs a gradient source (JavaScript has no autodiff): pass { gradientSource } or set optimizer.gradientSource, e.g. finiteDifferenceGradients, or tfjsGradientSource from simdopt/tfjs',
+      );
+    }
+    if (typeof source !== 'function') throw new ArgumentError('InvalidArgument', `a gradient source must be a function, got ${describe(source)}`);
+    if (typeof varList !== 'function' && !Array.isArray(varList)) {
+      throw new ArgumentError('InvalidArgument', `minimize expects var_list as an array of Variables or a function returning one, got ${describe(varList)}`);
+    }
+    let vars: readonly Variable[] | undefined;
+    const resolve = (): readonly Variable[] => {
+      if (vars) return vars;
+      const list = typeof varList === 'function' ? varList() : varList;
+      if (!Array.isArray(list)) throw new ArgumentError('InvalidArgument', `var_list must give an array of Variables, got ${describe(list)}`);
+      list.forEach((v, i) => {
+        if (!(v instanceof Tensor)) throw new ArgumentError('InvalidArgument', `var_list entry ${i}: ${describe(v)} is not a Variable`);
+      });
+      return (vars = Object.freeze([...list]) as readonly Variable[]);
+    };
+    const out = source(loss, resolve);
+    if (out === null || typeof out !== 'object' || !Array.isArray(out.grads)) {
+      throw new ArgumentError('InvalidArgument', `the gradient source must return { loss, grads }, got ${describe(out)}`);
+    }
+    if (typeof out.loss !== 'number') throw new ArgumentError('InvalidArgument', `the gradient source returned a loss of ${describe(out.loss)}, not a number`);
+    const vs = resolve();
+    if (out.grads.length !== vs.length) {
+      throw new ArgumentError('InvalidArgument', `the gradient source returned ${out.grads.length} gradients for ${vs.length} variables`);
+    }
+    const { gradientSource: _ignored, ...applyOptions } = options ?? {};
+    this.applyGradients(
+      vs.map((v, i) => [out.grads[i], v] as const),
+      options === undefined ? undefined : applyOptions,
+    );
+    return out.loss;
   }
 
   private setClip(c: { clipvalue?: number; clipnorm?: number; global_clipnorm?: number }): void {
@@ -373,9 +573,17 @@ export abstract class Optimizer {
   applyGradients(gradsAndVars: Iterable<readonly [Gradient, Variable]>, options?: ApplyGradientsOptions): StepResult {
     const guarded = options === undefined ? this.skipNonFinite : stepOptions(options, this.skipNonFinite);
     const id = this.live();
-    const pairs = Array.isArray(gradsAndVars) ? (gradsAndVars as ReadonlyArray<readonly [Gradient, Variable]>) : iterate(gradsAndVars);
+    let pairs = Array.isArray(gradsAndVars) ? (gradsAndVars as ReadonlyArray<readonly [Gradient, Variable]>) : iterate(gradsAndVars);
     const n = pairs.length;
     if (n === 0) return APPLIED;
+    // Keras' order: aggregator, then clipping (in the core), then transformers; clipping and
+    // transformers never both apply, so the hooks run here first. (Two field reads when unset.)
+    if (this.aggregatorFn !== undefined || this.transformerFns.length !== 0) {
+      const aggregate = options?.experimentalAggregateGradients ?? true;
+      if ((aggregate && this.aggregatorFn !== undefined) || this.transformerFns.length !== 0) pairs = this.runGradientHooks(pairs, aggregate);
+    }
+    // A custom optimizer's gradients are all staged (the core clips them in place).
+    if (this.custom) pairs = stageCopies(pairs);
 
     // The hot loops index pairs rather than destructure them, and nothing below allocates per
     // step: destructuring and closures would make JS garbage on every step.
@@ -452,6 +660,7 @@ export abstract class Optimizer {
       }
       w += COMMAND_WORDS;
     }
+    if (this.custom) return this.applyCustom(id, pairs, frame.values, guarded, options);
     if (!guarded) {
       if (core().optimizer_apply(id, n) !== 0) throwStepError();
     } else {
@@ -461,6 +670,137 @@ export abstract class Optimizer {
     }
     if (constrained) this.applyConstraints(pairs);
     return APPLIED;
+  }
+
+  // ---- custom optimizers ---------------------------------------------------------------
+
+  /** The step of a custom optimizer, after its gradients were staged in the frame (at word
+   * `valuesBase`): the core validates and clips them; the hooks update the variables. */
+  private applyCustom(
+    id: number,
+    pairs: ReadonlyArray<readonly [Gradient, Variable]>,
+    valuesBase: number,
+    guarded: boolean,
+    options: ApplyGradientsOptions | undefined,
+  ): StepResult {
+    const c = core();
+    const status = c.optimizer_prepare(id, pairs.length, guarded);
+    if (status === 1) throwStepError();
+    if (status === 2) return this.skipStep(pairs, options);
+    // Copy the clipped gradients out before any user code runs (it may use the frame).
+    const f32 = heapFloat32();
+    const grads: Array<Float32Array | IndexedSlices | null> = [];
+    let vo = valuesBase;
+    for (const [g] of pairs) {
+      if (g === null || g === undefined) {
+        grads.push(null);
+      } else if (g instanceof IndexedSlices) {
+        grads.push(new IndexedSlices(f32.slice(vo, vo + g.values.length), g.indices));
+        vo += g.values.length;
+      } else {
+        const len = (g as ArrayLike<number>).length;
+        grads.push(f32.slice(vo, vo + len));
+        vo += len;
+      }
+    }
+    const lrT = call(() => c.optimizer_current_lr(id));
+    const iterations = this.iterations;
+    const withGrads = pairs.filter((_, i) => grads[i] !== null).map((p) => p[1]);
+    this.createSlots(withGrads);
+    const applyState: ApplyState = { lrT, iterations };
+    this.prepareLocal(applyState);
+    pairs.forEach(([, v], i) => {
+      const g = grads[i];
+      if (g === null) return;
+      if (g instanceof IndexedSlices) {
+        const { values, indices } = deduplicate(g.values, g.indices, v.shape[0] === 0 ? 0 : v.size / v.shape[0]);
+        this.resourceApplySparse(values, v, indices, applyState);
+      } else {
+        this.resourceApplyDense(g, v, applyState);
+        if (v instanceof Variable && v.constraint) {
+          const out = v.constraint(v.value);
+          if (out) v.assign(out);
+        }
+      }
+    });
+    call(() => c.optimizer_set_iterations(id, iterations + 1));
+    return APPLIED;
+  }
+
+  /**
+   * Keras' `_create_slots(var_list)`: a custom optimizer creates its slots here with `addSlot`
+   * (called at every step with the variables that have gradients; `addSlot` creates a slot once).
+   */
+  protected createSlots(_vars: readonly Variable[]): void {}
+
+  /** Keras' `_prepare_local`: computes per-step values into `applyState` (custom optimizers). */
+  protected prepareLocal(_applyState: ApplyState): void {}
+
+  /** Keras' `_resource_apply_dense`: updates `variable` with a dense gradient (already
+   * aggregated, clipped and transformed). Implement it to write a custom optimizer. */
+  protected resourceApplyDense(_grad: Float32Array, variable: Variable, _applyState: ApplyState): void {
+    throw new StateError('InvalidState', `${this.className} does not implement resourceApplyDense (dense gradient for '${variable.name}')`);
+  }
+
+  /** Keras' `_resource_apply_sparse`: updates rows `indices` of `variable` (duplicates already
+   * summed, first-occurrence order; `values` holds one row per index). */
+  protected resourceApplySparse(_values: Float32Array, variable: Variable, _indices: Int32Array, _applyState: ApplyState): void {
+    throw new StateError('InvalidState', `${this.className} does not implement resourceApplySparse (sparse gradient for '${variable.name}')`);
+  }
+
+  /**
+   * Keras' `add_slot(var, slot_name, initializer)` (custom optimizers): creates the slot once,
+   * shaped like the variable, and returns it (a live view of its values).
+   */
+  protected addSlot(variable: Variable, slotName: string, initializer: Initializer = 'zeros'): SlotVariable {
+    this.live();
+    this.requireCustom('addSlot');
+    if (!(variable instanceof Tensor)) throw new ArgumentError('InvalidArgument', `addSlot expects a Variable, got ${describe(variable)}`);
+    if (typeof slotName !== 'string' || !slotName) throw new ArgumentError('InvalidArgument', `a slot name must be a non-empty string, got ${describe(slotName)}`);
+    let slots = this.customSlots.get(variable);
+    if (!slots?.has(slotName)) {
+      const t = initialized(variable.shape, initializer, `${this.name}/${variable.name}/${slotName}`);
+      if (!slots) this.customSlots.set(variable, (slots = new Map()));
+      slots.set(slotName, t);
+      if (!this.customSlotNames.includes(slotName)) this.customSlotNames.push(slotName);
+      this.customWeights.push({ name: `${variable.name}/${slotName}`, tensor: t });
+    }
+    return this.getSlot(variable, slotName);
+  }
+
+  /**
+   * Keras' `add_weight(name, shape, initializer)` (custom optimizers): an optimizer-wide weight,
+   * appended to the weights after those created before it. The tensor belongs to the optimizer.
+   */
+  protected addWeight(name: string, shape: readonly number[] = [], initializer: Initializer = 'zeros'): Tensor {
+    this.live();
+    this.requireCustom('addWeight');
+    if (typeof name !== 'string' || !name) throw new ArgumentError('InvalidArgument', `a weight name must be a non-empty string, got ${describe(name)}`);
+    if (this.customWeights.some((w) => w.name === name)) throw new ArgumentError('InvalidArgument', `${this.name} already has a weight named '${name}'`);
+    const t = initialized(shape, initializer, `${this.name}/${name}`);
+    this.customWeights.push({ name, tensor: t });
+    return t;
+  }
+
+  private requireCustom(what: string): void {
+    if (!this.custom) throw new StateError('InvalidState', `${what} is for custom optimizers (subclasses implementing resourceApplyDense); ${this.className} keeps its state in the core`);
+  }
+
+  /**
+   * Creates the weights of `vars` now, as Keras' `_create_all_weights(var_list)` (the first step
+   * would): the slots of variables that have none yet, in the given order. Useful before
+   * `setWeights` on a fresh optimizer.
+   */
+  build(vars: readonly Variable[]): void {
+    const id = this.live();
+    if (!Array.isArray(vars) || vars.some((v) => !(v instanceof Tensor))) throw new ArgumentError('InvalidArgument', `build expects an array of Variables, got ${describe(vars)}`);
+    if (this.custom) this.createSlots([...vars]);
+    else call(() => core().optimizer_create_slots(id, vars.flatMap((v) => [v.handleIndex, v.handleGeneration])));
+  }
+
+  /** @internal Whether this optimizer's update runs in JavaScript (a custom subclass). */
+  get isCustom(): boolean {
+    return this.custom;
   }
 
   /** Steps skipped for non-finite gradients so far (`skipNonFinite`). */
@@ -491,6 +831,7 @@ export abstract class Optimizer {
   }
 
   private resolveHyper(id: number, key: string): void {
+    if (!this.inCore(key)) return; // a custom optimizer reads its own with getHyperValue
     const v = this.hypers.get(key) as Exclude<HyperValue, number>;
     const value = v instanceof LearningRateSchedule ? v.call(Math.fround(this.iterations)) : v();
     if (typeof value !== 'number') {
@@ -512,6 +853,7 @@ export abstract class Optimizer {
 
   /** Slot names in creation order (Keras' `get_slot_names`). */
   getSlotNames(): string[] {
+    if (this.custom) return (this.live(), [...this.customSlotNames]);
     return call(() => core().optimizer_slot_names(this.live()));
   }
 
@@ -521,6 +863,14 @@ export abstract class Optimizer {
     if (!(variable instanceof Tensor)) throw new ArgumentError('InvalidArgument', `getSlot expects a Variable, got ${describe(variable)}`);
     if (typeof slotName !== 'string') throw new ArgumentError('InvalidArgument', `a slot name must be a string, got ${describe(slotName)}`);
     const c = core();
+    if (this.custom) {
+      const t = this.customSlots.get(variable)?.get(slotName);
+      if (!t) throw new SlotError('UnknownSlot', `no slot '${slotName}' for variable '${variable.name}'`);
+      return new SlotVariable(this, variable, slotName, () => {
+        this.live();
+        return call(() => c.tensor_ptr(t.handleIndex, t.handleGeneration));
+      });
+    }
     call(() => c.optimizer_slot_view(id, variable.handleIndex, variable.handleGeneration, slotName));
     return new SlotVariable(this, variable, slotName, () => {
       const [ptr] = call(() => c.optimizer_slot_view(this.live(), variable.handleIndex, variable.handleGeneration, slotName));
@@ -530,6 +880,7 @@ export abstract class Optimizer {
 
   /** Keras names of the weights (`Adam/iter:0`, `Adam/w/m:0`, ...), in `getWeights` order. */
   getWeightNames(): string[] {
+    if (this.custom) return (this.live(), [`${this.name}/iter:0`, ...this.customWeights.map((w) => `${this.name}/${w.name}:0`)]);
     return call(() => core().optimizer_weight_names(this.live()));
   }
 
@@ -537,6 +888,7 @@ export abstract class Optimizer {
   getWeights(): WeightValue[] {
     const id = this.live();
     const c = core();
+    if (this.custom) return [BigInt64Array.of(BigInt(this.iterations)), ...this.customWeights.map((w) => w.tensor.read())];
     const count = c.optimizer_weight_names(id).length;
     const out: WeightValue[] = [BigInt64Array.of(BigInt(this.iterations))];
     for (let i = 1; i < count; i++) {
@@ -567,6 +919,15 @@ export abstract class Optimizer {
       }
       return w as ArrayLike<number>;
     });
+    if (this.custom) {
+      rest.forEach((w, i) => {
+        const t = this.customWeights[i].tensor;
+        if (w.length !== t.size) throw new WeightsError('WeightShape', `Optimizer weight shape [${t.shape.join(', ')}] (${t.size} values) not compatible with provided weight of ${w.length} values (weight ${i + 1})`);
+      });
+      rest.forEach((w, i) => this.customWeights[i].tensor.assign(w));
+      this.iterations = iterations;
+      return;
+    }
     const total = rest.reduce((s, w) => s + w.length, 0);
     const frame = reserveFrame(rest.length, total, 0);
     const u32 = heapUint32();
@@ -597,6 +958,7 @@ export abstract class Optimizer {
     if (this.disposed) return;
     this.disposed = true;
     registry.unregister(this);
+    for (const w of this.customWeights) w.tensor.dispose();
     core().optimizer_dispose(this.id);
   }
 
@@ -624,6 +986,95 @@ export class SlotVariable extends WasmTensor {
   protected pointer(): number {
     return this.locate();
   }
+}
+
+/** Whether a prototype (a subclass of Optimizer) implements the update hooks itself. */
+function isCustomClass(proto: object): boolean {
+  const base = Optimizer.prototype as unknown as Record<string, unknown>;
+  const p = proto as Record<string, unknown>;
+  return p.resourceApplyDense !== base.resourceApplyDense || p.resourceApplySparse !== base.resourceApplySparse;
+}
+
+/** A gradient as hooks see it: Float32Array (a copy of a Tensor's values) or IndexedSlices. */
+function hookGradient(g: Gradient, v: Variable): HookGradient {
+  if (g instanceof IndexedSlices || g instanceof Float32Array) return g;
+  if (g instanceof Tensor) {
+    if (g.isDisposed) throw new StateError('Disposed', `the gradient tensor of '${v.name}' has been disposed`);
+    return g.read();
+  }
+  if (Array.isArray(g) && isNumeric(g)) return Float32Array.from(g);
+  throw new ArgumentError('InvalidArgument', `the gradient of '${v.name}' must be a Float32Array, number[], Tensor, IndexedSlices or null; got ${describe(g)}`);
+}
+
+/** Checks what an aggregator or transformer returned: one pair per pair given, same variables. */
+function checkHookResult(out: unknown, before: GradsAndVars, who: string): GradsAndVars {
+  if (!Array.isArray(out) || out.length !== before.length) {
+    throw new ArgumentError('InvalidArgument', `${who} must return a list of ${before.length} [gradient, variable] pairs, got ${describe(out)}`);
+  }
+  return out.map((pair: unknown, i): [HookGradient, Variable] => {
+    const v = before[i][1];
+    if (!Array.isArray(pair) || pair.length !== 2) throw new ArgumentError('InvalidArgument', `${who} returned ${describe(pair)} at position ${i}, not a [gradient, variable] pair`);
+    if (pair[1] !== v) throw new ArgumentError('InvalidArgument', `${who} returned ${pair[1] instanceof Tensor ? `variable '${pair[1].name}'` : describe(pair[1])} at position ${i}, where '${v.name}' was given`);
+    const g: unknown = pair[0];
+    if (g === null || g === undefined || g instanceof Tensor) throw new ArgumentError('InvalidArgument', `${who} returned ${describe(g)} as the gradient of '${v.name}'; expected a Float32Array or IndexedSlices`);
+    return [hookGradient(g as Gradient, v), v];
+  });
+}
+
+function checkAggregator(f: unknown): GradientAggregator {
+  if (typeof f !== 'function') throw new ArgumentError('InvalidArgument', `\`gradientAggregator\` must be a function, got ${describe(f)}`);
+  return f as GradientAggregator;
+}
+
+function checkTransformers(list: unknown): readonly GradientTransformer[] {
+  if (!Array.isArray(list)) throw new ArgumentError('InvalidArgument', `\`gradientTransformers\` must be an array of functions, got ${describe(list)}`);
+  list.forEach((f, i) => {
+    if (typeof f !== 'function') throw new ArgumentError('InvalidArgument', `gradientTransformers[${i}] must be a function, got ${describe(f)}`);
+  });
+  return Object.freeze([...list]) as readonly GradientTransformer[];
+}
+
+/** The pairs with every Tensor gradient replaced by a copy of its values (custom optimizers:
+ * the core clips staged gradients in place, never a caller's tensor). */
+function stageCopies(pairs: ReadonlyArray<readonly [Gradient, Variable]>): ReadonlyArray<readonly [Gradient, Variable]> {
+  return pairs.map((p) => {
+    if (!Array.isArray(p) || !(p[0] instanceof Tensor)) return p;
+    if (p[0].isDisposed) throw new StateError('Disposed', `the gradient tensor of '${(p[1] as Variable)?.name}' has been disposed`);
+    return [p[0].read(), p[1]] as const;
+  });
+}
+
+/** Keras' `_deduplicate_indexed_slices`: unique rows in first-occurrence order, values summed
+ * in occurrence order in f32 (as the core does for built-ins). */
+function deduplicate(values: Float32Array, indices: Int32Array, rowLen: number): { values: Float32Array; indices: Int32Array } {
+  const first = new Map<number, number>();
+  const rows: number[] = [];
+  for (let k = 0; k < indices.length; k++) if (!first.has(indices[k])) first.set(indices[k], rows.push(indices[k]) - 1);
+  if (rows.length === indices.length) return { values, indices: Int32Array.from(indices) };
+  const summed = new Float32Array(rows.length * rowLen);
+  for (let k = 0; k < indices.length; k++) {
+    const u = first.get(indices[k])! * rowLen;
+    for (let d = 0; d < rowLen; d++) summed[u + d] += values[k * rowLen + d];
+  }
+  return { values: summed, indices: Int32Array.from(rows) };
+}
+
+/** A tensor of `shape` filled by an initializer. */
+function initialized(shape: readonly number[], init: Initializer, name: string): Tensor {
+  let fill: ArrayLike<number> | number;
+  if (init === 'zeros') fill = 0;
+  else if (init === 'ones') fill = 1;
+  else if (typeof init === 'number') fill = init;
+  else if (typeof init === 'function') fill = init(Object.freeze([...shape]));
+  else throw new ArgumentError('InvalidArgument', `an initializer must be a number, 'zeros', 'ones' or a function of the shape; got ${describe(init)}`);
+  const t = Tensor.zeros(shape, name);
+  try {
+    t.assign(fill);
+  } catch (e) {
+    t.dispose();
+    throw e;
+  }
+  return t;
 }
 
 /** Throws the error of the step that just failed in the core. */

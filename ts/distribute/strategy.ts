@@ -50,8 +50,10 @@ export interface WorkerMirroredStrategyOptions {
   variables: readonly Variable[];
   /** Handed to every replica once, as `ctx.data` (structured-cloned). */
   workerData?: unknown;
-  /** Replaces the default aggregation (see [[GradientAggregator]]). Default: the optimizer's
-   * `gradientAggregator` if it has one, else the sum over replicas in the wasm core. */
+  /** Replaces the default aggregation (see [[GradientAggregator]]). Default: the sum over
+   * replicas in the wasm core. (The optimizer's own `gradientAggregator`, Keras' signature
+   * `grads_and_vars -> grads_and_vars`, then runs inside its `applyGradients` on the aggregated
+   * gradients, before clipping, as with any other `applyGradients` call.) */
   gradientAggregator?: GradientAggregator;
   /** Multi-host training (see [[CrossHostOptions]]). */
   crossHost?: CrossHostOptions;
@@ -367,7 +369,7 @@ export class WorkerMirroredStrategy {
     }
     const idx = present.flatMap((p, i) => (p ? [i] : []));
 
-    const aggregator = this.aggregator ?? optimizerAggregator(this.optimizer);
+    const aggregator = this.aggregator;
     if (aggregator) {
       const out = await aggregator(results.map((m) => idx.map((i) => m.grads![i]!)));
       return this.applyAggregated(this.checkAggregated(out, idx, 'the gradient aggregator'), idx);
@@ -550,12 +552,6 @@ function settle(r: Replica, f: (w: Waiter) => void): void {
   if (!w) return;
   r.waiter = null;
   f(w);
-}
-
-/** The optimizer's own `gradientAggregator` (Keras' `gradient_aggregator`), if it has one. */
-function optimizerAggregator(opt: Optimizer): GradientAggregator | undefined {
-  const g = (opt as unknown as { gradientAggregator?: unknown }).gradientAggregator;
-  return typeof g === 'function' ? (g as GradientAggregator) : undefined;
 }
 
 function checkOptions(o: WorkerMirroredStrategyOptions): WorkerMirroredStrategyOptions {

@@ -1,7 +1,7 @@
 //! Object-safe access to an [`Optimizer`] of any rule, for callers that choose the optimizer at
 //! run time (the wasm binding, configs).
 
-use crate::clip::Clipping;
+use crate::clip::{Clip, Clipping};
 use crate::error::Result;
 use crate::optimizer::{Gradient, Optimizer};
 use crate::rules::UpdateRule;
@@ -26,6 +26,15 @@ pub trait DynOptimizer: Send {
         pairs: &[(Option<Gradient<'_>>, TensorId)],
         non_finite: &mut Vec<usize>,
     ) -> Result<bool>;
+    /// See [`Optimizer::prepare_external`].
+    fn prepare_external(
+        &mut self,
+        store: &Store,
+        pairs: &[(Option<Gradient<'_>>, TensorId)],
+        guard: Option<&mut Vec<usize>>,
+    ) -> Result<Option<Vec<Clip>>>;
+    /// The learning rate of the next step (schedule value set, legacy decay applied).
+    fn current_lr(&self) -> f32;
     fn create_slots_for(&mut self, store: &Store, vars: &[TensorId]) -> Result<()>;
     fn slot_batches(&self) -> &[usize];
     fn slot_variables(&self) -> Vec<(TensorId, String, usize)>;
@@ -79,6 +88,17 @@ impl<R: UpdateRule> DynOptimizer for Optimizer<R> {
         non_finite: &mut Vec<usize>,
     ) -> Result<bool> {
         Optimizer::apply_gradients_checked(self, store, pairs, non_finite)
+    }
+    fn prepare_external(
+        &mut self,
+        store: &Store,
+        pairs: &[(Option<Gradient<'_>>, TensorId)],
+        guard: Option<&mut Vec<usize>>,
+    ) -> Result<Option<Vec<Clip>>> {
+        Optimizer::prepare_external(self, store, pairs, guard)
+    }
+    fn current_lr(&self) -> f32 {
+        Optimizer::current_lr(self)
     }
     fn create_slots_for(&mut self, store: &Store, vars: &[TensorId]) -> Result<()> {
         Optimizer::create_slots_for(self, store, vars)

@@ -294,6 +294,46 @@ impl<R: UpdateRule> Optimizer<R> {
         Ok(true)
     }
 
+    /// The front half of a step, for optimizers whose update runs outside the core (custom
+    /// optimizers written in JavaScript): validates `pairs` as [`Optimizer::apply_gradients`]
+    /// does, checks for non-finite values when `guard` is given, and returns the clipping
+    /// prelude of each non-None gradient, in order. Nothing changes: no slot, no variable, no
+    /// `iterations`. `Ok(None)` when the guard found non-finite gradients (their positions are
+    /// in `guard`); an empty list gives no preludes.
+    pub fn prepare_external(
+        &mut self,
+        store: &Store,
+        pairs: &[(Option<Gradient<'_>>, TensorId)],
+        guard: Option<&mut Vec<usize>>,
+    ) -> Result<Option<Vec<Clip>>> {
+        if pairs.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        if pairs.iter().all(|(g, _)| g.is_none()) {
+            let names: Vec<String> = pairs.iter().map(|(_, v)| store.get(*v).map(|t| t.name.clone()).unwrap_or_default()).collect();
+            return Err(Error::InvalidState { message: format!("No gradients provided for any variable: {names:?}.") });
+        }
+        self.validate(store, pairs)?;
+        if let Some(out) = guard {
+            out.clear();
+            for (i, (g, _)) in pairs.iter().enumerate() {
+                let finite = match *g {
+                    None => true,
+                    Some(Gradient::Dense(v)) | Some(Gradient::Sparse { values: v, .. }) => all_finite(v),
+                    Some(Gradient::Tensor(id)) => all_finite(&store.get(id)?.data),
+                };
+                if !finite {
+                    out.push(i);
+                }
+            }
+            if !out.is_empty() {
+                return Ok(None);
+            }
+        }
+        self.compute_preludes(store, pairs);
+        Ok(Some(self.scratch.preludes.clone()))
+    }
+
     fn validate(&self, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Result<()> {
         // Duplicates: pairwise for short lists, a set for long ones (pairwise, 1000 variables
         // would be 500 000 comparisons per step).

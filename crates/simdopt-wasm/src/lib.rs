@@ -345,6 +345,87 @@ fn apply(s: &mut State, id: u32, n: usize, checked: bool) -> Result<bool, Error>
     result
 }
 
+/// The front half of a step for an optimizer whose update runs in JavaScript (a custom
+/// optimizer): validates the `n` commands in the frame as [`optimizer_apply`] does (with the
+/// non-finite guard if `checked`), then clips the staged gradient values in place (dense staged
+/// and sparse values; `clipvalue`, `clipnorm`, `global_clipnorm` exactly as the fused kernels
+/// do). Updates nothing: no variable, slot or `iterations`. Returns 0, 1 (error, see
+/// [`take_error`]) or 2 (non-finite gradients, see [`take_non_finite`]). The step's learning
+/// rate is [`optimizer_current_lr`].
+#[wasm_bindgen]
+pub fn optimizer_prepare(id: u32, n: u32, checked: bool) -> u32 {
+    STATE.with(|s| {
+        let s = &mut *s.borrow_mut();
+        match prepare(s, id, n as usize, checked) {
+            Ok(true) => 0,
+            Ok(false) => 2,
+            Err(e) => {
+                s.error = Some(e);
+                1
+            }
+        }
+    })
+}
+
+/// The learning rate the next step of an optimizer uses (Keras' `lr_t`: the learning rate as
+/// last set, with the legacy `decay` applied for the current `iterations`).
+#[wasm_bindgen]
+pub fn optimizer_current_lr(id: u32) -> Result<f32, JsError> {
+    with(|s| Ok(optimizer(s, id)?.current_lr()))
+}
+
+fn prepare(s: &mut State, id: u32, n: usize, checked: bool) -> Result<bool, Error> {
+    let State { store, optimizers, frame, non_finite, .. } = s;
+    let opt = optimizers.get_mut(&id).ok_or_else(|| Error::InvalidState { message: format!("optimizer {id} has been disposed") })?;
+    let cmds = frame.commands.get(..n * COMMAND_WORDS).ok_or_else(|| bad_frame("more commands than the frame holds"))?.to_vec();
+    let mut used = 0usize;
+    for c in cmds.chunks_exact(COMMAND_WORDS) {
+        if c[2] == KIND_SPARSE {
+            used = used.max((c[5] as usize).checked_add(c[6] as usize).ok_or_else(|| bad_frame("indices out of range"))?);
+        }
+    }
+    let indices = frame.indices.get(..used).ok_or_else(|| bad_frame("indices out of range"))?;
+    frame.indices64.clear();
+    frame.indices64.extend(indices.iter().map(|&i| i as i64));
+    let preludes = {
+        let mut pairs: Vec<Pair<'_>> = Vec::with_capacity(n);
+        for c in cmds.chunks_exact(COMMAND_WORDS) {
+            let var = tid(c[0], c[1]);
+            let (a, b, cc, d) = (c[3] as usize, c[4] as usize, c[5] as usize, c[6] as usize);
+            let grad = match c[2] {
+                KIND_NONE => None,
+                KIND_DENSE_STAGED => Some(Gradient::Dense(values(&frame.values, a, b)?)),
+                KIND_DENSE_TENSOR => Some(Gradient::Tensor(tid(c[3], c[4]))),
+                KIND_SPARSE => Some(Gradient::Sparse {
+                    values: values(&frame.values, a, b)?,
+                    indices: frame.indices64.get(cc..cc + d).ok_or_else(|| bad_frame("indices out of range"))?,
+                }),
+                k => return Err(bad_frame(&format!("unknown command kind {k}"))),
+            };
+            pairs.push((grad, var));
+        }
+        match opt.prepare_external(store, &pairs, checked.then_some(&mut *non_finite))? {
+            Some(p) => p,
+            None => return Ok(false),
+        }
+    };
+    // Clip the staged values in place (a gradient held in a tensor is left as it is: the
+    // facade stages copies for the optimizers that use this call).
+    let mut k = 0;
+    for c in cmds.chunks_exact(COMMAND_WORDS) {
+        if c[2] == KIND_NONE {
+            continue;
+        }
+        let pre = preludes[k];
+        k += 1;
+        if (c[2] == KIND_DENSE_STAGED || c[2] == KIND_SPARSE) && !pre.is_identity() {
+            let (a, b) = (c[3] as usize, c[4] as usize);
+            pre.apply_slice(&mut frame.values[a..a + b]);
+        }
+    }
+    Ok(true)
+}
+
 fn values(v: &[f32], start: usize, len: usize) -> Result<&[f32], Error> {
     start.checked_add(len).and_then(|end| v.get(start..end)).ok_or_else(|| bad_frame("values out of range"))
 }
