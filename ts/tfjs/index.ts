@@ -11,7 +11,7 @@
 // `variable.assign(tf.tensor(...))`. Every tensor the adapter creates is disposed.
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Optimizer, StateError, Variable, WeightsError, deserialize, serialize } from '../index.js';
-import type { Gradient, Serialized } from '../index.js';
+import type { Gradient, GradientSource, Serialized } from '../index.js';
 
 /** `{name, tensor}` (tfjs-core's NamedTensor, which its index does not export). */
 export interface NamedTensor {
@@ -328,6 +328,35 @@ export function tfjsGradients(f: () => tf.Scalar, variables: readonly tf.Variabl
     tf.dispose(grads);
   }
 }
+
+/** A loss for [[tfjsGradientSource]]: a tfjs scalar computed from tfjs copies of the simdopt
+ * Variables (in `varList` order). */
+export type TfjsLoss = (variables: tf.Variable[]) => tf.Scalar;
+
+/**
+ * A `minimize` gradient source built on `tf.variableGrads`: `opt.minimize(vars => loss(vars),
+ * varList, { gradientSource: tfjsGradientSource })` copies each simdopt Variable into a
+ * trainable tfjs variable, computes the loss and its gradients with [[tfjsGradients]] and
+ * disposes everything it made. tfjs must know the variables before it records the loss, so this
+ * source resolves `varList` first (Keras resolves it after the loss).
+ */
+export const tfjsGradientSource: GradientSource<TfjsLoss> = (loss, varList) => {
+  if (typeof loss !== 'function') throw new ConfigError('InvalidConfig', 'tfjsGradientSource needs the loss as a function of tfjs variables');
+  const vars = varList();
+  const copies = vars.map((v) => {
+    const t = tf.tensor(v.read(), [...v.shape], 'float32');
+    try {
+      return tf.variable(t, true);
+    } finally {
+      t.dispose();
+    }
+  });
+  try {
+    return tfjsGradients(() => loss(copies), copies);
+  } finally {
+    copies.forEach((c) => c.dispose());
+  }
+};
 
 // ---- config conversion ---------------------------------------------------------------------
 
