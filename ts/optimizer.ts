@@ -123,6 +123,8 @@ export interface OptimizerSpec {
   config: ReadonlyArray<readonly [string, ConfigDefault]>;
   /** Whether the legacy `lr` option is honoured (Keras' Ftrl ignores it). */
   acceptsLr?: boolean;
+  /** Keras' `_momentum` flag: a function `momentum` selects the momentum kernel (SGD, RMSprop). */
+  callableMomentum?: boolean;
   /** How `setWeights` reads a Keras-1 weight list (see `KERAS1_WEIGHTS`). */
   keras1Weights?: (ws: unknown[], expected: number) => unknown[];
 }
@@ -287,6 +289,11 @@ export abstract class Optimizer {
       if (typeof hv === 'number' && (!this.custom || CORE_BASE_HYPERS.has(key))) {
         keys.push(key);
         values.push(hv);
+      } else if (typeof hv === 'function' && key === 'momentum' && spec.callableMomentum && !this.custom) {
+        // Keras: `_momentum = callable(momentum) or momentum > 0`. The core fixes its kernel from
+        // the momentum it is built with: built with 1, it gets the function's value every step.
+        keys.push(key);
+        values.push(1);
       }
     }
     for (const key of CLIP_KEYS) {

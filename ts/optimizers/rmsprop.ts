@@ -1,5 +1,5 @@
 // Keras' RMSprop: plain, with momentum, centered.
-import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec, optionsObject } from '../optimizer.js';
+import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
 
 export interface RMSpropOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;
@@ -16,6 +16,7 @@ export interface RMSpropOptions extends BaseOptimizerOptions {
 }
 
 const SPEC: OptimizerSpec = {
+  callableMomentum: true,
   keras1Weights: KERAS1_WEIGHTS.prependIterations,
   className: 'RMSprop',
   config: [
@@ -32,20 +33,7 @@ const SPEC: OptimizerSpec = {
  * (with momentum), then `mg` (centered). */
 export class RMSprop extends Optimizer {
   constructor(options: RMSpropOptions = {}) {
-    options = optionsObject(options);
-    // Keras: `_momentum = callable(momentum) or momentum > 0`. The core fixes the flag from the
-    // momentum it is built with, so a function momentum is built as 1, then set (and called at
-    // every step, before the core sees a value).
-    const fn = typeof options.momentum === 'function' ? options.momentum : undefined;
-    super(SPEC, { ...options, momentum: fn ? 1 : options.momentum } as Record<string, unknown>);
-    if (fn) {
-      try {
-        this.setHyper('momentum', fn);
-      } catch (e) {
-        this.dispose(); // a refused function (say, one taking arguments) must not leak the core optimizer
-        throw e;
-      }
-    }
+    super(SPEC, options as Record<string, unknown>);
   }
   declare rho: HyperValue;
   declare momentum: HyperValue;

@@ -1,5 +1,5 @@
 // Keras' SGD: plain, momentum and Nesterov momentum.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec, optionsObject } from '../optimizer.js';
+import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
 
 export interface SGDOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;
@@ -10,6 +10,7 @@ export interface SGDOptions extends BaseOptimizerOptions {
 }
 
 const SPEC: OptimizerSpec = {
+  callableMomentum: true,
   className: 'SGD',
   config: [
     ['learning_rate', 0.01],
@@ -22,20 +23,7 @@ const SPEC: OptimizerSpec = {
 /** Gradient descent with optional (Nesterov) momentum. */
 export class SGD extends Optimizer {
   constructor(options: SGDOptions = {}) {
-    options = optionsObject(options);
-    // Keras: `_momentum = callable(momentum) or momentum > 0`. The core fixes the flag from the
-    // momentum it is built with, so a function momentum is built as 1, then set (and called at
-    // every step, before the core sees a value).
-    const fn = typeof options.momentum === 'function' ? options.momentum : undefined;
-    super(SPEC, { ...options, momentum: fn ? 1 : options.momentum } as Record<string, unknown>);
-    if (fn) {
-      try {
-        this.setHyper('momentum', fn);
-      } catch (e) {
-        this.dispose(); // a refused function (say, one taking arguments) must not leak the core optimizer
-        throw e;
-      }
-    }
+    super(SPEC, options as Record<string, unknown>);
   }
   declare momentum: HyperValue;
   declare readonly nesterov: boolean;
