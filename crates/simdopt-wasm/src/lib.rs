@@ -115,8 +115,9 @@ fn to_js(e: Error) -> JsError {
     JsError::new(&format!("{}: {}", e.code(), e))
 }
 
-fn optimizer(s: &mut State, id: u32) -> Result<&mut AnyOptimizer, Error> {
-    s.optimizers.get_mut(&id).ok_or_else(|| Error::InvalidState { message: format!("optimizer {id} has been disposed") })
+/// The live optimizer `id` (a map, not the whole state, so callers can borrow other fields too).
+fn optimizer(optimizers: &mut HashMap<u32, AnyOptimizer>, id: u32) -> Result<&mut AnyOptimizer, Error> {
+    optimizers.get_mut(&id).ok_or_else(|| Error::InvalidState { message: format!("optimizer {id} has been disposed") })
 }
 
 fn tid(index: u32, generation: u32) -> TensorId {
@@ -228,47 +229,37 @@ pub fn optimizer_count() -> u32 {
 
 #[wasm_bindgen]
 pub fn optimizer_set_hyper(id: u32, name: &str, value: f32) -> Result<(), JsError> {
-    with(|s| optimizer(s, id)?.set_hyper(name, value))
+    with(|s| optimizer(&mut s.optimizers, id)?.set_hyper(name, value))
 }
 
 #[wasm_bindgen]
 pub fn optimizer_hyper(id: u32, name: &str) -> Result<f32, JsError> {
-    with(|s| optimizer(s, id)?.hyper(name))
+    with(|s| optimizer(&mut s.optimizers, id)?.hyper(name))
 }
 
 #[wasm_bindgen]
 pub fn optimizer_set_clipping(id: u32, clipvalue: Option<f32>, clipnorm: Option<f32>, global_clipnorm: Option<f32>) -> Result<(), JsError> {
-    with(|s| optimizer(s, id)?.set_clipping(Clipping { clipvalue, clipnorm, global_clipnorm }))
+    with(|s| optimizer(&mut s.optimizers, id)?.set_clipping(Clipping { clipvalue, clipnorm, global_clipnorm }))
 }
 
 #[wasm_bindgen]
 pub fn optimizer_iterations(id: u32) -> Result<f64, JsError> {
-    with(|s| Ok(optimizer(s, id)?.iterations() as f64))
+    with(|s| Ok(optimizer(&mut s.optimizers, id)?.iterations() as f64))
 }
 
 #[wasm_bindgen]
 pub fn optimizer_set_iterations(id: u32, iterations: f64) -> Result<(), JsError> {
     with(|s| {
-        optimizer(s, id)?.set_iterations(iterations as u64);
+        optimizer(&mut s.optimizers, id)?.set_iterations(iterations as u64);
         Ok(())
     })
 }
 
 /// Applies one step described by `n` commands in the frame (see [`COMMAND_WORDS`]). Returns 0,
-/// or 1 after an error, whose message [`take_error`] then gives: a plain number crosses the
-/// boundary without the array a `Result` return allocates in JavaScript on every step.
+/// or 1 after an error, whose message [`take_error`] then gives (see [`status`]).
 #[wasm_bindgen]
 pub fn optimizer_apply(id: u32, n: u32) -> u32 {
-    STATE.with(|s| {
-        let s = &mut *s.borrow_mut();
-        match apply(s, id, n as usize, false) {
-            Ok(_) => 0,
-            Err(e) => {
-                s.error = Some(e);
-                1
-            }
-        }
-    })
+    status(|s| apply(s, id, n as usize, false).map(|_| true))
 }
 
 /// [`optimizer_apply`] with the non-finite guard: returns 0 (applied), 1 (error, see
@@ -276,17 +267,7 @@ pub fn optimizer_apply(id: u32, n: u32) -> u32 {
 /// positions in the frame are [`take_non_finite`]).
 #[wasm_bindgen]
 pub fn optimizer_apply_checked(id: u32, n: u32) -> u32 {
-    STATE.with(|s| {
-        let s = &mut *s.borrow_mut();
-        match apply(s, id, n as usize, true) {
-            Ok(true) => 0,
-            Ok(false) => 2,
-            Err(e) => {
-                s.error = Some(e);
-                1
-            }
-        }
-    })
+    status(|s| apply(s, id, n as usize, true))
 }
 
 /// Positions (in the step's commands) of the non-finite gradients of the last skipped step.
@@ -306,43 +287,76 @@ pub fn take_error() -> Result<(), JsError> {
 
 fn apply(s: &mut State, id: u32, n: usize, checked: bool) -> Result<bool, Error> {
     let State { store, optimizers, frame, pairs: spare, non_finite, .. } = s;
-    let opt = optimizers.get_mut(&id).ok_or_else(|| Error::InvalidState { message: format!("optimizer {id} has been disposed") })?;
-    let cmds = frame.commands.get(..n * COMMAND_WORDS).ok_or_else(|| bad_frame("more commands than the frame holds"))?;
-    // Widen only the indices this step uses (the frame may be much larger than the step).
+    let opt = optimizer(optimizers, id)?;
+    let cmds = step_commands(&frame.commands, n)?;
+    widen_indices(cmds, &frame.indices, &mut frame.indices64)?;
+    let mut pairs: Vec<Pair<'_>> = recycle(core::mem::take(spare));
+    let result = decode(cmds, &frame.values, &frame.indices64, &mut pairs).and_then(|()| {
+        if checked {
+            opt.apply_gradients_checked(store, &pairs, non_finite)
+        } else {
+            opt.apply_gradients(store, &pairs).map(|()| true)
+        }
+    });
+    *spare = recycle(pairs);
+    result
+}
+
+/// Runs a step call and turns its result into the status code the facade reads: 0 applied,
+/// 1 error (kept for [`take_error`]), 2 skipped for non-finite gradients. A plain number crosses
+/// the boundary without the array a `Result` return allocates in JavaScript on every step.
+fn status(f: impl FnOnce(&mut State) -> Result<bool, Error>) -> u32 {
+    STATE.with(|s| {
+        let s = &mut *s.borrow_mut();
+        match f(s) {
+            Ok(true) => 0,
+            Ok(false) => 2,
+            Err(e) => {
+                s.error = Some(e);
+                1
+            }
+        }
+    })
+}
+
+/// The first `n` commands of the frame.
+fn step_commands(commands: &[u32], n: usize) -> Result<&[u32], Error> {
+    n.checked_mul(COMMAND_WORDS).and_then(|w| commands.get(..w)).ok_or_else(|| bad_frame("more commands than the frame holds"))
+}
+
+/// Widens (to the core's i64) only the indices the commands use: the frame may be much larger
+/// than the step.
+fn widen_indices(cmds: &[u32], indices: &[i32], indices64: &mut Vec<i64>) -> Result<(), Error> {
     let mut used = 0usize;
     for c in cmds.chunks_exact(COMMAND_WORDS) {
         if c[2] == KIND_SPARSE {
             used = used.max((c[5] as usize).checked_add(c[6] as usize).ok_or_else(|| bad_frame("indices out of range"))?);
         }
     }
-    let indices = frame.indices.get(..used).ok_or_else(|| bad_frame("indices out of range"))?;
-    frame.indices64.clear();
-    frame.indices64.extend(indices.iter().map(|&i| i as i64));
-    let mut pairs: Vec<Pair<'_>> = recycle(core::mem::take(spare));
-    let result = (|| {
-        for c in cmds.chunks_exact(COMMAND_WORDS) {
-            let var = tid(c[0], c[1]);
-            let (a, b, cc, d) = (c[3] as usize, c[4] as usize, c[5] as usize, c[6] as usize);
-            let grad = match c[2] {
-                KIND_NONE => None,
-                KIND_DENSE_STAGED => Some(Gradient::Dense(values(&frame.values, a, b)?)),
-                KIND_DENSE_TENSOR => Some(Gradient::Tensor(tid(c[3], c[4]))),
-                KIND_SPARSE => Some(Gradient::Sparse {
-                    values: values(&frame.values, a, b)?,
-                    indices: frame.indices64.get(cc..cc + d).ok_or_else(|| bad_frame("indices out of range"))?,
-                }),
-                k => return Err(bad_frame(&format!("unknown command kind {k}"))),
-            };
-            pairs.push((grad, var));
-        }
-        if checked {
-            opt.apply_gradients_checked(store, &pairs, non_finite)
-        } else {
-            opt.apply_gradients(store, &pairs).map(|()| true)
-        }
-    })();
-    *spare = recycle(pairs);
-    result
+    let indices = indices.get(..used).ok_or_else(|| bad_frame("indices out of range"))?;
+    indices64.clear();
+    indices64.extend(indices.iter().map(|&i| i as i64));
+    Ok(())
+}
+
+/// Decodes the commands into (gradient, variable) pairs that borrow the frame's buffers.
+fn decode<'a>(cmds: &[u32], values: &'a [f32], indices64: &'a [i64], pairs: &mut Vec<Pair<'a>>) -> Result<(), Error> {
+    for c in cmds.chunks_exact(COMMAND_WORDS) {
+        let var = tid(c[0], c[1]);
+        let (a, b, cc, d) = (c[3] as usize, c[4] as usize, c[5] as usize, c[6] as usize);
+        let grad = match c[2] {
+            KIND_NONE => None,
+            KIND_DENSE_STAGED => Some(Gradient::Dense(frame_values(values, a, b)?)),
+            KIND_DENSE_TENSOR => Some(Gradient::Tensor(tid(c[3], c[4]))),
+            KIND_SPARSE => Some(Gradient::Sparse {
+                values: frame_values(values, a, b)?,
+                indices: cc.checked_add(d).and_then(|end| indices64.get(cc..end)).ok_or_else(|| bad_frame("indices out of range"))?,
+            }),
+            k => return Err(bad_frame(&format!("unknown command kind {k}"))),
+        };
+        pairs.push((grad, var));
+    }
+    Ok(())
 }
 
 /// The front half of a step for an optimizer whose update runs in JavaScript (a custom
@@ -354,56 +368,25 @@ fn apply(s: &mut State, id: u32, n: usize, checked: bool) -> Result<bool, Error>
 /// rate is [`optimizer_current_lr`].
 #[wasm_bindgen]
 pub fn optimizer_prepare(id: u32, n: u32, checked: bool) -> u32 {
-    STATE.with(|s| {
-        let s = &mut *s.borrow_mut();
-        match prepare(s, id, n as usize, checked) {
-            Ok(true) => 0,
-            Ok(false) => 2,
-            Err(e) => {
-                s.error = Some(e);
-                1
-            }
-        }
-    })
+    status(|s| prepare(s, id, n as usize, checked))
 }
 
 /// The learning rate the next step of an optimizer uses (Keras' `lr_t`: the learning rate as
 /// last set, with the legacy `decay` applied for the current `iterations`).
 #[wasm_bindgen]
 pub fn optimizer_current_lr(id: u32) -> Result<f32, JsError> {
-    with(|s| Ok(optimizer(s, id)?.current_lr()))
+    with(|s| Ok(optimizer(&mut s.optimizers, id)?.current_lr()))
 }
 
 fn prepare(s: &mut State, id: u32, n: usize, checked: bool) -> Result<bool, Error> {
     let State { store, optimizers, frame, non_finite, .. } = s;
-    let opt = optimizers.get_mut(&id).ok_or_else(|| Error::InvalidState { message: format!("optimizer {id} has been disposed") })?;
-    let cmds = frame.commands.get(..n * COMMAND_WORDS).ok_or_else(|| bad_frame("more commands than the frame holds"))?.to_vec();
-    let mut used = 0usize;
-    for c in cmds.chunks_exact(COMMAND_WORDS) {
-        if c[2] == KIND_SPARSE {
-            used = used.max((c[5] as usize).checked_add(c[6] as usize).ok_or_else(|| bad_frame("indices out of range"))?);
-        }
-    }
-    let indices = frame.indices.get(..used).ok_or_else(|| bad_frame("indices out of range"))?;
-    frame.indices64.clear();
-    frame.indices64.extend(indices.iter().map(|&i| i as i64));
+    let opt = optimizer(optimizers, id)?;
+    // A copy: the staged values are rewritten below, while the pairs borrowed them.
+    let cmds = step_commands(&frame.commands, n)?.to_vec();
+    widen_indices(&cmds, &frame.indices, &mut frame.indices64)?;
     let preludes = {
         let mut pairs: Vec<Pair<'_>> = Vec::with_capacity(n);
-        for c in cmds.chunks_exact(COMMAND_WORDS) {
-            let var = tid(c[0], c[1]);
-            let (a, b, cc, d) = (c[3] as usize, c[4] as usize, c[5] as usize, c[6] as usize);
-            let grad = match c[2] {
-                KIND_NONE => None,
-                KIND_DENSE_STAGED => Some(Gradient::Dense(values(&frame.values, a, b)?)),
-                KIND_DENSE_TENSOR => Some(Gradient::Tensor(tid(c[3], c[4]))),
-                KIND_SPARSE => Some(Gradient::Sparse {
-                    values: values(&frame.values, a, b)?,
-                    indices: frame.indices64.get(cc..cc + d).ok_or_else(|| bad_frame("indices out of range"))?,
-                }),
-                k => return Err(bad_frame(&format!("unknown command kind {k}"))),
-            };
-            pairs.push((grad, var));
-        }
+        decode(&cmds, &frame.values, &frame.indices64, &mut pairs)?;
         match opt.prepare_external(store, &pairs, checked.then_some(&mut *non_finite))? {
             Some(p) => p,
             None => return Ok(false),
@@ -426,7 +409,7 @@ fn prepare(s: &mut State, id: u32, n: usize, checked: bool) -> Result<bool, Erro
     Ok(true)
 }
 
-fn values(v: &[f32], start: usize, len: usize) -> Result<&[f32], Error> {
+fn frame_values(v: &[f32], start: usize, len: usize) -> Result<&[f32], Error> {
     start.checked_add(len).and_then(|end| v.get(start..end)).ok_or_else(|| bad_frame("values out of range"))
 }
 
@@ -436,14 +419,16 @@ fn bad_frame(what: &str) -> Error {
 
 #[wasm_bindgen]
 pub fn optimizer_weight_names(id: u32) -> Result<Vec<String>, JsError> {
-    with(|s| Ok(optimizer(s, id)?.weight_names()))
+    with(|s| Ok(optimizer(&mut s.optimizers, id)?.weight_names()))
 }
 
 /// `[ptr, len]` of weight `i >= 1` (weight 0 is `iterations`).
 #[wasm_bindgen]
 pub fn optimizer_weight_view(id: u32, i: u32) -> Result<Vec<u32>, JsError> {
     with(|s| {
-        let w = optimizer(s, id)?.weight(i as usize).ok_or_else(|| Error::InvalidState { message: format!("no weight {i}") })?;
+        let w = optimizer(&mut s.optimizers, id)?
+            .weight(i as usize)
+            .ok_or_else(|| Error::InvalidState { message: format!("no weight {i}") })?;
         Ok(vec![w.as_ptr() as u32, w.len() as u32])
     })
 }
@@ -454,7 +439,7 @@ pub fn optimizer_weight_view(id: u32, i: u32) -> Result<Vec<u32>, JsError> {
 pub fn optimizer_set_weights(id: u32, iterations: f64, n: u32) -> Result<(), JsError> {
     with(|s| {
         let State { optimizers, frame, .. } = s;
-        let opt = optimizers.get_mut(&id).ok_or_else(|| Error::InvalidState { message: format!("optimizer {id} has been disposed") })?;
+        let opt = optimizer(optimizers, id)?;
         let lens = frame.commands.get(..n as usize).ok_or_else(|| bad_frame("more weights than the frame holds"))?;
         let mut rest = Vec::with_capacity(lens.len());
         let mut off = 0;
@@ -468,14 +453,14 @@ pub fn optimizer_set_weights(id: u32, iterations: f64, n: u32) -> Result<(), JsE
 
 #[wasm_bindgen]
 pub fn optimizer_slot_names(id: u32) -> Result<Vec<String>, JsError> {
-    with(|s| Ok(optimizer(s, id)?.slot_names().into_iter().map(String::from).collect()))
+    with(|s| Ok(optimizer(&mut s.optimizers, id)?.slot_names().into_iter().map(String::from).collect()))
 }
 
 /// `[ptr, len]` of a variable's slot.
 #[wasm_bindgen]
 pub fn optimizer_slot_view(id: u32, var_index: u32, var_generation: u32, slot: &str) -> Result<Vec<u32>, JsError> {
     with(|s| {
-        let v = optimizer(s, id)?.slot(tid(var_index, var_generation), slot)?;
+        let v = optimizer(&mut s.optimizers, id)?.slot(tid(var_index, var_generation), slot)?;
         Ok(vec![v.as_ptr() as u32, v.len() as u32])
     })
 }
@@ -486,7 +471,7 @@ pub fn optimizer_slot_view(id: u32, var_index: u32, var_generation: u32, slot: &
 pub fn optimizer_create_slots(id: u32, handles: Vec<u32>) -> Result<(), JsError> {
     with(|s| {
         let State { store, optimizers, .. } = s;
-        let opt = optimizers.get_mut(&id).ok_or_else(|| Error::InvalidState { message: format!("optimizer {id} has been disposed") })?;
+        let opt = optimizer(optimizers, id)?;
         let vars: Vec<TensorId> = handles.chunks_exact(2).map(|h| tid(h[0], h[1])).collect();
         opt.create_slots_for(store, &vars)
     })
@@ -495,19 +480,25 @@ pub fn optimizer_create_slots(id: u32, handles: Vec<u32>) -> Result<(), JsError>
 /// Sizes of the batches in which variables got their slots (see `Optimizer::slot_batches`).
 #[wasm_bindgen]
 pub fn optimizer_slot_batches(id: u32) -> Result<Vec<u32>, JsError> {
-    with(|s| Ok(optimizer(s, id)?.slot_batches().iter().map(|&n| n as u32).collect()))
+    with(|s| Ok(optimizer(&mut s.optimizers, id)?.slot_batches().iter().map(|&n| n as u32).collect()))
 }
 
 /// Variables with slots, first-seen order: `[index, generation, elements, ...]`.
 #[wasm_bindgen]
 pub fn optimizer_slot_variables(id: u32) -> Result<Vec<u32>, JsError> {
-    with(|s| Ok(optimizer(s, id)?.slot_variables().into_iter().flat_map(|(v, _, len)| [v.index(), v.generation(), len as u32]).collect()))
+    with(|s| {
+        Ok(optimizer(&mut s.optimizers, id)?
+            .slot_variables()
+            .into_iter()
+            .flat_map(|(v, _, len)| [v.index(), v.generation(), len as u32])
+            .collect())
+    })
 }
 
 /// Names of the variables with slots (as when their slots were made), first-seen order.
 #[wasm_bindgen]
 pub fn optimizer_slot_variable_names(id: u32) -> Result<Vec<String>, JsError> {
-    with(|s| Ok(optimizer(s, id)?.slot_variables().into_iter().map(|(_, name, _)| name).collect()))
+    with(|s| Ok(optimizer(&mut s.optimizers, id)?.slot_variables().into_iter().map(|(_, name, _)| name).collect()))
 }
 
 /// The shape of a live tensor.
