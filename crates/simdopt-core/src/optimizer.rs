@@ -210,7 +210,7 @@ impl<R: UpdateRule> Optimizer<R> {
         pairs: &[(Option<Gradient<'_>>, TensorId)],
         non_finite: &mut Vec<usize>,
     ) -> Result<bool> {
-        non_finite.clear();
+        non_finite.clear(); // also for an empty list, which `apply` returns early on
         self.apply(store, pairs, Some(non_finite))
     }
 
@@ -218,25 +218,8 @@ impl<R: UpdateRule> Optimizer<R> {
         if pairs.is_empty() {
             return Ok(true);
         }
-        if pairs.iter().all(|(g, _)| g.is_none()) {
-            let names: Vec<String> = pairs.iter().map(|(_, v)| store.get(*v).map(|t| t.name.clone()).unwrap_or_default()).collect();
-            return Err(Error::InvalidState { message: format!("No gradients provided for any variable: {names:?}.") });
-        }
-        self.validate(store, pairs)?;
-        if let Some(out) = guard {
-            for (i, (g, _)) in pairs.iter().enumerate() {
-                let finite = match *g {
-                    None => true,
-                    Some(Gradient::Dense(v)) | Some(Gradient::Sparse { values: v, .. }) => all_finite(v),
-                    Some(Gradient::Tensor(id)) => all_finite(&store.get(id)?.data),
-                };
-                if !finite {
-                    out.push(i);
-                }
-            }
-            if !out.is_empty() {
-                return Ok(false);
-            }
+        if !self.check_step(store, pairs, guard)? {
+            return Ok(false);
         }
         let new_vars: Vec<TensorId> = pairs.iter().filter(|(g, v)| g.is_some() && !self.vars.contains_key(v)).map(|(_, v)| *v).collect();
         self.create_slots(store, &new_vars)?;
@@ -309,29 +292,35 @@ impl<R: UpdateRule> Optimizer<R> {
         if pairs.is_empty() {
             return Ok(Some(Vec::new()));
         }
+        if !self.check_step(store, pairs, guard)? {
+            return Ok(None);
+        }
+        self.compute_preludes(store, pairs);
+        Ok(Some(self.scratch.preludes.clone()))
+    }
+
+    /// The checks every step makes before it changes anything: at least one gradient, a valid
+    /// call (`validate`), and, with `guard`, no NaN or ±Inf (their positions go into `guard`;
+    /// then `Ok(false)`).
+    fn check_step(&self, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)], guard: Option<&mut Vec<usize>>) -> Result<bool> {
         if pairs.iter().all(|(g, _)| g.is_none()) {
             let names: Vec<String> = pairs.iter().map(|(_, v)| store.get(*v).map(|t| t.name.clone()).unwrap_or_default()).collect();
             return Err(Error::InvalidState { message: format!("No gradients provided for any variable: {names:?}.") });
         }
         self.validate(store, pairs)?;
-        if let Some(out) = guard {
-            out.clear();
-            for (i, (g, _)) in pairs.iter().enumerate() {
-                let finite = match *g {
-                    None => true,
-                    Some(Gradient::Dense(v)) | Some(Gradient::Sparse { values: v, .. }) => all_finite(v),
-                    Some(Gradient::Tensor(id)) => all_finite(&store.get(id)?.data),
-                };
-                if !finite {
-                    out.push(i);
-                }
-            }
-            if !out.is_empty() {
-                return Ok(None);
+        let Some(out) = guard else { return Ok(true) };
+        out.clear();
+        for (i, (g, _)) in pairs.iter().enumerate() {
+            let finite = match *g {
+                None => true,
+                Some(Gradient::Dense(v)) | Some(Gradient::Sparse { values: v, .. }) => all_finite(v),
+                Some(Gradient::Tensor(id)) => all_finite(&store.get(id)?.data),
+            };
+            if !finite {
+                out.push(i);
             }
         }
-        self.compute_preludes(store, pairs);
-        Ok(Some(self.scratch.preludes.clone()))
+        Ok(out.is_empty())
     }
 
     fn validate(&self, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Result<()> {
