@@ -8,7 +8,6 @@ import { rng } from './random.mjs';
 
 export const CLASS_NAMES = getDistinctClasses();
 
-
 function shuffle(a, random) {
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
