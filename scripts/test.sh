@@ -17,6 +17,5 @@ log "jest"
 mkdir -p .build
 status=0
 NODE_OPTIONS="--experimental-vm-modules --no-warnings" node_modules/.bin/jest --json --outputFile=.build/jest.json "$@" || status=$?
-# One plain closing line with the counts (jest's own summary is not a line CI reads).
-node -e 'const r = require("./.build/jest.json"); console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)'
+node scripts/jest-summary.cjs .build/jest.json
 exit $status

@@ -206,7 +206,7 @@ const registry = new FinalizationRegistry<number>((id) => {
 export function optionsObject<T>(options: T): T {
   if (options === undefined) return {} as T;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new ArgumentError('InvalidArgument', `optimizer options must be an object, got ${describe(options)}`);
+    throw new ArgumentError('InvalidArgument', `optimizer options must be an object, got ${describeValue(options)}`);
   }
   return options;
 }
@@ -256,7 +256,7 @@ export abstract class Optimizer {
       }
     }
     if (options.name !== undefined && options.name !== null && typeof options.name !== 'string') {
-      throw new ArgumentError('InvalidArgument', `\`name\` must be a string, got ${describe(options.name)}`);
+      throw new ArgumentError('InvalidArgument', `\`name\` must be a string, got ${describeValue(options.name)}`);
     }
     this.name = typeof options.name === 'string' && options.name ? options.name : spec.className;
     if (typeof options.lr === 'number' && options.lr < 0) {
@@ -275,7 +275,7 @@ export abstract class Optimizer {
       if (key === 'learning_rate' && lrAlias !== undefined) v = lrAlias;
       if (typeof dflt === 'boolean') {
         if (v !== undefined && typeof v !== 'boolean') {
-          throw new ArgumentError('InvalidArgument', `\`${key}\` must be a boolean, got ${describe(v)}`);
+          throw new ArgumentError('InvalidArgument', `\`${key}\` must be a boolean, got ${describeValue(v)}`);
         }
         const flag = (v as boolean | undefined) ?? dflt;
         this.flags.set(key, flag);
@@ -299,7 +299,7 @@ export abstract class Optimizer {
     for (const key of CLIP_KEYS) {
       const v = options[camelCase(key)];
       if (v === undefined || v === null) continue;
-      if (typeof v !== 'number') throw new ArgumentError('InvalidArgument', `\`${key}\` must be a number, got ${describe(v)}`);
+      if (typeof v !== 'number') throw new ArgumentError('InvalidArgument', `\`${key}\` must be a number, got ${describeValue(v)}`);
       if (v < 0) throw new HyperparameterError('InvalidHyperparameter', `Expected ${key} >= 0, received: ${pyFloat(v)}`);
       this.clip[key] = v;
       keys.push(key);
@@ -329,7 +329,7 @@ export abstract class Optimizer {
     customObjects: Record<string, unknown> = {},
   ): T {
     if (config === null || typeof config !== 'object' || Array.isArray(config)) {
-      throw new ConfigError('InvalidConfig', `an optimizer config must be an object, got ${describe(config)}`);
+      throw new ConfigError('InvalidConfig', `an optimizer config must be an object, got ${describeValue(config)}`);
     }
     const options: Record<string, unknown> = Object.create(null);
     for (const key of Object.keys(config)) {
@@ -367,7 +367,7 @@ export abstract class Optimizer {
 
   /** The Keras key of a hyperparameter given by its Keras or camelCase name. */
   private kerasKey(key: string): string {
-    if (typeof key !== 'string') throw new ArgumentError('InvalidArgument', `a hyperparameter name must be a string, got ${describe(key)}`);
+    if (typeof key !== 'string') throw new ArgumentError('InvalidArgument', `a hyperparameter name must be a string, got ${describeValue(key)}`);
     if (this.hypers.has(key)) return key;
     for (const k of this.hypers.keys()) if (camelCase(k) === key) return k;
     return key;
@@ -418,7 +418,7 @@ export abstract class Optimizer {
   getHyperValue(key: string): number {
     const v = this.getHyper(key);
     const x = typeof v === 'number' ? v : v instanceof LearningRateSchedule ? v.call(Math.fround(this.iterations)) : v();
-    if (typeof x !== 'number') throw new HyperparameterError('InvalidHyperparameter', `hyperparameter \`${key}\` returned ${describe(x)}, not a number`);
+    if (typeof x !== 'number') throw new HyperparameterError('InvalidHyperparameter', `hyperparameter \`${key}\` returned ${describeValue(x)}, not a number`);
     return Math.fround(x);
   }
 
@@ -485,13 +485,9 @@ export abstract class Optimizer {
   private runGradientHooks(pairs: ReadonlyArray<readonly [Gradient, Variable]>, aggregate: boolean): Array<readonly [Gradient, Variable]> {
     let kept: GradsAndVars = [];
     for (let i = 0; i < pairs.length; i++) {
-      const pair = pairs[i];
-      if (!Array.isArray(pair) || pair.length !== 2) {
-        throw new ArgumentError('InvalidArgument', `applyGradients expects [gradient, variable] pairs; entry ${i} is ${describe(pair)}`);
-      }
-      const v = pair[1] as Variable;
-      if (!(v instanceof Tensor)) throw new ArgumentError('InvalidArgument', `entry ${i}: ${describe(v)} is not a Variable`);
-      const g = pair[0] as Gradient;
+      const pair = checkPair(pairs[i], i);
+      const v = pair[1];
+      const g = pair[0];
       if (g === null || g === undefined) continue;
       kept.push([hookGradient(g, v), v]);
     }
@@ -511,7 +507,7 @@ export abstract class Optimizer {
   minimize<L>(loss: L, varList: readonly Variable[] | (() => readonly Variable[]), options?: MinimizeOptions<L>): number {
     this.live();
     if (options !== undefined && (options === null || typeof options !== 'object')) {
-      throw new ArgumentError('InvalidArgument', `minimize options must be an object, got ${describe(options)}`);
+      throw new ArgumentError('InvalidArgument', `minimize options must be an object, got ${describeValue(options)}`);
     }
     const source = options?.gradientSource ?? this.gradientSource;
     if (source === undefined || source === null) {
@@ -520,25 +516,25 @@ export abstract class Optimizer {
         'minimize needs a gradient source (JavaScript has no autodiff): pass { gradientSource } or set optimizer.gradientSource, e.g. finiteDifferenceGradients, or tfjsGradientSource from simdopt/tfjs',
       );
     }
-    if (typeof source !== 'function') throw new ArgumentError('InvalidArgument', `a gradient source must be a function, got ${describe(source)}`);
+    if (typeof source !== 'function') throw new ArgumentError('InvalidArgument', `a gradient source must be a function, got ${describeValue(source)}`);
     if (typeof varList !== 'function' && !Array.isArray(varList)) {
-      throw new ArgumentError('InvalidArgument', `minimize expects var_list as an array of Variables or a function returning one, got ${describe(varList)}`);
+      throw new ArgumentError('InvalidArgument', `minimize expects var_list as an array of Variables or a function returning one, got ${describeValue(varList)}`);
     }
     let vars: readonly Variable[] | undefined;
     const resolve = (): readonly Variable[] => {
       if (vars) return vars;
       const list = typeof varList === 'function' ? varList() : varList;
-      if (!Array.isArray(list)) throw new ArgumentError('InvalidArgument', `var_list must give an array of Variables, got ${describe(list)}`);
+      if (!Array.isArray(list)) throw new ArgumentError('InvalidArgument', `var_list must give an array of Variables, got ${describeValue(list)}`);
       list.forEach((v, i) => {
-        if (!(v instanceof Tensor)) throw new ArgumentError('InvalidArgument', `var_list entry ${i}: ${describe(v)} is not a Variable`);
+        if (!(v instanceof Tensor)) throw new ArgumentError('InvalidArgument', `var_list entry ${i} is ${describeValue(v)}, not a Variable`);
       });
       return (vars = Object.freeze([...list]) as readonly Variable[]);
     };
     const out = source(loss, resolve);
     if (out === null || typeof out !== 'object' || !Array.isArray(out.grads)) {
-      throw new ArgumentError('InvalidArgument', `the gradient source must return { loss, grads }, got ${describe(out)}`);
+      throw new ArgumentError('InvalidArgument', `the gradient source must return { loss, grads }, got ${describeValue(out)}`);
     }
-    if (typeof out.loss !== 'number') throw new ArgumentError('InvalidArgument', `the gradient source returned a loss of ${describe(out.loss)}, not a number`);
+    if (typeof out.loss !== 'number') throw new ArgumentError('InvalidArgument', `the gradient source returned a loss of ${describeValue(out.loss)}, not a number`);
     const vs = resolve();
     if (out.grads.length !== vs.length) {
       throw new ArgumentError('InvalidArgument', `the gradient source returned ${out.grads.length} gradients for ${vs.length} variables`);
@@ -554,7 +550,7 @@ export abstract class Optimizer {
   private setClip(c: { clipvalue?: number; clipnorm?: number; global_clipnorm?: number }): void {
     for (const key of CLIP_KEYS) {
       const v = c[key];
-      if (v !== undefined && v !== null && typeof v !== 'number') throw new ArgumentError('InvalidArgument', `\`${key}\` must be a number, got ${describe(v)}`);
+      if (v !== undefined && v !== null && typeof v !== 'number') throw new ArgumentError('InvalidArgument', `\`${key}\` must be a number, got ${describeValue(v)}`);
     }
     call(() => core().optimizer_set_clipping(this.live(), c.clipvalue ?? undefined, c.clipnorm ?? undefined, c.global_clipnorm ?? undefined));
     this.clip = c;
@@ -567,7 +563,7 @@ export abstract class Optimizer {
     return call(() => core().optimizer_iterations(this.live()));
   }
   set iterations(v: number) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new ArgumentError('InvalidArgument', `iterations must be a non-negative safe integer, got ${describe(v)}`);
+    if (!Number.isSafeInteger(v) || v < 0) throw new ArgumentError('InvalidArgument', `iterations must be a non-negative safe integer, got ${describeValue(v)}`);
     call(() => core().optimizer_set_iterations(this.live(), v));
   }
 
@@ -598,13 +594,9 @@ export abstract class Optimizer {
     let indices = 0;
     let constrained = false;
     for (let i = 0; i < n; i++) {
-      const pair = pairs[i];
-      if (!Array.isArray(pair) || pair.length !== 2) {
-        throw new ArgumentError('InvalidArgument', `applyGradients expects [gradient, variable] pairs; entry ${i} is ${describe(pair)}`);
-      }
-      const g = pair[0] as Gradient;
-      const v = pair[1] as Variable;
-      if (!(v instanceof Tensor)) throw new ArgumentError('InvalidArgument', `entry ${i}: ${describe(v)} is not a Variable`);
+      const pair = checkPair(pairs[i], i);
+      const g = pair[0];
+      const v = pair[1];
       if (v.isDisposed) throw new StateError('Disposed', `variable '${v.name}' has been disposed`);
       if (g === null || g === undefined) continue;
       // (A plain Tensor has no `constraint`: one property read instead of an instanceof.)
@@ -622,7 +614,7 @@ export abstract class Optimizer {
       } else if (Array.isArray(g) && isNumeric(g)) {
         values += g.length;
       } else {
-        throw new ArgumentError('InvalidArgument', `the gradient of '${v.name}' must be a Float32Array, number[], Tensor, IndexedSlices or null; got ${describe(g)}`);
+        throw new ArgumentError('InvalidArgument', `the gradient of '${v.name}' must be a Float32Array, number[], Tensor, IndexedSlices or null; got ${describeValue(g)}`);
       }
     }
 
@@ -762,8 +754,8 @@ export abstract class Optimizer {
   protected addSlot(variable: Variable, slotName: string, initializer: Initializer = 'zeros'): SlotVariable {
     this.live();
     this.requireCustom('addSlot');
-    if (!(variable instanceof Tensor)) throw new ArgumentError('InvalidArgument', `addSlot expects a Variable, got ${describe(variable)}`);
-    if (typeof slotName !== 'string' || !slotName) throw new ArgumentError('InvalidArgument', `a slot name must be a non-empty string, got ${describe(slotName)}`);
+    if (!(variable instanceof Tensor)) throw new ArgumentError('InvalidArgument', `addSlot expects a Variable, got ${describeValue(variable)}`);
+    if (typeof slotName !== 'string' || !slotName) throw new ArgumentError('InvalidArgument', `a slot name must be a non-empty string, got ${describeValue(slotName)}`);
     let slots = this.customSlots.get(variable);
     if (!slots?.has(slotName)) {
       const t = initialized(variable.shape, initializer, `${this.name}/${variable.name}/${slotName}`);
@@ -782,7 +774,7 @@ export abstract class Optimizer {
   protected addWeight(name: string, shape: readonly number[] = [], initializer: Initializer = 'zeros'): Tensor {
     this.live();
     this.requireCustom('addWeight');
-    if (typeof name !== 'string' || !name) throw new ArgumentError('InvalidArgument', `a weight name must be a non-empty string, got ${describe(name)}`);
+    if (typeof name !== 'string' || !name) throw new ArgumentError('InvalidArgument', `a weight name must be a non-empty string, got ${describeValue(name)}`);
     if (this.customWeights.some((w) => w.name === name)) throw new ArgumentError('InvalidArgument', `${this.name} already has a weight named '${name}'`);
     const t = initialized(shape, initializer, `${this.name}/${name}`);
     this.customWeights.push({ name, tensor: t });
@@ -800,7 +792,7 @@ export abstract class Optimizer {
    */
   build(vars: readonly Variable[]): void {
     const id = this.live();
-    if (!Array.isArray(vars) || vars.some((v) => !(v instanceof Tensor))) throw new ArgumentError('InvalidArgument', `build expects an array of Variables, got ${describe(vars)}`);
+    if (!Array.isArray(vars) || vars.some((v) => !(v instanceof Tensor))) throw new ArgumentError('InvalidArgument', `build expects an array of Variables, got ${describeValue(vars)}`);
     if (this.custom) this.createSlots([...vars]);
     else call(() => core().optimizer_create_slots(id, vars.flatMap((v) => [v.handleIndex, v.handleGeneration])));
   }
@@ -842,7 +834,7 @@ export abstract class Optimizer {
     const v = this.hypers.get(key) as Exclude<HyperValue, number>;
     const value = v instanceof LearningRateSchedule ? v.call(Math.fround(this.iterations)) : v();
     if (typeof value !== 'number') {
-      throw new HyperparameterError('InvalidHyperparameter', `hyperparameter \`${key}\` returned ${describe(value)}, not a number`);
+      throw new HyperparameterError('InvalidHyperparameter', `hyperparameter \`${key}\` returned ${describeValue(value)}, not a number`);
     }
     call(() => core().optimizer_set_hyper(id, key, value));
   }
@@ -867,8 +859,8 @@ export abstract class Optimizer {
   /** A slot of a variable (Keras' `get_slot`): a live view of optimizer state. */
   getSlot(variable: Variable, slotName: string): SlotVariable {
     const id = this.live();
-    if (!(variable instanceof Tensor)) throw new ArgumentError('InvalidArgument', `getSlot expects a Variable, got ${describe(variable)}`);
-    if (typeof slotName !== 'string') throw new ArgumentError('InvalidArgument', `a slot name must be a string, got ${describe(slotName)}`);
+    if (!(variable instanceof Tensor)) throw new ArgumentError('InvalidArgument', `getSlot expects a Variable, got ${describeValue(variable)}`);
+    if (typeof slotName !== 'string') throw new ArgumentError('InvalidArgument', `a slot name must be a string, got ${describeValue(slotName)}`);
     const c = core();
     if (this.custom) {
       const t = this.customSlots.get(variable)?.get(slotName);
@@ -922,7 +914,7 @@ export abstract class Optimizer {
     const iterations = toIterations(ws[0]);
     const rest = ws.slice(1).map((w, i) => {
       if (!isNumeric(w)) {
-        throw new WeightsError('WeightShape', `weight ${i + 1} must be an array of numbers, got ${describe(w)}`);
+        throw new WeightsError('WeightShape', `weight ${i + 1} must be an array of numbers, got ${describeValue(w)}`);
       }
       return w as ArrayLike<number>;
     });
@@ -1010,33 +1002,33 @@ function hookGradient(g: Gradient, v: Variable): HookGradient {
     return g.read();
   }
   if (Array.isArray(g) && isNumeric(g)) return Float32Array.from(g);
-  throw new ArgumentError('InvalidArgument', `the gradient of '${v.name}' must be a Float32Array, number[], Tensor, IndexedSlices or null; got ${describe(g)}`);
+  throw new ArgumentError('InvalidArgument', `the gradient of '${v.name}' must be a Float32Array, number[], Tensor, IndexedSlices or null; got ${describeValue(g)}`);
 }
 
 /** Checks what an aggregator or transformer returned: one pair per pair given, same variables. */
 function checkHookResult(out: unknown, before: GradsAndVars, who: string): GradsAndVars {
   if (!Array.isArray(out) || out.length !== before.length) {
-    throw new ArgumentError('InvalidArgument', `${who} must return a list of ${before.length} [gradient, variable] pairs, got ${describe(out)}`);
+    throw new ArgumentError('InvalidArgument', `${who} must return a list of ${before.length} [gradient, variable] pairs, got ${describeValue(out)}`);
   }
   return out.map((pair: unknown, i): [HookGradient, Variable] => {
     const v = before[i][1];
-    if (!Array.isArray(pair) || pair.length !== 2) throw new ArgumentError('InvalidArgument', `${who} returned ${describe(pair)} at position ${i}, not a [gradient, variable] pair`);
-    if (pair[1] !== v) throw new ArgumentError('InvalidArgument', `${who} returned ${pair[1] instanceof Tensor ? `variable '${pair[1].name}'` : describe(pair[1])} at position ${i}, where '${v.name}' was given`);
+    if (!Array.isArray(pair) || pair.length !== 2) throw new ArgumentError('InvalidArgument', `${who} returned ${describeValue(pair)} at position ${i}, not a [gradient, variable] pair`);
+    if (pair[1] !== v) throw new ArgumentError('InvalidArgument', `${who} returned ${pair[1] instanceof Tensor ? `variable '${pair[1].name}'` : describeValue(pair[1])} at position ${i}, where '${v.name}' was given`);
     const g: unknown = pair[0];
-    if (g === null || g === undefined || g instanceof Tensor) throw new ArgumentError('InvalidArgument', `${who} returned ${describe(g)} as the gradient of '${v.name}'; expected a Float32Array or IndexedSlices`);
+    if (g === null || g === undefined || g instanceof Tensor) throw new ArgumentError('InvalidArgument', `${who} returned ${describeValue(g)} as the gradient of '${v.name}'; expected a Float32Array or IndexedSlices`);
     return [hookGradient(g as Gradient, v), v];
   });
 }
 
 function checkAggregator(f: unknown): GradientAggregator {
-  if (typeof f !== 'function') throw new ArgumentError('InvalidArgument', `\`gradientAggregator\` must be a function, got ${describe(f)}`);
+  if (typeof f !== 'function') throw new ArgumentError('InvalidArgument', `\`gradientAggregator\` must be a function, got ${describeValue(f)}`);
   return f as GradientAggregator;
 }
 
 function checkTransformers(list: unknown): readonly GradientTransformer[] {
-  if (!Array.isArray(list)) throw new ArgumentError('InvalidArgument', `\`gradientTransformers\` must be an array of functions, got ${describe(list)}`);
+  if (!Array.isArray(list)) throw new ArgumentError('InvalidArgument', `\`gradientTransformers\` must be an array of functions, got ${describeValue(list)}`);
   list.forEach((f, i) => {
-    if (typeof f !== 'function') throw new ArgumentError('InvalidArgument', `gradientTransformers[${i}] must be a function, got ${describe(f)}`);
+    if (typeof f !== 'function') throw new ArgumentError('InvalidArgument', `gradientTransformers[${i}] must be a function, got ${describeValue(f)}`);
   });
   return Object.freeze([...list]) as readonly GradientTransformer[];
 }
@@ -1073,7 +1065,7 @@ function initialized(shape: readonly number[], init: Initializer, name: string):
   else if (init === 'ones') fill = 1;
   else if (typeof init === 'number') fill = init;
   else if (typeof init === 'function') fill = init(Object.freeze([...shape]));
-  else throw new ArgumentError('InvalidArgument', `an initializer must be a number, 'zeros', 'ones' or a function of the shape; got ${describe(init)}`);
+  else throw new ArgumentError('InvalidArgument', `an initializer must be a number, 'zeros', 'ones' or a function of the shape; got ${describeValue(init)}`);
   const t = Tensor.zeros(shape, name);
   try {
     t.assign(fill);
@@ -1092,12 +1084,12 @@ function throwStepError(): never {
 
 /** Checks `applyGradients` options; returns whether the step is guarded. */
 function stepOptions(o: ApplyGradientsOptions, dflt: boolean): boolean {
-  if (o === null || typeof o !== 'object') throw new ArgumentError('InvalidArgument', `applyGradients options must be an object, got ${describe(o)}`);
+  if (o === null || typeof o !== 'object') throw new ArgumentError('InvalidArgument', `applyGradients options must be an object, got ${describeValue(o)}`);
   const { skipNonFinite, onNonFinite, experimentalAggregateGradients } = o;
-  if (skipNonFinite !== undefined && typeof skipNonFinite !== 'boolean') throw new ArgumentError('InvalidArgument', `\`skipNonFinite\` must be a boolean, got ${describe(skipNonFinite)}`);
-  if (onNonFinite !== undefined && typeof onNonFinite !== 'function') throw new ArgumentError('InvalidArgument', `\`onNonFinite\` must be a function, got ${describe(onNonFinite)}`);
+  if (skipNonFinite !== undefined && typeof skipNonFinite !== 'boolean') throw new ArgumentError('InvalidArgument', `\`skipNonFinite\` must be a boolean, got ${describeValue(skipNonFinite)}`);
+  if (onNonFinite !== undefined && typeof onNonFinite !== 'function') throw new ArgumentError('InvalidArgument', `\`onNonFinite\` must be a function, got ${describeValue(onNonFinite)}`);
   if (experimentalAggregateGradients !== undefined && typeof experimentalAggregateGradients !== 'boolean') {
-    throw new ArgumentError('InvalidArgument', `\`experimentalAggregateGradients\` must be a boolean, got ${describe(experimentalAggregateGradients)}`);
+    throw new ArgumentError('InvalidArgument', `\`experimentalAggregateGradients\` must be a boolean, got ${describeValue(experimentalAggregateGradients)}`);
   }
   return skipNonFinite ?? dflt;
 }
@@ -1105,7 +1097,7 @@ function stepOptions(o: ApplyGradientsOptions, dflt: boolean): boolean {
 /** An iterable as an array, or an ArgumentError (not a TypeError) for anything else. */
 function iterate<T>(x: Iterable<T>, what = 'applyGradients expects a list of [gradient, variable] pairs'): T[] {
   if (x == null || typeof (x as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') {
-    throw new ArgumentError('InvalidArgument', `${what}, got ${describe(x)}`);
+    throw new ArgumentError('InvalidArgument', `${what}, got ${describeValue(x)}`);
   }
   return [...x];
 }
@@ -1127,7 +1119,7 @@ function checkHyper(key: string, v: unknown): HyperValue {
     if (v.length !== 0) throw new HyperparameterError('InvalidHyperparameter', `hyperparameter \`${key}\` must be a zero-argument function`);
     return v as () => number;
   }
-  throw new HyperparameterError('InvalidHyperparameter', `hyperparameter \`${key}\` must be a number, a function or a LearningRateSchedule; got ${describe(v)}`);
+  throw new HyperparameterError('InvalidHyperparameter', `hyperparameter \`${key}\` must be a number, a function or a LearningRateSchedule; got ${describeValue(v)}`);
 }
 
 /** Keras' `_serialize_hyperparameter`: schedules serialize, functions give their current value. */
@@ -1141,7 +1133,7 @@ function toIterations(w: unknown): number {
   const x = w instanceof BigInt64Array || ArrayBuffer.isView(w) || Array.isArray(w) ? (w as ArrayLike<number | bigint>)[0] : w;
   const n = typeof x === 'bigint' ? Number(x) : x;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-    throw new WeightsError('WeightShape', `weight 0 (iterations) must be a non-negative integer, got ${describe(w)}`);
+    throw new WeightsError('WeightShape', `weight 0 (iterations) must be a non-negative integer, got ${describeValue(w)}`);
   }
   return n;
 }
@@ -1151,8 +1143,13 @@ export function pyFloat(v: number): string {
   return Number.isInteger(v) && Math.abs(v) < 1e16 ? v.toFixed(1) : String(v);
 }
 
-export function describe(v: unknown): string {
-  return describeValue(v);
+/** One entry of an applyGradients list: a [gradient, variable] pair (the gradient is checked later). */
+function checkPair(pair: unknown, i: number): readonly [Gradient, Variable] {
+  if (!Array.isArray(pair) || pair.length !== 2) {
+    throw new ArgumentError('InvalidArgument', `applyGradients expects [gradient, variable] pairs; entry ${i} is ${describeValue(pair)}`);
+  }
+  if (!(pair[1] instanceof Tensor)) throw new ArgumentError('InvalidArgument', `entry ${i}: the variable is ${describeValue(pair[1])}, not a Variable`);
+  return pair as [Gradient, Variable];
 }
 
 export { SlotError };

@@ -1,7 +1,8 @@
 // Keras' `tf.keras.optimizers.serialize / deserialize / get`: configs in Keras' own format
 // (`{class_name, config}`, snake_case keys), so configs move between Python Keras and here.
 import { ConfigError } from './errors.js';
-import { Optimizer, describe } from './optimizer.js';
+import { Optimizer } from './optimizer.js';
+import { describeValue } from './tensor.js';
 import { Serialized } from './schedules.js';
 import { SGD } from './optimizers/sgd.js';
 import { Adam } from './optimizers/adam.js';
@@ -36,14 +37,14 @@ export function serialize(optimizer: Optimizer): Serialized {
  * user classes come from `customObjects`. */
 export function deserialize(config: Serialized, customObjects: Record<string, unknown> = {}): Optimizer {
   if (config === null || typeof config !== 'object' || typeof config.class_name !== 'string') {
-    throw new ConfigError('InvalidConfig', `expected {class_name, config}, got ${describe(config)}`);
+    throw new ConfigError('InvalidConfig', `expected {class_name, config}, got ${describeValue(config)}`);
   }
   if (customObjects === null || typeof customObjects !== 'object') {
-    throw new ConfigError('InvalidConfig', `customObjects must be an object, got ${describe(customObjects)}`);
+    throw new ConfigError('InvalidConfig', `customObjects must be an object, got ${describeValue(customObjects)}`);
   }
   const custom = Object.prototype.hasOwnProperty.call(customObjects, config.class_name) ? customObjects[config.class_name] : undefined;
   if (custom !== undefined && !(typeof custom === 'function' && (custom as { prototype?: unknown }).prototype instanceof Optimizer)) {
-    throw new ConfigError('InvalidConfig', `custom object '${config.class_name}' is not an Optimizer class, got ${describe(custom)}`);
+    throw new ConfigError('InvalidConfig', `custom object '${config.class_name}' is not an Optimizer class, got ${describeValue(custom)}`);
   }
   const builtin = Object.prototype.hasOwnProperty.call(BUILTINS, config.class_name.toLowerCase()) ? BUILTINS[config.class_name.toLowerCase()] : undefined;
   const cls = (custom as OptimizerClass | undefined) ?? builtin;
@@ -59,5 +60,5 @@ export function get(identifier: Optimizer | string | Serialized): Optimizer {
   if (identifier instanceof Optimizer) return identifier;
   if (typeof identifier === 'string') return deserialize({ class_name: identifier, config: {} });
   if (identifier && typeof identifier === 'object') return deserialize(identifier);
-  throw new ConfigError('InvalidConfig', `Could not interpret optimizer identifier: ${describe(identifier)}`);
+  throw new ConfigError('InvalidConfig', `Could not interpret optimizer identifier: ${describeValue(identifier)}`);
 }

@@ -43,11 +43,15 @@ export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
   if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (typeof v === 'object') return `a ${constructorName(v as object)}`;
+  if (typeof v === 'object') return withArticle(constructorName(v as object));
   if (typeof v === 'string') return `string '${v.length > 40 ? v.slice(0, 40) + '...' : v}'`;
   if (typeof v === 'symbol') return 'a symbol';
   if (typeof v === 'function') return 'a function';
   return `${typeof v} ${String(v)}`;
+}
+
+function withArticle(noun: string): string {
+  return `${/^[aeiou]/i.test(noun) ? 'an' : 'a'} ${noun}`;
 }
 
 function constructorName(o: object): string {
