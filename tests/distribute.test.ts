@@ -290,11 +290,11 @@ describe('multi-host: an AllReduce plugged in as crossHost', () => {
 });
 
 describe('a failing replica fails the step and applies nothing', () => {
-  async function started(n: number) {
+  async function started(n: number, extra: { stepTimeoutMs?: number } = {}) {
     const vars = model();
     const opt = adam();
     const rec = recording();
-    const s = await WorkerMirroredStrategy.create({ module: pathToFileURL(fixture('faulty.mjs')), numReplicas: n, optimizer: opt, variables: vars, spawn: rec.spawn });
+    const s = await WorkerMirroredStrategy.create({ module: pathToFileURL(fixture('faulty.mjs')), numReplicas: n, optimizer: opt, variables: vars, spawn: rec.spawn, ...extra });
     const shardsOf = (actions: string[]) => shards(0, n).map((sh, i) => ({ ...sh, action: actions[i] }));
     // A first good step, so that the optimizer has slots and a non-zero state to protect.
     await s.step(shardsOf(Array(n).fill('ok')));
@@ -365,6 +365,30 @@ describe('a failing replica fails the step and applies nothing', () => {
     expect(rec.exits.sort()).toEqual([1, 1, 3]); // the dead one, then the two terminated
   });
 
+  test('a replica that hangs: the step times out (ReplicaTimeout), nothing changed, only the hung worker is terminated', async () => {
+    const { vars, opt, rec, s, shardsOf } = await started(3, { stepTimeoutMs: 60_000 });
+    const before = state(opt, vars);
+    // Replicas 0 and 2 wait for 1 in an all-reduce; 1 never answers. (A per-step limit
+    // overrides the strategy's.)
+    const t0 = Date.now();
+    const e = await s.step(shardsOf(['reduce', 'hang', 'reduce']), { experimentalAggregateGradients: false, timeoutMs: 300 }).then(
+      () => undefined,
+      (x: unknown) => x as ReplicaError,
+    );
+    expect(e).toBeInstanceOf(ReplicaError);
+    expect(e!.code).toBe('ReplicaTimeout');
+    expect(e!.replicaId).toBe(1);
+    expect(e!.message).toMatch(/step 1 timed out after 300 ms: replica 1 did not finish and was terminated; nothing was applied/);
+    expect(Date.now() - t0).toBeLessThan(30_000); // (not the strategy's 60 s)
+    expect(state(opt, vars)).toEqual(before);
+    expect(rec.exits).toEqual([1]); // the hung one only; the others were aborted and stay
+    await expect(s.step(shardsOf(['ok', 'ok', 'ok']))).rejects.toThrow(/lost a replica.*timed out/);
+    await expect(s.step(shardsOf(['ok', 'ok', 'ok']), { timeoutMs: -1 })).rejects.toThrow(StateError);
+    expect(state(opt, vars)).toEqual(before);
+    await s.shutdown();
+    expect(rec.exits).toHaveLength(3);
+  });
+
   test('an uncaught exception kills the worker: typed error naming it', async () => {
     const { vars, opt, s, shardsOf } = await started(2);
     const before = state(opt, vars);
@@ -399,10 +423,14 @@ describe('arguments and life cycle', () => {
     await expect(WorkerMirroredStrategy.create({ ...base, variables: [] })).rejects.toThrow(ArgumentError);
     await expect(WorkerMirroredStrategy.create({ ...base, variables: [vars[0], vars[0]] })).rejects.toThrow(/twice/);
     await expect(WorkerMirroredStrategy.create({ ...base, crossHost: { allReduce: async (v) => v, numReplicasInSync: 2, firstReplicaId: 1 } })).rejects.toThrow(/do not fit/);
+    for (const bad of [0, -5, NaN, 2 ** 31, '100']) {
+      await expect(WorkerMirroredStrategy.create({ ...base, stepTimeoutMs: bad as number })).rejects.toThrow(/`stepTimeoutMs` must be a number of milliseconds/);
+    }
 
     const s = await WorkerMirroredStrategy.create(base);
     try {
       await expect(s.step([shards(0, 2)[0]])).rejects.toThrow(/one shard per replica \(2\), got 1/);
+      await expect(s.step(shards(0, 2), { timeoutMs: 0 })).rejects.toThrow(/`timeoutMs` must be/);
       const first = s.step(shards(0, 2));
       await expect(s.step(shards(1, 2))).rejects.toThrow(/already running/);
       await first;

@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'InvalidArgument'
   | 'InvalidState'
   | 'CoreFailed'
-  | 'ReplicaFailed';
+  | 'ReplicaFailed'
+  | 'ReplicaTimeout';
 
 /** Base class of every simdopt error. */
 export class SimdoptError extends Error {
@@ -65,8 +66,9 @@ export class WeightsError extends SimdoptError {}
 export class SlotError extends SimdoptError {}
 /** An argument of the wrong type or form. */
 export class ArgumentError extends SimdoptError {}
-/** A replica (worker) of a distribution strategy threw or died during a step; nothing was
- * applied. `cause` is the replica's error, `replicaId` the replica, `exitCode` set if it died. */
+/** A replica (worker) of a distribution strategy threw, died or timed out (code
+ * `ReplicaTimeout`) during a step; nothing was applied. `cause` is the replica's error,
+ * `replicaId` the replica, `exitCode` set if it died. */
 export class ReplicaError extends SimdoptError {
   readonly replicaId?: number;
   readonly exitCode?: number;
@@ -99,4 +101,5 @@ const ERROR_CLASSES: Record<ErrorCode, new (code: ErrorCode, message: string) =>
   WeightShape: WeightsError,
   UnknownSlot: SlotError,
   ReplicaFailed: ReplicaError,
+  ReplicaTimeout: ReplicaError,
 };

@@ -60,6 +60,10 @@ export interface WorkerMirroredStrategyOptions {
   /** How workers are started (default: Node worker threads from `simdopt/distribute` under
    * Node, Web Workers elsewhere). */
   spawn?: WorkerSpawner;
+  /** Fails a step whose replicas have not all answered after this many milliseconds (a
+   * [[ReplicaError]] with code `ReplicaTimeout`; nothing is applied). The replicas that hang
+   * are terminated, so the strategy must be recreated afterwards. Default: no limit. */
+  stepTimeoutMs?: number;
 }
 
 export interface StepOptions {
@@ -70,6 +74,8 @@ export interface StepOptions {
   /** Move (transfer) the ArrayBuffers found in the shards instead of copying them; the
    * caller's arrays are detached afterwards. Each shard must have buffers of its own. */
   transfer?: boolean;
+  /** This step's time limit (overrides the strategy's `stepTimeoutMs`). */
+  timeoutMs?: number;
 }
 
 export interface StrategyStepResult {
@@ -134,6 +140,7 @@ export class WorkerMirroredStrategy {
   private readonly replicas: Replica[] = [];
   private readonly aggregator?: GradientAggregator;
   private readonly crossHost?: CrossHostOptions;
+  private readonly stepTimeoutMs?: number;
   private readonly sums: Tensor[];
   private readonly sumHandles: Uint32Array;
   private flat?: Tensor;
@@ -177,6 +184,7 @@ export class WorkerMirroredStrategy {
     this.numReplicasInSync = o.crossHost?.numReplicasInSync ?? o.numReplicas;
     this.aggregator = o.gradientAggregator;
     this.crossHost = o.crossHost;
+    this.stepTimeoutMs = o.stepTimeoutMs;
     this.sums = [];
     try {
       for (const v of this.variables) this.sums.push(Tensor.zeros(v.shape, `${v.name}/replica_sum`));
@@ -275,6 +283,8 @@ export class WorkerMirroredStrategy {
       throw new ArgumentError('InvalidArgument', `step expects one shard per replica (${this.numReplicas}), got ${Array.isArray(shards) ? shards.length : typeof shards}`);
     }
     const aggregate = options.experimentalAggregateGradients ?? true;
+    const timeoutMs = options.timeoutMs ?? this.stepTimeoutMs;
+    if (options.timeoutMs !== undefined) checkTimeout(options.timeoutMs, 'timeoutMs');
     // Everything that can fail on this side is done before anything is sent.
     const values = this.replicas.map((r) => this.fillValues(r));
     const transfers = this.replicas.map((_, i) => {
@@ -290,6 +300,7 @@ export class WorkerMirroredStrategy {
     this.busy = true;
     const cur: RunningStep = { step: this.stepCount++, aborted: false, collectives: new Map() };
     this.current = cur;
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.timeOut(cur, timeoutMs), timeoutMs);
     try {
       for (const r of this.replicas) r.worker.ref?.();
       const pending = this.replicas.map((r, i) => {
@@ -313,6 +324,7 @@ export class WorkerMirroredStrategy {
       const applied = await this.apply(ok, aggregate);
       return { applied, loss: ok.reduce((s, m) => s + m.loss, 0), replicaLosses: ok.map((m) => m.loss), aux: ok.map((m) => m.aux) };
     } finally {
+      clearTimeout(timer);
       this.current = undefined;
       this.busy = false;
       for (const r of this.replicas) if (r.exitCode === undefined) r.worker.unref?.();
@@ -335,6 +347,30 @@ export class WorkerMirroredStrategy {
         }
       }
     }
+  }
+
+  /**
+   * A step's time limit has passed. The replicas still computing (not waiting in an all-reduce
+   * for the others) are the ones that hang: they are terminated, since a worker cannot be
+   * interrupted; the others are told to abort. If every late replica waits in an all-reduce
+   * (they disagree on how many to run), all of them are terminated.
+   */
+  private timeOut(cur: RunningStep, ms: number): void {
+    if (cur.aborted || this.current !== cur) return;
+    const late = this.replicas.filter((r) => r.waiter?.step === cur.step);
+    if (late.length === 0) return;
+    const inCollective = new Set<number>();
+    for (const c of cur.collectives.values()) c.parts.forEach((p, i) => p && inCollective.add(i));
+    let hung = late.filter((r) => !inCollective.has(r.localIndex));
+    if (hung.length === 0) hung = late;
+    const ids = hung.map((r) => r.replicaId).join(', ');
+    const err = new ReplicaError('ReplicaTimeout', `step ${cur.step} timed out after ${ms} ms: replica${hung.length > 1 ? 's' : ''} ${ids} did not finish and ${hung.length > 1 ? 'were' : 'was'} terminated; nothing was applied`, {
+      replicaId: hung[0].replicaId,
+    });
+    this.broken ??= err;
+    this.fail(cur, err);
+    // Their exit settles their part of the step, so the step ends once they are gone.
+    for (const r of hung) r.worker.terminate().catch(() => settle(r, (x) => x.reject(err)));
   }
 
   /** The variables' current values in the replica's buffers (reused from its last step). */
@@ -575,7 +611,13 @@ function checkOptions(o: WorkerMirroredStrategyOptions): WorkerMirroredStrategyO
     }
   }
   if (o.spawn !== undefined && typeof o.spawn !== 'function') throw new ArgumentError('InvalidArgument', '`spawn` must be a function');
+  if (o.stepTimeoutMs !== undefined) checkTimeout(o.stepTimeoutMs, 'stepTimeoutMs');
   return o;
+}
+
+function checkTimeout(ms: unknown, name: string): void {
+  // (setTimeout's own limit is 2^31 - 1 ms; beyond it fires at once.)
+  if (typeof ms !== 'number' || !(ms > 0) || ms > 2 ** 31 - 1) throw new ArgumentError('InvalidArgument', `\`${name}\` must be a number of milliseconds in (0, 2^31 - 1], got ${String(ms)}`);
 }
 
 /**
