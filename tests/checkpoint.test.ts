@@ -23,6 +23,8 @@ import {
   serializeSchedule,
   Checkpoint,
   OptimizerState,
+  OptimizerSpec,
+  ApplyState,
 } from 'simdopt';
 import { rng } from './helpers/random';
 
@@ -176,6 +178,117 @@ describe('restoring mid-run continues bit for bit', () => {
       expect(bits(back.getWeights()[1] as Float32Array)).toBe(bits(odd));
       expect(back.iterations).toBe(7);
       back.dispose();
+    }
+  });
+});
+
+// ---- custom optimizers --------------------------------------------------------------------------
+
+const MY_ADAGRAD: OptimizerSpec = { className: 'MyAdagrad', config: [['learning_rate', 0.1]] };
+
+/** Adagrad in TypeScript (f32 op by op) with a slot per variable and an optimizer-wide weight
+ * (the sum of squared gradients so far) made at its first step. */
+class MyAdagrad extends Optimizer {
+  constructor(options: Record<string, unknown> = {}) {
+    super(MY_ADAGRAD, options);
+  }
+  private sqSum?: Tensor;
+  protected override createSlots(vars: readonly Variable[]): void {
+    this.sqSum ??= this.addWeight('sq_sum');
+    for (const v of vars) this.addSlot(v, 'acc', 0.1);
+  }
+  private update(g: Float32Array, gOff: number, v: Variable, off: number, n: number, state: ApplyState): void {
+    const f = Math.fround;
+    const acc = this.getSlot(v, 'acc').value;
+    const x = v.value;
+    const total = this.sqSum!;
+    let sq = total.read()[0];
+    for (let i = 0; i < n; i++) {
+      const gi = g[gOff + i];
+      acc[off + i] = f(acc[off + i] + f(gi * gi));
+      x[off + i] = f(x[off + i] - f(f(state.lrT * gi) / f(Math.sqrt(acc[off + i]))));
+      sq = f(sq + f(gi * gi));
+    }
+    total.assign([sq]);
+  }
+  protected override resourceApplyDense(grad: Float32Array, v: Variable, state: ApplyState): void {
+    this.update(grad, 0, v, 0, v.size, state);
+  }
+  protected override resourceApplySparse(values: Float32Array, v: Variable, indices: Int32Array, state: ApplyState): void {
+    const w = v.size / v.shape[0];
+    indices.forEach((row, k) => this.update(values, k * w, v, row * w, w, state));
+  }
+}
+
+/** The same class, but its slots come in another order: its checkpoints do not fit MyAdagrad's. */
+class MyAdagradOtherOrder extends MyAdagrad {
+  protected override createSlots(vars: readonly Variable[]): void {
+    super.createSlots([...vars].reverse());
+  }
+}
+
+describe('custom optimizers', () => {
+  test('restoring mid-run continues bit for bit (slots in two batches, an optimizer-wide weight)', () => {
+    const ref = makeModel();
+    const refOpt = new MyAdagrad({ learningRate: 0.05 });
+    for (let t = 0; t < STEPS; t++) step(refOpt, ref, t);
+    const expected = observe(refOpt, ref);
+    expect(refOpt.getWeightNames()).toEqual([
+      'MyAdagrad/iter:0',
+      'MyAdagrad/sq_sum:0',
+      'MyAdagrad/dense/acc:0',
+      'MyAdagrad/matrix/acc:0',
+      'MyAdagrad/scalarish/acc:0',
+      'MyAdagrad/table/acc:0',
+      'MyAdagrad/late/acc:0',
+    ]);
+    for (const stopAt of [0, 1, 4]) {
+      for (const round of ['json', 'bytes'] as Round[]) {
+        const m = makeModel();
+        const opt = new MyAdagrad({ learningRate: 0.05 });
+        for (let t = 0; t < stopAt; t++) step(opt, m, t);
+        const ckpt = saveCheckpoint(opt, m.vars);
+        // `late` joins at step 3: a second batch.
+        if (stopAt === 4) expect(ckpt.optimizer.slot_batches).toEqual([4, 1]);
+        const before = stats();
+        opt.dispose();
+        m.vars.forEach((v) => v.dispose());
+        m.grad.dispose();
+        const fresh = makeModel(false);
+        const json = round === 'json' ? (JSON.parse(JSON.stringify(ckpt)) as Checkpoint) : encodeCheckpoint(ckpt);
+        expect(() => restoreCheckpoint(json, fresh.vars)).toThrow(/Unknown optimizer: MyAdagrad/);
+        const back = restoreCheckpoint(json, fresh.vars, { MyAdagrad });
+        expect(back).toBeInstanceOf(MyAdagrad);
+        expect(stats().optimizers).toBe(before.optimizers);
+        for (let t = stopAt; t < STEPS; t++) step(back, fresh, t);
+        expect([stopAt, round, observe(back, fresh)]).toEqual([stopAt, round, expected]);
+        restored++;
+        back.dispose();
+        fresh.vars.forEach((v) => v.dispose());
+        fresh.grad.dispose();
+      }
+    }
+    refOpt.dispose();
+    ref.vars.forEach((v) => v.dispose());
+    ref.grad.dispose();
+  });
+
+  test('a class that recreates the weights in another order is refused, and nothing is left behind', () => {
+    const m = makeModel();
+    const opt = new MyAdagrad();
+    for (let t = 0; t < 4; t++) step(opt, m, t);
+    const ckpt = saveCheckpoint(opt, m.vars);
+    const target = makeModel(false);
+    const before = stats();
+    const values = target.vars.map((v) => bits(v.read()));
+    expect(() => restoreCheckpoint(ckpt, target.vars, { MyAdagrad: MyAdagradOtherOrder })).toThrow(WeightsError);
+    expect(() => restoreCheckpoint(ckpt, target.vars, { MyAdagrad: MyAdagradOtherOrder })).toThrow(/weight 2 is 'MyAdagrad\/table\/acc:0' in the restored optimizer but 'MyAdagrad\/dense\/acc:0'/);
+    expect(stats()).toEqual(before); // the half-built optimizer and its slot tensors are freed
+    expect(target.vars.map((v) => bits(v.read()))).toEqual(values);
+    opt.dispose();
+    for (const x of [m, target]) {
+      x.vars.forEach((v) => v.dispose());
+      x.grad.dispose();
     }
   });
 });

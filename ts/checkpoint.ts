@@ -3,9 +3,10 @@
 // values, as JSON (float32 arrays in base64, exact) or as bytes. Restoring builds a new optimizer
 // that continues bit for bit where the saved one was; it validates everything first and, on any
 // error, changes nothing (the half-built optimizer is disposed, no variable is written).
-import { call, core } from './wasm/loader.js';
-import { ArgumentError, ConfigError, SimdoptError, StateError, WeightsError } from './errors.js';
-import { Optimizer } from './optimizer.js';
+import { ArgumentError, ConfigError, WeightsError } from './errors.js';
+import { Optimizer, SlotVariableInfo } from './optimizer.js';
+
+export type { SlotVariableInfo };
 import { deserialize, serialize } from './serialization.js';
 import { Variable, describeValue } from './tensor.js';
 
@@ -15,15 +16,6 @@ const VERSION = 1;
 /** First bytes of the binary form: "SIMDOPT" and a NUL. */
 const MAGIC = [0x53, 0x49, 0x4d, 0x44, 0x4f, 0x50, 0x54, 0x00];
 
-/** A variable that has slots in the optimizer, as saved. */
-export interface SlotVariableInfo {
-  /** The variable's name when its slots were made (it is part of the weight names). */
-  name: string;
-  /** Its shape, or null if it had been disposed when the state was saved. */
-  shape: number[] | null;
-  /** Its number of elements (= of each of its slots). */
-  size: number;
-}
 
 /** An optimizer's full state, JSON-serializable (`JSON.stringify` keeps it exact). */
 export interface OptimizerState {
@@ -59,26 +51,10 @@ export interface Checkpoint {
  * (as in Keras' `get_config`); schedules as their config. */
 export function saveState(optimizer: Optimizer): OptimizerState {
   if (!(optimizer instanceof Optimizer)) throw new ArgumentError('InvalidArgument', `saveState expects an Optimizer, got ${describeValue(optimizer)}`);
-  if (optimizer.isCustom) {
-    throw new StateError('InvalidState', `checkpoints of custom optimizers (${optimizer.className}) are not supported yet: save serialize(opt) and opt.getWeights(), restore with deserialize(..., customObjects), opt.build(variables) and setWeights`);
-  }
-  const id = optimizer.handle;
-  const c = core();
   const { class_name, config } = serialize(optimizer);
   checkSavable(config, 'config');
   const weights = optimizer.getWeights();
-  const handles = call(() => c.optimizer_slot_variables(id));
-  const names = call(() => c.optimizer_slot_variable_names(id));
-  const variables: SlotVariableInfo[] = names.map((name, i) => {
-    const [index, generation, size] = [handles[3 * i], handles[3 * i + 1], handles[3 * i + 2]];
-    let shape: number[] | null = null;
-    try {
-      shape = Array.from(c.tensor_shape(index, generation));
-    } catch (e) {
-      if (!(e instanceof Error) || !/^UnknownTensor/.test(e.message)) throw SimdoptError.fromCore(e);
-    }
-    return { name, shape, size };
-  });
+  const { variables, batches } = optimizer.slotLayout();
   return {
     format: STATE_FORMAT,
     version: VERSION,
@@ -87,7 +63,7 @@ export function saveState(optimizer: Optimizer): OptimizerState {
     iterations: Number((weights[0] as BigInt64Array)[0]),
     weight_names: optimizer.getWeightNames(),
     variables,
-    slot_batches: Array.from(call(() => c.optimizer_slot_batches(id))),
+    slot_batches: batches,
     weights: weights.slice(1).map((w) => encodeFloats(w as Float32Array)),
     skip_non_finite: optimizer.skipNonFinite,
   };
@@ -170,17 +146,7 @@ function build(s: ParsedState, list: Variable[], customObjects: Record<string, u
   });
   const opt = deserialize({ class_name: s.class_name, config: s.config }, customObjects);
   try {
-    const c = core();
-    let first = 0;
-    for (const n of s.slot_batches) {
-      const handles = new Uint32Array(2 * n);
-      for (let k = 0; k < n; k++) {
-        handles[2 * k] = vars[first + k].handleIndex;
-        handles[2 * k + 1] = vars[first + k].handleGeneration;
-      }
-      call(() => c.optimizer_create_slots(opt.handle, handles));
-      first += n;
-    }
+    opt.restoreSlotLayout(vars, s.slot_batches);
     const names = opt.getWeightNames();
     if (names.length !== s.weight_names.length) {
       throw new WeightsError('WeightCount', `the optimizer state has ${s.weight_names.length} weights, the restored optimizer ${names.length}`);
@@ -278,7 +244,8 @@ function parseState(raw: unknown): ParsedState {
     return { name, shape: s, size };
   });
   const batches = own(raw, 'slot_batches');
-  if (!Array.isArray(batches) || !batches.every((b) => isCount(b) && b > 0)) bad('slot_batches must be an array of positive integers');
+  // (0: a custom optimizer's createSlots made only optimizer-wide weights in that step.)
+  if (!Array.isArray(batches) || !batches.every((b) => isCount(b))) bad('slot_batches must be an array of non-negative integers');
   if ((batches as number[]).reduce((a, b) => a + b, 0) !== variables.length) bad(`slot_batches must add up to the ${variables.length} variables`);
   const ws = own(raw, 'weights');
   if (!Array.isArray(ws)) bad('weights must be an array');
@@ -317,14 +284,16 @@ function parseCheckpoint(raw: unknown): { optimizer: ParsedState; variables: Arr
   return { optimizer, variables };
 }
 
-/** Only JSON-exact values: finite numbers, strings, booleans, null, arrays and plain objects. */
+/** Only JSON-exact values: finite numbers, strings, booleans, null, arrays and plain objects
+ * (whose undefined properties are dropped). */
 function checkSavable(x: unknown, path: string): void {
   if (typeof x === 'number') {
     if (!Number.isFinite(x)) throw new ArgumentError('InvalidArgument', `cannot save ${path} = ${x}: JSON has no exact form for it`);
   } else if (Array.isArray(x)) {
     x.forEach((v, i) => checkSavable(v, `${path}[${i}]`));
   } else if (isRecord(x)) {
-    for (const k of Object.keys(x)) checkSavable(x[k], `${path}.${k}`);
+    // (An undefined property is left out, as JSON leaves it out.)
+    for (const k of Object.keys(x)) if (x[k] !== undefined) checkSavable(x[k], `${path}.${k}`);
   } else if (x !== null && typeof x !== 'string' && typeof x !== 'boolean') {
     throw new ArgumentError('InvalidArgument', `cannot save ${path}: ${describeValue(x)}`);
   }

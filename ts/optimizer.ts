@@ -3,7 +3,7 @@
 // gradients into the step frame, then makes one call.
 import { call, core, heapFloat32, heapInt32, heapUint32, viewFloat32 } from './wasm/loader.js';
 import { COMMAND_WORDS, KIND_DENSE_STAGED, KIND_DENSE_TENSOR, KIND_NONE, KIND_SPARSE, reserveFrame } from './frame.js';
-import { ArgumentError, ConfigError, HyperparameterError, SlotError, StateError, WeightsError } from './errors.js';
+import { ArgumentError, ConfigError, HyperparameterError, SimdoptError, SlotError, StateError, WeightsError } from './errors.js';
 import { IndexedSlices, Tensor, Variable, WasmTensor, describeValue, isNumeric } from './tensor.js';
 import { LearningRateSchedule, Serialized, deserializeSchedule, serializeSchedule } from './schedules.js';
 
@@ -55,6 +55,16 @@ export interface ApplyState {
 
 /** An initializer of `addSlot` / `addWeight`: a constant, `'zeros'`, `'ones'`, or a function of
  * the shape returning the values (or a constant). */
+/** A variable that has slots in an optimizer (as checkpoints save it). */
+export interface SlotVariableInfo {
+  /** The variable's name when its slots were made (it is part of the weight names). */
+  name: string;
+  /** Its shape, or null if it had been disposed when the state was saved. */
+  shape: number[] | null;
+  /** Its number of elements (= of each of its slots). */
+  size: number;
+}
+
 export type Initializer = number | 'zeros' | 'ones' | ((shape: readonly number[]) => ArrayLike<number> | number);
 
 /** Options every optimizer takes (Keras' base keyword arguments, in camelCase). */
@@ -243,6 +253,9 @@ export abstract class Optimizer {
   private readonly customSlots = new Map<Variable, Map<string, Tensor>>();
   /** Weights after `iterations`, in creation order (custom optimizers). */
   private readonly customWeights: Array<{ name: string; tensor: Tensor }> = [];
+  /** For each `createSlots` call that made weights: how many variables got their first slot
+   * (the weight order, replayed by checkpoints; the core keeps the same for built-ins). */
+  private readonly customSlotBatches: number[] = [];
 
   protected constructor(spec: OptimizerSpec, options: Record<string, unknown>) {
     options = optionsObject(options);
@@ -705,7 +718,7 @@ export abstract class Optimizer {
     const lrT = call(() => c.optimizer_current_lr(id));
     const iterations = this.iterations;
     const withGrads = pairs.filter((_, i) => grads[i] !== null).map((p) => p[1]);
-    this.createSlots(withGrads);
+    this.createCustomSlots(withGrads);
     const applyState: ApplyState = { lrT, iterations };
     this.prepareLocal(applyState);
     pairs.forEach(([, v], i) => {
@@ -793,13 +806,54 @@ export abstract class Optimizer {
   build(vars: readonly Variable[]): void {
     const id = this.live();
     if (!Array.isArray(vars) || vars.some((v) => !(v instanceof Tensor))) throw new ArgumentError('InvalidArgument', `build expects an array of Variables, got ${describeValue(vars)}`);
-    if (this.custom) this.createSlots([...vars]);
+    if (this.custom) this.createCustomSlots([...vars]);
     else call(() => core().optimizer_create_slots(id, vars.flatMap((v) => [v.handleIndex, v.handleGeneration])));
   }
 
-  /** @internal Whether this optimizer's update runs in JavaScript (a custom subclass). */
-  get isCustom(): boolean {
-    return this.custom;
+  private createCustomSlots(vars: readonly Variable[]): void {
+    const slotted = this.customSlots.size;
+    const weights = this.customWeights.length;
+    this.createSlots(vars);
+    if (this.customWeights.length > weights) this.customSlotBatches.push(this.customSlots.size - slotted);
+  }
+
+  /**
+   * @internal The variables with slots, in the order they got them, and how many got them in
+   * each slot-creating step: what fixes the order of the weights (checkpoints save it).
+   */
+  slotLayout(): { variables: SlotVariableInfo[]; batches: number[] } {
+    const id = this.live();
+    if (this.custom) {
+      const variables = [...this.customSlots.keys()].map((v) => ({ name: v.name, shape: [...v.shape], size: v.size }));
+      return { variables, batches: [...this.customSlotBatches] };
+    }
+    const c = core();
+    const handles = call(() => c.optimizer_slot_variables(id));
+    const names = call(() => c.optimizer_slot_variable_names(id));
+    const variables = names.map((name, i) => {
+      const [index, generation, size] = [handles[3 * i], handles[3 * i + 1], handles[3 * i + 2]];
+      let shape: number[] | null = null;
+      try {
+        shape = Array.from(c.tensor_shape(index, generation));
+      } catch (e) {
+        // A variable disposed since it got its slots: the slots stay, the shape is gone.
+        if (!(e instanceof Error) || !/^UnknownTensor/.test(e.message)) throw SimdoptError.fromCore(e);
+      }
+      return { name, shape, size };
+    });
+    return { variables, batches: Array.from(call(() => c.optimizer_slot_batches(id))) };
+  }
+
+  /** @internal Recreates the slots of `vars` batch by batch, as `slotLayout` gave them. */
+  restoreSlotLayout(vars: readonly Variable[], batches: readonly number[]): void {
+    const id = this.live();
+    let first = 0;
+    for (const n of batches) {
+      const batch = vars.slice(first, first + n);
+      if (this.custom) this.createCustomSlots(batch);
+      else call(() => core().optimizer_create_slots(id, batch.flatMap((v) => [v.handleIndex, v.handleGeneration])));
+      first += n;
+    }
   }
 
   /** Steps skipped for non-finite gradients so far (`skipNonFinite`). */
