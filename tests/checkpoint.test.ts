@@ -107,47 +107,55 @@ function observe(opt: Optimizer, m: Model): string {
 
 type Round = 'json' | 'bytes';
 
-function restore(ckpt: Checkpoint, round: Round, fresh: Model): Optimizer {
-  if (round === 'json') return restoreCheckpoint(JSON.parse(JSON.stringify(ckpt)) as Checkpoint, fresh.vars);
-  return restoreCheckpoint(encodeCheckpoint(ckpt), fresh.vars);
-}
-
 let restored = 0;
 afterAll(() => console.log(`checkpoint: ${restored} mid-run restores compared bit for bit with uninterrupted runs`));
 
+/**
+ * Runs STEPS steps of the plan without stopping, and again stopping after each of `stops` steps:
+ * checkpoint (JSON and bytes), free everything, restore into fresh variables, continue. Every
+ * resumed run must end with the very same bits. `customObjects` is what the restore needs (a
+ * restore without it must fail then).
+ */
+function resumes(make: () => Optimizer, stops: number[], customObjects?: Record<string, unknown>, check?: (ckpt: Checkpoint, stopAt: number) => void): void {
+  const ref = makeModel();
+  const refOpt = make();
+  for (let t = 0; t < STEPS; t++) step(refOpt, ref, t);
+  const expected = observe(refOpt, ref);
+  for (const stopAt of stops) {
+    for (const round of ['json', 'bytes'] as Round[]) {
+      const m = makeModel();
+      const opt = make();
+      for (let t = 0; t < stopAt; t++) step(opt, m, t);
+      const ckpt = saveCheckpoint(opt, m.vars);
+      check?.(ckpt, stopAt);
+      const before = stats();
+      // The run "stops": everything is freed.
+      opt.dispose();
+      m.vars.forEach((v) => v.dispose());
+      m.grad.dispose();
+      const fresh = makeModel(false);
+      const saved = round === 'json' ? (JSON.parse(JSON.stringify(ckpt)) as Checkpoint) : encodeCheckpoint(ckpt);
+      if (customObjects) expect(() => restoreCheckpoint(saved, fresh.vars)).toThrow(/Unknown optimizer/);
+      const back = restoreCheckpoint(saved, fresh.vars, customObjects);
+      expect(back.constructor).toBe(refOpt.constructor);
+      expect(stats().optimizers).toBe(before.optimizers);
+      expect(back.iterations).toBe(stopAt);
+      for (let t = stopAt; t < STEPS; t++) step(back, fresh, t);
+      expect([stopAt, round, observe(back, fresh)]).toEqual([stopAt, round, expected]);
+      restored++;
+      back.dispose();
+      fresh.vars.forEach((v) => v.dispose());
+      fresh.grad.dispose();
+    }
+  }
+  refOpt.dispose();
+  ref.vars.forEach((v) => v.dispose());
+  ref.grad.dispose();
+}
+
 describe('restoring mid-run continues bit for bit', () => {
   test.each([...CONFIGS, ...SCHEDULED].map(([c, cfg]) => [`${c} ${JSON.stringify(cfg)}`, c, cfg] as const))('%s', (_label, cls, config) => {
-    const ref = makeModel();
-    const refOpt = deserialize({ class_name: cls, config });
-    for (let t = 0; t < STEPS; t++) step(refOpt, ref, t);
-    const expected = observe(refOpt, ref);
-
-    for (const stopAt of [0, 1, 3, 5]) {
-      for (const round of ['json', 'bytes'] as Round[]) {
-        const m = makeModel();
-        const opt = deserialize({ class_name: cls, config });
-        for (let t = 0; t < stopAt; t++) step(opt, m, t);
-        const ckpt = saveCheckpoint(opt, m.vars);
-        const before = stats();
-        // The run "stops": everything is freed.
-        opt.dispose();
-        m.vars.forEach((v) => v.dispose());
-        m.grad.dispose();
-        const fresh = makeModel(false);
-        const back = restore(ckpt, round, fresh);
-        expect(stats().optimizers).toBe(before.optimizers);
-        expect(back.iterations).toBe(stopAt);
-        for (let t = stopAt; t < STEPS; t++) step(back, fresh, t);
-        expect([stopAt, round, observe(back, fresh)]).toEqual([stopAt, round, expected]);
-        restored++;
-        back.dispose();
-        fresh.vars.forEach((v) => v.dispose());
-        fresh.grad.dispose();
-      }
-    }
-    refOpt.dispose();
-    ref.vars.forEach((v) => v.dispose());
-    ref.grad.dispose();
+    resumes(() => deserialize({ class_name: cls, config }), [0, 1, 3, 5]);
   });
 
   test('loadState alone restores the optimizer for the variables as they are', () => {
@@ -229,11 +237,10 @@ class MyAdagradOtherOrder extends MyAdagrad {
 
 describe('custom optimizers', () => {
   test('restoring mid-run continues bit for bit (slots in two batches, an optimizer-wide weight)', () => {
-    const ref = makeModel();
-    const refOpt = new MyAdagrad({ learningRate: 0.05 });
-    for (let t = 0; t < STEPS; t++) step(refOpt, ref, t);
-    const expected = observe(refOpt, ref);
-    expect(refOpt.getWeightNames()).toEqual([
+    const opt = new MyAdagrad();
+    const m = makeModel();
+    for (let t = 0; t < STEPS; t++) step(opt, m, t);
+    expect(opt.getWeightNames()).toEqual([
       'MyAdagrad/iter:0',
       'MyAdagrad/sq_sum:0',
       'MyAdagrad/dense/acc:0',
@@ -242,35 +249,11 @@ describe('custom optimizers', () => {
       'MyAdagrad/table/acc:0',
       'MyAdagrad/late/acc:0',
     ]);
-    for (const stopAt of [0, 1, 4]) {
-      for (const round of ['json', 'bytes'] as Round[]) {
-        const m = makeModel();
-        const opt = new MyAdagrad({ learningRate: 0.05 });
-        for (let t = 0; t < stopAt; t++) step(opt, m, t);
-        const ckpt = saveCheckpoint(opt, m.vars);
-        // `late` joins at step 3: a second batch.
-        if (stopAt === 4) expect(ckpt.optimizer.slot_batches).toEqual([4, 1]);
-        const before = stats();
-        opt.dispose();
-        m.vars.forEach((v) => v.dispose());
-        m.grad.dispose();
-        const fresh = makeModel(false);
-        const json = round === 'json' ? (JSON.parse(JSON.stringify(ckpt)) as Checkpoint) : encodeCheckpoint(ckpt);
-        expect(() => restoreCheckpoint(json, fresh.vars)).toThrow(/Unknown optimizer: MyAdagrad/);
-        const back = restoreCheckpoint(json, fresh.vars, { MyAdagrad });
-        expect(back).toBeInstanceOf(MyAdagrad);
-        expect(stats().optimizers).toBe(before.optimizers);
-        for (let t = stopAt; t < STEPS; t++) step(back, fresh, t);
-        expect([stopAt, round, observe(back, fresh)]).toEqual([stopAt, round, expected]);
-        restored++;
-        back.dispose();
-        fresh.vars.forEach((v) => v.dispose());
-        fresh.grad.dispose();
-      }
-    }
-    refOpt.dispose();
-    ref.vars.forEach((v) => v.dispose());
-    ref.grad.dispose();
+    opt.dispose();
+    m.vars.forEach((v) => v.dispose());
+    m.grad.dispose();
+    // `late` joins at step 3: a second batch.
+    resumes(() => new MyAdagrad({ learningRate: 0.05 }), [0, 1, 4], { MyAdagrad }, (ckpt, stopAt) => stopAt === 4 && expect(ckpt.optimizer.slot_batches).toEqual([4, 1]));
   });
 
   test('a class that recreates the weights in another order is refused, and nothing is left behind', () => {
