@@ -8,12 +8,14 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
-import { ready, Adam, SGD, Variable, Optimizer, ReplicaError, StateError, ArgumentError, SimdoptError } from 'simdopt';
+import { ready, Adam, SGD, Variable, Optimizer, ReplicaError, StateError, ArgumentError, SimdoptError, IndexedSlices } from 'simdopt';
 import type { WeightValue } from 'simdopt';
 import { WorkerMirroredStrategy, nodeWorkerSpawner, splitBatch } from 'simdopt/distribute';
-import type { AllReduce, WorkerSpawner, StepOptions } from 'simdopt/distribute';
+import type { AllReduce, WorkerSpawner, StepOptions, ReplicaGradient } from 'simdopt/distribute';
 import { lossAndGrads } from './distribute/linreg.mjs';
 import type { Aux, Shard } from './distribute/linreg.mjs';
+import { TOKENS, lossAndGrads as embLossAndGrads, densify } from './distribute/embedding.mjs';
+import type { Shard as EmbShard } from './distribute/embedding.mjs';
 import { ROOT, requireBuilt, which } from './helpers/process';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -229,6 +231,155 @@ describe('clipping applies after aggregation (Keras: aggregate → clip → tran
     expect(b.values).toEqual(expected);
     // And that is not "clip each replica, then sum".
     expect(maxAbsDiff(manual(3, true), expected)).toBeGreaterThan(1e-3);
+  });
+});
+
+// ---- sparse gradients (an embedding table) -----------------------------------------------------
+
+const VOCAB = 40;
+const DIM = 3;
+const EMB_BATCH = 12; // rows per step, divisible by 1..4
+const EMB_STEPS = 8;
+
+/** Token ids (repeats within and across examples; most rows untouched in a step) and targets. */
+const EMB = (() => {
+  let s = 777;
+  const rand = () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648;
+  };
+  return Array.from({ length: EMB_STEPS }, () => {
+    const ids = Int32Array.from({ length: EMB_BATCH * TOKENS }, () => Math.floor(rand() * rand() * VOCAB));
+    const y = Float32Array.from({ length: EMB_BATCH }, () => rand() * 2 - 1);
+    return { ids, y };
+  });
+})();
+
+function embShards(k: number, n: number, modes: EmbShard['mode'][] = []): EmbShard[] {
+  const per = EMB_BATCH / n;
+  return Array.from({ length: n }, (_, r) => ({
+    ids: EMB[k].ids.slice(r * per * TOKENS, (r + 1) * per * TOKENS),
+    y: EMB[k].y.slice(r * per, (r + 1) * per),
+    globalBatchSize: EMB_BATCH,
+    mode: modes[r],
+  }));
+}
+
+function embModel(): Variable[] {
+  const table = Float32Array.from({ length: VOCAB * DIM }, (_, i) => Math.sin(i) * 0.1);
+  return [new Variable(table, { shape: [VOCAB, DIM], name: 'table' }), new Variable([0.5, -0.25, 0.75], { name: 'w' }), new Variable([0], { name: 'b' })];
+}
+
+/** In this thread, what the strategy must compute: every shard's gradients at the current values;
+ * the dense ones summed in f32 in replica order; the table's rows concatenated (sparse), or, for
+ * `denseTable`, each replica's made dense and summed the same way. */
+function embReference(makeOpt: () => Optimizer, n: number, denseTable = false): number[][] {
+  const vars = embModel();
+  const opt = makeOpt();
+  const sum = (parts: Float32Array[]) => parts.slice(1).reduce((acc, p) => acc.map((x, i) => Math.fround(x + p[i])), parts[0]);
+  for (let k = 0; k < EMB_STEPS; k++) {
+    const per = embShards(k, n).map((sh) => embLossAndGrads(sh, vars[0].value, vars[1].value, vars[2].value, EMB_BATCH).grads);
+    const table = denseTable
+      ? sum(per.map((g) => densify(g[0], VOCAB * DIM, DIM)))
+      : new IndexedSlices(
+          Float32Array.from(per.flatMap((g) => Array.from(g[0].values))),
+          per.flatMap((g) => Array.from(g[0].indices)),
+          [VOCAB, DIM],
+        );
+    opt.applyGradients([
+      [table, vars[0]],
+      [sum(per.map((g) => g[1])), vars[1]],
+      [sum(per.map((g) => g[2])), vars[2]],
+    ]);
+  }
+  const out = vars.map((v) => Array.from(v.read()));
+  opt.dispose();
+  vars.forEach((v) => v.dispose());
+  return out;
+}
+
+async function embDistributed(n: number, makeOpt: () => Optimizer, modes: EmbShard['mode'][] = [], extra: Partial<Parameters<typeof WorkerMirroredStrategy.create>[0]> = {}): Promise<number[][]> {
+  const vars = embModel();
+  const opt = makeOpt();
+  const s = await WorkerMirroredStrategy.create({ module: fixture('embedding.mjs'), numReplicas: n, optimizer: opt, variables: vars, ...extra });
+  try {
+    for (let k = 0; k < EMB_STEPS; k++) await s.step(embShards(k, n, modes), { transfer: k % 2 === 1 });
+    return vars.map((v) => Array.from(v.read()));
+  } finally {
+    await s.shutdown();
+    opt.dispose();
+    vars.forEach((v) => v.dispose());
+  }
+}
+
+describe('sparse gradients (IndexedSlices) from replicas', () => {
+  // SGD with momentum updates only the rows a sparse gradient names (a dense update would move
+  // every row with momentum); Adam's sparse update touches every row (TF 2.4).
+  const optimizers: Array<[string, () => Optimizer]> = [
+    ['SGD(momentum)', () => new SGD({ learningRate: 0.5, momentum: 0.9 })],
+    ['Adam', () => new Adam({ learningRate: 0.05 })],
+  ];
+
+  test.each(optimizers)('%s: the replicas rows are concatenated and applied sparse, bit for bit (1, 2 and 3 replicas)', async (_name, makeOpt) => {
+    for (const n of [1, 2, 3]) {
+      const ref = embReference(makeOpt, n);
+      expect([n, await embDistributed(n, makeOpt)]).toEqual([n, ref]);
+    }
+    // Densifying would be another update: the reference tells them apart.
+    expect(embReference(makeOpt, 2, true)[0]).not.toEqual(embReference(makeOpt, 2)[0]);
+  });
+
+  test('a replica that returns the table dense: all made dense and summed, as TF does with mixed kinds', async () => {
+    const makeOpt = optimizers[0][1];
+    expect(await embDistributed(2, makeOpt, ['dense', 'sparse'])).toEqual(embReference(makeOpt, 2, true));
+  });
+
+  test('a gradientAggregator gets IndexedSlices for the sparse variable and may return them', async () => {
+    const makeOpt = optimizers[1][1];
+    const kinds: string[] = [];
+    const gradientAggregator = (rg: ReplicaGradient[][]): ReplicaGradient[] => {
+      kinds.push(rg[0].map((g) => (g instanceof IndexedSlices ? 'sparse' : 'dense')).join(','));
+      return rg[0].map((g0, v) => {
+        if (g0 instanceof IndexedSlices) {
+          const parts = rg.map((g) => g[v] as IndexedSlices);
+          return new IndexedSlices(Float32Array.from(parts.flatMap((p) => Array.from(p.values))), parts.flatMap((p) => Array.from(p.indices)), [VOCAB, DIM]);
+        }
+        return (g0 as Float32Array).map((x, i) => rg.slice(1).reduce((acc, g) => Math.fround(acc + (g[v] as Float32Array)[i]), x));
+      });
+    };
+    expect(await embDistributed(2, makeOpt, [], { gradientAggregator })).toEqual(embReference(makeOpt, 2));
+    expect(kinds).toHaveLength(EMB_STEPS);
+    expect(kinds[0]).toBe('sparse,dense,dense');
+  });
+
+  test('a bad row index is the replica error; crossHost refuses sparse gradients; nothing is applied', async () => {
+    const vars = embModel();
+    const opt = new SGD({ learningRate: 0.5, momentum: 0.9 });
+    const s = await WorkerMirroredStrategy.create({ module: fixture('embedding.mjs'), numReplicas: 2, optimizer: opt, variables: vars });
+    const h = await WorkerMirroredStrategy.create({
+      module: fixture('embedding.mjs'),
+      numReplicas: 2,
+      optimizer: opt,
+      variables: vars,
+      crossHost: { allReduce: async (v) => v, numReplicasInSync: 2, firstReplicaId: 0 },
+    });
+    try {
+      await s.step(embShards(0, 2));
+      const before = state(opt, vars);
+      const e = await s.step(embShards(1, 2, ['sparse', 'bad-index'])).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ReplicaError);
+      expect((e as Error).message).toMatch(/replica 1 threw in step 1: RangeError: the sparse gradient of 'table' has row index 99 at offset 1, outside \[0, 40\)/);
+      await expect(h.step(embShards(1, 2))).rejects.toThrow(/gradients of 'table' are sparse: crossHost aggregation takes dense gradients only/);
+      await expect(h.step(embShards(1, 2))).rejects.toThrow(ArgumentError);
+      expect(state(opt, vars)).toEqual(before);
+      // Both go on.
+      await s.step(embShards(1, 2));
+      expect(opt.iterations).toBe(2);
+    } finally {
+      await Promise.all([s.shutdown(), h.shutdown()]);
+      opt.dispose();
+      vars.forEach((v) => v.dispose());
+    }
   });
 });
 

@@ -1,8 +1,8 @@
 // `simdopt/distribute` outside Node: replicas in Web Workers by default.
 export { WorkerMirroredStrategy, splitBatch } from './strategy.js';
-export type { AllReduce, CrossHostOptions, GradientAggregator, ReduceOp, StepOptions, StrategyStepResult, VariableSpec, WorkerMirroredStrategyOptions } from './strategy.js';
+export type { AllReduce, CrossHostOptions, GradientAggregator, ReduceOp, ReplicaGradient, StepOptions, StrategyStepResult, VariableSpec, WorkerMirroredStrategyOptions } from './strategy.js';
 export { webWorkerSpawner } from './spawn.js';
 export type { ReplicaWorker, ReplicaWorkerEvents, SpawnRequest, WebWorkerSpawnerOptions, WorkerSpawner } from './spawn.js';
 export { runReplica } from './replica.js';
-export type { ReplicaContext, ReplicaEndpoint, ReplicaStep, ReplicaStepOutput } from './replica.js';
+export type { ReplicaContext, ReplicaEndpoint, ReplicaSparseGradient, ReplicaStep, ReplicaStepOutput } from './replica.js';
 export { ReplicaError } from '../errors.js';

@@ -26,11 +26,11 @@ export class WorkerMirroredStrategy extends Base {
 }
 
 export { splitBatch } from './strategy.js';
-export type { AllReduce, CrossHostOptions, GradientAggregator, ReduceOp, StepOptions, StrategyStepResult, VariableSpec, WorkerMirroredStrategyOptions } from './strategy.js';
+export type { AllReduce, CrossHostOptions, GradientAggregator, ReduceOp, ReplicaGradient, StepOptions, StrategyStepResult, VariableSpec, WorkerMirroredStrategyOptions } from './strategy.js';
 export { nodeWorkerSpawner } from './spawn-node.js';
 export type { NodeWorkerSpawnerOptions } from './spawn-node.js';
 export { webWorkerSpawner } from './spawn.js';
 export type { ReplicaWorker, ReplicaWorkerEvents, SpawnRequest, WebWorkerSpawnerOptions, WorkerSpawner } from './spawn.js';
 export { runReplica } from './replica.js';
-export type { ReplicaContext, ReplicaEndpoint, ReplicaStep, ReplicaStepOutput } from './replica.js';
+export type { ReplicaContext, ReplicaEndpoint, ReplicaSparseGradient, ReplicaStep, ReplicaStepOutput } from './replica.js';
 export { ReplicaError } from '../errors.js';

@@ -10,6 +10,16 @@ export interface VariableSpec {
   readonly shape: readonly number[];
 }
 
+/** A sparse gradient (Keras' IndexedSlices) as it crosses a thread boundary: rows `indices` of
+ * the variable, their values row-major in `values`. */
+export interface SparseGradient {
+  indices: Int32Array;
+  values: Float32Array;
+}
+
+/** A replica's gradient for one variable. */
+export type WireGradient = Float32Array | SparseGradient | null;
+
 /** An error as it crosses a thread boundary. */
 export interface WireError {
   name: string;
@@ -49,7 +59,7 @@ export type ReplicaToMain =
       t: 'result';
       step: number;
       loss: number;
-      grads: (Float32Array | null)[] | null;
+      grads: WireGradient[] | null;
       /** The step's variable buffers, handed back for the next step. */
       values: Float32Array[];
       aux: unknown;
@@ -83,12 +93,12 @@ export function fromWire(w: WireError): Error {
  * is replaced by a copy that owns its buffer, so the message moves exactly its values. So is
  * an array whose buffer is in `keep` (buffers the sender must not lose).
  */
-export function transferable(arrays: Float32Array[], transfer: ArrayBuffer[], keep?: readonly ArrayBufferLike[]): Float32Array[] {
+export function transferable<T extends Float32Array | Int32Array>(arrays: T[], transfer: ArrayBuffer[], keep?: readonly ArrayBufferLike[]): T[] {
   for (let i = 0; i < arrays.length; i++) {
     let a = arrays[i];
     const b = a.buffer;
     if (!(b instanceof ArrayBuffer) || a.byteOffset !== 0 || a.byteLength !== b.byteLength || transfer.includes(b) || keep?.includes(b)) {
-      a = arrays[i] = a.slice();
+      a = arrays[i] = a.slice() as T;
     }
     transfer.push(a.buffer as ArrayBuffer);
   }

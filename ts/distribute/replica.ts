@@ -1,7 +1,7 @@
 // The replica side: runs inside each worker (Node worker thread or Web Worker). It imports the
 // user's module, then runs its step function on each shard and hands the results back. It has
 // no dependency on the wasm core or on any Node or browser API (the entry files adapt those).
-import { INIT_STEP, MainToReplica, ReduceOp, ReplicaToMain, VariableSpec, toWire, transferable } from './protocol.js';
+import { INIT_STEP, MainToReplica, ReduceOp, ReplicaToMain, SparseGradient, VariableSpec, WireGradient, toWire, transferable } from './protocol.js';
 
 /** What a replica's step function sees besides its shard and the variables' values. */
 export interface ReplicaContext {
@@ -31,10 +31,19 @@ export interface ReplicaStepOutput {
    * batch size (so the replicas' losses, and gradients, add up to the global mean). */
   loss: number;
   /** d loss / d variable, in the order of the variables; null for a variable without one.
-   * A Float32Array that owns its whole buffer is transferred (detached afterwards). */
-  grads: readonly (Float32Array | ArrayLike<number> | null)[];
+   * Dense: a Float32Array (or an array of numbers) of the variable's size. Sparse (Keras'
+   * IndexedSlices, e.g. the rows of an embedding a shard looked up): `{ indices, values }`, rows
+   * `indices` (repeats allowed) with their values row-major. A Float32Array or Int32Array that
+   * owns its whole buffer is transferred (detached afterwards). */
+  grads: readonly (Float32Array | ArrayLike<number> | ReplicaSparseGradient | null)[];
   /** Anything structured-cloneable, returned to the caller of `step` (metrics, checks). */
   aux?: unknown;
+}
+
+/** A sparse gradient returned by a step function (simdopt's `IndexedSlices` fits too). */
+export interface ReplicaSparseGradient {
+  readonly indices: Int32Array | ArrayLike<number>;
+  readonly values: Float32Array | ArrayLike<number>;
 }
 
 /** The function a replica module exports (as `step` or as its default export). The variables'
@@ -117,13 +126,14 @@ export function runReplica(endpoint: ReplicaEndpoint): void {
       const out = await stepFn!(context(state, keep), msg.shard, msg.values);
       const grads = checkOutput(out, init!.variables);
       const transfer: ArrayBuffer[] = msg.values.map((v) => v.buffer as ArrayBuffer);
-      let sent: (Float32Array | null)[] | null = null;
+      let sent: WireGradient[] | null = null;
       if (msg.sendGrads) {
-        const dense = grads.filter((g): g is Float32Array => g !== null);
+        const arrays: Array<Float32Array | Int32Array> = [];
+        for (const g of grads) if (g) arrays.push(...(g instanceof Float32Array ? [g] : [g.values, g.indices]));
         // A gradient that is a variable's buffer (or shares one with another) is copied.
-        const copies = transferable(dense, transfer);
+        const moved = transferable(arrays, transfer);
         let k = 0;
-        sent = grads.map((g) => (g === null ? null : copies[k++]));
+        sent = grads.map((g) => (g === null ? null : g instanceof Float32Array ? (moved[k++] as Float32Array) : { values: moved[k++] as Float32Array, indices: moved[k++] as Int32Array }));
       }
       endpoint.post({ t: 'result', step: msg.step, loss: out.loss, grads: sent, values: msg.values, aux: out.aux, allReduces: state.seq }, transfer);
     } catch (e) {
@@ -166,7 +176,7 @@ function abortError(reason: string): Error {
   return e;
 }
 
-function checkOutput(out: ReplicaStepOutput, vars: readonly VariableSpec[]): (Float32Array | null)[] {
+function checkOutput(out: ReplicaStepOutput, vars: readonly VariableSpec[]): WireGradient[] {
   if (out === null || typeof out !== 'object') throw new TypeError(`the step function must return { loss, grads }, got ${out === null ? 'null' : typeof out}`);
   if (typeof out.loss !== 'number') throw new TypeError(`the step function's \`loss\` must be a number, got ${typeof out.loss}`);
   const grads = out.grads;
@@ -176,9 +186,49 @@ function checkOutput(out: ReplicaStepOutput, vars: readonly VariableSpec[]): (Fl
   return grads.map((g, i) => {
     if (g === null || g === undefined) return null;
     const size = vars[i].shape.reduce((a, b) => a * b, 1);
-    const f = g instanceof Float32Array ? g : typeof (g as ArrayLike<number>)?.length === 'number' ? Float32Array.from(g as ArrayLike<number>) : undefined;
-    if (!f) throw new TypeError(`the gradient of '${vars[i].name}' must be a Float32Array or an array of numbers`);
+    if (isSparse(g)) return sparseGradient(g, vars[i], size);
+    const f = floats(g);
+    if (!f) throw new TypeError(`the gradient of '${vars[i].name}' must be a Float32Array, an array of numbers or { indices, values }`);
     if (f.length !== size) throw new RangeError(`the gradient of '${vars[i].name}' has ${f.length} values; the variable has ${size} (shape [${vars[i].shape.join(', ')}])`);
     return f;
   });
+}
+
+function isSparse(g: unknown): g is ReplicaSparseGradient {
+  return typeof g === 'object' && g !== null && !ArrayBuffer.isView(g) && !Array.isArray(g) && 'indices' in g && 'values' in g;
+}
+
+function floats(x: unknown): Float32Array | undefined {
+  if (x instanceof Float32Array) return x;
+  return typeof (x as ArrayLike<number>)?.length === 'number' && typeof x !== 'string' ? Float32Array.from(x as ArrayLike<number>) : undefined;
+}
+
+/** Checks a sparse gradient against its variable (the indices in range, one row of values per
+ * index), so that a bad one is this replica's error. */
+function sparseGradient(g: ReplicaSparseGradient, spec: VariableSpec, size: number): SparseGradient {
+  const name = spec.name;
+  if (spec.shape.length === 0) throw new TypeError(`the gradient of '${name}' is sparse, but '${name}' is a scalar (sparse gradients address rows)`);
+  const rows = spec.shape[0];
+  const row = rows === 0 ? 0 : size / rows;
+  const values = floats(g.values);
+  if (!values) throw new TypeError(`the sparse gradient of '${name}' needs \`values\` as a Float32Array or an array of numbers`);
+  let indices: Int32Array;
+  if (g.indices instanceof Int32Array) {
+    indices = g.indices;
+  } else if (typeof g.indices?.length === 'number' && typeof g.indices !== 'string') {
+    indices = new Int32Array(g.indices.length);
+    for (let k = 0; k < indices.length; k++) {
+      const x = g.indices[k];
+      if (!Number.isInteger(x) || x < -(2 ** 31) || x >= 2 ** 31) throw new TypeError(`the sparse gradient of '${name}' has a row index that is not a 32-bit integer at offset ${k}: ${String(x)}`);
+      indices[k] = x;
+    }
+  } else {
+    throw new TypeError(`the sparse gradient of '${name}' needs \`indices\` as an Int32Array or an array of integers`);
+  }
+  if (values.length !== indices.length * row) {
+    throw new RangeError(`the sparse gradient of '${name}' has ${values.length} values for ${indices.length} rows of ${row} (shape [${spec.shape.join(', ')}])`);
+  }
+  const bad = indices.findIndex((x) => x < 0 || x >= rows);
+  if (bad >= 0) throw new RangeError(`the sparse gradient of '${name}' has row index ${indices[bad]} at offset ${bad}, outside [0, ${rows})`);
+  return { indices, values };
 }

@@ -3,21 +3,30 @@
 // sends each replica its shard and the variables' values, collects each replica's gradients,
 // sums them in the wasm core (fixed replica order) and applies one update.
 import { Optimizer } from '../optimizer.js';
-import { Tensor, Variable } from '../tensor.js';
+import { IndexedSlices, Tensor, Variable } from '../tensor.js';
 import { call, core, heapFloat32 } from '../wasm/loader.js';
 import { ArgumentError, ReplicaError, SimdoptError, StateError } from '../errors.js';
-import { INIT_STEP, ReduceOp, ReplicaToMain, VariableSpec, collectBuffers, fromWire } from './protocol.js';
+import { INIT_STEP, ReduceOp, ReplicaToMain, SparseGradient, VariableSpec, WireGradient, collectBuffers, fromWire } from './protocol.js';
 import type { ReplicaWorker, WorkerSpawner } from './spawn.js';
 import { webWorkerSpawner } from './spawn.js';
 
 export type { ReduceOp, VariableSpec } from './protocol.js';
 
+/** A replica's gradient for one variable as the strategy's aggregator sees it: dense, or sparse
+ * rows (when the replica returned `{ indices, values }`). */
+export type ReplicaGradient = Float32Array | IndexedSlices;
+
 /**
- * Replaces the default aggregation (the sum over replicas, in the wasm core): receives every
- * replica's gradients, `replicaGrads[replica][variable]` (variables without gradients left out),
- * and returns one aggregated gradient per variable. It replaces `crossHost` aggregation too.
+ * Replaces the default aggregation (the sum over replicas, in the wasm core; sparse gradients
+ * concatenated): receives every replica's gradients, `replicaGrads[replica][variable]`
+ * (variables without gradients left out), and returns one aggregated gradient per variable. It
+ * replaces `crossHost` aggregation too.
  */
-export type GradientAggregator = (replicaGrads: Float32Array[][]) => Float32Array[] | Promise<Float32Array[]>;
+export type GradientAggregator = {
+  // A method signature, so that an aggregator written for dense gradients only,
+  // `(rg: Float32Array[][]) => Float32Array[]`, type-checks too (parameters of methods are bivariant).
+  aggregate(replicaGrads: ReplicaGradient[][]): ReplicaGradient[] | Promise<ReplicaGradient[]>;
+}['aggregate'];
 
 /**
  * An all-reduce among participants (hosts): each participant calls it with its values and every
@@ -231,7 +240,7 @@ export class WorkerMirroredStrategy {
         if (w?.step === m.step) {
           // Arrays from another realm (a VM context such as Jest's) become this realm's, no copy.
           m.values = m.values.map(local);
-          if (m.grads) m.grads = m.grads.map((g) => (g === null ? null : local(g)));
+          if (m.grads) m.grads = m.grads.map(localGradient);
           settle(r, (x) => x.resolve(m));
         }
         break;
@@ -392,7 +401,7 @@ export class WorkerMirroredStrategy {
         }
       }
       const g = results[0].grads!;
-      return applied(this.optimizer.applyGradients(vars.map((v, i) => [g[i], v] as const), { experimentalAggregateGradients: false }));
+      return applied(this.optimizer.applyGradients(vars.map((v, i) => [gradient(g[i], v), v] as const), { experimentalAggregateGradients: false }));
     }
 
     const present = vars.map((_, i) => results[0].grads![i] !== null);
@@ -404,30 +413,45 @@ export class WorkerMirroredStrategy {
       }
     }
     const idx = present.flatMap((p, i) => (p ? [i] : []));
+    // Sparse where every replica's gradient is; where only some are, those are made dense, as
+    // TF does when it aggregates IndexedSlices with dense tensors.
+    const sparse = vars.map(() => false);
+    for (const i of idx) {
+      const kinds = results.map((m) => !(m.grads![i] instanceof Float32Array));
+      sparse[i] = kinds.every(Boolean);
+      if (!sparse[i]) for (const m of results) m.grads![i] = dense(m.grads![i]!, vars[i]);
+    }
 
     const aggregator = this.aggregator;
     if (aggregator) {
-      const out = await aggregator(results.map((m) => idx.map((i) => m.grads![i]!)));
+      const out = await aggregator(results.map((m) => idx.map((i) => gradient(m.grads![i], vars[i])!)));
       return this.applyAggregated(this.checkAggregated(out, idx, 'the gradient aggregator'), idx);
     }
-
-    // The sum over replicas in the wasm core, straight into the gradient tensors.
-    const n = results.length;
-    let total = 0;
-    for (const i of idx) total += vars[i].size;
-    const c = core();
-    const base = call(() => c.aggregate_reserve(n * total)) >>> 2;
-    const heap = heapFloat32();
-    for (let r = 0; r < n; r++) {
-      const g = results[r].grads!;
-      let off = base + r * total;
-      for (const i of idx) {
-        heap.set(g[i]!, off);
-        off += vars[i].size;
-      }
+    const s = idx.find((i) => sparse[i]);
+    if (this.crossHost && s !== undefined) {
+      throw new ArgumentError('InvalidArgument', `the replicas' gradients of '${vars[s].name}' are sparse: crossHost aggregation takes dense gradients only (return a dense gradient for it, or aggregate with gradientAggregator)`);
     }
-    const handles = idx.length === vars.length ? this.sumHandles : Uint32Array.from(idx.flatMap((i) => [this.sums[i].handleIndex, this.sums[i].handleGeneration]));
-    call(() => c.aggregate_reduce(n, handles, false));
+
+    // Dense gradients: the sum over replicas in the wasm core, straight into the gradient tensors.
+    const denseIdx = idx.filter((i) => !sparse[i]);
+    if (denseIdx.length > 0) {
+      const n = results.length;
+      let total = 0;
+      for (const i of denseIdx) total += vars[i].size;
+      const c = core();
+      const base = call(() => c.aggregate_reserve(n * total)) >>> 2;
+      const heap = heapFloat32();
+      for (let r = 0; r < n; r++) {
+        const g = results[r].grads!;
+        let off = base + r * total;
+        for (const i of denseIdx) {
+          heap.set(g[i] as Float32Array, off);
+          off += vars[i].size;
+        }
+      }
+      const handles = denseIdx.length === vars.length ? this.sumHandles : Uint32Array.from(denseIdx.flatMap((i) => [this.sums[i].handleIndex, this.sums[i].handleGeneration]));
+      call(() => c.aggregate_reduce(n, handles, false));
+    }
 
     if (this.crossHost) {
       const global = await this.crossHost.allReduce(
@@ -436,25 +460,30 @@ export class WorkerMirroredStrategy {
       );
       return this.applyAggregated(this.checkAggregated(global, idx, 'crossHost.allReduce'), idx);
     }
-    return applied(this.optimizer.applyGradients(vars.map((v, i) => [present[i] ? this.sums[i] : null, v] as const)));
+    // Sparse gradients: the replicas' rows one after the other (Keras concatenates
+    // IndexedSlices; the optimizer sums repeated rows, in this order).
+    return applied(
+      this.optimizer.applyGradients(vars.map((v, i) => [!present[i] ? null : sparse[i] ? concatenated(results.map((m) => m.grads![i] as SparseGradient), v) : this.sums[i], v] as const)),
+    );
   }
 
-  /** The aggregated gradients as this realm's Float32Arrays, checked (no copy). */
-  private checkAggregated(out: unknown, idx: number[], who: string): Float32Array[] {
+  /** The aggregated gradients as this realm's arrays, checked (no copy). */
+  private checkAggregated(out: unknown, idx: number[], who: string): ReplicaGradient[] {
     if (!Array.isArray(out) || out.length !== idx.length) {
       throw new ArgumentError('InvalidArgument', `${who} must return ${idx.length} gradients, got ${Array.isArray(out) ? out.length : typeof out}`);
     }
     return out.map((g: unknown, k) => {
       const v = this.variables[idx[k]];
+      if (g instanceof IndexedSlices) return g;
       if (!isF32(g) || g.length !== v.size) {
-        throw new ArgumentError('InvalidArgument', `${who} returned a gradient for '${v.name}' that is not a Float32Array of ${v.size} values`);
+        throw new ArgumentError('InvalidArgument', `${who} returned a gradient for '${v.name}' that is neither a Float32Array of ${v.size} values nor IndexedSlices`);
       }
       return local(g);
     });
   }
 
-  private applyAggregated(out: Float32Array[], idx: number[]): boolean {
-    const grads: (Float32Array | null)[] = this.variables.map(() => null);
+  private applyAggregated(out: ReplicaGradient[], idx: number[]): boolean {
+    const grads: (ReplicaGradient | null)[] = this.variables.map(() => null);
     idx.forEach((i, k) => (grads[i] = out[k]));
     return applied(this.optimizer.applyGradients(this.variables.map((v, i) => [grads[i], v] as const)));
   }
@@ -580,6 +609,51 @@ function local(a: Float32Array): Float32Array {
   if (a instanceof Float32Array) return a;
   const v = a as ArrayBufferView;
   return new Float32Array(v.buffer, v.byteOffset, v.byteLength >>> 2);
+}
+
+/** A gradient from a replica with this realm's arrays (no copy). */
+function localGradient(g: WireGradient): WireGradient {
+  if (g === null) return null;
+  if (isF32(g)) return local(g);
+  const i = g.indices as ArrayBufferView;
+  return { values: local(g.values), indices: i instanceof Int32Array ? i : new Int32Array(i.buffer, i.byteOffset, i.byteLength >>> 2) };
+}
+
+/** What the optimizer takes for a replica's gradient of `v`. */
+function gradient(g: WireGradient, v: Variable): ReplicaGradient | null {
+  return g === null || g instanceof Float32Array ? g : new IndexedSlices(g.values, g.indices, v.shape);
+}
+
+/** A sparse gradient made dense: its rows added into zeros, in order. */
+function dense(g: WireGradient & object, v: Variable): Float32Array {
+  if (g instanceof Float32Array) return g;
+  const out = new Float32Array(v.size);
+  const row = rowSize(v);
+  g.indices.forEach((r, k) => {
+    for (let j = 0; j < row; j++) out[r * row + j] = Math.fround(out[r * row + j] + g.values[k * row + j]);
+  });
+  return out;
+}
+
+/** The replicas' rows one after the other. */
+function concatenated(parts: SparseGradient[], v: Variable): IndexedSlices {
+  const row = rowSize(v);
+  let rows = 0;
+  for (const p of parts) rows += p.indices.length;
+  const indices = new Int32Array(rows);
+  const values = new Float32Array(rows * row);
+  let at = 0;
+  for (const p of parts) {
+    indices.set(p.indices, at);
+    values.set(p.values, at * row);
+    at += p.indices.length;
+  }
+  return new IndexedSlices(values, indices, v.shape);
+}
+
+/** Elements per row (the replicas checked that a sparse gradient's variable has rows). */
+function rowSize(v: Variable): number {
+  return v.shape[0] === 0 ? 0 : v.size / v.shape[0];
 }
 
 /** Settles a replica's current waiter once. */
