@@ -307,6 +307,11 @@ impl<R: UpdateRule> Optimizer<R> {
             let names: Vec<String> = pairs.iter().map(|(_, v)| store.get(*v).map(|t| t.name.clone()).unwrap_or_default()).collect();
             return Err(Error::InvalidState { message: format!("No gradients provided for any variable: {names:?}.") });
         }
+        if self.iterations == u64::MAX {
+            return Err(Error::InvalidState {
+                message: format!("iterations is {}, the largest count: no further step can be counted", u64::MAX),
+            });
+        }
         self.validate(store, pairs)?;
         let Some(out) = guard else { return Ok(true) };
         out.clear();

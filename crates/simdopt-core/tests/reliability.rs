@@ -325,3 +325,21 @@ fn restoring_slot_batches_recreates_the_weight_order() {
         assert_eq!(fresh.slot_batches(), w.opt.slot_batches());
     }
 }
+
+/// Found by `fuzz/` (cargo fuzz): at the largest count, a step overflowed `iterations` (a panic
+/// in debug builds, a silent wrap to 0 in release). Now it is refused before anything changes.
+#[test]
+fn a_step_at_the_largest_iteration_count_is_refused() {
+    for config in 0..CONFIGS.len() {
+        let mut w = world(config);
+        w.opt.set_iterations(u64::MAX);
+        let before = observe(&w);
+        let [wv, ..] = w.vars;
+        let err = w.opt.apply_gradients(&mut w.store, &[(Some(Gradient::Dense(&[0.5; 6])), wv)]).unwrap_err();
+        assert_eq!(err.code(), "InvalidState");
+        assert!(err.to_string().contains("no further step can be counted"), "{err}");
+        let err = w.opt.apply_gradients_checked(&mut w.store, &[(Some(Gradient::Dense(&[0.5; 6])), wv)], &mut Vec::new()).unwrap_err();
+        assert_eq!(err.code(), "InvalidState");
+        assert_eq!(observe(&w), before);
+    }
+}
