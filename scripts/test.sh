@@ -11,6 +11,8 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 log "cargo test"
 # Property tests draw fresh cases on every local run; on CI the seed is fixed, so a red run
 # reproduces (the jest fuzz tests do the same).

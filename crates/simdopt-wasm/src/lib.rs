@@ -256,7 +256,7 @@ pub fn optimizer_set_iterations(id: u32, iterations: f64) -> Result<(), JsError>
 }
 
 /// Applies one step described by `n` commands in the frame (see [`COMMAND_WORDS`]). Returns 0,
-/// or 1 after an error, whose message [`take_error`] then gives (see [`status`]).
+/// or 1 after an error, whose message [`take_error`] then gives (see `status`).
 #[wasm_bindgen]
 pub fn optimizer_apply(id: u32, n: u32) -> u32 {
     status(|s| apply(s, id, n as usize, false).map(|_| true))
