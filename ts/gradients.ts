@@ -3,7 +3,8 @@
 // exact as f32 steps allow: for small problems, tests and checking hand-written gradients.
 import { ArgumentError } from './errors.js';
 import type { GradientSource } from './optimizer.js';
-import { Variable, describeValue } from './tensor.js';
+import { Variable } from './tensor.js';
+import { describeValue } from './describe.js';
 
 /** A loss for [[finiteDifferenceGradients]]: reads the Variables' current values, returns a number. */
 export type LossFunction = () => number;

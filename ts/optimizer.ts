@@ -4,7 +4,8 @@
 import { call, core, heapFloat32, heapInt32, heapUint32, viewFloat32 } from './wasm/loader.js';
 import { COMMAND_WORDS, KIND_DENSE_STAGED, KIND_DENSE_TENSOR, KIND_NONE, KIND_SPARSE, reserveFrame } from './frame.js';
 import { ArgumentError, ConfigError, HyperparameterError, SimdoptError, SlotError, StateError, WeightsError } from './errors.js';
-import { IndexedSlices, Tensor, Variable, WasmTensor, describeValue, isNumeric } from './tensor.js';
+import { IndexedSlices, Tensor, Variable, WasmTensor, isNumeric } from './tensor.js';
+import { describeValue } from './describe.js';
 import { LearningRateSchedule, Serialized, deserializeSchedule, serializeSchedule } from './schedules.js';
 
 /** A hyperparameter: a number, a zero-argument function called at each step, or (for the

@@ -12,6 +12,7 @@
 // Arguments of the wrong type or non-finite numbers are refused with a typed error (Keras would
 // accept them at construction and fail or produce NaN at the first call).
 import { ArgumentError, ConfigError, HyperparameterError } from './errors.js';
+import { describeValue } from './describe.js';
 
 /** Keras' serialized form of an object: `{class_name, config}`. */
 export interface Serialized {
@@ -92,15 +93,6 @@ type Param = readonly [snake: string, camel: string, kind: ParamKind, dflt?: num
 
 function hasOwn(o: object, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(o, key);
-}
-
-function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
-  if (typeof v === 'string') return `string '${v}'`;
-  return `${typeof v} ${String(v)}`;
 }
 
 function checkNumber(cls: string, key: string, v: unknown): number {

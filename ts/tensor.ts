@@ -3,6 +3,7 @@
 // from `.value` is valid until the next call that may grow WASM memory (use `read()` for a copy).
 import { call, core, viewFloat32 } from './wasm/loader.js';
 import { ArgumentError, ShapeError, StateError } from './errors.js';
+import { describeValue } from './describe.js';
 
 export type Shape = readonly number[];
 
@@ -36,32 +37,6 @@ export function isNumeric(values: unknown): values is ArrayLike<number> {
   const a = values as ArrayLike<unknown>;
   for (let i = 0; i < a.length; i++) if (typeof a[i] !== 'number') return false;
   return true;
-}
-
-/** A short description of a value for error messages; never throws, whatever the value. */
-export function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (typeof v === 'object') return withArticle(constructorName(v as object));
-  if (typeof v === 'string') return `string '${v.length > 40 ? v.slice(0, 40) + '...' : v}'`;
-  if (typeof v === 'symbol') return 'a symbol';
-  if (typeof v === 'function') return 'a function';
-  return `${typeof v} ${String(v)}`;
-}
-
-function withArticle(noun: string): string {
-  return `${/^[aeiou]/i.test(noun) ? 'an' : 'a'} ${noun}`;
-}
-
-function constructorName(o: object): string {
-  try {
-    const c: unknown = Object.getPrototypeOf(o)?.constructor;
-    const name: unknown = typeof c === 'function' ? c.name : undefined;
-    return typeof name === 'string' && name ? name : 'object';
-  } catch {
-    return 'object';
-  }
 }
 
 /** Anything with f32 values in WASM memory and a shape. */
