@@ -1,54 +1,20 @@
 // simdopt in a real browser: the package bundled by esbuild for the web, served from 127.0.0.1
 // and run in headless Debian Chromium. Both wasm builds must give Node's numbers, bit for bit.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { build } from 'esbuild';
-import { chromium, type BrowserContext } from 'playwright-core';
-import { ROOT, f32Bits, node, requireBuilt, tempDir, which } from './helpers/process';
+import type { BrowserContext } from 'playwright-core';
+import { f32Bits, node, requireBuilt } from './helpers/process';
+import { bundlePage, launchChromium, pageRoute, serveLocal } from './helpers/browser';
 import type { WorkloadResult } from './browser/workload.mjs';
 
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-let server: Server | undefined;
-let origin = '';
+let server: Awaited<ReturnType<typeof serveLocal>> | undefined;
+let chromium: Awaited<ReturnType<typeof launchChromium>> | undefined;
 let context: BrowserContext | undefined;
-let profile: { path: string; remove(): void } | undefined;
 let nodeResult: WorkloadResult;
 
 beforeAll(async () => {
   requireBuilt();
-  const executablePath = which('chromium');
-  if (!executablePath) {
-    throw new Error('Chromium is not installed (no `chromium` on PATH). Install it with `bash scripts/setup.sh --browser` (apt-get install chromium); the browser tests do not skip.');
-  }
-
-  // The page bundle: 'simdopt' is the built package (dist/), as a bundler would take it from node_modules.
-  const bundle = await build({
-    entryPoints: [join(ROOT, 'tests', 'browser', 'page.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    alias: { simdopt: join(ROOT, 'dist', 'index.js') },
-    write: false,
-    logLevel: 'silent',
-  });
-  const js = bundle.outputFiles[0].contents;
-  const html = '<!doctype html><meta charset="utf-8"><title>simdopt</title><script type="module" src="/page.js"></script>';
-
-  server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
-    if (path === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(html);
-    else if (path === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
-    else if (path === '/favicon.ico') res.writeHead(204).end();
-    else res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  profile = tempDir('chromium');
-  context = await chromium.launchPersistentContext(profile.path, { executablePath, headless: true, args: LAUNCH_ARGS, timeout: 30_000 });
+  server = await serveLocal(pageRoute('simdopt', await bundlePage('tests/browser/page.ts')));
+  chromium = await launchChromium();
+  context = chromium.context;
 
   // Node's result for the same workload, on dist/ (the repository's package, by self-reference).
   const out = await node(['--input-type=module', '-e', "const { run } = await import('./tests/browser/workload.mjs'); console.log(JSON.stringify(await run()));"]);
@@ -56,9 +22,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await context?.close();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  profile?.remove();
+  await chromium?.close();
+  await server?.close();
 });
 
 /** Loads the page in a new tab with the given build; returns the workload's result and the
@@ -71,7 +36,7 @@ async function runInChromium(backend: 'auto' | 'scalar'): Promise<{ r: WorkloadR
     if (m.type() === 'error') pageErrors.push(`${backend}: console: ${m.text()}`);
   });
   try {
-    await page.goto(`${origin}/?backend=${backend}`);
+    await page.goto(`${server!.origin}/?backend=${backend}`);
     await page.waitForFunction(() => window.__result !== undefined || window.__error !== undefined, undefined, { timeout: 20_000 });
     const { result, error } = await page.evaluate(() => ({ result: window.__result, error: window.__error }));
     if (error) throw new Error(`the page failed (${backend}): ${error}`);

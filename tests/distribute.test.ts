@@ -3,11 +3,9 @@
 // main thread's values; a failing replica fails the step and changes nothing; shutdown leaves no
 // thread behind.
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { ready, Adam, SGD, Variable, Optimizer, ReplicaError, StateError, ArgumentError, SimdoptError, IndexedSlices } from 'simdopt';
 import type { WeightValue } from 'simdopt';
 import { WorkerMirroredStrategy, nodeWorkerSpawner, splitBatch } from 'simdopt/distribute';
@@ -16,7 +14,8 @@ import { lossAndGrads } from './distribute/linreg.mjs';
 import type { Aux, Shard } from './distribute/linreg.mjs';
 import { TOKENS, lossAndGrads as embLossAndGrads, densify } from './distribute/embedding.mjs';
 import type { Shard as EmbShard } from './distribute/embedding.mjs';
-import { ROOT, requireBuilt, which } from './helpers/process';
+import { ROOT, requireBuilt } from './helpers/process';
+import { launchBrowser, serveLocal } from './helpers/browser';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const fixture = (name: string) => join(HERE, 'distribute', name);
@@ -647,31 +646,26 @@ describe('arguments and life cycle', () => {
 describe('Web Workers (webWorkerSpawner) in headless Chromium', () => {
   // dist/ and the fixtures served as they are (ES modules with relative imports, no bundler):
   // the strategy starts dist/distribute/worker-browser.js as module workers.
-  let server: Server | undefined;
+  let server: Awaited<ReturnType<typeof serveLocal>> | undefined;
   let browser: Browser | undefined;
-  let origin = '';
 
   beforeAll(async () => {
     requireBuilt();
-    const executablePath = which('chromium');
-    if (!executablePath) throw new Error('Chromium is not installed (no `chromium` on PATH): bash scripts/setup.sh --browser');
-    server = createServer((req, res) => {
-      const path = normalize(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
-      if (path === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>distribute</title>');
-      if (!/^\/(dist|tests\/distribute)\/[\w./-]+\.m?js$/.test(path)) return void res.writeHead(404).end();
-      readFile(join(ROOT, path)).then(
-        (body) => res.writeHead(200, { 'content-type': 'text/javascript' }).end(body),
-        () => res.writeHead(404).end(),
+    server = await serveLocal(async (path) => {
+      if (path === '/') return { type: 'text/html', body: '<!doctype html><title>distribute</title>' };
+      const file = normalize(path);
+      if (!/^\/(dist|tests\/distribute)\/[\w./-]+\.m?js$/.test(file)) return undefined;
+      return readFile(join(ROOT, file)).then(
+        (body) => ({ type: 'text/javascript', body }),
+        () => undefined,
       );
     });
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'], timeout: 30_000 });
+    browser = await launchBrowser();
   }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await server?.close();
   });
 
   test('two replicas in Web Workers train exactly as in Node worker threads; a failing replica is a ReplicaError', async () => {
@@ -680,7 +674,7 @@ describe('Web Workers (webWorkerSpawner) in headless Chromium', () => {
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     try {
-      await page.goto(`${origin}/`);
+      await page.goto(`${server!.origin}/`);
       const steps = DATA.map((_, k) => shards(k, 2).map((sh) => ({ x: Array.from(sh.x), y: Array.from(sh.y), globalBatchSize: sh.globalBatchSize })));
       const out = await page.evaluate(
         async ({ steps, features }) => {

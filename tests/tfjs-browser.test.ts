@@ -2,56 +2,30 @@
 // through SwiftShader: no GPU on these machines) and, in the same page, on its cpu backend: a
 // custom minimize loop and model.fit train, create no tensors per step, and give the same numbers
 // on both backends (gradients come from each backend; the update is simdopt's in both).
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { build } from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
-import { ROOT, requireBuilt, which } from './helpers/process';
+import type { Browser } from 'playwright-core';
+import { requireBuilt } from './helpers/process';
+import { WEBGL_ARGS, bundlePage, launchBrowser, pageRoute, serveLocal } from './helpers/browser';
 import type { BackendRun } from './browser/tfjs-page';
 
-let server: Server | undefined;
+let server: Awaited<ReturnType<typeof serveLocal>> | undefined;
 let browser: Browser | undefined;
-let origin = '';
 
 beforeAll(async () => {
   requireBuilt();
-  const executablePath = which('chromium');
-  if (!executablePath) throw new Error('Chromium is not installed (no `chromium` on PATH): `bash scripts/setup.sh --browser`; the browser tests do not skip.');
-  const bundle = await build({
-    entryPoints: [join(ROOT, 'tests', 'browser', 'tfjs-page.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    alias: { simdopt: join(ROOT, 'dist', 'index.js'), 'simdopt/tfjs': join(ROOT, 'dist', 'tfjs', 'index.js') },
-    write: false,
-    logLevel: 'silent',
-  });
-  const js = bundle.outputFiles[0].contents;
-  const html = '<!doctype html><meta charset="utf-8"><title>simdopt + tfjs webgl</title><script type="module" src="/page.js"></script>';
-  server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
-    if (path === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(html);
-    else if (path === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
-    else res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  // No --disable-gpu: WebGL runs on SwiftShader, Chromium's CPU implementation.
-  browser = await chromium.launch({ executablePath, headless: true, args: ['--headless', '--no-sandbox', '--no-first-run', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'], timeout: 30_000 });
+  server = await serveLocal(pageRoute('simdopt + tfjs webgl', await bundlePage('tests/browser/tfjs-page.ts')));
+  browser = await launchBrowser(WEBGL_ARGS);
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await server?.close();
 });
 
 test('webgl and cpu backends: minimize and model.fit train with simdopt, no tensor leak, the same numbers', async () => {
   const page = await browser!.newPage();
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(origin);
+  await page.goto(server!.origin);
   await page.waitForFunction(() => window.__tfjs !== undefined || window.__tfjsError !== undefined, undefined, { timeout: 90_000 });
   const { result, error } = await page.evaluate(() => ({ result: window.__tfjs, error: window.__tfjsError }));
   await page.close();

@@ -1,17 +1,79 @@
 // Headless Debian Chromium through playwright-core, and long-running child processes (a server)
 // whose output is watched until a line says they are ready.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { ROOT, tempDir, which } from './process';
 
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** WebGL 2 without a GPU: Chromium's SwiftShader (CPU) implementation. */
+export const WEBGL_ARGS = ['--headless', '--no-sandbox', '--no-first-run', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'];
 
-/** A persistent Chromium context in a fresh profile; `close()` also removes the profile. */
-export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+function chromiumPath(): string {
   const executablePath = which('chromium');
   if (!executablePath) {
     throw new Error('Chromium is not installed (no `chromium` on PATH). Install it with `bash scripts/setup.sh --browser` (apt-get install chromium); the browser tests do not skip.');
   }
+  return executablePath;
+}
+
+/** Headless Chromium (Debian's, through playwright-core). */
+export function launchBrowser(args: readonly string[] = CHROMIUM_ARGS): Promise<Browser> {
+  return chromium.launch({ executablePath: chromiumPath(), headless: true, args: [...args], timeout: 30_000 });
+}
+
+/** A test page (TypeScript) bundled by esbuild for the browser, with `simdopt` and
+ * `simdopt/tfjs` taken from the built package (dist/), as a bundler takes them from node_modules. */
+export async function bundlePage(entry: string): Promise<Uint8Array> {
+  const bundle = await build({
+    entryPoints: [join(ROOT, entry)],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    alias: { simdopt: join(ROOT, 'dist', 'index.js'), 'simdopt/tfjs': join(ROOT, 'dist', 'tfjs', 'index.js') },
+    write: false,
+    logLevel: 'silent',
+  });
+  return bundle.outputFiles[0].contents;
+}
+
+/** What a local server answers for a path: a body and its content type, or nothing (404). */
+export type Route = (path: string) => { type: string; body: string | Uint8Array } | undefined | Promise<{ type: string; body: string | Uint8Array } | undefined>;
+
+/** An HTTP server on 127.0.0.1 (a free port) answering with `route`. */
+export async function serveLocal(route: Route): Promise<{ origin: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+    Promise.resolve(route(path)).then(
+      (r) => (r ? res.writeHead(200, { 'content-type': r.type }).end(r.body) : res.writeHead(404).end()),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A page that loads one module script, `/page.js`, served with `js` (and an empty favicon, so
+ * the browser logs no failed request). */
+export function pageRoute(title: string, js: Uint8Array): Route {
+  const files = new Map<string, { type: string; body: string | Uint8Array }>([
+    ['/', { type: 'text/html', body: `<!doctype html><meta charset="utf-8"><title>${title}</title><script type="module" src="/page.js"></script>` }],
+    ['/page.js', { type: 'text/javascript', body: js }],
+    ['/favicon.ico', { type: 'image/x-icon', body: '' }],
+  ]);
+  return (path) => files.get(path);
+}
+
+/** A persistent Chromium context in a fresh profile; `close()` also removes the profile. */
+export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  const executablePath = chromiumPath();
   const profile = tempDir('chromium');
   const context = await chromium.launchPersistentContext(profile.path, { executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
   return {
