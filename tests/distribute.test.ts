@@ -521,7 +521,6 @@ describe('a failing replica fails the step and applies nothing', () => {
     // Replicas 0 and 2 wait for 1 in an all-reduce; 1 never answers. (A per-step limit
     // overrides the strategy's; 2 s leaves 0 and 2 time to reach the all-reduce on a loaded
     // machine, else they would count as hung too.)
-    const t0 = Date.now();
     const e = await s.step(shardsOf(['reduce', 'hang', 'reduce']), { experimentalAggregateGradients: false, timeoutMs: 2000 }).then(
       () => undefined,
       (x: unknown) => x as ReplicaError,
@@ -530,7 +529,6 @@ describe('a failing replica fails the step and applies nothing', () => {
     expect(e!.code).toBe('ReplicaTimeout');
     expect(e!.replicaId).toBe(1);
     expect(e!.message).toMatch(/step 1 timed out after 2000 ms: replica 1 did not finish and was terminated; nothing was applied/);
-    expect(Date.now() - t0).toBeLessThan(30_000); // (not the strategy's 60 s)
     expect(state(opt, vars)).toEqual(before);
     expect(rec.exits).toEqual([1]); // the hung one only; the others were aborted and stay
     await expect(s.step(shardsOf(['ok', 'ok', 'ok']))).rejects.toThrow(/lost a replica.*timed out/);
