@@ -432,27 +432,7 @@ export class WorkerMirroredStrategy {
       throw new ArgumentError('InvalidArgument', `the replicas' gradients of '${vars[s].name}' are sparse: crossHost aggregation takes dense gradients only (return a dense gradient for it, or aggregate with gradientAggregator)`);
     }
 
-    // Dense gradients: the sum over replicas in the wasm core, straight into the gradient tensors.
-    const denseIdx = idx.filter((i) => !sparse[i]);
-    if (denseIdx.length > 0) {
-      const n = results.length;
-      let total = 0;
-      for (const i of denseIdx) total += vars[i].size;
-      const c = core();
-      const base = call(() => c.aggregate_reserve(n * total)) >>> 2;
-      const heap = heapFloat32();
-      for (let r = 0; r < n; r++) {
-        const g = results[r].grads!;
-        let off = base + r * total;
-        for (const i of denseIdx) {
-          heap.set(g[i] as Float32Array, off);
-          off += vars[i].size;
-        }
-      }
-      const handles = denseIdx.length === vars.length ? this.sumHandles : Uint32Array.from(denseIdx.flatMap((i) => [this.sums[i].handleIndex, this.sums[i].handleGeneration]));
-      call(() => c.aggregate_reduce(n, handles, false));
-    }
-
+    this.sumDense(results, idx.filter((i) => !sparse[i]));
     if (this.crossHost) {
       const global = await this.crossHost.allReduce(
         idx.map((i) => this.sums[i].read()),
@@ -465,6 +445,29 @@ export class WorkerMirroredStrategy {
     return applied(
       this.optimizer.applyGradients(vars.map((v, i) => [!present[i] ? null : sparse[i] ? concatenated(results.map((m) => m.grads![i] as SparseGradient), v) : this.sums[i], v] as const)),
     );
+  }
+
+  /** The dense gradients of variables `idx`: the sum over replicas (in replica order) in the
+   * wasm core, straight into the gradient tensors `this.sums`. */
+  private sumDense(results: ResultMsg[], idx: number[]): void {
+    if (idx.length === 0) return;
+    const vars = this.variables;
+    const n = results.length;
+    let total = 0;
+    for (const i of idx) total += vars[i].size;
+    const c = core();
+    const base = call(() => c.aggregate_reserve(n * total)) >>> 2;
+    const heap = heapFloat32();
+    for (let r = 0; r < n; r++) {
+      const g = results[r].grads!;
+      let off = base + r * total;
+      for (const i of idx) {
+        heap.set(g[i] as Float32Array, off);
+        off += vars[i].size;
+      }
+    }
+    const handles = idx.length === vars.length ? this.sumHandles : Uint32Array.from(idx.flatMap((i) => [this.sums[i].handleIndex, this.sums[i].handleGeneration]));
+    call(() => c.aggregate_reduce(n, handles, false));
   }
 
   /** The aggregated gradients as this realm's arrays, checked (no copy). */
