@@ -31,6 +31,11 @@ pub mod store;
 
 mod dynamic;
 
+/// The README's example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
+
 pub use clip::Clipping;
 pub use dynamic::{build_optimizer, AnyOptimizer, DynOptimizer, Options};
 pub use error::{Error, Result};
