@@ -2,6 +2,7 @@
 // project, then used from an ES module, from CommonJS and from TypeScript.
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { ROOT, f32Bits, node, requireBuilt, runOk, tempDir } from './helpers/process';
 import type { WorkloadResult } from './browser/workload.mjs';
 
@@ -74,6 +75,18 @@ describe('the tarball', () => {
     };
     walk(pkg.exports);
     for (const t of targets) expect(entries).toContain(t.replace(/^\.\//, ''));
+  });
+
+  test("a bundler keeps simdopt/tfjs's class registration, and drops what is not used", async () => {
+    // `import 'simdopt/tfjs'` alone registers the optimizer class with tfjs (to load saved
+    // models): package.json's `sideEffects` names that file, so esbuild must keep it...
+    const bundle = async (code: string) => {
+      const r = await build({ stdin: { contents: code, resolveDir: project }, bundle: true, format: 'esm', platform: 'browser', external: ['@tensorflow/tfjs-core'], write: false, logLevel: 'silent' });
+      return new TextDecoder().decode(r.outputFiles[0].contents);
+    };
+    expect(await bundle("import 'simdopt/tfjs';")).toMatch(/registerClass/);
+    // ...while the rest stays tree-shakable: importing the main entry for nothing bundles nothing.
+    expect((await bundle("import 'simdopt';")).trim()).toBe('');
   });
 
   test('every relative import of the shipped .js and .d.ts files resolves inside the tarball', () => {
