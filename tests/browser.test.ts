@@ -2,7 +2,7 @@
 // and run in headless Debian Chromium. Both wasm builds must give Node's numbers, bit for bit.
 import type { BrowserContext } from 'playwright-core';
 import { f32Bits, node, requireBuilt } from './helpers/process';
-import { bundlePage, launchChromium, pageRoute, serveLocal } from './helpers/browser';
+import { bundlePage, launchBrowser, launchChromium, pageRoute, serveLocal } from './helpers/browser';
 import type { WorkloadResult } from './browser/workload.mjs';
 
 let server: Awaited<ReturnType<typeof serveLocal>> | undefined;
@@ -68,4 +68,35 @@ test('the scalar build in Chromium (a second page load) computes the same bits',
   expect(r.scalar.bits).toEqual(nodeResult.scalar.bits);
   expect(r.amsgrad).toEqual(nodeResult.amsgrad);
   expect(pageErrors).toEqual([]);
+});
+
+test("a page whose Content-Security-Policy forbids WebAssembly gets a StateError that says what to allow; 'wasm-unsafe-eval' is enough", async () => {
+  const js = await bundlePage('tests/browser/csp-page.ts');
+  const page = pageRoute('simdopt csp', js);
+  const results: Record<string, NonNullable<Window['__csp']>> = {};
+  const browser = await launchBrowser();
+  try {
+    for (const policy of ["script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'"]) {
+      const server = await serveLocal(async (path) => {
+        const a = await page(path);
+        return a && { ...a, headers: { 'content-security-policy': policy } };
+      });
+      const tab = await browser.newPage();
+      try {
+        await tab.goto(server.origin);
+        await tab.waitForFunction(() => window.__csp !== undefined, undefined, { timeout: 20_000 });
+        results[policy] = (await tab.evaluate(() => window.__csp))!;
+      } finally {
+        await tab.close();
+        await server.close();
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+  const blocked = results["script-src 'self'"];
+  expect(blocked.isSimdoptError).toBe(true);
+  expect(blocked.code).toBe('InvalidState');
+  expect(blocked.error).toMatch(/simdopt could not compile its WebAssembly \(simd build\): CompileError: .*add 'wasm-unsafe-eval' to script-src/);
+  expect(results["script-src 'self' 'wasm-unsafe-eval'"]).toEqual({ backend: 'simd' });
 });

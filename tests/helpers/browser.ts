@@ -41,15 +41,21 @@ export async function bundlePage(entry: string): Promise<Uint8Array> {
   return bundle.outputFiles[0].contents;
 }
 
-/** What a local server answers for a path: a body and its content type, or nothing (404). */
-export type Route = (path: string) => { type: string; body: string | Uint8Array } | undefined | Promise<{ type: string; body: string | Uint8Array } | undefined>;
+/** What a local server answers for a path: a body, its content type and any other headers. */
+export interface Answer {
+  type: string;
+  body: string | Uint8Array;
+  headers?: Record<string, string>;
+}
+/** A server's answers by path (nothing: 404). */
+export type Route = (path: string) => Answer | undefined | Promise<Answer | undefined>;
 
 /** An HTTP server on 127.0.0.1 (a free port) answering with `route`. */
 export async function serveLocal(route: Route): Promise<{ origin: string; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     Promise.resolve(route(path)).then(
-      (r) => (r ? res.writeHead(200, { 'content-type': r.type }).end(r.body) : res.writeHead(404).end()),
+      (r) => (r ? res.writeHead(200, { ...r.headers, 'content-type': r.type }).end(r.body) : res.writeHead(404).end()),
       () => res.writeHead(500).end(),
     );
   });
@@ -63,7 +69,7 @@ export async function serveLocal(route: Route): Promise<{ origin: string; close(
 /** A page that loads one module script, `/page.js`, served with `js` (and an empty favicon, so
  * the browser logs no failed request). */
 export function pageRoute(title: string, js: Uint8Array): Route {
-  const files = new Map<string, { type: string; body: string | Uint8Array }>([
+  const files = new Map<string, Answer>([
     ['/', { type: 'text/html', body: `<!doctype html><meta charset="utf-8"><title>${title}</title><script type="module" src="/page.js"></script>` }],
     ['/page.js', { type: 'text/javascript', body: js }],
     ['/favicon.ico', { type: 'image/x-icon', body: '' }],

@@ -50,7 +50,12 @@ export function ready(options: ReadyOptions = {}): Promise<Backend> {
   }
   loading = (async () => {
     const b64 = backend === 'simd' ? (await import('./generated/simd-bytes.js')).default : (await import('./generated/scalar-bytes.js')).default;
-    const exports = await glue.default({ module_or_path: decodeBase64(b64) });
+    let exports: Awaited<ReturnType<typeof glue.default>>;
+    try {
+      exports = await glue.default({ module_or_path: decodeBase64(b64) });
+    } catch (e) {
+      throw compileError(e, backend);
+    }
     memory = exports.memory;
     panicBuffer = glue.panic_buffer();
     exportsInUse = guardExports();
@@ -61,6 +66,18 @@ export function ready(options: ReadyOptions = {}): Promise<Backend> {
     loading = undefined;
   });
   return loading;
+}
+
+/** Why the module could not be compiled or instantiated, as a StateError (a page whose
+ * Content-Security-Policy forbids compiling WebAssembly is the usual case). */
+function compileError(e: unknown, backend: Backend): SimdoptError {
+  const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  const csp = /Content Security Policy|unsafe-eval/i.test(why)
+    ? " The page's Content-Security-Policy must allow WebAssembly: add 'wasm-unsafe-eval' to script-src."
+    : '';
+  const err = SimdoptError.of('InvalidState', `simdopt could not compile its WebAssembly (${backend} build): ${why}.${csp}`);
+  err.cause = e;
+  return err;
 }
 
 /** The build in use, or undefined before `ready()` resolves. */
