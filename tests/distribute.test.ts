@@ -482,6 +482,9 @@ describe('a failing replica fails the step and applies nothing', () => {
       const e3 = await expectReplicaError(s.step(shardsOf(['ok', 'wrong', 'ok'])));
       expect(e3.message).toMatch(/gradient of 'w' has 1 values; the variable has 5/);
       expect(state(opt, vars)).toEqual(before);
+      const e4 = await expectReplicaError(s.step(shardsOf(['ok', 'ok', 'strings'])));
+      expect(e4.message).toMatch(/the gradient of 'w' must be a Float32Array, an array of numbers or \{ indices, values \}/);
+      expect(state(opt, vars)).toEqual(before);
 
       // The workers are still there and the next step applies.
       await s.step(shardsOf(['ok', 'ok', 'ok']));

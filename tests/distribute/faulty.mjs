@@ -5,6 +5,7 @@
 //   'uncaught'  an uncaught exception outside the step's promise (the worker dies)
 //   'reduce'    all-reduces its gradients (waits for every replica)
 //   'wrong'     returns a gradient of the wrong length
+//   'strings'   returns a gradient of strings (must not become NaN)
 //   'hang'      never finishes
 //   'reduce-values'  all-reduces the variables' own buffers (which must stay usable)
 import { lossAndGrads } from './linreg.mjs';
@@ -37,6 +38,9 @@ export async function step(ctx, shard, [w, b]) {
       return new Promise(() => {});
     case 'wrong':
       out.grads = [new Float32Array(1), out.grads[1]];
+      break;
+    case 'strings':
+      out.grads = [Array.from(out.grads[0], String), out.grads[1]];
       break;
   }
   return out;

@@ -198,9 +198,13 @@ function isSparse(g: unknown): g is ReplicaSparseGradient {
   return typeof g === 'object' && g !== null && !ArrayBuffer.isView(g) && !Array.isArray(g) && 'indices' in g && 'values' in g;
 }
 
+/** `x` as a Float32Array if it is one, or holds only numbers (no silent NaN from a string). */
 function floats(x: unknown): Float32Array | undefined {
   if (x instanceof Float32Array) return x;
-  return typeof (x as ArrayLike<number>)?.length === 'number' && typeof x !== 'string' ? Float32Array.from(x as ArrayLike<number>) : undefined;
+  if (typeof (x as ArrayLike<unknown>)?.length !== 'number' || typeof x === 'string') return undefined;
+  const a = x as ArrayLike<unknown>;
+  for (let i = 0; i < a.length; i++) if (typeof a[i] !== 'number') return undefined;
+  return Float32Array.from(a as ArrayLike<number>);
 }
 
 /** Checks a sparse gradient against its variable (the indices in range, one row of values per
