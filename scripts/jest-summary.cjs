@@ -1,7 +1,13 @@
 // Closing lines of `npm test`: the counts, then each failed test with the first lines of its
 // message, so the tail of a CI log (often all that is kept) names what failed.
+const fs = require('fs');
 const path = require('path');
-const report = require(path.resolve(process.argv[2]));
+const file = path.resolve(process.argv[2]);
+if (!fs.existsSync(file)) {
+  console.log(`jest wrote no report (${path.relative(process.cwd(), file)}): it failed before running the tests; its own output is above`);
+  process.exit(1);
+}
+const report = JSON.parse(fs.readFileSync(file, 'utf8'));
 for (const suite of report.testResults) {
   if (suite.status === 'failed' && suite.assertionResults.every((t) => t.status !== 'failed')) {
     console.log(`FAILED suite ${path.relative(process.cwd(), suite.name)}:\n${indent(suite.message)}`);

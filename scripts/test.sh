@@ -20,6 +20,7 @@ if [[ -n "${CI:-}" ]]; then export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261
 cargo test --workspace --quiet
 log "jest"
 mkdir -p .build
+rm -f .build/jest.json # (a stale report must not be summarised as this run's)
 status=0
 NODE_OPTIONS="--experimental-vm-modules --no-warnings" node_modules/.bin/jest --json --outputFile=.build/jest.json "$@" || status=$?
 node scripts/jest-summary.cjs .build/jest.json
