@@ -54,8 +54,6 @@ export interface ApplyState {
   [key: string]: unknown;
 }
 
-/** An initializer of `addSlot` / `addWeight`: a constant, `'zeros'`, `'ones'`, or a function of
- * the shape returning the values (or a constant). */
 /** A variable that has slots in an optimizer (as checkpoints save it). */
 export interface SlotVariableInfo {
   /** The variable's name when its slots were made (it is part of the weight names). */
@@ -66,6 +64,8 @@ export interface SlotVariableInfo {
   size: number;
 }
 
+/** An initializer of `addSlot` / `addWeight`: a constant, `'zeros'`, `'ones'`, or a function of
+ * the shape returning the values (or a constant). */
 export type Initializer = number | 'zeros' | 'ones' | ((shape: readonly number[]) => ArrayLike<number> | number);
 
 /** Options every optimizer takes (Keras' base keyword arguments, in camelCase). */
