@@ -9,7 +9,7 @@ import type { Browser } from 'playwright-core';
 import { ready, Adam, SGD, Variable, Optimizer, ReplicaError, StateError, ArgumentError, SimdoptError, IndexedSlices } from 'simdopt';
 import type { WeightValue } from 'simdopt';
 import { WorkerMirroredStrategy, nodeWorkerSpawner, splitBatch } from 'simdopt/distribute';
-import type { AllReduce, WorkerSpawner, StepOptions, ReplicaGradient } from 'simdopt/distribute';
+import type { AllGather, AllReduce, WorkerSpawner, StepOptions, ReplicaGradient, SparseGradient } from 'simdopt/distribute';
 import { lossAndGrads } from './distribute/linreg.mjs';
 import type { Aux, Shard } from './distribute/linreg.mjs';
 import { TOKENS, lossAndGrads as embLossAndGrads, densify } from './distribute/embedding.mjs';
@@ -368,7 +368,7 @@ describe('sparse gradients (IndexedSlices) from replicas', () => {
       const e = await s.step(embShards(1, 2, ['sparse', 'bad-index'])).catch((x: unknown) => x);
       expect(e).toBeInstanceOf(ReplicaError);
       expect((e as Error).message).toMatch(/replica 1 threw in step 1: RangeError: the sparse gradient of 'table' has row index 99 at offset 1, outside \[0, 40\)/);
-      await expect(h.step(embShards(1, 2))).rejects.toThrow(/gradients of 'table' are sparse: crossHost aggregation takes dense gradients only/);
+      await expect(h.step(embShards(1, 2))).rejects.toThrow(/gradients of 'table' are sparse: crossHost needs `allGather`/);
       await expect(h.step(embShards(1, 2))).rejects.toThrow(ArgumentError);
       expect(state(opt, vars)).toEqual(before);
       // Both go on.
@@ -429,6 +429,72 @@ describe('multi-host: an AllReduce plugged in as crossHost', () => {
     const [h0, h1] = await twoHosts();
     expect(h0.values).toEqual(one.values);
     expect(h1.values).toEqual(one.values);
+  });
+
+  /** An in-process all-gather among `n` participants: everyone gets every list, in order. */
+  function gatherGroup(n: number): AllGather[] {
+    type Round = { parts: SparseGradient[][]; done: ((v: SparseGradient[][]) => void)[]; count: number };
+    const fresh = (): Round => ({ parts: [], done: [], count: 0 });
+    let round = fresh();
+    return Array.from({ length: n }, (_, host): AllGather => (rows) =>
+      new Promise((resolve) => {
+        const r = round;
+        r.parts[host] = rows;
+        r.done[host] = resolve;
+        if (++r.count < n) return;
+        round = fresh();
+        r.done.forEach((d) => d(r.parts.map((p) => p.map((g) => ({ indices: g.indices.slice(), values: g.values.slice() })))));
+      }),
+    );
+  }
+
+  test('sparse gradients across hosts: allGather, then the same update as one host of two replicas, bit for bit', async () => {
+    const makeOpt = () => new SGD({ learningRate: 0.5, momentum: 0.9 });
+    const one = await embDistributed(2, makeOpt);
+    const reduce = group(2);
+    const gather = gatherGroup(2);
+    const hosts = [0, 1].map((host) => {
+      const vars = embModel();
+      const opt = makeOpt();
+      const s = WorkerMirroredStrategy.create({
+        module: fixture('embedding.mjs'),
+        numReplicas: 1,
+        optimizer: opt,
+        variables: vars,
+        crossHost: { allReduce: reduce[host], allGather: gather[host], numReplicasInSync: 2, firstReplicaId: host },
+      });
+      return { vars, opt, s };
+    });
+    const strategies = await Promise.all(hosts.map((h) => h.s));
+    try {
+      for (let k = 0; k < EMB_STEPS; k++) {
+        const sh = embShards(k, 2);
+        await Promise.all(strategies.map((s, h) => s.step([sh[h]])));
+      }
+      for (const h of hosts) expect(h.vars.map((v) => Array.from(v.read()))).toEqual(one);
+      // Without allGather, a sparse gradient cannot cross hosts: refused, nothing applied.
+      const lone = await WorkerMirroredStrategy.create({ module: fixture('embedding.mjs'), numReplicas: 1, optimizer: hosts[0].opt, variables: hosts[0].vars, crossHost: { allReduce: async (v) => v, numReplicasInSync: 1, firstReplicaId: 0 } });
+      const before = state(hosts[0].opt, hosts[0].vars);
+      await expect(lone.step(embShards(0, 1))).rejects.toThrow(/gradients of 'table' are sparse: crossHost needs `allGather`/);
+      expect(state(hosts[0].opt, hosts[0].vars)).toEqual(before);
+      // An allGather that answers nonsense is refused too.
+      const broken = await WorkerMirroredStrategy.create({
+        module: fixture('embedding.mjs'),
+        numReplicas: 1,
+        optimizer: hosts[0].opt,
+        variables: hosts[0].vars,
+        crossHost: { allReduce: async (v) => v, allGather: async () => [[{ indices: [1], values: new Float32Array(3) }]] as never, numReplicasInSync: 1, firstReplicaId: 0 },
+      });
+      await expect(broken.step(embShards(0, 1))).rejects.toThrow(/crossHost.allGather must resolve to one list per host of 1/);
+      expect(state(hosts[0].opt, hosts[0].vars)).toEqual(before);
+      await Promise.all([lone.shutdown(), broken.shutdown()]);
+    } finally {
+      await Promise.all(strategies.map((s) => s.shutdown()));
+      for (const h of hosts) {
+        h.opt.dispose();
+        h.vars.forEach((v) => v.dispose());
+      }
+    }
   });
 
   test("the same through ctx.allReduce('mean')", async () => {

@@ -10,7 +10,7 @@ import { INIT_STEP, ReduceOp, ReplicaToMain, SparseGradient, VariableSpec, WireG
 import type { ReplicaWorker, WorkerSpawner } from './spawn.js';
 import { webWorkerSpawner } from './spawn.js';
 
-export type { ReduceOp, VariableSpec } from './protocol.js';
+export type { ReduceOp, SparseGradient, VariableSpec } from './protocol.js';
 
 /** A replica's gradient for one variable as the strategy's aggregator sees it: dense, or sparse
  * rows (when the replica returned `{ indices, values }`). */
@@ -36,11 +36,23 @@ export type GradientAggregator = {
  */
 export type AllReduce = (values: Float32Array[], op: ReduceOp) => Promise<Float32Array[]>;
 
+/**
+ * An all-gather among participants (hosts), for sparse gradients: each participant calls it with
+ * its rows of every sparse variable (in variable order) and every call resolves to all
+ * participants' lists, in participant order, its own included. The strategy concatenates them.
+ */
+export type AllGather = (rows: SparseGradient[]) => Promise<SparseGradient[][]>;
+
 /** Training over several hosts (processes or machines), each running one strategy with its
- * own local replicas and its own copy of the optimizer and variables. */
+ * own local replicas and its own copy of the optimizer and variables. Every host must give a
+ * variable the same kind of gradient (dense or sparse), so that all make the same calls. */
 export interface CrossHostOptions {
-  /** Sums the hosts' local sums (e.g. a ring all-reduce over sockets, MPI, NCCL). */
+  /** Sums the hosts' local sums of dense gradients (e.g. a ring all-reduce over sockets, MPI,
+   * NCCL). */
   allReduce: AllReduce;
+  /** Gathers the hosts' sparse gradients (Keras all-gathers IndexedSlices); needed only when
+   * replicas return sparse gradients. */
+  allGather?: AllGather;
   /** Replicas over all hosts (Keras' `num_replicas_in_sync`). */
   numReplicasInSync: number;
   /** Id of this host's first replica; its replicas are `firstReplicaId + 0..numReplicas-1`. */
@@ -427,24 +439,28 @@ export class WorkerMirroredStrategy {
       const out = await aggregator(results.map((m) => idx.map((i) => gradient(m.grads![i], vars[i])!)));
       return this.applyAggregated(this.checkAggregated(out, idx, 'the gradient aggregator'), idx);
     }
-    const s = idx.find((i) => sparse[i]);
-    if (this.crossHost && s !== undefined) {
-      throw new ArgumentError('InvalidArgument', `the replicas' gradients of '${vars[s].name}' are sparse: crossHost aggregation takes dense gradients only (return a dense gradient for it, or aggregate with gradientAggregator)`);
+    const denseIdx = idx.filter((i) => !sparse[i]);
+    const sparseIdx = idx.filter((i) => sparse[i]);
+    const host = this.crossHost;
+    if (host && sparseIdx.length > 0 && !host.allGather) {
+      throw new ArgumentError('InvalidArgument', `the replicas' gradients of '${vars[sparseIdx[0]].name}' are sparse: crossHost needs \`allGather\` to exchange them (its allReduce sums dense arrays)`);
     }
 
-    this.sumDense(results, idx.filter((i) => !sparse[i]));
-    if (this.crossHost) {
-      const global = await this.crossHost.allReduce(
-        idx.map((i) => this.sums[i].read()),
-        'sum',
-      );
-      return this.applyAggregated(this.checkAggregated(global, idx, 'crossHost.allReduce'), idx);
-    }
+    this.sumDense(results, denseIdx);
     // Sparse gradients: the replicas' rows one after the other (Keras concatenates
     // IndexedSlices; the optimizer sums repeated rows, in this order).
-    return applied(
-      this.optimizer.applyGradients(vars.map((v, i) => [!present[i] ? null : sparse[i] ? concatenated(results.map((m) => m.grads![i] as SparseGradient), v) : this.sums[i], v] as const)),
-    );
+    const grads: (ReplicaGradient | Tensor | null)[] = vars.map((v, i) => (!present[i] ? null : sparse[i] ? concatenated(results.map((m) => m.grads![i] as SparseGradient), v) : this.sums[i]));
+    // Across hosts: dense sums all-reduced, sparse rows all-gathered (then concatenated in host order).
+    if (host && denseIdx.length > 0) {
+      const global = this.checkAggregated(await host.allReduce(denseIdx.map((i) => this.sums[i].read()), 'sum'), denseIdx, 'crossHost.allReduce');
+      denseIdx.forEach((i, k) => (grads[i] = global[k]));
+    }
+    if (host && sparseIdx.length > 0) {
+      const mine = sparseIdx.map((i) => grads[i] as IndexedSlices);
+      const all: unknown = await host.allGather!(mine.map((g) => ({ indices: g.indices, values: g.values })));
+      sparseIdx.forEach((i, k) => (grads[i] = concatenated(gathered(all, k, sparseIdx.length, vars[i]), vars[i])));
+    }
+    return applied(this.optimizer.applyGradients(vars.map((v, i) => [grads[i], v] as const)));
   }
 
   /** The dense gradients of variables `idx`: the sum over replicas (in replica order) in the
@@ -654,6 +670,20 @@ function concatenated(parts: SparseGradient[], v: Variable): IndexedSlices {
   return new IndexedSlices(values, indices, v.shape);
 }
 
+/** Every host's rows of sparse variable `k` (of `count`) from an all-gather's result, checked
+ * for shape and types (the optimizer checks the indices). */
+function gathered(all: unknown, k: number, count: number, v: Variable): SparseGradient[] {
+  const bad = () => new ArgumentError('InvalidArgument', `crossHost.allGather must resolve to one list per host of ${count} { indices: Int32Array, values: Float32Array } (rows of '${v.name}' malformed)`);
+  if (!Array.isArray(all) || all.length === 0) throw bad();
+  return all.map((hostRows: unknown) => {
+    const r = Array.isArray(hostRows) && hostRows.length === count ? (hostRows[k] as Partial<SparseGradient> | undefined) : undefined;
+    if (!r || !isF32(r.values) || !ArrayBuffer.isView(r.indices) || Object.prototype.toString.call(r.indices) !== '[object Int32Array]') throw bad();
+    const g = localGradient(r as SparseGradient) as SparseGradient;
+    if (g.values.length !== g.indices.length * rowSize(v)) throw bad();
+    return g;
+  });
+}
+
 /** Elements per row (the replicas checked that a sparse gradient's variable has rows). */
 function rowSize(v: Variable): number {
   return v.shape[0] === 0 ? 0 : v.size / v.shape[0];
@@ -683,6 +713,7 @@ function checkOptions(o: WorkerMirroredStrategyOptions): WorkerMirroredStrategyO
   const h = o.crossHost;
   if (h !== undefined) {
     if (typeof h.allReduce !== 'function') throw new ArgumentError('InvalidArgument', '`crossHost.allReduce` must be a function');
+    if (h.allGather !== undefined && typeof h.allGather !== 'function') throw new ArgumentError('InvalidArgument', '`crossHost.allGather` must be a function');
     if (!Number.isInteger(h.firstReplicaId) || h.firstReplicaId < 0 || !Number.isInteger(h.numReplicasInSync) || h.firstReplicaId + o.numReplicas > h.numReplicasInSync) {
       throw new ArgumentError('InvalidArgument', `\`crossHost\`: replicas ${h.firstReplicaId}..${h.firstReplicaId + o.numReplicas - 1} do not fit in numReplicasInSync ${h.numReplicasInSync}`);
     }
