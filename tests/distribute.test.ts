@@ -383,23 +383,35 @@ describe('sparse gradients (IndexedSlices) from replicas', () => {
 });
 
 describe('multi-host: an AllReduce plugged in as crossHost', () => {
-  /** An in-process all-reduce among `n` participants (what a socket or MPI implementation
-   * does across machines): sums in participant order. */
-  function group(n: number): AllReduce[] {
-    type Round = { parts: Float32Array[][]; done: ((v: Float32Array[]) => void)[]; count: number };
-    const fresh = (): Round => ({ parts: [], done: [], count: 0 });
+  /** An in-process collective among `n` participants (what a socket or MPI implementation does
+   * across machines): every call waits for all `n`, then each gets `combine(parts)` of its own,
+   * the parts in participant order. */
+  function collective<In, Out>(n: number, combine: (parts: In[]) => Out): Array<(x: In) => Promise<Out>> {
+    const fresh = () => ({ parts: [] as In[], done: [] as ((v: Out) => void)[], count: 0 });
     let round = fresh();
-    return Array.from({ length: n }, (_, host): AllReduce => (values, op) =>
-      new Promise((resolve) => {
+    return Array.from({ length: n }, (_, host) => (x: In) =>
+      new Promise<Out>((resolve) => {
         const r = round;
-        r.parts[host] = values;
+        r.parts[host] = x;
         r.done[host] = resolve;
         if (++r.count < n) return;
         round = fresh();
-        const out = r.parts[0].map((a0, k) => a0.map((x, i) => r.parts.slice(1).reduce((s, p) => Math.fround(s + p[k][i]), x)).map((x) => (op === 'mean' ? Math.fround(x / n) : x)));
-        r.done.forEach((d) => d(out.map((a) => a.slice())));
+        r.done.forEach((d) => d(combine(r.parts)));
       }),
     );
+  }
+
+  /** All-reduce: sums in participant order (a mean divides the sum). */
+  function group(n: number): AllReduce[] {
+    const sum = collective<[Float32Array[], string], Float32Array[]>(n, (parts) =>
+      parts[0][0].map((a0, k) => a0.map((x, i) => parts.slice(1).reduce((s, p) => Math.fround(s + p[0][k][i]), x)).map((x) => (parts[0][1] === 'mean' ? Math.fround(x / n) : x))),
+    );
+    return sum.map((f): AllReduce => (values, op) => f([values, op]));
+  }
+
+  /** All-gather: everyone gets every participant's list (copies), in participant order. */
+  function gatherGroup(n: number): AllGather[] {
+    return collective<SparseGradient[], SparseGradient[][]>(n, (parts) => parts.map((p) => p.map((g) => ({ indices: g.indices.slice(), values: g.values.slice() }))));
   }
 
   async function twoHosts(mode?: Shard['mode']): Promise<Run[]> {
@@ -430,23 +442,6 @@ describe('multi-host: an AllReduce plugged in as crossHost', () => {
     expect(h0.values).toEqual(one.values);
     expect(h1.values).toEqual(one.values);
   });
-
-  /** An in-process all-gather among `n` participants: everyone gets every list, in order. */
-  function gatherGroup(n: number): AllGather[] {
-    type Round = { parts: SparseGradient[][]; done: ((v: SparseGradient[][]) => void)[]; count: number };
-    const fresh = (): Round => ({ parts: [], done: [], count: 0 });
-    let round = fresh();
-    return Array.from({ length: n }, (_, host): AllGather => (rows) =>
-      new Promise((resolve) => {
-        const r = round;
-        r.parts[host] = rows;
-        r.done[host] = resolve;
-        if (++r.count < n) return;
-        round = fresh();
-        r.done.forEach((d) => d(r.parts.map((p) => p.map((g) => ({ indices: g.indices.slice(), values: g.values.slice() })))));
-      }),
-    );
-  }
 
   test('sparse gradients across hosts: allGather, then the same update as one host of two replicas, bit for bit', async () => {
     const makeOpt = () => new SGD({ learningRate: 0.5, momentum: 0.9 });
