@@ -9,7 +9,7 @@ import { Optimizer, SlotVariableInfo } from './optimizer.js';
 export type { SlotVariableInfo };
 import { deserialize, serialize } from './serialization.js';
 import { Variable } from './tensor.js';
-import { describeValue } from './describe.js';
+import { describeValue } from './values.js';
 
 export const STATE_FORMAT = 'simdopt.optimizer_state';
 export const CHECKPOINT_FORMAT = 'simdopt.checkpoint';

@@ -4,7 +4,7 @@
 import { ArgumentError } from './errors.js';
 import type { GradientSource } from './optimizer.js';
 import { Variable } from './tensor.js';
-import { describeValue } from './describe.js';
+import { describeValue } from './values.js';
 
 /** A loss for [[finiteDifferenceGradients]]: reads the Variables' current values, returns a number. */
 export type LossFunction = () => number;

@@ -4,8 +4,8 @@
 import { call, core, heapFloat32, heapInt32, heapUint32, viewFloat32 } from './wasm/loader.js';
 import { COMMAND_WORDS, KIND_DENSE_STAGED, KIND_DENSE_TENSOR, KIND_NONE, KIND_SPARSE, reserveFrame } from './frame.js';
 import { ArgumentError, ConfigError, HyperparameterError, SimdoptError, SlotError, StateError, WeightsError } from './errors.js';
-import { IndexedSlices, Tensor, Variable, WasmTensor, isNumeric } from './tensor.js';
-import { describeValue } from './describe.js';
+import { IndexedSlices, Tensor, Variable, WasmTensor } from './tensor.js';
+import { describeValue, isNumeric, rowSize } from './values.js';
 import { LearningRateSchedule, Serialized, deserializeSchedule, serializeSchedule } from './schedules.js';
 
 /** A hyperparameter: a number, a zero-argument function called at each step, or (for the
@@ -726,7 +726,7 @@ export abstract class Optimizer {
       const g = grads[i];
       if (g === null) return;
       if (g instanceof IndexedSlices) {
-        const { values, indices } = deduplicate(g.values, g.indices, v.shape[0] === 0 ? 0 : v.size / v.shape[0]);
+        const { values, indices } = deduplicate(g.values, g.indices, rowSize(v.shape));
         this.resourceApplySparse(values, v, indices, applyState);
       } else {
         this.resourceApplyDense(g, v, applyState);

@@ -12,7 +12,7 @@
 // Arguments of the wrong type or non-finite numbers are refused with a typed error (Keras would
 // accept them at construction and fail or produce NaN at the first call).
 import { ArgumentError, ConfigError, HyperparameterError } from './errors.js';
-import { describeValue } from './describe.js';
+import { describeValue } from './values.js';
 
 /** Keras' serialized form of an object: `{class_name, config}`. */
 export interface Serialized {

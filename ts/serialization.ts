@@ -2,7 +2,7 @@
 // (`{class_name, config}`, snake_case keys), so configs move between Python Keras and here.
 import { ConfigError } from './errors.js';
 import { Optimizer } from './optimizer.js';
-import { describeValue } from './describe.js';
+import { describeValue } from './values.js';
 import { Serialized } from './schedules.js';
 import { SGD } from './optimizers/sgd.js';
 import { Adam } from './optimizers/adam.js';

@@ -3,7 +3,7 @@
 // from `.value` is valid until the next call that may grow WASM memory (use `read()` for a copy).
 import { call, core, viewFloat32 } from './wasm/loader.js';
 import { ArgumentError, ShapeError, StateError } from './errors.js';
-import { describeValue } from './describe.js';
+import { describeValue, isNumeric } from './values.js';
 
 export type Shape = readonly number[];
 
@@ -26,17 +26,6 @@ export function sizeOf(shape: Shape): number {
   }
   if (n > MAX_ELEMENTS) throw new ShapeError('ShapeMismatch', `shape [${shape.join(', ')}] has ${n} elements; at most ${MAX_ELEMENTS} fit in WASM memory`);
   return n;
-}
-
-/** Whether `values` holds only numbers: typed arrays other than the BigInt ones, or array-likes
- * whose every element is a number (checked, so a string or object does not become NaN). */
-export function isNumeric(values: unknown): values is ArrayLike<number> {
-  if (values instanceof Float32Array) return true;
-  if (ArrayBuffer.isView(values)) return !(values instanceof BigInt64Array || values instanceof BigUint64Array || values instanceof DataView);
-  if (values === null || typeof values !== 'object' || values instanceof String || typeof (values as ArrayLike<unknown>).length !== 'number') return false;
-  const a = values as ArrayLike<unknown>;
-  for (let i = 0; i < a.length; i++) if (typeof a[i] !== 'number') return false;
-  return true;
 }
 
 /** Anything with f32 values in WASM memory and a shape. */

@@ -2,6 +2,7 @@
 // user's module, then runs its step function on each shard and hands the results back. It has
 // no dependency on the wasm core or on any Node or browser API (the entry files adapt those).
 import { INIT_STEP, MainToReplica, ReduceOp, ReplicaToMain, SparseGradient, VariableSpec, WireGradient, toWire, transferable } from './protocol.js';
+import { isNumeric, rowSize } from '../values.js';
 
 /** What a replica's step function sees besides its shard and the variables' values. */
 export interface ReplicaContext {
@@ -186,7 +187,7 @@ function checkOutput(out: ReplicaStepOutput, vars: readonly VariableSpec[]): Wir
   return grads.map((g, i) => {
     if (g === null || g === undefined) return null;
     const size = vars[i].shape.reduce((a, b) => a * b, 1);
-    if (isSparse(g)) return sparseGradient(g, vars[i], size);
+    if (isSparse(g)) return sparseGradient(g, vars[i]);
     const f = floats(g);
     if (!f) throw new TypeError(`the gradient of '${vars[i].name}' must be a Float32Array, an array of numbers or { indices, values }`);
     if (f.length !== size) throw new RangeError(`the gradient of '${vars[i].name}' has ${f.length} values; the variable has ${size} (shape [${vars[i].shape.join(', ')}])`);
@@ -201,19 +202,16 @@ function isSparse(g: unknown): g is ReplicaSparseGradient {
 /** `x` as a Float32Array if it is one, or holds only numbers (no silent NaN from a string). */
 function floats(x: unknown): Float32Array | undefined {
   if (x instanceof Float32Array) return x;
-  if (typeof (x as ArrayLike<unknown>)?.length !== 'number' || typeof x === 'string') return undefined;
-  const a = x as ArrayLike<unknown>;
-  for (let i = 0; i < a.length; i++) if (typeof a[i] !== 'number') return undefined;
-  return Float32Array.from(a as ArrayLike<number>);
+  return isNumeric(x) ? Float32Array.from(x) : undefined;
 }
 
 /** Checks a sparse gradient against its variable (the indices in range, one row of values per
  * index), so that a bad one is this replica's error. */
-function sparseGradient(g: ReplicaSparseGradient, spec: VariableSpec, size: number): SparseGradient {
+function sparseGradient(g: ReplicaSparseGradient, spec: VariableSpec): SparseGradient {
   const name = spec.name;
   if (spec.shape.length === 0) throw new TypeError(`the gradient of '${name}' is sparse, but '${name}' is a scalar (sparse gradients address rows)`);
   const rows = spec.shape[0];
-  const row = rows === 0 ? 0 : size / rows;
+  const row = rowSize(spec.shape);
   const values = floats(g.values);
   if (!values) throw new TypeError(`the sparse gradient of '${name}' needs \`values\` as a Float32Array or an array of numbers`);
   let indices: Int32Array;

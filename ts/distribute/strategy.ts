@@ -4,6 +4,7 @@
 // sums them in the wasm core (fixed replica order) and applies one update.
 import { Optimizer } from '../optimizer.js';
 import { IndexedSlices, Tensor, Variable } from '../tensor.js';
+import { rowSize } from '../values.js';
 import { call, core, heapFloat32 } from '../wasm/loader.js';
 import { ArgumentError, ReplicaError, SimdoptError, StateError } from '../errors.js';
 import { INIT_STEP, ReduceOp, ReplicaToMain, SparseGradient, VariableSpec, WireGradient, collectBuffers, fromWire } from './protocol.js';
@@ -647,7 +648,7 @@ function gradient(g: WireGradient, v: Variable): ReplicaGradient | null {
 function dense(g: WireGradient & object, v: Variable): Float32Array {
   if (g instanceof Float32Array) return g;
   const out = new Float32Array(v.size);
-  const row = rowSize(v);
+  const row = rowSize(v.shape);
   g.indices.forEach((r, k) => {
     for (let j = 0; j < row; j++) out[r * row + j] = Math.fround(out[r * row + j] + g.values[k * row + j]);
   });
@@ -656,7 +657,7 @@ function dense(g: WireGradient & object, v: Variable): Float32Array {
 
 /** The replicas' rows one after the other. */
 function concatenated(parts: SparseGradient[], v: Variable): IndexedSlices {
-  const row = rowSize(v);
+  const row = rowSize(v.shape);
   let rows = 0;
   for (const p of parts) rows += p.indices.length;
   const indices = new Int32Array(rows);
@@ -679,14 +680,9 @@ function gathered(all: unknown, k: number, count: number, v: Variable): SparseGr
     const r = Array.isArray(hostRows) && hostRows.length === count ? (hostRows[k] as Partial<SparseGradient> | undefined) : undefined;
     if (!r || !isF32(r.values) || !ArrayBuffer.isView(r.indices) || Object.prototype.toString.call(r.indices) !== '[object Int32Array]') throw bad();
     const g = localGradient(r as SparseGradient) as SparseGradient;
-    if (g.values.length !== g.indices.length * rowSize(v)) throw bad();
+    if (g.values.length !== g.indices.length * rowSize(v.shape)) throw bad();
     return g;
   });
-}
-
-/** Elements per row (the replicas checked that a sparse gradient's variable has rows). */
-function rowSize(v: Variable): number {
-  return v.shape[0] === 0 ? 0 : v.size / v.shape[0];
 }
 
 /** Settles a replica's current waiter once. */
