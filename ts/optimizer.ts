@@ -807,7 +807,12 @@ export abstract class Optimizer {
   build(vars: readonly Variable[]): void {
     const id = this.live();
     if (!Array.isArray(vars) || vars.some((v) => !(v instanceof Tensor))) throw new ArgumentError('InvalidArgument', `build expects an array of Variables, got ${describeValue(vars)}`);
-    if (this.custom) this.createCustomSlots([...vars]);
+    this.createSlotsOf(id, [...vars]);
+  }
+
+  /** The slots of `vars` that have none yet: the subclass's `createSlots`, or the core's. */
+  private createSlotsOf(id: number, vars: readonly Variable[]): void {
+    if (this.custom) this.createCustomSlots(vars);
     else call(() => core().optimizer_create_slots(id, vars.flatMap((v) => [v.handleIndex, v.handleGeneration])));
   }
 
@@ -850,9 +855,7 @@ export abstract class Optimizer {
     const id = this.live();
     let first = 0;
     for (const n of batches) {
-      const batch = vars.slice(first, first + n);
-      if (this.custom) this.createCustomSlots(batch);
-      else call(() => core().optimizer_create_slots(id, batch.flatMap((v) => [v.handleIndex, v.handleGeneration])));
+      this.createSlotsOf(id, vars.slice(first, first + n));
       first += n;
     }
   }
