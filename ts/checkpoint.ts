@@ -5,18 +5,17 @@
 // error, changes nothing (the half-built optimizer is disposed, no variable is written).
 import { ArgumentError, ConfigError, WeightsError } from './errors.js';
 import { Optimizer, SlotVariableInfo } from './optimizer.js';
-
-export type { SlotVariableInfo };
 import { deserialize, serialize } from './serialization.js';
 import { Variable } from './tensor.js';
 import { describeValue } from './values.js';
+
+export type { SlotVariableInfo };
 
 export const STATE_FORMAT = 'simdopt.optimizer_state';
 export const CHECKPOINT_FORMAT = 'simdopt.checkpoint';
 const VERSION = 1;
 /** First bytes of the binary form: "SIMDOPT" and a NUL. */
 const MAGIC = [0x53, 0x49, 0x4d, 0x44, 0x4f, 0x50, 0x54, 0x00];
-
 
 /** An optimizer's full state, JSON-serializable (`JSON.stringify` keeps it exact). */
 export interface OptimizerState {

@@ -365,11 +365,6 @@ export abstract class Optimizer {
     return this.id;
   }
 
-  /** @internal The core handle (throws if disposed). */
-  get handle(): number {
-    return this.live();
-  }
-
   // ---- hyperparameters -----------------------------------------------------------------
 
   /** The current value of a hyperparameter as given (number, function or schedule). */
