@@ -4,7 +4,7 @@ export type { Backend, ReadyOptions, CoreStats } from './wasm/loader.js';
 export * from './errors.js';
 export { Tensor, Variable, IndexedSlices, WasmTensor } from './tensor.js';
 export type { Shape, TensorValues, TensorOptions, VariableOptions, Constraint } from './tensor.js';
-export { Optimizer, SlotVariable } from './optimizer.js';
+export { Optimizer, SlotVariable } from './optimizer/index.js';
 export type {
   HyperValue,
   Gradient,
@@ -22,7 +22,7 @@ export type {
   MinimizeOptions,
   ApplyState,
   Initializer,
-} from './optimizer.js';
+} from './optimizer/index.js';
 export { finiteDifferenceGradients, finiteDifferences } from './gradients.js';
 export type { LossFunction, FiniteDifferenceOptions } from './gradients.js';
 export { LearningRateSchedule, registerSchedule, serializeSchedule, deserializeSchedule } from './schedules.js';

@@ -2,7 +2,7 @@
 // workers as the devices. The main thread owns the optimizer and the variables; every step it
 // sends each replica its shard and the variables' values, collects each replica's gradients,
 // sums them in the wasm core (fixed replica order) and applies one update.
-import { Optimizer } from '../optimizer.js';
+import { Optimizer } from '../optimizer/index.js';
 import { IndexedSlices, Tensor, Variable } from '../tensor.js';
 import { rowSize } from '../values.js';
 import { call, core, heapFloat32 } from '../wasm/loader.js';

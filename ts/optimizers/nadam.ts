@@ -1,6 +1,6 @@
 // Keras' Nadam.
 import { HyperparameterError } from '../errors.js';
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec, optionsObject } from '../optimizer.js';
+import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec, optionsObject } from '../optimizer/index.js';
 import { LearningRateSchedule } from '../schedules.js';
 
 export interface NadamOptions extends Omit<BaseOptimizerOptions, 'decay' | 'lr'> {
