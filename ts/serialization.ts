@@ -3,7 +3,7 @@
 import { ConfigError } from './errors.js';
 import { Optimizer } from './optimizer/index.js';
 import { describeValue } from './values.js';
-import { Serialized } from './schedules.js';
+import { Serialized } from './schedules/index.js';
 import { SGD } from './optimizers/sgd.js';
 import { Adam } from './optimizers/adam.js';
 import { RMSprop } from './optimizers/rmsprop.js';

@@ -3,9 +3,10 @@
 // ones are resolved for each step and handed to the core.
 import { call, core } from '../wasm/loader.js';
 import { ArgumentError, ConfigError, HyperparameterError } from '../errors.js';
-import { LearningRateSchedule, Serialized, serializeSchedule } from '../schedules.js';
+import { LearningRateSchedule, Serialized, serializeSchedule } from '../schedules/index.js';
 import { describeValue } from '../values.js';
-import { camelCase, kerasValue } from './options.js';
+import { camelCase } from '../keys.js';
+import { kerasValue } from './options.js';
 import type { HyperValue } from './types.js';
 
 /** Hyperparameters a custom optimizer keeps in the core (the rest stay in JavaScript). */

@@ -1,8 +1,9 @@
 // Options and config: how constructor options (camelCase) and Keras configs (snake_case) become
 // an optimizer's hyperparameters, flags and clipping, checked as Keras checks them.
 import { ArgumentError, ConfigError, HyperparameterError } from '../errors.js';
-import { deserializeSchedule, Serialized } from '../schedules.js';
+import { deserializeSchedule, Serialized } from '../schedules/index.js';
 import { describeValue } from '../values.js';
+import { camelCase, snakeCase } from '../keys.js';
 import { checkHyper, isCoreHyper } from './hyperparameters.js';
 import { checkAggregator, checkTransformers } from './hooks.js';
 import type { GradientAggregator, GradientTransformer, HyperValue, OptimizerSpec } from './types.js';
@@ -21,16 +22,6 @@ export const KERAS1_WEIGHTS = {
 /** Keras' `epsilon or backend.epsilon()`: an epsilon of 0 becomes 1e-7. */
 export function kerasValue(key: string, v: unknown): unknown {
   return key === 'epsilon' && v === 0 ? 1e-7 : v;
-}
-
-/** `beta_1` → `beta1`, `learning_rate` → `learningRate`. */
-export function camelCase(key: string): string {
-  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-/** `beta1` → `beta_1`, `learningRate` → `learning_rate`. */
-export function snakeCase(key: string): string {
-  return key.replace(/([A-Z])/g, '_$1').replace(/([a-z])([0-9])/g, '$1_$2').toLowerCase();
 }
 
 /** A number as Python's `repr(float)` writes it (`1.0`, `0.1`), for Keras' messages. */

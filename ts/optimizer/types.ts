@@ -1,7 +1,7 @@
 // The public types of the optimizer API: hyperparameter values, gradients and the hooks that
 // see them, options, step results, weights and the description of an optimizer class.
 import type { IndexedSlices, Tensor, Variable } from '../tensor.js';
-import type { LearningRateSchedule } from '../schedules.js';
+import type { LearningRateSchedule } from '../schedules/index.js';
 import type { Optimizer } from './optimizer.js';
 
 /** A hyperparameter: a number, a zero-argument function called at each step, or (for the
