@@ -11,7 +11,7 @@
 // no checksum field, so a version 2 checkpoint whose checksum was lost is not taken for one.
 import { checksumOfText, canonicalJson, crc32c, isChecksum } from './checksum.js';
 import { ArgumentError, ConfigError, WeightsError } from './errors.js';
-import { Optimizer, SlotVariableInfo } from './optimizer.js';
+import { Optimizer, SlotVariableInfo } from './optimizer/index.js';
 import { deserialize, serialize } from './serialization.js';
 import { Variable } from './tensor.js';
 import { describeValue } from './values.js';
