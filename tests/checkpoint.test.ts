@@ -27,8 +27,10 @@ import {
   OptimizerSpec,
   ApplyState,
 } from 'simdopt';
-import CRC32C from 'crc-32/crc32c.js';
+import { createRequire } from 'node:module';
 import { rng } from './helpers/random';
+
+const CRC32C = createRequire(import.meta.url)('crc-32/crc32c.js') as { buf(data: Uint8Array, seed?: number): number };
 
 /** Checkpoint bytes with their last 4 bytes replaced by the CRC32C of the rest (computed here,
  * with the library directly): damage that the checksum no longer sees. */

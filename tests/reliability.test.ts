@@ -498,7 +498,7 @@ describe('hyperparameters', () => {
   });
 
   test('clipping and iterations setters', () => {
-    const clipJunk = fc.oneof(fc.constantFrom(NaN, -1, -1e-30, -Infinity), notANumber);
+    const clipJunk = fc.oneof(fc.constantFrom(NaN, -1, -1e-30, -Infinity, Infinity), notANumber);
     property(fc.tuple(configIndex, fc.constantFrom('clipvalue', 'clipnorm', 'globalClipnorm'), clipJunk), ([ci, key, value]) =>
       withWorld(ci, (w) => refused('clip setters', w, () => ((w.opt as unknown as Record<string, unknown>)[key] = value), [HyperparameterError, ArgumentError], /clip/)),
     );
@@ -847,6 +847,51 @@ describe('non-finite gradients', () => {
       dispose(a);
       dispose(b);
     }
+  });
+});
+
+// ---- one rule for non-finite option values -----------------------------------------------------
+
+describe('clip options: finite and >= 0, or refused, in the constructor, the setters, fromConfig and checkpoints', () => {
+  const KEYS = [
+    ['clipnorm', 'clipnorm'],
+    ['clipvalue', 'clipvalue'],
+    ['global_clipnorm', 'globalClipnorm'],
+  ] as const;
+  const PY: Record<string, string> = { Infinity: 'inf', '-Infinity': '-inf', NaN: 'nan' };
+
+  test.each(KEYS.flatMap(([key, prop]) => [Infinity, NaN, -Infinity].map((v) => [key, prop, v] as const)))('%s = %p is refused everywhere, as Keras words it', (key, prop, v) => {
+    const message = new RegExp(`^Expected ${key} (>= 0|to be a finite number >= 0), received: ${PY[String(v)]}$`);
+    withWorld(5, (w) => {
+      refused('constructor', w, () => new Adam({ [prop]: v }), HyperparameterError, message);
+      refused('fromConfig', w, () => Adam.fromConfig({ [key]: v }), HyperparameterError, message);
+      refused('deserialize', w, () => deserialize({ class_name: 'Adam', config: { [key]: v } }), HyperparameterError, message);
+      refused('setter', w, () => ((w.opt as unknown as Record<string, unknown>)[prop] = v), HyperparameterError, message);
+    });
+  });
+
+  test('every accepted clip value is in getConfig as given (never null) and survives a checkpoint', () => {
+    const value = fc.oneof(fc.double({ min: 0, max: 3e38, noNaN: true }), fc.constantFrom(0, Number.MIN_VALUE, 1e-45, 1, 3.4e38));
+    property(fc.tuple(configIndex, fc.constantFrom(...KEYS), value), ([ci, [key, prop], v]) =>
+      withWorld(ci, (w) => {
+        const o = w.opt as unknown as Record<string, unknown>;
+        let accepted = false;
+        try {
+          o[prop] = v;
+          accepted = true;
+        } catch (e) {
+          // (clipnorm and global_clipnorm exclude each other, as in Keras.)
+          expect(e).toBeInstanceOf(HyperparameterError);
+        }
+        if (!accepted) return;
+        const config = w.opt.getConfig();
+        expect(config[key]).toBe(v);
+        expect(Object.values(config)).not.toContain(null);
+        const back = restoreCheckpoint(JSON.parse(JSON.stringify(saveCheckpoint(w.opt, w.vars))), w.vars);
+        expect(back.getConfig()).toEqual(config);
+        back.dispose();
+      }),
+    );
   });
 });
 
