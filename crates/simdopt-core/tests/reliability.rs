@@ -313,11 +313,11 @@ proptest! {
 /// keeps its initial value), and a further step with new gradients must give both the same bits.
 #[test]
 fn restoring_slot_batches_recreates_the_weight_order() {
-    for config in 0..CONFIGS.len() {
+    for (config, &(class, options)) in CONFIGS.iter().enumerate() {
         let mut w = world(config);
         // The same variables, values and handles: `world` is deterministic.
         let mut copy = world(config);
-        let mut fresh = build_optimizer(CONFIGS[config].0, CONFIGS[config].1).unwrap();
+        let mut fresh = build_optimizer(class, options).unwrap();
         let order: Vec<TensorId> = w.opt.slot_variables().into_iter().map(|(id, _, _)| id).collect();
         let mut first = 0;
         for &n in w.opt.slot_batches() {
