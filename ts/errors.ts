@@ -24,13 +24,18 @@ export type ErrorCode =
   | 'ReplicaFailed'
   | 'ReplicaTimeout';
 
+// Each class sets its `name` as a string: a minifier renames classes, so `new.target.name` would
+// turn `ShapeError` into a letter. (A class field, not a static block, keeps the classes
+// tree-shakable.)
+
 /** Base class of every simdopt error. */
 export class SimdoptError extends Error {
+  override name = 'SimdoptError';
+  /** What went wrong, stable across versions (the class says what kind of mistake it was). */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
     super(message);
     this.code = code;
-    this.name = new.target.name;
   }
 
   /** Builds the typed error for a code. */
@@ -50,26 +55,43 @@ export class SimdoptError extends Error {
 }
 
 /** A value of the wrong shape or size (Keras' ValueError for shapes). */
-export class ShapeError extends SimdoptError {}
+export class ShapeError extends SimdoptError {
+  override name = 'ShapeError';
+}
 /** A sparse index outside the variable (TF's InvalidArgumentError). */
-export class IndexError extends SimdoptError {}
+export class IndexError extends SimdoptError {
+  override name = 'IndexError';
+}
 /** A hyperparameter or option value Keras refuses (Keras' ValueError). */
-export class HyperparameterError extends SimdoptError {}
+export class HyperparameterError extends SimdoptError {
+  override name = 'HyperparameterError';
+}
 /** An option or config key, or a class name, that does not exist (Keras' TypeError / ValueError). */
-export class ConfigError extends SimdoptError {}
+export class ConfigError extends SimdoptError {
+  override name = 'ConfigError';
+}
 /** A use of something disposed, not ready, or not in a state to serve the call (RuntimeError).
  * Code `CoreFailed`: the wasm core panicked or trapped and every later call fails. */
-export class StateError extends SimdoptError {}
+export class StateError extends SimdoptError {
+  override name = 'StateError';
+}
 /** `setWeights` with the wrong number or sizes of weights. */
-export class WeightsError extends SimdoptError {}
+export class WeightsError extends SimdoptError {
+  override name = 'WeightsError';
+}
 /** An unknown slot or variable for `getSlot` (Keras' KeyError). */
-export class SlotError extends SimdoptError {}
+export class SlotError extends SimdoptError {
+  override name = 'SlotError';
+}
 /** An argument of the wrong type or form. */
-export class ArgumentError extends SimdoptError {}
+export class ArgumentError extends SimdoptError {
+  override name = 'ArgumentError';
+}
 /** A replica (worker) of a distribution strategy threw, died or timed out (code
  * `ReplicaTimeout`) during a step; nothing was applied. `cause` is the replica's error,
  * `replicaId` the replica, `exitCode` set if it died. */
 export class ReplicaError extends SimdoptError {
+  override name = 'ReplicaError';
   readonly replicaId?: number;
   readonly exitCode?: number;
   constructor(code: ErrorCode, message: string, details: { replicaId?: number; exitCode?: number; cause?: unknown } = {}) {

@@ -1,6 +1,7 @@
 // simdopt: Keras (TF 2.4) optimizers for JavaScript and TypeScript on a Rust SIMD wasm core.
-export { ready, backend, simdSupported, memoryBytes, stats, coreFailure } from './wasm/loader.js';
-export type { Backend, ReadyOptions, CoreStats } from './wasm/loader.js';
+export { ready } from './wasm/ready.js';
+export { backend, simdSupported, memoryBytes, stats, coreFailure } from './wasm/loader.js';
+export type { Backend, ReadyOptions, WasmSource, CoreStats } from './wasm/loader.js';
 export * from './errors.js';
 export { Tensor, Variable, IndexedSlices, WasmTensor } from './tensor.js';
 export type { Shape, TensorValues, TensorOptions, VariableOptions, Constraint } from './tensor.js';
