@@ -3,11 +3,11 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { ROOT, f32Bits, node, requireBuilt, runOk, tempDir } from './helpers/process';
+import { ROOT, f32Bits, node, runOk } from './helpers/process';
+import { packAndInstall } from './helpers/pack';
 import type { WorkloadResult } from './browser/workload.mjs';
 
 const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
-const NPM_ENV = { npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', npm_config_loglevel: 'error' };
 
 let work: { path: string; remove(): void };
 let tarball: string;
@@ -15,20 +15,7 @@ let entries: string[]; // paths inside the tarball, without the leading `package
 let project: string;
 
 beforeAll(async () => {
-  requireBuilt();
-  work = tempDir('pack');
-  const packed = await runOk('npm', ['pack', '--json', '--pack-destination', work.path], { env: NPM_ENV });
-  const info = JSON.parse(packed.stdout) as Array<{ filename: string }>;
-  tarball = join(work.path, info[0].filename);
-  // The file list as it is in the tarball itself, not as npm reports it.
-  const listed = await runOk('tar', ['-tzf', tarball]);
-  entries = listed.stdout.split('\n').filter(Boolean).map((p) => p.replace(/^package\//, ''));
-
-  project = join(work.path, 'project');
-  await runOk('mkdir', ['-p', project]);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.0.0', private: true, type: 'module' }, null, 2));
-  // simdopt has no runtime dependencies, so an offline install of the tarball is complete.
-  await runOk('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: project, env: NPM_ENV });
+  ({ work, tarball, entries, project } = await packAndInstall('pack'));
 }, 60_000);
 
 afterAll(() => work?.remove());

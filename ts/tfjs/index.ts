@@ -10,8 +10,8 @@
 // the tfjs variables in one call into wasm, and each updated value is written back with
 // `variable.assign(tf.tensor(...))`. Every tensor the adapter creates is disposed.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Optimizer, StateError, Variable, WeightsError, deserialize, serialize } from '../index.js';
-import type { Gradient, GradientSource, Serialized } from '../index.js';
+import { ConfigError, Optimizer, StateError, Variable, WeightsError, deserialize, serialize } from '../api.js';
+import type { Gradient, GradientSource, Serialized } from '../api.js';
 
 /** `{name, tensor}` (tfjs-core's NamedTensor, which its index does not export). */
 export interface NamedTensor {
