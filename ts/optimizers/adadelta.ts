@@ -1,11 +1,24 @@
 // Keras' Adadelta.
 import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
 
+/** The options of {@link Adadelta}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface AdadeltaOptions extends BaseOptimizerOptions {
+  /**
+   * The step size: a number, a function called at each step, or a {@link LearningRateSchedule}
+   * of the iteration count (Keras' `learning_rate`). Keras' Adadelta default is 0.001; the paper's
+   * method corresponds to 1.
+   * @default 0.001
+   */
   learningRate?: HyperValue;
-  /** Decay rate of both accumulators. */
+  /**
+   * Decay rate of both accumulators.
+   * @default 0.95
+   */
   rho?: HyperValue;
-  /** 0 becomes 1e-7, as in Keras. */
+  /**
+   * A small constant for numerical stability; 0 becomes 1e-7, as in Keras.
+   * @default 1e-7
+   */
   epsilon?: HyperValue;
 }
 
@@ -20,11 +33,23 @@ const SPEC: OptimizerSpec = {
   ],
 };
 
-/** Adadelta (Zeiler), TF 2.4's `ApplyAdadelta` kernels. Slots: `accum_grad`, then `accum_var`. */
+/**
+ * Adadelta (Zeiler), TF 2.4's `ApplyAdadelta` kernels. Slots: `accum_grad`, then `accum_var`.
+ *
+ * @example
+ * ```ts
+ * await ready();
+ * const w = new Variable(new Float32Array([1, 2, 3, 4]), { name: 'w' });
+ * const opt = new Adadelta({ learningRate: 1, rho: 0.95 });
+ * opt.applyGradients([[new Float32Array([0.1, 0.2, 0.3, 0.4]), w]]);
+ * ```
+ */
 export class Adadelta extends Optimizer {
   constructor(options: AdadeltaOptions = {}) {
     super(SPEC, options as Record<string, unknown>);
   }
+  /** The current {@link AdadeltaOptions.rho}: read it, or set a number, function or schedule for the next steps. */
   declare rho: HyperValue;
+  /** The current {@link AdadeltaOptions.epsilon}: read it, or set a number, function or schedule for the next steps. */
   declare epsilon: HyperValue;
 }

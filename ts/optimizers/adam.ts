@@ -1,12 +1,33 @@
 // Keras' Adam, with optional AMSGrad.
 import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
 
+/** The options of {@link Adam}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface AdamOptions extends BaseOptimizerOptions {
+  /**
+   * The step size: a number, a function called at each step, or a {@link LearningRateSchedule}
+   * of the iteration count (Keras' `learning_rate`).
+   * @default 0.001
+   */
   learningRate?: HyperValue;
+  /**
+   * Decay rate of the first-moment estimates (Keras' `beta_1`).
+   * @default 0.9
+   */
   beta1?: HyperValue;
+  /**
+   * Decay rate of the second-moment estimates (Keras' `beta_2`).
+   * @default 0.999
+   */
   beta2?: HyperValue;
-  /** 0 becomes 1e-7, as in Keras. */
+  /**
+   * A small constant for numerical stability; 0 becomes 1e-7, as in Keras.
+   * @default 1e-7
+   */
   epsilon?: HyperValue;
+  /**
+   * The AMSGrad variant (Reddi et al.): a `vhat` slot keeps the maximum of the second moments.
+   * @default false
+   */
   amsgrad?: boolean;
 }
 
@@ -23,13 +44,27 @@ const SPEC: OptimizerSpec = {
   ],
 };
 
-/** Adam (Kingma & Ba), TF 2.4's fused kernel. */
+/**
+ * Adam (Kingma & Ba), TF 2.4's fused kernel.
+ *
+ * @example
+ * ```ts
+ * await ready();
+ * const w = new Variable(new Float32Array([1, 2, 3, 4]), { name: 'w' });
+ * const opt = new Adam({ learningRate: 0.01, amsgrad: true });
+ * opt.applyGradients([[new Float32Array([0.1, 0.2, 0.3, 0.4]), w]]);
+ * ```
+ */
 export class Adam extends Optimizer {
   constructor(options: AdamOptions = {}) {
     super(SPEC, options as Record<string, unknown>);
   }
+  /** The current {@link AdamOptions.beta1}: read it, or set a number, function or schedule for the next steps. */
   declare beta1: HyperValue;
+  /** The current {@link AdamOptions.beta2}: read it, or set a number, function or schedule for the next steps. */
   declare beta2: HyperValue;
+  /** The current {@link AdamOptions.epsilon}: read it, or set a number, function or schedule for the next steps. */
   declare epsilon: HyperValue;
+  /** {@link AdamOptions.amsgrad}, fixed at construction (read-only, as in Keras). */
   declare readonly amsgrad: boolean;
 }

@@ -39,7 +39,12 @@ export interface ReadyOptions {
    * await ready({ wasm: { simd, scalar } });
    * ```
    */
-  wasm?: { simd?: WasmSource; scalar?: WasmSource };
+  wasm?: {
+    /** The SIMD build (`simdopt/simd.wasm`). */
+    simd?: WasmSource;
+    /** The scalar build (`simdopt/scalar.wasm`), for runtimes without WebAssembly SIMD. */
+    scalar?: WasmSource;
+  };
 }
 
 /** @internal The embedded copy of a build (base64), loaded on demand. */
@@ -283,11 +288,15 @@ export function __testFault(kind: 'panic' | 'panic-in-state' | 'abort', message 
 /** Live objects in the core and its memory, for leak checks: tensors (variables and gradient
  * tensors), optimizers, and bytes of WASM linear memory. */
 export interface CoreStats {
+  /** Live tensors: variables, slots and gradient tensors. */
   tensors: number;
+  /** Live optimizers. */
   optimizers: number;
+  /** Bytes of WebAssembly linear memory (it only grows). */
   memoryBytes: number;
 }
 
+/** Counts of what lives in the core, for your own leak checks (see {@link CoreStats}). */
 export function stats(): CoreStats {
   const c = core();
   return { tensors: c.tensor_count(), optimizers: c.optimizer_count(), memoryBytes: memoryBytes() };
