@@ -7,7 +7,7 @@ export type { Backend, ReadyOptions, WasmSource, CoreStats } from './wasm/loader
 export * from './errors.js';
 export { Tensor, Variable, IndexedSlices, WasmTensor } from './tensor.js';
 export type { Shape, TensorValues, TensorOptions, VariableOptions, Constraint } from './tensor.js';
-export { Optimizer, SlotVariable } from './optimizer.js';
+export { Optimizer, SlotVariable } from './optimizer/index.js';
 export type {
   HyperValue,
   Gradient,
@@ -25,11 +25,11 @@ export type {
   MinimizeOptions,
   ApplyState,
   Initializer,
-} from './optimizer.js';
+} from './optimizer/index.js';
 export { finiteDifferenceGradients, finiteDifferences } from './gradients.js';
 export type { LossFunction, FiniteDifferenceOptions } from './gradients.js';
-export { LearningRateSchedule, registerSchedule, serializeSchedule, deserializeSchedule } from './schedules.js';
-export type { Serialized } from './schedules.js';
+export { LearningRateSchedule, registerSchedule, serializeSchedule, deserializeSchedule } from './schedules/index.js';
+export type { Serialized } from './schedules/index.js';
 export {
   ExponentialDecay,
   PiecewiseConstantDecay,
@@ -39,7 +39,7 @@ export {
   CosineDecayRestarts,
   LinearCosineDecay,
   NoisyLinearCosineDecay,
-} from './schedules.js';
+} from './schedules/index.js';
 export type {
   ExponentialDecayOptions,
   ExponentialDecayConfig,
@@ -57,7 +57,7 @@ export type {
   LinearCosineDecayConfig,
   NoisyLinearCosineDecayOptions,
   NoisyLinearCosineDecayConfig,
-} from './schedules.js';
+} from './schedules/index.js';
 export { serialize, deserialize, get } from './serialization.js';
 export { saveState, loadState, saveCheckpoint, restoreCheckpoint, encodeCheckpoint, decodeCheckpoint } from './checkpoint.js';
 export type { OptimizerState, Checkpoint, SlotVariableInfo } from './checkpoint.js';

@@ -1,5 +1,5 @@
 // Keras' Adadelta.
-import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adadelta}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface AdadeltaOptions extends BaseOptimizerOptions {

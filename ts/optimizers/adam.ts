@@ -1,5 +1,5 @@
 // Keras' Adam, with optional AMSGrad.
-import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adam}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface AdamOptions extends BaseOptimizerOptions {

@@ -1,5 +1,5 @@
 // Keras' Adamax.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adamax}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface AdamaxOptions extends BaseOptimizerOptions {

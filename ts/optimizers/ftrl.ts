@@ -1,5 +1,5 @@
 // Keras' Ftrl.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Ftrl}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface FtrlOptions extends Omit<BaseOptimizerOptions, 'lr'> {

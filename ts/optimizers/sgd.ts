@@ -1,5 +1,5 @@
 // Keras' SGD: plain, momentum and Nesterov momentum.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link SGD}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface SGDOptions extends BaseOptimizerOptions {
