@@ -10,6 +10,7 @@ export type { Shape, TensorValues, TensorOptions, VariableOptions, Constraint } 
 export { Optimizer, SlotVariable } from './optimizer/index.js';
 export type {
   HyperValue,
+  BaseOptimizerConfig,
   Gradient,
   BaseOptimizerOptions,
   ApplyGradientsOptions,
@@ -62,20 +63,20 @@ export { serialize, deserialize, get } from './serialization.js';
 export { saveState, loadState, saveCheckpoint, restoreCheckpoint, encodeCheckpoint, decodeCheckpoint } from './checkpoint.js';
 export type { OptimizerState, Checkpoint, SlotVariableInfo } from './checkpoint.js';
 export { SGD } from './optimizers/sgd.js';
-export type { SGDOptions } from './optimizers/sgd.js';
+export type { SGDOptions, SGDConfig } from './optimizers/sgd.js';
 export { Adam } from './optimizers/adam.js';
-export type { AdamOptions } from './optimizers/adam.js';
+export type { AdamOptions, AdamConfig } from './optimizers/adam.js';
 /** `RMSProp` is Keras' alias of the `RMSprop` class. */
 export { RMSprop, RMSprop as RMSProp } from './optimizers/rmsprop.js';
-export type { RMSpropOptions } from './optimizers/rmsprop.js';
+export type { RMSpropOptions, RMSpropConfig } from './optimizers/rmsprop.js';
 export { Adagrad } from './optimizers/adagrad.js';
-export type { AdagradOptions } from './optimizers/adagrad.js';
+export type { AdagradOptions, AdagradConfig } from './optimizers/adagrad.js';
 export { Adadelta } from './optimizers/adadelta.js';
-export type { AdadeltaOptions } from './optimizers/adadelta.js';
+export type { AdadeltaOptions, AdadeltaConfig } from './optimizers/adadelta.js';
 export { Adamax } from './optimizers/adamax.js';
-export type { AdamaxOptions } from './optimizers/adamax.js';
+export type { AdamaxOptions, AdamaxConfig } from './optimizers/adamax.js';
 export { Nadam } from './optimizers/nadam.js';
-export type { NadamOptions } from './optimizers/nadam.js';
+export type { NadamOptions, NadamConfig } from './optimizers/nadam.js';
 export { Ftrl } from './optimizers/ftrl.js';
-export type { FtrlOptions } from './optimizers/ftrl.js';
+export type { FtrlOptions, FtrlConfig } from './optimizers/ftrl.js';
 

@@ -423,17 +423,28 @@ export abstract class Optimizer {
     const c = core();
     if (this.custom) {
       const t = this.custom.slots.get(variable)?.get(slotName);
-      if (!t) throw new SlotError('UnknownSlot', `no slot '${slotName}' for variable '${variable.name}'`);
+      if (!t) throw this.noSlot(variable, slotName);
       return new SlotVariable(this, variable, slotName, () => {
         this.live();
         return call(() => c.tensor_ptr(t.handleIndex, t.handleGeneration));
       });
     }
-    call(() => c.optimizer_slot_view(id, variable.handleIndex, variable.handleGeneration, slotName));
+    try {
+      call(() => c.optimizer_slot_view(id, variable.handleIndex, variable.handleGeneration, slotName));
+    } catch (e) {
+      // The core knows variables by handle only: name the variable as the caller did.
+      throw e instanceof SlotError ? this.noSlot(variable, slotName) : e;
+    }
     return new SlotVariable(this, variable, slotName, () => {
       const [ptr] = call(() => c.optimizer_slot_view(this.live(), variable.handleIndex, variable.handleGeneration, slotName));
       return ptr;
     });
+  }
+
+  private noSlot(variable: Variable, slotName: string): SlotError {
+    const names = this.getSlotNames();
+    const has = names.length ? `its slots are ${names.map((n) => `'${n}'`).join(', ')}; a variable gets them at its first step` : 'it has no slots';
+    return new SlotError('UnknownSlot', `no slot '${slotName}' for variable '${variable.name}' in optimizer '${this.name}' (${has})`);
   }
 
   /** Keras names of the weights (`Adam/iter:0`, `Adam/w/m:0`, ...), in `getWeights` order. */
@@ -442,12 +453,17 @@ export abstract class Optimizer {
     return call(() => core().optimizer_weight_names(this.live()));
   }
 
-  /** Copies of the weights: `iterations` (int64) first, then the slots in creation order. */
+  /**
+   * Copies of the weights: `iterations` (int64) first, then the slots in creation order.
+   * `JSON.stringify` writes them as arrays of numbers (for an exact, compact form use
+   * {@link saveState}).
+   */
   getWeights(): WeightValue[] {
     const id = this.live();
-    const iterations = BigInt64Array.of(BigInt(this.iterations));
-    if (this.custom) return [iterations, ...this.custom.weights.map((w) => w.tensor.read())];
-    return [iterations, ...readCoreWeights(id)];
+    const iterations = IterationsWeight.of(BigInt(this.iterations));
+    const weights: WeightValue[] = this.custom ? [iterations, ...this.custom.weights.map((w) => w.tensor.read())] : [iterations, ...readCoreWeights(id)];
+    Object.defineProperty(weights, 'toJSON', { value: weightsToJSON, enumerable: false });
+    return weights;
   }
 
   /** Sets every weight, in `getWeights` order (Keras' `set_weights`). Checks the count and
@@ -493,9 +509,30 @@ export abstract class Optimizer {
     core().optimizer_dispose(this.id);
   }
 
+  /** Whether `dispose()` has been called. */
   get isDisposed(): boolean {
     return this.disposed;
   }
+
+  /** What Node's `console.log` and `util.inspect` show: the class, name, iterations and config,
+   * not the private state. */
+  [Symbol.for('nodejs.util.inspect.custom')](depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+    if (this.disposed) return `${this.className} (disposed)`;
+    return `${this.className} ${inspect({ iterations: this.iterations, ...this.getConfig() }, options)}`;
+  }
+}
+
+/** Keras' int64 `iterations` weight. BigInt has no JSON form, so `JSON.stringify` writes it as
+ * numbers (exact up to 2^53). */
+class IterationsWeight extends BigInt64Array {
+  toJSON(): number[] {
+    return Array.from(this, Number);
+  }
+}
+
+/** `JSON.stringify(optimizer.getWeights())`: every weight as an array of numbers. */
+function weightsToJSON(this: WeightValue[]): number[][] {
+  return this.map((w) => Array.from(w as ArrayLike<number | bigint>, Number));
 }
 
 /** Whether a prototype (a subclass of Optimizer) implements the update hooks itself. */

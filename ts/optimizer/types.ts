@@ -1,7 +1,7 @@
 // The public types of the optimizer API: hyperparameter values, gradients and the hooks that
 // see them, options, step results, weights and the description of an optimizer class.
 import type { IndexedSlices, Tensor, Variable } from '../tensor.js';
-import type { LearningRateSchedule } from '../schedules/index.js';
+import type { LearningRateSchedule, Serialized } from '../schedules/index.js';
 import type { Optimizer } from './optimizer.js';
 
 /** A hyperparameter: a number, a zero-argument function called at each step, or (for the
@@ -132,3 +132,21 @@ export interface OptimizerSpec {
   /** How `setWeights` reads a Keras-1 weight list (see `KERAS1_WEIGHTS`). */
   keras1Weights?: (ws: unknown[], expected: number) => unknown[];
 }
+
+/** What every built-in optimizer's `getConfig()` holds (Keras' snake_case keys); each class
+ * adds its own (`AdamConfig`, ...). A function hyperparameter is written as its current value,
+ * a schedule as its `{class_name, config}`. */
+export type BaseOptimizerConfig = {
+  /** The optimizer's name. */
+  name: string;
+  /** Present when set. */
+  clipnorm?: number;
+  /** Present when set. */
+  clipvalue?: number;
+  /** Present when set. */
+  global_clipnorm?: number;
+  /** The learning rate, or its schedule. */
+  learning_rate: number | Serialized;
+  /** The legacy learning-rate decay (Nadam: the schedule decay). */
+  decay: number;
+};

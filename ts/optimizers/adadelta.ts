@@ -1,5 +1,5 @@
 // Keras' Adadelta.
-import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
+import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, KERAS1_WEIGHTS, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adadelta}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface AdadeltaOptions extends BaseOptimizerOptions {
@@ -21,6 +21,15 @@ export interface AdadeltaOptions extends BaseOptimizerOptions {
    */
   epsilon?: HyperValue;
 }
+
+/** Adadelta's Keras config, as `getConfig()` returns it. */
+export type AdadeltaConfig = BaseOptimizerConfig & {
+  rho: number;
+  epsilon: number;
+};
+
+/** Keras' positional order of the constructor arguments. */
+const POSITIONAL = ['learningRate', 'rho', 'epsilon', 'name'] as const;
 
 const SPEC: OptimizerSpec = {
   keras1Weights: KERAS1_WEIGHTS.prependIterations,
@@ -45,11 +54,22 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class Adadelta extends Optimizer {
-  constructor(options: AdadeltaOptions = {}) {
-    super(SPEC, options as Record<string, unknown>);
+  /**
+   * @param options - See {@link AdadeltaOptions}.
+   */
+  constructor(options?: AdadeltaOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new Adadelta(0.01)`. */
+  constructor(learningRate?: HyperValue, rho?: HyperValue, epsilon?: HyperValue, name?: string);
+  constructor(...args: unknown[]) {
+    super(SPEC, constructorOptions('Adadelta', POSITIONAL, args));
   }
   /** The current {@link AdadeltaOptions.rho}: read it, or set a number, function or schedule for the next steps. */
   declare rho: HyperValue;
   /** The current {@link AdadeltaOptions.epsilon}: read it, or set a number, function or schedule for the next steps. */
   declare epsilon: HyperValue;
+
+  /** Keras' `get_config()` (snake_case keys, Keras' order). */
+  override getConfig(): AdadeltaConfig {
+    return super.getConfig() as AdadeltaConfig;
+  }
 }

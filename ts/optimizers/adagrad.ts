@@ -1,5 +1,5 @@
 // Keras' Adagrad.
-import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
+import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, KERAS1_WEIGHTS, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adagrad}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface AdagradOptions extends BaseOptimizerOptions {
@@ -21,6 +21,15 @@ export interface AdagradOptions extends BaseOptimizerOptions {
    */
   epsilon?: HyperValue;
 }
+
+/** Adagrad's Keras config, as `getConfig()` returns it. */
+export type AdagradConfig = BaseOptimizerConfig & {
+  initial_accumulator_value: number;
+  epsilon: number;
+};
+
+/** Keras' positional order of the constructor arguments. */
+const POSITIONAL = ['learningRate', 'initialAccumulatorValue', 'epsilon', 'name'] as const;
 
 const SPEC: OptimizerSpec = {
   keras1Weights: KERAS1_WEIGHTS.prependIterations,
@@ -45,8 +54,14 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class Adagrad extends Optimizer {
-  constructor(options: AdagradOptions = {}) {
-    super(SPEC, options as Record<string, unknown>);
+  /**
+   * @param options - See {@link AdagradOptions}.
+   */
+  constructor(options?: AdagradOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new Adagrad(0.01)`. */
+  constructor(learningRate?: HyperValue, initialAccumulatorValue?: HyperValue, epsilon?: HyperValue, name?: string);
+  constructor(...args: unknown[]) {
+    super(SPEC, constructorOptions('Adagrad', POSITIONAL, args));
   }
 
   /**
@@ -71,4 +86,9 @@ export class Adagrad extends Optimizer {
   declare initialAccumulatorValue: HyperValue;
   /** The current {@link AdagradOptions.epsilon}: read it, or set a number, function or schedule for the next steps. */
   declare epsilon: HyperValue;
+
+  /** Keras' `get_config()` (snake_case keys, Keras' order). */
+  override getConfig(): AdagradConfig {
+    return super.getConfig() as AdagradConfig;
+  }
 }

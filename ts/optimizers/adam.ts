@@ -1,5 +1,5 @@
 // Keras' Adam, with optional AMSGrad.
-import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
+import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, KERAS1_WEIGHTS, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adam}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface AdamOptions extends BaseOptimizerOptions {
@@ -31,6 +31,17 @@ export interface AdamOptions extends BaseOptimizerOptions {
   amsgrad?: boolean;
 }
 
+/** Adam's Keras config, as `getConfig()` returns it. */
+export type AdamConfig = BaseOptimizerConfig & {
+  beta_1: number;
+  beta_2: number;
+  epsilon: number;
+  amsgrad: boolean;
+};
+
+/** Keras' positional order of the constructor arguments. */
+const POSITIONAL = ['learningRate', 'beta1', 'beta2', 'epsilon', 'amsgrad', 'name'] as const;
+
 const SPEC: OptimizerSpec = {
   keras1Weights: KERAS1_WEIGHTS.dropVhat,
   className: 'Adam',
@@ -56,8 +67,14 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class Adam extends Optimizer {
-  constructor(options: AdamOptions = {}) {
-    super(SPEC, options as Record<string, unknown>);
+  /**
+   * @param options - See {@link AdamOptions}.
+   */
+  constructor(options?: AdamOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new Adam(0.01)`. */
+  constructor(learningRate?: HyperValue, beta1?: HyperValue, beta2?: HyperValue, epsilon?: HyperValue, amsgrad?: boolean, name?: string);
+  constructor(...args: unknown[]) {
+    super(SPEC, constructorOptions('Adam', POSITIONAL, args));
   }
   /** The current {@link AdamOptions.beta1}: read it, or set a number, function or schedule for the next steps. */
   declare beta1: HyperValue;
@@ -67,4 +84,9 @@ export class Adam extends Optimizer {
   declare epsilon: HyperValue;
   /** {@link AdamOptions.amsgrad}, fixed at construction (read-only, as in Keras). */
   declare readonly amsgrad: boolean;
+
+  /** Keras' `get_config()` (snake_case keys, Keras' order). */
+  override getConfig(): AdamConfig {
+    return super.getConfig() as AdamConfig;
+  }
 }

@@ -1,5 +1,5 @@
 // Keras' Adamax.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
+import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adamax}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface AdamaxOptions extends BaseOptimizerOptions {
@@ -26,6 +26,16 @@ export interface AdamaxOptions extends BaseOptimizerOptions {
   epsilon?: HyperValue;
 }
 
+/** Adamax's Keras config, as `getConfig()` returns it. */
+export type AdamaxConfig = BaseOptimizerConfig & {
+  beta_1: number;
+  beta_2: number;
+  epsilon: number;
+};
+
+/** Keras' positional order of the constructor arguments. */
+const POSITIONAL = ['learningRate', 'beta1', 'beta2', 'epsilon', 'name'] as const;
+
 const SPEC: OptimizerSpec = {
   className: 'Adamax',
   config: [
@@ -49,8 +59,14 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class Adamax extends Optimizer {
-  constructor(options: AdamaxOptions = {}) {
-    super(SPEC, options as Record<string, unknown>);
+  /**
+   * @param options - See {@link AdamaxOptions}.
+   */
+  constructor(options?: AdamaxOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new Adamax(0.01)`. */
+  constructor(learningRate?: HyperValue, beta1?: HyperValue, beta2?: HyperValue, epsilon?: HyperValue, name?: string);
+  constructor(...args: unknown[]) {
+    super(SPEC, constructorOptions('Adamax', POSITIONAL, args));
   }
   /** The current {@link AdamaxOptions.beta1}: read it, or set a number, function or schedule for the next steps. */
   declare beta1: HyperValue;
@@ -58,4 +74,9 @@ export class Adamax extends Optimizer {
   declare beta2: HyperValue;
   /** The current {@link AdamaxOptions.epsilon}: read it, or set a number, function or schedule for the next steps. */
   declare epsilon: HyperValue;
+
+  /** Keras' `get_config()` (snake_case keys, Keras' order). */
+  override getConfig(): AdamaxConfig {
+    return super.getConfig() as AdamaxConfig;
+  }
 }

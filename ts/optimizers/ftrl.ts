@@ -1,5 +1,5 @@
 // Keras' Ftrl.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
+import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Ftrl}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface FtrlOptions extends Omit<BaseOptimizerOptions, 'lr'> {
@@ -44,6 +44,19 @@ export interface FtrlOptions extends Omit<BaseOptimizerOptions, 'lr'> {
   beta?: HyperValue;
 }
 
+/** Ftrl's Keras config, as `getConfig()` returns it. */
+export type FtrlConfig = BaseOptimizerConfig & {
+  initial_accumulator_value: number;
+  learning_rate_power: number;
+  l1_regularization_strength: number;
+  l2_regularization_strength: number;
+  beta: number;
+  l2_shrinkage_regularization_strength: number;
+};
+
+/** Keras' positional order of the constructor arguments. */
+const POSITIONAL = ['learningRate', 'learningRatePower', 'initialAccumulatorValue', 'l1RegularizationStrength', 'l2RegularizationStrength', 'name', 'l2ShrinkageRegularizationStrength', 'beta'] as const;
+
 const SPEC: OptimizerSpec = {
   className: 'Ftrl',
   acceptsLr: false,
@@ -77,8 +90,14 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class Ftrl extends Optimizer {
-  constructor(options: FtrlOptions = {}) {
-    super(SPEC, options as Record<string, unknown>);
+  /**
+   * @param options - See {@link FtrlOptions}.
+   */
+  constructor(options?: FtrlOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new Ftrl(0.05)`. */
+  constructor(learningRate?: HyperValue, learningRatePower?: HyperValue, initialAccumulatorValue?: HyperValue, l1RegularizationStrength?: HyperValue, l2RegularizationStrength?: HyperValue, name?: string, l2ShrinkageRegularizationStrength?: HyperValue, beta?: HyperValue);
+  constructor(...args: unknown[]) {
+    super(SPEC, constructorOptions('Ftrl', POSITIONAL, args));
   }
   /** The current {@link FtrlOptions.learningRatePower}: read it, or set a number, function or schedule for the next steps. */
   declare learningRatePower: HyperValue;
@@ -92,4 +111,9 @@ export class Ftrl extends Optimizer {
   declare l2ShrinkageRegularizationStrength: HyperValue;
   /** The current {@link FtrlOptions.beta}: read it, or set a number, function or schedule for the next steps. */
   declare beta: HyperValue;
+
+  /** Keras' `get_config()` (snake_case keys, Keras' order). */
+  override getConfig(): FtrlConfig {
+    return super.getConfig() as FtrlConfig;
+  }
 }

@@ -1,6 +1,6 @@
 // Keras' Nadam.
 import { HyperparameterError } from '../errors.js';
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec, optionsObject } from '../optimizer/index.js';
+import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 import { LearningRateSchedule } from '../schedules/index.js';
 
 /** The options of {@link Nadam}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
@@ -38,6 +38,16 @@ export interface NadamOptions extends Omit<BaseOptimizerOptions, 'decay' | 'lr'>
   decay?: HyperValue;
 }
 
+/** Nadam's Keras config, as `getConfig()` returns it. */
+export type NadamConfig = BaseOptimizerConfig & {
+  beta_1: number;
+  beta_2: number;
+  epsilon: number;
+};
+
+/** Keras' positional order of the constructor arguments. */
+const POSITIONAL = ['learningRate', 'beta1', 'beta2', 'epsilon', 'name'] as const;
+
 const SPEC: OptimizerSpec = {
   className: 'Nadam',
   config: [
@@ -70,8 +80,14 @@ const NO_SCHEDULES = 'The Nadam optimizer does not support tf.keras.optimizers.L
  * ```
  */
 export class Nadam extends Optimizer {
-  constructor(options: NadamOptions = {}) {
-    options = optionsObject(options);
+  /**
+   * @param options - See {@link NadamOptions}.
+   */
+  constructor(options?: NadamOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new Nadam(0.01)`. */
+  constructor(learningRate?: number | (() => number), beta1?: HyperValue, beta2?: HyperValue, epsilon?: HyperValue, name?: string);
+  constructor(...args: unknown[]) {
+    const options = constructorOptions('Nadam', POSITIONAL, args) as NadamOptions;
     const { scheduleDecay, decay: ignored, ...rest } = options;
     void ignored;
     if (options.learningRate instanceof LearningRateSchedule || (options.lr as unknown) instanceof LearningRateSchedule) {
@@ -116,5 +132,10 @@ export class Nadam extends Optimizer {
   /** Sets the schedule decay for the next steps. */
   set scheduleDecay(v: HyperValue) {
     this.setHyper('decay', v);
+  }
+
+  /** Keras' `get_config()` (snake_case keys, Keras' order). */
+  override getConfig(): NadamConfig {
+    return super.getConfig() as NadamConfig;
   }
 }

@@ -1,5 +1,5 @@
 // Keras' RMSprop: plain, with momentum, centered.
-import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
+import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, KERAS1_WEIGHTS, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link RMSprop}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface RMSpropOptions extends BaseOptimizerOptions {
@@ -33,6 +33,17 @@ export interface RMSpropOptions extends BaseOptimizerOptions {
   centered?: boolean;
 }
 
+/** RMSprop's Keras config, as `getConfig()` returns it. */
+export type RMSpropConfig = BaseOptimizerConfig & {
+  rho: number;
+  momentum: number;
+  epsilon: number;
+  centered: boolean;
+};
+
+/** Keras' positional order of the constructor arguments. */
+const POSITIONAL = ['learningRate', 'rho', 'momentum', 'epsilon', 'centered', 'name'] as const;
+
 const SPEC: OptimizerSpec = {
   callableMomentum: true,
   keras1Weights: KERAS1_WEIGHTS.prependIterations,
@@ -59,8 +70,14 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class RMSprop extends Optimizer {
-  constructor(options: RMSpropOptions = {}) {
-    super(SPEC, options as Record<string, unknown>);
+  /**
+   * @param options - See {@link RMSpropOptions}.
+   */
+  constructor(options?: RMSpropOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new RMSprop(0.01)`. */
+  constructor(learningRate?: HyperValue, rho?: HyperValue, momentum?: HyperValue, epsilon?: HyperValue, centered?: boolean, name?: string);
+  constructor(...args: unknown[]) {
+    super(SPEC, constructorOptions('RMSprop', POSITIONAL, args));
   }
   /** The current {@link RMSpropOptions.rho}: read it, or set a number, function or schedule for the next steps. */
   declare rho: HyperValue;
@@ -70,4 +87,9 @@ export class RMSprop extends Optimizer {
   declare epsilon: HyperValue;
   /** {@link RMSpropOptions.centered}, fixed at construction (read-only, as in Keras). */
   declare readonly centered: boolean;
+
+  /** Keras' `get_config()` (snake_case keys, Keras' order). */
+  override getConfig(): RMSpropConfig {
+    return super.getConfig() as RMSpropConfig;
+  }
 }

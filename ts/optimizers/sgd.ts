@@ -1,5 +1,5 @@
 // Keras' SGD: plain, momentum and Nesterov momentum.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
+import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link SGD}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface SGDOptions extends BaseOptimizerOptions {
@@ -22,6 +22,15 @@ export interface SGDOptions extends BaseOptimizerOptions {
    */
   nesterov?: boolean;
 }
+
+/** SGD's Keras config, as `getConfig()` returns it. */
+export type SGDConfig = BaseOptimizerConfig & {
+  momentum: number;
+  nesterov: boolean;
+};
+
+/** Keras' positional order of the constructor arguments. */
+const POSITIONAL = ['learningRate', 'momentum', 'nesterov', 'name'] as const;
 
 const SPEC: OptimizerSpec = {
   callableMomentum: true,
@@ -46,11 +55,22 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class SGD extends Optimizer {
-  constructor(options: SGDOptions = {}) {
-    super(SPEC, options as Record<string, unknown>);
+  /**
+   * @param options - See {@link SGDOptions}.
+   */
+  constructor(options?: SGDOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new SGD(0.01)`. */
+  constructor(learningRate?: HyperValue, momentum?: HyperValue, nesterov?: boolean, name?: string);
+  constructor(...args: unknown[]) {
+    super(SPEC, constructorOptions('SGD', POSITIONAL, args));
   }
   /** The current {@link SGDOptions.momentum}: read it, or set a number, function or schedule for the next steps. */
   declare momentum: HyperValue;
   /** {@link SGDOptions.nesterov}, fixed at construction (read-only, as in Keras). */
   declare readonly nesterov: boolean;
+
+  /** Keras' `get_config()` (snake_case keys, Keras' order). */
+  override getConfig(): SGDConfig {
+    return super.getConfig() as SGDConfig;
+  }
 }

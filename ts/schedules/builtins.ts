@@ -13,7 +13,7 @@
 // accept them at construction and fail or produce NaN at the first call).
 import { ArgumentError, HyperparameterError } from '../errors.js';
 import { describeValue } from '../values.js';
-import { ConfigOf, DeclaredSchedule, PI_F32, ScheduleDeclaration, checkStep, f, minf, powf } from './declared.js';
+import { ConfigOf, DeclaredSchedule, PI_F32, ScheduleDeclaration, checkStep, f, minf, powf, scheduleOptions } from './declared.js';
 
 // ---- ExponentialDecay ------------------------------------------------------------------------
 
@@ -47,8 +47,12 @@ export class ExponentialDecay extends DeclaredSchedule<ExponentialDecayConfig> {
   declare readonly decayRate: number;
   declare readonly staircase: boolean;
 
-  constructor(options: ExponentialDecayOptions) {
-    super(options);
+  /** @param options - See {@link ExponentialDecayOptions}. */
+  constructor(options: ExponentialDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new ExponentialDecay(0.1, 1000, 0.96)`. */
+  constructor(initialLearningRate: number, decaySteps: number, decayRate: number, staircase?: boolean, name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -102,8 +106,12 @@ export class PiecewiseConstantDecay extends DeclaredSchedule<PiecewiseConstantDe
   declare readonly boundaries: readonly number[];
   declare readonly values: readonly number[];
 
-  constructor(options: PiecewiseConstantDecayOptions) {
-    super(options);
+  /** @param options - See {@link PiecewiseConstantDecayOptions}. */
+  constructor(options: PiecewiseConstantDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new PiecewiseConstantDecay([1000, 2000], [0.1, 0.01, 0.001])`. */
+  constructor(boundaries: readonly number[], values: readonly number[], name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -157,8 +165,12 @@ export class PolynomialDecay extends DeclaredSchedule<PolynomialDecayConfig> {
   declare readonly power: number;
   declare readonly cycle: boolean;
 
-  constructor(options: PolynomialDecayOptions) {
-    super(options);
+  /** @param options - See {@link PolynomialDecayOptions}. */
+  constructor(options: PolynomialDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new PolynomialDecay(0.1, 1000)`. */
+  constructor(initialLearningRate: number, decaySteps: number, endLearningRate?: number, power?: number, cycle?: boolean, name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -192,8 +204,12 @@ export class InverseTimeDecay extends DeclaredSchedule<InverseTimeDecayConfig> {
   declare readonly decayRate: number;
   declare readonly staircase: boolean;
 
-  constructor(options: InverseTimeDecayOptions) {
-    super(options);
+  /** @param options - See {@link InverseTimeDecayOptions}. */
+  constructor(options: InverseTimeDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new InverseTimeDecay(0.1, 1000, 0.5)`. */
+  constructor(initialLearningRate: number, decaySteps: number, decayRate: number, staircase?: boolean, name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -235,8 +251,12 @@ export class CosineDecay extends DeclaredSchedule<CosineDecayConfig> {
   declare readonly decaySteps: number;
   declare readonly alpha: number;
 
-  constructor(options: CosineDecayOptions) {
-    super(options);
+  /** @param options - See {@link CosineDecayOptions}. */
+  constructor(options: CosineDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new CosineDecay(0.1, 1000)`. */
+  constructor(initialLearningRate: number, decaySteps: number, alpha?: number, name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -288,8 +308,12 @@ export class CosineDecayRestarts extends DeclaredSchedule<CosineDecayRestartsCon
   declare readonly mMul: number;
   declare readonly alpha: number;
 
-  constructor(options: CosineDecayRestartsOptions) {
-    super(options);
+  /** @param options - See {@link CosineDecayRestartsOptions}. */
+  constructor(options: CosineDecayRestartsOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new CosineDecayRestarts(0.1, 1000)`. */
+  constructor(initialLearningRate: number, firstDecaySteps: number, tMul?: number, mMul?: number, alpha?: number, name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -354,8 +378,12 @@ export class LinearCosineDecay extends DeclaredSchedule<LinearCosineDecayConfig>
   declare readonly alpha: number;
   declare readonly beta: number;
 
-  constructor(options: LinearCosineDecayOptions) {
-    super(options);
+  /** @param options - See {@link LinearCosineDecayOptions}. */
+  constructor(options: LinearCosineDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new LinearCosineDecay(0.1, 1000)`. */
+  constructor(initialLearningRate: number, decaySteps: number, numPeriods?: number, alpha?: number, beta?: number, name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -419,10 +447,14 @@ export class NoisyLinearCosineDecay extends DeclaredSchedule<NoisyLinearCosineDe
   declare readonly beta: number;
   private rngState: number;
 
-  constructor(options: NoisyLinearCosineDecayOptions) {
+  /** @param options - See {@link NoisyLinearCosineDecayOptions}. */
+  constructor(options: NoisyLinearCosineDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new NoisyLinearCosineDecay(0.1, 1000)`. */
+  constructor(initialLearningRate: number, decaySteps: number, initialVariance?: number, varianceDecay?: number, numPeriods?: number, alpha?: number, beta?: number, name?: string | null);
+  constructor(...args: unknown[]) {
     // `seed` is an option but not an argument of the config.
-    const { seed, ...rest } = (options ?? {}) as NoisyLinearCosineDecayOptions;
-    super(options === null || typeof options !== 'object' ? options : rest);
+    const { seed, ...rest } = scheduleOptions(NoisyLinearCosineDecay.declaration, args) as NoisyLinearCosineDecayOptions;
+    super(rest);
     if (seed !== undefined && (typeof seed !== 'number' || !Number.isFinite(seed))) {
       throw new ArgumentError('InvalidArgument', `NoisyLinearCosineDecay: \`seed\` must be a finite number, got ${describeValue(seed)}`);
     }

@@ -10,7 +10,7 @@
 // the tfjs variables in one call into wasm, and each updated value is written back with
 // `variable.assign(tf.tensor(...))`. Every tensor the adapter creates is disposed.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Optimizer, StateError, Variable, WeightsError, deserialize, serialize } from '../api.js';
+import { ConfigError, Optimizer, StateError, Variable, WeightsError, deserialize, get, serialize } from '../api.js';
 import type { Gradient, GradientSource, Serialized } from '../api.js';
 
 /** `{name, tensor}` (tfjs-core's NamedTensor, which its index does not export). */
@@ -300,9 +300,36 @@ export class TfjsOptimizer extends tf.Optimizer {
   }
 }
 
-/** Wraps a simdopt optimizer as a `tf.Optimizer` (see {@link TfjsOptimizer}). */
-export function toTfjs(optimizer: Optimizer, options: TfjsOptimizerOptions = {}): TfjsOptimizer {
-  return new TfjsOptimizer(optimizer, options);
+/**
+ * Wraps a simdopt optimizer as a `tf.Optimizer` (see {@link TfjsOptimizer}). Takes an optimizer,
+ * or what Keras' `tf.keras.optimizers.get` takes: a class name (`'adam'`, with Keras' defaults)
+ * or a Keras config `{class_name, config}`, also as JSON text (as Python's
+ * `json.dumps(tf.keras.optimizers.serialize(opt))` writes it).
+ * @param optimizer - The optimizer, a class name, a Keras config or its JSON.
+ * @param options - See {@link TfjsOptimizerOptions}.
+ * @example
+ * ```ts
+ * model.compile({ optimizer: toTfjs(new Adam(0.01)), loss: 'meanSquaredError' });
+ * model.compile({ optimizer: toTfjs('adam'), loss: 'meanSquaredError' });
+ * model.compile({ optimizer: toTfjs('{"class_name": "Adam", "config": {"learning_rate": 0.01}}'), loss: 'meanSquaredError' });
+ * ```
+ */
+export function toTfjs(optimizer: Optimizer | string | Serialized, options: TfjsOptimizerOptions = {}): TfjsOptimizer {
+  return new TfjsOptimizer(optimizerFrom(optimizer), options);
+}
+
+/** An optimizer from what `toTfjs` takes (Keras' `optimizers.get`, plus JSON text). */
+function optimizerFrom(identifier: Optimizer | string | Serialized): Optimizer {
+  if (typeof identifier === 'string' && identifier.trim().startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(identifier);
+    } catch (e) {
+      throw new ConfigError('InvalidConfig', `toTfjs: the Keras config is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    }
+    return get(parsed as Serialized);
+  }
+  return get(identifier);
 }
 
 let registered = false;
