@@ -11,6 +11,7 @@ export { Optimizer, SlotVariable } from './optimizer/index.js';
 export type {
   HyperValue,
   BaseOptimizerConfig,
+  ConfigDefault,
   Gradient,
   BaseOptimizerOptions,
   ApplyGradientsOptions,

@@ -42,6 +42,7 @@ const registry = new FinalizationRegistry<number>((id) => {
  * (`new Adam({...})`) after `await ready()`.
  */
 export abstract class Optimizer {
+  /** The optimizer's name (Keras' `name`; weight names start with it). */
   readonly name: string;
   /** @internal handle of the core optimizer */
   protected readonly id: number;
@@ -56,7 +57,7 @@ export abstract class Optimizer {
   /** Called with every step skipped for non-finite gradients (unless the call has its own). */
   onNonFinite: ((step: NonFiniteStep) => void) | undefined = undefined;
   private skipped = 0;
-  /** Default gradient source of `minimize` (see [[GradientSource]]). */
+  /** Default gradient source of `minimize` (see {@link GradientSource}). */
   gradientSource: GradientSource | undefined = undefined;
   private aggregatorFn: GradientAggregator | undefined;
   private transformerFns: readonly GradientTransformer[];
@@ -121,9 +122,12 @@ export abstract class Optimizer {
     this.hypers.set(this.live(), key, value);
   }
 
+  /** The learning rate: a number, a function called at each step, or a schedule (Keras'
+   * `learning_rate`). Settable between steps. */
   get learningRate(): HyperValue {
     return this.getHyper('learning_rate');
   }
+  /** Sets the learning rate for the next steps (checked now if a number). */
   set learningRate(v: HyperValue) {
     this.setHyper('learning_rate', v);
   }
@@ -131,12 +135,15 @@ export abstract class Optimizer {
   get lr(): HyperValue {
     return this.learningRate;
   }
+  /** Sets `learningRate`. */
   set lr(v: HyperValue) {
     this.learningRate = v;
   }
+  /** The legacy inverse-time decay: `lr / (1 + decay * iterations)` (Keras' `decay`). */
   get decay(): HyperValue {
     return this.getHyper('decay');
   }
+  /** Sets `decay` for the next steps. */
   set decay(v: HyperValue) {
     this.setHyper('decay', v);
   }
@@ -156,21 +163,27 @@ export abstract class Optimizer {
 
   // ---- clipping ------------------------------------------------------------------------
 
+  /** Each gradient element is clipped to [-clipvalue, clipvalue] (undefined: off). */
   get clipvalue(): number | undefined {
     return this.clip.clipvalue;
   }
+  /** Sets `clipvalue` (undefined turns it off). */
   set clipvalue(v: number | undefined) {
     this.setClip('clipvalue', v);
   }
+  /** Each gradient is clipped to this L2 norm (undefined: off). */
   get clipnorm(): number | undefined {
     return this.clip.clipnorm;
   }
+  /** Sets `clipnorm` (undefined turns it off). */
   set clipnorm(v: number | undefined) {
     this.setClip('clipnorm', v);
   }
+  /** All gradients of a step are clipped together to this global L2 norm (undefined: off). */
   get globalClipnorm(): number | undefined {
     return this.clip.global_clipnorm;
   }
+  /** Sets `globalClipnorm` (undefined turns it off). */
   set globalClipnorm(v: number | undefined) {
     this.setClip('global_clipnorm', v);
   }
@@ -191,6 +204,7 @@ export abstract class Optimizer {
   get gradientAggregator(): GradientAggregator | undefined {
     return this.aggregatorFn;
   }
+  /** Sets the aggregator (undefined: the default sum). */
   set gradientAggregator(f: GradientAggregator | undefined) {
     this.aggregatorFn = f == null ? undefined : checkAggregator(f);
   }
@@ -200,6 +214,7 @@ export abstract class Optimizer {
   get gradientTransformers(): readonly GradientTransformer[] {
     return this.transformerFns;
   }
+  /** Sets the transformers (undefined: none). */
   set gradientTransformers(list: readonly GradientTransformer[] | undefined) {
     const fns = list == null ? [] : checkTransformers(list);
     if (fns.length > 0) for (const key of CLIP_KEYS) if (this.clip[key] !== undefined) throw new HyperparameterError('InvalidHyperparameter', TRANSFORMERS_CLASH[key]);
@@ -223,6 +238,7 @@ export abstract class Optimizer {
   get iterations(): number {
     return call(() => core().optimizer_iterations(this.live()));
   }
+  /** Sets the step count (Keras' `optimizer.iterations.assign`): a non-negative safe integer. */
   set iterations(v: number) {
     if (!Number.isSafeInteger(v) || v < 0) throw new ArgumentError('InvalidArgument', `iterations must be a non-negative safe integer, got ${describeValue(v)}`);
     call(() => core().optimizer_set_iterations(this.live(), v));

@@ -24,7 +24,9 @@ export interface AdadeltaOptions extends BaseOptimizerOptions {
 
 /** Adadelta's Keras config, as `getConfig()` returns it. */
 export type AdadeltaConfig = BaseOptimizerConfig & {
+  /** {@link AdadeltaOptions.rho}. */
   rho: number;
+  /** {@link AdadeltaOptions.epsilon}. */
   epsilon: number;
 };
 

@@ -24,7 +24,9 @@ export interface AdagradOptions extends BaseOptimizerOptions {
 
 /** Adagrad's Keras config, as `getConfig()` returns it. */
 export type AdagradConfig = BaseOptimizerConfig & {
+  /** {@link AdagradOptions.initialAccumulatorValue}. */
   initial_accumulator_value: number;
+  /** {@link AdagradOptions.epsilon}. */
   epsilon: number;
 };
 

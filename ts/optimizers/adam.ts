@@ -33,9 +33,13 @@ export interface AdamOptions extends BaseOptimizerOptions {
 
 /** Adam's Keras config, as `getConfig()` returns it. */
 export type AdamConfig = BaseOptimizerConfig & {
+  /** {@link AdamOptions.beta1}. */
   beta_1: number;
+  /** {@link AdamOptions.beta2}. */
   beta_2: number;
+  /** {@link AdamOptions.epsilon}. */
   epsilon: number;
+  /** {@link AdamOptions.amsgrad}. */
   amsgrad: boolean;
 };
 

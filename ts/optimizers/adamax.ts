@@ -28,8 +28,11 @@ export interface AdamaxOptions extends BaseOptimizerOptions {
 
 /** Adamax's Keras config, as `getConfig()` returns it. */
 export type AdamaxConfig = BaseOptimizerConfig & {
+  /** {@link AdamaxOptions.beta1}. */
   beta_1: number;
+  /** {@link AdamaxOptions.beta2}. */
   beta_2: number;
+  /** {@link AdamaxOptions.epsilon}. */
   epsilon: number;
 };
 

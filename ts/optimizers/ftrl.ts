@@ -46,11 +46,17 @@ export interface FtrlOptions extends Omit<BaseOptimizerOptions, 'lr'> {
 
 /** Ftrl's Keras config, as `getConfig()` returns it. */
 export type FtrlConfig = BaseOptimizerConfig & {
+  /** {@link FtrlOptions.initialAccumulatorValue}. */
   initial_accumulator_value: number;
+  /** {@link FtrlOptions.learningRatePower}. */
   learning_rate_power: number;
+  /** {@link FtrlOptions.l1RegularizationStrength}. */
   l1_regularization_strength: number;
+  /** {@link FtrlOptions.l2RegularizationStrength}. */
   l2_regularization_strength: number;
+  /** {@link FtrlOptions.beta}. */
   beta: number;
+  /** {@link FtrlOptions.l2ShrinkageRegularizationStrength}. */
   l2_shrinkage_regularization_strength: number;
 };
 

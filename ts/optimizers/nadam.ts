@@ -40,8 +40,11 @@ export interface NadamOptions extends Omit<BaseOptimizerOptions, 'decay' | 'lr'>
 
 /** Nadam's Keras config, as `getConfig()` returns it. */
 export type NadamConfig = BaseOptimizerConfig & {
+  /** {@link NadamOptions.beta1}. */
   beta_1: number;
+  /** {@link NadamOptions.beta2}. */
   beta_2: number;
+  /** {@link NadamOptions.epsilon}. */
   epsilon: number;
 };
 

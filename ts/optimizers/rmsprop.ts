@@ -35,9 +35,13 @@ export interface RMSpropOptions extends BaseOptimizerOptions {
 
 /** RMSprop's Keras config, as `getConfig()` returns it. */
 export type RMSpropConfig = BaseOptimizerConfig & {
+  /** {@link RMSpropOptions.rho}. */
   rho: number;
+  /** {@link RMSpropOptions.momentum}. */
   momentum: number;
+  /** {@link RMSpropOptions.epsilon}. */
   epsilon: number;
+  /** {@link RMSpropOptions.centered}. */
   centered: boolean;
 };
 

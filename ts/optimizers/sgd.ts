@@ -25,7 +25,9 @@ export interface SGDOptions extends BaseOptimizerOptions {
 
 /** SGD's Keras config, as `getConfig()` returns it. */
 export type SGDConfig = BaseOptimizerConfig & {
+  /** {@link SGDOptions.momentum}. */
   momentum: number;
+  /** {@link SGDOptions.nesterov}. */
   nesterov: boolean;
 };
 

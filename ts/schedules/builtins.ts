@@ -17,13 +17,23 @@ import { ConfigOf, DeclaredSchedule, PI_F32, ScheduleDeclaration, checkStep, f, 
 
 // ---- ExponentialDecay ------------------------------------------------------------------------
 
+/** The options of {@link ExponentialDecay}: Keras' arguments in camelCase. */
 export interface ExponentialDecayOptions {
+  /** The learning rate at step 0. */
   initialLearningRate: number;
   /** Not checked to be > 0 (Keras 2.4 does not). */
   decaySteps: number;
+  /** The decay factor per `decaySteps` steps. */
   decayRate: number;
-  /** Decay at discrete intervals (`floor(step / decaySteps)`). Default false. */
+  /**
+   * Decay at discrete intervals (`floor(step / decaySteps)`).
+   * @default false
+   */
   staircase?: boolean;
+  /**
+   * A name (Keras' `name`).
+   * @default null
+   */
   name?: string | null;
 }
 
@@ -35,6 +45,7 @@ const EXPONENTIAL_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** ExponentialDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type ExponentialDecayConfig = ConfigOf<typeof EXPONENTIAL_PARAMS>;
 
 /** `initialLearningRate * decayRate ^ (step / decaySteps)` (the exponent floored if `staircase`). */
@@ -42,9 +53,13 @@ export class ExponentialDecay extends DeclaredSchedule<ExponentialDecayConfig> {
   static override className = 'ExponentialDecay';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'ExponentialDecay', params: EXPONENTIAL_PARAMS };
+  /** See {@link ExponentialDecayOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link ExponentialDecayOptions.decaySteps}. */
   declare readonly decaySteps: number;
+  /** See {@link ExponentialDecayOptions.decayRate}. */
   declare readonly decayRate: number;
+  /** See {@link ExponentialDecayOptions.staircase}. */
   declare readonly staircase: boolean;
 
   /** @param options - See {@link ExponentialDecayOptions}. */
@@ -65,11 +80,16 @@ export class ExponentialDecay extends DeclaredSchedule<ExponentialDecayConfig> {
 
 // ---- PiecewiseConstantDecay ------------------------------------------------------------------
 
+/** The options of {@link PiecewiseConstantDecay}: Keras' arguments in camelCase. */
 export interface PiecewiseConstantDecayOptions {
   /** Increasing step boundaries (not checked, as in Keras). At least one is needed. */
   boundaries: readonly number[];
   /** One more value than boundaries. */
   values: readonly number[];
+  /**
+   * A name (Keras' `name`).
+   * @default null
+   */
   name?: string | null;
 }
 
@@ -79,6 +99,7 @@ const PIECEWISE_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** PiecewiseConstantDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type PiecewiseConstantDecayConfig = ConfigOf<typeof PIECEWISE_PARAMS>;
 
 /**
@@ -103,7 +124,9 @@ export class PiecewiseConstantDecay extends DeclaredSchedule<PiecewiseConstantDe
       if ((boundaries as number[]).length === 0) throw new HyperparameterError('InvalidHyperparameter', 'PiecewiseConstantDecay needs at least one boundary');
     },
   };
+  /** See {@link PiecewiseConstantDecayOptions.boundaries}. */
   declare readonly boundaries: readonly number[];
+  /** See {@link PiecewiseConstantDecayOptions.values}. */
   declare readonly values: readonly number[];
 
   /** @param options - See {@link PiecewiseConstantDecayOptions}. */
@@ -129,16 +152,31 @@ export class PiecewiseConstantDecay extends DeclaredSchedule<PiecewiseConstantDe
 
 // ---- PolynomialDecay -------------------------------------------------------------------------
 
+/** The options of {@link PolynomialDecay}: Keras' arguments in camelCase. */
 export interface PolynomialDecayOptions {
+  /** The learning rate at step 0. */
   initialLearningRate: number;
   /** Not checked to be > 0 (Keras 2.4 does not). */
   decaySteps: number;
-  /** Default 0.0001. */
+  /**
+   * The learning rate at the end of the decay.
+   * @default 0.0001
+   */
   endLearningRate?: number;
-  /** Default 1. */
+  /**
+   * The power of the polynomial.
+   * @default 1
+   */
   power?: number;
-  /** Restart after `decaySteps` (with the next multiple of it as horizon). Default false. */
+  /**
+   * Restart after `decaySteps` (with the next multiple of it as horizon).
+   * @default false
+   */
   cycle?: boolean;
+  /**
+   * A name (Keras' `name`).
+   * @default null
+   */
   name?: string | null;
 }
 
@@ -151,6 +189,7 @@ const POLYNOMIAL_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** PolynomialDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type PolynomialDecayConfig = ConfigOf<typeof POLYNOMIAL_PARAMS>;
 
 /** `(lr0 - end) * (1 - step / D) ^ power + end`; without `cycle` the step stops at `D = decaySteps`,
@@ -159,10 +198,15 @@ export class PolynomialDecay extends DeclaredSchedule<PolynomialDecayConfig> {
   static override className = 'PolynomialDecay';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'PolynomialDecay', params: POLYNOMIAL_PARAMS };
+  /** See {@link PolynomialDecayOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link PolynomialDecayOptions.decaySteps}. */
   declare readonly decaySteps: number;
+  /** See {@link PolynomialDecayOptions.endLearningRate}. */
   declare readonly endLearningRate: number;
+  /** See {@link PolynomialDecayOptions.power}. */
   declare readonly power: number;
+  /** See {@link PolynomialDecayOptions.cycle}. */
   declare readonly cycle: boolean;
 
   /** @param options - See {@link PolynomialDecayOptions}. */
@@ -191,7 +235,9 @@ export class PolynomialDecay extends DeclaredSchedule<PolynomialDecayConfig> {
 
 // ---- InverseTimeDecay ------------------------------------------------------------------------
 
+/** The options of {@link InverseTimeDecay}: those of {@link ExponentialDecay}. */
 export type InverseTimeDecayOptions = ExponentialDecayOptions;
+/** InverseTimeDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type InverseTimeDecayConfig = ExponentialDecayConfig;
 
 /** `initialLearningRate / (1 + decayRate * step / decaySteps)` (the quotient floored if `staircase`). */
@@ -199,9 +245,13 @@ export class InverseTimeDecay extends DeclaredSchedule<InverseTimeDecayConfig> {
   static override className = 'InverseTimeDecay';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'InverseTimeDecay', params: EXPONENTIAL_PARAMS };
+  /** See {@link ExponentialDecayOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link ExponentialDecayOptions.decaySteps}. */
   declare readonly decaySteps: number;
+  /** See {@link ExponentialDecayOptions.decayRate}. */
   declare readonly decayRate: number;
+  /** See {@link ExponentialDecayOptions.staircase}. */
   declare readonly staircase: boolean;
 
   /** @param options - See {@link InverseTimeDecayOptions}. */
@@ -223,12 +273,21 @@ export class InverseTimeDecay extends DeclaredSchedule<InverseTimeDecayConfig> {
 
 // ---- CosineDecay -----------------------------------------------------------------------------
 
+/** The options of {@link CosineDecay}: Keras' arguments in camelCase. */
 export interface CosineDecayOptions {
+  /** The learning rate at step 0. */
   initialLearningRate: number;
   /** Not checked to be > 0 (Keras 2.4 does not). */
   decaySteps: number;
-  /** Minimum learning rate as a fraction of `initialLearningRate`. Default 0. */
+  /**
+   * Minimum learning rate as a fraction of `initialLearningRate`.
+   * @default 0
+   */
   alpha?: number;
+  /**
+   * A name (Keras' `name`).
+   * @default null
+   */
   name?: string | null;
 }
 
@@ -239,6 +298,7 @@ const COSINE_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** CosineDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type CosineDecayConfig = ConfigOf<typeof COSINE_PARAMS>;
 
 /** `lr0 * ((1 - alpha) * 0.5 * (1 + cos(π * min(step, D) / D)) + alpha)` (SGDR without restarts).
@@ -247,8 +307,11 @@ export class CosineDecay extends DeclaredSchedule<CosineDecayConfig> {
   static override className = 'CosineDecay';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'CosineDecay', params: COSINE_PARAMS };
+  /** See {@link CosineDecayOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link CosineDecayOptions.decaySteps}. */
   declare readonly decaySteps: number;
+  /** See {@link CosineDecayOptions.alpha}. */
   declare readonly alpha: number;
 
   /** @param options - See {@link CosineDecayOptions}. */
@@ -272,16 +335,31 @@ export class CosineDecay extends DeclaredSchedule<CosineDecayConfig> {
 
 // ---- CosineDecayRestarts ---------------------------------------------------------------------
 
+/** The options of {@link CosineDecayRestarts}: Keras' arguments in camelCase. */
 export interface CosineDecayRestartsOptions {
+  /** The learning rate at step 0. */
   initialLearningRate: number;
   /** Length of the first period. Not checked to be > 0 (Keras 2.4 does not). */
   firstDecaySteps: number;
-  /** Each period is `tMul` times longer than the one before. Default 2. */
+  /**
+   * Each period is `tMul` times longer than the one before.
+   * @default 2
+   */
   tMul?: number;
-  /** Each restart starts at `mMul` times the previous start. Default 1. */
+  /**
+   * Each restart starts at `mMul` times the previous start.
+   * @default 1
+   */
   mMul?: number;
-  /** Minimum learning rate as a fraction of `initialLearningRate` (not scaled by `mMul`). Default 0. */
+  /**
+   * Minimum learning rate as a fraction of `initialLearningRate` (not scaled by `mMul`).
+   * @default 0
+   */
   alpha?: number;
+  /**
+   * A name (Keras' `name`).
+   * @default null
+   */
   name?: string | null;
 }
 
@@ -294,6 +372,7 @@ const COSINE_RESTARTS_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** CosineDecayRestarts's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type CosineDecayRestartsConfig = ConfigOf<typeof COSINE_RESTARTS_PARAMS>;
 
 /** Cosine decay with warm restarts (SGDR, Loshchilov & Hutter). In TF 2.4 it is exported as
@@ -302,10 +381,15 @@ export class CosineDecayRestarts extends DeclaredSchedule<CosineDecayRestartsCon
   static override className = 'CosineDecayRestarts';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'CosineDecayRestarts', params: COSINE_RESTARTS_PARAMS };
+  /** See {@link CosineDecayRestartsOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link CosineDecayRestartsOptions.firstDecaySteps}. */
   declare readonly firstDecaySteps: number;
+  /** See {@link CosineDecayRestartsOptions.tMul}. */
   declare readonly tMul: number;
+  /** See {@link CosineDecayRestartsOptions.mMul}. */
   declare readonly mMul: number;
+  /** See {@link CosineDecayRestartsOptions.alpha}. */
   declare readonly alpha: number;
 
   /** @param options - See {@link CosineDecayRestartsOptions}. */
@@ -341,16 +425,31 @@ export class CosineDecayRestarts extends DeclaredSchedule<CosineDecayRestartsCon
 
 // ---- LinearCosineDecay -----------------------------------------------------------------------
 
+/** The options of {@link LinearCosineDecay}: Keras' arguments in camelCase. */
 export interface LinearCosineDecayOptions {
+  /** The learning rate at step 0. */
   initialLearningRate: number;
   /** Not checked to be > 0 (Keras 2.4 does not). */
   decaySteps: number;
-  /** Default 0.5. */
+  /**
+   * Periods of the cosine part over `decaySteps`.
+   * @default 0.5
+   */
   numPeriods?: number;
-  /** Default 0. */
+  /**
+   * The minimum learning rate, as a fraction of `initialLearningRate`.
+   * @default 0
+   */
   alpha?: number;
-  /** Default 0.001. */
+  /**
+   * Added to the decayed cosine.
+   * @default 0.001
+   */
   beta?: number;
+  /**
+   * A name (Keras' `name`).
+   * @default null
+   */
   name?: string | null;
 }
 
@@ -363,6 +462,7 @@ const LINEAR_COSINE_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** LinearCosineDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type LinearCosineDecayConfig = ConfigOf<typeof LINEAR_COSINE_PARAMS>;
 
 /** Linear cosine decay (Bello et al. 2017): with `k = min(step, D)`,
@@ -372,10 +472,15 @@ export class LinearCosineDecay extends DeclaredSchedule<LinearCosineDecayConfig>
   static override className = 'LinearCosineDecay';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'LinearCosineDecay', params: LINEAR_COSINE_PARAMS };
+  /** See {@link LinearCosineDecayOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link LinearCosineDecayOptions.decaySteps}. */
   declare readonly decaySteps: number;
+  /** See {@link LinearCosineDecayOptions.numPeriods}. */
   declare readonly numPeriods: number;
+  /** See {@link LinearCosineDecayOptions.alpha}. */
   declare readonly alpha: number;
+  /** See {@link LinearCosineDecayOptions.beta}. */
   declare readonly beta: number;
 
   /** @param options - See {@link LinearCosineDecayOptions}. */
@@ -405,10 +510,17 @@ function linearCosine(lr0: number, d: number, s: number, linear: number, numPeri
 
 // ---- NoisyLinearCosineDecay ------------------------------------------------------------------
 
+/** The options of {@link NoisyLinearCosineDecay}: Keras' arguments in camelCase. */
 export interface NoisyLinearCosineDecayOptions extends LinearCosineDecayOptions {
-  /** Default 1. */
+  /**
+   * The initial variance of the noise.
+   * @default 1
+   */
   initialVariance?: number;
-  /** Default 0.55. */
+  /**
+   * How fast the variance of the noise decays.
+   * @default 0.55
+   */
   varianceDecay?: number;
   /** Seed of the noise generator (not part of the Keras config). Without it the noise is
    * seeded from `Math.random()`. */
@@ -426,6 +538,7 @@ const NOISY_LINEAR_COSINE_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** NoisyLinearCosineDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type NoisyLinearCosineDecayConfig = ConfigOf<typeof NOISY_LINEAR_COSINE_PARAMS>;
 
 /**
@@ -438,12 +551,19 @@ export class NoisyLinearCosineDecay extends DeclaredSchedule<NoisyLinearCosineDe
   static override className = 'NoisyLinearCosineDecay';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'NoisyLinearCosineDecay', params: NOISY_LINEAR_COSINE_PARAMS };
+  /** See {@link NoisyLinearCosineDecayOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link NoisyLinearCosineDecayOptions.decaySteps}. */
   declare readonly decaySteps: number;
+  /** See {@link NoisyLinearCosineDecayOptions.initialVariance}. */
   declare readonly initialVariance: number;
+  /** See {@link NoisyLinearCosineDecayOptions.varianceDecay}. */
   declare readonly varianceDecay: number;
+  /** See {@link NoisyLinearCosineDecayOptions.numPeriods}. */
   declare readonly numPeriods: number;
+  /** See {@link NoisyLinearCosineDecayOptions.alpha}. */
   declare readonly alpha: number;
+  /** See {@link NoisyLinearCosineDecayOptions.beta}. */
   declare readonly beta: number;
   private rngState: number;
 

@@ -117,6 +117,7 @@ function optionsFromConfig(d: ScheduleDeclaration, config: unknown): Record<stri
 /** Base of the built-in schedules: the arguments of its class's `declaration` become its
  * properties (camelCase) and its config (Keras keys). */
 export abstract class DeclaredSchedule<C extends Record<string, unknown>> extends LearningRateSchedule {
+  /** The schedule's name (Keras' `name`), or null. */
   declare readonly name: string | null;
 
   constructor(...positionalOrOptions: unknown[]) {
