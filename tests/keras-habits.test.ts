@@ -66,8 +66,8 @@ describe('positional constructor arguments, in Keras order', () => {
   });
 
   test('too many arguments, and an object where a number goes, are refused', () => {
-    expect(() => new Adam(1, 2, 3, 4, true, 'a', 7 as never)).toThrow(ArgumentError);
-    expect(() => new Adam(1, 2, 3, 4, true, 'a', 7 as never)).toThrow(/Adam takes one options object or at most 6 arguments \(learningRate, beta1, beta2, epsilon, amsgrad, name\), got 7/);
+    expect(() => new (Adam as unknown as new (...args: unknown[]) => unknown)(1, 2, 3, 4, true, 'a', 7)).toThrow(ArgumentError);
+    expect(() => new (Adam as unknown as new (...args: unknown[]) => unknown)(1, 2, 3, 4, true, 'a', 7)).toThrow(/Adam takes one options object or at most 6 arguments \(learningRate, beta1, beta2, epsilon, amsgrad, name\), got 7/);
     expect(() => new Adam({} as never, 0.9)).toThrow(/learning_rate/);
   });
 
@@ -88,7 +88,7 @@ describe('positional constructor arguments, in Keras order', () => {
   });
 
   test('a schedule with too many arguments or a missing one is refused', () => {
-    expect(() => new ExponentialDecay(0.1, 1000, 0.96, false, null, 5 as never)).toThrow(/ExponentialDecay takes one options object or at most 5 arguments/);
+    expect(() => new (ExponentialDecay as unknown as new (...args: unknown[]) => unknown)(0.1, 1000, 0.96, false, null, 5)).toThrow(/ExponentialDecay takes one options object or at most 5 arguments/);
     expect(() => new (ExponentialDecay as unknown as new (a: number) => unknown)(0.1)).toThrow(/missing required argument `decaySteps`/);
   });
 });
