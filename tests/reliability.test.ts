@@ -625,7 +625,9 @@ describe('configs: deserialize / fromConfig / get with hostile input', () => {
   });
 
   test('constructor options objects of the wrong kind', () => {
-    property(fc.tuple(fc.constantFrom(...CONFIGS.map(([c]) => c)), fc.oneof(fc.constantFrom(null, 5, 'opts', true, [1]), fc.record({ name: fc.oneof(fc.integer(), fc.constant({}), fc.constant([])) }), fc.record({ amsgrad: fc.constantFrom(1, 'yes') }))), ([cls, options]) =>
+    // (A number, string or boolean is a positional learning rate, `new Adam(0.01)`: the
+    // hyperparameter tests cover those.)
+    property(fc.tuple(fc.constantFrom(...CONFIGS.map(([c]) => c)), fc.oneof(fc.constantFrom(null, [1]), fc.record({ name: fc.oneof(fc.integer(), fc.constant({}), fc.constant([])) }), fc.record({ amsgrad: fc.constantFrom(1, 'yes') }))), ([cls, options]) =>
       withWorld(0, (w) => {
         const Cls = deserializeClass(cls);
         let made: Optimizer | undefined;

@@ -29,11 +29,15 @@ const MAGIC = [0x53, 0x49, 0x4d, 0x44, 0x4f, 0x50, 0x54, 0x00];
 
 /** An optimizer's full state, JSON-serializable (`JSON.stringify` keeps it exact). */
 export interface OptimizerState {
+  /** Marks the JSON as simdopt's optimizer state. */
   format: typeof STATE_FORMAT;
+  /** The version of this format (a newer one is refused with a clear error). */
   version: number;
   /** Keras class name and config (`serialize(optimizer)`). */
   class_name: string;
+  /** The Keras config (snake_case keys). */
   config: Record<string, unknown>;
+  /** Steps applied so far. */
   iterations: number;
   /** `getWeightNames()`, iterations first. */
   weight_names: string[];
@@ -53,10 +57,21 @@ export interface OptimizerState {
 
 /** An optimizer state plus the values of variables. */
 export interface Checkpoint {
+  /** Marks the JSON as a simdopt checkpoint. */
   format: typeof CHECKPOINT_FORMAT;
+  /** The version of this format (a newer one is refused with a clear error). */
   version: number;
+  /** The optimizer's state ({@link saveState}). */
   optimizer: OptimizerState;
-  variables: Array<{ name: string; shape: number[]; values: string }>;
+  /** The variables' values, in the order given to {@link saveCheckpoint}. */
+  variables: Array<{
+    /** The variable's name. */
+    name: string;
+    /** Its shape. */
+    shape: number[];
+    /** Its values: little-endian float32, base64. */
+    values: string;
+  }>;
   /** As `OptimizerState.checksum`, over the whole checkpoint. */
   checksum?: string;
 }

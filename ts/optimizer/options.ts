@@ -1,9 +1,9 @@
 // Options and config: how constructor options (camelCase) and Keras configs (snake_case) become
 // an optimizer's hyperparameters, flags and clipping, checked as Keras checks them.
 import { ArgumentError, ConfigError, HyperparameterError } from '../errors.js';
-import { deserializeSchedule, Serialized } from '../schedules/index.js';
+import { LearningRateSchedule, deserializeSchedule, Serialized } from '../schedules/index.js';
 import { describeValue } from '../values.js';
-import { camelCase, snakeCase } from '../keys.js';
+import { camelCase, didYouMean, snakeCase } from '../keys.js';
 import { checkHyper, isCoreHyper } from './hyperparameters.js';
 import { checkAggregator, checkTransformers } from './hooks.js';
 import type { GradientAggregator, GradientTransformer, HyperValue, OptimizerSpec } from './types.js';
@@ -37,6 +37,28 @@ export function optionsObject<T>(options: T): T {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new ArgumentError('InvalidArgument', `optimizer options must be an object, got ${describeValue(options)}`);
   }
+  return options;
+}
+
+/**
+ * Constructor arguments as Keras and tfjs users write them: one options object
+ * (`new Adam({ learningRate: 0.01 })`), or the arguments in Keras' positional order
+ * (`new Adam(0.01)`, `new SGD(0.1, 0.9, true)`). Returns the options object.
+ */
+export function constructorOptions(className: string, positional: readonly string[], args: readonly unknown[]): Record<string, unknown> {
+  const first = args[0];
+  // An object (or null, or an array: refused there) is the options object; a number, function
+  // or schedule starts the positional arguments.
+  if (args.length <= 1 && (first === undefined || first === null || (typeof first === 'object' && !(first instanceof LearningRateSchedule)))) {
+    return optionsObject(first as Record<string, unknown> | undefined) ?? {};
+  }
+  if (args.length > positional.length) {
+    throw new ArgumentError('InvalidArgument', `${className} takes one options object or at most ${positional.length} arguments (${positional.join(', ')}), got ${args.length}`);
+  }
+  const options: Record<string, unknown> = {};
+  args.forEach((v, i) => {
+    if (v !== undefined) options[positional[i]] = v;
+  });
   return options;
 }
 
@@ -96,7 +118,8 @@ export function parseOptions(spec: OptimizerSpec, options: Record<string, unknow
     const v = options[key];
     if (v === undefined) continue;
     if (!known.has(key) && !BASE_OPTION_KEYS.has(snakeCase(key)) && key !== 'globalClipnorm' && key !== 'gradientAggregator' && key !== 'gradientTransformers') {
-      throw new ConfigError('UnknownOption', `Unexpected keyword argument passed to optimizer: ${snakeCase(key)}`);
+      const isOption = (k: string) => known.has(k) || BASE_OPTION_KEYS.has(snakeCase(k)) || k === 'globalClipnorm';
+      throw new ConfigError('UnknownOption', `Unexpected keyword argument passed to optimizer: ${snakeCase(key)}${didYouMean(key, isOption)}`);
     }
   }
   if (options.name !== undefined && options.name !== null && typeof options.name !== 'string') {
