@@ -139,4 +139,20 @@ mod tests {
         let p = c.prelude(sum_of_squares(&g, None), 0.0);
         assert_eq!([p.apply(3.0f32), p.apply(4.0f32)], [(3.0f32 * 1.0) / 5.0, (4.0f32 * 1.0) / 5.0]);
     }
+
+    /// Norms below, at and above the bound: only a norm above it scales (values chosen so that
+    /// every result is exact).
+    #[test]
+    fn only_a_norm_above_the_bound_scales() {
+        let c = Clipping { clipvalue: None, clipnorm: Some(5.0), global_clipnorm: None };
+        for (g, factor) in [([1.5f32, 2.0], 1.0f32), ([3.0, 4.0], 1.0), ([6.0, 8.0], 0.5)] {
+            let p = c.prelude(sum_of_squares(&g, None), 0.0);
+            assert_eq!([p.apply(g[0]), p.apply(g[1])], [g[0] * factor, g[1] * factor], "clipnorm, {g:?}");
+        }
+        let c = Clipping { clipvalue: None, clipnorm: None, global_clipnorm: Some(5.0) };
+        for (global_sum_sq, factor) in [(6.25f32, 1.0f32), (25.0, 1.0), (100.0, 0.5)] {
+            let p = c.prelude(0.0, global_sum_sq);
+            assert_eq!(p.apply(2.0f32), 2.0 * factor, "global_clipnorm, squared norm {global_sum_sq}");
+        }
+    }
 }
