@@ -1,0 +1,269 @@
+//! A 256-code map with everything the quantizer needs to find a value's code without searching.
+//!
+//! The code of a normalised value `v` (in [-1, 1]) is bitsandbytes' CPU rule: the first code
+//! `c[r] >= v` (`std::lower_bound`), then whichever of `c[r-1]`, `c[r]` is nearer by float32
+//! distances `|v - c[r-1]|`, `|c[r] - v|`, a tie going to `c[r-1]`; NaN gets code 0. That rule is
+//! monotone in `v`, so it is fully described by 255 decision bins: `code(v)` = the number of bins
+//! `b[j] <= v`, where `b[j]` is the smallest float32 that gets a code `>= j` (found once per map by
+//! bisection over the float32s between `c[j-1]` and `c[j]`, with the rule's own float32 distances).
+//!
+//! Per element, [`Codebook::index`] estimates the code arithmetically from the value's decade and
+//! its position in the decade (the map is linear within each decade), which is within one of the
+//! exact code, then settles it with the two neighbouring bins: `est - (v < b[est]) + (v >= b[est+1])`.
+//! The estimate and the correction are lane arithmetic; the two bin look-ups are per lane.
+
+use super::dynamic_map::{self, decade_len, Linspace, DECADES};
+use crate::lanes::Lanes;
+use std::sync::OnceLock;
+
+#[derive(Clone, Debug)]
+pub struct Codebook {
+    codes: [f32; 256],
+    /// `lower[j] = b[j]`, the smallest value with code `>= j` (`lower[0] = -inf`).
+    lower: [f32; 256],
+    /// `upper[j] = b[j + 1]` (`upper[255] = +inf`).
+    upper: [f32; 256],
+    signed: bool,
+    /// Decade `i >= 1` starts above `thresholds[i - 1]`.
+    thresholds: [f32; DECADES - 1],
+    /// Within decade `i` the estimate is `floor(|v| * slope[i] + offset[i])`.
+    slope: [f32; DECADES],
+    offset: [f32; DECADES],
+}
+
+impl Codebook {
+    /// bitsandbytes' `create_dynamic_map(signed=True)` (first moments).
+    pub fn signed() -> &'static Codebook {
+        static MAP: OnceLock<Codebook> = OnceLock::new();
+        MAP.get_or_init(|| Codebook::dynamic(true, dynamic_map::build(true, Linspace::Avx)))
+    }
+
+    /// bitsandbytes' `create_dynamic_map(signed=False)` (second moments).
+    pub fn unsigned() -> &'static Codebook {
+        static MAP: OnceLock<Codebook> = OnceLock::new();
+        MAP.get_or_init(|| Codebook::dynamic(false, dynamic_map::build(false, Linspace::Avx)))
+    }
+
+    /// A dynamic map with the given codes (a variant of the built one, such as bitsandbytes 0.49's
+    /// CPU quantizer's, which overwrites `code[0]` with -1). Panics unless the codes are strictly
+    /// ascending, in [-1, 1], with the dynamic map's decades (the estimate relies on them).
+    pub fn dynamic(signed: bool, codes: [f32; 256]) -> Codebook {
+        assert!(codes.windows(2).all(|w| w[0] < w[1]) && codes[0] >= -1.0 && codes[255] <= 1.0, "codes must ascend within [-1, 1]");
+        let mut lower = [f32::NEG_INFINITY; 256];
+        for j in 1..256 {
+            lower[j] = first_with_right_code(codes[j - 1], codes[j]);
+        }
+        let mut upper = [f32::INFINITY; 256];
+        upper[..255].copy_from_slice(&lower[1..]);
+        // Index of the first code of decade i: after the zero code (and the negative half).
+        let mut start = if signed { 128 } else { 1 };
+        let (mut thresholds, mut slope, mut offset) = ([0.0; DECADES - 1], [0.0; DECADES], [0.0; DECADES]);
+        for i in 0..DECADES {
+            let n = decade_len(signed, i) as f64;
+            let decade = 10f64.powi(i as i32 - 6);
+            // codes c_k = decade * (0.1 + (k + 0.5) * 0.9 / n): the nearest one to a is about
+            // floor((a / decade - 0.1) * n / 0.9) (a tie-free round of the fractional index).
+            slope[i] = (n / (0.9 * decade)) as f32;
+            offset[i] = (start as f64 - n / 9.0) as f32;
+            if i > 0 {
+                thresholds[i - 1] = (0.1 * decade) as f32;
+            }
+            start += n as usize;
+        }
+        Codebook { codes, lower, upper, signed, thresholds, slope, offset }
+    }
+
+    pub fn codes(&self) -> &[f32; 256] {
+        &self.codes
+    }
+
+    pub fn is_signed(&self) -> bool {
+        self.signed
+    }
+
+    /// The decision bins `b[1..=255]`.
+    pub fn bins(&self) -> &[f32] {
+        &self.lower[1..]
+    }
+
+    #[inline(always)]
+    pub fn code(&self, q: u8) -> f32 {
+        self.codes[q as usize]
+    }
+
+    /// The codes of normalised values `v` (already clamped to [-1, 1] or NaN), as exact small
+    /// integers in f32 lanes.
+    #[inline(always)]
+    pub fn index<L: Lanes>(&self, v: L) -> L {
+        let a = v.abs();
+        let (mut slope, mut offset) = (L::splat(self.slope[0]), L::splat(self.offset[0]));
+        for i in 1..DECADES {
+            let t = L::splat(self.thresholds[i - 1]);
+            slope = a.select_gt(t, L::splat(self.slope[i]), slope);
+            offset = a.select_gt(t, L::splat(self.offset[i]), offset);
+        }
+        let position = (a * slope + offset).max(L::splat(0.0)).min(L::splat(255.0));
+        let mut est = floor_small(position);
+        if self.signed {
+            // The negative half mirrors the positive one: code k <-> 254 - k (0 <-> 127 stays).
+            est = L::splat(0.0).select_gt(v, (L::splat(254.0) - est).max(L::splat(0.0)), est);
+        } else {
+            est = L::splat(0.0).select_gt(v, L::splat(0.0), est);
+        }
+        let lower = est.map(|e| self.lower[e as usize & 255]);
+        let upper = est.map(|e| self.upper[e as usize & 255]);
+        let one = L::splat(1.0);
+        let zero = L::splat(0.0);
+        est - lower.select_gt(v, one, zero) + upper.select_gt(v, zero, one)
+    }
+
+    /// One value's code (the scalar lane of [`Codebook::index`]).
+    #[inline]
+    pub fn index_of(&self, v: f32) -> u8 {
+        self.index::<f32>(v) as u8
+    }
+}
+
+/// `floor(x)` for `0 <= x < 2^22` (or NaN) with lane arithmetic: adding and removing 2^23 rounds
+/// to the nearest integer, then one step down where that rounded up.
+#[inline(always)]
+fn floor_small<L: Lanes>(x: L) -> L {
+    let magic = L::splat(8_388_608.0);
+    let r = (x + magic) - magic;
+    r.select_gt(x, r - L::splat(1.0), r)
+}
+
+/// The smallest float32 `v` in `(lo, hi]` for which the rule picks `hi` over `lo`:
+/// `|hi - v| < |v - lo|` in float32 (true at `v = hi`, and monotone in `v`).
+fn first_with_right_code(lo: f32, hi: f32) -> f32 {
+    let picks_hi = |v: f32| (hi - v).abs() < (v - lo).abs();
+    let (mut below, mut at) = (order_key(lo), order_key(hi));
+    while at - below > 1 {
+        let mid = below + (at - below) / 2;
+        if picks_hi(from_order_key(mid)) {
+            at = mid;
+        } else {
+            below = mid;
+        }
+    }
+    from_order_key(at)
+}
+
+/// Float32s as integers in the same order (-0.0 just below +0.0).
+fn order_key(x: f32) -> i64 {
+    let b = x.to_bits() as i32;
+    (if b < 0 { b ^ 0x7fff_ffff } else { b }) as i64
+}
+
+fn from_order_key(k: i64) -> f32 {
+    let b = k as i32;
+    f32::from_bits((if b < 0 { b ^ 0x7fff_ffff } else { b }) as u32)
+}
+
+/// The rule by binary search over the codes, as bitsandbytes 0.49's CPU quantizer does it: the
+/// slow reference the arithmetic index is tested against.
+#[cfg(any(test, feature = "scalar-hook"))]
+#[doc(hidden)]
+pub fn nearest_code_by_search(codes: &[f32; 256], v: f32) -> u8 {
+    let v = if v < -1.0 {
+        -1.0
+    } else if 1.0 < v {
+        1.0
+    } else {
+        v
+    };
+    let right = codes.partition_point(|&c| c < v);
+    if right == 0 {
+        return 0;
+    }
+    if right == 256 {
+        return 255;
+    }
+    let (l, r) = (codes[right - 1], codes[right]);
+    if (r - v).abs() < (v - l).abs() {
+        right as u8
+    } else {
+        (right - 1) as u8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn maps() -> Vec<Codebook> {
+        let mut cpu_signed = *Codebook::signed().codes();
+        cpu_signed[0] = -1.0;
+        let mut cpu_unsigned = *Codebook::unsigned().codes();
+        cpu_unsigned[0] = -1.0;
+        vec![Codebook::signed().clone(), Codebook::unsigned().clone(), Codebook::dynamic(true, cpu_signed), Codebook::dynamic(false, cpu_unsigned)]
+    }
+
+    /// Every value within 64 float32 steps of every bin, code and decade edge, and a sweep.
+    fn probes(cb: &Codebook) -> Vec<f32> {
+        let mut centres: Vec<f32> = cb.bins().iter().chain(cb.codes.iter()).copied().collect();
+        centres.extend(cb.thresholds.iter().copied());
+        centres.extend([0.0, -0.0, 1.0, -1.0, 1e-30, -1e-30]);
+        let mut out = vec![f32::NAN, f32::MIN_POSITIVE, -f32::MIN_POSITIVE, 1e-45, -1e-45];
+        for c in centres {
+            for d in -64i64..=64 {
+                let v = from_order_key(order_key(c) + d);
+                if (-1.0..=1.0).contains(&v) {
+                    out.push(v);
+                }
+            }
+        }
+        let mut k = order_key(-1.0);
+        while k <= order_key(1.0) {
+            out.push(from_order_key(k));
+            k += 40_009;
+        }
+        out
+    }
+
+    #[test]
+    fn arithmetic_index_equals_the_search() {
+        for cb in maps() {
+            for v in probes(&cb) {
+                assert_eq!(cb.index_of(v), nearest_code_by_search(&cb.codes, v), "v = {v:e} ({:#x}), signed {}", v.to_bits(), cb.signed);
+            }
+        }
+    }
+
+    #[test]
+    fn bins_separate_neighbouring_codes() {
+        for cb in maps() {
+            for j in 1..256 {
+                let b = cb.lower[j];
+                assert!(cb.codes[j - 1] < b && b <= cb.codes[j]);
+                assert_eq!(nearest_code_by_search(&cb.codes, b) as usize, j);
+                assert_eq!(nearest_code_by_search(&cb.codes, from_order_key(order_key(b) - 1)) as usize, j - 1);
+            }
+        }
+    }
+
+    #[test]
+    fn codes_map_to_themselves_and_nan_to_zero() {
+        for cb in maps() {
+            for (j, &c) in cb.codes.iter().enumerate() {
+                assert_eq!(cb.index_of(c) as usize, j);
+            }
+            assert_eq!(cb.index_of(f32::NAN), 0);
+        }
+    }
+
+    /// All float32s in [-1, 1] (about 2.1e9): `cargo test --release -p simdopt-core -- --ignored exhaustive`.
+    #[test]
+    #[ignore]
+    fn exhaustive_arithmetic_index_equals_the_search() {
+        for cb in maps() {
+            let (lo, hi) = (order_key(-1.0), order_key(1.0));
+            for k in lo..=hi {
+                let v = from_order_key(k);
+                if cb.index_of(v) != nearest_code_by_search(&cb.codes, v) {
+                    panic!("v = {v:e} ({:#x}), signed {}", v.to_bits(), cb.signed);
+                }
+            }
+        }
+    }
+}
