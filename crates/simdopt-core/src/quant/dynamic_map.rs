@@ -6,8 +6,7 @@
 //!
 //! torch's float32 `linspace` rounds differently per CPU kernel: its AVX2 and AVX-512 kernels
 //! (every x86-64 CPU of the last decade, and what bitsandbytes' fixtures were made with) fuse
-//! the multiply-add of `start + step * i` and build 8 or 16 lanes from one base, its plain C++
-//! kernel does not. [`Linspace::Avx`] reproduces the former (the default maps), [`Linspace::Plain`]
+//! the multiply-add of `start + step * i`, its plain C++ kernel does not. [`Linspace::Avx`] reproduces the former (the default maps), [`Linspace::Plain`]
 //! the latter; both are checked against torch in the tests. The two differ in the last bit of a
 //! few codes.
 
@@ -57,37 +56,14 @@ pub fn build(signed: bool, linspace: Linspace) -> [f32; 256] {
 }
 
 /// float32 `torch.linspace(start, end, steps)` on CPU: `start + step * i` for the first half,
-/// `end - step * (steps - 1 - i)` for the second, `step = (end - start) / (steps - 1)` in float32.
-/// The vectorised kernels fill `2 * W` elements per iteration as two `W`-lane `arange(base, step)`
-/// (`base + k * step`, fused) from the formula at the chunk's first index, then the rest one by one.
+/// `end - step * (steps - 1 - i)` for the second, `step = (end - start) / (steps - 1)` in float32,
+/// the multiply-add fused in the AVX kernels (checked against torch for every size the maps use).
 fn linspace_f32(start: f32, end: f32, steps: usize, kernel: Linspace) -> Vec<f32> {
     let step = (end - start) / (steps - 1) as f32;
-    let halfway = steps / 2;
-    let fused = kernel == Linspace::Avx;
-    let mul_add = |a: f32, b: f32, c: f32| if fused { a.mul_add(b, c) } else { a * b + c };
-    let at = |i: usize| {
-        if i < halfway {
-            mul_add(step, i as f32, start)
-        } else {
-            mul_add(-step, (steps - i - 1) as f32, end)
-        }
-    };
-    let mut out = Vec::with_capacity(steps);
-    // 8 lanes: torch's generic vector type and AVX2's; AVX-512's 16 give the same values for these
-    // sizes (checked in the tests against torch under each).
-    const W: usize = 8;
-    while out.len() + 2 * W <= steps {
-        for _ in 0..2 {
-            let base = at(out.len());
-            for k in 0..W {
-                out.push(mul_add(k as f32, step, base));
-            }
-        }
-    }
-    while out.len() < steps {
-        out.push(at(out.len()));
-    }
-    out
+    let mul_add = |a: f32, b: f32, c: f32| if kernel == Linspace::Avx { a.mul_add(b, c) } else { a * b + c };
+    (0..steps)
+        .map(|i| if i < steps / 2 { mul_add(step, i as f32, start) } else { mul_add(-step, (steps - i - 1) as f32, end) })
+        .collect()
 }
 
 #[cfg(test)]
