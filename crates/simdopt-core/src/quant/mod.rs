@@ -5,9 +5,10 @@
 //! - [`codebook`]: a map with its nearest-code decision bins and the arithmetic index estimate.
 //! - [`blockwise`]: block-wise absmax quantize/dequantize (bitsandbytes' CPU rule, exactly).
 //! - [`bf16`]: float32 ⇄ bfloat16, round-to-nearest-even as torch does.
-//! - [`fused`]: dequantize → update in f32 → requantize inside one pass over a tensor, and the
-//!   prototype 8-bit and bfloat16 Adam kernels on top of it.
+//! - [`fused`]: dequantize → update in f32 → requantize inside one pass over a tensor.
+//! - [`adam`]: prototype Adam kernels with f32, bfloat16 and 8-bit slots on top of it.
 
+pub mod adam;
 pub mod bf16;
 pub mod blockwise;
 pub mod codebook;
