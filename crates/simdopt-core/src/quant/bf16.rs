@@ -9,12 +9,14 @@ use crate::lanes::Lanes;
 /// float32 → bfloat16 bits, round-to-nearest-even; NaN → `0x7fc0`.
 #[inline(always)]
 pub fn from_f32(x: f32) -> u16 {
-    if x.is_nan() {
-        return 0x7fc0;
-    }
+    // Branch-free, so that the per-lane loop of `store` vectorises.
     let b = x.to_bits();
-    let bias = 0x7fff + ((b >> 16) & 1);
-    (b.wrapping_add(bias) >> 16) as u16
+    let rounded = (b.wrapping_add(0x7fff + ((b >> 16) & 1)) >> 16) as u16;
+    if b & 0x7fff_ffff > 0x7f80_0000 {
+        0x7fc0
+    } else {
+        rounded
+    }
 }
 
 /// bfloat16 bits → float32 (exact).

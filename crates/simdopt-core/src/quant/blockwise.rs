@@ -66,14 +66,19 @@ pub fn dequantize(cb: &Codebook, q: &Quantized, out: &mut [f32]) {
 
 /// Quantizes one block into `codes` and returns its absmax.
 pub fn quantize_block(cb: &Codebook, x: &[f32], codes: &mut [u8]) -> f32 {
-    assert_eq!(x.len(), codes.len(), "block lengths");
     let m = absmax(x);
+    quantize_with_absmax(cb, x, m, codes);
+    m
+}
+
+/// Quantizes one block whose absmax `m` is known.
+pub fn quantize_with_absmax(cb: &Codebook, x: &[f32], m: f32, codes: &mut [u8]) {
+    assert_eq!(x.len(), codes.len(), "block lengths");
     if m == 0.0 {
         codes.fill(0);
     } else {
         drive(&Quantize { cb, x: x.as_ptr(), inv: 1.0 / m, codes: codes.as_mut_ptr() }, x.len());
     }
-    m
 }
 
 /// `max |x|` from 0, NaN ignored (`std::max(m, fabs(x))`, as bitsandbytes).
@@ -83,10 +88,20 @@ pub fn absmax(x: &[f32]) -> f32 {
     acc.get()
 }
 
-/// Codes of `x * inv` clamped to [-1, 1], as exact integers in f32 lanes.
+/// Stores the codes of `x * inv` clamped to [-1, 1]: the estimate in lanes, then each lane
+/// settled against its bin.
+///
+/// # Safety
+/// `q` must be valid for writing `L::WIDTH` bytes.
 #[inline(always)]
-pub fn codes_of<L: Lanes>(cb: &Codebook, x: L, inv: L) -> L {
-    cb.index((x * inv).min(L::splat(1.0)).max(L::splat(-1.0)))
+pub unsafe fn store_codes_of<L: Lanes>(cb: &Codebook, x: L, inv: L, q: *mut u8) {
+    let v = (x * inv).min(L::splat(1.0)).max(L::splat(-1.0));
+    let (mut vs, mut est) = ([0.0f32; MAX_WIDTH], [0.0f32; MAX_WIDTH]);
+    v.store(vs.as_mut_ptr());
+    cb.estimate(v).store(est.as_mut_ptr());
+    for k in 0..L::WIDTH {
+        *q.add(k) = cb.settle(est[k], vs[k]);
+    }
 }
 
 /// Lanes of `cb.code(q[k])`.
@@ -100,19 +115,6 @@ pub unsafe fn load_codes<L: Lanes>(cb: &Codebook, q: *const u8) -> L {
         v[k] = cb.code(*q.add(k));
     }
     L::load(v.as_ptr())
-}
-
-/// Stores code lanes (exact integers 0..=255) as bytes.
-///
-/// # Safety
-/// `q` must be valid for writing `L::WIDTH` bytes.
-#[inline(always)]
-pub unsafe fn store_codes<L: Lanes>(codes: L, q: *mut u8) {
-    let mut v = [0.0f32; MAX_WIDTH];
-    codes.store(v.as_mut_ptr());
-    for k in 0..L::WIDTH {
-        *q.add(k) = v[k] as u8;
-    }
 }
 
 /// A running lane-wise `max |x|` for [`drive`]d kernels: lanes `0..W` of the widest pack, plus the
@@ -158,7 +160,7 @@ struct Quantize<'a> {
 impl ElementKernel for Quantize<'_> {
     #[inline(always)]
     unsafe fn step<L: Lanes>(&self, i: usize) {
-        store_codes(codes_of(self.cb, L::load(self.x.add(i)), L::splat(self.inv)), self.codes.add(i));
+        store_codes_of(self.cb, L::load(self.x.add(i)), L::splat(self.inv), self.codes.add(i));
     }
 }
 

@@ -7,10 +7,15 @@
 //! `b[j] <= v`, where `b[j]` is the smallest float32 that gets a code `>= j` (found once per map by
 //! bisection over the float32s between `c[j-1]` and `c[j]`, with the rule's own float32 distances).
 //!
-//! Per element, [`Codebook::index`] estimates the code arithmetically from the value's decade and
-//! its position in the decade (the map is linear within each decade), which is within one of the
-//! exact code, then settles it with the two neighbouring bins: `est - (v < b[est]) + (v >= b[est+1])`.
-//! The estimate and the correction are lane arithmetic; the two bin look-ups are per lane.
+//! Per element, [`Codebook::estimate`] computes the value's position in the map arithmetically:
+//! within decade `i` the codes are evenly spaced, so the position is linear in `|v|`,
+//! `|v| * slope[i] + offset[i]`; the lines join at the decade edges and their slopes fall from one
+//! decade to the next, so the position is simply the *minimum* of the seven lines (no decade
+//! selection). Its floor, half a code lower, is the exact code or the one below it (the bins
+//! between decades sit a fifth of a step into the upper decade, the others on whole steps); the
+//! negative half mirrors the positive one. [`Codebook::settle`] then compares the value with the
+//! one bin above the estimate: `code = est + (v >= b[est + 1])`. The estimate is lane arithmetic;
+//! the settling is one table read per element.
 
 use super::dynamic_map::{self, decade_len, Linspace, DECADES};
 use crate::lanes::Lanes;
@@ -19,14 +24,10 @@ use std::sync::OnceLock;
 #[derive(Clone, Debug)]
 pub struct Codebook {
     codes: [f32; 256],
-    /// `lower[j] = b[j]`, the smallest value with code `>= j` (`lower[0] = -inf`).
-    lower: [f32; 256],
-    /// `upper[j] = b[j + 1]` (`upper[255] = +inf`).
+    /// `upper[j] = b[j + 1]`, the smallest value whose code is above `j` (`upper[255] = +inf`).
     upper: [f32; 256],
     signed: bool,
-    /// Decade `i >= 1` starts above `thresholds[i - 1]`.
-    thresholds: [f32; DECADES - 1],
-    /// Within decade `i` the estimate is `floor(|v| * slope[i] + offset[i])`.
+    /// Decade `i`'s line, with the half-step shift of the estimate: `|v| * slope[i] + offset[i]`.
     slope: [f32; DECADES],
     offset: [f32; DECADES],
 }
@@ -49,28 +50,24 @@ impl Codebook {
     /// ascending, in [-1, 1], with the dynamic map's decades (the estimate relies on them).
     pub fn dynamic(signed: bool, codes: [f32; 256]) -> Codebook {
         assert!(codes.windows(2).all(|w| w[0] < w[1]) && codes[0] >= -1.0 && codes[255] <= 1.0, "codes must ascend within [-1, 1]");
-        let mut lower = [f32::NEG_INFINITY; 256];
-        for j in 1..256 {
-            lower[j] = first_with_right_code(codes[j - 1], codes[j]);
-        }
         let mut upper = [f32::INFINITY; 256];
-        upper[..255].copy_from_slice(&lower[1..]);
+        for j in 0..255 {
+            upper[j] = first_with_right_code(codes[j], codes[j + 1]);
+        }
         // Index of the first code of decade i: after the zero code (and the negative half).
         let mut start = if signed { 128 } else { 1 };
-        let (mut thresholds, mut slope, mut offset) = ([0.0; DECADES - 1], [0.0; DECADES], [0.0; DECADES]);
+        let (mut slope, mut offset) = ([0.0; DECADES], [0.0; DECADES]);
         for i in 0..DECADES {
             let n = decade_len(signed, i) as f64;
             let decade = 10f64.powi(i as i32 - 6);
-            // codes c_k = decade * (0.1 + (k + 0.5) * 0.9 / n): the nearest one to a is about
-            // floor((a / decade - 0.1) * n / 0.9) (a tie-free round of the fractional index).
+            // codes c_k = decade * (0.1 + (k + 0.5) * 0.9 / n), bins between them on whole steps:
+            // code ~ start + (a / decade - 0.1) * n / 0.9, which is `start + n` at a = decade, where
+            // the next decade's line starts.
             slope[i] = (n / (0.9 * decade)) as f32;
-            offset[i] = (start as f64 - n / 9.0) as f32;
-            if i > 0 {
-                thresholds[i - 1] = (0.1 * decade) as f32;
-            }
+            offset[i] = (start as f64 - n / 9.0 - 0.5) as f32;
             start += n as usize;
         }
-        Codebook { codes, lower, upper, signed, thresholds, slope, offset }
+        Codebook { codes, upper, signed, slope, offset }
     }
 
     pub fn codes(&self) -> &[f32; 256] {
@@ -83,7 +80,7 @@ impl Codebook {
 
     /// The decision bins `b[1..=255]`.
     pub fn bins(&self) -> &[f32] {
-        &self.lower[1..]
+        &self.upper[..255]
     }
 
     #[inline(always)]
@@ -91,36 +88,34 @@ impl Codebook {
         self.codes[q as usize]
     }
 
-    /// The codes of normalised values `v` (already clamped to [-1, 1] or NaN), as exact small
-    /// integers in f32 lanes.
+    /// The estimated codes of normalised values `v` (clamped to [-1, 1], or NaN): the exact code
+    /// or the one below it, as small integers in f32 lanes (NaN stays NaN).
     #[inline(always)]
-    pub fn index<L: Lanes>(&self, v: L) -> L {
+    pub fn estimate<L: Lanes>(&self, v: L) -> L {
         let a = v.abs();
-        let (mut slope, mut offset) = (L::splat(self.slope[0]), L::splat(self.offset[0]));
+        let mut position = a * L::splat(self.slope[0]) + L::splat(self.offset[0]);
         for i in 1..DECADES {
-            let t = L::splat(self.thresholds[i - 1]);
-            slope = a.select_gt(t, L::splat(self.slope[i]), slope);
-            offset = a.select_gt(t, L::splat(self.offset[i]), offset);
+            position = position.min(a * L::splat(self.slope[i]) + L::splat(self.offset[i]));
         }
-        let position = (a * slope + offset).max(L::splat(0.0)).min(L::splat(255.0));
-        let mut est = floor_small(position);
-        if self.signed {
-            // The negative half mirrors the positive one: code k <-> 254 - k (0 <-> 127 stays).
-            est = L::splat(0.0).select_gt(v, (L::splat(254.0) - est).max(L::splat(0.0)), est);
-        } else {
-            est = L::splat(0.0).select_gt(v, L::splat(0.0), est);
-        }
-        let lower = est.map(|e| self.lower[e as usize & 255]);
-        let upper = est.map(|e| self.upper[e as usize & 255]);
-        let one = L::splat(1.0);
-        let zero = L::splat(0.0);
-        est - lower.select_gt(v, one, zero) + upper.select_gt(v, zero, one)
+        let est = floor_small(position.max(L::splat(0.0)).min(L::splat(254.0)));
+        // Negative values: code 253 - est mirrors est (254 - k mirrors code k, and the estimate
+        // is the one below), 0 at most for the unsigned map, whose codes are all >= 0.
+        let mirrored = (L::splat(if self.signed { 253.0 } else { 0.0 }) - est).max(L::splat(0.0));
+        L::splat(0.0).select_gt(v, mirrored, est)
     }
 
-    /// One value's code (the scalar lane of [`Codebook::index`]).
+    /// The code of `v` from its estimate: one above when `v` reaches the bin above.
+    #[inline(always)]
+    pub fn settle(&self, est: f32, v: f32) -> u8 {
+        // `as` saturates: a NaN estimate (NaN value) reads bin 0 and stays code 0.
+        let e = est as usize & 255;
+        (e + (v >= self.upper[e]) as usize) as u8
+    }
+
+    /// One value's code.
     #[inline]
     pub fn index_of(&self, v: f32) -> u8 {
-        self.index::<f32>(v) as u8
+        self.settle(self.estimate::<f32>(v), v)
     }
 }
 
@@ -202,7 +197,7 @@ mod tests {
     /// Every value within 64 float32 steps of every bin, code and decade edge, and a sweep.
     fn probes(cb: &Codebook) -> Vec<f32> {
         let mut centres: Vec<f32> = cb.bins().iter().chain(cb.codes.iter()).copied().collect();
-        centres.extend(cb.thresholds.iter().copied());
+        centres.extend((0..8).map(|i| 10f32.powi(i - 7)));
         centres.extend([0.0, -0.0, 1.0, -1.0, 1e-30, -1e-30]);
         let mut out = vec![f32::NAN, f32::MIN_POSITIVE, -f32::MIN_POSITIVE, 1e-45, -1e-45];
         for c in centres {
@@ -234,7 +229,7 @@ mod tests {
     fn bins_separate_neighbouring_codes() {
         for cb in maps() {
             for j in 1..256 {
-                let b = cb.lower[j];
+                let b = cb.upper[j - 1];
                 assert!(cb.codes[j - 1] < b && b <= cb.codes[j]);
                 assert_eq!(nearest_code_by_search(&cb.codes, b) as usize, j);
                 assert_eq!(nearest_code_by_search(&cb.codes, from_order_key(order_key(b) - 1)) as usize, j - 1);

@@ -9,7 +9,7 @@
 //! quantizes the scratch with it.
 
 use super::bf16;
-use super::blockwise::{codes_of, load_codes, store_codes, MaxAcc, Quantized};
+use super::blockwise::{load_codes, quantize_with_absmax, MaxAcc, Quantized};
 use super::codebook::Codebook;
 use crate::lanes::{drive, ElementKernel, Lanes};
 
@@ -58,12 +58,7 @@ pub fn update_int8<K: SlotUpdate<S>, const S: usize>(k: &K, mut slots: [(&Codebo
         for (s, (cb, q)) in slots.iter_mut().enumerate() {
             let m = accs[s].get();
             q.absmax[b] = m;
-            let codes = &mut q.codes[start..start + len];
-            if m == 0.0 {
-                codes.fill(0);
-            } else {
-                drive(&Requantize { cb, x: scratch[s * len..].as_ptr(), inv: 1.0 / m, codes: codes.as_mut_ptr() }, len);
-            }
+            quantize_with_absmax(cb, &scratch[s * len..(s + 1) * len], m, &mut q.codes[start..start + len]);
         }
         start += len;
     }
@@ -125,20 +120,6 @@ impl<K: SlotUpdate<S>, const S: usize> ElementKernel for Int8Pass1<'_, K, S> {
             new[s].store(self.scratch[s].add(i));
             self.accs[s].add(new[s]);
         }
-    }
-}
-
-struct Requantize<'a> {
-    cb: &'a Codebook,
-    x: *const f32,
-    inv: f32,
-    codes: *mut u8,
-}
-
-impl ElementKernel for Requantize<'_> {
-    #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        store_codes(codes_of(self.cb, L::load(self.x.add(i)), L::splat(self.inv)), self.codes.add(i));
     }
 }
 
