@@ -14,7 +14,7 @@
 #[path = "quant_support/mod.rs"]
 mod quant_support;
 
-use quant_support::{f32s, fixture, hex_u8, map_of};
+use quant_support::{f32s, fixture, hex_u8, lut_0_50, lut_index, map_of};
 use simdopt_core::quant::blockwise::{dequantize, quantize, Quantized};
 use simdopt_core::quant::codebook::nearest_code_by_search;
 use simdopt_core::quant::dynamic_map::{build, Linspace};
@@ -70,31 +70,6 @@ fn bnb_0_49_codes_absmax_and_values_equal_ours() {
         elements += x.len();
     }
     assert!(elements > 50_000, "{elements}");
-}
-
-/// bitsandbytes 0.50's look-up table: entry `i` holds the nearest code of `-1 + 2i / 65535`
-/// (midpoints `0.5 * (c[i] + c[i+1])`, a value on a midpoint going to the lower code).
-fn lut_0_50(codes: &[f32; 256]) -> Vec<u8> {
-    let mids: Vec<f32> = codes.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect();
-    let mut lut = vec![0u8; 65536];
-    let mut k = 0;
-    for (i, e) in lut.iter_mut().enumerate() {
-        let v = -1.0f32 + (2.0 * i as f32) / 65535.0;
-        while k < 255 && mids[k] < v {
-            k += 1;
-        }
-        *e = k as u8;
-    }
-    lut
-}
-
-/// Its grid point of a normalised value (NaN lands on entry 0, as its float → uint16 cast does on x86).
-fn lut_index(v: f32) -> usize {
-    let v = v.clamp(-1.0, 1.0);
-    if v.is_nan() {
-        return 0;
-    }
-    ((v + 1.0) * 0.5 * 65535.0 + 0.5) as u16 as usize
 }
 
 #[test]

@@ -33,3 +33,29 @@ pub fn map_of(signed: bool) -> &'static Codebook {
         Codebook::unsigned()
     }
 }
+
+/// bitsandbytes 0.50's look-up table: entry `i` holds the nearest code of `-1 + 2i / 65535`
+/// (midpoints `0.5 * (c[i] + c[i+1])`, a value on a midpoint going to the lower code).
+pub fn lut_0_50(codes: &[f32; 256]) -> Vec<u8> {
+    let mids: Vec<f32> = codes.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect();
+    let mut lut = vec![0u8; 65536];
+    let mut k = 0;
+    for (i, e) in lut.iter_mut().enumerate() {
+        let v = -1.0f32 + (2.0 * i as f32) / 65535.0;
+        while k < 255 && mids[k] < v {
+            k += 1;
+        }
+        *e = k as u8;
+    }
+    lut
+}
+
+/// Its grid point of a normalised value (NaN lands on entry 0, as its float → uint16 cast does on x86).
+pub fn lut_index(v: f32) -> usize {
+    let v = v.clamp(-1.0, 1.0);
+    if v.is_nan() {
+        return 0;
+    }
+    ((v + 1.0) * 0.5 * 65535.0 + 0.5) as u16 as usize
+}
+
