@@ -3,7 +3,7 @@
 //! subnormals, and overflow to ±inf); every NaN becomes torch's canonical quiet NaN `0x7fc0`
 //! (sign and payload dropped). Widening is exact.
 
-use super::blockwise::MAX_WIDTH;
+use super::blockwise::{lane_indices, MAX_WIDTH};
 use crate::lanes::Lanes;
 
 /// float32 → bfloat16 bits, round-to-nearest-even; NaN → `0x7fc0`.
@@ -31,11 +31,7 @@ pub fn to_f32(h: u16) -> f32 {
 /// `p` must be valid for reading `L::WIDTH` values.
 #[inline(always)]
 pub unsafe fn load<L: Lanes>(p: *const u16) -> L {
-    let mut v = [0u32; MAX_WIDTH];
-    for k in 0..L::WIDTH {
-        v[k] = (*p.add(k) as u32) << 16;
-    }
-    L::load(v.as_ptr() as *const f32)
+    lane_indices::<L>().map(|k| to_f32(*p.add(k as usize)))
 }
 
 /// Rounds lanes to bfloat16 and stores them.

@@ -110,11 +110,17 @@ pub unsafe fn store_codes_of<L: Lanes>(cb: &Codebook, x: L, inv: L, q: *mut u8) 
 /// `q` must be valid for reading `L::WIDTH` bytes.
 #[inline(always)]
 pub unsafe fn load_codes<L: Lanes>(cb: &Codebook, q: *const u8) -> L {
-    let mut v = [0.0f32; MAX_WIDTH];
-    for k in 0..L::WIDTH {
-        v[k] = cb.code(*q.add(k));
-    }
-    L::load(v.as_ptr())
+    lane_indices::<L>().map(|k| cb.code(*q.add(k as usize)))
+}
+
+/// Lanes `0, 1, 2, ...`: per-lane reads go through [`Lanes::map`] on these, which builds the
+/// lanes in registers (writing lanes to memory one by one and loading them as one vector would
+/// stall on the store-to-load forward).
+#[inline(always)]
+pub(crate) fn lane_indices<L: Lanes>() -> L {
+    static INDICES: [f32; MAX_WIDTH] = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+    // SAFETY: `L::WIDTH <= MAX_WIDTH`.
+    unsafe { L::load(INDICES.as_ptr()) }
 }
 
 /// A running lane-wise `max |x|` for [`drive`]d kernels: lanes `0..W` of the widest pack, plus the
