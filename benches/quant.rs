@@ -42,10 +42,14 @@ fn bench_quantize(c: &mut Criterion) {
     timing(&mut group, n);
     let x = values(n);
     for block in [256, 2048] {
-        group.bench_with_input(BenchmarkId::new(format!("signed_block{block}"), n), &n, |b, _| b.iter(|| quantize(Codebook::signed(), &x, block)));
+        group.bench_with_input(BenchmarkId::new(format!("signed_block{block}"), n), &n, |b, _| {
+            b.iter(|| quantize(Codebook::signed(), &x, block))
+        });
         let q = quantize(Codebook::signed(), &x, block);
         let mut out = vec![0.0; n];
-        group.bench_with_input(BenchmarkId::new(format!("dequantize_block{block}"), n), &n, |b, _| b.iter(|| dequantize(Codebook::signed(), &q, &mut out)));
+        group.bench_with_input(BenchmarkId::new(format!("dequantize_block{block}"), n), &n, |b, _| {
+            b.iter(|| dequantize(Codebook::signed(), &q, &mut out))
+        });
     }
     group.finish();
 }
@@ -68,7 +72,9 @@ fn bench_adam(c: &mut Criterion) {
         let mut var = vec![0.5f32; n];
         {
             let (mut m, mut v) = (vec![0.0f32; n], vec![0.0f32; n]);
-            group.bench_with_input(BenchmarkId::new("f32_fused_driver", n), &n, |b, _| b.iter(|| step_f32(&h, 0, &mut var, &grad, &mut m, &mut v)));
+            group.bench_with_input(BenchmarkId::new("f32_fused_driver", n), &n, |b, _| {
+                b.iter(|| step_f32(&h, 0, &mut var, &grad, &mut m, &mut v))
+            });
         }
         {
             let (mut m, mut v) = (vec![0u16; n], vec![0u16; n]);
@@ -78,7 +84,9 @@ fn bench_adam(c: &mut Criterion) {
             let (mut m, mut v) = (Quantized::zeros(n, block), Quantized::zeros(n, block));
             // one step first, so the codes are the ones of a running optimizer
             step_int8(&h, 0, &mut var, &grad, &mut m, &mut v);
-            group.bench_with_input(BenchmarkId::new(format!("int8_block{block}"), n), &n, |b, _| b.iter(|| step_int8(&h, 1, &mut var, &grad, &mut m, &mut v)));
+            group.bench_with_input(BenchmarkId::new(format!("int8_block{block}"), n), &n, |b, _| {
+                b.iter(|| step_int8(&h, 1, &mut var, &grad, &mut m, &mut v))
+            });
         }
     }
     group.finish();

@@ -28,7 +28,7 @@ fn state(step: &serde_json::Value, block: usize) -> Step {
 }
 
 /// The 65,536-point table quantizer of bitsandbytes 0.50 (absmax as ours).
-fn quantize_by_table(cb: &Codebook, lut: &[u8], x: &[f32], block: usize) -> Quantized {
+fn quantize_by_table(lut: &[u8], x: &[f32], block: usize) -> Quantized {
     let mut q = Quantized::zeros(x.len(), block);
     for (b, xs) in x.chunks(block).enumerate() {
         let m = absmax(xs);
@@ -55,7 +55,8 @@ fn bnb_adam8bit_steps_replayed() {
     assert_eq!(bits(&f32s(&f["qmap2"])), bits(v_map.codes()));
     let (lut_m, lut_v) = (lut_0_50(m_map.codes()), lut_0_50(v_map.codes()));
     let h = &f["hyper"];
-    let (lr, b1, b2, eps) = (h["lr"].as_f64().unwrap(), h["beta1"].as_f64().unwrap(), h["beta2"].as_f64().unwrap(), h["eps"].as_f64().unwrap());
+    let (lr, b1, b2, eps) =
+        (h["lr"].as_f64().unwrap(), h["beta1"].as_f64().unwrap(), h["beta2"].as_f64().unwrap(), h["eps"].as_f64().unwrap());
     let p0 = f32s(&f["initial_param"]);
     let n = p0.len();
     assert_eq!(f["blocks"].as_u64().unwrap() as usize, n.div_ceil(block));
@@ -79,11 +80,12 @@ fn bnb_adam8bit_steps_replayed() {
             v[i] = v[i] * b2f + one_b2 * g[i] * g[i];
             p[i] += step_size * (m[i] / (v[i].sqrt() / c2f + epsf));
         }
-        let (m_table, v_table) = (quantize_by_table(m_map, &lut_m, &m, block), quantize_by_table(v_map, &lut_v, &v, block));
+        let (m_table, v_table) = (quantize_by_table(&lut_m, &m, block), quantize_by_table(&lut_v, &v, block));
         // The absmax of the new block is the max of its new values: equal to its own.
         let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-6 * y.abs());
         assert!(close(&m_table.absmax, &after.m.absmax) && close(&v_table.absmax, &after.v.absmax), "step {t}: absmax");
-        absmax_equal += (m_table.absmax.len() - count_ne(&m_table.absmax, &after.m.absmax)) + (v_table.absmax.len() - count_ne(&v_table.absmax, &after.v.absmax));
+        absmax_equal += (m_table.absmax.len() - count_ne(&m_table.absmax, &after.m.absmax))
+            + (v_table.absmax.len() - count_ne(&v_table.absmax, &after.v.absmax));
         param_equal += n - count_ne(&p, &after.param);
         code_diff_table += count_ne(&m_table.codes, &after.m.codes) + count_ne(&v_table.codes, &after.v.codes);
         let (m_exact, v_exact) = (quantize(m_map, &m, block), quantize(v_map, &v, block));

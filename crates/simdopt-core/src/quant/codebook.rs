@@ -161,13 +161,7 @@ fn from_order_key(k: i64) -> f32 {
 #[cfg(any(test, feature = "scalar-hook"))]
 #[doc(hidden)]
 pub fn nearest_code_by_search(codes: &[f32; 256], v: f32) -> u8 {
-    let v = if v < -1.0 {
-        -1.0
-    } else if 1.0 < v {
-        1.0
-    } else {
-        v
-    };
+    let v = v.clamp(-1.0, 1.0); // NaN stays NaN, as with std::clamp
     let right = codes.partition_point(|&c| c < v);
     if right == 0 {
         return 0;
@@ -192,7 +186,12 @@ mod tests {
         cpu_signed[0] = -1.0;
         let mut cpu_unsigned = *Codebook::unsigned().codes();
         cpu_unsigned[0] = -1.0;
-        vec![Codebook::signed().clone(), Codebook::unsigned().clone(), Codebook::dynamic(true, cpu_signed), Codebook::dynamic(false, cpu_unsigned)]
+        vec![
+            Codebook::signed().clone(),
+            Codebook::unsigned().clone(),
+            Codebook::dynamic(true, cpu_signed),
+            Codebook::dynamic(false, cpu_unsigned),
+        ]
     }
 
     /// Every value within 64 float32 steps of every bin, code and decade edge, and a sweep.

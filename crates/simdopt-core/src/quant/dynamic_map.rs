@@ -6,9 +6,10 @@
 //!
 //! torch's float32 `linspace` rounds differently per CPU kernel: its AVX2 and AVX-512 kernels
 //! (every x86-64 CPU of the last decade, and what bitsandbytes' fixtures were made with) fuse
-//! the multiply-add of `start + step * i`, its plain C++ kernel does not. [`Linspace::Avx`] reproduces the former (the default maps), [`Linspace::Plain`]
-//! the latter; both are checked against torch in the tests. The two differ in the last bit of a
-//! few codes.
+//! the multiply-add of `start + step * i`, its plain C++ kernel does not. [`Linspace::Avx`]
+//! reproduces the former (the default maps), [`Linspace::Plain`] the latter; both are checked
+//! against torch in the tests. The two differ in the last bit of some codes. (`f32::mul_add` is
+//! exact on every target, wasm's software `fmaf` included.)
 
 /// Which of torch's float32 `linspace` CPU kernels the map is built with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,9 +62,7 @@ pub fn build(signed: bool, linspace: Linspace) -> [f32; 256] {
 fn linspace_f32(start: f32, end: f32, steps: usize, kernel: Linspace) -> Vec<f32> {
     let step = (end - start) / (steps - 1) as f32;
     let mul_add = |a: f32, b: f32, c: f32| if kernel == Linspace::Avx { a.mul_add(b, c) } else { a * b + c };
-    (0..steps)
-        .map(|i| if i < steps / 2 { mul_add(step, i as f32, start) } else { mul_add(-step, (steps - i - 1) as f32, end) })
-        .collect()
+    (0..steps).map(|i| if i < steps / 2 { mul_add(step, i as f32, start) } else { mul_add(-step, (steps - i - 1) as f32, end) }).collect()
 }
 
 #[cfg(test)]

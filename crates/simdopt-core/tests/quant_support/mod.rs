@@ -58,4 +58,3 @@ pub fn lut_index(v: f32) -> usize {
     }
     ((v + 1.0) * 0.5 * 65535.0 + 0.5) as u16 as usize
 }
-
