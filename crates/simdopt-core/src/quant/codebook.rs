@@ -226,6 +226,19 @@ mod tests {
     }
 
     #[test]
+    fn wide_lanes_give_the_same_codes() {
+        for cb in maps() {
+            let probes = probes(&cb);
+            let mut codes = vec![0u8; probes.len()];
+            // absmax 1: the values are quantized as they are, through the build's widest lanes
+            crate::quant::blockwise::quantize_with_absmax(&cb, &probes, 1.0, &mut codes);
+            for (&v, &q) in probes.iter().zip(&codes) {
+                assert_eq!(q, nearest_code_by_search(&cb.codes, v), "v = {v:e}");
+            }
+        }
+    }
+
+    #[test]
     fn bins_separate_neighbouring_codes() {
         for cb in maps() {
             for j in 1..256 {
