@@ -73,15 +73,15 @@ fn wide_lanes_equal_scalar_lanes_for_compressed_state() {
     }
 }
 
-/// Max |x - x_f32| / max(|x_f32 - x_0|, tiny) over the variable after `steps` steps: the state
+/// Max |x - x_f32| / max |x_f32 - x_0| over the variable after `steps` steps: the state
 /// rounding's effect relative to how far training moved.
-fn drift(steps: u64) -> (f32, f32) {
+fn drift(steps: u64, block: usize) -> (f32, f32) {
     let h = AdamHyper { learning_rate: 0.01, ..AdamHyper::default() };
     let n = 8192;
     let x0 = noise(3, n);
     let (mut xf, mut x8, mut xb) = (x0.clone(), x0.clone(), x0.clone());
     let (mut mf, mut vf) = (vec![0.0; n], vec![0.0; n]);
-    let (mut m8, mut v8) = (Quantized::zeros(n, 256), Quantized::zeros(n, 256));
+    let (mut m8, mut v8) = (Quantized::zeros(n, block), Quantized::zeros(n, block));
     let (mut mb, mut vb) = (vec![0u16; n], vec![0u16; n]);
     for t in 0..steps {
         let g = grad_of(&xf, t);
@@ -98,10 +98,16 @@ fn drift(steps: u64) -> (f32, f32) {
 
 #[test]
 fn compressed_state_drift_from_f32_state_is_small() {
-    let (int8, bf) = drift(300);
-    eprintln!("after 300 steps, max |x - x_f32| / max |x_f32 - x_0|: int8 {int8:.3e}, bfloat16 {bf:.3e}");
+    let (int8, bf) = drift(300, 256);
+    let (int8_2048, _) = drift(300, 2048);
+    eprintln!(
+        "after 300 steps, max |x - x_f32| / max |x_f32 - x_0|: int8 {int8:.3e} (blocks of 256), {int8_2048:.3e} (2048), bfloat16 {bf:.3e}"
+    );
     assert!(bf > 0.0 && bf < 0.01, "{bf}");
     assert!(int8 > 0.0 && int8 < 0.1, "{int8}");
+    // Why blocks of 256 (bitsandbytes' optimizer block size) and not the paper's 2048: a bigger
+    // block's absmax leaves more second moments below the map's 7 decades, where they round to 0.
+    assert!(int8_2048 > 10.0 * int8, "{int8_2048} vs {int8}");
 }
 
 #[test]
