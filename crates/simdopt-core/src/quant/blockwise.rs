@@ -2,7 +2,7 @@
 //! `dequantize_blockwise` on CPU): the tensor is cut into blocks of `block` elements (the last one
 //! may be shorter); each block keeps its f32 absmax `max |x|` (NaN ignored, 0 for an all-zero
 //! block) and one byte per element, the code of `x * (1 / absmax)` clamped to [-1, 1]
-//! ([`Codebook::index`]). An all-zero block gets code 0 everywhere. Dequantized, an element is
+//! ([`Codebook::estimate`], [`Codebook::settle`]). An all-zero block gets code 0 everywhere. Dequantized, an element is
 //! `code[q] * absmax`.
 //!
 //! These are the rules of bitsandbytes 0.49.2's CPU quantizer, whose codes the tests reproduce bit
