@@ -4,7 +4,7 @@
 // that continues bit for bit where the saved one was; it validates everything first and, on any
 // error, changes nothing (the half-built optimizer is disposed, no variable is written).
 import { ArgumentError, ConfigError, WeightsError } from './errors.js';
-import { Optimizer, SlotVariableInfo } from './optimizer.js';
+import { Optimizer, SlotVariableInfo } from './optimizer/index.js';
 import { deserialize, serialize } from './serialization.js';
 import { Variable } from './tensor.js';
 import { describeValue } from './values.js';

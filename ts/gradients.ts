@@ -2,7 +2,7 @@
 // differences over the Variables' values. Slow (two loss evaluations per element) and only as
 // exact as f32 steps allow: for small problems, tests and checking hand-written gradients.
 import { ArgumentError } from './errors.js';
-import type { GradientSource } from './optimizer.js';
+import type { GradientSource } from './optimizer/index.js';
 import { Variable } from './tensor.js';
 import { describeValue } from './values.js';
 

@@ -4,7 +4,7 @@ export type { Backend, ReadyOptions, CoreStats } from './wasm/loader.js';
 export * from './errors.js';
 export { Tensor, Variable, IndexedSlices, WasmTensor } from './tensor.js';
 export type { Shape, TensorValues, TensorOptions, VariableOptions, Constraint } from './tensor.js';
-export { Optimizer, SlotVariable } from './optimizer.js';
+export { Optimizer, SlotVariable } from './optimizer/index.js';
 export type {
   HyperValue,
   Gradient,
@@ -22,11 +22,11 @@ export type {
   MinimizeOptions,
   ApplyState,
   Initializer,
-} from './optimizer.js';
+} from './optimizer/index.js';
 export { finiteDifferenceGradients, finiteDifferences } from './gradients.js';
 export type { LossFunction, FiniteDifferenceOptions } from './gradients.js';
-export { LearningRateSchedule, registerSchedule, serializeSchedule, deserializeSchedule } from './schedules.js';
-export type { Serialized } from './schedules.js';
+export { LearningRateSchedule, registerSchedule, serializeSchedule, deserializeSchedule } from './schedules/index.js';
+export type { Serialized } from './schedules/index.js';
 export {
   ExponentialDecay,
   PiecewiseConstantDecay,
@@ -36,7 +36,7 @@ export {
   CosineDecayRestarts,
   LinearCosineDecay,
   NoisyLinearCosineDecay,
-} from './schedules.js';
+} from './schedules/index.js';
 export type {
   ExponentialDecayOptions,
   ExponentialDecayConfig,
@@ -54,7 +54,7 @@ export type {
   LinearCosineDecayConfig,
   NoisyLinearCosineDecayOptions,
   NoisyLinearCosineDecayConfig,
-} from './schedules.js';
+} from './schedules/index.js';
 export { serialize, deserialize, get } from './serialization.js';
 export { saveState, loadState, saveCheckpoint, restoreCheckpoint, encodeCheckpoint, decodeCheckpoint } from './checkpoint.js';
 export type { OptimizerState, Checkpoint, SlotVariableInfo } from './checkpoint.js';

@@ -1,5 +1,5 @@
 // Keras' Adadelta.
-import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 export interface AdadeltaOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;

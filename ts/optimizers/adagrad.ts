@@ -1,5 +1,5 @@
 // Keras' Adagrad.
-import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 export interface AdagradOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;

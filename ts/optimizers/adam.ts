@@ -1,5 +1,5 @@
 // Keras' Adam, with optional AMSGrad.
-import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 export interface AdamOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;

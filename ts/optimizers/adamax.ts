@@ -1,5 +1,5 @@
 // Keras' Adamax.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 export interface AdamaxOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;

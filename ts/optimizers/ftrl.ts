@@ -1,5 +1,5 @@
 // Keras' Ftrl.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 export interface FtrlOptions extends Omit<BaseOptimizerOptions, 'lr'> {
   learningRate?: HyperValue;

@@ -1,7 +1,7 @@
 // Keras' Nadam.
 import { HyperparameterError } from '../errors.js';
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec, optionsObject } from '../optimizer.js';
-import { LearningRateSchedule } from '../schedules.js';
+import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec, optionsObject } from '../optimizer/index.js';
+import { LearningRateSchedule } from '../schedules/index.js';
 
 export interface NadamOptions extends Omit<BaseOptimizerOptions, 'decay' | 'lr'> {
   /** A number or a function; not a LearningRateSchedule (refused, as in Keras). */

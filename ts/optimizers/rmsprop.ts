@@ -1,5 +1,5 @@
 // Keras' RMSprop: plain, with momentum, centered.
-import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, KERAS1_WEIGHTS, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 export interface RMSpropOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;

@@ -1,5 +1,5 @@
 // Keras' SGD: plain, momentum and Nesterov momentum.
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer.js';
+import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 export interface SGDOptions extends BaseOptimizerOptions {
   learningRate?: HyperValue;
