@@ -13,9 +13,9 @@ use wasm_bindgen::prelude::*;
 
 mod aggregate;
 #[cfg(feature = "threads")]
-mod chunked;
-#[cfg(feature = "threads")]
 mod pool;
+#[cfg(feature = "threads")]
+mod threads;
 
 /// Words per command of a step frame: `[var index, var generation, kind, a, b, c, d]`.
 pub const COMMAND_WORDS: usize = 7;

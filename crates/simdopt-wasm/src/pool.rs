@@ -8,12 +8,13 @@
 //! and the main thread spins (never waits: a browser's main thread may not) until every chunk is
 //! done. The chunks are fixed by `n` alone, and element-wise kernels give the same bits whichever
 //! thread runs a chunk, so results do not depend on the number of threads.
+//!
+//! Nothing here depends on wasm-bindgen (the exports are in `threads.rs`): the module can move into
+//! the core as is, for its lane driver to split kernels.
 
 use core::sync::atomic::AtomicU32;
 use core::sync::atomic::AtomicUsize;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-
-use wasm_bindgen::prelude::*;
 
 /// Elements per chunk: 64 KiB per f32 stream, so a chunk of every stream of a kernel (Adam has
 /// four) stays within a core's L2, and a 1M-element job has 64 chunks to balance over.
@@ -190,55 +191,6 @@ fn wait_while(word: &AtomicU32, value: u32) {
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
 fn wake_all(_word: &AtomicU32) {}
-
-// ---- JavaScript interface ------------------------------------------------------------------
-
-/// A worker's whole life: sleeps until the main thread publishes work, runs chunks, returns
-/// after [`threads_stop`].
-#[wasm_bindgen]
-pub fn threads_worker_loop() {
-    worker_loop()
-}
-
-#[wasm_bindgen]
-pub fn threads_stop() {
-    stop()
-}
-
-/// Workers currently in [`threads_worker_loop`].
-#[wasm_bindgen]
-pub fn threads_workers() -> u32 {
-    workers()
-}
-
-/// Sets the element count from which a kernel is split over the workers.
-#[wasm_bindgen]
-pub fn threads_set_threshold(n: u32) {
-    set_threshold(n as usize)
-}
-
-#[wasm_bindgen]
-pub fn threads_threshold() -> u32 {
-    threshold() as u32
-}
-
-/// Chunks the workers have run since the module started.
-#[wasm_bindgen]
-pub fn threads_worker_chunks() -> u32 {
-    worker_chunks() as u32
-}
-
-/// Elements per chunk of a split kernel.
-#[wasm_bindgen]
-pub fn threads_chunk() -> u32 {
-    CHUNK as u32
-}
-
-/// Byte offset of the word a failed worker sets to 1 (so the main thread stops waiting for it).
-#[wasm_bindgen]
-pub fn threads_poison_ptr() -> u32 {
-    poison_ptr() as u32
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
-//! The threads build's proof and benchmark harness (cargo feature `threads`): one dense variable
-//! stepped by a core update rule, its kernel run per [`pool::CHUNK`] over the worker pool.
+//! The threads build's JavaScript interface (cargo feature `threads`): the worker pool's exports,
+//! and a proof and benchmark harness, one dense variable stepped by a core update rule whose
+//! kernel runs per [`pool::CHUNK`] over the pool.
 //!
 //! Until the core's lane driver hands element ranges to the pool itself, a kernel can only be
 //! split from outside through the rule's public `apply_dense`, whose slots are whole `Vec`s; so
@@ -176,4 +177,53 @@ impl ChunkedDense {
     pub fn slot(&self, i: u32) -> Option<Vec<f32>> {
         self.0.slot(i as usize)
     }
+}
+
+// ---- JavaScript interface ------------------------------------------------------------------
+
+/// A worker's whole life: sleeps until the main thread publishes work, runs chunks, returns
+/// after [`threads_stop`].
+#[wasm_bindgen]
+pub fn threads_worker_loop() {
+    pool::worker_loop()
+}
+
+#[wasm_bindgen]
+pub fn threads_stop() {
+    pool::stop()
+}
+
+/// Workers currently in [`threads_worker_loop`].
+#[wasm_bindgen]
+pub fn threads_workers() -> u32 {
+    pool::workers()
+}
+
+/// Sets the element count from which a kernel is split over the workers.
+#[wasm_bindgen]
+pub fn threads_set_threshold(n: u32) {
+    pool::set_threshold(n as usize)
+}
+
+#[wasm_bindgen]
+pub fn threads_threshold() -> u32 {
+    pool::threshold() as u32
+}
+
+/// Chunks the workers have run since the module started.
+#[wasm_bindgen]
+pub fn threads_worker_chunks() -> u32 {
+    pool::worker_chunks() as u32
+}
+
+/// Elements per chunk of a split kernel.
+#[wasm_bindgen]
+pub fn threads_chunk() -> u32 {
+    CHUNK as u32
+}
+
+/// Byte offset of the word a failed worker sets to 1 (so the main thread stops waiting for it).
+#[wasm_bindgen]
+pub fn threads_poison_ptr() -> u32 {
+    pool::poison_ptr() as u32
 }
