@@ -2,7 +2,7 @@
 //! ranges, run by the main thread and the workers that share its WebAssembly memory.
 //!
 //! Every worker instantiates the same module on the same shared memory and calls
-//! [`threads_worker_loop`], which sleeps (`memory.atomic.wait32`) until the main thread
+//! [`worker_loop`], which sleeps (`memory.atomic.wait32`) until the main thread
 //! publishes a job. [`parallel_for`] splits `[0, n)` into fixed [`CHUNK`]s; whoever is free
 //! claims the next chunk (the main thread too, so a job finishes even if no worker ever wakes),
 //! and the main thread spins (never waits: a browser's main thread may not) until every chunk is
@@ -28,7 +28,7 @@ pub const DEFAULT_THRESHOLD: usize = 256 * 1024;
 static GEN: AtomicU32 = AtomicU32::new(1);
 /// Workers between "saw job `g`" and "left job `g`" (they read the job's fields meanwhile).
 static ACTIVE: AtomicU32 = AtomicU32::new(0);
-/// Workers in [`threads_worker_loop`].
+/// Workers in [`worker_loop`].
 static WORKERS: AtomicU32 = AtomicU32::new(0);
 static STOP: AtomicU32 = AtomicU32::new(0);
 /// Set (by the JavaScript of a worker whose instance trapped) when a worker fails: the main
@@ -113,7 +113,7 @@ fn run_chunks() -> usize {
 }
 
 /// The body of a worker thread: called once by each worker's JavaScript right after it has
-/// instantiated the module on the shared memory; returns only after [`threads_stop`].
+/// instantiated the module on the shared memory; returns only after [`stop`].
 pub fn worker_loop() {
     WORKERS.fetch_add(1, SeqCst);
     let mut seen = GEN.load(SeqCst);
