@@ -31,7 +31,8 @@ for arg in --shared-memory --import-memory "--max-memory=$MAX_MEMORY" \
 done
 
 log "cargo build (threads)"
-RUSTUP_TOOLCHAIN="$TOOLCHAIN" RUSTFLAGS="$FLAGS" CARGO_TARGET_DIR=target/wasm-threads \
+# RUSTC_BOOTSTRAP: the pool sleeps and wakes with the (unstable) wasm32 atomic wait intrinsics.
+RUSTUP_TOOLCHAIN="$TOOLCHAIN" RUSTC_BOOTSTRAP=1 RUSTFLAGS="$FLAGS" CARGO_TARGET_DIR=target/wasm-threads \
   cargo build --quiet --release --target wasm32-unknown-unknown -p simdopt-wasm --features threads >&2
 rm -rf "$BUILD" && mkdir -p "$BUILD" "$OUT"
 wasm-bindgen --target web --out-dir "$BUILD" --out-name simdopt_wasm \

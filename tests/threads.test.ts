@@ -23,6 +23,7 @@ interface Glue extends Threads.PoolExports {
   initSync(o: { module: WebAssembly.Module }): { memory: WebAssembly.Memory };
   ChunkedDense: new (className: string, keys: string[], values: Float32Array, lr: number, n: number) => ChunkedDense;
   threads_worker_chunks(): number;
+  threads_wakeups(): number;
   threads_threshold(): number;
   threads_set_threshold(n: number): void;
   threads_chunk(): number;
@@ -161,6 +162,32 @@ describe('the threads build', () => {
     expect(alone.workerChunks).toBe(0);
     expect(alone.steps).toBe(split.steps);
     expect(firstDifference(alone.v, split.v)).toBe(-1);
+  });
+
+  test('idle workers sleep: no wake-ups without work', async () => {
+    const h = new glue.ChunkedDense('SGD', [], new Float32Array(), 0.01, 1 << 20);
+    h.step(); // a job, so the workers have woken and gone back to sleep
+    h.free();
+    const before = glue.threads_wakeups();
+    await new Promise((r) => setTimeout(r, 300));
+    // At most one late wake-up per worker (the job's notify, if the calling thread ran every
+    // chunk before the worker woke); a worker that spun would count thousands.
+    expect(glue.threads_wakeups() - before).toBeLessThanOrEqual(glue.threads_workers());
+  });
+
+  test('a Node process whose pool is never terminated still exits by itself', async () => {
+    const url = (p: string) => JSON.stringify(pathToFileURL(join(ROOT, p)).href);
+    const script = `
+      const glue = await import(${url('ts/wasm/generated/threads/simdopt_wasm.js')});
+      const T = await import(${url('dist/wasm/threads.js')});
+      const b64 = (await import(${url('ts/wasm/generated/threads/threads-bytes.js')})).default;
+      const module = new WebAssembly.Module(Buffer.from(b64, 'base64'));
+      const { memory } = glue.initSync({ module });
+      await T.startPool(module, memory, glue, 2);
+      new glue.ChunkedDense('Adam', [], new Float32Array(), 0.01, 1 << 20).step();
+      console.log('workers', glue.threads_workers());`;
+    const r = await runOk(process.execPath, ['--input-type=module', '-e', script], { timeoutMs: 30_000 });
+    expect(r.stdout.trim()).toBe('workers 2');
   });
 
   test('a worker that cannot start rejects startPool with a StateError naming why', async () => {

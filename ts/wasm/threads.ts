@@ -137,9 +137,12 @@ export interface Pool {
   terminate(): Promise<void>;
 }
 
-/** What each worker runs (a classic script in browsers, CommonJS under Node's worker_threads). */
+/** What each worker runs: a classic script in browsers; under Node's worker_threads either a
+ * CommonJS or an ES module (an eval worker takes the main script's module type), so it uses
+ * neither require() nor a static import. */
 const WORKER_SOURCE = `"use strict";
-const port = typeof self === 'undefined' ? require('node:worker_threads').parentPort : null;
+const inNode = typeof process === 'object' && typeof process.versions === 'object' && !!process.versions.node;
+let port = null;
 const post = (m) => (port ? port.postMessage(m) : self.postMessage(m));
 const start = ({ module, memory, poison }) => {
   try {
@@ -159,40 +162,34 @@ const start = ({ module, memory, poison }) => {
     post({ error: String((e && e.stack) || e) });
   }
 };
-if (port) port.once('message', start); else self.onmessage = (e) => start(e.data);
+if (inNode) import('node:worker_threads').then((wt) => { port = wt.parentPort; port.once('message', start); });
+else self.onmessage = (e) => start(e.data);
 `;
+
+type WorkerMessage = { ready?: boolean; stopped?: boolean; error?: string };
 
 interface WorkerHandle {
   post(message: unknown): void;
-  onMessage(f: (m: { ready?: boolean; error?: string }) => void): void;
   terminate(): void;
 }
 
-async function spawnWorker(): Promise<WorkerHandle> {
+async function spawnWorker(onMessage: (m: WorkerMessage) => void): Promise<WorkerHandle> {
   if (isNode()) {
     const { Worker } = (await import(/* @vite-ignore */ NODE_WORKER_THREADS)) as typeof import('node:worker_threads');
     const w = new Worker(WORKER_SOURCE, { eval: true, name: 'simdopt-threads' });
-    w.unref(); // a sleeping worker must not keep the process alive
-    return {
-      post: (m) => w.postMessage(m),
-      onMessage: (f) => {
-        w.on('message', f);
-        w.on('error', (e) => f({ error: String(e) }));
-      },
-      terminate: () => void w.terminate(),
-    };
+    w.on('message', onMessage);
+    w.on('error', (e) => onMessage({ error: String(e) }));
+    // After the listeners (adding one refs the worker again): a sleeping worker must not keep
+    // the process alive.
+    w.unref();
+    return { post: (m) => w.postMessage(m), terminate: () => void w.terminate() };
   }
   const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
   const w = new Worker(url, { name: 'simdopt-threads' });
   URL.revokeObjectURL(url);
-  return {
-    post: (m) => w.postMessage(m),
-    onMessage: (f) => {
-      w.onmessage = (e: MessageEvent) => f(e.data as { ready?: boolean; error?: string });
-      w.onerror = (e: ErrorEvent) => f({ error: e.message || 'the worker failed to start' });
-    },
-    terminate: () => w.terminate(),
-  };
+  w.onmessage = (e: MessageEvent) => onMessage(e.data as WorkerMessage);
+  w.onerror = (e: ErrorEvent) => onMessage({ error: e.message || 'the worker failed to start' });
+  return { post: (m) => w.postMessage(m), terminate: () => w.terminate() };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -210,8 +207,7 @@ export async function startPool(module: WebAssembly.Module, memory: WebAssembly.
   let failure: string | undefined;
   try {
     for (let i = 0; i < workers; i++) {
-      const h = await spawnWorker();
-      h.onMessage((m) => {
+      const h = await spawnWorker((m) => {
         if (m.error !== undefined) failure ??= m.error;
       });
       h.post({ module, memory, poison: exports.threads_poison_ptr() });

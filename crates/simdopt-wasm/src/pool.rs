@@ -36,6 +36,8 @@ static STOP: AtomicU32 = AtomicU32::new(0);
 static POISON: AtomicU32 = AtomicU32::new(0);
 /// A `parallel_for` is running (a second caller runs its job inline instead).
 static BUSY: AtomicU32 = AtomicU32::new(0);
+/// Times a worker came back from sleeping (the tests check that idle workers sleep, not spin).
+static WAKEUPS: AtomicUsize = AtomicUsize::new(0);
 /// Chunks run by workers since the start (the tests check that the workers did take part).
 static WORKER_CHUNKS: AtomicUsize = AtomicUsize::new(0);
 static THRESHOLD: AtomicUsize = AtomicUsize::new(DEFAULT_THRESHOLD);
@@ -125,6 +127,7 @@ pub fn worker_loop() {
         let g = GEN.load(Acquire);
         if g == seen {
             wait_while(&GEN, g);
+            WAKEUPS.fetch_add(1, Relaxed);
             continue;
         }
         seen = g;
@@ -152,6 +155,10 @@ pub fn workers() -> u32 {
     WORKERS.load(Acquire)
 }
 
+pub fn wakeups() -> usize {
+    WAKEUPS.load(Relaxed)
+}
+
 pub fn worker_chunks() -> usize {
     WORKER_CHUNKS.load(Relaxed)
 }
@@ -169,27 +176,27 @@ pub fn poison_ptr() -> usize {
     POISON.as_ptr() as usize
 }
 
-#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+#[cfg(target_arch = "wasm32")]
 fn wait_while(word: &AtomicU32, value: u32) {
     // SAFETY: `word` is a live, aligned i32 in the shared memory.
     unsafe { core::arch::wasm32::memory_atomic_wait32(word.as_ptr() as *mut i32, value as i32, -1) };
 }
 
-#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+#[cfg(target_arch = "wasm32")]
 fn wake_all(word: &AtomicU32) {
     // SAFETY: as above.
     unsafe { core::arch::wasm32::memory_atomic_notify(word.as_ptr() as *mut i32, u32::MAX) };
 }
 
 // Native builds (the unit test below) poll instead of sleeping.
-#[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
+#[cfg(not(target_arch = "wasm32"))]
 fn wait_while(word: &AtomicU32, value: u32) {
     if word.load(Acquire) == value {
         std::thread::yield_now();
     }
 }
 
-#[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
+#[cfg(not(target_arch = "wasm32"))]
 fn wake_all(_word: &AtomicU32) {}
 
 #[cfg(test)]

@@ -216,6 +216,12 @@ pub fn threads_worker_chunks() -> u32 {
     pool::worker_chunks() as u32
 }
 
+/// Times the workers have woken from sleep since the module started.
+#[wasm_bindgen]
+pub fn threads_wakeups() -> u32 {
+    pool::wakeups() as u32
+}
+
 /// Elements per chunk of a split kernel.
 #[wasm_bindgen]
 pub fn threads_chunk() -> u32 {
