@@ -9,6 +9,7 @@
 # to rustc as `--sysroot`. A stamp keyed on `rustc -vV` and the features avoids rebuilds.
 set -euo pipefail
 
+source "$(dirname "$0")/lib.sh"
 log() { echo "[wasm-threads-toolchain] $*" >&2; }
 
 FEATURES="+atomics,+bulk-memory,+mutable-globals,+simd128"
@@ -31,36 +32,7 @@ STAMP="$LIB/.simdopt-threads-stamp"
 
 if ! [ -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$KEY" ]; then
   log "building std for wasm32 with $FEATURES from $SRC (once; a few minutes)"
-  WORK=$(mktemp -d)
-  trap 'rm -rf "$WORK"' EXIT
-  mkdir -p "$WORK/src" "$WORK/.cargo"
-  cat > "$WORK/Cargo.toml" <<TOML
-[package]
-name = "stdbuild"
-version = "0.0.0"
-edition = "2021"
-[lib]
-path = "src/lib.rs"
-[workspace]
-[profile.release]
-panic = "abort"
-TOML
-  echo '' > "$WORK/src/lib.rs"
-  # std's own dependencies come from the sources' vendor directory: no network.
-  cat > "$WORK/.cargo/config.toml" <<TOML
-[source.crates-io]
-replace-with = "vendored-std"
-[source.vendored-std]
-directory = "$SRC/library/vendor"
-TOML
-  (cd "$WORK" && env -u RUSTUP_TOOLCHAIN RUSTC="$RUSTC" RUSTC_BOOTSTRAP=1 \
-      RUSTFLAGS="-C target-feature=$FEATURES" \
-      "$CARGO" build --release --offline --target wasm32-unknown-unknown -Z build-std=std,panic_abort >&2)
-  rm -rf "$LIB"
-  mkdir -p "$LIB"
-  for f in "$WORK"/target/wasm32-unknown-unknown/release/deps/*.rlib; do
-    case "$(basename "$f")" in libstdbuild-*) ;; *) cp "$f" "$LIB/";; esac
-  done
+  build_wasm_std "$SRC" "$RUSTC" "$CARGO" "-C target-feature=$FEATURES" "$LIB"
   echo "$KEY" > "$STAMP"
 fi
 
