@@ -373,6 +373,11 @@ describe('a damaged checkpoint is refused and changes nothing', () => {
     ['bytes with a damaged version', (c, t) => [Object.assign(encodeCheckpoint(c), { [8]: 7 }), t], ConfigError, /unsupported binary version 7/],
     ['bytes of a version 1 with the checksum left on', (c, t) => [Object.assign(encodeCheckpoint(c), { [8]: 1 }), t], ConfigError, /header says version 2/],
     ['wrong magic', (c, t) => [Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12), t], ConfigError, /magic/],
+    ['detached bytes', (c, t) => {
+      const b = encodeCheckpoint(c);
+      structuredClone(b.buffer, { transfer: [b.buffer] });
+      return [b, t];
+    }, ArgumentError, /detached/],
     ['payload cut short', (c, t) => [encodeCheckpoint(c).slice(0, -4), t], ConfigError, /checksum mismatch/],
     ['payload cut short, resealed', (c, t) => [reseal(encodeCheckpoint(c).slice(0, -4)), t], ConfigError, /payload/],
     ['bytes beyond the arrays, resealed', (c, t) => [reseal(Uint8Array.from([...encodeCheckpoint(c), 0, 0, 0, 0])), t], ConfigError, /bytes of a/],
