@@ -2,7 +2,9 @@
 //! kernels as a per-element prelude so that clipping costs no extra write pass; the norms are
 //! one read pass in the fixed reduction order of [`crate::lanes::sum_of_squares`].
 
+use crate::error::{Error, Result};
 use crate::lanes::Lanes;
+use crate::rules::py_float;
 
 /// Transforms a gradient lane before the update rule sees it.
 pub trait GradPrelude: Copy {
@@ -81,8 +83,32 @@ pub struct Clipping {
 }
 
 impl Clipping {
-    pub fn is_active(&self) -> bool {
-        self.clipvalue.is_some() || self.clipnorm.is_some() || self.global_clipnorm.is_some()
+    /// Keras' checks (each value >= 0, not both norms) and simdopt's one rule: an accepted
+    /// state must be saveable, so NaN and ±Infinity are refused (omit an option to disable it).
+    pub fn check(&self) -> Result<()> {
+        for (name, v) in [("clipvalue", self.clipvalue), ("clipnorm", self.clipnorm), ("global_clipnorm", self.global_clipnorm)] {
+            let Some(v) = v else { continue };
+            let reason = if v.is_nan() || v < 0.0 {
+                format!("Expected {name} >= 0, received: {}", py_float(v))
+            } else if v.is_infinite() {
+                format!("{name} must be a finite number, got {v}; omit {name} to disable clipping")
+            } else {
+                continue;
+            };
+            return Err(Error::InvalidHyperparameter { name: name.into(), value: v as f64, reason });
+        }
+        if let (Some(a), Some(b)) = (self.clipnorm, self.global_clipnorm) {
+            return Err(Error::InvalidHyperparameter {
+                name: "global_clipnorm".into(),
+                value: b as f64,
+                reason: format!(
+                    "Cannot accept both `clipnorm` and `global_clipnorm`, passed `clipnorm` {}, `global_clipnorm` {}",
+                    py_float(a),
+                    py_float(b)
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The prelude for one gradient given its squared norm (after `clipvalue`) and the global
@@ -133,10 +159,45 @@ mod tests {
     }
 
     #[test]
-    fn finite_gradients_clip_as_tf_clip_by_norm() {
+    fn clipnorm_scales_only_norms_above_the_threshold() {
         let c = Clipping { clipvalue: None, clipnorm: Some(1.0), global_clipnorm: None };
-        let g = [3.0f32, 4.0];
-        let p = c.prelude(sum_of_squares(&g, None), 0.0);
+        // ‖g‖ = 5 > 1: TF's `(g * c) / max(norm, c)`.
+        let p = c.prelude(sum_of_squares(&[3.0, 4.0], None), 0.0);
         assert_eq!([p.apply(3.0f32), p.apply(4.0f32)], [(3.0f32 * 1.0) / 5.0, (4.0f32 * 1.0) / 5.0]);
+        // ‖g‖ = 0.5 < 1: divided by the threshold itself, `(g * 1) / 1`, so unchanged.
+        let p = c.prelude(sum_of_squares(&[0.3, 0.4], None), 0.0);
+        assert_eq!(p.div, 1.0);
+        assert_eq!([p.apply(0.3f32), p.apply(0.4f32)], [0.3, 0.4]);
+        // A zero gradient keeps norm 0 (TF's `l2sum > 0` branch): no division by zero.
+        let p = c.prelude(sum_of_squares(&[0.0, 0.0], None), 0.0);
+        assert_eq!(p.apply(0.0f32), 0.0);
+    }
+
+    #[test]
+    fn global_clipnorm_on_both_sides_of_the_threshold() {
+        let c = Clipping { clipvalue: None, clipnorm: None, global_clipnorm: Some(2.0) };
+        // Global norm sqrt(9 + 16) = 5 > 2: scale 2 * min(1/5, 1/2) = 0.4.
+        let p = c.prelude(0.0, 25.0);
+        assert_eq!(p.scale, 2.0 * (1.0f32 / 5.0));
+        // Global norm 1 < 2: scale 2 * (1/2) = 1.
+        assert_eq!(c.prelude(0.0, 1.0).scale, 1.0);
+        // A non-finite global norm makes every gradient NaN, as TF.
+        assert!(c.prelude(0.0, f32::INFINITY).scale.is_nan());
+    }
+
+    #[test]
+    fn non_finite_or_negative_clip_values_are_refused() {
+        for v in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -1.0] {
+            for c in [
+                Clipping { clipvalue: Some(v), ..Clipping::default() },
+                Clipping { clipnorm: Some(v), ..Clipping::default() },
+                Clipping { global_clipnorm: Some(v), ..Clipping::default() },
+            ] {
+                assert!(matches!(c.check(), Err(Error::InvalidHyperparameter { .. })), "{c:?}");
+            }
+        }
+        let both = Clipping { clipvalue: None, clipnorm: Some(1.0), global_clipnorm: Some(1.0) };
+        assert!(both.check().is_err());
+        assert!(Clipping { clipvalue: Some(0.0), clipnorm: Some(3.0), global_clipnorm: None }.check().is_ok());
     }
 }

@@ -42,7 +42,7 @@ pub trait DynOptimizer: Send {
     fn weight_names(&self) -> Vec<String>;
     fn weight(&self, i: usize) -> Option<&[f32]>;
     fn set_weights(&mut self, iterations: u64, rest: &[&[f32]]) -> Result<()>;
-    fn slot_names(&self) -> Vec<&'static str>;
+    fn slot_names(&self) -> Vec<&str>;
     fn slot(&self, var: TensorId, name: &str) -> Result<&[f32]>;
     fn slot_mut(&mut self, var: TensorId, name: &str) -> Result<&mut [f32]>;
 }
@@ -121,7 +121,7 @@ impl<R: UpdateRule> DynOptimizer for Optimizer<R> {
     fn set_weights(&mut self, iterations: u64, rest: &[&[f32]]) -> Result<()> {
         Optimizer::set_weights(self, iterations, rest)
     }
-    fn slot_names(&self) -> Vec<&'static str> {
+    fn slot_names(&self) -> Vec<&str> {
         Optimizer::slot_names(self)
     }
     fn slot(&self, var: TensorId, name: &str) -> Result<&[f32]> {

@@ -23,10 +23,12 @@
 
 pub mod aggregate;
 pub mod clip;
+pub mod drive;
 pub mod error;
 pub mod lanes;
 pub mod optimizer;
 pub mod rules;
+pub mod slot;
 pub mod store;
 
 mod dynamic;

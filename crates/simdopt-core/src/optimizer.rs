@@ -7,7 +7,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::clip::{Clip, Clipping, Identity, Scale};
 use crate::error::{Error, Result};
 use crate::lanes::sum_of_squares;
-use crate::rules::{finite, py_float, SlotSpec, SparseRows, StepContext, UpdateRule, NO_GRAD};
+use crate::rules::{finite, py_float, DenseStep, SlotSpec, SparseRows, SparseStep, StepContext, UpdateRule, NO_GRAD};
+use crate::slot::{out_of_memory, Slot};
 use crate::store::{Store, TensorId};
 
 /// A gradient for one variable.
@@ -27,7 +28,7 @@ struct VarSlots {
     var_name: String,
     /// Elements of the variable (and of each slot).
     len: usize,
-    slots: Vec<Vec<f32>>,
+    slots: Vec<Slot>,
 }
 
 /// One entry of `weights` after `iterations`.
@@ -123,30 +124,10 @@ impl<R: UpdateRule> Optimizer<R> {
         self.clipping
     }
 
-    /// Sets the clipping options after Keras' checks (non-negative, not both norms).
+    /// Sets the clipping options after Keras' checks (see [`Clipping::check`]); on error
+    /// nothing changes.
     pub fn set_clipping(&mut self, c: Clipping) -> Result<()> {
-        for (name, v) in [("clipvalue", c.clipvalue), ("clipnorm", c.clipnorm), ("global_clipnorm", c.global_clipnorm)] {
-            if let Some(v) = v {
-                if v.is_nan() || v < 0.0 {
-                    return Err(Error::InvalidHyperparameter {
-                        name: name.into(),
-                        value: v as f64,
-                        reason: format!("Expected {name} >= 0, received: {}", py_float(v)),
-                    });
-                }
-            }
-        }
-        if let (Some(a), Some(b)) = (c.clipnorm, c.global_clipnorm) {
-            return Err(Error::InvalidHyperparameter {
-                name: "global_clipnorm".into(),
-                value: b as f64,
-                reason: format!(
-                    "Cannot accept both `clipnorm` and `global_clipnorm`, passed `clipnorm` {}, `global_clipnorm` {}",
-                    py_float(a),
-                    py_float(b)
-                ),
-            });
-        }
+        c.check()?;
         self.clipping = c;
         Ok(())
     }
@@ -234,20 +215,15 @@ impl<R: UpdateRule> Optimizer<R> {
             k += 1;
             let state = self.vars[var_id];
             let slots = &mut self.states[state].slots;
-            let (var_ptr, n) = store.data_ptr(*var_id).expect("validated");
-            // SAFETY: the variable buffer is distinct from the slots (owned here) and from the
-            // gradient (validated: a gradient tensor is never the variable itself).
-            let var = unsafe { core::slice::from_raw_parts_mut(var_ptr, n) };
+            let tensor_grad = match *g {
+                Gradient::Tensor(id) => Some(id),
+                _ => None,
+            };
+            let (shape, var, held) = store.var_and_grad(*var_id, tensor_grad).expect("validated");
             match *g {
-                Gradient::Dense(values) => apply_dense(&self.rule, &coeffs, pre, var, values, slots),
-                Gradient::Tensor(id) => {
-                    let values = &store.get(id).expect("validated").data;
-                    // SAFETY: `id != var_id` was validated, so `values` does not alias `var`.
-                    let values = unsafe { core::slice::from_raw_parts(values.as_ptr(), values.len()) };
-                    apply_dense(&self.rule, &coeffs, pre, var, values, slots)
-                }
+                Gradient::Dense(values) => apply_dense(&self.rule, &coeffs, pre, shape, var, values, slots),
+                Gradient::Tensor(_) => apply_dense(&self.rule, &coeffs, pre, shape, var, held.expect("validated"), slots),
                 Gradient::Sparse { indices, values } => {
-                    let shape = &store.get(*var_id).expect("validated").shape;
                     let (n_rows, row_len) = (shape[0], row_len(shape));
                     let s = &mut self.scratch;
                     s.values.clear();
@@ -269,7 +245,7 @@ impl<R: UpdateRule> Optimizer<R> {
                         }
                     }
                     let g = SparseRows { rows: &s.rows, values: &s.values, row_len, grad_of_row: &s.grad_of_row };
-                    self.rule.apply_sparse(&coeffs, var, g, slots);
+                    self.rule.apply_sparse(&coeffs, SparseStep { shape, var, grad: g, slots });
                 }
             }
         }
@@ -400,7 +376,7 @@ impl<R: UpdateRule> Optimizer<R> {
         fresh.try_reserve_exact(new_vars.len()).map_err(|_| out_of_memory(new_vars.len()))?;
         for id in new_vars {
             let t = store.get(*id)?;
-            let slots = specs.iter().map(|s| filled(t.data.len(), s.init)).collect::<Result<Vec<_>>>()?;
+            let slots = specs.iter().map(|s| Slot::new(s, &t.shape)).collect::<Result<Vec<_>>>()?;
             fresh.push(VarSlots { var: *id, var_name: t.name.clone(), len: t.data.len(), slots });
         }
         if self.states.is_empty() && self.globals.is_empty() {
@@ -474,14 +450,14 @@ impl<R: UpdateRule> Optimizer<R> {
     pub fn weight(&self, i: usize) -> Option<&[f32]> {
         match *self.weights.get(i.checked_sub(1)?)? {
             WeightRef::Global(g) => Some(core::slice::from_ref(&self.globals[g])),
-            WeightRef::Slot { var, slot } => Some(&self.states[var].slots[slot]),
+            WeightRef::Slot { var, slot } => self.states[var].slots[slot].f32(),
         }
     }
 
     fn weight_mut(&mut self, i: usize) -> Option<&mut [f32]> {
         match *self.weights.get(i.checked_sub(1)?)? {
             WeightRef::Global(g) => Some(core::slice::from_mut(&mut self.globals[g])),
-            WeightRef::Slot { var, slot } => Some(&mut self.states[var].slots[slot]),
+            WeightRef::Slot { var, slot } => self.states[var].slots[slot].f32_mut(),
         }
     }
 
@@ -505,20 +481,20 @@ impl<R: UpdateRule> Optimizer<R> {
     }
 
     /// Slot names in creation order (Keras' `get_slot_names`).
-    pub fn slot_names(&self) -> Vec<&'static str> {
-        self.slot_specs.iter().map(|s| s.name).collect()
+    pub fn slot_names(&self) -> Vec<&str> {
+        self.slot_specs.iter().map(|s| s.name.as_ref()).collect()
     }
 
     /// A slot of a variable (Keras' `get_slot`).
     pub fn slot(&self, var: TensorId, name: &str) -> Result<&[f32]> {
         let (state, slot) = self.slot_index(var, name)?;
-        Ok(&self.states[state].slots[slot])
+        self.states[state].slots[slot].f32().ok_or_else(|| not_f32(name))
     }
 
     /// A mutable slot of a variable.
     pub fn slot_mut(&mut self, var: TensorId, name: &str) -> Result<&mut [f32]> {
         let (state, slot) = self.slot_index(var, name)?;
-        Ok(&mut self.states[state].slots[slot])
+        self.states[state].slots[slot].f32_mut().ok_or_else(|| not_f32(name))
     }
 
     fn slot_index(&self, var: TensorId, name: &str) -> Result<(usize, usize)> {
@@ -528,11 +504,6 @@ impl<R: UpdateRule> Optimizer<R> {
         Ok((state, slot))
     }
 
-    /// Variables that have slots, in first-seen order.
-    pub fn variables_with_slots(&self) -> impl Iterator<Item = TensorId> + '_ {
-        self.states.iter().map(|s| s.var)
-    }
-
     /// Variables that have slots, in first-seen order: handle, name when the slots were made,
     /// and element count (the handle may since have been disposed; the slots stay).
     pub fn slot_variables(&self) -> impl Iterator<Item = (TensorId, &str, usize)> + '_ {
@@ -540,13 +511,13 @@ impl<R: UpdateRule> Optimizer<R> {
     }
 }
 
-fn apply_dense<R: UpdateRule>(rule: &R, c: &R::Coeffs, pre: Clip, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
+fn apply_dense<R: UpdateRule>(rule: &R, c: &R::Coeffs, pre: Clip, shape: &[usize], var: &mut [f32], grad: &[f32], slots: &mut [Slot]) {
     if pre.is_identity() {
-        rule.apply_dense(c, Identity, var, grad, slots)
+        rule.apply_dense(c, DenseStep { pre: Identity, shape, var, grad, slots })
     } else if pre.is_scale_only() {
-        rule.apply_dense(c, Scale(pre.scale), var, grad, slots)
+        rule.apply_dense(c, DenseStep { pre: Scale(pre.scale), shape, var, grad, slots })
     } else {
-        rule.apply_dense(c, pre, var, grad, slots)
+        rule.apply_dense(c, DenseStep { pre, shape, var, grad, slots })
     }
 }
 
@@ -565,16 +536,8 @@ fn row_len(shape: &[usize]) -> usize {
     shape[1..].iter().fold(1usize, |n, &d| n.saturating_mul(d))
 }
 
-/// `len` copies of `v`, or an error if the memory cannot be had (instead of an abort).
-fn filled(len: usize, v: f32) -> Result<Vec<f32>> {
-    let mut out = Vec::new();
-    out.try_reserve_exact(len).map_err(|_| out_of_memory(len))?;
-    out.resize(len, v);
-    Ok(out)
-}
-
-fn out_of_memory(len: usize) -> Error {
-    Error::InvalidState { message: format!("out of memory: cannot allocate {len} values") }
+fn not_f32(slot: &str) -> Error {
+    Error::InvalidState { message: format!("slot `{slot}` is not stored as float32") }
 }
 
 fn check_len(name: &str, expected: usize, got: usize) -> Result<()> {

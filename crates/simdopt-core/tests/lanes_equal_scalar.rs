@@ -122,22 +122,26 @@ fn every_config_wide_equals_scalar() {
     }
 }
 
-/// The hook does what it says: with it, `drive` steps one element at a time.
+/// The hook does what it says: with it, the driver steps one element at a time.
 #[test]
-fn force_scalar_makes_drive_scalar() {
+fn force_scalar_makes_the_driver_scalar() {
+    use simdopt_core::clip::Identity;
+    use simdopt_core::drive::{self, LaneKernel};
     use std::cell::RefCell;
     struct Widths(RefCell<Vec<usize>>);
-    impl lanes::ElementKernel for Widths {
-        unsafe fn step<L: lanes::Lanes>(&self, _i: usize) {
+    impl LaneKernel<0> for Widths {
+        fn lanes<L: lanes::Lanes>(&self, x: L, _g: L, s: [L; 0]) -> (L, [L; 0]) {
             self.0.borrow_mut().push(L::WIDTH);
+            (x, s)
         }
     }
     let k = Widths(RefCell::new(Vec::new()));
-    lanes::drive(&k, 19);
+    let (mut var, grad) = ([0.0f32; 19], [0.0f32; 19]);
+    drive::update(Identity, &k, &mut var, &grad, []);
     assert_eq!(*k.0.borrow(), [8, 8, 1, 1, 1]);
     k.0.borrow_mut().clear();
     lanes::force_scalar(true);
-    lanes::drive(&k, 19);
+    drive::update(Identity, &k, &mut var, &grad, []);
     lanes::force_scalar(false);
     assert_eq!(*k.0.borrow(), [1; 19]);
 }

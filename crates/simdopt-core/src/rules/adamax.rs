@@ -1,10 +1,12 @@
 //! Adamax: TF's `ResourceApplyAdaMax` kernel for dense gradients and Keras' lazy Python sparse
 //! path (only the indexed rows of `m`, `v` and the variable change).
 
-use super::{powf, Betas, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
+use super::{powf, update_indexed_rows, Betas, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::clip::GradPrelude;
+use crate::drive::{self, LaneKernel};
 use crate::error::Result;
-use crate::lanes::{drive, ElementKernel, Lanes};
+use crate::lanes::Lanes;
+use crate::slot::f32_slots;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Adamax {
@@ -38,7 +40,7 @@ impl UpdateRule for Adamax {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec { name: "m", init: 0.0 }, SlotSpec { name: "v", init: 0.0 }]
+        vec![SlotSpec::like_var("m", 0.0), SlotSpec::like_var("v", 0.0)]
     }
 
     fn hyper_names(&self) -> &'static [&'static str] {
@@ -65,73 +67,41 @@ impl UpdateRule for Adamax {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdamaxCoeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
-        let [m, v] = slots else { unreachable!("adamax has two slots") };
-        let k = Dense { c: *c, pre, var: var.as_mut_ptr(), grad: grad.as_ptr(), m: m.as_mut_ptr(), v: v.as_mut_ptr() };
-        drive(&k, var.len())
+    fn apply_dense<P: GradPrelude>(&self, c: &AdamaxCoeffs, t: DenseStep<'_, P>) {
+        drive::update(t.pre, &Dense { c: *c }, t.var, t.grad, f32_slots::<2>(t.slots))
     }
 
-    fn apply_sparse(&self, c: &AdamaxCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
-        let [m, v] = slots else { unreachable!("adamax has two slots") };
-        let w = g.row_len;
-        for (k, &r) in g.rows.iter().enumerate() {
-            let span = r * w..(r + 1) * w;
-            let k = SparseRow {
-                c: *c,
-                var: var[span.clone()].as_mut_ptr(),
-                grad: g.row_values(k).as_ptr(),
-                m: m[span.clone()].as_mut_ptr(),
-                v: v[span].as_mut_ptr(),
-            };
-            drive(&k, w)
-        }
+    fn apply_sparse(&self, c: &AdamaxCoeffs, t: SparseStep<'_>) {
+        update_indexed_rows(&SparseRow { c: *c }, t.var, &t.grad, f32_slots::<2>(t.slots))
     }
 }
 
 /// `m += (g - m)*(1-b1); v = max(b2*v, |g|); var -= lr/(1-b1^s) * (m / (v + eps))`.
-struct Dense<P> {
+struct Dense {
     c: AdamaxCoeffs,
-    pre: P,
-    var: *mut f32,
-    grad: *const f32,
-    m: *mut f32,
-    v: *mut f32,
 }
 
-impl<P: GradPrelude> ElementKernel for Dense<P> {
+impl LaneKernel<2> for Dense {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
+    fn lanes<L: Lanes>(&self, x: L, g: L, [m, v]: [L; 2]) -> (L, [L; 2]) {
         let c = &self.c;
-        let g = self.pre.apply(L::load(self.grad.add(i)));
-        let mut m = L::load(self.m.add(i));
-        m = m + (g - m) * L::splat(c.one_minus_beta_1);
-        m.store(self.m.add(i));
-        let v = (L::splat(c.beta_2) * L::load(self.v.add(i))).max(g.abs());
-        v.store(self.v.add(i));
-        let x = L::load(self.var.add(i));
-        (x - L::splat(c.alpha) * (m / (v + L::splat(c.epsilon)))).store(self.var.add(i));
+        let m = m + (g - m) * L::splat(c.one_minus_beta_1);
+        let v = (L::splat(c.beta_2) * v).max(g.abs());
+        (x - L::splat(c.alpha) * (m / (v + L::splat(c.epsilon))), [m, v])
     }
 }
 
 /// One indexed row: `m = m*b1 + g*(1-b1); v = max(v*b2, |g|); var += -lr/(1-b1^s) * (m / (v + eps))`.
 struct SparseRow {
     c: AdamaxCoeffs,
-    var: *mut f32,
-    grad: *const f32,
-    m: *mut f32,
-    v: *mut f32,
 }
 
-impl ElementKernel for SparseRow {
+impl LaneKernel<2> for SparseRow {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
+    fn lanes<L: Lanes>(&self, x: L, g: L, [m, v]: [L; 2]) -> (L, [L; 2]) {
         let c = &self.c;
-        let g = L::load(self.grad.add(i));
-        let m = L::load(self.m.add(i)) * L::splat(c.beta_1) + g * L::splat(c.one_minus_beta_1);
-        m.store(self.m.add(i));
-        let v = (L::load(self.v.add(i)) * L::splat(c.beta_2)).max(g.abs());
-        v.store(self.v.add(i));
-        let x = L::load(self.var.add(i));
-        (x + L::splat(c.neg_scaled_lr) * (m / (v + L::splat(c.epsilon)))).store(self.var.add(i));
+        let m = m * L::splat(c.beta_1) + g * L::splat(c.one_minus_beta_1);
+        let v = (v * L::splat(c.beta_2)).max(g.abs());
+        (x + L::splat(c.neg_scaled_lr) * (m / (v + L::splat(c.epsilon))), [m, v])
     }
 }

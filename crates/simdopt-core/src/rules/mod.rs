@@ -2,9 +2,11 @@
 //! fused kernels. The shared step (validation, slot creation, clipping, iterations) lives in
 //! [`crate::optimizer::Optimizer`].
 
-use crate::clip::GradPrelude;
+use crate::clip::{GradPrelude, Identity};
+use crate::drive::{self, LaneKernel};
 pub use crate::dynamic::Options;
 use crate::error::{Error, Result};
+pub use crate::slot::{Slot, SlotDtype, SlotShape, SlotSpec};
 
 pub mod adadelta;
 pub mod adagrad;
@@ -24,13 +26,6 @@ pub use nadam::Nadam;
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
-/// A per-variable slot (or an optimizer-wide scalar weight): Keras name and initial value.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SlotSpec {
-    pub name: &'static str,
-    pub init: f32,
-}
-
 /// What one step of a rule sees besides the gradients.
 #[derive(Clone, Copy, Debug)]
 pub struct StepContext {
@@ -40,6 +35,26 @@ pub struct StepContext {
     pub lr: f32,
     /// The base class' `decay` hyperparameter (Nadam reads it as its `schedule_decay`).
     pub decay: f32,
+}
+
+/// One variable's dense step as a rule sees it: the gradient prelude the core fused into this
+/// step (clipping; identity when none), the variable's shape and values, its gradient and its
+/// slots (in [`UpdateRule::slots`] order, each of its declared shape and storage).
+pub struct DenseStep<'a, P> {
+    pub pre: P,
+    pub shape: &'a [usize],
+    pub var: &'a mut [f32],
+    pub grad: &'a [f32],
+    pub slots: &'a mut [Slot],
+}
+
+/// One variable's sparse step: duplicates handled as [`UpdateRule::sums_duplicates`] asks,
+/// preludes already applied to the values.
+pub struct SparseStep<'a> {
+    pub shape: &'a [usize],
+    pub var: &'a mut [f32],
+    pub grad: SparseRows<'a>,
+    pub slots: &'a mut [Slot],
 }
 
 /// A sparse update after Keras' duplicate handling: unique rows (first-occurrence order) and a
@@ -63,23 +78,65 @@ impl SparseRows<'_> {
         &self.values[k * self.row_len..(k + 1) * self.row_len]
     }
 
-    /// For rules that touch every row: calls `with_grad(row, k)` for each row with a gradient (the
-    /// `k`-th of `rows`) and `without_grad(elements)` for each maximal run of rows without one,
-    /// as one element range, in row order.
-    pub fn for_all_rows(&self, mut with_grad: impl FnMut(usize, usize), mut without_grad: impl FnMut(core::ops::Range<usize>)) {
+    /// For rules that touch every row: each row with a gradient ([`RowRun::Grad`]) and each
+    /// maximal run of rows without one ([`RowRun::NoGrad`], as one element range), in row order.
+    pub fn all_rows(&self) -> impl Iterator<Item = RowRun> + '_ {
         let w = self.row_len;
-        let mut run_start = 0;
-        for (r, &k) in self.grad_of_row.iter().enumerate() {
-            if k != NO_GRAD {
-                if run_start < r {
-                    without_grad(run_start * w..r * w);
-                }
-                with_grad(r, k as usize);
-                run_start = r + 1;
+        let n = self.grad_of_row.len();
+        let mut r = 0;
+        core::iter::from_fn(move || {
+            if r >= n {
+                return None;
             }
-        }
-        if run_start < self.grad_of_row.len() {
-            without_grad(run_start * w..self.grad_of_row.len() * w);
+            let k = self.grad_of_row[r];
+            if k != NO_GRAD {
+                r += 1;
+                return Some(RowRun::Grad { row: r - 1, k: k as usize });
+            }
+            let start = r;
+            while r < n && self.grad_of_row[r] == NO_GRAD {
+                r += 1;
+            }
+            Some(RowRun::NoGrad(start * w..r * w))
+        })
+    }
+}
+
+/// See [`SparseRows::all_rows`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowRun {
+    /// Row `row` has the `k`-th gradient row.
+    Grad { row: usize, k: usize },
+    /// These elements belong to rows without a gradient.
+    NoGrad(core::ops::Range<usize>),
+}
+
+/// Runs `k` on each indexed row of a sparse step (the rows of `var` and of every slot).
+pub fn update_indexed_rows<K: LaneKernel<S>, const S: usize>(k: &K, var: &mut [f32], g: &SparseRows<'_>, mut slots: [&mut [f32]; S]) {
+    let w = g.row_len;
+    for (i, &r) in g.rows.iter().enumerate() {
+        let span = r * w..(r + 1) * w;
+        drive::update(Identity, k, &mut var[span.clone()], g.row_values(i), drive::rows(&mut slots, span));
+    }
+}
+
+/// Runs `with` on each row that has a gradient and `without` on each run of rows that has none
+/// (rules whose sparse update touches every row), in row order.
+pub fn update_all_rows<KW: LaneKernel<S>, KO: LaneKernel<S>, const S: usize>(
+    with: &KW,
+    without: &KO,
+    var: &mut [f32],
+    g: &SparseRows<'_>,
+    mut slots: [&mut [f32]; S],
+) {
+    let w = g.row_len;
+    for run in g.all_rows() {
+        match run {
+            RowRun::Grad { row, k } => {
+                let span = row * w..(row + 1) * w;
+                drive::update(Identity, with, &mut var[span.clone()], g.row_values(k), drive::rows(&mut slots, span))
+            }
+            RowRun::NoGrad(span) => drive::update(Identity, without, &mut var[span.clone()], &[], drive::rows(&mut slots, span)),
         }
     }
 }
@@ -116,11 +173,13 @@ pub trait UpdateRule: Clone + Send + 'static {
 
     /// Computes the step's scalars; may update the global weights (Nadam's cache).
     fn prepare(&self, ctx: &StepContext, globals: &mut [f32]) -> Self::Coeffs;
-    /// Dense update of one variable. `slots` are in [`UpdateRule::slots`] order.
-    fn apply_dense<P: GradPrelude>(&self, c: &Self::Coeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]);
+    /// Dense update of one variable. A rule may run several passes (reductions in the fixed
+    /// order of [`crate::reduce`]), but each pass goes through the lane driver
+    /// ([`crate::drive`]).
+    fn apply_dense<P: GradPrelude>(&self, c: &Self::Coeffs, step: DenseStep<'_, P>);
     /// Sparse update of one variable (duplicates already combined, unless
     /// [`UpdateRule::sums_duplicates`] is false, in which case rows may repeat).
-    fn apply_sparse(&self, c: &Self::Coeffs, var: &mut [f32], grad: SparseRows<'_>, slots: &mut [Vec<f32>]);
+    fn apply_sparse(&self, c: &Self::Coeffs, step: SparseStep<'_>);
     /// Whether the sparse path wants duplicate indices summed first (Keras' default); SGD without
     /// momentum scatter-adds the raw slices instead.
     fn sums_duplicates(&self) -> bool {

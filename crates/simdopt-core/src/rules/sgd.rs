@@ -1,10 +1,12 @@
 //! SGD with optional (Nesterov) momentum: TF's `ResourceApplyGradientDescent`,
 //! `ResourceApplyKerasMomentum` and their sparse forms.
 
-use super::{finite, momentum_in_unit_range, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
-use crate::clip::{GradPrelude, Identity};
+use super::{finite, momentum_in_unit_range, update_indexed_rows, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
+use crate::clip::GradPrelude;
+use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
-use crate::lanes::{drive, ElementKernel, Lanes};
+use crate::lanes::Lanes;
+use crate::slot::f32_slots;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Sgd {
@@ -44,7 +46,7 @@ impl UpdateRule for Sgd {
 
     fn slots(&self) -> Vec<SlotSpec> {
         if self.use_momentum {
-            vec![SlotSpec { name: "momentum", init: 0.0 }]
+            vec![SlotSpec::like_var("momentum", 0.0)]
         } else {
             Vec::new()
         }
@@ -72,29 +74,19 @@ impl UpdateRule for Sgd {
         SgdCoeffs { lr: ctx.lr, momentum: self.momentum }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &SgdCoeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
-        let n = var.len();
-        match slots.first_mut() {
-            None => drive(&Plain { c: *c, pre, var: var.as_mut_ptr(), grad: grad.as_ptr() }, n),
-            Some(accum) => {
-                let k =
-                    Momentum { c: *c, pre, nesterov: self.nesterov, var: var.as_mut_ptr(), grad: grad.as_ptr(), accum: accum.as_mut_ptr() };
-                drive(&k, n)
-            }
+    fn apply_dense<P: GradPrelude>(&self, c: &SgdCoeffs, t: DenseStep<'_, P>) {
+        if self.use_momentum {
+            drive::update(t.pre, &Momentum { c: *c, nesterov: self.nesterov }, t.var, t.grad, f32_slots::<1>(t.slots))
+        } else {
+            drive::update(t.pre, &Plain { c: *c }, t.var, t.grad, [])
         }
     }
 
-    fn apply_sparse(&self, c: &SgdCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
-        let w = g.row_len;
-        for (k, &row) in g.rows.iter().enumerate() {
-            let (var, grad) = (var[row * w..(row + 1) * w].as_mut_ptr(), g.values[k * w..(k + 1) * w].as_ptr());
-            match slots.first_mut() {
-                None => drive(&ScatterAdd { c: *c, var, grad }, w),
-                Some(accum) => {
-                    let accum = accum[row * w..(row + 1) * w].as_mut_ptr();
-                    drive(&Momentum { c: *c, pre: Identity, nesterov: self.nesterov, var, grad, accum }, w)
-                }
-            }
+    fn apply_sparse(&self, c: &SgdCoeffs, t: SparseStep<'_>) {
+        if self.use_momentum {
+            update_indexed_rows(&Momentum { c: *c, nesterov: self.nesterov }, t.var, &t.grad, f32_slots::<1>(t.slots))
+        } else {
+            update_indexed_rows(&ScatterAdd { c: *c }, t.var, &t.grad, [])
         }
     }
 
@@ -104,58 +96,42 @@ impl UpdateRule for Sgd {
 }
 
 /// `var -= grad * lr`.
-struct Plain<P> {
+struct Plain {
     c: SgdCoeffs,
-    pre: P,
-    var: *mut f32,
-    grad: *const f32,
 }
 
-impl<P: GradPrelude> ElementKernel for Plain<P> {
+impl LaneKernel<0> for Plain {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        let g = self.pre.apply(L::load(self.grad.add(i)));
-        let v = L::load(self.var.add(i));
-        (v - g * L::splat(self.c.lr)).store(self.var.add(i));
+    fn lanes<L: Lanes>(&self, x: L, g: L, s: [L; 0]) -> (L, [L; 0]) {
+        (x - g * L::splat(self.c.lr), s)
     }
 }
 
 /// `ResourceScatterAdd(var, indices, -grad * lr)`.
 struct ScatterAdd {
     c: SgdCoeffs,
-    var: *mut f32,
-    grad: *const f32,
 }
 
-impl ElementKernel for ScatterAdd {
+impl LaneKernel<0> for ScatterAdd {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        let g = L::load(self.grad.add(i));
-        let v = L::load(self.var.add(i));
-        (v + (-g) * L::splat(self.c.lr)).store(self.var.add(i));
+    fn lanes<L: Lanes>(&self, x: L, g: L, s: [L; 0]) -> (L, [L; 0]) {
+        (x + (-g) * L::splat(self.c.lr), s)
     }
 }
 
 /// `accum = accum * momentum - grad * lr; var += nesterov ? accum * momentum - grad * lr : accum`.
-struct Momentum<P> {
+struct Momentum {
     c: SgdCoeffs,
-    pre: P,
     nesterov: bool,
-    var: *mut f32,
-    grad: *const f32,
-    accum: *mut f32,
 }
 
-impl<P: GradPrelude> ElementKernel for Momentum<P> {
+impl LaneKernel<1> for Momentum {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        let g = self.pre.apply(L::load(self.grad.add(i)));
+    fn lanes<L: Lanes>(&self, x: L, g: L, [accum]: [L; 1]) -> (L, [L; 1]) {
         let mu = L::splat(self.c.momentum);
         let lr = L::splat(self.c.lr);
-        let a = L::load(self.accum.add(i)) * mu - g * lr;
-        a.store(self.accum.add(i));
-        let v = L::load(self.var.add(i));
+        let a = accum * mu - g * lr;
         let dv = if self.nesterov { a * mu - g * lr } else { a };
-        (v + dv).store(self.var.add(i));
+        (x + dv, [a])
     }
 }
