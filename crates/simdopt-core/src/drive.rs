@@ -6,8 +6,8 @@
 //! body, `f32` lanes for the tail); `Lanes` operations are IEEE-exact, so a SIMD build, the
 //! scalar wasm build and the native build give bit-identical results.
 
-use crate::clip::GradPrelude;
 use crate::lanes::{Lanes, Wide};
+use crate::step::GradPrelude;
 
 /// One optimizer kernel as a pure function of lanes: the variable, the gradient (after the
 /// step's fused preludes) and `S` slots, all at the same elements.
@@ -23,44 +23,107 @@ pub trait LaneKernel<const S: usize> {
     fn lanes<L: Lanes>(&self, var: L, grad: L, slots: [L; S]) -> (L, [L; S]);
 }
 
-/// Runs `k` over every element of `var`: loads, `pre` on the gradient, the kernel, stores.
-/// `grad` (when read) and every slot must have `var`'s length.
+/// The gradient of a pass: values as given, or (Keras 3 gradient accumulation, update step)
+/// the step's values plus the accumulator, divided by the number of steps, with the
+/// accumulator reset to zero in the same pass.
+pub enum GradIn<'a> {
+    Values(&'a [f32]),
+    Accumulated { grad: &'a [f32], acc: &'a mut [f32], steps: f32 },
+}
+
+impl<'a> From<&'a [f32]> for GradIn<'a> {
+    fn from(g: &'a [f32]) -> Self {
+        GradIn::Values(g)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [f32; N]> for GradIn<'a> {
+    fn from(g: &'a [f32; N]) -> Self {
+        GradIn::Values(g)
+    }
+}
+
+/// Runs `k` over every element of `var`: loads, the fused preludes (`pre.unscale`, then the
+/// accumulator if any, then `pre.apply` on the gradient; `pre.decay` on the variable), the
+/// kernel, stores. The gradient (when read), the accumulator and every slot must have `var`'s
+/// length.
 #[inline(always)]
-pub fn update<P: GradPrelude, K: LaneKernel<S>, const S: usize>(pre: P, k: &K, var: &mut [f32], grad: &[f32], slots: [&mut [f32]; S]) {
+pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
+    pre: P,
+    k: &K,
+    var: &mut [f32],
+    grad: impl Into<GradIn<'g>>,
+    slots: [&mut [f32]; S],
+) {
     let n = var.len();
-    assert!((!K::READS_GRAD || grad.len() == n) && slots.iter().all(|s| s.len() == n), "kernel buffers of different lengths");
-    let buffers = Buffers { var: var.as_mut_ptr(), grad: grad.as_ptr(), slots: slots.map(|s| s.as_mut_ptr()) };
-    let mut i = 0;
-    // SAFETY: every buffer holds `n` elements (checked above, `grad` only when read), and the
-    // loops below touch elements `i..i + L::WIDTH` with `i + L::WIDTH <= n` only. The buffers
-    // are distinct: `&mut` slices (and `grad`, a shared slice, cannot alias them).
-    unsafe {
-        if !scalar_forced() {
-            while i + Wide::WIDTH <= n {
-                buffers.step::<Wide, P, K>(pre, k, i);
-                i += Wide::WIDTH;
-            }
-        }
-        while i < n {
-            buffers.step::<f32, P, K>(pre, k, i);
-            i += 1;
-        }
+    let (grad, acc, steps) = match grad.into() {
+        GradIn::Values(g) => (g, None, 1.0),
+        // Only preludes that fuse accumulation take this arm (`ACCUMULATES` is a constant, so
+        // the other preludes' loops stay as they were).
+        GradIn::Accumulated { grad, acc, steps } if P::ACCUMULATES => (grad, Some(acc), steps),
+        GradIn::Accumulated { .. } => unreachable!("this prelude does not fuse gradient accumulation"),
+    };
+    let acc_ok = acc.as_ref().map_or(true, |a| a.len() == n);
+    assert!((!K::READS_GRAD || grad.len() == n) && acc_ok && slots.iter().all(|s| s.len() == n), "kernel buffers of different lengths");
+    let buffers = Buffers {
+        var: var.as_mut_ptr(),
+        grad: grad.as_ptr(),
+        acc: acc.map_or(core::ptr::null_mut(), |a| a.as_mut_ptr()),
+        steps,
+        slots: slots.map(|s| s.as_mut_ptr()),
+    };
+    if P::ACCUMULATES && !buffers.acc.is_null() {
+        buffers.run::<P, K, true>(pre, k, n)
+    } else {
+        buffers.run::<P, K, false>(pre, k, n)
     }
 }
 
 struct Buffers<const S: usize> {
     var: *mut f32,
     grad: *const f32,
+    /// Null unless the pass consumes an accumulator.
+    acc: *mut f32,
+    steps: f32,
     slots: [*mut f32; S],
 }
 
 impl<const S: usize> Buffers<S> {
+    #[inline(always)]
+    fn run<P: GradPrelude, K: LaneKernel<S>, const ACC: bool>(&self, pre: P, k: &K, n: usize) {
+        let mut i = 0;
+        // SAFETY: every buffer holds `n` elements (checked by `update`; `grad` only when read,
+        // `acc` only when `ACC`), and the loops touch elements `i..i + L::WIDTH` with
+        // `i + L::WIDTH <= n` only. The buffers are distinct: `&mut` slices, and `grad`, a
+        // shared slice, cannot alias them.
+        unsafe {
+            if !scalar_forced() {
+                while i + Wide::WIDTH <= n {
+                    self.step::<Wide, P, K, ACC>(pre, k, i);
+                    i += Wide::WIDTH;
+                }
+            }
+            while i < n {
+                self.step::<f32, P, K, ACC>(pre, k, i);
+                i += 1;
+            }
+        }
+    }
+
     /// # Safety
     /// Every buffer must be valid for `L::WIDTH` elements from `i`.
     #[inline(always)]
-    unsafe fn step<L: Lanes, P: GradPrelude, K: LaneKernel<S>>(&self, pre: P, k: &K, i: usize) {
-        let var = if K::UPDATES_VAR { L::load(self.var.add(i)) } else { L::splat(0.0) };
-        let grad = if K::READS_GRAD { pre.apply(L::load(self.grad.add(i))) } else { L::splat(0.0) };
+    unsafe fn step<L: Lanes, P: GradPrelude, K: LaneKernel<S>, const ACC: bool>(&self, pre: P, k: &K, i: usize) {
+        let var = if K::UPDATES_VAR { pre.decay(L::load(self.var.add(i))) } else { L::splat(0.0) };
+        let grad = if !K::READS_GRAD {
+            L::splat(0.0)
+        } else if ACC {
+            let g = (pre.unscale(L::load(self.grad.add(i))) + L::load(self.acc.add(i))) / L::splat(self.steps);
+            L::splat(0.0).store(self.acc.add(i));
+            pre.apply(g)
+        } else {
+            pre.apply(pre.unscale(L::load(self.grad.add(i))))
+        };
         let slots: [L; S] = core::array::from_fn(|j| L::load(self.slots[j].add(i)));
         let (var, slots) = k.lanes(var, grad, slots);
         for (j, s) in slots.into_iter().enumerate() {

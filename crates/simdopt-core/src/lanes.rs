@@ -432,11 +432,11 @@ pub type Wide = Array<8>;
 
 /// `REDUCE_WIDTH` lanes for the reductions, in registers where the build has SIMD.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-type Reduce = Pair<wasm_simd::F32x4>;
+pub(crate) type Reduce = Pair<wasm_simd::F32x4>;
 #[cfg(target_arch = "x86_64")]
-type Reduce = Pair<x86_sse::F32x4>;
+pub(crate) type Reduce = Pair<x86_sse::F32x4>;
 #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
-type Reduce = Array<REDUCE_WIDTH>;
+pub(crate) type Reduce = Array<REDUCE_WIDTH>;
 
 /// Width used by the fixed-order reductions: the same on every build, so sums agree bit for bit.
 pub const REDUCE_WIDTH: usize = 8;

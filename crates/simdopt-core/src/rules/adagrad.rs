@@ -4,11 +4,11 @@
 use super::{
     check, finite, keras_epsilon, py_float, update_indexed_rows, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule,
 };
-use crate::clip::GradPrelude;
 use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
+use crate::step::GradPrelude;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Adagrad {

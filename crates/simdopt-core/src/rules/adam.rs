@@ -3,11 +3,11 @@
 //! indexed rows, then update every row of the variable).
 
 use super::{powf, update_all_rows, Betas, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
-use crate::clip::GradPrelude;
 use crate::drive::{self, LaneKernel};
 use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
+use crate::step::GradPrelude;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Adam {

@@ -2,11 +2,11 @@
 //! path (only the indexed rows of `m`, `v` and the variable change).
 
 use super::{powf, update_indexed_rows, Betas, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
-use crate::clip::GradPrelude;
 use crate::drive::{self, LaneKernel};
 use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
+use crate::step::GradPrelude;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Adamax {

@@ -11,11 +11,11 @@
 //! kernels are not affected and follow the documented update.
 
 use super::{check, finite, powf, update_indexed_rows, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
-use crate::clip::GradPrelude;
 use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
+use crate::step::GradPrelude;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ftrl {

@@ -2,11 +2,12 @@
 //! fused kernels. The shared step (validation, slot creation, clipping, iterations) lives in
 //! [`crate::optimizer::Optimizer`].
 
-use crate::clip::{GradPrelude, Identity};
-use crate::drive::{self, LaneKernel};
+use crate::drive::{self, GradIn, LaneKernel};
 pub use crate::dynamic::Options;
 use crate::error::{Error, Result};
 pub use crate::slot::{Slot, SlotDtype, SlotShape, SlotSpec};
+use crate::step::clip::Identity;
+use crate::step::GradPrelude;
 
 pub mod adadelta;
 pub mod adagrad;
@@ -44,7 +45,7 @@ pub struct DenseStep<'a, P> {
     pub pre: P,
     pub shape: &'a [usize],
     pub var: &'a mut [f32],
-    pub grad: &'a [f32],
+    pub grad: GradIn<'a>,
     pub slots: &'a mut [Slot],
 }
 

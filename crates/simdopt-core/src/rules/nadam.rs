@@ -7,11 +7,11 @@
 //! variable move.
 
 use super::{powf, update_all_rows, Betas, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
-use crate::clip::GradPrelude;
 use crate::drive::{self, LaneKernel};
 use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
+use crate::step::GradPrelude;
 
 /// Keras' default `schedule_decay`.
 pub const DEFAULT_SCHEDULE_DECAY: f32 = 0.004;

@@ -8,11 +8,11 @@ use super::{
     finite, keras_epsilon, momentum_in_unit_range, update_all_rows, update_indexed_rows, DenseStep, Options, SlotSpec, SparseStep,
     StepContext, UpdateRule,
 };
-use crate::clip::GradPrelude;
 use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
+use crate::step::GradPrelude;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RmsProp {

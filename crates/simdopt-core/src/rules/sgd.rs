@@ -2,11 +2,11 @@
 //! `ResourceApplyKerasMomentum` and their sparse forms.
 
 use super::{finite, momentum_in_unit_range, update_indexed_rows, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
-use crate::clip::GradPrelude;
 use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
+use crate::step::GradPrelude;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Sgd {

@@ -1,15 +1,15 @@
-//! Gradient clipping (Keras' `clipvalue`, `clipnorm`, `global_clipnorm`), fused into the update
+//! Stage "clip": Keras' `clipvalue`, `clipnorm`, `global_clipnorm`, fused into the update
 //! kernels as a per-element prelude so that clipping costs no extra write pass; the norms are
-//! one read pass in the fixed reduction order of [`crate::lanes::sum_of_squares`].
+//! one read pass in the fixed reduction order of [`crate::lanes::sum_of_squares`] (TF 2.4's
+//! classes, unchanged) or of [`crate::reduce`] (the Keras 3 order of stages).
 
+use super::GradPrelude;
 use crate::error::{Error, Result};
-use crate::lanes::Lanes;
-use crate::rules::py_float;
-
-/// Transforms a gradient lane before the update rule sees it.
-pub trait GradPrelude: Copy {
-    fn apply<L: Lanes>(&self, g: L) -> L;
-}
+use crate::lanes::{sum_of_squares, Lanes};
+use crate::optimizer::{Gradient, Optimizer};
+use crate::reduce::{self, ElementMap};
+use crate::rules::{py_float, UpdateRule};
+use crate::store::{Store, TensorId};
 
 /// No clipping.
 #[derive(Clone, Copy)]
@@ -142,10 +142,88 @@ fn norm_from_sum(l2sum: f32) -> f32 {
     }
 }
 
+/// Stage "clip" of the TF 2.4 order: one prelude per non-None gradient (norms in one read
+/// pass each, TF's unblocked order; the global norm as TF's `sqrt(2 * Σ l2_loss)`).
+pub(crate) fn compute_preludes<R: UpdateRule>(opt: &mut Optimizer<R>, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
+    let c = opt.clipping;
+    let preludes = &mut opt.scratch.preludes;
+    preludes.clear();
+    let grads = pairs.iter().filter_map(|(g, _)| g.as_ref());
+    if c.clipnorm.is_none() && c.global_clipnorm.is_none() {
+        preludes.extend(grads.map(|_| c.prelude(0.0, 0.0)));
+        return;
+    }
+    let sums: Vec<f32> = grads
+        .map(|g| {
+            let values = match *g {
+                Gradient::Dense(v) | Gradient::Sparse { values: v, .. } => v,
+                Gradient::Tensor(id) => &store.get(id).expect("validated").data,
+            };
+            sum_of_squares(values, c.clipvalue)
+        })
+        .collect();
+    // TF's global_norm: sqrt(2 * sum(l2_loss)), l2_loss = sum(x^2) / 2.
+    let global = sums.iter().fold(0.0f32, |acc, s| acc + s * 0.5) * 2.0;
+    preludes.extend(sums.iter().map(|&s| c.prelude(s, global)));
+}
+
+/// Stage "clip" of the Keras 3 order: the norms see the gradient after the stages before it
+/// ([`super::unscale`], [`super::accumulate`]); per-tensor sums in the fixed block order of
+/// [`crate::reduce`], the global norm as Keras 3's `sqrt(Σ ‖g‖²)`.
+pub(crate) fn compute_keras3_preludes<R: UpdateRule>(opt: &mut Optimizer<R>, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
+    let c = opt.clipping;
+    opt.scratch.preludes.clear();
+    let n_grads = pairs.iter().filter(|(g, _)| g.is_some()).count();
+    if c.clipnorm.is_none() && c.global_clipnorm.is_none() {
+        opt.scratch.preludes.extend((0..n_grads).map(|_| c.prelude(0.0, 0.0)));
+        return;
+    }
+    let (scale, steps) = (opt.stages.loss_scale_factor, opt.stages.gradient_accumulation_steps.map(|n| n as f32));
+    let mut sums = Vec::with_capacity(n_grads);
+    for (g, var) in pairs {
+        let Some(g) = g else { continue };
+        let acc = steps.and_then(|_| opt.vars.get(var)).and_then(|&s| opt.states[s].accumulator.as_deref());
+        let map = KerasGradient { scale, steps, clipvalue: c.clipvalue };
+        let sum = match *g {
+            // Sparse gradients were added into the accumulator already (`accumulate::densify`).
+            Gradient::Sparse { .. } if acc.is_some() => {
+                reduce::sum_of_squares_by(acc.expect("checked"), None, &KerasGradient { scale: None, steps: None, ..map })
+            }
+            Gradient::Sparse { values, .. } => reduce::sum_of_squares_by(values, None, &map),
+            Gradient::Dense(v) => reduce::sum_of_squares_by(v, acc, &map),
+            Gradient::Tensor(id) => reduce::sum_of_squares_by(&store.get(id).expect("validated").data, acc, &map),
+        };
+        sums.push(sum);
+    }
+    let global = sums.iter().fold(0.0f32, |acc, s| acc + s);
+    opt.scratch.preludes.extend(sums.iter().map(|&s| c.prelude(s, global)));
+}
+
+/// The gradient the Keras 3 clip stage sees: `g / loss_scale_factor`, then `(g + acc) / N` on
+/// an accumulation update step, then `clipvalue`.
+struct KerasGradient {
+    scale: Option<f32>,
+    steps: Option<f32>,
+    clipvalue: Option<f32>,
+}
+
+impl ElementMap for KerasGradient {
+    #[inline(always)]
+    fn map<L: Lanes>(&self, x: L, acc: L) -> L {
+        let mut g = if let Some(s) = self.scale { x / L::splat(s) } else { x };
+        if let Some(n) = self.steps {
+            g = (g + acc) / L::splat(n);
+        }
+        match self.clipvalue {
+            Some(v) => g.min(L::splat(v)).max(L::splat(-v)),
+            None => g,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lanes::sum_of_squares;
 
     #[test]
     fn a_nan_gradient_gives_a_nan_norm_and_divisor_as_in_tf() {
