@@ -27,21 +27,20 @@ pub mod error;
 pub mod lanes;
 pub mod optimizer;
 pub mod reduce;
+pub mod registry;
 pub mod rules;
 pub mod slot;
 pub mod step;
 pub mod store;
-
-mod dynamic;
 
 /// The README's example runs as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeExample;
 
-pub use dynamic::{build_optimizer, AnyOptimizer, DynOptimizer, Options};
 pub use error::{Error, Result};
 pub use optimizer::{Gradient, Optimizer};
+pub use registry::{build_optimizer, registry_json, Family, Options};
 pub use step::clip::{self, Clipping};
 pub use step::{Ema, Stages};
 pub use store::{Store, Tensor, TensorId};

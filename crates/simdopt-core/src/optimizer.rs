@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::{Error, Result};
+use crate::rules::dispatch::{DynRule, Prepared};
 use crate::rules::{finite, py_float, SlotSpec, UpdateRule};
 use crate::slot::{filled, out_of_memory, Slot};
 use crate::step::clip::{Clip, Clipping};
@@ -50,8 +51,8 @@ enum WeightRef {
 pub const BASE_HYPERS: [&str; 2] = ["learning_rate", "decay"];
 
 /// A Keras optimizer: a rule plus the shared state (iterations, slots, clipping, learning rate).
-pub struct Optimizer<R: UpdateRule> {
-    pub(crate) rule: R,
+pub struct Optimizer {
+    pub(crate) rule: Box<dyn DynRule>,
     name: String,
     learning_rate: f32,
     pub(crate) decay: f32,
@@ -86,12 +87,12 @@ pub(crate) struct Scratch {
     pub(crate) grad_of_row: Vec<u32>,
 }
 
-impl<R: UpdateRule> Optimizer<R> {
+impl Optimizer {
     /// An optimizer named after the rule's Keras class, with the given learning rate.
-    pub fn new(rule: R, learning_rate: f32) -> Result<Self> {
+    pub fn new<R: UpdateRule>(rule: R, learning_rate: f32) -> Result<Self> {
         let slot_specs = rule.slots();
         let mut opt = Optimizer {
-            rule,
+            rule: Box::new(Prepared::new(rule)),
             name: R::CLASS_NAME.to_string(),
             learning_rate: 0.0,
             decay: 0.0,
@@ -125,8 +126,14 @@ impl<R: UpdateRule> Optimizer<R> {
         &self.name
     }
 
-    pub fn rule(&self) -> &R {
-        &self.rule
+    /// The rule, if it is an `R`.
+    pub fn rule<R: UpdateRule>(&self) -> Option<&R> {
+        self.rule.as_any().downcast_ref()
+    }
+
+    /// The Keras class name of the rule.
+    pub fn class_name(&self) -> &'static str {
+        self.rule.class_name()
     }
 
     pub fn iterations(&self) -> u64 {
@@ -285,7 +292,7 @@ impl<R: UpdateRule> Optimizer<R> {
         }
         let (nv, ns) = (new_vars.len(), self.slot_specs.len());
         for k in 0..nv * ns {
-            let (var, slot) = if R::INTERLEAVED_SLOTS { (k / ns, k % ns) } else { (k % nv, k / nv) };
+            let (var, slot) = if self.rule.interleaved_slots() { (k / ns, k % ns) } else { (k % nv, k / nv) };
             self.weights.push(WeightRef::Slot { var: first + var, slot });
         }
         self.batches.push(nv);
@@ -353,6 +360,11 @@ impl<R: UpdateRule> Optimizer<R> {
         }
         self.iterations = iterations;
         Ok(())
+    }
+
+    /// The rule's slot declarations, in creation order.
+    pub fn slot_specs(&self) -> &[SlotSpec] {
+        &self.slot_specs
     }
 
     /// Slot names in creation order (Keras' `get_slot_names`).

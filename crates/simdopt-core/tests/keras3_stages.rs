@@ -9,7 +9,7 @@ fn var(store: &mut Store, name: &str, v: &[f32]) -> TensorId {
     store.insert(Tensor::new(name, vec![v.len()], v.to_vec()).unwrap())
 }
 
-fn sgd(lr: f32, stages: Stages) -> Optimizer<Sgd> {
+fn sgd(lr: f32, stages: Stages) -> Optimizer {
     let mut o = Optimizer::new(Sgd::new(0.0, false).unwrap(), lr).unwrap();
     o.set_stages(stages).unwrap();
     o

@@ -1,12 +1,16 @@
 //! Adadelta: TF's `ResourceApplyAdadelta` / `ResourceSparseApplyAdadelta` kernels (the sparse
 //! update touches only the indexed rows, with the same per-element formula).
 
-use super::{finite, keras_epsilon, update_indexed_rows, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
+use super::{
+    finite, keras_epsilon, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, EPSILON,
+};
 use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
 use crate::step::GradPrelude;
+
+const RHO: Hyper = Hyper::number("rho", 0.95);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Adadelta {
@@ -16,7 +20,7 @@ pub struct Adadelta {
 
 impl Default for Adadelta {
     fn default() -> Self {
-        Adadelta { rho: 0.95, epsilon: 1e-7 }
+        Adadelta { rho: RHO.default, epsilon: EPSILON.default }
     }
 }
 
@@ -39,10 +43,11 @@ pub struct AdadeltaCoeffs {
 
 impl UpdateRule for Adadelta {
     const CLASS_NAME: &'static str = "Adadelta";
+    const CONFIG: &'static [Hyper] = &[RHO, EPSILON];
     type Coeffs = AdadeltaCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        Adadelta::new(o.take("rho", 0.95), o.take("epsilon", 1e-7))
+        Adadelta::new(o.number(&RHO), o.number(&EPSILON))
     }
 
     fn slots(&self) -> Vec<SlotSpec> {

@@ -2,7 +2,8 @@
 //! the square root; the sparse update touches only the indexed rows).
 
 use super::{
-    check, finite, keras_epsilon, py_float, update_indexed_rows, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule,
+    check, finite, keras_epsilon, py_float, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule,
+    EPSILON, INITIAL_ACCUMULATOR_VALUE,
 };
 use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
@@ -18,7 +19,7 @@ pub struct Adagrad {
 
 impl Default for Adagrad {
     fn default() -> Self {
-        Adagrad { initial_accumulator_value: 0.1, epsilon: 1e-7 }
+        Adagrad { initial_accumulator_value: INITIAL_ACCUMULATOR_VALUE.default, epsilon: EPSILON.default }
     }
 }
 
@@ -39,10 +40,11 @@ pub struct AdagradCoeffs {
 
 impl UpdateRule for Adagrad {
     const CLASS_NAME: &'static str = "Adagrad";
+    const CONFIG: &'static [Hyper] = &[INITIAL_ACCUMULATOR_VALUE, EPSILON];
     type Coeffs = AdagradCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        Adagrad::new(o.take("initial_accumulator_value", 0.1), o.take("epsilon", 1e-7))
+        Adagrad::new(o.number(&INITIAL_ACCUMULATOR_VALUE), o.number(&EPSILON))
     }
 
     fn slots(&self) -> Vec<SlotSpec> {

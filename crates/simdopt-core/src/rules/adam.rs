@@ -2,12 +2,16 @@
 //! kernels for dense gradients, and Keras' Python sparse path (decay every row, scatter-add the
 //! indexed rows, then update every row of the variable).
 
-use super::{powf, update_all_rows, Betas, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
+use super::{
+    powf, update_all_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON,
+};
 use crate::drive::{self, LaneKernel};
 use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
 use crate::step::GradPrelude;
+
+const AMSGRAD: Hyper = Hyper::flag("amsgrad", false);
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Adam {
@@ -40,10 +44,11 @@ pub struct AdamCoeffs {
 
 impl UpdateRule for Adam {
     const CLASS_NAME: &'static str = "Adam";
+    const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON, AMSGRAD];
     type Coeffs = AdamCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        Ok(Adam { betas: Betas::from_options(o)?, amsgrad: o.take_flag("amsgrad", false) })
+        Ok(Adam { betas: Betas::from_options(o)?, amsgrad: o.flag(&AMSGRAD) })
     }
 
     fn slots(&self) -> Vec<SlotSpec> {

@@ -1,7 +1,9 @@
 //! Adamax: TF's `ResourceApplyAdaMax` kernel for dense gradients and Keras' lazy Python sparse
 //! path (only the indexed rows of `m`, `v` and the variable change).
 
-use super::{powf, update_indexed_rows, Betas, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
+use super::{
+    powf, update_indexed_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON,
+};
 use crate::drive::{self, LaneKernel};
 use crate::error::Result;
 use crate::lanes::Lanes;
@@ -33,6 +35,7 @@ pub struct AdamaxCoeffs {
 
 impl UpdateRule for Adamax {
     const CLASS_NAME: &'static str = "Adamax";
+    const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON];
     type Coeffs = AdamaxCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {

@@ -10,7 +10,10 @@
 //! documented update; with a changing one (decay, schedules) the trajectory differs. The sparse
 //! kernels are not affected and follow the documented update.
 
-use super::{check, finite, powf, update_indexed_rows, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
+use super::{
+    check, finite, powf, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule,
+    INITIAL_ACCUMULATOR_VALUE,
+};
 use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
@@ -29,19 +32,27 @@ pub struct Ftrl {
 
 impl Default for Ftrl {
     fn default() -> Self {
-        Ftrl { learning_rate_power: -0.5, initial_accumulator_value: 0.1, l1: 0.0, l2: 0.0, beta: 0.0, l2_shrinkage: 0.0 }
+        Ftrl {
+            learning_rate_power: LEARNING_RATE_POWER.default,
+            initial_accumulator_value: INITIAL_ACCUMULATOR_VALUE.default,
+            l1: L1.default,
+            l2: L2.default,
+            beta: BETA.default,
+            l2_shrinkage: L2_SHRINKAGE.default,
+        }
     }
 }
 
-/// Keras' names of the hyperparameters, in `get_config` order.
-const HYPERS: [&str; 6] = [
-    "initial_accumulator_value",
-    "learning_rate_power",
-    "l1_regularization_strength",
-    "l2_regularization_strength",
-    "beta",
-    "l2_shrinkage_regularization_strength",
-];
+const LEARNING_RATE_POWER: Hyper = Hyper::number("learning_rate_power", -0.5);
+const L1: Hyper = Hyper::number("l1_regularization_strength", 0.0);
+const L2: Hyper = Hyper::number("l2_regularization_strength", 0.0);
+const BETA: Hyper = Hyper::number("beta", 0.0);
+const L2_SHRINKAGE: Hyper = Hyper::number("l2_shrinkage_regularization_strength", 0.0);
+
+/// The constructor options in Keras' `get_config` order.
+const CONFIG: [Hyper; 6] = [INITIAL_ACCUMULATOR_VALUE, LEARNING_RATE_POWER, L1, L2, BETA, L2_SHRINKAGE];
+/// Their names.
+const HYPERS: [&str; 6] = [CONFIG[0].name, CONFIG[1].name, CONFIG[2].name, CONFIG[3].name, CONFIG[4].name, CONFIG[5].name];
 
 impl Ftrl {
     /// Keras' constructor order: `learning_rate_power, initial_accumulator_value, l1, l2,
@@ -84,17 +95,17 @@ fn root<L: Lanes, const SQRT: bool>(x: L, neg_power: f32) -> L {
 impl UpdateRule for Ftrl {
     const CLASS_NAME: &'static str = "Ftrl";
     const INTERLEAVED_SLOTS: bool = true;
+    const CONFIG: &'static [Hyper] = &CONFIG;
     type Coeffs = FtrlCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        let d = Ftrl::default();
         Ftrl::new(
-            o.take("learning_rate_power", d.learning_rate_power),
-            o.take("initial_accumulator_value", d.initial_accumulator_value),
-            o.take("l1_regularization_strength", d.l1),
-            o.take("l2_regularization_strength", d.l2),
-            o.take("l2_shrinkage_regularization_strength", d.l2_shrinkage),
-            o.take("beta", d.beta),
+            o.number(&LEARNING_RATE_POWER),
+            o.number(&INITIAL_ACCUMULATOR_VALUE),
+            o.number(&L1),
+            o.number(&L2),
+            o.number(&L2_SHRINKAGE),
+            o.number(&BETA),
         )
     }
 

@@ -3,8 +3,8 @@
 //! [`crate::optimizer::Optimizer`].
 
 use crate::drive::{self, GradIn, LaneKernel};
-pub use crate::dynamic::Options;
 use crate::error::{Error, Result};
+pub use crate::registry::Options;
 pub use crate::slot::{Slot, SlotDtype, SlotShape, SlotSpec};
 use crate::step::clip::Identity;
 use crate::step::GradPrelude;
@@ -13,6 +13,7 @@ pub mod adadelta;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
+pub mod dispatch;
 pub mod ftrl;
 pub mod nadam;
 pub mod rmsprop;
@@ -142,6 +143,32 @@ pub fn update_all_rows<KW: LaneKernel<S>, KO: LaneKernel<S>, const S: usize>(
     }
 }
 
+/// A constructor option of a class: Keras name and default. Numbers are hyperparameters (may
+/// change later), flags are fixed at construction (`default` is 0 or 1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hyper {
+    pub name: &'static str,
+    pub default: f32,
+    pub flag: bool,
+}
+
+impl Hyper {
+    pub const fn number(name: &'static str, default: f32) -> Self {
+        Hyper { name, default, flag: false }
+    }
+
+    pub const fn flag(name: &'static str, default: bool) -> Self {
+        Hyper { name, default: if default { 1.0 } else { 0.0 }, flag: true }
+    }
+}
+
+/// Options several classes share.
+pub const BETA_1: Hyper = Hyper::number("beta_1", 0.9);
+pub const BETA_2: Hyper = Hyper::number("beta_2", 0.999);
+pub const EPSILON: Hyper = Hyper::number("epsilon", 1e-7);
+pub const MOMENTUM: Hyper = Hyper::number("momentum", 0.0);
+pub const INITIAL_ACCUMULATOR_VALUE: Hyper = Hyper::number("initial_accumulator_value", 0.1);
+
 /// One optimizer's maths. Kernels must read each element of the variable, gradient and slots
 /// once and write it once.
 pub trait UpdateRule: Clone + Send + 'static {
@@ -150,8 +177,17 @@ pub trait UpdateRule: Clone + Send + 'static {
     /// Keras creates each slot for all variables before the next slot ("all m, then all v"),
     /// except Ftrl, which interleaves slots per variable.
     const INTERLEAVED_SLOTS: bool = false;
+    /// Default learning rate.
+    const LEARNING_RATE: f32 = 0.001;
+    /// Default of the base class' `decay`.
+    const DECAY: f32 = 0.0;
+    /// A constructor key that sets `decay` too and wins over it (Nadam's `schedule_decay`).
+    const DECAY_ALIAS: Option<&'static str> = None;
+    /// The rule's constructor options with their defaults, in Keras' `get_config` order (the
+    /// registry's table; `from_options` takes them with these defaults).
+    const CONFIG: &'static [Hyper];
     /// Per-step scalars computed once per `apply_gradients`.
-    type Coeffs: Copy;
+    type Coeffs: Copy + Send;
 
     /// Builds the rule from Keras constructor options (defaults for missing keys).
     fn from_options(o: &mut Options<'_>) -> Result<Self>;
@@ -262,7 +298,7 @@ pub struct Betas {
 
 impl Default for Betas {
     fn default() -> Self {
-        Betas { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 }
+        Betas { beta_1: BETA_1.default, beta_2: BETA_2.default, epsilon: EPSILON.default }
     }
 }
 
@@ -278,8 +314,7 @@ impl Betas {
     }
 
     pub fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        let d = Betas::default();
-        Betas::new(o.take("beta_1", d.beta_1), o.take("beta_2", d.beta_2), o.take("epsilon", d.epsilon))
+        Betas::new(o.number(&BETA_1), o.number(&BETA_2), o.number(&EPSILON))
     }
 
     pub fn get(&self, name: &str) -> Option<f32> {

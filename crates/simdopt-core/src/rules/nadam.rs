@@ -6,7 +6,9 @@
 //! Sparse (Keras' Python path): `m` and `v` decay over every row, only the indexed rows of the
 //! variable move.
 
-use super::{powf, update_all_rows, Betas, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
+use super::{
+    powf, update_all_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON,
+};
 use crate::drive::{self, LaneKernel};
 use crate::error::Result;
 use crate::lanes::Lanes;
@@ -48,6 +50,9 @@ pub struct NadamCoeffs {
 
 impl UpdateRule for Nadam {
     const CLASS_NAME: &'static str = "Nadam";
+    const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON];
+    const DECAY: f32 = DEFAULT_SCHEDULE_DECAY;
+    const DECAY_ALIAS: Option<&'static str> = Some("schedule_decay");
     type Coeffs = NadamCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {

@@ -5,14 +5,17 @@
 //! every row but moves only the indexed rows of the variable.
 
 use super::{
-    finite, keras_epsilon, momentum_in_unit_range, update_all_rows, update_indexed_rows, DenseStep, Options, SlotSpec, SparseStep,
-    StepContext, UpdateRule,
+    finite, keras_epsilon, momentum_in_unit_range, update_all_rows, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep,
+    StepContext, UpdateRule, EPSILON, MOMENTUM,
 };
 use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
 use crate::step::GradPrelude;
+
+const RHO: Hyper = Hyper::number("rho", 0.9);
+const CENTERED: Hyper = Hyper::flag("centered", false);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RmsProp {
@@ -27,7 +30,7 @@ pub struct RmsProp {
 
 impl Default for RmsProp {
     fn default() -> Self {
-        RmsProp { rho: 0.9, momentum: 0.0, epsilon: 1e-7, centered: false, use_momentum: false }
+        RmsProp { rho: RHO.default, momentum: MOMENTUM.default, epsilon: EPSILON.default, centered: false, use_momentum: false }
     }
 }
 
@@ -63,10 +66,11 @@ pub struct RmsPropCoeffs {
 
 impl UpdateRule for RmsProp {
     const CLASS_NAME: &'static str = "RMSprop";
+    const CONFIG: &'static [Hyper] = &[RHO, MOMENTUM, EPSILON, CENTERED];
     type Coeffs = RmsPropCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        RmsProp::new(o.take("rho", 0.9), o.take("momentum", 0.0), o.take("epsilon", 1e-7), o.take_flag("centered", false))
+        RmsProp::new(o.number(&RHO), o.number(&MOMENTUM), o.number(&EPSILON), o.flag(&CENTERED))
     }
 
     fn slots(&self) -> Vec<SlotSpec> {

@@ -1,12 +1,16 @@
 //! SGD with optional (Nesterov) momentum: TF's `ResourceApplyGradientDescent`,
 //! `ResourceApplyKerasMomentum` and their sparse forms.
 
-use super::{finite, momentum_in_unit_range, update_indexed_rows, DenseStep, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
+use super::{
+    finite, momentum_in_unit_range, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, MOMENTUM,
+};
 use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
 use crate::step::GradPrelude;
+
+const NESTEROV: Hyper = Hyper::flag("nesterov", false);
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Sgd {
@@ -38,10 +42,12 @@ pub struct SgdCoeffs {
 
 impl UpdateRule for Sgd {
     const CLASS_NAME: &'static str = "SGD";
+    const LEARNING_RATE: f32 = 0.01;
+    const CONFIG: &'static [Hyper] = &[MOMENTUM, NESTEROV];
     type Coeffs = SgdCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        Sgd::new(o.take("momentum", 0.0), o.take_flag("nesterov", false))
+        Sgd::new(o.number(&MOMENTUM), o.flag(&NESTEROV))
     }
 
     fn slots(&self) -> Vec<SlotSpec> {

@@ -11,12 +11,11 @@ use super::{unscale, GradPrelude};
 use crate::drive::{self, LaneKernel};
 use crate::lanes::Lanes;
 use crate::optimizer::{Gradient, Optimizer};
-use crate::rules::UpdateRule;
 use crate::store::{Store, TensorId};
 
 /// Whether this call updates the variables: `(_iterations + 1) % N == 0`, or always without
 /// accumulation.
-pub(crate) fn is_update_step<R: UpdateRule>(opt: &Optimizer<R>) -> bool {
+pub(crate) fn is_update_step(opt: &Optimizer) -> bool {
     match opt.stages.gradient_accumulation_steps {
         Some(n) => (opt.iterations + 1) % n as u64 == 0,
         None => true,
@@ -24,17 +23,17 @@ pub(crate) fn is_update_step<R: UpdateRule>(opt: &Optimizer<R>) -> bool {
 }
 
 /// A micro-step: `acc += g / loss_scale_factor` for every gradient of the call.
-pub(crate) fn add<R: UpdateRule>(opt: &mut Optimizer<R>, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
+pub(crate) fn add(opt: &mut Optimizer, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
     add_all(opt, store, pairs, false);
 }
 
 /// On an update step, sparse gradients become dense here: `acc = (densify(g) + acc) / N`,
 /// which the update then reads (and resets) as its gradient.
-pub(crate) fn densify_sparse<R: UpdateRule>(opt: &mut Optimizer<R>, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
+pub(crate) fn densify_sparse(opt: &mut Optimizer, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
     add_all(opt, store, pairs, true);
 }
 
-fn add_all<R: UpdateRule>(opt: &mut Optimizer<R>, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)], sparse_only: bool) {
+fn add_all(opt: &mut Optimizer, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)], sparse_only: bool) {
     let Some(n) = opt.stages.gradient_accumulation_steps else { return };
     let scale = opt.stages.loss_scale_factor;
     for (g, var_id) in pairs {

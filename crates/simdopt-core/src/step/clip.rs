@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::lanes::{sum_of_squares, Lanes};
 use crate::optimizer::{Gradient, Optimizer};
 use crate::reduce::{self, ElementMap};
-use crate::rules::{py_float, UpdateRule};
+use crate::rules::py_float;
 use crate::store::{Store, TensorId};
 
 /// No clipping.
@@ -144,7 +144,7 @@ fn norm_from_sum(l2sum: f32) -> f32 {
 
 /// Stage "clip" of the TF 2.4 order: one prelude per non-None gradient (norms in one read
 /// pass each, TF's unblocked order; the global norm as TF's `sqrt(2 * Σ l2_loss)`).
-pub(crate) fn compute_preludes<R: UpdateRule>(opt: &mut Optimizer<R>, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
+pub(crate) fn compute_preludes(opt: &mut Optimizer, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
     let c = opt.clipping;
     let preludes = &mut opt.scratch.preludes;
     preludes.clear();
@@ -170,7 +170,7 @@ pub(crate) fn compute_preludes<R: UpdateRule>(opt: &mut Optimizer<R>, store: &St
 /// Stage "clip" of the Keras 3 order: the norms see the gradient after the stages before it
 /// ([`super::unscale`], [`super::accumulate`]); per-tensor sums in the fixed block order of
 /// [`crate::reduce`], the global norm as Keras 3's `sqrt(Σ ‖g‖²)`.
-pub(crate) fn compute_keras3_preludes<R: UpdateRule>(opt: &mut Optimizer<R>, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
+pub(crate) fn compute_keras3_preludes(opt: &mut Optimizer, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
     let c = opt.clipping;
     opt.scratch.preludes.clear();
     let n_grads = pairs.iter().filter(|(g, _)| g.is_some()).count();

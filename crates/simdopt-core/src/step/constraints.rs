@@ -4,13 +4,12 @@
 //! core reads the variables after this point), and Rust callers can set one here.
 
 use crate::optimizer::Optimizer;
-use crate::rules::UpdateRule;
 use crate::store::{Store, TensorId};
 
 /// A constraint: rewrites a variable's values in place.
 pub type Constraint = Box<dyn FnMut(TensorId, &mut [f32]) + Send>;
 
-pub(crate) fn run<R: UpdateRule>(opt: &mut Optimizer<R>, store: &mut Store, updated: &[TensorId]) {
+pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, updated: &[TensorId]) {
     let Some(c) = opt.constraint.as_mut() else { return };
     for &id in updated {
         if let Ok(t) = store.get_mut(id) {

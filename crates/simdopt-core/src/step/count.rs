@@ -3,14 +3,13 @@
 //! averages use `_iterations // N`.
 
 use crate::optimizer::Optimizer;
-use crate::rules::UpdateRule;
 
-pub(crate) fn advance<R: UpdateRule>(opt: &mut Optimizer<R>) {
+pub(crate) fn advance(opt: &mut Optimizer) {
     opt.iterations += 1;
 }
 
 /// Keras 3's `iterations`: calls divided by the accumulation steps (the calls without it).
-pub(crate) fn update_iterations<R: UpdateRule>(opt: &Optimizer<R>) -> u64 {
+pub(crate) fn update_iterations(opt: &Optimizer) -> u64 {
     match opt.stages.gradient_accumulation_steps {
         Some(n) => opt.iterations / n as u64,
         None => opt.iterations,

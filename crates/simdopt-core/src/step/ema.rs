@@ -11,10 +11,9 @@ use super::count;
 use crate::drive::{self, LaneKernel};
 use crate::lanes::Lanes;
 use crate::optimizer::Optimizer;
-use crate::rules::UpdateRule;
 use crate::store::Store;
 
-pub(crate) fn run<R: UpdateRule>(opt: &mut Optimizer<R>, store: &mut Store) {
+pub(crate) fn run(opt: &mut Optimizer, store: &mut Store) {
     let Some(ema) = opt.stages.ema else { return };
     let t = count::update_iterations(opt);
     let momentum = if t == 0 { 0.0 } else { ema.momentum };

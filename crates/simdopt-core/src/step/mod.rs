@@ -35,7 +35,7 @@ pub mod weight_decay;
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::optimizer::{Gradient, Optimizer};
-use crate::rules::{py_float, StepContext, UpdateRule};
+use crate::rules::{py_float, StepContext};
 use crate::store::{Store, TensorId};
 
 /// The elementwise stages fused into a rule's pass: what the lane driver applies to the loaded
@@ -124,7 +124,7 @@ impl Stages {
     }
 }
 
-impl<R: UpdateRule> Optimizer<R> {
+impl Optimizer {
     /// Applies one step of gradients, as Keras' `apply_gradients`. `None` gradients are skipped;
     /// an empty list does nothing (not even the increment). On error nothing changes.
     pub fn apply_gradients(&mut self, store: &mut Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Result<()> {
@@ -161,8 +161,8 @@ impl<R: UpdateRule> Optimizer<R> {
         } else {
             // TF 2.4: clip → update (the aggregator and transformers ran in the facade).
             clip::compute_preludes(self, store, pairs);
-            let coeffs = self.prepare_rule();
-            update::run(self, store, pairs, &coeffs, update::Fusion::Tf24);
+            self.prepare_rule();
+            update::run(self, store, pairs, update::Fusion::Tf24);
         }
         count::advance(self);
         Ok(true)
@@ -173,8 +173,8 @@ impl<R: UpdateRule> Optimizer<R> {
         if accumulate::is_update_step(self) {
             accumulate::densify_sparse(self, store, pairs);
             clip::compute_keras3_preludes(self, store, pairs);
-            let coeffs = self.prepare_rule();
-            update::run(self, store, pairs, &coeffs, update::Fusion::Keras3);
+            self.prepare_rule();
+            update::run(self, store, pairs, update::Fusion::Keras3);
         } else {
             accumulate::add(self, store, pairs);
         }
@@ -184,7 +184,7 @@ impl<R: UpdateRule> Optimizer<R> {
     }
 
     /// The rule's per-step scalars (may advance its optimizer-wide weights).
-    fn prepare_rule(&mut self) -> R::Coeffs {
+    fn prepare_rule(&mut self) {
         let ctx = StepContext { iteration: count::update_iterations(self), lr: self.current_lr(), decay: self.decay };
         self.rule.prepare(&ctx, &mut self.globals)
     }

@@ -3,14 +3,14 @@
 //! three preludes as always, so those classes run exactly their kernels); the Keras 3 order
 //! fuses unscale, the accumulator, clipping and weight decay into one [`Keras3Prelude`].
 
-use super::clip::{Clip, Identity, Scale};
+use super::clip::{Clip, Scale};
 use super::validate::row_len;
 use super::{unscale, weight_decay, GradPrelude};
 use crate::drive::GradIn;
 use crate::lanes::Lanes;
 use crate::optimizer::{FastMap, Gradient, Optimizer, VarSlots};
-use crate::rules::{DenseStep, SparseRows, SparseStep, UpdateRule, NO_GRAD};
-use crate::slot::Slot;
+use crate::rules::dispatch::Fused;
+use crate::rules::{SparseRows, SparseStep, NO_GRAD};
 use crate::store::{Store, TensorId};
 
 /// Which elementwise stages fuse into the rule's pass.
@@ -20,13 +20,7 @@ pub(crate) enum Fusion {
     Keras3,
 }
 
-pub(crate) fn run<R: UpdateRule>(
-    opt: &mut Optimizer<R>,
-    store: &mut Store,
-    pairs: &[(Option<Gradient<'_>>, TensorId)],
-    coeffs: &R::Coeffs,
-    fusion: Fusion,
-) {
+pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradient<'_>>, TensorId)], fusion: Fusion) {
     let keras3 = fusion == Fusion::Keras3;
     let (scale, steps, lr) = (opt.stages.loss_scale_factor, opt.stages.gradient_accumulation_steps, opt.current_lr());
     let mut k = 0;
@@ -41,27 +35,27 @@ pub(crate) fn run<R: UpdateRule>(
             _ => None,
         };
         let (shape, var, held) = store.var_and_grad(*var_id, tensor_grad).expect("validated");
-        let rule = &opt.rule;
+        let rule = &*opt.rule;
         let dense = match *g {
             Gradient::Dense(values) => Some(values),
             Gradient::Tensor(_) => Some(held.expect("validated")),
             Gradient::Sparse { .. } => None,
         };
         match (dense, fusion) {
-            (Some(values), Fusion::Tf24) => apply_dense_tf24(rule, coeffs, clip, shape, var, values, slots),
+            (Some(values), Fusion::Tf24) => rule.apply_dense(tf24_prelude(clip), shape, var, GradIn::Values(values), slots),
             (Some(values), Fusion::Keras3) => {
                 let pre = Keras3Prelude::new(scale, clip, decay);
                 let grad = match (steps, accumulator.as_deref_mut()) {
                     (Some(n), Some(acc)) => GradIn::Accumulated { grad: values, acc, steps: n as f32 },
                     _ => GradIn::Values(values),
                 };
-                rule.apply_dense(coeffs, DenseStep { pre, shape, var, grad, slots })
+                rule.apply_dense(Fused::Keras3(pre), shape, var, grad, slots)
             }
             (None, Fusion::Keras3) if steps.is_some() => {
                 // `accumulate::densify_sparse` left `(densify(g) + acc) / N` in the accumulator.
                 let acc = accumulator.as_deref_mut().expect("accumulators exist with gradient_accumulation_steps");
                 let pre = Keras3Prelude::new(None, clip, decay);
-                rule.apply_dense(coeffs, DenseStep { pre, shape, var, grad: GradIn::Values(acc), slots });
+                rule.apply_dense(Fused::Keras3(pre), shape, var, GradIn::Values(acc), slots);
                 acc.fill(0.0);
             }
             (None, _) => {
@@ -93,21 +87,20 @@ pub(crate) fn run<R: UpdateRule>(
                     }
                 }
                 let g = SparseRows { rows: &s.rows, values: &s.values, row_len, grad_of_row: &s.grad_of_row };
-                rule.apply_sparse(coeffs, SparseStep { shape, var, grad: g, slots });
+                rule.apply_sparse(SparseStep { shape, var, grad: g, slots });
             }
         }
     }
 }
 
 /// The TF 2.4 preludes: none, `global_clipnorm`'s scale alone, or the whole clip.
-fn apply_dense_tf24<R: UpdateRule>(rule: &R, c: &R::Coeffs, pre: Clip, shape: &[usize], var: &mut [f32], grad: &[f32], slots: &mut [Slot]) {
-    let grad = GradIn::Values(grad);
+fn tf24_prelude(pre: Clip) -> Fused {
     if pre.is_identity() {
-        rule.apply_dense(c, DenseStep { pre: Identity, shape, var, grad, slots })
+        Fused::None
     } else if pre.is_scale_only() {
-        rule.apply_dense(c, DenseStep { pre: Scale(pre.scale), shape, var, grad, slots })
+        Fused::Scale(Scale(pre.scale))
     } else {
-        rule.apply_dense(c, DenseStep { pre, shape, var, grad, slots })
+        Fused::Clip(pre)
     }
 }
 

@@ -4,12 +4,11 @@
 
 use super::super::optimizer::{FastSet, Gradient, Optimizer};
 use crate::error::{Error, Result};
-use crate::rules::UpdateRule;
 use crate::store::{Store, TensorId};
 
 /// The variables of `pairs` that get their slots in this step: those with a gradient (TF 2.4),
 /// or every one (Keras 3, whose moving averages cover variables without a gradient too).
-pub(crate) fn new_variables<R: UpdateRule>(opt: &Optimizer<R>, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Vec<TensorId> {
+pub(crate) fn new_variables(opt: &Optimizer, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Vec<TensorId> {
     let all = opt.stages.any();
     pairs.iter().filter(|(g, v)| (all || g.is_some()) && !opt.vars.contains_key(v)).map(|(_, v)| *v).collect()
 }
@@ -17,8 +16,8 @@ pub(crate) fn new_variables<R: UpdateRule>(opt: &Optimizer<R>, pairs: &[(Option<
 /// The checks every step makes before it changes anything: at least one gradient, a valid
 /// call (`validate`), and, with `guard`, no NaN or ±Inf (their positions go into `guard`;
 /// then `Ok(false)`).
-pub(crate) fn check_step<R: UpdateRule>(
-    opt: &Optimizer<R>,
+pub(crate) fn check_step(
+    opt: &Optimizer,
     store: &Store,
     pairs: &[(Option<Gradient<'_>>, TensorId)],
     guard: Option<&mut Vec<usize>>,
