@@ -24,7 +24,9 @@
 pub mod aggregate;
 pub mod drive;
 pub mod error;
+pub mod external;
 pub mod lanes;
+pub mod matmul;
 pub mod optimizer;
 pub mod reduce;
 pub mod registry;

@@ -8,7 +8,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::error::{Error, Result};
 use crate::rules::dispatch::{DynRule, Prepared};
 use crate::rules::{finite, py_float, SlotSpec, UpdateRule};
-use crate::slot::{filled, out_of_memory, Slot};
+use crate::slot::{filled, out_of_memory, Slot, SlotData, SlotDtype};
 use crate::step::clip::{Clip, Clipping};
 use crate::step::constraints::Constraint;
 use crate::step::Stages;
@@ -40,11 +40,23 @@ pub(crate) struct VarSlots {
 
 /// One entry of `weights` after `iterations`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum WeightRef {
+pub(crate) enum WeightRef {
     Global(usize),
     Average(usize),
     Accumulator(usize),
-    Slot { var: usize, slot: usize },
+    Slot {
+        var: usize,
+        slot: usize,
+    },
+    /// An optimizer-wide weight of an external rule.
+    Extra(usize),
+}
+
+/// An optimizer-wide weight of any shape that an external rule created.
+pub(crate) struct ExtraWeight {
+    pub(crate) name: String,
+    pub(crate) shape: Vec<usize>,
+    pub(crate) values: Vec<f32>,
 }
 
 /// Hyperparameter names every optimizer has.
@@ -64,14 +76,16 @@ pub struct Optimizer {
     pub(crate) constraint: Option<Constraint>,
     /// Calls counted (Keras 3's `_iterations`).
     pub(crate) iterations: u64,
-    slot_specs: Vec<SlotSpec>,
+    pub(crate) slot_specs: Vec<SlotSpec>,
     pub(crate) globals: Vec<f32>,
     pub(crate) vars: FastMap<TensorId, usize>,
     pub(crate) states: Vec<VarSlots>,
-    weights: Vec<WeightRef>,
+    pub(crate) weights: Vec<WeightRef>,
+    /// External rules' optimizer-wide weights.
+    pub(crate) extras: Vec<ExtraWeight>,
     /// Sizes of the batches of variables whose slots were created together (one per step that
     /// met new variables), so a checkpoint can recreate the same weight order.
-    batches: Vec<usize>,
+    pub(crate) batches: Vec<usize>,
     pub(crate) scratch: Scratch,
 }
 
@@ -106,6 +120,7 @@ impl Optimizer {
             vars: FastMap::default(),
             states: Vec::new(),
             weights: Vec::new(),
+            extras: Vec::new(),
             batches: Vec::new(),
             scratch: Scratch::default(),
         };
@@ -290,7 +305,7 @@ impl Optimizer {
             self.vars.insert(v.var, self.states.len());
             self.states.push(v);
         }
-        let (nv, ns) = (new_vars.len(), self.slot_specs.len());
+        let (nv, ns) = (new_vars.len(), specs.len());
         for k in 0..nv * ns {
             let (var, slot) = if self.rule.interleaved_slots() { (k / ns, k % ns) } else { (k % nv, k / nv) };
             self.weights.push(WeightRef::Slot { var: first + var, slot });
@@ -318,6 +333,7 @@ impl Optimizer {
             .chain(self.weights.iter().map(|w| match *w {
                 WeightRef::Global(i) => format!("{}/{}:0", self.name, globals[i].name),
                 WeightRef::Average(v) => format!("{}/{}/average:0", self.name, self.states[v].var_name),
+                WeightRef::Extra(e) => format!("{}/{}:0", self.name, self.extras[e].name),
                 WeightRef::Accumulator(v) => format!("{}/{}/accumulator:0", self.name, self.states[v].var_name),
                 WeightRef::Slot { var, slot } => format!("{}/{}/{}:0", self.name, self.states[var].var_name, self.slot_specs[slot].name),
             }))
@@ -331,6 +347,7 @@ impl Optimizer {
             WeightRef::Average(v) => self.states[v].average.as_deref(),
             WeightRef::Accumulator(v) => self.states[v].accumulator.as_deref(),
             WeightRef::Slot { var, slot } => self.states[var].slots[slot].f32(),
+            WeightRef::Extra(e) => Some(&self.extras[e].values),
         }
     }
 
@@ -340,6 +357,7 @@ impl Optimizer {
             WeightRef::Average(v) => self.states[v].average.as_deref_mut(),
             WeightRef::Accumulator(v) => self.states[v].accumulator.as_deref_mut(),
             WeightRef::Slot { var, slot } => self.states[var].slots[slot].f32_mut(),
+            WeightRef::Extra(e) => Some(&mut self.extras[e].values),
         }
     }
 
@@ -350,13 +368,29 @@ impl Optimizer {
             return Err(Error::WeightCount { optimizer: self.name.clone(), expected: self.weight_count(), got: rest.len() + 1 });
         }
         for (k, w) in rest.iter().enumerate() {
-            let expected = self.weight(k + 1).expect("counted").len();
+            let (expected, integer) = match self.weights[k] {
+                WeightRef::Slot { var, slot } => {
+                    let s = &self.states[var].slots[slot];
+                    (s.len(), s.dtype() == Some(SlotDtype::I32))
+                }
+                _ => (self.weight(k + 1).map_or(0, <[f32]>::len), false),
+            };
             if w.len() != expected {
                 return Err(Error::WeightShape { index: k + 1, expected, got: w.len() });
             }
+            if integer && w.iter().any(|v| v.fract() != 0.0 || v.abs() > i32::MAX as f32) {
+                return Err(Error::InvalidState { message: format!("weight {} is int32: its values must be integers", k + 1) });
+            }
         }
         for (k, w) in rest.iter().enumerate() {
-            self.weight_mut(k + 1).expect("counted").copy_from_slice(w);
+            match self.weights[k] {
+                WeightRef::Slot { var, slot } => match &mut self.states[var].slots[slot].data {
+                    SlotData::F32(d) => d.copy_from_slice(w),
+                    SlotData::I32(d) => d.iter_mut().zip(w.iter()).for_each(|(d, v)| *d = *v as i32),
+                    SlotData::Absent => unreachable!("absent slots are not weights"),
+                },
+                _ => self.weight_mut(k + 1).expect("counted").copy_from_slice(w),
+            }
         }
         self.iterations = iterations;
         Ok(())
@@ -388,7 +422,10 @@ impl Optimizer {
         let unknown = || Error::UnknownSlot { variable: format!("{:?}", var), slot: name.into() };
         let state = *self.vars.get(&var).ok_or_else(unknown)?;
         let slot = self.slot_specs.iter().position(|s| s.name == name).ok_or_else(unknown)?;
-        Ok((state, slot))
+        match self.states[state].slots.get(slot).map(|s| &s.data) {
+            None | Some(SlotData::Absent) => Err(unknown()),
+            Some(_) => Ok((state, slot)),
+        }
     }
 
     /// Variables that have slots, in first-seen order: handle, name when the slots were made,

@@ -82,6 +82,9 @@ impl SlotSpec {
 pub enum SlotData {
     F32(Vec<f32>),
     I32(Vec<i32>),
+    /// A slot this variable does not have (an external rule creates slots one by one, so a
+    /// variable may lack a slot another one has).
+    Absent,
 }
 
 /// One slot of one variable: its shape and values.
@@ -104,10 +107,17 @@ impl Slot {
         Ok(Slot { shape, data })
     }
 
-    pub fn dtype(&self) -> SlotDtype {
+    /// A placeholder for a slot the variable does not have.
+    pub fn absent() -> Self {
+        Slot { shape: Vec::new(), data: SlotData::Absent }
+    }
+
+    /// The storage type (`None` when absent).
+    pub fn dtype(&self) -> Option<SlotDtype> {
         match self.data {
-            SlotData::F32(_) => SlotDtype::F32,
-            SlotData::I32(_) => SlotDtype::I32,
+            SlotData::F32(_) => Some(SlotDtype::F32),
+            SlotData::I32(_) => Some(SlotDtype::I32),
+            SlotData::Absent => None,
         }
     }
 
@@ -115,6 +125,7 @@ impl Slot {
         match &self.data {
             SlotData::F32(v) => v.len(),
             SlotData::I32(v) => v.len(),
+            SlotData::Absent => 0,
         }
     }
 
@@ -172,6 +183,6 @@ mod tests {
         let s = Slot::new(&cols, &[3, 5]).unwrap();
         assert_eq!((s.shape.clone(), s.f32().unwrap().len()), (vec![5], 5));
         let dummy = Slot::new(&rows, &[5]).unwrap();
-        assert_eq!((dummy.dtype(), dummy.len(), dummy.f32()), (SlotDtype::I32, 1, None));
+        assert_eq!((dummy.dtype(), dummy.len(), dummy.f32()), (Some(SlotDtype::I32), 1, None));
     }
 }

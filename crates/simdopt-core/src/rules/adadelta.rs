@@ -105,3 +105,22 @@ impl LaneKernel<2> for Kernel {
         (x - u * L::splat(c.lr), [ag, acc_x * rho + (u * u) * omr])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::Adadelta;
+
+    #[test]
+    fn one_step_matches_the_formula() {
+        let (lr, rho, eps) = (1.0f64, 0.95f32 as f64, 1e-7f32 as f64);
+        let (x, opt) = run(Adadelta::new(0.95, 1e-7).unwrap(), 1.0);
+        // ag = (1-rho) g², u = sqrt(0 + eps) / sqrt(ag + eps) · g, var -= lr·u, ax = (1-rho) u².
+        let g = |i: usize| G[i] as f64;
+        let ag = |i: usize| (1.0 - rho) * g(i) * g(i);
+        let u = |i: usize| eps.sqrt() / (ag(i) + eps).sqrt() * g(i);
+        close("accum_grad", slot(&opt, "accum_grad"), ag);
+        close("accum_var", slot(&opt, "accum_var"), |i| (1.0 - rho) * u(i) * u(i));
+        close("var", &x, |i| X[i] as f64 - lr * u(i));
+    }
+}

@@ -115,3 +115,19 @@ impl LaneKernel<1> for SparseRow {
         (x - (L::splat(self.c.lr) * g) / (a.sqrt() + L::splat(self.c.epsilon)), [a])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::Adagrad;
+
+    #[test]
+    fn one_step_matches_the_formula() {
+        let (lr, eps) = (0.1f64, 1e-7f64);
+        let (x, opt) = run(Adagrad::new(0.1, 1e-7).unwrap(), 0.1);
+        // acc = 0.1 + g², var -= lr·g / (sqrt(acc) + eps).
+        let acc = |i: usize| 0.1f32 as f64 + (G[i] as f64).powi(2);
+        close("accumulator", slot(&opt, "accumulator"), acc);
+        close("var", &x, |i| X[i] as f64 - lr * G[i] as f64 / (acc(i).sqrt() + eps));
+    }
+}

@@ -191,3 +191,23 @@ impl<const HAS_GRAD: bool> LaneKernel<3> for SparseRow<HAS_GRAD> {
         (self.var(x, m, vhat), [m, v, vhat])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::Adam;
+
+    #[test]
+    fn one_step_matches_the_formula() {
+        let (lr, b1, b2, eps) = (0.01f64, 0.9f64, 0.999f64, 1e-7f64);
+        let (x, opt) = run(Adam::new(0.9, 0.999, 1e-7, true).unwrap(), 0.01);
+        let g = |i: usize| G[i] as f64;
+        // t = 1: m = (1-b1) g, v = (1-b2) g², vhat = max(0, v),
+        // var -= lr·sqrt(1-b2)/(1-b1) · m / (sqrt(vhat) + eps).
+        let alpha = lr * (1.0 - b2).sqrt() / (1.0 - b1);
+        close("m", slot(&opt, "m"), |i| (1.0 - b1) * g(i));
+        close("v", slot(&opt, "v"), |i| (1.0 - b2) * g(i) * g(i));
+        close("vhat", slot(&opt, "vhat"), |i| (1.0 - b2) * g(i) * g(i));
+        close("var", &x, |i| X[i] as f64 - alpha * (1.0 - b1) * g(i) / (((1.0 - b2) * g(i) * g(i)).sqrt() + eps));
+    }
+}

@@ -108,3 +108,20 @@ impl LaneKernel<2> for SparseRow {
         (x + L::splat(c.neg_scaled_lr) * (m / (v + L::splat(c.epsilon))), [m, v])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::Adamax;
+
+    #[test]
+    fn one_step_matches_the_formula() {
+        let (lr, b1, eps) = (0.01f64, 0.9f32 as f64, 1e-7f32 as f64);
+        let (x, opt) = run(Adamax::new(0.9, 0.999, 1e-7).unwrap(), 0.01);
+        // m = (1-b1) g, v = max(b2·0, |g|), var -= lr/(1-b1) · m / (v + eps).
+        let g = |i: usize| G[i] as f64;
+        close("m", slot(&opt, "m"), |i| (1.0 - b1) * g(i));
+        close("v", slot(&opt, "v"), |i| g(i).abs());
+        close("var", &x, |i| X[i] as f64 - lr / (1.0 - b1) * ((1.0 - b1) * g(i) / (g(i).abs() + eps)));
+    }
+}

@@ -277,3 +277,24 @@ impl LaneKernel<2> for SparseScalar {
         ((l.min(l1).max(-l1) - l) / quadratic, [a_new, l])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::Ftrl;
+
+    #[test]
+    fn one_step_matches_the_formula() {
+        let (lr, l1, l2) = (0.1f64, 0.01f32 as f64, 0.02f32 as f64);
+        let (x, opt) = run(Ftrl::new(-0.5, 0.1, 0.01, 0.02, 0.0, 0.0).unwrap(), 0.1);
+        // n = 0.1, n' = n + g², z = g - (sqrt(n') - sqrt(n)) / lr · x,
+        // var = |z| > l1 ? (l1·sign(z) - z) / (sqrt(n') / lr + 2·l2) : 0.
+        let n0 = 0.1f32 as f64;
+        let g = |i: usize| G[i] as f64;
+        let n = |i: usize| n0 + g(i) * g(i);
+        let z = |i: usize| g(i) - (n(i).sqrt() - n0.sqrt()) / lr * X[i] as f64;
+        close("accumulator", slot(&opt, "accumulator"), n);
+        close("linear", slot(&opt, "linear"), z);
+        close("var", &x, |i| if z(i).abs() > l1 { (l1 * z(i).signum() - z(i)) / (n(i).sqrt() / lr + 2.0 * l2) } else { 0.0 });
+    }
+}

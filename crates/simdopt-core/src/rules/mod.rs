@@ -14,6 +14,7 @@ pub mod adagrad;
 pub mod adam;
 pub mod adamax;
 pub mod dispatch;
+pub mod external;
 pub mod ftrl;
 pub mod nadam;
 pub mod rmsprop;
@@ -336,5 +337,46 @@ impl Betas {
             _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
         }
         Ok(())
+    }
+}
+
+/// Shared by the rules' one-step tests: runs `steps` dense steps of a rule through an optimizer
+/// and compares with a reference computed in f64 by the test.
+#[cfg(test)]
+pub(crate) mod one_step {
+    use super::UpdateRule;
+    use crate::{Gradient, Optimizer, Store, Tensor};
+
+    /// Nine elements: a SIMD body and a scalar tail on every build.
+    pub const X: [f32; 9] = [0.5, -1.25, 2.0, 0.75, -0.3, 1.5, -2.5, 0.1, 3.0];
+    pub const G: [f32; 9] = [0.2, -0.4, 0.05, 1.5, -0.9, 0.3, 0.7, -0.01, -2.0];
+
+    /// The variable and the optimizer after one step of `G` from `X`.
+    pub fn run<R: UpdateRule>(rule: R, lr: f32) -> (Vec<f32>, Optimizer) {
+        run_with_decay(rule, lr, 0.0)
+    }
+
+    /// [`run`] with the base class' `decay` set (Nadam's `schedule_decay`).
+    pub fn run_with_decay<R: UpdateRule>(rule: R, lr: f32, decay: f32) -> (Vec<f32>, Optimizer) {
+        let mut store = Store::new();
+        let w = store.insert(Tensor::new("w", vec![X.len()], X.to_vec()).unwrap());
+        let mut opt = Optimizer::new(rule, lr).unwrap();
+        opt.set_hyper("decay", decay).unwrap();
+        opt.apply_gradients(&mut store, &[(Some(Gradient::Dense(&G)), w)]).unwrap();
+        (store.get(w).unwrap().data.clone(), opt)
+    }
+
+    /// `got` (f32) within `1e-5 · max(1, |want|)` of the f64 reference, element by element.
+    pub fn close(what: &str, got: &[f32], want: impl Fn(usize) -> f64) {
+        for (i, &g) in got.iter().enumerate() {
+            let w = want(i);
+            assert!((g as f64 - w).abs() <= 1e-5 * w.abs().max(1.0), "{what}[{i}]: {g} vs f64 {w}");
+        }
+    }
+
+    /// The slot `name` of the variable (the only one) of `opt`.
+    pub fn slot<'a>(opt: &'a Optimizer, name: &str) -> &'a [f32] {
+        let (var, _, _) = opt.slot_variables().next().expect("one variable");
+        opt.slot(var, name).unwrap()
     }
 }

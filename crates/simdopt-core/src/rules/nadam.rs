@@ -175,3 +175,28 @@ impl<const HAS_GRAD: bool> LaneKernel<2> for SparseRow<HAS_GRAD> {
         (x + (L::splat(c.neg_lr) * m_bar) / (v_prime.sqrt() + L::splat(c.epsilon)), [m, v])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run_with_decay, slot, G, X};
+    use super::Nadam;
+
+    #[test]
+    fn one_step_matches_the_formula() {
+        let (lr, b1, b2, eps, d) = (0.01f64, 0.9f32 as f64, 0.999f32 as f64, 1e-7f32 as f64, 0.004f32 as f64);
+        let (x, opt) = run_with_decay(Nadam::new(0.9, 0.999, 1e-7).unwrap(), 0.01, 0.004);
+        // Keras 2.4 (decay = schedule_decay 0.004, the class default): mu_t = b1 (1 - 0.5 ·
+        // 0.96^(d·t)); g' = g / (1 - mu_1); m' = m / (1 - mu_1 mu_2); v' = v / (1 - b2);
+        // m̄ = (1 - mu_1) g' + mu_2 m'; var -= lr · m̄ / (sqrt(v') + eps).
+        let mu = |t: f64| b1 * (1.0 - 0.5 * 0.96f64.powf(d * t));
+        let (mu1, mu2) = (mu(1.0), mu(2.0));
+        let g = |i: usize| G[i] as f64;
+        let m = |i: usize| (1.0 - b1) * g(i);
+        let v = |i: usize| (1.0 - b2) * g(i) * g(i);
+        let m_bar = |i: usize| (1.0 - mu1) * g(i) / (1.0 - mu1) + mu2 * m(i) / (1.0 - mu1 * mu2);
+        close("m", slot(&opt, "m"), m);
+        close("v", slot(&opt, "v"), v);
+        close("momentum_cache", opt.weight(1).unwrap(), |_| mu1);
+        close("var", &x, |i| X[i] as f64 - lr * m_bar(i) / ((v(i) / (1.0 - b2)).sqrt() + eps));
+    }
+}

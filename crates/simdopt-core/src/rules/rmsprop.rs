@@ -316,3 +316,25 @@ impl<const HAS_GRAD: bool> LaneKernel<2> for PlainSparse<true, HAS_GRAD> {
         (x, [rms, mg])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::RmsProp;
+
+    #[test]
+    fn one_step_without_and_with_momentum() {
+        let (lr, rho, eps, mu) = (0.01f64, 0.9f32 as f64, 1e-7f32 as f64, 0.5f64);
+        let g = |i: usize| G[i] as f64;
+        let rms = |i: usize| (1.0 - rho) * g(i) * g(i);
+        // Keras' Python ops: var -= lr·g / (sqrt(rms) + eps).
+        let (x, opt) = run(RmsProp::new(0.9, 0.0, 1e-7, false).unwrap(), 0.01);
+        close("rms", slot(&opt, "rms"), rms);
+        close("var", &x, |i| X[i] as f64 - lr * g(i) / (rms(i).sqrt() + eps));
+        // TF's fused kernel: mom = mu·0 + lr·g / sqrt(rms + eps); var -= mom.
+        let (x, opt) = run(RmsProp::new(0.9, 0.5, 1e-7, false).unwrap(), 0.01);
+        let mom = |i: usize| mu * 0.0 + lr * g(i) / (rms(i) + eps).sqrt();
+        close("momentum", slot(&opt, "momentum"), mom);
+        close("var", &x, |i| X[i] as f64 - mom(i));
+    }
+}

@@ -141,3 +141,21 @@ impl LaneKernel<1> for Momentum {
         (x + dv, [a])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::Sgd;
+
+    #[test]
+    fn one_step_of_plain_and_nesterov_momentum() {
+        let (lr, mu) = (0.1f64, 0.9f64);
+        let (x, _) = run(Sgd::new(0.0, false).unwrap(), 0.1);
+        close("var", &x, |i| X[i] as f64 - lr * G[i] as f64);
+        // accum = mu*0 - lr*g; var += mu*accum - lr*g.
+        let (x, opt) = run(Sgd::new(0.9, true).unwrap(), 0.1);
+        let a = |i: usize| -lr * G[i] as f64;
+        close("momentum", slot(&opt, "momentum"), a);
+        close("var", &x, |i| X[i] as f64 + (mu * a(i) - lr * G[i] as f64));
+    }
+}

@@ -148,6 +148,11 @@ impl Optimizer {
 
     /// The stages, in order.
     fn apply(&mut self, store: &mut Store, pairs: &[(Option<Gradient<'_>>, TensorId)], guard: Option<&mut Vec<usize>>) -> Result<bool> {
+        if self.is_external() {
+            return Err(Error::InvalidState {
+                message: format!("{} updates outside the core: use prepare_external and complete_external_step", self.name()),
+            });
+        }
         if pairs.is_empty() {
             return Ok(true);
         }
