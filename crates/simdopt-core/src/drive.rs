@@ -79,6 +79,7 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     }
 }
 
+#[derive(Clone, Copy)]
 struct Buffers<const S: usize> {
     var: *mut f32,
     grad: *const f32,
@@ -90,7 +91,7 @@ struct Buffers<const S: usize> {
 
 impl<const S: usize> Buffers<S> {
     #[inline(always)]
-    fn run<P: GradPrelude, K: LaneKernel<S>, const ACC: bool>(&self, pre: P, k: &K, n: usize) {
+    fn run<P: GradPrelude, K: LaneKernel<S>, const ACC: bool>(self, pre: P, k: &K, n: usize) {
         let mut i = 0;
         // SAFETY: every buffer holds `n` elements (checked by `update`; `grad` only when read,
         // `acc` only when `ACC`), and the loops touch elements `i..i + L::WIDTH` with
@@ -113,7 +114,7 @@ impl<const S: usize> Buffers<S> {
     /// # Safety
     /// Every buffer must be valid for `L::WIDTH` elements from `i`.
     #[inline(always)]
-    unsafe fn step<L: Lanes, P: GradPrelude, K: LaneKernel<S>, const ACC: bool>(&self, pre: P, k: &K, i: usize) {
+    unsafe fn step<L: Lanes, P: GradPrelude, K: LaneKernel<S>, const ACC: bool>(self, pre: P, k: &K, i: usize) {
         let var = if K::UPDATES_VAR { pre.decay(L::load(self.var.add(i))) } else { L::splat(0.0) };
         let grad = if !K::READS_GRAD {
             L::splat(0.0)
@@ -126,8 +127,8 @@ impl<const S: usize> Buffers<S> {
         };
         let slots: [L; S] = core::array::from_fn(|j| L::load(self.slots[j].add(i)));
         let (var, slots) = k.lanes(var, grad, slots);
-        for (j, s) in slots.into_iter().enumerate() {
-            s.store(self.slots[j].add(i));
+        for j in 0..S {
+            slots[j].store(self.slots[j].add(i));
         }
         if K::UPDATES_VAR {
             var.store(self.var.add(i));

@@ -215,7 +215,8 @@ impl<'a> Options<'a> {
         self.take_opt(key).map_or(default, |v| v != 0.0)
     }
 
-    pub(crate) fn finish(&self) -> Result<()> {
+    /// An error naming the first key nobody took.
+    pub fn finish(&self) -> Result<()> {
         match self.pairs.iter().find(|p| !p.2) {
             Some(p) => Err(crate::Error::UnknownHyperparameter { name: p.0.to_string() }),
             None => Ok(()),

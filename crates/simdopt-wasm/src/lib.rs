@@ -12,6 +12,8 @@ use simdopt_core::{build_optimizer, Clipping, Error, Gradient, Optimizer, Store,
 use wasm_bindgen::prelude::*;
 
 mod aggregate;
+mod external;
+mod keras3;
 
 /// Words per command of a step frame: `[var index, var generation, kind, a, b, c, d]`.
 pub const COMMAND_WORDS: usize = 7;

@@ -81,18 +81,18 @@ impl UpdateRule for Sgd {
     }
 
     fn apply_dense<P: GradPrelude>(&self, c: &SgdCoeffs, t: DenseStep<'_, P>) {
-        if self.use_momentum {
-            drive::update(t.pre, &Momentum { c: *c, nesterov: self.nesterov }, t.var, t.grad, f32_slots::<1>(t.slots))
-        } else {
-            drive::update(t.pre, &Plain { c: *c }, t.var, t.grad, [])
+        match (self.use_momentum, self.nesterov) {
+            (true, false) => drive::update(t.pre, &Momentum::<false> { c: *c }, t.var, t.grad, f32_slots::<1>(t.slots)),
+            (true, true) => drive::update(t.pre, &Momentum::<true> { c: *c }, t.var, t.grad, f32_slots::<1>(t.slots)),
+            (false, _) => drive::update(t.pre, &Plain { c: *c }, t.var, t.grad, []),
         }
     }
 
     fn apply_sparse(&self, c: &SgdCoeffs, t: SparseStep<'_>) {
-        if self.use_momentum {
-            update_indexed_rows(&Momentum { c: *c, nesterov: self.nesterov }, t.var, &t.grad, f32_slots::<1>(t.slots))
-        } else {
-            update_indexed_rows(&ScatterAdd { c: *c }, t.var, &t.grad, [])
+        match (self.use_momentum, self.nesterov) {
+            (true, false) => update_indexed_rows(&Momentum::<false> { c: *c }, t.var, &t.grad, f32_slots::<1>(t.slots)),
+            (true, true) => update_indexed_rows(&Momentum::<true> { c: *c }, t.var, &t.grad, f32_slots::<1>(t.slots)),
+            (false, _) => update_indexed_rows(&ScatterAdd { c: *c }, t.var, &t.grad, []),
         }
     }
 
@@ -125,19 +125,18 @@ impl LaneKernel<0> for ScatterAdd {
     }
 }
 
-/// `accum = accum * momentum - grad * lr; var += nesterov ? accum * momentum - grad * lr : accum`.
-struct Momentum {
+/// `accum = accum * momentum - grad * lr; var += NESTEROV ? accum * momentum - grad * lr : accum`.
+struct Momentum<const NESTEROV: bool> {
     c: SgdCoeffs,
-    nesterov: bool,
 }
 
-impl LaneKernel<1> for Momentum {
+impl<const NESTEROV: bool> LaneKernel<1> for Momentum<NESTEROV> {
     #[inline(always)]
     fn lanes<L: Lanes>(&self, x: L, g: L, [accum]: [L; 1]) -> (L, [L; 1]) {
         let mu = L::splat(self.c.momentum);
         let lr = L::splat(self.c.lr);
         let a = accum * mu - g * lr;
-        let dv = if self.nesterov { a * mu - g * lr } else { a };
+        let dv = if NESTEROV { a * mu - g * lr } else { a };
         (x + dv, [a])
     }
 }
