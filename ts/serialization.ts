@@ -1,9 +1,9 @@
 // Keras' `tf.keras.optimizers.serialize / deserialize / get`: configs in Keras' own format
 // (`{class_name, config}`, snake_case keys), so configs move between Python Keras and here.
 import { ConfigError } from './errors.js';
-import { Optimizer } from './optimizer.js';
+import { Optimizer } from './optimizer/index.js';
 import { describeValue } from './values.js';
-import { Serialized } from './schedules.js';
+import { Serialized } from './schedules/index.js';
 import { SGD } from './optimizers/sgd.js';
 import { Adam } from './optimizers/adam.js';
 import { RMSprop } from './optimizers/rmsprop.js';

@@ -6,14 +6,18 @@ export type ReduceOp = 'sum' | 'mean';
 
 /** Name and shape of a variable, as a replica sees it. */
 export interface VariableSpec {
+  /** The variable's name. */
   readonly name: string;
+  /** Its shape. */
   readonly shape: readonly number[];
 }
 
 /** A sparse gradient (Keras' IndexedSlices) as it crosses a thread boundary: rows `indices` of
  * the variable, their values row-major in `values`. */
 export interface SparseGradient {
+  /** The variable's rows that have a gradient (repeats are summed). */
   indices: Int32Array;
+  /** Their gradients, one row after the other. */
   values: Float32Array;
 }
 
@@ -118,4 +122,26 @@ export function collectBuffers(value: unknown, out: Set<ArrayBuffer>, depth = 0)
   } else if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
     for (const k of Object.keys(value)) collectBuffers((value as Record<string, unknown>)[k], out, depth + 1);
   }
+}
+
+// ---- arrays from another realm ----------------------------------------------------------------
+
+/** Whether `x` is a Float32Array of any realm. */
+export function isF32(x: unknown): x is Float32Array {
+  return ArrayBuffer.isView(x) && Object.prototype.toString.call(x) === '[object Float32Array]';
+}
+
+/** The same values as this realm's Float32Array (no copy). */
+export function local(a: Float32Array): Float32Array {
+  if (a instanceof Float32Array) return a;
+  const v = a as ArrayBufferView;
+  return new Float32Array(v.buffer, v.byteOffset, v.byteLength >>> 2);
+}
+
+/** A gradient from a replica with this realm's arrays (no copy). */
+export function localGradient(g: WireGradient): WireGradient {
+  if (g === null) return null;
+  if (isF32(g)) return local(g);
+  const i = g.indices as ArrayBufferView;
+  return { values: local(g.values), indices: i instanceof Int32Array ? i : new Int32Array(i.buffer, i.byteOffset, i.byteLength >>> 2) };
 }

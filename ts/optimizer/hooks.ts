@@ -1,0 +1,121 @@
+// Hooks and `minimize`: Keras' gradient aggregator and transformers (user functions over
+// `[gradient, variable]` pairs, checked before and after they run) and `minimize`, which gets
+// its gradients from a gradient source and hands them to `applyGradients`.
+import { ArgumentError, StateError } from '../errors.js';
+import { IndexedSlices, Tensor, Variable } from '../tensor.js';
+import { describeValue, isNumeric } from '../values.js';
+import { checkPair } from './step.js';
+import type { ApplyGradientsOptions, Gradient, GradientAggregator, GradientSource, GradientTransformer, GradsAndVars, HookGradient, MinimizeOptions, StepResult } from './types.js';
+
+export function checkAggregator(f: unknown): GradientAggregator {
+  if (typeof f !== 'function') throw new ArgumentError('InvalidArgument', `\`gradientAggregator\` must be a function, got ${describeValue(f)}`);
+  return f as GradientAggregator;
+}
+
+export function checkTransformers(list: unknown): readonly GradientTransformer[] {
+  if (!Array.isArray(list)) throw new ArgumentError('InvalidArgument', `\`gradientTransformers\` must be an array of functions, got ${describeValue(list)}`);
+  list.forEach((f, i) => {
+    if (typeof f !== 'function') throw new ArgumentError('InvalidArgument', `gradientTransformers[${i}] must be a function, got ${describeValue(f)}`);
+  });
+  return Object.freeze([...list]) as readonly GradientTransformer[];
+}
+
+/** A gradient as hooks see it: Float32Array (a copy of a Tensor's values) or IndexedSlices. */
+export function hookGradient(g: Gradient, v: Variable): HookGradient {
+  if (g instanceof IndexedSlices || g instanceof Float32Array) return g;
+  if (g instanceof Tensor) {
+    if (g.isDisposed) throw new StateError('Disposed', `the gradient tensor of '${v.name}' has been disposed`);
+    return g.read();
+  }
+  if (Array.isArray(g) && isNumeric(g)) return Float32Array.from(g);
+  throw new ArgumentError('InvalidArgument', `the gradient of '${v.name}' must be a Float32Array, number[], Tensor, IndexedSlices or null; got ${describeValue(g)}`);
+}
+
+/** Checks what an aggregator or transformer returned: one pair per pair given, same variables. */
+function checkHookResult(out: unknown, before: GradsAndVars, who: string): GradsAndVars {
+  if (!Array.isArray(out) || out.length !== before.length) {
+    throw new ArgumentError('InvalidArgument', `${who} must return a list of ${before.length} [gradient, variable] pairs, got ${describeValue(out)}`);
+  }
+  return out.map((pair: unknown, i): [HookGradient, Variable] => {
+    const v = before[i][1];
+    if (!Array.isArray(pair) || pair.length !== 2) throw new ArgumentError('InvalidArgument', `${who} returned ${describeValue(pair)} at position ${i}, not a [gradient, variable] pair`);
+    if (pair[1] !== v) throw new ArgumentError('InvalidArgument', `${who} returned ${pair[1] instanceof Tensor ? `variable '${pair[1].name}'` : describeValue(pair[1])} at position ${i}, where '${v.name}' was given`);
+    const g: unknown = pair[0];
+    if (g === null || g === undefined || g instanceof Tensor) throw new ArgumentError('InvalidArgument', `${who} returned ${describeValue(g)} as the gradient of '${v.name}'; expected a Float32Array or IndexedSlices`);
+    return [hookGradient(g as Gradient, v), v];
+  });
+}
+
+/**
+ * Runs the aggregator (when `aggregate`) and the transformers over the non-null gradients (as
+ * Float32Array or IndexedSlices), checks what they return and gives the list back with the same
+ * positions.
+ */
+export function runGradientHooks(
+  pairs: ReadonlyArray<readonly [Gradient, Variable]>,
+  aggregator: GradientAggregator | undefined,
+  transformers: readonly GradientTransformer[],
+): Array<readonly [Gradient, Variable]> {
+  let kept: GradsAndVars = [];
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = checkPair(pairs[i], i);
+    const v = pair[1];
+    const g = pair[0];
+    if (g === null || g === undefined) continue;
+    kept.push([hookGradient(g, v), v]);
+  }
+  if (kept.length === 0) return pairs as Array<readonly [Gradient, Variable]>;
+  if (aggregator) kept = checkHookResult(aggregator(kept), kept, 'gradientAggregator');
+  for (let t = 0; t < transformers.length; t++) kept = checkHookResult(transformers[t](kept), kept, `gradientTransformers[${t}]`);
+  let k = 0;
+  return pairs.map((p) => (p[0] === null || p[0] === undefined ? p : kept[k++]));
+}
+
+/** What `minimize` needs of an optimizer. */
+interface Minimizable {
+  gradientSource: GradientSource | undefined;
+  applyGradients(gradsAndVars: Iterable<readonly [Gradient, Variable]>, options?: ApplyGradientsOptions): StepResult;
+}
+
+/** Keras' `minimize` (see `Optimizer.minimize`). */
+export function minimize<L>(opt: Minimizable, loss: L, varList: readonly Variable[] | (() => readonly Variable[]), options?: MinimizeOptions<L>): number {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new ArgumentError('InvalidArgument', `minimize options must be an object, got ${describeValue(options)}`);
+  }
+  const source = options?.gradientSource ?? opt.gradientSource;
+  if (source === undefined || source === null) {
+    throw new ArgumentError(
+      'InvalidArgument',
+      'minimize needs a gradient source (JavaScript has no autodiff): pass { gradientSource } or set optimizer.gradientSource, e.g. finiteDifferenceGradients, or tfjsGradientSource from simdopt/tfjs',
+    );
+  }
+  if (typeof source !== 'function') throw new ArgumentError('InvalidArgument', `a gradient source must be a function, got ${describeValue(source)}`);
+  if (typeof varList !== 'function' && !Array.isArray(varList)) {
+    throw new ArgumentError('InvalidArgument', `minimize expects var_list as an array of Variables or a function returning one, got ${describeValue(varList)}`);
+  }
+  let vars: readonly Variable[] | undefined;
+  const resolve = (): readonly Variable[] => {
+    if (vars) return vars;
+    const list = typeof varList === 'function' ? varList() : varList;
+    if (!Array.isArray(list)) throw new ArgumentError('InvalidArgument', `var_list must give an array of Variables, got ${describeValue(list)}`);
+    list.forEach((v, i) => {
+      if (!(v instanceof Tensor)) throw new ArgumentError('InvalidArgument', `var_list entry ${i} is ${describeValue(v)}, not a Variable`);
+    });
+    return (vars = Object.freeze([...list]) as readonly Variable[]);
+  };
+  const out = source(loss, resolve);
+  if (out === null || typeof out !== 'object' || !Array.isArray(out.grads)) {
+    throw new ArgumentError('InvalidArgument', `the gradient source must return { loss, grads }, got ${describeValue(out)}`);
+  }
+  if (typeof out.loss !== 'number') throw new ArgumentError('InvalidArgument', `the gradient source returned a loss of ${describeValue(out.loss)}, not a number`);
+  const vs = resolve();
+  if (out.grads.length !== vs.length) {
+    throw new ArgumentError('InvalidArgument', `the gradient source returned ${out.grads.length} gradients for ${vs.length} variables`);
+  }
+  const { gradientSource: _ignored, ...applyOptions } = options ?? {};
+  opt.applyGradients(
+    vs.map((v, i) => [out.grads[i], v] as const),
+    options === undefined ? undefined : applyOptions,
+  );
+  return out.loss;
+}
