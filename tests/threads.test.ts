@@ -79,7 +79,11 @@ describe('the threads build', () => {
     expect(Object.prototype.toString.call(memory.buffer)).toBe('[object SharedArrayBuffer]'); // (jest's realm has its own class)
   });
 
-  test('two workers wait in the pool', () => {
+  test('two workers wait in the pool; terminate() ends them and a new pool can start', async () => {
+    expect(glue.threads_workers()).toBe(2);
+    await pool.terminate();
+    expect(glue.threads_workers()).toBe(0);
+    pool = await T.startPool(module, memory, glue, 2);
     expect(glue.threads_workers()).toBe(2);
   });
 
