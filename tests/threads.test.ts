@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ready, backend, Variable, Adam, SGD, RMSprop, Optimizer } from 'simdopt';
+import { ready, backend, simdSupported, Variable, Adam, SGD, RMSprop, Optimizer } from 'simdopt';
 import type * as Threads from '../ts/wasm/threads';
 import type { ThreadsPageResult } from './browser/threads-page';
 import { bundlePage, launchBrowser, pageRoute, serveLocal } from './helpers/browser';
@@ -242,7 +242,7 @@ describe('chooseBuild: threads → SIMD → scalar, decided once', () => {
   });
 
   test('this Node process: shared memory and workers, no page isolation to ask for', async () => {
-    const rt = await T.probeRuntime();
+    const rt = await T.probeRuntime(simdSupported());
     expect(rt).toMatchObject({ simd: true, sharedMemory: true, crossOriginIsolated: undefined, workers: true });
     expect(rt.cores).toBeGreaterThanOrEqual(1);
   });
