@@ -444,6 +444,8 @@ pub const REDUCE_WIDTH: usize = 8;
 #[cfg(feature = "scalar-hook")]
 #[doc(hidden)]
 pub use crate::drive::force_scalar;
+/// The raw element driver, for the core's passes that are not optimizer kernels (`quant`).
+pub(crate) use crate::drive::{for_each as drive, ElementKernel};
 
 /// Σ x² in one fixed order on every build: `REDUCE_WIDTH` interleaved partial sums (lane j sums
 /// elements j, j+W, j+2W, ...), combined pairwise, then the tail added in order.

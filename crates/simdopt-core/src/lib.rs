@@ -28,6 +28,7 @@ pub mod external;
 pub mod lanes;
 pub mod matmul;
 pub mod optimizer;
+pub mod quant;
 pub mod reduce;
 pub mod registry;
 pub mod rules;
