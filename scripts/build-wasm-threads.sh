@@ -13,8 +13,8 @@ ensure_cargo_tool wasm-bindgen-cli wasm-bindgen "$(locked_version wasm-bindgen)"
 OUT=ts/wasm/generated/threads
 BUILD=.build/wasm/threads
 STAMP=.build/wasm-threads.stamp
-inputs_hash=$( (cat Cargo.lock scripts/build-wasm-threads.sh; find crates -type f \( -name '*.rs' -o -name Cargo.toml \) -print0 | sort -z | xargs -0 cat; echo "$TOOLCHAIN $SYSROOT") | sha256sum | cut -c1-16)
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$inputs_hash" ] && [ -f "$OUT/simdopt_wasm.js" ]; then
+inputs_hash=$( (cat Cargo.lock scripts/build-wasm-threads.sh scripts/embed-wasm.mjs; find crates -type f \( -name '*.rs' -o -name Cargo.toml \) -print0 | sort -z | xargs -0 cat; echo "$TOOLCHAIN $SYSROOT") | sha256sum | cut -c1-16)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$inputs_hash" ] && [ -f "$OUT/simdopt_wasm.js" ] && [ -f "$OUT/simdopt-threads.wasm" ]; then
   exit 0
 fi
 
@@ -35,8 +35,9 @@ log "cargo build (threads)"
 RUSTUP_TOOLCHAIN="$TOOLCHAIN" RUSTC_BOOTSTRAP=1 RUSTFLAGS="$FLAGS" CARGO_TARGET_DIR=target/wasm-threads \
   cargo build --quiet --release --target wasm32-unknown-unknown -p simdopt-wasm --features threads >&2
 rm -rf "$BUILD" && mkdir -p "$BUILD" "$OUT"
-wasm-bindgen --target web --out-dir "$BUILD" --out-name simdopt_wasm \
+# No default `.wasm` URL in the glue (as for the other builds: the module is always passed in).
+wasm-bindgen --target web --omit-default-module-path --out-dir "$BUILD" --out-name simdopt_wasm \
   target/wasm-threads/wasm32-unknown-unknown/release/simdopt_wasm.wasm >&2
 cp "$BUILD/simdopt_wasm.js" "$BUILD/simdopt_wasm.d.ts" "$OUT/"
-node scripts/embed-wasm.mjs "$BUILD/simdopt_wasm_bg.wasm" "$OUT/threads-bytes"
+node scripts/embed-wasm.mjs "$BUILD/simdopt_wasm_bg.wasm" "$OUT/threads-bytes" "$OUT/simdopt-threads.wasm"
 echo "$inputs_hash" > "$STAMP"

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ready, backend, Variable, Adam, SGD, RMSprop, Optimizer } from 'simdopt';
+import { ready, backend, simdSupported, Variable, Adam, SGD, RMSprop, Optimizer } from 'simdopt';
 import type * as Threads from '../ts/wasm/threads';
 import type { ThreadsPageResult } from './browser/threads-page';
 import { bundlePage, launchBrowser, pageRoute, serveLocal } from './helpers/browser';
@@ -79,7 +79,11 @@ describe('the threads build', () => {
     expect(Object.prototype.toString.call(memory.buffer)).toBe('[object SharedArrayBuffer]'); // (jest's realm has its own class)
   });
 
-  test('two workers wait in the pool', () => {
+  test('two workers wait in the pool; terminate() ends them and a new pool can start', async () => {
+    expect(glue.threads_workers()).toBe(2);
+    await pool.terminate();
+    expect(glue.threads_workers()).toBe(0);
+    pool = await T.startPool(module, memory, glue, 2);
     expect(glue.threads_workers()).toBe(2);
   });
 
@@ -238,7 +242,7 @@ describe('chooseBuild: threads → SIMD → scalar, decided once', () => {
   });
 
   test('this Node process: shared memory and workers, no page isolation to ask for', async () => {
-    const rt = await T.probeRuntime();
+    const rt = await T.probeRuntime(simdSupported());
     expect(rt).toMatchObject({ simd: true, sharedMemory: true, crossOriginIsolated: undefined, workers: true });
     expect(rt.cores).toBeGreaterThanOrEqual(1);
   });

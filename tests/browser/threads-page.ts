@@ -4,6 +4,7 @@
 // the workers ran.
 import * as glue from '../../ts/wasm/generated/threads/simdopt_wasm.js';
 import threadsBase64 from '../../ts/wasm/generated/threads/threads-bytes.js';
+import { simdSupported } from 'simdopt';
 import { chooseBuild, probeRuntime, startPool, type BuildChoice, type Runtime } from '../../ts/wasm/threads';
 
 export interface ThreadsPageResult {
@@ -52,7 +53,7 @@ function adamSteps(memory: WebAssembly.Memory, maxSteps: number): { hash: string
 }
 
 async function main(): Promise<ThreadsPageResult> {
-  const runtime = await probeRuntime();
+  const runtime = await probeRuntime(simdSupported());
   const choice = chooseBuild({}, runtime);
   let insisted: ThreadsPageResult['insisted'];
   try {

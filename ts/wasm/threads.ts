@@ -47,8 +47,6 @@ const THREADS_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 5, 4, 1, 3, 1, 1, 10, 17, 1, 15, 0, 65, 0, 65, 0, 254, 23, 2, 0, 65,
   0, 253, 17, 26, 11,
 ]);
-// The smallest module that uses a SIMD instruction (i32x4.splat), as wasm-feature-detect does.
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 
 interface Globals {
   crossOriginIsolated?: boolean;
@@ -63,8 +61,8 @@ const isNode = (): boolean => typeof (globalThis as Globals).process?.versions?.
 const NODE_OS = 'node:os';
 const NODE_WORKER_THREADS = 'node:worker_threads';
 
-/** Probes this runtime once for what the builds need. */
-export async function probeRuntime(): Promise<Runtime> {
+/** Probes this runtime once for what the builds need; `simd` is the loader's `simdSupported()`. */
+export async function probeRuntime(simd: boolean): Promise<Runtime> {
   const g = globalThis as Globals;
   const wasm = typeof WebAssembly === 'object';
   let sharedMemory = false;
@@ -83,7 +81,7 @@ export async function probeRuntime(): Promise<Runtime> {
     cores = os.availableParallelism?.() ?? os.cpus().length;
   }
   return {
-    simd: wasm && WebAssembly.validate(SIMD_PROBE),
+    simd,
     sharedMemory,
     crossOriginIsolated: g.crossOriginIsolated,
     workers: isNode() || typeof g.Worker === 'function',

@@ -30,6 +30,8 @@ static GEN: AtomicU32 = AtomicU32::new(1);
 static ACTIVE: AtomicU32 = AtomicU32::new(0);
 /// Workers in [`worker_loop`].
 static WORKERS: AtomicU32 = AtomicU32::new(0);
+/// Bumped by [`stop`]: a worker leaves when it differs from its value when the worker entered
+/// (so a pool can be stopped and started again).
 static STOP: AtomicU32 = AtomicU32::new(0);
 /// Set (by the JavaScript of a worker whose instance trapped) when a worker fails: the main
 /// thread must not wait for its chunk for ever.
@@ -117,10 +119,11 @@ fn run_chunks() -> usize {
 /// The body of a worker thread: called once by each worker's JavaScript right after it has
 /// instantiated the module on the shared memory; returns only after [`stop`].
 pub fn worker_loop() {
+    let epoch = STOP.load(SeqCst);
     WORKERS.fetch_add(1, SeqCst);
     let mut seen = GEN.load(SeqCst);
     loop {
-        if STOP.load(Acquire) != 0 {
+        if STOP.load(Acquire) != epoch {
             WORKERS.fetch_sub(1, SeqCst);
             return;
         }
@@ -146,7 +149,7 @@ pub fn worker_loop() {
 
 /// Wakes every worker and makes them leave [`worker_loop`].
 pub fn stop() {
-    STOP.store(1, SeqCst);
+    STOP.fetch_add(1, SeqCst);
     GEN.fetch_add(2, SeqCst);
     wake_all(&GEN);
 }
@@ -233,6 +236,27 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
+        assert_eq!(workers(), 0);
+
+        // A pool can start again after a stop.
+        let again = std::thread::spawn(worker_loop);
+        while workers() < 1 {
+            std::thread::yield_now();
+        }
+        let before = worker_chunks();
+        let n = 256 * CHUNK;
+        let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+        while worker_chunks() == before {
+            parallel_for(n, |s, e| {
+                for h in &hits[s..e] {
+                    h.fetch_add(1, Relaxed);
+                }
+            });
+        }
+        let rounds = hits[0].load(Relaxed);
+        assert!(hits.iter().all(|h| h.load(Relaxed) == rounds));
+        stop();
+        again.join().unwrap();
         assert_eq!(workers(), 0);
     }
 }

@@ -2,8 +2,14 @@
 //! `dequantize_blockwise` on CPU): the tensor is cut into blocks of `block` elements (the last one
 //! may be shorter); each block keeps its f32 absmax `max |x|` (NaN ignored, 0 for an all-zero
 //! block) and one byte per element, the code of `x * (1 / absmax)` clamped to [-1, 1]
-//! ([`Codebook::estimate`], [`Codebook::settle`]). An all-zero block gets code 0 everywhere. Dequantized, an element is
-//! `code[q] * absmax`.
+//! ([`Codebook::estimate`], [`Codebook::settle`]). An all-zero block gets code 0 everywhere.
+//! Dequantized, an element is `code[q] * absmax`.
+//!
+//! Non-finite values, as bitsandbytes: a NaN is left out of the absmax and gets code 0 (so it
+//! comes back as `code[0] * absmax`, -0.99 absmax with the signed map, not NaN); an infinity
+//! makes the absmax infinite, every finite value of its block then normalises to 0 and comes
+//! back as 0 * inf = NaN. So a NaN or infinite moment does not stay confined to its element as
+//! it does in f32 state: callers that care must check gradients first.
 //!
 //! These are the rules of bitsandbytes 0.49.2's CPU quantizer, whose codes the tests reproduce bit
 //! for bit. (bitsandbytes 0.50's CPU quantizer first snaps `x / absmax` to a grid of 65,536 points
@@ -123,7 +129,7 @@ pub(crate) fn lane_indices<L: Lanes>() -> L {
     unsafe { L::load(INDICES.as_ptr()) }
 }
 
-/// A running lane-wise `max |x|` for [`drive`]d kernels: lanes `0..W` of the widest pack, plus the
+/// A running lane-wise `max |x|` for kernels run by the element driver ([`crate::drive`]): lanes `0..W` of the widest pack, plus the
 /// scalar tail in lane 0. Max is exact and order-free, so every build gives the same value.
 #[derive(Default)]
 pub struct MaxAcc(UnsafeCell<[f32; MAX_WIDTH]>);
@@ -217,5 +223,19 @@ mod tests {
         assert_eq!(q.absmax, vec![0.5]);
         assert_eq!(q.codes[1], 0);
         assert_eq!(q.codes[0], 255);
+    }
+
+    #[test]
+    fn non_finite_values_spread_over_their_block_as_documented() {
+        let cb = Codebook::signed();
+        let q = quantize(cb, &[f32::NAN, 0.5, -0.25], 8);
+        let mut y = [0.0; 3];
+        dequantize(cb, &q, &mut y);
+        assert_eq!(y[0], cb.code(0) * 0.5, "NaN comes back as code[0] * absmax");
+        let q = quantize(cb, &[f32::INFINITY, 1.0, 0.0], 8);
+        assert_eq!(q.absmax, vec![f32::INFINITY]);
+        dequantize(cb, &q, &mut y);
+        assert!(y[1].is_nan() && y[2].is_nan(), "{y:?}");
+        assert_eq!(y[0], f32::NEG_INFINITY, "inf * (1 / inf) is NaN: code 0, -0.99 * inf");
     }
 }
