@@ -18,6 +18,9 @@ log "cargo test"
 # reproduces (the jest fuzz tests do the same).
 if [[ -n "${CI:-}" ]]; then export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261124}"; fi
 cargo test --workspace --quiet
+log "tsc (the sources and the tests, types only)"
+node_modules/.bin/tsc -p tsconfig.json --noEmit
+node_modules/.bin/tsc -p tests/tsconfig.json --noEmit
 log "jest"
 mkdir -p .build
 rm -f .build/jest.json # (a stale report must not be summarised as this run's)
