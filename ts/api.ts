@@ -61,7 +61,7 @@ export type {
   NoisyLinearCosineDecayConfig,
 } from './schedules/index.js';
 export { serialize, deserialize, get } from './serialization.js';
-export { saveState, loadState, saveCheckpoint, restoreCheckpoint, encodeCheckpoint, decodeCheckpoint } from './checkpoint.js';
+export { saveState, loadState, saveCheckpoint, restoreCheckpoint, encodeCheckpoint, decodeCheckpoint, sealCheckpoint } from './checkpoint.js';
 export type { OptimizerState, Checkpoint, SlotVariableInfo } from './checkpoint.js';
 export { SGD } from './optimizers/sgd.js';
 export type { SGDOptions, SGDConfig } from './optimizers/sgd.js';

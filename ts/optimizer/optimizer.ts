@@ -9,7 +9,7 @@ import { describeValue, rowSize } from '../values.js';
 import { CustomState, deduplicate, stageCopies, stagedGradients } from './custom.js';
 import { checkAggregator, checkTransformers, minimize, runGradientHooks } from './hooks.js';
 import { Hyperparameters } from './hyperparameters.js';
-import { CLIP_KEYS, ClipKey, Clipping, TRANSFORMERS_CLASH, checkClipTypes, installAccessors, optionsFromConfig, optionsObject, parseOptions } from './options.js';
+import { CLIP_KEYS, ClipKey, Clipping, TRANSFORMERS_CLASH, checkClip, installAccessors, optionsFromConfig, optionsObject, parseOptions } from './options.js';
 import { APPLIED, applyConstraints, iterate, measureStep, skippedStep, stepOptions, throwStepError, writeStep } from './step.js';
 import { SlotVariable, checkWeightList, coreSlotLayout, readCoreWeights, writeCoreWeights } from './weights.js';
 import type {
@@ -191,8 +191,7 @@ export abstract class Optimizer {
   private setClip(key: ClipKey, v: number | undefined): void {
     // Keras' check 4 in the clip setters.
     if (v !== undefined && v !== null && this.transformerFns.length > 0) throw new HyperparameterError('InvalidHyperparameter', TRANSFORMERS_CLASH[key]);
-    const c = { ...this.clip, [key]: v };
-    checkClipTypes(c);
+    const c = { ...this.clip, [key]: checkClip(key, v) };
     call(() => core().optimizer_set_clipping(this.live(), c.clipvalue ?? undefined, c.clipnorm ?? undefined, c.global_clipnorm ?? undefined));
     this.clip = c;
   }

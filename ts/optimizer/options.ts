@@ -21,6 +21,8 @@ export const KERAS1_WEIGHTS = {
 
 /** A number as Python's `repr(float)` writes it (`1.0`, `0.1`), for Keras' messages. */
 export function pyFloat(v: number): string {
+  if (Number.isNaN(v)) return 'nan';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
   return Number.isInteger(v) && Math.abs(v) < 1e16 ? v.toFixed(1) : String(v);
 }
 
@@ -69,12 +71,18 @@ export const TRANSFORMERS_CLASH: Record<ClipKey, string> = {
   clipvalue: '`clipvalue` cannot be set when `gradient_transformers` is set. Instead, use the `gradient_transformers` to specify clipping and other transformations.',
 };
 
-/** Checks the types of a clipping before it goes to the core. */
-export function checkClipTypes(c: Clipping): void {
-  for (const key of CLIP_KEYS) {
-    const v = c[key];
-    if (v !== undefined && v !== null && typeof v !== 'number') throw new ArgumentError('InvalidArgument', `\`${key}\` must be a number, got ${describeValue(v)}`);
-  }
+/**
+ * The one rule for a clip option, in the constructor, the setters, `fromConfig` and checkpoints
+ * (which go through the constructor): absent (undefined or null), or a finite number >= 0. Keras
+ * refuses negative values; an infinite or NaN bound is refused too, as an infinite learning rate
+ * is: it could not be saved (JSON has no Infinity) and would read back as no clipping.
+ */
+export function checkClip(key: ClipKey, v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number') throw new ArgumentError('InvalidArgument', `\`${key}\` must be a number, got ${describeValue(v)}`);
+  if (v < 0) throw new HyperparameterError('InvalidHyperparameter', `Expected ${key} >= 0, received: ${pyFloat(v)}`);
+  if (!Number.isFinite(v)) throw new HyperparameterError('InvalidHyperparameter', `Expected ${key} to be a finite number >= 0, received: ${pyFloat(v)}`);
+  return v;
 }
 
 // ---- constructor options ------------------------------------------------------------------
@@ -153,10 +161,8 @@ export function parseOptions(spec: OptimizerSpec, options: Record<string, unknow
     }
   }
   for (const key of CLIP_KEYS) {
-    const v = options[camelCase(key)];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'number') throw new ArgumentError('InvalidArgument', `\`${key}\` must be a number, got ${describeValue(v)}`);
-    if (v < 0) throw new HyperparameterError('InvalidHyperparameter', `Expected ${key} >= 0, received: ${pyFloat(v)}`);
+    const v = checkClip(key, options[camelCase(key)]);
+    if (v === undefined) continue;
     clip[key] = v;
     coreKeys.push(key);
     coreValues.push(v);
