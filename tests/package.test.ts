@@ -222,8 +222,8 @@ describe('installed into a fresh project', () => {
     writeFileSync(
       join(project, 'check.ts'),
       `
-      import { ready, backend, Variable, Adam, SGD, IndexedSlices, deserialize, ShapeError } from 'simdopt';
-      import type { Backend, AdamOptions, Optimizer } from 'simdopt';
+      import { ready, backend, Variable, Adam, SGD, IndexedSlices, ExponentialDecay, deserialize, ShapeError } from 'simdopt';
+      import type { Backend, AdamOptions, AdamConfig, Optimizer } from 'simdopt';
 
       export async function main(): Promise<number> {
         const loaded: Backend = await ready({ backend: 'auto' });
@@ -238,9 +238,16 @@ describe('installed into a fresh project', () => {
         const error: typeof ShapeError = ShapeError;
         // @ts-expect-error a learning rate is a number, a function or a schedule
         new Adam({ learningRate: 'fast' });
+        // Keras' positional arguments, typed; getConfig() typed per class.
+        const config: AdamConfig = new Adam(0.01, 0.9, 0.999, 1e-7, true).getConfig();
+        const beta1: number = config.beta_1 + new ExponentialDecay(0.1, 1000, 0.96).call(0);
+        // @ts-expect-error Adam's config has no momentum
+        void config.momentum;
+        // @ts-expect-error amsgrad is a boolean
+        new Adam(0.01, 0.9, 0.999, 1e-7, 'yes');
         // @ts-expect-error the build is 'simd', 'scalar' or 'auto'
         await ready({ backend: 'gpu' });
-        return values[0] + loaded.length + (b ?? '').length + same.iterations + (error ? 1 : 0);
+        return values[0] + loaded.length + (b ?? '').length + same.iterations + (error ? 1 : 0) + beta1;
       }
       `,
     );
