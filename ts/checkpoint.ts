@@ -7,7 +7,7 @@ import { ArgumentError, ConfigError, WeightsError } from './errors.js';
 import { Optimizer, SlotVariableInfo } from './optimizer/index.js';
 import { deserialize, serialize } from './serialization.js';
 import { Variable } from './tensor.js';
-import { describeValue } from './values.js';
+import { describeValue, isDetached, plainCopy, typedArrayKind, typedArrayLength } from './values.js';
 
 export type { SlotVariableInfo };
 
@@ -92,7 +92,7 @@ export function saveCheckpoint(optimizer: Optimizer, variables: readonly Variabl
  * `customObjects` resolves user schedule classes, as for `deserialize`.
  */
 export function loadState(state: OptimizerState | Uint8Array, variables: readonly Variable[], customObjects: Record<string, unknown> = {}): Optimizer {
-  const parsed = parseState(state instanceof Uint8Array ? decodeCheckpoint(state) : state);
+  const parsed = parseState(state instanceof Uint8Array ? decodeCheckpoint(state) : plainCopy(state));
   return build(parsed, variableList(variables), customObjects);
 }
 
@@ -101,7 +101,8 @@ export function loadState(state: OptimizerState | Uint8Array, variables: readonl
  * `variables` (matched as in `loadState`). Everything is checked before anything is written.
  */
 export function restoreCheckpoint(checkpoint: Checkpoint | Uint8Array, variables: readonly Variable[], customObjects: Record<string, unknown> = {}): Optimizer {
-  const raw = checkpoint instanceof Uint8Array ? decodeCheckpoint(checkpoint) : checkpoint;
+  // (Read once: a copy, so that no getter is read twice.)
+  const raw = checkpoint instanceof Uint8Array ? decodeCheckpoint(checkpoint) : plainCopy(checkpoint);
   const ckpt = parseCheckpoint(raw);
   const list = variableList(variables);
   const targets = match(
@@ -372,8 +373,11 @@ export function encodeCheckpoint(x: OptimizerState | Checkpoint): Uint8Array {
 }
 
 /** The JSON form (`OptimizerState` or `Checkpoint`) of bytes from `encodeCheckpoint`. */
-export function decodeCheckpoint(bytes: Uint8Array): OptimizerState | Checkpoint {
-  if (!(bytes instanceof Uint8Array)) throw new ArgumentError('InvalidArgument', `expected a Uint8Array, got ${describeValue(bytes)}`);
+export function decodeCheckpoint(input: Uint8Array): OptimizerState | Checkpoint {
+  if (typedArrayKind(input) !== 'Uint8Array') throw new ArgumentError('InvalidArgument', `expected a Uint8Array, got ${describeValue(input)}`);
+  if (typedArrayLength(input) === 0 && isDetached(input)) throw new ArgumentError('InvalidArgument', 'the checkpoint bytes are a Uint8Array whose ArrayBuffer is detached');
+  // One read, into a copy of our own: a resizable or shared buffer cannot change under the parser.
+  const bytes = new Uint8Array(input);
   if (bytes.length < MAGIC.length + 8 || MAGIC.some((m, i) => bytes[i] !== m)) bad('not a simdopt checkpoint (wrong magic bytes)');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint32(MAGIC.length, true);

@@ -1,11 +1,13 @@
 // The state of a custom optimizer (a subclass implementing `resourceApplyDense` /
 // `resourceApplySparse`): its update runs in JavaScript, so its slots and weights are tensors
 // kept here, in creation order, with the batches that fix the weight order for checkpoints.
-import { heapFloat32 } from '../wasm/loader.js';
-import { ArgumentError, StateError } from '../errors.js';
+import { heapFloat32, heapInt32 } from '../wasm/loader.js';
+import { KIND_DENSE_STAGED, KIND_SPARSE } from '../frame.js';
+import { ArgumentError } from '../errors.js';
 import { IndexedSlices, Tensor, Variable } from '../tensor.js';
 import { describeValue } from '../values.js';
-import type { Gradient, Initializer, SlotVariableInfo } from './types.js';
+import type { StepArguments } from './step.js';
+import type { Initializer, SlotVariableInfo } from './types.js';
 
 export class CustomState {
   readonly slotNames: string[] = [];
@@ -53,32 +55,28 @@ export class CustomState {
   }
 }
 
-/** The pairs with every Tensor gradient replaced by a copy of its values (custom optimizers:
- * the core clips staged gradients in place, never a caller's tensor). */
-export function stageCopies(pairs: ReadonlyArray<readonly [Gradient, Variable]>): ReadonlyArray<readonly [Gradient, Variable]> {
-  return pairs.map((p) => {
-    if (!Array.isArray(p) || !(p[0] instanceof Tensor)) return p;
-    if (p[0].isDisposed) throw new StateError('Disposed', `the gradient tensor of '${(p[1] as Variable)?.name}' has been disposed`);
-    return [p[0].read(), p[1]] as const;
-  });
-}
-
-/** Copies the clipped gradients out of the frame (values from word `valuesBase`), before any
- * user code runs (it may use the frame). */
-export function stagedGradients(pairs: ReadonlyArray<readonly [Gradient, Variable]>, valuesBase: number): Array<Float32Array | IndexedSlices | null> {
+/** Copies a step's gradients out of the frame after the core validated and clipped them there
+ * (values from word `frame.values`, indices from `frame.indices`, as `writeFrame` put them),
+ * before any user code runs (it may use the frame). Null where a pair has no gradient. */
+export function stagedGradients(args: StepArguments, frame: { values: number; indices: number }): Array<Float32Array | IndexedSlices | null> {
   const f32 = heapFloat32();
+  const i32 = heapInt32();
   const grads: Array<Float32Array | IndexedSlices | null> = [];
-  let vo = valuesBase;
-  for (const [g] of pairs) {
-    if (g === null || g === undefined) {
-      grads.push(null);
-    } else if (g instanceof IndexedSlices) {
-      grads.push(new IndexedSlices(f32.slice(vo, vo + g.values.length), g.indices));
-      vo += g.values.length;
+  let vo = frame.values;
+  let io = frame.indices;
+  for (let i = 0; i < args.n; i++) {
+    const kind = args.kinds[i];
+    const count = args.valueCounts[i];
+    if (kind === KIND_SPARSE) {
+      const rows = args.indexCounts[i];
+      grads.push(new IndexedSlices(f32.slice(vo, vo + count), i32.slice(io, io + rows)));
+      vo += count;
+      io += rows;
+    } else if (kind === KIND_DENSE_STAGED) {
+      grads.push(f32.slice(vo, vo + count));
+      vo += count;
     } else {
-      const len = (g as ArrayLike<number>).length;
-      grads.push(f32.slice(vo, vo + len));
-      vo += len;
+      grads.push(null);
     }
   }
   return grads;

@@ -6,11 +6,11 @@ import { call, core } from '../wasm/loader.js';
 import { ArgumentError, HyperparameterError, SlotError, StateError, WeightsError } from '../errors.js';
 import { IndexedSlices, Tensor, Variable } from '../tensor.js';
 import { describeValue, rowSize } from '../values.js';
-import { CustomState, deduplicate, stageCopies, stagedGradients } from './custom.js';
+import { CustomState, deduplicate, stagedGradients } from './custom.js';
 import { checkAggregator, checkTransformers, minimize, runGradientHooks } from './hooks.js';
 import { Hyperparameters } from './hyperparameters.js';
 import { CLIP_KEYS, ClipKey, Clipping, TRANSFORMERS_CLASH, checkClipTypes, installAccessors, optionsFromConfig, optionsObject, parseOptions } from './options.js';
-import { APPLIED, applyConstraints, iterate, measureStep, skippedStep, stepOptions, throwStepError, writeStep } from './step.js';
+import { APPLIED, StepArguments, acquireArguments, applyConstraints, iterate, readGradient, readList, readPairs, releaseArguments, skippedStep, stepOptions, throwStepError, writeFrame } from './step.js';
 import { SlotVariable, checkWeightList, coreSlotLayout, readCoreWeights, writeCoreWeights } from './weights.js';
 import type {
   ApplyGradientsOptions,
@@ -66,6 +66,8 @@ export abstract class Optimizer {
   private readonly custom: CustomState | undefined;
   /** `iterations` as a function made once (schedules read it; a step allocates no closure). */
   private readonly readIterations = (): number => this.iterations;
+  /** `live()` as a function made once (checked again after user code that may dispose this). */
+  private readonly liveId = (): number => this.live();
 
   protected constructor(spec: OptimizerSpec, options: Record<string, unknown>) {
     options = optionsObject(options);
@@ -235,37 +237,42 @@ export abstract class Optimizer {
    * ±Infinity in any gradient is skipped as a whole and reported.
    */
   applyGradients(gradsAndVars: Iterable<readonly [Gradient, Variable]>, options?: ApplyGradientsOptions): StepResult {
-    const guarded = options === undefined ? this.skipNonFinite : stepOptions(options, this.skipNonFinite);
+    const o = options === undefined ? undefined : stepOptions(options, this.skipNonFinite);
     const id = this.live();
-    let pairs = Array.isArray(gradsAndVars) ? (gradsAndVars as ReadonlyArray<readonly [Gradient, Variable]>) : iterate(gradsAndVars);
-    const n = pairs.length;
-    if (n === 0) return APPLIED;
-    // Keras' order: aggregator, then clipping (in the core), then transformers; clipping and
-    // transformers never both apply, so the hooks run here first. (Two field reads when unset.)
-    if (this.aggregatorFn !== undefined || this.transformerFns.length !== 0) {
-      const aggregate = options?.experimentalAggregateGradients ?? true;
-      if ((aggregate && this.aggregatorFn !== undefined) || this.transformerFns.length !== 0) {
-        pairs = runGradientHooks(pairs, aggregate ? this.aggregatorFn : undefined, this.transformerFns);
+    const list = Array.isArray(gradsAndVars) ? (gradsAndVars as ArrayLike<unknown>) : iterate(gradsAndVars);
+    // Every argument is read once, into a snapshot, before any user code runs (step.ts).
+    const args = acquireArguments();
+    try {
+      readPairs(args, list);
+      const n = args.n;
+      if (n === 0) return APPLIED;
+      // A custom optimizer's gradients are all staged (the core clips them in place).
+      const stage = this.custom !== undefined;
+      // Keras' order: aggregator, then clipping (in the core), then transformers; clipping and
+      // transformers never both apply, so the hooks run here first. (Two field reads when unset.)
+      const aggregator = (o ? o.aggregate : true) ? this.aggregatorFn : undefined;
+      if (aggregator !== undefined || this.transformerFns.length !== 0) runGradientHooks(args, aggregator, this.transformerFns, stage);
+      else for (let i = 0; i < n; i++) readGradient(args, i, args.gradients[i], stage);
+      // Function and schedule hyperparameters run user code, which may itself use the frame (or
+      // grow memory): call them before this step's frame is written.
+      this.hypers.resolveForStep(this.liveId, this.readIterations);
+      // (User code may have disposed this optimizer: its id could then be another's.)
+      if (this.disposed) this.live();
+      const frame = writeFrame(args);
+      const guarded = o ? o.guarded : this.skipNonFinite;
+      if (this.custom) return this.applyCustom(id, args, frame, guarded, o?.onNonFinite);
+      if (!guarded) {
+        if (core().optimizer_apply(id, n) !== 0) throwStepError();
+      } else {
+        const status = core().optimizer_apply_checked(id, n);
+        if (status === 1) throwStepError();
+        if (status === 2) return this.skipStep(args, o?.onNonFinite);
       }
+      if (args.constrained) applyConstraints(args);
+      return APPLIED;
+    } finally {
+      releaseArguments(args);
     }
-    // A custom optimizer's gradients are all staged (the core clips them in place).
-    if (this.custom) pairs = stageCopies(pairs);
-    const size = measureStep(pairs, n);
-    const constrained = size.constrained;
-    // Function and schedule hyperparameters run user code, which may itself use the frame (or
-    // grow memory): call them before this step's frame is written.
-    this.hypers.resolveForStep(id, this.readIterations);
-    const valuesBase = writeStep(pairs, n, size.values, size.indices);
-    if (this.custom) return this.applyCustom(id, pairs, valuesBase, guarded, options);
-    if (!guarded) {
-      if (core().optimizer_apply(id, n) !== 0) throwStepError();
-    } else {
-      const status = core().optimizer_apply_checked(id, n);
-      if (status === 1) throwStepError();
-      if (status === 2) return this.skipStep(pairs, options);
-    }
-    if (constrained) applyConstraints(pairs);
-    return APPLIED;
   }
 
   /** Steps skipped for non-finite gradients so far (`skipNonFinite`). */
@@ -273,39 +280,37 @@ export abstract class Optimizer {
     return this.skipped;
   }
 
-  private skipStep(pairs: ReadonlyArray<readonly [Gradient, Variable]>, options: ApplyGradientsOptions | undefined): StepResult {
-    const step = skippedStep(this, pairs);
+  private skipStep(args: StepArguments, onNonFinite: ((step: NonFiniteStep) => void) | undefined): StepResult {
+    const step = skippedStep(this, args);
     this.skipped++;
-    const report = options?.onNonFinite ?? this.onNonFinite;
+    const report = onNonFinite ?? this.onNonFinite;
     if (report) report(step);
     return step;
   }
 
   // ---- custom optimizers ---------------------------------------------------------------
 
-  /** The step of a custom optimizer, after its gradients were staged in the frame (at word
-   * `valuesBase`): the core validates and clips them; the hooks update the variables. */
+  /** The step of a custom optimizer, after its gradients were staged in the frame: the core
+   * validates and clips them; the hooks update the variables. */
   private applyCustom(
     id: number,
-    pairs: ReadonlyArray<readonly [Gradient, Variable]>,
-    valuesBase: number,
+    args: StepArguments,
+    frame: { values: number; indices: number },
     guarded: boolean,
-    options: ApplyGradientsOptions | undefined,
+    onNonFinite: ((step: NonFiniteStep) => void) | undefined,
   ): StepResult {
     const c = core();
-    const status = c.optimizer_prepare(id, pairs.length, guarded);
+    const status = c.optimizer_prepare(id, args.n, guarded);
     if (status === 1) throwStepError();
-    if (status === 2) return this.skipStep(pairs, options);
-    const grads = stagedGradients(pairs, valuesBase);
+    if (status === 2) return this.skipStep(args, onNonFinite);
+    const grads = stagedGradients(args, frame);
     const lrT = call(() => c.optimizer_current_lr(id));
     const iterations = this.iterations;
-    const withGrads = pairs.filter((_, i) => grads[i] !== null).map((p) => p[1]);
-    this.custom!.createSlots(() => this.createSlots(withGrads));
+    const pairs = args.withGradients().map((i) => [grads[i]!, args.variables[i]] as const);
+    this.custom!.createSlots(() => this.createSlots(pairs.map((p) => p[1])));
     const applyState: ApplyState = { lrT, iterations };
     this.prepareLocal(applyState);
-    pairs.forEach(([, v], i) => {
-      const g = grads[i];
-      if (g === null) return;
+    for (const [g, v] of pairs) {
       if (g instanceof IndexedSlices) {
         const { values, indices } = deduplicate(g.values, g.indices, rowSize(v.shape));
         this.resourceApplySparse(values, v, indices, applyState);
@@ -316,7 +321,7 @@ export abstract class Optimizer {
           if (out) v.assign(out);
         }
       }
-    });
+    }
     call(() => c.optimizer_set_iterations(id, iterations + 1));
     return APPLIED;
   }
@@ -455,7 +460,7 @@ export abstract class Optimizer {
   setWeights(weights: ReadonlyArray<WeightValue | ArrayLike<number> | number | bigint>): void {
     const id = this.live();
     const expected = this.getWeightNames().length;
-    const given = Array.isArray(weights) ? weights : iterate(weights as Iterable<unknown>, 'setWeights expects an array of weights');
+    const given = readList(weights as Iterable<unknown>, 'setWeights expects an array of weights');
     const list = checkWeightList(this.spec, this.name, given, expected);
     if (list === null) return;
     const { iterations, rest } = list;
@@ -465,7 +470,7 @@ export abstract class Optimizer {
         const t = ws[i].tensor;
         if (w.length !== t.size) throw new WeightsError('WeightShape', `Optimizer weight shape [${t.shape.join(', ')}] (${t.size} values) not compatible with provided weight of ${w.length} values (weight ${i + 1})`);
       });
-      rest.forEach((w, i) => ws[i].tensor.assign(w));
+      rest.forEach((w, i) => ws[i].tensor.assign(w.array));
       this.iterations = iterations;
       return;
     }
