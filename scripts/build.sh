@@ -12,5 +12,10 @@ if ! [ -f dist/.stamp ] || [ "$(cat dist/.stamp)" != "$ts_hash" ]; then
   node_modules/.bin/tsc -p tsconfig.json
   mkdir -p dist/wasm/generated
   cp ts/wasm/generated/*.js ts/wasm/generated/*.d.ts dist/wasm/generated/
+  cp ts/wasm/generated/*.wasm dist/wasm/
+  # CommonJS TypeScript projects get the same declarations in a "commonjs" folder (package.json's
+  # "require" conditions point there), so TS does not refuse them as ES modules (TS1479).
+  (cd dist && find . -name '*.d.ts' -print | while read -r f; do mkdir -p "cjs/$(dirname "$f")" && cp "$f" "cjs/$f"; done)
+  echo '{ "type": "commonjs" }' > dist/cjs/package.json
   echo "$ts_hash" > dist/.stamp
 fi

@@ -18,6 +18,7 @@ import {
   restoreCheckpoint,
   encodeCheckpoint,
   decodeCheckpoint,
+  sealCheckpoint,
   stats,
   ExponentialDecay,
   serializeSchedule,
@@ -26,7 +27,18 @@ import {
   OptimizerSpec,
   ApplyState,
 } from 'simdopt';
+import { createRequire } from 'node:module';
 import { rng } from './helpers/random';
+
+const CRC32C = createRequire(import.meta.url)('crc-32/crc32c.js') as { buf(data: Uint8Array, seed?: number): number };
+
+/** Checkpoint bytes with their last 4 bytes replaced by the CRC32C of the rest (computed here,
+ * with the library directly): damage that the checksum no longer sees. */
+function reseal(bytes: Uint8Array): Uint8Array {
+  const out = bytes.slice();
+  new DataView(out.buffer).setUint32(out.length - 4, CRC32C.buf(out.subarray(0, out.length - 4), 0) >>> 0, true);
+  return out;
+}
 
 beforeAll(async () => {
   await ready();
@@ -92,6 +104,13 @@ function step(opt: Optimizer, m: Model, t: number): void {
   if (t >= 3) pairs.push([randoms(rand, 9), late]);
   opt.applyGradients(pairs);
 }
+
+/** Tensor and optimizer counts. (Not the size of WASM memory: it grows when any call needs
+ * room, observing included, and never shrinks; growing changes no state.) */
+const counts = () => {
+  const { tensors, optimizers } = stats();
+  return { tensors, optimizers };
+};
 
 const bits = (a: Float32Array | BigInt64Array) => (a instanceof BigInt64Array ? a[0].toString() : Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length)).join(','));
 
@@ -288,14 +307,29 @@ describe('a damaged checkpoint is refused and changes nothing', () => {
   }
   const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
   type Mut = (c: Checkpoint, target: Variable[]) => [Checkpoint | Uint8Array, Variable[]];
+  /** An edit as made on purpose: sealed again, so the checks behind the checksum are what refuse it. */
   const edit = (f: (c: Checkpoint) => void): Mut => (c, t) => {
+    const x = clone(c);
+    f(x);
+    return [sealCheckpoint(x), t];
+  };
+  /** An edit as damage: not sealed again. */
+  const damage = (f: (c: Checkpoint) => void): Mut => (c, t) => {
     const x = clone(c);
     f(x);
     return [x, t];
   };
   const cases: Array<[string, Mut, new (...a: never[]) => SimdoptError, RegExp]> = [
     ['wrong format', edit((c) => ((c as { format: string }).format = 'keras')), ConfigError, /format/],
-    ['future version', edit((c) => (c.version = 2)), ConfigError, /version/],
+    ['future version', damage((c) => (c.version = 3)), ConfigError, /unsupported version 3/],
+    ['a variable value changed, checksum not updated', damage((c) => (c.variables[0].values = `A${c.variables[0].values.slice(1)}`)), ConfigError, /checksum mismatch/],
+    ['a slot value changed, checksum not updated', damage((c) => (c.optimizer.weights[1] = c.optimizer.weights[2])), ConfigError, /checksum mismatch/],
+    ['iterations changed, checksum not updated', damage((c) => (c.optimizer.iterations += 1)), ConfigError, /checksum mismatch/],
+    ['the checksum removed', damage((c) => delete c.checksum), ConfigError, /has none/],
+    ['the checksum garbled', damage((c) => (c.checksum = 'crc32c:xyz')), ConfigError, /8 hex digits/],
+    ['version 1 with a checksum (a damaged version field)', damage((c) => (c.version = 1)), ConfigError, /version 1 has no checksum/],
+    ['a checksum inside the optimizer state', edit((c) => (c.optimizer.checksum = 'crc32c:00000000')), ConfigError, /no checksum of its own/],
+    ['a getter in the checkpoint', damage((c) => Object.defineProperty(c, 'variables', { get: () => () => 0, enumerable: true })), ConfigError, /not JSON data/],
     ['unknown class', edit((c) => (c.optimizer.class_name = 'Lion')), ConfigError, /Unknown optimizer: Lion/],
     ['unknown config key', edit((c) => (c.optimizer.config.beta_9 = 1)), ConfigError, /beta_9/],
     ['config key __proto__', edit((c) => Object.defineProperty(c.optimizer.config, '__proto__', { value: { polluted: 1 }, enumerable: true })), ConfigError, /Unexpected keyword/],
@@ -313,15 +347,20 @@ describe('a damaged checkpoint is refused and changes nothing', () => {
     ['a variable not given', (c, t) => [clone(c), t.slice(1)], WeightsError, /'dense'.*not among/],
     ['a variable of another shape', (c, t) => [clone(c), [new Variable(new Float32Array(15), { shape: [5, 3], name: 'matrix' }), ...t.filter((v) => v.name !== 'matrix')]], WeightsError, /shape \[5, 3\]/],
     ['the same variable twice', (c, t) => [clone(c), [...t, t[0]]], ArgumentError, /twice/],
-    ['truncated bytes', (c, t) => [encodeCheckpoint(c).slice(0, 100), t], ConfigError, /truncated|JSON/],
+    ['truncated bytes', (c, t) => [encodeCheckpoint(c).slice(0, 100), t], ConfigError, /checksum mismatch/],
+    ['bytes with a damaged version', (c, t) => [Object.assign(encodeCheckpoint(c), { [8]: 7 }), t], ConfigError, /unsupported binary version 7/],
+    ['bytes of a version 1 with the checksum left on', (c, t) => [Object.assign(encodeCheckpoint(c), { [8]: 1 }), t], ConfigError, /header says version 2/],
     ['wrong magic', (c, t) => [Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12), t], ConfigError, /magic/],
-    ['payload cut short', (c, t) => [encodeCheckpoint(c).slice(0, -4), t], ConfigError, /payload/],
+    ['payload cut short', (c, t) => [encodeCheckpoint(c).slice(0, -4), t], ConfigError, /checksum mismatch/],
+    ['payload cut short, resealed', (c, t) => [reseal(encodeCheckpoint(c).slice(0, -4)), t], ConfigError, /payload/],
+    ['bytes beyond the arrays, resealed', (c, t) => [reseal(Uint8Array.from([...encodeCheckpoint(c), 0, 0, 0, 0])), t], ConfigError, /bytes of a/],
+    ['a header that is not JSON, resealed', (c, t) => [reseal(Object.assign(encodeCheckpoint(c), { [17]: 0x7b })), t], ConfigError, /not valid UTF-8 JSON/],
   ];
 
   test.each(cases)('%s', (_label, mutate, Cls, message) => {
     const { m, opt, ckpt, target } = setup();
     const [input, vars] = mutate(ckpt, target.vars);
-    const before = { stats: stats(), target: target.vars.map((v) => bits(v.read())), source: observe(opt, m), proto: Object.getOwnPropertyNames(Object.prototype).join() };
+    const before = { stats: counts(), target: target.vars.map((v) => bits(v.read())), source: observe(opt, m), proto: Object.getOwnPropertyNames(Object.prototype).join() };
     let error: unknown;
     try {
       restoreCheckpoint(input, vars);
@@ -330,8 +369,180 @@ describe('a damaged checkpoint is refused and changes nothing', () => {
     }
     expect(error).toBeInstanceOf(Cls);
     expect((error as Error).message).toMatch(message);
-    const after = { stats: stats(), target: target.vars.map((v) => bits(v.read())), source: observe(opt, m), proto: Object.getOwnPropertyNames(Object.prototype).join() };
+    const after = { stats: counts(), target: target.vars.map((v) => bits(v.read())), source: observe(opt, m), proto: Object.getOwnPropertyNames(Object.prototype).join() };
     expect(after).toEqual(before);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+// ---- integrity: every byte -------------------------------------------------------------------
+
+describe('every byte of a checkpoint, damaged in turn, is refused and changes nothing', () => {
+  /** A character replaced by another of its kind where there is one (a digit by a digit, a
+   * letter by a letter, base64's + and /), so that most damaged texts still parse as JSON and
+   * reach the checks; other characters have their lowest bit flipped. */
+  const otherChar = (ch: string): string => {
+    const c = ch.charCodeAt(0);
+    if (ch >= '0' && ch <= '9') return String((c - 48 + 1) % 10);
+    if (ch >= 'a' && ch <= 'z') return String.fromCharCode(97 + ((c - 97 + 1) % 26));
+    if (ch >= 'A' && ch <= 'Z') return String.fromCharCode(65 + ((c - 65 + 1) % 26));
+    if (ch === '+') return '/';
+    if (ch === '/') return '+';
+    return String.fromCharCode(c ^ 1);
+  };
+
+  function world() {
+    const m = makeModel();
+    const opt = deserialize({ class_name: 'Adam', config: { learning_rate: 0.01, amsgrad: true } });
+    for (let t = 0; t < 4; t++) step(opt, m, t);
+    const target = makeModel(false);
+    const look = () => JSON.stringify({ stats: counts(), target: target.vars.map((v) => bits(v.read())), source: observe(opt, m) });
+    const done = () => {
+      opt.dispose();
+      for (const x of [m, target]) {
+        x.vars.forEach((v) => v.dispose());
+        x.grad.dispose();
+      }
+    };
+    return { m, opt, target, look, done };
+  }
+
+  /** Runs `restore`, which must throw a ConfigError, and checks that nothing changed. */
+  function refusedUnchanged(look: () => string, before: string, restore: () => unknown, what: string): void {
+    let error: unknown;
+    try {
+      const back = restore() as Optimizer;
+      back.dispose();
+    } catch (e) {
+      error = e;
+    }
+    if (!(error instanceof ConfigError)) throw new Error(`${what}: ${error === undefined ? 'restored' : `not a ConfigError: ${String(error)}`}`);
+    const after = look();
+    if (after !== before) throw new Error(`${what}: something changed after ${String(error)}`);
+  }
+
+  test('the JSON text of a checkpoint and of an optimizer state', () => {
+    const w = world();
+    const forms: Array<[string, string, (x: unknown) => unknown]> = [
+      ['checkpoint', JSON.stringify(saveCheckpoint(w.opt, w.m.vars)), (x) => restoreCheckpoint(x as Checkpoint, w.target.vars)],
+      ['state', JSON.stringify(saveState(w.opt)), (x) => loadState(x as OptimizerState, w.target.vars)],
+    ];
+    let parsed = 0;
+    let unparsable = 0;
+    for (const [form, text, restore] of forms) {
+      // The intact text restores (so what refuses the damaged ones is the damage); the targets
+      // then hold its values, and must keep them.
+      (restore(JSON.parse(text)) as Optimizer).dispose();
+      const intact = w.look();
+      for (let i = 0; i < text.length; i++) {
+        const damaged = text.slice(0, i) + otherChar(text[i]) + text.slice(i + 1);
+        let x: unknown;
+        try {
+          x = JSON.parse(damaged);
+        } catch {
+          unparsable++;
+          continue;
+        }
+        parsed++;
+        refusedUnchanged(w.look, intact, () => restore(x), `${form} character ${i} '${text[i]}'`);
+      }
+    }
+    console.log(`checkpoint JSON: ${parsed} damaged texts that still parse refused, ${unparsable} more no longer JSON`);
+    expect(parsed).toBeGreaterThan(3000);
+    w.done();
+  });
+
+  test('the bytes of a checkpoint and of an optimizer state, each bit pattern', () => {
+    const w = world();
+    const forms: Array<[string, Uint8Array, (b: Uint8Array) => unknown]> = [
+      ['checkpoint', encodeCheckpoint(saveCheckpoint(w.opt, w.m.vars)), (b) => restoreCheckpoint(b, w.target.vars)],
+      ['state', encodeCheckpoint(saveState(w.opt)), (b) => loadState(b, w.target.vars)],
+    ];
+    let flipped = 0;
+    for (const [form, bytes, restore] of forms) {
+      (restore(bytes) as Optimizer).dispose();
+      const intact = w.look();
+      for (let i = 0; i < bytes.length; i++) {
+        for (const mask of [0x01, 0x80, 0xff]) {
+          const damaged = bytes.slice();
+          damaged[i] ^= mask;
+          refusedUnchanged(w.look, intact, () => restore(damaged), `${form} byte ${i} ^ ${mask}`);
+          flipped++;
+        }
+        // decodeCheckpoint refuses it too (it never hands out damaged data, sealed anew).
+        const damaged = bytes.slice();
+        damaged[i] ^= 0x10;
+        expect(() => decodeCheckpoint(damaged)).toThrow(ConfigError);
+      }
+    }
+    console.log(`checkpoint bytes: ${flipped} damaged byte patterns refused`);
+    w.done();
+  });
+});
+
+describe('version 1 (before checksums) is still read, unchecked', () => {
+  /** A version 1 checkpoint as simdopt 0.1 wrote it: no checksum, version 1 inside and out. */
+  function asVersion1(c: Checkpoint): Checkpoint {
+    const x = JSON.parse(JSON.stringify(c)) as Checkpoint;
+    delete x.checksum;
+    x.version = 1;
+    x.optimizer.version = 1;
+    return x;
+  }
+  /** Its bytes: version 1, the same header with version 1, no checksum at the end. */
+  function bytesVersion1(c: Checkpoint): Uint8Array {
+    const b = encodeCheckpoint(c).slice(0, -4);
+    b[8] = 1;
+    const len = new DataView(b.buffer).getUint32(12, true);
+    const header = new TextDecoder().decode(b.subarray(16, 16 + len)).replaceAll('"version":2', '"version":1');
+    b.set(new TextEncoder().encode(header), 16);
+    return b;
+  }
+
+  test('JSON and bytes restore and continue bit for bit; the bytes decode to version 1, and encode to version 2', () => {
+    const ref = makeModel();
+    const refOpt = deserialize({ class_name: 'RMSprop', config: { learning_rate: 0.01, centered: true, momentum: 0.5 } });
+    for (let t = 0; t < STEPS; t++) step(refOpt, ref, t);
+    const expected = observe(refOpt, ref);
+    for (const form of ['json', 'bytes'] as const) {
+      const m = makeModel();
+      const opt = deserialize({ class_name: 'RMSprop', config: { learning_rate: 0.01, centered: true, momentum: 0.5 } });
+      for (let t = 0; t < 3; t++) step(opt, m, t);
+      const ckpt = saveCheckpoint(opt, m.vars);
+      const old = form === 'json' ? asVersion1(ckpt) : bytesVersion1(ckpt);
+      if (old instanceof Uint8Array) {
+        const decoded = decodeCheckpoint(old);
+        expect([decoded.version, decoded.checksum]).toEqual([1, undefined]);
+        expect(decodeCheckpoint(encodeCheckpoint(decoded))).toEqual(ckpt);
+      }
+      const fresh = makeModel(false);
+      const back = restoreCheckpoint(old, fresh.vars);
+      for (let t = 3; t < STEPS; t++) step(back, fresh, t);
+      expect(observe(back, fresh)).toBe(expected);
+      for (const o of [opt, back]) o.dispose();
+      for (const x of [m, fresh]) {
+        x.vars.forEach((v) => v.dispose());
+        x.grad.dispose();
+      }
+    }
+    refOpt.dispose();
+    ref.vars.forEach((v) => v.dispose());
+    ref.grad.dispose();
+  });
+
+  test('what version 1 cannot tell: a damaged value restores; bytes beyond its arrays do not', () => {
+    const m = makeModel();
+    const opt = deserialize({ class_name: 'SGD', config: { momentum: 0.5 } });
+    step(opt, m, 0);
+    const b = bytesVersion1(saveCheckpoint(opt, m.vars));
+    b[b.length - 1] ^= 0x40; // the last float of the payload
+    const fresh = makeModel(false);
+    restoreCheckpoint(b, fresh.vars).dispose();
+    expect(() => restoreCheckpoint(Uint8Array.from([...b, 0, 0, 0, 0]), fresh.vars)).toThrow(/the arrays hold \d+ bytes of a \d+-byte payload/);
+    opt.dispose();
+    for (const x of [m, fresh]) {
+      x.vars.forEach((v) => v.dispose());
+      x.grad.dispose();
+    }
   });
 });

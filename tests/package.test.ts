@@ -1,13 +1,13 @@
 // The package as users get it: `npm pack` of the built repository, installed into a fresh
 // project, then used from an ES module, from CommonJS and from TypeScript.
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { ROOT, f32Bits, node, requireBuilt, runOk, tempDir } from './helpers/process';
+import { ROOT, f32Bits, node, runOk } from './helpers/process';
+import { NPM_ENV, packAndInstall } from './helpers/pack';
 import type { WorkloadResult } from './browser/workload.mjs';
 
 const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
-const NPM_ENV = { npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', npm_config_loglevel: 'error' };
 
 let work: { path: string; remove(): void };
 let tarball: string;
@@ -15,20 +15,7 @@ let entries: string[]; // paths inside the tarball, without the leading `package
 let project: string;
 
 beforeAll(async () => {
-  requireBuilt();
-  work = tempDir('pack');
-  const packed = await runOk('npm', ['pack', '--json', '--pack-destination', work.path], { env: NPM_ENV });
-  const info = JSON.parse(packed.stdout) as Array<{ filename: string }>;
-  tarball = join(work.path, info[0].filename);
-  // The file list as it is in the tarball itself, not as npm reports it.
-  const listed = await runOk('tar', ['-tzf', tarball]);
-  entries = listed.stdout.split('\n').filter(Boolean).map((p) => p.replace(/^package\//, ''));
-
-  project = join(work.path, 'project');
-  await runOk('mkdir', ['-p', project]);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.0.0', private: true, type: 'module' }, null, 2));
-  // simdopt has no runtime dependencies, so an offline install of the tarball is complete.
-  await runOk('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: project, env: NPM_ENV });
+  ({ work, tarball, entries, project } = await packAndInstall('pack'));
 }, 60_000);
 
 afterAll(() => work?.remove());
@@ -39,14 +26,20 @@ function packed(path: string): string {
 }
 
 describe('the tarball', () => {
-  test('holds package.json, README.md and dist/ only, with the entry points', () => {
-    const allowed = /^(package\.json|README\.md|LICENSE[^/]*|dist\/.+)$/;
+  test('holds package.json, README.md, CHANGELOG.md, the licenses and dist/ only, with the entry points', () => {
+    const allowed = /^(package\.json|README\.md|CHANGELOG\.md|LICENSE-(MIT|APACHE)|dist\/.+)$/;
     expect(entries.filter((p) => !allowed.test(p))).toEqual([]);
     expect(entries.filter((p) => p.startsWith('ts/') || p.endsWith('.stamp'))).toEqual([]);
     for (const f of [
       'package.json',
       'README.md',
+      'CHANGELOG.md',
+      'LICENSE-MIT',
+      'LICENSE-APACHE',
       'dist/index.js',
+      'dist/slim.js',
+      'dist/wasm/simdopt-simd.wasm',
+      'dist/wasm/simdopt-scalar.wasm',
       'dist/index.d.ts',
       'dist/wasm/loader.js',
       'dist/wasm/generated/simdopt_wasm.js',
@@ -61,10 +54,14 @@ describe('the tarball', () => {
     expect(tgz).toBeLessThan(1_500_000);
   });
 
-  test('package.json points at files it ships, and the package has no runtime dependencies', () => {
+  test('package.json points at files it ships, and the package has one runtime dependency', () => {
     const pkg = JSON.parse(packed('package.json')) as Record<string, unknown>;
     expect(pkg.type).toBe('module');
-    expect(pkg.dependencies ?? {}).toEqual({});
+    // What the npm page links to: the license, the repository, its home page and issues.
+    expect(pkg).toMatchObject({ license: 'MIT OR Apache-2.0', repository: { type: 'git', url: expect.stringMatching(/^git\+https:\/\//) } });
+    expect(pkg.homepage).toMatch(/^https:\/\//);
+    expect((pkg.bugs as { url: string }).url).toMatch(/^https:\/\/.*\/issues$/);
+    expect(Object.keys(pkg.dependencies ?? {})).toEqual(['crc-32']);
     // Peer dependencies are only for optional entry points (simdopt/tfjs): all marked optional.
     const meta = (pkg.peerDependenciesMeta ?? {}) as Record<string, { optional?: boolean }>;
     expect(Object.keys((pkg.peerDependencies ?? {}) as object).filter((d) => !meta[d]?.optional)).toEqual([]);
@@ -74,7 +71,23 @@ describe('the tarball', () => {
       else if (x && typeof x === 'object') Object.values(x).forEach(walk);
     };
     walk(pkg.exports);
+    walk(pkg.typesVersions);
     for (const t of targets) expect(entries).toContain(t.replace(/^\.\//, ''));
+  });
+
+  test('`npm publish --dry-run` is clean', async () => {
+    const r = await runOk('npm', ['publish', '--dry-run'], { env: { ...NPM_ENV, npm_config_loglevel: 'warn' } });
+    // Without credentials npm always warns that a real publish needs a login; nothing else.
+    const warnings = r.stderr.split('\n').filter((l) => /^npm (warn|error)/i.test(l) && !/requires you to be logged in/.test(l));
+    expect(warnings).toEqual([]);
+    expect(r.stdout).toMatch(/simdopt@\d+\.\d+\.\d+/);
+  });
+
+  test('README links work on the npm page: absolute, no link into the repository by a relative path', () => {
+    const readme = packed('README.md');
+    const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]);
+    expect(links.length).toBeGreaterThan(0);
+    expect(links.filter((l) => !/^(https:\/\/|#)/.test(l))).toEqual([]);
   });
 
   test("a bundler keeps simdopt/tfjs's class registration, and drops what is not used", async () => {
@@ -241,5 +254,71 @@ describe('installed into a fresh project', () => {
       writeFileSync(join(project, file), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, ...compilerOptions }, files: ['check.ts'] }));
       await runOk(TSC, ['-p', file], { cwd: project });
     }
+  });
+
+  test('TypeScript in a CommonJS project: node16, nodenext and node10 resolution, every entry point, and the compiled require() runs', async () => {
+    const app = join(project, 'cjs-app');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'cjs-app', version: '1.0.0', private: true })); // no "type": CommonJS
+    writeFileSync(
+      join(app, 'check.ts'),
+      `
+      import { ready, Variable, Adam, StateError } from 'simdopt';
+      import type { AdamOptions, Backend } from 'simdopt';
+      import { ready as readySlim } from 'simdopt/slim';
+      import type { toTfjs } from 'simdopt/tfjs'; // (types only: @tensorflow/tfjs-core is not installed here)
+      import { WorkerMirroredStrategy, splitBatch } from 'simdopt/distribute';
+
+      export type ToTfjs = typeof toTfjs;
+      export const entryPoints = [readySlim, WorkerMirroredStrategy, splitBatch].map((f) => typeof f);
+      async function main(): Promise<void> {
+        const backend: Backend = await ready();
+        const options: AdamOptions = { learningRate: 0.1 };
+        const v = new Variable(10);
+        new Adam(options).applyGradients([[new Float32Array([1]), v]]);
+        console.log(JSON.stringify({ backend, value: v.read()[0], stateError: typeof StateError, entryPoints }));
+      }
+      void main();
+      `,
+    );
+    const common = { strict: true, target: 'es2022', lib: ['es2022', 'dom'], types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')], skipLibCheck: true };
+    const configs: Record<string, Record<string, unknown>> = {
+      'tsconfig.node16.json': { ...common, module: 'node16', moduleResolution: 'node16', outDir: 'out' },
+      'tsconfig.nodenext.json': { ...common, module: 'nodenext', moduleResolution: 'nodenext', noEmit: true },
+      // node10 ignores "exports": package.json's typesVersions maps the subpaths.
+      'tsconfig.node10.json': { ...common, module: 'commonjs', moduleResolution: 'node10', noEmit: true },
+    };
+    for (const [file, compilerOptions] of Object.entries(configs)) {
+      writeFileSync(join(app, file), JSON.stringify({ compilerOptions, files: ['check.ts'] }));
+      await runOk(TSC, ['-p', file], { cwd: app });
+    }
+    // The node16 output is CommonJS (`require('simdopt')`); Node >= 20.19 / 22.12 loads the ES
+    // module graph through require(esm).
+    expect(readFileSync(join(app, 'out', 'check.js'), 'utf8')).toMatch(/require\("simdopt"\)/);
+    const features = (await node(['-p', 'process.features.require_module === true'])).stdout.trim();
+    if (features === 'true') {
+      const out = await node(['out/check.js'], { cwd: app });
+      expect(JSON.parse(out.stdout)).toEqual({ backend: 'simd', value: Math.fround(9.900001), stateError: 'function', entryPoints: ['function', 'function', 'function'] });
+    }
+  });
+
+  test("the opt-in .wasm files: simdopt/slim loads the bytes of simdopt/simd.wasm and gives TF 2.4's numbers", async () => {
+    copyFileSync(join(ROOT, 'tests', 'browser', 'workload.mjs'), join(project, 'workload.mjs'));
+    writeFileSync(
+      join(project, 'slim.mjs'),
+      [
+        "import { readFile } from 'node:fs/promises';",
+        "import { ready } from 'simdopt/slim';",
+        "import { run } from './workload.mjs';",
+        "const bytes = await readFile(new URL(import.meta.resolve('simdopt/simd.wasm')));",
+        'console.log(JSON.stringify({ size: bytes.length, loaded: await ready({ wasm: { simd: bytes } }), result: await run() }));',
+      ].join('\n'),
+    );
+    // workload.mjs imports 'simdopt': the same loader as 'simdopt/slim', already loaded.
+    const out = await node(['slim.mjs'], { cwd: project });
+    const { size, loaded, result } = JSON.parse(out.stdout) as { size: number; loaded: string; result: WorkloadResult };
+    expect(size).toBe(readFileSync(join(ROOT, 'dist', 'wasm', 'simdopt-simd.wasm')).length);
+    expect(loaded).toBe('simd');
+    expectTfNumbers(result);
   });
 });

@@ -27,6 +27,11 @@ import {
   ExponentialDecay,
   stats,
   NonFiniteStep,
+  saveCheckpoint,
+  restoreCheckpoint,
+  encodeCheckpoint,
+  sealCheckpoint,
+  OptimizerSpec,
 } from 'simdopt';
 
 beforeAll(async () => {
@@ -493,7 +498,7 @@ describe('hyperparameters', () => {
   });
 
   test('clipping and iterations setters', () => {
-    const clipJunk = fc.oneof(fc.constantFrom(NaN, -1, -1e-30, -Infinity), notANumber);
+    const clipJunk = fc.oneof(fc.constantFrom(NaN, -1, -1e-30, -Infinity, Infinity), notANumber);
     property(fc.tuple(configIndex, fc.constantFrom('clipvalue', 'clipnorm', 'globalClipnorm'), clipJunk), ([ci, key, value]) =>
       withWorld(ci, (w) => refused('clip setters', w, () => ((w.opt as unknown as Record<string, unknown>)[key] = value), [HyperparameterError, ArgumentError], /clip/)),
     );
@@ -620,7 +625,9 @@ describe('configs: deserialize / fromConfig / get with hostile input', () => {
   });
 
   test('constructor options objects of the wrong kind', () => {
-    property(fc.tuple(fc.constantFrom(...CONFIGS.map(([c]) => c)), fc.oneof(fc.constantFrom(null, 5, 'opts', true, [1]), fc.record({ name: fc.oneof(fc.integer(), fc.constant({}), fc.constant([])) }), fc.record({ amsgrad: fc.constantFrom(1, 'yes') }))), ([cls, options]) =>
+    // (A number, string or boolean is a positional learning rate, `new Adam(0.01)`: the
+    // hyperparameter tests cover those.)
+    property(fc.tuple(fc.constantFrom(...CONFIGS.map(([c]) => c)), fc.oneof(fc.constantFrom(null, [1]), fc.record({ name: fc.oneof(fc.integer(), fc.constant({}), fc.constant([])) }), fc.record({ amsgrad: fc.constantFrom(1, 'yes') }))), ([cls, options]) =>
       withWorld(0, (w) => {
         const Cls = deserializeClass(cls);
         let made: Optimizer | undefined;
@@ -842,6 +849,118 @@ describe('non-finite gradients', () => {
       dispose(a);
       dispose(b);
     }
+  });
+});
+
+// ---- one rule for non-finite option values -----------------------------------------------------
+
+describe('clip options: finite and >= 0, or refused, in the constructor, the setters, fromConfig and checkpoints', () => {
+  const KEYS = [
+    ['clipnorm', 'clipnorm'],
+    ['clipvalue', 'clipvalue'],
+    ['global_clipnorm', 'globalClipnorm'],
+  ] as const;
+  const PY: Record<string, string> = { Infinity: 'inf', '-Infinity': '-inf', NaN: 'nan' };
+
+  test.each(KEYS.flatMap(([key, prop]) => [Infinity, NaN, -Infinity].map((v) => [key, prop, v] as const)))('%s = %p is refused everywhere, as Keras words it', (key, prop, v) => {
+    const message = new RegExp(`^Expected ${key} (>= 0|to be a finite number >= 0), received: ${PY[String(v)]}$`);
+    withWorld(5, (w) => {
+      refused('constructor', w, () => new Adam({ [prop]: v }), HyperparameterError, message);
+      refused('fromConfig', w, () => Adam.fromConfig({ [key]: v }), HyperparameterError, message);
+      refused('deserialize', w, () => deserialize({ class_name: 'Adam', config: { [key]: v } }), HyperparameterError, message);
+      refused('setter', w, () => ((w.opt as unknown as Record<string, unknown>)[prop] = v), HyperparameterError, message);
+    });
+  });
+
+  test('every accepted clip value is in getConfig as given (never null) and survives a checkpoint', () => {
+    const value = fc.oneof(fc.double({ min: 0, max: 3e38, noNaN: true }), fc.constantFrom(0, Number.MIN_VALUE, 1e-45, 1, 3.4e38));
+    property(fc.tuple(configIndex, fc.constantFrom(...KEYS), value), ([ci, [key, prop], v]) =>
+      withWorld(ci, (w) => {
+        const o = w.opt as unknown as Record<string, unknown>;
+        let accepted = false;
+        try {
+          o[prop] = v;
+          accepted = true;
+        } catch (e) {
+          // (clipnorm and global_clipnorm exclude each other, as in Keras.)
+          expect(e).toBeInstanceOf(HyperparameterError);
+        }
+        if (!accepted) return;
+        const config = w.opt.getConfig();
+        expect(config[key]).toBe(v);
+        expect(Object.values(config)).not.toContain(null);
+        const back = restoreCheckpoint(JSON.parse(JSON.stringify(saveCheckpoint(w.opt, w.vars))), w.vars);
+        expect(back.getConfig()).toEqual(config);
+        back.dispose();
+      }),
+    );
+  });
+});
+
+// ---- iterations: exact up to 2^53 - 1, refused past it ---------------------------------------
+
+describe('iterations up to 2^53 - 1 (the largest count a JS number holds exactly), refused past it', () => {
+  const MAX = Number.MAX_SAFE_INTEGER; // 2^53 - 1
+  const weightsAt = (w: World, it: number | bigint) => [typeof it === 'bigint' ? it : BigInt64Array.of(BigInt(it)), ...w.opt.getWeights().slice(1)];
+  const step = (w: World) => w.opt.applyGradients([[[0.1, 0.2, -0.3, 0.4, 0.5, -0.6], w.w]]);
+
+  test.each(CONFIGS.map((c, i) => [`${c[0]} ${JSON.stringify(c[1])}`, i] as const))('%s: 2^53 - 2 steps once to 2^53 - 1; every count it reaches is saved, restored and set back exactly', (_l, ci) =>
+    withWorld(ci, (w) => {
+      w.opt.setWeights(weightsAt(w, MAX - 1));
+      step(w);
+      expect(w.opt.iterations).toBe(MAX);
+      expect(w.opt.getWeights()[0]).toEqual(BigInt64Array.of(2n ** 53n - 1n));
+      // The step after is refused before anything changes, guarded or not.
+      refused('a step past 2^53 - 1', w, step, StateError, /no further step can be counted/);
+      refused('a guarded step past 2^53 - 1', w, () => w.opt.applyGradients([[[0, 0, 0, 0, 0, 0], w.w]], { skipNonFinite: true }), StateError, /2\^53 - 1/);
+      // setWeights(getWeights()) and both checkpoint forms keep the count exactly.
+      const before = snapshot(w);
+      w.opt.setWeights(w.opt.getWeights());
+      expect(snapshot(w)).toBe(before);
+      const ckpt = saveCheckpoint(w.opt, w.vars);
+      expect(ckpt.optimizer.iterations).toBe(MAX);
+      for (const saved of [JSON.parse(JSON.stringify(ckpt)), encodeCheckpoint(ckpt)]) {
+        const back = restoreCheckpoint(saved, w.vars);
+        expect([back.iterations, back.getWeights()[0]]).toEqual([MAX, BigInt64Array.of(2n ** 53n - 1n)]);
+        back.dispose();
+      }
+    }),
+  );
+
+  test('counts past 2^53 - 1 are refused by setWeights, the iterations setter and checkpoints', () =>
+    withWorld(4, (w) => {
+      for (const it of [2 ** 53, 2 ** 53 + 2, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n - 1n, 2n ** 64n - 2n, BigInt64Array.of(2n ** 53n + 1n), BigInt64Array.of(2n ** 63n - 1n), BigInt64Array.of(-2n) /* u64::MAX - 1 as int64 */]) {
+        refused('setWeights past 2^53 - 1', w, () => w.opt.setWeights(weightsAt(w, it as number | bigint)), WeightsError, /iterations/);
+      }
+      refused('iterations = 2^53', w, () => (w.opt.iterations = 2 ** 53), ArgumentError, /iterations/);
+      const ckpt = saveCheckpoint(w.opt, w.vars);
+      ckpt.optimizer.iterations = 2 ** 53;
+      refused('a checkpoint at 2^53', w, () => restoreCheckpoint(sealCheckpoint(ckpt), w.vars), ConfigError, /iterations/);
+    }),
+  );
+
+  test('a custom optimizer at 2^53 - 1: the step is refused before its update runs', () => {
+    const spec: OptimizerSpec = { className: 'PlainSGD', config: [['learning_rate', 0.1]] };
+    let updates = 0;
+    class PlainSGD extends Optimizer {
+      constructor() {
+        super(spec, {});
+      }
+      protected override resourceApplyDense(g: Float32Array, v: Variable): void {
+        updates++;
+        v.assign(v.read().map((x, i) => Math.fround(x - Math.fround(0.1 * g[i]))));
+      }
+    }
+    const opt = new PlainSGD();
+    const v = new Variable([1, 2, 3], { name: 'v' });
+    opt.setWeights([MAX - 1]);
+    opt.applyGradients([[[1, 1, 1], v]]);
+    expect([opt.iterations, updates]).toEqual([MAX, 1]);
+    const values = v.read();
+    expect(() => opt.applyGradients([[[1, 1, 1], v]])).toThrow(/no further step can be counted/);
+    expect([opt.iterations, updates, v.read()]).toEqual([MAX, 1, values]);
+    opt.dispose();
+    v.dispose();
   });
 });
 

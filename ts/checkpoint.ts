@@ -1,29 +1,43 @@
 // Checkpoints: the whole state of an optimizer (class, config, iterations, every slot and global
 // weight, the weight names and the order the slots were made in), and optionally the variables'
-// values, as JSON (float32 arrays in base64, exact) or as bytes. Restoring builds a new optimizer
-// that continues bit for bit where the saved one was; it validates everything first and, on any
-// error, changes nothing (the half-built optimizer is disposed, no variable is written).
+// values, as JSON (float32 arrays in base64, exact) or as bytes. Both forms carry a format version
+// and a CRC32C checksum over everything in them, checked before anything else is read. Restoring
+// builds a new optimizer that continues bit for bit where the saved one was; it validates
+// everything first and, on any error, changes nothing (the half-built optimizer is disposed, no
+// variable is written).
+//
+// Versions: 2 (this build writes it) has a checksum, and a checkpoint without one, or with one
+// that does not match, is refused. 1 (written before checksums) is still read, unchecked; it has
+// no checksum field, so a version 2 checkpoint whose checksum was lost is not taken for one.
+import { checksumOfText, canonicalJson, crc32c, isChecksum } from './checksum.js';
 import { ArgumentError, ConfigError, WeightsError } from './errors.js';
 import { Optimizer, SlotVariableInfo } from './optimizer/index.js';
 import { deserialize, serialize } from './serialization.js';
 import { Variable } from './tensor.js';
-import { describeValue, isDetached, plainCopy, typedArrayKind, typedArrayLength } from './values.js';
+import { describeValue, isDetached, typedArrayKind, typedArrayLength } from './values.js';
 
 export type { SlotVariableInfo };
 
 export const STATE_FORMAT = 'simdopt.optimizer_state';
 export const CHECKPOINT_FORMAT = 'simdopt.checkpoint';
-const VERSION = 1;
+/** The version this build writes. */
+const VERSION = 2;
+/** The version written before checkpoints had checksums: still read, without a check. */
+const UNCHECKED_VERSION = 1;
 /** First bytes of the binary form: "SIMDOPT" and a NUL. */
 const MAGIC = [0x53, 0x49, 0x4d, 0x44, 0x4f, 0x50, 0x54, 0x00];
 
 /** An optimizer's full state, JSON-serializable (`JSON.stringify` keeps it exact). */
 export interface OptimizerState {
+  /** Marks the JSON as simdopt's optimizer state. */
   format: typeof STATE_FORMAT;
+  /** The version of this format (a newer one is refused with a clear error). */
   version: number;
   /** Keras class name and config (`serialize(optimizer)`). */
   class_name: string;
+  /** The Keras config (snake_case keys). */
   config: Record<string, unknown>;
+  /** Steps applied so far. */
   iterations: number;
   /** `getWeightNames()`, iterations first. */
   weight_names: string[];
@@ -35,14 +49,31 @@ export interface OptimizerState {
   weights: string[];
   /** The optimizer's `skipNonFinite` setting. */
   skip_non_finite?: boolean;
+  /** `crc32c:` and 8 hex digits: CRC32C of the canonical JSON text of everything else (keys
+   * sorted, no spaces). Only on a state saved on its own; in a checkpoint, the checkpoint's
+   * checksum covers its state. */
+  checksum?: string;
 }
 
 /** An optimizer state plus the values of variables. */
 export interface Checkpoint {
+  /** Marks the JSON as a simdopt checkpoint. */
   format: typeof CHECKPOINT_FORMAT;
+  /** The version of this format (a newer one is refused with a clear error). */
   version: number;
+  /** The optimizer's state ({@link saveState}). */
   optimizer: OptimizerState;
-  variables: Array<{ name: string; shape: number[]; values: string }>;
+  /** The variables' values, in the order given to {@link saveCheckpoint}. */
+  variables: Array<{
+    /** The variable's name. */
+    name: string;
+    /** Its shape. */
+    shape: number[];
+    /** Its values: little-endian float32, base64. */
+    values: string;
+  }>;
+  /** As `OptimizerState.checksum`, over the whole checkpoint. */
+  checksum?: string;
 }
 
 // ---- saving --------------------------------------------------------------------------------
@@ -50,6 +81,10 @@ export interface Checkpoint {
 /** The full state of an optimizer. Function hyperparameters are saved as their current value
  * (as in Keras' `get_config`); schedules as their config. */
 export function saveState(optimizer: Optimizer): OptimizerState {
+  return seal(unsealedState(optimizer));
+}
+
+function unsealedState(optimizer: Optimizer): OptimizerState {
   if (!(optimizer instanceof Optimizer)) throw new ArgumentError('InvalidArgument', `saveState expects an Optimizer, got ${describeValue(optimizer)}`);
   const { class_name, config } = serialize(optimizer);
   checkSavable(config, 'config');
@@ -72,13 +107,31 @@ export function saveState(optimizer: Optimizer): OptimizerState {
 /** The optimizer's state and the values of `variables` (all the model's variables, say). */
 export function saveCheckpoint(optimizer: Optimizer, variables: readonly Variable[]): Checkpoint {
   const list = variableList(variables);
-  const state = saveState(optimizer);
-  return {
+  const state = unsealedState(optimizer);
+  return seal({
     format: CHECKPOINT_FORMAT,
     version: VERSION,
     optimizer: state,
     variables: list.map((v) => ({ name: v.name, shape: [...v.shape], values: encodeFloats(v.read()) })),
-  };
+  });
+}
+
+/**
+ * A copy of a state or checkpoint (JSON form) with a new checksum, as version 2: for one edited
+ * on purpose (a variable renamed, say). Nothing else is checked here; restoring checks the rest.
+ */
+export function sealCheckpoint<T extends OptimizerState | Checkpoint>(x: T): T {
+  const copy = JSON.parse(canonicalJson(x, 'checksum')) as Record<string, unknown>;
+  if (!isRecord(copy)) bad(`expected a state or checkpoint object, got ${describeValue(copy)}`);
+  copy.version = VERSION;
+  const state = own(copy, 'optimizer');
+  if (own(copy, 'format') === CHECKPOINT_FORMAT && isRecord(state)) state.version = VERSION;
+  return seal(copy) as unknown as T;
+}
+
+/** `x` with its checksum (computed without it). */
+function seal<T extends object>(x: T): T {
+  return { ...x, checksum: checksumOfText(canonicalJson(x, 'checksum')) };
 }
 
 // ---- restoring -----------------------------------------------------------------------------
@@ -92,8 +145,8 @@ export function saveCheckpoint(optimizer: Optimizer, variables: readonly Variabl
  * `customObjects` resolves user schedule classes, as for `deserialize`.
  */
 export function loadState(state: OptimizerState | Uint8Array, variables: readonly Variable[], customObjects: Record<string, unknown> = {}): Optimizer {
-  const parsed = parseState(state instanceof Uint8Array ? decodeCheckpoint(state) : plainCopy(state));
-  return build(parsed, variableList(variables), customObjects);
+  const { snapshot, version } = state instanceof Uint8Array ? readBinary(state) : verified(state);
+  return build(parseState(snapshot, version), variableList(variables), customObjects);
 }
 
 /**
@@ -101,9 +154,8 @@ export function loadState(state: OptimizerState | Uint8Array, variables: readonl
  * `variables` (matched as in `loadState`). Everything is checked before anything is written.
  */
 export function restoreCheckpoint(checkpoint: Checkpoint | Uint8Array, variables: readonly Variable[], customObjects: Record<string, unknown> = {}): Optimizer {
-  // (Read once: a copy, so that no getter is read twice.)
-  const raw = checkpoint instanceof Uint8Array ? decodeCheckpoint(checkpoint) : plainCopy(checkpoint);
-  const ckpt = parseCheckpoint(raw);
+  const { snapshot, version } = checkpoint instanceof Uint8Array ? readBinary(checkpoint) : verified(checkpoint);
+  const ckpt = parseCheckpoint(snapshot, version);
   const list = variableList(variables);
   const targets = match(
     ckpt.variables.map((v) => v.name),
@@ -219,10 +271,35 @@ function parseShape(x: unknown, what: string): number[] {
   return x as number[];
 }
 
-function parseState(raw: unknown): ParsedState {
+/**
+ * The JSON form read once into a plain copy (no getter or Proxy of the caller's is read again),
+ * its version and checksum checked: version 2 must carry the checksum of the rest, version 1
+ * must carry none. The copy is returned without its checksum.
+ */
+function verified(raw: unknown): { snapshot: Record<string, unknown>; version: number } {
+  if (!isRecord(raw)) bad(`expected a state or checkpoint object, got ${describeValue(raw)}`);
+  const snapshot = JSON.parse(canonicalJson(raw)) as Record<string, unknown>;
+  const version = own(snapshot, 'version');
+  const sum = own(snapshot, 'checksum');
+  delete snapshot.checksum;
+  if (version === VERSION) {
+    if (sum === undefined) bad('version 2 has a checksum, this one has none (was it removed?)');
+    if (!isChecksum(sum)) bad(`checksum must be 'crc32c:' and 8 hex digits, got ${describeValue(sum)}`);
+    const actual = checksumOfText(canonicalJson(snapshot));
+    if (actual !== sum) bad(`checksum mismatch: saved ${sum}, computed ${actual}: the checkpoint is damaged`);
+  } else if (version === UNCHECKED_VERSION) {
+    if (sum !== undefined) bad('version 1 has no checksum, this one has one (is its version damaged?)');
+  } else {
+    bad(`unsupported version ${typeof version === 'number' ? version : describeValue(version)} (this build reads versions ${UNCHECKED_VERSION} and ${VERSION})`);
+  }
+  return { snapshot, version };
+}
+
+function parseState(raw: unknown, version: number): ParsedState {
   if (!isRecord(raw)) bad(`expected an object, got ${describeValue(raw)}`);
   if (own(raw, 'format') !== STATE_FORMAT) bad(`format must be '${STATE_FORMAT}', got ${describeValue(own(raw, 'format'))}`);
-  if (own(raw, 'version') !== VERSION) bad(`unsupported version ${describeValue(own(raw, 'version'))} (this build reads version ${VERSION})`);
+  if (own(raw, 'version') !== version) bad(`the optimizer state has version ${String(own(raw, 'version'))} in a version ${version} checkpoint`);
+  if (own(raw, 'checksum') !== undefined) bad("an optimizer state inside a checkpoint has no checksum of its own (the checkpoint's covers it)");
   const class_name = own(raw, 'class_name');
   if (typeof class_name !== 'string') bad('class_name must be a string');
   const config = own(raw, 'config');
@@ -266,11 +343,9 @@ function parseState(raw: unknown): ParsedState {
   };
 }
 
-function parseCheckpoint(raw: unknown): { optimizer: ParsedState; variables: Array<{ name: string; shape: number[]; values: Float32Array }> } {
-  if (!isRecord(raw)) bad(`expected a checkpoint object, got ${describeValue(raw)}`);
+function parseCheckpoint(raw: Record<string, unknown>, version: number): { optimizer: ParsedState; variables: Array<{ name: string; shape: number[]; values: Float32Array }> } {
   if (own(raw, 'format') !== CHECKPOINT_FORMAT) bad(`format must be '${CHECKPOINT_FORMAT}', got ${describeValue(own(raw, 'format'))}`);
-  if (own(raw, 'version') !== VERSION) bad(`unsupported checkpoint version ${describeValue(own(raw, 'version'))}`);
-  const optimizer = parseState(own(raw, 'optimizer'));
+  const optimizer = parseState(own(raw, 'optimizer'), version);
   const vars = own(raw, 'variables');
   if (!Array.isArray(vars)) bad('checkpoint variables must be an array');
   const variables = vars.map((v: unknown, i) => {
@@ -342,11 +417,21 @@ function decodeFloats(x: unknown, what: string): Float32Array {
 
 // ---- binary form -------------------------------------------------------------------------------
 // MAGIC, u32 version, u32 header length, the JSON header (UTF-8), zero padding to a multiple of
-// 4 bytes, then the float32 payload (little-endian). In the header every base64 array is replaced
-// by [offset, length] in float32 elements from the start of the payload.
+// 4 bytes, the float32 payload (little-endian), then (version 2) the u32 CRC32C of every byte
+// before it. In the header every base64 array is replaced by [offset, length] in float32
+// elements from the start of the payload; the arrays cover the payload exactly.
 
-/** The binary form of an optimizer state or a checkpoint (smaller and faster than JSON). */
+const PREFIX = MAGIC.length + 8;
+const TRAILER = 4;
+
+/** The binary form of an optimizer state or a checkpoint (smaller and faster than JSON). The
+ * JSON form's checksum is checked first (a damaged one is refused, not re-sealed); a version 1
+ * one is written as version 2. */
 export function encodeCheckpoint(x: OptimizerState | Checkpoint): Uint8Array {
+  const { snapshot } = verified(x);
+  snapshot.version = VERSION;
+  const inner = own(snapshot, 'optimizer');
+  if (isRecord(inner)) inner.version = VERSION;
   const arrays: Uint8Array[] = [];
   let offset = 0;
   const take = (b64: string, what: string): [number, number] => {
@@ -355,49 +440,84 @@ export function encodeCheckpoint(x: OptimizerState | Checkpoint): Uint8Array {
     offset += f.length;
     return [offset - f.length, f.length];
   };
-  const header = replaceArrays(x, take);
+  const header = replaceArrays(snapshot, take);
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const start = align4(MAGIC.length + 8 + json.length);
-  const out = new Uint8Array(start + offset * 4);
+  const start = align4(PREFIX + json.length);
+  const end = start + offset * 4;
+  const out = new Uint8Array(end + TRAILER);
   out.set(MAGIC, 0);
   const dv = new DataView(out.buffer);
   dv.setUint32(MAGIC.length, VERSION, true);
   dv.setUint32(MAGIC.length + 4, json.length, true);
-  out.set(json, MAGIC.length + 8);
+  out.set(json, PREFIX);
   let at = start;
   for (const a of arrays) {
     out.set(a, at);
     at += a.length;
   }
+  dv.setUint32(end, crc32c(out.subarray(0, end)), true);
   return out;
 }
 
-/** The JSON form (`OptimizerState` or `Checkpoint`) of bytes from `encodeCheckpoint`. */
-export function decodeCheckpoint(input: Uint8Array): OptimizerState | Checkpoint {
-  if (typedArrayKind(input) !== 'Uint8Array') throw new ArgumentError('InvalidArgument', `expected a Uint8Array, got ${describeValue(input)}`);
-  if (typedArrayLength(input) === 0 && isDetached(input)) throw new ArgumentError('InvalidArgument', 'the checkpoint bytes are a Uint8Array whose ArrayBuffer is detached');
-  // One read, into a copy of our own: a resizable or shared buffer cannot change under the parser.
-  const bytes = new Uint8Array(input);
-  if (bytes.length < MAGIC.length + 8 || MAGIC.some((m, i) => bytes[i] !== m)) bad('not a simdopt checkpoint (wrong magic bytes)');
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** The JSON form (`OptimizerState` or `Checkpoint`) of bytes from `encodeCheckpoint`, with its
+ * checksum (none for version 1 bytes, as they had none). The bytes' checksum is checked first. */
+export function decodeCheckpoint(bytes: Uint8Array): OptimizerState | Checkpoint {
+  const { snapshot, version } = readBinary(bytes);
+  return (version === VERSION ? seal(snapshot) : snapshot) as unknown as OptimizerState | Checkpoint;
+}
+
+/** The JSON form of checkpoint bytes, without checksum, after checking it (version 2). */
+function readBinary(input: Uint8Array): { snapshot: Record<string, unknown>; version: number } {
+  const bytes = ownCopy(input);
+  if (bytes.length < PREFIX || MAGIC.some((m, i) => bytes[i] !== m)) bad('not a simdopt checkpoint (wrong magic bytes)');
+  const dv = new DataView(bytes.buffer);
   const version = dv.getUint32(MAGIC.length, true);
-  if (version !== VERSION) bad(`unsupported binary version ${version}`);
+  if (version !== VERSION && version !== UNCHECKED_VERSION) bad(`unsupported binary version ${version} (this build reads versions ${UNCHECKED_VERSION} and ${VERSION})`);
+  let end = bytes.length;
+  if (version === VERSION) {
+    if (end < PREFIX + TRAILER) bad('truncated: no room for the checksum');
+    end -= TRAILER;
+    const saved = dv.getUint32(end, true);
+    const actual = crc32c(bytes.subarray(0, end));
+    if (saved !== actual) bad(`checksum mismatch: saved crc32c:${hex(saved)}, computed crc32c:${hex(actual)}: the checkpoint is damaged`);
+  }
   const len = dv.getUint32(MAGIC.length + 4, true);
-  if (MAGIC.length + 8 + len > bytes.length) bad('truncated header');
+  if (PREFIX + len > end) bad('truncated header');
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(MAGIC.length + 8, MAGIC.length + 8 + len)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(PREFIX, PREFIX + len)));
   } catch {
     bad('the header is not valid UTF-8 JSON');
   }
-  const start = align4(MAGIC.length + 8 + len);
-  const payload = bytes.length - start;
+  if (!isRecord(header)) bad(`expected a state or checkpoint header, got ${describeValue(header)}`);
+  if (own(header, 'version') !== version) bad(`the header says version ${String(own(header, 'version'))}, the bytes ${version}`);
+  const start = align4(PREFIX + len);
+  const payload = end - start;
   if (payload < 0 || payload % 4 !== 0) bad('truncated payload');
+  let covered = 0;
   const put = (ref: unknown, what: string): string => {
     if (!Array.isArray(ref) || ref.length !== 2 || !isCount(ref[0]) || !isCount(ref[1]) || (ref[0] + ref[1]) * 4 > payload) bad(`${what} must be [offset, length] inside the payload`);
+    covered += ref[1];
     return encodeFloats(bytesFloats(bytes.subarray(start + ref[0] * 4, start + (ref[0] + ref[1]) * 4)));
   };
-  return replaceArrays(header, put) as OptimizerState | Checkpoint;
+  const snapshot = replaceArrays(header, put) as Record<string, unknown>;
+  // (The arrays are written one after the other: bytes they do not account for are damage.)
+  if (covered * 4 !== payload) bad(`the arrays hold ${covered * 4} bytes of a ${payload}-byte payload`);
+  if (own(snapshot, 'checksum') !== undefined) bad('the header has a checksum field (the bytes carry their own)');
+  return { snapshot, version };
+}
+
+/** A private copy of the bytes, read through the intrinsic accessors (a subclass's getters are
+ * not asked, and later changes to the caller's buffer change nothing). */
+function ownCopy(bytes: Uint8Array): Uint8Array {
+  if (typedArrayKind(bytes) !== 'Uint8Array') throw new ArgumentError('InvalidArgument', `expected a Uint8Array, got ${describeValue(bytes)}`);
+  if (typedArrayLength(bytes) === 0 && isDetached(bytes)) throw new ArgumentError('InvalidArgument', 'the checkpoint bytes are a Uint8Array whose ArrayBuffer is detached');
+  // (Copied from the internal slots: a resizable or shared buffer cannot change under the parser.)
+  return new Uint8Array(bytes);
+}
+
+function hex(n: number): string {
+  return n.toString(16).padStart(8, '0');
 }
 
 function align4(n: number): number {

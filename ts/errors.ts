@@ -1,6 +1,7 @@
 // Typed errors. Every error a simdopt call raises leaves the optimizer and the variables as
 // they were. `code` is stable; the class says what kind of mistake it was, as Keras' do.
 
+/** The stable codes of {@link SimdoptError.code}, one per kind of failure. */
 export type ErrorCode =
   | 'NotReady'
   | 'UnknownTensor'
@@ -24,13 +25,19 @@ export type ErrorCode =
   | 'ReplicaFailed'
   | 'ReplicaTimeout';
 
+// Each class sets its `name` as a string: a minifier renames classes, so `new.target.name` would
+// turn `ShapeError` into a letter. (A class field, not a static block, keeps the classes
+// tree-shakable.)
+
 /** Base class of every simdopt error. */
 export class SimdoptError extends Error {
+  /** `'SimdoptError'`, also in minified builds. */
+  override name = 'SimdoptError';
+  /** What went wrong, stable across versions (the class says what kind of mistake it was). */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
     super(message);
     this.code = code;
-    this.name = new.target.name;
   }
 
   /** Builds the typed error for a code. */
@@ -50,27 +57,55 @@ export class SimdoptError extends Error {
 }
 
 /** A value of the wrong shape or size (Keras' ValueError for shapes). */
-export class ShapeError extends SimdoptError {}
+export class ShapeError extends SimdoptError {
+  /** `'ShapeError'`, also in minified builds. */
+  override name = 'ShapeError';
+}
 /** A sparse index outside the variable (TF's InvalidArgumentError). */
-export class IndexError extends SimdoptError {}
+export class IndexError extends SimdoptError {
+  /** `'IndexError'`, also in minified builds. */
+  override name = 'IndexError';
+}
 /** A hyperparameter or option value Keras refuses (Keras' ValueError). */
-export class HyperparameterError extends SimdoptError {}
+export class HyperparameterError extends SimdoptError {
+  /** `'HyperparameterError'`, also in minified builds. */
+  override name = 'HyperparameterError';
+}
 /** An option or config key, or a class name, that does not exist (Keras' TypeError / ValueError). */
-export class ConfigError extends SimdoptError {}
+export class ConfigError extends SimdoptError {
+  /** `'ConfigError'`, also in minified builds. */
+  override name = 'ConfigError';
+}
 /** A use of something disposed, not ready, or not in a state to serve the call (RuntimeError).
  * Code `CoreFailed`: the wasm core panicked or trapped and every later call fails. */
-export class StateError extends SimdoptError {}
+export class StateError extends SimdoptError {
+  /** `'StateError'`, also in minified builds. */
+  override name = 'StateError';
+}
 /** `setWeights` with the wrong number or sizes of weights. */
-export class WeightsError extends SimdoptError {}
+export class WeightsError extends SimdoptError {
+  /** `'WeightsError'`, also in minified builds. */
+  override name = 'WeightsError';
+}
 /** An unknown slot or variable for `getSlot` (Keras' KeyError). */
-export class SlotError extends SimdoptError {}
+export class SlotError extends SimdoptError {
+  /** `'SlotError'`, also in minified builds. */
+  override name = 'SlotError';
+}
 /** An argument of the wrong type or form. */
-export class ArgumentError extends SimdoptError {}
+export class ArgumentError extends SimdoptError {
+  /** `'ArgumentError'`, also in minified builds. */
+  override name = 'ArgumentError';
+}
 /** A replica (worker) of a distribution strategy threw, died or timed out (code
  * `ReplicaTimeout`) during a step; nothing was applied. `cause` is the replica's error,
  * `replicaId` the replica, `exitCode` set if it died. */
 export class ReplicaError extends SimdoptError {
+  /** `'ReplicaError'`, also in minified builds. */
+  override name = 'ReplicaError';
+  /** The replica that failed, if one did. */
   readonly replicaId?: number;
+  /** The worker's exit code, if it died. */
   readonly exitCode?: number;
   constructor(code: ErrorCode, message: string, details: { replicaId?: number; exitCode?: number; cause?: unknown } = {}) {
     super(code, message);

@@ -6,16 +6,20 @@ import type { GradientSource } from './optimizer/index.js';
 import { Variable } from './tensor.js';
 import { describeValue } from './values.js';
 
-/** A loss for [[finiteDifferenceGradients]]: reads the Variables' current values, returns a number. */
+/** A loss for {@link finiteDifferenceGradients}: reads the Variables' current values, returns a number. */
 export type LossFunction = () => number;
 
+/** Options of {@link finiteDifferences}. */
 export interface FiniteDifferenceOptions {
-  /** Relative step: each element moves by `step * max(1, |x|)` each way (default 1e-3). */
+  /**
+   * Relative step: each element moves by `step * max(1, |x|)` each way.
+   * @default 1e-3
+   */
   step?: number;
 }
 
 /**
- * A [[GradientSource]] of central differences: evaluates `loss()` once (the reported loss),
+ * A {@link GradientSource} of central differences: evaluates `loss()` once (the reported loss),
  * resolves the variables, then for each element `x` sets `x ± h` (f32), evaluates the loss
  * and takes `(f(x+) - f(x-)) / (x+ - x-)` in f64; every value is restored afterwards.
  */
@@ -56,5 +60,5 @@ export function finiteDifferences(options: FiniteDifferenceOptions = {}): Gradie
   };
 }
 
-/** [[finiteDifferences]] with the default step (1e-3, relative). */
+/** {@link finiteDifferences} with the default step (1e-3, relative). */
 export const finiteDifferenceGradients: GradientSource<LossFunction> = finiteDifferences();

@@ -5,6 +5,7 @@ import { call, core, viewFloat32 } from './wasm/loader.js';
 import { ArgumentError, ShapeError, StateError } from './errors.js';
 import { describeValue, isDetached, isNumeric, readNumbers, typedArrayKind, typedArrayLength } from './values.js';
 
+/** The dimensions of a tensor, outermost first (`[]` for a scalar). */
 export type Shape = readonly number[];
 
 /** What a tensor can be filled from: a typed array, a plain array or a single number. */
@@ -30,8 +31,11 @@ export function sizeOf(shape: Shape): number {
 
 /** Anything with f32 values in WASM memory and a shape. */
 export abstract class WasmTensor {
+  /** The dimensions (frozen). */
   readonly shape: Shape;
+  /** The number of elements, the product of the dimensions. */
   readonly size: number;
+  /** The name given at creation; Keras' weight names derive from it. */
   readonly name: string;
 
   protected constructor(shape: Shape, name: string) {
@@ -79,9 +83,17 @@ export abstract class WasmTensor {
   }
 }
 
-/** Options of a [[Tensor]]. */
+/** Options of a {@link Tensor}. */
 export interface TensorOptions {
+  /**
+   * The dimensions; the values must have as many elements.
+   * @default `[values.length]`, or `[]` for a single number
+   */
   shape?: Shape;
+  /**
+   * A name for error messages and weight names.
+   * @default `'Tensor'` for a Tensor, `'Variable'` for a Variable
+   */
   name?: string;
 }
 
@@ -121,6 +133,7 @@ export class Tensor extends WasmTensor {
     return call(() => core().tensor_ptr(this.handleIndex, this.handleGeneration));
   }
 
+  /** Whether `dispose()` has been called. */
   get isDisposed(): boolean {
     return this.disposed;
   }
@@ -136,15 +149,22 @@ export class Tensor extends WasmTensor {
 /** A constraint applied to a variable's values after each dense update (Keras' `constraint`). */
 export type Constraint = (value: Float32Array) => Float32Array | void;
 
-/** Options of a [[Variable]]. */
+/** Options of a {@link Variable}. */
 export interface VariableOptions extends TensorOptions {
+  /**
+   * Keras' `trainable`: informational (every variable given to an optimizer is updated).
+   * @default true
+   */
   trainable?: boolean;
+  /** Runs on the variable's values after each dense update (Keras' `constraint`). */
   constraint?: Constraint;
 }
 
 /** A named, trainable f32 tensor (Keras' `tf.Variable`). */
 export class Variable extends Tensor {
+  /** See {@link VariableOptions.trainable}. */
   readonly trainable: boolean;
+  /** See {@link VariableOptions.constraint}. */
   readonly constraint?: Constraint;
 
   constructor(values: TensorValues, options: VariableOptions = {}) {
@@ -166,8 +186,11 @@ export class Variable extends Tensor {
  * `indices.length` rows of the variable's row size, row-major. Repeated indices add up.
  */
 export class IndexedSlices {
+  /** The rows, one after the other (`indices.length` rows of the variable's row size). */
   readonly values: Float32Array;
+  /** The row of the variable each row of `values` is added to; repeats are summed. */
   readonly indices: Int32Array;
+  /** The variable's shape, if given (checked against the variable). */
   readonly denseShape?: Shape;
 
   /** `values` and `indices` are read once each (copied unless they are a Float32Array and an

@@ -133,33 +133,3 @@ export function readNumbers(values: unknown, what: string): { array: ArrayLike<n
   }
   return { array: out, length };
 }
-
-/**
- * A deep copy of plain data (arrays, plain objects, primitives) with every property read once,
- * for values handed over whole (a checkpoint object): what reads the copy afterwards cannot see
- * a getter answer differently. Typed arrays and class instances are kept as they are. A cycle
- * is an ArgumentError.
- */
-export function plainCopy(x: unknown, path: object[] = []): unknown {
-  if (x === null || typeof x !== 'object' || typedArrayKind(x) !== undefined) return x;
-  if (path.includes(x)) throw new ArgumentError('InvalidArgument', 'the value contains itself (a cycle): it is not plain data');
-  path.push(x);
-  try {
-    if (Array.isArray(x)) {
-      const n = x.length;
-      const out: unknown[] = new Array(n);
-      for (let i = 0; i < n; i++) out[i] = plainCopy(x[i], path);
-      return out;
-    }
-    const proto: unknown = Object.getPrototypeOf(x);
-    if (proto !== Object.prototype && proto !== null) return x;
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(x)) {
-      // (defineProperty: a `__proto__` key stays a plain property.)
-      Object.defineProperty(out, key, { value: plainCopy((x as Record<string, unknown>)[key], path), enumerable: true, writable: true, configurable: true });
-    }
-    return out;
-  } finally {
-    path.pop();
-  }
-}

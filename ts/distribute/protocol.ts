@@ -7,14 +7,18 @@ export type ReduceOp = 'sum' | 'mean';
 
 /** Name and shape of a variable, as a replica sees it. */
 export interface VariableSpec {
+  /** The variable's name. */
   readonly name: string;
+  /** Its shape. */
   readonly shape: readonly number[];
 }
 
 /** A sparse gradient (Keras' IndexedSlices) as it crosses a thread boundary: rows `indices` of
  * the variable, their values row-major in `values`. */
 export interface SparseGradient {
+  /** The variable's rows that have a gradient (repeats are summed). */
   indices: Int32Array;
+  /** Their gradients, one row after the other. */
   values: Float32Array;
 }
 

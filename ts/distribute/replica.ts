@@ -44,7 +44,9 @@ export interface ReplicaStepOutput {
 
 /** A sparse gradient returned by a step function (simdopt's `IndexedSlices` fits too). */
 export interface ReplicaSparseGradient {
+  /** The variable's rows that have a gradient (repeats are summed). */
   readonly indices: Int32Array | ArrayLike<number>;
+  /** Their gradients, one row after the other. */
   readonly values: Float32Array | ArrayLike<number>;
 }
 
@@ -58,7 +60,9 @@ export type ReplicaStep<Shard = unknown> = (
 
 /** The thread's side of the channel to the main thread. */
 export interface ReplicaEndpoint {
+  /** Sends a message of simdopt's replica protocol to the main thread, moving `transfer`. */
   post(message: ReplicaToMain, transfer: ArrayBuffer[]): void;
+  /** Calls `handler` with each message of the main thread. */
   listen(handler: (message: MainToReplica) => void): void;
 }
 

@@ -3,11 +3,21 @@
 import { Worker } from 'node:worker_threads';
 import type { ReplicaWorker, ReplicaWorkerEvents, WorkerSpawner } from './spawn.js';
 
+/** Options of {@link nodeWorkerSpawner}. */
 export interface NodeWorkerSpawnerOptions {
   /** Node options of the worker threads (`execArgv` of `new Worker`). */
   execArgv?: string[];
   /** Heap limits of each worker thread (`resourceLimits` of `new Worker`). */
-  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; codeRangeSizeMb?: number; stackSizeMb?: number };
+  resourceLimits?: {
+    /** Most memory of the main heap, MB. */
+    maxOldGenerationSizeMb?: number;
+    /** Most memory of the heap for new objects, MB. */
+    maxYoungGenerationSizeMb?: number;
+    /** Memory for generated code, MB. */
+    codeRangeSizeMb?: number;
+    /** Largest stack, MB. */
+    stackSizeMb?: number;
+  };
 }
 
 /** Replicas in Node `worker_threads`. */

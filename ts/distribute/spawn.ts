@@ -22,6 +22,7 @@ export interface ReplicaWorker {
   terminate(): Promise<void>;
   /** Node: keep the process alive while a step runs (`ref`), not while idle (`unref`). */
   ref?(): void;
+  /** Node: let the process exit while the worker idles. */
   unref?(): void;
 }
 
@@ -36,6 +37,7 @@ export interface SpawnRequest {
 /** Starts the worker of one replica. The worker must run `runReplica` (simdopt's worker entry). */
 export type WorkerSpawner = (request: SpawnRequest) => ReplicaWorker;
 
+/** Options of {@link webWorkerSpawner}. */
 export interface WebWorkerSpawnerOptions {
   /** URL of the worker entry (default: simdopt's `worker-browser.js` next to this module). Set
    * it where a bundler or a CDN serves the files from elsewhere. */

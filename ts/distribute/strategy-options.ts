@@ -19,6 +19,7 @@ export type ReplicaGradient = Float32Array | IndexedSlices;
 export type GradientAggregator = {
   // A method signature, so that an aggregator written for dense gradients only,
   // `(rg: Float32Array[][]) => Float32Array[]`, type-checks too (parameters of methods are bivariant).
+  /** Takes each replica's gradients (replica order, then variable order) and returns one per variable. */
   aggregate(replicaGrads: ReplicaGradient[][]): ReplicaGradient[] | Promise<ReplicaGradient[]>;
 }['aggregate'];
 
@@ -53,6 +54,7 @@ export interface CrossHostOptions {
   firstReplicaId: number;
 }
 
+/** The options of `WorkerMirroredStrategy.create`. */
 export interface WorkerMirroredStrategyOptions {
   /** The replica module: a URL, or (Node) a file path. It exports the step function as `step`
    * (or as its default export) and may export `setup(ctx)`, awaited once per worker. */
@@ -65,22 +67,23 @@ export interface WorkerMirroredStrategyOptions {
   variables: readonly Variable[];
   /** Handed to every replica once, as `ctx.data` (structured-cloned). */
   workerData?: unknown;
-  /** Replaces the default aggregation (see [[GradientAggregator]]). Default: the sum over
+  /** Replaces the default aggregation (see {@link GradientAggregator}). Default: the sum over
    * replicas in the wasm core. (The optimizer's own `gradientAggregator`, Keras' signature
    * `grads_and_vars -> grads_and_vars`, then runs inside its `applyGradients` on the aggregated
    * gradients, before clipping, as with any other `applyGradients` call.) */
   gradientAggregator?: GradientAggregator;
-  /** Multi-host training (see [[CrossHostOptions]]). */
+  /** Multi-host training (see {@link CrossHostOptions}). */
   crossHost?: CrossHostOptions;
   /** How workers are started (default: Node worker threads from `simdopt/distribute` under
    * Node, Web Workers elsewhere). */
   spawn?: WorkerSpawner;
   /** Fails a step whose replicas have not all answered after this many milliseconds (a
-   * [[ReplicaError]] with code `ReplicaTimeout`; nothing is applied). The replicas that hang
+   * {@link ReplicaError} with code `ReplicaTimeout`; nothing is applied). The replicas that hang
    * are terminated, so the strategy must be recreated afterwards. Default: no limit. */
   stepTimeoutMs?: number;
 }
 
+/** Per-step options of `strategy.step`. */
 export interface StepOptions {
   /** Keras' `experimental_aggregate_gradients`. `false`: the replicas all-reduce their
    * gradients themselves (`ctx.allReduce`), and the first replica's result is applied as it is
@@ -93,6 +96,7 @@ export interface StepOptions {
   timeoutMs?: number;
 }
 
+/** What `strategy.step` resolves to. */
 export interface StrategyStepResult {
   /** False only when the optimizer skipped the update for non-finite gradients (its
    * `skipNonFinite`); the losses are reported all the same. */

@@ -32,7 +32,9 @@ export type { ReduceOp, SparseGradient, VariableSpec } from './protocol.js';
  * batch, and end it with `await strategy.shutdown()`.
  */
 export class WorkerMirroredStrategy {
+  /** The optimizer that applies the aggregated gradients (on this thread). */
   readonly optimizer: Optimizer;
+  /** The variables the replicas compute gradients for, in order. */
   readonly variables: readonly Variable[];
   /** Replicas over all hosts (Keras' `num_replicas_in_sync`). */
   readonly numReplicasInSync: number;
@@ -53,7 +55,7 @@ export class WorkerMirroredStrategy {
   private closing?: Promise<void>;
 
   /** Starts the replicas: spawns the workers, imports the module in each and awaits `setup`.
-   * Rejects with a [[ReplicaError]] if a replica cannot start (no worker is left running). */
+   * Rejects with a {@link ReplicaError} if a replica cannot start (no worker is left running). */
   static async create(options: WorkerMirroredStrategyOptions): Promise<WorkerMirroredStrategy> {
     const o = checkOptions(options);
     const module = this.resolveModule(o.module);
@@ -188,7 +190,7 @@ export class WorkerMirroredStrategy {
   /**
    * One training step: replica i computes the loss and gradients of `shards[i]` at the current
    * variable values; the gradients are summed and applied by the optimizer, once. If a replica
-   * throws or dies, the step rejects with a [[ReplicaError]] and nothing is applied (variables
+   * throws or dies, the step rejects with a {@link ReplicaError} and nothing is applied (variables
    * and optimizer unchanged).
    */
   async step<Shard = unknown>(shards: readonly Shard[], options: StepOptions = {}): Promise<StrategyStepResult> {
@@ -322,6 +324,7 @@ export class WorkerMirroredStrategy {
     void this.shutdown();
   }
 
+  /** Whether `shutdown()` (or `dispose()`) has ended the workers. */
   get isShutdown(): boolean {
     return this.closing !== undefined;
   }

@@ -9,7 +9,7 @@ import { describeValue, rowSize } from '../values.js';
 import { CustomState, deduplicate, stagedGradients } from './custom.js';
 import { checkAggregator, checkTransformers, minimize, runGradientHooks } from './hooks.js';
 import { Hyperparameters } from './hyperparameters.js';
-import { CLIP_KEYS, ClipKey, Clipping, TRANSFORMERS_CLASH, checkClipTypes, installAccessors, optionsFromConfig, optionsObject, parseOptions } from './options.js';
+import { CLIP_KEYS, ClipKey, Clipping, TRANSFORMERS_CLASH, checkClip, installAccessors, optionsFromConfig, optionsObject, parseOptions } from './options.js';
 import { APPLIED, StepArguments, acquireArguments, applyConstraints, iterate, readGradient, readList, readPairs, releaseArguments, skippedStep, stepOptions, throwStepError, writeFrame } from './step.js';
 import { SlotVariable, checkWeightList, coreSlotLayout, readCoreWeights, writeCoreWeights } from './weights.js';
 import type {
@@ -42,6 +42,7 @@ const registry = new FinalizationRegistry<number>((id) => {
  * (`new Adam({...})`) after `await ready()`.
  */
 export abstract class Optimizer {
+  /** The optimizer's name (Keras' `name`; weight names start with it). */
   readonly name: string;
   /** @internal handle of the core optimizer */
   protected readonly id: number;
@@ -56,7 +57,7 @@ export abstract class Optimizer {
   /** Called with every step skipped for non-finite gradients (unless the call has its own). */
   onNonFinite: ((step: NonFiniteStep) => void) | undefined = undefined;
   private skipped = 0;
-  /** Default gradient source of `minimize` (see [[GradientSource]]). */
+  /** Default gradient source of `minimize` (see {@link GradientSource}). */
   gradientSource: GradientSource | undefined = undefined;
   private aggregatorFn: GradientAggregator | undefined;
   private transformerFns: readonly GradientTransformer[];
@@ -123,9 +124,12 @@ export abstract class Optimizer {
     this.hypers.set(this.live(), key, value);
   }
 
+  /** The learning rate: a number, a function called at each step, or a schedule (Keras'
+   * `learning_rate`). Settable between steps. */
   get learningRate(): HyperValue {
     return this.getHyper('learning_rate');
   }
+  /** Sets the learning rate for the next steps (checked now if a number). */
   set learningRate(v: HyperValue) {
     this.setHyper('learning_rate', v);
   }
@@ -133,12 +137,15 @@ export abstract class Optimizer {
   get lr(): HyperValue {
     return this.learningRate;
   }
+  /** Sets `learningRate`. */
   set lr(v: HyperValue) {
     this.learningRate = v;
   }
+  /** The legacy inverse-time decay: `lr / (1 + decay * iterations)` (Keras' `decay`). */
   get decay(): HyperValue {
     return this.getHyper('decay');
   }
+  /** Sets `decay` for the next steps. */
   set decay(v: HyperValue) {
     this.setHyper('decay', v);
   }
@@ -158,21 +165,27 @@ export abstract class Optimizer {
 
   // ---- clipping ------------------------------------------------------------------------
 
+  /** Each gradient element is clipped to [-clipvalue, clipvalue] (undefined: off). */
   get clipvalue(): number | undefined {
     return this.clip.clipvalue;
   }
+  /** Sets `clipvalue` (undefined turns it off). */
   set clipvalue(v: number | undefined) {
     this.setClip('clipvalue', v);
   }
+  /** Each gradient is clipped to this L2 norm (undefined: off). */
   get clipnorm(): number | undefined {
     return this.clip.clipnorm;
   }
+  /** Sets `clipnorm` (undefined turns it off). */
   set clipnorm(v: number | undefined) {
     this.setClip('clipnorm', v);
   }
+  /** All gradients of a step are clipped together to this global L2 norm (undefined: off). */
   get globalClipnorm(): number | undefined {
     return this.clip.global_clipnorm;
   }
+  /** Sets `globalClipnorm` (undefined turns it off). */
   set globalClipnorm(v: number | undefined) {
     this.setClip('global_clipnorm', v);
   }
@@ -180,8 +193,7 @@ export abstract class Optimizer {
   private setClip(key: ClipKey, v: number | undefined): void {
     // Keras' check 4 in the clip setters.
     if (v !== undefined && v !== null && this.transformerFns.length > 0) throw new HyperparameterError('InvalidHyperparameter', TRANSFORMERS_CLASH[key]);
-    const c = { ...this.clip, [key]: v };
-    checkClipTypes(c);
+    const c = { ...this.clip, [key]: checkClip(key, v) };
     call(() => core().optimizer_set_clipping(this.live(), c.clipvalue ?? undefined, c.clipnorm ?? undefined, c.global_clipnorm ?? undefined));
     this.clip = c;
   }
@@ -193,6 +205,7 @@ export abstract class Optimizer {
   get gradientAggregator(): GradientAggregator | undefined {
     return this.aggregatorFn;
   }
+  /** Sets the aggregator (undefined: the default sum). */
   set gradientAggregator(f: GradientAggregator | undefined) {
     this.aggregatorFn = f == null ? undefined : checkAggregator(f);
   }
@@ -202,6 +215,7 @@ export abstract class Optimizer {
   get gradientTransformers(): readonly GradientTransformer[] {
     return this.transformerFns;
   }
+  /** Sets the transformers (undefined: none). */
   set gradientTransformers(list: readonly GradientTransformer[] | undefined) {
     const fns = list == null ? [] : checkTransformers(list);
     if (fns.length > 0) for (const key of CLIP_KEYS) if (this.clip[key] !== undefined) throw new HyperparameterError('InvalidHyperparameter', TRANSFORMERS_CLASH[key]);
@@ -225,6 +239,7 @@ export abstract class Optimizer {
   get iterations(): number {
     return call(() => core().optimizer_iterations(this.live()));
   }
+  /** Sets the step count (Keras' `optimizer.iterations.assign`): a non-negative safe integer. */
   set iterations(v: number) {
     if (!Number.isSafeInteger(v) || v < 0) throw new ArgumentError('InvalidArgument', `iterations must be a non-negative safe integer, got ${describeValue(v)}`);
     call(() => core().optimizer_set_iterations(this.live(), v));
@@ -428,17 +443,28 @@ export abstract class Optimizer {
     const c = core();
     if (this.custom) {
       const t = this.custom.slots.get(variable)?.get(slotName);
-      if (!t) throw new SlotError('UnknownSlot', `no slot '${slotName}' for variable '${variable.name}'`);
+      if (!t) throw this.noSlot(variable, slotName);
       return new SlotVariable(this, variable, slotName, () => {
         this.live();
         return call(() => c.tensor_ptr(t.handleIndex, t.handleGeneration));
       });
     }
-    call(() => c.optimizer_slot_view(id, variable.handleIndex, variable.handleGeneration, slotName));
+    try {
+      call(() => c.optimizer_slot_view(id, variable.handleIndex, variable.handleGeneration, slotName));
+    } catch (e) {
+      // The core knows variables by handle only: name the variable as the caller did.
+      throw e instanceof SlotError ? this.noSlot(variable, slotName) : e;
+    }
     return new SlotVariable(this, variable, slotName, () => {
       const [ptr] = call(() => c.optimizer_slot_view(this.live(), variable.handleIndex, variable.handleGeneration, slotName));
       return ptr;
     });
+  }
+
+  private noSlot(variable: Variable, slotName: string): SlotError {
+    const names = this.getSlotNames();
+    const has = names.length ? `its slots are ${names.map((n) => `'${n}'`).join(', ')}; a variable gets them at its first step` : 'it has no slots';
+    return new SlotError('UnknownSlot', `no slot '${slotName}' for variable '${variable.name}' in optimizer '${this.name}' (${has})`);
   }
 
   /** Keras names of the weights (`Adam/iter:0`, `Adam/w/m:0`, ...), in `getWeights` order. */
@@ -447,12 +473,17 @@ export abstract class Optimizer {
     return call(() => core().optimizer_weight_names(this.live()));
   }
 
-  /** Copies of the weights: `iterations` (int64) first, then the slots in creation order. */
+  /**
+   * Copies of the weights: `iterations` (int64) first, then the slots in creation order.
+   * `JSON.stringify` writes them as arrays of numbers (for an exact, compact form use
+   * {@link saveState}).
+   */
   getWeights(): WeightValue[] {
     const id = this.live();
-    const iterations = BigInt64Array.of(BigInt(this.iterations));
-    if (this.custom) return [iterations, ...this.custom.weights.map((w) => w.tensor.read())];
-    return [iterations, ...readCoreWeights(id)];
+    const iterations = IterationsWeight.of(BigInt(this.iterations));
+    const weights: WeightValue[] = this.custom ? [iterations, ...this.custom.weights.map((w) => w.tensor.read())] : [iterations, ...readCoreWeights(id)];
+    Object.defineProperty(weights, 'toJSON', { value: weightsToJSON, enumerable: false });
+    return weights;
   }
 
   /** Sets every weight, in `getWeights` order (Keras' `set_weights`). Checks the count and
@@ -498,9 +529,30 @@ export abstract class Optimizer {
     core().optimizer_dispose(this.id);
   }
 
+  /** Whether `dispose()` has been called. */
   get isDisposed(): boolean {
     return this.disposed;
   }
+
+  /** What Node's `console.log` and `util.inspect` show: the class, name, iterations and config,
+   * not the private state. */
+  [Symbol.for('nodejs.util.inspect.custom')](depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+    if (this.disposed) return `${this.className} (disposed)`;
+    return `${this.className} ${inspect({ iterations: this.iterations, ...this.getConfig() }, options)}`;
+  }
+}
+
+/** Keras' int64 `iterations` weight. BigInt has no JSON form, so `JSON.stringify` writes it as
+ * numbers (exact up to 2^53). */
+class IterationsWeight extends BigInt64Array {
+  toJSON(): number[] {
+    return Array.from(this, Number);
+  }
+}
+
+/** `JSON.stringify(optimizer.getWeights())`: every weight as an array of numbers. */
+function weightsToJSON(this: WeightValue[]): number[][] {
+  return this.map((w) => Array.from(w as ArrayLike<number | bigint>, Number));
 }
 
 /** Whether a prototype (a subclass of Optimizer) implements the update hooks itself. */

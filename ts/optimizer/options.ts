@@ -1,9 +1,9 @@
 // Options and config: how constructor options (camelCase) and Keras configs (snake_case) become
 // an optimizer's hyperparameters, flags and clipping, checked as Keras checks them.
 import { ArgumentError, ConfigError, HyperparameterError } from '../errors.js';
-import { deserializeSchedule, Serialized } from '../schedules/index.js';
+import { LearningRateSchedule, deserializeSchedule, Serialized } from '../schedules/index.js';
 import { describeValue } from '../values.js';
-import { camelCase, snakeCase } from '../keys.js';
+import { camelCase, didYouMean, snakeCase } from '../keys.js';
 import { checkHyper, isCoreHyper } from './hyperparameters.js';
 import { checkAggregator, checkTransformers } from './hooks.js';
 import type { GradientAggregator, GradientTransformer, HyperValue, OptimizerSpec } from './types.js';
@@ -26,6 +26,8 @@ export function kerasValue(key: string, v: unknown): unknown {
 
 /** A number as Python's `repr(float)` writes it (`1.0`, `0.1`), for Keras' messages. */
 export function pyFloat(v: number): string {
+  if (Number.isNaN(v)) return 'nan';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
   return Number.isInteger(v) && Math.abs(v) < 1e16 ? v.toFixed(1) : String(v);
 }
 
@@ -35,6 +37,28 @@ export function optionsObject<T>(options: T): T {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new ArgumentError('InvalidArgument', `optimizer options must be an object, got ${describeValue(options)}`);
   }
+  return options;
+}
+
+/**
+ * Constructor arguments as Keras and tfjs users write them: one options object
+ * (`new Adam({ learningRate: 0.01 })`), or the arguments in Keras' positional order
+ * (`new Adam(0.01)`, `new SGD(0.1, 0.9, true)`). Returns the options object.
+ */
+export function constructorOptions(className: string, positional: readonly string[], args: readonly unknown[]): Record<string, unknown> {
+  const first = args[0];
+  // An object (or null, or an array: refused there) is the options object; a number, function
+  // or schedule starts the positional arguments.
+  if (args.length <= 1 && (first === undefined || first === null || (typeof first === 'object' && !(first instanceof LearningRateSchedule)))) {
+    return optionsObject(first as Record<string, unknown> | undefined) ?? {};
+  }
+  if (args.length > positional.length) {
+    throw new ArgumentError('InvalidArgument', `${className} takes one options object or at most ${positional.length} arguments (${positional.join(', ')}), got ${args.length}`);
+  }
+  const options: Record<string, unknown> = {};
+  args.forEach((v, i) => {
+    if (v !== undefined) options[positional[i]] = v;
+  });
   return options;
 }
 
@@ -52,12 +76,18 @@ export const TRANSFORMERS_CLASH: Record<ClipKey, string> = {
   clipvalue: '`clipvalue` cannot be set when `gradient_transformers` is set. Instead, use the `gradient_transformers` to specify clipping and other transformations.',
 };
 
-/** Checks the types of a clipping before it goes to the core. */
-export function checkClipTypes(c: Clipping): void {
-  for (const key of CLIP_KEYS) {
-    const v = c[key];
-    if (v !== undefined && v !== null && typeof v !== 'number') throw new ArgumentError('InvalidArgument', `\`${key}\` must be a number, got ${describeValue(v)}`);
-  }
+/**
+ * The one rule for a clip option, in the constructor, the setters, `fromConfig` and checkpoints
+ * (which go through the constructor): absent (undefined or null), or a finite number >= 0. Keras
+ * refuses negative values; an infinite or NaN bound is refused too, as an infinite learning rate
+ * is: it could not be saved (JSON has no Infinity) and would read back as no clipping.
+ */
+export function checkClip(key: ClipKey, v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number') throw new ArgumentError('InvalidArgument', `\`${key}\` must be a number, got ${describeValue(v)}`);
+  if (v < 0) throw new HyperparameterError('InvalidHyperparameter', `Expected ${key} >= 0, received: ${pyFloat(v)}`);
+  if (!Number.isFinite(v)) throw new HyperparameterError('InvalidHyperparameter', `Expected ${key} to be a finite number >= 0, received: ${pyFloat(v)}`);
+  return v;
 }
 
 // ---- constructor options ------------------------------------------------------------------
@@ -88,7 +118,8 @@ export function parseOptions(spec: OptimizerSpec, options: Record<string, unknow
     const v = options[key];
     if (v === undefined) continue;
     if (!known.has(key) && !BASE_OPTION_KEYS.has(snakeCase(key)) && key !== 'globalClipnorm' && key !== 'gradientAggregator' && key !== 'gradientTransformers') {
-      throw new ConfigError('UnknownOption', `Unexpected keyword argument passed to optimizer: ${snakeCase(key)}`);
+      const isOption = (k: string) => known.has(k) || BASE_OPTION_KEYS.has(snakeCase(k)) || k === 'globalClipnorm';
+      throw new ConfigError('UnknownOption', `Unexpected keyword argument passed to optimizer: ${snakeCase(key)}${didYouMean(key, isOption)}`);
     }
   }
   if (options.name !== undefined && options.name !== null && typeof options.name !== 'string') {
@@ -135,10 +166,8 @@ export function parseOptions(spec: OptimizerSpec, options: Record<string, unknow
     }
   }
   for (const key of CLIP_KEYS) {
-    const v = options[camelCase(key)];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'number') throw new ArgumentError('InvalidArgument', `\`${key}\` must be a number, got ${describeValue(v)}`);
-    if (v < 0) throw new HyperparameterError('InvalidHyperparameter', `Expected ${key} >= 0, received: ${pyFloat(v)}`);
+    const v = checkClip(key, options[camelCase(key)]);
+    if (v === undefined) continue;
     clip[key] = v;
     coreKeys.push(key);
     coreValues.push(v);

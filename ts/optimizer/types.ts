@@ -1,15 +1,15 @@
 // The public types of the optimizer API: hyperparameter values, gradients and the hooks that
 // see them, options, step results, weights and the description of an optimizer class.
 import type { IndexedSlices, Tensor, Variable } from '../tensor.js';
-import type { LearningRateSchedule } from '../schedules/index.js';
+import type { LearningRateSchedule, Serialized } from '../schedules/index.js';
 import type { Optimizer } from './optimizer.js';
 
 /** A hyperparameter: a number, a zero-argument function called at each step, or (for the
  * learning rate) a schedule called with the iteration. */
 export type HyperValue = number | (() => number) | LearningRateSchedule;
 
-/** A gradient: values (copied into WASM memory), a WASM-side [[Tensor]] (no copy), a sparse
- * [[IndexedSlices]], or null/undefined for a variable without a gradient (skipped). */
+/** A gradient: values (copied into WASM memory), a WASM-side {@link Tensor} (no copy), a sparse
+ * {@link IndexedSlices}, or null/undefined for a variable without a gradient (skipped). */
 export type Gradient = Float32Array | readonly number[] | Tensor | IndexedSlices | null | undefined;
 
 /** A gradient as the gradient hooks and custom optimizers see it. */
@@ -23,7 +23,7 @@ export type GradsAndVars = Array<[HookGradient, Variable]>;
 export type GradientTransformer = (gradsAndVars: GradsAndVars) => ReadonlyArray<readonly [HookGradient | readonly number[], Variable]>;
 
 /** Keras' `gradient_aggregator`: `fn(grads_and_vars) -> grads_and_vars`, run first (only when
- * `experimentalAggregateGradients` is true). Same contract as a [[GradientTransformer]]. */
+ * `experimentalAggregateGradients` is true). Same contract as a {@link GradientTransformer}. */
 export type GradientAggregator = GradientTransformer;
 
 /**
@@ -32,7 +32,15 @@ export type GradientAggregator = GradientTransformer;
  * `var_list` may create variables during the first loss evaluation), then compute one gradient
  * per variable, in `varList()` order.
  */
-export type GradientSource<L = any> = (loss: L, varList: () => readonly Variable[]) => { loss: number; grads: readonly Gradient[] };
+export type GradientSource<L = any> = (
+  loss: L,
+  varList: () => readonly Variable[],
+) => {
+  /** The loss, evaluated once. */
+  loss: number;
+  /** One gradient per variable, in order. */
+  grads: readonly Gradient[];
+};
 
 /** Options of `minimize`: a gradient source plus those of `applyGradients`. */
 export interface MinimizeOptions<L = any> extends ApplyGradientsOptions {
@@ -66,8 +74,12 @@ export type Initializer = number | 'zeros' | 'ones' | ((shape: readonly number[]
 
 /** Options every optimizer takes (Keras' base keyword arguments, in camelCase). */
 export interface BaseOptimizerOptions {
+  /**
+   * The optimizer's name; weight names start with it.
+   * @default the class name (`'Adam'`)
+   */
   name?: string;
-  /** Keras' `gradient_aggregator` (see [[GradientAggregator]]). Not part of the config. */
+  /** Keras' `gradient_aggregator` (see {@link GradientAggregator}). Not part of the config. */
   gradientAggregator?: GradientAggregator | null;
   /** Keras' `gradient_transformers`, run in list order after clipping; exclusive with the clip
    * options. Not part of the config. */
@@ -84,6 +96,7 @@ export interface BaseOptimizerOptions {
   lr?: HyperValue;
 }
 
+/** Per-call options of `applyGradients`. */
 export interface ApplyGradientsOptions {
   /** Keras' `experimental_aggregate_gradients`; with a single replica it changes nothing. */
   experimentalAggregateGradients?: boolean;
@@ -107,6 +120,7 @@ export interface StepResult {
 
 /** A step skipped for non-finite gradients, as `onNonFinite` receives it. */
 export interface NonFiniteStep extends StepResult {
+  /** The optimizer that skipped the step. */
   readonly optimizer: Optimizer;
   /** `iterations`, unchanged by the skipped step. */
   readonly iterations: number;
@@ -132,3 +146,21 @@ export interface OptimizerSpec {
   /** How `setWeights` reads a Keras-1 weight list (see `KERAS1_WEIGHTS`). */
   keras1Weights?: (ws: unknown[], expected: number) => unknown[];
 }
+
+/** What every built-in optimizer's `getConfig()` holds (Keras' snake_case keys); each class
+ * adds its own (`AdamConfig`, ...). A function hyperparameter is written as its current value,
+ * a schedule as its `{class_name, config}`. */
+export type BaseOptimizerConfig = {
+  /** The optimizer's name. */
+  name: string;
+  /** Present when set. */
+  clipnorm?: number;
+  /** Present when set. */
+  clipvalue?: number;
+  /** Present when set. */
+  global_clipnorm?: number;
+  /** The learning rate, or its schedule. */
+  learning_rate: number | Serialized;
+  /** The legacy learning-rate decay (Nadam: the schedule decay). */
+  decay: number;
+};

@@ -11,8 +11,11 @@ import type { OptimizerSpec, SlotVariableInfo } from './types.js';
 
 /** A slot of an optimizer for one variable (`getSlot`). Its values live in the optimizer. */
 export class SlotVariable extends WasmTensor {
+  /** The optimizer the slot belongs to. */
   readonly optimizer: Optimizer;
+  /** The variable the slot is for. */
   readonly variable: Variable;
+  /** The slot's name (`'m'`, `'momentum'`, ...). */
   readonly slotName: string;
   private readonly locate: () => number;
 

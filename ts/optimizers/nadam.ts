@@ -1,23 +1,55 @@
 // Keras' Nadam.
 import { HyperparameterError } from '../errors.js';
-import { BaseOptimizerOptions, HyperValue, Optimizer, OptimizerSpec, optionsObject } from '../optimizer/index.js';
+import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 import { LearningRateSchedule } from '../schedules/index.js';
 
+/** The options of {@link Nadam}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface NadamOptions extends Omit<BaseOptimizerOptions, 'decay' | 'lr'> {
-  /** A number or a function; not a LearningRateSchedule (refused, as in Keras). */
+  /**
+   * The step size: a number or a function called at each step; not a
+   * {@link LearningRateSchedule} (refused, as in Keras).
+   * @default 0.001
+   */
   learningRate?: number | (() => number);
   /** Legacy alias of `learningRate`. */
   lr?: number | (() => number);
+  /**
+   * Decay rate of the first-moment estimates (Keras' `beta_1`).
+   * @default 0.9
+   */
   beta1?: HyperValue;
+  /**
+   * Decay rate of the second-moment estimates (Keras' `beta_2`).
+   * @default 0.999
+   */
   beta2?: HyperValue;
-  /** 0 becomes 1e-7, as in Keras. */
+  /**
+   * A small constant for numerical stability; 0 becomes 1e-7, as in Keras.
+   * @default 1e-7
+   */
   epsilon?: HyperValue;
-  /** Keras' `schedule_decay` (default 0.004): shapes the momentum schedule `mu_t`, never the
-   * learning rate. It is the config's (and the `decay` property's) `decay`. */
+  /**
+   * Keras' `schedule_decay`: shapes the momentum schedule `mu_t`, never the learning rate. It is
+   * the config's (and the `decay` property's) `decay`.
+   * @default 0.004
+   */
   scheduleDecay?: HyperValue;
   /** Ignored, as in Keras (it is overwritten by `scheduleDecay`). */
   decay?: HyperValue;
 }
+
+/** Nadam's Keras config, as `getConfig()` returns it. */
+export type NadamConfig = BaseOptimizerConfig & {
+  /** {@link NadamOptions.beta1}. */
+  beta_1: number;
+  /** {@link NadamOptions.beta2}. */
+  beta_2: number;
+  /** {@link NadamOptions.epsilon}. */
+  epsilon: number;
+};
+
+/** Keras' positional order of the constructor arguments. */
+const POSITIONAL = ['learningRate', 'beta1', 'beta2', 'epsilon', 'name'] as const;
 
 const SPEC: OptimizerSpec = {
   className: 'Nadam',
@@ -41,10 +73,24 @@ const NO_SCHEDULES = 'The Nadam optimizer does not support tf.keras.optimizers.L
  * `decay=`, which the constructor overwrites with the default 0.004. `Nadam.fromConfig` (and so
  * `deserialize`) keeps the config's `decay`, so configs written by either side load with the
  * schedule decay they were saved with.
+ *
+ * @example
+ * ```ts
+ * await ready();
+ * const w = new Variable(new Float32Array([1, 2, 3, 4]), { name: 'w' });
+ * const opt = new Nadam({ learningRate: 0.002, scheduleDecay: 0.004 });
+ * opt.applyGradients([[new Float32Array([0.1, 0.2, 0.3, 0.4]), w]]);
+ * ```
  */
 export class Nadam extends Optimizer {
-  constructor(options: NadamOptions = {}) {
-    options = optionsObject(options);
+  /**
+   * @param options - See {@link NadamOptions}.
+   */
+  constructor(options?: NadamOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new Nadam(0.01)`. */
+  constructor(learningRate?: number | (() => number), beta1?: HyperValue, beta2?: HyperValue, epsilon?: HyperValue, name?: string);
+  constructor(...args: unknown[]) {
+    const options = constructorOptions('Nadam', POSITIONAL, args) as NadamOptions;
     const { scheduleDecay, decay: ignored, ...rest } = options;
     void ignored;
     if (options.learningRate instanceof LearningRateSchedule || (options.lr as unknown) instanceof LearningRateSchedule) {
@@ -76,14 +122,23 @@ export class Nadam extends Optimizer {
     super.setHyper(key, value);
   }
 
+  /** The current {@link NadamOptions.beta1}: read it, or set a number, function or schedule for the next steps. */
   declare beta1: HyperValue;
+  /** The current {@link NadamOptions.beta2}: read it, or set a number, function or schedule for the next steps. */
   declare beta2: HyperValue;
+  /** The current {@link NadamOptions.epsilon}: read it, or set a number, function or schedule for the next steps. */
   declare epsilon: HyperValue;
   /** The schedule decay (the same value as `decay`). */
   get scheduleDecay(): HyperValue {
     return this.getHyper('decay');
   }
+  /** Sets the schedule decay for the next steps. */
   set scheduleDecay(v: HyperValue) {
     this.setHyper('decay', v);
+  }
+
+  /** Keras' `get_config()` (snake_case keys, Keras' order). */
+  override getConfig(): NadamConfig {
+    return super.getConfig() as NadamConfig;
   }
 }

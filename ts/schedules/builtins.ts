@@ -13,17 +13,27 @@
 // accept them at construction and fail or produce NaN at the first call).
 import { ArgumentError, HyperparameterError } from '../errors.js';
 import { describeValue } from '../values.js';
-import { ConfigOf, DeclaredSchedule, PI_F32, ScheduleDeclaration, checkStep, f, minf, powf } from './declared.js';
+import { ConfigOf, DeclaredSchedule, PI_F32, ScheduleDeclaration, checkStep, f, minf, powf, scheduleOptions } from './declared.js';
 
 // ---- ExponentialDecay ------------------------------------------------------------------------
 
+/** The options of {@link ExponentialDecay}: Keras' arguments in camelCase. */
 export interface ExponentialDecayOptions {
+  /** The learning rate at step 0. */
   initialLearningRate: number;
   /** Not checked to be > 0 (Keras 2.4 does not). */
   decaySteps: number;
+  /** The decay factor per `decaySteps` steps. */
   decayRate: number;
-  /** Decay at discrete intervals (`floor(step / decaySteps)`). Default false. */
+  /**
+   * Decay at discrete intervals (`floor(step / decaySteps)`).
+   * @default false
+   */
   staircase?: boolean;
+  /**
+   * A name (Keras' `name`).
+   * @default null
+   */
   name?: string | null;
 }
 
@@ -35,6 +45,7 @@ const EXPONENTIAL_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** ExponentialDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type ExponentialDecayConfig = ConfigOf<typeof EXPONENTIAL_PARAMS>;
 
 /** `initialLearningRate * decayRate ^ (step / decaySteps)` (the exponent floored if `staircase`). */
@@ -42,13 +53,21 @@ export class ExponentialDecay extends DeclaredSchedule<ExponentialDecayConfig> {
   static override className = 'ExponentialDecay';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'ExponentialDecay', params: EXPONENTIAL_PARAMS };
+  /** See {@link ExponentialDecayOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link ExponentialDecayOptions.decaySteps}. */
   declare readonly decaySteps: number;
+  /** See {@link ExponentialDecayOptions.decayRate}. */
   declare readonly decayRate: number;
+  /** See {@link ExponentialDecayOptions.staircase}. */
   declare readonly staircase: boolean;
 
-  constructor(options: ExponentialDecayOptions) {
-    super(options);
+  /** @param options - See {@link ExponentialDecayOptions}. */
+  constructor(options: ExponentialDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new ExponentialDecay(0.1, 1000, 0.96)`. */
+  constructor(initialLearningRate: number, decaySteps: number, decayRate: number, staircase?: boolean, name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -61,11 +80,16 @@ export class ExponentialDecay extends DeclaredSchedule<ExponentialDecayConfig> {
 
 // ---- PiecewiseConstantDecay ------------------------------------------------------------------
 
+/** The options of {@link PiecewiseConstantDecay}: Keras' arguments in camelCase. */
 export interface PiecewiseConstantDecayOptions {
   /** Increasing step boundaries (not checked, as in Keras). At least one is needed. */
   boundaries: readonly number[];
   /** One more value than boundaries. */
   values: readonly number[];
+  /**
+   * A name (Keras' `name`).
+   * @default null
+   */
   name?: string | null;
 }
 
@@ -75,6 +99,7 @@ const PIECEWISE_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** PiecewiseConstantDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type PiecewiseConstantDecayConfig = ConfigOf<typeof PIECEWISE_PARAMS>;
 
 /**
@@ -99,11 +124,17 @@ export class PiecewiseConstantDecay extends DeclaredSchedule<PiecewiseConstantDe
       if ((boundaries as number[]).length === 0) throw new HyperparameterError('InvalidHyperparameter', 'PiecewiseConstantDecay needs at least one boundary');
     },
   };
+  /** See {@link PiecewiseConstantDecayOptions.boundaries}. */
   declare readonly boundaries: readonly number[];
+  /** See {@link PiecewiseConstantDecayOptions.values}. */
   declare readonly values: readonly number[];
 
-  constructor(options: PiecewiseConstantDecayOptions) {
-    super(options);
+  /** @param options - See {@link PiecewiseConstantDecayOptions}. */
+  constructor(options: PiecewiseConstantDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new PiecewiseConstantDecay([1000, 2000], [0.1, 0.01, 0.001])`. */
+  constructor(boundaries: readonly number[], values: readonly number[], name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -121,16 +152,31 @@ export class PiecewiseConstantDecay extends DeclaredSchedule<PiecewiseConstantDe
 
 // ---- PolynomialDecay -------------------------------------------------------------------------
 
+/** The options of {@link PolynomialDecay}: Keras' arguments in camelCase. */
 export interface PolynomialDecayOptions {
+  /** The learning rate at step 0. */
   initialLearningRate: number;
   /** Not checked to be > 0 (Keras 2.4 does not). */
   decaySteps: number;
-  /** Default 0.0001. */
+  /**
+   * The learning rate at the end of the decay.
+   * @default 0.0001
+   */
   endLearningRate?: number;
-  /** Default 1. */
+  /**
+   * The power of the polynomial.
+   * @default 1
+   */
   power?: number;
-  /** Restart after `decaySteps` (with the next multiple of it as horizon). Default false. */
+  /**
+   * Restart after `decaySteps` (with the next multiple of it as horizon).
+   * @default false
+   */
   cycle?: boolean;
+  /**
+   * A name (Keras' `name`).
+   * @default null
+   */
   name?: string | null;
 }
 
@@ -143,6 +189,7 @@ const POLYNOMIAL_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** PolynomialDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type PolynomialDecayConfig = ConfigOf<typeof POLYNOMIAL_PARAMS>;
 
 /** `(lr0 - end) * (1 - step / D) ^ power + end`; without `cycle` the step stops at `D = decaySteps`,
@@ -151,14 +198,23 @@ export class PolynomialDecay extends DeclaredSchedule<PolynomialDecayConfig> {
   static override className = 'PolynomialDecay';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'PolynomialDecay', params: POLYNOMIAL_PARAMS };
+  /** See {@link PolynomialDecayOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link PolynomialDecayOptions.decaySteps}. */
   declare readonly decaySteps: number;
+  /** See {@link PolynomialDecayOptions.endLearningRate}. */
   declare readonly endLearningRate: number;
+  /** See {@link PolynomialDecayOptions.power}. */
   declare readonly power: number;
+  /** See {@link PolynomialDecayOptions.cycle}. */
   declare readonly cycle: boolean;
 
-  constructor(options: PolynomialDecayOptions) {
-    super(options);
+  /** @param options - See {@link PolynomialDecayOptions}. */
+  constructor(options: PolynomialDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new PolynomialDecay(0.1, 1000)`. */
+  constructor(initialLearningRate: number, decaySteps: number, endLearningRate?: number, power?: number, cycle?: boolean, name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -179,7 +235,9 @@ export class PolynomialDecay extends DeclaredSchedule<PolynomialDecayConfig> {
 
 // ---- InverseTimeDecay ------------------------------------------------------------------------
 
+/** The options of {@link InverseTimeDecay}: those of {@link ExponentialDecay}. */
 export type InverseTimeDecayOptions = ExponentialDecayOptions;
+/** InverseTimeDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type InverseTimeDecayConfig = ExponentialDecayConfig;
 
 /** `initialLearningRate / (1 + decayRate * step / decaySteps)` (the quotient floored if `staircase`). */
@@ -187,13 +245,21 @@ export class InverseTimeDecay extends DeclaredSchedule<InverseTimeDecayConfig> {
   static override className = 'InverseTimeDecay';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'InverseTimeDecay', params: EXPONENTIAL_PARAMS };
+  /** See {@link ExponentialDecayOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link ExponentialDecayOptions.decaySteps}. */
   declare readonly decaySteps: number;
+  /** See {@link ExponentialDecayOptions.decayRate}. */
   declare readonly decayRate: number;
+  /** See {@link ExponentialDecayOptions.staircase}. */
   declare readonly staircase: boolean;
 
-  constructor(options: InverseTimeDecayOptions) {
-    super(options);
+  /** @param options - See {@link InverseTimeDecayOptions}. */
+  constructor(options: InverseTimeDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new InverseTimeDecay(0.1, 1000, 0.5)`. */
+  constructor(initialLearningRate: number, decaySteps: number, decayRate: number, staircase?: boolean, name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -207,12 +273,21 @@ export class InverseTimeDecay extends DeclaredSchedule<InverseTimeDecayConfig> {
 
 // ---- CosineDecay -----------------------------------------------------------------------------
 
+/** The options of {@link CosineDecay}: Keras' arguments in camelCase. */
 export interface CosineDecayOptions {
+  /** The learning rate at step 0. */
   initialLearningRate: number;
   /** Not checked to be > 0 (Keras 2.4 does not). */
   decaySteps: number;
-  /** Minimum learning rate as a fraction of `initialLearningRate`. Default 0. */
+  /**
+   * Minimum learning rate as a fraction of `initialLearningRate`.
+   * @default 0
+   */
   alpha?: number;
+  /**
+   * A name (Keras' `name`).
+   * @default null
+   */
   name?: string | null;
 }
 
@@ -223,6 +298,7 @@ const COSINE_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** CosineDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type CosineDecayConfig = ConfigOf<typeof COSINE_PARAMS>;
 
 /** `lr0 * ((1 - alpha) * 0.5 * (1 + cos(π * min(step, D) / D)) + alpha)` (SGDR without restarts).
@@ -231,12 +307,19 @@ export class CosineDecay extends DeclaredSchedule<CosineDecayConfig> {
   static override className = 'CosineDecay';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'CosineDecay', params: COSINE_PARAMS };
+  /** See {@link CosineDecayOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link CosineDecayOptions.decaySteps}. */
   declare readonly decaySteps: number;
+  /** See {@link CosineDecayOptions.alpha}. */
   declare readonly alpha: number;
 
-  constructor(options: CosineDecayOptions) {
-    super(options);
+  /** @param options - See {@link CosineDecayOptions}. */
+  constructor(options: CosineDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new CosineDecay(0.1, 1000)`. */
+  constructor(initialLearningRate: number, decaySteps: number, alpha?: number, name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -252,16 +335,31 @@ export class CosineDecay extends DeclaredSchedule<CosineDecayConfig> {
 
 // ---- CosineDecayRestarts ---------------------------------------------------------------------
 
+/** The options of {@link CosineDecayRestarts}: Keras' arguments in camelCase. */
 export interface CosineDecayRestartsOptions {
+  /** The learning rate at step 0. */
   initialLearningRate: number;
   /** Length of the first period. Not checked to be > 0 (Keras 2.4 does not). */
   firstDecaySteps: number;
-  /** Each period is `tMul` times longer than the one before. Default 2. */
+  /**
+   * Each period is `tMul` times longer than the one before.
+   * @default 2
+   */
   tMul?: number;
-  /** Each restart starts at `mMul` times the previous start. Default 1. */
+  /**
+   * Each restart starts at `mMul` times the previous start.
+   * @default 1
+   */
   mMul?: number;
-  /** Minimum learning rate as a fraction of `initialLearningRate` (not scaled by `mMul`). Default 0. */
+  /**
+   * Minimum learning rate as a fraction of `initialLearningRate` (not scaled by `mMul`).
+   * @default 0
+   */
   alpha?: number;
+  /**
+   * A name (Keras' `name`).
+   * @default null
+   */
   name?: string | null;
 }
 
@@ -274,6 +372,7 @@ const COSINE_RESTARTS_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** CosineDecayRestarts's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type CosineDecayRestartsConfig = ConfigOf<typeof COSINE_RESTARTS_PARAMS>;
 
 /** Cosine decay with warm restarts (SGDR, Loshchilov & Hutter). In TF 2.4 it is exported as
@@ -282,14 +381,23 @@ export class CosineDecayRestarts extends DeclaredSchedule<CosineDecayRestartsCon
   static override className = 'CosineDecayRestarts';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'CosineDecayRestarts', params: COSINE_RESTARTS_PARAMS };
+  /** See {@link CosineDecayRestartsOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link CosineDecayRestartsOptions.firstDecaySteps}. */
   declare readonly firstDecaySteps: number;
+  /** See {@link CosineDecayRestartsOptions.tMul}. */
   declare readonly tMul: number;
+  /** See {@link CosineDecayRestartsOptions.mMul}. */
   declare readonly mMul: number;
+  /** See {@link CosineDecayRestartsOptions.alpha}. */
   declare readonly alpha: number;
 
-  constructor(options: CosineDecayRestartsOptions) {
-    super(options);
+  /** @param options - See {@link CosineDecayRestartsOptions}. */
+  constructor(options: CosineDecayRestartsOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new CosineDecayRestarts(0.1, 1000)`. */
+  constructor(initialLearningRate: number, firstDecaySteps: number, tMul?: number, mMul?: number, alpha?: number, name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -317,16 +425,31 @@ export class CosineDecayRestarts extends DeclaredSchedule<CosineDecayRestartsCon
 
 // ---- LinearCosineDecay -----------------------------------------------------------------------
 
+/** The options of {@link LinearCosineDecay}: Keras' arguments in camelCase. */
 export interface LinearCosineDecayOptions {
+  /** The learning rate at step 0. */
   initialLearningRate: number;
   /** Not checked to be > 0 (Keras 2.4 does not). */
   decaySteps: number;
-  /** Default 0.5. */
+  /**
+   * Periods of the cosine part over `decaySteps`.
+   * @default 0.5
+   */
   numPeriods?: number;
-  /** Default 0. */
+  /**
+   * The minimum learning rate, as a fraction of `initialLearningRate`.
+   * @default 0
+   */
   alpha?: number;
-  /** Default 0.001. */
+  /**
+   * Added to the decayed cosine.
+   * @default 0.001
+   */
   beta?: number;
+  /**
+   * A name (Keras' `name`).
+   * @default null
+   */
   name?: string | null;
 }
 
@@ -339,6 +462,7 @@ const LINEAR_COSINE_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** LinearCosineDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type LinearCosineDecayConfig = ConfigOf<typeof LINEAR_COSINE_PARAMS>;
 
 /** Linear cosine decay (Bello et al. 2017): with `k = min(step, D)`,
@@ -348,14 +472,23 @@ export class LinearCosineDecay extends DeclaredSchedule<LinearCosineDecayConfig>
   static override className = 'LinearCosineDecay';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'LinearCosineDecay', params: LINEAR_COSINE_PARAMS };
+  /** See {@link LinearCosineDecayOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link LinearCosineDecayOptions.decaySteps}. */
   declare readonly decaySteps: number;
+  /** See {@link LinearCosineDecayOptions.numPeriods}. */
   declare readonly numPeriods: number;
+  /** See {@link LinearCosineDecayOptions.alpha}. */
   declare readonly alpha: number;
+  /** See {@link LinearCosineDecayOptions.beta}. */
   declare readonly beta: number;
 
-  constructor(options: LinearCosineDecayOptions) {
-    super(options);
+  /** @param options - See {@link LinearCosineDecayOptions}. */
+  constructor(options: LinearCosineDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new LinearCosineDecay(0.1, 1000)`. */
+  constructor(initialLearningRate: number, decaySteps: number, numPeriods?: number, alpha?: number, beta?: number, name?: string | null);
+  constructor(...args: unknown[]) {
+    super(...args);
   }
 
   call(step: number): number {
@@ -377,10 +510,17 @@ function linearCosine(lr0: number, d: number, s: number, linear: number, numPeri
 
 // ---- NoisyLinearCosineDecay ------------------------------------------------------------------
 
+/** The options of {@link NoisyLinearCosineDecay}: Keras' arguments in camelCase. */
 export interface NoisyLinearCosineDecayOptions extends LinearCosineDecayOptions {
-  /** Default 1. */
+  /**
+   * The initial variance of the noise.
+   * @default 1
+   */
   initialVariance?: number;
-  /** Default 0.55. */
+  /**
+   * How fast the variance of the noise decays.
+   * @default 0.55
+   */
   varianceDecay?: number;
   /** Seed of the noise generator (not part of the Keras config). Without it the noise is
    * seeded from `Math.random()`. */
@@ -398,6 +538,7 @@ const NOISY_LINEAR_COSINE_PARAMS = [
   ['name', 'name', null],
 ] as const;
 
+/** NoisyLinearCosineDecay's Keras config (snake_case keys), as `getConfig()` returns it. */
 export type NoisyLinearCosineDecayConfig = ConfigOf<typeof NOISY_LINEAR_COSINE_PARAMS>;
 
 /**
@@ -410,19 +551,30 @@ export class NoisyLinearCosineDecay extends DeclaredSchedule<NoisyLinearCosineDe
   static override className = 'NoisyLinearCosineDecay';
   /** @internal */
   static readonly declaration: ScheduleDeclaration = { className: 'NoisyLinearCosineDecay', params: NOISY_LINEAR_COSINE_PARAMS };
+  /** See {@link NoisyLinearCosineDecayOptions.initialLearningRate}. */
   declare readonly initialLearningRate: number;
+  /** See {@link NoisyLinearCosineDecayOptions.decaySteps}. */
   declare readonly decaySteps: number;
+  /** See {@link NoisyLinearCosineDecayOptions.initialVariance}. */
   declare readonly initialVariance: number;
+  /** See {@link NoisyLinearCosineDecayOptions.varianceDecay}. */
   declare readonly varianceDecay: number;
+  /** See {@link NoisyLinearCosineDecayOptions.numPeriods}. */
   declare readonly numPeriods: number;
+  /** See {@link NoisyLinearCosineDecayOptions.alpha}. */
   declare readonly alpha: number;
+  /** See {@link NoisyLinearCosineDecayOptions.beta}. */
   declare readonly beta: number;
   private rngState: number;
 
-  constructor(options: NoisyLinearCosineDecayOptions) {
+  /** @param options - See {@link NoisyLinearCosineDecayOptions}. */
+  constructor(options: NoisyLinearCosineDecayOptions);
+  /** Keras' positional arguments, as Keras and tfjs users write them: `new NoisyLinearCosineDecay(0.1, 1000)`. */
+  constructor(initialLearningRate: number, decaySteps: number, initialVariance?: number, varianceDecay?: number, numPeriods?: number, alpha?: number, beta?: number, name?: string | null);
+  constructor(...args: unknown[]) {
     // `seed` is an option but not an argument of the config.
-    const { seed, ...rest } = (options ?? {}) as NoisyLinearCosineDecayOptions;
-    super(options === null || typeof options !== 'object' ? options : rest);
+    const { seed, ...rest } = scheduleOptions(NoisyLinearCosineDecay.declaration, args) as NoisyLinearCosineDecayOptions;
+    super(rest);
     if (seed !== undefined && (typeof seed !== 'number' || !Number.isFinite(seed))) {
       throw new ArgumentError('InvalidArgument', `NoisyLinearCosineDecay: \`seed\` must be a finite number, got ${describeValue(seed)}`);
     }

@@ -1,7 +1,7 @@
 // How a built-in schedule is declared once (its arguments: Keras key, kind, default), and the
 // float32 arithmetic the built-in schedules compute with.
 import { ArgumentError, ConfigError, HyperparameterError } from '../errors.js';
-import { camelCase } from '../keys.js';
+import { camelCase, didYouMean } from '../keys.js';
 import { describeValue } from '../values.js';
 import { LearningRateSchedule } from './schedule.js';
 
@@ -73,12 +73,31 @@ function readArguments(d: ScheduleDeclaration, options: unknown): Record<string,
   }
   const opts = options as Record<string, unknown>;
   for (const key of Object.keys(opts)) {
-    if (!d.params.some((p) => camelCase(p[0]) === key)) throw new ConfigError('UnknownOption', `${d.className}: unexpected keyword argument \`${key}\``);
+    const known = (k: string) => d.params.some((p) => camelCase(p[0]) === k);
+    if (!known(key)) throw new ConfigError('UnknownOption', `${d.className}: unexpected keyword argument \`${key}\`${didYouMean(key, known)}`);
   }
   const args: Record<string, unknown> = {};
   for (const p of d.params) args[p[0]] = readArgument(d.className, p, opts);
   d.check?.(args);
   return args;
+}
+
+/**
+ * Constructor arguments as Keras and tfjs users write them: one options object, or Keras'
+ * positional arguments in the declaration's order (`new ExponentialDecay(0.1, 1000, 0.96)`).
+ */
+export function scheduleOptions(d: ScheduleDeclaration, args: readonly unknown[]): unknown {
+  const first = args[0];
+  if (args.length === 1 && first !== null && typeof first === 'object' && !Array.isArray(first) && !ArrayBuffer.isView(first)) return first;
+  const names = d.params.map((p) => camelCase(p[0]));
+  if (args.length > names.length) {
+    throw new ArgumentError('InvalidArgument', `${d.className} takes one options object or at most ${names.length} arguments (${names.join(', ')}), got ${args.length}`);
+  }
+  const options: Record<string, unknown> = {};
+  args.forEach((v, i) => {
+    if (v !== undefined) options[names[i]] = v;
+  });
+  return options;
 }
 
 /** Keras' `from_config` → constructor options: snake_case keys become camelCase ones; an unknown
@@ -98,11 +117,13 @@ function optionsFromConfig(d: ScheduleDeclaration, config: unknown): Record<stri
 /** Base of the built-in schedules: the arguments of its class's `declaration` become its
  * properties (camelCase) and its config (Keras keys). */
 export abstract class DeclaredSchedule<C extends Record<string, unknown>> extends LearningRateSchedule {
+  /** The schedule's name (Keras' `name`), or null. */
   declare readonly name: string | null;
 
-  constructor(options: unknown) {
+  constructor(...positionalOrOptions: unknown[]) {
     super();
-    const args = readArguments(declarationOf(new.target), options);
+    const declaration = declarationOf(new.target);
+    const args = readArguments(declaration, scheduleOptions(declaration, positionalOrOptions));
     for (const key of Object.keys(args)) (this as Record<string, unknown>)[camelCase(key)] = args[key];
   }
 

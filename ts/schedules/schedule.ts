@@ -2,7 +2,9 @@
 // registered for deserialization.
 /** Keras' serialized form of an object: `{class_name, config}`. */
 export interface Serialized {
+  /** The class name (`'Adam'`, `'ExponentialDecay'`). */
   class_name: string;
+  /** Its config (snake_case keys). */
   config: Record<string, unknown>;
 }
 

@@ -10,23 +10,31 @@
 // the tfjs variables in one call into wasm, and each updated value is written back with
 // `variable.assign(tf.tensor(...))`. Every tensor the adapter creates is disposed.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Optimizer, StateError, Variable, WeightsError, deserialize, serialize } from '../index.js';
-import type { Gradient, GradientSource, Serialized } from '../index.js';
+import { ConfigError, Optimizer, StateError, Variable, WeightsError, deserialize, get, serialize } from '../api.js';
+import type { Gradient, GradientSource, Serialized } from '../api.js';
 import { readNumbers } from '../values.js';
 
 /** `{name, tensor}` (tfjs-core's NamedTensor, which its index does not export). */
+/** A weight as tfjs' `Optimizer.getWeights()` returns it. */
 export interface NamedTensor {
+  /** Keras' weight name (`Adam/dense/kernel/m:0`, ...). */
   name: string;
+  /** Its values (owned by the adapter: disposed by the next `getWeights()`). */
   tensor: tf.Tensor;
 }
 
 /** The Keras config of the wrapped optimizer as `getConfig` stores it (snake_case keys). */
 export interface TfjsOptimizerConfig extends tf.serialization.ConfigDict {
+  /** `{ class_name, config }` of the wrapped optimizer (Keras' format). */
   optimizer: tf.serialization.ConfigDict;
 }
 
+/** Options of {@link toTfjs} and the {@link TfjsOptimizer} constructor. */
 export interface TfjsOptimizerOptions {
-  /** `dispose()` also disposes the wrapped simdopt optimizer (default `true`). */
+  /**
+   * `dispose()` also disposes the wrapped simdopt optimizer.
+   * @default true
+   */
   disposeOptimizer?: boolean;
 }
 
@@ -60,7 +68,7 @@ interface PendingWeights {
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 /**
- * A simdopt optimizer as a `tf.Optimizer`. Create it with [[toTfjs]] or `new TfjsOptimizer(opt)`.
+ * A simdopt optimizer as a `tf.Optimizer`. Create it with {@link toTfjs} or `new TfjsOptimizer(opt)`.
  *
  * Mirrors of the tfjs variables are made lazily, the first time a variable gets a gradient, so
  * variables created after the first step are handled. If a tfjs variable is assigned by someone
@@ -299,13 +307,40 @@ export class TfjsOptimizer extends tf.Optimizer {
   }
 }
 
-/** Wraps a simdopt optimizer as a `tf.Optimizer` (see [[TfjsOptimizer]]). */
-export function toTfjs(optimizer: Optimizer, options: TfjsOptimizerOptions = {}): TfjsOptimizer {
-  return new TfjsOptimizer(optimizer, options);
+/**
+ * Wraps a simdopt optimizer as a `tf.Optimizer` (see {@link TfjsOptimizer}). Takes an optimizer,
+ * or what Keras' `tf.keras.optimizers.get` takes: a class name (`'adam'`, with Keras' defaults)
+ * or a Keras config `{class_name, config}`, also as JSON text (as Python's
+ * `json.dumps(tf.keras.optimizers.serialize(opt))` writes it).
+ * @param optimizer - The optimizer, a class name, a Keras config or its JSON.
+ * @param options - See {@link TfjsOptimizerOptions}.
+ * @example
+ * ```ts
+ * model.compile({ optimizer: toTfjs(new Adam(0.01)), loss: 'meanSquaredError' });
+ * model.compile({ optimizer: toTfjs('adam'), loss: 'meanSquaredError' });
+ * model.compile({ optimizer: toTfjs('{"class_name": "Adam", "config": {"learning_rate": 0.01}}'), loss: 'meanSquaredError' });
+ * ```
+ */
+export function toTfjs(optimizer: Optimizer | string | Serialized, options: TfjsOptimizerOptions = {}): TfjsOptimizer {
+  return new TfjsOptimizer(optimizerFrom(optimizer), options);
+}
+
+/** An optimizer from what `toTfjs` takes (Keras' `optimizers.get`, plus JSON text). */
+function optimizerFrom(identifier: Optimizer | string | Serialized): Optimizer {
+  if (typeof identifier === 'string' && identifier.trim().startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(identifier);
+    } catch (e) {
+      throw new ConfigError('InvalidConfig', `toTfjs: the Keras config is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    }
+    return get(parsed as Serialized);
+  }
+  return get(identifier);
 }
 
 let registered = false;
-/** Registers [[TfjsOptimizer]] with `tf.serialization.registerClass` (done on import and by
+/** Registers {@link TfjsOptimizer} with `tf.serialization.registerClass` (done on import and by
  * the constructor; call it again if tfjs was re-initialised). */
 export function registerTfjsOptimizer(): void {
   const map = tf.serialization.SerializationMap.getMap().classNameMap;
@@ -320,7 +355,15 @@ registerTfjsOptimizer();
  * loss and one Float32Array gradient per variable (zeros where `f` does not depend on it).
  * Every tensor it makes is disposed.
  */
-export function tfjsGradients(f: () => tf.Scalar, variables: readonly tf.Variable[]): { loss: number; grads: Float32Array[] } {
+export function tfjsGradients(
+  f: () => tf.Scalar,
+  variables: readonly tf.Variable[],
+): {
+  /** The value of `f()`. */
+  loss: number;
+  /** d loss / d variable, one per variable, in order. */
+  grads: Float32Array[];
+} {
   const { value, grads } = tf.variableGrads(f, [...variables]);
   try {
     return {
@@ -336,14 +379,14 @@ export function tfjsGradients(f: () => tf.Scalar, variables: readonly tf.Variabl
   }
 }
 
-/** A loss for [[tfjsGradientSource]]: a tfjs scalar computed from tfjs copies of the simdopt
+/** A loss for {@link tfjsGradientSource}: a tfjs scalar computed from tfjs copies of the simdopt
  * Variables (in `varList` order). */
 export type TfjsLoss = (variables: tf.Variable[]) => tf.Scalar;
 
 /**
  * A `minimize` gradient source built on `tf.variableGrads`: `opt.minimize(vars => loss(vars),
  * varList, { gradientSource: tfjsGradientSource })` copies each simdopt Variable into a
- * trainable tfjs variable, computes the loss and its gradients with [[tfjsGradients]] and
+ * trainable tfjs variable, computes the loss and its gradients with {@link tfjsGradients} and
  * disposes everything it made. tfjs must know the variables before it records the loss, so this
  * source resolves `varList` first (Keras resolves it after the loss).
  */

@@ -1,21 +1,62 @@
 // Loads one of the two wasm builds: the simd128 build where the runtime validates SIMD, else
 // the scalar fallback. Both bind the same exports, so they share one wasm-bindgen glue module.
 import * as glue from './generated/simdopt_wasm.js';
-import { SimdoptError, StateError } from '../errors.js';
+import { ArgumentError, SimdoptError, StateError } from '../errors.js';
+import { describeValue } from '../values.js';
 
+/** The two builds of the core: `'simd'` (WebAssembly SIMD, `simd128`) and `'scalar'` (the
+ * fallback for runtimes without SIMD). Both give bit-identical results. */
 export type Backend = 'simd' | 'scalar';
 
+/**
+ * Where `ready()` takes a build's WebAssembly from, instead of the copy embedded in the
+ * JavaScript: a URL (fetched, and compiled while it downloads where the server sends
+ * `Content-Type: application/wasm`), a `Request` or `Response` (or a promise of one), the bytes,
+ * or an already compiled `WebAssembly.Module`. Node's `fetch` cannot read `file:` URLs: pass
+ * the bytes there (`await readFile(...)`).
+ */
+export type WasmSource = string | URL | Request | Response | PromiseLike<Response> | BufferSource | WebAssembly.Module;
+
+/** The options of `ready()`. */
 export interface ReadyOptions {
-  /** Force a build; `'auto'` (the default) picks SIMD where the runtime supports it. */
+  /**
+   * The build to load: `'auto'` picks `'simd'` where the runtime validates a SIMD module, else
+   * `'scalar'`; `'simd'` or `'scalar'` forces one (forcing `'simd'` where SIMD is missing rejects).
+   * @defaultValue `'auto'`
+   */
   backend?: Backend | 'auto';
+  /**
+   * The `.wasm` files to load instead of the copies embedded in the JavaScript (smaller
+   * downloads, streaming compile). The package ships them as `simdopt/simd.wasm` and
+   * `simdopt/scalar.wasm`; a build without a source here is taken from the embedded copy (from
+   * `simdopt`), or is an error (from `simdopt/slim`, which embeds none).
+   * @defaultValue the embedded copies
+   * @example
+   * ```ts
+   * // Vite: `?url` gives each file's URL in the build
+   * import simd from 'simdopt/simd.wasm?url';
+   * import scalar from 'simdopt/scalar.wasm?url';
+   * await ready({ wasm: { simd, scalar } });
+   * ```
+   */
+  wasm?: {
+    /** The SIMD build (`simdopt/simd.wasm`). */
+    simd?: WasmSource;
+    /** The scalar build (`simdopt/scalar.wasm`), for runtimes without WebAssembly SIMD. */
+    scalar?: WasmSource;
+  };
 }
+
+/** @internal The embedded copy of a build (base64), loaded on demand. */
+export type EmbeddedWasm = (backend: Backend) => Promise<string>;
 
 // The smallest module that uses a SIMD instruction (i32x4.splat), as wasm-feature-detect does.
 const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
 ]);
 
-/** Whether this JavaScript runtime can run the SIMD build. */
+/** Whether this JavaScript runtime can run the SIMD build (`WebAssembly.validate` of a module
+ * with one SIMD instruction). */
 export function simdSupported(): boolean {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
 }
@@ -31,30 +72,48 @@ let panicBuffer = 0;
 let failure: StateError | undefined;
 
 /**
- * Loads the WebAssembly core. Await it once before creating variables or optimizers; later
- * calls return the same promise. Resolves to the build in use.
+ * @internal `ready()` of both entry points (`simdopt` passes its embedded copies, `simdopt/slim`
+ * none). Later calls return the first call's promise.
  */
-export function ready(options: ReadyOptions = {}): Promise<Backend> {
+export function loadCore(options: ReadyOptions, embedded: EmbeddedWasm | undefined): Promise<Backend> {
   const wanted = options.backend ?? 'auto';
+  if (wanted !== 'auto' && wanted !== 'simd' && wanted !== 'scalar') {
+    return Promise.reject(new ArgumentError('InvalidArgument', `ready(): backend must be 'auto', 'simd' or 'scalar', got ${describeValue(wanted)}`));
+  }
   if (loading) {
     return loading.then((b) => {
       if (wanted !== 'auto' && wanted !== b) {
-        throw new SimdoptError('InvalidState', `simdopt is already loaded with the ${b} build; it cannot switch to ${wanted}`);
+        throw new StateError('InvalidState', `simdopt is already loaded with the ${b} build; it cannot switch to ${wanted}`);
       }
       return b;
     });
   }
   const backend: Backend = wanted === 'auto' ? (simdSupported() ? 'simd' : 'scalar') : wanted;
   if (backend === 'simd' && !simdSupported()) {
-    return Promise.reject(new SimdoptError('InvalidState', 'this runtime does not support WebAssembly SIMD'));
+    return Promise.reject(new StateError('InvalidState', 'this runtime does not support WebAssembly SIMD: use ready() or ready({ backend: "scalar" })'));
+  }
+  const source = options.wasm?.[backend];
+  if (source === undefined && !embedded) {
+    return Promise.reject(
+      new ArgumentError(
+        'InvalidArgument',
+        `simdopt/slim embeds no WebAssembly: pass the ${backend} build to ready(), e.g. ready({ wasm: { simd: simdUrl, scalar: scalarUrl } }) with the URLs of simdopt/simd.wasm and simdopt/scalar.wasm (or import from 'simdopt', which embeds both)`,
+      ),
+    );
+  }
+  if (typeof source === 'string' || source instanceof URL) {
+    const nodeFile = isNode() && /^file:/i.test(source instanceof URL ? source.href : source);
+    if (nodeFile) {
+      return Promise.reject(new ArgumentError('InvalidArgument', `ready(): Node's fetch cannot read ${String(source)}: pass the bytes instead (wasm: { ${backend}: await readFile(path) })`));
+    }
   }
   loading = (async () => {
-    const b64 = backend === 'simd' ? (await import('./generated/simd-bytes.js')).default : (await import('./generated/scalar-bytes.js')).default;
+    const input = source ?? decodeBase64(await embedded!(backend));
     let exports: Awaited<ReturnType<typeof glue.default>>;
     try {
-      exports = await glue.default({ module_or_path: decodeBase64(b64) });
+      exports = await glue.default({ module_or_path: input as Parameters<typeof glue.default>[0] });
     } catch (e) {
-      throw compileError(e, backend);
+      throw compileError(e, backend, source === undefined ? 'embedded' : 'given');
     }
     memory = exports.memory;
     panicBuffer = glue.panic_buffer();
@@ -68,14 +127,20 @@ export function ready(options: ReadyOptions = {}): Promise<Backend> {
   return loading;
 }
 
-/** Why the module could not be compiled or instantiated, as a StateError (a page whose
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
+/** Why the module could not be fetched, compiled or instantiated, as a StateError (a page whose
  * Content-Security-Policy forbids compiling WebAssembly is the usual case). */
-function compileError(e: unknown, backend: Backend): SimdoptError {
-  const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+function compileError(e: unknown, backend: Backend, from: 'embedded' | 'given'): StateError {
+  const why = (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).replace(/[.\s]+$/, '');
   const csp = /Content Security Policy|unsafe-eval/i.test(why)
     ? " The page's Content-Security-Policy must allow WebAssembly: add 'wasm-unsafe-eval' to script-src."
     : '';
-  const err = SimdoptError.of('InvalidState', `simdopt could not compile its WebAssembly (${backend} build): ${why}.${csp}`);
+  const what = from === 'embedded' ? `compile its WebAssembly (${backend} build)` : `load the ${backend} build passed to ready({ wasm })`;
+  const err = new StateError('InvalidState', `simdopt could not ${what}: ${why}.${csp}`);
   err.cause = e;
   return err;
 }
@@ -88,7 +153,7 @@ export function backend(): Backend | undefined {
 /** @internal The wasm exports; throws a clear error if `ready()` has not resolved yet. */
 export function core(): typeof glue {
   if (!exportsInUse) {
-    throw new SimdoptError('NotReady', 'simdopt is not loaded yet: `await ready()` before creating variables or optimizers');
+    throw new StateError('NotReady', 'simdopt is not loaded yet: `await ready()` before creating variables or optimizers');
   }
   return exportsInUse;
 }
@@ -223,11 +288,15 @@ export function __testFault(kind: 'panic' | 'panic-in-state' | 'abort', message 
 /** Live objects in the core and its memory, for leak checks: tensors (variables and gradient
  * tensors), optimizers, and bytes of WASM linear memory. */
 export interface CoreStats {
+  /** Live tensors: variables, slots and gradient tensors. */
   tensors: number;
+  /** Live optimizers. */
   optimizers: number;
+  /** Bytes of WebAssembly linear memory (it only grows). */
   memoryBytes: number;
 }
 
+/** Counts of what lives in the core, for your own leak checks (see {@link CoreStats}). */
 export function stats(): CoreStats {
   const c = core();
   return { tensors: c.tensor_count(), optimizers: c.optimizer_count(), memoryBytes: memoryBytes() };

@@ -33,14 +33,54 @@ fn bits(x: &[f32]) -> Vec<u32> {
     x.iter().map(|v| v.to_bits()).collect()
 }
 
+fn option(clip: &[(&str, f32)], key: &str) -> Option<f32> {
+    clip.iter().find(|(k, _)| *k == key).map(|&(_, v)| v)
+}
+
+/// Sum of squares. The test values are chosen so that every sum is exact in f32 (multiples of
+/// 1/16 of moderate size), so the order of the additions cannot matter.
+fn sum_sq(x: &[f32]) -> f32 {
+    let s: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
+    assert_eq!(s as f32 as f64, s, "test values must have exact sums");
+    s as f32
+}
+
+/// Keras 2.4's clipping of the step's gradients, written here from TF's definitions and not from
+/// the code under test: `clip_by_value` (`maximum(minimum(t, v), -v)`), then `clip_by_norm`
+/// (`(t * c) / maximum(l2norm, c)`, `l2norm = sqrt(sum(t²))`, 0 for a zero gradient), then
+/// `clip_by_global_norm` (`t * (c * minimum(1 / global_norm, 1 / c))`), each op in f32.
+fn tf_clipped(clip: &[(&str, f32)], grads: &[&[f32]]) -> Vec<Vec<f32>> {
+    let mut out: Vec<Vec<f32>> = grads.iter().map(|g| g.to_vec()).collect();
+    if let Some(v) = option(clip, "clipvalue") {
+        out.iter_mut().flatten().for_each(|x| *x = x.min(v).max(-v));
+    }
+    if let Some(c) = option(clip, "clipnorm") {
+        for g in &mut out {
+            let l2sum = sum_sq(g);
+            let l2norm = if l2sum > 0.0 { l2sum.sqrt() } else { l2sum };
+            g.iter_mut().for_each(|x| *x = (*x * c) / l2norm.max(c));
+        }
+    }
+    if let Some(c) = option(clip, "global_clipnorm") {
+        let norm = out.iter().map(|g| sum_sq(g)).sum::<f32>().sqrt();
+        let scale = c * (1.0 / norm).min(1.0 / c);
+        out.iter_mut().flatten().for_each(|x| *x *= scale);
+    }
+    out
+}
+
 #[test]
 fn preludes_clip_as_a_built_in_step_does_and_nothing_changes() {
+    // Each bound both below the gradients' norm (they are scaled) and above it (they are not).
     let clippings: &[&[(&str, f32)]] = &[
         &[],
         &[("clipvalue", 1.5)],
+        &[("clipvalue", 100.0)],
         &[("clipnorm", 2.0)],
+        &[("clipnorm", 64.0)],
         &[("clipvalue", 2.5), ("clipnorm", 1.0)],
         &[("global_clipnorm", 3.0)],
+        &[("global_clipnorm", 64.0)],
         &[("clipvalue", 0.75), ("global_clipnorm", 0.5)],
     ];
     for clip in clippings {
@@ -56,19 +96,27 @@ fn preludes_clip_as_a_built_in_step_does_and_nothing_changes() {
         assert_eq!(preludes.len(), 2, "{clip:?}: one prelude per gradient");
         if clip.is_empty() {
             assert!(preludes.iter().all(Clip::is_identity));
-        } else {
-            assert!(preludes.iter().any(|p| !p.is_identity()), "{clip:?}: these gradients are clipped");
         }
         // Nothing changed: no variable, no slot, no iteration.
         let after: Vec<Vec<u32>> = vars.iter().map(|v| bits(&store.get(*v).unwrap().data)).collect();
         assert_eq!(before, after);
         assert_eq!((opt.iterations(), opt.weight_count()), (0, 1));
 
-        // The preludes, applied by hand, then SGD's `var - lr * g`: the built-in step's bits.
+        // The preludes clip as TF does.
         let mut dense = G_W;
         preludes[0].apply_slice(&mut dense);
         let mut rows = ROWS;
         preludes[1].apply_slice(&mut rows);
+        let expected = tf_clipped(clip, &[&G_W, &ROWS]);
+        assert_eq!([bits(&dense), bits(&rows)], [bits(&expected[0]), bits(&expected[1])], "{clip:?}: preludes");
+        let bound_below_norm = |k: &str, norm: f32| option(clip, k).is_some_and(|c| c < norm);
+        let max_abs = G_W.iter().chain(&ROWS).fold(0.0f32, |m, x| m.max(x.abs()));
+        let scaled =
+            bound_below_norm("clipvalue", max_abs) || bound_below_norm("clipnorm", 13.0) || bound_below_norm("global_clipnorm", 15.0);
+        assert_eq!(bits(&expected[0]) != bits(&G_W) || bits(&expected[1]) != bits(&ROWS), scaled, "{clip:?}: clipped iff a bound is below");
+
+        // Then SGD's `var - lr * g` with TF's clipped gradients: the built-in step's bits.
+        let (dense, rows) = (&expected[0], &expected[1]);
         let mut w = store.get(vars[0]).unwrap().data.clone();
         for (x, g) in w.iter_mut().zip(dense) {
             *x -= LR * g;

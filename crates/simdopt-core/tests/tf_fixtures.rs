@@ -5,8 +5,10 @@
 //!
 //! Each case is replayed twice:
 //! - **trajectory**: 20 steps from the initial values, as a user would run them;
-//! - **anchored**: every step starts from TF's own state after the previous step (weights and
-//!   variables loaded with `set_weights`), so each step's maths is checked on its own.
+//! - **anchored**: every step starts from TF's own state after the previous step, loaded into a
+//!   new optimizer (its slots created in the same order, then every weight set with
+//!   `set_weights`) and into the variables, so each step's maths is checked on its own, and a
+//!   weight that `set_weights` left unrestored would keep its initial value and show.
 //!
 //! Tolerance: `|ours - tf| <= 1e-6 * max(1, |tf|)`. TF's Eigen CPU kernels compute `sqrt` and
 //! `rsqrt` on full SIMD packets as `rsqrtps` + one Newton step (1-2 ulp off, CPU dependent), so
@@ -141,6 +143,14 @@ fn replay(case: &Value, anchored: bool) -> Report {
     for (s, step) in steps.iter().enumerate() {
         let prev = if anchored && s > 0 { Some(&steps[s - 1]) } else { None };
         if let Some(prev) = prev {
+            let mut fresh = build(case);
+            let order: Vec<TensorId> = opt.slot_variables().into_iter().map(|(id, _, _)| id).collect();
+            let mut first = 0;
+            for &n in opt.slot_batches() {
+                fresh.create_slots_for(&store, &order[first..first + n]).unwrap_or_else(|e| panic!("{name} step {s}: {e}"));
+                first += n;
+            }
+            opt = fresh;
             let ws: Vec<Vec<f32>> = prev["weights"].as_array().unwrap()[1..].iter().map(f32s).collect();
             let ws: Vec<&[f32]> = ws.iter().map(Vec::as_slice).collect();
             opt.set_weights(prev["weights"][0].as_u64().unwrap(), &ws).unwrap_or_else(|e| panic!("{name} step {s}: {e}"));

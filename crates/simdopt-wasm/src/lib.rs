@@ -242,15 +242,44 @@ pub fn optimizer_set_clipping(id: u32, clipvalue: Option<f32>, clipnorm: Option<
     with(|s| optimizer(&mut s.optimizers, id)?.set_clipping(Clipping { clipvalue, clipnorm, global_clipnorm }))
 }
 
+/// The largest `iterations` through this binding: 2^53 − 1, the largest integer a JavaScript
+/// number holds exactly. So `iterations` crosses as an f64 without rounding, and every count
+/// JavaScript can see, it can also set, save and restore. (The core itself counts to u64::MAX.)
+pub const MAX_ITERATIONS: u64 = (1 << 53) - 1;
+
+/// `iterations` as JavaScript passed it: an integer in `[0, MAX_ITERATIONS]`, never rounded.
+fn iterations_from_js(x: f64) -> Result<u64, Error> {
+    if x >= 0.0 && x <= MAX_ITERATIONS as f64 && x.fract() == 0.0 {
+        Ok(x as u64)
+    } else {
+        Err(Error::InvalidState { message: format!("iterations must be an integer from 0 to 2^53 - 1 ({MAX_ITERATIONS}), got {x}") })
+    }
+}
+
+/// Refuses a step that would count past [`MAX_ITERATIONS`], before anything changes.
+fn countable(opt: &AnyOptimizer) -> Result<(), Error> {
+    if opt.iterations() >= MAX_ITERATIONS {
+        return Err(Error::InvalidState {
+            message: format!(
+                "iterations is {}, and JavaScript holds counts exactly only up to 2^53 - 1 ({MAX_ITERATIONS}): no further step can be counted",
+                opt.iterations()
+            ),
+        });
+    }
+    Ok(())
+}
+
 #[wasm_bindgen]
 pub fn optimizer_iterations(id: u32) -> Result<f64, JsError> {
+    // Exact: no count above MAX_ITERATIONS can be set or stepped to through this binding.
     with(|s| Ok(optimizer(&mut s.optimizers, id)?.iterations() as f64))
 }
 
 #[wasm_bindgen]
 pub fn optimizer_set_iterations(id: u32, iterations: f64) -> Result<(), JsError> {
     with(|s| {
-        optimizer(&mut s.optimizers, id)?.set_iterations(iterations as u64);
+        let it = iterations_from_js(iterations)?;
+        optimizer(&mut s.optimizers, id)?.set_iterations(it);
         Ok(())
     })
 }
@@ -288,6 +317,7 @@ pub fn take_error() -> Result<(), JsError> {
 fn apply(s: &mut State, id: u32, n: usize, checked: bool) -> Result<bool, Error> {
     let State { store, optimizers, frame, pairs: spare, non_finite, .. } = s;
     let opt = optimizer(optimizers, id)?;
+    countable(opt)?;
     let cmds = step_commands(&frame.commands, n)?;
     widen_indices(cmds, &frame.indices, &mut frame.indices64)?;
     let mut pairs: Vec<Pair<'_>> = recycle(core::mem::take(spare));
@@ -381,6 +411,7 @@ pub fn optimizer_current_lr(id: u32) -> Result<f32, JsError> {
 fn prepare(s: &mut State, id: u32, n: usize, checked: bool) -> Result<bool, Error> {
     let State { store, optimizers, frame, non_finite, .. } = s;
     let opt = optimizer(optimizers, id)?;
+    countable(opt)?;
     // A copy: the staged values are rewritten below, while the pairs borrowed them.
     let cmds = step_commands(&frame.commands, n)?.to_vec();
     widen_indices(&cmds, &frame.indices, &mut frame.indices64)?;
@@ -439,6 +470,7 @@ pub fn optimizer_weight_view(id: u32, i: u32) -> Result<Vec<u32>, JsError> {
 pub fn optimizer_set_weights(id: u32, iterations: f64, n: u32) -> Result<(), JsError> {
     with(|s| {
         let State { optimizers, frame, .. } = s;
+        let iterations = iterations_from_js(iterations)?;
         let opt = optimizer(optimizers, id)?;
         let lens = frame.commands.get(..n as usize).ok_or_else(|| bad_frame("more weights than the frame holds"))?;
         let mut rest = Vec::with_capacity(lens.len());
@@ -447,7 +479,7 @@ pub fn optimizer_set_weights(id: u32, iterations: f64, n: u32) -> Result<(), JsE
             rest.push(frame.values.get(off..off + len as usize).ok_or_else(|| bad_frame("weights out of range"))?);
             off += len as usize;
         }
-        opt.set_weights(iterations as u64, &rest)
+        opt.set_weights(iterations, &rest)
     })
 }
 
@@ -584,4 +616,33 @@ pub fn __test_panic(message: &str, inside_state: bool) {
 #[doc(hidden)]
 pub fn __test_abort() {
     std::process::abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iterations_cross_exactly_or_are_refused() {
+        for ok in [0.0, 1.0, 4674.0, MAX_ITERATIONS as f64] {
+            assert_eq!(iterations_from_js(ok).unwrap() as f64, ok);
+        }
+        // 2^53 and beyond (where f64 skips integers), fractions, negatives, NaN, infinities.
+        for bad in [(1u64 << 53) as f64, 2f64.powi(53) + 2.0, u64::MAX as f64, 0.5, -1.0, -0.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY]
+        {
+            assert_eq!(iterations_from_js(bad).unwrap_err().code(), "InvalidState", "{bad}");
+        }
+    }
+
+    #[test]
+    fn no_step_counts_past_the_largest_exact_count() {
+        let mut opt = build_optimizer("SGD", &[]).unwrap();
+        opt.set_iterations(MAX_ITERATIONS - 1);
+        assert!(countable(&opt).is_ok());
+        for it in [MAX_ITERATIONS, MAX_ITERATIONS + 1, u64::MAX - 1, u64::MAX] {
+            opt.set_iterations(it);
+            let err = countable(&opt).unwrap_err();
+            assert!(err.to_string().contains("no further step can be counted"), "{err}");
+        }
+    }
 }

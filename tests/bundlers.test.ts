@@ -1,0 +1,181 @@
+// The packed package in production builds of a small app (tests/bundlers/app) by webpack 5,
+// Vite, esbuild and Rollup, each opened in headless Chromium: the page and a module Worker must
+// compute what Node computes, bit for bit, load only the wasm build they use, keep the error
+// classes' names through minification, and build without a warning. Prints the sizes of each
+// build (README: "Bundle sizes").
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { extname, join, relative } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { Browser } from 'playwright-core';
+import { ROOT, f32Bits, node } from './helpers/process';
+import { packAndInstall, type Installed } from './helpers/pack';
+import { launchBrowser, serveLocal, type Answer } from './helpers/browser';
+import type { WorkloadResult } from './browser/workload.mjs';
+
+type Bundler = 'webpack' | 'vite' | 'esbuild' | 'rollup';
+interface Variant {
+  name: string;
+  bundler: Bundler;
+  /** The app's init.js: `ready()` with the embedded wasm, or with the `.wasm` files. */
+  init: 'init.js' | 'init-vite-wasm.js' | 'init-esbuild-wasm.js';
+}
+const VARIANTS: Variant[] = [
+  { name: 'webpack', bundler: 'webpack', init: 'init.js' },
+  { name: 'vite', bundler: 'vite', init: 'init.js' },
+  { name: 'esbuild', bundler: 'esbuild', init: 'init.js' },
+  { name: 'rollup', bundler: 'rollup', init: 'init.js' },
+  { name: 'vite, simdopt/slim + .wasm files', bundler: 'vite', init: 'init-vite-wasm.js' },
+  { name: 'esbuild, simdopt/slim + .wasm files', bundler: 'esbuild', init: 'init-esbuild-wasm.js' },
+];
+
+interface ErrorSeen {
+  name: string;
+  isClass: boolean;
+  code: string;
+  message: string;
+  text: string;
+}
+interface AppResult {
+  notReady: ErrorSeen;
+  noSlot: ErrorSeen;
+  backend: string;
+  page: WorkloadResult;
+  worker: WorkloadResult & { error?: string };
+}
+
+let installed: Installed;
+let browser: Browser;
+let nodeResult: WorkloadResult;
+/** A long run of each build's base64 (from its middle), to tell which build a file embeds. */
+const marker: Record<'simd' | 'scalar', string> = { simd: '', scalar: '' };
+const sizes: string[] = [];
+
+beforeAll(async () => {
+  installed = await packAndInstall('bundlers');
+  for (const b of ['simd', 'scalar'] as const) {
+    const b64 = JSON.parse(/export default ("[^"]*")/.exec(readFileSync(join(ROOT, 'dist', 'wasm', 'generated', `${b}-bytes.js`), 'utf8'))![1]) as string;
+    marker[b] = b64.slice(b64.length >> 1, (b64.length >> 1) + 64);
+  }
+  // Node's numbers for the same workload, from the installed package.
+  copyFileSync(join(ROOT, 'tests', 'browser', 'workload.mjs'), join(installed.project, 'workload.mjs'));
+  const out = await node(['--input-type=module', '-e', "const { run } = await import('./workload.mjs'); console.log(JSON.stringify(await run()));"], { cwd: installed.project });
+  nodeResult = JSON.parse(out.stdout) as WorkloadResult;
+  browser = await launchBrowser();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  installed?.work.remove();
+  if (sizes.length) {
+    console.log(
+      [
+        'bundle sizes (production builds of tests/bundlers/app; KiB, gzip -9; "loaded" = what the page and its Worker fetched):',
+        '| build | emitted | loaded | loaded, gzip |',
+        '|---|---:|---:|---:|',
+        ...sizes,
+      ].join('\n'),
+    );
+  }
+});
+
+/** The app's sources for a variant, in a directory of the scratch project (so `simdopt`
+ * resolves to the installed tarball). The slim variants import `simdopt/slim` everywhere. */
+function writeApp(v: Variant, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const app = join(ROOT, 'tests', 'bundlers', 'app');
+  const slim = v.init !== 'init.js';
+  const copy = (from: string, to: string) => {
+    const text = readFileSync(from, 'utf8');
+    writeFileSync(join(dir, to), slim ? text.replace(/from 'simdopt'/g, "from 'simdopt/slim'") : text);
+  };
+  for (const f of ['main.js', 'worker.js', 'index.html']) copy(join(app, f), f);
+  copy(join(app, v.init), 'init.js');
+  copy(join(ROOT, 'tests', 'browser', 'workload.mjs'), 'workload.mjs');
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(dir, f)).isFile());
+}
+
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+const kib = (n: number) => (n / 1024).toFixed(1);
+
+for (const v of VARIANTS) {
+  test(`${v.name}: a production build runs in Chromium (page and Worker) with Node's numbers`, async () => {
+    const slug = v.name.replace(/[^a-z]+/g, '-');
+    const app = join(installed.project, 'apps', slug);
+    const out = join(installed.project, 'out', slug);
+    writeApp(v, app);
+
+    const built = await node([join(ROOT, 'tests', 'bundlers', 'build.mjs'), v.bundler, app, out], { cwd: installed.project, timeoutMs: 180_000 });
+    const { warnings } = JSON.parse(built.stdout.trim().split('\n').pop()!) as { warnings: string[] };
+    expect(warnings).toEqual([]);
+    // Vite writes its own index.html; the others get the page that loads their main.js (webpack's
+    // is a classic script).
+    if (v.bundler !== 'vite') {
+      const script = v.bundler === 'webpack' ? '<script src="./main.js"></script>' : '<script type="module" src="./main.js"></script>';
+      writeFileSync(join(out, 'index.html'), `<!doctype html><meta charset="utf-8"><title>simdopt ${v.name}</title>${script}`);
+    }
+
+    const fetched = new Set<string>();
+    const server = await serveLocal((path): Answer | undefined => {
+      if (path === '/favicon.ico') return { type: 'image/x-icon', body: '' }; // (else a 404 in the console)
+      const file = join(out, path === '/' ? 'index.html' : decodeURIComponent(path.slice(1)));
+      if (relative(out, file).startsWith('..') || !existsSync(file) || !statSync(file).isFile()) return undefined;
+      fetched.add(relative(out, file));
+      return { type: TYPES[extname(file)] ?? 'application/octet-stream', body: readFileSync(file) };
+    });
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console.${m.type()}: ${m.text()}`);
+    });
+    let r: AppResult;
+    try {
+      await page.goto(`${server.origin}/`);
+      await page.waitForFunction(() => (window as unknown as Record<string, unknown>).__result !== undefined || (window as unknown as Record<string, unknown>).__error !== undefined, undefined, { timeout: 60_000 });
+      const { result, error } = await page.evaluate(() => ({ result: (window as unknown as Record<string, unknown>).__result, error: (window as unknown as Record<string, unknown>).__error }));
+      if (error) throw new Error(`the ${v.name} app failed: ${String(error)}`);
+      r = result as AppResult;
+    } finally {
+      await page.close();
+      await server.close();
+    }
+    expect(problems).toEqual([]);
+
+    // The numbers: Node's, bit for bit, in the page and in the Worker, with the SIMD build.
+    expect(nodeResult.backend).toBe('simd');
+    expect(nodeResult.scalar.bits).toEqual(f32Bits([9.900001])); // TF 2.4's Adam(0.1) step
+    expect(r.backend).toBe('simd');
+    expect(r.page).toEqual(nodeResult);
+    expect(r.worker.error).toBeUndefined();
+    expect(r.worker).toEqual(nodeResult);
+
+    // Error classes keep their names through minification; messages end with one period at most.
+    expect(r.notReady).toMatchObject({ name: 'StateError', isClass: true, code: 'NotReady' });
+    expect(r.notReady.text).toBe(`StateError: ${r.notReady.message}`);
+    expect(r.noSlot).toMatchObject({ name: 'SlotError', isClass: true, code: 'UnknownSlot' });
+    for (const e of [r.notReady, r.noSlot]) expect(e.message).not.toMatch(/\.\.$/);
+
+    // Only the build in use is downloaded: the SIMD build, embedded or as a .wasm file.
+    const emitted = filesUnder(out).filter((f) => /\.(js|wasm)$/.test(f));
+    const loaded = [...fetched].filter((f) => /\.(js|wasm)$/.test(f));
+    const text = (f: string) => readFileSync(join(out, f), 'latin1');
+    const embedding = (b: 'simd' | 'scalar') => loaded.filter((f) => f.endsWith('.js') && text(f).includes(marker[b]));
+    expect(embedding('scalar')).toEqual([]);
+    if (v.init === 'init.js') {
+      expect(embedding('simd')).toHaveLength(1);
+      expect(loaded.filter((f) => f.endsWith('.wasm'))).toEqual([]);
+    } else {
+      expect(embedding('simd')).toEqual([]);
+      expect(emitted.filter((f) => f.endsWith('.js') && (text(f).includes(marker.simd) || text(f).includes(marker.scalar)))).toEqual([]);
+      const wasm = loaded.filter((f) => f.endsWith('.wasm'));
+      expect(wasm).toHaveLength(1);
+      expect(readFileSync(join(out, wasm[0]))).toEqual(readFileSync(join(ROOT, 'dist', 'wasm', 'simdopt-simd.wasm')));
+    }
+
+    const total = (fs: string[], gz: boolean) => fs.reduce((n, f) => n + (gz ? gzipSync(readFileSync(join(out, f)), { level: 9 }).length : statSync(join(out, f)).size), 0);
+    sizes.push(`| ${v.name} | ${kib(total(emitted, false))} (${emitted.length} files) | ${kib(total(loaded, false))} (${loaded.length} files) | ${kib(total(loaded, true))} |`);
+  }, 240_000);
+}

@@ -1,0 +1,30 @@
+// `ready()` of the `simdopt` entry point: the two builds are embedded in the JavaScript (base64
+// modules), and only the one the runtime uses is loaded (a dynamic import, so bundlers that
+// split code fetch the other never).
+import { loadCore, type Backend, type ReadyOptions } from './loader.js';
+
+/**
+ * Loads the WebAssembly core. Await it once before creating variables or optimizers (creating
+ * one before throws a `StateError`); later calls return the same promise. Resolves to the build
+ * in use: `'simd'` where the runtime supports WebAssembly SIMD, else `'scalar'`.
+ *
+ * With no options the build comes from the copy embedded in the JavaScript: nothing to serve or
+ * configure. `options.wasm` loads `.wasm` files instead (see {@link ReadyOptions.wasm}).
+ * @param options - Which build to load, and from where.
+ * @returns The build in use.
+ * @throws {@link StateError} (code `InvalidState`) when the WebAssembly cannot be compiled (a
+ * Content-Security-Policy without `'wasm-unsafe-eval'`, a failed download) or a different build
+ * was already loaded.
+ * @example
+ * ```ts
+ * import { ready, Variable, Adam } from 'simdopt';
+ * await ready(); // 'simd' or 'scalar'
+ * ```
+ */
+export function ready(options: ReadyOptions = {}): Promise<Backend> {
+  return loadCore(options, embeddedWasm);
+}
+
+async function embeddedWasm(backend: Backend): Promise<string> {
+  return backend === 'simd' ? (await import('./generated/simd-bytes.js')).default : (await import('./generated/scalar-bytes.js')).default;
+}
