@@ -19,6 +19,13 @@ export const KERAS1_WEIGHTS = {
   },
 };
 
+/** Keras' `_momentum = callable(momentum) or momentum > 0` (SGD, RMSprop): whether the class
+ * keeps a `momentum` slot. */
+export function kerasMomentum(config: Readonly<Record<string, unknown>>): boolean {
+  const m = config.momentum;
+  return typeof m === 'function' || (typeof m === 'number' && m > 0);
+}
+
 /** Keras' `epsilon or backend.epsilon()`: an epsilon of 0 becomes 1e-7. */
 export function kerasValue(key: string, v: unknown): unknown {
   return key === 'epsilon' && v === 0 ? 1e-7 : v;

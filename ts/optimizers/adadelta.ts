@@ -42,6 +42,7 @@ const SPEC: OptimizerSpec = {
     ['rho', 0.95],
     ['epsilon', 1e-7],
   ],
+  slots: [{ name: 'accum_grad' }, { name: 'accum_var' }],
 };
 
 /**
@@ -56,6 +57,8 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class Adadelta extends Optimizer {
+  /** How the optimizer machinery sees the class: Keras class name, config defaults, slots. */
+  static readonly spec: OptimizerSpec = SPEC;
   /**
    * @param options - See {@link AdadeltaOptions}.
    */

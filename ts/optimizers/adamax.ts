@@ -48,6 +48,7 @@ const SPEC: OptimizerSpec = {
     ['beta_2', 0.999],
     ['epsilon', 1e-7],
   ],
+  slots: [{ name: 'm' }, { name: 'v' }],
 };
 
 /** Adamax (Adam with the infinity norm), TF 2.4's `ApplyAdaMax` kernel; sparse updates are lazy
@@ -62,6 +63,8 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class Adamax extends Optimizer {
+  /** How the optimizer machinery sees the class: Keras class name, config defaults, slots. */
+  static readonly spec: OptimizerSpec = SPEC;
   /**
    * @param options - See {@link AdamaxOptions}.
    */
