@@ -1,6 +1,9 @@
 // The registry (issue 11, point 2): one list of the built-in optimizer classes in the facade,
 // whose tables (class names, config defaults, slots) agree with the core's: the defaults read
 // through wasm from the core's own registry, the slots from the optimizers the core builds.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ready, optimizerClasses, declaredSlots, get, serialize, Variable, Optimizer } from 'simdopt';
 import type { BuiltinOptimizerClass } from 'simdopt';
 
@@ -86,4 +89,14 @@ describe("the core's registry, read through wasm (binding registry_json)", () =>
       expect([cls.spec.className, like]).toEqual([cls.spec.className, declaredSlots(cls.spec)]);
     }
   });
+});
+
+test("each optimizer's TypeScript file names its Rust rule in its first line, and the rule exists", () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  for (const cls of optimizerClasses) {
+    const file = join(root, 'ts', 'optimizers', `${cls.spec.className.toLowerCase()}.ts`);
+    const first = readFileSync(file, 'utf8').split('\n')[0];
+    const rule = /^\/\/ Rust rule: (crates\/simdopt-core\/src\/rules\/[a-z0-9_]+\.rs)\./.exec(first)?.[1];
+    expect([cls.spec.className, rule !== undefined && existsSync(join(root, rule))]).toEqual([cls.spec.className, true]);
+  }
 });

@@ -1,4 +1,4 @@
-// Keras' Adadelta.
+// Rust rule: crates/simdopt-core/src/rules/adadelta.rs. Keras' Adadelta.
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, KERAS1_WEIGHTS, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adadelta}: Keras' constructor arguments in camelCase, plus those of every optimizer. */

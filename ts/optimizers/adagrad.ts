@@ -1,4 +1,4 @@
-// Keras' Adagrad.
+// Rust rule: crates/simdopt-core/src/rules/adagrad.rs. Keras' Adagrad.
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, KERAS1_WEIGHTS, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adagrad}: Keras' constructor arguments in camelCase, plus those of every optimizer. */

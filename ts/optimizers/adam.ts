@@ -1,4 +1,4 @@
-// Keras' Adam, with optional AMSGrad.
+// Rust rule: crates/simdopt-core/src/rules/adam.rs. Keras' Adam, with optional AMSGrad.
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, KERAS1_WEIGHTS, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adam}: Keras' constructor arguments in camelCase, plus those of every optimizer. */

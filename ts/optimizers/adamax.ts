@@ -1,4 +1,4 @@
-// Keras' Adamax.
+// Rust rule: crates/simdopt-core/src/rules/adamax.rs. Keras' Adamax.
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adamax}: Keras' constructor arguments in camelCase, plus those of every optimizer. */

@@ -1,4 +1,4 @@
-// Keras' Ftrl.
+// Rust rule: crates/simdopt-core/src/rules/ftrl.rs. Keras' Ftrl.
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Ftrl}: Keras' constructor arguments in camelCase, plus those of every optimizer. */

@@ -1,4 +1,4 @@
-// Keras' Nadam.
+// Rust rule: crates/simdopt-core/src/rules/nadam.rs. Keras' Nadam.
 import { HyperparameterError } from '../errors.js';
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 import { LearningRateSchedule } from '../schedules/index.js';

@@ -1,4 +1,4 @@
-// Keras' RMSprop: plain, with momentum, centered.
+// Rust rule: crates/simdopt-core/src/rules/rmsprop.rs. Keras' RMSprop: plain, with momentum, centered.
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, kerasMomentum, KERAS1_WEIGHTS, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link RMSprop}: Keras' constructor arguments in camelCase, plus those of every optimizer. */

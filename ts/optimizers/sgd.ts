@@ -1,4 +1,4 @@
-// Keras' SGD: plain, momentum and Nesterov momentum.
+// Rust rule: crates/simdopt-core/src/rules/sgd.rs. Keras' SGD: plain, momentum and Nesterov momentum.
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, kerasMomentum, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link SGD}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
