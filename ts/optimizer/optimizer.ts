@@ -3,10 +3,10 @@
 // hyperparameters and schedules (hyperparameters.ts), gradient hooks and `minimize` (hooks.ts),
 // the step frame (step.ts), weights (weights.ts) and custom optimizers' state (custom.ts).
 import { call, core } from '../wasm/loader.js';
-import { ArgumentError, HyperparameterError, SlotError, StateError, WeightsError } from '../errors.js';
-import { IndexedSlices, Tensor, Variable } from '../tensor.js';
+import { ArgumentError, HyperparameterError, SlotError, StateError } from '../errors.js';
+import { IndexedSlices, Tensor, Variable, WasmTensor } from '../tensor.js';
 import { describeValue, rowSize } from '../values.js';
-import { CustomState, deduplicate, stagedGradients } from './custom.js';
+import { SlotBatches, addSlot, addWeight, deduplicate, stagedGradients } from './custom.js';
 import { checkAggregator, checkTransformers, minimize, runGradientHooks } from './hooks.js';
 import { Hyperparameters } from './hyperparameters.js';
 import { CLIP_KEYS, ClipKey, Clipping, TRANSFORMERS_CLASH, checkClip, installAccessors, optionsFromConfig, optionsObject, parseOptions } from './options.js';
@@ -61,10 +61,10 @@ export abstract class Optimizer {
   gradientSource: GradientSource | undefined = undefined;
   private aggregatorFn: GradientAggregator | undefined;
   private transformerFns: readonly GradientTransformer[];
-  /** The state of a custom optimizer (a subclass implementing `resourceApplyDense` /
-   * `resourceApplySparse`: its update runs in JavaScript, its slots and weights live there);
-   * undefined for a built-in. */
-  private readonly custom: CustomState | undefined;
+  /** For a custom optimizer (a subclass implementing `resourceApplyDense` /
+   * `resourceApplySparse`, whose update runs in JavaScript on slots kept in the core): the batches
+   * of its slot creation. Undefined for a built-in. */
+  private readonly custom: SlotBatches | undefined;
   /** `iterations` as a function made once (schedules read it; a step allocates no closure). */
   private readonly readIterations = (): number => this.iterations;
   /** `live()` as a function made once (checked again after user code that may dispose this). */
@@ -76,15 +76,16 @@ export abstract class Optimizer {
     const custom = isCustomClass(new.target.prototype);
     const o = parseOptions(spec, options, custom);
     this.name = o.name;
-    this.custom = custom ? new CustomState() : undefined;
+    this.custom = custom ? new SlotBatches() : undefined;
     this.hypers = new Hyperparameters(o.hypers, spec.className, custom);
     this.flags = o.flags;
     this.clip = o.clip;
     this.aggregatorFn = o.aggregator;
     this.transformerFns = o.transformers;
-    // A custom optimizer's core optimizer is a plain SGD without slots: it holds `iterations`, the
-    // learning rate, `decay` and the clipping, and validates and clips each step's gradients.
-    this.id = call(() => core().optimizer_create(custom ? 'SGD' : spec.className, this.name, o.coreKeys, new Float32Array(o.coreValues)));
+    // A custom optimizer's core optimizer has the external rule: `iterations`, the learning rate,
+    // `decay`, the clipping, and the slots and weights its `addSlot` and `addWeight` make.
+    const values = new Float32Array(o.coreValues);
+    this.id = call(() => (custom ? core().optimizer_create_external(this.name, o.coreKeys, values) : core().optimizer_create(spec.className, this.name, o.coreKeys, values)));
     registry.register(this, this.id, this);
     installAccessors(new.target.prototype, spec, (opt, key) => (opt as Optimizer).flag(key));
   }
@@ -322,7 +323,7 @@ export abstract class Optimizer {
     const lrT = call(() => c.optimizer_current_lr(id));
     const iterations = this.iterations;
     const pairs = args.withGradients().map((i) => [grads[i]!, args.variables[i]] as const);
-    this.custom!.createSlots(() => this.createSlots(pairs.map((p) => p[1])));
+    this.custom!.record(id, () => this.createSlots(pairs.map((p) => p[1])));
     const applyState: ApplyState = { lrT, iterations };
     this.prepareLocal(applyState);
     for (const [g, v] of pairs) {
@@ -337,7 +338,7 @@ export abstract class Optimizer {
         }
       }
     }
-    call(() => c.optimizer_set_iterations(id, iterations + 1));
+    call(() => c.optimizer_complete_external_step(id));
     return APPLIED;
   }
 
@@ -367,28 +368,28 @@ export abstract class Optimizer {
    * shaped like the variable, and returns it (a live view of its values).
    */
   protected addSlot(variable: Variable, slotName: string, initializer: Initializer = 'zeros'): SlotVariable {
-    this.live();
-    const custom = this.requireCustom('addSlot');
+    const id = this.live();
+    this.requireCustom('addSlot');
     if (!(variable instanceof Tensor)) throw new ArgumentError('InvalidArgument', `addSlot expects a Variable, got ${describeValue(variable)}`);
     if (typeof slotName !== 'string' || !slotName) throw new ArgumentError('InvalidArgument', `a slot name must be a non-empty string, got ${describeValue(slotName)}`);
-    custom.addSlot(variable, slotName, initializer, this.name);
+    addSlot(id, variable, slotName, initializer);
     return this.getSlot(variable, slotName);
   }
 
   /**
    * Keras' `add_weight(name, shape, initializer)` (custom optimizers): an optimizer-wide weight,
-   * appended to the weights after those created before it. The tensor belongs to the optimizer.
+   * appended to the weights after those created before it. It lives in the optimizer: the
+   * result is a live view of its values.
    */
-  protected addWeight(name: string, shape: readonly number[] = [], initializer: Initializer = 'zeros'): Tensor {
-    this.live();
-    const custom = this.requireCustom('addWeight');
+  protected addWeight(name: string, shape: readonly number[] = [], initializer: Initializer = 'zeros'): WasmTensor {
+    const id = this.live();
+    this.requireCustom('addWeight');
     if (typeof name !== 'string' || !name) throw new ArgumentError('InvalidArgument', `a weight name must be a non-empty string, got ${describeValue(name)}`);
-    return custom.addWeight(name, shape, initializer, this.name);
+    return addWeight(id, this.name, name, shape, initializer);
   }
 
-  private requireCustom(what: string): CustomState {
+  private requireCustom(what: string): void {
     if (!this.custom) throw new StateError('InvalidState', `${what} is for custom optimizers (subclasses implementing resourceApplyDense); ${this.className} keeps its state in the core`);
-    return this.custom;
   }
 
   /**
@@ -404,7 +405,7 @@ export abstract class Optimizer {
 
   /** The slots of `vars` that have none yet: the subclass's `createSlots`, or the core's. */
   private createSlotsOf(id: number, vars: readonly Variable[]): void {
-    if (this.custom) this.custom.createSlots(() => this.createSlots(vars));
+    if (this.custom) this.custom.record(id, () => this.createSlots(vars));
     else call(() => core().optimizer_create_slots(id, vars.flatMap((v) => [v.handleIndex, v.handleGeneration])));
   }
 
@@ -413,8 +414,8 @@ export abstract class Optimizer {
    * each slot-creating step: what fixes the order of the weights (checkpoints save it).
    */
   slotLayout(): { variables: SlotVariableInfo[]; batches: number[] } {
-    const id = this.live();
-    return this.custom ? this.custom.slotLayout() : coreSlotLayout(id);
+    const layout = coreSlotLayout(this.live());
+    return this.custom ? { variables: layout.variables, batches: [...this.custom.sizes] } : layout;
   }
 
   /** @internal Recreates the slots of `vars` batch by batch, as `slotLayout` gave them. */
@@ -431,7 +432,6 @@ export abstract class Optimizer {
 
   /** Slot names in creation order (Keras' `get_slot_names`). */
   getSlotNames(): string[] {
-    if (this.custom) return (this.live(), [...this.custom.slotNames]);
     return call(() => core().optimizer_slot_names(this.live()));
   }
 
@@ -441,14 +441,6 @@ export abstract class Optimizer {
     if (!(variable instanceof Tensor)) throw new ArgumentError('InvalidArgument', `getSlot expects a Variable, got ${describeValue(variable)}`);
     if (typeof slotName !== 'string') throw new ArgumentError('InvalidArgument', `a slot name must be a string, got ${describeValue(slotName)}`);
     const c = core();
-    if (this.custom) {
-      const t = this.custom.slots.get(variable)?.get(slotName);
-      if (!t) throw this.noSlot(variable, slotName);
-      return new SlotVariable(this, variable, slotName, () => {
-        this.live();
-        return call(() => c.tensor_ptr(t.handleIndex, t.handleGeneration));
-      });
-    }
     try {
       call(() => c.optimizer_slot_view(id, variable.handleIndex, variable.handleGeneration, slotName));
     } catch (e) {
@@ -469,7 +461,6 @@ export abstract class Optimizer {
 
   /** Keras names of the weights (`Adam/iter:0`, `Adam/w/m:0`, ...), in `getWeights` order. */
   getWeightNames(): string[] {
-    if (this.custom) return (this.live(), [`${this.name}/iter:0`, ...this.custom.weights.map((w) => `${this.name}/${w.name}:0`)]);
     return call(() => core().optimizer_weight_names(this.live()));
   }
 
@@ -481,7 +472,7 @@ export abstract class Optimizer {
   getWeights(): WeightValue[] {
     const id = this.live();
     const iterations = IterationsWeight.of(BigInt(this.iterations));
-    const weights: WeightValue[] = this.custom ? [iterations, ...this.custom.weights.map((w) => w.tensor.read())] : [iterations, ...readCoreWeights(id)];
+    const weights: WeightValue[] = [iterations, ...readCoreWeights(id)];
     Object.defineProperty(weights, 'toJSON', { value: weightsToJSON, enumerable: false });
     return weights;
   }
@@ -494,18 +485,7 @@ export abstract class Optimizer {
     const given = readList(weights as Iterable<unknown>, 'setWeights expects an array of weights');
     const list = checkWeightList(this.spec, this.name, given, expected);
     if (list === null) return;
-    const { iterations, rest } = list;
-    if (this.custom) {
-      const ws = this.custom.weights;
-      rest.forEach((w, i) => {
-        const t = ws[i].tensor;
-        if (w.length !== t.size) throw new WeightsError('WeightShape', `Optimizer weight shape [${t.shape.join(', ')}] (${t.size} values) not compatible with provided weight of ${w.length} values (weight ${i + 1})`);
-      });
-      rest.forEach((w, i) => ws[i].tensor.assign(w.array));
-      this.iterations = iterations;
-      return;
-    }
-    writeCoreWeights(id, iterations, rest);
+    writeCoreWeights(id, list.iterations, list.rest);
   }
 
   // ---- config --------------------------------------------------------------------------
@@ -525,7 +505,6 @@ export abstract class Optimizer {
     if (this.disposed) return;
     this.disposed = true;
     registry.unregister(this);
-    this.custom?.dispose();
     core().optimizer_dispose(this.id);
   }
 
