@@ -11,7 +11,7 @@ import { checkAggregator, checkTransformers, minimize, runGradientHooks } from '
 import { Hyperparameters } from './hyperparameters.js';
 import { CLIP_KEYS, ClipKey, Clipping, TRANSFORMERS_CLASH, checkClip, installAccessors, optionsFromConfig, optionsObject, parseOptions } from './options.js';
 import { APPLIED, StepArguments, acquireArguments, applyConstraints, iterate, readGradient, readList, readPairs, releaseArguments, skippedStep, stepOptions, throwStepError, writeFrame } from './step.js';
-import { SlotVariable, checkWeightList, coreSlotLayout, readCoreWeights, writeCoreWeights } from './weights.js';
+import { checkWeightList, coreSlotLayout, readCoreWeights, writeCoreWeights } from './weights.js';
 import type {
   ApplyGradientsOptions,
   ApplyState,
@@ -539,4 +539,28 @@ function isCustomClass(proto: object): boolean {
   const base = Optimizer.prototype as unknown as Record<string, unknown>;
   const p = proto as Record<string, unknown>;
   return p.resourceApplyDense !== base.resourceApplyDense || p.resourceApplySparse !== base.resourceApplySparse;
+}
+
+/** A slot of an optimizer for one variable (`getSlot`). Its values live in the optimizer. */
+export class SlotVariable extends WasmTensor {
+  /** The optimizer the slot belongs to. */
+  readonly optimizer: Optimizer;
+  /** The variable the slot is for. */
+  readonly variable: Variable;
+  /** The slot's name (`'m'`, `'momentum'`, ...). */
+  readonly slotName: string;
+  private readonly locate: () => number;
+
+  /** @internal */
+  constructor(optimizer: Optimizer, variable: Variable, slotName: string, locate: () => number) {
+    super(variable.shape, `${optimizer.name}/${variable.name}/${slotName}`);
+    this.optimizer = optimizer;
+    this.variable = variable;
+    this.slotName = slotName;
+    this.locate = locate;
+  }
+
+  protected pointer(): number {
+    return this.locate();
+  }
 }

@@ -14,7 +14,6 @@ import { ArgumentError, StateError } from '../errors.js';
 import { Constraint, IndexedSlices, Tensor, Variable } from '../tensor.js';
 import { describeValue, isDetached, lengthProblem, readNumbers, typedArrayKind, typedArrayLength } from '../values.js';
 import type { ApplyGradientsOptions, Gradient, NonFiniteStep, StepResult } from './types.js';
-import type { Optimizer } from './optimizer.js';
 
 /** The result of every applied step (shared and frozen: a step allocates nothing). */
 export const APPLIED: StepResult = Object.freeze({ applied: true, nonFiniteIndices: Object.freeze([]), nonFiniteVariables: Object.freeze([]) });
@@ -283,7 +282,7 @@ export function throwStepError(): never {
 }
 
 /** The record of a step the core skipped for non-finite gradients. */
-export function skippedStep(optimizer: Optimizer, args: StepArguments): NonFiniteStep {
+export function skippedStep(optimizer: NonFiniteStep['optimizer'], args: StepArguments): NonFiniteStep {
   const nonFiniteIndices = Object.freeze(Array.from(core().take_non_finite()));
   return Object.freeze({
     applied: false,

@@ -3,35 +3,10 @@
 import { call, core, heapFloat32, heapUint32, viewFloat32 } from '../wasm/loader.js';
 import { reserveFrame } from '../frame.js';
 import { ArgumentError, SimdoptError, StateError, WeightsError } from '../errors.js';
-import { Variable, WasmTensor } from '../tensor.js';
 import { describeValue, isDetached, readNumbers, typedArrayKind, typedArrayLength } from '../values.js';
 import { copyChecked } from './step.js';
-import type { Optimizer } from './optimizer.js';
 import type { OptimizerSpec, SlotVariableInfo } from './types.js';
 
-/** A slot of an optimizer for one variable (`getSlot`). Its values live in the optimizer. */
-export class SlotVariable extends WasmTensor {
-  /** The optimizer the slot belongs to. */
-  readonly optimizer: Optimizer;
-  /** The variable the slot is for. */
-  readonly variable: Variable;
-  /** The slot's name (`'m'`, `'momentum'`, ...). */
-  readonly slotName: string;
-  private readonly locate: () => number;
-
-  /** @internal */
-  constructor(optimizer: Optimizer, variable: Variable, slotName: string, locate: () => number) {
-    super(variable.shape, `${optimizer.name}/${variable.name}/${slotName}`);
-    this.optimizer = optimizer;
-    this.variable = variable;
-    this.slotName = slotName;
-    this.locate = locate;
-  }
-
-  protected pointer(): number {
-    return this.locate();
-  }
-}
 
 /** A weight as `setWeights` read it: its numbers and how many (read once). */
 export interface WeightSnapshot {
