@@ -26,6 +26,7 @@ import {
   OptimizerState,
   OptimizerSpec,
   ApplyState,
+  WasmTensor,
 } from 'simdopt';
 import { rng } from './helpers/random';
 
@@ -241,7 +242,7 @@ class MyAdagrad extends Optimizer {
   constructor(options: Record<string, unknown> = {}) {
     super(MY_ADAGRAD, options);
   }
-  private sqSum?: Tensor;
+  private sqSum?: WasmTensor;
   protected override createSlots(vars: readonly Variable[]): void {
     this.sqSum ??= this.addWeight('sq_sum');
     for (const v of vars) this.addSlot(v, 'acc', 0.1);

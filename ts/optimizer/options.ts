@@ -19,6 +19,13 @@ export const KERAS1_WEIGHTS = {
   },
 };
 
+/** Keras' `_momentum = callable(momentum) or momentum > 0` (SGD, RMSprop): whether the class
+ * keeps a `momentum` slot. */
+export function kerasMomentum(config: Readonly<Record<string, unknown>>): boolean {
+  const m = config.momentum;
+  return typeof m === 'function' || (typeof m === 'number' && m > 0);
+}
+
 /** A number as Python's `repr(float)` writes it (`1.0`, `0.1`), for Keras' messages. */
 export function pyFloat(v: number): string {
   if (Number.isNaN(v)) return 'nan';
