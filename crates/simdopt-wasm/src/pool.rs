@@ -202,19 +202,46 @@ fn wait_while(word: &AtomicU32, value: u32) {
 #[cfg(not(target_arch = "wasm32"))]
 fn wake_all(_word: &AtomicU32) {}
 
+/// Held by every test that starts workers: the pool is global, and one test's `stop` would end
+/// another's workers.
+#[cfg(test)]
+pub(crate) static TEST_POOL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `f` with `workers` native worker threads in the pool and the threshold at 0, then
+/// stops them.
+#[cfg(test)]
+pub(crate) fn with_test_workers<T>(workers: u32, f: impl FnOnce() -> T) -> T {
+    let _held = TEST_POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let threshold = self::threshold();
+    set_threshold(0);
+    let handles: Vec<_> = (0..workers).map(|_| std::thread::spawn(worker_loop)).collect();
+    while self::workers() < workers {
+        std::thread::yield_now();
+    }
+    let out = f();
+    stop();
+    for h in handles {
+        h.join().unwrap();
+    }
+    set_threshold(threshold);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Many jobs of several sizes over two worker threads: every element is visited exactly once
-    /// per job, whoever runs it, and the workers leave on `stop`.
+    /// per job, whoever runs it; the workers leave on `stop`, and a pool can start again.
     #[test]
     fn every_element_once_per_job() {
-        set_threshold(0);
-        let handles: Vec<_> = (0..2).map(|_| std::thread::spawn(worker_loop)).collect();
-        while workers() < 2 {
-            std::thread::yield_now();
-        }
+        with_test_workers(2, every_element_once_per_job_with_workers);
+        assert_eq!(workers(), 0);
+        with_test_workers(1, restarted_pool_runs_chunks);
+        assert_eq!(workers(), 0);
+    }
+
+    fn every_element_once_per_job_with_workers() {
         for &n in &[1usize, CHUNK - 1, 2 * CHUNK, 5 * CHUNK + 7, 64 * CHUNK + 3] {
             let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
             let calls = AtomicUsize::new(0);
@@ -232,17 +259,10 @@ mod tests {
             assert_eq!(calls.load(Relaxed), 20 * per_job, "n = {n}");
         }
         assert!(worker_chunks() > 0, "the workers never ran a chunk");
-        stop();
-        for h in handles {
-            h.join().unwrap();
-        }
-        assert_eq!(workers(), 0);
+    }
 
-        // A pool can start again after a stop.
-        let again = std::thread::spawn(worker_loop);
-        while workers() < 1 {
-            std::thread::yield_now();
-        }
+    /// A pool can start again after a stop.
+    fn restarted_pool_runs_chunks() {
         let before = worker_chunks();
         let n = 256 * CHUNK;
         let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
@@ -255,8 +275,5 @@ mod tests {
         }
         let rounds = hits[0].load(Relaxed);
         assert!(hits.iter().all(|h| h.load(Relaxed) == rounds));
-        stop();
-        again.join().unwrap();
-        assert_eq!(workers(), 0);
     }
 }
