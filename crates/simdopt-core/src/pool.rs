@@ -9,8 +9,9 @@
 //! done. The chunks are fixed by `n` alone, and element-wise kernels give the same bits whichever
 //! thread runs a chunk, so results do not depend on the number of threads.
 //!
-//! Nothing here depends on wasm-bindgen (the exports are in `threads.rs`): the module can move into
-//! the core as is, for its lane driver to split kernels.
+//! The lane driver ([`crate::drive::update`]) and the blocked reductions ([`crate::reduce`]) run
+//! their passes through [`parallel_for`]; a chunk is whole reduction blocks. The JavaScript
+//! exports are in simdopt-wasm (`threads.rs`), the workers' JavaScript in ts/wasm/threads.ts.
 
 use core::sync::atomic::AtomicU32;
 use core::sync::atomic::AtomicUsize;
@@ -174,7 +175,7 @@ pub fn threshold() -> usize {
     THRESHOLD.load(Relaxed)
 }
 
-/// Address of the poison word (see [`POISON`]), which a failed worker's JavaScript sets to 1.
+/// Address of the poison word (`POISON`), which a failed worker's JavaScript sets to 1.
 pub fn poison_ptr() -> usize {
     POISON.as_ptr() as usize
 }
