@@ -514,8 +514,15 @@ function ownCopy(bytes: Uint8Array): Uint8Array {
   const buffer = TYPED_ARRAY_BUFFER.call(bytes) as ArrayBufferLike;
   const length = TYPED_ARRAY_BYTE_LENGTH.call(bytes) as number;
   const offset = TYPED_ARRAY_BYTE_OFFSET.call(bytes) as number;
-  // (A detached or out-of-bounds view has length 0: then the buffer is not touched.)
-  if (length === 0) return new Uint8Array(0);
+  if (length === 0) {
+    // A detached view has length 0 too; only a view of a detached buffer cannot be made.
+    try {
+      new Uint8Array(buffer, 0, 0);
+    } catch {
+      throw new ArgumentError('InvalidArgument', 'the checkpoint bytes are detached (their buffer was transferred)');
+    }
+    return new Uint8Array(0);
+  }
   const copy = new Uint8Array(length);
   copy.set(new Uint8Array(buffer, offset, length));
   return copy;

@@ -6,8 +6,12 @@ import { ArgumentError, ConfigError, HyperparameterError } from '../errors.js';
 import { LearningRateSchedule, Serialized, serializeSchedule } from '../schedules/index.js';
 import { describeValue } from '../values.js';
 import { camelCase } from '../keys.js';
-import { kerasValue } from './options.js';
 import type { HyperValue } from './types.js';
+
+/** Keras' `epsilon or backend.epsilon()`: an epsilon of 0 becomes 1e-7. */
+export function kerasValue(key: string, v: unknown): unknown {
+  return key === 'epsilon' && v === 0 ? 1e-7 : v;
+}
 
 /** Hyperparameters a custom optimizer keeps in the core (the rest stay in JavaScript). */
 const CORE_BASE_HYPERS = new Set(['learning_rate', 'decay']);

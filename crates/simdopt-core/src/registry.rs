@@ -262,6 +262,9 @@ mod tests {
     #[test]
     fn the_fixture_generators_copy_is_current() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/fixtures/registry.json");
+        if !path.parent().is_some_and(|dir| dir.is_dir()) {
+            return; // the published crate: no repository around it, no generators to keep current
+        }
         let want = registry_json() + "\n";
         if std::env::var_os("SIMDOPT_WRITE_REGISTRY").is_some() {
             std::fs::write(&path, &want).unwrap();
