@@ -5,10 +5,6 @@
 //! A step is one call: the facade writes the step's commands (and any gradients it copies) into
 //! the frame buffers below, then calls [`optimizer_apply`].
 
-// The pool sleeps with `memory.atomic.wait32`, an unstable intrinsic (the threads build is made
-// with RUSTC_BOOTSTRAP, as its std is: scripts/build-wasm-threads.sh).
-#![cfg_attr(all(target_arch = "wasm32", feature = "threads"), feature(stdarch_wasm_atomic_wait))]
-
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -18,8 +14,6 @@ use wasm_bindgen::prelude::*;
 mod aggregate;
 mod external;
 mod keras3;
-#[cfg(feature = "threads")]
-mod pool;
 #[cfg(feature = "threads")]
 mod threads;
 
