@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds the package: both wasm binaries, then the TypeScript facade into dist/.
+# Builds the package: the wasm binaries, then the TypeScript facade into dist/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 bash scripts/build-wasm.sh
+# The threads build too (ts/wasm/generated/threads/; not in dist/ until the loader uses it).
+bash scripts/build-wasm-threads.sh
 ts_hash=$( (find ts -type f -print0 | sort -z | xargs -0 cat; cat tsconfig.json package.json) | sha256sum | cut -c1-16)
 if ! [ -f dist/.stamp ] || [ "$(cat dist/.stamp)" != "$ts_hash" ]; then
   log "tsc"

@@ -17,3 +17,23 @@ ensure_cargo_tool() { # crate binary version
   log "cargo install $crate $version (once; a few minutes)"
   cargo install --quiet "$crate" --version "=$version" >&2
 }
+
+# Builds the wasm32 standard library from the Rust sources in $1 (offline: std's own
+# dependencies come from the sources' vendor directory) with rustc $2 and cargo $3 and the
+# RUSTFLAGS $4, and copies its rlibs into the directory $5 (emptied first; ${SUDO:-} applies).
+build_wasm_std() { # src rustc cargo rustflags dest
+  local src=$1 rustc=$2 cargo=$3 flags=$4 dest=$5 work
+  work=$(mktemp -d)
+  mkdir -p "$work/src" "$work/.cargo"
+  printf '[package]\nname = "stdbuild"\nversion = "0.0.0"\nedition = "2021"\n[lib]\npath = "src/lib.rs"\n[workspace]\n' > "$work/Cargo.toml"
+  : > "$work/src/lib.rs"
+  printf '[source.crates-io]\nreplace-with = "vendored-std"\n[source.vendored-std]\ndirectory = "%s/library/vendor"\n' "$src" > "$work/.cargo/config.toml"
+  (cd "$work" && env -u RUSTUP_TOOLCHAIN RUSTC="$rustc" RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags" "$cargo" build --release --offline \
+      --target wasm32-unknown-unknown -Z build-std=std,panic_abort >&2)
+  ${SUDO:-} mkdir -p "$dest"
+  ${SUDO:-} rm -f "$dest"/*.rlib
+  for f in "$work"/target/wasm32-unknown-unknown/release/deps/*.rlib; do
+    case "$(basename "$f")" in libstdbuild-*) ;; *) ${SUDO:-} cp "$f" "$dest/";; esac
+  done
+  rm -rf "$work"
+}

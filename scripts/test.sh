@@ -10,14 +10,16 @@ bash scripts/setup.sh --browser
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The threads build's pool is native-testable too (crates/simdopt-wasm, feature `threads`).
+THREADS=(--features simdopt-wasm/threads)
+cargo clippy --workspace --all-targets "${THREADS[@]}" --quiet -- -D warnings
 log "cargo doc"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace "${THREADS[@]}" --no-deps --quiet
 log "cargo test"
 # Property tests draw fresh cases on every local run; on CI the seed is fixed, so a red run
 # reproduces (the jest fuzz tests do the same).
 if [[ -n "${CI:-}" ]]; then export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261124}"; fi
-cargo test --workspace --quiet
+cargo test --workspace "${THREADS[@]}" --quiet
 log "typecheck"
 # ts-jest compiles each test file on its own (isolatedModules) and so reports no type errors:
 # the whole program, tests included, is type-checked here.

@@ -9,6 +9,7 @@
 # Prints the toolchain name to use (`stable`-ish default or `debian-web`) on its last line.
 set -euo pipefail
 
+source "$(dirname "$0")/lib.sh"
 log() { echo "[wasm-toolchain] $*" >&2; }
 
 if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
@@ -35,32 +36,7 @@ VERSION=$(/usr/bin/rustc -vV)
 
 if ! [ -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$VERSION" ]; then
   log "building std for wasm32 from $SRC (once; a few minutes)"
-  WORK=$(mktemp -d)
-  trap 'rm -rf "$WORK"' EXIT
-  mkdir -p "$WORK/src" "$WORK/.cargo"
-  cat > "$WORK/Cargo.toml" <<TOML
-[package]
-name = "stdbuild"
-version = "0.0.0"
-edition = "2021"
-[lib]
-path = "src/lib.rs"
-[workspace]
-TOML
-  echo '' > "$WORK/src/lib.rs"
-  cat > "$WORK/.cargo/config.toml" <<TOML
-[source.crates-io]
-replace-with = "vendored-std"
-[source.vendored-std]
-directory = "$SRC/library/vendor"
-TOML
-  (cd "$WORK" && env -u RUSTUP_TOOLCHAIN RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --release --offline \
-      --target wasm32-unknown-unknown -Z build-std=std,panic_abort >&2)
-  $SUDO mkdir -p "$SYSROOT_LIB"
-  $SUDO rm -f "$SYSROOT_LIB"/*.rlib
-  for f in "$WORK"/target/wasm32-unknown-unknown/release/deps/*.rlib; do
-    case "$(basename "$f")" in libstdbuild-*) ;; *) $SUDO cp "$f" "$SYSROOT_LIB/";; esac
-  done
+  SUDO=$SUDO build_wasm_std "$SRC" /usr/bin/rustc /usr/bin/cargo "" "$SYSROOT_LIB"
   echo "$VERSION" | $SUDO tee "$STAMP" >/dev/null
 fi
 

@@ -7,6 +7,10 @@
 //   kernels serve
 //     answers "<kernel> <params> <steps>" lines on stdin with ms/step (used by bench.mjs).
 //
+// Built once more with -fopenmp (benches/threads.mjs) for the multithreaded reference: the Adam
+// loop's `omp parallel for` splits it into one static block per thread (OMP_NUM_THREADS);
+// without -fopenmp the pragma is ignored.
+//
 // -fno-math-errno lets gcc vectorise sqrtf (it changes no result: sqrt of a negative is NaN
 // either way).
 // `streamNN` are not optimizers: they move the bytes of an update (28 per parameter for Adam, 20
@@ -39,6 +43,7 @@ static int cmp(const void *a, const void *b) {
 // p -= (m * alpha) / (sqrt(v) + eps).
 static void adam(size_t n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v, float alpha,
                  float omb1, float omb2, float eps) {
+#pragma omp parallel for schedule(static)
   for (size_t i = 0; i < n; i++) {
     float gi = g[i];
     float mi = m[i] + (gi - m[i]) * omb1;

@@ -26,6 +26,7 @@ pub mod clip;
 pub mod error;
 pub mod lanes;
 pub mod optimizer;
+pub mod quant;
 pub mod rules;
 pub mod store;
 

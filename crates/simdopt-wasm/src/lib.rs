@@ -5,6 +5,10 @@
 //! A step is one call: the facade writes the step's commands (and any gradients it copies) into
 //! the frame buffers below, then calls [`optimizer_apply`].
 
+// The pool sleeps with `memory.atomic.wait32`, an unstable intrinsic (the threads build is made
+// with RUSTC_BOOTSTRAP, as its std is: scripts/build-wasm-threads.sh).
+#![cfg_attr(all(target_arch = "wasm32", feature = "threads"), feature(stdarch_wasm_atomic_wait))]
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -12,6 +16,10 @@ use simdopt_core::{build_optimizer, AnyOptimizer, Clipping, Error, Gradient, Sto
 use wasm_bindgen::prelude::*;
 
 mod aggregate;
+#[cfg(feature = "threads")]
+mod pool;
+#[cfg(feature = "threads")]
+mod threads;
 
 /// Words per command of a step frame: `[var index, var generation, kind, a, b, c, d]`.
 pub const COMMAND_WORDS: usize = 7;
@@ -551,7 +559,8 @@ const PANIC_CAPACITY: usize = 4096;
 /// `[length: u32 LE][UTF-8 bytes]` of the last panic message.
 struct PanicBuffer(core::cell::UnsafeCell<[u8; 4 + PANIC_CAPACITY]>);
 
-// SAFETY: wasm32 without threads: one thread only.
+// SAFETY: written only by the panic hook, and a panic aborts the whole module (in the threads
+// build too: the instance that panics traps, and the main thread gives up on the step).
 unsafe impl Sync for PanicBuffer {}
 
 static PANIC: PanicBuffer = PanicBuffer(core::cell::UnsafeCell::new([0; 4 + PANIC_CAPACITY]));

@@ -1,0 +1,181 @@
+//! Native benchmarks of the compressed optimizer state (`simdopt_core::quant`): block-wise 8-bit
+//! quantize/dequantize, and Adam with f32, bfloat16 and 8-bit slots against the f32 Adam kernel
+//! of the public API (`cargo bench -p simdopt-benches --bench quant`).
+//!
+//! Filter as usual (`-- 'adam_state/int8'`); `SIMDOPT_BENCH_QUICK=1` shortens the run.
+//!
+//! Each group runs twice: timed by the wall clock (`quantize`, `adam_state`) and by this thread's
+//! CPU time (`cpu_quantize`, `cpu_adam_state`; 64-bit Linux: `clock_gettime`),
+//! which stays meaningful on a machine shared with other builds, where the wall clock mostly
+//! measures the scheduler.
+use std::time::Duration;
+
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use simdopt_core::quant::adam::{step_bf16, step_f32, step_int8, AdamHyper};
+use simdopt_core::quant::blockwise::{dequantize, quantize};
+use simdopt_core::quant::{Codebook, Quantized};
+use simdopt_core::{build_optimizer, Gradient, Store, Tensor};
+
+const M: usize = 1 << 20;
+
+fn quick() -> bool {
+    std::env::var_os("SIMDOPT_BENCH_QUICK").is_some()
+}
+
+/// Moment-like values: mostly small, a few large (spread over the map's decades).
+fn values(n: usize) -> Vec<f32> {
+    (0..n).map(|i| ((i % 17) as f32 - 8.0) * 1e-3 * if i % 97 == 0 { 50.0 } else { 1.0 }).collect()
+}
+
+fn grad_values(n: usize) -> Vec<f32> {
+    (0..n).map(|i| ((i % 17) as f32 - 8.0) * 1e-3).collect()
+}
+
+fn timing<T: Measurement>(group: &mut criterion::BenchmarkGroup<'_, T>, n: usize) {
+    let (samples, time) = match n {
+        _ if quick() => (10, Duration::from_millis(300)),
+        n if n >= 16 * M => (10, Duration::from_secs(3)),
+        _ => (20, Duration::from_secs(1)),
+    };
+    group.sample_size(samples).measurement_time(time).warm_up_time(Duration::from_millis(300));
+    group.throughput(Throughput::Elements(n as u64));
+}
+
+fn bench_quantize<T: Measurement + 'static>(c: &mut Criterion<T>, name: &str) {
+    let mut group = c.benchmark_group(name);
+    let n = M;
+    timing(&mut group, n);
+    let x = values(n);
+    for block in [256, 2048] {
+        group.bench_with_input(BenchmarkId::new(format!("signed_block{block}"), n), &n, |b, _| {
+            b.iter(|| quantize(Codebook::signed(), &x, block))
+        });
+        let q = quantize(Codebook::signed(), &x, block);
+        let mut out = vec![0.0; n];
+        group.bench_with_input(BenchmarkId::new(format!("dequantize_block{block}"), n), &n, |b, _| {
+            b.iter(|| dequantize(Codebook::signed(), &q, &mut out))
+        });
+    }
+    group.finish();
+}
+
+fn bench_adam<T: Measurement + 'static>(c: &mut Criterion<T>, name: &str) {
+    let h = AdamHyper::default();
+    let mut group = c.benchmark_group(name);
+    for n in [M, 16 * M] {
+        timing(&mut group, n);
+        let grad = grad_values(n);
+
+        let mut store = Store::new();
+        let w = store.insert(Tensor::new("w", vec![n], vec![0.5; n]).unwrap());
+        let mut opt = build_optimizer("Adam", &[]).unwrap();
+        group.bench_with_input(BenchmarkId::new("f32_rule_kernel", n), &n, |b, _| {
+            b.iter(|| opt.apply_gradients(&mut store, &[(Some(Gradient::Dense(&grad)), w)]).unwrap())
+        });
+        drop(store);
+
+        let mut var = vec![0.5f32; n];
+        {
+            let (mut m, mut v) = (vec![0.0f32; n], vec![0.0f32; n]);
+            group.bench_with_input(BenchmarkId::new("f32_fused_driver", n), &n, |b, _| {
+                b.iter(|| step_f32(&h, 0, &mut var, &grad, &mut m, &mut v))
+            });
+        }
+        {
+            let (mut m, mut v) = (vec![0u16; n], vec![0u16; n]);
+            group.bench_with_input(BenchmarkId::new("bf16", n), &n, |b, _| b.iter(|| step_bf16(&h, 0, &mut var, &grad, &mut m, &mut v)));
+        }
+        for block in [256, 2048] {
+            let (mut m, mut v) = (Quantized::zeros(n, block), Quantized::zeros(n, block));
+            // one step first, so the codes are the ones of a running optimizer
+            step_int8(&h, 0, &mut var, &grad, &mut m, &mut v);
+            group.bench_with_input(BenchmarkId::new(format!("int8_block{block}"), n), &n, |b, _| {
+                b.iter(|| step_int8(&h, 1, &mut var, &grad, &mut m, &mut v))
+            });
+        }
+    }
+    group.finish();
+}
+
+/// Nanoseconds this thread has run on a CPU (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`; the C
+/// library std links against already provides it).
+fn thread_cpu_ns() -> u64 {
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut t = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: `t` is a valid timespec for the call to fill.
+    assert_eq!(unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) }, 0, "clock_gettime");
+    t.sec as u64 * 1_000_000_000 + t.nsec as u64
+}
+
+/// This thread's CPU time as a criterion measurement.
+struct CpuTime;
+
+impl Measurement for CpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns() - start
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+/// Values in CPU nanoseconds, shown as CPU ms; throughput as elements per CPU second.
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, _typical: f64, values: &mut [f64]) -> &'static str {
+        values.iter_mut().for_each(|v| *v /= 1e6);
+        "ms (cpu)"
+    }
+    fn scale_throughputs(&self, _typical: f64, throughput: &Throughput, values: &mut [f64]) -> &'static str {
+        let elements = match throughput {
+            Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n as f64,
+        };
+        values.iter_mut().for_each(|v| *v = elements / (*v * 1e-9) / 1e6);
+        "Melem/s (cpu)"
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns (cpu)"
+    }
+}
+
+fn wall(c: &mut Criterion<WallTime>) {
+    bench_quantize(c, "quantize");
+    bench_adam(c, "adam_state");
+}
+
+fn cpu(c: &mut Criterion<CpuTime>) {
+    bench_quantize(c, "cpu_quantize");
+    bench_adam(c, "cpu_adam_state");
+}
+
+criterion_group!(wall_clock, wall);
+criterion_group! {
+    name = cpu_time;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = cpu
+}
+criterion_main!(wall_clock, cpu_time);

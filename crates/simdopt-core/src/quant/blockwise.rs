@@ -1,0 +1,241 @@
+//! Block-wise absmax quantization (8-bit optimizers paper, bitsandbytes' `quantize_blockwise` /
+//! `dequantize_blockwise` on CPU): the tensor is cut into blocks of `block` elements (the last one
+//! may be shorter); each block keeps its f32 absmax `max |x|` (NaN ignored, 0 for an all-zero
+//! block) and one byte per element, the code of `x * (1 / absmax)` clamped to [-1, 1]
+//! ([`Codebook::estimate`], [`Codebook::settle`]). An all-zero block gets code 0 everywhere.
+//! Dequantized, an element is `code[q] * absmax`.
+//!
+//! Non-finite values, as bitsandbytes: a NaN is left out of the absmax and gets code 0 (so it
+//! comes back as `code[0] * absmax`, -0.99 absmax with the signed map, not NaN); an infinity
+//! makes the absmax infinite, every finite value of its block then normalises to 0 and comes
+//! back as 0 * inf = NaN. So a NaN or infinite moment does not stay confined to its element as
+//! it does in f32 state: callers that care must check gradients first.
+//!
+//! These are the rules of bitsandbytes 0.49.2's CPU quantizer, whose codes the tests reproduce bit
+//! for bit. (bitsandbytes 0.50's CPU quantizer first snaps `x / absmax` to a grid of 65,536 points
+//! and takes that point's nearest code: see the tests for what that changes.)
+
+use super::codebook::Codebook;
+use crate::lanes::{drive, ElementKernel, Lanes};
+use core::cell::UnsafeCell;
+
+/// The widest lane count a build uses (`lanes::Wide`).
+pub(crate) const MAX_WIDTH: usize = 8;
+const _: () = assert!(<crate::lanes::Wide as Lanes>::WIDTH <= MAX_WIDTH);
+
+/// A quantized tensor: one code per element, one absmax per block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quantized {
+    pub codes: Vec<u8>,
+    pub absmax: Vec<f32>,
+    pub block: usize,
+}
+
+impl Quantized {
+    /// All codes 0 with absmax 0: every element dequantizes to (signed) zero, as bitsandbytes'
+    /// 8-bit optimizer state starts.
+    pub fn zeros(len: usize, block: usize) -> Quantized {
+        assert!(block > 0, "block size must be positive");
+        Quantized { codes: vec![0; len], absmax: vec![0.0; len.div_ceil(block)], block }
+    }
+
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    /// Bytes of storage per element (codes plus absmax).
+    pub fn bytes_per_element(&self) -> f64 {
+        (self.codes.len() + 4 * self.absmax.len()) as f64 / self.codes.len().max(1) as f64
+    }
+}
+
+/// Quantizes `x` block by block.
+pub fn quantize(cb: &Codebook, x: &[f32], block: usize) -> Quantized {
+    let mut q = Quantized::zeros(x.len(), block);
+    for (b, (xs, qs)) in x.chunks(block).zip(q.codes.chunks_mut(block)).enumerate() {
+        q.absmax[b] = quantize_block(cb, xs, qs);
+    }
+    q
+}
+
+/// Dequantizes into `out` (of the tensor's length).
+pub fn dequantize(cb: &Codebook, q: &Quantized, out: &mut [f32]) {
+    assert_eq!(out.len(), q.codes.len(), "output length");
+    for (b, (qs, os)) in q.codes.chunks(q.block).zip(out.chunks_mut(q.block)).enumerate() {
+        drive(&Dequantize { cb, codes: qs.as_ptr(), absmax: q.absmax[b], out: os.as_mut_ptr() }, qs.len());
+    }
+}
+
+/// Quantizes one block into `codes` and returns its absmax.
+pub fn quantize_block(cb: &Codebook, x: &[f32], codes: &mut [u8]) -> f32 {
+    let m = absmax(x);
+    quantize_with_absmax(cb, x, m, codes);
+    m
+}
+
+/// Quantizes one block whose absmax `m` is known.
+pub fn quantize_with_absmax(cb: &Codebook, x: &[f32], m: f32, codes: &mut [u8]) {
+    assert_eq!(x.len(), codes.len(), "block lengths");
+    if m == 0.0 {
+        codes.fill(0);
+    } else {
+        drive(&Quantize { cb, x: x.as_ptr(), inv: 1.0 / m, codes: codes.as_mut_ptr() }, x.len());
+    }
+}
+
+/// `max |x|` from 0, NaN ignored (`std::max(m, fabs(x))`, as bitsandbytes).
+pub fn absmax(x: &[f32]) -> f32 {
+    let acc = MaxAcc::default();
+    drive(&AbsMax { x: x.as_ptr(), acc: &acc }, x.len());
+    acc.get()
+}
+
+/// Stores the codes of `x * inv` clamped to [-1, 1]: the estimate in lanes, then each lane
+/// settled against its bin.
+///
+/// # Safety
+/// `q` must be valid for writing `L::WIDTH` bytes.
+#[inline(always)]
+pub unsafe fn store_codes_of<L: Lanes>(cb: &Codebook, x: L, inv: L, q: *mut u8) {
+    let v = (x * inv).min(L::splat(1.0)).max(L::splat(-1.0));
+    let (mut vs, mut est) = ([0.0f32; MAX_WIDTH], [0.0f32; MAX_WIDTH]);
+    v.store(vs.as_mut_ptr());
+    cb.estimate(v).store(est.as_mut_ptr());
+    for k in 0..L::WIDTH {
+        *q.add(k) = cb.settle(est[k], vs[k]);
+    }
+}
+
+/// Lanes of `cb.code(q[k])`.
+///
+/// # Safety
+/// `q` must be valid for reading `L::WIDTH` bytes.
+#[inline(always)]
+pub unsafe fn load_codes<L: Lanes>(cb: &Codebook, q: *const u8) -> L {
+    lane_indices::<L>().map(|k| cb.code(*q.add(k as usize)))
+}
+
+/// Lanes `0, 1, 2, ...`: per-lane reads go through [`Lanes::map`] on these, which builds the
+/// lanes in registers (writing lanes to memory one by one and loading them as one vector would
+/// stall on the store-to-load forward).
+#[inline(always)]
+pub(crate) fn lane_indices<L: Lanes>() -> L {
+    static INDICES: [f32; MAX_WIDTH] = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+    // SAFETY: `L::WIDTH <= MAX_WIDTH`.
+    unsafe { L::load(INDICES.as_ptr()) }
+}
+
+/// A running lane-wise `max |x|` for [`drive`]d kernels: lanes `0..W` of the widest pack, plus the
+/// scalar tail in lane 0. Max is exact and order-free, so every build gives the same value.
+#[derive(Default)]
+pub struct MaxAcc(UnsafeCell<[f32; MAX_WIDTH]>);
+
+impl MaxAcc {
+    /// # Safety
+    /// No other reference to the accumulator may be live (kernels are driven on one thread).
+    #[inline(always)]
+    pub unsafe fn add<L: Lanes>(&self, x: L) {
+        let p = self.0.get() as *mut f32;
+        L::load(p).max(x.abs()).store(p);
+    }
+
+    pub fn get(&self) -> f32 {
+        // SAFETY: no kernel runs while the result is read.
+        let a = unsafe { *self.0.get() };
+        a.iter().fold(0.0f32, |m, &x| Lanes::max(m, x))
+    }
+}
+
+struct AbsMax<'a> {
+    x: *const f32,
+    acc: &'a MaxAcc,
+}
+
+impl ElementKernel for AbsMax<'_> {
+    #[inline(always)]
+    unsafe fn step<L: Lanes>(&self, i: usize) {
+        self.acc.add(L::load(self.x.add(i)));
+    }
+}
+
+struct Quantize<'a> {
+    cb: &'a Codebook,
+    x: *const f32,
+    inv: f32,
+    codes: *mut u8,
+}
+
+impl ElementKernel for Quantize<'_> {
+    #[inline(always)]
+    unsafe fn step<L: Lanes>(&self, i: usize) {
+        store_codes_of(self.cb, L::load(self.x.add(i)), L::splat(self.inv), self.codes.add(i));
+    }
+}
+
+struct Dequantize<'a> {
+    cb: &'a Codebook,
+    codes: *const u8,
+    absmax: f32,
+    out: *mut f32,
+}
+
+impl ElementKernel for Dequantize<'_> {
+    #[inline(always)]
+    unsafe fn step<L: Lanes>(&self, i: usize) {
+        (load_codes::<L>(self.cb, self.codes.add(i)) * L::splat(self.absmax)).store(self.out.add(i));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::codebook::nearest_code_by_search;
+
+    #[test]
+    fn round_trip_is_within_half_a_code_step() {
+        let cb = Codebook::signed();
+        let x: Vec<f32> = (0..1000).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3).collect();
+        let q = quantize(cb, &x, 256);
+        assert_eq!(q.absmax.len(), 4);
+        let mut y = vec![0.0; x.len()];
+        dequantize(cb, &q, &mut y);
+        for (b, (xs, ys)) in x.chunks(256).zip(y.chunks(256)).enumerate() {
+            let m = q.absmax[b];
+            assert_eq!(m, xs.iter().fold(0.0f32, |a, v| a.max(v.abs())));
+            for (&a, &d) in xs.iter().zip(ys) {
+                let code = nearest_code_by_search(cb.codes(), a * (1.0 / m));
+                assert_eq!(d, cb.code(code) * m);
+                assert!((a - d).abs() <= 0.0071 * m, "{a} {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn zero_block_and_nan() {
+        let cb = Codebook::unsigned();
+        let q = quantize(cb, &[0.0; 5], 4);
+        assert_eq!(q, Quantized { codes: vec![0; 5], absmax: vec![0.0, 0.0], block: 4 });
+        let q = quantize(cb, &[0.5, f32::NAN, 0.25], 4);
+        assert_eq!(q.absmax, vec![0.5]);
+        assert_eq!(q.codes[1], 0);
+        assert_eq!(q.codes[0], 255);
+    }
+
+    #[test]
+    fn non_finite_values_spread_over_their_block_as_documented() {
+        let cb = Codebook::signed();
+        let q = quantize(cb, &[f32::NAN, 0.5, -0.25], 8);
+        let mut y = [0.0; 3];
+        dequantize(cb, &q, &mut y);
+        assert_eq!(y[0], cb.code(0) * 0.5, "NaN comes back as code[0] * absmax");
+        let q = quantize(cb, &[f32::INFINITY, 1.0, 0.0], 8);
+        assert_eq!(q.absmax, vec![f32::INFINITY]);
+        dequantize(cb, &q, &mut y);
+        assert!(y[1].is_nan() && y[2].is_nan(), "{y:?}");
+        assert_eq!(y[0], f32::NEG_INFINITY, "inf * (1 / inf) is NaN: code 0, -0.99 * inf");
+    }
+}

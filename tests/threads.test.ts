@@ -1,0 +1,294 @@
+// The threads build (simd128 + atomics over one shared memory; crates/simdopt-wasm, feature
+// `threads`): dense kernels split over two worker threads give the single-threaded SIMD build's
+// bits, the workers really take part, the fallback chain threads → SIMD → scalar, and the page
+// case in headless Chromium with cross-origin isolation (threads) and without (falls back).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ready, backend, simdSupported, Variable, Adam, SGD, RMSprop, Optimizer } from 'simdopt';
+import type * as Threads from '../ts/wasm/threads';
+import type { ThreadsPageResult } from './browser/threads-page';
+import { bundlePage, launchBrowser, pageRoute, serveLocal } from './helpers/browser';
+import { ROOT, runOk } from './helpers/process';
+
+/** The parts of the threads build's wasm-bindgen glue these tests use. */
+interface ChunkedDense {
+  var_ptr(): number;
+  grad_ptr(): number;
+  step(): void;
+  slot(i: number): Float32Array | undefined;
+  free(): void;
+}
+interface Glue extends Threads.PoolExports {
+  initSync(o: { module: WebAssembly.Module }): { memory: WebAssembly.Memory };
+  ChunkedDense: new (className: string, keys: string[], values: Float32Array, lr: number, n: number) => ChunkedDense;
+  threads_worker_chunks(): number;
+  threads_wakeups(): number;
+  threads_threshold(): number;
+  threads_set_threshold(n: number): void;
+  threads_chunk(): number;
+}
+
+const GENERATED = join(ROOT, 'ts', 'wasm', 'generated', 'threads');
+let T: typeof Threads;
+let glue: Glue;
+let module: WebAssembly.Module;
+let memory: WebAssembly.Memory;
+let pool: Threads.Pool;
+
+beforeAll(async () => {
+  // Idempotent (stamped): builds the std with atomics and the threads build when missing.
+  await runOk('bash', ['scripts/build-wasm-threads.sh'], { timeoutMs: 15 * 60_000 });
+  T = (await import(pathToFileURL(join(ROOT, 'dist', 'wasm', 'threads.js')).href)) as typeof Threads;
+  glue = (await import(pathToFileURL(join(GENERATED, 'simdopt_wasm.js')).href)) as Glue;
+  const b64 = /export default ("[A-Za-z0-9+/=]*");/.exec(readFileSync(join(GENERATED, 'threads-bytes.js'), 'utf8'))![1];
+  module = new WebAssembly.Module(Buffer.from(JSON.parse(b64) as string, 'base64'));
+  memory = glue.initSync({ module }).memory;
+  pool = await T.startPool(module, memory, glue, 2);
+  await ready({ backend: 'simd' });
+}, 16 * 60_000);
+
+afterAll(async () => {
+  await pool?.terminate();
+});
+
+/** `n` values in [-scale/2, scale/2): a multiplicative hash of the index (fast and fixed). */
+function noise(n: number, seed: number, scale: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = ((Math.imul(i + seed * 7919, 0x9e3779b1) >>> 0) / 2 ** 32 - 0.5) * scale;
+  return out;
+}
+
+/** Where two f32 arrays first differ in their bits (-1: nowhere, and the same length). */
+function firstDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
+  return -1;
+}
+
+describe('the threads build', () => {
+  test('imports a shared memory: a plain memory is refused at instantiation', () => {
+    expect(existsSync(join(GENERATED, 'simdopt_wasm.js'))).toBe(true);
+    const imports: Record<string, Record<string, unknown>> = {};
+    for (const i of WebAssembly.Module.imports(module)) {
+      (imports[i.module] ??= {})[i.name] = i.kind === 'memory' ? new WebAssembly.Memory({ initial: 32, maximum: 65536 }) : () => {};
+    }
+    expect(() => new WebAssembly.Instance(module, imports as WebAssembly.Imports)).toThrow(WebAssembly.LinkError);
+    expect(Object.prototype.toString.call(memory.buffer)).toBe('[object SharedArrayBuffer]'); // (jest's realm has its own class)
+  });
+
+  test('two workers wait in the pool; terminate() ends them and a new pool can start', async () => {
+    expect(glue.threads_workers()).toBe(2);
+    await pool.terminate();
+    expect(glue.threads_workers()).toBe(0);
+    pool = await T.startPool(module, memory, glue, 2);
+    expect(glue.threads_workers()).toBe(2);
+  });
+
+  // Keras option names for the core, the package's for the reference.
+  const CASES: Array<[string, Record<string, number>, () => Optimizer]> = [
+    ['Adam', {}, () => new Adam({ learningRate: 0.01 })],
+    ['Adam', { amsgrad: 1 }, () => new Adam({ learningRate: 0.01, amsgrad: true })],
+    ['SGD', {}, () => new SGD({ learningRate: 0.01 })],
+    ['SGD', { momentum: 0.9 }, () => new SGD({ learningRate: 0.01, momentum: 0.9 })],
+    ['SGD', { momentum: 0.9, nesterov: 1 }, () => new SGD({ learningRate: 0.01, momentum: 0.9, nesterov: true })],
+    ['RMSprop', {}, () => new RMSprop({ learningRate: 0.01 })],
+    ['RMSprop', { centered: 1, momentum: 0.5 }, () => new RMSprop({ learningRate: 0.01, centered: true, momentum: 0.5 })],
+  ];
+
+  // 1M + 37: chunks of unequal length and a tail that is not a whole SIMD vector; 1000 and
+  // 64K run below the size threshold, on the calling thread.
+  describe.each([1000, 64 * 1024, (1 << 20) + 37])('%i elements', (n) => {
+    test.each(CASES)('%s %j: three steps split over the pool = the SIMD build, variable and slots bit for bit', (className, keras, make) => {
+      expect(backend()).toBe('simd');
+      const start = noise(n, 1, 4);
+      const grads = [2, 3, 4].map((seed) => noise(n, seed, 0.2 * seed));
+
+      const v = new Variable(start);
+      const opt = make();
+      for (const g of grads) opt.applyGradients([[g, v]]);
+
+      const h = new glue.ChunkedDense(className, Object.keys(keras), Float32Array.from(Object.values(keras)), 0.01, n);
+      try {
+        new Float32Array(memory.buffer, h.var_ptr(), n).set(start);
+        const before = glue.threads_worker_chunks();
+        for (const g of grads) {
+          new Float32Array(memory.buffer, h.grad_ptr(), n).set(g);
+          h.step();
+        }
+        // Below the threshold the workers are never woken (above it, whether a worker wakes in
+        // time to claim a chunk depends on the machine's load: see the test after this block).
+        if (n < glue.threads_threshold()) expect(glue.threads_worker_chunks() - before).toBe(0);
+
+        expect(firstDifference(new Float32Array(memory.buffer, h.var_ptr(), n), v.read())).toBe(-1);
+        const slots = opt.getSlotNames();
+        slots.forEach((name, i) => expect(firstDifference(h.slot(i)!, opt.getSlot(v, name).value)).toBe(-1));
+        expect(h.slot(slots.length)).toBeUndefined();
+      } finally {
+        h.free();
+        opt.dispose();
+        v.dispose();
+      }
+    });
+  });
+
+  test('the workers run chunks, and the calling thread alone gives the same bits', () => {
+    const n = (1 << 20) + 37;
+    const run = (maxSteps: number) => {
+      const h = new glue.ChunkedDense('Adam', [], new Float32Array(), 0.01, n);
+      try {
+        new Float32Array(memory.buffer, h.var_ptr(), n).fill(0.5);
+        const g = new Float32Array(memory.buffer, h.grad_ptr(), n);
+        for (let i = 0; i < n; i++) g[i] = ((i % 17) - 8) * 1e-3;
+        const before = glue.threads_worker_chunks();
+        // Steps until a worker has woken in time to take chunks (the first step, on an idle
+        // machine); on a loaded one it may take a few.
+        let steps = 0;
+        do h.step();
+        while (++steps < maxSteps && glue.threads_worker_chunks() === before);
+        return { steps, v: new Float32Array(memory.buffer, h.var_ptr(), n).slice(), workerChunks: glue.threads_worker_chunks() - before };
+      } finally {
+        h.free();
+      }
+    };
+    const split = run(500);
+    expect(split.workerChunks).toBeGreaterThan(0);
+    const threshold = glue.threads_threshold();
+    glue.threads_set_threshold(2 ** 31);
+    let alone;
+    try {
+      alone = run(split.steps);
+    } finally {
+      glue.threads_set_threshold(threshold);
+    }
+    expect(alone.workerChunks).toBe(0);
+    expect(alone.steps).toBe(split.steps);
+    expect(firstDifference(alone.v, split.v)).toBe(-1);
+  });
+
+  test('idle workers sleep: no wake-ups without work', async () => {
+    const h = new glue.ChunkedDense('SGD', [], new Float32Array(), 0.01, 1 << 20);
+    h.step(); // a job, so the workers have woken and gone back to sleep
+    h.free();
+    const before = glue.threads_wakeups();
+    await new Promise((r) => setTimeout(r, 300));
+    // At most one late wake-up per worker (the job's notify, if the calling thread ran every
+    // chunk before the worker woke); a worker that spun would count thousands.
+    expect(glue.threads_wakeups() - before).toBeLessThanOrEqual(glue.threads_workers());
+  });
+
+  test('a Node process whose pool is never terminated still exits by itself', async () => {
+    const url = (p: string) => JSON.stringify(pathToFileURL(join(ROOT, p)).href);
+    const script = `
+      const glue = await import(${url('ts/wasm/generated/threads/simdopt_wasm.js')});
+      const T = await import(${url('dist/wasm/threads.js')});
+      const b64 = (await import(${url('ts/wasm/generated/threads/threads-bytes.js')})).default;
+      const module = new WebAssembly.Module(Buffer.from(b64, 'base64'));
+      const { memory } = glue.initSync({ module });
+      await T.startPool(module, memory, glue, 2);
+      new glue.ChunkedDense('Adam', [], new Float32Array(), 0.01, 1 << 20).step();
+      console.log('workers', glue.threads_workers());`;
+    const r = await runOk(process.execPath, ['--input-type=module', '-e', script], { timeoutMs: 30_000 });
+    expect(r.stdout.trim()).toBe('workers 2');
+  });
+
+  test('a worker that cannot start rejects startPool with a StateError naming why', async () => {
+    // The SIMD build's module is no threads build: the worker finds no worker loop in it.
+    const simdBytes = /export default ("[A-Za-z0-9+/=]*");/.exec(readFileSync(join(ROOT, 'dist', 'wasm', 'generated', 'simd-bytes.js'), 'utf8'))![1];
+    const wrong = new WebAssembly.Module(Buffer.from(JSON.parse(simdBytes) as string, 'base64'));
+    const scratch = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true } as WebAssembly.MemoryDescriptor);
+    const fake = { threads_workers: () => 0, threads_stop: () => {}, threads_poison_ptr: () => 0 };
+    await expect(T.startPool(wrong, scratch, fake, 1, 5_000)).rejects.toMatchObject({
+      name: 'StateError',
+      code: 'InvalidState',
+      message: expect.stringMatching(/^simdopt could not start its 1 worker threads: .*threads_worker_loop is not a function/s),
+    });
+    expect(new Int32Array(scratch.buffer)[0]).toBe(1); // the worker raised the poison word
+  });
+});
+
+describe('chooseBuild: threads → SIMD → scalar, decided once', () => {
+  const full: Threads.Runtime = { simd: true, sharedMemory: true, crossOriginIsolated: undefined, workers: true, cores: 8 };
+
+  test('threads where everything is there; the default thread count is capped', () => {
+    expect(T.chooseBuild({}, full)).toMatchObject({ build: 'threads', threads: T.MAX_DEFAULT_THREADS });
+    expect(T.chooseBuild({}, { ...full, cores: 2 })).toMatchObject({ build: 'threads', threads: 2 });
+    expect(T.chooseBuild({ threads: 6 }, full)).toMatchObject({ build: 'threads', threads: 6 });
+    expect(T.chooseBuild({ threads: true }, { ...full, crossOriginIsolated: true })).toMatchObject({ build: 'threads' });
+  });
+
+  test.each<[string, Partial<Threads.Runtime>, Record<string, unknown>, string, RegExp]>([
+    ['threads: false', {}, { threads: false }, 'simd', /turned off/],
+    ['threads: 1', {}, { threads: 1 }, 'simd', /turned off/],
+    ['one core', { cores: 1 }, {}, 'simd', /one processor/],
+    ['a page that is not cross-origin isolated', { crossOriginIsolated: false, sharedMemory: false }, {}, 'simd', /Cross-Origin-Opener-Policy/],
+    ['no shared memory', { sharedMemory: false }, {}, 'simd', /SharedArrayBuffer/],
+    ['no workers', { workers: false }, {}, 'simd', /no worker threads/],
+    ['no SIMD', { simd: false }, {}, 'scalar', /no WebAssembly SIMD/],
+    ['the scalar build asked for', {}, { backend: 'scalar' }, 'scalar', /scalar build was asked for/],
+  ])('%s → %s', (_, rt, options, build, why) => {
+    const c = T.chooseBuild(options, { ...full, ...rt });
+    expect(c).toMatchObject({ build: build === 'simd' ? 'simd' : build, threads: 1 });
+    expect(c.why).toMatch(why);
+  });
+
+  test('an explicit request the runtime cannot meet throws, naming why', () => {
+    expect(() => T.chooseBuild({ threads: true }, { ...full, crossOriginIsolated: false })).toThrow(/cannot use threads here: the page is not cross-origin isolated/);
+    expect(() => T.chooseBuild({ threads: 2 }, { ...full, sharedMemory: false })).toThrow(expect.objectContaining({ name: 'StateError', code: 'InvalidState' }));
+    expect(() => T.chooseBuild({ backend: 'simd' }, { ...full, simd: false })).toThrow(/does not support WebAssembly SIMD/);
+    expect(() => T.chooseBuild({ threads: 2.5 }, full)).toThrow(expect.objectContaining({ name: 'ArgumentError', message: expect.stringContaining('received 2.5') }));
+  });
+
+  test('this Node process: shared memory and workers, no page isolation to ask for', async () => {
+    const rt = await T.probeRuntime(simdSupported());
+    expect(rt).toMatchObject({ simd: true, sharedMemory: true, crossOriginIsolated: undefined, workers: true });
+    expect(rt.cores).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('in headless Chromium', () => {
+  async function visit(headers: Record<string, string>): Promise<ThreadsPageResult> {
+    const page = pageRoute('simdopt threads', await bundlePage('tests/browser/threads-page.ts'));
+    const server = await serveLocal(async (path) => {
+      const a = await page(path);
+      return a && { ...a, headers };
+    });
+    const browser = await launchBrowser();
+    try {
+      const tab = await browser.newPage();
+      const errors: string[] = [];
+      tab.on('pageerror', (e) => errors.push(e.message));
+      await tab.goto(server.origin);
+      await tab.waitForFunction(() => window.__threads !== undefined || window.__threadsError !== undefined, undefined, { timeout: 60_000 });
+      const { r, error } = await tab.evaluate(() => ({ r: window.__threads, error: window.__threadsError }));
+      if (error !== undefined) throw new Error(`the page failed: ${error}`);
+      expect(errors).toEqual([]);
+      return r!;
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  }
+
+  test('cross-origin isolated (COOP + COEP): the threads build, Adam 1M split over two Web Workers = the page thread alone', async () => {
+    const r = await visit({ 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
+    expect(r.runtime).toMatchObject({ crossOriginIsolated: true, sharedMemory: true, simd: true, workers: true });
+    expect(r.choice.build).toBe('threads');
+    expect(r.insisted).toEqual({ build: 'threads' });
+    expect(r.split!.workers).toBe(2);
+    expect(r.split!.workerChunks).toBeGreaterThan(0);
+    expect(r.alone!.steps).toBe(r.split!.steps);
+    expect(r.split!.hash).toBe(r.alone!.hash);
+  }, 120_000);
+
+  test('without those headers: no shared memory, the SIMD build, and threads: true says what headers to send', async () => {
+    const r = await visit({});
+    expect(r.runtime).toMatchObject({ crossOriginIsolated: false, sharedMemory: false, simd: true });
+    expect(r.choice).toMatchObject({ build: 'simd', threads: 1 });
+    expect(r.insisted.name).toBe('StateError');
+    expect(r.insisted.error).toMatch(/Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp/);
+    expect(r.split).toBeUndefined();
+  }, 120_000);
+});
