@@ -1,7 +1,7 @@
 //! Native benchmarks of the fused kernels through the public optimizer API (`cargo bench`).
 //!
-//! Data-driven: every Keras class name below that `build_optimizer` knows is benchmarked (the
-//! others are skipped with a note), dense at 1K, 64K and 1M parameters (16M for a few), sparse
+//! Data-driven: every class of the core's registry is benchmarked (variants that do not build
+//! are skipped with a note), dense at 1K, 64K and 1M parameters (16M for a few), sparse
 //! (1% of the rows of a [rows, 64] variable) and with clipping over several tensors.
 //!
 //! Filter as usual: `cargo bench -p simdopt-benches -- 'dense/Adam'`. Sizes and sample counts
@@ -9,13 +9,10 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use simdopt_core::{build_optimizer, AnyOptimizer, Gradient, Store, Tensor, TensorId};
+use simdopt_core::{build_optimizer, registry, Gradient, Optimizer, Store, Tensor, TensorId};
 
 /// Keras constructor options by name.
 type Options = &'static [(&'static str, f32)];
-
-/// Keras optimizer classes, in Keras' order; those `build_optimizer` does not know are skipped.
-const CLASSES: &[&str] = &["SGD", "RMSprop", "Adam", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl"];
 
 /// Extra configurations besides each class' defaults: (label, class, options).
 const VARIANTS: &[(&str, &str, Options)] = &[
@@ -40,7 +37,7 @@ fn quick() -> bool {
 
 /// Every configuration that builds: (label, class, options).
 fn configs() -> Vec<(String, &'static str, Options)> {
-    let defaults = CLASSES.iter().map(|c| (c.to_string(), *c, &[][..]));
+    let defaults = registry::CLASSES.iter().map(|c| (c.class_name.to_string(), c.class_name, &[][..]));
     let variants = VARIANTS.iter().map(|(l, c, o)| (l.to_string(), *c, *o));
     defaults
         .chain(variants)
@@ -127,7 +124,7 @@ fn bench_clipping(c: &mut Criterion) {
         for (clip, options) in clips {
             let mut store = Store::new();
             let vars: Vec<TensorId> = (0..PARTS).map(|i| dense_tensor(&mut store, &format!("w{i}"), n)).collect();
-            let mut opt: AnyOptimizer = build_optimizer(class, options).unwrap();
+            let mut opt: Optimizer = build_optimizer(class, options).unwrap();
             group.bench_function(BenchmarkId::new(class, clip), |b| {
                 b.iter(|| {
                     let pairs: Vec<_> = grads.iter().zip(&vars).map(|(g, v)| (Some(Gradient::Dense(g)), *v)).collect();

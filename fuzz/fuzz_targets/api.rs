@@ -3,31 +3,17 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use simdopt_core::{build_optimizer, AnyOptimizer, Clipping, Gradient, Store, Tensor, TensorId};
+use simdopt_core::{build_optimizer, registry, Clipping, Gradient, Optimizer, Store, Tensor, TensorId};
 
-const CLASSES: [&str; 8] = ["SGD", "RMSprop", "Adam", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl"];
-const KEYS: [&str; 20] = [
-    "learning_rate",
-    "decay",
-    "momentum",
-    "nesterov",
-    "rho",
-    "epsilon",
-    "centered",
-    "beta_1",
-    "beta_2",
-    "amsgrad",
-    "initial_accumulator_value",
-    "learning_rate_power",
-    "l1_regularization_strength",
-    "l2_regularization_strength",
-    "l2_shrinkage_regularization_strength",
-    "beta",
-    "clipnorm",
-    "clipvalue",
-    "global_clipnorm",
-    "lr",
-];
+/// Option keys to draw from: every config key of the registry's classes, the base options
+/// and the aliases.
+fn keys() -> Vec<&'static str> {
+    let mut k: Vec<&'static str> = registry::CLASSES.iter().flat_map(|c| c.defaults()).map(|h| h.name).collect();
+    k.extend(["clipnorm", "clipvalue", "global_clipnorm", "lr", "schedule_decay"]);
+    k.sort_unstable();
+    k.dedup();
+    k
+}
 /// Variables: a matrix, a vector with an odd tail, a scalar, a table with rows, an empty one.
 const SHAPES: [&[usize]; 5] = [&[2, 3], &[13], &[], &[6, 4], &[0, 3]];
 
@@ -67,7 +53,7 @@ struct Input {
 
 struct World {
     store: Store,
-    opt: AnyOptimizer,
+    opt: Optimizer,
     ids: Vec<TensorId>,
 }
 
@@ -135,8 +121,10 @@ fn owned(w: &World, g: &Grad, var: TensorId) -> Owned {
 }
 
 fuzz_target!(|input: Input| {
-    let class = CLASSES[input.class as usize % CLASSES.len()];
-    let options: Vec<(&str, f32)> = input.options.iter().map(|(k, v)| (KEYS[*k as usize % KEYS.len()], *v)).collect();
+    let classes = &registry::CLASSES;
+    let class = classes[input.class as usize % classes.len()].class_name;
+    let keys = keys();
+    let options: Vec<(&str, f32)> = input.options.iter().map(|(k, v)| (keys[*k as usize % keys.len()], *v)).collect();
     let Ok(opt) = build_optimizer(class, &options) else { return };
     let mut store = Store::new();
     let mut ids: Vec<TensorId> = SHAPES

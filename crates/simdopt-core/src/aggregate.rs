@@ -7,8 +7,9 @@
 //! is independent, so the SIMD lanes and the scalar tail give bit-identical results and the wasm
 //! SIMD, wasm scalar and native builds agree bit for bit.
 
+use crate::drive::{for_each, ElementKernel};
 use crate::error::{Error, Result};
-use crate::lanes::{drive, ElementKernel, Lanes};
+use crate::lanes::Lanes;
 
 /// How replicas' values combine (TensorFlow's `ReduceOp`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +28,7 @@ pub fn reduce_into(out: &mut [f32], inputs: &[&[f32]], op: ReduceOp) -> Result<(
         }
     }
     let k = ReduceKernel { src: |r: usize| inputs[r].as_ptr(), replicas: inputs.len(), out: out.as_mut_ptr(), mean: op == ReduceOp::Mean };
-    drive(&k, out.len());
+    for_each(&k, out.len());
     Ok(())
 }
 
@@ -56,7 +57,7 @@ pub fn reduce_strided_into(out: &mut [f32], src: &[f32], replicas: usize, stride
         out: out.as_mut_ptr(),
         mean: op == ReduceOp::Mean,
     };
-    drive(&k, out.len());
+    for_each(&k, out.len());
     Ok(())
 }
 

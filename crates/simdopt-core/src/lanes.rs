@@ -432,66 +432,20 @@ pub type Wide = Array<8>;
 
 /// `REDUCE_WIDTH` lanes for the reductions, in registers where the build has SIMD.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-type Reduce = Pair<wasm_simd::F32x4>;
+pub(crate) type Reduce = Pair<wasm_simd::F32x4>;
 #[cfg(target_arch = "x86_64")]
-type Reduce = Pair<x86_sse::F32x4>;
+pub(crate) type Reduce = Pair<x86_sse::F32x4>;
 #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
-type Reduce = Array<REDUCE_WIDTH>;
+pub(crate) type Reduce = Array<REDUCE_WIDTH>;
 
 /// Width used by the fixed-order reductions: the same on every build, so sums agree bit for bit.
 pub const REDUCE_WIDTH: usize = 8;
 
-/// One element-wise kernel step over `L::WIDTH` consecutive elements starting at `i`.
-pub trait ElementKernel {
-    /// # Safety
-    /// Every buffer the kernel holds must be valid for `L::WIDTH` elements from `i`.
-    unsafe fn step<L: Lanes>(&self, i: usize);
-}
-
-/// Runs `k` over `0..n`: wide lanes for the body, scalar for the tail.
-#[inline(always)]
-pub fn drive<K: ElementKernel>(k: &K, n: usize) {
-    let w = Wide::WIDTH;
-    let end = n;
-    let mut i = 0;
-    unsafe {
-        if !scalar_forced() {
-            while i + w <= end {
-                k.step::<Wide>(i);
-                i += w;
-            }
-        }
-        while i < end {
-            k.step::<f32>(i);
-            i += 1;
-        }
-    }
-}
-
-#[cfg(feature = "scalar-hook")]
-std::thread_local! {
-    static FORCE_SCALAR: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
-}
-
-/// Test hook (cargo feature `scalar-hook`): makes [`drive`] run every element through the scalar
-/// `f32` lanes on this thread, as a reference for the wide lanes.
 #[cfg(feature = "scalar-hook")]
 #[doc(hidden)]
-pub fn force_scalar(on: bool) {
-    FORCE_SCALAR.with(|f| f.set(on))
-}
-
-#[inline(always)]
-fn scalar_forced() -> bool {
-    #[cfg(feature = "scalar-hook")]
-    {
-        FORCE_SCALAR.with(|f| f.get())
-    }
-    #[cfg(not(feature = "scalar-hook"))]
-    {
-        false
-    }
-}
+pub use crate::drive::force_scalar;
+/// The raw element driver, for the core's passes that are not optimizer kernels (`quant`).
+pub(crate) use crate::drive::{for_each as drive, ElementKernel};
 
 /// Σ x² in one fixed order on every build: `REDUCE_WIDTH` interleaved partial sums (lane j sums
 /// elements j, j+W, j+2W, ...), combined pairwise, then the tail added in order.

@@ -22,25 +22,30 @@
 #![allow(clippy::eq_op, clippy::assign_op_pattern, clippy::needless_range_loop)]
 
 pub mod aggregate;
-pub mod clip;
+pub mod drive;
 pub mod error;
+pub mod external;
 pub mod lanes;
+pub mod matmul;
 pub mod optimizer;
 pub mod quant;
+pub mod reduce;
+pub mod registry;
 pub mod rules;
+pub mod slot;
+pub mod step;
 pub mod store;
-
-mod dynamic;
 
 /// The README's example runs as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeExample;
 
-pub use clip::Clipping;
-pub use dynamic::{build_optimizer, AnyOptimizer, DynOptimizer, Options};
 pub use error::{Error, Result};
 pub use optimizer::{Gradient, Optimizer};
+pub use registry::{build_optimizer, registry_json, Family, Options};
+pub use step::clip::{self, Clipping};
+pub use step::{Ema, Stages};
 pub use store::{Store, Tensor, TensorId};
 
 /// Which lane implementation this build runs: `"simd128"`, `"scalar"` (wasm without SIMD) or

@@ -67,6 +67,9 @@ pub fn element_count(shape: &[usize]) -> Option<usize> {
     (n <= isize::MAX as usize / core::mem::size_of::<f32>()).then_some(n)
 }
 
+/// A variable's shape and values, and a gradient held in the store.
+pub(crate) type VarAndGrad<'a> = (&'a [usize], &'a mut [f32], Option<&'a [f32]>);
+
 struct Entry {
     generation: u32,
     tensor: Option<Tensor>,
@@ -160,10 +163,24 @@ impl Store {
         self.len() == 0
     }
 
-    /// Raw pointer to a tensor's values, for kernels that update several buffers at once.
-    pub(crate) fn data_ptr(&mut self, id: TensorId) -> Result<(*mut f32, usize)> {
-        let t = self.get_mut(id)?;
-        Ok((t.data.as_mut_ptr(), t.data.len()))
+    /// A variable's shape and values for an update, and the values of another tensor of the
+    /// store that holds its gradient (a distinct tensor).
+    pub(crate) fn var_and_grad(&mut self, var: TensorId, grad: Option<TensorId>) -> Result<VarAndGrad<'_>> {
+        self.entry_mut(var)?;
+        let (vi, gi) = (var.index() as usize, grad.map(|g| g.index() as usize));
+        if gi == Some(vi) {
+            return Err(Error::InvalidState { message: "a gradient tensor cannot be its own variable".into() });
+        }
+        if let Some(g) = grad {
+            self.get(g)?;
+        }
+        // Two disjoint borrows of the slab: split it between the two indices.
+        let (lo, hi) = self.entries.split_at_mut(vi);
+        let (v_entry, hi) = hi.split_first_mut().expect("checked by entry_mut");
+        let g = gi.map(|gi| if gi < vi { &lo[gi] } else { &hi[gi - vi - 1] });
+        let t = v_entry.tensor.as_mut().expect("checked by entry_mut");
+        let g = g.map(|e| e.tensor.as_ref().expect("checked by get").data.as_slice());
+        Ok((&t.shape, &mut t.data, g))
     }
 }
 

@@ -9,7 +9,7 @@
 // The formulas run over several arrays at once: indexed loops read as the formulas do.
 #![allow(clippy::needless_range_loop)]
 
-use simdopt_core::{build_optimizer, AnyOptimizer, Gradient, Store, Tensor, TensorId};
+use simdopt_core::{build_optimizer, Gradient, Optimizer, Store, Tensor, TensorId};
 
 const N: usize = 19;
 const STEPS: usize = 3;
@@ -168,7 +168,7 @@ fn check_clipped(clip: &[(&str, f32)]) {
     let b = store.insert(Tensor::new("b", vec![11], vec![0.5; 11]).unwrap());
     let mut options = vec![("learning_rate", lr as f32)];
     options.extend_from_slice(clip);
-    let mut opt: AnyOptimizer = build_optimizer("SGD", &options).unwrap();
+    let mut opt: Optimizer = build_optimizer("SGD", &options).unwrap();
     let mut vars: Vec<Vec<f64>> = [a, b].iter().map(|&id| store.get(id).unwrap().data.iter().map(|&v| v as f64).collect()).collect();
     for t in 0..STEPS {
         let ga = f32s(&gradient(t));

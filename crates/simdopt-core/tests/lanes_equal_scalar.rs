@@ -3,10 +3,11 @@
 //! random shapes (empty, single element, odd tails), values, dense and sparse gradients.
 
 use proptest::prelude::*;
-use simdopt_core::{build_optimizer, lanes, Gradient, Store, Tensor};
+use simdopt_core::{build_optimizer, lanes, registry, Gradient, Store, Tensor};
 
 /// (Keras class, options) of every kernel variant.
-const CONFIGS: &[(&str, &[(&str, f32)])] = &[
+/// Option variants besides each registry class with its defaults (and learning rate 0.1).
+const VARIANTS: &[(&str, &[(&str, f32)])] = &[
     ("SGD", &[("learning_rate", 0.1)]),
     ("SGD", &[("learning_rate", 0.1), ("momentum", 0.9), ("nesterov", 1.0)]),
     ("SGD", &[("learning_rate", 0.1), ("momentum", 0.5), ("clipnorm", 0.7), ("clipvalue", 0.4)]),
@@ -28,6 +29,12 @@ const CONFIGS: &[(&str, &[(&str, f32)])] = &[
     ("Ftrl", &[("learning_rate", 0.1), ("learning_rate_power", -0.7), ("l2_shrinkage_regularization_strength", 0.01)]),
     ("Ftrl", &[("learning_rate", 0.05), ("learning_rate_power", 0.0), ("decay", 0.3)]),
 ];
+
+/// Every class of the registry (learning rate 0.1), then [`VARIANTS`].
+fn configs() -> Vec<(&'static str, &'static [(&'static str, f32)])> {
+    let lr: &'static [(&'static str, f32)] = &[("learning_rate", 0.1)];
+    registry::CLASSES.iter().map(|c| (c.class_name, lr)).chain(VARIANTS.iter().copied()).collect()
+}
 
 /// One step's gradient: dense values, or sparse (row indices, values row-major).
 #[derive(Clone, Debug)]
@@ -60,15 +67,23 @@ fn grad(rows: usize, row_len: usize) -> impl Strategy<Value = Grad> {
 
 /// A case: a config, a `[rows, row_len]` variable, its initial values and three steps.
 fn case() -> impl Strategy<Value = (usize, usize, usize, Vec<f32>, Vec<Grad>)> {
-    (0..CONFIGS.len(), 0usize..7, prop_oneof![Just(1usize), 1usize..20, Just(8), Just(16), Just(9)]).prop_flat_map(|(c, rows, row_len)| {
-        (Just(c), Just(rows), Just(row_len), prop::collection::vec(value(), rows * row_len), prop::collection::vec(grad(rows, row_len), 3))
-    })
+    (0..configs().len(), 0usize..7, prop_oneof![Just(1usize), 1usize..20, Just(8), Just(16), Just(9)]).prop_flat_map(
+        |(c, rows, row_len)| {
+            (
+                Just(c),
+                Just(rows),
+                Just(row_len),
+                prop::collection::vec(value(), rows * row_len),
+                prop::collection::vec(grad(rows, row_len), 3),
+            )
+        },
+    )
 }
 
 /// Bits of the variable and every weight after each step.
 fn run(config: usize, rows: usize, row_len: usize, initial: &[f32], grads: &[Grad], scalar: bool) -> Vec<Vec<u32>> {
     lanes::force_scalar(scalar);
-    let (class, options) = CONFIGS[config];
+    let (class, options) = configs()[config];
     let mut opt = build_optimizer(class, options).unwrap();
     let mut store = Store::new();
     let v = store.insert(Tensor::new("v", vec![rows, row_len], initial.to_vec()).unwrap());
@@ -101,7 +116,7 @@ proptest! {
     fn wide_lanes_equal_scalar((config, rows, row_len, initial, grads) in case()) {
         let wide = run(config, rows, row_len, &initial, &grads, false);
         let scalar = run(config, rows, row_len, &initial, &grads, true);
-        prop_assert!(same(&wide, &scalar), "{:?}: wide and scalar lanes differ", CONFIGS[config]);
+        prop_assert!(same(&wide, &scalar), "{:?}: wide and scalar lanes differ", configs()[config]);
     }
 }
 
@@ -113,7 +128,7 @@ fn every_config_wide_equals_scalar() {
     let dense: Vec<f32> = (0..rows * row_len).map(|i| ((i * 29 % 17) as f32 - 8.0) * 0.07).collect();
     let sparse = Grad::Sparse(vec![3, 0, 3], dense[..3 * row_len].to_vec());
     let grads = [Grad::Dense(dense.clone()), sparse, Grad::Dense(dense)];
-    for (config, c) in CONFIGS.iter().enumerate() {
+    for (config, c) in configs().iter().enumerate() {
         let wide = run(config, rows, row_len, &initial, &grads, false);
         let scalar = run(config, rows, row_len, &initial, &grads, true);
         assert!(same(&wide, &scalar), "{:?}", c);
@@ -122,22 +137,26 @@ fn every_config_wide_equals_scalar() {
     }
 }
 
-/// The hook does what it says: with it, `drive` steps one element at a time.
+/// The hook does what it says: with it, the driver steps one element at a time.
 #[test]
-fn force_scalar_makes_drive_scalar() {
+fn force_scalar_makes_the_driver_scalar() {
+    use simdopt_core::clip::Identity;
+    use simdopt_core::drive::{self, LaneKernel};
     use std::cell::RefCell;
     struct Widths(RefCell<Vec<usize>>);
-    impl lanes::ElementKernel for Widths {
-        unsafe fn step<L: lanes::Lanes>(&self, _i: usize) {
+    impl LaneKernel<0> for Widths {
+        fn lanes<L: lanes::Lanes>(&self, x: L, _g: L, s: [L; 0]) -> (L, [L; 0]) {
             self.0.borrow_mut().push(L::WIDTH);
+            (x, s)
         }
     }
     let k = Widths(RefCell::new(Vec::new()));
-    lanes::drive(&k, 19);
+    let (mut var, grad) = ([0.0f32; 19], [0.0f32; 19]);
+    drive::update(Identity, &k, &mut var, &grad, []);
     assert_eq!(*k.0.borrow(), [8, 8, 1, 1, 1]);
     k.0.borrow_mut().clear();
     lanes::force_scalar(true);
-    lanes::drive(&k, 19);
+    drive::update(Identity, &k, &mut var, &grad, []);
     lanes::force_scalar(false);
     assert_eq!(*k.0.borrow(), [1; 19]);
 }

@@ -3,7 +3,7 @@
 //! what a step refuses, report non-finite gradients under the guard, and change nothing.
 
 use simdopt_core::clip::Clip;
-use simdopt_core::{build_optimizer, AnyOptimizer, Error, Gradient, Store, Tensor, TensorId};
+use simdopt_core::{build_optimizer, Error, Gradient, Optimizer, Store, Tensor, TensorId};
 
 const LR: f32 = 0.1;
 
@@ -19,7 +19,7 @@ fn world() -> (Store, [TensorId; 3], TensorId) {
     (store, vars, grad)
 }
 
-fn sgd(clip: &[(&str, f32)]) -> AnyOptimizer {
+fn sgd(clip: &[(&str, f32)]) -> Optimizer {
     let mut options = vec![("learning_rate", LR)];
     options.extend_from_slice(clip);
     build_optimizer("SGD", &options).unwrap()

@@ -5,9 +5,10 @@
 //! gradient is skipped without changing anything.
 
 use proptest::prelude::*;
-use simdopt_core::{build_optimizer, AnyOptimizer, Clipping, Error, Gradient, Store, Tensor, TensorId};
+use simdopt_core::{build_optimizer, registry, Clipping, Error, Gradient, Optimizer, Store, Tensor, TensorId};
 
-const CONFIGS: &[(&str, &[(&str, f32)])] = &[
+/// Option variants besides each registry class with its defaults (and learning rate 0.1).
+const VARIANTS: &[(&str, &[(&str, f32)])] = &[
     ("SGD", &[("learning_rate", 0.1)]),
     ("SGD", &[("learning_rate", 0.1), ("momentum", 0.9), ("nesterov", 1.0)]),
     ("RMSprop", &[("learning_rate", 0.1), ("momentum", 0.5), ("centered", 1.0)]),
@@ -20,9 +21,15 @@ const CONFIGS: &[(&str, &[(&str, f32)])] = &[
     ("Ftrl", &[("learning_rate", 0.1), ("l1_regularization_strength", 0.01), ("l2_shrinkage_regularization_strength", 0.05)]),
 ];
 
+/// Every class of the registry (learning rate 0.1), then [`VARIANTS`].
+fn configs() -> Vec<(&'static str, &'static [(&'static str, f32)])> {
+    let lr: &'static [(&'static str, f32)] = &[("learning_rate", 0.1)];
+    registry::CLASSES.iter().map(|c| (c.class_name, lr)).chain(VARIANTS.iter().copied()).collect()
+}
+
 struct World {
     store: Store,
-    opt: AnyOptimizer,
+    opt: Optimizer,
     /// w [2, 3], b [5], s [] (scalar), table [4, 3].
     vars: [TensorId; 4],
     grad: TensorId,
@@ -31,7 +38,7 @@ struct World {
 }
 
 fn world(config: usize) -> World {
-    let (class, options) = CONFIGS[config % CONFIGS.len()];
+    let (class, options) = configs()[config % configs().len()];
     let mut store = Store::new();
     let mut t = |name: &str, shape: Vec<usize>| {
         let n = shape.iter().product();
@@ -78,7 +85,7 @@ fn observe(w: &World) -> String {
         o.weight_names(),
         o.clipping(),
         o.slot_batches(),
-        o.slot_variables(),
+        o.slot_variables().collect::<Vec<_>>(),
         w.store.len()
     )
 }
@@ -272,7 +279,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
     #[test]
-    fn bad_input_changes_nothing(config in 0usize..CONFIGS.len(), calls in prop::collection::vec(bad(), 1..6)) {
+    fn bad_input_changes_nothing(config in 0usize..configs().len(), calls in prop::collection::vec(bad(), 1..6)) {
         let mut w = world(config);
         for bad in &calls {
             let before = observe(&w);
@@ -289,7 +296,7 @@ proptest! {
 
     /// With only finite gradients, the guarded step is the plain step, bit for bit.
     #[test]
-    fn guard_is_transparent_on_finite_gradients(config in 0usize..CONFIGS.len(), g in prop::collection::vec(-1e3f32..1e3, 6), rows in prop::collection::vec(0i64..4, 0..6)) {
+    fn guard_is_transparent_on_finite_gradients(config in 0usize..configs().len(), g in prop::collection::vec(-1e3f32..1e3, 6), rows in prop::collection::vec(0i64..4, 0..6)) {
         let mut a = world(config);
         let mut b = world(config);
         let v = vec![0.25f32; rows.len() * 3];
@@ -313,12 +320,12 @@ proptest! {
 /// keeps its initial value), and a further step with new gradients must give both the same bits.
 #[test]
 fn restoring_slot_batches_recreates_the_weight_order() {
-    for (config, &(class, options)) in CONFIGS.iter().enumerate() {
+    for (config, &(class, options)) in configs().iter().enumerate() {
         let mut w = world(config);
         // The same variables, values and handles: `world` is deterministic.
         let mut copy = world(config);
         let mut fresh = build_optimizer(class, options).unwrap();
-        let order: Vec<TensorId> = w.opt.slot_variables().into_iter().map(|(id, _, _)| id).collect();
+        let order: Vec<TensorId> = w.opt.slot_variables().map(|(id, _, _)| id).collect();
         let mut first = 0;
         for &n in w.opt.slot_batches() {
             fresh.create_slots_for(&copy.store, &order[first..first + n]).unwrap();
@@ -349,7 +356,7 @@ fn restoring_slot_batches_recreates_the_weight_order() {
 /// in debug builds, a silent wrap to 0 in release). Now it is refused before anything changes.
 #[test]
 fn a_step_at_the_largest_iteration_count_is_refused() {
-    for config in 0..CONFIGS.len() {
+    for config in 0..configs().len() {
         let mut w = world(config);
         w.opt.set_iterations(u64::MAX);
         let before = observe(&w);

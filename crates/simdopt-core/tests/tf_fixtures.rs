@@ -27,13 +27,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use simdopt_core::{build_optimizer, AnyOptimizer, Gradient, Store, Tensor, TensorId};
+use simdopt_core::{build_optimizer, registry, Family, Gradient, Optimizer, Store, Tensor, TensorId};
 
 const TOLERANCE: f64 = 1e-6;
 /// Ftrl's `linear` slot over a whole trajectory (see the module docs); the fixtures need 1.9e-3.
 const FTRL_LINEAR_TRAJECTORY_TOLERANCE: f64 = 5e-3;
-
-const FILES: [&str; 8] = ["SGD", "RMSprop", "Adam", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl"];
 
 fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tf24/optimizers").join(format!("{name}.json"));
@@ -84,7 +82,7 @@ impl Report {
 }
 
 /// The optimizer of a case, built from its `get_config()` (`name` aside).
-fn build(case: &Value) -> AnyOptimizer {
+fn build(case: &Value) -> Optimizer {
     let name = case["name"].as_str().unwrap();
     let config = case["optimizer"]["config"].as_object().unwrap();
     let mut options: Vec<(&str, f32)> = Vec::new();
@@ -104,7 +102,7 @@ fn build(case: &Value) -> AnyOptimizer {
 
 /// Ftrl's allowance for one `linear` weight in anchored mode: 2 ulp of each accumulator root
 /// (`n^-p`), times `|θ| / lr` (`|θ|` for the shrinkage kernel), with TF's state before the step.
-fn ftrl_linear_slack(opt: &AnyOptimizer, iteration: u64, acc_before: &[f32], acc_after: &[f32], theta: &[f32]) -> Vec<f64> {
+fn ftrl_linear_slack(opt: &Optimizer, iteration: u64, acc_before: &[f32], acc_after: &[f32], theta: &[f32]) -> Vec<f64> {
     let h = |k: &str| opt.hyper(k).unwrap();
     let (lr0, decay, p) = (h("learning_rate"), h("decay"), h("learning_rate_power"));
     let lr = if decay > 0.0 { lr0 / (1.0 + decay * iteration as f32) } else { lr0 };
@@ -144,7 +142,7 @@ fn replay(case: &Value, anchored: bool) -> Report {
         let prev = if anchored && s > 0 { Some(&steps[s - 1]) } else { None };
         if let Some(prev) = prev {
             let mut fresh = build(case);
-            let order: Vec<TensorId> = opt.slot_variables().into_iter().map(|(id, _, _)| id).collect();
+            let order: Vec<TensorId> = opt.slot_variables().map(|(id, _, _)| id).collect();
             let mut first = 0;
             for &n in opt.slot_batches() {
                 fresh.create_slots_for(&store, &order[first..first + n]).unwrap_or_else(|e| panic!("{name} step {s}: {e}"));
@@ -266,7 +264,8 @@ fn replay_all<'a>(label: &str, cases: impl Iterator<Item = &'a Value> + Clone) -
 
 #[test]
 fn every_optimizer_matches_tf24() {
-    let files: Vec<Value> = FILES.iter().map(|f| fixture(f)).collect();
+    // One fixture file per TF 2.4 class of the registry.
+    let files: Vec<Value> = registry::CLASSES.iter().filter(|c| c.family == Family::Tf24).map(|c| fixture(c.class_name)).collect();
     let cases = files.iter().flat_map(|f| f["cases"].as_array().unwrap().iter());
     let n = replay_all("optimizers/*.json", cases);
     assert!(n >= 8 * 28, "only {n} cases");

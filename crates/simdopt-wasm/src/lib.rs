@@ -12,10 +12,12 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use simdopt_core::{build_optimizer, AnyOptimizer, Clipping, Error, Gradient, Store, Tensor, TensorId};
+use simdopt_core::{build_optimizer, Clipping, Error, Gradient, Optimizer, Store, Tensor, TensorId};
 use wasm_bindgen::prelude::*;
 
 mod aggregate;
+mod external;
+mod keras3;
 #[cfg(feature = "threads")]
 mod pool;
 #[cfg(feature = "threads")]
@@ -31,7 +33,7 @@ const KIND_SPARSE: u32 = 3;
 #[derive(Default)]
 struct State {
     store: Store,
-    optimizers: HashMap<u32, AnyOptimizer>,
+    optimizers: HashMap<u32, Optimizer>,
     next_optimizer: u32,
     frame: Frame,
     /// The error of the last failed [`optimizer_apply`], for [`take_error`].
@@ -124,7 +126,7 @@ fn to_js(e: Error) -> JsError {
 }
 
 /// The live optimizer `id` (a map, not the whole state, so callers can borrow other fields too).
-fn optimizer(optimizers: &mut HashMap<u32, AnyOptimizer>, id: u32) -> Result<&mut AnyOptimizer, Error> {
+fn optimizer(optimizers: &mut HashMap<u32, Optimizer>, id: u32) -> Result<&mut Optimizer, Error> {
     optimizers.get_mut(&id).ok_or_else(|| Error::InvalidState { message: format!("optimizer {id} has been disposed") })
 }
 
@@ -212,6 +214,13 @@ pub fn frame_layout() -> Vec<u32> {
 
 // ---- optimizers ----------------------------------------------------------------------------
 
+/// The core's registry of optimizer classes as JSON (`simdopt_core::registry_json`): class
+/// names, families, config defaults and slot tables, for the facade's check of its own tables.
+#[wasm_bindgen]
+pub fn registry_json() -> String {
+    simdopt_core::registry_json()
+}
+
 /// Creates an optimizer from its Keras class name and numeric options (flags as 0/1).
 #[wasm_bindgen]
 pub fn optimizer_create(class_name: &str, name: &str, keys: Vec<String>, values: Vec<f32>) -> Result<u32, JsError> {
@@ -265,7 +274,7 @@ fn iterations_from_js(x: f64) -> Result<u64, Error> {
 }
 
 /// Refuses a step that would count past [`MAX_ITERATIONS`], before anything changes.
-fn countable(opt: &AnyOptimizer) -> Result<(), Error> {
+fn countable(opt: &Optimizer) -> Result<(), Error> {
     if opt.iterations() >= MAX_ITERATIONS {
         return Err(Error::InvalidState {
             message: format!(
@@ -527,18 +536,14 @@ pub fn optimizer_slot_batches(id: u32) -> Result<Vec<u32>, JsError> {
 #[wasm_bindgen]
 pub fn optimizer_slot_variables(id: u32) -> Result<Vec<u32>, JsError> {
     with(|s| {
-        Ok(optimizer(&mut s.optimizers, id)?
-            .slot_variables()
-            .into_iter()
-            .flat_map(|(v, _, len)| [v.index(), v.generation(), len as u32])
-            .collect())
+        Ok(optimizer(&mut s.optimizers, id)?.slot_variables().flat_map(|(v, _, len)| [v.index(), v.generation(), len as u32]).collect())
     })
 }
 
 /// Names of the variables with slots (as when their slots were made), first-seen order.
 #[wasm_bindgen]
 pub fn optimizer_slot_variable_names(id: u32) -> Result<Vec<String>, JsError> {
-    with(|s| Ok(optimizer(&mut s.optimizers, id)?.slot_variables().into_iter().map(|(_, name, _)| name).collect()))
+    with(|s| Ok(optimizer(&mut s.optimizers, id)?.slot_variables().map(|(_, name, _)| name.to_string()).collect()))
 }
 
 /// The shape of a live tensor.

@@ -9,7 +9,8 @@
 //! (tests/threads.test.ts) and benches/threads.mjs times.
 
 use simdopt_core::clip::Identity;
-use simdopt_core::rules::{Adadelta, Adagrad, Adam, Adamax, Ftrl, Nadam, Options, RmsProp, Sgd, StepContext, UpdateRule};
+use simdopt_core::drive::GradIn;
+use simdopt_core::rules::{Adadelta, Adagrad, Adam, Adamax, DenseStep, Ftrl, Nadam, Options, RmsProp, Sgd, Slot, StepContext, UpdateRule};
 use simdopt_core::Error;
 use wasm_bindgen::prelude::*;
 
@@ -46,7 +47,7 @@ struct State<R: UpdateRule> {
     var: Vec<f32>,
     grad: Vec<f32>,
     /// `chunk_slots[c]`: the rule's slots for the elements of chunk `c`.
-    chunk_slots: Vec<Vec<Vec<f32>>>,
+    chunk_slots: Vec<Vec<Slot>>,
 }
 
 /// Rules whose step scalars can be shared with the workers (all of the core's: plain f32s).
@@ -66,7 +67,7 @@ where
         let chunk_slots = (0..n.div_ceil(CHUNK))
             .map(|c| {
                 let len = CHUNK.min(n - c * CHUNK);
-                specs.iter().map(|s| vec![s.init; len]).collect()
+                specs.iter().map(|s| Slot::new(s, &[len]).expect("slot memory")).collect()
             })
             .collect();
         let globals = rule.global_weights().iter().map(|s| s.init).collect();
@@ -88,7 +89,9 @@ where
                 unsafe {
                     let var = core::slice::from_raw_parts_mut(var.at(s), e - s);
                     let grad = core::slice::from_raw_parts(grad.at(s), e - s);
-                    rule.apply_dense(coeffs, Identity, var, grad, &mut *slots.at(s / CHUNK));
+                    let step =
+                        DenseStep { pre: Identity, shape: &[e - s], var, grad: GradIn::Values(grad), slots: &mut *slots.at(s / CHUNK) };
+                    rule.apply_dense(coeffs, step);
                 }
                 s = e;
             }
@@ -97,7 +100,7 @@ where
     }
 
     fn slot(&self, i: usize) -> Vec<f32> {
-        self.chunk_slots.iter().flat_map(|c| c[i].iter().copied()).collect()
+        self.chunk_slots.iter().flat_map(|c| c[i].f32().expect("f32 slots").iter().copied()).collect()
     }
 }
 

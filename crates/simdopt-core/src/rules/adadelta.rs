@@ -1,10 +1,16 @@
 //! Adadelta: TF's `ResourceApplyAdadelta` / `ResourceSparseApplyAdadelta` kernels (the sparse
 //! update touches only the indexed rows, with the same per-element formula).
 
-use super::{finite, keras_epsilon, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
-use crate::clip::{GradPrelude, Identity};
+use super::{
+    finite, keras_epsilon, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, EPSILON,
+};
+use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
-use crate::lanes::{drive, ElementKernel, Lanes};
+use crate::lanes::Lanes;
+use crate::slot::f32_slots;
+use crate::step::GradPrelude;
+
+const RHO: Hyper = Hyper::number("rho", 0.95);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Adadelta {
@@ -14,7 +20,7 @@ pub struct Adadelta {
 
 impl Default for Adadelta {
     fn default() -> Self {
-        Adadelta { rho: 0.95, epsilon: 1e-7 }
+        Adadelta { rho: RHO.default, epsilon: EPSILON.default }
     }
 }
 
@@ -37,14 +43,15 @@ pub struct AdadeltaCoeffs {
 
 impl UpdateRule for Adadelta {
     const CLASS_NAME: &'static str = "Adadelta";
+    const CONFIG: &'static [Hyper] = &[RHO, EPSILON];
     type Coeffs = AdadeltaCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        Adadelta::new(o.take("rho", 0.95), o.take("epsilon", 1e-7))
+        Adadelta::new(o.number(&RHO), o.number(&EPSILON))
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec { name: "accum_grad", init: 0.0 }, SlotSpec { name: "accum_var", init: 0.0 }]
+        vec![SlotSpec::like_var("accum_grad", 0.0), SlotSpec::like_var("accum_var", 0.0)]
     }
 
     fn hyper_names(&self) -> &'static [&'static str] {
@@ -73,54 +80,47 @@ impl UpdateRule for Adadelta {
         AdadeltaCoeffs { lr: ctx.lr, rho: self.rho, one_minus_rho: 1.0 - self.rho, epsilon: self.epsilon }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdadeltaCoeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
-        let [acc_g, acc_x] = slots else { unreachable!("adadelta has two slots") };
-        let k = Kernel { c: *c, pre, var: var.as_mut_ptr(), grad: grad.as_ptr(), acc_g: acc_g.as_mut_ptr(), acc_x: acc_x.as_mut_ptr() };
-        drive(&k, var.len())
+    fn apply_dense<P: GradPrelude>(&self, c: &AdadeltaCoeffs, t: DenseStep<'_, P>) {
+        drive::update(t.pre, &Kernel { c: *c }, t.var, t.grad, f32_slots::<2>(t.slots))
     }
 
-    fn apply_sparse(&self, c: &AdadeltaCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
-        let [acc_g, acc_x] = slots else { unreachable!("adadelta has two slots") };
-        let w = g.row_len;
-        for (k, &r) in g.rows.iter().enumerate() {
-            let span = r * w..(r + 1) * w;
-            let k = Kernel {
-                c: *c,
-                pre: Identity,
-                var: var[span.clone()].as_mut_ptr(),
-                grad: g.row_values(k).as_ptr(),
-                acc_g: acc_g[span.clone()].as_mut_ptr(),
-                acc_x: acc_x[span].as_mut_ptr(),
-            };
-            drive(&k, w)
-        }
+    fn apply_sparse(&self, c: &AdadeltaCoeffs, t: SparseStep<'_>) {
+        update_indexed_rows(&Kernel { c: *c }, t.var, &t.grad, f32_slots::<2>(t.slots))
     }
 }
 
-/// The kernel (dense, and per indexed row):
-/// `acc_g = acc_g*rho + g²*(1-rho); u = sqrt(acc_x + eps) * rsqrt(acc_g + eps) * g;
-/// var -= u * lr; acc_x = acc_x*rho + u²*(1-rho)` (the update uses the old `acc_x`).
-struct Kernel<P> {
+/// TF's `ResourceApplyAdadelta` (dense and per sparse row): `ag = ag*rho + g²*(1-rho)`,
+/// `u = sqrt(ax + eps) * (1 / sqrt(ag + eps)) * g`, `var -= u*lr`, `ax = ax*rho + u²*(1-rho)`.
+struct Kernel {
     c: AdadeltaCoeffs,
-    pre: P,
-    var: *mut f32,
-    grad: *const f32,
-    acc_g: *mut f32,
-    acc_x: *mut f32,
 }
 
-impl<P: GradPrelude> ElementKernel for Kernel<P> {
+impl LaneKernel<2> for Kernel {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
+    fn lanes<L: Lanes>(&self, x: L, g: L, [acc_g, acc_x]: [L; 2]) -> (L, [L; 2]) {
         let c = &self.c;
         let (rho, omr, eps) = (L::splat(c.rho), L::splat(c.one_minus_rho), L::splat(c.epsilon));
-        let g = self.pre.apply(L::load(self.grad.add(i)));
-        let ag = L::load(self.acc_g.add(i)) * rho + (g * g) * omr;
-        ag.store(self.acc_g.add(i));
-        let ax = L::load(self.acc_x.add(i));
-        let u = ((ax + eps).sqrt() * (L::splat(1.0) / (ag + eps).sqrt())) * g;
-        let x = L::load(self.var.add(i));
-        (x - u * L::splat(c.lr)).store(self.var.add(i));
-        (ax * rho + (u * u) * omr).store(self.acc_x.add(i));
+        let ag = acc_g * rho + (g * g) * omr;
+        let u = ((acc_x + eps).sqrt() * (L::splat(1.0) / (ag + eps).sqrt())) * g;
+        (x - u * L::splat(c.lr), [ag, acc_x * rho + (u * u) * omr])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::Adadelta;
+
+    #[test]
+    fn one_step_matches_the_formula() {
+        let (lr, rho, eps) = (1.0f64, 0.95f32 as f64, 1e-7f32 as f64);
+        let (x, opt) = run(Adadelta::new(0.95, 1e-7).unwrap(), 1.0);
+        // ag = (1-rho) g², u = sqrt(0 + eps) / sqrt(ag + eps) · g, var -= lr·u, ax = (1-rho) u².
+        let g = |i: usize| G[i] as f64;
+        let ag = |i: usize| (1.0 - rho) * g(i) * g(i);
+        let u = |i: usize| eps.sqrt() / (ag(i) + eps).sqrt() * g(i);
+        close("accum_grad", slot(&opt, "accum_grad"), ag);
+        close("accum_var", slot(&opt, "accum_var"), |i| (1.0 - rho) * u(i) * u(i));
+        close("var", &x, |i| X[i] as f64 - lr * u(i));
     }
 }

@@ -1,10 +1,15 @@
 //! Adagrad: TF's `ResourceApplyAdagradV2` / `ResourceSparseApplyAdagradV2` kernels (ε outside
 //! the square root; the sparse update touches only the indexed rows).
 
-use super::{check, finite, keras_epsilon, py_float, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
-use crate::clip::GradPrelude;
+use super::{
+    check, finite, keras_epsilon, py_float, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule,
+    EPSILON, INITIAL_ACCUMULATOR_VALUE,
+};
+use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
-use crate::lanes::{drive, ElementKernel, Lanes};
+use crate::lanes::Lanes;
+use crate::slot::f32_slots;
+use crate::step::GradPrelude;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Adagrad {
@@ -14,7 +19,7 @@ pub struct Adagrad {
 
 impl Default for Adagrad {
     fn default() -> Self {
-        Adagrad { initial_accumulator_value: 0.1, epsilon: 1e-7 }
+        Adagrad { initial_accumulator_value: INITIAL_ACCUMULATOR_VALUE.default, epsilon: EPSILON.default }
     }
 }
 
@@ -35,14 +40,15 @@ pub struct AdagradCoeffs {
 
 impl UpdateRule for Adagrad {
     const CLASS_NAME: &'static str = "Adagrad";
+    const CONFIG: &'static [Hyper] = &[INITIAL_ACCUMULATOR_VALUE, EPSILON];
     type Coeffs = AdagradCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        Adagrad::new(o.take("initial_accumulator_value", 0.1), o.take("epsilon", 1e-7))
+        Adagrad::new(o.number(&INITIAL_ACCUMULATOR_VALUE), o.number(&EPSILON))
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec { name: "accumulator", init: self.initial_accumulator_value }]
+        vec![SlotSpec::like_var("accumulator", self.initial_accumulator_value)]
     }
 
     fn hyper_names(&self) -> &'static [&'static str] {
@@ -75,57 +81,53 @@ impl UpdateRule for Adagrad {
         AdagradCoeffs { lr: ctx.lr, epsilon: self.epsilon }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdagradCoeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
-        let acc = slots[0].as_mut_ptr();
-        drive(&Dense { c: *c, pre, var: var.as_mut_ptr(), grad: grad.as_ptr(), acc }, var.len())
+    fn apply_dense<P: GradPrelude>(&self, c: &AdagradCoeffs, t: DenseStep<'_, P>) {
+        drive::update(t.pre, &Dense { c: *c }, t.var, t.grad, f32_slots::<1>(t.slots))
     }
 
-    fn apply_sparse(&self, c: &AdagradCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
-        let w = g.row_len;
-        let acc = &mut slots[0];
-        for (k, &r) in g.rows.iter().enumerate() {
-            let span = r * w..(r + 1) * w;
-            let grad = g.row_values(k).as_ptr();
-            drive(&SparseRow { c: *c, var: var[span.clone()].as_mut_ptr(), grad, acc: acc[span].as_mut_ptr() }, w)
-        }
+    fn apply_sparse(&self, c: &AdagradCoeffs, t: SparseStep<'_>) {
+        update_indexed_rows(&SparseRow { c: *c }, t.var, &t.grad, f32_slots::<1>(t.slots))
     }
 }
 
-/// `acc += g * g; var -= g * lr / (sqrt(acc) + eps)`.
-struct Dense<P> {
+/// TF's `ResourceApplyAdagradV2`: `acc += g²; var -= g*lr / (sqrt(acc) + eps)`.
+struct Dense {
     c: AdagradCoeffs,
-    pre: P,
-    var: *mut f32,
-    grad: *const f32,
-    acc: *mut f32,
 }
 
-impl<P: GradPrelude> ElementKernel for Dense<P> {
+impl LaneKernel<1> for Dense {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        let g = self.pre.apply(L::load(self.grad.add(i)));
-        let a = L::load(self.acc.add(i)) + g * g;
-        a.store(self.acc.add(i));
-        let x = L::load(self.var.add(i));
-        (x - (g * L::splat(self.c.lr)) / (a.sqrt() + L::splat(self.c.epsilon))).store(self.var.add(i));
+    fn lanes<L: Lanes>(&self, x: L, g: L, [acc]: [L; 1]) -> (L, [L; 1]) {
+        let a = acc + g * g;
+        (x - (g * L::splat(self.c.lr)) / (a.sqrt() + L::splat(self.c.epsilon)), [a])
     }
 }
 
-/// One indexed row: `acc += g * g; var -= lr * g / (sqrt(acc) + eps)`.
+/// TF's `ResourceSparseApplyAdagradV2`, one row: `acc += g²; var -= lr*g / (sqrt(acc) + eps)`.
 struct SparseRow {
     c: AdagradCoeffs,
-    var: *mut f32,
-    grad: *const f32,
-    acc: *mut f32,
 }
 
-impl ElementKernel for SparseRow {
+impl LaneKernel<1> for SparseRow {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        let g = L::load(self.grad.add(i));
-        let a = L::load(self.acc.add(i)) + g * g;
-        a.store(self.acc.add(i));
-        let x = L::load(self.var.add(i));
-        (x - (L::splat(self.c.lr) * g) / (a.sqrt() + L::splat(self.c.epsilon))).store(self.var.add(i));
+    fn lanes<L: Lanes>(&self, x: L, g: L, [acc]: [L; 1]) -> (L, [L; 1]) {
+        let a = acc + g * g;
+        (x - (L::splat(self.c.lr) * g) / (a.sqrt() + L::splat(self.c.epsilon)), [a])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::Adagrad;
+
+    #[test]
+    fn one_step_matches_the_formula() {
+        let (lr, eps) = (0.1f64, 1e-7f64);
+        let (x, opt) = run(Adagrad::new(0.1, 1e-7).unwrap(), 0.1);
+        // acc = 0.1 + g², var -= lr·g / (sqrt(acc) + eps).
+        let acc = |i: usize| 0.1f32 as f64 + (G[i] as f64).powi(2);
+        close("accumulator", slot(&opt, "accumulator"), acc);
+        close("var", &x, |i| X[i] as f64 - lr * G[i] as f64 / (acc(i).sqrt() + eps));
     }
 }

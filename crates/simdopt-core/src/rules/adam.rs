@@ -2,10 +2,16 @@
 //! kernels for dense gradients, and Keras' Python sparse path (decay every row, scatter-add the
 //! indexed rows, then update every row of the variable).
 
-use super::{powf, Betas, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
-use crate::clip::GradPrelude;
+use super::{
+    powf, update_all_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON,
+};
+use crate::drive::{self, LaneKernel};
 use crate::error::Result;
-use crate::lanes::{drive, ElementKernel, Lanes};
+use crate::lanes::Lanes;
+use crate::slot::f32_slots;
+use crate::step::GradPrelude;
+
+const AMSGRAD: Hyper = Hyper::flag("amsgrad", false);
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Adam {
@@ -38,16 +44,17 @@ pub struct AdamCoeffs {
 
 impl UpdateRule for Adam {
     const CLASS_NAME: &'static str = "Adam";
+    const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON, AMSGRAD];
     type Coeffs = AdamCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        Ok(Adam { betas: Betas::from_options(o)?, amsgrad: o.take_flag("amsgrad", false) })
+        Ok(Adam { betas: Betas::from_options(o)?, amsgrad: o.flag(&AMSGRAD) })
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        let mut s = vec![SlotSpec { name: "m", init: 0.0 }, SlotSpec { name: "v", init: 0.0 }];
+        let mut s = vec![SlotSpec::like_var("m", 0.0), SlotSpec::like_var("v", 0.0)];
         if self.amsgrad {
-            s.push(SlotSpec { name: "vhat", init: 0.0 });
+            s.push(SlotSpec::like_var("vhat", 0.0));
         }
         s
     }
@@ -80,37 +87,24 @@ impl UpdateRule for Adam {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdamCoeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
-        let (m, rest) = slots.split_first_mut().expect("adam has slots");
-        let (v, rest) = rest.split_first_mut().expect("adam has slots");
-        let vhat = rest.first_mut().map_or(core::ptr::null_mut(), |s| s.as_mut_ptr());
-        let k = Dense { c: *c, pre, var: var.as_mut_ptr(), grad: grad.as_ptr(), m: m.as_mut_ptr(), v: v.as_mut_ptr(), vhat };
-        drive(&k, var.len())
+    fn apply_dense<P: GradPrelude>(&self, c: &AdamCoeffs, t: DenseStep<'_, P>) {
+        let k = Dense { c: *c };
+        if self.amsgrad {
+            drive::update(t.pre, &k, t.var, t.grad, f32_slots::<3>(t.slots))
+        } else {
+            drive::update(t.pre, &k, t.var, t.grad, f32_slots::<2>(t.slots))
+        }
     }
 
-    fn apply_sparse(&self, c: &AdamCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
-        let (m, rest) = slots.split_first_mut().expect("adam has slots");
-        let (v, rest) = rest.split_first_mut().expect("adam has slots");
-        let vhat = rest.first_mut().map_or(core::ptr::null_mut(), |s| s.as_mut_ptr());
-        let (var, m, v) = (var.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
-        let w = g.row_len;
+    fn apply_sparse(&self, c: &AdamCoeffs, t: SparseStep<'_>) {
         // Keras' sparse Adam touches every row: rows without a gradient decay their moments and
         // still move. One pass over all rows, with each row's gradient if it has one.
-        // SAFETY (pointer offsets): every range below lies within the variable, whose slots have
-        // its length.
-        let at = |p: *mut f32, e: usize| if p.is_null() { p } else { unsafe { p.add(e) } };
-        g.for_all_rows(
-            |r, k| {
-                let e = r * w;
-                let grad = g.row_values(k).as_ptr();
-                drive(&SparseRow::<true> { c: *c, var: at(var, e), grad, m: at(m, e), v: at(v, e), vhat: at(vhat, e) }, w)
-            },
-            |span| {
-                let e = span.start;
-                let k = SparseRow::<false> { c: *c, var: at(var, e), grad: core::ptr::null(), m: at(m, e), v: at(v, e), vhat: at(vhat, e) };
-                drive(&k, span.len())
-            },
-        );
+        let (with, without) = (SparseRow::<true> { c: *c }, SparseRow::<false> { c: *c });
+        if self.amsgrad {
+            update_all_rows(&with, &without, t.var, &t.grad, f32_slots::<3>(t.slots))
+        } else {
+            update_all_rows(&with, &without, t.var, &t.grad, f32_slots::<2>(t.slots))
+        }
     }
 
     fn sparse_visits_all_rows(&self) -> bool {
@@ -118,73 +112,102 @@ impl UpdateRule for Adam {
     }
 }
 
-/// The fused dense kernel, in TF's CPU functor order.
-struct Dense<P> {
+/// The fused dense kernel, in TF's CPU functor order: `m += (g - m)(1 - β1)`,
+/// `v += (g² - v)(1 - β2)`, AMSGrad `vhat = max(vhat, v)`, `var -= m·α / (sqrt(v or vhat) + ε)`.
+struct Dense {
     c: AdamCoeffs,
-    pre: P,
-    var: *mut f32,
-    grad: *const f32,
-    m: *mut f32,
-    v: *mut f32,
-    /// Null without AMSGrad.
-    vhat: *mut f32,
 }
 
-impl<P: GradPrelude> ElementKernel for Dense<P> {
+impl Dense {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
+    fn moments<L: Lanes>(&self, g: L, m: L, v: L) -> (L, L) {
         let c = &self.c;
-        let g = self.pre.apply(L::load(self.grad.add(i)));
-        let mut m = L::load(self.m.add(i));
-        m = m + (g - m) * L::splat(c.one_minus_beta_1);
-        m.store(self.m.add(i));
-        let mut v = L::load(self.v.add(i));
-        v = v + (g * g - v) * L::splat(c.one_minus_beta_2);
-        v.store(self.v.add(i));
-        let denom_sq = if self.vhat.is_null() {
-            v
-        } else {
-            let vh = L::load(self.vhat.add(i)).max(v);
-            vh.store(self.vhat.add(i));
-            vh
-        };
-        let x = L::load(self.var.add(i));
-        (x - (m * L::splat(c.alpha)) / (denom_sq.sqrt() + L::splat(c.epsilon))).store(self.var.add(i));
+        (m + (g - m) * L::splat(c.one_minus_beta_1), v + (g * g - v) * L::splat(c.one_minus_beta_2))
+    }
+
+    #[inline(always)]
+    fn var<L: Lanes>(&self, x: L, m: L, denom_sq: L) -> L {
+        x - (m * L::splat(self.c.alpha)) / (denom_sq.sqrt() + L::splat(self.c.epsilon))
     }
 }
 
-/// One row of Keras' sparse Adam: `m = m * b1 (+ g * (1 - b1))`, `v = v * b2 (+ (g * g) * (1 - b2))`,
-/// `var -= (lr * m) / (sqrt(v or vhat) + eps)`. `HAS_GRAD` is false for rows without a gradient.
-struct SparseRow<const HAS_GRAD: bool> {
-    c: AdamCoeffs,
-    var: *mut f32,
-    grad: *const f32,
-    m: *mut f32,
-    v: *mut f32,
-    vhat: *mut f32,
+impl LaneKernel<2> for Dense {
+    #[inline(always)]
+    fn lanes<L: Lanes>(&self, x: L, g: L, [m, v]: [L; 2]) -> (L, [L; 2]) {
+        let (m, v) = self.moments(g, m, v);
+        (self.var(x, m, v), [m, v])
+    }
 }
 
-impl<const HAS_GRAD: bool> ElementKernel for SparseRow<HAS_GRAD> {
+impl LaneKernel<3> for Dense {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
+    fn lanes<L: Lanes>(&self, x: L, g: L, [m, v, vhat]: [L; 3]) -> (L, [L; 3]) {
+        let (m, v) = self.moments(g, m, v);
+        let vhat = vhat.max(v);
+        (self.var(x, m, vhat), [m, v, vhat])
+    }
+}
+
+/// One row (or a run of rows) of Keras' sparse Adam: `m = m * b1 (+ g * (1 - b1))`,
+/// `v = v * b2 (+ (g * g) * (1 - b2))`, `var -= (lr * m) / (sqrt(v or vhat) + eps)`.
+/// `HAS_GRAD` is false for rows without a gradient.
+struct SparseRow<const HAS_GRAD: bool> {
+    c: AdamCoeffs,
+}
+
+impl<const HAS_GRAD: bool> SparseRow<HAS_GRAD> {
+    #[inline(always)]
+    fn moments<L: Lanes>(&self, g: L, m: L, v: L) -> (L, L) {
         let c = &self.c;
-        let mut m = L::load(self.m.add(i)) * L::splat(c.beta_1);
-        let mut v = L::load(self.v.add(i)) * L::splat(c.beta_2);
+        let (mut m, mut v) = (m * L::splat(c.beta_1), v * L::splat(c.beta_2));
         if HAS_GRAD {
-            let g = L::load(self.grad.add(i));
             m = m + g * L::splat(c.one_minus_beta_1);
             v = v + (g * g) * L::splat(c.one_minus_beta_2);
         }
-        m.store(self.m.add(i));
-        v.store(self.v.add(i));
-        let denom_sq = if self.vhat.is_null() {
-            v
-        } else {
-            let vh = L::load(self.vhat.add(i)).max(v);
-            vh.store(self.vhat.add(i));
-            vh
-        };
-        let x = L::load(self.var.add(i));
-        (x - (L::splat(c.lr_sparse) * m) / (denom_sq.sqrt() + L::splat(c.epsilon))).store(self.var.add(i));
+        (m, v)
+    }
+
+    #[inline(always)]
+    fn var<L: Lanes>(&self, x: L, m: L, denom_sq: L) -> L {
+        x - (L::splat(self.c.lr_sparse) * m) / (denom_sq.sqrt() + L::splat(self.c.epsilon))
+    }
+}
+
+impl<const HAS_GRAD: bool> LaneKernel<2> for SparseRow<HAS_GRAD> {
+    const READS_GRAD: bool = HAS_GRAD;
+    #[inline(always)]
+    fn lanes<L: Lanes>(&self, x: L, g: L, [m, v]: [L; 2]) -> (L, [L; 2]) {
+        let (m, v) = self.moments(g, m, v);
+        (self.var(x, m, v), [m, v])
+    }
+}
+
+impl<const HAS_GRAD: bool> LaneKernel<3> for SparseRow<HAS_GRAD> {
+    const READS_GRAD: bool = HAS_GRAD;
+    #[inline(always)]
+    fn lanes<L: Lanes>(&self, x: L, g: L, [m, v, vhat]: [L; 3]) -> (L, [L; 3]) {
+        let (m, v) = self.moments(g, m, v);
+        let vhat = vhat.max(v);
+        (self.var(x, m, vhat), [m, v, vhat])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::Adam;
+
+    #[test]
+    fn one_step_matches_the_formula() {
+        let (lr, b1, b2, eps) = (0.01f64, 0.9f64, 0.999f64, 1e-7f64);
+        let (x, opt) = run(Adam::new(0.9, 0.999, 1e-7, true).unwrap(), 0.01);
+        let g = |i: usize| G[i] as f64;
+        // t = 1: m = (1-b1) g, v = (1-b2) g², vhat = max(0, v),
+        // var -= lr·sqrt(1-b2)/(1-b1) · m / (sqrt(vhat) + eps).
+        let alpha = lr * (1.0 - b2).sqrt() / (1.0 - b1);
+        close("m", slot(&opt, "m"), |i| (1.0 - b1) * g(i));
+        close("v", slot(&opt, "v"), |i| (1.0 - b2) * g(i) * g(i));
+        close("vhat", slot(&opt, "vhat"), |i| (1.0 - b2) * g(i) * g(i));
+        close("var", &x, |i| X[i] as f64 - alpha * (1.0 - b1) * g(i) / (((1.0 - b2) * g(i) * g(i)).sqrt() + eps));
     }
 }

@@ -1,10 +1,14 @@
 //! Adamax: TF's `ResourceApplyAdaMax` kernel for dense gradients and Keras' lazy Python sparse
 //! path (only the indexed rows of `m`, `v` and the variable change).
 
-use super::{powf, Betas, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
-use crate::clip::GradPrelude;
+use super::{
+    powf, update_indexed_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON,
+};
+use crate::drive::{self, LaneKernel};
 use crate::error::Result;
-use crate::lanes::{drive, ElementKernel, Lanes};
+use crate::lanes::Lanes;
+use crate::slot::f32_slots;
+use crate::step::GradPrelude;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Adamax {
@@ -31,6 +35,7 @@ pub struct AdamaxCoeffs {
 
 impl UpdateRule for Adamax {
     const CLASS_NAME: &'static str = "Adamax";
+    const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON];
     type Coeffs = AdamaxCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
@@ -38,7 +43,7 @@ impl UpdateRule for Adamax {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec { name: "m", init: 0.0 }, SlotSpec { name: "v", init: 0.0 }]
+        vec![SlotSpec::like_var("m", 0.0), SlotSpec::like_var("v", 0.0)]
     }
 
     fn hyper_names(&self) -> &'static [&'static str] {
@@ -65,73 +70,58 @@ impl UpdateRule for Adamax {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdamaxCoeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
-        let [m, v] = slots else { unreachable!("adamax has two slots") };
-        let k = Dense { c: *c, pre, var: var.as_mut_ptr(), grad: grad.as_ptr(), m: m.as_mut_ptr(), v: v.as_mut_ptr() };
-        drive(&k, var.len())
+    fn apply_dense<P: GradPrelude>(&self, c: &AdamaxCoeffs, t: DenseStep<'_, P>) {
+        drive::update(t.pre, &Dense { c: *c }, t.var, t.grad, f32_slots::<2>(t.slots))
     }
 
-    fn apply_sparse(&self, c: &AdamaxCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
-        let [m, v] = slots else { unreachable!("adamax has two slots") };
-        let w = g.row_len;
-        for (k, &r) in g.rows.iter().enumerate() {
-            let span = r * w..(r + 1) * w;
-            let k = SparseRow {
-                c: *c,
-                var: var[span.clone()].as_mut_ptr(),
-                grad: g.row_values(k).as_ptr(),
-                m: m[span.clone()].as_mut_ptr(),
-                v: v[span].as_mut_ptr(),
-            };
-            drive(&k, w)
-        }
+    fn apply_sparse(&self, c: &AdamaxCoeffs, t: SparseStep<'_>) {
+        update_indexed_rows(&SparseRow { c: *c }, t.var, &t.grad, f32_slots::<2>(t.slots))
     }
 }
 
 /// `m += (g - m)*(1-b1); v = max(b2*v, |g|); var -= lr/(1-b1^s) * (m / (v + eps))`.
-struct Dense<P> {
+struct Dense {
     c: AdamaxCoeffs,
-    pre: P,
-    var: *mut f32,
-    grad: *const f32,
-    m: *mut f32,
-    v: *mut f32,
 }
 
-impl<P: GradPrelude> ElementKernel for Dense<P> {
+impl LaneKernel<2> for Dense {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
+    fn lanes<L: Lanes>(&self, x: L, g: L, [m, v]: [L; 2]) -> (L, [L; 2]) {
         let c = &self.c;
-        let g = self.pre.apply(L::load(self.grad.add(i)));
-        let mut m = L::load(self.m.add(i));
-        m = m + (g - m) * L::splat(c.one_minus_beta_1);
-        m.store(self.m.add(i));
-        let v = (L::splat(c.beta_2) * L::load(self.v.add(i))).max(g.abs());
-        v.store(self.v.add(i));
-        let x = L::load(self.var.add(i));
-        (x - L::splat(c.alpha) * (m / (v + L::splat(c.epsilon)))).store(self.var.add(i));
+        let m = m + (g - m) * L::splat(c.one_minus_beta_1);
+        let v = (L::splat(c.beta_2) * v).max(g.abs());
+        (x - L::splat(c.alpha) * (m / (v + L::splat(c.epsilon))), [m, v])
     }
 }
 
 /// One indexed row: `m = m*b1 + g*(1-b1); v = max(v*b2, |g|); var += -lr/(1-b1^s) * (m / (v + eps))`.
 struct SparseRow {
     c: AdamaxCoeffs,
-    var: *mut f32,
-    grad: *const f32,
-    m: *mut f32,
-    v: *mut f32,
 }
 
-impl ElementKernel for SparseRow {
+impl LaneKernel<2> for SparseRow {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
+    fn lanes<L: Lanes>(&self, x: L, g: L, [m, v]: [L; 2]) -> (L, [L; 2]) {
         let c = &self.c;
-        let g = L::load(self.grad.add(i));
-        let m = L::load(self.m.add(i)) * L::splat(c.beta_1) + g * L::splat(c.one_minus_beta_1);
-        m.store(self.m.add(i));
-        let v = (L::load(self.v.add(i)) * L::splat(c.beta_2)).max(g.abs());
-        v.store(self.v.add(i));
-        let x = L::load(self.var.add(i));
-        (x + L::splat(c.neg_scaled_lr) * (m / (v + L::splat(c.epsilon)))).store(self.var.add(i));
+        let m = m * L::splat(c.beta_1) + g * L::splat(c.one_minus_beta_1);
+        let v = (v * L::splat(c.beta_2)).max(g.abs());
+        (x + L::splat(c.neg_scaled_lr) * (m / (v + L::splat(c.epsilon))), [m, v])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::Adamax;
+
+    #[test]
+    fn one_step_matches_the_formula() {
+        let (lr, b1, eps) = (0.01f64, 0.9f32 as f64, 1e-7f32 as f64);
+        let (x, opt) = run(Adamax::new(0.9, 0.999, 1e-7).unwrap(), 0.01);
+        // m = (1-b1) g, v = max(b2·0, |g|), var -= lr/(1-b1) · m / (v + eps).
+        let g = |i: usize| G[i] as f64;
+        close("m", slot(&opt, "m"), |i| (1.0 - b1) * g(i));
+        close("v", slot(&opt, "v"), |i| g(i).abs());
+        close("var", &x, |i| X[i] as f64 - lr / (1.0 - b1) * ((1.0 - b1) * g(i) / (g(i).abs() + eps)));
     }
 }

@@ -10,10 +10,15 @@
 //! documented update; with a changing one (decay, schedules) the trajectory differs. The sparse
 //! kernels are not affected and follow the documented update.
 
-use super::{check, finite, powf, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
-use crate::clip::GradPrelude;
+use super::{
+    check, finite, powf, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule,
+    INITIAL_ACCUMULATOR_VALUE,
+};
+use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
-use crate::lanes::{drive, ElementKernel, Lanes};
+use crate::lanes::Lanes;
+use crate::slot::f32_slots;
+use crate::step::GradPrelude;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ftrl {
@@ -27,19 +32,27 @@ pub struct Ftrl {
 
 impl Default for Ftrl {
     fn default() -> Self {
-        Ftrl { learning_rate_power: -0.5, initial_accumulator_value: 0.1, l1: 0.0, l2: 0.0, beta: 0.0, l2_shrinkage: 0.0 }
+        Ftrl {
+            learning_rate_power: LEARNING_RATE_POWER.default,
+            initial_accumulator_value: INITIAL_ACCUMULATOR_VALUE.default,
+            l1: L1.default,
+            l2: L2.default,
+            beta: BETA.default,
+            l2_shrinkage: L2_SHRINKAGE.default,
+        }
     }
 }
 
-/// Keras' names of the hyperparameters, in `get_config` order.
-const HYPERS: [&str; 6] = [
-    "initial_accumulator_value",
-    "learning_rate_power",
-    "l1_regularization_strength",
-    "l2_regularization_strength",
-    "beta",
-    "l2_shrinkage_regularization_strength",
-];
+const LEARNING_RATE_POWER: Hyper = Hyper::number("learning_rate_power", -0.5);
+const L1: Hyper = Hyper::number("l1_regularization_strength", 0.0);
+const L2: Hyper = Hyper::number("l2_regularization_strength", 0.0);
+const BETA: Hyper = Hyper::number("beta", 0.0);
+const L2_SHRINKAGE: Hyper = Hyper::number("l2_shrinkage_regularization_strength", 0.0);
+
+/// The constructor options in Keras' `get_config` order.
+const CONFIG: [Hyper; 6] = [INITIAL_ACCUMULATOR_VALUE, LEARNING_RATE_POWER, L1, L2, BETA, L2_SHRINKAGE];
+/// Their names.
+const HYPERS: [&str; 6] = [CONFIG[0].name, CONFIG[1].name, CONFIG[2].name, CONFIG[3].name, CONFIG[4].name, CONFIG[5].name];
 
 impl Ftrl {
     /// Keras' constructor order: `learning_rate_power, initial_accumulator_value, l1, l2,
@@ -82,22 +95,22 @@ fn root<L: Lanes, const SQRT: bool>(x: L, neg_power: f32) -> L {
 impl UpdateRule for Ftrl {
     const CLASS_NAME: &'static str = "Ftrl";
     const INTERLEAVED_SLOTS: bool = true;
+    const CONFIG: &'static [Hyper] = &CONFIG;
     type Coeffs = FtrlCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        let d = Ftrl::default();
         Ftrl::new(
-            o.take("learning_rate_power", d.learning_rate_power),
-            o.take("initial_accumulator_value", d.initial_accumulator_value),
-            o.take("l1_regularization_strength", d.l1),
-            o.take("l2_regularization_strength", d.l2),
-            o.take("l2_shrinkage_regularization_strength", d.l2_shrinkage),
-            o.take("beta", d.beta),
+            o.number(&LEARNING_RATE_POWER),
+            o.number(&INITIAL_ACCUMULATOR_VALUE),
+            o.number(&L1),
+            o.number(&L2),
+            o.number(&L2_SHRINKAGE),
+            o.number(&BETA),
         )
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec { name: "accumulator", init: self.initial_accumulator_value }, SlotSpec { name: "linear", init: 0.0 }]
+        vec![SlotSpec::like_var("accumulator", self.initial_accumulator_value), SlotSpec::like_var("linear", 0.0)]
     }
 
     fn hyper_names(&self) -> &'static [&'static str] {
@@ -149,102 +162,72 @@ impl UpdateRule for Ftrl {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &FtrlCoeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
-        let [acc, lin] = slots else { unreachable!("ftrl has two slots") };
-        let (var, grad, acc, lin, n) = (var.as_mut_ptr(), grad.as_ptr(), acc.as_mut_ptr(), lin.as_mut_ptr(), var.len());
+    fn apply_dense<P: GradPrelude>(&self, c: &FtrlCoeffs, t: DenseStep<'_, P>) {
+        let (c, pre, var, grad, slots) = (*c, t.pre, t.var, t.grad, f32_slots::<2>(t.slots));
         let sqrt = self.learning_rate_power == -0.5;
         match (self.l2_shrinkage > 0.0, sqrt) {
-            (false, true) => drive(&Dense::<P, true> { c: *c, pre, var, grad, acc, lin }, n),
-            (false, false) => drive(&Dense::<P, false> { c: *c, pre, var, grad, acc, lin }, n),
-            (true, true) => drive(&DenseShrinkage::<P, true> { c: *c, pre, var, grad, acc, lin }, n),
-            (true, false) => drive(&DenseShrinkage::<P, false> { c: *c, pre, var, grad, acc, lin }, n),
+            (false, true) => drive::update(pre, &Dense::<true> { c }, var, grad, slots),
+            (false, false) => drive::update(pre, &Dense::<false> { c }, var, grad, slots),
+            (true, true) => drive::update(pre, &DenseShrinkage::<true> { c }, var, grad, slots),
+            (true, false) => drive::update(pre, &DenseShrinkage::<false> { c }, var, grad, slots),
         }
     }
 
-    fn apply_sparse(&self, c: &FtrlCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
-        let [acc, lin] = slots else { unreachable!("ftrl has two slots") };
-        let w = g.row_len;
+    fn apply_sparse(&self, c: &FtrlCoeffs, t: SparseStep<'_>) {
+        let (c, var, g, slots) = (*c, t.var, &t.grad, f32_slots::<2>(t.slots));
         let shrink = self.l2_shrinkage > 0.0;
         let sqrt = self.learning_rate_power == -0.5;
-        for (k, &r) in g.rows.iter().enumerate() {
-            let span = r * w..(r + 1) * w;
-            let (var, acc, lin) = (var[span.clone()].as_mut_ptr(), acc[span.clone()].as_mut_ptr(), lin[span].as_mut_ptr());
-            let grad = g.row_values(k).as_ptr();
-            if w == 1 {
-                // TF's scalar path for an inner dimension of 1 (its own op order, `pow` always).
-                let k = SparseScalar { c: *c, shrink, sqrt, var, grad, acc, lin };
-                drive(&k, 1);
-                continue;
-            }
-            match (shrink, sqrt) {
-                (false, true) => drive(&SparseRow::<false, true> { c: *c, var, grad, acc, lin }, w),
-                (false, false) => drive(&SparseRow::<false, false> { c: *c, var, grad, acc, lin }, w),
-                (true, true) => drive(&SparseRow::<true, true> { c: *c, var, grad, acc, lin }, w),
-                (true, false) => drive(&SparseRow::<true, false> { c: *c, var, grad, acc, lin }, w),
-            }
+        if g.row_len == 1 {
+            return update_indexed_rows(&SparseScalar { c, shrink, sqrt }, var, g, slots);
+        }
+        match (shrink, sqrt) {
+            (false, true) => update_indexed_rows(&SparseRow::<false, true> { c }, var, g, slots),
+            (false, false) => update_indexed_rows(&SparseRow::<false, false> { c }, var, g, slots),
+            (true, true) => update_indexed_rows(&SparseRow::<true, true> { c }, var, g, slots),
+            (true, false) => update_indexed_rows(&SparseRow::<true, false> { c }, var, g, slots),
         }
     }
 }
 
 /// `ApplyFtrl` (no shrinkage): `n_new = n + g²; z += g - (n_new^-p - n^-p)/lr * θ;
 /// θ = |z| > l1 ? (l1*sign(z) - z) / (n_new^-p/lr + 2*l2) : 0; n = n_new`.
-struct Dense<P, const SQRT: bool> {
+struct Dense<const SQRT: bool> {
     c: FtrlCoeffs,
-    pre: P,
-    var: *mut f32,
-    grad: *const f32,
-    acc: *mut f32,
-    lin: *mut f32,
 }
 
-impl<P: GradPrelude, const SQRT: bool> ElementKernel for Dense<P, SQRT> {
+impl<const SQRT: bool> LaneKernel<2> for Dense<SQRT> {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
+    fn lanes<L: Lanes>(&self, theta: L, g: L, [n, z]: [L; 2]) -> (L, [L; 2]) {
         let c = &self.c;
         let (lr, l1) = (L::splat(c.lr), L::splat(c.l1));
-        let g = self.pre.apply(L::load(self.grad.add(i)));
-        let n = L::load(self.acc.add(i));
-        let theta = L::load(self.var.add(i));
         let n_new = n + g * g;
         let root_new = root::<L, SQRT>(n_new, c.neg_power);
-        let z = L::load(self.lin.add(i)) + (g - ((root_new - root::<L, SQRT>(n, c.neg_power)) / lr) * theta);
-        z.store(self.lin.add(i));
+        let z = z + (g - ((root_new - root::<L, SQRT>(n, c.neg_power)) / lr) * theta);
         let x = z.select_gt(L::splat(0.0), l1, -l1) - z;
         let y = root_new / lr + L::splat(2.0 * c.l2);
-        z.abs().select_gt(l1, x / y, L::splat(0.0)).store(self.var.add(i));
-        n_new.store(self.acc.add(i));
+        (z.abs().select_gt(l1, x / y, L::splat(0.0)), [n_new, z])
     }
 }
 
 /// What TF 2.4.4 runs for `ResourceApplyFtrlV2` (shrinkage > 0): `ApplyFtrlV2MultiplyLinearByLr`.
 /// `ĝ = g + 2*l2_shrinkage*θ; n_new = n + g²; z += ĝ*lr - (n_new^-p - n^-p)*θ;
 /// θ = |z| > l1*lr ? (l1*lr*sign(z) - z) / (n_new^-p + 2*l2*lr) : 0; n = n_new`.
-struct DenseShrinkage<P, const SQRT: bool> {
+struct DenseShrinkage<const SQRT: bool> {
     c: FtrlCoeffs,
-    pre: P,
-    var: *mut f32,
-    grad: *const f32,
-    acc: *mut f32,
-    lin: *mut f32,
 }
 
-impl<P: GradPrelude, const SQRT: bool> ElementKernel for DenseShrinkage<P, SQRT> {
+impl<const SQRT: bool> LaneKernel<2> for DenseShrinkage<SQRT> {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
+    fn lanes<L: Lanes>(&self, theta: L, g: L, [n, z]: [L; 2]) -> (L, [L; 2]) {
         let c = &self.c;
         let l1_lr = L::splat(c.l1 * c.lr);
-        let g = self.pre.apply(L::load(self.grad.add(i)));
-        let n = L::load(self.acc.add(i));
-        let theta = L::load(self.var.add(i));
         let g_shrunk = g + L::splat(c.two_shrinkage) * theta;
         let n_new = n + g * g;
         let root_new = root::<L, SQRT>(n_new, c.neg_power);
-        let z = L::load(self.lin.add(i)) + (g_shrunk * L::splat(c.lr) - (root_new - root::<L, SQRT>(n, c.neg_power)) * theta);
-        z.store(self.lin.add(i));
+        let z = z + (g_shrunk * L::splat(c.lr) - (root_new - root::<L, SQRT>(n, c.neg_power)) * theta);
         let x = z.select_gt(L::splat(0.0), l1_lr, -l1_lr) - z;
         let y = root_new + L::splat(2.0 * c.l2 * c.lr);
-        z.abs().select_gt(l1_lr, x / y, L::splat(0.0)).store(self.var.add(i));
-        n_new.store(self.acc.add(i));
+        (z.abs().select_gt(l1_lr, x / y, L::splat(0.0)), [n_new, z])
     }
 }
 
@@ -253,29 +236,20 @@ impl<P: GradPrelude, const SQRT: bool> ElementKernel for DenseShrinkage<P, SQRT>
 /// θ = (clip(z, -l1, l1) - z) / (n_new^-p/lr + 2*l2); n = n_new`.
 struct SparseRow<const SHRINK: bool, const SQRT: bool> {
     c: FtrlCoeffs,
-    var: *mut f32,
-    grad: *const f32,
-    acc: *mut f32,
-    lin: *mut f32,
 }
 
-impl<const SHRINK: bool, const SQRT: bool> ElementKernel for SparseRow<SHRINK, SQRT> {
+impl<const SHRINK: bool, const SQRT: bool> LaneKernel<2> for SparseRow<SHRINK, SQRT> {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
+    fn lanes<L: Lanes>(&self, theta: L, g: L, [n, z]: [L; 2]) -> (L, [L; 2]) {
         let c = &self.c;
         let (lr, l1) = (L::splat(c.lr), L::splat(c.l1));
-        let g = L::load(self.grad.add(i));
-        let n = L::load(self.acc.add(i));
-        let theta = L::load(self.var.add(i));
         let g_maybe_shrunk = if SHRINK { g + L::splat(c.two_shrinkage) * theta } else { g };
         let n_new = n + g * g;
         let root_new = root::<L, SQRT>(n_new, c.neg_power);
-        let z = L::load(self.lin.add(i)) + (g_maybe_shrunk - ((root_new - root::<L, SQRT>(n, c.neg_power)) / lr) * theta);
-        z.store(self.lin.add(i));
+        let z = z + (g_maybe_shrunk - ((root_new - root::<L, SQRT>(n, c.neg_power)) / lr) * theta);
         let x = z.min(l1).max(-l1) - z;
         let y = root_new / lr + L::splat(2.0 * c.l2);
-        (x / y).store(self.var.add(i));
-        n_new.store(self.acc.add(i));
+        (x / y, [n_new, z])
     }
 }
 
@@ -287,28 +261,40 @@ struct SparseScalar {
     c: FtrlCoeffs,
     shrink: bool,
     sqrt: bool,
-    var: *mut f32,
-    grad: *const f32,
-    acc: *mut f32,
-    lin: *mut f32,
 }
 
-impl ElementKernel for SparseScalar {
+impl LaneKernel<2> for SparseScalar {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
+    fn lanes<L: Lanes>(&self, v: L, g: L, [a, lin]: [L; 2]) -> (L, [L; 2]) {
         let c = &self.c;
         let (lr, l1) = (L::splat(c.lr), L::splat(c.l1));
         let pow = |x: L| x.map(|v| powf(v, c.neg_power));
-        let g = L::load(self.grad.add(i));
-        let a = L::load(self.acc.add(i));
-        let v = L::load(self.var.add(i));
         let g_maybe_shrunk = if self.shrink { g + L::splat(c.two_shrinkage) * v } else { g };
         let a_new = a + g * g;
         let sigma = (pow(a_new) - pow(a)) / lr;
-        let l = (L::load(self.lin.add(i)) + g_maybe_shrunk) - sigma * v;
-        l.store(self.lin.add(i));
+        let l = (lin + g_maybe_shrunk) - sigma * v;
         let quadratic = if self.sqrt { a_new.sqrt() } else { pow(a_new) } / lr + L::splat(2.0 * c.l2);
-        ((l.min(l1).max(-l1) - l) / quadratic).store(self.var.add(i));
-        a_new.store(self.acc.add(i));
+        ((l.min(l1).max(-l1) - l) / quadratic, [a_new, l])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::Ftrl;
+
+    #[test]
+    fn one_step_matches_the_formula() {
+        let (lr, l1, l2) = (0.1f64, 0.01f32 as f64, 0.02f32 as f64);
+        let (x, opt) = run(Ftrl::new(-0.5, 0.1, 0.01, 0.02, 0.0, 0.0).unwrap(), 0.1);
+        // n = 0.1, n' = n + g², z = g - (sqrt(n') - sqrt(n)) / lr · x,
+        // var = |z| > l1 ? (l1·sign(z) - z) / (sqrt(n') / lr + 2·l2) : 0.
+        let n0 = 0.1f32 as f64;
+        let g = |i: usize| G[i] as f64;
+        let n = |i: usize| n0 + g(i) * g(i);
+        let z = |i: usize| g(i) - (n(i).sqrt() - n0.sqrt()) / lr * X[i] as f64;
+        close("accumulator", slot(&opt, "accumulator"), n);
+        close("linear", slot(&opt, "linear"), z);
+        close("var", &x, |i| if z(i).abs() > l1 { (l1 * z(i).signum() - z(i)) / (n(i).sqrt() / lr + 2.0 * l2) } else { 0.0 });
     }
 }

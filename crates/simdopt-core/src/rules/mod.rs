@@ -2,14 +2,19 @@
 //! fused kernels. The shared step (validation, slot creation, clipping, iterations) lives in
 //! [`crate::optimizer::Optimizer`].
 
-use crate::clip::GradPrelude;
-pub use crate::dynamic::Options;
+use crate::drive::{self, GradIn, LaneKernel};
 use crate::error::{Error, Result};
+pub use crate::registry::Options;
+pub use crate::slot::{Slot, SlotDtype, SlotShape, SlotSpec};
+use crate::step::clip::Identity;
+use crate::step::GradPrelude;
 
 pub mod adadelta;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
+pub mod dispatch;
+pub mod external;
 pub mod ftrl;
 pub mod nadam;
 pub mod rmsprop;
@@ -24,13 +29,6 @@ pub use nadam::Nadam;
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
-/// A per-variable slot (or an optimizer-wide scalar weight): Keras name and initial value.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SlotSpec {
-    pub name: &'static str,
-    pub init: f32,
-}
-
 /// What one step of a rule sees besides the gradients.
 #[derive(Clone, Copy, Debug)]
 pub struct StepContext {
@@ -40,6 +38,26 @@ pub struct StepContext {
     pub lr: f32,
     /// The base class' `decay` hyperparameter (Nadam reads it as its `schedule_decay`).
     pub decay: f32,
+}
+
+/// One variable's dense step as a rule sees it: the gradient prelude the core fused into this
+/// step (clipping; identity when none), the variable's shape and values, its gradient and its
+/// slots (in [`UpdateRule::slots`] order, each of its declared shape and storage).
+pub struct DenseStep<'a, P> {
+    pub pre: P,
+    pub shape: &'a [usize],
+    pub var: &'a mut [f32],
+    pub grad: GradIn<'a>,
+    pub slots: &'a mut [Slot],
+}
+
+/// One variable's sparse step: duplicates handled as [`UpdateRule::sums_duplicates`] asks,
+/// preludes already applied to the values.
+pub struct SparseStep<'a> {
+    pub shape: &'a [usize],
+    pub var: &'a mut [f32],
+    pub grad: SparseRows<'a>,
+    pub slots: &'a mut [Slot],
 }
 
 /// A sparse update after Keras' duplicate handling: unique rows (first-occurrence order) and a
@@ -63,26 +81,94 @@ impl SparseRows<'_> {
         &self.values[k * self.row_len..(k + 1) * self.row_len]
     }
 
-    /// For rules that touch every row: calls `with_grad(row, k)` for each row with a gradient (the
-    /// `k`-th of `rows`) and `without_grad(elements)` for each maximal run of rows without one,
-    /// as one element range, in row order.
-    pub fn for_all_rows(&self, mut with_grad: impl FnMut(usize, usize), mut without_grad: impl FnMut(core::ops::Range<usize>)) {
+    /// For rules that touch every row: each row with a gradient ([`RowRun::Grad`]) and each
+    /// maximal run of rows without one ([`RowRun::NoGrad`], as one element range), in row order.
+    pub fn all_rows(&self) -> impl Iterator<Item = RowRun> + '_ {
         let w = self.row_len;
-        let mut run_start = 0;
-        for (r, &k) in self.grad_of_row.iter().enumerate() {
-            if k != NO_GRAD {
-                if run_start < r {
-                    without_grad(run_start * w..r * w);
-                }
-                with_grad(r, k as usize);
-                run_start = r + 1;
+        let n = self.grad_of_row.len();
+        let mut r = 0;
+        core::iter::from_fn(move || {
+            if r >= n {
+                return None;
             }
-        }
-        if run_start < self.grad_of_row.len() {
-            without_grad(run_start * w..self.grad_of_row.len() * w);
+            let k = self.grad_of_row[r];
+            if k != NO_GRAD {
+                r += 1;
+                return Some(RowRun::Grad { row: r - 1, k: k as usize });
+            }
+            let start = r;
+            while r < n && self.grad_of_row[r] == NO_GRAD {
+                r += 1;
+            }
+            Some(RowRun::NoGrad(start * w..r * w))
+        })
+    }
+}
+
+/// See [`SparseRows::all_rows`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowRun {
+    /// Row `row` has the `k`-th gradient row.
+    Grad { row: usize, k: usize },
+    /// These elements belong to rows without a gradient.
+    NoGrad(core::ops::Range<usize>),
+}
+
+/// Runs `k` on each indexed row of a sparse step (the rows of `var` and of every slot).
+pub fn update_indexed_rows<K: LaneKernel<S>, const S: usize>(k: &K, var: &mut [f32], g: &SparseRows<'_>, mut slots: [&mut [f32]; S]) {
+    let w = g.row_len;
+    for (i, &r) in g.rows.iter().enumerate() {
+        let span = r * w..(r + 1) * w;
+        drive::update(Identity, k, &mut var[span.clone()], g.row_values(i), drive::rows(&mut slots, span));
+    }
+}
+
+/// Runs `with` on each row that has a gradient and `without` on each run of rows that has none
+/// (rules whose sparse update touches every row), in row order.
+pub fn update_all_rows<KW: LaneKernel<S>, KO: LaneKernel<S>, const S: usize>(
+    with: &KW,
+    without: &KO,
+    var: &mut [f32],
+    g: &SparseRows<'_>,
+    mut slots: [&mut [f32]; S],
+) {
+    let w = g.row_len;
+    for run in g.all_rows() {
+        match run {
+            RowRun::Grad { row, k } => {
+                let span = row * w..(row + 1) * w;
+                drive::update(Identity, with, &mut var[span.clone()], g.row_values(k), drive::rows(&mut slots, span))
+            }
+            RowRun::NoGrad(span) => drive::update(Identity, without, &mut var[span.clone()], &[], drive::rows(&mut slots, span)),
         }
     }
 }
+
+/// A constructor option of a class: Keras name and default. Numbers are hyperparameters (may
+/// change later), flags are fixed at construction (`default` is 0 or 1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hyper {
+    pub name: &'static str,
+    pub default: f32,
+    pub flag: bool,
+}
+
+impl Hyper {
+    pub const fn number(name: &'static str, default: f32) -> Self {
+        Hyper { name, default, flag: false }
+    }
+
+    pub const fn flag(name: &'static str, default: bool) -> Self {
+        Hyper { name, default: if default { 1.0 } else { 0.0 }, flag: true }
+    }
+}
+
+/// Options several classes share.
+pub const BETA_1: Hyper = Hyper::number("beta_1", 0.9);
+pub const BETA_2: Hyper = Hyper::number("beta_2", 0.999);
+pub const EPSILON: Hyper = Hyper::number("epsilon", 1e-7);
+pub const MOMENTUM: Hyper = Hyper::number("momentum", 0.0);
+pub const INITIAL_ACCUMULATOR_VALUE: Hyper = Hyper::number("initial_accumulator_value", 0.1);
 
 /// One optimizer's maths. Kernels must read each element of the variable, gradient and slots
 /// once and write it once.
@@ -92,8 +178,17 @@ pub trait UpdateRule: Clone + Send + 'static {
     /// Keras creates each slot for all variables before the next slot ("all m, then all v"),
     /// except Ftrl, which interleaves slots per variable.
     const INTERLEAVED_SLOTS: bool = false;
+    /// Default learning rate.
+    const LEARNING_RATE: f32 = 0.001;
+    /// Default of the base class' `decay`.
+    const DECAY: f32 = 0.0;
+    /// A constructor key that sets `decay` too and wins over it (Nadam's `schedule_decay`).
+    const DECAY_ALIAS: Option<&'static str> = None;
+    /// The rule's constructor options with their defaults, in Keras' `get_config` order (the
+    /// registry's table; `from_options` takes them with these defaults).
+    const CONFIG: &'static [Hyper];
     /// Per-step scalars computed once per `apply_gradients`.
-    type Coeffs: Copy;
+    type Coeffs: Copy + Send;
 
     /// Builds the rule from Keras constructor options (defaults for missing keys).
     fn from_options(o: &mut Options<'_>) -> Result<Self>;
@@ -116,11 +211,13 @@ pub trait UpdateRule: Clone + Send + 'static {
 
     /// Computes the step's scalars; may update the global weights (Nadam's cache).
     fn prepare(&self, ctx: &StepContext, globals: &mut [f32]) -> Self::Coeffs;
-    /// Dense update of one variable. `slots` are in [`UpdateRule::slots`] order.
-    fn apply_dense<P: GradPrelude>(&self, c: &Self::Coeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]);
+    /// Dense update of one variable. A rule may run several passes (reductions in the fixed
+    /// order of [`crate::reduce`]), but each pass goes through the lane driver
+    /// ([`crate::drive`]).
+    fn apply_dense<P: GradPrelude>(&self, c: &Self::Coeffs, step: DenseStep<'_, P>);
     /// Sparse update of one variable (duplicates already combined, unless
     /// [`UpdateRule::sums_duplicates`] is false, in which case rows may repeat).
-    fn apply_sparse(&self, c: &Self::Coeffs, var: &mut [f32], grad: SparseRows<'_>, slots: &mut [Vec<f32>]);
+    fn apply_sparse(&self, c: &Self::Coeffs, step: SparseStep<'_>);
     /// Whether the sparse path wants duplicate indices summed first (Keras' default); SGD without
     /// momentum scatter-adds the raw slices instead.
     fn sums_duplicates(&self) -> bool {
@@ -202,7 +299,7 @@ pub struct Betas {
 
 impl Default for Betas {
     fn default() -> Self {
-        Betas { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7 }
+        Betas { beta_1: BETA_1.default, beta_2: BETA_2.default, epsilon: EPSILON.default }
     }
 }
 
@@ -218,8 +315,7 @@ impl Betas {
     }
 
     pub fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        let d = Betas::default();
-        Betas::new(o.take("beta_1", d.beta_1), o.take("beta_2", d.beta_2), o.take("epsilon", d.epsilon))
+        Betas::new(o.number(&BETA_1), o.number(&BETA_2), o.number(&EPSILON))
     }
 
     pub fn get(&self, name: &str) -> Option<f32> {
@@ -241,5 +337,46 @@ impl Betas {
             _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
         }
         Ok(())
+    }
+}
+
+/// Shared by the rules' one-step tests: runs `steps` dense steps of a rule through an optimizer
+/// and compares with a reference computed in f64 by the test.
+#[cfg(test)]
+pub(crate) mod one_step {
+    use super::UpdateRule;
+    use crate::{Gradient, Optimizer, Store, Tensor};
+
+    /// Nine elements: a SIMD body and a scalar tail on every build.
+    pub const X: [f32; 9] = [0.5, -1.25, 2.0, 0.75, -0.3, 1.5, -2.5, 0.1, 3.0];
+    pub const G: [f32; 9] = [0.2, -0.4, 0.05, 1.5, -0.9, 0.3, 0.7, -0.01, -2.0];
+
+    /// The variable and the optimizer after one step of `G` from `X`.
+    pub fn run<R: UpdateRule>(rule: R, lr: f32) -> (Vec<f32>, Optimizer) {
+        run_with_decay(rule, lr, 0.0)
+    }
+
+    /// [`run`] with the base class' `decay` set (Nadam's `schedule_decay`).
+    pub fn run_with_decay<R: UpdateRule>(rule: R, lr: f32, decay: f32) -> (Vec<f32>, Optimizer) {
+        let mut store = Store::new();
+        let w = store.insert(Tensor::new("w", vec![X.len()], X.to_vec()).unwrap());
+        let mut opt = Optimizer::new(rule, lr).unwrap();
+        opt.set_hyper("decay", decay).unwrap();
+        opt.apply_gradients(&mut store, &[(Some(Gradient::Dense(&G)), w)]).unwrap();
+        (store.get(w).unwrap().data.clone(), opt)
+    }
+
+    /// `got` (f32) within `1e-5 · max(1, |want|)` of the f64 reference, element by element.
+    pub fn close(what: &str, got: &[f32], want: impl Fn(usize) -> f64) {
+        for (i, &g) in got.iter().enumerate() {
+            let w = want(i);
+            assert!((g as f64 - w).abs() <= 1e-5 * w.abs().max(1.0), "{what}[{i}]: {g} vs f64 {w}");
+        }
+    }
+
+    /// The slot `name` of the variable (the only one) of `opt`.
+    pub fn slot<'a>(opt: &'a Optimizer, name: &str) -> &'a [f32] {
+        let (var, _, _) = opt.slot_variables().next().expect("one variable");
+        opt.slot(var, name).unwrap()
     }
 }

@@ -6,10 +6,14 @@
 //! Sparse (Keras' Python path): `m` and `v` decay over every row, only the indexed rows of the
 //! variable move.
 
-use super::{powf, Betas, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
-use crate::clip::GradPrelude;
+use super::{
+    powf, update_all_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON,
+};
+use crate::drive::{self, LaneKernel};
 use crate::error::Result;
-use crate::lanes::{drive, ElementKernel, Lanes};
+use crate::lanes::Lanes;
+use crate::slot::f32_slots;
+use crate::step::GradPrelude;
 
 /// Keras' default `schedule_decay`.
 pub const DEFAULT_SCHEDULE_DECAY: f32 = 0.004;
@@ -46,6 +50,9 @@ pub struct NadamCoeffs {
 
 impl UpdateRule for Nadam {
     const CLASS_NAME: &'static str = "Nadam";
+    const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON];
+    const DECAY: f32 = DEFAULT_SCHEDULE_DECAY;
+    const DECAY_ALIAS: Option<&'static str> = Some("schedule_decay");
     type Coeffs = NadamCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
@@ -53,11 +60,11 @@ impl UpdateRule for Nadam {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec { name: "m", init: 0.0 }, SlotSpec { name: "v", init: 0.0 }]
+        vec![SlotSpec::like_var("m", 0.0), SlotSpec::like_var("v", 0.0)]
     }
 
     fn global_weights(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec { name: "momentum_cache", init: 1.0 }]
+        vec![SlotSpec::scalar("momentum_cache", 1.0)]
     }
 
     fn uses_lr_decay(&self) -> bool {
@@ -103,36 +110,13 @@ impl UpdateRule for Nadam {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &NadamCoeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
-        let [m, v] = slots else { unreachable!("nadam has two slots") };
-        let k = Dense { c: *c, pre, var: var.as_mut_ptr(), grad: grad.as_ptr(), m: m.as_mut_ptr(), v: v.as_mut_ptr() };
-        drive(&k, var.len())
+    fn apply_dense<P: GradPrelude>(&self, c: &NadamCoeffs, t: DenseStep<'_, P>) {
+        drive::update(t.pre, &Dense { c: *c }, t.var, t.grad, f32_slots::<2>(t.slots))
     }
 
-    fn apply_sparse(&self, c: &NadamCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
-        let [m, v] = slots else { unreachable!("nadam has two slots") };
-        let (var, m, v) = (var.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
-        let w = g.row_len;
-        // SAFETY (all offsets): every row or run of rows lies within the variable, whose slots
-        // have its length.
-        g.for_all_rows(
-            |r, k| {
-                let e = r * w;
-                let grad = g.row_values(k).as_ptr();
-                drive(&SparseRow::<true> { c: *c, var: unsafe { var.add(e) }, grad, m: unsafe { m.add(e) }, v: unsafe { v.add(e) } }, w)
-            },
-            |span| {
-                let e = span.start;
-                let k = SparseRow::<false> {
-                    c: *c,
-                    var: unsafe { var.add(e) },
-                    grad: core::ptr::null(),
-                    m: unsafe { m.add(e) },
-                    v: unsafe { v.add(e) },
-                };
-                drive(&k, span.len())
-            },
-        );
+    fn apply_sparse(&self, c: &NadamCoeffs, t: SparseStep<'_>) {
+        let (with, without) = (SparseRow::<true> { c: *c }, SparseRow::<false> { c: *c });
+        update_all_rows(&with, &without, t.var, &t.grad, f32_slots::<2>(t.slots))
     }
 
     fn sparse_visits_all_rows(&self) -> bool {
@@ -144,30 +128,21 @@ impl UpdateRule for Nadam {
 /// `g' = g / (1 - m_schedule_new); m = b1*m + (1-b1)*g; m' = m / (1 - m_schedule_next);
 /// v = b2*v + (1-b2)*g²; v' = v / (1 - b2^s); m̄ = (1-mu_t)*g' + mu_{t+1}*m';
 /// var -= lr*m̄ / (sqrt(v') + eps)`.
-struct Dense<P> {
+struct Dense {
     c: NadamCoeffs,
-    pre: P,
-    var: *mut f32,
-    grad: *const f32,
-    m: *mut f32,
-    v: *mut f32,
 }
 
-impl<P: GradPrelude> ElementKernel for Dense<P> {
+impl LaneKernel<2> for Dense {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
+    fn lanes<L: Lanes>(&self, x: L, g: L, [m, v]: [L; 2]) -> (L, [L; 2]) {
         let c = &self.c;
-        let g = self.pre.apply(L::load(self.grad.add(i)));
         let g_prime = g / L::splat(c.one_minus_m_schedule_new);
-        let m = L::splat(c.beta_1) * L::load(self.m.add(i)) + L::splat(c.one_minus_beta_1) * g;
-        m.store(self.m.add(i));
+        let m = L::splat(c.beta_1) * m + L::splat(c.one_minus_beta_1) * g;
         let m_prime = m / L::splat(c.one_minus_m_schedule_next);
-        let v = L::splat(c.beta_2) * L::load(self.v.add(i)) + L::splat(c.one_minus_beta_2) * (g * g);
-        v.store(self.v.add(i));
+        let v = L::splat(c.beta_2) * v + L::splat(c.one_minus_beta_2) * (g * g);
         let v_prime = v / L::splat(c.v_t_prime_denominator);
         let m_bar = L::splat(c.one_minus_m_t) * g_prime + L::splat(c.m_t_1) * m_prime;
-        let x = L::load(self.var.add(i));
-        (x - (L::splat(c.lr) * m_bar) / (v_prime.sqrt() + L::splat(c.epsilon))).store(self.var.add(i));
+        (x - (L::splat(c.lr) * m_bar) / (v_prime.sqrt() + L::splat(c.epsilon)), [m, v])
     }
 }
 
@@ -177,33 +152,51 @@ impl<P: GradPrelude> ElementKernel for Dense<P> {
 /// new `m`, as in the dense update. Without `HAS_GRAD` the variable is not touched.
 struct SparseRow<const HAS_GRAD: bool> {
     c: NadamCoeffs,
-    var: *mut f32,
-    grad: *const f32,
-    m: *mut f32,
-    v: *mut f32,
 }
 
-impl<const HAS_GRAD: bool> ElementKernel for SparseRow<HAS_GRAD> {
+impl<const HAS_GRAD: bool> LaneKernel<2> for SparseRow<HAS_GRAD> {
+    const READS_GRAD: bool = HAS_GRAD;
+    const UPDATES_VAR: bool = HAS_GRAD;
+
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
+    fn lanes<L: Lanes>(&self, x: L, g: L, [m, v]: [L; 2]) -> (L, [L; 2]) {
         let c = &self.c;
-        let mut m = L::load(self.m.add(i)) * L::splat(c.beta_1);
-        let mut v = L::load(self.v.add(i)) * L::splat(c.beta_2);
+        let m = m * L::splat(c.beta_1);
+        let v = v * L::splat(c.beta_2);
         if !HAS_GRAD {
-            m.store(self.m.add(i));
-            v.store(self.v.add(i));
-            return;
+            return (x, [m, v]);
         }
-        let g = L::load(self.grad.add(i));
         let g_prime = g / L::splat(c.one_minus_m_schedule_new);
-        m = m + g * L::splat(c.one_minus_beta_1);
-        m.store(self.m.add(i));
+        let m = m + g * L::splat(c.one_minus_beta_1);
         let m_prime = m / L::splat(c.one_minus_m_schedule_next);
         let m_bar = L::splat(c.one_minus_m_t) * g_prime + L::splat(c.m_t_1) * m_prime;
-        v = v + (g * g) * L::splat(c.one_minus_beta_2);
-        v.store(self.v.add(i));
+        let v = v + (g * g) * L::splat(c.one_minus_beta_2);
         let v_prime = v / L::splat(c.v_t_prime_denominator);
-        let x = L::load(self.var.add(i));
-        (x + (L::splat(c.neg_lr) * m_bar) / (v_prime.sqrt() + L::splat(c.epsilon))).store(self.var.add(i));
+        (x + (L::splat(c.neg_lr) * m_bar) / (v_prime.sqrt() + L::splat(c.epsilon)), [m, v])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run_with_decay, slot, G, X};
+    use super::Nadam;
+
+    #[test]
+    fn one_step_matches_the_formula() {
+        let (lr, b1, b2, eps, d) = (0.01f64, 0.9f32 as f64, 0.999f32 as f64, 1e-7f32 as f64, 0.004f32 as f64);
+        let (x, opt) = run_with_decay(Nadam::new(0.9, 0.999, 1e-7).unwrap(), 0.01, 0.004);
+        // Keras 2.4 (decay = schedule_decay 0.004, the class default): mu_t = b1 (1 - 0.5 ·
+        // 0.96^(d·t)); g' = g / (1 - mu_1); m' = m / (1 - mu_1 mu_2); v' = v / (1 - b2);
+        // m̄ = (1 - mu_1) g' + mu_2 m'; var -= lr · m̄ / (sqrt(v') + eps).
+        let mu = |t: f64| b1 * (1.0 - 0.5 * 0.96f64.powf(d * t));
+        let (mu1, mu2) = (mu(1.0), mu(2.0));
+        let g = |i: usize| G[i] as f64;
+        let m = |i: usize| (1.0 - b1) * g(i);
+        let v = |i: usize| (1.0 - b2) * g(i) * g(i);
+        let m_bar = |i: usize| (1.0 - mu1) * g(i) / (1.0 - mu1) + mu2 * m(i) / (1.0 - mu1 * mu2);
+        close("m", slot(&opt, "m"), m);
+        close("v", slot(&opt, "v"), v);
+        close("momentum_cache", opt.weight(1).unwrap(), |_| mu1);
+        close("var", &x, |i| X[i] as f64 - lr * m_bar(i) / ((v(i) / (1.0 - b2)).sqrt() + eps));
     }
 }

@@ -4,10 +4,18 @@
 //! Keras' Python ops (ε outside the square root), whose sparse form decays `rms` (and `mg`) over
 //! every row but moves only the indexed rows of the variable.
 
-use super::{finite, keras_epsilon, momentum_in_unit_range, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
-use crate::clip::GradPrelude;
+use super::{
+    finite, keras_epsilon, momentum_in_unit_range, update_all_rows, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep,
+    StepContext, UpdateRule, EPSILON, MOMENTUM,
+};
+use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
-use crate::lanes::{drive, ElementKernel, Lanes};
+use crate::lanes::Lanes;
+use crate::slot::f32_slots;
+use crate::step::GradPrelude;
+
+const RHO: Hyper = Hyper::number("rho", 0.9);
+const CENTERED: Hyper = Hyper::flag("centered", false);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RmsProp {
@@ -22,7 +30,7 @@ pub struct RmsProp {
 
 impl Default for RmsProp {
     fn default() -> Self {
-        RmsProp { rho: 0.9, momentum: 0.0, epsilon: 1e-7, centered: false, use_momentum: false }
+        RmsProp { rho: RHO.default, momentum: MOMENTUM.default, epsilon: EPSILON.default, centered: false, use_momentum: false }
     }
 }
 
@@ -58,19 +66,20 @@ pub struct RmsPropCoeffs {
 
 impl UpdateRule for RmsProp {
     const CLASS_NAME: &'static str = "RMSprop";
+    const CONFIG: &'static [Hyper] = &[RHO, MOMENTUM, EPSILON, CENTERED];
     type Coeffs = RmsPropCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        RmsProp::new(o.take("rho", 0.9), o.take("momentum", 0.0), o.take("epsilon", 1e-7), o.take_flag("centered", false))
+        RmsProp::new(o.number(&RHO), o.number(&MOMENTUM), o.number(&EPSILON), o.flag(&CENTERED))
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        let mut s = vec![SlotSpec { name: "rms", init: 0.0 }];
+        let mut s = vec![SlotSpec::like_var("rms", 0.0)];
         if self.use_momentum {
-            s.push(SlotSpec { name: "momentum", init: 0.0 });
+            s.push(SlotSpec::like_var("momentum", 0.0));
         }
         if self.centered {
-            s.push(SlotSpec { name: "mg", init: 0.0 });
+            s.push(SlotSpec::like_var("mg", 0.0));
         }
         s
     }
@@ -110,51 +119,28 @@ impl UpdateRule for RmsProp {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &RmsPropCoeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
-        let s = SlotPtrs::new(self, slots);
-        let (var, grad, n) = (var.as_mut_ptr(), grad.as_ptr(), var.len());
+    fn apply_dense<P: GradPrelude>(&self, c: &RmsPropCoeffs, t: DenseStep<'_, P>) {
+        let (c, pre, var, grad) = (*c, t.pre, t.var, t.grad);
+        // Slots in declaration order: rms, then momentum, then mg.
         match (self.use_momentum, self.centered) {
-            (true, false) => drive(&MomentumDense::<P, false> { c: *c, pre, var, grad, s }, n),
-            (true, true) => drive(&MomentumDense::<P, true> { c: *c, pre, var, grad, s }, n),
-            (false, false) => drive(&PlainDense::<P, false> { c: *c, pre, var, grad, s }, n),
-            (false, true) => drive(&PlainDense::<P, true> { c: *c, pre, var, grad, s }, n),
+            (true, false) => drive::update(pre, &MomentumDense::<false> { c }, var, grad, f32_slots::<2>(t.slots)),
+            (true, true) => drive::update(pre, &MomentumDense::<true> { c }, var, grad, f32_slots::<3>(t.slots)),
+            (false, false) => drive::update(pre, &PlainDense::<false> { c }, var, grad, f32_slots::<1>(t.slots)),
+            (false, true) => drive::update(pre, &PlainDense::<true> { c }, var, grad, f32_slots::<2>(t.slots)),
         }
     }
 
-    fn apply_sparse(&self, c: &RmsPropCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
-        let s = SlotPtrs::new(self, slots);
-        let var = var.as_mut_ptr();
-        let w = g.row_len;
-        if self.use_momentum {
-            for (k, &r) in g.rows.iter().enumerate() {
-                // SAFETY: the row lies within the variable, and its slots have its length.
-                let (var, s) = unsafe { (var.add(r * w), s.offset(r * w)) };
-                let grad = g.row_values(k).as_ptr();
-                match self.centered {
-                    false => drive(&MomentumSparse::<false> { c: *c, var, grad, s }, w),
-                    true => drive(&MomentumSparse::<true> { c: *c, var, grad, s }, w),
-                }
+    fn apply_sparse(&self, c: &RmsPropCoeffs, t: SparseStep<'_>) {
+        let (c, var, g) = (*c, t.var, &t.grad);
+        match (self.use_momentum, self.centered) {
+            (true, false) => update_indexed_rows(&MomentumSparse::<false> { c }, var, g, f32_slots::<2>(t.slots)),
+            (true, true) => update_indexed_rows(&MomentumSparse::<true> { c }, var, g, f32_slots::<3>(t.slots)),
+            (false, false) => {
+                update_all_rows(&PlainSparse::<false, true> { c }, &PlainSparse::<false, false> { c }, var, g, f32_slots::<1>(t.slots))
             }
-        } else {
-            // SAFETY (all offsets): every row or run of rows lies within the variable.
-            let centered = self.centered;
-            g.for_all_rows(
-                |r, k| {
-                    let (var, s) = unsafe { (var.add(r * w), s.offset(r * w)) };
-                    let grad = g.row_values(k).as_ptr();
-                    match centered {
-                        false => drive(&PlainSparse::<false, true> { c: *c, var, grad, s }, w),
-                        true => drive(&PlainSparse::<true, true> { c: *c, var, grad, s }, w),
-                    }
-                },
-                |span| {
-                    let (var, s, grad) = unsafe { (var.add(span.start), s.offset(span.start), core::ptr::null()) };
-                    match centered {
-                        false => drive(&PlainSparse::<false, false> { c: *c, var, grad, s }, span.len()),
-                        true => drive(&PlainSparse::<true, false> { c: *c, var, grad, s }, span.len()),
-                    }
-                },
-            );
+            (false, true) => {
+                update_all_rows(&PlainSparse::<true, true> { c }, &PlainSparse::<true, false> { c }, var, g, f32_slots::<2>(t.slots))
+            }
         }
     }
 
@@ -163,62 +149,48 @@ impl UpdateRule for RmsProp {
     }
 }
 
-/// The slots of one variable; `mom` and `mg` are null when the optimizer has no such slot.
-#[derive(Clone, Copy)]
-struct SlotPtrs {
-    rms: *mut f32,
-    mom: *mut f32,
-    mg: *mut f32,
-}
-
-impl SlotPtrs {
-    fn new(rule: &RmsProp, slots: &mut [Vec<f32>]) -> Self {
-        let mut it = slots.iter_mut();
-        let rms = it.next().expect("rms slot").as_mut_ptr();
-        let mom = if rule.use_momentum { it.next().expect("momentum slot").as_mut_ptr() } else { core::ptr::null_mut() };
-        let mg = if rule.centered { it.next().expect("mg slot").as_mut_ptr() } else { core::ptr::null_mut() };
-        SlotPtrs { rms, mom, mg }
-    }
-
-    /// # Safety
-    /// `e` must lie within the slots.
-    unsafe fn offset(self, e: usize) -> Self {
-        let at = |p: *mut f32| if p.is_null() { p } else { p.add(e) };
-        SlotPtrs { rms: self.rms.add(e), mom: at(self.mom), mg: at(self.mg) }
-    }
-}
-
 /// The fused kernels: `ms += (g² - ms)*(1-rho)`; centered: `mg += (g - mg)*(1-rho)`,
 /// `denom = (ms - mg²) + eps`, else `denom = ms + eps`; `mom = mom*mu + (g*lr) / sqrt(denom)`;
-/// `var -= mom`.
-struct MomentumDense<P, const CENTERED: bool> {
+/// `var -= mom`. Slots `[rms, momentum]`, or `[rms, momentum, mg]` when centered.
+struct MomentumDense<const CENTERED: bool> {
     c: RmsPropCoeffs,
-    pre: P,
-    var: *mut f32,
-    grad: *const f32,
-    s: SlotPtrs,
 }
 
-impl<P: GradPrelude, const CENTERED: bool> ElementKernel for MomentumDense<P, CENTERED> {
+impl<const CENTERED: bool> MomentumDense<CENTERED> {
+    /// `(rms, mg, denom)`.
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        let (c, s) = (&self.c, &self.s);
-        let omr = L::splat(c.one_minus_rho);
-        let g = self.pre.apply(L::load(self.grad.add(i)));
-        let mut ms = L::load(s.rms.add(i));
-        ms = ms + (g * g - ms) * omr;
-        ms.store(s.rms.add(i));
-        let denom = if CENTERED {
-            let mut mg = L::load(s.mg.add(i));
-            mg = mg + (g - mg) * omr;
-            mg.store(s.mg.add(i));
-            (ms - mg * mg) + L::splat(c.epsilon)
+    fn denom<L: Lanes>(&self, g: L, ms: L, mg: L) -> (L, L, L) {
+        let omr = L::splat(self.c.one_minus_rho);
+        let ms = ms + (g * g - ms) * omr;
+        if CENTERED {
+            let mg = mg + (g - mg) * omr;
+            (ms, mg, (ms - mg * mg) + L::splat(self.c.epsilon))
         } else {
-            ms + L::splat(c.epsilon)
-        };
-        let mom = L::load(s.mom.add(i)) * L::splat(c.momentum) + (g * L::splat(c.lr)) / denom.sqrt();
-        mom.store(s.mom.add(i));
-        (L::load(self.var.add(i)) - mom).store(self.var.add(i));
+            (ms, mg, ms + L::splat(self.c.epsilon))
+        }
+    }
+
+    #[inline(always)]
+    fn momentum<L: Lanes>(&self, g: L, mom: L, denom: L) -> L {
+        mom * L::splat(self.c.momentum) + (g * L::splat(self.c.lr)) / denom.sqrt()
+    }
+}
+
+impl LaneKernel<2> for MomentumDense<false> {
+    #[inline(always)]
+    fn lanes<L: Lanes>(&self, x: L, g: L, [ms, mom]: [L; 2]) -> (L, [L; 2]) {
+        let (ms, _, denom) = self.denom(g, ms, L::splat(0.0));
+        let mom = self.momentum(g, mom, denom);
+        (x - mom, [ms, mom])
+    }
+}
+
+impl LaneKernel<3> for MomentumDense<true> {
+    #[inline(always)]
+    fn lanes<L: Lanes>(&self, x: L, g: L, [ms, mom, mg]: [L; 3]) -> (L, [L; 3]) {
+        let (ms, mg, denom) = self.denom(g, ms, mg);
+        let mom = self.momentum(g, mom, denom);
+        (x - mom, [ms, mom, mg])
     }
 }
 
@@ -227,60 +199,72 @@ impl<P: GradPrelude, const CENTERED: bool> ElementKernel for MomentumDense<P, CE
 /// `mom = mom*mu + rsqrt(denom)*lr*g`; `var -= mom`.
 struct MomentumSparse<const CENTERED: bool> {
     c: RmsPropCoeffs,
-    var: *mut f32,
-    grad: *const f32,
-    s: SlotPtrs,
 }
 
-impl<const CENTERED: bool> ElementKernel for MomentumSparse<CENTERED> {
+impl<const CENTERED: bool> MomentumSparse<CENTERED> {
+    /// `(rms, mg, new variable, momentum)`.
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        let (c, s) = (&self.c, &self.s);
+    fn step<L: Lanes>(&self, x: L, g: L, ms: L, mom: L, mg: L) -> (L, L, L, L) {
+        let c = &self.c;
         let (rho, omr) = (L::splat(c.rho), L::splat(c.one_minus_rho));
-        let g = L::load(self.grad.add(i));
-        let ms = L::load(s.rms.add(i)) * rho + (g * g) * omr;
-        ms.store(s.rms.add(i));
-        let denom = if CENTERED {
-            let mg = L::load(s.mg.add(i)) * rho + g * omr;
-            mg.store(s.mg.add(i));
-            (ms + L::splat(c.epsilon)) - mg * mg
+        let ms = ms * rho + (g * g) * omr;
+        let (mg, denom) = if CENTERED {
+            let mg = mg * rho + g * omr;
+            (mg, (ms + L::splat(c.epsilon)) - mg * mg)
         } else {
-            ms + L::splat(c.epsilon)
+            (mg, ms + L::splat(c.epsilon))
         };
-        let mom = L::load(s.mom.add(i)) * L::splat(c.momentum) + ((L::splat(1.0) / denom.sqrt()) * L::splat(c.lr)) * g;
-        mom.store(s.mom.add(i));
-        (L::load(self.var.add(i)) - mom).store(self.var.add(i));
+        let mom = mom * L::splat(c.momentum) + ((L::splat(1.0) / denom.sqrt()) * L::splat(c.lr)) * g;
+        (ms, mg, x - mom, mom)
+    }
+}
+
+impl LaneKernel<2> for MomentumSparse<false> {
+    #[inline(always)]
+    fn lanes<L: Lanes>(&self, x: L, g: L, [ms, mom]: [L; 2]) -> (L, [L; 2]) {
+        let (ms, _, x, mom) = self.step(x, g, ms, mom, L::splat(0.0));
+        (x, [ms, mom])
+    }
+}
+
+impl LaneKernel<3> for MomentumSparse<true> {
+    #[inline(always)]
+    fn lanes<L: Lanes>(&self, x: L, g: L, [ms, mom, mg]: [L; 3]) -> (L, [L; 3]) {
+        let (ms, mg, x, mom) = self.step(x, g, ms, mom, mg);
+        (x, [ms, mom, mg])
     }
 }
 
 /// Keras' Python ops without momentum: `rms = rho*rms + (1-rho)*g²`; centered:
 /// `mg = rho*mg + (1-rho)*g`, `denom = rms - mg²`, else `denom = rms`;
-/// `var -= lr*g / (sqrt(denom) + eps)`.
-struct PlainDense<P, const CENTERED: bool> {
+/// `var -= lr*g / (sqrt(denom) + eps)`. Slots `[rms]`, or `[rms, mg]` when centered.
+struct PlainDense<const CENTERED: bool> {
     c: RmsPropCoeffs,
-    pre: P,
-    var: *mut f32,
-    grad: *const f32,
-    s: SlotPtrs,
 }
 
-impl<P: GradPrelude, const CENTERED: bool> ElementKernel for PlainDense<P, CENTERED> {
+impl<const CENTERED: bool> PlainDense<CENTERED> {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        let (c, s) = (&self.c, &self.s);
-        let (rho, omr) = (L::splat(c.rho), L::splat(c.one_minus_rho));
-        let g = self.pre.apply(L::load(self.grad.add(i)));
-        let rms = rho * L::load(s.rms.add(i)) + omr * (g * g);
-        rms.store(s.rms.add(i));
-        let denom = if CENTERED {
-            let mg = rho * L::load(s.mg.add(i)) + omr * g;
-            mg.store(s.mg.add(i));
-            rms - mg * mg
-        } else {
-            rms
-        };
-        let x = L::load(self.var.add(i));
-        (x - (L::splat(c.lr) * g) / (denom.sqrt() + L::splat(c.epsilon))).store(self.var.add(i));
+    fn var<L: Lanes>(&self, x: L, g: L, denom: L) -> L {
+        x - (L::splat(self.c.lr) * g) / (denom.sqrt() + L::splat(self.c.epsilon))
+    }
+}
+
+impl LaneKernel<1> for PlainDense<false> {
+    #[inline(always)]
+    fn lanes<L: Lanes>(&self, x: L, g: L, [rms]: [L; 1]) -> (L, [L; 1]) {
+        let (rho, omr) = (L::splat(self.c.rho), L::splat(self.c.one_minus_rho));
+        let rms = rho * rms + omr * (g * g);
+        (self.var(x, g, rms), [rms])
+    }
+}
+
+impl LaneKernel<2> for PlainDense<true> {
+    #[inline(always)]
+    fn lanes<L: Lanes>(&self, x: L, g: L, [rms, mg]: [L; 2]) -> (L, [L; 2]) {
+        let (rho, omr) = (L::splat(self.c.rho), L::splat(self.c.one_minus_rho));
+        let rms = rho * rms + omr * (g * g);
+        let mg = rho * mg + omr * g;
+        (self.var(x, g, rms - mg * mg), [rms, mg])
     }
 }
 
@@ -289,36 +273,68 @@ impl<P: GradPrelude, const CENTERED: bool> ElementKernel for PlainDense<P, CENTE
 /// `var += -lr*g / (sqrt(rms - mg²) + eps)`. Rows without a gradient keep their variable.
 struct PlainSparse<const CENTERED: bool, const HAS_GRAD: bool> {
     c: RmsPropCoeffs,
-    var: *mut f32,
-    grad: *const f32,
-    s: SlotPtrs,
 }
 
-impl<const CENTERED: bool, const HAS_GRAD: bool> ElementKernel for PlainSparse<CENTERED, HAS_GRAD> {
+impl<const CENTERED: bool, const HAS_GRAD: bool> PlainSparse<CENTERED, HAS_GRAD> {
+    /// `(new variable, rms, mg)`.
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        let (c, s) = (&self.c, &self.s);
+    fn step<L: Lanes>(&self, x: L, g: L, rms: L, mg: L) -> (L, L, L) {
+        let c = &self.c;
         let (rho, omr) = (L::splat(c.rho), L::splat(c.one_minus_rho));
-        let mut rms = L::load(s.rms.add(i)) * rho;
-        let mut mg = if CENTERED { L::load(s.mg.add(i)) * rho } else { L::splat(0.0) };
+        let rms = rms * rho;
+        let mg = if CENTERED { mg * rho } else { mg };
         if !HAS_GRAD {
-            rms.store(s.rms.add(i));
-            if CENTERED {
-                mg.store(s.mg.add(i));
-            }
-            return;
+            return (x, rms, mg);
         }
-        let g = L::load(self.grad.add(i));
-        rms = rms + (g * g) * omr;
-        rms.store(s.rms.add(i));
-        let denom = if CENTERED {
-            mg = mg + g * omr;
-            mg.store(s.mg.add(i));
-            rms - mg * mg
+        let rms = rms + (g * g) * omr;
+        let (mg, denom) = if CENTERED {
+            let mg = mg + g * omr;
+            (mg, rms - mg * mg)
         } else {
-            rms
+            (mg, rms)
         };
-        let x = L::load(self.var.add(i));
-        (x + (L::splat(c.neg_lr) * g) / (denom.sqrt() + L::splat(c.epsilon))).store(self.var.add(i));
+        (x + (L::splat(c.neg_lr) * g) / (denom.sqrt() + L::splat(c.epsilon)), rms, mg)
+    }
+}
+
+impl<const HAS_GRAD: bool> LaneKernel<1> for PlainSparse<false, HAS_GRAD> {
+    const READS_GRAD: bool = HAS_GRAD;
+    const UPDATES_VAR: bool = HAS_GRAD;
+    #[inline(always)]
+    fn lanes<L: Lanes>(&self, x: L, g: L, [rms]: [L; 1]) -> (L, [L; 1]) {
+        let (x, rms, _) = self.step(x, g, rms, L::splat(0.0));
+        (x, [rms])
+    }
+}
+
+impl<const HAS_GRAD: bool> LaneKernel<2> for PlainSparse<true, HAS_GRAD> {
+    const READS_GRAD: bool = HAS_GRAD;
+    const UPDATES_VAR: bool = HAS_GRAD;
+    #[inline(always)]
+    fn lanes<L: Lanes>(&self, x: L, g: L, [rms, mg]: [L; 2]) -> (L, [L; 2]) {
+        let (x, rms, mg) = self.step(x, g, rms, mg);
+        (x, [rms, mg])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::RmsProp;
+
+    #[test]
+    fn one_step_without_and_with_momentum() {
+        let (lr, rho, eps, mu) = (0.01f64, 0.9f32 as f64, 1e-7f32 as f64, 0.5f64);
+        let g = |i: usize| G[i] as f64;
+        let rms = |i: usize| (1.0 - rho) * g(i) * g(i);
+        // Keras' Python ops: var -= lr·g / (sqrt(rms) + eps).
+        let (x, opt) = run(RmsProp::new(0.9, 0.0, 1e-7, false).unwrap(), 0.01);
+        close("rms", slot(&opt, "rms"), rms);
+        close("var", &x, |i| X[i] as f64 - lr * g(i) / (rms(i).sqrt() + eps));
+        // TF's fused kernel: mom = mu·0 + lr·g / sqrt(rms + eps); var -= mom.
+        let (x, opt) = run(RmsProp::new(0.9, 0.5, 1e-7, false).unwrap(), 0.01);
+        let mom = |i: usize| mu * 0.0 + lr * g(i) / (rms(i) + eps).sqrt();
+        close("momentum", slot(&opt, "momentum"), mom);
+        close("var", &x, |i| X[i] as f64 - mom(i));
     }
 }

@@ -1,10 +1,16 @@
 //! SGD with optional (Nesterov) momentum: TF's `ResourceApplyGradientDescent`,
 //! `ResourceApplyKerasMomentum` and their sparse forms.
 
-use super::{finite, momentum_in_unit_range, Options, SlotSpec, SparseRows, StepContext, UpdateRule};
-use crate::clip::{GradPrelude, Identity};
+use super::{
+    finite, momentum_in_unit_range, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, MOMENTUM,
+};
+use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
-use crate::lanes::{drive, ElementKernel, Lanes};
+use crate::lanes::Lanes;
+use crate::slot::f32_slots;
+use crate::step::GradPrelude;
+
+const NESTEROV: Hyper = Hyper::flag("nesterov", false);
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Sgd {
@@ -36,15 +42,17 @@ pub struct SgdCoeffs {
 
 impl UpdateRule for Sgd {
     const CLASS_NAME: &'static str = "SGD";
+    const LEARNING_RATE: f32 = 0.01;
+    const CONFIG: &'static [Hyper] = &[MOMENTUM, NESTEROV];
     type Coeffs = SgdCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        Sgd::new(o.take("momentum", 0.0), o.take_flag("nesterov", false))
+        Sgd::new(o.number(&MOMENTUM), o.flag(&NESTEROV))
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
         if self.use_momentum {
-            vec![SlotSpec { name: "momentum", init: 0.0 }]
+            vec![SlotSpec::like_var("momentum", 0.0)]
         } else {
             Vec::new()
         }
@@ -72,29 +80,19 @@ impl UpdateRule for Sgd {
         SgdCoeffs { lr: ctx.lr, momentum: self.momentum }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &SgdCoeffs, pre: P, var: &mut [f32], grad: &[f32], slots: &mut [Vec<f32>]) {
-        let n = var.len();
-        match slots.first_mut() {
-            None => drive(&Plain { c: *c, pre, var: var.as_mut_ptr(), grad: grad.as_ptr() }, n),
-            Some(accum) => {
-                let k =
-                    Momentum { c: *c, pre, nesterov: self.nesterov, var: var.as_mut_ptr(), grad: grad.as_ptr(), accum: accum.as_mut_ptr() };
-                drive(&k, n)
-            }
+    fn apply_dense<P: GradPrelude>(&self, c: &SgdCoeffs, t: DenseStep<'_, P>) {
+        match (self.use_momentum, self.nesterov) {
+            (true, false) => drive::update(t.pre, &Momentum::<false> { c: *c }, t.var, t.grad, f32_slots::<1>(t.slots)),
+            (true, true) => drive::update(t.pre, &Momentum::<true> { c: *c }, t.var, t.grad, f32_slots::<1>(t.slots)),
+            (false, _) => drive::update(t.pre, &Plain { c: *c }, t.var, t.grad, []),
         }
     }
 
-    fn apply_sparse(&self, c: &SgdCoeffs, var: &mut [f32], g: SparseRows<'_>, slots: &mut [Vec<f32>]) {
-        let w = g.row_len;
-        for (k, &row) in g.rows.iter().enumerate() {
-            let (var, grad) = (var[row * w..(row + 1) * w].as_mut_ptr(), g.values[k * w..(k + 1) * w].as_ptr());
-            match slots.first_mut() {
-                None => drive(&ScatterAdd { c: *c, var, grad }, w),
-                Some(accum) => {
-                    let accum = accum[row * w..(row + 1) * w].as_mut_ptr();
-                    drive(&Momentum { c: *c, pre: Identity, nesterov: self.nesterov, var, grad, accum }, w)
-                }
-            }
+    fn apply_sparse(&self, c: &SgdCoeffs, t: SparseStep<'_>) {
+        match (self.use_momentum, self.nesterov) {
+            (true, false) => update_indexed_rows(&Momentum::<false> { c: *c }, t.var, &t.grad, f32_slots::<1>(t.slots)),
+            (true, true) => update_indexed_rows(&Momentum::<true> { c: *c }, t.var, &t.grad, f32_slots::<1>(t.slots)),
+            (false, _) => update_indexed_rows(&ScatterAdd { c: *c }, t.var, &t.grad, []),
         }
     }
 
@@ -104,58 +102,59 @@ impl UpdateRule for Sgd {
 }
 
 /// `var -= grad * lr`.
-struct Plain<P> {
+struct Plain {
     c: SgdCoeffs,
-    pre: P,
-    var: *mut f32,
-    grad: *const f32,
 }
 
-impl<P: GradPrelude> ElementKernel for Plain<P> {
+impl LaneKernel<0> for Plain {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        let g = self.pre.apply(L::load(self.grad.add(i)));
-        let v = L::load(self.var.add(i));
-        (v - g * L::splat(self.c.lr)).store(self.var.add(i));
+    fn lanes<L: Lanes>(&self, x: L, g: L, s: [L; 0]) -> (L, [L; 0]) {
+        (x - g * L::splat(self.c.lr), s)
     }
 }
 
 /// `ResourceScatterAdd(var, indices, -grad * lr)`.
 struct ScatterAdd {
     c: SgdCoeffs,
-    var: *mut f32,
-    grad: *const f32,
 }
 
-impl ElementKernel for ScatterAdd {
+impl LaneKernel<0> for ScatterAdd {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        let g = L::load(self.grad.add(i));
-        let v = L::load(self.var.add(i));
-        (v + (-g) * L::splat(self.c.lr)).store(self.var.add(i));
+    fn lanes<L: Lanes>(&self, x: L, g: L, s: [L; 0]) -> (L, [L; 0]) {
+        (x + (-g) * L::splat(self.c.lr), s)
     }
 }
 
-/// `accum = accum * momentum - grad * lr; var += nesterov ? accum * momentum - grad * lr : accum`.
-struct Momentum<P> {
+/// `accum = accum * momentum - grad * lr; var += NESTEROV ? accum * momentum - grad * lr : accum`.
+struct Momentum<const NESTEROV: bool> {
     c: SgdCoeffs,
-    pre: P,
-    nesterov: bool,
-    var: *mut f32,
-    grad: *const f32,
-    accum: *mut f32,
 }
 
-impl<P: GradPrelude> ElementKernel for Momentum<P> {
+impl<const NESTEROV: bool> LaneKernel<1> for Momentum<NESTEROV> {
     #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        let g = self.pre.apply(L::load(self.grad.add(i)));
+    fn lanes<L: Lanes>(&self, x: L, g: L, [accum]: [L; 1]) -> (L, [L; 1]) {
         let mu = L::splat(self.c.momentum);
         let lr = L::splat(self.c.lr);
-        let a = L::load(self.accum.add(i)) * mu - g * lr;
-        a.store(self.accum.add(i));
-        let v = L::load(self.var.add(i));
-        let dv = if self.nesterov { a * mu - g * lr } else { a };
-        (v + dv).store(self.var.add(i));
+        let a = accum * mu - g * lr;
+        let dv = if NESTEROV { a * mu - g * lr } else { a };
+        (x + dv, [a])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::one_step::{close, run, slot, G, X};
+    use super::Sgd;
+
+    #[test]
+    fn one_step_of_plain_and_nesterov_momentum() {
+        let (lr, mu) = (0.1f64, 0.9f64);
+        let (x, _) = run(Sgd::new(0.0, false).unwrap(), 0.1);
+        close("var", &x, |i| X[i] as f64 - lr * G[i] as f64);
+        // accum = mu*0 - lr*g; var += mu*accum - lr*g.
+        let (x, opt) = run(Sgd::new(0.9, true).unwrap(), 0.1);
+        let a = |i: usize| -lr * G[i] as f64;
+        close("momentum", slot(&opt, "momentum"), a);
+        close("var", &x, |i| X[i] as f64 + (mu * a(i) - lr * G[i] as f64));
     }
 }

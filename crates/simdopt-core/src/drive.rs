@@ -1,0 +1,195 @@
+//! The lane driver: it owns every load and store of a kernel's pass and the scalar tail, so
+//! that kernels are pure lane functions ([`LaneKernel`]): loaded lanes of the variable, the
+//! gradient and the slots in, new values out. Rules never touch a pointer.
+//!
+//! One pass reads each element of every buffer once and writes it once (wide lanes for the
+//! body, `f32` lanes for the tail); `Lanes` operations are IEEE-exact, so a SIMD build, the
+//! scalar wasm build and the native build give bit-identical results.
+
+use crate::lanes::{Lanes, Wide};
+use crate::step::GradPrelude;
+
+/// One optimizer kernel as a pure function of lanes: the variable, the gradient (after the
+/// step's fused preludes) and `S` slots, all at the same elements.
+pub trait LaneKernel<const S: usize> {
+    /// Whether the pass reads a gradient. Passes over rows without one set it to false: `grad`
+    /// is then zero lanes and the gradient slice may be empty.
+    const READS_GRAD: bool = true;
+    /// Whether the pass reads and writes the variable. When false, `var` is zero lanes and the
+    /// returned variable is dropped (rows whose variable Keras leaves alone).
+    const UPDATES_VAR: bool = true;
+
+    /// New values of the variable and of the slots.
+    fn lanes<L: Lanes>(&self, var: L, grad: L, slots: [L; S]) -> (L, [L; S]);
+}
+
+/// The gradient of a pass: values as given, or (Keras 3 gradient accumulation, update step)
+/// the step's values plus the accumulator, divided by the number of steps, with the
+/// accumulator reset to zero in the same pass.
+pub enum GradIn<'a> {
+    Values(&'a [f32]),
+    Accumulated { grad: &'a [f32], acc: &'a mut [f32], steps: f32 },
+}
+
+impl<'a> From<&'a [f32]> for GradIn<'a> {
+    fn from(g: &'a [f32]) -> Self {
+        GradIn::Values(g)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [f32; N]> for GradIn<'a> {
+    fn from(g: &'a [f32; N]) -> Self {
+        GradIn::Values(g)
+    }
+}
+
+/// Runs `k` over every element of `var`: loads, the fused preludes (`pre.unscale`, then the
+/// accumulator if any, then `pre.apply` on the gradient; `pre.decay` on the variable), the
+/// kernel, stores. The gradient (when read), the accumulator and every slot must have `var`'s
+/// length.
+#[inline(always)]
+pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
+    pre: P,
+    k: &K,
+    var: &mut [f32],
+    grad: impl Into<GradIn<'g>>,
+    slots: [&mut [f32]; S],
+) {
+    let n = var.len();
+    let (grad, acc, steps) = match grad.into() {
+        GradIn::Values(g) => (g, None, 1.0),
+        // Only preludes that fuse accumulation take this arm (`ACCUMULATES` is a constant, so
+        // the other preludes' loops stay as they were).
+        GradIn::Accumulated { grad, acc, steps } if P::ACCUMULATES => (grad, Some(acc), steps),
+        GradIn::Accumulated { .. } => unreachable!("this prelude does not fuse gradient accumulation"),
+    };
+    let acc_ok = acc.as_ref().map_or(true, |a| a.len() == n);
+    assert!((!K::READS_GRAD || grad.len() == n) && acc_ok && slots.iter().all(|s| s.len() == n), "kernel buffers of different lengths");
+    let buffers = Buffers {
+        var: var.as_mut_ptr(),
+        grad: grad.as_ptr(),
+        acc: acc.map_or(core::ptr::null_mut(), |a| a.as_mut_ptr()),
+        steps,
+        slots: slots.map(|s| s.as_mut_ptr()),
+    };
+    if P::ACCUMULATES && !buffers.acc.is_null() {
+        buffers.run::<P, K, true>(pre, k, n)
+    } else {
+        buffers.run::<P, K, false>(pre, k, n)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Buffers<const S: usize> {
+    var: *mut f32,
+    grad: *const f32,
+    /// Null unless the pass consumes an accumulator.
+    acc: *mut f32,
+    steps: f32,
+    slots: [*mut f32; S],
+}
+
+impl<const S: usize> Buffers<S> {
+    #[inline(always)]
+    fn run<P: GradPrelude, K: LaneKernel<S>, const ACC: bool>(self, pre: P, k: &K, n: usize) {
+        let mut i = 0;
+        // SAFETY: every buffer holds `n` elements (checked by `update`; `grad` only when read,
+        // `acc` only when `ACC`), and the loops touch elements `i..i + L::WIDTH` with
+        // `i + L::WIDTH <= n` only. The buffers are distinct: `&mut` slices, and `grad`, a
+        // shared slice, cannot alias them.
+        unsafe {
+            if !scalar_forced() {
+                while i + Wide::WIDTH <= n {
+                    self.step::<Wide, P, K, ACC>(pre, k, i);
+                    i += Wide::WIDTH;
+                }
+            }
+            while i < n {
+                self.step::<f32, P, K, ACC>(pre, k, i);
+                i += 1;
+            }
+        }
+    }
+
+    /// # Safety
+    /// Every buffer must be valid for `L::WIDTH` elements from `i`.
+    #[inline(always)]
+    unsafe fn step<L: Lanes, P: GradPrelude, K: LaneKernel<S>, const ACC: bool>(self, pre: P, k: &K, i: usize) {
+        let var = if K::UPDATES_VAR { pre.decay(L::load(self.var.add(i))) } else { L::splat(0.0) };
+        let grad = if !K::READS_GRAD {
+            L::splat(0.0)
+        } else if ACC {
+            let g = (pre.unscale(L::load(self.grad.add(i))) + L::load(self.acc.add(i))) / L::splat(self.steps);
+            L::splat(0.0).store(self.acc.add(i));
+            pre.apply(g)
+        } else {
+            pre.apply(pre.unscale(L::load(self.grad.add(i))))
+        };
+        let slots: [L; S] = core::array::from_fn(|j| L::load(self.slots[j].add(i)));
+        let (var, slots) = k.lanes(var, grad, slots);
+        for j in 0..S {
+            slots[j].store(self.slots[j].add(i));
+        }
+        if K::UPDATES_VAR {
+            var.store(self.var.add(i));
+        }
+    }
+}
+
+/// The same `range` of every slice (a row or run of rows of a variable's slots).
+#[inline(always)]
+pub fn rows<'a, const S: usize>(slots: &'a mut [&mut [f32]; S], range: core::ops::Range<usize>) -> [&'a mut [f32]; S] {
+    slots.each_mut().map(|s| &mut s[range.clone()])
+}
+
+/// A raw element-wise step over `L::WIDTH` elements from `i`, for the core's own passes that
+/// are not optimizer kernels (the replica sum of [`crate::aggregate`]).
+pub(crate) trait ElementKernel {
+    /// # Safety
+    /// Every buffer the kernel holds must be valid for `L::WIDTH` elements from `i`.
+    unsafe fn step<L: Lanes>(&self, i: usize);
+}
+
+/// Runs `k` over `0..n`: wide lanes for the body, scalar for the tail.
+#[inline(always)]
+pub(crate) fn for_each<K: ElementKernel>(k: &K, n: usize) {
+    let mut i = 0;
+    // SAFETY: the caller's kernel holds buffers of `n` elements; see `ElementKernel::step`.
+    unsafe {
+        if !scalar_forced() {
+            while i + Wide::WIDTH <= n {
+                k.step::<Wide>(i);
+                i += Wide::WIDTH;
+            }
+        }
+        while i < n {
+            k.step::<f32>(i);
+            i += 1;
+        }
+    }
+}
+
+#[cfg(feature = "scalar-hook")]
+std::thread_local! {
+    static FORCE_SCALAR: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+/// Test hook (cargo feature `scalar-hook`): makes the driver run every element through the
+/// scalar `f32` lanes on this thread, as a reference for the wide lanes.
+#[cfg(feature = "scalar-hook")]
+#[doc(hidden)]
+pub fn force_scalar(on: bool) {
+    FORCE_SCALAR.with(|f| f.set(on))
+}
+
+#[inline(always)]
+pub(crate) fn scalar_forced() -> bool {
+    #[cfg(feature = "scalar-hook")]
+    {
+        FORCE_SCALAR.with(|f| f.get())
+    }
+    #[cfg(not(feature = "scalar-hook"))]
+    {
+        false
+    }
+}

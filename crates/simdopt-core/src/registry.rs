@@ -1,0 +1,272 @@
+//! The registry: the one list of optimizer classes. Each entry gives the Keras class name, its
+//! family, its defaults (learning rate, `decay`, then the rule's constructor options in Keras'
+//! `get_config` order, declared once in the rule's file), and the builder. `build_optimizer`,
+//! the binding's `registry_json`, the tests, the fuzz target, the benches and the fixture
+//! generators all read it.
+//!
+//! Adding an optimizer: its rule file (with its `CONFIG` table), an entry here, its TypeScript
+//! class, and its tests.
+
+use crate::error::{Error, Result};
+use crate::optimizer::Optimizer;
+use crate::rules::*;
+use crate::step::clip::Clipping;
+
+/// Which API a class belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// TF 2.4's `tf.keras.optimizers` (the package root; numbers frozen bit for bit).
+    Tf24,
+    /// Keras 3's `keras.optimizers` (`simdopt/keras3`).
+    Keras3,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Tf24 => "tf24",
+            Family::Keras3 => "keras3",
+        }
+    }
+}
+
+/// One optimizer class.
+pub struct Class {
+    pub class_name: &'static str,
+    pub family: Family,
+    /// Default `learning_rate`.
+    pub learning_rate: f32,
+    /// Default of the base class' `decay` (Nadam's `schedule_decay`).
+    pub decay: f32,
+    /// The rule's constructor options with their defaults, in `get_config` order.
+    pub config: &'static [Hyper],
+    build: fn(&mut Options<'_>) -> Result<Optimizer>,
+}
+
+impl Class {
+    /// Builds the class from constructor options (defaults for missing keys; a key nobody takes
+    /// is an error).
+    pub fn build(&self, options: &[(&str, f32)]) -> Result<Optimizer> {
+        (self.build)(&mut Options::new(options))
+    }
+
+    /// Every config key with its default: `learning_rate`, `decay`, then [`Class::config`].
+    pub fn defaults(&self) -> Vec<Hyper> {
+        [Hyper::number("learning_rate", self.learning_rate), Hyper::number("decay", self.decay)]
+            .into_iter()
+            .chain(self.config.iter().copied())
+            .collect()
+    }
+}
+
+const fn tf24<R: UpdateRule>() -> Class {
+    Class {
+        class_name: R::CLASS_NAME,
+        family: Family::Tf24,
+        learning_rate: R::LEARNING_RATE,
+        decay: R::DECAY,
+        config: R::CONFIG,
+        build: build::<R>,
+    }
+}
+
+/// Every class, in Keras' order.
+pub static CLASSES: [Class; 8] = [
+    tf24::<Sgd>(),
+    tf24::<RmsProp>(),
+    tf24::<Adam>(),
+    tf24::<Adagrad>(),
+    tf24::<Adadelta>(),
+    tf24::<Adamax>(),
+    tf24::<Nadam>(),
+    tf24::<Ftrl>(),
+];
+
+/// The class of a Keras class name.
+pub fn class(class_name: &str) -> Result<&'static Class> {
+    CLASSES
+        .iter()
+        .find(|c| c.class_name == class_name)
+        .ok_or_else(|| Error::InvalidState { message: format!("Unknown optimizer: {class_name}") })
+}
+
+/// Builds an optimizer from its Keras class name and options, as Keras' `from_config` would.
+///
+/// Nadam: `decay` is its `schedule_decay` (default 0.004; `schedule_decay` is accepted too and
+/// wins). Unlike TF 2.4, whose `from_config` overwrites a config's `decay` with the default, a
+/// given `decay` is kept, so a config survives the round trip.
+pub fn build_optimizer(class_name: &str, options: &[(&str, f32)]) -> Result<Optimizer> {
+    class(class_name)?.build(options)
+}
+
+fn build<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
+    let decay_alias = R::DECAY_ALIAS.and_then(|key| o.take_opt(key));
+    let rule = R::from_options(o)?;
+    let mut opt = Optimizer::new(rule, o.take("learning_rate", R::LEARNING_RATE))?;
+    opt.set_hyper("decay", o.take("decay", R::DECAY))?;
+    if let Some(d) = decay_alias {
+        opt.set_hyper("decay", d)?;
+    }
+    opt.set_clipping(Clipping {
+        clipvalue: o.take_opt("clipvalue"),
+        clipnorm: o.take_opt("clipnorm"),
+        global_clipnorm: o.take_opt("global_clipnorm"),
+    })?;
+    o.finish()?;
+    Ok(opt)
+}
+
+/// The registry as JSON, for the facade's check of its own defaults: `[{"class_name",
+/// "family", "config": [[key, default], ...], "slots": [{"name", "shape", "dtype"}, ...]}]`
+/// (flags as booleans; `slots` for the default configuration, shapes relative to the variable:
+/// `like_var`, `scalar`, `factored_rows`, `factored_cols`).
+pub fn registry_json() -> String {
+    let classes: Vec<String> = CLASSES
+        .iter()
+        .map(|c| {
+            let config: Vec<String> = c
+                .defaults()
+                .iter()
+                .map(|h| {
+                    if h.flag {
+                        format!("[\"{}\",{}]", h.name, h.default != 0.0)
+                    } else {
+                        format!("[\"{}\",{}]", h.name, json_number(h.default))
+                    }
+                })
+                .collect();
+            let slots: Vec<String> = c
+                .build(&[])
+                .map(|o| {
+                    o.slot_specs()
+                        .iter()
+                        .map(|s| {
+                            format!("{{\"name\":\"{}\",\"shape\":\"{}\",\"dtype\":\"{}\"}}", s.name, shape_name(s.shape), s.dtype.name())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "{{\"class_name\":\"{}\",\"family\":\"{}\",\"config\":[{}],\"slots\":[{}]}}",
+                c.class_name,
+                c.family.name(),
+                config.join(","),
+                slots.join(",")
+            )
+        })
+        .collect();
+    format!("[{}]", classes.join(","))
+}
+
+fn shape_name(s: SlotShape) -> &'static str {
+    match s {
+        SlotShape::LikeVar => "like_var",
+        SlotShape::Scalar => "scalar",
+        SlotShape::FactoredRows => "factored_rows",
+        SlotShape::FactoredCols => "factored_cols",
+    }
+}
+
+/// The shortest decimal that reads back as the same f32 (JSON has no NaN or Infinity, and
+/// defaults are finite).
+fn json_number(v: f32) -> String {
+    let s = format!("{v:?}");
+    if s.contains("e") || s.contains('.') {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// Constructor options by Keras name (`learning_rate`, `beta_1`, `amsgrad` as 0/1, ...).
+/// Rules take the keys they know; a key nobody takes is an error.
+pub struct Options<'a> {
+    pairs: Vec<(&'a str, f32, bool)>,
+}
+
+impl<'a> Options<'a> {
+    pub fn new(pairs: &[(&'a str, f32)]) -> Self {
+        Options { pairs: pairs.iter().map(|&(k, v)| (k, v, false)).collect() }
+    }
+
+    /// Takes a numeric option, or `default`.
+    pub fn take(&mut self, key: &str, default: f32) -> f32 {
+        self.take_opt(key).unwrap_or(default)
+    }
+
+    pub fn take_opt(&mut self, key: &str) -> Option<f32> {
+        let p = self.pairs.iter_mut().find(|p| p.0 == key)?;
+        p.2 = true;
+        Some(p.1)
+    }
+
+    /// Takes a hyperparameter of a class's table, or its default.
+    pub fn number(&mut self, h: &Hyper) -> f32 {
+        self.take(h.name, h.default)
+    }
+
+    /// Takes a flag of a class's table, or its default.
+    pub fn flag(&mut self, h: &Hyper) -> bool {
+        self.take_flag(h.name, h.default != 0.0)
+    }
+
+    /// Takes a boolean option (any non-zero value is true).
+    pub fn take_flag(&mut self, key: &str, default: bool) -> bool {
+        self.take_opt(key).map_or(default, |v| v != 0.0)
+    }
+
+    /// An error naming the first key nobody took.
+    pub fn finish(&self) -> Result<()> {
+        match self.pairs.iter().find(|p| !p.2) {
+            Some(p) => Err(crate::Error::UnknownHyperparameter { name: p.0.to_string() }),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_class_builds_with_its_defaults_and_reports_them() {
+        for c in &CLASSES {
+            let o = c.build(&[]).unwrap();
+            assert_eq!(o.class_name(), c.class_name);
+            for h in c.defaults().iter().filter(|h| !h.flag) {
+                assert_eq!(o.hyper(h.name).unwrap(), h.default, "{} {}", c.class_name, h.name);
+            }
+        }
+        assert_eq!(class("Nadam").unwrap().decay, 0.004);
+        assert!(class("Lion").is_err());
+    }
+
+    #[test]
+    fn registry_json_lists_every_class_with_its_defaults() {
+        let j = registry_json();
+        assert!(j.starts_with("[{\"class_name\":\"SGD\",\"family\":\"tf24\",\"config\":[[\"learning_rate\",0.01],[\"decay\",0.0],[\"momentum\",0.0],[\"nesterov\",false]],\"slots\":[]}"), "{j}");
+        assert!(
+            j.contains("{\"class_name\":\"Nadam\",\"family\":\"tf24\",\"config\":[[\"learning_rate\",0.001],[\"decay\",0.004],"),
+            "{j}"
+        );
+        assert!(j.contains("[\"epsilon\",1e-7]"), "{j}");
+        assert!(
+            j.contains("{\"name\":\"momentum_cache\"") || j.contains("{\"name\":\"m\",\"shape\":\"like_var\",\"dtype\":\"float32\"}"),
+            "{j}"
+        );
+        assert_eq!(j.matches("class_name").count(), CLASSES.len());
+    }
+
+    /// The fixture generators (Python) read the registry from `tools/fixtures/registry.json`;
+    /// this keeps that copy equal to the registry (`SIMDOPT_WRITE_REGISTRY=1` rewrites it).
+    #[test]
+    fn the_fixture_generators_copy_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/fixtures/registry.json");
+        let want = registry_json() + "\n";
+        if std::env::var_os("SIMDOPT_WRITE_REGISTRY").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(have == want, "{} is stale: rerun this test with SIMDOPT_WRITE_REGISTRY=1", path.display());
+    }
+}

@@ -1,0 +1,109 @@
+//! Object-safe access to any rule, so that [`crate::Optimizer`] is one type whatever its rule
+//! (the registry builds it from a class name): [`DynRule`] is implemented for every
+//! [`UpdateRule`], and a step's fused stages cross it as the [`Fused`] enum, which it turns
+//! back into the concrete prelude types, so every kernel is still compiled per prelude.
+
+use std::any::Any;
+
+use super::{DenseStep, SlotSpec, SparseStep, StepContext, UpdateRule};
+use crate::drive::GradIn;
+use crate::error::Result;
+use crate::slot::Slot;
+use crate::step::clip::{Clip, Identity, Scale};
+use crate::step::update::Keras3Prelude;
+
+/// The elementwise stages fused into one variable's pass: TF 2.4's three clipping preludes
+/// (none, the global-norm scale alone, the whole clip) or the Keras 3 prelude.
+#[derive(Clone, Copy)]
+pub enum Fused {
+    None,
+    Scale(Scale),
+    Clip(Clip),
+    Keras3(Keras3Prelude),
+}
+
+/// A rule behind a pointer, with its scalars for the current step.
+pub trait DynRule: Send {
+    fn as_any(&self) -> &dyn Any;
+    fn class_name(&self) -> &'static str;
+    fn interleaved_slots(&self) -> bool;
+    fn slots(&self) -> Vec<SlotSpec>;
+    fn global_weights(&self) -> Vec<SlotSpec>;
+    fn uses_lr_decay(&self) -> bool;
+    fn hyper_names(&self) -> &'static [&'static str];
+    fn hyper(&self, name: &str) -> Option<f32>;
+    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()>;
+    fn sums_duplicates(&self) -> bool;
+    fn sparse_visits_all_rows(&self) -> bool;
+    /// Computes this step's scalars (kept for the `apply_*` calls until the next `prepare`).
+    fn prepare(&mut self, ctx: &StepContext, globals: &mut [f32]);
+    fn apply_dense(&self, pre: Fused, shape: &[usize], var: &mut [f32], grad: GradIn<'_>, slots: &mut [Slot]);
+    fn apply_sparse(&self, step: SparseStep<'_>);
+}
+
+/// A rule and its prepared scalars.
+pub struct Prepared<R: UpdateRule> {
+    pub rule: R,
+    coeffs: Option<R::Coeffs>,
+}
+
+impl<R: UpdateRule> Prepared<R> {
+    pub fn new(rule: R) -> Self {
+        Prepared { rule, coeffs: None }
+    }
+
+    fn coeffs(&self) -> &R::Coeffs {
+        self.coeffs.as_ref().expect("prepare runs before the rule's kernels")
+    }
+}
+
+impl<R: UpdateRule> DynRule for Prepared<R> {
+    fn as_any(&self) -> &dyn Any {
+        &self.rule
+    }
+    fn class_name(&self) -> &'static str {
+        R::CLASS_NAME
+    }
+    fn interleaved_slots(&self) -> bool {
+        R::INTERLEAVED_SLOTS
+    }
+    fn slots(&self) -> Vec<SlotSpec> {
+        self.rule.slots()
+    }
+    fn global_weights(&self) -> Vec<SlotSpec> {
+        self.rule.global_weights()
+    }
+    fn uses_lr_decay(&self) -> bool {
+        self.rule.uses_lr_decay()
+    }
+    fn hyper_names(&self) -> &'static [&'static str] {
+        self.rule.hyper_names()
+    }
+    fn hyper(&self, name: &str) -> Option<f32> {
+        self.rule.hyper(name)
+    }
+    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
+        self.rule.set_hyper(name, value)
+    }
+    fn sums_duplicates(&self) -> bool {
+        self.rule.sums_duplicates()
+    }
+    fn sparse_visits_all_rows(&self) -> bool {
+        self.rule.sparse_visits_all_rows()
+    }
+    fn prepare(&mut self, ctx: &StepContext, globals: &mut [f32]) {
+        self.coeffs = Some(self.rule.prepare(ctx, globals));
+    }
+    fn apply_dense(&self, pre: Fused, shape: &[usize], var: &mut [f32], grad: GradIn<'_>, slots: &mut [Slot]) {
+        let c = self.coeffs();
+        match pre {
+            Fused::None => self.rule.apply_dense(c, DenseStep { pre: Identity, shape, var, grad, slots }),
+            Fused::Scale(pre) => self.rule.apply_dense(c, DenseStep { pre, shape, var, grad, slots }),
+            Fused::Clip(pre) => self.rule.apply_dense(c, DenseStep { pre, shape, var, grad, slots }),
+            Fused::Keras3(pre) => self.rule.apply_dense(c, DenseStep { pre, shape, var, grad, slots }),
+        }
+    }
+    fn apply_sparse(&self, step: SparseStep<'_>) {
+        self.rule.apply_sparse(self.coeffs(), step)
+    }
+}

@@ -1,0 +1,197 @@
+//! Stage "update": the rule's kernels on every variable with a gradient, with the elementwise
+//! stages fused in (see [`super::GradPrelude`]): the TF 2.4 order fuses only clipping (the same
+//! three preludes as always, so those classes run exactly their kernels); the Keras 3 order
+//! fuses unscale, the accumulator, clipping and weight decay into one [`Keras3Prelude`].
+
+use super::clip::{Clip, Scale};
+use super::validate::row_len;
+use super::{unscale, weight_decay, GradPrelude};
+use crate::drive::GradIn;
+use crate::lanes::Lanes;
+use crate::optimizer::{FastMap, Gradient, Optimizer, VarSlots};
+use crate::rules::dispatch::Fused;
+use crate::rules::{SparseRows, SparseStep, NO_GRAD};
+use crate::store::{Store, TensorId};
+
+/// Which elementwise stages fuse into the rule's pass.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fusion {
+    Tf24,
+    Keras3,
+}
+
+pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradient<'_>>, TensorId)], fusion: Fusion) {
+    let keras3 = fusion == Fusion::Keras3;
+    let (scale, steps, lr) = (opt.stages.loss_scale_factor, opt.stages.gradient_accumulation_steps, opt.current_lr());
+    let mut k = 0;
+    for (g, var_id) in pairs {
+        let Some(g) = g else { continue };
+        let clip = opt.scratch.preludes[k];
+        k += 1;
+        let decay = opt.stages.weight_decay.filter(|_| keras3 && !opt.decay_excluded.contains(var_id)).map(|wd| (wd, lr));
+        let VarSlots { slots, accumulator, .. } = &mut opt.states[opt.vars[var_id]];
+        let tensor_grad = match *g {
+            Gradient::Tensor(id) => Some(id),
+            _ => None,
+        };
+        let (shape, var, held) = store.var_and_grad(*var_id, tensor_grad).expect("validated");
+        let rule = &*opt.rule;
+        let dense = match *g {
+            Gradient::Dense(values) => Some(values),
+            Gradient::Tensor(_) => Some(held.expect("validated")),
+            Gradient::Sparse { .. } => None,
+        };
+        match (dense, fusion) {
+            (Some(values), Fusion::Tf24) => rule.apply_dense(tf24_prelude(clip), shape, var, GradIn::Values(values), slots),
+            (Some(values), Fusion::Keras3) => {
+                let pre = Keras3Prelude::new(scale, clip, decay);
+                let grad = match (steps, accumulator.as_deref_mut()) {
+                    (Some(n), Some(acc)) => GradIn::Accumulated { grad: values, acc, steps: n as f32 },
+                    _ => GradIn::Values(values),
+                };
+                rule.apply_dense(Fused::Keras3(pre), shape, var, grad, slots)
+            }
+            (None, Fusion::Keras3) if steps.is_some() => {
+                // `accumulate::densify_sparse` left `(densify(g) + acc) / N` in the accumulator.
+                let acc = accumulator.as_deref_mut().expect("accumulators exist with gradient_accumulation_steps");
+                let pre = Keras3Prelude::new(None, clip, decay);
+                rule.apply_dense(Fused::Keras3(pre), shape, var, GradIn::Values(acc), slots);
+                acc.fill(0.0);
+            }
+            (None, _) => {
+                let Gradient::Sparse { indices, values } = *g else { unreachable!("dense handled above") };
+                let s = &mut opt.scratch;
+                s.values.clear();
+                s.values.extend_from_slice(values);
+                if keras3 {
+                    unscale::unscale_slice(&mut s.values, scale);
+                    if let Some((wd, lr)) = decay {
+                        weight_decay::decay_all(var, wd, lr);
+                    }
+                }
+                if !clip.is_identity() {
+                    clip.apply_slice(&mut s.values);
+                }
+                let (n_rows, row_len) = (shape[0], row_len(shape));
+                s.rows.clear();
+                if rule.sums_duplicates() {
+                    combine_duplicates(indices, row_len, &mut s.values, &mut s.summed, &mut s.rows, &mut s.first_pos);
+                } else {
+                    s.rows.extend(indices.iter().map(|&i| i as usize));
+                }
+                s.grad_of_row.clear();
+                if rule.sparse_visits_all_rows() {
+                    s.grad_of_row.resize(n_rows, NO_GRAD);
+                    for (k, &r) in s.rows.iter().enumerate() {
+                        s.grad_of_row[r] = k as u32;
+                    }
+                }
+                let g = SparseRows { rows: &s.rows, values: &s.values, row_len, grad_of_row: &s.grad_of_row };
+                rule.apply_sparse(SparseStep { shape, var, grad: g, slots });
+            }
+        }
+    }
+}
+
+/// The TF 2.4 preludes: none, `global_clipnorm`'s scale alone, or the whole clip.
+fn tf24_prelude(pre: Clip) -> Fused {
+    if pre.is_identity() {
+        Fused::None
+    } else if pre.is_scale_only() {
+        Fused::Scale(Scale(pre.scale))
+    } else {
+        Fused::Clip(pre)
+    }
+}
+
+/// The Keras 3 elementwise stages of one variable: unscale, (the accumulator, in the driver),
+/// clip, weight decay. Their choices are fixed for the whole pass.
+#[derive(Clone, Copy)]
+pub struct Keras3Prelude {
+    scale: Option<f32>,
+    clip: ClipKind,
+    /// `(weight_decay, learning_rate)`.
+    decay: Option<(f32, f32)>,
+}
+
+#[derive(Clone, Copy)]
+enum ClipKind {
+    None,
+    Scale(f32),
+    Full(Clip),
+}
+
+impl Keras3Prelude {
+    pub fn new(scale: Option<f32>, clip: Clip, decay: Option<(f32, f32)>) -> Self {
+        let clip = if clip.is_identity() {
+            ClipKind::None
+        } else if clip.is_scale_only() {
+            ClipKind::Scale(clip.scale)
+        } else {
+            ClipKind::Full(clip)
+        };
+        Keras3Prelude { scale, clip, decay }
+    }
+}
+
+impl GradPrelude for Keras3Prelude {
+    const ACCUMULATES: bool = true;
+
+    #[inline(always)]
+    fn unscale<L: Lanes>(&self, g: L) -> L {
+        unscale::unscale(g, self.scale)
+    }
+
+    #[inline(always)]
+    fn apply<L: Lanes>(&self, g: L) -> L {
+        match self.clip {
+            ClipKind::None => g,
+            ClipKind::Scale(s) => Scale(s).apply(g),
+            ClipKind::Full(c) => c.apply(g),
+        }
+    }
+
+    #[inline(always)]
+    fn decay<L: Lanes>(&self, x: L) -> L {
+        match self.decay {
+            Some((wd, lr)) => weight_decay::decay(x, wd, lr),
+            None => x,
+        }
+    }
+}
+
+/// Keras' `_deduplicate_indexed_slices`: unique rows in first-occurrence order, their values
+/// summed in occurrence order (`unsorted_segment_sum`). Rewrites `values` in place (`summed` is
+/// the reused buffer it swaps with).
+pub(crate) fn combine_duplicates(
+    indices: &[i64],
+    row_len: usize,
+    values: &mut Vec<f32>,
+    summed: &mut Vec<f32>,
+    rows: &mut Vec<usize>,
+    first_pos: &mut FastMap<usize, usize>,
+) {
+    first_pos.clear();
+    let mut has_dup = false;
+    for &ix in indices {
+        let r = ix as usize;
+        if let std::collections::hash_map::Entry::Vacant(e) = first_pos.entry(r) {
+            e.insert(rows.len());
+            rows.push(r);
+        } else {
+            has_dup = true;
+        }
+    }
+    if !has_dup {
+        return;
+    }
+    summed.clear();
+    summed.resize(rows.len() * row_len, 0.0);
+    for (k, &ix) in indices.iter().enumerate() {
+        let u = first_pos[&(ix as usize)];
+        for (d, s) in summed[u * row_len..(u + 1) * row_len].iter_mut().zip(&values[k * row_len..(k + 1) * row_len]) {
+            *d += *s;
+        }
+    }
+    core::mem::swap(values, summed);
+}
