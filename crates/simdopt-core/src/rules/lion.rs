@@ -72,15 +72,17 @@ impl UpdateRule for Lion {
         let v = finite(name, value)?;
         match name {
             // Keras' check and message (its "[0, 1]" says so, but 0 itself is refused).
-            "beta_1" => self.beta_1 = check(
-                name,
-                v,
-                v > 0.0 && v <= 1.0,
-                format!(
+            "beta_1" => {
+                self.beta_1 = check(
+                    name,
+                    v,
+                    v > 0.0 && v <= 1.0,
+                    format!(
                     "Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer degenerates to SignSGD. Received: beta_1={}.",
                     super::py_float(v)
                 ),
-            )?,
+                )?
+            }
             "beta_2" => self.beta_2 = v,
             _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
         }
