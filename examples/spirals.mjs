@@ -65,7 +65,12 @@ function lossAndGrads(layers, data, scratch) {
   for (let s = 0; s < n; s++) {
     let max = -Infinity;
     let arg = 0;
-    for (let j = 0; j < CLASSES; j++) if (logits[s * CLASSES + j] > max) (max = logits[s * CLASSES + j]), (arg = j);
+    for (let j = 0; j < CLASSES; j++) {
+      if (logits[s * CLASSES + j] > max) {
+        max = logits[s * CLASSES + j];
+        arg = j;
+      }
+    }
     let sum = 0;
     for (let j = 0; j < CLASSES; j++) sum += Math.exp(logits[s * CLASSES + j] - max);
     for (let j = 0; j < CLASSES; j++) {

@@ -20,6 +20,7 @@ import {
   StateError,
   SlotError,
   WeightsError,
+  WasmTensor,
 } from 'simdopt';
 import type { ApplyState, GradsAndVars, OptimizerSpec, Gradient } from 'simdopt';
 
@@ -327,7 +328,7 @@ describe('custom optimizers (subclasses with Keras hooks)', () => {
 
   test('setWeights, build, addWeight, getSlot errors, skipNonFinite, constraints and checkpoints', () => {
     class WithWeight extends MySGD {
-      counter!: Tensor;
+      counter!: WasmTensor;
       protected override createSlots(vars: readonly Variable[]): void {
         if (!this.counter) this.counter = this.addWeight('counter', [2], (shape) => new Float32Array(shape[0]).fill(7));
         for (const v of vars) this.addSlot(v, 'momentum', 'ones');

@@ -19,6 +19,7 @@ export type {
   NonFiniteStep,
   WeightValue,
   OptimizerSpec,
+  SlotSpec,
   HookGradient,
   GradsAndVars,
   GradientTransformer,
@@ -61,6 +62,8 @@ export type {
   NoisyLinearCosineDecayConfig,
 } from './schedules/index.js';
 export { serialize, deserialize, get } from './serialization.js';
+export { optimizerClasses, declaredSlots } from './optimizers/index.js';
+export type { BuiltinOptimizerClass } from './optimizers/index.js';
 export { saveState, loadState, saveCheckpoint, restoreCheckpoint, encodeCheckpoint, decodeCheckpoint, sealCheckpoint } from './checkpoint.js';
 export type { OptimizerState, Checkpoint, SlotVariableInfo } from './checkpoint.js';
 export { SGD } from './optimizers/sgd.js';

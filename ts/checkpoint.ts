@@ -14,7 +14,7 @@ import { ArgumentError, ConfigError, WeightsError } from './errors.js';
 import { Optimizer, SlotVariableInfo } from './optimizer/index.js';
 import { deserialize, serialize } from './serialization.js';
 import { Variable } from './tensor.js';
-import { describeValue } from './values.js';
+import { describeValue, isDetached, typedArrayKind, typedArrayLength } from './values.js';
 
 export type { SlotVariableInfo };
 
@@ -510,22 +510,11 @@ function readBinary(input: Uint8Array): { snapshot: Record<string, unknown>; ver
 /** A private copy of the bytes, read through the intrinsic accessors (a subclass's getters are
  * not asked, and later changes to the caller's buffer change nothing). */
 function ownCopy(bytes: Uint8Array): Uint8Array {
-  if (!(bytes instanceof Uint8Array)) throw new ArgumentError('InvalidArgument', `expected a Uint8Array, got ${describeValue(bytes)}`);
-  const buffer = TYPED_ARRAY_BUFFER.call(bytes) as ArrayBufferLike;
-  const length = TYPED_ARRAY_BYTE_LENGTH.call(bytes) as number;
-  const offset = TYPED_ARRAY_BYTE_OFFSET.call(bytes) as number;
-  // (A detached or out-of-bounds view has length 0: then the buffer is not touched.)
-  if (length === 0) return new Uint8Array(0);
-  const copy = new Uint8Array(length);
-  copy.set(new Uint8Array(buffer, offset, length));
-  return copy;
+  if (typedArrayKind(bytes) !== 'Uint8Array') throw new ArgumentError('InvalidArgument', `expected a Uint8Array, got ${describeValue(bytes)}`);
+  if (typedArrayLength(bytes) === 0 && isDetached(bytes)) throw new ArgumentError('InvalidArgument', 'the checkpoint bytes are a Uint8Array whose ArrayBuffer is detached');
+  // (Copied from the internal slots: a resizable or shared buffer cannot change under the parser.)
+  return new Uint8Array(bytes);
 }
-
-const TYPED_ARRAY = Object.getPrototypeOf(Uint8Array.prototype) as object;
-const intrinsicGetter = (name: string) => Object.getOwnPropertyDescriptor(TYPED_ARRAY, name)!.get!;
-const TYPED_ARRAY_BUFFER = intrinsicGetter('buffer');
-const TYPED_ARRAY_BYTE_LENGTH = intrinsicGetter('byteLength');
-const TYPED_ARRAY_BYTE_OFFSET = intrinsicGetter('byteOffset');
 
 function hex(n: number): string {
   return n.toString(16).padStart(8, '0');

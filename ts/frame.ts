@@ -18,12 +18,13 @@ export interface FrameLayout {
 }
 
 const capacity = { commands: -1, values: -1, indices: -1 };
-const layout: FrameLayout = { commands: 0, values: 0, indices: 0 };
+const layout: FrameLayout & { capacity: Readonly<typeof capacity> } = { commands: 0, values: 0, indices: 0, capacity };
 
-/** Makes the frame hold at least this much, and returns where its buffers are. Called on every
- * step: it allocates nothing unless the frame must grow (the closure lives in `growFrame`, so
- * this function needs no context object). */
-export function reserveFrame(commands: number, values: number, indices: number): FrameLayout {
+/** Makes the frame hold at least this much, and returns where its buffers are and how much
+ * each holds (every write is checked against `capacity`). Called on every step: it allocates
+ * nothing unless the frame must grow (the closure lives in `growFrame`, so this function needs
+ * no context object). */
+export function reserveFrame(commands: number, values: number, indices: number): FrameLayout & { capacity: Readonly<typeof capacity> } {
   if (commands > capacity.commands || values > capacity.values || indices > capacity.indices) growFrame(commands, values, indices);
   return layout;
 }

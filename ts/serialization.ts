@@ -4,29 +4,11 @@ import { ConfigError } from './errors.js';
 import { Optimizer } from './optimizer/index.js';
 import { describeValue } from './values.js';
 import { Serialized } from './schedules/index.js';
-import { SGD } from './optimizers/sgd.js';
-import { Adam } from './optimizers/adam.js';
-import { RMSprop } from './optimizers/rmsprop.js';
-import { Adagrad } from './optimizers/adagrad.js';
-import { Adadelta } from './optimizers/adadelta.js';
-import { Adamax } from './optimizers/adamax.js';
-import { Nadam } from './optimizers/nadam.js';
-import { Ftrl } from './optimizers/ftrl.js';
-
-type OptimizerClass = typeof Optimizer & (new (options: Record<string, unknown>) => Optimizer);
+import { BuiltinOptimizerClass, optimizerClasses } from './optimizers/index.js';
 
 /** Built-in optimizers by lower-case Keras class name (Keras matches them case-insensitively,
  * so `rmsprop` also serves Keras' `RMSProp` alias). */
-const BUILTINS: Record<string, OptimizerClass> = {
-  adadelta: Adadelta as unknown as OptimizerClass,
-  adagrad: Adagrad as unknown as OptimizerClass,
-  adam: Adam as unknown as OptimizerClass,
-  adamax: Adamax as unknown as OptimizerClass,
-  nadam: Nadam as unknown as OptimizerClass,
-  rmsprop: RMSprop as unknown as OptimizerClass,
-  sgd: SGD as unknown as OptimizerClass,
-  ftrl: Ftrl as unknown as OptimizerClass,
-};
+const BUILTINS: ReadonlyMap<string, BuiltinOptimizerClass> = new Map(optimizerClasses.map((c) => [c.spec.className.toLowerCase(), c]));
 
 /** `{class_name, config}` of an optimizer. */
 export function serialize(optimizer: Optimizer): Serialized {
@@ -46,8 +28,7 @@ export function deserialize(config: Serialized, customObjects: Record<string, un
   if (custom !== undefined && !(typeof custom === 'function' && (custom as { prototype?: unknown }).prototype instanceof Optimizer)) {
     throw new ConfigError('InvalidConfig', `custom object '${config.class_name}' is not an Optimizer class, got ${describeValue(custom)}`);
   }
-  const builtin = Object.prototype.hasOwnProperty.call(BUILTINS, config.class_name.toLowerCase()) ? BUILTINS[config.class_name.toLowerCase()] : undefined;
-  const cls = (custom as OptimizerClass | undefined) ?? builtin;
+  const cls = (custom as BuiltinOptimizerClass | undefined) ?? BUILTINS.get(config.class_name.toLowerCase());
   if (!cls) throw new ConfigError('UnknownClass', `Unknown optimizer: ${config.class_name}`);
   const opt: unknown = cls.fromConfig(config.config ?? {}, customObjects);
   if (!(opt instanceof Optimizer)) throw new ConfigError('InvalidConfig', `${config.class_name}.fromConfig did not return an Optimizer`);

@@ -3,7 +3,7 @@
 // from `.value` is valid until the next call that may grow WASM memory (use `read()` for a copy).
 import { call, core, viewFloat32 } from './wasm/loader.js';
 import { ArgumentError, ShapeError, StateError } from './errors.js';
-import { describeValue, isNumeric } from './values.js';
+import { describeValue, isDetached, isNumeric, readNumbers, typedArrayKind, typedArrayLength } from './values.js';
 
 /** The dimensions of a tensor, outermost first (`[]` for a scalar). */
 export type Shape = readonly number[];
@@ -62,19 +62,23 @@ export abstract class WasmTensor {
     return this.value.slice();
   }
 
-  /** Writes new values; the length must match. */
+  /** Writes new values; the length must match. The values are read once (an array's length
+   * and elements, a typed array's length from its internal slot) before anything is written. */
   assign(values: TensorValues): this {
     if (typeof values === 'number') {
       this.value.fill(values);
       return this;
     }
-    if (!isNumeric(values)) {
-      throw new ArgumentError('InvalidArgument', `values for '${this.name}' must be a Float32Array, an array of numbers or a number; got ${describeValue(values)}`);
+    const what = `values for '${this.name}'`;
+    if (typedArrayKind(values) === undefined && !isArrayLikeObject(values)) {
+      throw new ArgumentError('InvalidArgument', `${what} must be a Float32Array, an array of numbers or a number; got ${describeValue(values)}`);
     }
-    if (values.length !== this.size) {
-      throw new ShapeError('ShapeMismatch', `'${this.name}' has shape [${this.shape.join(', ')}] (${this.size} values), got ${values.length} values`);
+    const { array, length } = readNumbers(values, what);
+    if (length !== this.size) {
+      throw new ShapeError('ShapeMismatch', `'${this.name}' has shape [${this.shape.join(', ')}] (${this.size} values), got ${length} values`);
     }
-    this.value.set(values);
+    // (No user code has run since the read: the length still holds.)
+    if (length !== 0) this.value.set(array as Float32Array);
     return this;
   }
 }
@@ -189,30 +193,70 @@ export class IndexedSlices {
   /** The variable's shape, if given (checked against the variable). */
   readonly denseShape?: Shape;
 
+  /** `values` and `indices` are read once each (copied unless they are a Float32Array and an
+   * Int32Array, kept as they are). */
   constructor(values: ArrayLike<number>, indices: ArrayLike<number>, denseShape?: Shape) {
-    if (!isNumeric(values)) throw new ArgumentError('InvalidArgument', `IndexedSlices values must be a Float32Array or an array of numbers, got ${describeValue(values)}`);
-    if (!isNumeric(indices)) throw new ArgumentError('InvalidArgument', `IndexedSlices indices must be an Int32Array or an array of integers, got ${describeValue(indices)}`);
-    if (denseShape !== undefined) sizeOfDense(denseShape);
-    this.values = values instanceof Float32Array ? values : Float32Array.from(values);
-    if (!(indices instanceof Int32Array)) {
-      for (let i = 0; i < indices.length; i++) {
-        const x = indices[i];
+    if (typedArrayKind(values) === undefined && !isArrayLikeObject(values)) {
+      throw new ArgumentError('InvalidArgument', `IndexedSlices values must be a Float32Array or an array of numbers, got ${describeValue(values)}`);
+    }
+    const v = readNumbers(values, 'IndexedSlices values').array;
+    this.values = typedArrayKind(v) === 'Float32Array' ? (v as Float32Array) : Float32Array.from(v);
+    if (typedArrayKind(indices) === 'Int32Array') {
+      const length = typedArrayLength(indices as Int32Array);
+      if (length === 0 && isDetached(indices as Int32Array)) throw new ArgumentError('InvalidArgument', 'IndexedSlices indices is an Int32Array whose ArrayBuffer is detached');
+      this.indices = indices as Int32Array;
+    } else {
+      if (typedArrayKind(indices) === undefined && !isArrayLikeObject(indices)) {
+        throw new ArgumentError('InvalidArgument', `IndexedSlices indices must be an Int32Array or an array of integers, got ${describeValue(indices)}`);
+      }
+      // Read as numbers once (a Float32Array of indices reads as doubles, exact below 2^24).
+      const { array, length } = readIndexNumbers(indices);
+      const out = new Int32Array(length);
+      for (let i = 0; i < length; i++) {
+        const x = array[i];
         if (!Number.isInteger(x) || x < -2147483648 || x > 2147483647) {
           throw new ArgumentError('InvalidArgument', `IndexedSlices index ${x} at offset ${i} is not a 32-bit integer`);
         }
+        out[i] = x;
       }
+      this.indices = out;
     }
-    this.indices = indices instanceof Int32Array ? indices : Int32Array.from(indices);
-    this.denseShape = denseShape ? Object.freeze([...denseShape]) : undefined;
+    this.denseShape = denseShape === undefined ? undefined : denseShapeOf(denseShape);
     if (new.target === IndexedSlices) Object.freeze(this);
   }
 }
 
-/** A dense shape of IndexedSlices: checked like a tensor shape, but may be larger than memory. */
-function sizeOfDense(shape: Shape): void {
-  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0)) {
+/** Indices read once as exact numbers (a Float64Array or an array, not rounded to f32). */
+function readIndexNumbers(indices: ArrayLike<number>): { array: ArrayLike<number>; length: number } {
+  const kind = typedArrayKind(indices);
+  if (kind !== undefined) return readNumbers(indices, 'IndexedSlices indices');
+  const a = indices as ArrayLike<unknown>;
+  const length: unknown = a.length;
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0 || length > 2 ** 31) {
+    throw new ArgumentError('InvalidArgument', `IndexedSlices indices must be an Int32Array or an array of integers, got ${describeValue(indices)}`);
+  }
+  const out: number[] = new Array(length);
+  for (let i = 0; i < length; i++) {
+    const x: unknown = a[i];
+    if (typeof x !== 'number') throw new ArgumentError('InvalidArgument', `IndexedSlices indices must be an Int32Array or an array of integers; element ${i} is ${describeValue(x)}`);
+    out[i] = x;
+  }
+  return { array: out, length };
+}
+
+/** A dense shape of IndexedSlices, copied (read once): checked like a tensor shape, but may be
+ * larger than memory. */
+function denseShapeOf(shape: Shape): Shape {
+  const copy = Array.isArray(shape) ? [...shape] : undefined;
+  if (!copy || !copy.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0)) {
     throw new ShapeError('ShapeMismatch', `IndexedSlices denseShape must be an array of non-negative integers, got ${describeValue(shape)}`);
   }
+  return Object.freeze(copy);
+}
+
+/** An object that may be array-like (its elements are checked when read). */
+function isArrayLikeObject(x: unknown): boolean {
+  return x !== null && typeof x === 'object' && !(x instanceof String) && !ArrayBuffer.isView(x);
 }
 
 function checkOptions(options: unknown): void {

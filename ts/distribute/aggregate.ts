@@ -6,7 +6,8 @@ import { IndexedSlices, Tensor, Variable } from '../tensor.js';
 import { rowSize } from '../values.js';
 import { call, core, heapFloat32 } from '../wasm/loader.js';
 import { ArgumentError } from '../errors.js';
-import { SparseGradient, WireGradient, isF32, local, localGradient } from './protocol.js';
+import { SparseGradient, WireGradient, gradientProblem, isF32, local, localGradient } from './protocol.js';
+import { typedArrayLength } from '../values.js';
 import type { ResultMsg } from './state.js';
 import type { CrossHostOptions, GradientAggregator, ReplicaGradient } from './strategy-options.js';
 
@@ -131,7 +132,7 @@ export class ReplicaAggregation {
     return out.map((g: unknown, k) => {
       const v = this.variables[idx[k]];
       if (g instanceof IndexedSlices) return g;
-      if (!isF32(g) || g.length !== v.size) {
+      if (!isF32(g) || typedArrayLength(g) !== v.size) {
         throw new ArgumentError('InvalidArgument', `${who} returned a gradient for '${v.name}' that is neither a Float32Array of ${v.size} values nor IndexedSlices`);
       }
       return local(g);
@@ -190,9 +191,7 @@ function gathered(all: unknown, k: number, count: number, v: Variable): SparseGr
   if (!Array.isArray(all) || all.length === 0) throw bad();
   return all.map((hostRows: unknown) => {
     const r = Array.isArray(hostRows) && hostRows.length === count ? (hostRows[k] as Partial<SparseGradient> | undefined) : undefined;
-    if (!r || !isF32(r.values) || !ArrayBuffer.isView(r.indices) || Object.prototype.toString.call(r.indices) !== '[object Int32Array]') throw bad();
-    const g = localGradient(r as SparseGradient) as SparseGradient;
-    if (g.values.length !== g.indices.length * rowSize(v.shape)) throw bad();
-    return g;
+    if (!r || gradientProblem(r, v.shape) !== undefined || isF32(r)) throw bad();
+    return localGradient(r as SparseGradient) as SparseGradient;
   });
 }

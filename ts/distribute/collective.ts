@@ -5,6 +5,7 @@ import { Tensor } from '../tensor.js';
 import { call, core, heapFloat32 } from '../wasm/loader.js';
 import { ArgumentError, SimdoptError, StateError } from '../errors.js';
 import { ReplicaToMain, isF32, local } from './protocol.js';
+import { typedArrayLength } from '../values.js';
 import type { Collective, Replica, RunningStep } from './state.js';
 import type { CrossHostOptions } from './strategy-options.js';
 
@@ -85,7 +86,7 @@ export class AllReduceHub {
         off += len;
       }
       const global: unknown = await this.crossHost.allReduce(mine, 'sum');
-      if (!Array.isArray(global) || global.length !== lens.length || global.some((a: unknown, k) => !isF32(a) || a.length !== lens[k])) {
+      if (!Array.isArray(global) || global.length !== lens.length || global.some((a: unknown, k) => !isF32(a) || typedArrayLength(a) !== lens[k])) {
         throw new ArgumentError('InvalidArgument', `crossHost.allReduce must return Float32Arrays of lengths [${lens.join(', ')}]`);
       }
       const d = this.numReplicasInSync;

@@ -1,5 +1,6 @@
 // The messages between the main thread (the strategy) and a replica's worker. Plain data only:
 // Float32Arrays travel with their buffers in the transfer list, so nothing is copied in transit.
+import { describeValue, rowSize, typedArrayBuffer, typedArrayKind, typedArrayLength } from '../values.js';
 
 /** How replicas' values combine in an all-reduce. */
 export type ReduceOp = 'sum' | 'mean';
@@ -124,24 +125,76 @@ export function collectBuffers(value: unknown, out: Set<ArrayBuffer>, depth = 0)
   }
 }
 
-// ---- arrays from another realm ----------------------------------------------------------------
+// ---- arrays from another realm, and messages checked ---------------------------------------
 
-/** Whether `x` is a Float32Array of any realm. */
+/** Whether `x` is a Float32Array of any realm (from its internal slot: a Proxy, or an object
+ * with a forged `Symbol.toStringTag`, is not). */
 export function isF32(x: unknown): x is Float32Array {
-  return ArrayBuffer.isView(x) && Object.prototype.toString.call(x) === '[object Float32Array]';
+  return typedArrayKind(x) === 'Float32Array';
 }
 
-/** The same values as this realm's Float32Array (no copy). */
+/** The same values as this realm's Float32Array (no copy). `a` must be a Float32Array of some
+ * realm (`isF32`). */
 export function local(a: Float32Array): Float32Array {
   if (a instanceof Float32Array) return a;
-  const v = a as ArrayBufferView;
-  return new Float32Array(v.buffer, v.byteOffset, v.byteLength >>> 2);
+  const { buffer, byteOffset } = typedArrayBuffer(a);
+  return new Float32Array(buffer, byteOffset, typedArrayLength(a));
 }
 
-/** A gradient from a replica with this realm's arrays (no copy). */
+/** A gradient from a replica with this realm's arrays (no copy); checked by `resultProblem`. */
 export function localGradient(g: WireGradient): WireGradient {
   if (g === null) return null;
   if (isF32(g)) return local(g);
-  const i = g.indices as ArrayBufferView;
-  return { values: local(g.values), indices: i instanceof Int32Array ? i : new Int32Array(i.buffer, i.byteOffset, i.byteLength >>> 2) };
+  const i = g.indices;
+  if (i instanceof Int32Array) return { values: local(g.values), indices: i };
+  const { buffer, byteOffset } = typedArrayBuffer(i);
+  return { values: local(g.values), indices: new Int32Array(buffer, byteOffset, typedArrayLength(i)) };
+}
+
+function elements(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** What is wrong with one wire gradient for a variable of `shape`, or undefined. */
+export function gradientProblem(g: unknown, shape: readonly number[]): string | undefined {
+  if (g === null) return undefined;
+  const size = elements(shape);
+  if (isF32(g)) return typedArrayLength(g) === size ? undefined : `a dense gradient of ${typedArrayLength(g)} values for ${size}`;
+  if (g === undefined || typeof g !== 'object') return `a gradient that is ${describeValue(g)}`;
+  const { values, indices } = g as Partial<SparseGradient>;
+  if (!isF32(values) || typedArrayKind(indices) !== 'Int32Array') return 'a sparse gradient without Float32Array values and Int32Array indices';
+  const rows = typedArrayLength(indices as Int32Array);
+  if (shape.length === 0 || typedArrayLength(values) !== rows * rowSize(shape)) return `a sparse gradient of ${typedArrayLength(values)} values for ${rows} rows`;
+  for (let k = 0; k < rows; k++) {
+    const x = (indices as Int32Array)[k];
+    if (x < 0 || x >= shape[0]) return `a sparse gradient with row index ${x}, outside [0, ${shape[0]})`;
+  }
+  return undefined;
+}
+
+/** What is wrong with a replica's result message for `variables`, or undefined (`needGrads`:
+ * the step asked for its gradients). */
+export function resultProblem(m: Extract<ReplicaToMain, { t: 'result' }>, variables: readonly VariableSpec[], needGrads: boolean): string | undefined {
+  if (typeof m.loss !== 'number') return `a loss that is ${describeValue(m.loss)}`;
+  const values: unknown = m.values;
+  if (!Array.isArray(values) || values.length !== variables.length || values.some((v, i) => !isF32(v) || typedArrayLength(v) !== elements(variables[i].shape))) {
+    return 'variable buffers that are not the ones it was sent';
+  }
+  const grads: unknown = m.grads;
+  if (grads === null || grads === undefined) return needGrads ? 'no gradients' : undefined;
+  if (!Array.isArray(grads) || grads.length !== variables.length) return `${describeValue(grads)} for ${variables.length} gradients`;
+  for (let i = 0; i < grads.length; i++) {
+    const problem = gradientProblem(grads[i], variables[i].shape);
+    if (problem) return `${problem} for '${variables[i].name}'`;
+  }
+  return undefined;
+}
+
+/** What is wrong with an all-reduce message, or undefined. */
+export function allReduceProblem(m: Extract<ReplicaToMain, { t: 'allreduce' }>): string | undefined {
+  if (m.op !== 'sum' && m.op !== 'mean') return `an all-reduce op ${describeValue(m.op)}`;
+  if (!Number.isSafeInteger(m.seq)) return `an all-reduce number ${describeValue(m.seq)}`;
+  const values: unknown = m.values;
+  if (!Array.isArray(values) || !values.every(isF32)) return 'an all-reduce whose values are not Float32Arrays';
+  return undefined;
 }

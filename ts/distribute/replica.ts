@@ -2,7 +2,8 @@
 // user's module, then runs its step function on each shard and hands the results back. It has
 // no dependency on the wasm core or on any Node or browser API (the entry files adapt those).
 import { INIT_STEP, MainToReplica, ReduceOp, ReplicaToMain, SparseGradient, VariableSpec, WireGradient, toWire, transferable } from './protocol.js';
-import { isNumeric, rowSize } from '../values.js';
+import { isDetached, readNumbers, rowSize, typedArrayKind, typedArrayLength } from '../values.js';
+import { ArgumentError } from '../errors.js';
 
 /** What a replica's step function sees besides its shard and the variables' values. */
 export interface ReplicaContext {
@@ -192,7 +193,7 @@ function checkOutput(out: ReplicaStepOutput, vars: readonly VariableSpec[]): Wir
     if (g === null || g === undefined) return null;
     const size = vars[i].shape.reduce((a, b) => a * b, 1);
     if (isSparse(g)) return sparseGradient(g, vars[i]);
-    const f = floats(g);
+    const f = floats(g, `the gradient of '${vars[i].name}'`);
     if (!f) throw new TypeError(`the gradient of '${vars[i].name}' must be a Float32Array, an array of numbers or { indices, values }`);
     if (f.length !== size) throw new RangeError(`the gradient of '${vars[i].name}' has ${f.length} values; the variable has ${size} (shape [${vars[i].shape.join(', ')}])`);
     return f;
@@ -203,10 +204,21 @@ function isSparse(g: unknown): g is ReplicaSparseGradient {
   return typeof g === 'object' && g !== null && !ArrayBuffer.isView(g) && !Array.isArray(g) && 'indices' in g && 'values' in g;
 }
 
-/** `x` as a Float32Array if it is one, or holds only numbers (no silent NaN from a string). */
-function floats(x: unknown): Float32Array | undefined {
-  if (x instanceof Float32Array) return x;
-  return isNumeric(x) ? Float32Array.from(x) : undefined;
+/** `x` as a Float32Array if it is one (a detached one is an error naming `what`), or if it holds
+ * only numbers (read once; no silent NaN from a string); else undefined. */
+function floats(x: unknown, what: string): Float32Array | undefined {
+  const kind = typedArrayKind(x);
+  if (kind === undefined && (x === null || typeof x !== 'object' || x instanceof String)) return undefined;
+  if (kind !== undefined && typedArrayLength(x as ArrayBufferView) === 0 && isDetached(x as ArrayBufferView)) {
+    throw new ArgumentError('InvalidArgument', `${what} is a ${kind} whose ArrayBuffer is detached`);
+  }
+  let read: ArrayLike<number>;
+  try {
+    read = readNumbers(x, what).array;
+  } catch {
+    return undefined;
+  }
+  return typedArrayKind(read) === 'Float32Array' ? (read as Float32Array) : Float32Array.from(read);
 }
 
 /** Checks a sparse gradient against its variable (the indices in range, one row of values per
@@ -216,7 +228,7 @@ function sparseGradient(g: ReplicaSparseGradient, spec: VariableSpec): SparseGra
   if (spec.shape.length === 0) throw new TypeError(`the gradient of '${name}' is sparse, but '${name}' is a scalar (sparse gradients address rows)`);
   const rows = spec.shape[0];
   const row = rowSize(spec.shape);
-  const values = floats(g.values);
+  const values = floats(g.values, `the sparse gradient values of '${name}'`);
   if (!values) throw new TypeError(`the sparse gradient of '${name}' needs \`values\` as a Float32Array or an array of numbers`);
   let indices: Int32Array;
   if (g.indices instanceof Int32Array) {

@@ -29,6 +29,8 @@ export interface Collective {
 
 export interface RunningStep {
   step: number;
+  /** Whether the strategy aggregates (every replica sends its gradients). */
+  aggregate: boolean;
   aborted: boolean;
   /** The root cause of a failed step (the first failure). */
   error?: Error;

@@ -5,7 +5,7 @@
 import { Optimizer } from '../optimizer/index.js';
 import { Variable } from '../tensor.js';
 import { ArgumentError, ReplicaError, StateError } from '../errors.js';
-import { INIT_STEP, ReplicaToMain, VariableSpec, collectBuffers, fromWire, local, localGradient } from './protocol.js';
+import { INIT_STEP, ReplicaToMain, VariableSpec, allReduceProblem, collectBuffers, fromWire, local, localGradient, resultProblem } from './protocol.js';
 import type { WorkerSpawner } from './spawn.js';
 import { webWorkerSpawner } from './spawn.js';
 import { ReplicaAggregation } from './aggregate.js';
@@ -42,6 +42,8 @@ export class WorkerMirroredStrategy {
   readonly numReplicas: number;
 
   private readonly replicas: Replica[] = [];
+  /** Names and shapes of the variables (what the replicas see). */
+  private readonly specs: readonly VariableSpec[];
   private readonly crossHost?: CrossHostOptions;
   private readonly stepTimeoutMs?: number;
   private readonly aggregation: ReplicaAggregation;
@@ -84,6 +86,7 @@ export class WorkerMirroredStrategy {
     this.variables = Object.freeze([...o.variables]);
     this.numReplicas = o.numReplicas;
     this.numReplicasInSync = o.crossHost?.numReplicasInSync ?? o.numReplicas;
+    this.specs = this.variables.map((v) => ({ name: v.name, shape: [...v.shape] }));
     this.crossHost = o.crossHost;
     this.stepTimeoutMs = o.stepTimeoutMs;
     const first = o.crossHost?.firstReplicaId ?? 0;
@@ -100,7 +103,7 @@ export class WorkerMirroredStrategy {
 
   private async start(module: string, spawn: WorkerSpawner, data: unknown): Promise<void> {
     const first = this.crossHost?.firstReplicaId ?? 0;
-    const variables: VariableSpec[] = this.variables.map((v) => ({ name: v.name, shape: [...v.shape] }));
+    const variables = this.specs.map((v) => ({ name: v.name, shape: [...v.shape] }));
     const ready: Promise<unknown>[] = [];
     for (let i = 0; i < this.numReplicas; i++) {
       const replicaId = first + i;
@@ -132,6 +135,12 @@ export class WorkerMirroredStrategy {
         break;
       case 'result':
         if (w?.step === m.step) {
+          // Checked before anything is read from it (user code in the worker can post too).
+          const problem = resultProblem(m, this.specs, (this.current?.aggregate ?? true) || r.localIndex === 0);
+          if (problem) {
+            settle(r, (x) => x.reject(new ReplicaError('ReplicaFailed', `replica ${r.replicaId} sent a malformed result in step ${m.step}: ${problem}`, { replicaId: r.replicaId })));
+            break;
+          }
           // Arrays from another realm (a VM context such as Jest's) become this realm's, no copy.
           m.values = m.values.map(local);
           if (m.grads) m.grads = m.grads.map(localGradient);
@@ -145,10 +154,16 @@ export class WorkerMirroredStrategy {
           settle(r, (x) => x.reject(new ReplicaError('ReplicaFailed', `replica ${r.replicaId} ${where}: ${cause.name}: ${cause.message}`, { replicaId: r.replicaId, cause })));
         }
         break;
-      case 'allreduce':
+      case 'allreduce': {
+        const problem = allReduceProblem(m);
+        if (problem) {
+          if (this.current) this.fail(this.current, new ReplicaError('ReplicaFailed', `replica ${r.replicaId} sent a malformed all-reduce: ${problem}`, { replicaId: r.replicaId }));
+          break;
+        }
         m.values = m.values.map(local);
         this.allReduces.collect(this.current, r, m);
         break;
+      }
     }
   }
 
@@ -201,7 +216,7 @@ export class WorkerMirroredStrategy {
     });
 
     this.busy = true;
-    const cur: RunningStep = { step: this.stepCount++, aborted: false, collectives: new Map() };
+    const cur: RunningStep = { step: this.stepCount++, aggregate, aborted: false, collectives: new Map() };
     this.current = cur;
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.timeOut(cur, timeoutMs), timeoutMs);
     try {

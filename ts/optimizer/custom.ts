@@ -1,84 +1,123 @@
-// The state of a custom optimizer (a subclass implementing `resourceApplyDense` /
-// `resourceApplySparse`): its update runs in JavaScript, so its slots and weights are tensors
-// kept here, in creation order, with the batches that fix the weight order for checkpoints.
-import { heapFloat32 } from '../wasm/loader.js';
-import { ArgumentError, StateError } from '../errors.js';
-import { IndexedSlices, Tensor, Variable } from '../tensor.js';
-import { describeValue } from '../values.js';
-import type { Gradient, Initializer, SlotVariableInfo } from './types.js';
+// Custom optimizers (subclasses implementing `resourceApplyDense` / `resourceApplySparse`): their
+// update runs in JavaScript, their slots and weights live in the core like a built-in's (the
+// core's external rule). What stays here: the gradients copied out of the frame for the hooks,
+// Keras' deduplication of sparse rows, initial values, and how many variables each
+// `createSlots` call gave slots to (the order checkpoints replay).
+import { call, core, heapFloat32, heapInt32, viewFloat32 } from '../wasm/loader.js';
+import { KIND_DENSE_STAGED, KIND_SPARSE } from '../frame.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import { IndexedSlices, WasmTensor, sizeOf } from '../tensor.js';
+import type { Variable } from '../tensor.js';
+import { describeValue, readNumbers } from '../values.js';
+import type { StepArguments } from './step.js';
+import type { Initializer } from './types.js';
 
-export class CustomState {
-  readonly slotNames: string[] = [];
-  readonly slots = new Map<Variable, Map<string, Tensor>>();
-  /** Weights after `iterations`, in creation order. */
-  readonly weights: Array<{ name: string; tensor: Tensor }> = [];
-  /** For each `createSlots` call that made weights: how many variables got their first slot
-   * (the weight order, replayed by checkpoints; the core keeps the same for built-ins). */
-  readonly slotBatches: number[] = [];
+/** The batches of a custom optimizer's slot creation: for each `createSlots` call that made
+ * weights, how many variables got their first slot (checkpoints replay them in that order). */
+export class SlotBatches {
+  readonly sizes: number[] = [];
 
-  /** Runs the subclass's `createSlots` and records the batch it made, if any. */
-  createSlots(create: () => void): void {
-    const slotted = this.slots.size;
-    const weights = this.weights.length;
+  /** Runs `create` (the subclass's `createSlots`) on core optimizer `id` and records its batch. */
+  record(id: number, create: () => void): void {
+    const c = core();
+    const variables = c.optimizer_slot_variables(id).length;
+    const weights = c.optimizer_weight_names(id).length;
     create();
-    if (this.weights.length > weights) this.slotBatches.push(this.slots.size - slotted);
-  }
-
-  /** Creates slot `slotName` of `variable` unless it exists. */
-  addSlot(variable: Variable, slotName: string, initializer: Initializer, optimizerName: string): void {
-    let slots = this.slots.get(variable);
-    if (slots?.has(slotName)) return;
-    const t = initialized(variable.shape, initializer, `${optimizerName}/${variable.name}/${slotName}`);
-    if (!slots) this.slots.set(variable, (slots = new Map()));
-    slots.set(slotName, t);
-    if (!this.slotNames.includes(slotName)) this.slotNames.push(slotName);
-    this.weights.push({ name: `${variable.name}/${slotName}`, tensor: t });
-  }
-
-  /** Creates an optimizer-wide weight. */
-  addWeight(name: string, shape: readonly number[], initializer: Initializer, optimizerName: string): Tensor {
-    if (this.weights.some((w) => w.name === name)) throw new ArgumentError('InvalidArgument', `${optimizerName} already has a weight named '${name}'`);
-    const t = initialized(shape, initializer, `${optimizerName}/${name}`);
-    this.weights.push({ name, tensor: t });
-    return t;
-  }
-
-  slotLayout(): { variables: SlotVariableInfo[]; batches: number[] } {
-    const variables = [...this.slots.keys()].map((v) => ({ name: v.name, shape: [...v.shape], size: v.size }));
-    return { variables, batches: [...this.slotBatches] };
-  }
-
-  dispose(): void {
-    for (const w of this.weights) w.tensor.dispose();
+    if (c.optimizer_weight_names(id).length > weights) this.sizes.push((c.optimizer_slot_variables(id).length - variables) / 3);
   }
 }
 
-/** The pairs with every Tensor gradient replaced by a copy of its values (custom optimizers:
- * the core clips staged gradients in place, never a caller's tensor). */
-export function stageCopies(pairs: ReadonlyArray<readonly [Gradient, Variable]>): ReadonlyArray<readonly [Gradient, Variable]> {
-  return pairs.map((p) => {
-    if (!Array.isArray(p) || !(p[0] instanceof Tensor)) return p;
-    if (p[0].isDisposed) throw new StateError('Disposed', `the gradient tensor of '${(p[1] as Variable)?.name}' has been disposed`);
-    return [p[0].read(), p[1]] as const;
-  });
+/** Keras' `add_slot` on core optimizer `id`: the slot of `variable` filled by `init`, made once
+ * (an initializer function runs only when the slot is made). */
+export function addSlot(id: number, variable: Variable, slotName: string, init: Initializer): void {
+  const c = core();
+  if (init === 'zeros' || init === 'ones' || typeof init === 'number') {
+    call(() => c.optimizer_add_slot(id, variable.handleIndex, variable.handleGeneration, slotName, init === 'zeros' ? 0 : init === 'ones' ? 1 : init));
+    return;
+  }
+  if (hasSlot(id, variable, slotName)) return;
+  const fill = initialValues(variable.shape, init);
+  if (typeof fill !== 'number' && fill.length !== variable.size) {
+    throw new ShapeError('ShapeMismatch', `the initializer of slot '${slotName}' gave ${fill.length} values for '${variable.name}' of shape [${variable.shape.join(', ')}] (${variable.size} values)`);
+  }
+  const [ptr, len] = call(() => c.optimizer_add_slot(id, variable.handleIndex, variable.handleGeneration, slotName, typeof fill === 'number' ? fill : 0));
+  if (typeof fill !== 'number' && len !== 0) viewFloat32(ptr, len).set(fill.array as Float32Array);
 }
 
-/** Copies the clipped gradients out of the frame (values from word `valuesBase`), before any
- * user code runs (it may use the frame). */
-export function stagedGradients(pairs: ReadonlyArray<readonly [Gradient, Variable]>, valuesBase: number): Array<Float32Array | IndexedSlices | null> {
+function hasSlot(id: number, variable: Variable, slotName: string): boolean {
+  try {
+    core().optimizer_slot_view(id, variable.handleIndex, variable.handleGeneration, slotName);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Keras' `add_weight` on core optimizer `id`: an optimizer-wide weight, a view of its values. */
+export function addWeight(id: number, optimizerName: string, name: string, shape: readonly number[], init: Initializer): WasmTensor {
+  const c = core();
+  const names = c.optimizer_weight_names(id);
+  if (names.includes(`${optimizerName}/${name}:0`)) throw new ArgumentError('InvalidArgument', `${optimizerName} already has a weight named '${name}'`);
+  const size = sizeOf(shape);
+  const fill = initialValues(shape, init);
+  if (typeof fill !== 'number' && fill.length !== size) {
+    throw new ShapeError('ShapeMismatch', `the initializer of weight '${name}' gave ${fill.length} values for shape [${shape.join(', ')}] (${size} values)`);
+  }
+  const [ptr, len] = call(() => c.optimizer_add_weight(id, name, new Uint32Array(shape), typeof fill === 'number' ? fill : 0));
+  if (typeof fill !== 'number' && len !== 0) viewFloat32(ptr, len).set(fill.array as Float32Array);
+  return new OptimizerWeight(id, names.length, shape, `${optimizerName}/${name}`);
+}
+
+/** An optimizer-wide weight of a custom optimizer (`addWeight`): a live view of its values in
+ * the core, weight number `index` of `getWeights()`. */
+class OptimizerWeight extends WasmTensor {
+  constructor(
+    private readonly id: number,
+    private readonly index: number,
+    shape: readonly number[],
+    name: string,
+  ) {
+    super(shape, name);
+  }
+
+  protected pointer(): number {
+    const [ptr] = call(() => core().optimizer_weight_view(this.id, this.index));
+    return ptr;
+  }
+}
+
+/** An initializer's values for `shape`: a constant, or the numbers a function gave (read once). */
+function initialValues(shape: readonly number[], init: Initializer): number | { array: ArrayLike<number>; length: number } {
+  if (init === 'zeros') return 0;
+  if (init === 'ones') return 1;
+  if (typeof init === 'number') return init;
+  if (typeof init !== 'function') throw new ArgumentError('InvalidArgument', `an initializer must be a number, 'zeros', 'ones' or a function of the shape; got ${describeValue(init)}`);
+  const out: unknown = init(Object.freeze([...shape]));
+  return typeof out === 'number' ? out : readNumbers(out, 'the values of an initializer');
+}
+
+/** Copies a step's gradients out of the frame after the core validated and clipped them there
+ * (values from word `frame.values`, indices from `frame.indices`, as `writeFrame` put them),
+ * before any user code runs (it may use the frame). Null where a pair has no gradient. */
+export function stagedGradients(args: StepArguments, frame: { values: number; indices: number }): Array<Float32Array | IndexedSlices | null> {
   const f32 = heapFloat32();
+  const i32 = heapInt32();
   const grads: Array<Float32Array | IndexedSlices | null> = [];
-  let vo = valuesBase;
-  for (const [g] of pairs) {
-    if (g === null || g === undefined) {
-      grads.push(null);
-    } else if (g instanceof IndexedSlices) {
-      grads.push(new IndexedSlices(f32.slice(vo, vo + g.values.length), g.indices));
-      vo += g.values.length;
+  let vo = frame.values;
+  let io = frame.indices;
+  for (let i = 0; i < args.n; i++) {
+    const kind = args.kinds[i];
+    const count = args.valueCounts[i];
+    if (kind === KIND_SPARSE) {
+      const rows = args.indexCounts[i];
+      grads.push(new IndexedSlices(f32.slice(vo, vo + count), i32.slice(io, io + rows)));
+      vo += count;
+      io += rows;
+    } else if (kind === KIND_DENSE_STAGED) {
+      grads.push(f32.slice(vo, vo + count));
+      vo += count;
     } else {
-      const len = (g as ArrayLike<number>).length;
-      grads.push(f32.slice(vo, vo + len));
-      vo += len;
+      grads.push(null);
     }
   }
   return grads;
@@ -97,22 +136,4 @@ export function deduplicate(values: Float32Array, indices: Int32Array, rowLen: n
     for (let d = 0; d < rowLen; d++) summed[u + d] += values[k * rowLen + d];
   }
   return { values: summed, indices: Int32Array.from(rows) };
-}
-
-/** A tensor of `shape` filled by an initializer. */
-function initialized(shape: readonly number[], init: Initializer, name: string): Tensor {
-  let fill: ArrayLike<number> | number;
-  if (init === 'zeros') fill = 0;
-  else if (init === 'ones') fill = 1;
-  else if (typeof init === 'number') fill = init;
-  else if (typeof init === 'function') fill = init(Object.freeze([...shape]));
-  else throw new ArgumentError('InvalidArgument', `an initializer must be a number, 'zeros', 'ones' or a function of the shape; got ${describeValue(init)}`);
-  const t = Tensor.zeros(shape, name);
-  try {
-    t.assign(fill);
-  } catch (e) {
-    t.dispose();
-    throw e;
-  }
-  return t;
 }

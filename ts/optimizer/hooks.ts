@@ -3,8 +3,8 @@
 // its gradients from a gradient source and hands them to `applyGradients`.
 import { ArgumentError, StateError } from '../errors.js';
 import { IndexedSlices, Tensor, Variable } from '../tensor.js';
-import { describeValue, isNumeric } from '../values.js';
-import { checkPair } from './step.js';
+import { describeValue, isDetached, readNumbers, typedArrayKind, typedArrayLength } from '../values.js';
+import { StepArguments, readGradient } from './step.js';
 import type { ApplyGradientsOptions, Gradient, GradientAggregator, GradientSource, GradientTransformer, GradsAndVars, HookGradient, MinimizeOptions, StepResult } from './types.js';
 
 export function checkAggregator(f: unknown): GradientAggregator {
@@ -20,55 +20,65 @@ export function checkTransformers(list: unknown): readonly GradientTransformer[]
   return Object.freeze([...list]) as readonly GradientTransformer[];
 }
 
-/** A gradient as hooks see it: Float32Array (a copy of a Tensor's values) or IndexedSlices. */
+/** A gradient as hooks see it: Float32Array (a copy of a Tensor's or an array's values) or
+ * IndexedSlices. */
 export function hookGradient(g: Gradient, v: Variable): HookGradient {
-  if (g instanceof IndexedSlices || g instanceof Float32Array) return g;
+  if (g instanceof IndexedSlices) return g;
+  if (typedArrayKind(g) === 'Float32Array') {
+    if (typedArrayLength(g as Float32Array) === 0 && isDetached(g as Float32Array)) {
+      throw new ArgumentError('InvalidArgument', `the gradient of '${v.name}' is a typed array whose ArrayBuffer is detached`);
+    }
+    return g as Float32Array;
+  }
   if (g instanceof Tensor) {
     if (g.isDisposed) throw new StateError('Disposed', `the gradient tensor of '${v.name}' has been disposed`);
     return g.read();
   }
-  if (Array.isArray(g) && isNumeric(g)) return Float32Array.from(g);
+  if (Array.isArray(g)) return readNumbers(g, `the gradient of '${v.name}'`).array as Float32Array;
   throw new ArgumentError('InvalidArgument', `the gradient of '${v.name}' must be a Float32Array, number[], Tensor, IndexedSlices or null; got ${describeValue(g)}`);
 }
 
-/** Checks what an aggregator or transformer returned: one pair per pair given, same variables. */
+/** Reads what an aggregator or transformer returned, once: one pair per pair given, for the
+ * same variables. */
 function checkHookResult(out: unknown, before: GradsAndVars, who: string): GradsAndVars {
-  if (!Array.isArray(out) || out.length !== before.length) {
+  const length: unknown = Array.isArray(out) ? out.length : undefined;
+  if (length !== before.length) {
     throw new ArgumentError('InvalidArgument', `${who} must return a list of ${before.length} [gradient, variable] pairs, got ${describeValue(out)}`);
   }
-  return out.map((pair: unknown, i): [HookGradient, Variable] => {
+  const list = out as unknown[];
+  const result: GradsAndVars = [];
+  for (let i = 0; i < before.length; i++) {
     const v = before[i][1];
+    const pair: unknown = list[i];
     if (!Array.isArray(pair) || pair.length !== 2) throw new ArgumentError('InvalidArgument', `${who} returned ${describeValue(pair)} at position ${i}, not a [gradient, variable] pair`);
-    if (pair[1] !== v) throw new ArgumentError('InvalidArgument', `${who} returned ${pair[1] instanceof Tensor ? `variable '${pair[1].name}'` : describeValue(pair[1])} at position ${i}, where '${v.name}' was given`);
     const g: unknown = pair[0];
+    const w: unknown = pair[1];
+    if (w !== v) throw new ArgumentError('InvalidArgument', `${who} returned ${w instanceof Tensor ? `variable '${w.name}'` : describeValue(w)} at position ${i}, where '${v.name}' was given`);
     if (g === null || g === undefined || g instanceof Tensor) throw new ArgumentError('InvalidArgument', `${who} returned ${describeValue(g)} as the gradient of '${v.name}'; expected a Float32Array or IndexedSlices`);
-    return [hookGradient(g as Gradient, v), v];
-  });
+    result.push([hookGradient(g as Gradient, v), v]);
+  }
+  return result;
 }
 
 /**
- * Runs the aggregator (when `aggregate`) and the transformers over the non-null gradients (as
- * Float32Array or IndexedSlices), checks what they return and gives the list back with the same
- * positions.
+ * Runs the aggregator (when given) and the transformers over the non-null gradients of a step's
+ * snapshot (as Float32Array or IndexedSlices), checks what they return and reads the final
+ * gradients into the snapshot at their positions.
  */
-export function runGradientHooks(
-  pairs: ReadonlyArray<readonly [Gradient, Variable]>,
-  aggregator: GradientAggregator | undefined,
-  transformers: readonly GradientTransformer[],
-): Array<readonly [Gradient, Variable]> {
+export function runGradientHooks(args: StepArguments, aggregator: GradientAggregator | undefined, transformers: readonly GradientTransformer[], stageTensors: boolean): void {
   let kept: GradsAndVars = [];
-  for (let i = 0; i < pairs.length; i++) {
-    const pair = checkPair(pairs[i], i);
-    const v = pair[1];
-    const g = pair[0];
+  const at: number[] = [];
+  for (let i = 0; i < args.n; i++) {
+    const g = args.gradients[i];
     if (g === null || g === undefined) continue;
-    kept.push([hookGradient(g, v), v]);
+    kept.push([hookGradient(g, args.variables[i]), args.variables[i]]);
+    at.push(i);
   }
-  if (kept.length === 0) return pairs as Array<readonly [Gradient, Variable]>;
-  if (aggregator) kept = checkHookResult(aggregator(kept), kept, 'gradientAggregator');
-  for (let t = 0; t < transformers.length; t++) kept = checkHookResult(transformers[t](kept), kept, `gradientTransformers[${t}]`);
-  let k = 0;
-  return pairs.map((p) => (p[0] === null || p[0] === undefined ? p : kept[k++]));
+  if (kept.length > 0) {
+    if (aggregator) kept = checkHookResult(aggregator(kept), kept, 'gradientAggregator');
+    for (let t = 0; t < transformers.length; t++) kept = checkHookResult(transformers[t](kept), kept, `gradientTransformers[${t}]`);
+  }
+  for (let k = 0; k < at.length; k++) readGradient(args, at[k], kept[k][0], stageTensors);
 }
 
 /** What `minimize` needs of an optimizer. */

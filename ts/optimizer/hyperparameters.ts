@@ -6,8 +6,12 @@ import { ArgumentError, ConfigError, HyperparameterError } from '../errors.js';
 import { LearningRateSchedule, Serialized, serializeSchedule } from '../schedules/index.js';
 import { describeValue } from '../values.js';
 import { camelCase } from '../keys.js';
-import { kerasValue } from './options.js';
 import type { HyperValue } from './types.js';
+
+/** Keras' `epsilon or backend.epsilon()`: an epsilon of 0 becomes 1e-7. */
+export function kerasValue(key: string, v: unknown): unknown {
+  return key === 'epsilon' && v === 0 ? 1e-7 : v;
+}
 
 /** Hyperparameters a custom optimizer keeps in the core (the rest stay in JavaScript). */
 const CORE_BASE_HYPERS = new Set(['learning_rate', 'decay']);
@@ -93,14 +97,15 @@ export class Hyperparameters {
   }
 
   /** Calls the function and schedule hyperparameters that live in the core and hands their
-   * values to core optimizer `id`. (No closure in here, so a step with only numbers allocates
-   * nothing.) */
-  resolveForStep(id: number, iterations: () => number): void {
+   * values to the core optimizer (`liveId` gives its id, or throws if the user code just run
+   * disposed it). (No closure in here, so a step with only numbers allocates nothing.) */
+  resolveForStep(liveId: () => number, iterations: () => number): void {
     const keys = this.dynamicKeys ?? (this.dynamicKeys = [...this.values.keys()].filter((k) => typeof this.values.get(k) !== 'number'));
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       if (!isCoreHyper(key, this.custom)) continue; // a custom optimizer reads its own with getHyperValue
       const value = callHyper(key, this.values.get(key) as Exclude<HyperValue, number>, iterations);
+      const id = liveId();
       call(() => core().optimizer_set_hyper(id, key, value));
     }
   }

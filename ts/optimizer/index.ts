@@ -1,5 +1,4 @@
 // The optimizer base class and what subclasses and the rest of the package use of it.
-export { Optimizer } from './optimizer.js';
-export { SlotVariable } from './weights.js';
-export { KERAS1_WEIGHTS, constructorOptions, optionsObject, pyFloat } from './options.js';
+export { Optimizer, SlotVariable } from './optimizer.js';
+export { KERAS1_WEIGHTS, constructorOptions, kerasMomentum, optionsObject, pyFloat } from './options.js';
 export type * from './types.js';

@@ -3,15 +3,15 @@
 // hyperparameters and schedules (hyperparameters.ts), gradient hooks and `minimize` (hooks.ts),
 // the step frame (step.ts), weights (weights.ts) and custom optimizers' state (custom.ts).
 import { call, core } from '../wasm/loader.js';
-import { ArgumentError, HyperparameterError, SlotError, StateError, WeightsError } from '../errors.js';
-import { IndexedSlices, Tensor, Variable } from '../tensor.js';
+import { ArgumentError, HyperparameterError, SlotError, StateError } from '../errors.js';
+import { IndexedSlices, Tensor, Variable, WasmTensor } from '../tensor.js';
 import { describeValue, rowSize } from '../values.js';
-import { CustomState, deduplicate, stageCopies, stagedGradients } from './custom.js';
+import { SlotBatches, addSlot, addWeight, deduplicate, stagedGradients } from './custom.js';
 import { checkAggregator, checkTransformers, minimize, runGradientHooks } from './hooks.js';
 import { Hyperparameters } from './hyperparameters.js';
 import { CLIP_KEYS, ClipKey, Clipping, TRANSFORMERS_CLASH, checkClip, installAccessors, optionsFromConfig, optionsObject, parseOptions } from './options.js';
-import { APPLIED, applyConstraints, iterate, measureStep, skippedStep, stepOptions, throwStepError, writeStep } from './step.js';
-import { SlotVariable, checkWeightList, coreSlotLayout, readCoreWeights, writeCoreWeights } from './weights.js';
+import { APPLIED, StepArguments, acquireArguments, applyConstraints, iterate, readGradient, readList, readPairs, releaseArguments, skippedStep, stepOptions, throwStepError, writeFrame } from './step.js';
+import { checkWeightList, coreSlotLayout, readCoreWeights, writeCoreWeights } from './weights.js';
 import type {
   ApplyGradientsOptions,
   ApplyState,
@@ -61,12 +61,14 @@ export abstract class Optimizer {
   gradientSource: GradientSource | undefined = undefined;
   private aggregatorFn: GradientAggregator | undefined;
   private transformerFns: readonly GradientTransformer[];
-  /** The state of a custom optimizer (a subclass implementing `resourceApplyDense` /
-   * `resourceApplySparse`: its update runs in JavaScript, its slots and weights live there);
-   * undefined for a built-in. */
-  private readonly custom: CustomState | undefined;
+  /** For a custom optimizer (a subclass implementing `resourceApplyDense` /
+   * `resourceApplySparse`, whose update runs in JavaScript on slots kept in the core): the batches
+   * of its slot creation. Undefined for a built-in. */
+  private readonly custom: SlotBatches | undefined;
   /** `iterations` as a function made once (schedules read it; a step allocates no closure). */
   private readonly readIterations = (): number => this.iterations;
+  /** `live()` as a function made once (checked again after user code that may dispose this). */
+  private readonly liveId = (): number => this.live();
 
   protected constructor(spec: OptimizerSpec, options: Record<string, unknown>) {
     options = optionsObject(options);
@@ -74,15 +76,16 @@ export abstract class Optimizer {
     const custom = isCustomClass(new.target.prototype);
     const o = parseOptions(spec, options, custom);
     this.name = o.name;
-    this.custom = custom ? new CustomState() : undefined;
+    this.custom = custom ? new SlotBatches() : undefined;
     this.hypers = new Hyperparameters(o.hypers, spec.className, custom);
     this.flags = o.flags;
     this.clip = o.clip;
     this.aggregatorFn = o.aggregator;
     this.transformerFns = o.transformers;
-    // A custom optimizer's core optimizer is a plain SGD without slots: it holds `iterations`, the
-    // learning rate, `decay` and the clipping, and validates and clips each step's gradients.
-    this.id = call(() => core().optimizer_create(custom ? 'SGD' : spec.className, this.name, o.coreKeys, new Float32Array(o.coreValues)));
+    // A custom optimizer's core optimizer has the external rule: `iterations`, the learning rate,
+    // `decay`, the clipping, and the slots and weights its `addSlot` and `addWeight` make.
+    const values = new Float32Array(o.coreValues);
+    this.id = call(() => (custom ? core().optimizer_create_external(this.name, o.coreKeys, values) : core().optimizer_create(spec.className, this.name, o.coreKeys, values)));
     registry.register(this, this.id, this);
     installAccessors(new.target.prototype, spec, (opt, key) => (opt as Optimizer).flag(key));
   }
@@ -250,37 +253,42 @@ export abstract class Optimizer {
    * ±Infinity in any gradient is skipped as a whole and reported.
    */
   applyGradients(gradsAndVars: Iterable<readonly [Gradient, Variable]>, options?: ApplyGradientsOptions): StepResult {
-    const guarded = options === undefined ? this.skipNonFinite : stepOptions(options, this.skipNonFinite);
+    const o = options === undefined ? undefined : stepOptions(options, this.skipNonFinite);
     const id = this.live();
-    let pairs = Array.isArray(gradsAndVars) ? (gradsAndVars as ReadonlyArray<readonly [Gradient, Variable]>) : iterate(gradsAndVars);
-    const n = pairs.length;
-    if (n === 0) return APPLIED;
-    // Keras' order: aggregator, then clipping (in the core), then transformers; clipping and
-    // transformers never both apply, so the hooks run here first. (Two field reads when unset.)
-    if (this.aggregatorFn !== undefined || this.transformerFns.length !== 0) {
-      const aggregate = options?.experimentalAggregateGradients ?? true;
-      if ((aggregate && this.aggregatorFn !== undefined) || this.transformerFns.length !== 0) {
-        pairs = runGradientHooks(pairs, aggregate ? this.aggregatorFn : undefined, this.transformerFns);
+    const list = Array.isArray(gradsAndVars) ? (gradsAndVars as ArrayLike<unknown>) : iterate(gradsAndVars);
+    // Every argument is read once, into a snapshot, before any user code runs (step.ts).
+    const args = acquireArguments();
+    try {
+      readPairs(args, list);
+      const n = args.n;
+      if (n === 0) return APPLIED;
+      // A custom optimizer's gradients are all staged (the core clips them in place).
+      const stage = this.custom !== undefined;
+      // Keras' order: aggregator, then clipping (in the core), then transformers; clipping and
+      // transformers never both apply, so the hooks run here first. (Two field reads when unset.)
+      const aggregator = (o ? o.aggregate : true) ? this.aggregatorFn : undefined;
+      if (aggregator !== undefined || this.transformerFns.length !== 0) runGradientHooks(args, aggregator, this.transformerFns, stage);
+      else for (let i = 0; i < n; i++) readGradient(args, i, args.gradients[i], stage);
+      // Function and schedule hyperparameters run user code, which may itself use the frame (or
+      // grow memory): call them before this step's frame is written.
+      this.hypers.resolveForStep(this.liveId, this.readIterations);
+      // (User code may have disposed this optimizer: its id could then be another's.)
+      if (this.disposed) this.live();
+      const frame = writeFrame(args);
+      const guarded = o ? o.guarded : this.skipNonFinite;
+      if (this.custom) return this.applyCustom(id, args, frame, guarded, o?.onNonFinite);
+      if (!guarded) {
+        if (core().optimizer_apply(id, n) !== 0) throwStepError();
+      } else {
+        const status = core().optimizer_apply_checked(id, n);
+        if (status === 1) throwStepError();
+        if (status === 2) return this.skipStep(args, o?.onNonFinite);
       }
+      if (args.constrained) applyConstraints(args);
+      return APPLIED;
+    } finally {
+      releaseArguments(args);
     }
-    // A custom optimizer's gradients are all staged (the core clips them in place).
-    if (this.custom) pairs = stageCopies(pairs);
-    const size = measureStep(pairs, n);
-    const constrained = size.constrained;
-    // Function and schedule hyperparameters run user code, which may itself use the frame (or
-    // grow memory): call them before this step's frame is written.
-    this.hypers.resolveForStep(id, this.readIterations);
-    const valuesBase = writeStep(pairs, n, size.values, size.indices);
-    if (this.custom) return this.applyCustom(id, pairs, valuesBase, guarded, options);
-    if (!guarded) {
-      if (core().optimizer_apply(id, n) !== 0) throwStepError();
-    } else {
-      const status = core().optimizer_apply_checked(id, n);
-      if (status === 1) throwStepError();
-      if (status === 2) return this.skipStep(pairs, options);
-    }
-    if (constrained) applyConstraints(pairs);
-    return APPLIED;
   }
 
   /** Steps skipped for non-finite gradients so far (`skipNonFinite`). */
@@ -288,39 +296,37 @@ export abstract class Optimizer {
     return this.skipped;
   }
 
-  private skipStep(pairs: ReadonlyArray<readonly [Gradient, Variable]>, options: ApplyGradientsOptions | undefined): StepResult {
-    const step = skippedStep(this, pairs);
+  private skipStep(args: StepArguments, onNonFinite: ((step: NonFiniteStep) => void) | undefined): StepResult {
+    const step = skippedStep(this, args);
     this.skipped++;
-    const report = options?.onNonFinite ?? this.onNonFinite;
+    const report = onNonFinite ?? this.onNonFinite;
     if (report) report(step);
     return step;
   }
 
   // ---- custom optimizers ---------------------------------------------------------------
 
-  /** The step of a custom optimizer, after its gradients were staged in the frame (at word
-   * `valuesBase`): the core validates and clips them; the hooks update the variables. */
+  /** The step of a custom optimizer, after its gradients were staged in the frame: the core
+   * validates and clips them; the hooks update the variables. */
   private applyCustom(
     id: number,
-    pairs: ReadonlyArray<readonly [Gradient, Variable]>,
-    valuesBase: number,
+    args: StepArguments,
+    frame: { values: number; indices: number },
     guarded: boolean,
-    options: ApplyGradientsOptions | undefined,
+    onNonFinite: ((step: NonFiniteStep) => void) | undefined,
   ): StepResult {
     const c = core();
-    const status = c.optimizer_prepare(id, pairs.length, guarded);
+    const status = c.optimizer_prepare(id, args.n, guarded);
     if (status === 1) throwStepError();
-    if (status === 2) return this.skipStep(pairs, options);
-    const grads = stagedGradients(pairs, valuesBase);
+    if (status === 2) return this.skipStep(args, onNonFinite);
+    const grads = stagedGradients(args, frame);
     const lrT = call(() => c.optimizer_current_lr(id));
     const iterations = this.iterations;
-    const withGrads = pairs.filter((_, i) => grads[i] !== null).map((p) => p[1]);
-    this.custom!.createSlots(() => this.createSlots(withGrads));
+    const pairs = args.withGradients().map((i) => [grads[i]!, args.variables[i]] as const);
+    this.custom!.record(id, () => this.createSlots(pairs.map((p) => p[1])));
     const applyState: ApplyState = { lrT, iterations };
     this.prepareLocal(applyState);
-    pairs.forEach(([, v], i) => {
-      const g = grads[i];
-      if (g === null) return;
+    for (const [g, v] of pairs) {
       if (g instanceof IndexedSlices) {
         const { values, indices } = deduplicate(g.values, g.indices, rowSize(v.shape));
         this.resourceApplySparse(values, v, indices, applyState);
@@ -331,8 +337,8 @@ export abstract class Optimizer {
           if (out) v.assign(out);
         }
       }
-    });
-    call(() => c.optimizer_set_iterations(id, iterations + 1));
+    }
+    call(() => c.optimizer_complete_external_step(id));
     return APPLIED;
   }
 
@@ -362,28 +368,28 @@ export abstract class Optimizer {
    * shaped like the variable, and returns it (a live view of its values).
    */
   protected addSlot(variable: Variable, slotName: string, initializer: Initializer = 'zeros'): SlotVariable {
-    this.live();
-    const custom = this.requireCustom('addSlot');
+    const id = this.live();
+    this.requireCustom('addSlot');
     if (!(variable instanceof Tensor)) throw new ArgumentError('InvalidArgument', `addSlot expects a Variable, got ${describeValue(variable)}`);
     if (typeof slotName !== 'string' || !slotName) throw new ArgumentError('InvalidArgument', `a slot name must be a non-empty string, got ${describeValue(slotName)}`);
-    custom.addSlot(variable, slotName, initializer, this.name);
+    addSlot(id, variable, slotName, initializer);
     return this.getSlot(variable, slotName);
   }
 
   /**
    * Keras' `add_weight(name, shape, initializer)` (custom optimizers): an optimizer-wide weight,
-   * appended to the weights after those created before it. The tensor belongs to the optimizer.
+   * appended to the weights after those created before it. It lives in the optimizer: the
+   * result is a live view of its values.
    */
-  protected addWeight(name: string, shape: readonly number[] = [], initializer: Initializer = 'zeros'): Tensor {
-    this.live();
-    const custom = this.requireCustom('addWeight');
+  protected addWeight(name: string, shape: readonly number[] = [], initializer: Initializer = 'zeros'): WasmTensor {
+    const id = this.live();
+    this.requireCustom('addWeight');
     if (typeof name !== 'string' || !name) throw new ArgumentError('InvalidArgument', `a weight name must be a non-empty string, got ${describeValue(name)}`);
-    return custom.addWeight(name, shape, initializer, this.name);
+    return addWeight(id, this.name, name, shape, initializer);
   }
 
-  private requireCustom(what: string): CustomState {
+  private requireCustom(what: string): void {
     if (!this.custom) throw new StateError('InvalidState', `${what} is for custom optimizers (subclasses implementing resourceApplyDense); ${this.className} keeps its state in the core`);
-    return this.custom;
   }
 
   /**
@@ -399,7 +405,7 @@ export abstract class Optimizer {
 
   /** The slots of `vars` that have none yet: the subclass's `createSlots`, or the core's. */
   private createSlotsOf(id: number, vars: readonly Variable[]): void {
-    if (this.custom) this.custom.createSlots(() => this.createSlots(vars));
+    if (this.custom) this.custom.record(id, () => this.createSlots(vars));
     else call(() => core().optimizer_create_slots(id, vars.flatMap((v) => [v.handleIndex, v.handleGeneration])));
   }
 
@@ -408,8 +414,8 @@ export abstract class Optimizer {
    * each slot-creating step: what fixes the order of the weights (checkpoints save it).
    */
   slotLayout(): { variables: SlotVariableInfo[]; batches: number[] } {
-    const id = this.live();
-    return this.custom ? this.custom.slotLayout() : coreSlotLayout(id);
+    const layout = coreSlotLayout(this.live());
+    return this.custom ? { variables: layout.variables, batches: [...this.custom.sizes] } : layout;
   }
 
   /** @internal Recreates the slots of `vars` batch by batch, as `slotLayout` gave them. */
@@ -426,7 +432,6 @@ export abstract class Optimizer {
 
   /** Slot names in creation order (Keras' `get_slot_names`). */
   getSlotNames(): string[] {
-    if (this.custom) return (this.live(), [...this.custom.slotNames]);
     return call(() => core().optimizer_slot_names(this.live()));
   }
 
@@ -436,14 +441,6 @@ export abstract class Optimizer {
     if (!(variable instanceof Tensor)) throw new ArgumentError('InvalidArgument', `getSlot expects a Variable, got ${describeValue(variable)}`);
     if (typeof slotName !== 'string') throw new ArgumentError('InvalidArgument', `a slot name must be a string, got ${describeValue(slotName)}`);
     const c = core();
-    if (this.custom) {
-      const t = this.custom.slots.get(variable)?.get(slotName);
-      if (!t) throw this.noSlot(variable, slotName);
-      return new SlotVariable(this, variable, slotName, () => {
-        this.live();
-        return call(() => c.tensor_ptr(t.handleIndex, t.handleGeneration));
-      });
-    }
     try {
       call(() => c.optimizer_slot_view(id, variable.handleIndex, variable.handleGeneration, slotName));
     } catch (e) {
@@ -464,7 +461,6 @@ export abstract class Optimizer {
 
   /** Keras names of the weights (`Adam/iter:0`, `Adam/w/m:0`, ...), in `getWeights` order. */
   getWeightNames(): string[] {
-    if (this.custom) return (this.live(), [`${this.name}/iter:0`, ...this.custom.weights.map((w) => `${this.name}/${w.name}:0`)]);
     return call(() => core().optimizer_weight_names(this.live()));
   }
 
@@ -476,7 +472,7 @@ export abstract class Optimizer {
   getWeights(): WeightValue[] {
     const id = this.live();
     const iterations = IterationsWeight.of(BigInt(this.iterations));
-    const weights: WeightValue[] = this.custom ? [iterations, ...this.custom.weights.map((w) => w.tensor.read())] : [iterations, ...readCoreWeights(id)];
+    const weights: WeightValue[] = [iterations, ...readCoreWeights(id)];
     Object.defineProperty(weights, 'toJSON', { value: weightsToJSON, enumerable: false });
     return weights;
   }
@@ -486,21 +482,10 @@ export abstract class Optimizer {
   setWeights(weights: ReadonlyArray<WeightValue | ArrayLike<number> | number | bigint>): void {
     const id = this.live();
     const expected = this.getWeightNames().length;
-    const given = Array.isArray(weights) ? weights : iterate(weights as Iterable<unknown>, 'setWeights expects an array of weights');
+    const given = readList(weights as Iterable<unknown>, 'setWeights expects an array of weights');
     const list = checkWeightList(this.spec, this.name, given, expected);
     if (list === null) return;
-    const { iterations, rest } = list;
-    if (this.custom) {
-      const ws = this.custom.weights;
-      rest.forEach((w, i) => {
-        const t = ws[i].tensor;
-        if (w.length !== t.size) throw new WeightsError('WeightShape', `Optimizer weight shape [${t.shape.join(', ')}] (${t.size} values) not compatible with provided weight of ${w.length} values (weight ${i + 1})`);
-      });
-      rest.forEach((w, i) => ws[i].tensor.assign(w));
-      this.iterations = iterations;
-      return;
-    }
-    writeCoreWeights(id, iterations, rest);
+    writeCoreWeights(id, list.iterations, list.rest);
   }
 
   // ---- config --------------------------------------------------------------------------
@@ -520,7 +505,6 @@ export abstract class Optimizer {
     if (this.disposed) return;
     this.disposed = true;
     registry.unregister(this);
-    this.custom?.dispose();
     core().optimizer_dispose(this.id);
   }
 
@@ -555,4 +539,28 @@ function isCustomClass(proto: object): boolean {
   const base = Optimizer.prototype as unknown as Record<string, unknown>;
   const p = proto as Record<string, unknown>;
   return p.resourceApplyDense !== base.resourceApplyDense || p.resourceApplySparse !== base.resourceApplySparse;
+}
+
+/** A slot of an optimizer for one variable (`getSlot`). Its values live in the optimizer. */
+export class SlotVariable extends WasmTensor {
+  /** The optimizer the slot belongs to. */
+  readonly optimizer: Optimizer;
+  /** The variable the slot is for. */
+  readonly variable: Variable;
+  /** The slot's name (`'m'`, `'momentum'`, ...). */
+  readonly slotName: string;
+  private readonly locate: () => number;
+
+  /** @internal */
+  constructor(optimizer: Optimizer, variable: Variable, slotName: string, locate: () => number) {
+    super(variable.shape, `${optimizer.name}/${variable.name}/${slotName}`);
+    this.optimizer = optimizer;
+    this.variable = variable;
+    this.slotName = slotName;
+    this.locate = locate;
+  }
+
+  protected pointer(): number {
+    return this.locate();
+  }
 }

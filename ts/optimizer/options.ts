@@ -4,7 +4,7 @@ import { ArgumentError, ConfigError, HyperparameterError } from '../errors.js';
 import { LearningRateSchedule, deserializeSchedule, Serialized } from '../schedules/index.js';
 import { describeValue } from '../values.js';
 import { camelCase, didYouMean, snakeCase } from '../keys.js';
-import { checkHyper, isCoreHyper } from './hyperparameters.js';
+import { checkHyper, isCoreHyper, kerasValue } from './hyperparameters.js';
 import { checkAggregator, checkTransformers } from './hooks.js';
 import type { GradientAggregator, GradientTransformer, HyperValue, OptimizerSpec } from './types.js';
 
@@ -19,9 +19,11 @@ export const KERAS1_WEIGHTS = {
   },
 };
 
-/** Keras' `epsilon or backend.epsilon()`: an epsilon of 0 becomes 1e-7. */
-export function kerasValue(key: string, v: unknown): unknown {
-  return key === 'epsilon' && v === 0 ? 1e-7 : v;
+/** Keras' `_momentum = callable(momentum) or momentum > 0` (SGD, RMSprop): whether the class
+ * keeps a `momentum` slot. */
+export function kerasMomentum(config: Readonly<Record<string, unknown>>): boolean {
+  const m = config.momentum;
+  return typeof m === 'function' || (typeof m === 'number' && m > 0);
 }
 
 /** A number as Python's `repr(float)` writes it (`1.0`, `0.1`), for Keras' messages. */

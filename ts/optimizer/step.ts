@@ -1,20 +1,32 @@
-// The step: `applyGradients`' arguments checked, the gradients written into the step frame
-// (commands plus copied values in WASM memory), and what the core's answer means. The hot loops
-// index pairs rather than destructure them, and nothing here allocates per step: destructuring
-// and closures would make JS garbage on every step.
+// The step: `applyGradients`' arguments read once into a snapshot, then written into the step
+// frame (commands plus copied values in WASM memory) from that snapshot only.
+//
+// Order of a step: (1) every user value (the list, each pair, each gradient's reference, kind and
+// length, each variable's handle) is read exactly once into `StepArguments`; (2) user code runs
+// (gradient hooks, whose results are read once the same way, then function and schedule
+// hyperparameters); (3) the frame is written from the snapshot with no user code in between,
+// every copy checked against the length read in (1) (a typed array detached, resized or shrunk
+// meanwhile is an ArgumentError) and against the frame's capacity. Nothing here allocates per
+// step once the snapshot pool is warm: the loops index rather than destructure.
 import { call, core, heapFloat32, heapInt32, heapUint32 } from '../wasm/loader.js';
 import { COMMAND_WORDS, KIND_DENSE_STAGED, KIND_DENSE_TENSOR, KIND_NONE, KIND_SPARSE, reserveFrame } from '../frame.js';
 import { ArgumentError, StateError } from '../errors.js';
-import { IndexedSlices, Tensor, Variable } from '../tensor.js';
-import { describeValue, isNumeric } from '../values.js';
+import { Constraint, IndexedSlices, Tensor, Variable } from '../tensor.js';
+import { describeValue, isDetached, lengthProblem, readNumbers, typedArrayKind, typedArrayLength } from '../values.js';
 import type { ApplyGradientsOptions, Gradient, NonFiniteStep, StepResult } from './types.js';
-import type { Optimizer } from './optimizer.js';
 
 /** The result of every applied step (shared and frozen: a step allocates nothing). */
 export const APPLIED: StepResult = Object.freeze({ applied: true, nonFiniteIndices: Object.freeze([]), nonFiniteVariables: Object.freeze([]) });
 
-/** Checks `applyGradients` options; returns whether the step is guarded. */
-export function stepOptions(o: ApplyGradientsOptions, dflt: boolean): boolean {
+/** `applyGradients` options, each read once. */
+export interface StepOptions {
+  guarded: boolean;
+  aggregate: boolean;
+  onNonFinite: ((step: NonFiniteStep) => void) | undefined;
+}
+
+/** Reads and checks `applyGradients` options (each property once). */
+export function stepOptions(o: ApplyGradientsOptions, dflt: boolean): StepOptions {
   if (o === null || typeof o !== 'object') throw new ArgumentError('InvalidArgument', `applyGradients options must be an object, got ${describeValue(o)}`);
   const { skipNonFinite, onNonFinite, experimentalAggregateGradients } = o;
   if (skipNonFinite !== undefined && typeof skipNonFinite !== 'boolean') throw new ArgumentError('InvalidArgument', `\`skipNonFinite\` must be a boolean, got ${describeValue(skipNonFinite)}`);
@@ -22,7 +34,7 @@ export function stepOptions(o: ApplyGradientsOptions, dflt: boolean): boolean {
   if (experimentalAggregateGradients !== undefined && typeof experimentalAggregateGradients !== 'boolean') {
     throw new ArgumentError('InvalidArgument', `\`experimentalAggregateGradients\` must be a boolean, got ${describeValue(experimentalAggregateGradients)}`);
   }
-  return skipNonFinite ?? dflt;
+  return { guarded: skipNonFinite ?? dflt, aggregate: experimentalAggregateGradients ?? true, onNonFinite };
 }
 
 /** An iterable as an array, or an ArgumentError (not a TypeError) for anything else. */
@@ -33,96 +45,234 @@ export function iterate<T>(x: Iterable<T>, what = 'applyGradients expects a list
   return [...x];
 }
 
-/** One entry of an applyGradients list: a [gradient, variable] pair (the gradient is checked later). */
-export function checkPair(pair: unknown, i: number): readonly [Gradient, Variable] {
-  if (!Array.isArray(pair) || pair.length !== 2) {
-    throw new ArgumentError('InvalidArgument', `applyGradients expects [gradient, variable] pairs; entry ${i} is ${describeValue(pair)}`);
-  }
-  if (!(pair[1] instanceof Tensor)) throw new ArgumentError('InvalidArgument', `entry ${i}: the variable is ${describeValue(pair[1])}, not a Variable`);
-  return pair as [Gradient, Variable];
+/** A list read once: an array (or a Proxy of one) by its length read once and each index read
+ * once; any other iterable by iterating it. */
+export function readList<T>(x: Iterable<T>, what: string): T[] {
+  if (!Array.isArray(x)) return iterate(x, what);
+  const n = x.length;
+  const out: T[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = x[i] as T;
+  return out;
 }
 
-/** What `measureStep` found (one shared object: a step allocates nothing). */
-export const stepSize = { values: 0, indices: 0, constrained: false };
+// ---- the snapshot ---------------------------------------------------------------------------
 
-/** Checks every pair and gradient of a step and counts the values and indices it copies into
- * the frame (into `stepSize`). */
-export function measureStep(pairs: ReadonlyArray<readonly [Gradient, Variable]>, n: number): typeof stepSize {
-  let values = 0;
-  let indices = 0;
-  let constrained = false;
+/** One step's arguments as read once. Pooled (see `acquireArguments`): a step reuses one. */
+export class StepArguments {
+  n = 0;
+  /** The variables and the gradients as given (hooks, reports and constraints use them). */
+  readonly variables: Variable[] = [];
+  readonly gradients: Gradient[] = [];
+  readonly constraints: Array<Constraint | undefined> = [];
+  /** What is staged per pair: dense values or sparse values and indices (null for none). */
+  readonly values: Array<ArrayLike<number> | null> = [];
+  readonly indices: Array<Int32Array | null> = [];
+  kinds = new Uint8Array(16);
+  /** Per pair: variable index, generation, and for a Tensor gradient its index, generation. */
+  handles = new Uint32Array(64);
+  valueCounts = new Uint32Array(16);
+  indexCounts = new Uint32Array(16);
+  totalValues = 0;
+  totalIndices = 0;
+  constrained = false;
+
+  reset(n: number): void {
+    if (n > this.kinds.length) {
+      const cap = Math.max(n, this.kinds.length * 2);
+      this.kinds = new Uint8Array(cap);
+      this.handles = new Uint32Array(4 * cap);
+      this.valueCounts = new Uint32Array(cap);
+      this.indexCounts = new Uint32Array(cap);
+    }
+    this.n = n;
+    this.totalValues = 0;
+    this.totalIndices = 0;
+    this.constrained = false;
+  }
+
+  /** Drops the references to the caller's objects (so the pool keeps none alive). */
+  clear(): void {
+    for (let i = 0; i < this.n; i++) {
+      this.variables[i] = undefined as unknown as Variable;
+      this.gradients[i] = null;
+      this.constraints[i] = undefined;
+      this.values[i] = null;
+      this.indices[i] = null;
+    }
+    this.n = 0;
+  }
+
+  /** Positions of the pairs that have a gradient. */
+  withGradients(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.n; i++) if (this.kinds[i] !== KIND_NONE) out.push(i);
+    return out;
+  }
+}
+
+/** Snapshots in use: a step's user code (a hyperparameter function, a constraint) may itself
+ * apply gradients, so each nesting level has its own. */
+const pool: StepArguments[] = [];
+let depth = 0;
+
+export function acquireArguments(): StepArguments {
+  const args = pool[depth] ?? (pool[depth] = new StepArguments());
+  depth++;
+  return args;
+}
+
+export function releaseArguments(args: StepArguments): void {
+  args.clear();
+  depth--;
+}
+
+/** Reads the list of pairs once: each pair, its variable (handle, constraint) and its gradient
+ * reference. Gradients are read by `readGradient`. */
+export function readPairs(args: StepArguments, list: ArrayLike<unknown>): void {
+  const n = list.length;
+  args.reset(n);
   for (let i = 0; i < n; i++) {
-    const pair = checkPair(pairs[i], i);
-    const g = pair[0];
-    const v = pair[1];
+    const pair: unknown = list[i];
+    if (!Array.isArray(pair)) throw new ArgumentError('InvalidArgument', `applyGradients expects [gradient, variable] pairs; entry ${i} is ${describeValue(pair)}`);
+    const length: unknown = pair.length;
+    if (length !== 2) throw new ArgumentError('InvalidArgument', `applyGradients expects [gradient, variable] pairs; entry ${i} is an array of length ${String(length)}`);
+    const g = pair[0] as Gradient;
+    const v: unknown = pair[1];
+    if (!(v instanceof Tensor)) throw new ArgumentError('InvalidArgument', `entry ${i}: the variable is ${describeValue(v)}, not a Variable`);
     if (v.isDisposed) throw new StateError('Disposed', `variable '${v.name}' has been disposed`);
-    if (g === null || g === undefined) continue;
+    args.variables[i] = v as Variable;
+    args.gradients[i] = g;
+    args.handles[4 * i] = v.handleIndex;
+    args.handles[4 * i + 1] = v.handleGeneration;
     // (A plain Tensor has no `constraint`: one property read instead of an instanceof.)
-    if (v.constraint) constrained = true;
-    if (g instanceof Tensor) {
-      if (g.isDisposed) throw new StateError('Disposed', `the gradient tensor of '${v.name}' has been disposed`);
-      continue;
-    }
-    if (g instanceof IndexedSlices) {
-      if (v instanceof Variable && v.constraint) throw new StateError('InvalidState', 'Cannot use a constraint function on a sparse variable.');
-      values += g.values.length;
-      indices += g.indices.length;
-    } else if (g instanceof Float32Array) {
-      values += g.length;
-    } else if (Array.isArray(g) && isNumeric(g)) {
-      values += g.length;
-    } else {
-      throw new ArgumentError('InvalidArgument', `the gradient of '${v.name}' must be a Float32Array, number[], Tensor, IndexedSlices or null; got ${describeValue(g)}`);
-    }
+    const c: unknown = (v as Variable).constraint;
+    args.constraints[i] = typeof c === 'function' && v instanceof Variable ? (c as Constraint) : undefined;
+    args.kinds[i] = KIND_NONE;
+    args.values[i] = null;
+    args.indices[i] = null;
   }
-  stepSize.values = values;
-  stepSize.indices = indices;
-  stepSize.constrained = constrained;
-  return stepSize;
 }
 
-/** Writes the step's commands and gradients into the frame; returns the word offset of its
- * values. */
-export function writeStep(pairs: ReadonlyArray<readonly [Gradient, Variable]>, n: number, values: number, indices: number): number {
-  const frame = reserveFrame(n * COMMAND_WORDS, values, indices);
+/**
+ * Reads gradient `g` of pair `i` once: its kind, its handle (a Tensor) or its values (a
+ * Float32Array is kept with its length; an array is copied), for sparse gradients values and
+ * indices. `stageTensors`: a Tensor's values are copied too (custom optimizers, whose staged
+ * gradients the core clips in place).
+ */
+export function readGradient(args: StepArguments, i: number, g: Gradient, stageTensors: boolean): void {
+  const v = args.variables[i];
+  if (g === null || g === undefined) {
+    args.kinds[i] = KIND_NONE;
+    return;
+  }
+  const constraint = args.constraints[i];
+  if (constraint) args.constrained = true;
+  if (g instanceof Tensor) {
+    if (g.isDisposed) throw new StateError('Disposed', `the gradient tensor of '${v.name}' has been disposed`);
+    if (stageTensors) return stageDense(args, i, g.read());
+    args.kinds[i] = KIND_DENSE_TENSOR;
+    args.handles[4 * i + 2] = g.handleIndex;
+    args.handles[4 * i + 3] = g.handleGeneration;
+    return;
+  }
+  if (g instanceof IndexedSlices) {
+    if (constraint) throw new StateError('InvalidState', 'Cannot use a constraint function on a sparse variable.');
+    const values: unknown = g.values;
+    const indices: unknown = g.indices;
+    if (typedArrayKind(values) !== 'Float32Array') throw new ArgumentError('InvalidArgument', `the IndexedSlices values of '${v.name}' must be a Float32Array, got ${describeValue(values)}`);
+    if (typedArrayKind(indices) !== 'Int32Array') throw new ArgumentError('InvalidArgument', `the IndexedSlices indices of '${v.name}' must be an Int32Array, got ${describeValue(indices)}`);
+    const valueCount = typedArrayLength(values as Float32Array);
+    const indexCount = typedArrayLength(indices as Int32Array);
+    if (valueCount === 0 && isDetached(values as Float32Array)) throw detached(`the IndexedSlices values of '${v.name}'`);
+    if (indexCount === 0 && isDetached(indices as Int32Array)) throw detached(`the IndexedSlices indices of '${v.name}'`);
+    args.kinds[i] = KIND_SPARSE;
+    args.values[i] = values as Float32Array;
+    args.indices[i] = indices as Int32Array;
+    args.valueCounts[i] = valueCount;
+    args.indexCounts[i] = indexCount;
+    args.totalValues += valueCount;
+    args.totalIndices += indexCount;
+    return;
+  }
+  if (typedArrayKind(g) === 'Float32Array') {
+    const length = typedArrayLength(g as Float32Array);
+    if (length === 0 && isDetached(g as Float32Array)) throw detached(`the gradient of '${v.name}'`);
+    return stageDense(args, i, g as Float32Array, length);
+  }
+  if (Array.isArray(g)) return stageDense(args, i, readNumbers(g, `the gradient of '${v.name}'`).array as Float32Array);
+  throw new ArgumentError('InvalidArgument', `the gradient of '${v.name}' must be a Float32Array, number[], Tensor, IndexedSlices or null; got ${describeValue(g)}`);
+}
+
+function stageDense(args: StepArguments, i: number, values: Float32Array, length = values.length): void {
+  args.kinds[i] = KIND_DENSE_STAGED;
+  args.values[i] = values;
+  args.valueCounts[i] = length;
+  args.totalValues += length;
+}
+
+function detached(what: string): ArgumentError {
+  return new ArgumentError('InvalidArgument', `${what} is a typed array whose ArrayBuffer is detached`);
+}
+
+/** A copy from the snapshot that no longer holds what was read: a typed array detached,
+ * shrunk or grown by user code that ran since. */
+function changed(what: string, array: ArrayBufferView, expected: number): ArgumentError {
+  return new ArgumentError('InvalidArgument', `${what} changed after it was read (by a hook, hyperparameter function or schedule, or a view of WASM memory that grew): ${lengthProblem(array, expected)}`);
+}
+
+/** Copies `count` values of `src` (as read into the snapshot) to word `at` of `heap`, whose
+ * region ends at word `end`. */
+export function copyChecked(heap: Float32Array | Int32Array, src: ArrayLike<number>, count: number, at: number, end: number, what: string): void {
+  if (typedArrayLength(src as Float32Array) !== count) throw changed(what, src as Float32Array, count);
+  if (at + count > end) throw new StateError('InvalidState', `step frame overrun: ${what} needs ${count} values at ${at}, the frame ends at ${end}`);
+  if (count !== 0) heap.set(src as Float32Array, at);
+}
+
+/** Writes the snapshot's commands and gradients into the frame; returns the frame's layout. No
+ * user code runs in here. */
+export function writeFrame(args: StepArguments): { values: number; indices: number } {
+  const n = args.n;
+  const frame = reserveFrame(n * COMMAND_WORDS, args.totalValues, args.totalIndices);
+  const cap = frame.capacity;
+  const valuesEnd = frame.values + Math.min(cap.values, args.totalValues);
+  const indicesEnd = frame.indices + Math.min(cap.indices, args.totalIndices);
+  if (n * COMMAND_WORDS > cap.commands) throw new StateError('InvalidState', `step frame overrun: ${n} commands, room for ${Math.floor(cap.commands / COMMAND_WORDS)}`);
   const u32 = heapUint32();
   const f32 = heapFloat32();
   const i32 = heapInt32();
+  const h = args.handles;
   let w = frame.commands;
   let vo = 0;
   let io = 0;
   for (let i = 0; i < n; i++) {
-    const pair = pairs[i];
-    const g = pair[0];
-    const v = pair[1];
-    u32[w] = v.handleIndex;
-    u32[w + 1] = v.handleGeneration;
-    if (g === null || g === undefined) {
-      u32[w + 2] = KIND_NONE;
-    } else if (g instanceof Tensor) {
-      u32[w + 2] = KIND_DENSE_TENSOR;
-      u32[w + 3] = g.handleIndex;
-      u32[w + 4] = g.handleGeneration;
-    } else if (g instanceof IndexedSlices) {
-      f32.set(g.values, frame.values + vo);
-      i32.set(g.indices, frame.indices + io);
-      u32[w + 2] = KIND_SPARSE;
+    const kind = args.kinds[i];
+    u32[w] = h[4 * i];
+    u32[w + 1] = h[4 * i + 1];
+    u32[w + 2] = kind;
+    if (kind === KIND_DENSE_TENSOR) {
+      u32[w + 3] = h[4 * i + 2];
+      u32[w + 4] = h[4 * i + 3];
+    } else if (kind === KIND_DENSE_STAGED) {
+      const count = args.valueCounts[i];
+      copyChecked(f32, args.values[i]!, count, frame.values + vo, valuesEnd, `the gradient of '${args.variables[i].name}'`);
       u32[w + 3] = vo;
-      u32[w + 4] = g.values.length;
+      u32[w + 4] = count;
+      vo += count;
+    } else if (kind === KIND_SPARSE) {
+      const count = args.valueCounts[i];
+      const rows = args.indexCounts[i];
+      copyChecked(f32, args.values[i]!, count, frame.values + vo, valuesEnd, `the IndexedSlices values of '${args.variables[i].name}'`);
+      copyChecked(i32, args.indices[i]!, rows, frame.indices + io, indicesEnd, `the IndexedSlices indices of '${args.variables[i].name}'`);
+      u32[w + 3] = vo;
+      u32[w + 4] = count;
       u32[w + 5] = io;
-      u32[w + 6] = g.indices.length;
-      vo += g.values.length;
-      io += g.indices.length;
-    } else {
-      f32.set(g as ArrayLike<number>, frame.values + vo);
-      u32[w + 2] = KIND_DENSE_STAGED;
-      u32[w + 3] = vo;
-      u32[w + 4] = g.length;
-      vo += g.length;
+      u32[w + 6] = rows;
+      vo += count;
+      io += rows;
     }
     w += COMMAND_WORDS;
   }
-  return frame.values;
+  return frame;
 }
 
 /** Throws the error of the step that just failed in the core. */
@@ -132,22 +282,24 @@ export function throwStepError(): never {
 }
 
 /** The record of a step the core skipped for non-finite gradients. */
-export function skippedStep(optimizer: Optimizer, pairs: ReadonlyArray<readonly [Gradient, Variable]>): NonFiniteStep {
+export function skippedStep(optimizer: NonFiniteStep['optimizer'], args: StepArguments): NonFiniteStep {
   const nonFiniteIndices = Object.freeze(Array.from(core().take_non_finite()));
   return Object.freeze({
     applied: false,
     nonFiniteIndices,
-    nonFiniteVariables: Object.freeze(nonFiniteIndices.map((i) => pairs[i][1])),
+    nonFiniteVariables: Object.freeze(nonFiniteIndices.map((i) => args.variables[i])),
     optimizer,
     iterations: optimizer.iterations,
   });
 }
 
 /** Keras applies `var.constraint` to the updated value after a dense update. */
-export function applyConstraints(pairs: ReadonlyArray<readonly [Gradient, Variable]>): void {
-  for (const [g, v] of pairs) {
-    if (g == null || !(v instanceof Variable) || !v.constraint) continue;
-    const out = v.constraint(v.value);
+export function applyConstraints(args: StepArguments): void {
+  for (let i = 0; i < args.n; i++) {
+    const c = args.constraints[i];
+    if (!c || args.kinds[i] === KIND_NONE) continue;
+    const v = args.variables[i];
+    const out = c(v.value);
     if (out) v.assign(out);
   }
 }

@@ -145,6 +145,18 @@ export interface OptimizerSpec {
   callableMomentum?: boolean;
   /** How `setWeights` reads a Keras-1 weight list (see `KERAS1_WEIGHTS`). */
   keras1Weights?: (ws: unknown[], expected: number) => unknown[];
+  /** The slots the class keeps per variable, in creation order (the built-ins declare them; the
+   * core makes them, and a test checks the two agree). */
+  slots?: readonly SlotSpec[];
+}
+
+/** A slot an optimizer keeps for each variable, shaped like it. */
+export interface SlotSpec {
+  /** Keras' slot name (`m`, `vhat`, `accumulator`). */
+  name: string;
+  /** Whether the constructor's config makes it (absent: always), e.g. Adam's `vhat` only with
+   * `amsgrad`. A function hyperparameter is passed as the function. */
+  when?: (config: Readonly<Record<string, HyperValue | boolean>>) => boolean;
 }
 
 /** What every built-in optimizer's `getConfig()` holds (Keras' snake_case keys); each class

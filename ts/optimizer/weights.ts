@@ -2,44 +2,27 @@
 // creation order), a slot as a live view (`getSlot`), and the slot layout checkpoints save.
 import { call, core, heapFloat32, heapUint32, viewFloat32 } from '../wasm/loader.js';
 import { reserveFrame } from '../frame.js';
-import { SimdoptError, WeightsError } from '../errors.js';
-import { Variable, WasmTensor } from '../tensor.js';
-import { describeValue, isNumeric } from '../values.js';
-import type { Optimizer } from './optimizer.js';
+import { ArgumentError, SimdoptError, StateError, WeightsError } from '../errors.js';
+import { describeValue, isDetached, readNumbers, typedArrayKind, typedArrayLength } from '../values.js';
+import { copyChecked } from './step.js';
 import type { OptimizerSpec, SlotVariableInfo } from './types.js';
 
-/** A slot of an optimizer for one variable (`getSlot`). Its values live in the optimizer. */
-export class SlotVariable extends WasmTensor {
-  /** The optimizer the slot belongs to. */
-  readonly optimizer: Optimizer;
-  /** The variable the slot is for. */
-  readonly variable: Variable;
-  /** The slot's name (`'m'`, `'momentum'`, ...). */
-  readonly slotName: string;
-  private readonly locate: () => number;
 
-  /** @internal */
-  constructor(optimizer: Optimizer, variable: Variable, slotName: string, locate: () => number) {
-    super(variable.shape, `${optimizer.name}/${variable.name}/${slotName}`);
-    this.optimizer = optimizer;
-    this.variable = variable;
-    this.slotName = slotName;
-    this.locate = locate;
-  }
-
-  protected pointer(): number {
-    return this.locate();
-  }
+/** A weight as `setWeights` read it: its numbers and how many (read once). */
+export interface WeightSnapshot {
+  array: ArrayLike<number>;
+  length: number;
 }
 
-/** A `setWeights` list checked against the weight count: iterations and the other weights. */
+/** A `setWeights` list read once and checked against the weight count: iterations and the
+ * other weights. Null for an empty list. */
 export function checkWeightList(
   spec: OptimizerSpec,
   optimizerName: string,
   given: readonly unknown[],
   expected: number,
-): { iterations: number; rest: ArrayLike<number>[] } | null {
-  const ws = spec.keras1Weights ? spec.keras1Weights([...given], expected) : [...given];
+): { iterations: number; rest: WeightSnapshot[] } | null {
+  const ws = spec.keras1Weights ? spec.keras1Weights([...given], expected) : given;
   if (ws.length !== expected) {
     throw new WeightsError(
       'WeightCount',
@@ -48,13 +31,23 @@ export function checkWeightList(
   }
   if (ws.length === 0) return null;
   const iterations = toIterations(ws[0]);
-  const rest = ws.slice(1).map((w, i) => {
-    if (!isNumeric(w)) {
-      throw new WeightsError('WeightShape', `weight ${i + 1} must be an array of numbers, got ${describeValue(w)}`);
-    }
-    return w as ArrayLike<number>;
-  });
+  const rest = ws.slice(1).map((w, i) => readWeight(w, i + 1));
   return { iterations, rest };
+}
+
+/** Weight `i` read once (a detached typed array is an ArgumentError, anything but numbers a
+ * WeightsError). */
+function readWeight(w: unknown, i: number): WeightSnapshot {
+  const kind = typedArrayKind(w);
+  if (kind !== undefined && typedArrayLength(w as ArrayBufferView) === 0 && isDetached(w as ArrayBufferView)) {
+    throw new ArgumentError('InvalidArgument', `weight ${i} is a ${kind} whose ArrayBuffer is detached`);
+  }
+  try {
+    return readNumbers(w, `weight ${i}`);
+  } catch (e) {
+    if (e instanceof ArgumentError) throw new WeightsError('WeightShape', `weight ${i} must be an array of numbers, got ${describeValue(w)}`);
+    throw e;
+  }
 }
 
 function toIterations(w: unknown): number {
@@ -79,18 +72,21 @@ export function readCoreWeights(id: number): Float32Array[] {
 }
 
 /** Sets the core optimizer's weights through the frame (the core checks every size before it
- * writes anything). */
-export function writeCoreWeights(id: number, iterations: number, rest: readonly ArrayLike<number>[]): void {
-  const total = rest.reduce((s, w) => s + w.length, 0);
+ * writes anything). Every copy is checked against the length read and the frame's capacity. */
+export function writeCoreWeights(id: number, iterations: number, rest: readonly WeightSnapshot[]): void {
+  let total = 0;
+  for (const w of rest) total += w.length;
   const frame = reserveFrame(rest.length, total, 0);
+  if (rest.length > frame.capacity.commands) throw new StateError('InvalidState', `step frame overrun: ${rest.length} weights, room for ${frame.capacity.commands}`);
   const u32 = heapUint32();
   const f32 = heapFloat32();
+  const end = frame.values + total;
   let off = frame.values;
-  rest.forEach((w, i) => {
-    u32[frame.commands + i] = w.length;
-    f32.set(w, off);
-    off += w.length;
-  });
+  for (let i = 0; i < rest.length; i++) {
+    u32[frame.commands + i] = rest[i].length;
+    copyChecked(f32, rest[i].array, rest[i].length, off, end, `weight ${i + 1}`);
+    off += rest[i].length;
+  }
   call(() => core().optimizer_set_weights(id, iterations, rest.length));
 }
 

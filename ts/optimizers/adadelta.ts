@@ -1,4 +1,4 @@
-// Keras' Adadelta.
+// Rust rule: crates/simdopt-core/src/rules/adadelta.rs. Keras' Adadelta.
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, KERAS1_WEIGHTS, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adadelta}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
@@ -42,6 +42,7 @@ const SPEC: OptimizerSpec = {
     ['rho', 0.95],
     ['epsilon', 1e-7],
   ],
+  slots: [{ name: 'accum_grad' }, { name: 'accum_var' }],
 };
 
 /**
@@ -56,6 +57,8 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class Adadelta extends Optimizer {
+  /** How the optimizer machinery sees the class: Keras class name, config defaults, slots. */
+  static readonly spec: OptimizerSpec = SPEC;
   /**
    * @param options - See {@link AdadeltaOptions}.
    */

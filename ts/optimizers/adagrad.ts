@@ -1,4 +1,4 @@
-// Keras' Adagrad.
+// Rust rule: crates/simdopt-core/src/rules/adagrad.rs. Keras' Adagrad.
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, KERAS1_WEIGHTS, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adagrad}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
@@ -42,6 +42,7 @@ const SPEC: OptimizerSpec = {
     ['initial_accumulator_value', 0.1],
     ['epsilon', 1e-7],
   ],
+  slots: [{ name: 'accumulator' }],
 };
 
 /**
@@ -56,6 +57,8 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class Adagrad extends Optimizer {
+  /** How the optimizer machinery sees the class: Keras class name, config defaults, slots. */
+  static readonly spec: OptimizerSpec = SPEC;
   /**
    * @param options - See {@link AdagradOptions}.
    */

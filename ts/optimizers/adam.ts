@@ -1,4 +1,4 @@
-// Keras' Adam, with optional AMSGrad.
+// Rust rule: crates/simdopt-core/src/rules/adam.rs. Keras' Adam, with optional AMSGrad.
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, KERAS1_WEIGHTS, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adam}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
@@ -57,6 +57,7 @@ const SPEC: OptimizerSpec = {
     ['epsilon', 1e-7],
     ['amsgrad', false],
   ],
+  slots: [{ name: 'm' }, { name: 'v' }, { name: 'vhat', when: (c) => c.amsgrad === true }],
 };
 
 /**
@@ -71,6 +72,8 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class Adam extends Optimizer {
+  /** How the optimizer machinery sees the class: Keras class name, config defaults, slots. */
+  static readonly spec: OptimizerSpec = SPEC;
   /**
    * @param options - See {@link AdamOptions}.
    */

@@ -1,4 +1,4 @@
-// Keras' Adamax.
+// Rust rule: crates/simdopt-core/src/rules/adamax.rs. Keras' Adamax.
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Adamax}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
@@ -48,6 +48,7 @@ const SPEC: OptimizerSpec = {
     ['beta_2', 0.999],
     ['epsilon', 1e-7],
   ],
+  slots: [{ name: 'm' }, { name: 'v' }],
 };
 
 /** Adamax (Adam with the infinity norm), TF 2.4's `ApplyAdaMax` kernel; sparse updates are lazy
@@ -62,6 +63,8 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class Adamax extends Optimizer {
+  /** How the optimizer machinery sees the class: Keras class name, config defaults, slots. */
+  static readonly spec: OptimizerSpec = SPEC;
   /**
    * @param options - See {@link AdamaxOptions}.
    */

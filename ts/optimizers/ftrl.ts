@@ -1,4 +1,4 @@
-// Keras' Ftrl.
+// Rust rule: crates/simdopt-core/src/rules/ftrl.rs. Keras' Ftrl.
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link Ftrl}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
@@ -76,6 +76,7 @@ const SPEC: OptimizerSpec = {
     ['beta', 0],
     ['l2_shrinkage_regularization_strength', 0],
   ],
+  slots: [{ name: 'accumulator' }, { name: 'linear' }],
 };
 
 /**
@@ -96,6 +97,8 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class Ftrl extends Optimizer {
+  /** How the optimizer machinery sees the class: Keras class name, config defaults, slots. */
+  static readonly spec: OptimizerSpec = SPEC;
   /**
    * @param options - See {@link FtrlOptions}.
    */

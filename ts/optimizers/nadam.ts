@@ -1,4 +1,4 @@
-// Keras' Nadam.
+// Rust rule: crates/simdopt-core/src/rules/nadam.rs. Keras' Nadam.
 import { HyperparameterError } from '../errors.js';
 import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 import { LearningRateSchedule } from '../schedules/index.js';
@@ -60,6 +60,7 @@ const SPEC: OptimizerSpec = {
     ['beta_2', 0.999],
     ['epsilon', 1e-7],
   ],
+  slots: [{ name: 'm' }, { name: 'v' }],
 };
 
 const NO_SCHEDULES = 'The Nadam optimizer does not support tf.keras.optimizers.LearningRateSchedules as the learning rate.';
@@ -83,6 +84,8 @@ const NO_SCHEDULES = 'The Nadam optimizer does not support tf.keras.optimizers.L
  * ```
  */
 export class Nadam extends Optimizer {
+  /** How the optimizer machinery sees the class: Keras class name, config defaults, slots. */
+  static readonly spec: OptimizerSpec = SPEC;
   /**
    * @param options - See {@link NadamOptions}.
    */

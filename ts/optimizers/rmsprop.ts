@@ -1,5 +1,5 @@
-// Keras' RMSprop: plain, with momentum, centered.
-import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, KERAS1_WEIGHTS, Optimizer, OptimizerSpec } from '../optimizer/index.js';
+// Rust rule: crates/simdopt-core/src/rules/rmsprop.rs. Keras' RMSprop: plain, with momentum, centered.
+import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, kerasMomentum, KERAS1_WEIGHTS, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link RMSprop}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface RMSpropOptions extends BaseOptimizerOptions {
@@ -60,6 +60,7 @@ const SPEC: OptimizerSpec = {
     ['epsilon', 1e-7],
     ['centered', false],
   ],
+  slots: [{ name: 'rms' }, { name: 'momentum', when: kerasMomentum }, { name: 'mg', when: (c) => c.centered === true }],
 };
 
 /** RMSprop (Hinton), TF 2.4's kernels and Keras' Python update. Slots: `rms`, then `momentum`
@@ -74,6 +75,8 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class RMSprop extends Optimizer {
+  /** How the optimizer machinery sees the class: Keras class name, config defaults, slots. */
+  static readonly spec: OptimizerSpec = SPEC;
   /**
    * @param options - See {@link RMSpropOptions}.
    */

@@ -1,5 +1,5 @@
-// Keras' SGD: plain, momentum and Nesterov momentum.
-import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, Optimizer, OptimizerSpec } from '../optimizer/index.js';
+// Rust rule: crates/simdopt-core/src/rules/sgd.rs. Keras' SGD: plain, momentum and Nesterov momentum.
+import { BaseOptimizerConfig, BaseOptimizerOptions, constructorOptions, HyperValue, kerasMomentum, Optimizer, OptimizerSpec } from '../optimizer/index.js';
 
 /** The options of {@link SGD}: Keras' constructor arguments in camelCase, plus those of every optimizer. */
 export interface SGDOptions extends BaseOptimizerOptions {
@@ -43,6 +43,7 @@ const SPEC: OptimizerSpec = {
     ['momentum', 0],
     ['nesterov', false],
   ],
+  slots: [{ name: 'momentum', when: kerasMomentum }],
 };
 
 /**
@@ -57,6 +58,8 @@ const SPEC: OptimizerSpec = {
  * ```
  */
 export class SGD extends Optimizer {
+  /** How the optimizer machinery sees the class: Keras class name, config defaults, slots. */
+  static readonly spec: OptimizerSpec = SPEC;
   /**
    * @param options - See {@link SGDOptions}.
    */

@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Optimizer, StateError, Variable, WeightsError, deserialize, get, serialize } from '../api.js';
 import type { Gradient, GradientSource, Serialized } from '../api.js';
+import { readNumbers } from '../values.js';
 
 /** `{name, tensor}` (tfjs-core's NamedTensor, which its index does not export). */
 /** A weight as tfjs' `Optimizer.getWeights()` returns it. */
@@ -246,13 +247,19 @@ export class TfjsOptimizer extends tf.Optimizer {
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     this.live();
     this.releaseWeightTensors();
-    if (weightValues.length === 0) throw new WeightsError('WeightCount', 'setWeights needs at least the iterations weight');
-    const iterations = Number((await weightValues[0].tensor.data())[0]);
+    // The list and each entry's name and tensor are read once, before the first await (other
+    // code may run at each await).
+    const entries = Array.from(weightValues, (w) => ({ name: w.name, tensor: w.tensor }));
+    if (entries.length === 0) throw new WeightsError('WeightCount', 'setWeights needs at least the iterations weight');
+    const iterations = Number((await entries[0].tensor.data())[0]);
     if (!Number.isInteger(iterations) || iterations < 0) throw new WeightsError('WeightShape', `weight 0 (iterations) must be a non-negative integer, got ${iterations}`);
     const values: Float32Array[] = [];
-    for (const w of weightValues.slice(1)) values.push(Float32Array.from(await w.tensor.data()));
-    const names = weightValues.map((w) => w.name);
-    if (this.optimizer.getWeightNames().length === weightValues.length) {
+    for (let i = 1; i < entries.length; i++) {
+      const { array } = readNumbers(await entries[i].tensor.data(), `weight ${i} ('${entries[i].name}')`);
+      values.push(Float32Array.from(array));
+    }
+    const names = entries.map((w) => w.name);
+    if (this.optimizer.getWeightNames().length === entries.length) {
       this.pending = undefined;
       this.optimizer.setWeights([BigInt64Array.of(BigInt(iterations)), ...values]);
     } else {
