@@ -71,7 +71,7 @@ fn observe(w: &World) -> String {
         o.weight_names(),
         o.clipping(),
         o.slot_batches(),
-        o.slot_variables(),
+        o.slot_variables().collect::<Vec<_>>(),
         o.current_lr().to_bits(),
         w.store.len()
     )
@@ -161,7 +161,7 @@ fuzz_target!(|input: Input| {
                 let refs: Vec<&[f32]> = arrays.iter().map(|a| a.as_slice()).collect();
                 w.opt.set_weights(*iterations, &refs).is_err()
             }
-            Op::SetHyper { key, value } => w.opt.set_hyper(KEYS[*key as usize % KEYS.len()], *value).is_err(),
+            Op::SetHyper { key, value } => w.opt.set_hyper(keys[*key as usize % keys.len()], *value).is_err(),
             Op::SetClipping { clipvalue, clipnorm, global_clipnorm } => {
                 w.opt.set_clipping(Clipping { clipvalue: *clipvalue, clipnorm: *clipnorm, global_clipnorm: *global_clipnorm }).is_err()
             }

@@ -1,5 +1,7 @@
 //! Cross-replica gradient aggregation: the element-wise sum (or mean) of N replicas' gradient
-//! buffers, as the all-reduce of TensorFlow's `MirroredStrategy` computes it.
+//! buffers, as the all-reduce of TensorFlow's `MirroredStrategy` computes it. (Not Keras'
+//! `gradient_aggregator` hook of an optimizer, a user function that the facade runs before the
+//! step; the core has no type of that name.)
 //!
 //! The sum runs in one fixed order on every build: element `i` is
 //! `((x₀[i] + x₁[i]) + x₂[i]) + … + x_{N-1}[i]` (replica order, left to right), and a mean then

@@ -31,6 +31,19 @@ pub enum GradIn<'a> {
     Accumulated { grad: &'a [f32], acc: &'a mut [f32], steps: f32 },
 }
 
+impl GradIn<'_> {
+    /// The values, when they are given as they are. A rule that reads the gradient in several
+    /// passes uses them; on an accumulation update step the combined gradient exists only inside
+    /// the pass that consumes the accumulator, so such a rule keeps from its first pass what the
+    /// later ones need (Lamb, Adafactor and Muon of the Keras 3 family have to).
+    pub fn values(&self) -> Option<&[f32]> {
+        match self {
+            GradIn::Values(g) => Some(g),
+            GradIn::Accumulated { .. } => None,
+        }
+    }
+}
+
 impl<'a> From<&'a [f32]> for GradIn<'a> {
     fn from(g: &'a [f32]) -> Self {
         GradIn::Values(g)

@@ -64,13 +64,9 @@ impl UpdateRule for Factored {
     fn apply_dense<P: GradPrelude>(&self, lr: &f32, t: DenseStep<'_, P>) {
         let [v, r, c, s] = t.slots else { unreachable!("four slots") };
         let v = v.f32_mut().unwrap();
-        let mut grad = vec![0.0f32; v.len()];
-        grad.copy_from_slice(match &t.grad {
-            drive::GradIn::Values(g) => g,
-            drive::GradIn::Accumulated { .. } => unreachable!("no accumulation here"),
-        });
+        let grad = t.grad.values().expect("no accumulation in this test");
         // Pass 1: v = g² (the variable is not written).
-        drive::update(Identity, &Square, t.var, grad.as_slice(), [v]);
+        drive::update(Identity, &Square, t.var, grad, [v]);
         // Reductions in the fixed order, over the shapes the rule sees.
         if t.shape.len() >= 2 {
             let cols = t.shape[t.shape.len() - 1];
@@ -80,7 +76,7 @@ impl UpdateRule for Factored {
         let norm = reduce::sum_of_squares(t.var);
         s.f32_mut().unwrap()[0] = norm;
         // Pass 2.
-        drive::update(Identity, &Step(*lr / (1.0 + norm)), t.var, grad.as_slice(), []);
+        drive::update(Identity, &Step(*lr / (1.0 + norm)), t.var, grad, []);
     }
     fn apply_sparse(&self, _: &f32, _: SparseStep<'_>) {
         unimplemented!("dense only")
