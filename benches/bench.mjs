@@ -10,6 +10,8 @@
 //   node --expose-gc benches/bench.mjs [--json out.json] [--quick] [--rounds N]
 //        [--sizes 64K,1M,16M] [--optimizers adam,sgd_momentum,rmsprop] [--no-extras] [--no-table]
 //        [--dist DIR]   (a built package other than ./dist, e.g. a copy while dist/ is rebuilt)
+//        [--baseline DIR]  (another built package raced as `simdopt simd@baseline`, e.g. the
+//                          previous commit's dist: before/after ratios from one run)
 //
 // Candidates per optimizer and size:
 //   simdopt simd/scalar · Tensor   gradient already in WASM memory (kernel-only path)
@@ -50,7 +52,7 @@ let DIST = path.join(ROOT, 'dist');
 // ============================================================================================
 
 async function makeEngine(name) {
-  if (name.startsWith('simdopt-')) return simdoptEngine(name.slice('simdopt-'.length));
+  if (name.startsWith('simdopt-')) return simdoptEngine(name.slice('simdopt-'.length).replace(/@baseline$/, ''));
   if (name === 'js') return jsEngine();
   if (name.startsWith('tfjs-')) return tfjsEngine(name.slice('tfjs-'.length));
   throw new Error(`unknown engine ${name}`);
@@ -379,7 +381,7 @@ async function tfjsEngine(backend) {
 // ============================================================================================
 
 function parseArgs(argv) {
-  const a = { json: null, quick: false, rounds: null, sizes: null, optimizers: null, extras: true, main: true, dist: null };
+  const a = { json: null, quick: false, rounds: null, sizes: null, optimizers: null, extras: true, main: true, dist: null, baseline: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     if (k === '--json') a.json = argv[++i];
@@ -390,6 +392,7 @@ function parseArgs(argv) {
     else if (k === '--no-extras') a.extras = false;
     else if (k === '--no-table') a.main = false;
     else if (k === '--dist') a.dist = path.resolve(argv[++i]);
+    else if (k === '--baseline') a.baseline = path.resolve(argv[++i]);
     else if (k === '--help' || k === '-h') {
       console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 24).join('\n'));
       process.exit(0);
@@ -407,11 +410,11 @@ function parseSize(s) {
 const fmtSize = (n) => (n % M === 0 ? `${n / M}M` : n % K === 0 ? `${n / K}K` : `${n}`);
 
 class WorkerEngine {
-  constructor(name) {
+  constructor(name, dist = DIST) {
     this.name = name;
     this.pending = new Map();
     this.nextId = 1;
-    this.worker = new Worker(fileURLToPath(import.meta.url), { workerData: { engine: name, dist: DIST }, resourceLimits: { maxOldGenerationSizeMb: 8192 } });
+    this.worker = new Worker(fileURLToPath(import.meta.url), { workerData: { engine: name, dist }, resourceLimits: { maxOldGenerationSizeMb: 8192 } });
     this.ready = new Promise((resolve, reject) => {
       this.pending.set(0, { resolve, reject });
       this.worker.on('error', (e) => {
@@ -565,6 +568,7 @@ async function main() {
   const engineNames = ['simdopt-simd', 'simdopt-scalar', 'js', 'tfjs-cpu', 'tfjs-wasm'];
   const engines = {};
   for (const name of engineNames) engines[name] = new WorkerEngine(name);
+  if (args.baseline) engines['simdopt-simd@baseline'] = new WorkerEngine('simdopt-simd@baseline', args.baseline);
   for (const [name, b] of Object.entries(natives)) engines[name] = new NativeEngine(name, b.bin);
   const info = {};
   for (const [name, e] of Object.entries(engines)) {
