@@ -1,8 +1,9 @@
 // Adam on the threads build, side by side in one process (not a test; no assertion):
 //
-//   wasm threads · 1 thread      the threads build's kernel per chunk on the calling thread alone
-//   wasm threads · 2 threads     the same, split with one worker thread (the calling thread runs
-//                                chunks too), same instance and buffers
+//   wasm threads · 1 thread      the threads build's Adam step (gradient in a core tensor) on the
+//                                calling thread alone (pool threshold above the size)
+//   wasm threads · 2 threads     the same step split with one worker thread (threshold 0; the
+//                                calling thread runs chunks too), same instance and buffers
 //   simdopt simd · Tensor        the single-threaded SIMD build's step, gradient in a Tensor
 //                                (kernel only): what the package does today
 //   C -O3 -march=native          benches/native/kernels.c, one thread
@@ -57,22 +58,33 @@ async function loadThreads() {
   const module = new WebAssembly.Module(Buffer.from(b64, 'base64'));
   const { memory } = glue.initSync({ module });
   const pool = await T.startPool(module, memory, glue, 1);
-  let h;
-  let n = 0;
+  // One Adam optimizer on one variable, its gradient in a core tensor (the kernel-only step).
+  let state;
   const split = (threshold) => ({
-    setup(size) {
-      if (n !== size) {
-        h?.free();
-        n = size;
-        h = new glue.ChunkedDense('Adam', [], new Float32Array(), LR, n);
-        new Float32Array(memory.buffer, h.var_ptr(), n).fill(0.5);
-        new Float32Array(memory.buffer, h.grad_ptr(), n).set(gradient(n));
+    setup(n) {
+      if (state?.n === n) return;
+      if (state) {
+        glue.optimizer_dispose(state.opt);
+        glue.tensor_dispose(state.v, glue.tensor_generation(state.v));
+        glue.tensor_dispose(state.g, glue.tensor_generation(state.g));
       }
+      const shape = Uint32Array.of(n);
+      const v = glue.tensor_create('w', shape);
+      const g = glue.tensor_create('g', shape);
+      new Float32Array(memory.buffer, glue.tensor_ptr(v, glue.tensor_generation(v)), n).fill(0.5);
+      new Float32Array(memory.buffer, glue.tensor_ptr(g, glue.tensor_generation(g)), n).set(gradient(n));
+      state = { n, v, g, opt: glue.optimizer_create('Adam', 'Adam', ['learning_rate'], Float32Array.of(LR)) };
+      state.command = [v, glue.tensor_generation(v), 2, g, glue.tensor_generation(g), 0, 0];
+      glue.frame_reserve(7, 0, 0);
     },
     run(steps) {
       glue.threads_set_threshold(threshold);
+      const command = new Uint32Array(memory.buffer, glue.frame_layout()[0], 7);
       const t = performance.now();
-      for (let s = 0; s < steps; s++) h.step();
+      for (let s = 0; s < steps; s++) {
+        command.set(state.command);
+        if (glue.optimizer_apply(state.opt, 1) !== 0) glue.take_error();
+      }
       return (performance.now() - t) / steps;
     },
   });

@@ -20,6 +20,7 @@ log "cargo test"
 # reproduces (the jest fuzz tests do the same).
 if [[ -n "${CI:-}" ]]; then export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261124}"; fi
 cargo test --workspace "${THREADS[@]}" --quiet
+bash scripts/check-crate.sh
 log "eslint"
 npm run --silent lint
 log "typecheck"

@@ -28,18 +28,40 @@ import {
   ApplyState,
   WasmTensor,
 } from 'simdopt';
-import { createRequire } from 'node:module';
 import { rng } from './helpers/random';
 
-const CRC32C = createRequire(import.meta.url)('crc-32/crc32c.js') as { buf(data: Uint8Array, seed?: number): number };
+/** CRC32C bit by bit from its definition (reflected polynomial 0x82F63B78, initial value and
+ * final xor 0xFFFFFFFF): the test's own reference, independent of the core's. */
+function referenceCrc32c(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const b of bytes) {
+    crc ^= b;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
 
-/** Checkpoint bytes with their last 4 bytes replaced by the CRC32C of the rest (computed here,
- * with the library directly): damage that the checksum no longer sees. */
+/** Checkpoint bytes with their last 4 bytes replaced by the CRC32C of the rest: damage that the
+ * checksum no longer sees. */
 function reseal(bytes: Uint8Array): Uint8Array {
   const out = bytes.slice();
-  new DataView(out.buffer).setUint32(out.length - 4, CRC32C.buf(out.subarray(0, out.length - 4), 0) >>> 0, true);
+  new DataView(out.buffer).setUint32(out.length - 4, referenceCrc32c(out.subarray(0, out.length - 4)), true);
   return out;
 }
+
+test('the checksum is CRC32C: the check value, and the trailer of checkpoint bytes of every size', () => {
+  expect(referenceCrc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
+  // Bytes of 1 to 200 000 values: the core hashes them in 64 KiB chunks.
+  for (const n of [1, 7, 16_383, 16_384, 16_385, 200_000]) {
+    const v = new Variable(Float32Array.from({ length: n }, (_, i) => Math.sin(i)), { name: 'v' });
+    const opt = deserialize({ class_name: 'SGD', config: {} });
+    const bytes = encodeCheckpoint(saveCheckpoint(opt, [v]));
+    const trailer = new DataView(bytes.buffer, bytes.byteOffset).getUint32(bytes.length - 4, true);
+    expect([n, trailer]).toEqual([n, referenceCrc32c(bytes.subarray(0, bytes.length - 4))]);
+    opt.dispose();
+    v.dispose();
+  }
+});
 
 beforeAll(async () => {
   await ready();
@@ -352,6 +374,11 @@ describe('a damaged checkpoint is refused and changes nothing', () => {
     ['bytes with a damaged version', (c, t) => [Object.assign(encodeCheckpoint(c), { [8]: 7 }), t], ConfigError, /unsupported binary version 7/],
     ['bytes of a version 1 with the checksum left on', (c, t) => [Object.assign(encodeCheckpoint(c), { [8]: 1 }), t], ConfigError, /header says version 2/],
     ['wrong magic', (c, t) => [Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12), t], ConfigError, /magic/],
+    ['detached bytes', (c, t) => {
+      const b = encodeCheckpoint(c);
+      structuredClone(b.buffer, { transfer: [b.buffer] });
+      return [b, t];
+    }, ArgumentError, /detached/],
     ['payload cut short', (c, t) => [encodeCheckpoint(c).slice(0, -4), t], ConfigError, /checksum mismatch/],
     ['payload cut short, resealed', (c, t) => [reseal(encodeCheckpoint(c).slice(0, -4)), t], ConfigError, /payload/],
     ['bytes beyond the arrays, resealed', (c, t) => [reseal(Uint8Array.from([...encodeCheckpoint(c), 0, 0, 0, 0])), t], ConfigError, /bytes of a/],

@@ -2,7 +2,7 @@
 // without a single warning (every public export documented, every {@link} resolved), the
 // optimizers' options carry their defaults, and no comment uses the `[[Name]]` links that
 // editors show literally.
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, run, tempDir } from './helpers/process';
 
@@ -23,6 +23,8 @@ beforeAll(async () => {
     // typedoc.json's settings (entry points, validation), JSON output only.
     const r = await run(join(ROOT, 'node_modules', '.bin', 'typedoc'), ['--json', json, '--logLevel', 'Info'], { timeoutMs: 120_000 });
     output = `${r.stdout}${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
+    // typedoc.json treats warnings as errors: then no JSON is written, and its output says why.
+    if (!existsSync(json)) throw new Error(`typedoc wrote no documentation (exit ${r.code}):\n${output}`);
     project = JSON.parse(readFileSync(json, 'utf8')) as Reflection;
   } finally {
     out.remove();

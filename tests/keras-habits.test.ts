@@ -66,8 +66,10 @@ describe('positional constructor arguments, in Keras order', () => {
   });
 
   test('too many arguments, and an object where a number goes, are refused', () => {
-    expect(() => new (Adam as unknown as new (...args: unknown[]) => unknown)(1, 2, 3, 4, true, 'a', 7)).toThrow(ArgumentError);
-    expect(() => new (Adam as unknown as new (...args: unknown[]) => unknown)(1, 2, 3, 4, true, 'a', 7)).toThrow(/Adam takes one options object or at most 6 arguments \(learningRate, beta1, beta2, epsilon, amsgrad, name\), got 7/);
+    // (Untyped calls, as from JavaScript.)
+    const AnyAdam = Adam as unknown as new (...args: unknown[]) => Adam;
+    expect(() => new AnyAdam(1, 2, 3, 4, true, 'a', 7)).toThrow(ArgumentError);
+    expect(() => new AnyAdam(1, 2, 3, 4, true, 'a', 7)).toThrow(/Adam takes one options object or at most 6 arguments \(learningRate, beta1, beta2, epsilon, amsgrad, name\), got 7/);
     expect(() => new Adam({} as never, 0.9)).toThrow(/learning_rate/);
   });
 
@@ -88,8 +90,9 @@ describe('positional constructor arguments, in Keras order', () => {
   });
 
   test('a schedule with too many arguments or a missing one is refused', () => {
-    expect(() => new (ExponentialDecay as unknown as new (...args: unknown[]) => unknown)(0.1, 1000, 0.96, false, null, 5)).toThrow(/ExponentialDecay takes one options object or at most 5 arguments/);
-    expect(() => new (ExponentialDecay as unknown as new (a: number) => unknown)(0.1)).toThrow(/missing required argument `decaySteps`/);
+    const AnyDecay = ExponentialDecay as unknown as new (...args: unknown[]) => ExponentialDecay;
+    expect(() => new AnyDecay(0.1, 1000, 0.96, false, null, 5)).toThrow(/ExponentialDecay takes one options object or at most 5 arguments/);
+    expect(() => new AnyDecay(0.1)).toThrow(/missing required argument `decaySteps`/);
   });
 });
 
@@ -159,7 +162,8 @@ describe('state as JavaScript tools show it', () => {
   });
 
   test('getConfig() is typed per class', () => {
-    // Compile-time: these assignments fail type-checking (ts-jest) if getConfig() is untyped.
+    // Compile-time (`npm run typecheck`; tests/package.test.ts checks the same with tsc on the
+    // packed types): these assignments fail type-checking if getConfig() is untyped.
     const adam: AdamConfig = new Adam(0.01).getConfig();
     const beta1: number = adam.beta_1;
     const amsgrad: boolean = adam.amsgrad;

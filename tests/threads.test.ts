@@ -1,7 +1,8 @@
-// The threads build (simd128 + atomics over one shared memory; crates/simdopt-wasm, feature
-// `threads`): dense kernels split over two worker threads give the single-threaded SIMD build's
-// bits, the workers really take part, the fallback chain threads → SIMD → scalar, and the page
-// case in headless Chromium with cross-origin isolation (threads) and without (falls back).
+// The threads build (simd128 + atomics over one shared memory; feature `threads` of
+// simdopt-wasm and simdopt-core): optimizer steps whose lane-driver passes are split over two
+// worker threads give the single-threaded SIMD build's bits, the workers really take part, the
+// fallback chain threads → SIMD → scalar, and the page case in headless Chromium with
+// cross-origin isolation (threads) and without (falls back).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,28 +11,11 @@ import type * as Threads from '../ts/wasm/threads';
 import type { ThreadsPageResult } from './browser/threads-page';
 import { bundlePage, launchBrowser, pageRoute, serveLocal } from './helpers/browser';
 import { ROOT, runOk } from './helpers/process';
-
-/** The parts of the threads build's wasm-bindgen glue these tests use. */
-interface ChunkedDense {
-  var_ptr(): number;
-  grad_ptr(): number;
-  step(): void;
-  slot(i: number): Float32Array | undefined;
-  free(): void;
-}
-interface Glue extends Threads.PoolExports {
-  initSync(o: { module: WebAssembly.Module }): { memory: WebAssembly.Memory };
-  ChunkedDense: new (className: string, keys: string[], values: Float32Array, lr: number, n: number) => ChunkedDense;
-  threads_worker_chunks(): number;
-  threads_wakeups(): number;
-  threads_threshold(): number;
-  threads_set_threshold(n: number): void;
-  threads_chunk(): number;
-}
+import { denseSteps, type ThreadsGlue } from './helpers/threads';
 
 const GENERATED = join(ROOT, 'ts', 'wasm', 'generated', 'threads');
 let T: typeof Threads;
-let glue: Glue;
+let glue: ThreadsGlue;
 let module: WebAssembly.Module;
 let memory: WebAssembly.Memory;
 let pool: Threads.Pool;
@@ -40,7 +24,7 @@ beforeAll(async () => {
   // Idempotent (stamped): builds the std with atomics and the threads build when missing.
   await runOk('bash', ['scripts/build-wasm-threads.sh'], { timeoutMs: 15 * 60_000 });
   T = (await import(pathToFileURL(join(ROOT, 'dist', 'wasm', 'threads.js')).href)) as typeof Threads;
-  glue = (await import(pathToFileURL(join(GENERATED, 'simdopt_wasm.js')).href)) as Glue;
+  glue = (await import(pathToFileURL(join(GENERATED, 'simdopt_wasm.js')).href)) as ThreadsGlue;
   const b64 = /export default ("[A-Za-z0-9+/=]*");/.exec(readFileSync(join(GENERATED, 'threads-bytes.js'), 'utf8'))![1];
   module = new WebAssembly.Module(Buffer.from(JSON.parse(b64) as string, 'base64'));
   memory = glue.initSync({ module }).memory;
@@ -108,26 +92,16 @@ describe('the threads build', () => {
 
       const v = new Variable(start);
       const opt = make();
-      for (const g of grads) opt.applyGradients([[g, v]]);
-
-      const h = new glue.ChunkedDense(className, Object.keys(keras), Float32Array.from(Object.values(keras)), 0.01, n);
       try {
-        new Float32Array(memory.buffer, h.var_ptr(), n).set(start);
-        const before = glue.threads_worker_chunks();
-        for (const g of grads) {
-          new Float32Array(memory.buffer, h.grad_ptr(), n).set(g);
-          h.step();
-        }
+        for (const g of grads) opt.applyGradients([[g, v]]);
+        const r = denseSteps(glue, memory, className, { learning_rate: 0.01, ...keras }, start, grads);
         // Below the threshold the workers are never woken (above it, whether a worker wakes in
-        // time to claim a chunk depends on the machine's load: see the test after this block).
-        if (n < glue.threads_threshold()) expect(glue.threads_worker_chunks() - before).toBe(0);
-
-        expect(firstDifference(new Float32Array(memory.buffer, h.var_ptr(), n), v.read())).toBe(-1);
-        const slots = opt.getSlotNames();
-        slots.forEach((name, i) => expect(firstDifference(h.slot(i)!, opt.getSlot(v, name).value)).toBe(-1));
-        expect(h.slot(slots.length)).toBeUndefined();
+        // time to claim a chunk depends on the machine's load: see the next test).
+        if (n < glue.threads_threshold()) expect(r.workerChunks).toBe(0);
+        expect(firstDifference(r.variable, v.read())).toBe(-1);
+        expect(Object.keys(r.slots)).toEqual(opt.getSlotNames());
+        for (const name of opt.getSlotNames()) expect(firstDifference(r.slots[name], opt.getSlot(v, name).value)).toBe(-1);
       } finally {
-        h.free();
         opt.dispose();
         v.dispose();
       }
@@ -136,42 +110,30 @@ describe('the threads build', () => {
 
   test('the workers run chunks, and the calling thread alone gives the same bits', () => {
     const n = (1 << 20) + 37;
-    const run = (maxSteps: number) => {
-      const h = new glue.ChunkedDense('Adam', [], new Float32Array(), 0.01, n);
-      try {
-        new Float32Array(memory.buffer, h.var_ptr(), n).fill(0.5);
-        const g = new Float32Array(memory.buffer, h.grad_ptr(), n);
-        for (let i = 0; i < n; i++) g[i] = ((i % 17) - 8) * 1e-3;
-        const before = glue.threads_worker_chunks();
-        // Steps until a worker has woken in time to take chunks (the first step, on an idle
-        // machine); on a loaded one it may take a few.
-        let steps = 0;
-        do h.step();
-        while (++steps < maxSteps && glue.threads_worker_chunks() === before);
-        return { steps, v: new Float32Array(memory.buffer, h.var_ptr(), n).slice(), workerChunks: glue.threads_worker_chunks() - before };
-      } finally {
-        h.free();
-      }
-    };
-    const split = run(500);
+    const start = new Float32Array(n).fill(0.5);
+    const g = new Float32Array(n);
+    for (let i = 0; i < n; i++) g[i] = ((i % 17) - 8) * 1e-3;
+    // Steps until a worker has woken in time to take chunks (the first step, on an idle
+    // machine; on a loaded one it may take a few).
+    const before = glue.threads_worker_chunks();
+    const split = denseSteps(glue, memory, 'Adam', {}, start, [g], () => glue.threads_worker_chunks() > before);
     expect(split.workerChunks).toBeGreaterThan(0);
     const threshold = glue.threads_threshold();
     glue.threads_set_threshold(2 ** 31);
     let alone;
     try {
-      alone = run(split.steps);
+      alone = denseSteps(glue, memory, 'Adam', {}, start, Array(split.steps).fill(g));
     } finally {
       glue.threads_set_threshold(threshold);
     }
     expect(alone.workerChunks).toBe(0);
-    expect(alone.steps).toBe(split.steps);
-    expect(firstDifference(alone.v, split.v)).toBe(-1);
+    expect(firstDifference(alone.variable, split.variable)).toBe(-1);
+    expect(firstDifference(alone.slots.v, split.slots.v)).toBe(-1);
   });
 
   test('idle workers sleep: no wake-ups without work', async () => {
-    const h = new glue.ChunkedDense('SGD', [], new Float32Array(), 0.01, 1 << 20);
-    h.step(); // a job, so the workers have woken and gone back to sleep
-    h.free();
+    const n = 1 << 20;
+    denseSteps(glue, memory, 'SGD', {}, new Float32Array(n), [new Float32Array(n).fill(1)]); // a job: the workers woke and went back to sleep
     const before = glue.threads_wakeups();
     await new Promise((r) => setTimeout(r, 300));
     // At most one late wake-up per worker (the job's notify, if the calling thread ran every
@@ -188,7 +150,12 @@ describe('the threads build', () => {
       const module = new WebAssembly.Module(Buffer.from(b64, 'base64'));
       const { memory } = glue.initSync({ module });
       await T.startPool(module, memory, glue, 2);
-      new glue.ChunkedDense('Adam', [], new Float32Array(), 0.01, 1 << 20).step();
+      const n = 1 << 20, shape = Uint32Array.of(n);
+      const v = glue.tensor_create('w', shape), g = glue.tensor_create('g', shape);
+      const opt = glue.optimizer_create('Adam', 'Adam', [], new Float32Array());
+      glue.frame_reserve(7, 0, 0);
+      new Uint32Array(memory.buffer, glue.frame_layout()[0], 7).set([v, glue.tensor_generation(v), 2, g, glue.tensor_generation(g), 0, 0]);
+      if (glue.optimizer_apply(opt, 1) !== 0) throw new Error('the step failed');
       console.log('workers', glue.threads_workers());`;
     const r = await runOk(process.execPath, ['--input-type=module', '-e', script], { timeoutMs: 30_000 });
     expect(r.stdout.trim()).toBe('workers 2');

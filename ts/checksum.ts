@@ -1,16 +1,26 @@
 // Integrity of checkpoints: a canonical text of JSON data (read once, keys sorted) and CRC32C.
 // CRC32C (the Castagnoli polynomial, as in iSCSI, ext4 and SSE 4.2) detects every error burst of
-// up to 32 bits, so any one damaged byte is always found, not just probably.
-import CRC32C from 'crc-32/crc32c.js';
+// up to 32 bits, so any one damaged byte is always found, not just probably. It is computed in
+// the wasm core (the `crc` crate), in chunks, so a large checkpoint never needs as much WASM
+// memory as itself.
 import { ConfigError } from './errors.js';
+import { call, core } from './wasm/loader.js';
 import { describeValue } from './values.js';
 
 /** How a checksum is written in a checkpoint: the algorithm, then 8 lowercase hex digits. */
 const CHECKSUM = /^crc32c:[0-9a-f]{8}$/;
 
+const CHUNK = 1 << 16;
+
 /** CRC32C of bytes, as an unsigned 32-bit integer. */
 export function crc32c(bytes: Uint8Array): number {
-  return CRC32C.buf(bytes, 0) >>> 0;
+  const c = core();
+  let crc = 0;
+  for (let at = 0; at < bytes.length; at += CHUNK) {
+    const chunk = bytes.subarray(at, Math.min(at + CHUNK, bytes.length));
+    crc = call(() => c.checksum_crc32c(crc, chunk));
+  }
+  return crc >>> 0;
 }
 
 /** The checksum field of a checkpoint whose canonical text is `text`. */

@@ -6,6 +6,7 @@ import * as glue from '../../ts/wasm/generated/threads/simdopt_wasm.js';
 import threadsBase64 from '../../ts/wasm/generated/threads/threads-bytes.js';
 import { simdSupported } from 'simdopt';
 import { chooseBuild, probeRuntime, startPool, type BuildChoice, type Runtime } from '../../ts/wasm/threads';
+import { denseSteps, type ThreadsGlue } from '../helpers/threads';
 
 export interface ThreadsPageResult {
   runtime: Runtime;
@@ -33,23 +34,18 @@ function hash(x: Float32Array): string {
   return h.toString(16);
 }
 
-/** Adam steps on N elements (gradients differ per step) until a worker has taken part or
- * `maxSteps`; the variable's hash and the steps taken. */
-function adamSteps(memory: WebAssembly.Memory, maxSteps: number): { hash: string; steps: number } {
-  const h = new glue.ChunkedDense('Adam', [], new Float32Array(), 0.01, N);
+/** Adam steps on N elements (the gradients differ per step; then the last repeats until a
+ * worker has taken part, when `untilWorkers`): the variable's hash and the steps taken. */
+function adamSteps(memory: WebAssembly.Memory, steps: number, untilWorkers: boolean): { hash: string; steps: number } {
+  const grads = [0, 1, 2].slice(0, steps).map((s) => {
+    const g = new Float32Array(N);
+    for (let i = 0; i < N; i++) g[i] = (((i * (s + 3)) % 17) - 8) * 1e-3;
+    return g;
+  });
+  while (grads.length < steps) grads.push(grads[grads.length - 1]);
   const before = glue.threads_worker_chunks();
-  try {
-    new Float32Array(memory.buffer, h.var_ptr(), N).fill(0.5);
-    let step = 0;
-    for (; step < maxSteps && (step < 3 || glue.threads_worker_chunks() === before); step++) {
-      const g = new Float32Array(memory.buffer, h.grad_ptr(), N);
-      for (let i = 0; i < N; i++) g[i] = (((i * (step + 3)) % 17) - 8) * 1e-3;
-      h.step();
-    }
-    return { hash: hash(new Float32Array(memory.buffer, h.var_ptr(), N)), steps: step };
-  } finally {
-    h.free();
-  }
+  const r = denseSteps(glue as unknown as ThreadsGlue, memory, 'Adam', { learning_rate: 0.01 }, new Float32Array(N).fill(0.5), grads, untilWorkers ? () => glue.threads_worker_chunks() > before : undefined);
+  return { hash: hash(r.variable), steps: r.steps };
 }
 
 async function main(): Promise<ThreadsPageResult> {
@@ -69,10 +65,10 @@ async function main(): Promise<ThreadsPageResult> {
   const pool = await startPool(module, exports.memory, glue, 2);
   try {
     const before = glue.threads_worker_chunks();
-    const split = adamSteps(exports.memory, 500);
+    const split = adamSteps(exports.memory, 3, true);
     result.split = { ...split, workerChunks: glue.threads_worker_chunks() - before, workers: glue.threads_workers() };
     glue.threads_set_threshold(2 ** 31);
-    result.alone = adamSteps(exports.memory, split.steps);
+    result.alone = adamSteps(exports.memory, split.steps, false);
   } finally {
     await pool.terminate();
   }

@@ -65,11 +65,13 @@ async function esbuild() {
 async function rollup() {
   const { rollup } = await import('rollup');
   const { nodeResolve } = await import('@rollup/plugin-node-resolve');
+  const { default: commonjs } = await import('@rollup/plugin-commonjs');
   const { default: terser } = await import('@rollup/plugin-terser');
   const bundle = await rollup({
     input: { main: join(app, 'main.js'), worker: join(app, 'worker.js') },
     plugins: [
       nodeResolve({ browser: true }),
+      commonjs(), // simdopt's dependency crc-32 is a CommonJS (UMD) module
       terser(),
     ],
     onwarn: (w) => warnings.push(w.message),

@@ -159,6 +159,11 @@ export interface Keras3Subject {
   /** Their names/paths in the same order, if the implementation has them (compared exactly). */
   optimizerVariablePaths?(): string[];
   iterations(): number | bigint;
+  /**
+   * Sets the variables and `optimizer.variables` (Keras's order) to these values, as setWeights
+   * does; needed only for `anchored` replays.
+   */
+  loadState?(variables: Float32Array[], optimizerVariables: Float32Array[]): void;
   /** finalizeVariableValues(variables), for cases with `finalized`. */
   finalize?(): void;
   dispose?(): void;
@@ -169,6 +174,11 @@ export interface ReplayOptions {
   toleranceFor?(what: { case: Keras3Case; path: string; kind: 'variable' | 'optimizer_variable' }): number | undefined;
   /** Compare optimizer variable paths too (default true when the subject reports them). */
   checkPaths?: boolean;
+  /**
+   * Start every step after the first from Keras's own state after the previous step (through
+   * `subject.loadState`), so each step's rule is checked on its own.
+   */
+  anchored?: boolean;
 }
 
 export interface ReplayReport {
@@ -204,6 +214,11 @@ export function replayKeras3Case(c: Keras3Case, make: (c: Keras3Case) => Keras3S
       }
     }
     c.steps.forEach((step, k) => {
+      if (options.anchored && k > 0) {
+        if (!subject.loadState) throw new Error(`${c.name}: an anchored replay needs subject.loadState()`);
+        const prev = c.steps[k - 1];
+        subject.loadState(prev.variables.map(toF32), prev.optimizer_variables.map(toF32));
+      }
       subject.apply(step.gradients.map(toKeras3Gradient));
       const label = `${c.name} step ${k}`;
       const vars = subject.variables();

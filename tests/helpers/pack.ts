@@ -1,6 +1,5 @@
 // The package as users get it: `npm pack` of the built repository, installed into a fresh
-// project in a temp dir (offline: simdopt's one runtime dependency, crc-32, is in npm's cache
-// since the repository's own install).
+// project in a temp dir (offline: simdopt has no runtime dependencies).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireBuilt, runOk, tempDir } from './process';

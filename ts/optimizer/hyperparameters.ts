@@ -8,13 +8,13 @@ import { describeValue } from '../values.js';
 import { camelCase } from '../keys.js';
 import type { HyperValue } from './types.js';
 
-/** Hyperparameters a custom optimizer keeps in the core (the rest stay in JavaScript). */
-const CORE_BASE_HYPERS = new Set(['learning_rate', 'decay']);
-
 /** Keras' `epsilon or backend.epsilon()`: an epsilon of 0 becomes 1e-7. */
 export function kerasValue(key: string, v: unknown): unknown {
   return key === 'epsilon' && v === 0 ? 1e-7 : v;
 }
+
+/** Hyperparameters a custom optimizer keeps in the core (the rest stay in JavaScript). */
+const CORE_BASE_HYPERS = new Set(['learning_rate', 'decay']);
 
 /** Whether a hyperparameter lives in the core: all of a built-in's; a custom optimizer's
  * `learning_rate` and `decay`. */

@@ -26,7 +26,6 @@ export function kerasMomentum(config: Readonly<Record<string, unknown>>): boolea
   return typeof m === 'function' || (typeof m === 'number' && m > 0);
 }
 
-
 /** A number as Python's `repr(float)` writes it (`1.0`, `0.1`), for Keras' messages. */
 export function pyFloat(v: number): string {
   if (Number.isNaN(v)) return 'nan';

@@ -11,7 +11,7 @@ use crate::step::GradPrelude;
 
 /// One optimizer kernel as a pure function of lanes: the variable, the gradient (after the
 /// step's fused preludes) and `S` slots, all at the same elements.
-pub trait LaneKernel<const S: usize> {
+pub trait LaneKernel<const S: usize>: Sync {
     /// Whether the pass reads a gradient. Passes over rows without one set it to false: `grad`
     /// is then zero lanes and the gradient slice may be empty.
     const READS_GRAD: bool = true;
@@ -72,11 +72,19 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         steps,
         slots: slots.map(|s| s.as_mut_ptr()),
     };
-    if P::ACCUMULATES && !buffers.acc.is_null() {
-        buffers.run::<P, K, true>(pre, k, n)
-    } else {
-        buffers.run::<P, K, false>(pre, k, n)
-    }
+    let range = |start: usize, end: usize| {
+        let b = buffers.from(start);
+        if P::ACCUMULATES && !b.acc.is_null() {
+            b.run::<P, K, true>(pre, k, end - start)
+        } else {
+            b.run::<P, K, false>(pre, k, end - start)
+        }
+    };
+    // Element-wise: any split into ranges gives the same bits.
+    #[cfg(feature = "threads")]
+    crate::pool::parallel_for(n, range);
+    #[cfg(not(feature = "threads"))]
+    range(0, n);
 }
 
 #[derive(Clone, Copy)]
@@ -89,7 +97,23 @@ struct Buffers<const S: usize> {
     slots: [*mut f32; S],
 }
 
+// SAFETY: the pool hands disjoint element ranges to its threads (`from`, then `run`).
+unsafe impl<const S: usize> Sync for Buffers<S> {}
+
 impl<const S: usize> Buffers<S> {
+    /// The same buffers from element `start` on (wrapping: `grad` may be an empty slice's
+    /// pointer, `acc` null).
+    #[inline(always)]
+    fn from(self, start: usize) -> Self {
+        Buffers {
+            var: self.var.wrapping_add(start),
+            grad: self.grad.wrapping_add(start),
+            acc: if self.acc.is_null() { self.acc } else { self.acc.wrapping_add(start) },
+            steps: self.steps,
+            slots: self.slots.map(|s| s.wrapping_add(start)),
+        }
+    }
+
     #[inline(always)]
     fn run<P: GradPrelude, K: LaneKernel<S>, const ACC: bool>(self, pre: P, k: &K, n: usize) {
         let mut i = 0;

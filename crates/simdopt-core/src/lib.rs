@@ -20,6 +20,9 @@
 // Kernels spell out TF's op order on purpose: `(n - n)` is TF's NaN propagation, `s = s + x`
 // keeps the summation order visible, and index loops over fixed lanes vectorise best.
 #![allow(clippy::eq_op, clippy::assign_op_pattern, clippy::needless_range_loop)]
+// The worker pool sleeps with `memory.atomic.wait32`, an unstable intrinsic (the threads build
+// is made with RUSTC_BOOTSTRAP, as its std is: scripts/build-wasm-threads.sh).
+#![cfg_attr(all(target_arch = "wasm32", feature = "threads"), feature(stdarch_wasm_atomic_wait))]
 
 pub mod aggregate;
 pub mod drive;
@@ -28,6 +31,8 @@ pub mod external;
 pub mod lanes;
 pub mod matmul;
 pub mod optimizer;
+#[cfg(feature = "threads")]
+pub mod pool;
 pub mod quant;
 pub mod reduce;
 pub mod registry;

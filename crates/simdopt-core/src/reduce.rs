@@ -15,7 +15,7 @@ pub const BLOCK: usize = 4096;
 
 /// The per-element value a reduction sums (or sums the squares of), from one input `x` or two
 /// (`y` is zero lanes when there is no second input).
-pub trait ElementMap {
+pub trait ElementMap: Sync {
     fn map<L: Lanes>(&self, x: L, y: L) -> L;
 }
 
@@ -74,12 +74,41 @@ fn blocked<L: Lanes, M: ElementMap, const SQUARES: bool>(x: &[f32], y: Option<&[
     if let Some(y) = y {
         assert_eq!(x.len(), y.len(), "reduction inputs of different lengths");
     }
+    #[cfg(feature = "threads")]
+    if x.len() > 2 * crate::pool::CHUNK {
+        return blocked_on_pool::<L, M, SQUARES>(x, y, m);
+    }
     let mut total = 0.0f32;
     for start in (0..x.len()).step_by(BLOCK) {
         let end = (start + BLOCK).min(x.len());
         total = total + block::<L, M, SQUARES>(&x[start..end], y.map(|y| &y[start..end]), m);
     }
     total
+}
+
+/// [`blocked`] with the blocks summed on the worker pool (any thread, one chunk of whole blocks
+/// each: the pool's chunks are whole blocks), then added in block order here: the same bits.
+#[cfg(feature = "threads")]
+fn blocked_on_pool<L: Lanes, M: ElementMap, const SQUARES: bool>(x: &[f32], y: Option<&[f32]>, m: &M) -> f32 {
+    const _: () = assert!(crate::pool::CHUNK % BLOCK == 0);
+    struct Sums(*mut f32);
+    // SAFETY: each block's sum is written by the one thread that runs its chunk.
+    unsafe impl Sync for Sums {}
+    impl Sums {
+        fn set(&self, i: usize, v: f32) {
+            // SAFETY: `i` is a block index of the input, below the vector's length.
+            unsafe { *self.0.add(i) = v }
+        }
+    }
+    let mut sums = vec![0.0f32; x.len().div_ceil(BLOCK)];
+    let out = Sums(sums.as_mut_ptr());
+    crate::pool::parallel_for(x.len(), |start, end| {
+        for s in (start..end).step_by(BLOCK) {
+            let e = (s + BLOCK).min(end);
+            out.set(s / BLOCK, block::<L, M, SQUARES>(&x[s..e], y.map(|y| &y[s..e]), m));
+        }
+    });
+    sums.iter().fold(0.0f32, |total, &s| total + s)
 }
 
 /// One block: `REDUCE_WIDTH` interleaved partial sums over the body, combined pairwise, then
@@ -168,5 +197,24 @@ mod tests {
         let mut cols = [0.0f32; 4];
         mean_second_last_axis(&x, 3, &mut cols);
         assert_eq!(cols, [4.0, 5.0, 6.0, 7.0]);
+    }
+
+    /// Summed on the pool (two native workers, threshold 0), the blocks give the same bits as
+    /// the documented order.
+    #[cfg(feature = "threads")]
+    #[test]
+    fn on_the_pool_the_same_bits() {
+        let x: Vec<f32> = (0..(1 << 20) + 37).map(|i| ((i as u32).wrapping_mul(0x9e37_79b1) as f32 / 4.0e9) - 0.5).collect();
+        let (squares, plain) = crate::pool::with_test_workers(2, || {
+            let chunks = crate::pool::worker_chunks();
+            let mut out = (sum_of_squares(&x), sum(&x));
+            // Until a worker has taken part (a late wake-up leaves every chunk to this thread).
+            while crate::pool::worker_chunks() == chunks {
+                out = (sum_of_squares(&x), sum(&x));
+            }
+            out
+        });
+        assert_eq!(squares.to_bits(), reference(&x, true).to_bits());
+        assert_eq!(plain.to_bits(), reference(&x, false).to_bits());
     }
 }

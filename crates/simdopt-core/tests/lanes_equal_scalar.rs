@@ -142,21 +142,22 @@ fn every_config_wide_equals_scalar() {
 fn force_scalar_makes_the_driver_scalar() {
     use simdopt_core::clip::Identity;
     use simdopt_core::drive::{self, LaneKernel};
-    use std::cell::RefCell;
-    struct Widths(RefCell<Vec<usize>>);
+    use std::sync::Mutex;
+    // A Mutex, not a RefCell: kernels are `Sync` (the threads build shares them with workers).
+    struct Widths(Mutex<Vec<usize>>);
     impl LaneKernel<0> for Widths {
         fn lanes<L: lanes::Lanes>(&self, x: L, _g: L, s: [L; 0]) -> (L, [L; 0]) {
-            self.0.borrow_mut().push(L::WIDTH);
+            self.0.lock().unwrap().push(L::WIDTH);
             (x, s)
         }
     }
-    let k = Widths(RefCell::new(Vec::new()));
+    let k = Widths(Mutex::new(Vec::new()));
     let (mut var, grad) = ([0.0f32; 19], [0.0f32; 19]);
     drive::update(Identity, &k, &mut var, &grad, []);
-    assert_eq!(*k.0.borrow(), [8, 8, 1, 1, 1]);
-    k.0.borrow_mut().clear();
+    assert_eq!(*k.0.lock().unwrap(), [8, 8, 1, 1, 1]);
+    k.0.lock().unwrap().clear();
     lanes::force_scalar(true);
     drive::update(Identity, &k, &mut var, &grad, []);
     lanes::force_scalar(false);
-    assert_eq!(*k.0.borrow(), [1; 19]);
+    assert_eq!(*k.0.lock().unwrap(), [1; 19]);
 }

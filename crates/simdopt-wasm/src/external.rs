@@ -63,7 +63,11 @@ pub fn optimizer_add_weight(id: u32, name: &str, shape: Vec<u32>, init: f32) -> 
 /// Counts a step whose update ran in JavaScript (`iterations += 1`).
 #[wasm_bindgen]
 pub fn optimizer_complete_external_step(id: u32) -> Result<(), JsError> {
-    with(|s| optimizer(&mut s.optimizers, id)?.complete_external_step())
+    with(|s| {
+        let opt = optimizer(&mut s.optimizers, id)?;
+        crate::countable(opt)?;
+        opt.complete_external_step()
+    })
 }
 
 /// Handles `[index, generation, ...]` as tensor ids.

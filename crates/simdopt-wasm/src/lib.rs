@@ -5,10 +5,6 @@
 //! A step is one call: the facade writes the step's commands (and any gradients it copies) into
 //! the frame buffers below, then calls [`optimizer_apply`].
 
-// The pool sleeps with `memory.atomic.wait32`, an unstable intrinsic (the threads build is made
-// with RUSTC_BOOTSTRAP, as its std is: scripts/build-wasm-threads.sh).
-#![cfg_attr(all(target_arch = "wasm32", feature = "threads"), feature(stdarch_wasm_atomic_wait))]
-
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -18,8 +14,6 @@ use wasm_bindgen::prelude::*;
 mod aggregate;
 mod external;
 mod keras3;
-#[cfg(feature = "threads")]
-mod pool;
 #[cfg(feature = "threads")]
 mod threads;
 
@@ -274,7 +268,7 @@ fn iterations_from_js(x: f64) -> Result<u64, Error> {
 }
 
 /// Refuses a step that would count past [`MAX_ITERATIONS`], before anything changes.
-fn countable(opt: &Optimizer) -> Result<(), Error> {
+pub(crate) fn countable(opt: &Optimizer) -> Result<(), Error> {
     if opt.iterations() >= MAX_ITERATIONS {
         return Err(Error::InvalidState {
             message: format!(
@@ -632,6 +626,19 @@ pub fn __test_abort() {
     std::process::abort();
 }
 
+/// CRC32C (the Castagnoli polynomial, as in iSCSI and ext4), by the `crc` crate.
+static CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+
+/// CRC32C of `bytes`, continuing from `previous`, the CRC32C of the bytes before them (0 for
+/// none): checkpoints' checksum, computed chunk by chunk so that no chunk needs much memory.
+#[wasm_bindgen]
+pub fn checksum_crc32c(previous: u32, bytes: &[u8]) -> u32 {
+    // The digest's register is the reflected, not yet inverted, CRC: undo the final xor.
+    let mut digest = CRC32C.digest_with_initial((previous ^ crc::CRC_32_ISCSI.xorout).reverse_bits());
+    digest.update(bytes);
+    digest.finalize()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -645,6 +652,16 @@ mod tests {
         for bad in [(1u64 << 53) as f64, 2f64.powi(53) + 2.0, u64::MAX as f64, 0.5, -1.0, -0.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY]
         {
             assert_eq!(iterations_from_js(bad).unwrap_err().code(), "InvalidState", "{bad}");
+        }
+    }
+
+    #[test]
+    fn crc32c_matches_the_check_value_in_one_piece_and_in_chunks() {
+        let data = b"123456789";
+        assert_eq!(checksum_crc32c(0, data), 0xe306_9283);
+        assert_eq!(checksum_crc32c(0, b""), 0);
+        for cut in 0..=data.len() {
+            assert_eq!(checksum_crc32c(checksum_crc32c(0, &data[..cut]), &data[cut..]), 0xe306_9283, "cut at {cut}");
         }
     }
 

@@ -129,7 +129,7 @@ pub(crate) fn lane_indices<L: Lanes>() -> L {
     unsafe { L::load(INDICES.as_ptr()) }
 }
 
-/// A running lane-wise `max |x|` for [`drive`]d kernels: lanes `0..W` of the widest pack, plus the
+/// A running lane-wise `max |x|` for kernels run by the element driver ([`crate::drive`]): lanes `0..W` of the widest pack, plus the
 /// scalar tail in lane 0. Max is exact and order-free, so every build gives the same value.
 #[derive(Default)]
 pub struct MaxAcc(UnsafeCell<[f32; MAX_WIDTH]>);

@@ -40,7 +40,7 @@ use crate::store::{Store, TensorId};
 
 /// The elementwise stages fused into a rule's pass: what the lane driver applies to the loaded
 /// gradient and variable lanes before the kernel sees them.
-pub trait GradPrelude: Copy {
+pub trait GradPrelude: Copy + Sync {
     /// Whether this prelude may consume an accumulator (see [`crate::drive::GradIn`]). A
     /// constant, so that the other preludes' loops have no accumulator code.
     const ACCUMULATES: bool = false;

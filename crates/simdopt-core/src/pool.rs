@@ -9,8 +9,9 @@
 //! done. The chunks are fixed by `n` alone, and element-wise kernels give the same bits whichever
 //! thread runs a chunk, so results do not depend on the number of threads.
 //!
-//! Nothing here depends on wasm-bindgen (the exports are in `threads.rs`): the module can move into
-//! the core as is, for its lane driver to split kernels.
+//! The lane driver ([`crate::drive::update`]) and the blocked reductions ([`crate::reduce`]) run
+//! their passes through [`parallel_for`]; a chunk is whole reduction blocks. The JavaScript
+//! exports are in simdopt-wasm (`threads.rs`), the workers' JavaScript in ts/wasm/threads.ts.
 
 use core::sync::atomic::AtomicU32;
 use core::sync::atomic::AtomicUsize;
@@ -174,7 +175,7 @@ pub fn threshold() -> usize {
     THRESHOLD.load(Relaxed)
 }
 
-/// Address of the poison word (see [`POISON`]), which a failed worker's JavaScript sets to 1.
+/// Address of the poison word (`POISON`), which a failed worker's JavaScript sets to 1.
 pub fn poison_ptr() -> usize {
     POISON.as_ptr() as usize
 }
@@ -202,23 +203,50 @@ fn wait_while(word: &AtomicU32, value: u32) {
 #[cfg(not(target_arch = "wasm32"))]
 fn wake_all(_word: &AtomicU32) {}
 
+/// Held by every test that starts workers: the pool is global, and one test's `stop` would end
+/// another's workers.
+#[cfg(test)]
+pub(crate) static TEST_POOL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `f` with `workers` native worker threads in the pool and the threshold at 0, then
+/// stops them.
+#[cfg(test)]
+pub(crate) fn with_test_workers<T>(workers: u32, f: impl FnOnce() -> T) -> T {
+    let _held = TEST_POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let threshold = self::threshold();
+    set_threshold(0);
+    let handles: Vec<_> = (0..workers).map(|_| std::thread::spawn(worker_loop)).collect();
+    while self::workers() < workers {
+        std::thread::yield_now();
+    }
+    let out = f();
+    stop();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(self::workers(), 0, "the workers left on stop");
+    set_threshold(threshold);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Many jobs of several sizes over two worker threads: every element is visited exactly once
-    /// per job, whoever runs it, and the workers leave on `stop`.
+    /// per job, whoever runs it; the workers leave on `stop`, and a pool can start again.
     #[test]
     fn every_element_once_per_job() {
-        set_threshold(0);
-        let handles: Vec<_> = (0..2).map(|_| std::thread::spawn(worker_loop)).collect();
-        while workers() < 2 {
-            std::thread::yield_now();
-        }
+        with_test_workers(2, every_element_once_per_job_with_workers);
+        with_test_workers(1, restarted_pool_runs_chunks);
+    }
+
+    fn every_element_once_per_job_with_workers() {
         for &n in &[1usize, CHUNK - 1, 2 * CHUNK, 5 * CHUNK + 7, 64 * CHUNK + 3] {
             let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
-            let calls = AtomicUsize::new(0);
+            let per_job = if n < 2 * CHUNK { 1 } else { n.div_ceil(CHUNK) };
             for _ in 0..20 {
+                let calls = AtomicUsize::new(0);
                 parallel_for(n, |s, e| {
                     calls.fetch_add(1, Relaxed);
                     assert!(s < e && e <= n && (s % CHUNK == 0));
@@ -226,23 +254,17 @@ mod tests {
                         h.fetch_add(1, Relaxed);
                     }
                 });
+                // In chunks, or in one call while another test's pass held the pool.
+                let calls = calls.load(Relaxed);
+                assert!(calls == per_job || calls == 1, "n = {n}: {calls} calls");
             }
             assert!(hits.iter().all(|h| h.load(Relaxed) == 20), "n = {n}");
-            let per_job = if n < 2 * CHUNK { 1 } else { n.div_ceil(CHUNK) };
-            assert_eq!(calls.load(Relaxed), 20 * per_job, "n = {n}");
         }
         assert!(worker_chunks() > 0, "the workers never ran a chunk");
-        stop();
-        for h in handles {
-            h.join().unwrap();
-        }
-        assert_eq!(workers(), 0);
+    }
 
-        // A pool can start again after a stop.
-        let again = std::thread::spawn(worker_loop);
-        while workers() < 1 {
-            std::thread::yield_now();
-        }
+    /// A pool can start again after a stop.
+    fn restarted_pool_runs_chunks() {
         let before = worker_chunks();
         let n = 256 * CHUNK;
         let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
@@ -255,8 +277,5 @@ mod tests {
         }
         let rounds = hits[0].load(Relaxed);
         assert!(hits.iter().all(|h| h.load(Relaxed) == rounds));
-        stop();
-        again.join().unwrap();
-        assert_eq!(workers(), 0);
     }
 }

@@ -1,0 +1,87 @@
+// Dense optimizer steps straight through the threads build's binding (its wasm-bindgen glue), for
+// tests/threads.test.ts and its Chromium page: the facade loads the single-threaded builds only.
+
+/** The parts of the threads build's glue used here. */
+export interface ThreadsGlue {
+  initSync(o: { module: WebAssembly.Module }): { memory: WebAssembly.Memory };
+  tensor_create(name: string, shape: Uint32Array): number;
+  tensor_generation(index: number): number;
+  tensor_ptr(index: number, generation: number): number;
+  tensor_dispose(index: number, generation: number): void;
+  optimizer_create(className: string, name: string, keys: string[], values: Float32Array): number;
+  optimizer_dispose(id: number): void;
+  optimizer_slot_names(id: number): string[];
+  optimizer_slot_view(id: number, index: number, generation: number, slot: string): Uint32Array;
+  optimizer_apply(id: number, n: number): number;
+  take_error(): void;
+  frame_reserve(commands: number, values: number, indices: number): void;
+  frame_layout(): Uint32Array;
+  threads_workers(): number;
+  threads_stop(): void;
+  threads_poison_ptr(): number;
+  threads_worker_chunks(): number;
+  threads_wakeups(): number;
+  threads_threshold(): number;
+  threads_set_threshold(n: number): void;
+  threads_chunk(): number;
+}
+
+export interface DenseRun {
+  /** The variable after the steps. */
+  variable: Float32Array;
+  /** Each slot after the steps, by name. */
+  slots: Record<string, Float32Array>;
+  /** Chunks the workers ran during the steps. */
+  workerChunks: number;
+}
+
+const KIND_DENSE_TENSOR = 2;
+
+/**
+ * Steps an optimizer of Keras class `className` (`options` in Keras' names, flags as 0/1) on a
+ * variable starting at `start`, once per gradient in `grads`, each held in a core tensor (the
+ * kernel-only path); `until`, if given, repeats the last gradient until it returns true (at
+ * most `maxSteps` steps in all).
+ */
+export function denseSteps(
+  glue: ThreadsGlue,
+  memory: WebAssembly.Memory,
+  className: string,
+  options: Record<string, number>,
+  start: Float32Array,
+  grads: Float32Array[],
+  until?: () => boolean,
+  maxSteps = 500,
+): DenseRun & { steps: number } {
+  const n = start.length;
+  const shape = Uint32Array.of(n);
+  const vi = glue.tensor_create('w', shape);
+  const vg = glue.tensor_generation(vi);
+  const gi = glue.tensor_create('g', shape);
+  const gg = glue.tensor_generation(gi);
+  const id = glue.optimizer_create(className, className, Object.keys(options), Float32Array.from(Object.values(options)));
+  try {
+    new Float32Array(memory.buffer, glue.tensor_ptr(vi, vg), n).set(start);
+    glue.frame_reserve(7, 0, 0);
+    const before = glue.threads_worker_chunks();
+    let steps = 0;
+    const step = (g: Float32Array) => {
+      new Float32Array(memory.buffer, glue.tensor_ptr(gi, gg), n).set(g);
+      new Uint32Array(memory.buffer, glue.frame_layout()[0], 7).set([vi, vg, KIND_DENSE_TENSOR, gi, gg, 0, 0]);
+      if (glue.optimizer_apply(id, 1) !== 0) glue.take_error();
+      steps++;
+    };
+    for (const g of grads) step(g);
+    while (until && !until() && steps < maxSteps) step(grads[grads.length - 1]);
+    const slots: Record<string, Float32Array> = {};
+    for (const name of glue.optimizer_slot_names(id)) {
+      const [ptr, len] = glue.optimizer_slot_view(id, vi, vg, name);
+      slots[name] = new Float32Array(memory.buffer, ptr, len).slice();
+    }
+    return { variable: new Float32Array(memory.buffer, glue.tensor_ptr(vi, vg), n).slice(), slots, workerChunks: glue.threads_worker_chunks() - before, steps };
+  } finally {
+    glue.optimizer_dispose(id);
+    glue.tensor_dispose(vi, vg);
+    glue.tensor_dispose(gi, gg);
+  }
+}
