@@ -9,7 +9,7 @@ import { ArgumentError } from '../errors.js';
 import { SparseGradient, WireGradient, gradientProblem, isF32, local, localGradient } from './protocol.js';
 import { typedArrayLength } from '../values.js';
 import type { ResultMsg } from './state.js';
-import type { CrossHostOptions, GradientAggregator, ReplicaGradient } from './strategy-options.js';
+import type { CrossHostOptions, ReplicaGradient, ReplicaGradientAggregator } from './strategy-options.js';
 
 /** Aggregates the replicas' gradients of a strategy's variables and applies them. */
 export class ReplicaAggregation {
@@ -23,7 +23,7 @@ export class ReplicaAggregation {
     /** The replica ids of this host, in local order (for messages). */
     private readonly replicaIds: readonly number[],
     private readonly numReplicasInSync: number,
-    private readonly aggregator: GradientAggregator | undefined,
+    private readonly aggregator: ReplicaGradientAggregator | undefined,
     private readonly crossHost: CrossHostOptions | undefined,
   ) {
     this.sums = [];

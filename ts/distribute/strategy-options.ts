@@ -14,14 +14,19 @@ export type ReplicaGradient = Float32Array | IndexedSlices;
  * Replaces the default aggregation (the sum over replicas, in the wasm core; sparse gradients
  * concatenated): receives every replica's gradients, `replicaGrads[replica][variable]`
  * (variables without gradients left out), and returns one aggregated gradient per variable. It
- * replaces `crossHost` aggregation too.
+ * replaces `crossHost` aggregation too. (Not the root package's `GradientAggregator`, Keras'
+ * `grads_and_vars` hook, which the optimizer runs inside `applyGradients`.)
  */
-export type GradientAggregator = {
+export type ReplicaGradientAggregator = {
   // A method signature, so that an aggregator written for dense gradients only,
   // `(rg: Float32Array[][]) => Float32Array[]`, type-checks too (parameters of methods are bivariant).
   /** Takes each replica's gradients (replica order, then variable order) and returns one per variable. */
   aggregate(replicaGrads: ReplicaGradient[][]): ReplicaGradient[] | Promise<ReplicaGradient[]>;
 }['aggregate'];
+
+/** @deprecated The earlier name of {@link ReplicaGradientAggregator}, kept for existing code; it
+ * is not the root package's `GradientAggregator`. */
+export type GradientAggregator = ReplicaGradientAggregator;
 
 /**
  * An all-reduce among participants (hosts): each participant calls it with its values and every
@@ -67,11 +72,11 @@ export interface WorkerMirroredStrategyOptions {
   variables: readonly Variable[];
   /** Handed to every replica once, as `ctx.data` (structured-cloned). */
   workerData?: unknown;
-  /** Replaces the default aggregation (see {@link GradientAggregator}). Default: the sum over
+  /** Replaces the default aggregation (see {@link ReplicaGradientAggregator}). Default: the sum over
    * replicas in the wasm core. (The optimizer's own `gradientAggregator`, Keras' signature
    * `grads_and_vars -> grads_and_vars`, then runs inside its `applyGradients` on the aggregated
    * gradients, before clipping, as with any other `applyGradients` call.) */
-  gradientAggregator?: GradientAggregator;
+  gradientAggregator?: ReplicaGradientAggregator;
   /** Multi-host training (see {@link CrossHostOptions}). */
   crossHost?: CrossHostOptions;
   /** How workers are started (default: Node worker threads from `simdopt/distribute` under

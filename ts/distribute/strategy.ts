@@ -18,6 +18,7 @@ export type {
   AllReduce,
   CrossHostOptions,
   GradientAggregator,
+  ReplicaGradientAggregator,
   ReplicaGradient,
   StepOptions,
   StrategyStepResult,

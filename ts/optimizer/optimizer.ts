@@ -10,7 +10,7 @@ import { SlotBatches, addSlot, addWeight, deduplicate, stagedGradients } from '.
 import { checkAggregator, checkTransformers, minimize, runGradientHooks } from './hooks.js';
 import { Hyperparameters } from './hyperparameters.js';
 import { CLIP_KEYS, ClipKey, Clipping, TRANSFORMERS_CLASH, checkClip, installAccessors, optionsFromConfig, optionsObject, parseOptions } from './options.js';
-import { APPLIED, StepArguments, acquireArguments, applyConstraints, iterate, readGradient, readList, readPairs, releaseArguments, skippedStep, stepOptions, throwStepError, writeFrame } from './step.js';
+import { APPLIED, StepArguments, acquireArguments, applyConstraints, iterate, readList, readPairs, releaseArguments, skippedStep, stepOptions, throwStepError, writeFrame } from './step.js';
 import { checkWeightList, coreSlotLayout, readCoreWeights, writeCoreWeights } from './weights.js';
 import type {
   ApplyGradientsOptions,
@@ -259,16 +259,16 @@ export abstract class Optimizer {
     // Every argument is read once, into a snapshot, before any user code runs (step.ts).
     const args = acquireArguments();
     try {
-      readPairs(args, list);
-      const n = args.n;
-      if (n === 0) return APPLIED;
       // A custom optimizer's gradients are all staged (the core clips them in place).
       const stage = this.custom !== undefined;
       // Keras' order: aggregator, then clipping (in the core), then transformers; clipping and
       // transformers never both apply, so the hooks run here first. (Two field reads when unset.)
       const aggregator = (o ? o.aggregate : true) ? this.aggregatorFn : undefined;
-      if (aggregator !== undefined || this.transformerFns.length !== 0) runGradientHooks(args, aggregator, this.transformerFns, stage);
-      else for (let i = 0; i < n; i++) readGradient(args, i, args.gradients[i], stage);
+      const hooks = aggregator !== undefined || this.transformerFns.length !== 0;
+      readPairs(args, list, hooks, stage);
+      const n = args.n;
+      if (n === 0) return APPLIED;
+      if (hooks) runGradientHooks(args, aggregator, this.transformerFns, stage);
       // Function and schedule hyperparameters run user code, which may itself use the frame (or
       // grow memory): call them before this step's frame is written.
       this.hypers.resolveForStep(this.liveId, this.readIterations);

@@ -11,7 +11,7 @@
 import { call, core, heapFloat32, heapInt32, heapUint32 } from '../wasm/loader.js';
 import { COMMAND_WORDS, KIND_DENSE_STAGED, KIND_DENSE_TENSOR, KIND_NONE, KIND_SPARSE, reserveFrame } from '../frame.js';
 import { ArgumentError, StateError } from '../errors.js';
-import { Constraint, IndexedSlices, Tensor, Variable } from '../tensor.js';
+import { IndexedSlices, Tensor, Variable } from '../tensor.js';
 import { describeValue, isDetached, lengthProblem, readNumbers, typedArrayKind, typedArrayLength } from '../values.js';
 import type { ApplyGradientsOptions, Gradient, NonFiniteStep, StepResult } from './types.js';
 
@@ -60,14 +60,17 @@ export function readList<T>(x: Iterable<T>, what: string): T[] {
 /** One step's arguments as read once. Pooled (see `acquireArguments`): a step reuses one. */
 export class StepArguments {
   n = 0;
-  /** The variables and the gradients as given (hooks, reports and constraints use them). */
+  /** The variables as given (reports and constraints use them). */
   readonly variables: Variable[] = [];
+  /** The gradients as given, kept only when hooks will see them (`readPairs`' `keep`). */
   readonly gradients: Gradient[] = [];
-  readonly constraints: Array<Constraint | undefined> = [];
-  /** What is staged per pair: dense values or sparse values and indices (null for none). */
+  /** What is staged per pair: dense values, or sparse values and indices. Only the entries of
+   * staged and sparse kinds are meaningful; `writeFrame` drops them once copied. */
   readonly values: Array<ArrayLike<number> | null> = [];
   readonly indices: Array<Int32Array | null> = [];
   kinds = new Uint8Array(16);
+  /** 1 where the variable has a constraint (a Variable's `constraint` function). */
+  constrainedAt = new Uint8Array(16);
   /** Per pair: variable index, generation, and for a Tensor gradient its index, generation. */
   handles = new Uint32Array(64);
   valueCounts = new Uint32Array(16);
@@ -80,6 +83,7 @@ export class StepArguments {
     if (n > this.kinds.length) {
       const cap = Math.max(n, this.kinds.length * 2);
       this.kinds = new Uint8Array(cap);
+      this.constrainedAt = new Uint8Array(cap);
       this.handles = new Uint32Array(4 * cap);
       this.valueCounts = new Uint32Array(cap);
       this.indexCounts = new Uint32Array(cap);
@@ -88,16 +92,24 @@ export class StepArguments {
     this.totalValues = 0;
     this.totalIndices = 0;
     this.constrained = false;
+    this.pending = true;
   }
 
-  /** Drops the references to the caller's objects (so the pool keeps none alive). */
+  /** Whether staged arrays may still be referenced (the frame was not written, or hooks ran). */
+  pending = false;
+  /** Whether the gradients were kept for hooks (`readPairs`' `keep`). */
+  hooked = false;
+
+  /** Drops the references to the caller's arrays (so the pool keeps none alive); a written frame
+   * already dropped them, so a plain step costs nothing here. */
   clear(): void {
-    for (let i = 0; i < this.n; i++) {
-      this.variables[i] = undefined as unknown as Variable;
-      this.gradients[i] = null;
-      this.constraints[i] = undefined;
-      this.values[i] = null;
-      this.indices[i] = null;
+    if (this.pending) {
+      for (let i = 0; i < this.n; i++) {
+        this.gradients[i] = null;
+        this.values[i] = null;
+        this.indices[i] = null;
+      }
+      this.pending = false;
     }
     this.n = 0;
   }
@@ -126,11 +138,12 @@ export function releaseArguments(args: StepArguments): void {
   depth--;
 }
 
-/** Reads the list of pairs once: each pair, its variable (handle, constraint) and its gradient
- * reference. Gradients are read by `readGradient`. */
-export function readPairs(args: StepArguments, list: ArrayLike<unknown>): void {
+/** Reads the list of pairs once: each pair, its variable (handle, constraint) and its gradient:
+ * read into the snapshot now (`readGradient`), or kept as given for the hooks (`keep`). */
+export function readPairs(args: StepArguments, list: ArrayLike<unknown>, keep: boolean, stageTensors: boolean): void {
   const n = list.length;
   args.reset(n);
+  args.hooked = keep;
   for (let i = 0; i < n; i++) {
     const pair: unknown = list[i];
     if (!Array.isArray(pair)) throw new ArgumentError('InvalidArgument', `applyGradients expects [gradient, variable] pairs; entry ${i} is ${describeValue(pair)}`);
@@ -141,15 +154,14 @@ export function readPairs(args: StepArguments, list: ArrayLike<unknown>): void {
     if (!(v instanceof Tensor)) throw new ArgumentError('InvalidArgument', `entry ${i}: the variable is ${describeValue(v)}, not a Variable`);
     if (v.isDisposed) throw new StateError('Disposed', `variable '${v.name}' has been disposed`);
     args.variables[i] = v as Variable;
-    args.gradients[i] = g;
     args.handles[4 * i] = v.handleIndex;
     args.handles[4 * i + 1] = v.handleGeneration;
     // (A plain Tensor has no `constraint`: one property read instead of an instanceof.)
     const c: unknown = (v as Variable).constraint;
-    args.constraints[i] = typeof c === 'function' && v instanceof Variable ? (c as Constraint) : undefined;
+    args.constrainedAt[i] = c !== undefined && typeof c === 'function' && v instanceof Variable ? 1 : 0;
     args.kinds[i] = KIND_NONE;
-    args.values[i] = null;
-    args.indices[i] = null;
+    if (keep) args.gradients[i] = g;
+    else readGradient(args, i, g, stageTensors);
   }
 }
 
@@ -165,7 +177,7 @@ export function readGradient(args: StepArguments, i: number, g: Gradient, stageT
     args.kinds[i] = KIND_NONE;
     return;
   }
-  const constraint = args.constraints[i];
+  const constraint = args.constrainedAt[i] === 1;
   if (constraint) args.constrained = true;
   if (g instanceof Tensor) {
     if (g.isDisposed) throw new StateError('Disposed', `the gradient tensor of '${v.name}' has been disposed`);
@@ -221,12 +233,19 @@ function changed(what: string, array: ArrayBufferView, expected: number): Argume
 }
 
 /** Copies `count` values of `src` (as read into the snapshot) to word `at` of `heap`, whose
- * region ends at word `end`. */
-export function copyChecked(heap: Float32Array | Int32Array, src: ArrayLike<number>, count: number, at: number, end: number, what: string): void {
-  if (typedArrayLength(src as Float32Array) !== count) throw changed(what, src as Float32Array, count);
-  if (at + count > end) throw new StateError('InvalidState', `step frame overrun: ${what} needs ${count} values at ${at}, the frame ends at ${end}`);
+ * region ends at word `end`. `what` names `src` in the error, built only if there is one (a
+ * step builds no string). */
+export function copyChecked(heap: Float32Array | Int32Array, src: ArrayLike<number>, count: number, at: number, end: number, what: (k: number) => string, k: number): void {
+  if (typedArrayLength(src as Float32Array) !== count) throw changed(what(k), src as Float32Array, count);
+  if (at + count > end) throw new StateError('InvalidState', `step frame overrun: ${what(k)} needs ${count} values at ${at}, the frame ends at ${end}`);
   if (count !== 0) heap.set(src as Float32Array, at);
 }
+
+/** How `writeFrame` names what it copies (module-level functions: no closure per step). */
+let naming: StepArguments | undefined;
+const gradientOf = (i: number): string => `the gradient of '${naming!.variables[i].name}'`;
+const sparseValuesOf = (i: number): string => `the IndexedSlices values of '${naming!.variables[i].name}'`;
+const sparseIndicesOf = (i: number): string => `the IndexedSlices indices of '${naming!.variables[i].name}'`;
 
 /** Writes the snapshot's commands and gradients into the frame; returns the frame's layout. No
  * user code runs in here. */
@@ -241,6 +260,7 @@ export function writeFrame(args: StepArguments): { values: number; indices: numb
   const f32 = heapFloat32();
   const i32 = heapInt32();
   const h = args.handles;
+  naming = args;
   let w = frame.commands;
   let vo = 0;
   let io = 0;
@@ -254,15 +274,18 @@ export function writeFrame(args: StepArguments): { values: number; indices: numb
       u32[w + 4] = h[4 * i + 3];
     } else if (kind === KIND_DENSE_STAGED) {
       const count = args.valueCounts[i];
-      copyChecked(f32, args.values[i]!, count, frame.values + vo, valuesEnd, `the gradient of '${args.variables[i].name}'`);
+      copyChecked(f32, args.values[i]!, count, frame.values + vo, valuesEnd, gradientOf, i);
+      args.values[i] = null;
       u32[w + 3] = vo;
       u32[w + 4] = count;
       vo += count;
     } else if (kind === KIND_SPARSE) {
       const count = args.valueCounts[i];
       const rows = args.indexCounts[i];
-      copyChecked(f32, args.values[i]!, count, frame.values + vo, valuesEnd, `the IndexedSlices values of '${args.variables[i].name}'`);
-      copyChecked(i32, args.indices[i]!, rows, frame.indices + io, indicesEnd, `the IndexedSlices indices of '${args.variables[i].name}'`);
+      copyChecked(f32, args.values[i]!, count, frame.values + vo, valuesEnd, sparseValuesOf, i);
+      copyChecked(i32, args.indices[i]!, rows, frame.indices + io, indicesEnd, sparseIndicesOf, i);
+      args.values[i] = null;
+      args.indices[i] = null;
       u32[w + 3] = vo;
       u32[w + 4] = count;
       u32[w + 5] = io;
@@ -272,6 +295,7 @@ export function writeFrame(args: StepArguments): { values: number; indices: numb
     }
     w += COMMAND_WORDS;
   }
+  if (!args.hooked) args.pending = false;
   return frame;
 }
 
@@ -296,10 +320,9 @@ export function skippedStep(optimizer: NonFiniteStep['optimizer'], args: StepArg
 /** Keras applies `var.constraint` to the updated value after a dense update. */
 export function applyConstraints(args: StepArguments): void {
   for (let i = 0; i < args.n; i++) {
-    const c = args.constraints[i];
-    if (!c || args.kinds[i] === KIND_NONE) continue;
+    if (args.constrainedAt[i] === 0 || args.kinds[i] === KIND_NONE) continue;
     const v = args.variables[i];
-    const out = c(v.value);
+    const out = v.constraint!(v.value);
     if (out) v.assign(out);
   }
 }

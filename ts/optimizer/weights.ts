@@ -84,11 +84,13 @@ export function writeCoreWeights(id: number, iterations: number, rest: readonly 
   let off = frame.values;
   for (let i = 0; i < rest.length; i++) {
     u32[frame.commands + i] = rest[i].length;
-    copyChecked(f32, rest[i].array, rest[i].length, off, end, `weight ${i + 1}`);
+    copyChecked(f32, rest[i].array, rest[i].length, off, end, weightNumber, i + 1);
     off += rest[i].length;
   }
   call(() => core().optimizer_set_weights(id, iterations, rest.length));
 }
+
+const weightNumber = (k: number): string => `weight ${k}`;
 
 /** The core optimizer's variables with slots (in the order they got them) and its batches. */
 export function coreSlotLayout(id: number): { variables: SlotVariableInfo[]; batches: number[] } {
