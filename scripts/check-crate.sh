@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Rust crate as crates.io users get it: `cargo publish --dry-run -p simdopt-core` (packages it
+# The Rust crate as users of the published crate get it: `cargo publish --dry-run -p simdopt-core` (packages it
 # and builds the package), then the packaged crate's own tests, unpacked outside the repository
 # (with the `scalar-hook` feature its property tests need).
 set -euo pipefail
