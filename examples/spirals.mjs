@@ -143,7 +143,9 @@ function train(label, makeOptimizer, data) {
     const bar = '#'.repeat(Math.max(1, Math.round((c.loss / first) * 40)));
     console.log(`  step ${String((k * STEPS) / 10).padStart(4)}  loss ${c.loss.toFixed(4)}  acc ${(c.accuracy * 100).toFixed(1).padStart(5)}%  ${bar}`);
   }
-  console.log(`  optimizer: ${opt.iterations} steps, ${((optimizerMs / STEPS) * 1000).toFixed(1)} µs/step for ${params.reduce((s, p) => s + p.size, 0)} parameters in ${params.length} tensors`);
+  console.log(
+    `  optimizer: ${opt.iterations} steps, ${((optimizerMs / STEPS) * 1000).toFixed(1)} µs/step for ${params.reduce((s, p) => s + p.size, 0)} parameters in ${params.length} tensors`,
+  );
   opt.dispose();
   params.forEach((p) => p.dispose());
   return last;

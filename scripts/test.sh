@@ -21,8 +21,9 @@ log "cargo test"
 if [[ -n "${CI:-}" ]]; then export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261124}"; fi
 cargo test --workspace "${THREADS[@]}" --quiet
 bash scripts/check-crate.sh
-log "eslint"
+log "eslint, prettier --check"
 npm run --silent lint
+npm run --silent format:check
 log "typecheck"
 # ts-jest compiles each test file on its own (isolatedModules) and so reports no type errors:
 # the whole program, tests included, is type-checked here.

@@ -40,7 +40,9 @@ describe('the issue example', () => {
     opt.applyGradients([[new Float32Array([0.1, 0.2, 0.3, 0.4]), w]]);
     expect(opt.iterations).toBe(1);
     expect(opt.getSlot(w, 'm').value).toBeInstanceOf(Float32Array);
-    expect(Array.from(opt.getSlot(w, 'm').value)).toEqual(Array.from(new Float32Array([0.1, 0.2, 0.3, 0.4]).map((g) => Math.fround(Math.fround(g) * Math.fround(1 - Math.fround(0.9))))));
+    expect(Array.from(opt.getSlot(w, 'm').value)).toEqual(
+      Array.from(new Float32Array([0.1, 0.2, 0.3, 0.4]).map((g) => Math.fround(Math.fround(g) * Math.fround(1 - Math.fround(0.9))))),
+    );
     expect(opt.getConfig()).toEqual({ name: 'Adam', learning_rate: 0.01, decay: 0, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, amsgrad: true });
     expect(serialize(opt)).toEqual({ class_name: 'Adam', config: opt.getConfig() });
     expect(opt.getSlotNames()).toEqual(['m', 'v', 'vhat']);
@@ -201,15 +203,29 @@ describe('bad input is refused and changes nothing', () => {
     ['an out-of-range sparse index', ({ w, opt }) => opt.applyGradients([[new IndexedSlices([1, 1], [2], [2, 2]), w]]), IndexError, /Index 2 at offset 0/],
     ['a negative sparse index', ({ w, opt }) => opt.applyGradients([[new IndexedSlices([1, 1], [-1], [2, 2]), w]]), IndexError, /Index -1/],
     ['sparse values of the wrong size', ({ w, opt }) => opt.applyGradients([[new IndexedSlices([1, 1, 1], [0], [2, 2]), w]]), ShapeError, /elements/],
-    ['the same variable twice', ({ w, opt }) => opt.applyGradients([[[1, 1, 1, 1], w], [[1, 1, 1, 1], w]]), ArgumentError, /more than once/],
+    [
+      'the same variable twice',
+      ({ w, opt }) =>
+        opt.applyGradients([
+          [[1, 1, 1, 1], w],
+          [[1, 1, 1, 1], w],
+        ]),
+      ArgumentError,
+      /more than once/,
+    ],
     ['a non-finite learning rate', ({ opt }) => (opt.learningRate = NaN), HyperparameterError, /finite/],
     ['an infinite beta', ({ opt }) => ((opt as Adam).beta1 = Infinity), HyperparameterError, /finite/],
     ['a function hyperparameter returning NaN', ({ w, opt }) => ((opt.learningRate = () => NaN), opt.applyGradients([[[1, 1, 1, 1], w]])), HyperparameterError, /finite/],
-    ['a disposed variable', ({ opt }) => {
-      const v = new Variable([1]);
-      v.dispose();
-      opt.applyGradients([[[1], v]]);
-    }, StateError, /disposed/],
+    [
+      'a disposed variable',
+      ({ opt }) => {
+        const v = new Variable([1]);
+        v.dispose();
+        opt.applyGradients([[[1], v]]);
+      },
+      StateError,
+      /disposed/,
+    ],
     ['a gradient that is not an array', ({ w, opt }) => opt.applyGradients([['x' as never, w]]), ArgumentError, /must be a Float32Array/],
     ['setWeights with a wrong count', ({ opt }) => opt.setWeights([1]), WeightsError, /length 1.*expecting 3/],
     ['setWeights with a wrong shape', ({ opt }) => opt.setWeights([1, new Float32Array(4), new Float32Array(3)]), WeightsError, /3 elements/],

@@ -99,7 +99,13 @@ describe('gradientAggregator and gradientTransformers', () => {
     expect(Array.from(w.read())).toEqual([1, 2, 2, 3]);
     // skipNonFinite reports positions in the list given.
     const bad = new SGD({ gradientTransformers: [(gv) => gv] });
-    const r = bad.applyGradients([[null, u], [[NaN], new Variable([0])]], { skipNonFinite: true });
+    const r = bad.applyGradients(
+      [
+        [null, u],
+        [[NaN], new Variable([0])],
+      ],
+      { skipNonFinite: true },
+    );
     expect(r.applied).toBe(false);
     expect(r.nonFiniteIndices).toEqual([1]);
   });
@@ -154,7 +160,10 @@ describe('minimize', () => {
     const w = new Variable([0.3, -1.2, 2.5]);
     const before = w.read();
     const src = finiteDifferences({ step: 1e-2 });
-    const { grads, loss } = src(() => w.value.reduce((s, x) => s + x ** 3, 0), () => [w]);
+    const { grads, loss } = src(
+      () => w.value.reduce((s, x) => s + x ** 3, 0),
+      () => [w],
+    );
     expect(bits(w.read())).toEqual(bits(before));
     expect(loss).toBeCloseTo(0.3 ** 3 + (-1.2) ** 3 + 2.5 ** 3, 5);
     (grads[0] as Float32Array).forEach((g, i) => expect(g).toBeCloseTo(3 * before[i] ** 2, 2));
@@ -269,7 +278,11 @@ describe('custom optimizers (subclasses with Keras hooks)', () => {
 
   for (const nesterov of [false, true]) {
     test(`a TypeScript SGD with momentum matches the built-in bit for bit over 20 steps (dense + sparse, clipnorm, schedule, decay, nesterov ${nesterov})`, () => {
-      const make = () => [new Variable(grads(1, 6), { shape: [3, 2], name: 'w' }), new Variable(grads(2, 5), { name: 'b' }), new Variable(grads(3, 8), { shape: [4, 2], name: 'e' })];
+      const make = () => [
+        new Variable(grads(1, 6), { shape: [3, 2], name: 'w' }),
+        new Variable(grads(2, 5), { name: 'b' }),
+        new Variable(grads(3, 8), { shape: [4, 2], name: 'e' }),
+      ];
       const va = make();
       const vb = make();
       const opts = { learningRate: schedule(), momentum: 0.9, nesterov, clipnorm: 0.7, decay: 0.01, name: 'SGD' };
@@ -364,7 +377,11 @@ describe('custom optimizers (subclasses with Keras hooks)', () => {
 
   test('a custom optimizer also takes gradient hooks and minimize; a missing hook is a typed error', () => {
     const v = new Variable([1, 1, 1, 1], { shape: [2, 2] });
-    const opt = new MySGD({ learningRate: 0.5, momentum: 0.5, gradientTransformers: [(gv: GradsAndVars) => gv.map(([g, x]) => [(g as Float32Array).map((y) => y * 2), x] as const)] });
+    const opt = new MySGD({
+      learningRate: 0.5,
+      momentum: 0.5,
+      gradientTransformers: [(gv: GradsAndVars) => gv.map(([g, x]) => [(g as Float32Array).map((y) => y * 2), x] as const)],
+    });
     opt.minimize(null, [v], { gradientSource: () => ({ loss: 0, grads: [[1, 1, 1, 1]] }) });
     expect(Array.from(v.read())).toEqual([0, 0, 0, 0]);
     class DenseOnly extends Optimizer {

@@ -52,9 +52,13 @@ const sizes: string[] = [];
 
 beforeAll(async () => {
   installed = await packAndInstall('bundlers');
-  const base64 = (b: 'simd' | 'scalar') => JSON.parse(/export default ("[^"]*")/.exec(readFileSync(join(ROOT, 'dist', 'wasm', 'generated', `${b}-bytes.js`), 'utf8'))![1]) as string;
+  const base64 = (b: 'simd' | 'scalar') =>
+    JSON.parse(/export default ("[^"]*")/.exec(readFileSync(join(ROOT, 'dist', 'wasm', 'generated', `${b}-bytes.js`), 'utf8'))![1]) as string;
   const b64 = { simd: base64('simd'), scalar: base64('scalar') };
-  for (const [b, other] of [['simd', 'scalar'], ['scalar', 'simd']] as const) {
+  for (const [b, other] of [
+    ['simd', 'scalar'],
+    ['scalar', 'simd'],
+  ] as const) {
     // The builds share code and data: take a run of this build's base64 that the other lacks.
     for (let at = b64[b].length >> 1; !marker[b] && at < b64[b].length - 64; at += 997) {
       if (!b64[other].includes(b64[b].slice(at, at + 64))) marker[b] = b64[b].slice(at, at + 64);
@@ -139,8 +143,15 @@ for (const v of VARIANTS) {
     let r: AppResult;
     try {
       await page.goto(`${server.origin}/`);
-      await page.waitForFunction(() => (window as unknown as Record<string, unknown>).__result !== undefined || (window as unknown as Record<string, unknown>).__error !== undefined, undefined, { timeout: 60_000 });
-      const { result, error } = await page.evaluate(() => ({ result: (window as unknown as Record<string, unknown>).__result, error: (window as unknown as Record<string, unknown>).__error }));
+      await page.waitForFunction(
+        () => (window as unknown as Record<string, unknown>).__result !== undefined || (window as unknown as Record<string, unknown>).__error !== undefined,
+        undefined,
+        { timeout: 60_000 },
+      );
+      const { result, error } = await page.evaluate(() => ({
+        result: (window as unknown as Record<string, unknown>).__result,
+        error: (window as unknown as Record<string, unknown>).__error,
+      }));
       if (error) throw new Error(`the ${v.name} app failed: ${String(error)}`);
       r = result as AppResult;
     } finally {

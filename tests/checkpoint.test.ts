@@ -53,7 +53,10 @@ test('the checksum is CRC32C: the check value, and the trailer of checkpoint byt
   expect(referenceCrc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
   // Bytes of 1 to 200 000 values: the core hashes them in 64 KiB chunks.
   for (const n of [1, 7, 16_383, 16_384, 16_385, 200_000]) {
-    const v = new Variable(Float32Array.from({ length: n }, (_, i) => Math.sin(i)), { name: 'v' });
+    const v = new Variable(
+      Float32Array.from({ length: n }, (_, i) => Math.sin(i)),
+      { name: 'v' },
+    );
     const opt = deserialize({ class_name: 'SGD', config: {} });
     const bytes = encodeCheckpoint(saveCheckpoint(opt, [v]));
     const trailer = new DataView(bytes.buffer, bytes.byteOffset).getUint32(bytes.length - 4, true);
@@ -295,7 +298,12 @@ describe('custom optimizers', () => {
     m.vars.forEach((v) => v.dispose());
     m.grad.dispose();
     // `late` joins at step 3: a second batch.
-    resumes(() => new MyAdagrad({ learningRate: 0.05 }), [0, 1, 4], { MyAdagrad }, (ckpt, stopAt) => stopAt === 4 && expect(ckpt.optimizer.slot_batches).toEqual([4, 1]));
+    resumes(
+      () => new MyAdagrad({ learningRate: 0.05 }),
+      [0, 1, 4],
+      { MyAdagrad },
+      (ckpt, stopAt) => stopAt === 4 && expect(ckpt.optimizer.slot_batches).toEqual([4, 1]),
+    );
   });
 
   test('a class that recreates the weights in another order is refused, and nothing is left behind', () => {
@@ -307,7 +315,9 @@ describe('custom optimizers', () => {
     const before = stats();
     const values = target.vars.map((v) => bits(v.read()));
     expect(() => restoreCheckpoint(ckpt, target.vars, { MyAdagrad: MyAdagradOtherOrder })).toThrow(WeightsError);
-    expect(() => restoreCheckpoint(ckpt, target.vars, { MyAdagrad: MyAdagradOtherOrder })).toThrow(/weight 2 is 'MyAdagrad\/table\/acc:0' in the restored optimizer but 'MyAdagrad\/dense\/acc:0'/);
+    expect(() => restoreCheckpoint(ckpt, target.vars, { MyAdagrad: MyAdagradOtherOrder })).toThrow(
+      /weight 2 is 'MyAdagrad\/table\/acc:0' in the restored optimizer but 'MyAdagrad\/dense\/acc:0'/,
+    );
     expect(stats()).toEqual(before); // the half-built optimizer and its slot tensors are freed
     expect(target.vars.map((v) => bits(v.read()))).toEqual(values);
     opt.dispose();
@@ -331,17 +341,21 @@ describe('a damaged checkpoint is refused and changes nothing', () => {
   const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
   type Mut = (c: Checkpoint, target: Variable[]) => [Checkpoint | Uint8Array, Variable[]];
   /** An edit as made on purpose: sealed again, so the checks behind the checksum are what refuse it. */
-  const edit = (f: (c: Checkpoint) => void): Mut => (c, t) => {
-    const x = clone(c);
-    f(x);
-    return [sealCheckpoint(x), t];
-  };
+  const edit =
+    (f: (c: Checkpoint) => void): Mut =>
+    (c, t) => {
+      const x = clone(c);
+      f(x);
+      return [sealCheckpoint(x), t];
+    };
   /** An edit as damage: not sealed again. */
-  const damage = (f: (c: Checkpoint) => void): Mut => (c, t) => {
-    const x = clone(c);
-    f(x);
-    return [x, t];
-  };
+  const damage =
+    (f: (c: Checkpoint) => void): Mut =>
+    (c, t) => {
+      const x = clone(c);
+      f(x);
+      return [x, t];
+    };
   const cases: Array<[string, Mut, new (...a: never[]) => SimdoptError, RegExp]> = [
     ['wrong format', edit((c) => ((c as { format: string }).format = 'keras')), ConfigError, /format/],
     ['future version', damage((c) => (c.version = 3)), ConfigError, /unsupported version 3/],
@@ -368,17 +382,27 @@ describe('a damaged checkpoint is refused and changes nothing', () => {
     ['a variable with another size', edit((c) => (c.optimizer.variables[0].size = 8)), ConfigError, /elements/],
     ['variable values of the wrong length', edit((c) => (c.variables[1].values = c.variables[0].values)), ConfigError, /values for shape/],
     ['a variable not given', (c, t) => [clone(c), t.slice(1)], WeightsError, /'dense'.*not among/],
-    ['a variable of another shape', (c, t) => [clone(c), [new Variable(new Float32Array(15), { shape: [5, 3], name: 'matrix' }), ...t.filter((v) => v.name !== 'matrix')]], WeightsError, /shape \[5, 3\]/],
+    [
+      'a variable of another shape',
+      (c, t) => [clone(c), [new Variable(new Float32Array(15), { shape: [5, 3], name: 'matrix' }), ...t.filter((v) => v.name !== 'matrix')]],
+      WeightsError,
+      /shape \[5, 3\]/,
+    ],
     ['the same variable twice', (c, t) => [clone(c), [...t, t[0]]], ArgumentError, /twice/],
     ['truncated bytes', (c, t) => [encodeCheckpoint(c).slice(0, 100), t], ConfigError, /checksum mismatch/],
     ['bytes with a damaged version', (c, t) => [Object.assign(encodeCheckpoint(c), { [8]: 7 }), t], ConfigError, /unsupported binary version 7/],
     ['bytes of a version 1 with the checksum left on', (c, t) => [Object.assign(encodeCheckpoint(c), { [8]: 1 }), t], ConfigError, /header says version 2/],
     ['wrong magic', (c, t) => [Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12), t], ConfigError, /magic/],
-    ['detached bytes', (c, t) => {
-      const b = encodeCheckpoint(c);
-      structuredClone(b.buffer, { transfer: [b.buffer] });
-      return [b, t];
-    }, ArgumentError, /detached/],
+    [
+      'detached bytes',
+      (c, t) => {
+        const b = encodeCheckpoint(c);
+        structuredClone(b.buffer, { transfer: [b.buffer] });
+        return [b, t];
+      },
+      ArgumentError,
+      /detached/,
+    ],
     ['payload cut short', (c, t) => [encodeCheckpoint(c).slice(0, -4), t], ConfigError, /checksum mismatch/],
     ['payload cut short, resealed', (c, t) => [reseal(encodeCheckpoint(c).slice(0, -4)), t], ConfigError, /payload/],
     ['bytes beyond the arrays, resealed', (c, t) => [reseal(Uint8Array.from([...encodeCheckpoint(c), 0, 0, 0, 0])), t], ConfigError, /bytes of a/],

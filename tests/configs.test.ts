@@ -72,7 +72,7 @@ describe('Python Keras → simdopt', () => {
     }
   });
 
-  test.each(tf.optimizers.filter((r) => r.construct_error).map((r) => [r.name, r] as const))('%s is refused with Keras\' message', (_n, r) => {
+  test.each(tf.optimizers.filter((r) => r.construct_error).map((r) => [r.name, r] as const))("%s is refused with Keras' message", (_n, r) => {
     expect(() => deserialize({ class_name: r.class_name, config: r.kwargs })).toThrow(r.construct_error!.message);
   });
 
@@ -136,7 +136,8 @@ describe('simdopt → Python Keras', () => {
 
   test.each(inKeras.map((r) => [r.name, r] as const))('%s loads in Keras to the same config and steps', (name, r) => {
     expect(r.ok).toBe(true);
-    if (NADAM_DECAY_ROUND_TRIP(r.input)) expect(r.serialized.config.decay).toBe(0.004); // TF's own bug
+    if (NADAM_DECAY_ROUND_TRIP(r.input))
+      expect(r.serialized.config.decay).toBe(0.004); // TF's own bug
     else expect(r.equal).toBe(true);
     // TF 2.4's Adagrad.from_config does not deserialize a schedule: TF fails on its own such configs too.
     expect(r.step_ok).toBe(!ADAGRAD_SCHEDULE(name));

@@ -73,7 +73,9 @@ test('the page trains both models on iris, draws the curves and reports high acc
   }
 
   // The drawn chart: four curves (train and test loss of both), one point per epoch.
-  const curves = await page.$$eval('#chart polyline.curve', (ps) => ps.map((p) => ({ label: p.getAttribute('data-label'), points: (p.getAttribute('points') ?? '').trim().split(/\s+/).length })));
+  const curves = await page.$$eval('#chart polyline.curve', (ps) =>
+    ps.map((p) => ({ label: p.getAttribute('data-label'), points: (p.getAttribute('points') ?? '').trim().split(/\s+/).length })),
+  );
   expect(curves).toHaveLength(4);
   for (const c of curves) expect(c.points).toBe(EPOCHS);
   expect(await page.$$eval('#results tbody tr', (rows) => rows.length)).toBe(2);

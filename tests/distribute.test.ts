@@ -111,7 +111,15 @@ interface Run {
 async function distributed(n: number, makeOpt: () => Optimizer, mode?: Shard['mode'], extra: Partial<Parameters<typeof WorkerMirroredStrategy.create>[0]> = {}): Promise<Run> {
   const vars = model();
   const rec = recording();
-  const s = await WorkerMirroredStrategy.create({ module: fixture('linreg.mjs'), numReplicas: n, optimizer: makeOpt(), variables: vars, workerData: { tag: 'data' }, spawn: rec.spawn, ...extra });
+  const s = await WorkerMirroredStrategy.create({
+    module: fixture('linreg.mjs'),
+    numReplicas: n,
+    optimizer: makeOpt(),
+    variables: vars,
+    workerData: { tag: 'data' },
+    spawn: rec.spawn,
+    ...extra,
+  });
   const losses: number[] = [];
   try {
     expect(s.numReplicas).toBe(n);
@@ -120,7 +128,10 @@ async function distributed(n: number, makeOpt: () => Optimizer, mode?: Shard['mo
       const before = vars.map((v) => Array.from(v.read()));
       const r = await s.step(shards(k, n, mode), { ...options, transfer: k % 2 === 0 });
       expect(r.replicaLosses).toHaveLength(n);
-      expect(r.loss).toBeCloseTo(r.replicaLosses.reduce((a, b) => a + b, 0), 12);
+      expect(r.loss).toBeCloseTo(
+        r.replicaLosses.reduce((a, b) => a + b, 0),
+        12,
+      );
       losses.push(r.loss);
       (r.aux as Aux[]).forEach((aux, i) => {
         expect(aux.replicaId).toBe(i + (extra.crossHost?.firstReplicaId ?? 0));
@@ -297,7 +308,12 @@ function embReference(makeOpt: () => Optimizer, n: number, denseTable = false): 
   return out;
 }
 
-async function embDistributed(n: number, makeOpt: () => Optimizer, modes: EmbShard['mode'][] = [], extra: Partial<Parameters<typeof WorkerMirroredStrategy.create>[0]> = {}): Promise<number[][]> {
+async function embDistributed(
+  n: number,
+  makeOpt: () => Optimizer,
+  modes: EmbShard['mode'][] = [],
+  extra: Partial<Parameters<typeof WorkerMirroredStrategy.create>[0]> = {},
+): Promise<number[][]> {
   const vars = embModel();
   const opt = makeOpt();
   const s = await WorkerMirroredStrategy.create({ module: fixture('embedding.mjs'), numReplicas: n, optimizer: opt, variables: vars, ...extra });
@@ -341,7 +357,11 @@ describe('sparse gradients (IndexedSlices) from replicas', () => {
       return rg[0].map((g0, v) => {
         if (g0 instanceof IndexedSlices) {
           const parts = rg.map((g) => g[v] as IndexedSlices);
-          return new IndexedSlices(Float32Array.from(parts.flatMap((p) => Array.from(p.values))), parts.flatMap((p) => Array.from(p.indices)), [VOCAB, DIM]);
+          return new IndexedSlices(
+            Float32Array.from(parts.flatMap((p) => Array.from(p.values))),
+            parts.flatMap((p) => Array.from(p.indices)),
+            [VOCAB, DIM],
+          );
         }
         return (g0 as Float32Array).map((x, i) => rg.slice(1).reduce((acc, g) => Math.fround(acc + (g[v] as Float32Array)[i]), x));
       });
@@ -389,15 +409,17 @@ describe('multi-host: an AllReduce plugged in as crossHost', () => {
   function collective<In, Out>(n: number, combine: (parts: In[]) => Out): Array<(x: In) => Promise<Out>> {
     const fresh = () => ({ parts: [] as In[], done: [] as ((v: Out) => void)[], count: 0 });
     let round = fresh();
-    return Array.from({ length: n }, (_, host) => (x: In) =>
-      new Promise<Out>((resolve) => {
-        const r = round;
-        r.parts[host] = x;
-        r.done[host] = resolve;
-        if (++r.count < n) return;
-        round = fresh();
-        r.done.forEach((d) => d(combine(r.parts)));
-      }),
+    return Array.from(
+      { length: n },
+      (_, host) => (x: In) =>
+        new Promise<Out>((resolve) => {
+          const r = round;
+          r.parts[host] = x;
+          r.done[host] = resolve;
+          if (++r.count < n) return;
+          round = fresh();
+          r.done.forEach((d) => d(combine(r.parts)));
+        }),
     );
   }
 
@@ -406,7 +428,11 @@ describe('multi-host: an AllReduce plugged in as crossHost', () => {
     const sum = collective<[Float32Array[], string], Float32Array[]>(n, (parts) =>
       parts[0][0].map((a0, k) => a0.map((x, i) => parts.slice(1).reduce((s, p) => Math.fround(s + p[0][k][i]), x)).map((x) => (parts[0][1] === 'mean' ? Math.fround(x / n) : x))),
     );
-    return sum.map((f): AllReduce => (values, op) => f([values, op]));
+    return sum.map(
+      (f): AllReduce =>
+        (values, op) =>
+          f([values, op]),
+    );
   }
 
   /** All-gather: everyone gets every participant's list (copies), in participant order. */
@@ -419,7 +445,17 @@ describe('multi-host: an AllReduce plugged in as crossHost', () => {
     // Each host steps on its half of the global batch (its shard of 2), both at the same time.
     const hostRun = (host: number, allReduce: AllReduce) => {
       const vars = model();
-      return { vars, s: WorkerMirroredStrategy.create({ module: fixture('linreg.mjs'), numReplicas: 1, optimizer: adam(), variables: vars, workerData: { tag: 'data' }, crossHost: { allReduce, numReplicasInSync: 2, firstReplicaId: host } }) };
+      return {
+        vars,
+        s: WorkerMirroredStrategy.create({
+          module: fixture('linreg.mjs'),
+          numReplicas: 1,
+          optimizer: adam(),
+          variables: vars,
+          workerData: { tag: 'data' },
+          crossHost: { allReduce, numReplicasInSync: 2, firstReplicaId: host },
+        }),
+      };
     };
     const hosts = [hostRun(0, a0), hostRun(1, a1)];
     const strategies = await Promise.all(hosts.map((h) => h.s));
@@ -468,7 +504,13 @@ describe('multi-host: an AllReduce plugged in as crossHost', () => {
       }
       for (const h of hosts) expect(h.vars.map((v) => Array.from(v.read()))).toEqual(one);
       // Without allGather, a sparse gradient cannot cross hosts: refused, nothing applied.
-      const lone = await WorkerMirroredStrategy.create({ module: fixture('embedding.mjs'), numReplicas: 1, optimizer: hosts[0].opt, variables: hosts[0].vars, crossHost: { allReduce: async (v) => v, numReplicasInSync: 1, firstReplicaId: 0 } });
+      const lone = await WorkerMirroredStrategy.create({
+        module: fixture('embedding.mjs'),
+        numReplicas: 1,
+        optimizer: hosts[0].opt,
+        variables: hosts[0].vars,
+        crossHost: { allReduce: async (v) => v, numReplicasInSync: 1, firstReplicaId: 0 },
+      });
       const before = state(hosts[0].opt, hosts[0].vars);
       await expect(lone.step(embShards(0, 1))).rejects.toThrow(/gradients of 'table' are sparse: crossHost needs `allGather`/);
       expect(state(hosts[0].opt, hosts[0].vars)).toEqual(before);
@@ -694,7 +736,11 @@ describe('arguments and life cycle', () => {
   });
 
   test('splitBatch: contiguous rows, as even as possible, own buffers', () => {
-    const parts = splitBatch(Float32Array.from({ length: 14 }, (_, i) => i), 3, 2);
+    const parts = splitBatch(
+      Float32Array.from({ length: 14 }, (_, i) => i),
+      3,
+      2,
+    );
     expect(parts.map((p) => Array.from(p))).toEqual([
       [0, 1, 2, 3, 4, 5],
       [6, 7, 8, 9],
@@ -748,7 +794,14 @@ describe('Web Workers (webWorkerSpawner) in headless Chromium', () => {
           const vars = [new Variable(new Float32Array(features), { shape: [features], name: 'w' }), new Variable(new Float32Array(1), { shape: [1], name: 'b' })];
           const opt = new Adam({ learningRate: 0.2 });
           const s = await WorkerMirroredStrategy.create({ module: '/tests/distribute/linreg.mjs', numReplicas: 2, optimizer: opt, variables: vars });
-          for (const st of steps) await s.step(st.map((sh: { x: number[]; y: number[]; globalBatchSize: number }) => ({ x: Float32Array.from(sh.x), y: Float32Array.from(sh.y), globalBatchSize: sh.globalBatchSize })));
+          for (const st of steps)
+            await s.step(
+              st.map((sh: { x: number[]; y: number[]; globalBatchSize: number }) => ({
+                x: Float32Array.from(sh.x),
+                y: Float32Array.from(sh.y),
+                globalBatchSize: sh.globalBatchSize,
+              })),
+            );
           const values = vars.map((v: { read(): Float32Array }) => Array.from(v.read()));
           await s.shutdown();
 
@@ -756,7 +809,10 @@ describe('Web Workers (webWorkerSpawner) in headless Chromium', () => {
           const f = await WorkerMirroredStrategy.create({ module: '/tests/distribute/faulty.mjs', numReplicas: 2, optimizer: opt, variables: vars });
           const shard = (action: string) => ({ ...steps[0][0], x: Float32Array.from(steps[0][0].x), y: Float32Array.from(steps[0][0].y), action });
           const errors: { name: string; code: string; replicaId: number; exitCode?: number; message: string }[] = [];
-          for (const actions of [['ok', 'throw'], ['uncaught', 'ok']]) {
+          for (const actions of [
+            ['ok', 'throw'],
+            ['uncaught', 'ok'],
+          ]) {
             try {
               await f.step(actions.map(shard));
             } catch (e) {

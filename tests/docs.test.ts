@@ -36,7 +36,7 @@ test('TypeDoc documents every public export without a warning', () => {
   expect(project.children?.map((m) => m.name).sort()).toEqual(['distribute/node', 'index', 'tfjs']);
 });
 
-test("every option of every optimizer has a description and its Keras default (@default)", () => {
+test('every option of every optimizer has a description and its Keras default (@default)', () => {
   const index = project.children!.find((m) => m.name === 'index')!;
   const optionInterfaces = (index.children ?? []).filter((c) => /^(SGD|RMSprop|Adam|Adagrad|Adadelta|Adamax|Nadam|Ftrl)Options$/.test(c.name));
   expect(optionInterfaces).toHaveLength(8);

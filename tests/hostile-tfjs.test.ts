@@ -64,7 +64,9 @@ function changing<T extends object>(target: T, key: PropertyKey, first: unknown,
 }
 
 const outcomes = { applied: 0, refused: 0 };
-afterAll(() => console.log(`hostile tfjs inputs: ${outcomes.applied + outcomes.refused} cases, ${outcomes.applied} applied as the plain call, ${outcomes.refused} refused unchanged`));
+afterAll(() =>
+  console.log(`hostile tfjs inputs: ${outcomes.applied + outcomes.refused} cases, ${outcomes.applied} applied as the plain call, ${outcomes.refused} refused unchanged`),
+);
 
 test('applyGradients with entries that change between reads', () => {
   const kind = fc.constantFrom('tensor getter', 'name getter', 'list length', 'map getter');
@@ -85,7 +87,9 @@ test('applyGradients with entries that change between reads', () => {
         else {
           let reads = 0;
           const list = [{ name: a.w.name, tensor: g }];
-          input = new Proxy(list, { get: (t, p, r) => (p === 'length' ? (reads++ === 0 ? 1 : n) : typeof p === 'string' && /^[1-9]\d*$/.test(p) ? { name: a.b.name, tensor: gb } : Reflect.get(t, p, r)) });
+          input = new Proxy(list, {
+            get: (t, p, r) => (p === 'length' ? (reads++ === 0 ? 1 : n) : typeof p === 'string' && /^[1-9]\d*$/.test(p) ? { name: a.b.name, tensor: gb } : Reflect.get(t, p, r)),
+          });
         }
         let error: unknown;
         try {

@@ -98,16 +98,25 @@ function makeWorld(ci: number): World {
   const opt = cls === 'custom' ? new HostileAdagrad() : deserialize({ class_name: cls, config: { learning_rate: LR, ...config } });
   const w = new Variable([0.5, -1, 2, 3, -4, 0.25], { shape: [2, 3], name: 'w' });
   const b = new Variable([1, 2, 3, 4, 5], { name: 'b' });
-  const table = new Variable(Float32Array.from({ length: 12 }, (_, i) => i / 3 - 1), { shape: [4, 3], name: 'table' });
+  const table = new Variable(
+    Float32Array.from({ length: 12 }, (_, i) => i / 3 - 1),
+    { shape: [4, 3], name: 'table' },
+  );
   opt.applyGradients([
     [[0.1, -0.2, 0.3, -0.4, 0.5, -0.6], w],
     [[0.3, 0.1, -0.7, 0.2, 0.9], b],
     [new IndexedSlices([1, 1, 1, 2, 2, 2], [3, 1], [4, 3]), table],
   ]);
   const byOpt = new SGD({ learningRate: 0.1, momentum: 0.5, name: 'bystander' });
-  const v = new Variable(Float32Array.from({ length: 64 }, (_, i) => Math.sin(i)), { name: 'bystander_v' });
+  const v = new Variable(
+    Float32Array.from({ length: 64 }, (_, i) => Math.sin(i)),
+    { name: 'bystander_v' },
+  );
   byOpt.applyGradients([[Float32Array.from({ length: 64 }, (_, i) => Math.cos(i)), v]]);
-  const t = new Tensor(Float32Array.from({ length: 64 }, (_, i) => i * 0.5), { name: 'bystander_t' });
+  const t = new Tensor(
+    Float32Array.from({ length: 64 }, (_, i) => i * 0.5),
+    { name: 'bystander_t' },
+  );
   return { opt, w, b, table, by: { opt: byOpt, v, t } };
 }
 
@@ -116,7 +125,8 @@ function disposeWorld(x: World): void {
   for (const t of [x.w, x.b, x.table, x.by.v, x.by.t]) t.dispose();
 }
 
-const bits = (a: Float32Array | BigInt64Array) => (a instanceof BigInt64Array ? a[0].toString() : Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length), (x) => x.toString(16)).join(','));
+const bits = (a: Float32Array | BigInt64Array) =>
+  a instanceof BigInt64Array ? a[0].toString() : Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length), (x) => x.toString(16)).join(',');
 
 function observeOptimizer(o: Optimizer): unknown {
   if (o.isDisposed) return 'disposed';
@@ -357,9 +367,20 @@ describe('applyGradients while user code changes what is being passed', () => {
       run(`${who} resizes a number[] gradient`, ci, {
         hostile: (x) => {
           const g = vals.slice();
-          return withUserCode(x, who, () => (g.length = n), () => x.opt.applyGradients([[g, x.w]]));
+          return withUserCode(
+            x,
+            who,
+            () => (g.length = n),
+            () => x.opt.applyGradients([[g, x.w]]),
+          );
         },
-        plain: (x) => withUserCode(x, who, () => {}, () => x.opt.applyGradients([[vals, x.w]])),
+        plain: (x) =>
+          withUserCode(
+            x,
+            who,
+            () => {},
+            () => x.opt.applyGradients([[vals, x.w]]),
+          ),
       }),
     ));
 
@@ -376,7 +397,13 @@ describe('applyGradients while user code changes what is being passed', () => {
           };
           return withUserCode(x, who, change, () => x.opt.applyGradients(list as never));
         },
-        plain: (x) => withUserCode(x, who, () => {}, () => x.opt.applyGradients([[vals, x.w]])),
+        plain: (x) =>
+          withUserCode(
+            x,
+            who,
+            () => {},
+            () => x.opt.applyGradients([[vals, x.w]]),
+          ),
       }),
     ));
 
@@ -385,9 +412,20 @@ describe('applyGradients while user code changes what is being passed', () => {
       run(`${who} resizes a gradient's buffer`, ci, {
         hostile: (x) => {
           const g = resizable(vals, n);
-          return withUserCode(x, who, () => g.resize(n), () => x.opt.applyGradients([[g.array, x.w]]));
+          return withUserCode(
+            x,
+            who,
+            () => g.resize(n),
+            () => x.opt.applyGradients([[g.array, x.w]]),
+          );
         },
-        plain: (x) => withUserCode(x, who, () => {}, () => x.opt.applyGradients([[Float32Array.from(vals), x.w]])),
+        plain: (x) =>
+          withUserCode(
+            x,
+            who,
+            () => {},
+            () => x.opt.applyGradients([[Float32Array.from(vals), x.w]]),
+          ),
       }),
     ));
 
@@ -397,10 +435,20 @@ describe('applyGradients while user code changes what is being passed', () => {
         hostile: (x) => {
           const g = sparse ? new IndexedSlices(Float32Array.from(vals), Int32Array.of(1, 3), [4, 3]) : Float32Array.from(vals);
           const target = sparse ? x.table : x.w;
-          return withUserCode(x, who, () => detach(g instanceof IndexedSlices ? g.values : g), () => x.opt.applyGradients([[g, target]]));
+          return withUserCode(
+            x,
+            who,
+            () => detach(g instanceof IndexedSlices ? g.values : g),
+            () => x.opt.applyGradients([[g, target]]),
+          );
         },
         plain: (x) =>
-          withUserCode(x, who, () => {}, () => x.opt.applyGradients([[sparse ? new IndexedSlices(Float32Array.from(vals), Int32Array.of(1, 3), [4, 3]) : Float32Array.from(vals), sparse ? x.table : x.w]])),
+          withUserCode(
+            x,
+            who,
+            () => {},
+            () => x.opt.applyGradients([[sparse ? new IndexedSlices(Float32Array.from(vals), Int32Array.of(1, 3), [4, 3]) : Float32Array.from(vals), sparse ? x.table : x.w]]),
+          ),
       }),
     ));
 
@@ -493,7 +541,9 @@ describe('minimize, hooks, setWeights and checkpoints', () => {
           }
           if (how === 'proxy list') {
             let reads = 0;
-            return x.opt.setWeights(new Proxy(ws, { get: (t, p, r) => (p === 'length' ? (reads++ === 0 ? ws.length : n) : p === String(ws.length) ? last : Reflect.get(t, p, r)) }) as never);
+            return x.opt.setWeights(
+              new Proxy(ws, { get: (t, p, r) => (p === 'length' ? (reads++ === 0 ? ws.length : n) : p === String(ws.length) ? last : Reflect.get(t, p, r)) }) as never,
+            );
           }
           return x.opt.setWeights(ws as never);
         },
@@ -502,39 +552,41 @@ describe('minimize, hooks, setWeights and checkpoints', () => {
     ));
 
   test('restoreCheckpoint with a checkpoint or bytes that change between reads', () =>
-    property(fc.tuple(configIndex, otherLength, fc.constantFrom('getter on variables', 'getter on iterations', 'proxy weights', 'Uint8Array subclass', 'variables list proxy')), ([ci, n, how]) =>
-      run(`restoreCheckpoint: ${how}`, ci, {
-        hostile: (x) => {
-          const ckpt = JSON.parse(JSON.stringify(saveCheckpoint(x.opt, [x.w, x.b, x.table]))) as Checkpoint;
-          const fresh = [x.w, x.b, x.table];
-          if (how === 'getter on variables') changingProperty(ckpt, 'variables', ckpt.variables, () => ckpt.variables.slice(0, 1));
-          if (how === 'getter on iterations') changingProperty(ckpt.optimizer, 'iterations', ckpt.optimizer.iterations, () => n);
-          if (how === 'proxy weights') {
-            const ws = ckpt.optimizer.weights;
-            let reads = 0;
-            ckpt.optimizer.weights = new Proxy(ws, { get: (t, p, r) => (p === 'length' ? (reads++ === 0 ? ws.length : n) : Reflect.get(t, p, r)) });
-          }
-          if (how === 'Uint8Array subclass') {
-            const bytes = encodeCheckpoint(ckpt);
-            class Lying extends Uint8Array {
-              override get length(): number {
-                return n;
-              }
-              override subarray() {
-                return new Uint8Array(n);
-              }
+    property(
+      fc.tuple(configIndex, otherLength, fc.constantFrom('getter on variables', 'getter on iterations', 'proxy weights', 'Uint8Array subclass', 'variables list proxy')),
+      ([ci, n, how]) =>
+        run(`restoreCheckpoint: ${how}`, ci, {
+          hostile: (x) => {
+            const ckpt = JSON.parse(JSON.stringify(saveCheckpoint(x.opt, [x.w, x.b, x.table]))) as Checkpoint;
+            const fresh = [x.w, x.b, x.table];
+            if (how === 'getter on variables') changingProperty(ckpt, 'variables', ckpt.variables, () => ckpt.variables.slice(0, 1));
+            if (how === 'getter on iterations') changingProperty(ckpt.optimizer, 'iterations', ckpt.optimizer.iterations, () => n);
+            if (how === 'proxy weights') {
+              const ws = ckpt.optimizer.weights;
+              let reads = 0;
+              ckpt.optimizer.weights = new Proxy(ws, { get: (t, p, r) => (p === 'length' ? (reads++ === 0 ? ws.length : n) : Reflect.get(t, p, r)) });
             }
-            const lying = new Lying(bytes.length);
-            Uint8Array.prototype.set.call(lying, bytes);
-            return restoreCheckpoint(lying, fresh);
-          }
-          if (how === 'variables list proxy') {
-            let reads = 0;
-            return restoreCheckpoint(ckpt, new Proxy(fresh, { get: (t, p, r) => (p === 'length' ? (reads++ === 0 ? 3 : n) : Reflect.get(t, p, r)) }));
-          }
-          return restoreCheckpoint(ckpt, fresh);
-        },
-        plain: (x) => restoreCheckpoint(saveCheckpoint(x.opt, [x.w, x.b, x.table]), [x.w, x.b, x.table]),
-      }),
+            if (how === 'Uint8Array subclass') {
+              const bytes = encodeCheckpoint(ckpt);
+              class Lying extends Uint8Array {
+                override get length(): number {
+                  return n;
+                }
+                override subarray() {
+                  return new Uint8Array(n);
+                }
+              }
+              const lying = new Lying(bytes.length);
+              Uint8Array.prototype.set.call(lying, bytes);
+              return restoreCheckpoint(lying, fresh);
+            }
+            if (how === 'variables list proxy') {
+              let reads = 0;
+              return restoreCheckpoint(ckpt, new Proxy(fresh, { get: (t, p, r) => (p === 'length' ? (reads++ === 0 ? 3 : n) : Reflect.get(t, p, r)) }));
+            }
+            return restoreCheckpoint(ckpt, fresh);
+          },
+          plain: (x) => restoreCheckpoint(saveCheckpoint(x.opt, [x.w, x.b, x.table]), [x.w, x.b, x.table]),
+        }),
     ));
 });

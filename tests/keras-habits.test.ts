@@ -48,7 +48,21 @@ describe('positional constructor arguments, in Keras order', () => {
     ['Adamax', () => new Adamax(0.002, 0.8, 0.99, 1e-3), () => new Adamax({ learningRate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1e-3 })],
     ['Nadam', () => new Nadam(0.002, 0.8, 0.99, 1e-3), () => new Nadam({ learningRate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1e-3 })],
     // Keras' Ftrl puts `name` before l2 shrinkage and beta.
-    ['Ftrl', () => new Ftrl(0.05, -0.6, 0.2, 0.01, 0.02, 'f', 0.03, 0.1), () => new Ftrl({ learningRate: 0.05, learningRatePower: -0.6, initialAccumulatorValue: 0.2, l1RegularizationStrength: 0.01, l2RegularizationStrength: 0.02, name: 'f', l2ShrinkageRegularizationStrength: 0.03, beta: 0.1 })],
+    [
+      'Ftrl',
+      () => new Ftrl(0.05, -0.6, 0.2, 0.01, 0.02, 'f', 0.03, 0.1),
+      () =>
+        new Ftrl({
+          learningRate: 0.05,
+          learningRatePower: -0.6,
+          initialAccumulatorValue: 0.2,
+          l1RegularizationStrength: 0.01,
+          l2RegularizationStrength: 0.02,
+          name: 'f',
+          l2ShrinkageRegularizationStrength: 0.03,
+          beta: 0.1,
+        }),
+    ],
   ];
   test.each(cases)('%s: positional arguments make the same optimizer as the options object', (_, positional, named) => {
     const a = positional();
@@ -69,19 +83,41 @@ describe('positional constructor arguments, in Keras order', () => {
     // (Untyped calls, as from JavaScript.)
     const AnyAdam = Adam as unknown as new (...args: unknown[]) => Adam;
     expect(() => new AnyAdam(1, 2, 3, 4, true, 'a', 7)).toThrow(ArgumentError);
-    expect(() => new AnyAdam(1, 2, 3, 4, true, 'a', 7)).toThrow(/Adam takes one options object or at most 6 arguments \(learningRate, beta1, beta2, epsilon, amsgrad, name\), got 7/);
+    expect(() => new AnyAdam(1, 2, 3, 4, true, 'a', 7)).toThrow(
+      /Adam takes one options object or at most 6 arguments \(learningRate, beta1, beta2, epsilon, amsgrad, name\), got 7/,
+    );
     expect(() => new Adam({} as never, 0.9)).toThrow(/learning_rate/);
   });
 
   const schedules: Array<[string, () => LearningRateSchedule, () => LearningRateSchedule]> = [
-    ['ExponentialDecay', () => new ExponentialDecay(0.1, 1000, 0.96, true, 'e'), () => new ExponentialDecay({ initialLearningRate: 0.1, decaySteps: 1000, decayRate: 0.96, staircase: true, name: 'e' })],
+    [
+      'ExponentialDecay',
+      () => new ExponentialDecay(0.1, 1000, 0.96, true, 'e'),
+      () => new ExponentialDecay({ initialLearningRate: 0.1, decaySteps: 1000, decayRate: 0.96, staircase: true, name: 'e' }),
+    ],
     ['PiecewiseConstantDecay', () => new PiecewiseConstantDecay([10, 20], [1, 0.5, 0.1]), () => new PiecewiseConstantDecay({ boundaries: [10, 20], values: [1, 0.5, 0.1] })],
-    ['PolynomialDecay', () => new PolynomialDecay(0.1, 100, 0.01, 2, true), () => new PolynomialDecay({ initialLearningRate: 0.1, decaySteps: 100, endLearningRate: 0.01, power: 2, cycle: true })],
+    [
+      'PolynomialDecay',
+      () => new PolynomialDecay(0.1, 100, 0.01, 2, true),
+      () => new PolynomialDecay({ initialLearningRate: 0.1, decaySteps: 100, endLearningRate: 0.01, power: 2, cycle: true }),
+    ],
     ['InverseTimeDecay', () => new InverseTimeDecay(0.1, 100, 0.5), () => new InverseTimeDecay({ initialLearningRate: 0.1, decaySteps: 100, decayRate: 0.5 })],
     ['CosineDecay', () => new CosineDecay(0.1, 100, 0.1), () => new CosineDecay({ initialLearningRate: 0.1, decaySteps: 100, alpha: 0.1 })],
-    ['CosineDecayRestarts', () => new CosineDecayRestarts(0.1, 100, 3, 0.5, 0.1), () => new CosineDecayRestarts({ initialLearningRate: 0.1, firstDecaySteps: 100, tMul: 3, mMul: 0.5, alpha: 0.1 })],
-    ['LinearCosineDecay', () => new LinearCosineDecay(0.1, 100, 1, 0.1, 0.01), () => new LinearCosineDecay({ initialLearningRate: 0.1, decaySteps: 100, numPeriods: 1, alpha: 0.1, beta: 0.01 })],
-    ['NoisyLinearCosineDecay', () => new NoisyLinearCosineDecay(0.1, 100, 2, 0.5, 1, 0.1, 0.01), () => new NoisyLinearCosineDecay({ initialLearningRate: 0.1, decaySteps: 100, initialVariance: 2, varianceDecay: 0.5, numPeriods: 1, alpha: 0.1, beta: 0.01 })],
+    [
+      'CosineDecayRestarts',
+      () => new CosineDecayRestarts(0.1, 100, 3, 0.5, 0.1),
+      () => new CosineDecayRestarts({ initialLearningRate: 0.1, firstDecaySteps: 100, tMul: 3, mMul: 0.5, alpha: 0.1 }),
+    ],
+    [
+      'LinearCosineDecay',
+      () => new LinearCosineDecay(0.1, 100, 1, 0.1, 0.01),
+      () => new LinearCosineDecay({ initialLearningRate: 0.1, decaySteps: 100, numPeriods: 1, alpha: 0.1, beta: 0.01 }),
+    ],
+    [
+      'NoisyLinearCosineDecay',
+      () => new NoisyLinearCosineDecay(0.1, 100, 2, 0.5, 1, 0.1, 0.01),
+      () => new NoisyLinearCosineDecay({ initialLearningRate: 0.1, decaySteps: 100, initialVariance: 2, varianceDecay: 0.5, numPeriods: 1, alpha: 0.1, beta: 0.01 }),
+    ],
   ];
   test.each(schedules)('%s: positional arguments make the same schedule as the options object', (_, positional, named) => {
     const a = positional();
@@ -99,7 +135,9 @@ describe('positional constructor arguments, in Keras order', () => {
 describe('snake_case option keys', () => {
   test('an optimizer option in Keras spelling is refused with its camelCase name', () => {
     expect(() => new Adam({ learning_rate: 0.01 } as never)).toThrow(ConfigError);
-    expect(() => new Adam({ learning_rate: 0.01 } as never)).toThrow('Unexpected keyword argument passed to optimizer: learning_rate (options are camelCase: did you mean learningRate?)');
+    expect(() => new Adam({ learning_rate: 0.01 } as never)).toThrow(
+      'Unexpected keyword argument passed to optimizer: learning_rate (options are camelCase: did you mean learningRate?)',
+    );
     expect(() => new Adam({ beta_1: 0.5 } as never)).toThrow(/did you mean beta1\?/);
     expect(() => new Ftrl({ l2_shrinkage_regularization_strength: 0.5 } as never)).toThrow(/did you mean l2ShrinkageRegularizationStrength\?/);
     // A key that is not an option in any spelling gets Keras' text alone.
@@ -107,7 +145,9 @@ describe('snake_case option keys', () => {
   });
 
   test('a schedule option in Keras spelling is refused with its camelCase name', () => {
-    expect(() => new ExponentialDecay({ initial_learning_rate: 0.1, decaySteps: 10, decayRate: 0.5 } as never)).toThrow(/unexpected keyword argument `initial_learning_rate` \(options are camelCase: did you mean initialLearningRate\?\)/);
+    expect(() => new ExponentialDecay({ initial_learning_rate: 0.1, decaySteps: 10, decayRate: 0.5 } as never)).toThrow(
+      /unexpected keyword argument `initial_learning_rate` \(options are camelCase: did you mean initialLearningRate\?\)/,
+    );
   });
 });
 
@@ -191,6 +231,11 @@ describe('errors of common mistakes', () => {
       '-e',
       "const s = await import('simdopt'); try { new s.Variable([1]); } catch (e) { console.log(JSON.stringify({ name: e.name, state: e instanceof s.StateError, code: e.code, message: e.message })); }",
     ]);
-    expect(JSON.parse(out.stdout)).toEqual({ name: 'StateError', state: true, code: 'NotReady', message: 'simdopt is not loaded yet: `await ready()` before creating variables or optimizers' });
+    expect(JSON.parse(out.stdout)).toEqual({
+      name: 'StateError',
+      state: true,
+      code: 'NotReady',
+      message: 'simdopt is not loaded yet: `await ready()` before creating variables or optimizers',
+    });
   });
 });

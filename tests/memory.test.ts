@@ -26,7 +26,10 @@ describe('dispose frees memory', () => {
       const v = new Variable([1, 2, 3], { name: 'v' });
       const tbl = new Variable([1, 2, 3, 4], { shape: [2, 2], name: 'tbl' });
       const gt = new Tensor(g);
-      opt.applyGradients([[i % 2 ? gt : g, v], [new IndexedSlices([1, 1], [i % 2], [2, 2]), tbl]]);
+      opt.applyGradients([
+        [i % 2 ? gt : g, v],
+        [new IndexedSlices([1, 1], [i % 2], [2, 2]), tbl],
+      ]);
       gt.dispose();
       v.dispose();
       tbl.dispose();
@@ -34,7 +37,9 @@ describe('dispose frees memory', () => {
       if (i > WARMUP && i % 10_000 === 0) expect([i, memoryBytes()]).toEqual([i, warm]);
     }
     const end = stats();
-    console.log(`${N} optimizer lifecycles in ${Date.now() - t0} ms; memory ${warm} bytes after warm-up, ${end.memoryBytes} at the end; tensors ${start.tensors} -> ${end.tensors}, optimizers ${start.optimizers} -> ${end.optimizers}`);
+    console.log(
+      `${N} optimizer lifecycles in ${Date.now() - t0} ms; memory ${warm} bytes after warm-up, ${end.memoryBytes} at the end; tensors ${start.tensors} -> ${end.tensors}, optimizers ${start.optimizers} -> ${end.optimizers}`,
+    );
     expect(end.memoryBytes).toBe(warm);
     expect(end.tensors).toBe(start.tensors);
     expect(end.optimizers).toBe(start.optimizers);
@@ -66,12 +71,19 @@ describe('WASM memory growth mid-training', () => {
     const refA = new Variable([1, 2, 3, 4, 5], { name: 'a' });
     const refT = new Variable([1, 2, 3, 4, 5, 6], { shape: [3, 2], name: 't' });
     const refOpt = new Adam({ learningRate: 0.1, amsgrad: true });
-    for (let i = 0; i < 2; i++) refOpt.applyGradients([[grad, refA], [rows(), refT]]);
+    for (let i = 0; i < 2; i++)
+      refOpt.applyGradients([
+        [grad, refA],
+        [rows(), refT],
+      ]);
 
     const a = new Variable([1, 2, 3, 4, 5], { name: 'a' });
     const t = new Variable([1, 2, 3, 4, 5, 6], { shape: [3, 2], name: 't' });
     const opt = new Adam({ learningRate: 0.1, amsgrad: true });
-    opt.applyGradients([[grad, a], [rows(), t]]);
+    opt.applyGradients([
+      [grad, a],
+      [rows(), t],
+    ]);
     const slots = ['m', 'v', 'vhat'].map((s) => opt.getSlot(a, s));
     const staleView = a.value;
     const before = { a: bits(a.read()), slots: slots.map((s) => bits(s.read())), grad: bits(grad.read()) };
@@ -101,10 +113,15 @@ describe('WASM memory growth mid-training', () => {
     expect(slots[0].value.length).toBe(5);
 
     // And the run goes on exactly as without the growth.
-    opt.applyGradients([[grad, a], [rows(), t]]);
+    opt.applyGradients([
+      [grad, a],
+      [rows(), t],
+    ]);
     expect(bits(a.read())).toEqual(bits(refA.read()));
     expect(bits(t.read())).toEqual(bits(refT.read()));
-    expect(opt.getWeights().map((w) => (w instanceof BigInt64Array ? [Number(w[0])] : bits(w)))).toEqual(refOpt.getWeights().map((w) => (w instanceof BigInt64Array ? [Number(w[0])] : bits(w))));
+    expect(opt.getWeights().map((w) => (w instanceof BigInt64Array ? [Number(w[0])] : bits(w)))).toEqual(
+      refOpt.getWeights().map((w) => (w instanceof BigInt64Array ? [Number(w[0])] : bits(w))),
+    );
     expect(big[39].value[0]).toBeLessThan(39);
     expect(big[39].value[0]).toBeGreaterThan(38.9);
 

@@ -173,7 +173,9 @@ describe('SIMD, scalar and native builds give bit-identical trajectories', () =>
     const [simd, scalar, nat] = await Promise.all([wasm('simd', text), wasm('scalar', text), native(text)]);
     results = { simd, scalar, native: nat };
     const values = spec.cases.reduce((n, c) => n + c.variables.reduce((m, v) => m + v.shape.reduce((a, b) => a * b, 1), 0) * STEPS, 0);
-    console.log(`determinism: ${spec.cases.length} trajectories (${CONFIGS.length} configs, finite and non-finite gradients), ${STEPS} steps each, ${values} variable values per build compared (plus every slot)`);
+    console.log(
+      `determinism: ${spec.cases.length} trajectories (${CONFIGS.length} configs, finite and non-finite gradients), ${STEPS} steps each, ${values} variable values per build compared (plus every slot)`,
+    );
   }, 900_000);
 
   test('every build ran every case', () => {

@@ -94,7 +94,15 @@ describe('the tarball', () => {
     // `import 'simdopt/tfjs'` alone registers the optimizer class with tfjs (to load saved
     // models): package.json's `sideEffects` names that file, so esbuild must keep it...
     const bundle = async (code: string) => {
-      const r = await build({ stdin: { contents: code, resolveDir: project }, bundle: true, format: 'esm', platform: 'browser', external: ['@tensorflow/tfjs-core'], write: false, logLevel: 'silent' });
+      const r = await build({
+        stdin: { contents: code, resolveDir: project },
+        bundle: true,
+        format: 'esm',
+        platform: 'browser',
+        external: ['@tensorflow/tfjs-core'],
+        write: false,
+        logLevel: 'silent',
+      });
       return new TextDecoder().decode(r.outputFiles[0].contents);
     };
     expect(await bundle("import 'simdopt/tfjs';")).toMatch(/registerClass/);
@@ -161,7 +169,14 @@ function expectTfNumbers(r: WorkloadResult): void {
   // TF 2.4: Adam(0.1) on tf.Variable(10.0) with gradient 1.0 gives 9.900001 (float32).
   expect(r.scalar.bits).toEqual(f32Bits([9.900001]));
   const one = adamAmsgradReference([1, 2, 3, 4], [[0.1, -0.2, 0.3, -0.4]], 0.1);
-  const two = adamAmsgradReference([1, 2, 3, 4], [[0.1, -0.2, 0.3, -0.4], [-0.5, 0.05, 0, 2]], 0.1);
+  const two = adamAmsgradReference(
+    [1, 2, 3, 4],
+    [
+      [0.1, -0.2, 0.3, -0.4],
+      [-0.5, 0.05, 0, 2],
+    ],
+    0.1,
+  );
   r.amsgrad.afterOne.values.forEach((x, i) => expect(Math.abs(x - one[i])).toBeLessThan(4e-6));
   r.amsgrad.afterTwo.values.forEach((x, i) => expect(Math.abs(x - two[i])).toBeLessThan(4e-6));
   expect(r.amsgrad.weightNames).toEqual(['Adam/iter:0', 'Adam/w/m:0', 'Adam/w/v:0', 'Adam/w/vhat:0']);
@@ -173,11 +188,7 @@ describe('installed into a fresh project', () => {
     copyFileSync(join(ROOT, 'tests', 'browser', 'workload.mjs'), join(project, 'workload.mjs'));
     writeFileSync(
       join(project, 'main.mjs'),
-      [
-        "import { run } from './workload.mjs';",
-        "const resolved = import.meta.resolve('simdopt');",
-        'console.log(JSON.stringify({ resolved, result: await run() }));',
-      ].join('\n'),
+      ["import { run } from './workload.mjs';", "const resolved = import.meta.resolve('simdopt');", 'console.log(JSON.stringify({ resolved, result: await run() }));'].join('\n'),
     );
     const out = await node(['main.mjs'], { cwd: project });
     const { resolved, result } = JSON.parse(out.stdout) as { resolved: string; result: WorkloadResult };
@@ -253,7 +264,15 @@ describe('installed into a fresh project', () => {
     );
     const configs = {
       // A Node project: ES modules with node16 resolution (package.json "exports" and "types").
-      'tsconfig.node16.json': { module: 'node16', moduleResolution: 'node16', target: 'es2022', lib: ['es2022'], types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')], skipLibCheck: true },
+      'tsconfig.node16.json': {
+        module: 'node16',
+        moduleResolution: 'node16',
+        target: 'es2022',
+        lib: ['es2022'],
+        types: ['node'],
+        typeRoots: [join(ROOT, 'node_modules', '@types')],
+        skipLibCheck: true,
+      },
       // A bundled web app, with simdopt's own declarations checked too.
       'tsconfig.bundler.json': { module: 'esnext', moduleResolution: 'bundler', target: 'es2022', lib: ['es2022', 'dom'], types: [], skipLibCheck: false },
     };

@@ -229,7 +229,16 @@ describe('applyGradients with gradient hooks', () => {
 /** A custom optimizer (its update in JavaScript): plain SGD. */
 class JsSgd extends Optimizer {
   constructor(options: Record<string, unknown> = {}) {
-    super({ className: 'JsSgd', config: [['learning_rate', 0.1], ['decay', 0]] }, options);
+    super(
+      {
+        className: 'JsSgd',
+        config: [
+          ['learning_rate', 0.1],
+          ['decay', 0],
+        ],
+      },
+      options,
+    );
   }
   protected override resourceApplyDense(grad: Float32Array, v: Variable, s: ApplyState): void {
     const x = v.value;

@@ -79,7 +79,10 @@ function makeWorld(config: [string, Record<string, unknown>]): World {
   const w = new Variable([0.5, -1, 2, 3, -4, 0.25], { shape: [2, 3], name: 'w' });
   const b = new Variable([1, 2, 3, 4, 5], { name: 'b' });
   const s = new Variable(1.5, { shape: [], name: 's' });
-  const table = new Variable(Float32Array.from({ length: 12 }, (_, i) => i / 3), { shape: [4, 3], name: 'table' });
+  const table = new Variable(
+    Float32Array.from({ length: 12 }, (_, i) => i / 3),
+    { shape: [4, 3], name: 'table' },
+  );
   const grad = new Tensor([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], { shape: [2, 3], name: 'grad' });
   const opt = deserialize({ class_name: config[0], config: { learning_rate: 0.05, ...config[1] } });
   const other = new SGD({ learningRate: 0.1, momentum: 0.5, name: 'other' });
@@ -102,7 +105,8 @@ function dispose(world: World): void {
   for (const t of [...world.vars, world.grad]) t.dispose();
 }
 
-const bits = (a: Float32Array | BigInt64Array) => (a instanceof BigInt64Array ? a[0].toString() : Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length), (x) => x.toString(16)).join(','));
+const bits = (a: Float32Array | BigInt64Array) =>
+  a instanceof BigInt64Array ? a[0].toString() : Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length), (x) => x.toString(16)).join(',');
 
 function protoFingerprint(): string {
   const describeProto = (p: object) =>
@@ -173,7 +177,8 @@ function refused(category: string, world: World, act: (w: World) => unknown, cls
   const classes = cls === undefined ? [] : Array.isArray(cls) ? cls : [cls];
   if (classes.length && !classes.some((c) => error instanceof c)) throw new Error(`${category}: wrong class: ${describeError(error)}`);
   if (mention && !mention.test(error.message)) throw new Error(`${category}: message does not name the problem (${mention}): ${describeError(error)}`);
-  if (!error.message || error.message.includes('undefined is not') || error.message.includes('Cannot read prop')) throw new Error(`${category}: unhelpful message: ${error.message}`);
+  if (!error.message || error.message.includes('undefined is not') || error.message.includes('Cannot read prop'))
+    throw new Error(`${category}: unhelpful message: ${error.message}`);
   const after = snapshot(world);
   if (after !== before) throw new Error(`${category}: state changed after ${describeError(error)}\nbefore ${before}\nafter  ${after}`);
   return false;
@@ -299,7 +304,12 @@ describe('applyGradients with bad input', () => {
   });
 
   test('dense gradients of the wrong length', () => {
-    const arb = fc.tuple(configIndex, fc.nat({ max: 40 }).filter((n) => n !== 6), fc.boolean(), fc.nat());
+    const arb = fc.tuple(
+      configIndex,
+      fc.nat({ max: 40 }).filter((n) => n !== 6),
+      fc.boolean(),
+      fc.nat(),
+    );
     property(arb, ([ci, n, typed, at]) =>
       withWorld(ci, (w) => {
         const g = typed ? new Float32Array(n).fill(0.5) : Array.from({ length: n }, () => 0.5);
@@ -317,7 +327,10 @@ describe('applyGradients with bad input', () => {
 
   test('gradients of the wrong type (strings, objects, Float64Array, BigInt, mixed arrays)', () => {
     const mixed = fc
-      .array(fc.oneof(fc.double(), fc.string({ maxLength: 2 }), fc.bigInt(), fc.constant(null), fc.constant(undefined), fc.constant({}), fc.constant([1])), { minLength: 6, maxLength: 6 })
+      .array(fc.oneof(fc.double(), fc.string({ maxLength: 2 }), fc.bigInt(), fc.constant(null), fc.constant(undefined), fc.constant({}), fc.constant([1])), {
+        minLength: 6,
+        maxLength: 6,
+      })
       .filter((a) => !a.every((x) => typeof x === 'number'));
     const typed = fc.oneof(
       fc.float64Array({ minLength: 6, maxLength: 6 }),
@@ -338,23 +351,51 @@ describe('applyGradients with bad input', () => {
         const idx = [...good];
         idx.splice(pos % (idx.length + 1), 0, badIndex);
         const g = new IndexedSlices(new Float32Array(idx.length * 3).fill(1), idx, [4, 3]);
-        refused('sparse: index out of range or negative', w, () => apply(w, withBad(w, [g, w.table], at)), IndexError, new RegExp(`Index ${badIndex} at offset \\d+ .*out of range`));
+        refused(
+          'sparse: index out of range or negative',
+          w,
+          () => apply(w, withBad(w, [g, w.table], at)),
+          IndexError,
+          new RegExp(`Index ${badIndex} at offset \\d+ .*out of range`),
+        );
       }),
     );
-    const nonInteger = fc.oneof(fc.double().filter((x) => !Number.isInteger(x)), fc.constantFrom(2 ** 31, -(2 ** 31) - 1, 1e20), fc.constantFrom('1', null, undefined, {}, 1n));
+    const nonInteger = fc.oneof(
+      fc.double().filter((x) => !Number.isInteger(x)),
+      fc.constantFrom(2 ** 31, -(2 ** 31) - 1, 1e20),
+      fc.constantFrom('1', null, undefined, {}, 1n),
+    );
     property(fc.tuple(configIndex, nonInteger), ([ci, ix]) =>
-      withWorld(ci, (w) => refused('sparse: non-integer or non-int32 index', w, () => apply(w, [[new IndexedSlices([1, 1, 1], [ix as number], [4, 3]), w.table]]), ArgumentError, /index|indices/i)),
+      withWorld(ci, (w) =>
+        refused('sparse: non-integer or non-int32 index', w, () => apply(w, [[new IndexedSlices([1, 1, 1], [ix as number], [4, 3]), w.table]]), ArgumentError, /index|indices/i),
+      ),
     );
     property(fc.tuple(configIndex, fc.array(fc.nat({ max: 3 }), { maxLength: 4 }), fc.nat({ max: 20 }), fc.nat()), ([ci, idx, len, at]) => {
       if (len === idx.length * 3) len++;
-      withWorld(ci, (w) => refused('sparse: values of the wrong size', w, () => apply(w, withBad(w, [new IndexedSlices(new Float32Array(len), idx, [4, 3]), w.table], at)), ShapeError, /gradient for variable 'table'/));
+      withWorld(ci, (w) =>
+        refused(
+          'sparse: values of the wrong size',
+          w,
+          () => apply(w, withBad(w, [new IndexedSlices(new Float32Array(len), idx, [4, 3]), w.table], at)),
+          ShapeError,
+          /gradient for variable 'table'/,
+        ),
+      );
     });
     property(fc.tuple(configIndex, fc.array(fc.nat({ max: 3 }), { maxLength: 3 })), ([ci, idx]) =>
       withWorld(ci, (w) => refused('sparse: scalar variable', w, () => apply(w, [[new IndexedSlices(new Float32Array(idx.length), idx), w.s]]), ShapeError, /scalar/)),
     );
     const notNumbers = junk.filter((x) => !(ArrayBuffer.isView(x) && !(x instanceof BigInt64Array || x instanceof BigUint64Array || x instanceof DataView)));
     property(fc.tuple(configIndex, fc.oneof(notNumbers, fc.constant(['a', 'b', 'c']))), ([ci, values]) =>
-      withWorld(ci, (w) => refused('sparse: values not numbers', w, () => apply(w, [[new IndexedSlices(values as never, [0], [4, 3]), w.table]]), [ArgumentError, ShapeError], /values|gradient for variable 'table'/)),
+      withWorld(ci, (w) =>
+        refused(
+          'sparse: values not numbers',
+          w,
+          () => apply(w, [[new IndexedSlices(values as never, [0], [4, 3]), w.table]]),
+          [ArgumentError, ShapeError],
+          /values|gradient for variable 'table'/,
+        ),
+      ),
     );
     // Regression: 4096 indices x 2^20-element rows wrapped around to 0 in wasm32 usize, passed
     // the size check with empty values, and trapped in the kernel.
@@ -380,7 +421,19 @@ describe('applyGradients with bad input', () => {
       }),
     );
     property(fc.tuple(configIndex, fc.integer({ min: 1, max: 4 })), ([ci, n]) =>
-      withWorld(ci, (w) => refused('no gradient for any variable', w, () => apply(w, w.vars.slice(0, n).map((v) => [null, v])), StateError, /No gradients provided/)),
+      withWorld(ci, (w) =>
+        refused(
+          'no gradient for any variable',
+          w,
+          () =>
+            apply(
+              w,
+              w.vars.slice(0, n).map((v) => [null, v]),
+            ),
+          StateError,
+          /No gradients provided/,
+        ),
+      ),
     );
     withWorld(0, (w) => {
       fixed.set('gradient tensor is the variable', 1);
@@ -427,7 +480,17 @@ describe('applyGradients with bad input', () => {
     ];
     for (const [label, f] of calls) {
       const before = stats();
-      expect([label, (() => { try { f(); return 'accepted'; } catch (e) { return e instanceof StateError && /disposed/.test((e as Error).message) ? 'StateError' : describeError(e); } })()]).toEqual([label, 'StateError']);
+      expect([
+        label,
+        (() => {
+          try {
+            f();
+            return 'accepted';
+          } catch (e) {
+            return e instanceof StateError && /disposed/.test((e as Error).message) ? 'StateError' : describeError(e);
+          }
+        })(),
+      ]).toEqual([label, 'StateError']);
       expect(stats()).toEqual(before);
     }
     fixed.set('methods of disposed objects', calls.length);
@@ -441,7 +504,11 @@ describe('applyGradients with bad input', () => {
       fc.record({ onNonFinite: fc.constantFrom(1, 'f', {}, null) }),
       fc.record({ experimentalAggregateGradients: fc.constantFrom(1, 'no', {}) }),
     );
-    property(fc.tuple(configIndex, opts), ([ci, o]) => withWorld(ci, (w) => refused('applyGradients options', w, () => apply(w, [[[1, 1, 1, 1, 1, 1], w.w]], o), ArgumentError, /options|skipNonFinite|onNonFinite|experimentalAggregateGradients/)));
+    property(fc.tuple(configIndex, opts), ([ci, o]) =>
+      withWorld(ci, (w) =>
+        refused('applyGradients options', w, () => apply(w, [[[1, 1, 1, 1, 1, 1], w.w]], o), ArgumentError, /options|skipNonFinite|onNonFinite|experimentalAggregateGradients/),
+      ),
+    );
   });
 });
 
@@ -454,7 +521,13 @@ describe('hyperparameters', () => {
       const key = keys[k % keys.length];
       withWorld(ci, (w) =>
         // (An object for learning_rate is read as a schedule config: a ConfigError.)
-        refused('constructor: bad hyperparameter value', w, () => deserialize({ class_name: cls, config: { ...cfg, [key]: value } }), [HyperparameterError, ArgumentError, ConfigError], new RegExp(`${key}|finite|must be|config`)),
+        refused(
+          'constructor: bad hyperparameter value',
+          w,
+          () => deserialize({ class_name: cls, config: { ...cfg, [key]: value } }),
+          [HyperparameterError, ArgumentError, ConfigError],
+          new RegExp(`${key}|finite|must be|config`),
+        ),
       );
     });
   });
@@ -466,7 +539,14 @@ describe('hyperparameters', () => {
       const key = keys[k % keys.length];
       withWorld(ci, (w) => {
         let made: Optimizer | undefined;
-        const accepted = refused('constructor: edge numbers (accepted or refused)', w, () => (made = deserialize({ class_name: cls, config: { ...cfg, [key]: value } })), HyperparameterError, undefined, true);
+        const accepted = refused(
+          'constructor: edge numbers (accepted or refused)',
+          w,
+          () => (made = deserialize({ class_name: cls, config: { ...cfg, [key]: value } })),
+          HyperparameterError,
+          undefined,
+          true,
+        );
         if (accepted) {
           expect(made!.getConfig()[key]).toBe(key === 'epsilon' && value === 0 ? 1e-7 : value);
           made!.dispose();
@@ -485,7 +565,13 @@ describe('hyperparameters', () => {
     );
     property(fc.tuple(configIndex, fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'beta3', 'lr_')), fc.double()), ([ci, key, value]) =>
       withWorld(ci, (w) => {
-        if (hyperKeys(w).includes(key) || hyperKeys(w).map((x) => x.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())).includes(key)) return;
+        if (
+          hyperKeys(w).includes(key) ||
+          hyperKeys(w)
+            .map((x) => x.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()))
+            .includes(key)
+        )
+          return;
         refused('setHyper: unknown key', w, () => w.opt.setHyper(key, value), ConfigError, /unknown hyperparameter/);
       }),
     );
@@ -507,8 +593,15 @@ describe('hyperparameters', () => {
       w.opt.globalClipnorm = 1;
       refused('fixed', w, () => (w.opt.clipnorm = 1), HyperparameterError, /Cannot accept both/);
     });
-    const itJunk = fc.oneof(fc.integer({ max: -1 }), fc.double().filter((x) => !Number.isSafeInteger(x) || x < 0), fc.constantFrom(2 ** 53, 1e300, NaN), notANumber);
-    property(fc.tuple(configIndex, itJunk), ([ci, value]) => withWorld(ci, (w) => refused('iterations setter', w, () => (w.opt.iterations = value as number), ArgumentError, /iterations/)));
+    const itJunk = fc.oneof(
+      fc.integer({ max: -1 }),
+      fc.double().filter((x) => !Number.isSafeInteger(x) || x < 0),
+      fc.constantFrom(2 ** 53, 1e300, NaN),
+      notANumber,
+    );
+    property(fc.tuple(configIndex, itJunk), ([ci, value]) =>
+      withWorld(ci, (w) => refused('iterations setter', w, () => (w.opt.iterations = value as number), ArgumentError, /iterations/)),
+    );
   });
 
   test('function hyperparameters returning junk, or throwing', () => {
@@ -586,7 +679,14 @@ describe('configs: deserialize / fromConfig / get with hostile input', () => {
   function refusedConfig(category: string, config: unknown, customObjects?: unknown) {
     withWorld(0, (w) => {
       let made: unknown;
-      const accepted = refused(category, w, () => (made = customObjects === undefined ? deserialize(config as never) : deserialize(config as never, customObjects as never)), [ConfigError, HyperparameterError, ArgumentError], undefined, true);
+      const accepted = refused(
+        category,
+        w,
+        () => (made = customObjects === undefined ? deserialize(config as never) : deserialize(config as never, customObjects as never)),
+        [ConfigError, HyperparameterError, ArgumentError],
+        undefined,
+        true,
+      );
       if (accepted) {
         // Only a well-formed config may be accepted; it builds a working optimizer.
         expect(made).toBeInstanceOf(Optimizer);
@@ -597,19 +697,37 @@ describe('configs: deserialize / fromConfig / get with hostile input', () => {
 
   test('unknown keys, wrong types, enormous numbers, hostile keys (no prototype pollution)', () => {
     const value = fc.oneof(fc.jsonValue({ maxDepth: 3 }), nonFiniteOrHuge, fc.constantFrom(1e308, -1e308, 2 ** 53 + 1, 5e-324), fc.constant(deep(50)), fc.constant(deep(2000)));
-    const key = fc.oneof(fc.constantFrom(...HOSTILE_KEYS, 'PROTO', 'learning_rate', 'lr', 'decay', 'beta_1', 'momentum', 'name', 'clipnorm', 'amsgrad', 'epsilon'), fc.string({ maxLength: 12 }));
+    const key = fc.oneof(
+      fc.constantFrom(...HOSTILE_KEYS, 'PROTO', 'learning_rate', 'lr', 'decay', 'beta_1', 'momentum', 'name', 'clipnorm', 'amsgrad', 'epsilon'),
+      fc.string({ maxLength: 12 }),
+    );
     const config = fc.dictionary(key, value, { maxKeys: 4 });
     const className = fc.oneof(fc.constantFrom(...CONFIGS.map(([c]) => c), 'adam', 'RMSProp', ...HOSTILE_KEYS, 'PROTO'), fc.string({ maxLength: 8 }));
     property(fc.tuple(className, config), ([cls, cfg]) => refusedConfig('deserialize: random configs', parsed({ class_name: cls, config: cfg })));
-    property(fc.oneof(junk, fc.constant(null), fc.record({ class_name: junk }), fc.record({ class_name: fc.constant('Adam'), config: fc.oneof(junk.filter((x) => typeof x !== 'object' || Array.isArray(x) || x instanceof Date || ArrayBuffer.isView(x))) }, { requiredKeys: ['class_name'] })), (cfg) =>
-      refusedConfig('deserialize: malformed envelope', cfg),
+    property(
+      fc.oneof(
+        junk,
+        fc.constant(null),
+        fc.record({ class_name: junk }),
+        fc.record(
+          { class_name: fc.constant('Adam'), config: fc.oneof(junk.filter((x) => typeof x !== 'object' || Array.isArray(x) || x instanceof Date || ArrayBuffer.isView(x))) },
+          { requiredKeys: ['class_name'] },
+        ),
+      ),
+      (cfg) => refusedConfig('deserialize: malformed envelope', cfg),
     );
     // Schedules: hostile nested configs.
     const schedule = fc.record({
       class_name: fc.oneof(fc.constantFrom('ExponentialDecay', 'PiecewiseConstantDecay', 'CosineDecay', ...HOSTILE_KEYS, 'PROTO'), fc.string({ maxLength: 6 })),
-      config: fc.dictionary(fc.oneof(fc.constantFrom(...HOSTILE_KEYS, 'PROTO', 'initial_learning_rate', 'decay_steps', 'decay_rate', 'boundaries', 'values'), fc.string({ maxLength: 6 })), value, { maxKeys: 4 }),
+      config: fc.dictionary(
+        fc.oneof(fc.constantFrom(...HOSTILE_KEYS, 'PROTO', 'initial_learning_rate', 'decay_steps', 'decay_rate', 'boundaries', 'values'), fc.string({ maxLength: 6 })),
+        value,
+        { maxKeys: 4 },
+      ),
     });
-    property(fc.tuple(fc.constantFrom(...CONFIGS.map(([c]) => c)), schedule), ([cls, s]) => refusedConfig('deserialize: hostile schedule configs', parsed({ class_name: cls, config: { learning_rate: s } })));
+    property(fc.tuple(fc.constantFrom(...CONFIGS.map(([c]) => c)), schedule), ([cls, s]) =>
+      refusedConfig('deserialize: hostile schedule configs', parsed({ class_name: cls, config: { learning_rate: s } })),
+    );
     // get() with junk identifiers, customObjects that are not classes.
     property(fc.oneof(junk, fc.constant(null), fc.string({ maxLength: 6 })), (id) => {
       withWorld(0, (w) => {
@@ -617,8 +735,19 @@ describe('configs: deserialize / fromConfig / get with hostile input', () => {
         if (refused('get: junk identifiers', w, () => (made = get(id as never)), ConfigError, undefined, true)) (made as Optimizer).dispose();
       });
     });
-    property(fc.tuple(fc.constantFrom('Adam', 'Mine'), fc.oneof(junk, fc.constant(null), fc.constant({ Mine: 5 }), fc.constant({ Mine: () => 1 }), fc.constant({ Mine: { fromConfig: () => 5 } }), fc.constant({ Adam: class {} }))), ([cls, custom]) =>
-      refusedConfig('deserialize: bad customObjects', { class_name: cls, config: {} }, custom),
+    property(
+      fc.tuple(
+        fc.constantFrom('Adam', 'Mine'),
+        fc.oneof(
+          junk,
+          fc.constant(null),
+          fc.constant({ Mine: 5 }),
+          fc.constant({ Mine: () => 1 }),
+          fc.constant({ Mine: { fromConfig: () => 5 } }),
+          fc.constant({ Adam: class {} }),
+        ),
+      ),
+      ([cls, custom]) => refusedConfig('deserialize: bad customObjects', { class_name: cls, config: {} }, custom),
     );
     expect(protoFingerprint()).toBe(PROTO);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -627,15 +756,27 @@ describe('configs: deserialize / fromConfig / get with hostile input', () => {
   test('constructor options objects of the wrong kind', () => {
     // (A number, string or boolean is a positional learning rate, `new Adam(0.01)`: the
     // hyperparameter tests cover those.)
-    property(fc.tuple(fc.constantFrom(...CONFIGS.map(([c]) => c)), fc.oneof(fc.constantFrom(null, [1]), fc.record({ name: fc.oneof(fc.integer(), fc.constant({}), fc.constant([])) }), fc.record({ amsgrad: fc.constantFrom(1, 'yes') }))), ([cls, options]) =>
-      withWorld(0, (w) => {
-        const Cls = deserializeClass(cls);
-        let made: Optimizer | undefined;
-        const accepted = refused('constructor: options of the wrong kind', w, () => (made = new Cls(options)), [ArgumentError, ConfigError], /options|name|must be|Unexpected/, true);
-        // Only "amsgrad" on a class without it may reach the key check: never accepted.
-        expect(accepted).toBe(false);
-        made?.dispose();
-      }),
+    property(
+      fc.tuple(
+        fc.constantFrom(...CONFIGS.map(([c]) => c)),
+        fc.oneof(fc.constantFrom(null, [1]), fc.record({ name: fc.oneof(fc.integer(), fc.constant({}), fc.constant([])) }), fc.record({ amsgrad: fc.constantFrom(1, 'yes') })),
+      ),
+      ([cls, options]) =>
+        withWorld(0, (w) => {
+          const Cls = deserializeClass(cls);
+          let made: Optimizer | undefined;
+          const accepted = refused(
+            'constructor: options of the wrong kind',
+            w,
+            () => (made = new Cls(options)),
+            [ArgumentError, ConfigError],
+            /options|name|must be|Unexpected/,
+            true,
+          );
+          // Only "amsgrad" on a class without it may reach the key check: never accepted.
+          expect(accepted).toBe(false);
+          made?.dispose();
+        }),
     );
   });
 });
@@ -659,7 +800,11 @@ describe('setWeights with wrong counts, shapes and types', () => {
         refused('setWeights: wrong size', w, () => w.opt.setWeights(ws), WeightsError, /elements/);
       }),
     );
-    const badWeight = fc.oneof(junk.filter((x) => !(ArrayBuffer.isView(x) && !(x instanceof BigInt64Array || x instanceof BigUint64Array || x instanceof DataView))), fc.constant(['1', '2']), fc.bigInt64Array({ minLength: 1, maxLength: 4 }));
+    const badWeight = fc.oneof(
+      junk.filter((x) => !(ArrayBuffer.isView(x) && !(x instanceof BigInt64Array || x instanceof BigUint64Array || x instanceof DataView))),
+      fc.constant(['1', '2']),
+      fc.bigInt64Array({ minLength: 1, maxLength: 4 }),
+    );
     property(fc.tuple(configIndex, fc.nat(), badWeight), ([ci, k, bad]) =>
       withWorld(ci, (w) => {
         const ws: unknown[] = w.opt.getWeights();
@@ -668,7 +813,13 @@ describe('setWeights with wrong counts, shapes and types', () => {
         refused('setWeights: weight of the wrong type', w, () => w.opt.setWeights(ws as never), WeightsError, /must be an array of numbers/);
       }),
     );
-    const badIterations = fc.oneof(fc.integer({ max: -1 }), fc.constantFrom(1.5, NaN, Infinity, 2 ** 60, -0.5), fc.bigInt({ min: -(2n ** 70n), max: -1n }), fc.bigInt({ min: 2n ** 53n, max: 2n ** 70n }), fc.constantFrom('1', {}, null, [], BigInt64Array.of(-1n)));
+    const badIterations = fc.oneof(
+      fc.integer({ max: -1 }),
+      fc.constantFrom(1.5, NaN, Infinity, 2 ** 60, -0.5),
+      fc.bigInt({ min: -(2n ** 70n), max: -1n }),
+      fc.bigInt({ min: 2n ** 53n, max: 2n ** 70n }),
+      fc.constantFrom('1', {}, null, [], BigInt64Array.of(-1n)),
+    );
     property(fc.tuple(configIndex, badIterations), ([ci, it]) =>
       withWorld(ci, (w) => {
         const ws: unknown[] = w.opt.getWeights();
@@ -676,8 +827,15 @@ describe('setWeights with wrong counts, shapes and types', () => {
         refused('setWeights: bad iterations', w, () => w.opt.setWeights(ws as never), WeightsError, /iterations/);
       }),
     );
-    property(fc.tuple(configIndex, fc.oneof(junk.filter((x) => !Array.isArray(x) && !(ArrayBuffer.isView(x) && !(x instanceof DataView)) && !(x instanceof Set) && !(x instanceof Map) && typeof x !== 'string'), fc.constant(null))), ([ci, arg]) =>
-      withWorld(ci, (w) => refused('setWeights: not a list', w, () => w.opt.setWeights(arg as never), [ArgumentError, WeightsError], /weight/)),
+    property(
+      fc.tuple(
+        configIndex,
+        fc.oneof(
+          junk.filter((x) => !Array.isArray(x) && !(ArrayBuffer.isView(x) && !(x instanceof DataView)) && !(x instanceof Set) && !(x instanceof Map) && typeof x !== 'string'),
+          fc.constant(null),
+        ),
+      ),
+      ([ci, arg]) => withWorld(ci, (w) => refused('setWeights: not a list', w, () => w.opt.setWeights(arg as never), [ArgumentError, WeightsError], /weight/)),
     );
   });
 });
@@ -685,7 +843,15 @@ describe('setWeights with wrong counts, shapes and types', () => {
 describe('tensors, variables, slices and slots with bad input', () => {
   test('generated', () => {
     const badShape = fc.oneof(
-      fc.array(fc.oneof(fc.integer({ max: -1 }), fc.double().filter((x) => !Number.isInteger(x)), fc.constantFrom(2 ** 32, 1e20, NaN), fc.string({ maxLength: 2 })), { minLength: 1, maxLength: 3 }),
+      fc.array(
+        fc.oneof(
+          fc.integer({ max: -1 }),
+          fc.double().filter((x) => !Number.isInteger(x)),
+          fc.constantFrom(2 ** 32, 1e20, NaN),
+          fc.string({ maxLength: 2 }),
+        ),
+        { minLength: 1, maxLength: 3 },
+      ),
       fc.constantFrom([2 ** 15, 2 ** 15], [2 ** 29], [70000, 70000, 70000], [65536, 65536]),
       fc.constantFrom('2,3', 5, {}, { length: 2 }),
     );
@@ -695,7 +861,11 @@ describe('tensors, variables, slices and slots with bad input', () => {
         refused('Variable/Tensor: bad shape', w, () => Tensor.zeros(shape as number[]), ShapeError, /shape/);
       }),
     );
-    const badValues = fc.oneof(junk.filter((x) => typeof x !== 'number' && !(ArrayBuffer.isView(x) && !(x instanceof BigInt64Array || x instanceof BigUint64Array || x instanceof DataView))), fc.constant(['1', 2]), fc.constant('abc'));
+    const badValues = fc.oneof(
+      junk.filter((x) => typeof x !== 'number' && !(ArrayBuffer.isView(x) && !(x instanceof BigInt64Array || x instanceof BigUint64Array || x instanceof DataView))),
+      fc.constant(['1', 2]),
+      fc.constant('abc'),
+    );
     property(fc.tuple(configIndex, badValues), ([ci, values]) =>
       withWorld(ci, (w) => {
         refused('Variable/Tensor: bad values', w, () => new Variable(values as never), ArgumentError, /values/);
@@ -710,7 +880,12 @@ describe('tensors, variables, slices and slots with bad input', () => {
         refused('Variable/assign: values not matching the shape', w, () => w.w.assign(new Float32Array(n)), ShapeError, /shape \[2, 3\]/);
       }),
     );
-    const badOptions = fc.oneof(fc.constantFrom(null, 'w', 5, [1]), fc.record({ name: fc.oneof(fc.integer(), fc.constant({}), fc.constant(Symbol('n'))) }), fc.record({ constraint: fc.constantFrom(1, 'clip', {}) }), fc.record({ trainable: fc.constantFrom(1, 'yes') }));
+    const badOptions = fc.oneof(
+      fc.constantFrom(null, 'w', 5, [1]),
+      fc.record({ name: fc.oneof(fc.integer(), fc.constant({}), fc.constant(Symbol('n'))) }),
+      fc.record({ constraint: fc.constantFrom(1, 'clip', {}) }),
+      fc.record({ trainable: fc.constantFrom(1, 'yes') }),
+    );
     property(fc.tuple(configIndex, badOptions), ([ci, options]) =>
       withWorld(ci, (w) => refused('Variable: bad options', w, () => new Variable([1, 2], options as never), ArgumentError, /options|name|constraint|trainable/)),
     );
@@ -826,7 +1001,14 @@ describe('non-finite gradients', () => {
       expect(w.opt.applyGradients([[[1, NaN, 1, 1, 1, 1], w.w]]).applied).toBe(false);
       expect(w.opt.applyGradients([[[1, NaN, 1, 1, 1, 1], w.w]], { skipNonFinite: false }).applied).toBe(true);
       const calls: number[] = [];
-      w.opt.applyGradients([[[Infinity, 1, 1, 1, 1, 1], w.w], [null, w.b], [[-Infinity], w.s]], { onNonFinite: (s) => calls.push(...s.nonFiniteIndices) });
+      w.opt.applyGradients(
+        [
+          [[Infinity, 1, 1, 1, 1, 1], w.w],
+          [null, w.b],
+          [[-Infinity], w.s],
+        ],
+        { onNonFinite: (s) => calls.push(...s.nonFiniteIndices) },
+      );
       expect(calls).toEqual([0, 2]);
       expect(w.opt.skippedSteps).toBe(2);
       // Errors still come first: a bad step is refused, not "skipped".
@@ -841,8 +1023,14 @@ describe('non-finite gradients', () => {
       b.opt.skipNonFinite = true;
       for (let t = 0; t < 5; t++) {
         const g = [t, -t, 0.5, 1e-3, -2, 1e30];
-        a.opt.applyGradients([[g, a.w], [new IndexedSlices([t, 1, 2], [t % 4], [4, 3]), a.table]]);
-        b.opt.applyGradients([[g, b.w], [new IndexedSlices([t, 1, 2], [t % 4], [4, 3]), b.table]]);
+        a.opt.applyGradients([
+          [g, a.w],
+          [new IndexedSlices([t, 1, 2], [t % 4], [4, 3]), a.table],
+        ]);
+        b.opt.applyGradients([
+          [g, b.w],
+          [new IndexedSlices([t, 1, 2], [t % 4], [4, 3]), b.table],
+        ]);
       }
       const strip = (s: string) => s.replace(/"skipNonFinite":(true|false)/g, '');
       expect(strip(snapshot(b))).toBe(strip(snapshot(a)));
@@ -904,40 +1092,51 @@ describe('iterations up to 2^53 - 1 (the largest count a JS number holds exactly
   const weightsAt = (w: World, it: number | bigint) => [typeof it === 'bigint' ? it : BigInt64Array.of(BigInt(it)), ...w.opt.getWeights().slice(1)];
   const step = (w: World) => w.opt.applyGradients([[[0.1, 0.2, -0.3, 0.4, 0.5, -0.6], w.w]]);
 
-  test.each(CONFIGS.map((c, i) => [`${c[0]} ${JSON.stringify(c[1])}`, i] as const))('%s: 2^53 - 2 steps once to 2^53 - 1; every count it reaches is saved, restored and set back exactly', (_l, ci) =>
-    withWorld(ci, (w) => {
-      w.opt.setWeights(weightsAt(w, MAX - 1));
-      step(w);
-      expect(w.opt.iterations).toBe(MAX);
-      expect(w.opt.getWeights()[0]).toEqual(BigInt64Array.of(2n ** 53n - 1n));
-      // The step after is refused before anything changes, guarded or not.
-      refused('a step past 2^53 - 1', w, step, StateError, /no further step can be counted/);
-      refused('a guarded step past 2^53 - 1', w, () => w.opt.applyGradients([[[0, 0, 0, 0, 0, 0], w.w]], { skipNonFinite: true }), StateError, /2\^53 - 1/);
-      // setWeights(getWeights()) and both checkpoint forms keep the count exactly.
-      const before = snapshot(w);
-      w.opt.setWeights(w.opt.getWeights());
-      expect(snapshot(w)).toBe(before);
-      const ckpt = saveCheckpoint(w.opt, w.vars);
-      expect(ckpt.optimizer.iterations).toBe(MAX);
-      for (const saved of [JSON.parse(JSON.stringify(ckpt)), encodeCheckpoint(ckpt)]) {
-        const back = restoreCheckpoint(saved, w.vars);
-        expect([back.iterations, back.getWeights()[0]]).toEqual([MAX, BigInt64Array.of(2n ** 53n - 1n)]);
-        back.dispose();
-      }
-    }),
+  test.each(CONFIGS.map((c, i) => [`${c[0]} ${JSON.stringify(c[1])}`, i] as const))(
+    '%s: 2^53 - 2 steps once to 2^53 - 1; every count it reaches is saved, restored and set back exactly',
+    (_l, ci) =>
+      withWorld(ci, (w) => {
+        w.opt.setWeights(weightsAt(w, MAX - 1));
+        step(w);
+        expect(w.opt.iterations).toBe(MAX);
+        expect(w.opt.getWeights()[0]).toEqual(BigInt64Array.of(2n ** 53n - 1n));
+        // The step after is refused before anything changes, guarded or not.
+        refused('a step past 2^53 - 1', w, step, StateError, /no further step can be counted/);
+        refused('a guarded step past 2^53 - 1', w, () => w.opt.applyGradients([[[0, 0, 0, 0, 0, 0], w.w]], { skipNonFinite: true }), StateError, /2\^53 - 1/);
+        // setWeights(getWeights()) and both checkpoint forms keep the count exactly.
+        const before = snapshot(w);
+        w.opt.setWeights(w.opt.getWeights());
+        expect(snapshot(w)).toBe(before);
+        const ckpt = saveCheckpoint(w.opt, w.vars);
+        expect(ckpt.optimizer.iterations).toBe(MAX);
+        for (const saved of [JSON.parse(JSON.stringify(ckpt)), encodeCheckpoint(ckpt)]) {
+          const back = restoreCheckpoint(saved, w.vars);
+          expect([back.iterations, back.getWeights()[0]]).toEqual([MAX, BigInt64Array.of(2n ** 53n - 1n)]);
+          back.dispose();
+        }
+      }),
   );
 
   test('counts past 2^53 - 1 are refused by setWeights, the iterations setter and checkpoints', () =>
     withWorld(4, (w) => {
-      for (const it of [2 ** 53, 2 ** 53 + 2, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n - 1n, 2n ** 64n - 2n, BigInt64Array.of(2n ** 53n + 1n), BigInt64Array.of(2n ** 63n - 1n), BigInt64Array.of(-2n) /* u64::MAX - 1 as int64 */]) {
+      for (const it of [
+        2 ** 53,
+        2 ** 53 + 2,
+        2n ** 53n,
+        2n ** 53n + 1n,
+        2n ** 63n - 1n,
+        2n ** 64n - 2n,
+        BigInt64Array.of(2n ** 53n + 1n),
+        BigInt64Array.of(2n ** 63n - 1n),
+        BigInt64Array.of(-2n) /* u64::MAX - 1 as int64 */,
+      ]) {
         refused('setWeights past 2^53 - 1', w, () => w.opt.setWeights(weightsAt(w, it as number | bigint)), WeightsError, /iterations/);
       }
       refused('iterations = 2^53', w, () => (w.opt.iterations = 2 ** 53), ArgumentError, /iterations/);
       const ckpt = saveCheckpoint(w.opt, w.vars);
       ckpt.optimizer.iterations = 2 ** 53;
       refused('a checkpoint at 2^53', w, () => restoreCheckpoint(sealCheckpoint(ckpt), w.vars), ConfigError, /iterations/);
-    }),
-  );
+    }));
 
   test('a custom optimizer at 2^53 - 1: the step is refused before its update runs', () => {
     const spec: OptimizerSpec = { className: 'PlainSGD', config: [['learning_rate', 0.1]] };

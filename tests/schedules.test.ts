@@ -93,13 +93,28 @@ describe.each(fixture.schedules.map((c) => [c.name, c] as const))('TF 2.4.4 sche
 describe('constructors with camelCase options', () => {
   test('give the same schedule as the Keras config', () => {
     const pairs: [LearningRateSchedule, Record<string, unknown>][] = [
-      [new ExponentialDecay({ initialLearningRate: 0.1, decaySteps: 30, decayRate: 0.5, staircase: true }), { initial_learning_rate: 0.1, decay_steps: 30, decay_rate: 0.5, staircase: true, name: null }],
-      [new PiecewiseConstantDecay({ boundaries: [100, 110, 120], values: [1, 0.1, 0.01, 0.001], name: 'pc' }), { boundaries: [100, 110, 120], values: [1, 0.1, 0.01, 0.001], name: 'pc' }],
-      [new PolynomialDecay({ initialLearningRate: 1, decaySteps: 20, power: 2 }), { initial_learning_rate: 1, decay_steps: 20, end_learning_rate: 0.0001, power: 2, cycle: false, name: null }],
-      [new InverseTimeDecay({ initialLearningRate: 0.1, decaySteps: 10, decayRate: 0.5 }), { initial_learning_rate: 0.1, decay_steps: 10, decay_rate: 0.5, staircase: false, name: null }],
+      [
+        new ExponentialDecay({ initialLearningRate: 0.1, decaySteps: 30, decayRate: 0.5, staircase: true }),
+        { initial_learning_rate: 0.1, decay_steps: 30, decay_rate: 0.5, staircase: true, name: null },
+      ],
+      [
+        new PiecewiseConstantDecay({ boundaries: [100, 110, 120], values: [1, 0.1, 0.01, 0.001], name: 'pc' }),
+        { boundaries: [100, 110, 120], values: [1, 0.1, 0.01, 0.001], name: 'pc' },
+      ],
+      [
+        new PolynomialDecay({ initialLearningRate: 1, decaySteps: 20, power: 2 }),
+        { initial_learning_rate: 1, decay_steps: 20, end_learning_rate: 0.0001, power: 2, cycle: false, name: null },
+      ],
+      [
+        new InverseTimeDecay({ initialLearningRate: 0.1, decaySteps: 10, decayRate: 0.5 }),
+        { initial_learning_rate: 0.1, decay_steps: 10, decay_rate: 0.5, staircase: false, name: null },
+      ],
       [new CosineDecay({ initialLearningRate: 0.1, decaySteps: 10 }), { initial_learning_rate: 0.1, decay_steps: 10, alpha: 0, name: null }],
       [new CosineDecayRestarts({ initialLearningRate: 1, firstDecaySteps: 1000 }), { initial_learning_rate: 1, first_decay_steps: 1000, t_mul: 2, m_mul: 1, alpha: 0, name: null }],
-      [new LinearCosineDecay({ initialLearningRate: 0.1, decaySteps: 1000 }), { initial_learning_rate: 0.1, decay_steps: 1000, num_periods: 0.5, alpha: 0, beta: 0.001, name: null }],
+      [
+        new LinearCosineDecay({ initialLearningRate: 0.1, decaySteps: 1000 }),
+        { initial_learning_rate: 0.1, decay_steps: 1000, num_periods: 0.5, alpha: 0, beta: 0.001, name: null },
+      ],
       [
         new NoisyLinearCosineDecay({ initialLearningRate: 0.1, decaySteps: 1000, seed: 1 }),
         { initial_learning_rate: 0.1, decay_steps: 1000, initial_variance: 1, variance_decay: 0.55, num_periods: 0.5, alpha: 0, beta: 0.001, name: null },
@@ -280,9 +295,9 @@ describe('errors', () => {
   });
 
   test('an optimizer config with an unknown schedule fails like Keras', () => {
-    expect(() => deserialize({ class_name: 'Adam', config: { learning_rate: { class_name: 'exponentialdecay', config: { initial_learning_rate: 0.1, decay_steps: 10, decay_rate: 0.5 } } } })).toThrow(
-      'Unknown decay: exponentialdecay',
-    );
+    expect(() =>
+      deserialize({ class_name: 'Adam', config: { learning_rate: { class_name: 'exponentialdecay', config: { initial_learning_rate: 0.1, decay_steps: 10, decay_rate: 0.5 } } } }),
+    ).toThrow('Unknown decay: exponentialdecay');
   });
 });
 

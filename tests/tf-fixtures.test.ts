@@ -20,7 +20,9 @@ const TOL = 1e-6;
  */
 const FTRL_LINEAR_TOL = 5e-3;
 
-const files = readdirSync(resolve(FIXTURES_DIR, 'tf24/optimizers')).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(resolve(FIXTURES_DIR, 'tf24/optimizers'))
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 const worst = new Map<string, number>();
 
 beforeAll(async () => {

@@ -267,7 +267,10 @@ describe('every simdopt optimizer through model.fit, save and load (cpu)', () =>
     ['Adadelta', () => new Adadelta({ learningRate: 1.0 })],
     ['Adamax', () => new Adamax({ learningRate: 0.01 })],
     ['Nadam', () => new Nadam({ learningRate: 0.01 })],
-    ['Ftrl l1 l2 shrinkage', () => new Ftrl({ learningRate: 0.1, l1RegularizationStrength: 0.001, l2RegularizationStrength: 0.001, l2ShrinkageRegularizationStrength: 0.001, beta: 0.1 })],
+    [
+      'Ftrl l1 l2 shrinkage',
+      () => new Ftrl({ learningRate: 0.1, l1RegularizationStrength: 0.001, l2RegularizationStrength: 0.001, l2ShrinkageRegularizationStrength: 0.001, beta: 0.1 }),
+    ],
   ];
   test.each(makers)('%s: trains, and resumes after save/load exactly', async (_name, make) => {
     const { xs, ys } = iris();
@@ -297,7 +300,9 @@ describe('every simdopt optimizer through model.fit, save and load (cpu)', () =>
 
 describe('config', () => {
   test('getConfig is the Keras config; fromConfig reads it as is and as tfjs-layers converts it', () => {
-    const opt = toTfjs(new Adam({ learningRate: new ExponentialDecay({ initialLearningRate: 0.1, decaySteps: 5, decayRate: 0.5, staircase: true }), beta1: 0.8, globalClipnorm: 2 }));
+    const opt = toTfjs(
+      new Adam({ learningRate: new ExponentialDecay({ initialLearningRate: 0.1, decaySteps: 5, decayRate: 0.5, staircase: true }), beta1: 0.8, globalClipnorm: 2 }),
+    );
     const config = opt.getConfig();
     expect(opt.getClassName()).toBe('SimdoptOptimizer');
     const direct = TfjsOptimizer.fromConfig(TfjsOptimizer as never, config) as unknown as TfjsOptimizer;

@@ -83,7 +83,12 @@ beforeAll(async () => {
   wabt = await wabtInit();
   dis.simd = disassemble('simd');
   dis.scalar = disassemble('scalar');
-  const top = (d: Disassembly) => Object.entries(d.byOp).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([op, n]) => `${op} ${n}`).join(', ');
+  const top = (d: Disassembly) =>
+    Object.entries(d.byOp)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10)
+      .map(([op, n]) => `${op} ${n}`)
+      .join(', ');
   console.log(
     [
       `simd build: ${dis.simd.bytes} bytes, ${dis.simd.simdOps} SIMD instructions (${dis.simd.kernelSimdOps} in simdopt_core, ${dis.simd.kernelF32x4Arith} f32x4 arithmetic); top: ${top(dis.simd)}`,
@@ -156,7 +161,13 @@ const VARIANTS: Record<string, Array<Record<string, unknown>>> = {
     { learning_rate_power: -0.7, l2_shrinkage_regularization_strength: 0.05 },
   ],
 };
-const COMMON: Array<Record<string, unknown>> = [{}, { learning_rate: 0.05 }, { learning_rate: 0.05, clipnorm: 0.5 }, { learning_rate: 0.05, global_clipnorm: 1 }, { clipvalue: 0.1 }];
+const COMMON: Array<Record<string, unknown>> = [
+  {},
+  { learning_rate: 0.05 },
+  { learning_rate: 0.05, clipnorm: 0.5 },
+  { learning_rate: 0.05, global_clipnorm: 1 },
+  { clipvalue: 0.1 },
+];
 
 const LENGTHS = [0, 1, 3, 4, 5, 7, 8, 9, 33, 1000];
 
@@ -286,8 +297,16 @@ describe('bit identity of the two builds', () => {
 
   beforeAll(async () => {
     [simd, scalar] = await Promise.all([runBuild('simd'), runBuild('scalar')]);
-    const covered = Object.entries(simd.classes).filter(([, s]) => s === 'ok').map(([c]) => c);
-    console.log(`bit identity: ${Object.keys(simd.results).length} optimizer configs over ${covered.length} classes (${covered.join(', ')}); unavailable: ${Object.keys(simd.classes).filter((c) => simd.classes[c] !== 'ok').join(', ') || 'none'}`);
+    const covered = Object.entries(simd.classes)
+      .filter(([, s]) => s === 'ok')
+      .map(([c]) => c);
+    console.log(
+      `bit identity: ${Object.keys(simd.results).length} optimizer configs over ${covered.length} classes (${covered.join(', ')}); unavailable: ${
+        Object.keys(simd.classes)
+          .filter((c) => simd.classes[c] !== 'ok')
+          .join(', ') || 'none'
+      }`,
+    );
   }, 30_000);
 
   test('each process runs the build it asked for', () => {
@@ -299,7 +318,9 @@ describe('bit identity of the two builds', () => {
   });
 
   test('every config of every available optimizer constructs and steps', () => {
-    const errors = Object.entries(simd.results).filter(([, r]) => r.error).map(([k, r]) => `${k}: ${r.error}`);
+    const errors = Object.entries(simd.results)
+      .filter(([, r]) => r.error)
+      .map(([k, r]) => `${k}: ${r.error}`);
     expect(errors).toEqual([]);
     // The steps did something: every non-empty variable moved (lr > 0, random gradients).
     for (const [key, r] of Object.entries(simd.results)) {

@@ -83,4 +83,3 @@ export { Nadam } from './optimizers/nadam.js';
 export type { NadamOptions, NadamConfig } from './optimizers/nadam.js';
 export { Ftrl } from './optimizers/ftrl.js';
 export type { FtrlOptions, FtrlConfig } from './optimizers/ftrl.js';
-

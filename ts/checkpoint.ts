@@ -224,7 +224,8 @@ function match(names: string[], list: Variable[], what: string): Variable[] {
     if (!v) {
       const candidates = list.filter((x) => x.name === name && !used.has(x));
       if (candidates.length === 0) throw new WeightsError('WeightCount', `the ${what} has a variable '${name}' (number ${i}) that is not among the ${list.length} variables given`);
-      if (candidates.length > 1) throw new WeightsError('WeightCount', `the ${what}'s variable '${name}' (number ${i}) matches ${candidates.length} variables given: pass them in the saved order`);
+      if (candidates.length > 1)
+        throw new WeightsError('WeightCount', `the ${what}'s variable '${name}' (number ${i}) matches ${candidates.length} variables given: pass them in the saved order`);
       v = candidates[0];
     }
     used.add(v);
@@ -496,7 +497,8 @@ function readBinary(input: Uint8Array): { snapshot: Record<string, unknown>; ver
   if (payload < 0 || payload % 4 !== 0) bad('truncated payload');
   let covered = 0;
   const put = (ref: unknown, what: string): string => {
-    if (!Array.isArray(ref) || ref.length !== 2 || !isCount(ref[0]) || !isCount(ref[1]) || (ref[0] + ref[1]) * 4 > payload) bad(`${what} must be [offset, length] inside the payload`);
+    if (!Array.isArray(ref) || ref.length !== 2 || !isCount(ref[0]) || !isCount(ref[1]) || (ref[0] + ref[1]) * 4 > payload)
+      bad(`${what} must be [offset, length] inside the payload`);
     covered += ref[1];
     return encodeFloats(bytesFloats(bytes.subarray(start + ref[0] * 4, start + (ref[0] + ref[1]) * 4)));
   };

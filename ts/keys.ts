@@ -7,7 +7,10 @@ export function camelCase(key: string): string {
 
 /** `beta1` → `beta_1`, `learningRate` → `learning_rate`. */
 export function snakeCase(key: string): string {
-  return key.replace(/([A-Z])/g, '_$1').replace(/([a-z])([0-9])/g, '$1_$2').toLowerCase();
+  return key
+    .replace(/([A-Z])/g, '_$1')
+    .replace(/([a-z])([0-9])/g, '$1_$2')
+    .toLowerCase();
 }
 
 /** What an error about an unknown option key adds when the key is Keras' snake_case of a known

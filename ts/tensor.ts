@@ -238,7 +238,8 @@ function readIndexNumbers(indices: ArrayLike<number>): { array: ArrayLike<number
   const out: number[] = new Array(length);
   for (let i = 0; i < length; i++) {
     const x: unknown = a[i];
-    if (typeof x !== 'number') throw new ArgumentError('InvalidArgument', `IndexedSlices indices must be an Int32Array or an array of integers; element ${i} is ${describeValue(x)}`);
+    if (typeof x !== 'number')
+      throw new ArgumentError('InvalidArgument', `IndexedSlices indices must be an Int32Array or an array of integers; element ${i} is ${describeValue(x)}`);
     out[i] = x;
   }
   return { array: out, length };

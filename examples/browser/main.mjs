@@ -31,7 +31,10 @@ async function main() {
     batchSize: BATCH,
     async onEpoch(epoch, rs) {
       $('progress').value = epoch + 1;
-      $('status').textContent = `epoch ${epoch + 1}/${EPOCHS}   ` + rs.map((r) => `${r.label} loss ${r.loss[epoch].toFixed(4)}`).join('   ') + `\nsimdopt wasm build: ${simdoptBuild()}, tfjs backend: ${tf.getBackend()}`;
+      $('status').textContent =
+        `epoch ${epoch + 1}/${EPOCHS}   ` +
+        rs.map((r) => `${r.label} loss ${r.loss[epoch].toFixed(4)}`).join('   ') +
+        `\nsimdopt wasm build: ${simdoptBuild()}, tfjs backend: ${tf.getBackend()}`;
       $('chart').innerHTML = lossCurvesSvg(demoSeries(rs), { epochs: EPOCHS, title });
       await new Promise((r) => requestAnimationFrame(() => r()));
     },
@@ -39,7 +42,13 @@ async function main() {
   const body = $('results').querySelector('tbody');
   for (const r of results) {
     const tr = document.createElement('tr');
-    const cells = [r.label, `${(r.testAccuracy * 100).toFixed(1)}%`, `${(r.trainAccuracy * 100).toFixed(1)}%`, r.loss[r.loss.length - 1].toFixed(4), `${r.msPerStep.toFixed(3)} ms`];
+    const cells = [
+      r.label,
+      `${(r.testAccuracy * 100).toFixed(1)}%`,
+      `${(r.trainAccuracy * 100).toFixed(1)}%`,
+      r.loss[r.loss.length - 1].toFixed(4),
+      `${r.msPerStep.toFixed(3)} ms`,
+    ];
     for (const c of cells) {
       const td = document.createElement('td');
       td.textContent = c;
@@ -52,7 +61,15 @@ async function main() {
     done: true,
     epochs: EPOCHS,
     simdoptBuild: simdoptBuild(),
-    results: results.map((r) => ({ label: r.label, testAccuracy: r.testAccuracy, trainAccuracy: r.trainAccuracy, msPerStep: r.msPerStep, medianMsPerStep: r.medianMsPerStep, loss: r.loss, valLoss: r.valLoss })),
+    results: results.map((r) => ({
+      label: r.label,
+      testAccuracy: r.testAccuracy,
+      trainAccuracy: r.trainAccuracy,
+      msPerStep: r.msPerStep,
+      medianMsPerStep: r.medianMsPerStep,
+      loss: r.loss,
+      valLoss: r.valLoss,
+    })),
   };
   for (const r of results) r.model.dispose();
   simdopt.dispose();

@@ -27,7 +27,10 @@ export function irisData(tf, { testPerClass = 10, seed = 2020 } = {}) {
   const train = [];
   const test = [];
   for (let c = 0; c < CLASS_NAMES.length; c++) {
-    const idx = shuffle(labels.flatMap((l, i) => (l === c ? [i] : [])), random);
+    const idx = shuffle(
+      labels.flatMap((l, i) => (l === c ? [i] : [])),
+      random,
+    );
     test.push(...idx.slice(0, testPerClass));
     train.push(...idx.slice(testPerClass));
   }

@@ -58,7 +58,12 @@ async function run(backend: string): Promise<BackendRun> {
   vars.forEach((v) => v.dispose());
 
   // model.fit with the adapter as the compiled optimizer.
-  const model = tf.sequential({ layers: [tf.layers.dense({ units: 8, activation: 'relu', inputShape: [4], kernelInitializer: tf.initializers.constant({ value: 0.1 }) }), tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.constant({ value: -0.2 }) })] });
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ units: 8, activation: 'relu', inputShape: [4], kernelInitializer: tf.initializers.constant({ value: 0.1 }) }),
+      tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.constant({ value: -0.2 }) }),
+    ],
+  });
   model.compile({ optimizer: toTfjs(new Adam({ learningRate: 0.02 })), loss: 'meanSquaredError' });
   const h = await model.fit(x, y, { epochs: 8, batchSize: 8, shuffle: false, verbose: 0 });
   model.dispose();

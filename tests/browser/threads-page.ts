@@ -44,7 +44,15 @@ function adamSteps(memory: WebAssembly.Memory, steps: number, untilWorkers: bool
   });
   while (grads.length < steps) grads.push(grads[grads.length - 1]);
   const before = glue.threads_worker_chunks();
-  const r = denseSteps(glue as unknown as ThreadsGlue, memory, 'Adam', { learning_rate: 0.01 }, new Float32Array(N).fill(0.5), grads, untilWorkers ? () => glue.threads_worker_chunks() > before : undefined);
+  const r = denseSteps(
+    glue as unknown as ThreadsGlue,
+    memory,
+    'Adam',
+    { learning_rate: 0.01 },
+    new Float32Array(N).fill(0.5),
+    grads,
+    untilWorkers ? () => glue.threads_worker_chunks() > before : undefined,
+  );
   return { hash: hash(r.variable), steps: r.steps };
 }
 

@@ -68,10 +68,7 @@ async function rollup() {
   const { default: terser } = await import('@rollup/plugin-terser');
   const bundle = await rollup({
     input: { main: join(app, 'main.js'), worker: join(app, 'worker.js') },
-    plugins: [
-      nodeResolve({ browser: true }),
-      terser(),
-    ],
+    plugins: [nodeResolve({ browser: true }), terser()],
     onwarn: (w) => warnings.push(w.message),
   });
   await bundle.write({ dir: out, format: 'es', entryFileNames: '[name].js' });

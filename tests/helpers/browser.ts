@@ -8,14 +8,25 @@ import { build } from 'esbuild';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { ROOT, tempDir, which } from './process';
 
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 /** WebGL 2 without a GPU: Chromium's SwiftShader (CPU) implementation. */
 export const WEBGL_ARGS = ['--headless', '--no-sandbox', '--no-first-run', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'];
 
 function chromiumPath(): string {
   const executablePath = which('chromium');
   if (!executablePath) {
-    throw new Error('Chromium is not installed (no `chromium` on PATH). Install it with `bash scripts/setup.sh --browser` (apt-get install chromium); the browser tests do not skip.');
+    throw new Error(
+      'Chromium is not installed (no `chromium` on PATH). Install it with `bash scripts/setup.sh --browser` (apt-get install chromium); the browser tests do not skip.',
+    );
   }
   return executablePath;
 }

@@ -202,8 +202,7 @@ export function replayKeras3Case(c: Keras3Case, make: (c: Keras3Case) => Keras3S
       report.worstAt = at;
     }
   };
-  const tolFor = (path: string, kind: 'variable' | 'optimizer_variable'): number =>
-    options.toleranceFor?.({ case: c, path, kind }) ?? tol;
+  const tolFor = (path: string, kind: 'variable' | 'optimizer_variable'): number => options.toleranceFor?.({ case: c, path, kind }) ?? tol;
   const subject = make(c);
   try {
     if (subject.optimizerVariablePaths && options.checkPaths !== false) {

@@ -25,7 +25,10 @@ export async function packAndInstall(prefix: string): Promise<Installed> {
     const tarball = join(work.path, info[0].filename);
     // The file list as it is in the tarball itself, not as npm reports it.
     const listed = await runOk('tar', ['-tzf', tarball]);
-    const entries = listed.stdout.split('\n').filter(Boolean).map((p) => p.replace(/^package\//, ''));
+    const entries = listed.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((p) => p.replace(/^package\//, ''));
     const project = join(work.path, 'project');
     await runOk('mkdir', ['-p', project]);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.0.0', private: true, type: 'module' }, null, 2));

@@ -47,18 +47,29 @@ export class ReplicaAggregation {
       if (this.numReplicasInSync > 1) {
         const lazy = results.findIndex((m) => m.allReduces === 0);
         if (lazy >= 0) {
-          throw new ArgumentError('InvalidArgument', `experimentalAggregateGradients is false but replica ${this.replicaIds[lazy]} called no ctx.allReduce: its gradients are not aggregated`);
+          throw new ArgumentError(
+            'InvalidArgument',
+            `experimentalAggregateGradients is false but replica ${this.replicaIds[lazy]} called no ctx.allReduce: its gradients are not aggregated`,
+          );
         }
       }
       const g = results[0].grads!;
-      return applied(this.optimizer.applyGradients(vars.map((v, i) => [gradient(g[i], v), v] as const), { experimentalAggregateGradients: false }));
+      return applied(
+        this.optimizer.applyGradients(
+          vars.map((v, i) => [gradient(g[i], v), v] as const),
+          { experimentalAggregateGradients: false },
+        ),
+      );
     }
 
     const present = vars.map((_, i) => results[0].grads![i] !== null);
     for (const [r, m] of results.entries()) {
       for (let i = 0; i < vars.length; i++) {
         if ((m.grads![i] !== null) !== present[i]) {
-          throw new ArgumentError('InvalidArgument', `replica ${this.replicaIds[r]} ${present[i] ? 'returned no gradient' : 'returned a gradient'} for '${vars[i].name}' but replica ${this.replicaIds[0]} did${present[i] ? '' : ' not'}`);
+          throw new ArgumentError(
+            'InvalidArgument',
+            `replica ${this.replicaIds[r]} ${present[i] ? 'returned no gradient' : 'returned a gradient'} for '${vars[i].name}' but replica ${this.replicaIds[0]} did${present[i] ? '' : ' not'}`,
+          );
         }
       }
     }
@@ -81,16 +92,35 @@ export class ReplicaAggregation {
     const sparseIdx = idx.filter((i) => sparse[i]);
     const host = this.crossHost;
     if (host && sparseIdx.length > 0 && !host.allGather) {
-      throw new ArgumentError('InvalidArgument', `the replicas' gradients of '${vars[sparseIdx[0]].name}' are sparse: crossHost needs \`allGather\` to exchange them (its allReduce sums dense arrays)`);
+      throw new ArgumentError(
+        'InvalidArgument',
+        `the replicas' gradients of '${vars[sparseIdx[0]].name}' are sparse: crossHost needs \`allGather\` to exchange them (its allReduce sums dense arrays)`,
+      );
     }
 
     this.sumDense(results, denseIdx);
     // Sparse gradients: the replicas' rows one after the other (Keras concatenates
     // IndexedSlices; the optimizer sums repeated rows, in this order).
-    const grads: (ReplicaGradient | Tensor | null)[] = vars.map((v, i) => (!present[i] ? null : sparse[i] ? concatenated(results.map((m) => m.grads![i] as SparseGradient), v) : this.sums[i]));
+    const grads: (ReplicaGradient | Tensor | null)[] = vars.map((v, i) =>
+      !present[i]
+        ? null
+        : sparse[i]
+          ? concatenated(
+              results.map((m) => m.grads![i] as SparseGradient),
+              v,
+            )
+          : this.sums[i],
+    );
     // Across hosts: dense sums all-reduced, sparse rows all-gathered (then concatenated in host order).
     if (host && denseIdx.length > 0) {
-      const global = this.checkAggregated(await host.allReduce(denseIdx.map((i) => this.sums[i].read()), 'sum'), denseIdx, 'crossHost.allReduce');
+      const global = this.checkAggregated(
+        await host.allReduce(
+          denseIdx.map((i) => this.sums[i].read()),
+          'sum',
+        ),
+        denseIdx,
+        'crossHost.allReduce',
+      );
       denseIdx.forEach((i, k) => (grads[i] = global[k]));
     }
     if (host && sparseIdx.length > 0) {
@@ -187,7 +217,11 @@ function concatenated(parts: SparseGradient[], v: Variable): IndexedSlices {
 /** Every host's rows of sparse variable `k` (of `count`) from an all-gather's result, checked
  * for shape and types (the optimizer checks the indices). */
 function gathered(all: unknown, k: number, count: number, v: Variable): SparseGradient[] {
-  const bad = () => new ArgumentError('InvalidArgument', `crossHost.allGather must resolve to one list per host of ${count} { indices: Int32Array, values: Float32Array } (rows of '${v.name}' malformed)`);
+  const bad = () =>
+    new ArgumentError(
+      'InvalidArgument',
+      `crossHost.allGather must resolve to one list per host of ${count} { indices: Int32Array, values: Float32Array } (rows of '${v.name}' malformed)`,
+    );
   if (!Array.isArray(all) || all.length === 0) throw bad();
   return all.map((hostRows: unknown) => {
     const r = Array.isArray(hostRows) && hostRows.length === count ? (hostRows[k] as Partial<SparseGradient> | undefined) : undefined;

@@ -1,6 +1,19 @@
 // `simdopt/distribute` outside Node: replicas in Web Workers by default.
 export { WorkerMirroredStrategy, splitBatch } from './strategy.js';
-export type { AllGather, AllReduce, CrossHostOptions, GradientAggregator, ReduceOp, ReplicaGradient, ReplicaGradientAggregator, SparseGradient, StepOptions, StrategyStepResult, VariableSpec, WorkerMirroredStrategyOptions } from './strategy.js';
+export type {
+  AllGather,
+  AllReduce,
+  CrossHostOptions,
+  GradientAggregator,
+  ReduceOp,
+  ReplicaGradient,
+  ReplicaGradientAggregator,
+  SparseGradient,
+  StepOptions,
+  StrategyStepResult,
+  VariableSpec,
+  WorkerMirroredStrategyOptions,
+} from './strategy.js';
 export { webWorkerSpawner } from './spawn.js';
 export type { ReplicaWorker, ReplicaWorkerEvents, SpawnRequest, WebWorkerSpawnerOptions, WorkerSpawner } from './spawn.js';
 export { runReplica } from './replica.js';

@@ -37,11 +37,20 @@ export class AllReduceHub {
     }
     const ref = c.parts.find((p) => p !== undefined);
     if (c.op !== m.op) {
-      return this.fail(cur, new ArgumentError('InvalidArgument', `all-reduce ${m.seq} of step ${m.step}: replica ${r.replicaId} asked for '${m.op}', another replica for '${c.op}'`));
+      return this.fail(
+        cur,
+        new ArgumentError('InvalidArgument', `all-reduce ${m.seq} of step ${m.step}: replica ${r.replicaId} asked for '${m.op}', another replica for '${c.op}'`),
+      );
     }
     if (ref && (ref.length !== m.values.length || ref.some((a, k) => a.length !== m.values[k].length))) {
       const shape = (p: Float32Array[]) => `[${p.map((a) => a.length).join(', ')}]`;
-      return this.fail(cur, new ArgumentError('InvalidArgument', `all-reduce ${m.seq} of step ${m.step}: replica ${r.replicaId} gave arrays of lengths ${shape(m.values)}, another replica ${shape(ref)}`));
+      return this.fail(
+        cur,
+        new ArgumentError(
+          'InvalidArgument',
+          `all-reduce ${m.seq} of step ${m.step}: replica ${r.replicaId} gave arrays of lengths ${shape(m.values)}, another replica ${shape(ref)}`,
+        ),
+      );
     }
     if (c.parts[r.localIndex]) return this.fail(cur, new StateError('InvalidState', `all-reduce ${m.seq} of step ${m.step}: replica ${r.replicaId} contributed twice`));
     c.parts[r.localIndex] = m.values;
@@ -101,7 +110,10 @@ export class AllReduceHub {
     for (const r of this.replicas) {
       const out = parts[r.localIndex];
       for (let k = 0; k < out.length; k++) out[k].set(result[k]);
-      r.worker.postMessage({ t: 'reduced', step: cur.step, seq, values: out }, out.map((a) => a.buffer as ArrayBuffer));
+      r.worker.postMessage(
+        { t: 'reduced', step: cur.step, seq, values: out },
+        out.map((a) => a.buffer as ArrayBuffer),
+      );
     }
   }
 }

@@ -26,7 +26,20 @@ export class WorkerMirroredStrategy extends Base {
 }
 
 export { splitBatch } from './strategy.js';
-export type { AllGather, AllReduce, CrossHostOptions, GradientAggregator, ReduceOp, ReplicaGradient, ReplicaGradientAggregator, SparseGradient, StepOptions, StrategyStepResult, VariableSpec, WorkerMirroredStrategyOptions } from './strategy.js';
+export type {
+  AllGather,
+  AllReduce,
+  CrossHostOptions,
+  GradientAggregator,
+  ReduceOp,
+  ReplicaGradient,
+  ReplicaGradientAggregator,
+  SparseGradient,
+  StepOptions,
+  StrategyStepResult,
+  VariableSpec,
+  WorkerMirroredStrategyOptions,
+} from './strategy.js';
 export { nodeWorkerSpawner } from './spawn-node.js';
 export type { NodeWorkerSpawnerOptions } from './spawn-node.js';
 export { webWorkerSpawner } from './spawn.js';

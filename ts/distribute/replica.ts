@@ -52,11 +52,7 @@ export interface ReplicaSparseGradient {
 
 /** The function a replica module exports (as `step` or as its default export). The variables'
  * values are read-only and valid only until the returned promise settles. */
-export type ReplicaStep<Shard = unknown> = (
-  ctx: ReplicaContext,
-  shard: Shard,
-  variables: readonly Float32Array[],
-) => ReplicaStepOutput | Promise<ReplicaStepOutput>;
+export type ReplicaStep<Shard = unknown> = (ctx: ReplicaContext, shard: Shard, variables: readonly Float32Array[]) => ReplicaStepOutput | Promise<ReplicaStepOutput>;
 
 /** The thread's side of the channel to the main thread. */
 export interface ReplicaEndpoint {
@@ -139,7 +135,9 @@ export function runReplica(endpoint: ReplicaEndpoint): void {
         // A gradient that is a variable's buffer (or shares one with another) is copied.
         const moved = transferable(arrays, transfer);
         let k = 0;
-        sent = grads.map((g) => (g === null ? null : g instanceof Float32Array ? (moved[k++] as Float32Array) : { values: moved[k++] as Float32Array, indices: moved[k++] as Int32Array }));
+        sent = grads.map((g) =>
+          g === null ? null : g instanceof Float32Array ? (moved[k++] as Float32Array) : { values: moved[k++] as Float32Array, indices: moved[k++] as Int32Array },
+        );
       }
       endpoint.post({ t: 'result', step: msg.step, loss: out.loss, grads: sent, values: msg.values, aux: out.aux, allReduces: state.seq }, transfer);
     } catch (e) {
@@ -187,7 +185,9 @@ function checkOutput(out: ReplicaStepOutput, vars: readonly VariableSpec[]): Wir
   if (typeof out.loss !== 'number') throw new TypeError(`the step function's \`loss\` must be a number, got ${typeof out.loss}`);
   const grads = out.grads;
   if (!Array.isArray(grads) || grads.length !== vars.length) {
-    throw new TypeError(`the step function's \`grads\` must be an array of ${vars.length} gradients (one per variable), got ${Array.isArray(grads) ? `${grads.length}` : typeof grads}`);
+    throw new TypeError(
+      `the step function's \`grads\` must be an array of ${vars.length} gradients (one per variable), got ${Array.isArray(grads) ? `${grads.length}` : typeof grads}`,
+    );
   }
   return grads.map((g, i) => {
     if (g === null || g === undefined) return null;
@@ -237,7 +237,8 @@ function sparseGradient(g: ReplicaSparseGradient, spec: VariableSpec): SparseGra
     indices = new Int32Array(g.indices.length);
     for (let k = 0; k < indices.length; k++) {
       const x = g.indices[k];
-      if (!Number.isInteger(x) || x < -(2 ** 31) || x >= 2 ** 31) throw new TypeError(`the sparse gradient of '${name}' has a row index that is not a 32-bit integer at offset ${k}: ${String(x)}`);
+      if (!Number.isInteger(x) || x < -(2 ** 31) || x >= 2 ** 31)
+        throw new TypeError(`the sparse gradient of '${name}' has a row index that is not a 32-bit integer at offset ${k}: ${String(x)}`);
       indices[k] = x;
     }
   } else {

@@ -132,7 +132,10 @@ export function checkOptions(o: WorkerMirroredStrategyOptions): WorkerMirroredSt
     if (typeof h.allReduce !== 'function') throw new ArgumentError('InvalidArgument', '`crossHost.allReduce` must be a function');
     if (h.allGather !== undefined && typeof h.allGather !== 'function') throw new ArgumentError('InvalidArgument', '`crossHost.allGather` must be a function');
     if (!Number.isInteger(h.firstReplicaId) || h.firstReplicaId < 0 || !Number.isInteger(h.numReplicasInSync) || h.firstReplicaId + o.numReplicas > h.numReplicasInSync) {
-      throw new ArgumentError('InvalidArgument', `\`crossHost\`: replicas ${h.firstReplicaId}..${h.firstReplicaId + o.numReplicas - 1} do not fit in numReplicasInSync ${h.numReplicasInSync}`);
+      throw new ArgumentError(
+        'InvalidArgument',
+        `\`crossHost\`: replicas ${h.firstReplicaId}..${h.firstReplicaId + o.numReplicas - 1} do not fit in numReplicasInSync ${h.numReplicasInSync}`,
+      );
     }
   }
   if (o.spawn !== undefined && typeof o.spawn !== 'function') throw new ArgumentError('InvalidArgument', '`spawn` must be a function');
@@ -142,5 +145,6 @@ export function checkOptions(o: WorkerMirroredStrategyOptions): WorkerMirroredSt
 
 export function checkTimeout(ms: unknown, name: string): void {
   // (setTimeout's own limit is 2^31 - 1 ms; beyond it fires at once.)
-  if (typeof ms !== 'number' || !(ms > 0) || ms > 2 ** 31 - 1) throw new ArgumentError('InvalidArgument', `\`${name}\` must be a number of milliseconds in (0, 2^31 - 1], got ${String(ms)}`);
+  if (typeof ms !== 'number' || !(ms > 0) || ms > 2 ** 31 - 1)
+    throw new ArgumentError('InvalidArgument', `\`${name}\` must be a number of milliseconds in (0, 2^31 - 1], got ${String(ms)}`);
 }

@@ -139,7 +139,9 @@ export class WorkerMirroredStrategy {
           // Checked before anything is read from it (user code in the worker can post too).
           const problem = resultProblem(m, this.specs, (this.current?.aggregate ?? true) || r.localIndex === 0);
           if (problem) {
-            settle(r, (x) => x.reject(new ReplicaError('ReplicaFailed', `replica ${r.replicaId} sent a malformed result in step ${m.step}: ${problem}`, { replicaId: r.replicaId })));
+            settle(r, (x) =>
+              x.reject(new ReplicaError('ReplicaFailed', `replica ${r.replicaId} sent a malformed result in step ${m.step}: ${problem}`, { replicaId: r.replicaId })),
+            );
             break;
           }
           // Arrays from another realm (a VM context such as Jest's) become this realm's, no copy.
@@ -158,7 +160,8 @@ export class WorkerMirroredStrategy {
       case 'allreduce': {
         const problem = allReduceProblem(m);
         if (problem) {
-          if (this.current) this.fail(this.current, new ReplicaError('ReplicaFailed', `replica ${r.replicaId} sent a malformed all-reduce: ${problem}`, { replicaId: r.replicaId }));
+          if (this.current)
+            this.fail(this.current, new ReplicaError('ReplicaFailed', `replica ${r.replicaId} sent a malformed all-reduce: ${problem}`, { replicaId: r.replicaId }));
           break;
         }
         m.values = m.values.map(local);
@@ -177,11 +180,15 @@ export class WorkerMirroredStrategy {
     const why = r.lastError ? ` (${r.lastError.name}: ${r.lastError.message})` : '';
     const err = this.closing
       ? new StateError('Disposed', 'the strategy was shut down')
-      : new ReplicaError('ReplicaFailed', `replica ${r.replicaId} exited with code ${code}${r.waiter ? r.waiter.step === INIT_STEP ? ' while starting' : ` during step ${r.waiter.step}` : ''}${why}`, {
-          replicaId: r.replicaId,
-          exitCode: code,
-          cause: r.lastError,
-        });
+      : new ReplicaError(
+          'ReplicaFailed',
+          `replica ${r.replicaId} exited with code ${code}${r.waiter ? (r.waiter.step === INIT_STEP ? ' while starting' : ` during step ${r.waiter.step}`) : ''}${why}`,
+          {
+            replicaId: r.replicaId,
+            exitCode: code,
+            cause: r.lastError,
+          },
+        );
     if (!this.closing) this.broken ??= err;
     if (r.waiter) settle(r, (x) => x.reject(err));
   }
@@ -283,9 +290,13 @@ export class WorkerMirroredStrategy {
     let hung = late.filter((r) => !inCollective.has(r.localIndex));
     if (hung.length === 0) hung = late;
     const ids = hung.map((r) => r.replicaId).join(', ');
-    const err = new ReplicaError('ReplicaTimeout', `step ${cur.step} timed out after ${ms} ms: replica${hung.length > 1 ? 's' : ''} ${ids} did not finish and ${hung.length > 1 ? 'were' : 'was'} terminated; nothing was applied`, {
-      replicaId: hung[0].replicaId,
-    });
+    const err = new ReplicaError(
+      'ReplicaTimeout',
+      `step ${cur.step} timed out after ${ms} ms: replica${hung.length > 1 ? 's' : ''} ${ids} did not finish and ${hung.length > 1 ? 'were' : 'was'} terminated; nothing was applied`,
+      {
+        replicaId: hung[0].replicaId,
+      },
+    );
     this.broken ??= err;
     this.fail(cur, err);
     // Their exit settles their part of the step, so the step ends once they are gone.
@@ -300,10 +311,7 @@ export class WorkerMirroredStrategy {
     return bufs;
   }
 
-
-
   // ---- ctx.allReduce ------------------------------------------------------------------------
-
 
   // ---- the end ------------------------------------------------------------------------------
 
@@ -330,13 +338,6 @@ export class WorkerMirroredStrategy {
     return this.closing !== undefined;
   }
 }
-
-
-
-
-
-
-
 
 /**
  * Splits a batch into `numShards` contiguous shards of whole rows (`rowLength` values each), as

@@ -38,7 +38,10 @@ export function addSlot(id: number, variable: Variable, slotName: string, init: 
   if (hasSlot(id, variable, slotName)) return;
   const fill = initialValues(variable.shape, init);
   if (typeof fill !== 'number' && fill.length !== variable.size) {
-    throw new ShapeError('ShapeMismatch', `the initializer of slot '${slotName}' gave ${fill.length} values for '${variable.name}' of shape [${variable.shape.join(', ')}] (${variable.size} values)`);
+    throw new ShapeError(
+      'ShapeMismatch',
+      `the initializer of slot '${slotName}' gave ${fill.length} values for '${variable.name}' of shape [${variable.shape.join(', ')}] (${variable.size} values)`,
+    );
   }
   const [ptr, len] = call(() => c.optimizer_add_slot(id, variable.handleIndex, variable.handleGeneration, slotName, typeof fill === 'number' ? fill : 0));
   if (typeof fill !== 'number' && len !== 0) viewFloat32(ptr, len).set(fill.array as Float32Array);
@@ -91,7 +94,8 @@ function initialValues(shape: readonly number[], init: Initializer): number | { 
   if (init === 'zeros') return 0;
   if (init === 'ones') return 1;
   if (typeof init === 'number') return init;
-  if (typeof init !== 'function') throw new ArgumentError('InvalidArgument', `an initializer must be a number, 'zeros', 'ones' or a function of the shape; got ${describeValue(init)}`);
+  if (typeof init !== 'function')
+    throw new ArgumentError('InvalidArgument', `an initializer must be a number, 'zeros', 'ones' or a function of the shape; got ${describeValue(init)}`);
   const out: unknown = init(Object.freeze([...shape]));
   return typeof out === 'number' ? out : readNumbers(out, 'the values of an initializer');
 }

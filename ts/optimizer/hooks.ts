@@ -50,11 +50,17 @@ function checkHookResult(out: unknown, before: GradsAndVars, who: string): Grads
   for (let i = 0; i < before.length; i++) {
     const v = before[i][1];
     const pair: unknown = list[i];
-    if (!Array.isArray(pair) || pair.length !== 2) throw new ArgumentError('InvalidArgument', `${who} returned ${describeValue(pair)} at position ${i}, not a [gradient, variable] pair`);
+    if (!Array.isArray(pair) || pair.length !== 2)
+      throw new ArgumentError('InvalidArgument', `${who} returned ${describeValue(pair)} at position ${i}, not a [gradient, variable] pair`);
     const g: unknown = pair[0];
     const w: unknown = pair[1];
-    if (w !== v) throw new ArgumentError('InvalidArgument', `${who} returned ${w instanceof Tensor ? `variable '${w.name}'` : describeValue(w)} at position ${i}, where '${v.name}' was given`);
-    if (g === null || g === undefined || g instanceof Tensor) throw new ArgumentError('InvalidArgument', `${who} returned ${describeValue(g)} as the gradient of '${v.name}'; expected a Float32Array or IndexedSlices`);
+    if (w !== v)
+      throw new ArgumentError(
+        'InvalidArgument',
+        `${who} returned ${w instanceof Tensor ? `variable '${w.name}'` : describeValue(w)} at position ${i}, where '${v.name}' was given`,
+      );
+    if (g === null || g === undefined || g instanceof Tensor)
+      throw new ArgumentError('InvalidArgument', `${who} returned ${describeValue(g)} as the gradient of '${v.name}'; expected a Float32Array or IndexedSlices`);
     result.push([hookGradient(g as Gradient, v), v]);
   }
   return result;

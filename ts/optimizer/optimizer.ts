@@ -10,7 +10,20 @@ import { SlotBatches, addSlot, addWeight, deduplicate, stagedGradients } from '.
 import { checkAggregator, checkTransformers, minimize, runGradientHooks } from './hooks.js';
 import { Hyperparameters } from './hyperparameters.js';
 import { CLIP_KEYS, ClipKey, Clipping, TRANSFORMERS_CLASH, checkClip, installAccessors, optionsFromConfig, optionsObject, parseOptions } from './options.js';
-import { APPLIED, StepArguments, acquireArguments, applyConstraints, iterate, readList, readPairs, releaseArguments, skippedStep, stepOptions, throwStepError, writeFrame } from './step.js';
+import {
+  APPLIED,
+  StepArguments,
+  acquireArguments,
+  applyConstraints,
+  iterate,
+  readList,
+  readPairs,
+  releaseArguments,
+  skippedStep,
+  stepOptions,
+  throwStepError,
+  writeFrame,
+} from './step.js';
 import { checkWeightList, coreSlotLayout, readCoreWeights, writeCoreWeights } from './weights.js';
 import type {
   ApplyGradientsOptions,
@@ -94,11 +107,7 @@ export abstract class Optimizer {
    * Keras' `from_config`: `lr` becomes `learning_rate`, a schedule dict is deserialized
    * (`customObjects` resolves user schedule classes), unknown keys are refused.
    */
-  static fromConfig<T extends Optimizer>(
-    this: new (options: Record<string, unknown>) => T,
-    config: Record<string, unknown>,
-    customObjects: Record<string, unknown> = {},
-  ): T {
+  static fromConfig<T extends Optimizer>(this: new (options: Record<string, unknown>) => T, config: Record<string, unknown>, customObjects: Record<string, unknown> = {}): T {
     return new this(optionsFromConfig(config, customObjects));
   }
 
@@ -389,7 +398,8 @@ export abstract class Optimizer {
   }
 
   private requireCustom(what: string): void {
-    if (!this.custom) throw new StateError('InvalidState', `${what} is for custom optimizers (subclasses implementing resourceApplyDense); ${this.className} keeps its state in the core`);
+    if (!this.custom)
+      throw new StateError('InvalidState', `${what} is for custom optimizers (subclasses implementing resourceApplyDense); ${this.className} keeps its state in the core`);
   }
 
   /**
@@ -399,14 +409,21 @@ export abstract class Optimizer {
    */
   build(vars: readonly Variable[]): void {
     const id = this.live();
-    if (!Array.isArray(vars) || vars.some((v) => !(v instanceof Tensor))) throw new ArgumentError('InvalidArgument', `build expects an array of Variables, got ${describeValue(vars)}`);
+    if (!Array.isArray(vars) || vars.some((v) => !(v instanceof Tensor)))
+      throw new ArgumentError('InvalidArgument', `build expects an array of Variables, got ${describeValue(vars)}`);
     this.createSlotsOf(id, [...vars]);
   }
 
   /** The slots of `vars` that have none yet: the subclass's `createSlots`, or the core's. */
   private createSlotsOf(id: number, vars: readonly Variable[]): void {
     if (this.custom) this.custom.record(id, () => this.createSlots(vars));
-    else call(() => core().optimizer_create_slots(id, vars.flatMap((v) => [v.handleIndex, v.handleGeneration])));
+    else
+      call(() =>
+        core().optimizer_create_slots(
+          id,
+          vars.flatMap((v) => [v.handleIndex, v.handleGeneration]),
+        ),
+      );
   }
 
   /**

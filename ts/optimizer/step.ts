@@ -29,8 +29,10 @@ export interface StepOptions {
 export function stepOptions(o: ApplyGradientsOptions, dflt: boolean): StepOptions {
   if (o === null || typeof o !== 'object') throw new ArgumentError('InvalidArgument', `applyGradients options must be an object, got ${describeValue(o)}`);
   const { skipNonFinite, onNonFinite, experimentalAggregateGradients } = o;
-  if (skipNonFinite !== undefined && typeof skipNonFinite !== 'boolean') throw new ArgumentError('InvalidArgument', `\`skipNonFinite\` must be a boolean, got ${describeValue(skipNonFinite)}`);
-  if (onNonFinite !== undefined && typeof onNonFinite !== 'function') throw new ArgumentError('InvalidArgument', `\`onNonFinite\` must be a function, got ${describeValue(onNonFinite)}`);
+  if (skipNonFinite !== undefined && typeof skipNonFinite !== 'boolean')
+    throw new ArgumentError('InvalidArgument', `\`skipNonFinite\` must be a boolean, got ${describeValue(skipNonFinite)}`);
+  if (onNonFinite !== undefined && typeof onNonFinite !== 'function')
+    throw new ArgumentError('InvalidArgument', `\`onNonFinite\` must be a function, got ${describeValue(onNonFinite)}`);
   if (experimentalAggregateGradients !== undefined && typeof experimentalAggregateGradients !== 'boolean') {
     throw new ArgumentError('InvalidArgument', `\`experimentalAggregateGradients\` must be a boolean, got ${describeValue(experimentalAggregateGradients)}`);
   }
@@ -191,8 +193,10 @@ export function readGradient(args: StepArguments, i: number, g: Gradient, stageT
     if (constraint) throw new StateError('InvalidState', 'Cannot use a constraint function on a sparse variable.');
     const values: unknown = g.values;
     const indices: unknown = g.indices;
-    if (typedArrayKind(values) !== 'Float32Array') throw new ArgumentError('InvalidArgument', `the IndexedSlices values of '${v.name}' must be a Float32Array, got ${describeValue(values)}`);
-    if (typedArrayKind(indices) !== 'Int32Array') throw new ArgumentError('InvalidArgument', `the IndexedSlices indices of '${v.name}' must be an Int32Array, got ${describeValue(indices)}`);
+    if (typedArrayKind(values) !== 'Float32Array')
+      throw new ArgumentError('InvalidArgument', `the IndexedSlices values of '${v.name}' must be a Float32Array, got ${describeValue(values)}`);
+    if (typedArrayKind(indices) !== 'Int32Array')
+      throw new ArgumentError('InvalidArgument', `the IndexedSlices indices of '${v.name}' must be an Int32Array, got ${describeValue(indices)}`);
     const valueCount = typedArrayLength(values as Float32Array);
     const indexCount = typedArrayLength(indices as Int32Array);
     if (valueCount === 0 && isDetached(values as Float32Array)) throw detached(`the IndexedSlices values of '${v.name}'`);
@@ -229,7 +233,10 @@ function detached(what: string): ArgumentError {
 /** A copy from the snapshot that no longer holds what was read: a typed array detached,
  * shrunk or grown by user code that ran since. */
 function changed(what: string, array: ArrayBufferView, expected: number): ArgumentError {
-  return new ArgumentError('InvalidArgument', `${what} changed after it was read (by a hook, hyperparameter function or schedule, or a view of WASM memory that grew): ${lengthProblem(array, expected)}`);
+  return new ArgumentError(
+    'InvalidArgument',
+    `${what} changed after it was read (by a hook, hyperparameter function or schedule, or a view of WASM memory that grew): ${lengthProblem(array, expected)}`,
+  );
 }
 
 /** Copies `count` values of `src` (as read into the snapshot) to word `at` of `heap`, whose

@@ -7,7 +7,6 @@ import { describeValue, isDetached, readNumbers, typedArrayKind, typedArrayLengt
 import { copyChecked } from './step.js';
 import type { OptimizerSpec, SlotVariableInfo } from './types.js';
 
-
 /** A weight as `setWeights` read it: its numbers and how many (read once). */
 export interface WeightSnapshot {
   array: ArrayLike<number>;
@@ -16,12 +15,7 @@ export interface WeightSnapshot {
 
 /** A `setWeights` list read once and checked against the weight count: iterations and the
  * other weights. Null for an empty list. */
-export function checkWeightList(
-  spec: OptimizerSpec,
-  optimizerName: string,
-  given: readonly unknown[],
-  expected: number,
-): { iterations: number; rest: WeightSnapshot[] } | null {
+export function checkWeightList(spec: OptimizerSpec, optimizerName: string, given: readonly unknown[], expected: number): { iterations: number; rest: WeightSnapshot[] } | null {
   const ws = spec.keras1Weights ? spec.keras1Weights([...given], expected) : given;
   if (ws.length !== expected) {
     throw new WeightsError(

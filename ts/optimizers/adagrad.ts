@@ -81,9 +81,7 @@ export class Adagrad extends Optimizer {
     customObjects: Record<string, unknown> = {},
   ): T {
     const withDefault =
-      config !== null && typeof config === 'object' && !Array.isArray(config) && !('initial_accumulator_value' in config)
-        ? { ...config, initial_accumulator_value: 0.1 }
-        : config;
+      config !== null && typeof config === 'object' && !Array.isArray(config) && !('initial_accumulator_value' in config) ? { ...config, initial_accumulator_value: 0.1 } : config;
     return super.fromConfig(withDefault, customObjects) as T;
   }
 

@@ -61,7 +61,16 @@ export type FtrlConfig = BaseOptimizerConfig & {
 };
 
 /** Keras' positional order of the constructor arguments. */
-const POSITIONAL = ['learningRate', 'learningRatePower', 'initialAccumulatorValue', 'l1RegularizationStrength', 'l2RegularizationStrength', 'name', 'l2ShrinkageRegularizationStrength', 'beta'] as const;
+const POSITIONAL = [
+  'learningRate',
+  'learningRatePower',
+  'initialAccumulatorValue',
+  'l1RegularizationStrength',
+  'l2RegularizationStrength',
+  'name',
+  'l2ShrinkageRegularizationStrength',
+  'beta',
+] as const;
 
 const SPEC: OptimizerSpec = {
   className: 'Ftrl',
@@ -104,7 +113,16 @@ export class Ftrl extends Optimizer {
    */
   constructor(options?: FtrlOptions);
   /** Keras' positional arguments, as Keras and tfjs users write them: `new Ftrl(0.05)`. */
-  constructor(learningRate?: HyperValue, learningRatePower?: HyperValue, initialAccumulatorValue?: HyperValue, l1RegularizationStrength?: HyperValue, l2RegularizationStrength?: HyperValue, name?: string, l2ShrinkageRegularizationStrength?: HyperValue, beta?: HyperValue);
+  constructor(
+    learningRate?: HyperValue,
+    learningRatePower?: HyperValue,
+    initialAccumulatorValue?: HyperValue,
+    l1RegularizationStrength?: HyperValue,
+    l2RegularizationStrength?: HyperValue,
+    name?: string,
+    l2ShrinkageRegularizationStrength?: HyperValue,
+    beta?: HyperValue,
+  );
   constructor(...args: unknown[]) {
     super(SPEC, constructorOptions('Ftrl', POSITIONAL, args));
   }

@@ -570,7 +570,16 @@ export class NoisyLinearCosineDecay extends DeclaredSchedule<NoisyLinearCosineDe
   /** @param options - See {@link NoisyLinearCosineDecayOptions}. */
   constructor(options: NoisyLinearCosineDecayOptions);
   /** Keras' positional arguments, as Keras and tfjs users write them: `new NoisyLinearCosineDecay(0.1, 1000)`. */
-  constructor(initialLearningRate: number, decaySteps: number, initialVariance?: number, varianceDecay?: number, numPeriods?: number, alpha?: number, beta?: number, name?: string | null);
+  constructor(
+    initialLearningRate: number,
+    decaySteps: number,
+    initialVariance?: number,
+    varianceDecay?: number,
+    numPeriods?: number,
+    alpha?: number,
+    beta?: number,
+    name?: string | null,
+  );
   constructor(...args: unknown[]) {
     // `seed` is an option but not an argument of the config.
     const { seed, ...rest } = scheduleOptions(NoisyLinearCosineDecay.declaration, args) as NoisyLinearCosineDecayOptions;

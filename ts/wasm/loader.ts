@@ -51,9 +51,7 @@ export interface ReadyOptions {
 export type EmbeddedWasm = (backend: Backend) => Promise<string>;
 
 // The smallest module that uses a SIMD instruction (i32x4.splat), as wasm-feature-detect does.
-const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
-]);
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 
 /** Whether this JavaScript runtime can run the SIMD build (`WebAssembly.validate` of a module
  * with one SIMD instruction). */
@@ -104,7 +102,9 @@ export function loadCore(options: ReadyOptions, embedded: EmbeddedWasm | undefin
   if (typeof source === 'string' || source instanceof URL) {
     const nodeFile = isNode() && /^file:/i.test(source instanceof URL ? source.href : source);
     if (nodeFile) {
-      return Promise.reject(new ArgumentError('InvalidArgument', `ready(): Node's fetch cannot read ${String(source)}: pass the bytes instead (wasm: { ${backend}: await readFile(path) })`));
+      return Promise.reject(
+        new ArgumentError('InvalidArgument', `ready(): Node's fetch cannot read ${String(source)}: pass the bytes instead (wasm: { ${backend}: await readFile(path) })`),
+      );
     }
   }
   loading = (async () => {
@@ -136,9 +136,7 @@ function isNode(): boolean {
  * Content-Security-Policy forbids compiling WebAssembly is the usual case). */
 function compileError(e: unknown, backend: Backend, from: 'embedded' | 'given'): StateError {
   const why = (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).replace(/[.\s]+$/, '');
-  const csp = /Content Security Policy|unsafe-eval/i.test(why)
-    ? " The page's Content-Security-Policy must allow WebAssembly: add 'wasm-unsafe-eval' to script-src."
-    : '';
+  const csp = /Content Security Policy|unsafe-eval/i.test(why) ? " The page's Content-Security-Policy must allow WebAssembly: add 'wasm-unsafe-eval' to script-src." : '';
   const what = from === 'embedded' ? `compile its WebAssembly (${backend} build)` : `load the ${backend} build passed to ready({ wasm })`;
   const err = new StateError('InvalidState', `simdopt could not ${what}: ${why}.${csp}`);
   err.cause = e;

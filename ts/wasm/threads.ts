@@ -44,8 +44,7 @@ export const MAX_DEFAULT_THREADS = 4;
 // A function that stores with `i32.atomic.store` into a shared memory and uses `i32x4.splat`:
 // what the threads build needs of the engine.
 const THREADS_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 5, 4, 1, 3, 1, 1, 10, 17, 1, 15, 0, 65, 0, 65, 0, 254, 23, 2, 0, 65,
-  0, 253, 17, 26, 11,
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 5, 4, 1, 3, 1, 1, 10, 17, 1, 15, 0, 65, 0, 65, 0, 254, 23, 2, 0, 65, 0, 253, 17, 26, 11,
 ]);
 
 interface Globals {
