@@ -1,21 +1,3 @@
 // `simdopt/distribute` outside Node: replicas in Web Workers by default.
-export { WorkerMirroredStrategy, splitBatch } from './strategy.js';
-export type {
-  AllGather,
-  AllReduce,
-  CrossHostOptions,
-  GradientAggregator,
-  ReduceOp,
-  ReplicaGradient,
-  ReplicaGradientAggregator,
-  SparseGradient,
-  StepOptions,
-  StrategyStepResult,
-  VariableSpec,
-  WorkerMirroredStrategyOptions,
-} from './strategy.js';
-export { webWorkerSpawner } from './spawn.js';
-export type { ReplicaWorker, ReplicaWorkerEvents, SpawnRequest, WebWorkerSpawnerOptions, WorkerSpawner } from './spawn.js';
-export { runReplica } from './replica.js';
-export type { ReplicaContext, ReplicaEndpoint, ReplicaSparseGradient, ReplicaStep, ReplicaStepOutput } from './replica.js';
-export { ReplicaError } from '../errors.js';
+export { WorkerMirroredStrategy } from './strategy.js';
+export * from './common.js';

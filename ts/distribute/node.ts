@@ -25,25 +25,6 @@ export class WorkerMirroredStrategy extends Base {
   }
 }
 
-export { splitBatch } from './strategy.js';
-export type {
-  AllGather,
-  AllReduce,
-  CrossHostOptions,
-  GradientAggregator,
-  ReduceOp,
-  ReplicaGradient,
-  ReplicaGradientAggregator,
-  SparseGradient,
-  StepOptions,
-  StrategyStepResult,
-  VariableSpec,
-  WorkerMirroredStrategyOptions,
-} from './strategy.js';
 export { nodeWorkerSpawner } from './spawn-node.js';
 export type { NodeWorkerSpawnerOptions } from './spawn-node.js';
-export { webWorkerSpawner } from './spawn.js';
-export type { ReplicaWorker, ReplicaWorkerEvents, SpawnRequest, WebWorkerSpawnerOptions, WorkerSpawner } from './spawn.js';
-export { runReplica } from './replica.js';
-export type { ReplicaContext, ReplicaEndpoint, ReplicaSparseGradient, ReplicaStep, ReplicaStepOutput } from './replica.js';
-export { ReplicaError } from '../errors.js';
+export * from './common.js';
