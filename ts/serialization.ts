@@ -5,13 +5,17 @@ import { Optimizer } from './optimizer/index.js';
 import { describeValue } from './values.js';
 import { Serialized } from './schedules/index.js';
 import { BuiltinOptimizerClass, optimizerClasses } from './optimizers/index.js';
+import { deserialize as deserializeKeras3 } from './keras3/serialization.js';
 
 /** Built-in optimizers by lower-case Keras class name (Keras matches them case-insensitively,
  * so `rmsprop` also serves Keras' `RMSProp` alias). */
 const BUILTINS: ReadonlyMap<string, BuiltinOptimizerClass> = new Map(optimizerClasses.map((c) => [c.spec.className.toLowerCase(), c]));
 
-/** `{class_name, config}` of an optimizer. */
+/** `{class_name, config}` of an optimizer; a Keras 3 optimizer (`simdopt/keras3`) in Keras 3's
+ * format, `{module, class_name, config, registered_name}`. */
 export function serialize(optimizer: Optimizer): Serialized {
+  const module = (optimizer as { kerasModule?: unknown }).kerasModule;
+  if (typeof module === 'string') return { module, class_name: optimizer.className, config: optimizer.getConfig(), registered_name: null } as Serialized;
   return { class_name: optimizer.className, config: optimizer.getConfig() };
 }
 
@@ -24,6 +28,8 @@ export function deserialize(config: Serialized, customObjects: Record<string, un
   if (customObjects === null || typeof customObjects !== 'object') {
     throw new ConfigError('InvalidConfig', `customObjects must be an object, got ${describeValue(customObjects)}`);
   }
+  // Keras 3 writes the module: such a config is a class of simdopt/keras3.
+  if (typeof (config as { module?: unknown }).module === 'string') return deserializeKeras3(config as Parameters<typeof deserializeKeras3>[0], customObjects);
   const custom = Object.prototype.hasOwnProperty.call(customObjects, config.class_name) ? customObjects[config.class_name] : undefined;
   if (custom !== undefined && !(typeof custom === 'function' && (custom as { prototype?: unknown }).prototype instanceof Optimizer)) {
     throw new ConfigError('InvalidConfig', `custom object '${config.class_name}' is not an Optimizer class, got ${describeValue(custom)}`);
