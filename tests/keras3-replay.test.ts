@@ -21,7 +21,11 @@ const worst: Record<string, { dev: number; at: string }> = {};
 
 afterAll(() => {
   // The largest error per class, for the notes.
-  console.log(`keras3 replay, largest |ours - keras| / max(1, |keras|):\n${Object.entries(worst).map(([k, w]) => `  ${k}: ${w.dev.toExponential(2)} (${w.at})`).join('\n')}`);
+  console.log(
+    `keras3 replay, largest |ours - keras| / max(1, |keras|):\n${Object.entries(worst)
+      .map(([k, w]) => `  ${k}: ${w.dev.toExponential(2)} (${w.at})`)
+      .join('\n')}`,
+  );
 });
 
 function replay(cls: string, c: Keras3Case): void {
@@ -39,7 +43,7 @@ describe.each(CLASSES)('%s', (cls) => {
   const features = base.filter((c) => c.class_name === cls);
   test.each(own.map((c) => [c.name, c] as const))('%s', (_, c) => replay(cls, c));
   if (features.length > 0) test.each(features.map((c) => [c.name, c] as const))('base feature %s', (_, c) => replay(cls, c));
-  test.each([...own, ...features].filter((c) => c.built).map((c) => [c.name, c] as const))('build() makes Keras\'s variables: %s', (_, c) => {
+  test.each([...own, ...features].filter((c) => c.built).map((c) => [c.name, c] as const))("build() makes Keras's variables: %s", (_, c) => {
     const opt = deserialize(c.optimizer as Parameters<typeof deserialize>[0]);
     const vars = keras3Variables(c);
     try {

@@ -201,7 +201,8 @@ function build(s: ParsedState, list: Variable[], customObjects: Record<string, u
       throw new WeightsError('WeightShape', `variable '${saved.name}' has shape [${v.shape.join(', ')}] here but ${was} in the optimizer state`);
     }
   });
-  const serialized = s.module === undefined ? { class_name: s.class_name, config: s.config } : { module: s.module, class_name: s.class_name, config: s.config, registered_name: null };
+  const serialized =
+    s.module === undefined ? { class_name: s.class_name, config: s.config } : { module: s.module, class_name: s.class_name, config: s.config, registered_name: null };
   const opt = deserialize(serialized, customObjects);
   try {
     opt.restoreSlotLayout(vars, s.slot_batches);

@@ -23,6 +23,8 @@ export function keras3Subject(c: Keras3Case): Keras3Subject & { optimizer: Optim
   const opt = deserialize(c.optimizer as Parameters<typeof deserialize>[0]);
   const vars = keras3Variables(c);
   applyExclusion(c, opt, vars);
+  // Keras's generator builds the optimizer on the variables first (the paths are compared then).
+  opt.build(vars);
   return {
     optimizer: opt,
     vars,

@@ -4,7 +4,7 @@
 // checks (options.ts), its stages in the core (loss scale, accumulation, clipping, weight decay,
 // EMA), its `iterations`, its variables and paths (weights.ts) and its config format.
 import { call, core } from '../wasm/loader.js';
-import { ArgumentError, HyperparameterError } from '../errors.js';
+import { ArgumentError, HyperparameterError, StateError } from '../errors.js';
 import { LearningRateSchedule } from '../schedules/index.js';
 import { describeValue } from '../values.js';
 import { Optimizer as OptimizerV2 } from '../optimizer/index.js';
@@ -13,7 +13,8 @@ import { readCoreWeights } from '../optimizer/weights.js';
 import type { ApplyGradientsOptions, Gradient, StepResult, WeightValue } from '../optimizer/types.js';
 import type { Variable } from '../tensor.js';
 import { Tensor } from '../tensor.js';
-import { ScheduledValue, serializeNested } from './nested.js';
+import { serializeNested } from './nested.js';
+import type { Keras3Value as ScheduledValue } from './types.js';
 import { Keras3Base, Keras3Spec, checkScheduled, configToOptions, keras3Parser } from './options.js';
 import { coreWeights, kerasPaths, kerasSlotPath, kerasVariables, OptimizerVariable, setKerasWeights, WeightPath } from './weights.js';
 import { excludedHandles, WeightDecayExclusion, readExclusion } from './weight-decay.js';
@@ -47,25 +48,35 @@ export abstract class Optimizer extends OptimizerV2 {
    * Keras 3's `from_config`: the config's keys (snake_case) as options; a serialized schedule or
    * function (`learning_rate`, `weight_decay`) is read back, `customObjects` first.
    */
-  static override fromConfig<T extends OptimizerV2>(this: new (options: Record<string, unknown>) => T, config: Record<string, unknown>, customObjects: Record<string, unknown> = {}): T {
+  static override fromConfig<T extends OptimizerV2>(
+    this: new (options: Record<string, unknown>) => T,
+    config: Record<string, unknown>,
+    customObjects: Record<string, unknown> = {},
+  ): T {
     return new this(configToOptions(config, customObjects));
+  }
+
+  /** The core optimizer's id, or a StateError once disposed. */
+  private handle(): number {
+    if (this.isDisposed) throw new StateError('Disposed', `optimizer '${this.name}' has been disposed`);
+    return this.id;
   }
 
   // ---- steps ---------------------------------------------------------------------------
 
   /** Keras 3's `iterations`: the updates applied (calls divided by `gradientAccumulationSteps`). */
   override get iterations(): number {
-    return call(() => core().optimizer_update_iterations(this.id));
+    return call(() => core().optimizer_update_iterations(this.handle()));
   }
   /** Sets the update count (with gradient accumulation: to the start of that update's cycle). */
   override set iterations(v: number) {
     if (!Number.isSafeInteger(v) || v < 0) throw new ArgumentError('InvalidArgument', `iterations must be a non-negative safe integer, got ${describeValue(v)}`);
-    call(() => core().optimizer_set_iterations(this.id, v * (this.base.gradientAccumulationSteps ?? 1)));
+    call(() => core().optimizer_set_iterations(this.handle(), v * (this.base.gradientAccumulationSteps ?? 1)));
   }
 
   /** @internal Keras 3 schedules see the calls counted (`_iterations`), not the updates. */
   protected override scheduleStep(): number {
-    return call(() => core().optimizer_iterations(this.id));
+    return call(() => core().optimizer_iterations(this.handle()));
   }
 
   /** @internal The first step builds the optimizer on its variables; later ones must use them. */
@@ -93,7 +104,7 @@ export abstract class Optimizer extends OptimizerV2 {
     if (wd === null || typeof wd === 'number') return;
     const x: unknown = wd instanceof LearningRateSchedule ? wd.call(Math.fround(this.scheduleStep())) : wd();
     if (typeof x !== 'number' || !Number.isFinite(x)) throw new HyperparameterError('InvalidHyperparameter', `\`weight_decay\` returned ${describeValue(x)}, not a finite number`);
-    call(() => core().optimizer_set_weight_decay(this.id, x));
+    call(() => core().optimizer_set_weight_decay(this.handle(), x));
   }
 
   /**
@@ -145,7 +156,7 @@ export abstract class Optimizer extends OptimizerV2 {
   }
 
   private sendExclusions(vars: readonly Tensor[]): void {
-    call(() => core().optimizer_set_weight_decay_exclusions(this.id, excludedHandles(this.exclusion, vars)));
+    call(() => core().optimizer_set_weight_decay_exclusions(this.handle(), excludedHandles(this.exclusion, vars)));
   }
 
   /** Keras 3's `weight_decay`: a number, null (none), or (simdopt extension) a schedule or
@@ -156,7 +167,7 @@ export abstract class Optimizer extends OptimizerV2 {
   /** Sets the weight decay for the next steps. */
   set weightDecay(v: ScheduledValue | null) {
     const wd = v === null || v === undefined ? null : checkScheduled('weight_decay', v);
-    call(() => core().optimizer_set_weight_decay(this.id, typeof wd === 'number' ? wd : wd === null ? undefined : 0));
+    call(() => core().optimizer_set_weight_decay(this.handle(), typeof wd === 'number' ? wd : wd === null ? undefined : 0));
     this.base.weightDecay = wd;
   }
 
@@ -169,7 +180,7 @@ export abstract class Optimizer extends OptimizerV2 {
   finalizeVariableValues(varList: readonly Variable[]): void {
     const list = readList(varList as Iterable<Variable>, 'finalizeVariableValues expects an array of Variables');
     if (!this.base.useEma) return;
-    const averages = coreWeights(this.id, this.name)
+    const averages = coreWeights(this.handle(), this.name)
       .map((w, i) => ({ w, i }))
       .filter(({ w }) => w.variable !== null && w.slot === 'average');
     if (list.length !== averages.length) {
@@ -178,10 +189,11 @@ export abstract class Optimizer extends OptimizerV2 {
         `The length of model variables (${list.length}) to override does not match the length of model variables stored in the optimizer (${averages.length}). Please check if the optimizer was called on your model.`,
       );
     }
-    const values = readCoreWeights(this.id);
+    const values = readCoreWeights(this.handle());
     list.forEach((v, k) => {
       if (!(v instanceof Tensor)) throw new ArgumentError('InvalidArgument', `variable ${k} is ${describeValue(v)}, not a Variable`);
-      if (v.size !== values[averages[k].i].length) throw new ArgumentError('InvalidArgument', `variable '${v.name}' has ${v.size} values, its average ${values[averages[k].i].length}`);
+      if (v.size !== values[averages[k].i].length)
+        throw new ArgumentError('InvalidArgument', `variable '${v.name}' has ${v.size} values, its average ${values[averages[k].i].length}`);
     });
     list.forEach((v, k) => v.assign(values[averages[k].i]));
   }
@@ -229,13 +241,14 @@ export abstract class Optimizer extends OptimizerV2 {
   /** Keras 3 clips with the first of clipnorm, global_clipnorm, clipvalue that is > 0. */
   private setKerasClip(c: Pick<Keras3Base, 'clipnorm' | 'globalClipnorm' | 'clipvalue'>): void {
     for (const [k, v] of Object.entries(c)) {
-      if (v !== null && (typeof v !== 'number' || !Number.isFinite(v))) throw new HyperparameterError('InvalidHyperparameter', `\`${k}\` must be a finite number, got ${describeValue(v)}`);
+      if (v !== null && (typeof v !== 'number' || !Number.isFinite(v)))
+        throw new HyperparameterError('InvalidHyperparameter', `\`${k}\` must be a finite number, got ${describeValue(v)}`);
     }
     const on = (v: number | null) => (v !== null && v > 0 ? v : undefined);
     const norm = on(c.clipnorm);
     const global = norm === undefined ? on(c.globalClipnorm) : undefined;
     const value = norm === undefined && global === undefined ? on(c.clipvalue) : undefined;
-    call(() => core().optimizer_set_clipping(this.id, value, norm, global));
+    call(() => core().optimizer_set_clipping(this.handle(), value, norm, global));
     Object.assign(this.base, { clipnorm: c.clipnorm, globalClipnorm: c.globalClipnorm, clipvalue: c.clipvalue });
   }
 
@@ -273,12 +286,12 @@ export abstract class Optimizer extends OptimizerV2 {
 
   /** Keras 3's `optimizer.variables`: copies, in Keras' order, with Keras 3's paths. */
   get variables(): OptimizerVariable[] {
-    return kerasVariables(this.id, this.name, this.scheduleStep(), this.lrVariable(), this.weightPath);
+    return kerasVariables(this.handle(), this.name, this.scheduleStep(), this.lrVariable(), this.weightPath);
   }
 
   /** Keras 3's paths of {@link variables} (`adam/iteration`, `adam/learning_rate`, `adam/dense_kernel_momentum`, ...). */
   override getWeightNames(): string[] {
-    return kerasPaths(this.id, this.name, this.lrVariable() !== null, this.weightPath);
+    return kerasPaths(this.handle(), this.name, this.lrVariable() !== null, this.weightPath);
   }
 
   /** The values of {@link variables}: `iteration` (the calls counted, int64), the learning rate
@@ -291,7 +304,7 @@ export abstract class Optimizer extends OptimizerV2 {
   override setWeights(weights: ReadonlyArray<WeightValue | ArrayLike<number> | number | bigint>): void {
     const given = readList(weights as Iterable<unknown>, 'setWeights expects an array of weights');
     const lr = this.lrVariable() !== null;
-    setKerasWeights(this.id, this.name, this.built || this.slotLayout().variables.length > 0, given, lr, (v) => this.setHyper('learning_rate', v));
+    setKerasWeights(this.handle(), this.name, this.built || this.slotLayout().variables.length > 0, given, lr, (v) => this.setHyper('learning_rate', v));
   }
 
   // ---- config --------------------------------------------------------------------------
@@ -315,7 +328,8 @@ export abstract class Optimizer extends OptimizerV2 {
       loss_scale_factor: b.lossScaleFactor,
       gradient_accumulation_steps: b.gradientAccumulationSteps,
     };
-    for (const [key] of this.k3spec.config) if (key !== 'learning_rate') config[key] = typeof this.k3spec.config.find(([k]) => k === key)![1] === 'boolean' ? this.flag(key) : this.getHyper(key);
+    for (const [key] of this.k3spec.config)
+      if (key !== 'learning_rate') config[key] = typeof this.k3spec.config.find(([k]) => k === key)![1] === 'boolean' ? this.flag(key) : this.getHyper(key);
     for (const [key, v] of b.extra) config[key] = v;
     return config;
   }

@@ -170,14 +170,16 @@ export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }): (s: 
     const options: Record<string, unknown> = Object.create(null);
     for (const k of Object.keys(given)) options[k] = given[k];
     const classKeys = new Map(spec.config.map(([k, d]) => [camelCase(k), [k, d] as const]));
-    const known = (k: string) => classKeys.has(k) || (BASE_KEYS as readonly string[]).includes(k) || k === 'name' || k === 'decay' || (spec.extra ?? []).some(([e]) => camelCase(e) === k);
+    const known = (k: string) =>
+      classKeys.has(k) || (BASE_KEYS as readonly string[]).includes(k) || k === 'name' || k === 'decay' || (spec.extra ?? []).some(([e]) => camelCase(e) === k);
     const unknown = Object.keys(options).filter((k) => options[k] !== undefined && !known(k));
     if (unknown.length > 0) {
       const kwargs = `{${unknown.map((k) => `${pyRepr(snakeCase(k))}: ${pyRepr(options[k])}`).join(', ')}}`;
       throw new ConfigError('UnknownOption', `Argument(s) not recognized: ${kwargs}${didYouMean(unknown[0], known)}`);
     }
     const decay = options.decay;
-    if (decay !== undefined && decay !== null && typeof decay !== 'number') throw new ArgumentError('InvalidArgument', `\`decay\` must be a number or None, got ${describeValue(decay)}`);
+    if (decay !== undefined && decay !== null && typeof decay !== 'number')
+      throw new ArgumentError('InvalidArgument', `\`decay\` must be a number or None, got ${describeValue(decay)}`);
     const givenName = checkName(options.name);
     const base = readBase(spec, options);
     const hypers = new Map<string, HyperValue>();
@@ -235,7 +237,8 @@ export function configToOptions(config: Record<string, unknown>, customObjects: 
   const options: Record<string, unknown> = Object.create(null);
   for (const key of Object.keys(config)) {
     const v = config[key];
-    options[camelCase(key)] = (key === 'learning_rate' || key === 'weight_decay') && v !== null && typeof v === 'object' ? deserializeNested(key, v as Record<string, unknown>, customObjects) : v;
+    options[camelCase(key)] =
+      (key === 'learning_rate' || key === 'weight_decay') && v !== null && typeof v === 'object' ? deserializeNested(key, v as Record<string, unknown>, customObjects) : v;
   }
   return options;
 }

@@ -2,12 +2,12 @@
 // (`{module, class_name, config, registered_name}`), read whatever Keras 3 writes: class names
 // match case-insensitively (as Keras lowercases them), `module` may be missing (TF 2.11-2.15's
 // `{class_name, config}`) or another Keras module; user classes come from `customObjects`
-// (by `registered_name`, then class name), wrappers and schedules from the registry.
+// (by `registered_name`, then class name).
 import { ConfigError } from '../errors.js';
 import { describeValue } from '../values.js';
 import { Optimizer } from './optimizer.js';
 import { Keras3OptimizerClass, keras3Classes } from './classes.js';
-import { Keras3Serialized, keras3Entry } from './registry.js';
+import type { Keras3Serialized } from './schedules/index.js';
 import { pyStr, pythonJson } from './python.js';
 
 /** Keras 3's serialized optimizer. */
@@ -26,10 +26,11 @@ function own(o: object, key: string): unknown {
   return Object.prototype.hasOwnProperty.call(o, key) ? (o as Record<string, unknown>)[key] : undefined;
 }
 
-/** The built-in class of a (case-insensitive) Keras class name, or a registered Keras 3 object. */
-function builtin(className: string, module: unknown): { fromConfig(config: Record<string, unknown>, customObjects: Record<string, unknown>): unknown } | undefined {
+/** The built-in class of a Keras class name, matched case-insensitively as Keras' deserialize
+ * does (it lowercases the name). */
+function builtin(className: string): Keras3OptimizerClass | undefined {
   const lower = className.toLowerCase();
-  return keras3Classes.find((c) => c.spec.className.toLowerCase() === lower) ?? keras3Entry(typeof module === 'string' ? module : 'keras.optimizers', className);
+  return keras3Classes.find((c) => c.spec.className.toLowerCase() === lower);
 }
 
 /**
@@ -42,16 +43,16 @@ export function deserialize(config: Keras3Serialized | { class_name: string; con
   }
   if (customObjects === null || typeof customObjects !== 'object') throw new ConfigError('InvalidConfig', `customObjects must be an object, got ${describeValue(customObjects)}`);
   const className = own(config, 'class_name');
-  const module = own(config, 'module');
   const registered = own(config, 'registered_name');
   const inner = own(config, 'config') ?? {};
   if (typeof className !== 'string') throw new ConfigError('InvalidConfig', `the config's class_name must be a string, got ${describeValue(className)}`);
-  if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) throw new ConfigError('InvalidConfig', `the config of ${className} must be an object, got ${describeValue(inner)}`);
+  if (inner === null || typeof inner !== 'object' || Array.isArray(inner))
+    throw new ConfigError('InvalidConfig', `the config of ${className} must be an object, got ${describeValue(inner)}`);
   const custom = (typeof registered === 'string' ? own(customObjects, registered) : undefined) ?? own(customObjects, className);
   if (custom !== undefined && !(typeof custom === 'function' && (custom as { prototype?: unknown }).prototype instanceof Optimizer)) {
     throw new ConfigError('InvalidConfig', `custom object '${className}' is not a Keras 3 Optimizer class, got ${describeValue(custom)}`);
   }
-  const cls = (custom as Keras3OptimizerClass | undefined) ?? builtin(className, module);
+  const cls = (custom as Keras3OptimizerClass | undefined) ?? builtin(className);
   if (!cls) throw new ConfigError('UnknownClass', `Could not interpret optimizer identifier: ${className}`);
   const opt: unknown = cls.fromConfig({ ...(inner as Record<string, unknown>) }, customObjects);
   if (!(opt instanceof Optimizer)) throw new ConfigError('InvalidConfig', `${className}.fromConfig did not return a Keras 3 Optimizer`);

@@ -16,7 +16,8 @@ export interface WeightDecayExclusion {
 
 /** Reads `{ varList, varNames }` once; a pattern JavaScript cannot compile is an ArgumentError. */
 export function readExclusion(options: { varList?: readonly Variable[] | null; varNames?: readonly string[] | null }): WeightDecayExclusion {
-  if (options === null || typeof options !== 'object') throw new ArgumentError('InvalidArgument', `excludeFromWeightDecay expects { varList, varNames }, got ${describeValue(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw new ArgumentError('InvalidArgument', `excludeFromWeightDecay expects { varList, varNames }, got ${describeValue(options)}`);
   const { varList, varNames } = options;
   const vars = varList == null ? [] : readList(varList as Iterable<unknown>, '`varList` must be an array of Variables');
   vars.forEach((v, i) => {

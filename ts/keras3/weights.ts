@@ -84,14 +84,7 @@ export function kerasVariables(id: number, optimizerName: string, iterations: nu
  * extra silently). Every weight is read once and checked before anything is written.
  * `setLearningRate` receives weight 1 when the learning rate is a variable.
  */
-export function setKerasWeights(
-  id: number,
-  optimizerName: string,
-  built: boolean,
-  given: readonly unknown[],
-  lrIsVariable: boolean,
-  setLearningRate: (v: number) => void,
-): void {
+export function setKerasWeights(id: number, optimizerName: string, built: boolean, given: readonly unknown[], lrIsVariable: boolean, setLearningRate: (v: number) => void): void {
   if (!built) {
     throw new StateError(
       'InvalidState',

@@ -1,5 +1,7 @@
 // Rust rule: crates/simdopt-core/src/rules/lion.rs. Keras 3's Lion (Chen et al., 2023).
+import { HyperparameterError } from '../../errors.js';
 import { Optimizer } from '../optimizer.js';
+import { pyFloatRepr } from '../python.js';
 import type { Keras3Spec } from '../options.js';
 import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
 
@@ -38,6 +40,15 @@ const SPEC: Keras3Spec = {
     ['beta_2', 0.99],
   ],
   slots: [{ name: 'momentum' }],
+  check: (c) => {
+    const b = c.beta_1 as number;
+    if (b <= 0 || b > 1) {
+      throw new HyperparameterError(
+        'InvalidHyperparameter',
+        `Argument \`beta_1\` must be in the [0, 1] range. Otherwise, the optimizer degenerates to SignSGD. Received: beta_1=${pyFloatRepr(b)}.`,
+      );
+    }
+  },
 };
 
 /**
