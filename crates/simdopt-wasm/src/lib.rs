@@ -13,6 +13,7 @@ use wasm_bindgen::prelude::*;
 
 mod aggregate;
 mod external;
+mod family;
 mod keras3;
 #[cfg(feature = "threads")]
 mod threads;
