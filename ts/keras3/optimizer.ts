@@ -268,6 +268,22 @@ export abstract class Optimizer extends OptimizerV2 {
   get lossScaleFactor(): number | null {
     return this.base.lossScaleFactor;
   }
+  /**
+   * @internal Keras' `optimizer.loss_scale_factor = v` (LossScaleOptimizer and MultiOptimizer set
+   * their inner optimizers'): only before the optimizer has state, as the core's stages.
+   */
+  setLossScaleFactor(v: number | null): void {
+    if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v === 0)) {
+      throw new HyperparameterError('InvalidHyperparameter', `\`loss_scale_factor\` must be a finite non-zero number or None, got ${describeValue(v)}`);
+    }
+    const b = this.base;
+    const wd = b.weightDecay === null ? undefined : typeof b.weightDecay === 'number' ? b.weightDecay : 0;
+    const ema = b.useEma ? b.emaMomentum : undefined;
+    const freq = b.useEma && b.emaOverwriteFrequency ? b.emaOverwriteFrequency : undefined;
+    call(() => core().optimizer_set_stages(this.handle(), v ?? undefined, b.gradientAccumulationSteps || undefined, wd, ema, freq));
+    b.lossScaleFactor = v;
+  }
+
   /** Keras 3's `gradient_accumulation_steps` (fixed at construction; null: none). */
   get gradientAccumulationSteps(): number | null {
     return this.base.gradientAccumulationSteps;
