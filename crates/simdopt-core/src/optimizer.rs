@@ -7,7 +7,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::{Error, Result};
 use crate::rules::dispatch::{DynRule, Prepared};
-use crate::rules::{finite, py_float, SlotSpec, UpdateRule};
+use crate::rules::{finite, py_float, SlotSpec, UpdateRule, VarInfo};
 use crate::slot::{filled, out_of_memory, Slot, SlotData, SlotDtype};
 use crate::step::clip::{Clip, Clipping};
 use crate::step::constraints::Constraint;
@@ -73,6 +73,8 @@ pub struct Optimizer {
     pub(crate) stages: Stages,
     /// Variables that weight decay skips (Keras 3's `exclude_from_weight_decay`).
     pub(crate) decay_excluded: FastSet<TensorId>,
+    /// Variables the rule treats apart (Muon's `exclude_layers`), see [`VarInfo`].
+    pub(crate) layer_excluded: FastSet<TensorId>,
     pub(crate) constraint: Option<Constraint>,
     /// Calls counted (Keras 3's `_iterations`).
     pub(crate) iterations: u64,
@@ -113,6 +115,7 @@ impl Optimizer {
             clipping: Clipping::default(),
             stages: Stages::default(),
             decay_excluded: FastSet::default(),
+            layer_excluded: FastSet::default(),
             constraint: None,
             iterations: 0,
             slot_specs,
@@ -181,6 +184,12 @@ impl Optimizer {
     /// handles by the caller).
     pub fn set_weight_decay_exclusions(&mut self, vars: &[TensorId]) {
         self.decay_excluded = vars.iter().copied().collect();
+    }
+
+    /// Variables matched by Muon's `exclude_layers` (the regex search runs in the caller, on
+    /// the Keras path). Read when a variable's slots are created.
+    pub fn set_layer_exclusions(&mut self, vars: &[TensorId]) {
+        self.layer_excluded = vars.iter().copied().collect();
     }
 
     /// The constraint hook of the Keras 3 order (see [`crate::step::constraints`]).
@@ -280,7 +289,13 @@ impl Optimizer {
         fresh.try_reserve_exact(new_vars.len()).map_err(|_| out_of_memory(new_vars.len()))?;
         for id in new_vars {
             let t = store.get(*id)?;
-            let slots = specs.iter().map(|s| Slot::new(s, &t.shape)).collect::<Result<Vec<_>>>()?;
+            let info = VarInfo { name: &t.name, shape: &t.shape, layer_excluded: self.layer_excluded.contains(id) };
+            let mut slots = specs
+                .iter()
+                .enumerate()
+                .map(|(k, s)| if self.rule.has_slot(k, &info) { Slot::new(s, &t.shape) } else { Ok(Slot::absent()) })
+                .collect::<Result<Vec<_>>>()?;
+            self.rule.init_slots(&t.data, &mut slots);
             let n = t.data.len();
             let average = self.stages.ema.map(|_| filled(n, 0.0)).transpose()?;
             let accumulator = self.stages.gradient_accumulation_steps.map(|_| filled(n, 0.0)).transpose()?;
@@ -308,8 +323,10 @@ impl Optimizer {
         let nv = new_vars.len();
         let mut start = 0;
         for size in self.rule.slot_groups() {
-            for var in 0..nv {
-                self.weights.extend((start..start + size).map(|slot| WeightRef::Slot { var: first + var, slot }));
+            for var in first..first + nv {
+                let present = |&slot: &usize| !matches!(self.states[var].slots[slot].data, SlotData::Absent);
+                let refs: Vec<WeightRef> = (start..start + size).filter(present).map(|slot| WeightRef::Slot { var, slot }).collect();
+                self.weights.extend(refs);
             }
             start += size;
         }
@@ -362,6 +379,18 @@ impl Optimizer {
             WeightRef::Accumulator(v) => self.states[v].accumulator.as_deref(),
             WeightRef::Slot { var, slot } => self.states[var].slots[slot].f32(),
             WeightRef::Extra(e) => Some(&self.extras[e].values),
+        }
+    }
+
+    /// The value of weight `i >= 1` when it is stored as int32 (Adafactor's placeholders for
+    /// the factors of variables of rank < 2); [`Optimizer::weight`] is None for it.
+    pub fn weight_i32(&self, i: usize) -> Option<&[i32]> {
+        match *self.weights.get(i.checked_sub(1)?)? {
+            WeightRef::Slot { var, slot } => match &self.states[var].slots[slot].data {
+                SlotData::I32(d) => Some(d),
+                _ => None,
+            },
+            _ => None,
         }
     }
 

@@ -102,7 +102,7 @@ const fn tf24<R: UpdateRule>() -> Class {
 
 /// Every class: TF 2.4's in Keras' order, then Keras 3's (the same order, then the classes TF 2.4
 /// did not have). A class name may appear once per family.
-pub static CLASSES: [Class; 18] = [
+pub static CLASSES: [Class; 20] = [
     tf24::<Sgd>(),
     tf24::<RmsProp>(),
     tf24::<Adam>(),
@@ -121,6 +121,8 @@ pub static CLASSES: [Class; 18] = [
     keras3::<k3::Nadam>(),
     keras3::<k3::Ftrl>(),
     keras3::<Lion>(),
+    keras3::<k3::Lamb>(),
+    keras3::<k3::Adafactor>(),
 ];
 
 /// The class of a Keras class name, TF 2.4's first: a name both families have is TF 2.4's

@@ -65,7 +65,11 @@ impl Subject for Core {
     fn optimizer_variables(&self) -> Vec<Vec<f64>> {
         let mut out = vec![vec![self.opt.iterations() as f64], vec![self.lr as f64]];
         for i in 1..self.opt.weight_count() {
-            out.push(self.opt.weight(i).unwrap().iter().map(|&x| x as f64).collect());
+            let values = match self.opt.weight(i) {
+                Some(w) => w.iter().map(|&x| x as f64).collect(),
+                None => self.opt.weight_i32(i).unwrap().iter().map(|&x| x as f64).collect(),
+            };
+            out.push(values);
         }
         out
     }
