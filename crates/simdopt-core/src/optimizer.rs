@@ -69,8 +69,10 @@ pub struct Optimizer {
     learning_rate: f32,
     pub(crate) decay: f32,
     pub(crate) clipping: Clipping,
-    /// Keras 3's stage options (none: the TF 2.4 order).
+    /// Keras 3's stage options (none and not [`Optimizer::keras3_order`]: the TF 2.4 order).
     pub(crate) stages: Stages,
+    /// Whether every step runs the Keras 3 order, stage options or not (every Keras 3 class).
+    pub(crate) keras3_order: bool,
     /// Variables that weight decay skips (Keras 3's `exclude_from_weight_decay`).
     pub(crate) decay_excluded: FastSet<TensorId>,
     /// Variables the rule treats apart (Muon's `exclude_layers`), see [`VarInfo`].
@@ -114,6 +116,7 @@ impl Optimizer {
             decay: 0.0,
             clipping: Clipping::default(),
             stages: Stages::default(),
+            keras3_order: R::KERAS3_ORDER,
             decay_excluded: FastSet::default(),
             layer_excluded: FastSet::default(),
             constraint: None,
@@ -177,6 +180,23 @@ impl Optimizer {
             });
         }
         self.stages = stages;
+        Ok(())
+    }
+
+    /// Whether every step runs the Keras 3 order of stages (Keras 3 builds the state of every
+    /// variable of a step, also those with a None gradient, and clips with its own formulas),
+    /// whatever the stage options: true for the Keras 3 classes the registry builds.
+    pub fn keras3_order(&self) -> bool {
+        self.keras3_order
+    }
+
+    /// Turns the Keras 3 order on (the registry does it for the Keras 3 family); only before
+    /// the optimizer has slots, like [`Optimizer::set_stages`].
+    pub fn set_keras3_order(&mut self) -> Result<()> {
+        if !self.states.is_empty() && !self.keras3_order {
+            return Err(Error::InvalidState { message: "the Keras 3 order must be set before the optimizer has slots".into() });
+        }
+        self.keras3_order = true;
         Ok(())
     }
 

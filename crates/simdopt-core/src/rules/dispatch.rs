@@ -27,7 +27,6 @@ pub trait DynRule: Send {
     fn as_any(&self) -> &dyn Any;
     fn class_name(&self) -> &'static str;
     fn slot_groups(&self) -> Vec<usize>;
-    fn keras3_order(&self) -> bool;
     fn has_slot(&self, slot: usize, var: &VarInfo<'_>) -> bool;
     fn init_slots(&self, var: &[f32], slots: &mut [Slot]);
     fn weight_decay(&self, stage: Option<f32>, slots: &[Slot]) -> Option<f32>;
@@ -72,9 +71,6 @@ impl<R: UpdateRule> DynRule for Prepared<R> {
     }
     fn slot_groups(&self) -> Vec<usize> {
         self.rule.slot_groups()
-    }
-    fn keras3_order(&self) -> bool {
-        R::KERAS3_ORDER
     }
     fn has_slot(&self, slot: usize, var: &VarInfo<'_>) -> bool {
         self.rule.has_slot(slot, var)

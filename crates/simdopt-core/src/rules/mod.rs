@@ -197,8 +197,8 @@ pub trait UpdateRule: Clone + Send + 'static {
     const GLOBALS_LAST: bool = false;
     /// Default of Keras 3's `weight_decay` (AdamW: 0.004; None: off).
     const WEIGHT_DECAY: Option<f32> = None;
-    /// Whether every step runs the Keras 3 order of stages even with no stage option on (a
-    /// rule whose own options act as stages: Muon's `adam_weight_decay`).
+    /// Whether an optimizer of this rule runs the Keras 3 order of stages from the start (see
+    /// [`crate::Optimizer::keras3_order`]; the registry turns it on for every Keras 3 class).
     const KERAS3_ORDER: bool = false;
     /// Default learning rate.
     const LEARNING_RATE: f32 = 0.001;
