@@ -102,7 +102,7 @@ const fn tf24<R: UpdateRule>() -> Class {
 
 /// Every class: TF 2.4's in Keras' order, then Keras 3's (the same order, then the classes TF 2.4
 /// did not have). A class name may appear once per family.
-pub static CLASSES: [Class; 20] = [
+pub static CLASSES: [Class; 22] = [
     tf24::<Sgd>(),
     tf24::<RmsProp>(),
     tf24::<Adam>(),
@@ -123,6 +123,8 @@ pub static CLASSES: [Class; 20] = [
     keras3::<Lion>(),
     keras3::<k3::Lamb>(),
     keras3::<k3::Adafactor>(),
+    keras3::<k3::Muon>(),
+    keras3::<k3::ScheduleFreeAdamW>(),
 ];
 
 /// The class of a Keras class name, TF 2.4's first: a name both families have is TF 2.4's
@@ -209,7 +211,8 @@ fn build_keras3<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
     opt.set_stages(crate::step::Stages {
         loss_scale_factor: o.take_opt("loss_scale_factor"),
         gradient_accumulation_steps: accumulation.map(|n| n as u32),
-        weight_decay: o.take_opt("weight_decay").or(R::WEIGHT_DECAY),
+        // NaN is None (a class whose default is a number: AdamW, Muon).
+        weight_decay: o.take_opt("weight_decay").or(R::WEIGHT_DECAY).filter(|wd| !wd.is_nan()),
         ema: use_ema.then_some(crate::step::Ema { momentum: ema_momentum, overwrite_frequency: overwrite.map(|f| f as u64) }),
     })?;
     o.finish()?;
