@@ -413,8 +413,8 @@ impl Optimizer {
         }
     }
 
-    /// The value of weight `i >= 1` when it is stored as int32 (Adafactor's placeholders for
-    /// the factors of variables of rank < 2); [`Optimizer::weight`] is None for it.
+    /// The value of weight `i >= 1` when it is stored as int32 (a slot declared
+    /// `SlotDtype::I32`); [`Optimizer::weight`] is None for it.
     pub fn weight_i32(&self, i: usize) -> Option<&[i32]> {
         match *self.weights.get(i.checked_sub(1)?)? {
             WeightRef::Slot { var, slot } => match &self.states[var].slots[slot].data {

@@ -3,7 +3,7 @@
 //! `β2_t = 1 - t^beta_2_decay`. A variable of rank ≥ 2 factors its last two axes:
 //! `r = β2_t·r + (1-β2_t)·mean(g2, -1)`, `c = β2_t·c + (1-β2_t)·mean(g2, -2)`,
 //! `v = (r / mean(r, -1))[..., None]·c[..., None, :]`; rank < 2 keeps `v = β2_t·v + (1-β2_t)·g2`
-//! (its `r` and `c` are int32 scalar placeholders). Then `u = g/√v`,
+//! (its `r` and `c` are scalar placeholders, 0; Keras makes them int32, here they are f32). Then `u = g/√v`,
 //! `x -= α·(u / max(1, RMS(u)/clip_threshold))`. Per variable the slots are `r`, `c`,
 //! `velocity` (Keras' paths for `r` and `c` are `<optimizer>/<variable name>`).
 //!
