@@ -102,7 +102,7 @@ const fn tf24<R: UpdateRule>() -> Class {
 
 /// Every class: TF 2.4's in Keras' order, then Keras 3's (the same order, then the classes TF 2.4
 /// did not have). A class name may appear once per family.
-pub static CLASSES: [Class; 18] = [
+pub static CLASSES: [Class; 22] = [
     tf24::<Sgd>(),
     tf24::<RmsProp>(),
     tf24::<Adam>(),
@@ -121,6 +121,10 @@ pub static CLASSES: [Class; 18] = [
     keras3::<k3::Nadam>(),
     keras3::<k3::Ftrl>(),
     keras3::<Lion>(),
+    keras3::<k3::Lamb>(),
+    keras3::<k3::Adafactor>(),
+    keras3::<k3::Muon>(),
+    keras3::<k3::ScheduleFreeAdamW>(),
 ];
 
 /// The class of a Keras class name, TF 2.4's first: a name both families have is TF 2.4's
@@ -176,6 +180,7 @@ fn build<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
 fn build_keras3<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
     let rule = R::from_options(o)?;
     let mut opt = Optimizer::new(rule, o.take("learning_rate", R::LEARNING_RATE))?;
+    opt.set_keras3_order()?;
     let _ignored_decay = o.take_opt("decay");
     let clipping =
         Clipping { clipvalue: o.take_opt("clipvalue"), clipnorm: o.take_opt("clipnorm"), global_clipnorm: o.take_opt("global_clipnorm") };
@@ -206,7 +211,8 @@ fn build_keras3<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
     opt.set_stages(crate::step::Stages {
         loss_scale_factor: o.take_opt("loss_scale_factor"),
         gradient_accumulation_steps: accumulation.map(|n| n as u32),
-        weight_decay: o.take_opt("weight_decay").or(R::WEIGHT_DECAY),
+        // NaN is None (a class whose default is a number: AdamW, Muon).
+        weight_decay: o.take_opt("weight_decay").or(R::WEIGHT_DECAY).filter(|wd| !wd.is_nan()),
         ema: use_ema.then_some(crate::step::Ema { momentum: ema_momentum, overwrite_frequency: overwrite.map(|f| f as u64) }),
     })?;
     o.finish()?;
@@ -353,6 +359,18 @@ mod tests {
         for c in &CLASSES {
             let same = CLASSES.iter().filter(|d| d.family == c.family && d.class_name == c.class_name).count();
             assert_eq!(same, 1, "{} twice in {}", c.class_name, c.family.name());
+        }
+        // Keras 3 order without any stage option: a None gradient's variable gets its state at
+        // the first step, as Keras 3's build does; TF 2.4's Adam waits for its first gradient.
+        let mut store = crate::Store::new();
+        let a = store.insert(crate::Tensor::new("a", vec![2], vec![1.0, 2.0]).unwrap());
+        let b = store.insert(crate::Tensor::new("b", vec![1], vec![3.0]).unwrap());
+        let pairs = [(Some(crate::Gradient::Dense(&[0.5, 0.5])), a), (None, b)];
+        for (family, slots) in [(Family::Keras3, 2), (Family::Tf24, 1)] {
+            let mut opt = build_optimizer_in(family, "Adam", &[]).unwrap();
+            assert_eq!(opt.keras3_order(), family == Family::Keras3);
+            opt.apply_gradients(&mut store, &pairs).unwrap();
+            assert_eq!(opt.slot_variables().count(), slots, "{}", family.name());
         }
         // AdamW: Adam's rule with Keras 3's weight_decay default, 0.004.
         let adamw = class_in(Family::Keras3, "AdamW").unwrap();

@@ -5,7 +5,7 @@
 
 use std::any::Any;
 
-use super::{DenseStep, SlotSpec, SparseStep, StepContext, UpdateRule};
+use super::{DenseStep, SlotSpec, SparseStep, StepContext, UpdateRule, VarInfo};
 use crate::drive::GradIn;
 use crate::error::Result;
 use crate::slot::Slot;
@@ -27,6 +27,9 @@ pub trait DynRule: Send {
     fn as_any(&self) -> &dyn Any;
     fn class_name(&self) -> &'static str;
     fn slot_groups(&self) -> Vec<usize>;
+    fn has_slot(&self, slot: usize, var: &VarInfo<'_>) -> bool;
+    fn init_slots(&self, var: &[f32], slots: &mut [Slot]);
+    fn weight_decay(&self, stage: Option<f32>, slots: &[Slot]) -> Option<f32>;
     fn globals_last(&self) -> bool;
     fn slots(&self) -> Vec<SlotSpec>;
     fn global_weights(&self) -> Vec<SlotSpec>;
@@ -68,6 +71,15 @@ impl<R: UpdateRule> DynRule for Prepared<R> {
     }
     fn slot_groups(&self) -> Vec<usize> {
         self.rule.slot_groups()
+    }
+    fn has_slot(&self, slot: usize, var: &VarInfo<'_>) -> bool {
+        self.rule.has_slot(slot, var)
+    }
+    fn init_slots(&self, var: &[f32], slots: &mut [Slot]) {
+        self.rule.init_slots(var, slots)
+    }
+    fn weight_decay(&self, stage: Option<f32>, slots: &[Slot]) -> Option<f32> {
+        self.rule.weight_decay(stage, slots)
     }
     fn globals_last(&self) -> bool {
         R::GLOBALS_LAST
