@@ -14,6 +14,7 @@ use wasm_bindgen::prelude::*;
 mod aggregate;
 mod external;
 mod keras3;
+mod stream;
 #[cfg(feature = "threads")]
 mod threads;
 
