@@ -13,7 +13,9 @@ use simdopt_core::step::stream::{ChunkSource, StreamBuffers, Streamed};
 use simdopt_core::Error;
 use wasm_bindgen::prelude::*;
 
-use super::{countable, decode, optimizer, recycle, step_commands, tid, widen_indices, Pair, State, COMMAND_WORDS, STATE};
+use super::frame::{decode, recycle, step_commands, widen_indices, Pair, COMMAND_WORDS};
+use super::optimizers::countable;
+use super::{optimizer, tid, State, STATE};
 
 /// The command kind of a streamed dense gradient (`KIND_DENSE_STREAMED` in ts/frame.ts).
 const KIND_DENSE_STREAMED: u32 = 4;
@@ -55,7 +57,7 @@ pub fn stream_chunk() -> u32 {
 #[wasm_bindgen]
 #[doc(hidden)]
 pub fn __stream_set_chunk(elements: u32) -> Result<(), JsError> {
-    if elements == 0 || elements % 8 != 0 {
+    if elements == 0 || !elements.is_multiple_of(8) {
         return Err(JsError::new("InvalidArgument: a chunk is a positive multiple of 8 elements"));
     }
     STREAM.with(|st| st.borrow_mut().0 = StreamBuffers::with_chunk(elements as usize));
