@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 
 /** `stream_chunk()` of the core: gradients of at least two chunks stream. */
-const CHUNK = 1 << 16;
+const CHUNK = 1 << 15;
 const FROM = 2 * CHUNK;
 
 /** The bits of `a`, as a digest (the arrays are long). */

@@ -27,10 +27,10 @@ use crate::optimizer::{Gradient, Optimizer};
 use crate::registry::{self, Family};
 use crate::store::{Store, TensorId};
 
-/// Elements per chunk (256 KiB of f32): the staging buffer, the chunk and the variable's and
+/// Elements per chunk (128 KiB of f32): the staging buffer, the chunk and the variable's and
 /// slots' matching elements stay in L2. Chosen by measurement (benches/README.md, "Streamed
 /// gradients"). A multiple of `REDUCE_WIDTH`, so that every chunk but the last is all body.
-pub const CHUNK: usize = 1 << 16;
+pub const CHUNK: usize = 1 << 15;
 
 const _: () = assert!(CHUNK % REDUCE_WIDTH == 0);
 
