@@ -162,6 +162,40 @@ describe.each(['cpu', 'wasm'])('tfjs %s backend', (backendName) => {
     tf.dispose([u, v, g, gv, zero]);
   });
 
+  test('write-back: in place on cpu (same buffer), never into memory another tensor shares; matMul sees every update', () => {
+    const opt = toTfjs(new SGD({ learningRate: 0.5 }));
+    const w = tf.variable(
+      tf.tensor2d([
+        [1, 0],
+        [0, 1],
+      ]),
+      true,
+      `wb_${backendName}`,
+    );
+    const g = tf.ones([2, 2]);
+    const x = tf.tensor2d([[1, 2]]);
+    let ids = 0;
+    let last: unknown;
+    for (let s = 1; s <= 3; s++) {
+      opt.applyGradients({ [w.name]: g });
+      if (w.dataId !== last) ids++;
+      last = w.dataId;
+      // w = I - 0.5 s, so x · w = [1 - 1.5 s, 2 - 1.5 s] (tfjs-wasm caches matMul weights per tensor).
+      const y = tf.matMul(x, w);
+      expect(Array.from(y.dataSync())).toEqual([1 - 1.5 * s, 2 - 1.5 * s]);
+      y.dispose();
+    }
+    // cpu: one new buffer (the first step's, which the variable then holds alone), then in place.
+    if (backendName === 'cpu') expect(ids).toBe(1);
+    // A tensor that shares the variable's memory (a reshape) keeps its values.
+    const shared = tf.reshape(w, [4]);
+    opt.applyGradients({ [w.name]: g });
+    expect(Array.from(shared.dataSync())).toEqual([-0.5, -1.5, -1.5, -0.5]);
+    expect(Array.from(w.dataSync())).toEqual([-1, -2, -2, -1]);
+    opt.dispose();
+    tf.dispose([w, g, x, shared]);
+  });
+
   test('tfjsGradients feeds simdopt’s own API', () => {
     const x = tf.variable(tf.tensor1d([3, -4]), true, `x_${backendName}`);
     const sv = new Variable(x.dataSync() as Float32Array, { shape: [2], name: 'x' });
