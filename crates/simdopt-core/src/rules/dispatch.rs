@@ -5,7 +5,7 @@
 
 use std::any::Any;
 
-use super::{DenseStep, SlotSpec, SparseStep, StepContext, UpdateRule};
+use super::{DenseStep, SlotSpec, SparseStep, StepContext, UpdateRule, VarInfo};
 use crate::drive::GradIn;
 use crate::error::Result;
 use crate::slot::Slot;
@@ -27,7 +27,11 @@ pub enum Fused {
 pub trait DynRule: Send {
     fn as_any(&self) -> &dyn Any;
     fn class_name(&self) -> &'static str;
-    fn interleaved_slots(&self) -> bool;
+    fn slot_groups(&self) -> Vec<usize>;
+    fn has_slot(&self, slot: usize, var: &VarInfo<'_>) -> bool;
+    fn init_slots(&self, var: &[f32], slots: &mut [Slot]);
+    fn weight_decay(&self, stage: Option<f32>, slots: &[Slot]) -> Option<f32>;
+    fn globals_last(&self) -> bool;
     fn slots(&self) -> Vec<SlotSpec>;
     fn global_weights(&self) -> Vec<SlotSpec>;
     fn uses_lr_decay(&self) -> bool;
@@ -35,6 +39,7 @@ pub trait DynRule: Send {
     fn hyper(&self, name: &str) -> Option<f32>;
     fn set_hyper(&mut self, name: &str, value: f32) -> Result<()>;
     fn sums_duplicates(&self) -> bool;
+    fn global_clip_densifies(&self) -> bool;
     fn sparse_visits_all_rows(&self) -> bool;
     /// Computes this step's scalars (kept for the `apply_*` calls until the next `prepare`).
     fn prepare(&mut self, ctx: &StepContext, globals: &mut [f32]);
@@ -65,8 +70,20 @@ impl<R: UpdateRule> DynRule for Prepared<R> {
     fn class_name(&self) -> &'static str {
         R::CLASS_NAME
     }
-    fn interleaved_slots(&self) -> bool {
-        R::INTERLEAVED_SLOTS
+    fn slot_groups(&self) -> Vec<usize> {
+        self.rule.slot_groups()
+    }
+    fn has_slot(&self, slot: usize, var: &VarInfo<'_>) -> bool {
+        self.rule.has_slot(slot, var)
+    }
+    fn init_slots(&self, var: &[f32], slots: &mut [Slot]) {
+        self.rule.init_slots(var, slots)
+    }
+    fn weight_decay(&self, stage: Option<f32>, slots: &[Slot]) -> Option<f32> {
+        self.rule.weight_decay(stage, slots)
+    }
+    fn globals_last(&self) -> bool {
+        R::GLOBALS_LAST
     }
     fn slots(&self) -> Vec<SlotSpec> {
         self.rule.slots()
@@ -88,6 +105,9 @@ impl<R: UpdateRule> DynRule for Prepared<R> {
     }
     fn sums_duplicates(&self) -> bool {
         self.rule.sums_duplicates()
+    }
+    fn global_clip_densifies(&self) -> bool {
+        self.rule.global_clip_densifies()
     }
     fn sparse_visits_all_rows(&self) -> bool {
         self.rule.sparse_visits_all_rows()
