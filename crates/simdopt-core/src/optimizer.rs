@@ -396,7 +396,7 @@ impl Optimizer {
                 WeightRef::Global(i) => format!("{}/{}:0", self.name, globals[i].name),
                 WeightRef::Average(v) => format!("{}/{}/average:0", self.name, self.states[v].var_name),
                 WeightRef::Extra(e) => format!("{}/{}:0", self.name, self.extras[e].name),
-                WeightRef::Accumulator(v) => format!("{}/{}/accumulator:0", self.name, self.states[v].var_name),
+                WeightRef::Accumulator(v) => format!("{}/{}/gradient_accumulator:0", self.name, self.states[v].var_name),
                 WeightRef::Slot { var, slot } => format!("{}/{}/{}:0", self.name, self.states[var].var_name, self.slot_specs[slot].name),
             }))
             .collect()
