@@ -97,7 +97,7 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
 }
 
 /// The TF 2.4 preludes: none, `global_clipnorm`'s scale alone, or the whole clip.
-fn tf24_prelude(pre: Clip) -> Fused {
+pub(crate) fn tf24_prelude(pre: Clip) -> Fused {
     if pre.is_identity() {
         Fused::None
     } else if pre.is_scale_only() {
