@@ -62,6 +62,23 @@ describe.each(CLASSES)('%s', (cls) => {
   });
 });
 
+describe('the first applyGradients builds every variable it is given, None gradients too (as Keras 3)', () => {
+  const firstNone = base.filter((c) => CLASSES.includes(c.class_name) && c.steps[0].gradients.some((g) => g === null));
+  test('there are such cases', () => expect(firstNone.length).toBeGreaterThanOrEqual(3));
+  test.each(firstNone.map((c) => [c.name, c] as const))('%s, without build()', (_, c) => {
+    let paths: string[] = [];
+    replayKeras3Case(
+      c,
+      (k) => {
+        const s = keras3Subject(k, { build: false });
+        return { ...s, dispose: () => ((paths = s.optimizer.getWeightNames()), s.dispose()) };
+      },
+      { checkPaths: false },
+    );
+    expect(paths).toEqual(c.optimizer_variables.map((v) => v.path));
+  });
+});
+
 describe('sparse gradients as Keras 3 on TensorFlow (sparse.json)', () => {
   const sparse = loadKeras3('sparse.json').cases.filter((c) => CLASSES.includes(c.class_name));
   test('has cases of these classes', () => expect(sparse.length).toBeGreaterThanOrEqual(20));
