@@ -72,7 +72,7 @@ describe('what each class writes, as Keras 3 writes it', () => {
     }
   });
   test.each(records.map((r) => [r.name, r] as const))('reads back what Keras wrote and steps: %s', (_, r) => {
-    const opt = deserialize(JSON.parse(r.json) as Parameters<typeof deserialize>[0]);
+    const opt = deserialize(JSON.parse(r.json) as Parameters<typeof deserialize>[0]) as Optimizer;
     try {
       expect(opt.className).toBe(r.class_name);
       expect(serialize(opt)).toEqual(r.serialized);

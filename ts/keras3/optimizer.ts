@@ -268,6 +268,32 @@ export abstract class Optimizer extends OptimizerV2 {
   get lossScaleFactor(): number | null {
     return this.base.lossScaleFactor;
   }
+  /**
+   * @internal Keras' `optimizer.loss_scale_factor = v`, as LossScaleOptimizer (None) and
+   * MultiOptimizer (its own) set their inner optimizers'. Before the first step only (the core
+   * fixes its stages once the optimizer has state).
+   */
+  setLossScaleFactor(v: number | null): void {
+    if (v === this.base.lossScaleFactor) return;
+    if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v === 0)) {
+      throw new HyperparameterError('InvalidHyperparameter', `\`loss_scale_factor\` must be a finite non-zero number or None, got ${describeValue(v)}`);
+    }
+    if (this.built) throw new StateError('InvalidState', `optimizer '${this.name}' has been built: its loss_scale_factor can no longer change`);
+    const b = this.base;
+    const wd = b.weightDecay === null ? undefined : typeof b.weightDecay === 'number' ? b.weightDecay : 0;
+    call(() =>
+      core().optimizer_set_stages(
+        this.id,
+        v ?? undefined,
+        b.gradientAccumulationSteps ?? undefined,
+        wd,
+        b.useEma ? b.emaMomentum : undefined,
+        b.useEma && b.emaOverwriteFrequency ? b.emaOverwriteFrequency : undefined,
+      ),
+    );
+    b.lossScaleFactor = v;
+  }
+
   /** Keras 3's `gradient_accumulation_steps` (fixed at construction; null: none). */
   get gradientAccumulationSteps(): number | null {
     return this.base.gradientAccumulationSteps;
