@@ -269,28 +269,18 @@ export abstract class Optimizer extends OptimizerV2 {
     return this.base.lossScaleFactor;
   }
   /**
-   * @internal Keras' `optimizer.loss_scale_factor = v`, as LossScaleOptimizer (None) and
-   * MultiOptimizer (its own) set their inner optimizers'. Before the first step only (the core
-   * fixes its stages once the optimizer has state).
+   * @internal Keras' `optimizer.loss_scale_factor = v` (LossScaleOptimizer and MultiOptimizer set
+   * their inner optimizers'): only before the optimizer has state, as the core's stages.
    */
   setLossScaleFactor(v: number | null): void {
-    if (v === this.base.lossScaleFactor) return;
     if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v === 0)) {
       throw new HyperparameterError('InvalidHyperparameter', `\`loss_scale_factor\` must be a finite non-zero number or None, got ${describeValue(v)}`);
     }
-    if (this.built) throw new StateError('InvalidState', `optimizer '${this.name}' has been built: its loss_scale_factor can no longer change`);
     const b = this.base;
     const wd = b.weightDecay === null ? undefined : typeof b.weightDecay === 'number' ? b.weightDecay : 0;
-    call(() =>
-      core().optimizer_set_stages(
-        this.id,
-        v ?? undefined,
-        b.gradientAccumulationSteps ?? undefined,
-        wd,
-        b.useEma ? b.emaMomentum : undefined,
-        b.useEma && b.emaOverwriteFrequency ? b.emaOverwriteFrequency : undefined,
-      ),
-    );
+    const ema = b.useEma ? b.emaMomentum : undefined;
+    const freq = b.useEma && b.emaOverwriteFrequency ? b.emaOverwriteFrequency : undefined;
+    call(() => core().optimizer_set_stages(this.handle(), v ?? undefined, b.gradientAccumulationSteps || undefined, wd, ema, freq));
     b.lossScaleFactor = v;
   }
 

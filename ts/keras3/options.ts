@@ -155,8 +155,7 @@ export function stageKeys(b: Keras3Base): Array<[string, number]> {
 
 /** Creates the core optimizer of a Keras 3 class (the keras3 family of the core's registry). */
 export function createCoreOptimizer(className: string, name: string, keys: string[], values: Float32Array): number {
-  const c = core() as unknown as { optimizer_create_keras3?: (cls: string, name: string, keys: string[], values: Float32Array) => number };
-  return call(() => (c.optimizer_create_keras3 ? c.optimizer_create_keras3(className, name, keys, values) : core().optimizer_create(className, name, keys, values)));
+  return call(() => core().optimizer_create_in('keras3', className, name, keys, values));
 }
 
 /**
