@@ -4,7 +4,7 @@
 // iterations), their configs against configs.json, Keras 3's errors (configs.json probes), and
 // what a non-finite step leaves (only the scale and the counter change, bit for bit).
 import { Variable, ready } from 'simdopt';
-import { Lion, LossScaleOptimizer, MultiOptimizer, OptimizerMap, clearSession, deserialize, get, keras3Classes, serialize } from 'simdopt/keras3';
+import { Lion, LossScaleOptimizer, MultiOptimizer, OptimizerMap, clearSession, deserialize, get, keras3Classes, serialize, toKerasJson } from 'simdopt/keras3';
 import { ConfigError, deserialize as rootDeserialize } from 'simdopt';
 import { Keras3Case, Keras3Subject, classesIn, loadKeras3, replayKeras3Case, toF32 } from './helpers/keras3-fixtures';
 import { loadFixture } from './helpers/fixtures';
@@ -17,6 +17,7 @@ interface ConfigRecord {
   get_config: Record<string, unknown>;
   serialized: Record<string, unknown>;
   serialized_after_step: Record<string, unknown>;
+  json: string;
 }
 interface Probe {
   name: string;
@@ -226,6 +227,8 @@ describe('configs as Keras 3 writes them (configs.json)', () => {
       expect(opt.className).toBe(r.class_name);
       expect(opt.getConfig()).toEqual(r.get_config);
       expect(serialize(opt as never)).toEqual(r.serialized);
+      // The JSON text Keras writes (`.keras` files), byte for byte.
+      expect(toKerasJson(serialize(opt as never))).toBe(r.json);
       // get() of the config; the root entry's deserialize (whose classes are Optimizers) points here.
       expect((get(r.serialized as never) as unknown as Wrapper).className).toBe(r.class_name);
       expect(() => rootDeserialize(r.serialized as never)).toThrow(/a Keras 3 wrapper optimizer; load it with `deserialize` from 'simdopt\/keras3'/);
