@@ -74,7 +74,7 @@ describe('what each class writes, as Keras 3 writes it', () => {
     }
   });
   test.each(records.map((r) => [r.name, r] as const))('reads back what Keras wrote, writes it again (JSON text too) and steps: %s', (_, r) => {
-    const opt = deserialize(JSON.parse(r.json) as Parameters<typeof deserialize>[0]);
+    const opt = deserialize(JSON.parse(r.json) as Parameters<typeof deserialize>[0]) as Optimizer;
     try {
       expect(opt.className).toBe(r.class_name);
       expect(serialize(opt)).toEqual(r.serialized);
@@ -344,14 +344,16 @@ const LOAD_DEVIATIONS: Record<string, () => void> = {
   'deserialize unknown class': () =>
     expect(() => deserialize({ class_name: 'Foo', config: {} })).toThrow(new ConfigError('UnknownClass', 'Could not interpret optimizer identifier: Foo')),
   // JSON's 1 is 1.0 here.
-  'deserialize learning_rate int': () => expect(deserialize({ class_name: 'Adam', config: { learning_rate: 1 } }).getConfig().learning_rate).toBe(1),
+  'deserialize learning_rate int': () => expect((deserialize({ class_name: 'Adam', config: { learning_rate: 1 } }) as Optimizer).getConfig().learning_rate).toBe(1),
   // Keras 3 cannot read a schedule without `module`; the schedules module reads the Keras 2 form.
   'deserialize TF2-style schedule lr': () =>
     expect(
-      deserialize({
-        class_name: 'SGD',
-        config: { learning_rate: { class_name: 'ExponentialDecay', config: { initial_learning_rate: 0.1, decay_steps: 10, decay_rate: 0.5, staircase: false, name: null } } },
-      }).getConfig().learning_rate,
+      (
+        deserialize({
+          class_name: 'SGD',
+          config: { learning_rate: { class_name: 'ExponentialDecay', config: { initial_learning_rate: 0.1, decay_steps: 10, decay_rate: 0.5, staircase: false, name: null } } },
+        }) as Optimizer
+      ).getConfig().learning_rate,
     ).toMatchObject({ module: 'keras.optimizers.schedules', class_name: 'ExponentialDecay' }),
 };
 

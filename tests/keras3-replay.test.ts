@@ -8,6 +8,7 @@ import { Keras3Case, loadKeras3, replayKeras3Case, toF32 } from './helpers/keras
 import { keras3Subject, keras3Variables, applyExclusion } from './helpers/keras3-subject';
 import { compareClose } from './helpers/fixtures';
 import { deserialize } from 'simdopt/keras3';
+import type { Optimizer } from 'simdopt/keras3';
 
 /** The classes replayed here (each must exist in simdopt/keras3 and have its fixture file). */
 const CLASSES = ['SGD', 'RMSprop', 'Adam', 'AdamW', 'Adagrad', 'Adadelta', 'Adamax', 'Nadam', 'Ftrl', 'Lion'];
@@ -44,7 +45,7 @@ describe.each(CLASSES)('%s', (cls) => {
   test.each(own.map((c) => [c.name, c] as const))('%s', (_, c) => replay(cls, c));
   if (features.length > 0) test.each(features.map((c) => [c.name, c] as const))('base feature %s', (_, c) => replay(cls, c));
   test.each([...own, ...features].filter((c) => c.built).map((c) => [c.name, c] as const))("build() makes Keras's variables: %s", (_, c) => {
-    const opt = deserialize(c.optimizer as Parameters<typeof deserialize>[0]);
+    const opt = deserialize(c.optimizer as Parameters<typeof deserialize>[0]) as Optimizer;
     const vars = keras3Variables(c);
     try {
       applyExclusion(c, opt, vars);
