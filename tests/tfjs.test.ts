@@ -6,8 +6,9 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { iris } from './helpers/iris';
-import { ready, Adam, SGD, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Ftrl, ExponentialDecay, Variable, StateError, Optimizer } from 'simdopt';
+import { ready, Adam, SGD, ExponentialDecay, Variable, StateError, Optimizer } from 'simdopt';
 import { toTfjs, TfjsOptimizer, tfjsGradients, tfjsGradientSource } from 'simdopt/tfjs';
+import { classNamed, everyClass } from './helpers/registry';
 
 const require = createRequire(import.meta.url);
 setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
@@ -282,18 +283,19 @@ describe('every simdopt optimizer through model.fit, save and load (cpu)', () =>
     await tf.setBackend('cpu');
   });
 
-  const makers: Array<[string, () => Optimizer]> = [
-    ['SGD nesterov', () => new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true })],
-    ['RMSprop centered', () => new RMSprop({ learningRate: 0.01, momentum: 0.5, centered: true })],
-    ['Adagrad', () => new Adagrad({ learningRate: 0.1 })],
-    ['Adadelta', () => new Adadelta({ learningRate: 1.0 })],
-    ['Adamax', () => new Adamax({ learningRate: 0.01 })],
-    ['Nadam', () => new Nadam({ learningRate: 0.01 })],
-    [
-      'Ftrl l1 l2 shrinkage',
-      () => new Ftrl({ learningRate: 0.1, l1RegularizationStrength: 0.001, l2RegularizationStrength: 0.001, l2ShrinkageRegularizationStrength: 0.001, beta: 0.1 }),
-    ],
-  ];
+  // Every registered class: these options per class (slot variants; Adadelta moves only with a
+  // learning rate of 1), or a learning rate alone. Adam's model.fit and save/load are above.
+  const makers = everyClass<[string, Record<string, unknown>]>(
+    {
+      SGD: [['nesterov', { learningRate: 0.05, momentum: 0.9, nesterov: true }]],
+      RMSprop: [['centered', { learningRate: 0.01, momentum: 0.5, centered: true }]],
+      Adam: [],
+      Adagrad: [['', { learningRate: 0.1 }]],
+      Adadelta: [['', { learningRate: 1.0 }]],
+      Ftrl: [['l1 l2 shrinkage', { learningRate: 0.1, l1RegularizationStrength: 0.001, l2RegularizationStrength: 0.001, l2ShrinkageRegularizationStrength: 0.001, beta: 0.1 }]],
+    },
+    [['', { learningRate: 0.01 }]],
+  ).map(([cls, [variant, options]]): [string, () => Optimizer] => [variant ? `${cls} ${variant}` : cls, () => new (classNamed(cls))(options)]);
   test.each(makers)('%s: trains, and resumes after save/load exactly', async (_name, make) => {
     const { xs, ys } = iris();
     const fit = { epochs: 2, batchSize: 50, shuffle: false, verbose: 0 as const };

@@ -9,7 +9,7 @@ use crate::store::{Store, TensorId};
 /// The variables of `pairs` that get their slots in this step: those with a gradient (TF 2.4),
 /// or every one (Keras 3, whose moving averages cover variables without a gradient too).
 pub(crate) fn new_variables(opt: &Optimizer, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Vec<TensorId> {
-    let all = opt.stages.any();
+    let all = opt.stages.any() || opt.keras3_order;
     pairs.iter().filter(|(g, v)| (all || g.is_some()) && !opt.vars.contains_key(v)).map(|(_, v)| *v).collect()
 }
 
