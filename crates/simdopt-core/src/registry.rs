@@ -7,6 +7,8 @@
 //! Adding an optimizer: its rule file (with its `CONFIG` table), an entry here, its TypeScript
 //! class, and its tests.
 
+use std::any::Any;
+
 use crate::error::{Error, Result};
 use crate::optimizer::Optimizer;
 use crate::rules::keras3 as k3;
@@ -53,6 +55,8 @@ pub struct Class {
     /// Default of Keras 3's `weight_decay` when it is not None (AdamW's 0.004).
     pub weight_decay: Option<f32>,
     build: fn(&mut Options<'_>) -> Result<Optimizer>,
+    /// Whether a rule is this class' rule (its type; Keras 3 classes share TF 2.4's names).
+    is_rule: fn(&dyn Any) -> bool,
 }
 
 impl Class {
@@ -76,6 +80,15 @@ impl Class {
     }
 }
 
+fn is<R: 'static>(rule: &dyn Any) -> bool {
+    rule.is::<R>()
+}
+
+/// The class whose rule `rule` is (its type, not its name).
+pub(crate) fn class_of(rule: &dyn Any) -> Option<&'static Class> {
+    CLASSES.iter().find(|c| (c.is_rule)(rule))
+}
+
 const fn keras3<R: UpdateRule>() -> Class {
     Class {
         class_name: R::CLASS_NAME,
@@ -85,6 +98,7 @@ const fn keras3<R: UpdateRule>() -> Class {
         config: R::CONFIG,
         weight_decay: R::WEIGHT_DECAY,
         build: build_keras3::<R>,
+        is_rule: is::<R>,
     }
 }
 
@@ -97,6 +111,7 @@ const fn tf24<R: UpdateRule>() -> Class {
         config: R::CONFIG,
         weight_decay: None,
         build: build::<R>,
+        is_rule: is::<R>,
     }
 }
 

@@ -82,10 +82,10 @@ impl StreamBuffers {
 }
 
 impl Optimizer {
-    /// Whether this optimizer's steps can take streamed gradients: a TF 2.4 class (not external,
-    /// no Keras 3 stage).
+    /// Whether this optimizer's steps can take streamed gradients: a TF 2.4 class (its rule's
+    /// type: the Keras 3 classes share the names) in the TF 2.4 order (no Keras 3 stage).
     pub fn streams(&self) -> bool {
-        !self.is_external() && !self.stages.any() && registry::class(self.class_name()).is_ok_and(|c| c.family == Family::Tf24)
+        !self.stages.any() && !self.keras3_order && registry::class_of(self.rule.as_any()).is_some_and(|c| c.family == Family::Tf24)
     }
 
     /// One step as [`Optimizer::apply_gradients`] (with `guard`, as

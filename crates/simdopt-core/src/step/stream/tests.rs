@@ -229,9 +229,12 @@ fn errors_are_the_whole_paths_and_change_nothing() {
 fn what_does_not_stream_takes_the_whole_path_untouched() {
     let g = values(30, 1);
     let mut buffers = StreamBuffers::with_chunk(8);
-    // A Keras 3 class; a streamed length that is not the variable's (the whole path reports it).
-    for (class, len) in [("Lion", 30), ("Adam", 29)] {
-        let mut w = world(class, &[], 30);
+    // Keras 3 classes (also those named as TF 2.4's); a streamed length that is not the
+    // variable's (the whole path reports it).
+    let keras3 = |name: &str| crate::registry::build_optimizer_in(Family::Keras3, name, &[]).unwrap();
+    for (opt, len) in [(keras3("Lion"), 30), (keras3("Adam"), 30), (keras3("SGD"), 30), (build_optimizer("Adam", &[]).unwrap(), 29)] {
+        let mut w = world("SGD", &[], 30);
+        w.opt = opt;
         let before = state(&w.store, &w.opt, &w.vars);
         let mut source = Source { grads: vec![Some(&g)], fail: None, calls: 0 };
         let r = w.opt.apply_streamed(&mut w.store, &[(None, w.vars[0])], &[Some(len)], &mut source, &mut buffers, None).unwrap();
