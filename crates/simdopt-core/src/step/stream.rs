@@ -83,9 +83,13 @@ impl StreamBuffers {
 
 impl Optimizer {
     /// Whether this optimizer's steps can take streamed gradients: a TF 2.4 class (not external,
-    /// no Keras 3 stage).
+    /// no Keras 3 stage). A Keras 3 class of the same name as a TF 2.4 one (`Adam`) is told apart
+    /// by its Keras 3 order, which it always has.
     pub fn streams(&self) -> bool {
-        !self.is_external() && !self.stages.any() && registry::class(self.class_name()).is_ok_and(|c| c.family == Family::Tf24)
+        !self.is_external()
+            && !self.stages.any()
+            && !self.keras3_order
+            && registry::class(self.class_name()).is_ok_and(|c| c.family == Family::Tf24)
     }
 
     /// One step as [`Optimizer::apply_gradients`] (with `guard`, as
