@@ -71,7 +71,7 @@ describe('the first applyGradients builds every variable it is given, None gradi
       c,
       (k) => {
         const s = keras3Subject(k, { build: false });
-        return { ...s, dispose: () => ((paths = s.optimizer.getWeightNames()), s.dispose()) };
+        return { ...s, dispose: () => ((paths = s.optimizer.getWeightNames()), s.dispose?.()) };
       },
       { checkPaths: false },
     );
