@@ -2,8 +2,8 @@
 // _base_features.json cases of these classes) through simdopt/keras3: every variable and
 // optimizer variable (in Keras's order, with Keras's paths) within 1e-5·max(1, |x|) after every
 // step, `iterations` exactly, the finalized (EMA) values, and what build() makes.
-import { ready, IndexedSlices } from 'simdopt';
-import { keras3Classes } from 'simdopt/keras3';
+import { ready, IndexedSlices, Variable } from 'simdopt';
+import { Adam, keras3Classes } from 'simdopt/keras3';
 import { Keras3Case, loadKeras3, replayKeras3Case, toF32 } from './helpers/keras3-fixtures';
 import { keras3Subject, keras3Variables, applyExclusion } from './helpers/keras3-subject';
 import { compareClose } from './helpers/fixtures';
@@ -72,12 +72,38 @@ describe('the first applyGradients builds every variable it is given, None gradi
       c,
       (k) => {
         const s = keras3Subject(k, { build: false });
-        return { ...s, dispose: () => ((paths = s.optimizer.getWeightNames()), s.dispose()) };
+        return { ...s, dispose: () => ((paths = s.optimizer.getWeightNames()), s.dispose?.()) };
       },
       { checkPaths: false },
     );
     expect(paths).toEqual(c.optimizer_variables.map((v) => v.path));
   });
+});
+
+test('large gradients (which the TF 2.4 classes stream into the core) keep the Keras 3 order', () => {
+  const big = new Variable(new Float32Array(300_000).fill(1), { name: 'dense/kernel' });
+  const small = new Variable(new Float32Array([1, 2]), { name: 'dense/bias' });
+  const g = Float32Array.from({ length: big.size }, (_, i) => Math.sin(i));
+  const opt = new Adam({ learningRate: 0.1, clipnorm: 1 });
+  opt.applyGradients([
+    [g, big],
+    [null, small],
+  ]);
+  // Keras 3 builds both variables at the first apply, and clips with its own norm.
+  expect(opt.getWeightNames()).toEqual([
+    'adam/iteration',
+    'adam/learning_rate',
+    'adam/dense_kernel_momentum',
+    'adam/dense_kernel_velocity',
+    'adam/dense_bias_momentum',
+    'adam/dense_bias_velocity',
+  ]);
+  const ref = new Adam({ learningRate: 0.1, clipnorm: 1 });
+  const big2 = new Variable(new Float32Array(300_000).fill(1), { name: 'dense/kernel' });
+  ref.build([big2]);
+  ref.applyGradients([[g, big2]]);
+  expect(big.read()).toEqual(big2.read());
+  for (const x of [opt, ref, big, small, big2]) x.dispose();
 });
 
 describe('sparse gradients as Keras 3 on TensorFlow (sparse.json)', () => {

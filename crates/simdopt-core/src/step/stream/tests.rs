@@ -267,3 +267,14 @@ fn variables_update_in_pair_order_when_a_tensor_gradient_is_another_variable() {
     }
     assert_eq!(results[0], results[1]);
 }
+
+/// A Keras 3 class named as a TF 2.4 one (`Adam`) is not streamed even without stage options:
+/// it has the Keras 3 order (its None-gradient variables get state, its clipping formulas).
+#[test]
+fn keras3_classes_of_tf24_names_take_the_whole_path() {
+    for class in ["SGD", "Adam", "RMSprop", "Ftrl"] {
+        assert!(build_optimizer(class, &[]).unwrap().streams(), "{class}");
+        let k3 = crate::build_optimizer_in(crate::Family::Keras3, class, &[]).unwrap();
+        assert!(k3.keras3_order() && !k3.streams(), "keras3 {class}");
+    }
+}
