@@ -7,6 +7,7 @@
 // until the main thread publishes work. The main thread never waits on an atomic (a browser's
 // main thread may not): it runs chunks itself and spins for the last ones.
 import { SimdoptError } from '../errors.js';
+import { describeValue } from '../values.js';
 
 export type Build = 'threads' | 'simd' | 'scalar';
 
@@ -91,24 +92,30 @@ export async function probeRuntime(simd: boolean): Promise<Runtime> {
 /**
  * The fallback chain, decided once: the threads build where shared memory, workers and more
  * than one thread are available (and wanted), else the SIMD build where SIMD validates, else
- * the scalar build. An explicit request the runtime cannot meet (`backend: 'simd'` without
- * SIMD, `threads: true` or a number above 1 without shared memory) throws, naming why.
+ * the scalar build. `backend: 'simd'` or `'scalar'` asks for that single-threaded build;
+ * `backend: 'threads'` or `threads: true` (or a number above 1) insists on threads. A request
+ * the runtime cannot meet throws, naming why; contradicting options are an ArgumentError.
  */
-export function chooseBuild(options: { backend?: 'auto' | 'simd' | 'scalar'; threads?: ThreadsOption }, rt: Runtime): BuildChoice {
+export function chooseBuild(options: { backend?: 'auto' | Build; threads?: ThreadsOption }, rt: Runtime): BuildChoice {
   const backend = options.backend ?? 'auto';
   const wanted = options.threads ?? 'auto';
-  if (typeof wanted === 'number' && !(Number.isInteger(wanted) && wanted >= 1)) {
-    throw SimdoptError.of('InvalidArgument', `ready(): threads must be a boolean, 'auto' or a whole number >= 1; received ${String(wanted)}`);
+  if (wanted !== 'auto' && typeof wanted !== 'boolean' && !(typeof wanted === 'number' && Number.isInteger(wanted) && wanted >= 1)) {
+    throw SimdoptError.of('InvalidArgument', `ready(): threads must be a boolean, 'auto' or a whole number >= 1; got ${describeValue(wanted)}`);
   }
-  const insist = wanted === true || (typeof wanted === 'number' && wanted > 1);
+  const off = wanted === false || wanted === 1;
+  const insist = backend === 'threads' || wanted === true || (typeof wanted === 'number' && wanted > 1);
+  if ((backend === 'simd' || backend === 'scalar') && insist) {
+    throw SimdoptError.of('InvalidArgument', `ready(): threads: ${String(wanted)} needs the threads build, but backend '${backend}' was asked for (it runs on one thread)`);
+  }
+  if (backend === 'threads' && off) throw SimdoptError.of('InvalidArgument', `ready(): backend 'threads' contradicts threads: ${String(wanted)}`);
   const single = (why: string): BuildChoice => {
     if (backend === 'simd' && !rt.simd) throw SimdoptError.of('InvalidState', 'this runtime does not support WebAssembly SIMD');
-    const build = backend === 'scalar' || !rt.simd ? 'scalar' : 'simd';
     if (insist) throw SimdoptError.of('InvalidState', `simdopt cannot use threads here: ${why}`);
+    const build = backend === 'scalar' || !rt.simd ? 'scalar' : 'simd';
     return { build, threads: 1, why };
   };
-  if (wanted === false || wanted === 1) return single('threads turned off (threads: ' + String(wanted) + ')');
-  if (backend === 'scalar') return single('the scalar build was asked for (it has no threads)');
+  if (off) return single('threads turned off (threads: ' + String(wanted) + ')');
+  if (backend === 'scalar' || backend === 'simd') return single(`the ${backend} build was asked for (it runs on one thread)`);
   if (!rt.simd) return single('no WebAssembly SIMD');
   if (rt.crossOriginIsolated === false) {
     return single('the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)');

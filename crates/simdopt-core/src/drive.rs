@@ -95,7 +95,7 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     };
     // Element-wise: any split into ranges gives the same bits.
     #[cfg(feature = "threads")]
-    crate::pool::parallel_for(n, range);
+    crate::pool::parallel_for(n, K::UPDATES_VAR as usize + K::READS_GRAD as usize + !buffers.acc.is_null() as usize + S, range);
     #[cfg(not(feature = "threads"))]
     range(0, n);
 }
