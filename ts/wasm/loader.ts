@@ -413,6 +413,16 @@ export function stats(): CoreStats {
   return { tensors: c.tensor_count(), optimizers: c.optimizer_count(), memoryBytes: memoryBytes(), threads: threadCount };
 }
 
+/** @internal Elements from which a dense pass (which reads at least the variable and the
+ * gradient) may be split over the threads; `Infinity` unless the threads build is in use. A
+ * streamed gradient (copied chunk by chunk, each chunk updated on the calling thread) is only
+ * worth it below this. */
+export function threadsSplitFrom(): number {
+  if (loaded !== 'threads') return Infinity;
+  const c = core() as unknown as ThreadsGlue;
+  return Math.max(2 * c.threads_chunk(), Math.ceil(c.threads_threshold() / 2));
+}
+
 /** @internal Test and benchmark hook of the threads build: sets the element count from which a
  * pass is split over the threads (`undefined`: only reads it). Returns the count in force
  * before, or undefined on the single-threaded builds. Not part of the public API. */
