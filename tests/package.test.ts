@@ -50,7 +50,8 @@ describe('the tarball', () => {
       'dist/wasm/generated/scalar-bytes.js',
       'dist/wasm/simdopt-threads.wasm',
       'dist/wasm/generated/threads/simdopt_wasm.js',
-      'dist/wasm/generated/threads/threads-bytes.js',
+      'dist/wasm/generated/threads/threads-bytes-1.js',
+      'dist/wasm/generated/threads/threads-bytes-2.js',
     ]) {
       expect(entries).toContain(f);
     }

@@ -14,7 +14,7 @@ import type { ThreadsPageResult } from './browser/threads-page';
 import { adamWorkload, type AdamWorkloadResult } from './browser/threads-workload';
 import { bundlePage, launchBrowser, pageRoute, serveLocal } from './helpers/browser';
 import { ROOT, runOk } from './helpers/process';
-import { denseSteps, type ThreadsGlue } from './helpers/threads';
+import { denseSteps, threadsBase64, type ThreadsGlue } from './helpers/threads';
 
 const GENERATED = join(ROOT, 'ts', 'wasm', 'generated', 'threads');
 let T: typeof Threads;
@@ -28,8 +28,7 @@ beforeAll(async () => {
   await runOk('bash', ['scripts/build-wasm-threads.sh'], { timeoutMs: 15 * 60_000 });
   T = (await import(pathToFileURL(join(ROOT, 'dist', 'wasm', 'threads.js')).href)) as typeof Threads;
   glue = (await import(pathToFileURL(join(GENERATED, 'simdopt_wasm.js')).href)) as ThreadsGlue;
-  const b64 = /export default ("[A-Za-z0-9+/=]*");/.exec(readFileSync(join(GENERATED, 'threads-bytes.js'), 'utf8'))![1];
-  module = new WebAssembly.Module(Buffer.from(JSON.parse(b64) as string, 'base64'));
+  module = new WebAssembly.Module(Buffer.from(threadsBase64(GENERATED), 'base64'));
   memory = glue.initSync({ module }).memory;
   pool = await T.startPool(module, memory, glue, 2);
   await ready({ backend: 'simd' });
@@ -150,7 +149,7 @@ describe('the threads build', () => {
     const script = `
       const glue = await import(${url('ts/wasm/generated/threads/simdopt_wasm.js')});
       const T = await import(${url('dist/wasm/threads.js')});
-      const b64 = (await import(${url('ts/wasm/generated/threads/threads-bytes.js')})).default;
+      const b64 = (await import(${url('ts/wasm/generated/threads/threads-bytes-1.js')})).default + (await import(${url('ts/wasm/generated/threads/threads-bytes-2.js')})).default;
       const module = new WebAssembly.Module(Buffer.from(b64, 'base64'));
       const { memory } = glue.initSync({ module });
       await T.startPool(module, memory, glue, 2);

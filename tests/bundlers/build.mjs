@@ -41,7 +41,8 @@ async function vite() {
     // Module workers may split code too (Vite's default worker format, iife, inlines every
     // dynamic import: both wasm builds in the worker chunk).
     worker: { format: 'es' },
-    build: { outDir: out, emptyOutDir: true, reportCompressedSize: false },
+    // No report of how long plugins took: on a loaded machine it warns about the machine.
+    build: { outDir: out, emptyOutDir: true, reportCompressedSize: false, rolldownOptions: { checks: { bundlerTimings: false } } },
   });
 }
 

@@ -1,5 +1,17 @@
 // Dense optimizer steps straight through the threads build's binding (its wasm-bindgen glue), for
-// tests/threads.test.ts and its Chromium page: the facade loads the single-threaded builds only.
+// tests/threads.test.ts (the pool's own behaviour, below the facade), and the build's bytes.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The threads build's base64 as embedded in `dir` (in parts: threads-bytes-1.js, -2.js, ...). */
+export function threadsBase64(dir: string): string {
+  let out = '';
+  for (let i = 1; existsSync(join(dir, `threads-bytes-${i}.js`)); i++) {
+    out += JSON.parse(/export default ("[A-Za-z0-9+/=]*");/.exec(readFileSync(join(dir, `threads-bytes-${i}.js`), 'utf8'))![1]) as string;
+  }
+  if (!out) throw new Error(`no threads-bytes-*.js in ${dir}`);
+  return out;
+}
 
 /** The parts of the threads build's glue used here. */
 export interface ThreadsGlue {

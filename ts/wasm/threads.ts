@@ -57,7 +57,8 @@ interface Globals {
 
 const isNode = (): boolean => typeof (globalThis as Globals).process?.versions?.node === 'string';
 
-// Non-literal specifiers: bundlers for the browser leave these Node-only imports alone.
+// Non-literal specifiers, marked for webpack and Vite: bundlers for the browser leave these
+// Node-only imports alone (and say nothing about them).
 const NODE_OS = 'node:os';
 const NODE_WORKER_THREADS = 'node:worker_threads';
 
@@ -77,7 +78,7 @@ export async function probeRuntime(simd: boolean): Promise<Runtime> {
   }
   let cores = g.navigator?.hardwareConcurrency ?? 1;
   if (isNode()) {
-    const os = (await import(/* @vite-ignore */ NODE_OS)) as { availableParallelism?: () => number; cpus(): unknown[] };
+    const os = (await import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_OS)) as { availableParallelism?: () => number; cpus(): unknown[] };
     cores = os.availableParallelism?.() ?? os.cpus().length;
   }
   return {
@@ -179,7 +180,7 @@ interface WorkerHandle {
 
 async function spawnWorker(onMessage: (m: WorkerMessage) => void): Promise<WorkerHandle> {
   if (isNode()) {
-    const { Worker } = (await import(/* @vite-ignore */ NODE_WORKER_THREADS)) as typeof import('node:worker_threads');
+    const { Worker } = (await import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_WORKER_THREADS)) as typeof import('node:worker_threads');
     const w = new Worker(WORKER_SOURCE, { eval: true, name: 'simdopt-threads' });
     w.on('message', onMessage);
     w.on('error', (e) => onMessage({ error: String(e) }));
