@@ -23,6 +23,7 @@ mod alloc;
 mod apply;
 mod checksum;
 mod external;
+mod family;
 mod faults;
 mod frame;
 mod keras3;
@@ -35,7 +36,8 @@ mod weights;
 
 // Every export at the crate root, as for one file (Rust callers and rustdoc links see one API).
 pub use self::{
-    aggregate::*, apply::*, checksum::*, external::*, faults::*, frame::*, keras3::*, optimizers::*, registry::*, tensors::*, weights::*,
+    aggregate::*, apply::*, checksum::*, external::*, family::*, faults::*, frame::*, keras3::*, optimizers::*, registry::*, tensors::*,
+    weights::*,
 };
 #[cfg(feature = "threads")]
 pub use threads::*;

@@ -23,6 +23,7 @@ pub(crate) enum Fusion {
 pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradient<'_>>, TensorId)], fusion: Fusion) {
     let keras3 = fusion == Fusion::Keras3;
     let (scale, steps, lr) = (opt.stages.loss_scale_factor, opt.stages.gradient_accumulation_steps, opt.current_lr());
+    let global_clip = opt.clipping.global_clipnorm.is_some();
     let mut k = 0;
     for (g, var_id) in pairs {
         let Some(g) = g else { continue };
@@ -74,7 +75,8 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
                 }
                 let (n_rows, row_len) = (shape[0], row_len(shape));
                 s.rows.clear();
-                if rule.sums_duplicates() {
+                let densified = global_clip && rule.global_clip_densifies();
+                if rule.sums_duplicates() || densified {
                     combine_duplicates(indices, row_len, &mut s.values, &mut s.summed, &mut s.rows, &mut s.first_pos);
                 } else {
                     s.rows.extend(indices.iter().map(|&i| i as usize));
