@@ -134,6 +134,37 @@ describe('the threads build', () => {
     expect(firstDifference(alone.slots.v, split.slots.v)).toBe(-1);
   });
 
+  test("every class of the core's registry (TF 2.4 and Keras 3 families), plain and with global_clipnorm: split over the pool = the calling thread alone", () => {
+    const n = (1 << 20) + 37;
+    const start = noise(n, 1, 4);
+    const grads = [2, 3].map((seed) => noise(n, seed, 0.2 * seed));
+    const classes = JSON.parse(glue.registry_json()) as Array<{ class_name: string; family: string }>;
+    expect(new Set(classes.map((c) => c.family)).size).toBeGreaterThanOrEqual(1);
+    const threshold = glue.threads_threshold();
+    const diffs: string[] = [];
+    let workerChunks = 0;
+    for (const { class_name: className, family } of classes) {
+      for (const globalClipnorm of [undefined, 0.5]) {
+        const cls = { family, className, globalClipnorm };
+        const split = denseSteps(glue, memory, cls, { learning_rate: 0.01 }, start, grads);
+        glue.threads_set_threshold(2 ** 31);
+        let alone;
+        try {
+          alone = denseSteps(glue, memory, cls, { learning_rate: 0.01 }, start, grads);
+        } finally {
+          glue.threads_set_threshold(threshold);
+        }
+        workerChunks += split.workerChunks;
+        expect(alone.workerChunks).toBe(0);
+        const key = `${family} ${className}${globalClipnorm ? ' global_clipnorm' : ''}`;
+        if (firstDifference(alone.variable, split.variable) !== -1) diffs.push(`${key}: variable`);
+        for (const slot of Object.keys(alone.slots)) if (firstDifference(alone.slots[slot], split.slots[slot]) !== -1) diffs.push(`${key}: slot ${slot}`);
+      }
+    }
+    console.log(`registry classes split = alone: ${classes.map((c) => `${c.family}/${c.class_name}`).join(', ')}; worker chunks ${workerChunks}`);
+    expect(diffs).toEqual([]);
+  }, 300_000);
+
   test('idle workers sleep: no wake-ups without work', async () => {
     const n = 1 << 20;
     denseSteps(glue, memory, 'SGD', {}, new Float32Array(n), [new Float32Array(n).fill(1)]); // a job: the workers woke and went back to sleep
