@@ -11,8 +11,11 @@ import { BuiltinOptimizerClass, optimizerClasses } from './optimizers/index.js';
  * so `rmsprop` also serves Keras' `RMSProp` alias). */
 const BUILTINS: ReadonlyMap<string, BuiltinOptimizerClass> = new Map(optimizerClasses.map((c) => [c.spec.className.toLowerCase(), c]));
 
-/** `{class_name, config}` of an optimizer. */
+/** `{class_name, config}` of an optimizer; a Keras 3 optimizer (`simdopt/keras3`) in Keras 3's
+ * format, `{module, class_name, config, registered_name}`. */
 export function serialize(optimizer: Optimizer): Serialized {
+  const module = (optimizer as { kerasModule?: unknown }).kerasModule;
+  if (typeof module === 'string') return { module, class_name: optimizer.className, config: optimizer.getConfig(), registered_name: null } as Serialized;
   return { class_name: optimizer.className, config: optimizer.getConfig() };
 }
 

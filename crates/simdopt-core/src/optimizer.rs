@@ -177,6 +177,17 @@ impl Optimizer {
         Ok(())
     }
 
+    /// Changes only the weight decay value (a Keras 3 `weight_decay` given as a schedule or
+    /// function is resolved before each step): it shapes no state, so unlike
+    /// [`Optimizer::set_stages`] it is allowed after the variables have slots. `None` turns the
+    /// decay off. On error (not finite) nothing changes.
+    pub fn set_weight_decay(&mut self, weight_decay: Option<f32>) -> Result<()> {
+        let stages = Stages { weight_decay, ..self.stages.clone() };
+        stages.check()?;
+        self.stages = stages;
+        Ok(())
+    }
+
     /// Variables that weight decay skips (Keras 3's `exclude_from_weight_decay`, resolved to
     /// handles by the caller).
     pub fn set_weight_decay_exclusions(&mut self, vars: &[TensorId]) {
