@@ -1,9 +1,10 @@
 // `ready()` and the threads build as users get them (dist/, each case in its own Node process,
 // since a process loads one build): which build `ready()` picks and with how many threads, the
 // options that turn threads off or contradict each other, and bit identity with the
-// single-threaded SIMD build for every optimizer class the package knows (its `optimizerClasses`
-// and the core's registry, so classes added later are covered without an edit here) and their
-// options, with every pass of 2 chunks or more split over worker threads.
+// single-threaded SIMD build for every optimizer class the package knows (`optimizerClasses`,
+// simdopt/keras3's `keras3Classes` and the core's registry, so classes added later are covered
+// without an edit here) and their options, with every pass of 2 chunks or more split over
+// worker threads.
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,6 +13,7 @@ import { ROOT, node, requireBuilt } from './helpers/process';
 const ENV = {
   SIMDOPT_DIST: pathToFileURL(join(ROOT, 'dist', 'index.js')).href,
   SIMDOPT_LOADER: pathToFileURL(join(ROOT, 'dist', 'wasm', 'loader.js')).href,
+  SIMDOPT_KERAS3: pathToFileURL(join(ROOT, 'dist', 'keras3', 'index.js')).href,
 };
 
 beforeAll(() => requireBuilt());
@@ -126,10 +128,19 @@ if (backend === 'threads') {
   chunksBefore = core.threads_worker_chunks();
 }
 
-// The classes: the package's list and the core's registry (Keras class name -> config defaults).
-const defaults = new Map();
-for (const c of s.optimizerClasses) defaults.set(c.spec.className, new Map(c.spec.config));
-for (const e of JSON.parse(core.registry_json())) if (!defaults.has(e.class_name)) defaults.set(e.class_name, new Map(e.config));
+// The classes by family: the package's lists (the root's TF 2.4 classes, simdopt/keras3's) and
+// the core's registry (class name -> config defaults), each built by its family's deserialize.
+const families = { tf24: { deserialize: s.deserialize, classes: new Map() } };
+for (const c of s.optimizerClasses) families.tf24.classes.set(c.spec.className, new Map(c.spec.config));
+const k3 = await import(process.env.SIMDOPT_KERAS3).catch(() => undefined);
+if (k3?.keras3Classes) {
+  families.keras3 = { deserialize: k3.deserialize, classes: new Map() };
+  for (const c of k3.keras3Classes) families.keras3.classes.set(c.spec.className, new Map(c.spec.config));
+}
+for (const e of JSON.parse(core.registry_json())) {
+  const f = families[e.family];
+  if (f && !f.classes.has(e.class_name)) f.classes.set(e.class_name, new Map(e.config));
+}
 
 /** Option sets of a class, from its config keys: none; each clipping option; every flag on; every
  * number that defaults to 0 set (momentum, l1/l2 strengths, weight decay...); every option that
@@ -174,9 +185,11 @@ function hash(a) {
 const CHUNK = 16384;
 const out = { backend, classes: {}, results: {}, workerChunks: 0 };
 let seed = 1;
-for (const [cls, config] of defaults) {
+for (const [family, { deserialize, classes }] of Object.entries(families))
+for (const [name, config] of classes) {
+  const cls = family + ' ' + name;
   try {
-    s.deserialize({ class_name: cls, config: {} }).dispose();
+    deserialize({ class_name: name, config: {} }).dispose();
     out.classes[cls] = 'ok';
   } catch (e) {
     out.classes[cls] = 'unavailable: ' + e.message;
@@ -187,7 +200,7 @@ for (const [cls, config] of defaults) {
     const rand = rng(seed++);
     let opt;
     try {
-      opt = s.deserialize({ class_name: cls, config: options });
+      opt = deserialize({ class_name: name, config: options });
     } catch (e) {
       out.results[key] = { error: 'construction: ' + e.message };
       continue;
@@ -236,9 +249,13 @@ describe('bit identity: the threads build (passes split over workers) = the SIMD
     expect(workersOnly.workerChunks).toBeGreaterThan(0);
   });
 
-  test("every class of the package's list steps, with every option set the core accepts", async () => {
+  test("every class of the package's lists and of the core's registry (both families) steps, with every option set the core accepts", async () => {
     const { optimizerClasses } = (await import(ENV.SIMDOPT_DIST)) as { optimizerClasses: Array<{ spec: { className: string } }> };
-    for (const c of optimizerClasses) expect([c.spec.className, simd.classes[c.spec.className]]).toEqual([c.spec.className, 'ok']);
+    expect(Object.keys(simd.classes).some((c) => c.startsWith('keras3 '))).toBe(true);
+    for (const c of optimizerClasses) expect([c.spec.className, simd.classes[`tf24 ${c.spec.className}`]]).toEqual([c.spec.className, 'ok']);
+    // And every class of the core's registry, whatever its family (Keras 3: simdopt/keras3).
+    const registry = Object.keys(simd.classes).filter((c) => simd.classes[c] !== 'ok');
+    expect(registry).toEqual([]);
     const stepErrors = Object.entries(simd.results).filter(([, r]) => r.error?.startsWith('step'));
     expect(stepErrors).toEqual([]);
   });
