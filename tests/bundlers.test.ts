@@ -43,11 +43,14 @@ interface AppResult {
   backend: string;
   page: WorkloadResult;
   worker: WorkloadResult & { error?: string };
+  keras3: unknown;
 }
 
 let installed: Installed;
 let browser: Browser;
 let nodeResult: WorkloadResult;
+/** tests/bundlers/app/keras3.js (simdopt/keras3) in Node, from the installed package. */
+let nodeKeras3: unknown;
 /** A long run of each build's base64, to tell which build a file embeds. */
 type Build = 'simd' | 'scalar' | 'threads';
 const BUILDS: readonly Build[] = ['simd', 'scalar', 'threads'];
@@ -79,6 +82,18 @@ beforeAll(async () => {
     cwd: installed.project,
   });
   nodeResult = JSON.parse(out.stdout) as WorkloadResult;
+  copyFileSync(join(ROOT, 'tests', 'bundlers', 'app', 'keras3.js'), join(installed.project, 'keras3.mjs'));
+  const k3 = await node(
+    [
+      '--input-type=module',
+      '-e',
+      "const { ready } = await import('simdopt'); await ready(); const { runKeras3 } = await import('./keras3.mjs'); console.log(JSON.stringify(runKeras3()));",
+    ],
+    {
+      cwd: installed.project,
+    },
+  );
+  nodeKeras3 = JSON.parse(k3.stdout);
   browser = await launchBrowser();
 }, 120_000);
 
@@ -107,7 +122,7 @@ function writeApp(v: Variant, dir: string): void {
     const text = readFileSync(from, 'utf8');
     writeFileSync(join(dir, to), slim ? text.replace(/from 'simdopt'/g, "from 'simdopt/slim'") : text);
   };
-  for (const f of ['main.js', 'worker.js', 'index.html']) copy(join(app, f), f);
+  for (const f of ['main.js', 'worker.js', 'index.html', 'keras3.js']) copy(join(app, f), f);
   copy(join(app, v.init), 'init.js');
   copy(join(ROOT, 'tests', 'browser', 'workload.mjs'), 'workload.mjs');
 }
@@ -185,6 +200,9 @@ for (const v of VARIANTS) {
       expect(r.page).toEqual({ ...nodeResult, backend: build, loaded: build });
       expect(r.worker.error).toBeUndefined();
       expect(r.worker).toEqual({ ...nodeResult, backend: build, loaded: build });
+      // simdopt/keras3 in the bundle: Node's Keras 3 steps, bit for bit.
+      expect((nodeKeras3 as { names: string[] }).names[0]).toBe('adam_w/iteration');
+      expect(r.keras3).toEqual(nodeKeras3);
       for (const b of BUILDS.filter((b) => b !== build)) expect([b, embedding(loaded, b)]).toEqual([b, []]);
       if (v.init === 'init.js') {
         expect(embedding(loaded, build)).toHaveLength(1);

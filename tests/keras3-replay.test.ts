@@ -2,7 +2,7 @@
 // _base_features.json cases of these classes) through simdopt/keras3: every variable and
 // optimizer variable (in Keras's order, with Keras's paths) within 1e-5·max(1, |x|) after every
 // step, `iterations` exactly, the finalized (EMA) values, and what build() makes.
-import { ready } from 'simdopt';
+import { ready, IndexedSlices } from 'simdopt';
 import { keras3Classes } from 'simdopt/keras3';
 import { Keras3Case, loadKeras3, replayKeras3Case, toF32 } from './helpers/keras3-fixtures';
 import { keras3Subject, keras3Variables, applyExclusion } from './helpers/keras3-subject';
@@ -10,7 +10,7 @@ import { compareClose } from './helpers/fixtures';
 import { deserialize } from 'simdopt/keras3';
 
 /** The classes replayed here (each must exist in simdopt/keras3 and have its fixture file). */
-const CLASSES = ['Lion'];
+const CLASSES = ['SGD', 'RMSprop', 'Adam', 'AdamW', 'Adagrad', 'Adadelta', 'Adamax', 'Nadam', 'Ftrl', 'Lion'];
 
 beforeAll(async () => {
   await ready();
@@ -58,6 +58,38 @@ describe.each(CLASSES)('%s', (cls) => {
     } finally {
       opt.dispose();
       vars.forEach((v) => v.dispose());
+    }
+  });
+});
+
+describe('sparse gradients as Keras 3 on TensorFlow (sparse.json)', () => {
+  const sparse = loadKeras3('sparse.json').cases.filter((c) => CLASSES.includes(c.class_name));
+  test('has cases of these classes', () => expect(sparse.length).toBeGreaterThanOrEqual(20));
+  // Ftrl's `linear` on TensorFlow: 1.165e-5 measured against Keras (tools/fixtures/keras3/README.md).
+  const toleranceFor = ({ case: c, path }: { case: Keras3Case; path: string }) => (c.class_name === 'Ftrl' && path.endsWith('_linear') ? 2e-5 : undefined);
+  test.each(sparse.filter((c) => !c.error).map((c) => [c.name, c] as const))('%s', (_, c) => {
+    const r = replayKeras3Case(c, keras3Subject, { toleranceFor });
+    const w = worst[`${c.class_name} (sparse)`] ?? (worst[`${c.class_name} (sparse)`] = { dev: 0, at: '' });
+    if (r.worst >= w.dev) Object.assign(w, { dev: r.worst, at: r.worstAt });
+  });
+  test('sgd_loss_scale_factor: Keras on TensorFlow fails (IndexedSlices / float); simdopt divides the values', () => {
+    const c = sparse.find((x) => x.name === 'sgd_loss_scale_factor')!;
+    expect(c.error?.message).toMatch(/unsupported operand type/);
+    const s = keras3Subject(c);
+    try {
+      const lsf = c.optimizer.config.loss_scale_factor as number;
+      const lr = c.optimizer.config.learning_rate as number;
+      const before = s.variables().map((v) => Float32Array.from(v));
+      const cols = c.variables[0].shape[1];
+      s.apply([new IndexedSlices(new Float32Array(2 * cols).fill(3), [1, 4], c.variables[0].shape), null]);
+      const after = s.variables()[0];
+      for (let i = 0; i < before[0].length; i++) {
+        const row = Math.floor(i / cols);
+        const want = row === 1 || row === 4 ? Math.fround(before[0][i] - Math.fround(lr * Math.fround(3 / lsf))) : before[0][i];
+        expect(after[i]).toBeCloseTo(want, 6);
+      }
+    } finally {
+      s.dispose?.();
     }
   });
 });
