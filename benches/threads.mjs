@@ -1,22 +1,26 @@
-// Adam on the threads build, side by side in one process (not a test; no assertion):
+// The package's threads build against its single-threaded SIMD build and native C, side by side
+// in one run (not a test; no assertion). Every simdopt candidate is the package (dist/) loaded
+// by `ready()` in its own worker thread (its own WebAssembly instance and pool):
 //
-//   wasm threads · 1 thread      the threads build's Adam step (gradient in a core tensor) on the
-//                                calling thread alone (pool threshold above the size)
-//   wasm threads · 2 threads     the same step split with one worker thread (threshold 0; the
-//                                calling thread runs chunks too), same instance and buffers
-//   simdopt simd · Tensor        the single-threaded SIMD build's step, gradient in a Tensor
-//                                (kernel only): what the package does today
-//   C -O3 -march=native          benches/native/kernels.c, one thread
-//   OpenMP C · 2 threads         the same file with -fopenmp, OMP_NUM_THREADS=2
+//   simdopt simd                  ready({ threads: false }): the single-threaded SIMD build
+//   simdopt threads · 1 thread    ready({ threads: N }) with the split threshold above the size:
+//                                 the threads build run by the calling thread alone
+//   simdopt threads · N, split    the same with threshold 0: every pass of 2+ chunks is split,
+//                                 so the table shows where splitting starts to pay
+//   simdopt threads · N           ready({ threads: N }) as it ships (the default threshold)
+//   C -O3 -march=native           benches/native/kernels.c, one thread
+//   OpenMP C · N threads          the same file with -fopenmp, OMP_NUM_THREADS=N
 //
-// Every candidate gets the same inputs (p = 0.5, g[i] = ((i mod 17) - 8)·1e-3), a batch of about
-// 20 ms, then `--rounds` rounds in shuffled order; ms/step is the median over rounds, each ratio
-// the median over rounds of the two candidates' ratio within a round (load from other processes
-// largely cancels). `uptime` is printed before and after.
+// One variable, the gradient in a `Tensor` (the kernel-only path: no copy into WASM memory, as
+// for C), the same inputs everywhere (p = 0.5, g[i] = ((i mod 17) - 8)·1e-3). A batch of about
+// 20 ms per candidate, then `--rounds` rounds in shuffled order; ms/step is the median over
+// rounds, each ratio the median over rounds of the two candidates' ratio within a round (load
+// from other processes largely cancels). `uptime` is printed before and after.
 //
-//   node benches/threads.mjs [--sizes 1K,64K,128K,256K,512K,1M,16M] [--rounds 11] [--json out.json]
+//   node benches/threads.mjs [--optimizers adam,sgd,rmsprop] [--sizes 1K,64K,128K,256K,512K,1M,16M]
+//                            [--threads 2] [--rounds 11] [--json out.json]
 //
-// Needs the package (bash scripts/build.sh) and the threads build (bash scripts/build-wasm-threads.sh).
+// Needs the built package (bash scripts/build.sh).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -24,88 +28,78 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.join(HERE, '..');
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const parseSize = (s) => Math.round(parseFloat(s) * ({ K: 1024, M: 1024 * 1024 }[s.slice(-1)] ?? 1));
-const SIZES = opt('sizes', '1K,64K,128K,256K,512K,1M,16M').split(',').map(parseSize);
-const ROUNDS = +opt('rounds', 11);
-const JSON_OUT = opt('json', null);
-const BATCH_MS = 20;
-const LR = 1e-3;
-
-const uptime = () => execFileSync('uptime').toString().trim();
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const fmtSize = (n) => (n >= 1 << 20 ? `${n / (1 << 20)}M` : n >= 1024 ? `${n / 1024}K` : `${n}`);
 const gradient = (n) => {
   const g = new Float32Array(n);
   for (let i = 0; i < n; i++) g[i] = ((i % 17) - 8) * 1e-3;
   return g;
 };
+// Keras class, options, and the native kernel with the same hyperparameters (kernels.c).
+const OPTIMIZERS = {
+  adam: { make: (s) => new s.Adam({ learningRate: 1e-3 }), c: 'adam' },
+  sgd: { make: (s) => new s.SGD({ learningRate: 0.01 }), c: 'sgd' },
+  rmsprop: { make: (s) => new s.RMSprop({ learningRate: 1e-3, rho: 0.9, momentum: 0.1 }), c: 'rmsprop' },
+};
 
-// ---- candidates: each has setup(n), run(steps) -> ms/step, free() ---------------------------
+// ---- a simdopt candidate: runs in a worker thread ---------------------------------------------
 
-async function loadThreads() {
-  const dir = path.join(ROOT, 'ts', 'wasm', 'generated', 'threads');
-  const glue = await import(pathToFileURL(path.join(dir, 'simdopt_wasm.js')).href);
-  const T = await import(pathToFileURL(path.join(ROOT, 'dist', 'wasm', 'threads.js')).href);
-  const b64 = (await import(pathToFileURL(path.join(dir, 'threads-bytes.js')).href)).default;
-  const module = new WebAssembly.Module(Buffer.from(b64, 'base64'));
-  const { memory } = glue.initSync({ module });
-  const pool = await T.startPool(module, memory, glue, 1);
-  // One Adam optimizer on one variable, its gradient in a core tensor (the kernel-only step).
+async function engine({ ready, threshold }) {
+  const s = await import(pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href);
+  const loader = await import(pathToFileURL(path.join(ROOT, 'dist', 'wasm', 'loader.js')).href);
+  const loaded = await s.ready(ready);
+  if (threshold !== undefined) loader.__threadsThreshold(threshold);
   let state;
-  const split = (threshold) => ({
-    setup(n) {
-      if (state?.n === n) return;
-      if (state) {
-        glue.optimizer_dispose(state.opt);
-        glue.tensor_dispose(state.v, glue.tensor_generation(state.v));
-        glue.tensor_dispose(state.g, glue.tensor_generation(state.g));
+  parentPort.on('message', ({ op, optimizer, n, steps }) => {
+    if (op === 'setup') {
+      if (state?.optimizer !== optimizer || state.n !== n) {
+        if (state) for (const x of [state.v, state.g, state.opt]) x.dispose();
+        const v = new s.Variable(new Float32Array(n).fill(0.5));
+        const g = new s.Tensor(gradient(n));
+        state = { optimizer, n, v, g, opt: OPTIMIZERS[optimizer].make(s), pairs: [[g, v]] };
       }
-      const shape = Uint32Array.of(n);
-      const v = glue.tensor_create('w', shape);
-      const g = glue.tensor_create('g', shape);
-      new Float32Array(memory.buffer, glue.tensor_ptr(v, glue.tensor_generation(v)), n).fill(0.5);
-      new Float32Array(memory.buffer, glue.tensor_ptr(g, glue.tensor_generation(g)), n).set(gradient(n));
-      state = { n, v, g, opt: glue.optimizer_create('Adam', 'Adam', ['learning_rate'], Float32Array.of(LR)) };
-      state.command = [v, glue.tensor_generation(v), 2, g, glue.tensor_generation(g), 0, 0];
-      glue.frame_reserve(7, 0, 0);
-    },
-    run(steps) {
-      glue.threads_set_threshold(threshold);
-      const command = new Uint32Array(memory.buffer, glue.frame_layout()[0], 7);
+      parentPort.postMessage(0);
+    } else {
       const t = performance.now();
-      for (let s = 0; s < steps; s++) {
-        command.set(state.command);
-        if (glue.optimizer_apply(state.opt, 1) !== 0) glue.take_error();
-      }
-      return (performance.now() - t) / steps;
-    },
+      for (let i = 0; i < steps; i++) state.opt.applyGradients(state.pairs);
+      parentPort.postMessage((performance.now() - t) / steps);
+    }
   });
-  return { one: split(2 ** 31), two: split(0), chunk: glue.threads_chunk(), close: () => pool.terminate() };
+  parentPort.postMessage({ loaded, threads: s.stats().threads, threshold: loader.__threadsThreshold() });
 }
 
-async function loadPackage() {
-  const simdopt = await import(pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href);
-  await simdopt.ready({ backend: 'simd' });
-  let state;
+if (!isMainThread) {
+  await engine(workerData);
+} else {
+  await main();
+}
+
+function simdoptCandidate(options) {
+  const worker = new Worker(fileURLToPath(import.meta.url), { workerData: options });
+  const queue = [];
+  worker.on('message', (m) => queue.shift()?.(m));
+  worker.on('error', (e) => {
+    console.error(e);
+    process.exit(1);
+  });
+  const ask = (m) =>
+    new Promise((resolve) => {
+      queue.push(resolve);
+      if (m) worker.postMessage(m);
+    });
+  let current;
   return {
-    setup(n) {
-      if (state?.n === n) return;
-      if (state) for (const x of [state.v, state.g, state.opt]) x.dispose();
-      state = { n, v: new simdopt.Variable(new Float32Array(n).fill(0.5)), g: new simdopt.Tensor(gradient(n)), opt: new simdopt.Adam({ learningRate: LR }) };
-      state.pairs = [[state.g, state.v]];
+    started: ask(),
+    async setup(optimizer, n) {
+      current = { optimizer, n };
+      await ask({ op: 'setup', optimizer, n });
     },
-    run(steps) {
-      const t = performance.now();
-      for (let s = 0; s < steps; s++) state.opt.applyGradients(state.pairs);
-      return (performance.now() - t) / steps;
+    run: (steps) => ask({ op: 'run', steps }),
+    close: () => worker.terminate(),
+    get current() {
+      return current;
     },
   };
 }
@@ -119,88 +113,121 @@ function nativeCandidate(name, flags, env) {
   const proc = spawn(bin, ['serve'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const queue = [];
   createInterface({ input: proc.stdout }).on('line', (l) => queue.shift()?.(+l));
-  const request = (n, steps) =>
+  const request = (kernel, n, steps) =>
     new Promise((resolve) => {
       queue.push(resolve);
-      proc.stdin.write(`adam ${n} ${steps}\n`);
+      proc.stdin.write(`${kernel} ${n} ${steps}\n`);
     });
-  let n = 0;
+  let kernel, n;
   return {
-    command: `gcc ${flags.join(' ')}${env ? ` (${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''}`,
-    async setup(size) {
-      n = size;
-      await request(n, 2);
+    command: `gcc ${flags.join(' ')}${
+      env
+        ? ` (${Object.entries(env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')})`
+        : ''
+    }`,
+    async setup(optimizer, size) {
+      [kernel, n] = [OPTIMIZERS[optimizer].c, size];
+      await request(kernel, n, 2);
     },
-    run: (steps) => request(n, steps),
+    run: (steps) => request(kernel, n, steps),
     close: () => proc.stdin.end(),
   };
 }
 
-// ---- the run --------------------------------------------------------------------------------
+async function main() {
+  const args = process.argv.slice(2);
+  const opt = (name, dflt) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1] : dflt;
+  };
+  const parseSize = (s) => Math.round(parseFloat(s) * ({ K: 1024, M: 1024 * 1024 }[s.slice(-1)] ?? 1));
+  const optimizers = opt('optimizers', 'adam').split(',');
+  const sizes = opt('sizes', '1K,64K,128K,256K,512K,1M,16M').split(',').map(parseSize);
+  const threads = +opt('threads', 2);
+  const rounds = +opt('rounds', 11);
+  const jsonOut = opt('json', null);
+  const BATCH_MS = 20;
+  const uptime = () => execFileSync('uptime').toString().trim();
+  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const fmtSize = (n) => (n >= 1 << 20 ? `${n / (1 << 20)}M` : n >= 1024 ? `${n / 1024}K` : `${n}`);
 
-const CFLAGS = ['-O3', '-march=native', '-ffp-contract=off', '-fno-math-errno'];
-const threads = await loadThreads();
-const pkg = await loadPackage();
-const cOne = nativeCandidate('native', CFLAGS);
-const cOmp = nativeCandidate('openmp', [...CFLAGS, '-fopenmp'], { OMP_NUM_THREADS: '2' });
-const CANDIDATES = [
-  ['wasm threads · 1 thread', threads.one],
-  ['wasm threads · 2 threads', threads.two],
-  ['simdopt simd · Tensor (kernel only)', pkg],
-  ['C -O3 -march=native', cOne],
-  ['OpenMP C · 2 threads', cOmp],
-];
+  const CFLAGS = ['-O3', '-march=native', '-ffp-contract=off', '-fno-math-errno'];
+  const SIMD = 'simdopt simd';
+  const ONE = 'simdopt threads · 1 thread';
+  const SPLIT = `simdopt threads · ${threads}, split`;
+  const SHIPPED = `simdopt threads · ${threads}`;
+  const C = 'C -O3 -march=native';
+  const OMP = `OpenMP C · ${threads} threads`;
+  const candidates = [
+    [SIMD, simdoptCandidate({ ready: { threads: false } })],
+    [ONE, simdoptCandidate({ ready: { threads }, threshold: 2 ** 31 })],
+    [SPLIT, simdoptCandidate({ ready: { threads }, threshold: 0 })],
+    [SHIPPED, simdoptCandidate({ ready: { threads } })],
+    [C, nativeCandidate('native', CFLAGS)],
+    [OMP, nativeCandidate('openmp', [...CFLAGS, '-fopenmp'], { OMP_NUM_THREADS: String(threads) })],
+  ];
+  const loaded = {};
+  for (const [name, c] of candidates) if (c.started) loaded[name] = await c.started;
+  const shippedThreshold = loaded[SHIPPED].threshold;
 
-const before = uptime();
-console.error(`[threads bench] ${before}`);
-const rows = [];
-for (const n of SIZES) {
-  const batches = new Map();
-  for (const [name, c] of CANDIDATES) {
-    await c.setup(n);
-    let steps = 1;
-    while ((await c.run(steps)) * steps < BATCH_MS && steps < 1 << 20) steps *= 2;
-    batches.set(name, steps);
-  }
-  const ms = new Map(CANDIDATES.map(([name]) => [name, []]));
-  for (let r = 0; r < ROUNDS; r++) {
-    const order = [...CANDIDATES].sort(() => Math.random() - 0.5);
-    for (const [name, c] of order) {
-      await c.setup(n);
-      ms.get(name).push(await c.run(batches.get(name)));
+  const before = uptime();
+  console.error(`[threads bench] ${before}`);
+  const rows = [];
+  for (const optimizer of optimizers) {
+    for (const n of sizes) {
+      const batches = new Map();
+      for (const [name, c] of candidates) {
+        await c.setup(optimizer, n);
+        let steps = 1;
+        while ((await c.run(steps)) * steps < BATCH_MS && steps < 1 << 20) steps *= 2;
+        batches.set(name, steps);
+      }
+      const ms = new Map(candidates.map(([name]) => [name, []]));
+      for (let r = 0; r < rounds; r++) {
+        for (const [name, c] of [...candidates].sort(() => Math.random() - 0.5)) {
+          await c.setup(optimizer, n);
+          ms.get(name).push(await c.run(batches.get(name)));
+        }
+      }
+      const ratio = (a, b) => median(ms.get(a).map((x, i) => x / ms.get(b)[i]));
+      for (const [name] of candidates) {
+        rows.push({
+          optimizer,
+          n,
+          candidate: name,
+          median_ms: median(ms.get(name)),
+          vs_simd: ratio(name, SIMD),
+          vs_c: ratio(name, C),
+          vs_openmp: ratio(name, OMP),
+          ms: ms.get(name),
+        });
+      }
+      console.error(`[threads bench] ${optimizer} ${fmtSize(n)} done`);
     }
   }
-  const ratio = (a, b) => median(ms.get(a).map((x, i) => x / ms.get(b)[i]));
-  for (const [name] of CANDIDATES) {
-    rows.push({
-      n,
-      candidate: name,
-      median_ms: median(ms.get(name)),
-      vs_one_thread: ratio(name, 'wasm threads · 1 thread'),
-      vs_c: ratio(name, 'C -O3 -march=native'),
-      vs_openmp: ratio(name, 'OpenMP C · 2 threads'),
-      ms: ms.get(name),
-    });
-  }
-  console.error(`[threads bench] ${fmtSize(n)} done`);
-}
-const after = uptime();
-console.error(`[threads bench] ${after}`);
-await threads.close();
-cOne.close();
-cOmp.close();
+  const after = uptime();
+  console.error(`[threads bench] ${after}`);
+  for (const [, c] of candidates) c.close();
 
-const f = (x, d = 2) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(d));
-const table = [
-  '| params | candidate | ms/step | × 1 thread | × C | × OpenMP C |',
-  '|---|---|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${fmtSize(r.n)} | ${r.candidate} | ${f(r.median_ms, 4)} | ${f(r.vs_one_thread)} | ${f(r.vs_c)} | ${f(r.vs_openmp)} |`),
-].join('\n');
-console.log(`${new Date().toISOString()}; \`node benches/threads.mjs ${args.join(' ')}\`; chunk ${threads.chunk} elements; ${ROUNDS} rounds`);
-console.log(`load before: ${before}\nload after:  ${after}\n`);
-console.log(table);
-if (JSON_OUT) {
-  const info = { date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), before, after, c: cOne.command, openmp: cOmp.command };
-  fs.writeFileSync(JSON_OUT, JSON.stringify({ info, rows }, null, 1));
+  const f = (x, d = 2) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(d));
+  const table = [
+    '| optimizer | params | candidate | ms/step | × simd | × C | × OpenMP C |',
+    '|---|---|---|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.optimizer} | ${fmtSize(r.n)} | ${r.candidate} | ${f(r.median_ms, 4)} | ${f(r.vs_simd)} | ${f(r.vs_c)} | ${f(r.vs_openmp)} |`),
+  ].join('\n');
+  console.log(`${new Date().toISOString()}; \`node benches/threads.mjs ${args.join(' ')}\`; ${rounds} rounds; shipped threshold ${shippedThreshold}`);
+  console.log(
+    `loaded: ${Object.entries(loaded)
+      .map(([k, v]) => `${k}: ${v.loaded} (${v.threads} threads)`)
+      .join('; ')}`,
+  );
+  console.log(`load before: ${before}\nload after:  ${after}\n`);
+  console.log(table);
+  if (jsonOut) {
+    const info = { date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), before, after, loaded, shippedThreshold };
+    fs.writeFileSync(jsonOut, JSON.stringify({ info, rows }, null, 1));
+  }
+  process.exit(0);
 }
-process.exit(0);

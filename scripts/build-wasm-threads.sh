@@ -14,7 +14,7 @@ OUT=ts/wasm/generated/threads
 BUILD=.build/wasm/threads
 STAMP=.build/wasm-threads.stamp
 inputs_hash=$( (cat Cargo.lock scripts/build-wasm-threads.sh scripts/embed-wasm.mjs; find crates -type f \( -name '*.rs' -o -name Cargo.toml \) -print0 | sort -z | xargs -0 cat; echo "$TOOLCHAIN $SYSROOT") | sha256sum | cut -c1-16)
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$inputs_hash" ] && [ -f "$OUT/simdopt_wasm.js" ] && [ -f "$OUT/simdopt-threads.wasm" ]; then
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$inputs_hash" ] && [ -f "$OUT/simdopt_wasm.js" ] && [ -f "$OUT/threads-bytes-2.js" ]; then
   exit 0
 fi
 
@@ -39,5 +39,7 @@ rm -rf "$BUILD" && mkdir -p "$BUILD" "$OUT"
 wasm-bindgen --target web --omit-default-module-path --out-dir "$BUILD" --out-name simdopt_wasm \
   target/wasm-threads/wasm32-unknown-unknown/release/simdopt_wasm.wasm >&2
 cp "$BUILD/simdopt_wasm.js" "$BUILD/simdopt_wasm.d.ts" "$OUT/"
-node scripts/embed-wasm.mjs "$BUILD/simdopt_wasm_bg.wasm" "$OUT/threads-bytes" "$OUT/simdopt-threads.wasm"
+# Two parts: its base64 (about 630 kB) in one chunk would make Vite warn about chunk size.
+rm -f "$OUT"/threads-bytes*
+node scripts/embed-wasm.mjs "$BUILD/simdopt_wasm_bg.wasm" "$OUT/threads-bytes" "$OUT/simdopt-threads.wasm" 2
 echo "$inputs_hash" > "$STAMP"

@@ -1,5 +1,7 @@
 // simdopt in a real browser: the package bundled by esbuild for the web, served from 127.0.0.1
-// and run in headless Debian Chromium. Both wasm builds must give Node's numbers, bit for bit.
+// and run in headless Debian Chromium (not cross-origin isolated: the single-threaded builds;
+// tests/threads.test.ts has the isolated page). Both must give Node's numbers, bit for bit.
+import { availableParallelism } from 'node:os';
 import type { BrowserContext } from 'playwright-core';
 import { f32Bits, node, requireBuilt } from './helpers/process';
 import { bundlePage, launchBrowser, launchChromium, pageRoute, serveLocal } from './helpers/browser';
@@ -46,8 +48,8 @@ async function runInChromium(backend: 'auto' | 'scalar'): Promise<{ r: WorkloadR
   }
 }
 
-test('Node runs the workload with the SIMD build and TF 2.4 numbers', () => {
-  expect(nodeResult.backend).toBe('simd');
+test('Node runs the workload with the threads build (two processors or more; else SIMD) and TF 2.4 numbers', () => {
+  expect(nodeResult.backend).toBe(availableParallelism() >= 2 ? 'threads' : 'simd');
   expect(nodeResult.scalar.bits).toEqual(f32Bits([9.900001]));
 });
 

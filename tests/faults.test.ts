@@ -93,9 +93,9 @@ async function fault(kind: string, backend: string): Promise<FaultRun> {
 beforeAll(() => requireBuilt());
 
 let injected = 0;
-afterAll(() => console.log(`faults: ${injected} injected (panic, panic while the state is borrowed, abort; simd and scalar builds), each in its own process`));
+afterAll(() => console.log(`faults: ${injected} injected (panic, panic while the state is borrowed, abort; threads, simd and scalar builds), each in its own process`));
 
-describe.each(['simd', 'scalar'])('%s build', (backend) => {
+describe.each(['threads', 'simd', 'scalar'])('%s build', (backend) => {
   test.each([
     ['panic', /panic: panicked at .*lib\.rs.*kaboom: ünïcode in the panic message/s],
     ['panic-in-state', /panic: panicked at .*kaboom: ünïcode in the panic message/s],

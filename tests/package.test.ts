@@ -1,6 +1,7 @@
 // The package as users get it: `npm pack` of the built repository, installed into a fresh
 // project, then used from an ES module, from CommonJS and from TypeScript.
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { ROOT, f32Bits, node, runOk } from './helpers/process';
@@ -8,6 +9,8 @@ import { NPM_ENV, packAndInstall } from './helpers/pack';
 import type { WorkloadResult } from './browser/workload.mjs';
 
 const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
+/** The build `ready()` picks in Node: threads where there are two processors or more. */
+const NODE_BUILD = availableParallelism() >= 2 ? 'threads' : 'simd';
 
 let work: { path: string; remove(): void };
 let tarball: string;
@@ -48,13 +51,18 @@ describe('the tarball', () => {
       'dist/wasm/generated/simdopt_wasm.js',
       'dist/wasm/generated/simd-bytes.js',
       'dist/wasm/generated/scalar-bytes.js',
+      'dist/wasm/simdopt-threads.wasm',
+      'dist/wasm/generated/threads/simdopt_wasm.js',
+      'dist/wasm/generated/threads/threads-bytes-1.js',
+      'dist/wasm/generated/threads/threads-bytes-2.js',
     ]) {
       expect(entries).toContain(f);
     }
-    // Both wasm builds, base64, and little else: sane sizes.
+    // The three wasm builds, base64 and as .wasm files, and little else: sane sizes (2.06 MB on
+    // 2026-12-02 with the Keras 3 family's rules; the threads build is about 0.6 MB of it).
     const tgz = readFileSync(tarball).length;
     expect(tgz).toBeGreaterThan(100_000);
-    expect(tgz).toBeLessThan(1_500_000);
+    expect(tgz).toBeLessThan(2_500_000);
   });
 
   test('package.json points at files it ships, and the package has no runtime dependencies', () => {
@@ -200,7 +208,7 @@ describe('installed into a fresh project', () => {
     const out = await node(['main.mjs'], { cwd: project });
     const { resolved, result } = JSON.parse(out.stdout) as { resolved: string; result: WorkloadResult };
     expect(resolved).toBe(`file://${join(project, 'node_modules', 'simdopt', 'dist', 'index.js')}`);
-    expect(result.backend).toBe('simd'); // Node >= 16.4 has WebAssembly SIMD
+    expect(result.backend).toBe(NODE_BUILD); // Node >= 16.4 has WebAssembly SIMD and shared memory
     expectTfNumbers(result);
     expect(out.stderr).toBe('');
   });
@@ -260,7 +268,7 @@ describe('installed into a fresh project', () => {
     const r = JSON.parse(out.stdout) as Record<string, unknown>;
     if (r.requireModule) {
       // Node >= 20.19 / 22.12: require(esm) of a graph without top-level await.
-      expect(r).toMatchObject({ ok: true, backend: 'simd', value: Math.fround(9.900001), resolved: join(project, 'node_modules', 'simdopt', 'dist', 'index.js') });
+      expect(r).toMatchObject({ ok: true, backend: NODE_BUILD, value: Math.fround(9.900001), resolved: join(project, 'node_modules', 'simdopt', 'dist', 'index.js') });
       expect(out.stderr).not.toMatch(/ExperimentalWarning/);
     } else {
       expect(r).toMatchObject({ ok: false, code: 'ERR_REQUIRE_ESM' });
@@ -297,7 +305,7 @@ describe('installed into a fresh project', () => {
         void config.momentum;
         // @ts-expect-error amsgrad is a boolean
         new Adam(0.01, 0.9, 0.999, 1e-7, 'yes');
-        // @ts-expect-error the build is 'simd', 'scalar' or 'auto'
+        // @ts-expect-error the build is 'threads', 'simd', 'scalar' or 'auto'
         await ready({ backend: 'gpu' });
         const k3options: AdamWOptions = { learningRate: new CosineDecay({ initialLearningRate: 0, decaySteps: 100, warmupTarget: 1e-3, warmupSteps: 10 }), useEma: true };
         const adamw = new AdamW(k3options);
@@ -373,7 +381,7 @@ describe('installed into a fresh project', () => {
     if (features === 'true') {
       const out = await node(['out/check.js'], { cwd: app });
       expect(JSON.parse(out.stdout)).toEqual({
-        backend: 'simd',
+        backend: NODE_BUILD,
         value: Math.fround(9.900001),
         stateError: 'function',
         entryPoints: ['function', 'function', 'function', 'function'],
@@ -398,6 +406,26 @@ describe('installed into a fresh project', () => {
     const { size, loaded, result } = JSON.parse(out.stdout) as { size: number; loaded: string; result: WorkloadResult };
     expect(size).toBe(readFileSync(join(ROOT, 'dist', 'wasm', 'simdopt-simd.wasm')).length);
     expect(loaded).toBe('simd');
+    expectTfNumbers(result);
+  });
+
+  test('simdopt/slim with simdopt/threads.wasm too loads the threads build, with its own glue, and gives the same numbers', async () => {
+    copyFileSync(join(ROOT, 'tests', 'browser', 'workload.mjs'), join(project, 'workload.mjs'));
+    writeFileSync(
+      join(project, 'slim-threads.mjs'),
+      [
+        "import { readFile } from 'node:fs/promises';",
+        "import { ready, stats } from 'simdopt/slim';",
+        "import { run } from './workload.mjs';",
+        "const file = (name) => readFile(new URL(import.meta.resolve('simdopt/' + name + '.wasm')));",
+        "const loaded = await ready({ threads: 2, wasm: { simd: await file('simd'), threads: await file('threads') } });",
+        'console.log(JSON.stringify({ loaded, threads: stats().threads, result: await run() }));',
+      ].join('\n'),
+    );
+    const out = await node(['slim-threads.mjs'], { cwd: project });
+    const { loaded, threads, result } = JSON.parse(out.stdout) as { loaded: string; threads: number; result: WorkloadResult };
+    expect([loaded, threads]).toEqual(['threads', 2]);
+    expect(result.backend).toBe('threads');
     expectTfNumbers(result);
   });
 });

@@ -1,17 +1,20 @@
 // The threads build (simd128 + atomics over one shared memory; feature `threads` of
-// simdopt-wasm and simdopt-core): optimizer steps whose lane-driver passes are split over two
-// worker threads give the single-threaded SIMD build's bits, the workers really take part, the
-// fallback chain threads → SIMD → scalar, and the page case in headless Chromium with
-// cross-origin isolation (threads) and without (falls back).
+// simdopt-wasm and simdopt-core) through its own glue: optimizer steps whose lane-driver passes
+// are split over two worker threads give the single-threaded SIMD build's bits, the workers
+// really take part, sleep when idle and leave on stop; the fallback chain threads → SIMD →
+// scalar (`chooseBuild`), and the page case in headless Chromium: with cross-origin isolation
+// `ready()` loads the threads build, without it the SIMD build, with the same bits.
+// (tests/threads-ready.test.ts: `ready()` in Node and bit identity for every class.)
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ready, backend, simdSupported, Variable, Adam, SGD, RMSprop, Optimizer } from 'simdopt';
 import type * as Threads from '../ts/wasm/threads';
 import type { ThreadsPageResult } from './browser/threads-page';
+import { adamWorkload, type AdamWorkloadResult } from './browser/threads-workload';
 import { bundlePage, launchBrowser, pageRoute, serveLocal } from './helpers/browser';
 import { ROOT, runOk } from './helpers/process';
-import { denseSteps, type ThreadsGlue } from './helpers/threads';
+import { denseSteps, threadsBase64, type ThreadsGlue } from './helpers/threads';
 
 const GENERATED = join(ROOT, 'ts', 'wasm', 'generated', 'threads');
 let T: typeof Threads;
@@ -25,8 +28,7 @@ beforeAll(async () => {
   await runOk('bash', ['scripts/build-wasm-threads.sh'], { timeoutMs: 15 * 60_000 });
   T = (await import(pathToFileURL(join(ROOT, 'dist', 'wasm', 'threads.js')).href)) as typeof Threads;
   glue = (await import(pathToFileURL(join(GENERATED, 'simdopt_wasm.js')).href)) as ThreadsGlue;
-  const b64 = /export default ("[A-Za-z0-9+/=]*");/.exec(readFileSync(join(GENERATED, 'threads-bytes.js'), 'utf8'))![1];
-  module = new WebAssembly.Module(Buffer.from(JSON.parse(b64) as string, 'base64'));
+  module = new WebAssembly.Module(Buffer.from(threadsBase64(GENERATED), 'base64'));
   memory = glue.initSync({ module }).memory;
   pool = await T.startPool(module, memory, glue, 2);
   await ready({ backend: 'simd' });
@@ -97,7 +99,8 @@ describe('the threads build', () => {
         const r = denseSteps(glue, memory, className, { learning_rate: 0.01, ...keras }, start, grads);
         // Below the threshold the workers are never woken (above it, whether a worker wakes in
         // time to claim a chunk depends on the machine's load: see the next test).
-        if (n < glue.threads_threshold()) expect(r.workerChunks).toBe(0);
+        // (The threshold counts values read: elements × buffers, at most 5 here.)
+        if (n * 5 < glue.threads_threshold()) expect(r.workerChunks).toBe(0);
         expect(firstDifference(r.variable, v.read())).toBe(-1);
         expect(Object.keys(r.slots)).toEqual(opt.getSlotNames());
         for (const name of opt.getSlotNames()) expect(firstDifference(r.slots[name], opt.getSlot(v, name).value)).toBe(-1);
@@ -131,6 +134,37 @@ describe('the threads build', () => {
     expect(firstDifference(alone.slots.v, split.slots.v)).toBe(-1);
   });
 
+  test("every class of the core's registry (TF 2.4 and Keras 3 families), plain and with global_clipnorm: split over the pool = the calling thread alone", () => {
+    const n = (1 << 20) + 37;
+    const start = noise(n, 1, 4);
+    const grads = [2, 3].map((seed) => noise(n, seed, 0.2 * seed));
+    const classes = JSON.parse(glue.registry_json()) as Array<{ class_name: string; family: string }>;
+    expect(new Set(classes.map((c) => c.family)).size).toBeGreaterThanOrEqual(1);
+    const threshold = glue.threads_threshold();
+    const diffs: string[] = [];
+    let workerChunks = 0;
+    for (const { class_name: className, family } of classes) {
+      for (const globalClipnorm of [undefined, 0.5]) {
+        const cls = { family, className, globalClipnorm };
+        const split = denseSteps(glue, memory, cls, { learning_rate: 0.01 }, start, grads);
+        glue.threads_set_threshold(2 ** 31);
+        let alone;
+        try {
+          alone = denseSteps(glue, memory, cls, { learning_rate: 0.01 }, start, grads);
+        } finally {
+          glue.threads_set_threshold(threshold);
+        }
+        workerChunks += split.workerChunks;
+        expect(alone.workerChunks).toBe(0);
+        const key = `${family} ${className}${globalClipnorm ? ' global_clipnorm' : ''}`;
+        if (firstDifference(alone.variable, split.variable) !== -1) diffs.push(`${key}: variable`);
+        for (const slot of Object.keys(alone.slots)) if (firstDifference(alone.slots[slot], split.slots[slot]) !== -1) diffs.push(`${key}: slot ${slot}`);
+      }
+    }
+    console.log(`registry classes split = alone: ${classes.map((c) => `${c.family}/${c.class_name}`).join(', ')}; worker chunks ${workerChunks}`);
+    expect(diffs).toEqual([]);
+  }, 300_000);
+
   test('idle workers sleep: no wake-ups without work', async () => {
     const n = 1 << 20;
     denseSteps(glue, memory, 'SGD', {}, new Float32Array(n), [new Float32Array(n).fill(1)]); // a job: the workers woke and went back to sleep
@@ -146,7 +180,7 @@ describe('the threads build', () => {
     const script = `
       const glue = await import(${url('ts/wasm/generated/threads/simdopt_wasm.js')});
       const T = await import(${url('dist/wasm/threads.js')});
-      const b64 = (await import(${url('ts/wasm/generated/threads/threads-bytes.js')})).default;
+      const b64 = (await import(${url('ts/wasm/generated/threads/threads-bytes-1.js')})).default + (await import(${url('ts/wasm/generated/threads/threads-bytes-2.js')})).default;
       const module = new WebAssembly.Module(Buffer.from(b64, 'base64'));
       const { memory } = glue.initSync({ module });
       await T.startPool(module, memory, glue, 2);
@@ -184,6 +218,7 @@ describe('chooseBuild: threads → SIMD → scalar, decided once', () => {
     expect(T.chooseBuild({}, { ...full, cores: 2 })).toMatchObject({ build: 'threads', threads: 2 });
     expect(T.chooseBuild({ threads: 6 }, full)).toMatchObject({ build: 'threads', threads: 6 });
     expect(T.chooseBuild({ threads: true }, { ...full, crossOriginIsolated: true })).toMatchObject({ build: 'threads' });
+    expect(T.chooseBuild({ backend: 'threads', threads: 3 }, full)).toMatchObject({ build: 'threads', threads: 3 });
   });
 
   test.each<[string, Partial<Threads.Runtime>, Record<string, unknown>, string, RegExp]>([
@@ -195,6 +230,7 @@ describe('chooseBuild: threads → SIMD → scalar, decided once', () => {
     ['no workers', { workers: false }, {}, 'simd', /no worker threads/],
     ['no SIMD', { simd: false }, {}, 'scalar', /no WebAssembly SIMD/],
     ['the scalar build asked for', {}, { backend: 'scalar' }, 'scalar', /scalar build was asked for/],
+    ['the SIMD build asked for', {}, { backend: 'simd' }, 'simd', /simd build was asked for \(it runs on one thread\)/],
   ])('%s → %s', (_, rt, options, build, why) => {
     const c = T.chooseBuild(options, { ...full, ...rt });
     expect(c).toMatchObject({ build: build === 'simd' ? 'simd' : build, threads: 1 });
@@ -205,7 +241,11 @@ describe('chooseBuild: threads → SIMD → scalar, decided once', () => {
     expect(() => T.chooseBuild({ threads: true }, { ...full, crossOriginIsolated: false })).toThrow(/cannot use threads here: the page is not cross-origin isolated/);
     expect(() => T.chooseBuild({ threads: 2 }, { ...full, sharedMemory: false })).toThrow(expect.objectContaining({ name: 'StateError', code: 'InvalidState' }));
     expect(() => T.chooseBuild({ backend: 'simd' }, { ...full, simd: false })).toThrow(/does not support WebAssembly SIMD/);
-    expect(() => T.chooseBuild({ threads: 2.5 }, full)).toThrow(expect.objectContaining({ name: 'ArgumentError', message: expect.stringContaining('received 2.5') }));
+    expect(() => T.chooseBuild({ backend: 'threads' }, { ...full, cores: 1 })).toThrow(/cannot use threads here: one processor/);
+    expect(() => T.chooseBuild({ threads: 2.5 }, full)).toThrow(expect.objectContaining({ name: 'ArgumentError', message: expect.stringContaining('got number 2.5') }));
+    expect(() => T.chooseBuild({ backend: 'scalar', threads: 2 }, full)).toThrow(
+      expect.objectContaining({ name: 'ArgumentError', message: expect.stringContaining("backend 'scalar'") }),
+    );
   });
 
   test('this Node process: shared memory and workers, no page isolation to ask for', async () => {
@@ -216,6 +256,12 @@ describe('chooseBuild: threads → SIMD → scalar, decided once', () => {
 });
 
 describe('in headless Chromium', () => {
+  /** The workload's result in this process (the SIMD build) after `steps` steps. */
+  const reference = (steps: number): AdamWorkloadResult => {
+    let taken = 3;
+    return adamWorkload({ Variable, Adam }, () => taken++ >= steps);
+  };
+
   async function visit(headers: Record<string, string>): Promise<ThreadsPageResult> {
     const page = pageRoute('simdopt threads', await bundlePage('tests/browser/threads-page.ts'));
     const server = await serveLocal(async (path) => {
@@ -228,7 +274,7 @@ describe('in headless Chromium', () => {
       const errors: string[] = [];
       tab.on('pageerror', (e) => errors.push(e.message));
       await tab.goto(server.origin);
-      await tab.waitForFunction(() => window.__threads !== undefined || window.__threadsError !== undefined, undefined, { timeout: 60_000 });
+      await tab.waitForFunction(() => window.__threads !== undefined || window.__threadsError !== undefined, undefined, { timeout: 90_000 });
       const { r, error } = await tab.evaluate(() => ({ r: window.__threads, error: window.__threadsError }));
       if (error !== undefined) throw new Error(`the page failed: ${error}`);
       expect(errors).toEqual([]);
@@ -239,23 +285,23 @@ describe('in headless Chromium', () => {
     }
   }
 
-  test('cross-origin isolated (COOP + COEP): the threads build, Adam 1M split over two Web Workers = the page thread alone', async () => {
+  test('cross-origin isolated (COOP + COEP): ready() loads the threads build; Adam 1M on the main thread, split with Web Workers = the SIMD build', async () => {
     const r = await visit({ 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
     expect(r.runtime).toMatchObject({ crossOriginIsolated: true, sharedMemory: true, simd: true, workers: true });
-    expect(r.choice.build).toBe('threads');
     expect(r.insisted).toEqual({ build: 'threads' });
-    expect(r.split!.workers).toBe(2);
-    expect(r.split!.workerChunks).toBeGreaterThan(0);
-    expect(r.alone!.steps).toBe(r.split!.steps);
-    expect(r.split!.hash).toBe(r.alone!.hash);
-  }, 120_000);
+    expect(r.loaded).toBe('threads');
+    expect(r.threads).toBe(Math.min(r.runtime.cores, T.MAX_DEFAULT_THREADS));
+    expect(r.workerChunks).toBeGreaterThan(0);
+    expect(r.adam).toEqual(reference(r.adam.steps));
+  }, 150_000);
 
-  test('without those headers: no shared memory, the SIMD build, and threads: true says what headers to send', async () => {
+  test('without those headers: no shared memory, ready() loads the SIMD build (same bits), and threads: true says what headers to send', async () => {
     const r = await visit({});
     expect(r.runtime).toMatchObject({ crossOriginIsolated: false, sharedMemory: false, simd: true });
-    expect(r.choice).toMatchObject({ build: 'simd', threads: 1 });
+    expect(r.loaded).toBe('simd');
+    expect(r.threads).toBe(1);
     expect(r.insisted.name).toBe('StateError');
     expect(r.insisted.error).toMatch(/Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp/);
-    expect(r.split).toBeUndefined();
-  }, 120_000);
+    expect(r.adam).toEqual(reference(3));
+  }, 150_000);
 });

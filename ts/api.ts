@@ -3,7 +3,7 @@
 // a bundle of `simdopt/slim` must not reach the embedded copies (esbuild keeps every dynamic
 // import it sees, used or not).
 export { backend, simdSupported, memoryBytes, stats, coreFailure } from './wasm/loader.js';
-export type { Backend, ReadyOptions, WasmSource, CoreStats } from './wasm/loader.js';
+export type { Backend, ReadyOptions, ThreadsOption, WasmSource, CoreStats } from './wasm/loader.js';
 export * from './errors.js';
 export { Tensor, Variable, IndexedSlices, WasmTensor } from './tensor.js';
 export type { Shape, TensorValues, TensorOptions, VariableOptions, Constraint } from './tensor.js';

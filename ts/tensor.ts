@@ -47,7 +47,9 @@ export abstract class WasmTensor {
   /** Byte offset of the values in WASM memory (throws if disposed). */
   protected abstract pointer(): number;
 
-  /** A live view of the values (re-derived on each access). */
+  /** A live view of the values (re-derived on each access). Keep it only briefly: when WASM
+   * memory grows, an older view is detached (empty) on the single-threaded builds; on the
+   * threads build (shared memory) it stays attached and live. */
   get value(): Float32Array {
     return viewFloat32(this.pointer(), this.size);
   }

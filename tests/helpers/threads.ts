@@ -1,5 +1,17 @@
 // Dense optimizer steps straight through the threads build's binding (its wasm-bindgen glue), for
-// tests/threads.test.ts and its Chromium page: the facade loads the single-threaded builds only.
+// tests/threads.test.ts (the pool's own behaviour, below the facade), and the build's bytes.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The threads build's base64 as embedded in `dir` (in parts: threads-bytes-1.js, -2.js, ...). */
+export function threadsBase64(dir: string): string {
+  let out = '';
+  for (let i = 1; existsSync(join(dir, `threads-bytes-${i}.js`)); i++) {
+    out += JSON.parse(/export default ("[A-Za-z0-9+/=]*");/.exec(readFileSync(join(dir, `threads-bytes-${i}.js`), 'utf8'))![1]) as string;
+  }
+  if (!out) throw new Error(`no threads-bytes-*.js in ${dir}`);
+  return out;
+}
 
 /** The parts of the threads build's glue used here. */
 export interface ThreadsGlue {
@@ -9,6 +21,9 @@ export interface ThreadsGlue {
   tensor_ptr(index: number, generation: number): number;
   tensor_dispose(index: number, generation: number): void;
   optimizer_create(className: string, name: string, keys: string[], values: Float32Array): number;
+  optimizer_create_in(family: string, className: string, name: string, keys: string[], values: Float32Array): number;
+  optimizer_set_clipping(id: number, clipvalue?: number, clipnorm?: number, globalClipnorm?: number): void;
+  registry_json(): string;
   optimizer_dispose(id: number): void;
   optimizer_slot_names(id: number): string[];
   optimizer_slot_view(id: number, index: number, generation: number, slot: string): Uint32Array;
@@ -37,8 +52,12 @@ export interface DenseRun {
 
 const KIND_DENSE_TENSOR = 2;
 
+/** A Keras class name (TF 2.4's family), or a class of a family of the core's registry, with an
+ * optional global_clipnorm. */
+export type OptimizerClass = string | { family: string; className: string; globalClipnorm?: number };
+
 /**
- * Steps an optimizer of Keras class `className` (`options` in Keras' names, flags as 0/1) on a
+ * Steps an optimizer of Keras class `cls` (`options` in Keras' names, flags as 0/1) on a
  * variable starting at `start`, once per gradient in `grads`, each held in a core tensor (the
  * kernel-only path); `until`, if given, repeats the last gradient until it returns true (at
  * most `maxSteps` steps in all).
@@ -46,7 +65,7 @@ const KIND_DENSE_TENSOR = 2;
 export function denseSteps(
   glue: ThreadsGlue,
   memory: WebAssembly.Memory,
-  className: string,
+  cls: OptimizerClass,
   options: Record<string, number>,
   start: Float32Array,
   grads: Float32Array[],
@@ -59,7 +78,9 @@ export function denseSteps(
   const vg = glue.tensor_generation(vi);
   const gi = glue.tensor_create('g', shape);
   const gg = glue.tensor_generation(gi);
-  const id = glue.optimizer_create(className, className, Object.keys(options), Float32Array.from(Object.values(options)));
+  const [keys, values] = [Object.keys(options), Float32Array.from(Object.values(options))];
+  const id = typeof cls === 'string' ? glue.optimizer_create(cls, cls, keys, values) : glue.optimizer_create_in(cls.family, cls.className, cls.className, keys, values);
+  if (typeof cls !== 'string' && cls.globalClipnorm !== undefined) glue.optimizer_set_clipping(id, undefined, undefined, cls.globalClipnorm);
   try {
     new Float32Array(memory.buffer, glue.tensor_ptr(vi, vg), n).set(start);
     glue.frame_reserve(7, 0, 0);

@@ -11,7 +11,7 @@
 // memory (another thread could write them between the core's two reads), views of WASM memory
 // (the step may grow it), custom optimizers, and whatever the core declines (status 3: Keras 3
 // stages, a gradient whose length is not its variable's, so that the whole path reports it).
-import { core, heapFloat32 } from '../wasm/loader.js';
+import { core, heapFloat32, threadsSplitFrom } from '../wasm/loader.js';
 import { KIND_DENSE_STAGED } from '../frame.js';
 import { float32Window, ownsPlainBuffer, typedArrayLength } from '../values.js';
 import { StepArguments, writeFrame } from './step.js';
@@ -49,15 +49,17 @@ const source = { fill };
  */
 export function applyStreamed(id: number, args: StepArguments, guarded: boolean): number {
   const c = core();
-  // At least two chunks: a gradient that fits in one is copied whole as before.
+  // At least two chunks: a gradient that fits in one is copied whole as before. Below the size
+  // the threads build splits over its workers: a streamed chunk runs on the calling thread alone.
   const from = 2 * c.stream_chunk();
+  const splitFrom = threadsSplitFrom();
   const n = args.n;
   if (streamedAt.length < n) streamedAt = new Uint8Array(Math.max(n, 2 * streamedAt.length));
   let values = 0;
   let memory: ArrayBufferLike | undefined;
   for (let i = 0; i < n; i++) {
     streamedAt[i] = 0;
-    if (args.kinds[i] !== KIND_DENSE_STAGED || args.valueCounts[i] < from) continue;
+    if (args.kinds[i] !== KIND_DENSE_STAGED || args.valueCounts[i] < from || args.valueCounts[i] >= splitFrom) continue;
     memory ??= heapFloat32().buffer;
     if (!ownsPlainBuffer(args.values[i] as Float32Array, memory)) continue;
     streamedAt[i] = 1;

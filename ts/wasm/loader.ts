@@ -1,12 +1,16 @@
-// Loads one of the two wasm builds: the simd128 build where the runtime validates SIMD, else
-// the scalar fallback. Both bind the same exports, so they share one wasm-bindgen glue module.
+// Loads one of the three wasm builds, decided once: the threads build (simd128 + atomics over a
+// shared memory, with a pool of workers) where the runtime allows it, else the simd128 build,
+// else the scalar fallback. All bind the same exports (the threads build adds its pool's), so the
+// facade calls whichever glue module was loaded through `core()`.
 import * as glue from './generated/simdopt_wasm.js';
 import { ArgumentError, SimdoptError, StateError } from '../errors.js';
 import { describeValue } from '../values.js';
+import { chooseBuild, probeRuntime, startPool, type BuildChoice, type ThreadsOption } from './threads.js';
 
-/** The two builds of the core: `'simd'` (WebAssembly SIMD, `simd128`) and `'scalar'` (the
- * fallback for runtimes without SIMD). Both give bit-identical results. */
-export type Backend = 'simd' | 'scalar';
+/** The three builds of the core: `'threads'` (WebAssembly SIMD and threads: a large variable's
+ * update is shared with worker threads), `'simd'` (WebAssembly SIMD, `simd128`, one thread) and
+ * `'scalar'` (the fallback for runtimes without SIMD). All give bit-identical results. */
+export type Backend = 'threads' | 'simd' | 'scalar';
 
 /**
  * Where `ready()` takes a build's WebAssembly from, instead of the copy embedded in the
@@ -17,26 +21,42 @@ export type Backend = 'simd' | 'scalar';
  */
 export type WasmSource = string | URL | Request | Response | PromiseLike<Response> | BufferSource | WebAssembly.Module;
 
+export type { ThreadsOption } from './threads.js';
+
 /** The options of `ready()`. */
 export interface ReadyOptions {
   /**
-   * The build to load: `'auto'` picks `'simd'` where the runtime validates a SIMD module, else
-   * `'scalar'`; `'simd'` or `'scalar'` forces one (forcing `'simd'` where SIMD is missing rejects).
+   * The build to load: `'auto'` picks `'threads'` where the runtime has shared WebAssembly
+   * memory and workers (Node; browsers on cross-origin isolated pages) and more than one
+   * processor, else `'simd'` where the runtime validates a SIMD module, else `'scalar'`.
+   * `'threads'`, `'simd'` or `'scalar'` forces one (a forced build the runtime cannot run
+   * rejects, naming why).
    * @defaultValue `'auto'`
    */
   backend?: Backend | 'auto';
   /**
+   * Worker threads: `'auto'` uses the threads build where the runtime allows it, with as many
+   * threads as processors (at most 4); a number asks for that many threads in all, the calling
+   * thread included (`ready()` rejects if the runtime has no threads); `false` or `1` never
+   * uses threads; `true` insists on the default count.
+   * @defaultValue `'auto'`
+   */
+  threads?: ThreadsOption;
+  /**
    * The `.wasm` files to load instead of the copies embedded in the JavaScript (smaller
-   * downloads, streaming compile). The package ships them as `simdopt/simd.wasm` and
-   * `simdopt/scalar.wasm`; a build without a source here is taken from the embedded copy (from
-   * `simdopt`), or is an error (from `simdopt/slim`, which embeds none).
+   * downloads, streaming compile). The package ships them as `simdopt/simd.wasm`,
+   * `simdopt/scalar.wasm` and `simdopt/threads.wasm`; a build without a source here is taken
+   * from the embedded copy (from `simdopt`). From `simdopt/slim`, which embeds none, a missing
+   * `simd` or `scalar` source is an error when that build is needed, and without a `threads`
+   * source the threads build is not used (unless asked for: then it is an error).
    * @defaultValue the embedded copies
    * @example
    * ```ts
    * // Vite: `?url` gives each file's URL in the build
    * import simd from 'simdopt/simd.wasm?url';
    * import scalar from 'simdopt/scalar.wasm?url';
-   * await ready({ wasm: { simd, scalar } });
+   * import threads from 'simdopt/threads.wasm?url';
+   * await ready({ wasm: { simd, scalar, threads } });
    * ```
    */
   wasm?: {
@@ -44,6 +64,8 @@ export interface ReadyOptions {
     simd?: WasmSource;
     /** The scalar build (`simdopt/scalar.wasm`), for runtimes without WebAssembly SIMD. */
     scalar?: WasmSource;
+    /** The threads build (`simdopt/threads.wasm`), for runtimes with shared memory. */
+    threads?: WasmSource;
   };
 }
 
@@ -59,72 +81,159 @@ export function simdSupported(): boolean {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
 }
 
+type Glue = typeof glue;
+/** The threads build's glue: the same functions, plus its pool's. */
+type ThreadsGlue = typeof import('./generated/threads/simdopt_wasm.js');
+
 let loading: Promise<Backend> | undefined;
 let loaded: Backend | undefined;
+/** Threads in use, the calling thread included (1 unless the threads build is loaded). */
+let threadCount = 1;
 let memory: WebAssembly.Memory | undefined;
-/** The exports as the facade calls them (see `guardExports`). */
-let exportsInUse: typeof glue | undefined;
+/** The exports of the build in use as the facade calls them (see `guardExports`). */
+let exportsInUse: Glue | undefined;
 /** Byte offset of the core's panic buffer (`[length: u32][UTF-8]`). */
 let panicBuffer = 0;
 /** Set once the core has trapped: every later call throws it. */
 let failure: StateError | undefined;
 
+const BACKENDS: ReadonlyArray<Backend | 'auto'> = ['auto', 'threads', 'simd', 'scalar'];
+
 /**
  * @internal `ready()` of both entry points (`simdopt` passes its embedded copies, `simdopt/slim`
- * none). Later calls return the first call's promise.
+ * none). Later calls return the first call's promise (an option that contradicts the build it
+ * loaded rejects).
  */
 export function loadCore(options: ReadyOptions, embedded: EmbeddedWasm | undefined): Promise<Backend> {
-  const wanted = options.backend ?? 'auto';
-  if (wanted !== 'auto' && wanted !== 'simd' && wanted !== 'scalar') {
-    return Promise.reject(new ArgumentError('InvalidArgument', `ready(): backend must be 'auto', 'simd' or 'scalar', got ${describeValue(wanted)}`));
+  let wanted: Backend | 'auto';
+  let threads: ThreadsOption;
+  let sources: ReadyOptions['wasm'];
+  try {
+    if (options === null || typeof options !== 'object') throw new ArgumentError('InvalidArgument', `ready(): options must be an object, got ${describeValue(options)}`);
+    wanted = options.backend ?? 'auto';
+    threads = options.threads ?? 'auto';
+    const wasm = options.wasm;
+    sources = wasm === undefined ? {} : { simd: wasm.simd, scalar: wasm.scalar, threads: wasm.threads };
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  if (!BACKENDS.includes(wanted)) {
+    return Promise.reject(new ArgumentError('InvalidArgument', `ready(): backend must be 'auto', 'threads', 'simd' or 'scalar', got ${describeValue(wanted)}`));
   }
   if (loading) {
     return loading.then((b) => {
       if (wanted !== 'auto' && wanted !== b) {
         throw new StateError('InvalidState', `simdopt is already loaded with the ${b} build; it cannot switch to ${wanted}`);
       }
+      const count = threads === false ? 1 : typeof threads === 'number' ? threads : undefined;
+      if ((count !== undefined && count !== threadCount) || (threads === true && b !== 'threads')) {
+        throw new StateError(
+          'InvalidState',
+          `simdopt is already loaded with ${threadCount === 1 ? 'one thread' : `${threadCount} threads`}; it cannot switch to threads: ${String(threads)}`,
+        );
+      }
       return b;
     });
   }
-  const backend: Backend = wanted === 'auto' ? (simdSupported() ? 'simd' : 'scalar') : wanted;
-  if (backend === 'simd' && !simdSupported()) {
-    return Promise.reject(new StateError('InvalidState', 'this runtime does not support WebAssembly SIMD: use ready() or ready({ backend: "scalar" })'));
-  }
-  const source = options.wasm?.[backend];
-  if (source === undefined && !embedded) {
-    return Promise.reject(
-      new ArgumentError(
-        'InvalidArgument',
-        `simdopt/slim embeds no WebAssembly: pass the ${backend} build to ready(), e.g. ready({ wasm: { simd: simdUrl, scalar: scalarUrl } }) with the URLs of simdopt/simd.wasm and simdopt/scalar.wasm (or import from 'simdopt', which embeds both)`,
-      ),
-    );
-  }
-  if (typeof source === 'string' || source instanceof URL) {
-    const nodeFile = isNode() && /^file:/i.test(source instanceof URL ? source.href : source);
-    if (nodeFile) {
-      return Promise.reject(
-        new ArgumentError('InvalidArgument', `ready(): Node's fetch cannot read ${String(source)}: pass the bytes instead (wasm: { ${backend}: await readFile(path) })`),
-      );
+  const attempt = (async (): Promise<Backend> => {
+    const runtime = await probeRuntime(simdSupported());
+    let choice = chooseBuild({ backend: wanted, threads }, runtime);
+    const insisted = wanted === 'threads' || threads === true || (typeof threads === 'number' && threads > 1);
+    if (choice.build === 'threads' && sources.threads === undefined && !embedded) {
+      if (insisted) throw missingSource('threads');
+      choice = singleThreaded(choice, runtime.simd, 'simdopt/slim was given no threads build (wasm.threads)');
     }
-  }
-  loading = (async () => {
-    const input = source ?? decodeBase64(await embedded!(backend));
-    let exports: Awaited<ReturnType<typeof glue.default>>;
-    try {
-      exports = await glue.default({ module_or_path: input as Parameters<typeof glue.default>[0] });
-    } catch (e) {
-      throw compileError(e, backend, source === undefined ? 'embedded' : 'given');
+    if (choice.build === 'threads') {
+      try {
+        return await loadThreads(choice.threads, sources.threads, embedded);
+      } catch (e) {
+        // The automatic choice falls back to one thread: a page whose Content-Security-Policy
+        // forbids blob: workers, say (if the SIMD build cannot load either, that is the error).
+        if (insisted) throw e;
+        choice = singleThreaded(choice, runtime.simd, e instanceof Error ? e.message : String(e));
+      }
     }
-    memory = exports.memory;
-    panicBuffer = glue.panic_buffer();
-    exportsInUse = guardExports();
-    loaded = backend;
-    return backend;
+    return loadSingle(choice.build as 'simd' | 'scalar', sources, embedded);
   })();
-  loading.catch(() => {
-    loading = undefined;
+  loading = attempt;
+  attempt.catch(() => {
+    if (loading === attempt) loading = undefined;
   });
-  return loading;
+  return attempt;
+}
+
+function singleThreaded(choice: BuildChoice, simd: boolean, why: string): BuildChoice {
+  return { build: simd ? 'simd' : 'scalar', threads: 1, why: `${why} (instead of ${choice.build})` };
+}
+
+function missingSource(build: Backend): ArgumentError {
+  return new ArgumentError(
+    'InvalidArgument',
+    `simdopt/slim embeds no WebAssembly: pass the ${build} build to ready(), e.g. ready({ wasm: { simd: simdUrl, scalar: scalarUrl, threads: threadsUrl } }) with the URLs of simdopt/simd.wasm, simdopt/scalar.wasm and simdopt/threads.wasm (or import from 'simdopt', which embeds them)`,
+  );
+}
+
+function checkSource(source: WasmSource | undefined, build: Backend): void {
+  if (typeof source === 'string' || source instanceof URL) {
+    if (isNode() && /^file:/i.test(source instanceof URL ? source.href : source)) {
+      throw new ArgumentError('InvalidArgument', `ready(): Node's fetch cannot read ${String(source)}: pass the bytes instead (wasm: { ${build}: await readFile(path) })`);
+    }
+  }
+}
+
+async function loadSingle(build: 'simd' | 'scalar', sources: NonNullable<ReadyOptions['wasm']>, embedded: EmbeddedWasm | undefined): Promise<Backend> {
+  const source = sources[build];
+  if (source === undefined && !embedded) throw missingSource(build);
+  checkSource(source, build);
+  const input = source ?? decodeBase64(await embedded!(build));
+  let exports: Awaited<ReturnType<typeof glue.default>>;
+  try {
+    exports = await glue.default({ module_or_path: input as Parameters<typeof glue.default>[0] });
+  } catch (e) {
+    throw compileError(e, build, source === undefined ? 'embedded' : 'given');
+  }
+  use(glue, exports.memory, build, 1);
+  return build;
+}
+
+/** Compiles the threads build, instantiates it on a new shared memory here, and starts
+ * `threads - 1` workers on the same module and memory. */
+async function loadThreads(threads: number, source: WasmSource | undefined, embedded: EmbeddedWasm | undefined): Promise<Backend> {
+  checkSource(source, 'threads');
+  const threadsGlue = await import('./generated/threads/simdopt_wasm.js');
+  let module: WebAssembly.Module;
+  let exports: Awaited<ReturnType<typeof threadsGlue.default>>;
+  try {
+    module = await compileModule(source ?? decodeBase64(await embedded!('threads')));
+    exports = await threadsGlue.default({ module_or_path: module });
+  } catch (e) {
+    throw compileError(e, 'threads', source === undefined ? 'embedded' : 'given');
+  }
+  await startPool(module, exports.memory, threadsGlue, threads - 1);
+  use(threadsGlue as unknown as Glue, exports.memory, 'threads', threads);
+  return 'threads';
+}
+
+/** A compiled module from any `WasmSource` (the workers need the module itself). */
+async function compileModule(source: WasmSource): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  if (ArrayBuffer.isView(source) || source instanceof ArrayBuffer) return WebAssembly.compile(source);
+  let response: Response;
+  if (typeof source === 'string' || source instanceof URL || (typeof Request === 'function' && source instanceof Request)) response = await fetch(source);
+  else response = await (source as Response | PromiseLike<Response>);
+  if (!response.ok) throw new Error(`failed to fetch the WebAssembly: ${response.status} ${response.statusText} fetching '${response.url}'`);
+  if (typeof WebAssembly.compileStreaming === 'function' && /^application\/wasm\b/i.test(response.headers.get('Content-Type') ?? '')) {
+    return WebAssembly.compileStreaming(response);
+  }
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+function use(g: Glue, mem: WebAssembly.Memory, build: Backend, threads: number): void {
+  memory = mem;
+  panicBuffer = g.panic_buffer();
+  exportsInUse = guardExports(g);
+  threadCount = threads;
+  loaded = build;
 }
 
 function isNode(): boolean {
@@ -166,13 +275,13 @@ export function core(): typeof glue {
 /** Wraps every wasm export so a trap fails the core (fixed arities: no rest-array per call).
  * The wrappers check for a failed core first, so a reference kept from before the fault (as a
  * SlotVariable keeps one) cannot reach the failed instance either. */
-function guardExports(): typeof glue {
+function guardExports(g: Glue): Glue {
   const out: Record<string, unknown> = {};
-  for (const [name, f] of Object.entries(glue)) {
+  for (const [name, f] of Object.entries(g)) {
     if (typeof f !== 'function' || name === 'default' || name === 'initSync') continue;
     out[name] = guard(f as (...args: unknown[]) => unknown, name.endsWith('_dispose'));
   }
-  return out as unknown as typeof glue;
+  return out as unknown as Glue;
 }
 
 /** After a fault: dispose calls do nothing, every other call throws the failure. */
@@ -264,7 +373,8 @@ function readPanicMessage(): string {
     const buffer = memory!.buffer;
     const len = new DataView(buffer).getUint32(panicBuffer, true);
     if (len === 0 || panicBuffer + 4 + len > buffer.byteLength) return '';
-    return new TextDecoder().decode(new Uint8Array(buffer, panicBuffer + 4, len));
+    // A copy: TextDecoder refuses views of a SharedArrayBuffer (the threads build's memory).
+    return new TextDecoder().decode(new Uint8Array(buffer, panicBuffer + 4, len).slice());
   } catch {
     return '';
   }
@@ -292,12 +402,36 @@ export interface CoreStats {
   optimizers: number;
   /** Bytes of WebAssembly linear memory (it only grows). */
   memoryBytes: number;
+  /** Threads that run large steps, the calling thread included: 1 unless the threads build is
+   * in use. */
+  threads: number;
 }
 
 /** Counts of what lives in the core, for your own leak checks (see {@link CoreStats}). */
 export function stats(): CoreStats {
   const c = core();
-  return { tensors: c.tensor_count(), optimizers: c.optimizer_count(), memoryBytes: memoryBytes() };
+  return { tensors: c.tensor_count(), optimizers: c.optimizer_count(), memoryBytes: memoryBytes(), threads: threadCount };
+}
+
+/** @internal Elements from which a dense pass (which reads at least the variable and the
+ * gradient) may be split over the threads; `Infinity` unless the threads build is in use. A
+ * streamed gradient (copied chunk by chunk, each chunk updated on the calling thread) is only
+ * worth it below this. */
+export function threadsSplitFrom(): number {
+  if (loaded !== 'threads') return Infinity;
+  const c = core() as unknown as ThreadsGlue;
+  return Math.max(2 * c.threads_chunk(), Math.ceil(c.threads_threshold() / 2));
+}
+
+/** @internal Test and benchmark hook of the threads build: sets the element count from which a
+ * pass is split over the threads (`undefined`: only reads it). Returns the count in force
+ * before, or undefined on the single-threaded builds. Not part of the public API. */
+export function __threadsThreshold(elements?: number): number | undefined {
+  if (loaded !== 'threads') return undefined;
+  const c = core() as unknown as ThreadsGlue;
+  const before = c.threads_threshold();
+  if (elements !== undefined) c.threads_set_threshold(elements);
+  return before;
 }
 
 let heapF32: Float32Array | undefined;

@@ -7,6 +7,7 @@
 // until the main thread publishes work. The main thread never waits on an atomic (a browser's
 // main thread may not): it runs chunks itself and spins for the last ones.
 import { SimdoptError } from '../errors.js';
+import { describeValue } from '../values.js';
 
 export type Build = 'threads' | 'simd' | 'scalar';
 
@@ -56,7 +57,8 @@ interface Globals {
 
 const isNode = (): boolean => typeof (globalThis as Globals).process?.versions?.node === 'string';
 
-// Non-literal specifiers: bundlers for the browser leave these Node-only imports alone.
+// Non-literal specifiers, marked for webpack and Vite: bundlers for the browser leave these
+// Node-only imports alone (and say nothing about them).
 const NODE_OS = 'node:os';
 const NODE_WORKER_THREADS = 'node:worker_threads';
 
@@ -76,7 +78,7 @@ export async function probeRuntime(simd: boolean): Promise<Runtime> {
   }
   let cores = g.navigator?.hardwareConcurrency ?? 1;
   if (isNode()) {
-    const os = (await import(/* @vite-ignore */ NODE_OS)) as { availableParallelism?: () => number; cpus(): unknown[] };
+    const os = (await import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_OS)) as { availableParallelism?: () => number; cpus(): unknown[] };
     cores = os.availableParallelism?.() ?? os.cpus().length;
   }
   return {
@@ -91,24 +93,30 @@ export async function probeRuntime(simd: boolean): Promise<Runtime> {
 /**
  * The fallback chain, decided once: the threads build where shared memory, workers and more
  * than one thread are available (and wanted), else the SIMD build where SIMD validates, else
- * the scalar build. An explicit request the runtime cannot meet (`backend: 'simd'` without
- * SIMD, `threads: true` or a number above 1 without shared memory) throws, naming why.
+ * the scalar build. `backend: 'simd'` or `'scalar'` asks for that single-threaded build;
+ * `backend: 'threads'` or `threads: true` (or a number above 1) insists on threads. A request
+ * the runtime cannot meet throws, naming why; contradicting options are an ArgumentError.
  */
-export function chooseBuild(options: { backend?: 'auto' | 'simd' | 'scalar'; threads?: ThreadsOption }, rt: Runtime): BuildChoice {
+export function chooseBuild(options: { backend?: 'auto' | Build; threads?: ThreadsOption }, rt: Runtime): BuildChoice {
   const backend = options.backend ?? 'auto';
   const wanted = options.threads ?? 'auto';
-  if (typeof wanted === 'number' && !(Number.isInteger(wanted) && wanted >= 1)) {
-    throw SimdoptError.of('InvalidArgument', `ready(): threads must be a boolean, 'auto' or a whole number >= 1; received ${String(wanted)}`);
+  if (wanted !== 'auto' && typeof wanted !== 'boolean' && !(typeof wanted === 'number' && Number.isInteger(wanted) && wanted >= 1)) {
+    throw SimdoptError.of('InvalidArgument', `ready(): threads must be a boolean, 'auto' or a whole number >= 1; got ${describeValue(wanted)}`);
   }
-  const insist = wanted === true || (typeof wanted === 'number' && wanted > 1);
+  const off = wanted === false || wanted === 1;
+  const insist = backend === 'threads' || wanted === true || (typeof wanted === 'number' && wanted > 1);
+  if ((backend === 'simd' || backend === 'scalar') && insist) {
+    throw SimdoptError.of('InvalidArgument', `ready(): threads: ${String(wanted)} needs the threads build, but backend '${backend}' was asked for (it runs on one thread)`);
+  }
+  if (backend === 'threads' && off) throw SimdoptError.of('InvalidArgument', `ready(): backend 'threads' contradicts threads: ${String(wanted)}`);
   const single = (why: string): BuildChoice => {
     if (backend === 'simd' && !rt.simd) throw SimdoptError.of('InvalidState', 'this runtime does not support WebAssembly SIMD');
-    const build = backend === 'scalar' || !rt.simd ? 'scalar' : 'simd';
     if (insist) throw SimdoptError.of('InvalidState', `simdopt cannot use threads here: ${why}`);
+    const build = backend === 'scalar' || !rt.simd ? 'scalar' : 'simd';
     return { build, threads: 1, why };
   };
-  if (wanted === false || wanted === 1) return single('threads turned off (threads: ' + String(wanted) + ')');
-  if (backend === 'scalar') return single('the scalar build was asked for (it has no threads)');
+  if (off) return single('threads turned off (threads: ' + String(wanted) + ')');
+  if (backend === 'scalar' || backend === 'simd') return single(`the ${backend} build was asked for (it runs on one thread)`);
   if (!rt.simd) return single('no WebAssembly SIMD');
   if (rt.crossOriginIsolated === false) {
     return single('the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)');
@@ -172,7 +180,7 @@ interface WorkerHandle {
 
 async function spawnWorker(onMessage: (m: WorkerMessage) => void): Promise<WorkerHandle> {
   if (isNode()) {
-    const { Worker } = (await import(/* @vite-ignore */ NODE_WORKER_THREADS)) as typeof import('node:worker_threads');
+    const { Worker } = (await import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_WORKER_THREADS)) as typeof import('node:worker_threads');
     const w = new Worker(WORKER_SOURCE, { eval: true, name: 'simdopt-threads' });
     w.on('message', onMessage);
     w.on('error', (e) => onMessage({ error: String(e) }));

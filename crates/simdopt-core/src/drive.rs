@@ -109,7 +109,7 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     };
     // Element-wise: any split into ranges gives the same bits.
     #[cfg(feature = "threads")]
-    crate::pool::parallel_for(n, range);
+    crate::pool::parallel_for(n, K::UPDATES_VAR as usize + K::READS_GRAD as usize + !buffers.acc.is_null() as usize + S, range);
     #[cfg(not(feature = "threads"))]
     range(0, n);
 }
@@ -145,7 +145,7 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         let chunk = Buffers { grad: staging.as_ptr(), ..whole.from(start) };
         let range = |s: usize, e: usize| chunk.from(s).run::<P, K, false>(pre, k, e - s);
         #[cfg(feature = "threads")]
-        crate::pool::parallel_for(len, range);
+        crate::pool::parallel_for(len, K::UPDATES_VAR as usize + 1 + S, range);
         #[cfg(not(feature = "threads"))]
         range(0, len);
         start += len;

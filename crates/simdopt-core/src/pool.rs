@@ -21,9 +21,11 @@ use core::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 /// four) stays within a core's L2, and a 1M-element job has 64 chunks to balance over.
 pub const CHUNK: usize = 16 * 1024;
 
-/// Below this many elements a job runs on the calling thread alone: waking a worker costs tens
-/// of microseconds (benches/threads.mjs measures where two threads start to win).
-pub const DEFAULT_THRESHOLD: usize = 256 * 1024;
+/// Below this many values read (elements × the buffers a pass reads: Adam's reads 4, plain
+/// SGD's 2) a job runs on the calling thread alone: waking a worker costs tens of microseconds,
+/// so the crossover is a time, which is about proportional to the bytes a pass moves
+/// (benches/threads.mjs measures where two threads start to win).
+pub const DEFAULT_THRESHOLD: usize = 1 << 20;
 
 /// The job number: odd while there is no job, even while job `GEN` is open. Workers sleep on it.
 static GEN: AtomicU32 = AtomicU32::new(1);
@@ -44,6 +46,9 @@ static WAKEUPS: AtomicUsize = AtomicUsize::new(0);
 /// Chunks run by workers since the start (the tests check that the workers did take part).
 static WORKER_CHUNKS: AtomicUsize = AtomicUsize::new(0);
 static THRESHOLD: AtomicUsize = AtomicUsize::new(DEFAULT_THRESHOLD);
+/// Whether the calling thread runs chunks too (always, but for a test hook: with 0 the workers
+/// run every chunk of a split job, so a test knows they computed it).
+static CALLER_RUNS: AtomicU32 = AtomicU32::new(1);
 
 // The open job: written by the main thread before it publishes `GEN`, read-only until closed.
 static JOB_CALL: AtomicUsize = AtomicUsize::new(0);
@@ -62,10 +67,12 @@ unsafe fn trampoline<F: Fn(usize, usize) + Sync>(data: usize, start: usize, end:
 }
 
 /// Runs `f(start, end)` over `[0, n)` in [`CHUNK`]s, on this thread and the pool's workers, and
-/// returns when all are done. Small jobs (below the threshold), and any call while the pool has
-/// no worker or is busy, run `f(0, n)` here. `f` must only touch the elements of its range.
-pub fn parallel_for<F: Fn(usize, usize) + Sync>(n: usize, f: F) {
-    if n < THRESHOLD.load(Relaxed).max(2 * CHUNK) || WORKERS.load(Acquire) == 0 || BUSY.swap(1, Acquire) == 1 {
+/// returns when all are done; `streams` is how many buffers of `n` elements `f` reads. Small
+/// jobs (fewer than 2 chunks, or `n × streams` below the threshold), and any call while the pool
+/// has no worker or is busy, run `f(0, n)` here. `f` must only touch the elements of its range.
+pub fn parallel_for<F: Fn(usize, usize) + Sync>(n: usize, streams: usize, f: F) {
+    let small = n < 2 * CHUNK || n.saturating_mul(streams) < THRESHOLD.load(Relaxed);
+    if small || WORKERS.load(Acquire) == 0 || BUSY.swap(1, Acquire) == 1 {
         f(0, n);
         return;
     }
@@ -80,7 +87,9 @@ pub fn parallel_for<F: Fn(usize, usize) + Sync>(n: usize, f: F) {
     let job = GEN.load(Relaxed) + 1;
     GEN.store(job, SeqCst);
     wake_all(&GEN);
-    run_chunks();
+    if CALLER_RUNS.load(Relaxed) != 0 {
+        run_chunks();
+    }
     while DONE.load(Acquire) < chunks {
         if POISON.load(Relaxed) != 0 {
             panic!("a simdopt worker thread failed during a parallel step");
@@ -175,6 +184,12 @@ pub fn threshold() -> usize {
     THRESHOLD.load(Relaxed)
 }
 
+/// Test hook: whether the calling thread of [`parallel_for`] runs chunks itself (the default)
+/// or leaves every chunk of a split job to the workers and only waits for them.
+pub fn set_caller_runs_chunks(on: bool) {
+    CALLER_RUNS.store(on as u32, Relaxed);
+}
+
 /// Address of the poison word (`POISON`), which a failed worker's JavaScript sets to 1.
 pub fn poison_ptr() -> usize {
     POISON.as_ptr() as usize
@@ -247,7 +262,7 @@ mod tests {
             let per_job = if n < 2 * CHUNK { 1 } else { n.div_ceil(CHUNK) };
             for _ in 0..20 {
                 let calls = AtomicUsize::new(0);
-                parallel_for(n, |s, e| {
+                parallel_for(n, 1, |s, e| {
                     calls.fetch_add(1, Relaxed);
                     assert!(s < e && e <= n && (s % CHUNK == 0));
                     for h in &hits[s..e] {
@@ -269,7 +284,7 @@ mod tests {
         let n = 256 * CHUNK;
         let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
         while worker_chunks() == before {
-            parallel_for(n, |s, e| {
+            parallel_for(n, 1, |s, e| {
                 for h in &hits[s..e] {
                     h.fetch_add(1, Relaxed);
                 }

@@ -102,7 +102,7 @@ fn blocked_on_pool<L: Lanes, M: ElementMap, const SQUARES: bool>(x: &[f32], y: O
     }
     let mut sums = vec![0.0f32; x.len().div_ceil(BLOCK)];
     let out = Sums(sums.as_mut_ptr());
-    crate::pool::parallel_for(x.len(), |start, end| {
+    crate::pool::parallel_for(x.len(), 1 + y.is_some() as usize, |start, end| {
         for s in (start..end).step_by(BLOCK) {
             let e = (s + BLOCK).min(end);
             out.set(s / BLOCK, block::<L, M, SQUARES>(&x[s..e], y.map(|y| &y[s..e]), m));

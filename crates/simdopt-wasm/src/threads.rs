@@ -23,7 +23,8 @@ pub fn threads_workers() -> u32 {
     pool::workers()
 }
 
-/// Sets the element count from which a kernel is split over the workers.
+/// Sets the threshold from which a pass is split over the workers: values read (elements × the
+/// buffers the pass reads; `simdopt_core::pool::DEFAULT_THRESHOLD`).
 #[wasm_bindgen]
 pub fn threads_set_threshold(n: u32) {
     pool::set_threshold(n as usize)
@@ -32,6 +33,13 @@ pub fn threads_set_threshold(n: u32) {
 #[wasm_bindgen]
 pub fn threads_threshold() -> u32 {
     pool::threshold() as u32
+}
+
+/// Test hook: `false` leaves every chunk of a split pass to the workers (the calling thread
+/// only waits), so a test knows the workers computed them.
+#[wasm_bindgen]
+pub fn threads_set_caller_runs_chunks(on: bool) {
+    pool::set_caller_runs_chunks(on)
 }
 
 /// Chunks the workers have run since the module started.

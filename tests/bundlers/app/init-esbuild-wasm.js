@@ -3,6 +3,7 @@
 import { ready } from 'simdopt/slim';
 import simd from 'simdopt/simd.wasm';
 import scalar from 'simdopt/scalar.wasm';
+import threads from 'simdopt/threads.wasm';
 
 const url = (file) => new URL(file, import.meta.url);
-export const init = () => ready({ wasm: { simd: url(simd), scalar: url(scalar) } });
+export const init = () => ready({ wasm: { simd: url(simd), scalar: url(scalar), threads: url(threads) } });

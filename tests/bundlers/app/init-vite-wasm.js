@@ -3,5 +3,6 @@
 import { ready } from 'simdopt/slim';
 import simd from 'simdopt/simd.wasm?url';
 import scalar from 'simdopt/scalar.wasm?url';
+import threads from 'simdopt/threads.wasm?url';
 
-export const init = () => ready({ wasm: { simd, scalar } });
+export const init = () => ready({ wasm: { simd, scalar, threads } });
