@@ -71,7 +71,12 @@ const shuffle = (xs) => {
 const sizes = opt('--sizes', '1M,16M').split(',').map(parseSize);
 const rounds = Number(opt('--rounds', '9'));
 console.log(`# slotDtype bench: ${new Date().toISOString()}, ${os.cpus()[0]?.model}, node ${process.version}, flavour ${so.kernelFlavor?.() ?? 'simd'}`);
-console.log(`# load before: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `# load before: ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 const rows = [];
 for (const n of sizes) {
   const runs = Object.fromEntries(DTYPES.map((d) => [d, setup(d, n)]));
@@ -100,7 +105,12 @@ for (const n of sizes) {
 console.log('| parameters | slotDtype | ms/step (median) | ns/param | × float32 |');
 console.log('|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.n / M}M | ${r.dtype} | ${r.ms.toFixed(2)} | ${r.nsPerParam.toFixed(2)} | ${r.ratio.toFixed(2)} |`);
-console.log(`# load after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `# load after: ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 
 if (!args.includes('--no-memory')) {
   const n = 16 * M;

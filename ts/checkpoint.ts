@@ -376,7 +376,12 @@ function parseState(raw: unknown, version: number): ParsedState {
     if (!isRecord(r)) bad(`raw_slots[${i}] must be an object`);
     const k = own(r, 'weight');
     if (!isCount(k) || k < 1 || k >= names.length || rawSlots.has(k)) bad(`raw_slots[${i}].weight must be a distinct weight number from 1 to ${names.length - 1}`);
-    rawSlots.set(k, { dtype: 'int8', codes: decodeBytes(own(r, 'codes'), `raw_slots[${i}].codes`), absmax: decodeFloats(own(r, 'absmax'), `raw_slots[${i}].absmax`), blockSize: 256 });
+    rawSlots.set(k, {
+      dtype: 'int8',
+      codes: decodeBytes(own(r, 'codes'), `raw_slots[${i}].codes`),
+      absmax: decodeFloats(own(r, 'absmax'), `raw_slots[${i}].absmax`),
+      blockSize: 256,
+    });
   });
   return {
     class_name,

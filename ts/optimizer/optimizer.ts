@@ -518,7 +518,12 @@ export abstract class Optimizer {
     // Raw slots (getWeights({ raw: true })) are checked against their storage, stand in as
     // zeros for the size checks, and are written once everything else is.
     const raws = given.flatMap((w, i) => (i > 0 && isRawSlotWeight(w) ? [readRawEntry(id, i, w)] : []));
-    const list = checkWeightList(this.spec, this.name, raws.length ? given.map((w, i) => (i > 0 && isRawSlotWeight(w) ? new Float32Array(raws.find((r) => r.index === i)!.length) : w)) : given, expected);
+    const list = checkWeightList(
+      this.spec,
+      this.name,
+      raws.length ? given.map((w, i) => (i > 0 && isRawSlotWeight(w) ? new Float32Array(raws.find((r) => r.index === i)!.length) : w)) : given,
+      expected,
+    );
     if (list === null) return;
     writeCoreWeights(id, list.iterations, list.rest);
     writeRawEntries(id, raws);

@@ -14,8 +14,7 @@ export const SLOT_DTYPES: readonly SlotDtype[] = ['float32', 'bfloat16', 'int8']
 
 /** A compressed slot as stored: bfloat16 bits, or 8-bit codes with one f32 absmax per block. */
 export type RawSlotWeight =
-  | { readonly dtype: 'bfloat16'; readonly bits: Uint16Array }
-  | { readonly dtype: 'int8'; readonly codes: Uint8Array; readonly absmax: Float32Array; readonly blockSize: number };
+  { readonly dtype: 'bfloat16'; readonly bits: Uint16Array } | { readonly dtype: 'int8'; readonly codes: Uint8Array; readonly absmax: Float32Array; readonly blockSize: number };
 
 /** The 8-bit slots' block size. */
 export const INT8_BLOCK = 256;

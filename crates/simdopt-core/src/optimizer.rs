@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::{Error, Result};
+use crate::quant::storage::{self, RawSlot};
 use crate::rules::dispatch::{DynRule, Prepared};
 use crate::rules::{finite, py_float, SlotSpec, UpdateRule};
-use crate::quant::storage::{self, RawSlot};
 use crate::slot::{filled, out_of_memory, Slot, SlotData, SlotDtype, SlotShape, SlotStorage};
 use crate::step::clip::{Clip, Clipping};
 use crate::step::constraints::Constraint;
@@ -386,7 +386,8 @@ impl Optimizer {
                 return Err(Error::WeightShape { index: k + 1, expected, got: w.len() });
             }
             // NaN and infinities would spread over a whole 8-bit block (see `quant::blockwise`).
-            let compressed = matches!(self.weights[k], WeightRef::Slot { var, slot } if self.states[var].slots[slot].storage() == SlotStorage::Int8);
+            let compressed =
+                matches!(self.weights[k], WeightRef::Slot { var, slot } if self.states[var].slots[slot].storage() == SlotStorage::Int8);
             if compressed && w.iter().any(|v| !v.is_finite()) {
                 return Err(Error::InvalidState { message: format!("weight {} is an 8-bit slot: its values must be finite", k + 1) });
             }
@@ -425,7 +426,9 @@ impl Optimizer {
             });
         }
         if !self.states.is_empty() {
-            return Err(Error::InvalidState { message: format!("optimizer '{}': the slot storage must be set before it has slots", self.name) });
+            return Err(Error::InvalidState {
+                message: format!("optimizer '{}': the slot storage must be set before it has slots", self.name),
+            });
         }
         self.slot_storage = storage;
         Ok(())
@@ -466,7 +469,9 @@ impl Optimizer {
                 RawSlot::Bf16(_) => true,
             };
             if !fits || !finite {
-                return Err(Error::InvalidState { message: format!("weight {i}: the raw slot values do not fit its storage (dtype, length or scales)") });
+                return Err(Error::InvalidState {
+                    message: format!("weight {i}: the raw slot values do not fit its storage (dtype, length or scales)"),
+                });
             }
         }
         for (i, raw) in raws {

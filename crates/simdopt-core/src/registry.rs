@@ -179,7 +179,8 @@ pub fn compressed_slot_classes() -> Vec<String> {
             let opt = c.build(&[]).ok()?;
             let opt = if opt.slot_specs().is_empty() { c.build(&[("momentum", 0.5)]).ok()? } else { opt };
             let specs = opt.slot_specs();
-            (!specs.is_empty() && crate::optimizer::supports_compressed_slots(specs, c.class_name)).then(|| format!("{} ({})", c.class_name, c.family.name()))
+            (!specs.is_empty() && crate::optimizer::supports_compressed_slots(specs, c.class_name))
+                .then(|| format!("{} ({})", c.class_name, c.family.name()))
         })
         .collect()
 }

@@ -36,7 +36,8 @@ mod weights;
 
 // Every export at the crate root, as for one file (Rust callers and rustdoc links see one API).
 pub use self::{
-    aggregate::*, apply::*, checksum::*, external::*, faults::*, frame::*, keras3::*, optimizers::*, quant::*, registry::*, tensors::*, weights::*,
+    aggregate::*, apply::*, checksum::*, external::*, faults::*, frame::*, keras3::*, optimizers::*, quant::*, registry::*, tensors::*,
+    weights::*,
 };
 #[cfg(feature = "threads")]
 pub use threads::*;

@@ -34,7 +34,9 @@ pub fn optimizer_raw_weight(id: u32, i: u32) -> Result<Vec<u32>, JsError> {
         Ok(match optimizer(&mut s.optimizers, id)?.raw_weight(i as usize) {
             None => Vec::new(),
             Some(RawSlot::Bf16(h)) => vec![1, h.as_ptr() as u32, h.len() as u32],
-            Some(RawSlot::Int8 { codes, absmax }) => vec![2, codes.as_ptr() as u32, codes.len() as u32, absmax.as_ptr() as u32, absmax.len() as u32],
+            Some(RawSlot::Int8 { codes, absmax }) => {
+                vec![2, codes.as_ptr() as u32, codes.len() as u32, absmax.as_ptr() as u32, absmax.len() as u32]
+            }
         })
     })
 }

@@ -85,7 +85,13 @@ pub fn write_f32(data: &mut SlotData, x: &[f32]) {
 /// Runs a rule's lane kernel over a variable whose first `S` slots may be stored compressed
 /// (all in the same storage: a variable's moments are compressed together). With f32 slots it
 /// is [`drive::update`] exactly.
-pub fn update_slots<P: GradPrelude, K: LaneKernel<S>, const S: usize>(pre: P, k: &K, var: &mut [f32], grad: GradIn<'_>, slots: &mut [Slot]) {
+pub fn update_slots<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
+    pre: P,
+    k: &K,
+    var: &mut [f32],
+    grad: GradIn<'_>,
+    slots: &mut [Slot],
+) {
     let slots = &mut slots[..S];
     let storage = slots.first().map_or(SlotStorage::Float32, Slot::storage);
     assert!(slots.iter().all(|s| s.storage() == storage && s.len() == var.len()), "a variable's moments share one storage and its length");
@@ -311,7 +317,7 @@ mod tests {
 
     #[test]
     fn f32_views_and_raw_round_trip() {
-        let n = 700;
+        let n = 4100; // 4,096 or more: compressed
         let x: Vec<f32> = (0..n).map(|i| ((i * 7 % 23) as f32 - 11.0) * 1e-3).collect();
         let mut s = Slot::stored(&crate::slot::SlotSpec::moment("m", 0.0, Moment::Signed), &[n], SlotStorage::Int8).unwrap();
         assert_eq!(s.len(), n);

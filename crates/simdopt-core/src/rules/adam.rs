@@ -6,11 +6,11 @@ use super::{
     powf, update_all_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON,
 };
 use crate::drive::LaneKernel;
-use crate::quant::storage::update_slots;
-use crate::slot::Moment;
 use crate::error::Result;
 use crate::lanes::Lanes;
+use crate::quant::storage::update_slots;
 use crate::slot::f32_slots;
+use crate::slot::Moment;
 use crate::step::GradPrelude;
 
 const AMSGRAD: Hyper = Hyper::flag("amsgrad", false);
