@@ -13,9 +13,9 @@ use std::time::Duration;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use simdopt_core::quant::adam::{step_int8, AdamHyper};
-use simdopt_core::slot::SlotStorage;
 use simdopt_core::quant::blockwise::{dequantize, quantize};
 use simdopt_core::quant::{Codebook, Quantized};
+use simdopt_core::slot::SlotStorage;
 use simdopt_core::{build_optimizer, Gradient, Store, Tensor};
 
 const M: usize = 1 << 20;
@@ -83,7 +83,9 @@ fn bench_adam<T: Measurement + 'static>(c: &mut Criterion<T>, name: &str) {
         let mut var = vec![0.5f32; n];
         let (mut m, mut v) = (Quantized::zeros(n, 2048), Quantized::zeros(n, 2048));
         step_int8(&h, 0, &mut var, &grad, &mut m, &mut v);
-        group.bench_with_input(BenchmarkId::new("int8_block2048", n), &n, |b, _| b.iter(|| step_int8(&h, 1, &mut var, &grad, &mut m, &mut v)));
+        group.bench_with_input(BenchmarkId::new("int8_block2048", n), &n, |b, _| {
+            b.iter(|| step_int8(&h, 1, &mut var, &grad, &mut m, &mut v))
+        });
     }
     group.finish();
 }

@@ -36,6 +36,8 @@ export interface OptimizerState {
   version: number;
   /** Keras class name and config (`serialize(optimizer)`). */
   class_name: string;
+  /** Keras 3's module of a `simdopt/keras3` optimizer (absent for TF 2.4's classes). */
+  module?: string;
   /** The Keras config (snake_case keys). */
   config: Record<string, unknown>;
   /** Steps applied so far. */
@@ -92,7 +94,7 @@ export function saveState(optimizer: Optimizer): OptimizerState {
 
 function unsealedState(optimizer: Optimizer): OptimizerState {
   if (!(optimizer instanceof Optimizer)) throw new ArgumentError('InvalidArgument', `saveState expects an Optimizer, got ${describeValue(optimizer)}`);
-  const { class_name, config } = serialize(optimizer);
+  const { class_name, config, module } = serialize(optimizer) as ReturnType<typeof serialize> & { module?: string };
   checkSavable(config, 'config');
   const weights = optimizer.getWeights();
   const { variables, batches } = optimizer.slotLayout();
@@ -101,6 +103,7 @@ function unsealedState(optimizer: Optimizer): OptimizerState {
     format: STATE_FORMAT,
     version: VERSION,
     class_name,
+    ...(module === undefined ? {} : { module }),
     config: JSON.parse(JSON.stringify(config)) as Record<string, unknown>,
     iterations: Number((weights[0] as BigInt64Array)[0]),
     weight_names: optimizer.getWeightNames(),
@@ -206,6 +209,7 @@ export function restoreCheckpoint(checkpoint: Checkpoint | Uint8Array, variables
 
 interface ParsedState {
   class_name: string;
+  module: string | undefined;
   config: Record<string, unknown>;
   iterations: number;
   weight_names: string[];
@@ -232,7 +236,8 @@ function build(s: ParsedState, list: Variable[], customObjects: Record<string, u
     }
   });
   const config = s.slot_dtype ? { ...s.config, slot_dtype: s.slot_dtype } : s.config;
-  const opt = deserialize({ class_name: s.class_name, config }, customObjects);
+  const serialized = s.module === undefined ? { class_name: s.class_name, config } : { module: s.module, class_name: s.class_name, config, registered_name: null };
+  const opt = deserialize(serialized, customObjects);
   try {
     opt.restoreSlotLayout(vars, s.slot_batches);
     const names = opt.getWeightNames();
@@ -338,6 +343,8 @@ function parseState(raw: unknown, version: number): ParsedState {
   if (own(raw, 'checksum') !== undefined) bad("an optimizer state inside a checkpoint has no checksum of its own (the checkpoint's covers it)");
   const class_name = own(raw, 'class_name');
   if (typeof class_name !== 'string') bad('class_name must be a string');
+  const module = own(raw, 'module');
+  if (module !== undefined && typeof module !== 'string') bad('module must be a string');
   const config = own(raw, 'config');
   if (!isRecord(config)) bad('config must be an object');
   const iterations = own(raw, 'iterations');
@@ -385,6 +392,7 @@ function parseState(raw: unknown, version: number): ParsedState {
   });
   return {
     class_name,
+    module: module as string | undefined,
     config: config as Record<string, unknown>,
     iterations,
     weight_names: names as string[],

@@ -11,8 +11,11 @@ import { BuiltinOptimizerClass, optimizerClasses } from './optimizers/index.js';
  * so `rmsprop` also serves Keras' `RMSProp` alias). */
 const BUILTINS: ReadonlyMap<string, BuiltinOptimizerClass> = new Map(optimizerClasses.map((c) => [c.spec.className.toLowerCase(), c]));
 
-/** `{class_name, config}` of an optimizer. */
+/** `{class_name, config}` of an optimizer; a Keras 3 optimizer (`simdopt/keras3`) in Keras 3's
+ * format, `{module, class_name, config, registered_name}`. */
 export function serialize(optimizer: Optimizer): Serialized {
+  const module = (optimizer as { kerasModule?: unknown }).kerasModule;
+  if (typeof module === 'string') return { module, class_name: optimizer.className, config: optimizer.getConfig(), registered_name: null } as Serialized;
   return { class_name: optimizer.className, config: optimizer.getConfig() };
 }
 
@@ -22,8 +25,8 @@ export function serialize(optimizer: Optimizer): Serialized {
  * @internal
  */
 export interface Keras3Loader {
-  /** `simdopt/keras3`'s `deserialize`. */
-  deserialize(serialized: Record<string, unknown>, customObjects: Record<string, unknown>): Optimizer;
+  /** `simdopt/keras3`'s `deserialize` (an Optimizer, or one of its wrappers). */
+  deserialize(serialized: Record<string, unknown>, customObjects: Record<string, unknown>): unknown;
 }
 
 let keras3Loader: Keras3Loader | undefined;
@@ -54,7 +57,14 @@ export function deserialize(config: Serialized & { module?: string | null; regis
   const custom = Object.prototype.hasOwnProperty.call(customObjects, format.className) ? customObjects[format.className] : undefined;
   const rootClass = typeof custom === 'function' && (custom as { prototype?: unknown }).prototype instanceof Optimizer;
   if (format.kind === 'keras3' && !rootClass) {
-    if (keras3Loader) return keras3Loader.deserialize(format.serialized, customObjects);
+    if (keras3Loader) {
+      const opt = keras3Loader.deserialize(format.serialized, customObjects);
+      // LossScaleOptimizer / MultiOptimizer are not Optimizers: simdopt/keras3's deserialize returns them.
+      if (!(opt instanceof Optimizer)) {
+        throw new ConfigError('InvalidConfig', `${format.className}: a Keras 3 wrapper optimizer; load it with \`deserialize\` from 'simdopt/keras3'`);
+      }
+      return opt;
+    }
     throw new ConfigError(
       'InvalidConfig',
       `${format.className}: ${format.reason}; the root entry 'simdopt' has TF 2.4's classes. Import 'simdopt/keras3' and use its deserialize (once imported, this deserialize and get load Keras 3 configs too).`,

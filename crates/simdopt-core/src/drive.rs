@@ -28,7 +28,20 @@ pub trait LaneKernel<const S: usize>: Sync {
 /// accumulator reset to zero in the same pass.
 pub enum GradIn<'a> {
     Values(&'a [f32]),
-    Accumulated { grad: &'a [f32], acc: &'a mut [f32], steps: f32 },
+    Accumulated {
+        grad: &'a [f32],
+        acc: &'a mut [f32],
+        steps: f32,
+    },
+    /// A gradient streamed a chunk at a time ([`crate::step::stream`]): before the pass runs over
+    /// elements `offset..offset + chunk.len()`, `fill(offset, chunk)` copies their values into
+    /// `chunk`, a prefix of `staging`, so the kernel reads them from cache. A `false` from `fill`
+    /// stops the pass there (the caller reports it). (A shared `Fn`, so that `GradIn` stays covariant
+    /// in its lifetime.)
+    Streamed {
+        staging: &'a mut [f32],
+        fill: &'a dyn Fn(usize, &mut [f32]) -> bool,
+    },
 }
 
 impl GradIn<'_> {
@@ -39,7 +52,7 @@ impl GradIn<'_> {
     pub fn values(&self) -> Option<&[f32]> {
         match self {
             GradIn::Values(g) => Some(g),
-            GradIn::Accumulated { .. } => None,
+            GradIn::Accumulated { .. } | GradIn::Streamed { .. } => None,
         }
     }
 }
@@ -68,8 +81,12 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     grad: impl Into<GradIn<'g>>,
     slots: [&mut [f32]; S],
 ) {
+    let grad = match grad.into() {
+        GradIn::Streamed { staging, fill } => return streamed(pre, k, var, staging, fill, slots),
+        g => g,
+    };
     assert!(slots.iter().all(|s| s.len() == var.len()), "kernel buffers of different lengths");
-    let buffers = Buffers::new(var, grad.into(), K::READS_GRAD, F32Slots(slots.map(|s| s.as_mut_ptr())));
+    let buffers = Buffers::new(var, grad, K::READS_GRAD, F32Slots(slots.map(|s| s.as_mut_ptr())));
     // Element-wise: any split into ranges gives the same bits.
     #[cfg(feature = "threads")]
     crate::pool::parallel_for(var.len(), |start, end| buffers.from(start).run_range(pre, k, end - start));
@@ -88,6 +105,38 @@ pub trait SlotIo<const S: usize>: Copy + Sync {
     /// # Safety
     /// As [`SlotIo::load`].
     unsafe fn store<L: Lanes>(&self, i: usize, slots: [L; S]);
+}
+
+/// [`update`] over a [`GradIn::Streamed`] gradient: each chunk is copied into the staging buffer,
+/// then the pass runs over its elements while they are in cache. Element-wise, so the same bits
+/// as one pass over the whole gradient.
+#[inline(always)]
+fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
+    pre: P,
+    k: &K,
+    var: &mut [f32],
+    staging: &mut [f32],
+    fill: &dyn Fn(usize, &mut [f32]) -> bool,
+    slots: [&mut [f32]; S],
+) {
+    let n = var.len();
+    assert!(!staging.is_empty() && slots.iter().all(|s| s.len() == n), "kernel buffers of different lengths");
+    let whole = Buffers { var: var.as_mut_ptr(), grad: core::ptr::null(), acc: core::ptr::null_mut(), steps: 1.0, io: F32Slots(slots.map(|s| s.as_mut_ptr())) };
+    let mut start = 0;
+    while start < n {
+        let len = (n - start).min(staging.len());
+        if !fill(start, &mut staging[..len]) {
+            return;
+        }
+        // The variable and slots from `start`; the gradient from the start of the staging buffer.
+        let chunk = Buffers { grad: staging.as_ptr(), ..whole.from(start) };
+        let range = |s: usize, e: usize| chunk.from(s).run::<P, K, S, false>(pre, k, e - s);
+        #[cfg(feature = "threads")]
+        crate::pool::parallel_for(len, range);
+        #[cfg(not(feature = "threads"))]
+        range(0, len);
+        start += len;
+    }
 }
 
 /// f32 slots.
@@ -137,6 +186,7 @@ impl<IO> Buffers<IO> {
         let (grad, acc, steps) = match grad {
             GradIn::Values(g) => (g, None, 1.0),
             GradIn::Accumulated { grad, acc, steps } => (grad, Some(acc), steps),
+            GradIn::Streamed { .. } => unreachable!("a streamed gradient goes through `update` or `update_slots`"),
         };
         assert!(acc.as_ref().map_or(true, |a| a.len() == n) && (!reads_grad || grad.len() == n), "kernel buffers of different lengths");
         Buffers { var: var.as_mut_ptr(), grad: grad.as_ptr(), acc: acc.map_or(core::ptr::null_mut(), |a| a.as_mut_ptr()), steps, io }

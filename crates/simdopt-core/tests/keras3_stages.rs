@@ -77,7 +77,7 @@ fn accumulation_updates_every_nth_call_with_the_mean() {
     assert_eq!(values(&store, w), vec![1.0 - mean(0) * 0.5, -1.0 - mean(1) * 0.5]);
     assert_eq!((o.iterations(), o.update_iterations()), (3, 1));
     let names = o.weight_names();
-    assert_eq!(names, ["SGD/iter:0", "SGD/w/accumulator:0"]);
+    assert_eq!(names, ["SGD/iter:0", "SGD/w/gradient_accumulator:0"]);
     assert_eq!(o.weight(1).unwrap(), &[0.0, 0.0]);
 }
 
@@ -171,4 +171,24 @@ fn stage_options_are_checked() {
     let w = var(&mut store, "w", &[1.0]);
     o.apply_gradients(&mut store, &[(Some(Gradient::Dense(&[1.0])), w)]).unwrap();
     assert!(o.set_stages(Stages { weight_decay: Some(0.1), ..Stages::default() }).is_err());
+}
+
+/// A weight decay schedule (simdopt extension) changes the value between steps, after slots.
+#[test]
+fn weight_decay_value_can_change_between_steps() {
+    let mut store = Store::new();
+    let w = var(&mut store, "w", &[1.0, -2.0]);
+    let mut o = sgd(0.5, Stages { weight_decay: Some(0.1), ..Stages::default() });
+    o.apply_gradients(&mut store, &[(Some(Gradient::Dense(&[0.0, 0.0])), w)]).unwrap();
+    assert_eq!(values(&store, w), vec![1.0 - 0.1 * 0.5, -2.0 + 2.0 * 0.1 * 0.5]);
+    o.set_weight_decay(Some(0.2)).unwrap();
+    let before = values(&store, w);
+    o.apply_gradients(&mut store, &[(Some(Gradient::Dense(&[0.0, 0.0])), w)]).unwrap();
+    let want: Vec<f32> = before.iter().map(|&x| x - (x * 0.2f32) * 0.5f32).collect();
+    assert_eq!(values(&store, w), want);
+    // Not finite: refused, nothing changes.
+    assert!(o.set_weight_decay(Some(f32::INFINITY)).is_err());
+    assert_eq!(o.stages().weight_decay, Some(0.2));
+    o.set_weight_decay(None).unwrap();
+    assert_eq!(o.stages().weight_decay, None);
 }

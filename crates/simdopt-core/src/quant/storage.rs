@@ -96,8 +96,27 @@ pub fn update_slots<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     let storage = slots.first().map_or(SlotStorage::Float32, Slot::storage);
     assert!(slots.iter().all(|s| s.storage() == storage && s.len() == var.len()), "a variable's moments share one storage and its length");
     let n = var.len();
+    if storage == SlotStorage::Float32 {
+        return drive::update(pre, k, var, grad, f32_slots::<S>(slots));
+    }
+    // A streamed gradient is gathered whole first (compressed passes go block by block).
+    let gathered;
+    let grad = match grad {
+        GradIn::Streamed { staging, fill } => {
+            let mut all = vec![0.0f32; n];
+            for start in (0..n).step_by(staging.len().max(1)) {
+                let end = (start + staging.len()).min(n);
+                if !fill(start, &mut all[start..end]) {
+                    return;
+                }
+            }
+            gathered = all;
+            GradIn::Values(&gathered)
+        }
+        g => g,
+    };
     match storage {
-        SlotStorage::Float32 => drive::update(pre, k, var, grad, f32_slots::<S>(slots)),
+        SlotStorage::Float32 => unreachable!("handled above"),
         SlotStorage::Bfloat16 => {
             let mut it = slots.iter_mut();
             let io = Bf16Io(core::array::from_fn(|_| match &mut it.next().expect("S slots").data {

@@ -16,6 +16,7 @@ pub mod adamax;
 pub mod dispatch;
 pub mod external;
 pub mod ftrl;
+pub mod keras3;
 pub mod lion;
 pub mod nadam;
 pub mod rmsprop;
@@ -30,6 +31,17 @@ pub use lion::Lion;
 pub use nadam::Nadam;
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
+
+/// A variable as a rule sees it when its slots are created.
+#[derive(Clone, Copy, Debug)]
+pub struct VarInfo<'a> {
+    /// The tensor's name (the facade names tensors by their Keras path, `dense/kernel`).
+    pub name: &'a str,
+    pub shape: &'a [usize],
+    /// Whether the caller marked it with [`crate::Optimizer::set_layer_exclusions`] (Muon's
+    /// `exclude_layers`, a regex search the facade runs on the Keras path).
+    pub layer_excluded: bool,
+}
 
 /// What one step of a rule sees besides the gradients.
 #[derive(Clone, Copy, Debug)]
@@ -180,6 +192,14 @@ pub trait UpdateRule: Clone + Send + 'static {
     /// Keras creates each slot for all variables before the next slot ("all m, then all v"),
     /// except Ftrl, which interleaves slots per variable.
     const INTERLEAVED_SLOTS: bool = false;
+    /// Whether the optimizer-wide weights come after the slots in the weight list (Keras 3's
+    /// Nadam creates `u_product` last) rather than before them (TF 2.4's `momentum_cache`).
+    const GLOBALS_LAST: bool = false;
+    /// Default of Keras 3's `weight_decay` (AdamW: 0.004; None: off).
+    const WEIGHT_DECAY: Option<f32> = None;
+    /// Whether an optimizer of this rule runs the Keras 3 order of stages from the start (see
+    /// [`crate::Optimizer::keras3_order`]; the registry turns it on for every Keras 3 class).
+    const KERAS3_ORDER: bool = false;
     /// Default learning rate.
     const LEARNING_RATE: f32 = 0.001;
     /// Default of the base class' `decay`.
@@ -197,6 +217,31 @@ pub trait UpdateRule: Clone + Send + 'static {
 
     /// Slots per variable in Keras creation order (depends on the configuration).
     fn slots(&self) -> Vec<SlotSpec>;
+    /// How many slots each creation group holds, in order: a group's slots are created
+    /// variable by variable (interleaved), and every variable gets a group before the next
+    /// group starts (Keras 3: one `add_optimizer_variables` call per group). The default is
+    /// one group of all slots with [`UpdateRule::INTERLEAVED_SLOTS`], else one per slot.
+    fn slot_groups(&self) -> Vec<usize> {
+        let n = self.slots().len();
+        if Self::INTERLEAVED_SLOTS {
+            vec![n]
+        } else {
+            vec![1; n]
+        }
+    }
+    /// Whether a variable gets slot `slot` (index into [`UpdateRule::slots`]); a slot it does
+    /// not get is absent and not a weight (Muon: `velocity` only for its AdamW variables).
+    fn has_slot(&self, _slot: usize, _var: &VarInfo<'_>) -> bool {
+        true
+    }
+    /// Sets a new variable's slots from its values, after they were filled with their initial
+    /// values (ScheduleFreeAdamW: `momentum` starts as a copy of the variable).
+    fn init_slots(&self, _var: &[f32], _slots: &mut [Slot]) {}
+    /// The weight decay of a variable, given the stage's (`weight_decay`) and the variable's
+    /// slots (Muon: `adam_weight_decay` for the variables it updates with AdamW).
+    fn weight_decay(&self, stage: Option<f32>, _slots: &[Slot]) -> Option<f32> {
+        stage
+    }
     /// Optimizer-wide scalar weights, created with the first slots (Nadam's `momentum_cache`).
     fn global_weights(&self) -> Vec<SlotSpec> {
         Vec::new()
@@ -224,6 +269,13 @@ pub trait UpdateRule: Clone + Send + 'static {
     /// momentum scatter-adds the raw slices instead.
     fn sums_duplicates(&self) -> bool {
         true
+    }
+    /// Whether `global_clipnorm` turns a sparse gradient into its densified sum before the
+    /// rule sees it (Keras 3 on TensorFlow: the scale multiplies an `IndexedSlices` with Python
+    /// `*`, which densifies it), so that duplicates are combined even if
+    /// [`UpdateRule::sums_duplicates`] is false.
+    fn global_clip_densifies(&self) -> bool {
+        false
     }
     /// Whether the sparse update changes rows without a gradient too (Keras' Python paths that
     /// decay a whole slot: Adam, Nadam, RMSprop without momentum). Such rules get

@@ -23,13 +23,15 @@ pub(crate) enum Fusion {
 pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradient<'_>>, TensorId)], fusion: Fusion) {
     let keras3 = fusion == Fusion::Keras3;
     let (scale, steps, lr) = (opt.stages.loss_scale_factor, opt.stages.gradient_accumulation_steps, opt.current_lr());
+    let global_clip = opt.clipping.global_clipnorm.is_some();
     let mut k = 0;
     for (g, var_id) in pairs {
         let Some(g) = g else { continue };
         let clip = opt.scratch.preludes[k];
         k += 1;
-        let decay = opt.stages.weight_decay.filter(|_| keras3 && !opt.decay_excluded.contains(var_id)).map(|wd| (wd, lr));
         let VarSlots { slots, accumulator, .. } = &mut opt.states[opt.vars[var_id]];
+        let wd = opt.rule.weight_decay(opt.stages.weight_decay, slots);
+        let decay = wd.filter(|_| keras3 && !opt.decay_excluded.contains(var_id)).map(|wd| (wd, lr));
         let tensor_grad = match *g {
             Gradient::Tensor(id) => Some(id),
             _ => None,
@@ -74,7 +76,8 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
                 }
                 let (n_rows, row_len) = (shape[0], row_len(shape));
                 s.rows.clear();
-                if rule.sums_duplicates() {
+                let densified = global_clip && rule.global_clip_densifies();
+                if rule.sums_duplicates() || densified {
                     combine_duplicates(indices, row_len, &mut s.values, &mut s.summed, &mut s.rows, &mut s.first_pos);
                 } else {
                     s.rows.extend(indices.iter().map(|&i| i as usize));
@@ -95,7 +98,7 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
 }
 
 /// The TF 2.4 preludes: none, `global_clipnorm`'s scale alone, or the whole clip.
-fn tf24_prelude(pre: Clip) -> Fused {
+pub(crate) fn tf24_prelude(pre: Clip) -> Fused {
     if pre.is_identity() {
         Fused::None
     } else if pre.is_scale_only() {
