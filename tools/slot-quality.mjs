@@ -4,13 +4,13 @@
 // loss and test accuracy per dtype (mean over seeds) and their difference from float32, and the
 // loss curves of the larger task in one SVG.
 //
-//   node tools/slot-quality.mjs [--seeds 3] [--svg docs/slot-dtype-loss.svg] [--tasks iris,spirals,teacher]
+//   node tools/slot-quality.mjs [--seeds 3] [--svg docs/slot-dtype-loss.svg] [--tasks iris,spirals,teacher] [--teacher-epochs 4]
 //
 // Tasks (plain JavaScript forward/backward passes; every update in simdopt's wasm core):
 //   iris     the demo's data set and network (4-16-16-3, tanh), full batch, Adam(0.01, clipnorm 1)
 //   spirals  the spirals example (2-64-64-3, tanh, 300 points), full batch, Adam(0.01, clipnorm 1)
 //   teacher  a larger one: 32-512-512-10 (relu, 284,170 parameters) on 4,000 points labelled by
-//            a random teacher network, minibatches of 64, Adam(1e-3), 4 epochs
+//            a random teacher network, minibatches of 64, Adam(1e-3), 4 epochs (--teacher-epochs)
 // Variables under 4,096 elements keep f32 slots (the 8-bit optimizers paper's rule): iris has
 // none larger, spirals one (its 64x64 kernel), the teacher network three.
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     seeds: { type: 'string', default: '3' },
     svg: { type: 'string', default: resolve(ROOT, 'docs', 'slot-dtype-loss.svg') },
     tasks: { type: 'string', default: 'iris,spirals,teacher' },
+    'teacher-epochs': { type: 'string', default: '4' },
   },
 });
 const SEEDS = Number(args.seeds);
@@ -96,7 +97,17 @@ function teacherTask() {
     }
     return { x, y, n };
   };
-  return { name: 'teacher', sizes: [32, 512, 512, 10], act: 'relu', train: make(4000), test: make(1000), lr: 1e-3, clipnorm: undefined, steps: 4 * 63, batch: 64 };
+  return {
+    name: 'teacher',
+    sizes: [32, 512, 512, 10],
+    act: 'relu',
+    train: make(4000),
+    test: make(1000),
+    lr: 1e-3,
+    clipnorm: undefined,
+    steps: Number(args['teacher-epochs']) * 63,
+    batch: 64,
+  };
 }
 
 // ---- the network --------------------------------------------------------------------------
