@@ -121,7 +121,13 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
 ) {
     let n = var.len();
     assert!(!staging.is_empty() && slots.iter().all(|s| s.len() == n), "kernel buffers of different lengths");
-    let whole = Buffers { var: var.as_mut_ptr(), grad: core::ptr::null(), acc: core::ptr::null_mut(), steps: 1.0, io: F32Slots(slots.map(|s| s.as_mut_ptr())) };
+    let whole = Buffers {
+        var: var.as_mut_ptr(),
+        grad: core::ptr::null(),
+        acc: core::ptr::null_mut(),
+        steps: 1.0,
+        io: F32Slots(slots.map(|s| s.as_mut_ptr())),
+    };
     let mut start = 0;
     while start < n {
         let len = (n - start).min(staging.len());
