@@ -1,6 +1,6 @@
 //! Native benchmarks of the compressed optimizer state (`simdopt_core::quant`): block-wise 8-bit
-//! quantize/dequantize, and Adam with f32, bfloat16 and 8-bit slots against the f32 Adam kernel
-//! of the public API (`cargo bench -p simdopt-benches --bench quant`).
+//! quantize/dequantize, and the Adam optimizer with its slots stored as float32, bfloat16 and
+//! int8 (`slotDtype`), side by side in one run (`cargo bench -p simdopt-benches --bench quant`).
 //!
 //! Filter as usual (`-- 'adam_state/int8'`); `SIMDOPT_BENCH_QUICK=1` shortens the run.
 //!
@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use simdopt_core::quant::adam::{step_bf16, step_f32, step_int8, AdamHyper};
+use simdopt_core::quant::adam::{step_int8, AdamHyper};
 use simdopt_core::quant::blockwise::{dequantize, quantize};
 use simdopt_core::quant::{Codebook, Quantized};
+use simdopt_core::slot::SlotStorage;
 use simdopt_core::{build_optimizer, Gradient, Store, Tensor};
 
 const M: usize = 1 << 20;
@@ -61,39 +62,30 @@ fn bench_quantize<T: Measurement + 'static>(c: &mut Criterion<T>, name: &str) {
 }
 
 fn bench_adam<T: Measurement + 'static>(c: &mut Criterion<T>, name: &str) {
-    let h = AdamHyper::default();
     let mut group = c.benchmark_group(name);
     for n in [M, 16 * M] {
         timing(&mut group, n);
         let grad = grad_values(n);
-
-        let mut store = Store::new();
-        let w = store.insert(Tensor::new("w", vec![n], vec![0.5; n]).unwrap());
-        let mut opt = build_optimizer("Adam", &[]).unwrap();
-        group.bench_with_input(BenchmarkId::new("f32_rule_kernel", n), &n, |b, _| {
-            b.iter(|| opt.apply_gradients(&mut store, &[(Some(Gradient::Dense(&grad)), w)]).unwrap())
-        });
-        drop(store);
-
-        let mut var = vec![0.5f32; n];
-        {
-            let (mut m, mut v) = (vec![0.0f32; n], vec![0.0f32; n]);
-            group.bench_with_input(BenchmarkId::new("f32_fused_driver", n), &n, |b, _| {
-                b.iter(|| step_f32(&h, 0, &mut var, &grad, &mut m, &mut v))
-            });
-        }
-        {
-            let (mut m, mut v) = (vec![0u16; n], vec![0u16; n]);
-            group.bench_with_input(BenchmarkId::new("bf16", n), &n, |b, _| b.iter(|| step_bf16(&h, 0, &mut var, &grad, &mut m, &mut v)));
-        }
-        for block in [256, 2048] {
-            let (mut m, mut v) = (Quantized::zeros(n, block), Quantized::zeros(n, block));
+        // The optimizer as users run it: Adam with its slots stored as each dtype, side by side.
+        for storage in [SlotStorage::Float32, SlotStorage::Bfloat16, SlotStorage::Int8] {
+            let mut store = Store::new();
+            let w = store.insert(Tensor::new("w", vec![n], vec![0.5; n]).unwrap());
+            let mut opt = build_optimizer("Adam", &[]).unwrap();
+            opt.set_slot_storage(storage).unwrap();
             // one step first, so the codes are the ones of a running optimizer
-            step_int8(&h, 0, &mut var, &grad, &mut m, &mut v);
-            group.bench_with_input(BenchmarkId::new(format!("int8_block{block}"), n), &n, |b, _| {
-                b.iter(|| step_int8(&h, 1, &mut var, &grad, &mut m, &mut v))
+            opt.apply_gradients(&mut store, &[(Some(Gradient::Dense(&grad)), w)]).unwrap();
+            group.bench_with_input(BenchmarkId::new(storage.name(), n), &n, |b, _| {
+                b.iter(|| opt.apply_gradients(&mut store, &[(Some(Gradient::Dense(&grad)), w)]).unwrap())
             });
         }
+        // The paper's block size, through the raw-slice Adam (same driver).
+        let h = AdamHyper::default();
+        let mut var = vec![0.5f32; n];
+        let (mut m, mut v) = (Quantized::zeros(n, 2048), Quantized::zeros(n, 2048));
+        step_int8(&h, 0, &mut var, &grad, &mut m, &mut v);
+        group.bench_with_input(BenchmarkId::new("int8_block2048", n), &n, |b, _| {
+            b.iter(|| step_int8(&h, 1, &mut var, &grad, &mut m, &mut v))
+        });
     }
     group.finish();
 }

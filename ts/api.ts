@@ -28,6 +28,8 @@ export type {
   MinimizeOptions,
   ApplyState,
   Initializer,
+  SlotDtype,
+  RawSlotWeight,
 } from './optimizer/index.js';
 export { finiteDifferenceGradients, finiteDifferences } from './gradients.js';
 export type { LossFunction, FiniteDifferenceOptions } from './gradients.js';

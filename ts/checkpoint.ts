@@ -12,6 +12,7 @@
 import { checksumOfText, canonicalJson, crc32c, isChecksum } from './checksum.js';
 import { ArgumentError, ConfigError, WeightsError } from './errors.js';
 import { Optimizer, SlotVariableInfo } from './optimizer/index.js';
+import { RawSlotWeight, isRawSlotWeight } from './optimizer/slot-dtype.js';
 import { deserialize, serialize } from './serialization.js';
 import { Variable } from './tensor.js';
 import { describeValue, isDetached, typedArrayKind, typedArrayLength } from './values.js';
@@ -51,6 +52,11 @@ export interface OptimizerState {
   weights: string[];
   /** The optimizer's `skipNonFinite` setting. */
   skip_non_finite?: boolean;
+  /** The optimizer's `slotDtype` when not float32 (not in the Keras config). */
+  slot_dtype?: 'bfloat16' | 'int8';
+  /** The exact storage of the 8-bit slots: weight number (as in `weight_names`), codes and
+   * block absmax (little-endian float32), base64. Their `weights` entries are the f32 views. */
+  raw_slots?: Array<{ weight: number; codes: string; absmax: string }>;
   /** `crc32c:` and 8 hex digits: CRC32C of the canonical JSON text of everything else (keys
    * sorted, no spaces). Only on a state saved on its own; in a checkpoint, the checkpoint's
    * checksum covers its state. */
@@ -92,6 +98,7 @@ function unsealedState(optimizer: Optimizer): OptimizerState {
   checkSavable(config, 'config');
   const weights = optimizer.getWeights();
   const { variables, batches } = optimizer.slotLayout();
+  const compressed = optimizer.slotDtype === 'float32' ? {} : { slot_dtype: optimizer.slotDtype, raw_slots: rawSlots(optimizer) };
   return {
     format: STATE_FORMAT,
     version: VERSION,
@@ -104,7 +111,31 @@ function unsealedState(optimizer: Optimizer): OptimizerState {
     slot_batches: batches,
     weights: weights.slice(1).map((w) => encodeFloats(w as Float32Array)),
     skip_non_finite: optimizer.skipNonFinite,
+    ...compressed,
   };
+}
+
+/** The 8-bit slots' codes and scales (bfloat16 slots are exact in their f32 views). */
+function rawSlots(optimizer: Optimizer): NonNullable<OptimizerState['raw_slots']> {
+  const out: NonNullable<OptimizerState['raw_slots']> = [];
+  optimizer.getWeights({ raw: true }).forEach((w, i) => {
+    if (isRawSlotWeight(w) && w.dtype === 'int8') out.push({ weight: i, codes: encodeBytes(w.codes), absmax: encodeFloats(w.absmax) });
+  });
+  return out;
+}
+
+function encodeBytes(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000) as unknown as number[]);
+  return btoa(s);
+}
+
+function decodeBytes(x: unknown, what: string): Uint8Array {
+  if (typeof x !== 'string' || !BASE64.test(x)) bad(`${what} must be a base64 string`);
+  const s = atob(x);
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
 }
 
 /** The optimizer's state and the values of `variables` (all the model's variables, say). */
@@ -186,6 +217,9 @@ interface ParsedState {
   slot_batches: number[];
   weights: Float32Array[];
   skip_non_finite: boolean;
+  slot_dtype: 'bfloat16' | 'int8' | undefined;
+  /** Raw 8-bit slots by weight number. */
+  raw_slots: Map<number, RawSlotWeight>;
 }
 
 function build(s: ParsedState, list: Variable[], customObjects: Record<string, unknown>): Optimizer {
@@ -201,8 +235,8 @@ function build(s: ParsedState, list: Variable[], customObjects: Record<string, u
       throw new WeightsError('WeightShape', `variable '${saved.name}' has shape [${v.shape.join(', ')}] here but ${was} in the optimizer state`);
     }
   });
-  const serialized =
-    s.module === undefined ? { class_name: s.class_name, config: s.config } : { module: s.module, class_name: s.class_name, config: s.config, registered_name: null };
+  const config = s.slot_dtype ? { ...s.config, slot_dtype: s.slot_dtype } : s.config;
+  const serialized = s.module === undefined ? { class_name: s.class_name, config } : { module: s.module, class_name: s.class_name, config, registered_name: null };
   const opt = deserialize(serialized, customObjects);
   try {
     opt.restoreSlotLayout(vars, s.slot_batches);
@@ -212,7 +246,7 @@ function build(s: ParsedState, list: Variable[], customObjects: Record<string, u
     }
     const k = names.findIndex((n, i) => n !== s.weight_names[i]);
     if (k >= 0) throw new WeightsError('WeightShape', `weight ${k} is '${names[k]}' in the restored optimizer but '${s.weight_names[k]}' in the state`);
-    opt.setWeights([BigInt64Array.of(BigInt(s.iterations)), ...s.weights]);
+    opt.setWeights([BigInt64Array.of(BigInt(s.iterations)), ...s.weights.map((w, i) => s.raw_slots.get(i + 1) ?? w)]);
     opt.skipNonFinite = s.skip_non_finite;
     return opt;
   } catch (e) {
@@ -340,6 +374,22 @@ function parseState(raw: unknown, version: number): ParsedState {
   const weights = ws.map((w: unknown, i) => decodeFloats(w, `weights[${i}]`));
   const skip = own(raw, 'skip_non_finite');
   if (skip !== undefined && typeof skip !== 'boolean') bad('skip_non_finite must be a boolean');
+  const slotDtype = own(raw, 'slot_dtype');
+  if (slotDtype !== undefined && slotDtype !== 'bfloat16' && slotDtype !== 'int8') bad(`slot_dtype must be 'bfloat16' or 'int8', got ${describeValue(slotDtype)}`);
+  const rawList = own(raw, 'raw_slots') ?? [];
+  if (!Array.isArray(rawList) || (rawList.length > 0 && slotDtype !== 'int8')) bad("raw_slots must be an array, and only with slot_dtype 'int8'");
+  const rawSlots = new Map<number, RawSlotWeight>();
+  rawList.forEach((r: unknown, i) => {
+    if (!isRecord(r)) bad(`raw_slots[${i}] must be an object`);
+    const k = own(r, 'weight');
+    if (!isCount(k) || k < 1 || k >= names.length || rawSlots.has(k)) bad(`raw_slots[${i}].weight must be a distinct weight number from 1 to ${names.length - 1}`);
+    rawSlots.set(k, {
+      dtype: 'int8',
+      codes: decodeBytes(own(r, 'codes'), `raw_slots[${i}].codes`),
+      absmax: decodeFloats(own(r, 'absmax'), `raw_slots[${i}].absmax`),
+      blockSize: 256,
+    });
+  });
   return {
     class_name,
     module: module as string | undefined,
@@ -350,6 +400,8 @@ function parseState(raw: unknown, version: number): ParsedState {
     slot_batches: batches as number[],
     weights,
     skip_non_finite: skip ?? false,
+    slot_dtype: slotDtype,
+    raw_slots: rawSlots,
   };
 }
 

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'UnknownSlot'
   | 'InvalidArgument'
   | 'InvalidState'
+  | 'UnsupportedSlotDtype'
   | 'CoreFailed'
   | 'ReplicaFailed'
   | 'ReplicaTimeout';
@@ -132,6 +133,7 @@ const ERROR_CLASSES: Record<ErrorCode, new (code: ErrorCode, message: string) =>
   UnknownOption: ConfigError,
   UnknownClass: ConfigError,
   InvalidConfig: ConfigError,
+  UnsupportedSlotDtype: ConfigError,
   WeightCount: WeightsError,
   WeightShape: WeightsError,
   UnknownSlot: SlotError,

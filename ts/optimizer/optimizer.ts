@@ -27,6 +27,7 @@ import {
 } from './step.js';
 import { NOT_STREAMED, applyStreamed } from './stream.js';
 import { checkWeightList, coreSlotLayout, readCoreWeights, writeCoreWeights } from './weights.js';
+import { RawSlotWeight, SlotDtype, isRawSlotWeight, parseSlotDtype, readRawEntry, readRawWeight, setCoreSlotDtype, writeRawEntries } from './slot-dtype.js';
 import type {
   ApplyGradientsOptions,
   ApplyState,
@@ -80,6 +81,8 @@ export abstract class Optimizer {
    * `resourceApplySparse`, whose update runs in JavaScript on slots kept in the core): the batches
    * of its slot creation. Undefined for a built-in. */
   private readonly custom: SlotBatches | undefined;
+  /** How the moment slots are stored (the `slotDtype` option; not in the Keras config). */
+  readonly slotDtype: SlotDtype;
   /** The step count schedules get, as a function made once (a step allocates no closure). */
   private readonly readIterations = (): number => this.scheduleStep();
   /** `live()` as a function made once (checked again after user code that may dispose this). */
@@ -105,9 +108,16 @@ export abstract class Optimizer {
     // A custom optimizer's core optimizer has the external rule: `iterations`, the learning rate,
     // `decay`, the clipping, and the slots and weights its `addSlot` and `addWeight` make.
     const values = new Float32Array(o.coreValues);
+    this.slotDtype = parseSlotDtype(options.slotDtype);
     const create =
       o.create ?? (custom ? (name, keys, v) => core().optimizer_create_external(name, keys, v) : (name, keys, v) => core().optimizer_create(spec.className, name, keys, v));
     this.id = call(() => create(this.name, o.coreKeys, values));
+    try {
+      setCoreSlotDtype(this.id, this.slotDtype);
+    } catch (e) {
+      core().optimizer_dispose(this.id);
+      throw e;
+    }
     registry.register(this, this.id, this);
     installAccessors(new.target.prototype, spec, (opt, key) => (opt as Optimizer).flag(key));
   }
@@ -508,23 +518,37 @@ export abstract class Optimizer {
    * `JSON.stringify` writes them as arrays of numbers (for an exact, compact form use
    * {@link saveState}).
    */
-  getWeights(): WeightValue[] {
+  getWeights(): WeightValue[];
+  /** With `raw: true`, compressed slots (`slotDtype` 'bfloat16' or 'int8') come as their raw
+   * storage (bits, or codes and block scales), which `setWeights` takes back exactly. */
+  getWeights(options: { raw: true }): Array<WeightValue | RawSlotWeight>;
+  getWeights(options?: { raw?: boolean }): Array<WeightValue | RawSlotWeight> {
     const id = this.live();
+    const raw = options?.raw === true;
     const iterations = IterationsWeight.of(BigInt(this.iterations));
-    const weights: WeightValue[] = [iterations, ...readCoreWeights(id)];
+    const weights: Array<WeightValue | RawSlotWeight> = [iterations, ...readCoreWeights(id).map((w, i) => (raw && readRawWeight(id, i + 1)) || w)];
     Object.defineProperty(weights, 'toJSON', { value: weightsToJSON, enumerable: false });
     return weights;
   }
 
   /** Sets every weight, in `getWeights` order (Keras' `set_weights`). Checks the count and
    * every size before writing anything. */
-  setWeights(weights: ReadonlyArray<WeightValue | ArrayLike<number> | number | bigint>): void {
+  setWeights(weights: ReadonlyArray<WeightValue | RawSlotWeight | ArrayLike<number> | number | bigint>): void {
     const id = this.live();
     const expected = this.getWeightNames().length;
     const given = readList(weights as Iterable<unknown>, 'setWeights expects an array of weights');
-    const list = checkWeightList(this.spec, this.name, given, expected);
+    // Raw slots (getWeights({ raw: true })) are checked against their storage, stand in as
+    // zeros for the size checks, and are written once everything else is.
+    const raws = given.flatMap((w, i) => (i > 0 && isRawSlotWeight(w) ? [readRawEntry(id, i, w)] : []));
+    const list = checkWeightList(
+      this.spec,
+      this.name,
+      raws.length ? given.map((w, i) => (i > 0 && isRawSlotWeight(w) ? new Float32Array(raws.find((r) => r.index === i)!.length) : w)) : given,
+      expected,
+    );
     if (list === null) return;
     writeCoreWeights(id, list.iterations, list.rest);
+    writeRawEntries(id, raws);
   }
 
   // ---- config --------------------------------------------------------------------------

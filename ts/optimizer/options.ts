@@ -124,7 +124,14 @@ export function parseOptions(spec: OptimizerSpec, options: Record<string, unknow
   for (const key of Object.keys(options ?? {})) {
     const v = options[key];
     if (v === undefined) continue;
-    if (!known.has(key) && !BASE_OPTION_KEYS.has(snakeCase(key)) && key !== 'globalClipnorm' && key !== 'gradientAggregator' && key !== 'gradientTransformers') {
+    if (
+      !known.has(key) &&
+      !BASE_OPTION_KEYS.has(snakeCase(key)) &&
+      key !== 'globalClipnorm' &&
+      key !== 'gradientAggregator' &&
+      key !== 'gradientTransformers' &&
+      key !== 'slotDtype'
+    ) {
       const isOption = (k: string) => known.has(k) || BASE_OPTION_KEYS.has(snakeCase(k)) || k === 'globalClipnorm';
       throw new ConfigError('UnknownOption', `Unexpected keyword argument passed to optimizer: ${snakeCase(key)}${didYouMean(key, isOption)}`);
     }

@@ -81,37 +81,34 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     grad: impl Into<GradIn<'g>>,
     slots: [&mut [f32]; S],
 ) {
-    let n = var.len();
-    let (grad, acc, steps) = match grad.into() {
-        GradIn::Values(g) => (g, None, 1.0),
+    let grad = match grad.into() {
         GradIn::Streamed { staging, fill } => return streamed(pre, k, var, staging, fill, slots),
-        // Only preludes that fuse accumulation take this arm (`ACCUMULATES` is a constant, so
-        // the other preludes' loops stay as they were).
-        GradIn::Accumulated { grad, acc, steps } if P::ACCUMULATES => (grad, Some(acc), steps),
-        GradIn::Accumulated { .. } => unreachable!("this prelude does not fuse gradient accumulation"),
+        g => g,
     };
-    let acc_ok = acc.as_ref().map_or(true, |a| a.len() == n);
-    assert!((!K::READS_GRAD || grad.len() == n) && acc_ok && slots.iter().all(|s| s.len() == n), "kernel buffers of different lengths");
-    let buffers = Buffers {
-        var: var.as_mut_ptr(),
-        grad: grad.as_ptr(),
-        acc: acc.map_or(core::ptr::null_mut(), |a| a.as_mut_ptr()),
-        steps,
-        slots: slots.map(|s| s.as_mut_ptr()),
-    };
-    let range = |start: usize, end: usize| {
-        let b = buffers.from(start);
-        if P::ACCUMULATES && !b.acc.is_null() {
-            b.run::<P, K, true>(pre, k, end - start)
-        } else {
-            b.run::<P, K, false>(pre, k, end - start)
-        }
-    };
+    assert!(slots.iter().all(|s| s.len() == var.len()), "kernel buffers of different lengths");
+    let buffers = Buffers::new(var, grad, K::READS_GRAD, F32Slots(slots.map(|s| s.as_mut_ptr())));
     // Element-wise: any split into ranges gives the same bits.
     #[cfg(feature = "threads")]
-    crate::pool::parallel_for(n, K::UPDATES_VAR as usize + K::READS_GRAD as usize + !buffers.acc.is_null() as usize + S, range);
+    crate::pool::parallel_for(
+        var.len(),
+        K::UPDATES_VAR as usize + K::READS_GRAD as usize + !buffers.acc.is_null() as usize + S,
+        |start, end| buffers.from(start).run_range(pre, k, end - start),
+    );
     #[cfg(not(feature = "threads"))]
-    range(0, n);
+    buffers.run_range(pre, k, var.len());
+}
+
+/// Where a pass reads and writes `S` slots: f32 buffers ([`F32Slots`]), or the compressed
+/// storages of [`crate::quant::storage`], which convert in the same pass.
+pub trait SlotIo<const S: usize>: Copy + Sync {
+    /// The same slots from element `start` on.
+    fn from(self, start: usize) -> Self;
+    /// # Safety
+    /// Every buffer must be valid for `L::WIDTH` elements from `i`.
+    unsafe fn load<L: Lanes>(&self, i: usize) -> [L; S];
+    /// # Safety
+    /// As [`SlotIo::load`].
+    unsafe fn store<L: Lanes>(&self, i: usize, slots: [L; S]);
 }
 
 /// [`update`] over a [`GradIn::Streamed`] gradient: each chunk is copied into the staging buffer,
@@ -133,7 +130,7 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         grad: core::ptr::null(),
         acc: core::ptr::null_mut(),
         steps: 1.0,
-        slots: slots.map(|s| s.as_mut_ptr()),
+        io: F32Slots(slots.map(|s| s.as_mut_ptr())),
     };
     let mut start = 0;
     while start < n {
@@ -143,7 +140,7 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         }
         // The variable and slots from `start`; the gradient from the start of the staging buffer.
         let chunk = Buffers { grad: staging.as_ptr(), ..whole.from(start) };
-        let range = |s: usize, e: usize| chunk.from(s).run::<P, K, false>(pre, k, e - s);
+        let range = |s: usize, e: usize| chunk.from(s).run::<P, K, S, false>(pre, k, e - s);
         #[cfg(feature = "threads")]
         crate::pool::parallel_for(len, K::UPDATES_VAR as usize + 1 + S, range);
         #[cfg(not(feature = "threads"))]
@@ -152,49 +149,108 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     }
 }
 
+/// f32 slots.
 #[derive(Clone, Copy)]
-struct Buffers<const S: usize> {
+pub struct F32Slots<const S: usize>(pub [*mut f32; S]);
+
+// SAFETY: the pool hands disjoint element ranges to its threads.
+unsafe impl<const S: usize> Sync for F32Slots<S> {}
+
+impl<const S: usize> SlotIo<S> for F32Slots<S> {
+    #[inline(always)]
+    fn from(self, start: usize) -> Self {
+        F32Slots(self.0.map(|s| s.wrapping_add(start)))
+    }
+    #[inline(always)]
+    unsafe fn load<L: Lanes>(&self, i: usize) -> [L; S] {
+        core::array::from_fn(|j| L::load(self.0[j].add(i)))
+    }
+    #[inline(always)]
+    unsafe fn store<L: Lanes>(&self, i: usize, slots: [L; S]) {
+        for j in 0..S {
+            slots[j].store(self.0[j].add(i));
+        }
+    }
+}
+
+/// The variable, gradient and accumulator of a pass, and its slots behind `IO`.
+#[derive(Clone, Copy)]
+pub struct Buffers<IO> {
     var: *mut f32,
     grad: *const f32,
     /// Null unless the pass consumes an accumulator.
     acc: *mut f32,
     steps: f32,
-    slots: [*mut f32; S],
+    pub io: IO,
 }
 
 // SAFETY: the pool hands disjoint element ranges to its threads (`from`, then `run`).
-unsafe impl<const S: usize> Sync for Buffers<S> {}
+unsafe impl<IO: Sync> Sync for Buffers<IO> {}
 
-impl<const S: usize> Buffers<S> {
-    /// The same buffers from element `start` on (wrapping: `grad` may be an empty slice's
-    /// pointer, `acc` null).
+impl<IO> Buffers<IO> {
+    /// Checks the lengths (the gradient when `reads_grad`, the accumulator) against `var`'s;
+    /// the caller checks its slots.
     #[inline(always)]
-    fn from(self, start: usize) -> Self {
+    pub fn new(var: &mut [f32], grad: GradIn<'_>, reads_grad: bool, io: IO) -> Self {
+        let n = var.len();
+        let (grad, acc, steps) = match grad {
+            GradIn::Values(g) => (g, None, 1.0),
+            GradIn::Accumulated { grad, acc, steps } => (grad, Some(acc), steps),
+            GradIn::Streamed { .. } => unreachable!("a streamed gradient goes through `update` or `update_slots`"),
+        };
+        assert!(acc.as_ref().map_or(true, |a| a.len() == n) && (!reads_grad || grad.len() == n), "kernel buffers of different lengths");
+        Buffers { var: var.as_mut_ptr(), grad: grad.as_ptr(), acc: acc.map_or(core::ptr::null_mut(), |a| a.as_mut_ptr()), steps, io }
+    }
+
+    /// The same buffers from element `start` on (wrapping: `grad` may be an empty slice's
+    /// pointer, `acc` null); the slots as `io` says.
+    #[inline(always)]
+    pub fn with_io<J>(self, start: usize, io: J) -> Buffers<J> {
         Buffers {
             var: self.var.wrapping_add(start),
             grad: self.grad.wrapping_add(start),
             acc: if self.acc.is_null() { self.acc } else { self.acc.wrapping_add(start) },
             steps: self.steps,
-            slots: self.slots.map(|s| s.wrapping_add(start)),
+            io,
+        }
+    }
+
+    /// Runs the kernel over elements `0..n` of these buffers (`n` at most the length given to
+    /// `new`, less the offsets taken since).
+    #[inline(always)]
+    pub fn run_range<P: GradPrelude, K: LaneKernel<S>, const S: usize>(self, pre: P, k: &K, n: usize)
+    where
+        IO: SlotIo<S>,
+    {
+        // Only preludes that fuse accumulation take this arm (`ACCUMULATES` is a constant, so
+        // the other preludes' loops stay as they were).
+        if P::ACCUMULATES && !self.acc.is_null() {
+            self.run::<P, K, S, true>(pre, k, n)
+        } else {
+            assert!(self.acc.is_null(), "this prelude does not fuse gradient accumulation");
+            self.run::<P, K, S, false>(pre, k, n)
         }
     }
 
     #[inline(always)]
-    fn run<P: GradPrelude, K: LaneKernel<S>, const ACC: bool>(self, pre: P, k: &K, n: usize) {
+    fn run<P: GradPrelude, K: LaneKernel<S>, const S: usize, const ACC: bool>(self, pre: P, k: &K, n: usize)
+    where
+        IO: SlotIo<S>,
+    {
         let mut i = 0;
-        // SAFETY: every buffer holds `n` elements (checked by `update`; `grad` only when read,
-        // `acc` only when `ACC`), and the loops touch elements `i..i + L::WIDTH` with
+        // SAFETY: every buffer holds `n` elements (checked by `new` and the callers; `grad` only
+        // when read, `acc` only when `ACC`), and the loops touch elements `i..i + L::WIDTH` with
         // `i + L::WIDTH <= n` only. The buffers are distinct: `&mut` slices, and `grad`, a
         // shared slice, cannot alias them.
         unsafe {
             if !scalar_forced() {
                 while i + Wide::WIDTH <= n {
-                    self.step::<Wide, P, K, ACC>(pre, k, i);
+                    self.step::<Wide, P, K, S, ACC>(pre, k, i);
                     i += Wide::WIDTH;
                 }
             }
             while i < n {
-                self.step::<f32, P, K, ACC>(pre, k, i);
+                self.step::<f32, P, K, S, ACC>(pre, k, i);
                 i += 1;
             }
         }
@@ -203,7 +259,10 @@ impl<const S: usize> Buffers<S> {
     /// # Safety
     /// Every buffer must be valid for `L::WIDTH` elements from `i`.
     #[inline(always)]
-    unsafe fn step<L: Lanes, P: GradPrelude, K: LaneKernel<S>, const ACC: bool>(self, pre: P, k: &K, i: usize) {
+    unsafe fn step<L: Lanes, P: GradPrelude, K: LaneKernel<S>, const S: usize, const ACC: bool>(self, pre: P, k: &K, i: usize)
+    where
+        IO: SlotIo<S>,
+    {
         let var = if K::UPDATES_VAR { pre.decay(L::load(self.var.add(i))) } else { L::splat(0.0) };
         let grad = if !K::READS_GRAD {
             L::splat(0.0)
@@ -214,14 +273,23 @@ impl<const S: usize> Buffers<S> {
         } else {
             pre.apply(pre.unscale(L::load(self.grad.add(i))))
         };
-        let slots: [L; S] = core::array::from_fn(|j| L::load(self.slots[j].add(i)));
-        let (var, slots) = k.lanes(var, grad, slots);
-        for j in 0..S {
-            slots[j].store(self.slots[j].add(i));
-        }
+        let (var, slots) = k.lanes(var, grad, self.io.load::<L>(i));
+        self.io.store(i, slots);
         if K::UPDATES_VAR {
             var.store(self.var.add(i));
         }
+    }
+}
+
+impl<IO: Copy> Buffers<IO> {
+    /// The same buffers from element `start` on.
+    #[inline(always)]
+    pub fn from<const S: usize>(self, start: usize) -> Self
+    where
+        IO: SlotIo<S>,
+    {
+        let io = self.io.from(start);
+        self.with_io(start, io)
     }
 }
 

@@ -29,6 +29,9 @@ pub enum Error {
     UnknownSlot { variable: String, slot: String },
     /// A call the optimizer cannot serve in its state (e.g. constraint on a sparse update).
     InvalidState { message: String },
+    /// A slot storage (`slotDtype`) the optimizer's class does not support; `supported` names
+    /// the classes that do.
+    UnsupportedSlotDtype { optimizer: String, class_name: String, dtype: String, supported: Vec<String> },
 }
 
 impl Error {
@@ -46,6 +49,7 @@ impl Error {
             Error::WeightShape { .. } => "WeightShape",
             Error::UnknownSlot { .. } => "UnknownSlot",
             Error::InvalidState { .. } => "InvalidState",
+            Error::UnsupportedSlotDtype { .. } => "UnsupportedSlotDtype",
         }
     }
 }
@@ -92,6 +96,11 @@ impl fmt::Display for Error {
                 write!(f, "no slot '{slot}' for variable '{variable}'")
             }
             Error::InvalidState { message } => f.write_str(message),
+            Error::UnsupportedSlotDtype { optimizer, class_name, dtype, supported } => write!(
+                f,
+                "optimizer '{optimizer}' ({class_name}) cannot keep its slots as {dtype}: slotDtype '{dtype}' is supported by {}",
+                supported.join(", ")
+            ),
         }
     }
 }

@@ -27,7 +27,68 @@ pub trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
     fn select_gt(self, other: Self, a: Self, b: Self) -> Self;
     /// Applies a scalar function to every lane (for `pow`, which has no SIMD instruction).
     fn map(self, f: impl Fn(f32) -> f32) -> Self;
+
+    // Byte and half-word lanes of the compressed optimizer state (`quant`). The defaults go lane
+    // by lane through memory; SIMD builds widen and narrow in registers.
+
+    /// Lanes `table[idx[k]]` (an 8-bit code's value).
+    ///
+    /// # Safety
+    /// `idx` must be valid for reading `WIDTH` bytes.
+    #[inline(always)]
+    unsafe fn gather_u8(table: &[f32; 256], idx: *const u8) -> Self {
+        let mut x = [0.0f32; MAX_LANES];
+        for k in 0..Self::WIDTH {
+            x[k] = table[*idx.add(k) as usize];
+        }
+        Self::load(x.as_ptr())
+    }
+
+    /// Stores `WIDTH` bytes: the low byte of each lane's bits of `est`, plus one where
+    /// `v >= upper[that byte]` (an 8-bit code settled against the bin above its estimate).
+    ///
+    /// # Safety
+    /// `out` must be valid for writing `WIDTH` bytes.
+    #[inline(always)]
+    unsafe fn store_settled_u8(est: Self, v: Self, upper: &[f32; 256], out: *mut u8) {
+        let (mut e, mut x) = ([0.0f32; MAX_LANES], [0.0f32; MAX_LANES]);
+        est.store(e.as_mut_ptr());
+        v.store(x.as_mut_ptr());
+        for k in 0..Self::WIDTH {
+            let b = e[k].to_bits() as u8;
+            *out.add(k) = b + (x[k] >= upper[b as usize]) as u8;
+        }
+    }
+
+    /// Lanes widened exactly from bfloat16 bits (`h << 16`).
+    ///
+    /// # Safety
+    /// `p` must be valid for reading `WIDTH` values.
+    #[inline(always)]
+    unsafe fn load_bf16(p: *const u16) -> Self {
+        let mut x = [0.0f32; MAX_LANES];
+        for k in 0..Self::WIDTH {
+            x[k] = f32::from_bits((*p.add(k) as u32) << 16);
+        }
+        Self::load(x.as_ptr())
+    }
+
+    /// Stores the lanes rounded to bfloat16 (nearest even; every NaN becomes `0x7fc0`).
+    ///
+    /// # Safety
+    /// `p` must be valid for writing `WIDTH` values.
+    #[inline(always)]
+    unsafe fn store_bf16(self, p: *mut u16) {
+        let mut x = [0.0f32; MAX_LANES];
+        self.store(x.as_mut_ptr());
+        for k in 0..Self::WIDTH {
+            *p.add(k) = crate::quant::bf16::from_f32(x[k]);
+        }
+    }
 }
+
+/// The most lanes of any lane type (the per-lane defaults' buffers).
+pub const MAX_LANES: usize = 8;
 
 impl Lanes for f32 {
     const WIDTH: usize = 1;
@@ -256,6 +317,40 @@ mod wasm_simd {
                 f(f32x4_extract_lane::<3>(v)),
             ))
         }
+        #[inline(always)]
+        unsafe fn gather_u8(t: &[f32; 256], idx: *const u8) -> Self {
+            // one 32-bit load for the four codes, then four table reads into the lanes
+            let q = (idx as *const u32).read_unaligned();
+            let at = |s: u32| *t.get_unchecked(((q >> s) & 0xff) as usize);
+            F32x4(f32x4(at(0), at(8), at(16), at(24)))
+        }
+        #[inline(always)]
+        unsafe fn store_settled_u8(est: Self, v: Self, upper: &[f32; 256], out: *mut u8) {
+            let e = v128_and(est.0, u32x4_splat(0xff));
+            let up = |k: u32| *upper.get_unchecked(k as usize);
+            let bins = f32x4(
+                up(u32x4_extract_lane::<0>(e)),
+                up(u32x4_extract_lane::<1>(e)),
+                up(u32x4_extract_lane::<2>(e)),
+                up(u32x4_extract_lane::<3>(e)),
+            );
+            // the mask is -1 where v reaches the bin: subtracting it adds one
+            let code = i32x4_sub(e, f32x4_ge(v.0, bins));
+            let bytes = u8x16_narrow_i16x8(u16x8_narrow_i32x4(code, code), code);
+            v128_store32_lane::<0>(bytes, out as *mut u32);
+        }
+        #[inline(always)]
+        unsafe fn load_bf16(p: *const u16) -> Self {
+            F32x4(i32x4_shl(u32x4_extend_low_u16x8(v128_load64_zero(p as *const u64)), 16))
+        }
+        #[inline(always)]
+        unsafe fn store_bf16(self, p: *mut u16) {
+            let b = self.0;
+            let rounded = u32x4_shr(i32x4_add(b, i32x4_add(u32x4_splat(0x7fff), v128_and(u32x4_shr(b, 16), u32x4_splat(1)))), 16);
+            let nan = u32x4_gt(v128_and(b, u32x4_splat(0x7fff_ffff)), u32x4_splat(0x7f80_0000));
+            let h = v128_bitselect(u32x4_splat(0x7fc0), rounded, nan);
+            v128_store64_lane::<0>(u16x8_narrow_i32x4(h, h), p as *mut u64);
+        }
     }
 }
 
@@ -345,6 +440,41 @@ mod x86_sse {
                 F32x4(_mm_setr_ps(f(x[0]), f(x[1]), f(x[2]), f(x[3])))
             }
         }
+        #[inline(always)]
+        unsafe fn gather_u8(t: &[f32; 256], idx: *const u8) -> Self {
+            let q = (idx as *const u32).read_unaligned();
+            let at = |s: u32| *t.get_unchecked(((q >> s) & 0xff) as usize);
+            F32x4(_mm_setr_ps(at(0), at(8), at(16), at(24)))
+        }
+        #[inline(always)]
+        unsafe fn store_settled_u8(est: Self, v: Self, upper: &[f32; 256], out: *mut u8) {
+            let e = _mm_and_si128(_mm_castps_si128(est.0), _mm_set1_epi32(0xff));
+            // the four bytes of the estimates, one 32-bit word
+            let packed = _mm_packus_epi16(_mm_packs_epi32(e, e), _mm_setzero_si128());
+            let w = _mm_cvtsi128_si32(packed) as u32;
+            let up = |s: u32| *upper.get_unchecked(((w >> s) & 0xff) as usize);
+            let bins = _mm_setr_ps(up(0), up(8), up(16), up(24));
+            let code = _mm_sub_epi32(e, _mm_castps_si128(_mm_cmpge_ps(v.0, bins)));
+            let bytes = _mm_packus_epi16(_mm_packs_epi32(code, code), _mm_setzero_si128());
+            (out as *mut i32).write_unaligned(_mm_cvtsi128_si32(bytes));
+        }
+        #[inline(always)]
+        unsafe fn load_bf16(p: *const u16) -> Self {
+            let h = _mm_loadl_epi64(p as *const __m128i);
+            F32x4(_mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), h)))
+        }
+        #[inline(always)]
+        unsafe fn store_bf16(self, p: *mut u16) {
+            let b = _mm_castps_si128(self.0);
+            let lsb = _mm_and_si128(_mm_srli_epi32(b, 16), _mm_set1_epi32(1));
+            let rounded = _mm_srli_epi32(_mm_add_epi32(b, _mm_add_epi32(_mm_set1_epi32(0x7fff), lsb)), 16);
+            // NaN: |b| > 0x7f800000 as signed integers (|b| < 2^31)
+            let nan = _mm_cmpgt_epi32(_mm_and_si128(b, _mm_set1_epi32(0x7fff_ffff)), _mm_set1_epi32(0x7f80_0000));
+            let h = _mm_or_si128(_mm_and_si128(nan, _mm_set1_epi32(0x7fc0)), _mm_andnot_si128(nan, rounded));
+            // sign-extend the halves so that the signed pack keeps their bits
+            let h = _mm_srai_epi32(_mm_slli_epi32(h, 16), 16);
+            _mm_storel_epi64(p as *mut __m128i, _mm_packs_epi32(h, h));
+        }
     }
 }
 
@@ -415,6 +545,24 @@ impl<L: Lanes> Lanes for Pair<L> {
     #[inline(always)]
     fn map(self, f: impl Fn(f32) -> f32) -> Self {
         Pair(self.0.map(&f), self.1.map(&f))
+    }
+    #[inline(always)]
+    unsafe fn gather_u8(t: &[f32; 256], idx: *const u8) -> Self {
+        Pair(L::gather_u8(t, idx), L::gather_u8(t, idx.add(L::WIDTH)))
+    }
+    #[inline(always)]
+    unsafe fn store_settled_u8(est: Self, v: Self, upper: &[f32; 256], out: *mut u8) {
+        L::store_settled_u8(est.0, v.0, upper, out);
+        L::store_settled_u8(est.1, v.1, upper, out.add(L::WIDTH));
+    }
+    #[inline(always)]
+    unsafe fn load_bf16(p: *const u16) -> Self {
+        Pair(L::load_bf16(p), L::load_bf16(p.add(L::WIDTH)))
+    }
+    #[inline(always)]
+    unsafe fn store_bf16(self, p: *mut u16) {
+        self.0.store_bf16(p);
+        self.1.store_bf16(p.add(L::WIDTH));
     }
 }
 

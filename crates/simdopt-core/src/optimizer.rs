@@ -6,9 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::{Error, Result};
+use crate::quant::storage::{self, RawSlot};
 use crate::rules::dispatch::{DynRule, Prepared};
 use crate::rules::{finite, py_float, SlotSpec, UpdateRule, VarInfo};
-use crate::slot::{filled, out_of_memory, Slot, SlotData, SlotDtype};
+use crate::slot::{filled, out_of_memory, Slot, SlotData, SlotDtype, SlotShape, SlotStorage};
 use crate::step::clip::{Clip, Clipping};
 use crate::step::constraints::Constraint;
 use crate::step::Stages;
@@ -91,6 +92,10 @@ pub struct Optimizer {
     /// met new variables), so a checkpoint can recreate the same weight order.
     pub(crate) batches: Vec<usize>,
     pub(crate) scratch: Scratch,
+    /// How the rule's moment slots are stored (issue 16).
+    pub(crate) slot_storage: SlotStorage,
+    /// The f32 values of the last compressed weight read ([`Optimizer::weight_view`]).
+    view: Vec<f32>,
 }
 
 /// Reused buffers, so steady-state steps allocate nothing.
@@ -129,6 +134,8 @@ impl Optimizer {
             extras: Vec::new(),
             batches: Vec::new(),
             scratch: Scratch::default(),
+            slot_storage: SlotStorage::Float32,
+            view: Vec::new(),
         };
         opt.set_hyper("learning_rate", learning_rate)?;
         Ok(opt)
@@ -324,7 +331,7 @@ impl Optimizer {
             let mut slots = specs
                 .iter()
                 .enumerate()
-                .map(|(k, s)| if self.rule.has_slot(k, &info) { Slot::new(s, &t.shape) } else { Ok(Slot::absent()) })
+                .map(|(k, s)| if self.rule.has_slot(k, &info) { Slot::stored(s, &t.shape, self.slot_storage) } else { Ok(Slot::absent()) })
                 .collect::<Result<Vec<_>>>()?;
             self.rule.init_slots(&t.data, &mut slots);
             let n = t.data.len();
@@ -452,21 +459,100 @@ impl Optimizer {
             if w.len() != expected {
                 return Err(Error::WeightShape { index: k + 1, expected, got: w.len() });
             }
+            // NaN and infinities would spread over a whole 8-bit block (see `quant::blockwise`).
+            let compressed =
+                matches!(self.weights[k], WeightRef::Slot { var, slot } if self.states[var].slots[slot].storage() == SlotStorage::Int8);
+            if compressed && w.iter().any(|v| !v.is_finite()) {
+                return Err(Error::InvalidState { message: format!("weight {} is an 8-bit slot: its values must be finite", k + 1) });
+            }
             if integer && w.iter().any(|v| v.fract() != 0.0 || v.abs() > i32::MAX as f32) {
                 return Err(Error::InvalidState { message: format!("weight {} is int32: its values must be integers", k + 1) });
             }
         }
         for (k, w) in rest.iter().enumerate() {
             match self.weights[k] {
-                WeightRef::Slot { var, slot } => match &mut self.states[var].slots[slot].data {
-                    SlotData::F32(d) => d.copy_from_slice(w),
-                    SlotData::I32(d) => d.iter_mut().zip(w.iter()).for_each(|(d, v)| *d = *v as i32),
-                    SlotData::Absent => unreachable!("absent slots are not weights"),
-                },
+                WeightRef::Slot { var, slot } => storage::write_f32(&mut self.states[var].slots[slot].data, w),
                 _ => self.weight_mut(k + 1).expect("counted").copy_from_slice(w),
             }
         }
         self.iterations = iterations;
+        Ok(())
+    }
+
+    /// How the rule's moment slots are stored.
+    pub fn slot_storage(&self) -> SlotStorage {
+        self.slot_storage
+    }
+
+    /// Stores the rule's moment slots as `storage` (issue 16): only before the optimizer has
+    /// slots, and only for a class whose slots are all moments (else a typed error naming the
+    /// classes that support it). On error nothing changes.
+    pub fn set_slot_storage(&mut self, storage: SlotStorage) -> Result<()> {
+        if storage == self.slot_storage {
+            return Ok(());
+        }
+        if storage != SlotStorage::Float32 && !supports_compressed_slots(&self.rule.slots(), self.class_name()) {
+            return Err(Error::UnsupportedSlotDtype {
+                optimizer: self.name.clone(),
+                class_name: self.class_name().to_string(),
+                dtype: storage.name().to_string(),
+                supported: crate::registry::compressed_slot_classes(),
+            });
+        }
+        if !self.states.is_empty() {
+            return Err(Error::InvalidState {
+                message: format!("optimizer '{}': the slot storage must be set before it has slots", self.name),
+            });
+        }
+        self.slot_storage = storage;
+        Ok(())
+    }
+
+    /// Weight `i >= 1` as f32 values: the weight itself, or a compressed slot widened or
+    /// dequantized into a buffer that the next call reuses.
+    pub fn weight_view(&mut self, i: usize) -> Option<&[f32]> {
+        let Some(&WeightRef::Slot { var, slot }) = self.weights.get(i.checked_sub(1)?) else { return self.weight(i) };
+        let s = &self.states[var].slots[slot];
+        if s.raw().is_none() {
+            return s.f32();
+        }
+        self.view.clear();
+        self.view.resize(s.len(), 0.0);
+        storage::read_f32(&s.data, &mut self.view);
+        Some(&self.view)
+    }
+
+    /// The raw storage of weight `i` if it is a compressed slot.
+    pub fn raw_weight(&self, i: usize) -> Option<RawSlot<'_>> {
+        match *self.weights.get(i.checked_sub(1)?)? {
+            WeightRef::Slot { var, slot } => self.states[var].slots[slot].raw(),
+            _ => None,
+        }
+    }
+
+    /// Overwrites compressed slots with raw storage (a checkpoint's codes and scales): every
+    /// entry is checked against its weight before anything is written.
+    pub fn set_raw_weights(&mut self, raws: &[(usize, RawSlot<'_>)]) -> Result<()> {
+        for (i, raw) in raws {
+            let fits = match self.weights.get(i.wrapping_sub(1)) {
+                Some(&WeightRef::Slot { var, slot }) => self.states[var].slots[slot].fits_raw(raw),
+                _ => false,
+            };
+            let finite = match raw {
+                RawSlot::Int8 { absmax, .. } => absmax.iter().all(|a| a.is_finite() && *a >= 0.0),
+                RawSlot::Bf16(_) => true,
+            };
+            if !fits || !finite {
+                return Err(Error::InvalidState {
+                    message: format!("weight {i}: the raw slot values do not fit its storage (dtype, length or scales)"),
+                });
+            }
+        }
+        for (i, raw) in raws {
+            if let WeightRef::Slot { var, slot } = self.weights[i - 1] {
+                self.states[var].slots[slot].set_raw(raw);
+            }
+        }
         Ok(())
     }
 
@@ -507,6 +593,12 @@ impl Optimizer {
     pub fn slot_variables(&self) -> impl Iterator<Item = (TensorId, &str, usize)> + '_ {
         self.states.iter().map(|s| (s.var, s.var_name.as_str(), s.len))
     }
+}
+
+/// Whether a rule's slots may be stored compressed: all of them moments of the variable's
+/// shape (the external rule's slots are its own, never compressed).
+pub(crate) fn supports_compressed_slots(specs: &[crate::rules::SlotSpec], class_name: &str) -> bool {
+    class_name != "External" && specs.iter().all(|s| s.moment.is_some() && s.shape == SlotShape::LikeVar)
 }
 
 fn not_f32(slot: &str) -> Error {

@@ -234,6 +234,22 @@ fn build_keras3<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
     Ok(opt)
 }
 
+/// The classes whose slots may be stored compressed (`slotDtype`): all their slots are
+/// moments, in the default configuration or, for a class without slots by default (SGD), with
+/// momentum.
+pub fn compressed_slot_classes() -> Vec<String> {
+    CLASSES
+        .iter()
+        .filter_map(|c| {
+            let opt = c.build(&[]).ok()?;
+            let opt = if opt.slot_specs().is_empty() { c.build(&[("momentum", 0.5)]).ok()? } else { opt };
+            let specs = opt.slot_specs();
+            (!specs.is_empty() && crate::optimizer::supports_compressed_slots(specs, c.class_name))
+                .then(|| format!("{} ({})", c.class_name, c.family.name()))
+        })
+        .collect()
+}
+
 /// The registry as JSON, for the facade's check of its own defaults: `[{"class_name",
 /// "family", "config": [[key, default], ...], "slots": [{"name", "shape", "dtype"}, ...]}]`
 /// (flags as booleans; `slots` for the default configuration, shapes relative to the variable:

@@ -1,11 +1,13 @@
 //! Optimizer state: what a rule declares per variable ([`SlotSpec`]: name, initial value, shape,
-//! storage type) and how the core stores it ([`Slot`]). Storage is a typed enum, so that a
-//! compressed storage type (bfloat16, blockwise int8) can be added behind it without changing
-//! the rules that keep f32 slots.
+//! storage type, whether it is a moment) and how the core stores it ([`Slot`]). Storage is a
+//! typed enum: f32, int32, and the compressed storages of issue 16 (bfloat16, block-wise 8-bit;
+//! [`crate::quant::storage`]) for the slots a rule declares as moments, when the optimizer's
+//! [`SlotStorage`] asks for them.
 
 use std::borrow::Cow;
 
 use crate::error::{Error, Result};
+use crate::quant::Quantized;
 
 /// The shape of a slot, relative to its variable's shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,25 +42,71 @@ impl SlotDtype {
     }
 }
 
-/// A per-variable slot (or an optimizer-wide scalar weight): Keras name, initial value, shape
-/// and storage.
+/// A slot that is a running statistic of the gradient (a moment), which the optimizer may store
+/// compressed ([`SlotStorage`]); the sign decides the 8-bit code map, as in bitsandbytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moment {
+    /// Any sign (Adam's `m`, momentum): the signed dynamic map.
+    Signed,
+    /// Never negative (Adam's `v`, accumulators of squares): the unsigned map, twice as fine.
+    NonNegative,
+}
+
+/// How an optimizer stores the slots its rule declares as moments (issue 16). Other slots,
+/// and every slot of a variable under [`SlotStorage::MIN_ELEMENTS`] elements, stay f32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SlotStorage {
+    /// Today's f32 slots, bit for bit.
+    #[default]
+    Float32,
+    /// The upper half of each f32 (round to nearest even): 2 bytes per element.
+    Bfloat16,
+    /// Block-wise dynamic 8-bit codes, one f32 absmax per block of [`crate::quant::BLOCK`].
+    Int8,
+}
+
+impl SlotStorage {
+    /// Variables below this many elements keep f32 slots (the 8-bit optimizers paper's rule).
+    pub const MIN_ELEMENTS: usize = 4096;
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SlotStorage::Float32 => "float32",
+            SlotStorage::Bfloat16 => "bfloat16",
+            SlotStorage::Int8 => "int8",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [SlotStorage::Float32, SlotStorage::Bfloat16, SlotStorage::Int8].into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// A per-variable slot (or an optimizer-wide scalar weight): Keras name, initial value, shape,
+/// storage, and whether it is a moment (storable compressed).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SlotSpec {
     pub name: Cow<'static, str>,
     pub init: f32,
     pub shape: SlotShape,
     pub dtype: SlotDtype,
+    pub moment: Option<Moment>,
 }
 
 impl SlotSpec {
     /// An f32 slot of the variable's shape (what every TF 2.4 rule has).
     pub const fn like_var(name: &'static str, init: f32) -> Self {
-        SlotSpec { name: Cow::Borrowed(name), init, shape: SlotShape::LikeVar, dtype: SlotDtype::F32 }
+        SlotSpec { name: Cow::Borrowed(name), init, shape: SlotShape::LikeVar, dtype: SlotDtype::F32, moment: None }
+    }
+
+    /// A moment slot of the variable's shape: f32, or compressed when the optimizer asks.
+    pub const fn moment(name: &'static str, init: f32, moment: Moment) -> Self {
+        SlotSpec { name: Cow::Borrowed(name), init, shape: SlotShape::LikeVar, dtype: SlotDtype::F32, moment: Some(moment) }
     }
 
     /// An f32 scalar.
     pub const fn scalar(name: &'static str, init: f32) -> Self {
-        SlotSpec { name: Cow::Borrowed(name), init, shape: SlotShape::Scalar, dtype: SlotDtype::F32 }
+        SlotSpec { name: Cow::Borrowed(name), init, shape: SlotShape::Scalar, dtype: SlotDtype::F32, moment: None }
     }
 
     /// The shape and storage of this slot for a variable of shape `var`.
@@ -83,6 +131,10 @@ impl SlotSpec {
 pub enum SlotData {
     F32(Vec<f32>),
     I32(Vec<i32>),
+    /// bfloat16 bits of a moment.
+    Bf16(Vec<u16>),
+    /// 8-bit block-wise codes of a moment, with the map its sign chose.
+    Int8(Quantized, Moment),
     /// A slot this variable does not have (an external rule creates slots one by one, so a
     /// variable may lack a slot another one has).
     Absent,
@@ -99,11 +151,20 @@ impl Slot {
     /// A slot of `spec` for a variable of shape `var`, filled with its initial value. Running
     /// out of memory is an error, not an abort.
     pub fn new(spec: &SlotSpec, var: &[usize]) -> Result<Self> {
+        Slot::stored(spec, var, SlotStorage::Float32)
+    }
+
+    /// [`Slot::new`] in `storage` when the spec is a moment of a variable of at least
+    /// [`SlotStorage::MIN_ELEMENTS`] elements (f32 otherwise).
+    pub fn stored(spec: &SlotSpec, var: &[usize], storage: SlotStorage) -> Result<Self> {
         let (shape, dtype) = spec.layout(var);
         let len = shape.iter().product::<usize>();
-        let data = match dtype {
-            SlotDtype::F32 => SlotData::F32(filled(len, spec.init)?),
-            SlotDtype::I32 => SlotData::I32(filled(len, spec.init as i32)?),
+        let data = match (dtype, spec.moment) {
+            (SlotDtype::F32, Some(m)) if storage != SlotStorage::Float32 && len >= SlotStorage::MIN_ELEMENTS => {
+                crate::quant::storage::filled(storage, m, len, spec.init)?
+            }
+            (SlotDtype::F32, _) => SlotData::F32(filled(len, spec.init)?),
+            (SlotDtype::I32, _) => SlotData::I32(filled(len, spec.init as i32)?),
         };
         Ok(Slot { shape, data })
     }
@@ -119,6 +180,16 @@ impl Slot {
             SlotData::F32(_) => Some(SlotDtype::F32),
             SlotData::I32(_) => Some(SlotDtype::I32),
             SlotData::Absent => None,
+            SlotData::Bf16(_) | SlotData::Int8(..) => Some(SlotDtype::F32),
+        }
+    }
+
+    /// How the slot is stored: `Float32` for f32 (and int32) slots.
+    pub fn storage(&self) -> SlotStorage {
+        match self.data {
+            SlotData::Bf16(_) => SlotStorage::Bfloat16,
+            SlotData::Int8(..) => SlotStorage::Int8,
+            _ => SlotStorage::Float32,
         }
     }
 
@@ -126,6 +197,8 @@ impl Slot {
         match &self.data {
             SlotData::F32(v) => v.len(),
             SlotData::I32(v) => v.len(),
+            SlotData::Bf16(v) => v.len(),
+            SlotData::Int8(q, _) => q.len(),
             SlotData::Absent => 0,
         }
     }

@@ -29,6 +29,7 @@ mod faults;
 mod frame;
 mod keras3;
 mod optimizers;
+mod quant;
 mod registry;
 mod stream;
 mod tensors;
@@ -38,8 +39,8 @@ mod weights;
 
 // Every export at the crate root, as for one file (Rust callers and rustdoc links see one API).
 pub use self::{
-    aggregate::*, apply::*, checksum::*, external::*, family::*, faults::*, frame::*, keras3::*, optimizers::*, registry::*, stream::*,
-    tensors::*, weights::*,
+    aggregate::*, apply::*, checksum::*, external::*, family::*, faults::*, frame::*, keras3::*, optimizers::*, quant::*, registry::*,
+    stream::*, tensors::*, weights::*,
 };
 #[cfg(feature = "threads")]
 pub use threads::*;

@@ -18,7 +18,7 @@ pub fn optimizer_weight_names(id: u32) -> Result<Vec<String>, JsError> {
 pub fn optimizer_weight_view(id: u32, i: u32) -> Result<Vec<u32>, JsError> {
     with(|s| {
         let w = optimizer(&mut s.optimizers, id)?
-            .weight(i as usize)
+            .weight_view(i as usize)
             .ok_or_else(|| Error::InvalidState { message: format!("no weight {i}") })?;
         Ok(vec![w.as_ptr() as u32, w.len() as u32])
     })

@@ -1,21 +1,21 @@
-//! Prototype: today's Adam (TF's fused dense kernel, the op order of `rules::adam`) with its `m`
-//! and `v` slots stored as f32, bfloat16 or 8-bit block-wise codes (signed map for `m`, unsigned
-//! for `v`, as bitsandbytes' 8-bit Adam). One update, three storages, through [`super::fused`].
+//! Adam over raw slices (the fixture replays and the benches): the Adam rule's own dense kernel
+//! (TF's fused kernel, `rules::adam`) with its `m` and `v` slots stored as f32, bfloat16 or 8-bit
+//! block-wise codes (signed map for `m`, unsigned for `v`, as bitsandbytes' 8-bit Adam), through
+//! [`super::storage::update_slots`], as the optimizer runs them.
 //!
 //! With f32 slots it is bit for bit the Adam rule's dense kernel. With compressed slots the update
 //! itself is the same f32 arithmetic on the dequantized values, and the variable moves with the
 //! unrounded new moments; only the stored moments are rounded (bfloat16: relative error ≤ 2^-9;
 //! 8-bit: at most half a code step of the block's absmax, 0.7% of it at the top of the map). The
 //! resulting drift from an f32-state trajectory is measured in `tests/quant_adam.rs`.
-//!
-//! Not yet here (integration with the staged core): gradient preludes (clipping), AMSGrad, sparse
-//! gradients, and the policy of keeping small variables (under 4,096 elements) in f32.
 
 use super::blockwise::Quantized;
-use super::codebook::Codebook;
-use super::fused::{update_bf16, update_f32, update_int8, SlotUpdate};
-use crate::lanes::Lanes;
-use crate::rules::powf;
+use super::storage::update_slots;
+use crate::drive::GradIn;
+use crate::rules::adam::dense_kernel;
+use crate::rules::{Adam, StepContext, UpdateRule};
+use crate::slot::{Moment, Slot, SlotData};
+use crate::step::clip::Identity;
 
 /// Adam's hyperparameters (Keras names and defaults).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -32,62 +32,40 @@ impl Default for AdamHyper {
     }
 }
 
-/// One element-wise Adam step over a variable and its gradient.
-pub struct AdamUpdate {
-    alpha: f32,
-    one_minus_beta_1: f32,
-    one_minus_beta_2: f32,
-    epsilon: f32,
-    var: *mut f32,
-    grad: *const f32,
+/// One step with the slots in `slots` (Keras' `iterations` before the step is `iteration`).
+fn step(h: &AdamHyper, iteration: u64, var: &mut [f32], grad: &[f32], slots: &mut [Slot; 2]) {
+    let n = var.len();
+    assert!(grad.len() == n && slots.iter().all(|s| s.len() == n), "slot and gradient lengths");
+    let rule = Adam::new(h.beta_1, h.beta_2, h.epsilon, false).expect("finite hyperparameters");
+    let c = rule.prepare(&StepContext { iteration, lr: h.learning_rate, decay: 0.0 }, &mut []);
+    update_slots::<_, _, 2>(Identity, &dense_kernel(c), var, GradIn::Values(grad), slots);
 }
 
-impl AdamUpdate {
-    /// Step `iteration` (Keras' `iterations` before the step). The scalars are `Adam::prepare`'s.
-    pub fn new(h: &AdamHyper, iteration: u64, var: &mut [f32], grad: &[f32]) -> AdamUpdate {
-        assert_eq!(var.len(), grad.len(), "gradient length");
-        let s = (iteration + 1) as f32;
-        let root = (1.0 - powf(h.beta_2, s)).sqrt();
-        AdamUpdate {
-            alpha: h.learning_rate * root / (1.0 - powf(h.beta_1, s)),
-            one_minus_beta_1: 1.0 - h.beta_1,
-            one_minus_beta_2: 1.0 - h.beta_2,
-            epsilon: h.epsilon,
-            var: var.as_mut_ptr(),
-            grad: grad.as_ptr(),
-        }
-    }
-}
-
-impl SlotUpdate<2> for AdamUpdate {
-    #[inline(always)]
-    unsafe fn update<L: Lanes>(&self, i: usize, [m, v]: [L; 2]) -> [L; 2] {
-        let g = L::load(self.grad.add(i));
-        let m = m + (g - m) * L::splat(self.one_minus_beta_1);
-        let v = v + (g * g - v) * L::splat(self.one_minus_beta_2);
-        let x = L::load(self.var.add(i));
-        (x - (m * L::splat(self.alpha)) / (v.sqrt() + L::splat(self.epsilon))).store(self.var.add(i));
-        [m, v]
-    }
+fn slot(data: SlotData) -> Slot {
+    Slot { shape: Vec::new(), data }
 }
 
 /// Adam with f32 `m`, `v` (the reference storage).
 pub fn step_f32(h: &AdamHyper, iteration: u64, var: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
-    let n = var.len();
-    assert!(m.len() == n && v.len() == n, "slot lengths");
-    update_f32(&AdamUpdate::new(h, iteration, var, grad), [m, v]);
+    let mut s = [slot(SlotData::F32(m.to_vec())), slot(SlotData::F32(v.to_vec()))];
+    step(h, iteration, var, grad, &mut s);
+    super::storage::read_f32(&s[0].data, m);
+    super::storage::read_f32(&s[1].data, v);
 }
 
 /// Adam with bfloat16 `m`, `v`.
-pub fn step_bf16(h: &AdamHyper, iteration: u64, var: &mut [f32], grad: &[f32], m: &mut [u16], v: &mut [u16]) {
-    let n = var.len();
-    assert!(m.len() == n && v.len() == n, "slot lengths");
-    update_bf16(&AdamUpdate::new(h, iteration, var, grad), [m, v]);
+pub fn step_bf16(h: &AdamHyper, iteration: u64, var: &mut [f32], grad: &[f32], m: &mut Vec<u16>, v: &mut Vec<u16>) {
+    let mut s = [slot(SlotData::Bf16(core::mem::take(m))), slot(SlotData::Bf16(core::mem::take(v)))];
+    step(h, iteration, var, grad, &mut s);
+    let [SlotData::Bf16(a), SlotData::Bf16(b)] = s.map(|s| s.data) else { unreachable!("stays bfloat16") };
+    (*m, *v) = (a, b);
 }
 
 /// Adam with 8-bit block-wise `m` (signed map) and `v` (unsigned map).
 pub fn step_int8(h: &AdamHyper, iteration: u64, var: &mut [f32], grad: &[f32], m: &mut Quantized, v: &mut Quantized) {
-    let n = var.len();
-    assert!(m.len() == n && v.len() == n, "slot lengths");
-    update_int8(&AdamUpdate::new(h, iteration, var, grad), [(Codebook::signed(), m), (Codebook::unsigned(), v)]);
+    let take = |q: &mut Quantized| core::mem::replace(q, Quantized::zeros(0, 1));
+    let mut s = [slot(SlotData::Int8(take(m), Moment::Signed)), slot(SlotData::Int8(take(v), Moment::NonNegative))];
+    step(h, iteration, var, grad, &mut s);
+    let [SlotData::Int8(a, _), SlotData::Int8(b, _)] = s.map(|s| s.data) else { unreachable!("stays 8-bit") };
+    (*m, *v) = (a, b);
 }

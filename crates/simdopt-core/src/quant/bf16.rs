@@ -3,7 +3,6 @@
 //! subnormals, and overflow to ±inf); every NaN becomes torch's canonical quiet NaN `0x7fc0`
 //! (sign and payload dropped). Widening is exact.
 
-use super::blockwise::{lane_indices, MAX_WIDTH};
 use crate::lanes::Lanes;
 
 /// float32 → bfloat16 bits, round-to-nearest-even; NaN → `0x7fc0`.
@@ -31,7 +30,7 @@ pub fn to_f32(h: u16) -> f32 {
 /// `p` must be valid for reading `L::WIDTH` values.
 #[inline(always)]
 pub unsafe fn load<L: Lanes>(p: *const u16) -> L {
-    lane_indices::<L>().map(|k| to_f32(*p.add(k as usize)))
+    L::load_bf16(p)
 }
 
 /// Rounds lanes to bfloat16 and stores them.
@@ -40,11 +39,7 @@ pub unsafe fn load<L: Lanes>(p: *const u16) -> L {
 /// `p` must be valid for writing `L::WIDTH` values.
 #[inline(always)]
 pub unsafe fn store<L: Lanes>(x: L, p: *mut u16) {
-    let mut v = [0.0f32; MAX_WIDTH];
-    x.store(v.as_mut_ptr());
-    for k in 0..L::WIDTH {
-        *p.add(k) = from_f32(v[k]);
-    }
+    x.store_bf16(p)
 }
 
 /// A tensor's values rounded to bfloat16.

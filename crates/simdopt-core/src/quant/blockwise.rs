@@ -16,12 +16,9 @@
 //! and takes that point's nearest code: see the tests for what that changes.)
 
 use super::codebook::Codebook;
-use crate::lanes::{drive, ElementKernel, Lanes};
-use core::cell::UnsafeCell;
+use crate::lanes::{drive, ElementKernel, Lanes, Wide, MAX_LANES};
 
-/// The widest lane count a build uses (`lanes::Wide`).
-pub(crate) const MAX_WIDTH: usize = 8;
-const _: () = assert!(<crate::lanes::Wide as Lanes>::WIDTH <= MAX_WIDTH);
+const _: () = assert!(<Wide as Lanes>::WIDTH <= MAX_LANES);
 
 /// A quantized tensor: one code per element, one absmax per block.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,9 +86,7 @@ pub fn quantize_with_absmax(cb: &Codebook, x: &[f32], m: f32, codes: &mut [u8]) 
 
 /// `max |x|` from 0, NaN ignored (`std::max(m, fabs(x))`, as bitsandbytes).
 pub fn absmax(x: &[f32]) -> f32 {
-    let acc = MaxAcc::default();
-    drive(&AbsMax { x: x.as_ptr(), acc: &acc }, x.len());
-    acc.get()
+    block_absmax(x)
 }
 
 /// Stores the codes of `x * inv` clamped to [-1, 1]: the estimate in lanes, then each lane
@@ -102,12 +97,7 @@ pub fn absmax(x: &[f32]) -> f32 {
 #[inline(always)]
 pub unsafe fn store_codes_of<L: Lanes>(cb: &Codebook, x: L, inv: L, q: *mut u8) {
     let v = (x * inv).min(L::splat(1.0)).max(L::splat(-1.0));
-    let (mut vs, mut est) = ([0.0f32; MAX_WIDTH], [0.0f32; MAX_WIDTH]);
-    v.store(vs.as_mut_ptr());
-    cb.estimate(v).store(est.as_mut_ptr());
-    for k in 0..L::WIDTH {
-        *q.add(k) = cb.settle(est[k], vs[k]);
-    }
+    L::store_settled_u8(cb.estimate(v), v, cb.upper_bins(), q);
 }
 
 /// Lanes of `cb.code(q[k])`.
@@ -116,50 +106,27 @@ pub unsafe fn store_codes_of<L: Lanes>(cb: &Codebook, x: L, inv: L, q: *mut u8) 
 /// `q` must be valid for reading `L::WIDTH` bytes.
 #[inline(always)]
 pub unsafe fn load_codes<L: Lanes>(cb: &Codebook, q: *const u8) -> L {
-    lane_indices::<L>().map(|k| cb.code(*q.add(k as usize)))
+    L::gather_u8(cb.codes(), q)
 }
 
-/// Lanes `0, 1, 2, ...`: per-lane reads go through [`Lanes::map`] on these, which builds the
-/// lanes in registers (writing lanes to memory one by one and loading them as one vector would
-/// stall on the store-to-load forward).
-#[inline(always)]
-pub(crate) fn lane_indices<L: Lanes>() -> L {
-    static INDICES: [f32; MAX_WIDTH] = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
-    // SAFETY: `L::WIDTH <= MAX_WIDTH`.
-    unsafe { L::load(INDICES.as_ptr()) }
-}
-
-/// A running lane-wise `max |x|` for kernels run by the element driver ([`crate::drive`]): lanes `0..W` of the widest pack, plus the
-/// scalar tail in lane 0. Max is exact and order-free, so every build gives the same value.
-#[derive(Default)]
-pub struct MaxAcc(UnsafeCell<[f32; MAX_WIDTH]>);
-
-impl MaxAcc {
-    /// # Safety
-    /// No other reference to the accumulator may be live (kernels are driven on one thread).
-    #[inline(always)]
-    pub unsafe fn add<L: Lanes>(&self, x: L) {
-        let p = self.0.get() as *mut f32;
-        L::load(p).max(x.abs()).store(p);
+/// `max |x|` from 0 over a block, NaN ignored, in register lanes (max is exact and order-free,
+/// so every build gives the same value).
+pub fn block_absmax(x: &[f32]) -> f32 {
+    let w = <Wide as Lanes>::WIDTH;
+    let mut acc = Wide::splat(0.0);
+    let mut i = 0;
+    if !crate::drive::scalar_forced() {
+        while i + w <= x.len() {
+            // SAFETY: `i + w <= x.len()`.
+            acc = acc.max(unsafe { Wide::load(x.as_ptr().add(i)) }.abs());
+            i += w;
+        }
     }
-
-    pub fn get(&self) -> f32 {
-        // SAFETY: no kernel runs while the result is read.
-        let a = unsafe { *self.0.get() };
-        a.iter().fold(0.0f32, |m, &x| Lanes::max(m, x))
-    }
-}
-
-struct AbsMax<'a> {
-    x: *const f32,
-    acc: &'a MaxAcc,
-}
-
-impl ElementKernel for AbsMax<'_> {
-    #[inline(always)]
-    unsafe fn step<L: Lanes>(&self, i: usize) {
-        self.acc.add(L::load(self.x.add(i)));
-    }
+    let mut lanes = [0.0f32; MAX_LANES];
+    // SAFETY: `MAX_LANES >= Wide::WIDTH`.
+    unsafe { acc.store(lanes.as_mut_ptr()) };
+    let m = lanes[..w].iter().fold(0.0f32, |m, &a| Lanes::max(m, a));
+    x[i..].iter().fold(m, |m, &a| Lanes::max(m, a.abs()))
 }
 
 struct Quantize<'a> {

@@ -81,6 +81,11 @@ impl Codebook {
         self.signed
     }
 
+    /// `upper[j]`: the smallest value whose code is above `j` (`+inf` for 255).
+    pub fn upper_bins(&self) -> &[f32; 256] {
+        &self.upper
+    }
+
     /// The decision bins `b[1..=255]`.
     pub fn bins(&self) -> &[f32] {
         &self.upper[..255]

@@ -5,25 +5,27 @@
 //! - [`codebook`]: a map with its nearest-code decision bins and the arithmetic index estimate.
 //! - [`blockwise`]: block-wise absmax quantize/dequantize (bitsandbytes' CPU rule, exactly).
 //! - [`bf16`]: float32 ⇄ bfloat16, round-to-nearest-even as torch does.
-//! - [`fused`]: dequantize → update in f32 → requantize inside one pass over a tensor.
-//! - [`adam`]: prototype Adam kernels with f32, bfloat16 and 8-bit slots on top of it.
+//! - [`storage`]: compressed slots in the optimizer step: the rule's lane kernel with its slots
+//!   read and written in bfloat16 or 8-bit codes inside the same pass.
+//! - [`adam`]: Adam over raw slices with f32, bfloat16 and 8-bit slots (the fixture replays and
+//!   the benches), through [`storage`].
 //!
 //! Block size: 256 (bitsandbytes' optimizer block), not the paper's 2048: with 2048 a block's
 //! absmax leaves many more second moments below the map's 7 decades, where they round to 0 and
 //! Adam's step for them grows (`tests/quant_adam.rs` measures it), and 256 costs no more time.
 //! Slot bytes per element: `1 + 4 / 256` = 1.016, so Adam's two slots take 2.03 bytes a parameter.
 //!
-//! Integration with the staged core (not done here): [`fused::SlotUpdate`] maps onto the core's
-//! `LaneKernel` (the update then gets the variable and gradient lanes from the driver instead of
-//! loading them); the three drivers of [`fused`] become storage variants of the core's driver,
-//! chosen by the slot's dtype; variables under 4,096 elements keep f32 slots (the paper's rule).
+//! Which slots: those a rule declares as moments ([`crate::slot::Moment`]), when the optimizer's
+//! [`crate::slot::SlotStorage`] asks; variables under 4,096 elements keep f32 slots (the paper's
+//! rule).
 
 pub mod adam;
 pub mod bf16;
 pub mod blockwise;
 pub mod codebook;
 pub mod dynamic_map;
-pub mod fused;
+pub mod storage;
 
 pub use blockwise::Quantized;
 pub use codebook::Codebook;
+pub use storage::BLOCK;

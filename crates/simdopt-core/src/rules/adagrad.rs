@@ -5,10 +5,11 @@ use super::{
     check, finite, keras_epsilon, py_float, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule,
     EPSILON, INITIAL_ACCUMULATOR_VALUE,
 };
-use crate::drive::{self, LaneKernel};
+use crate::drive::LaneKernel;
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
-use crate::slot::f32_slots;
+use crate::quant::storage::update_slots;
+use crate::slot::{f32_slots, Moment};
 use crate::step::GradPrelude;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -48,7 +49,7 @@ impl UpdateRule for Adagrad {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec::like_var("accumulator", self.initial_accumulator_value)]
+        vec![SlotSpec::moment("accumulator", self.initial_accumulator_value, Moment::NonNegative)]
     }
 
     fn hyper_names(&self) -> &'static [&'static str] {
@@ -82,7 +83,7 @@ impl UpdateRule for Adagrad {
     }
 
     fn apply_dense<P: GradPrelude>(&self, c: &AdagradCoeffs, t: DenseStep<'_, P>) {
-        drive::update(t.pre, &Dense { c: *c }, t.var, t.grad, f32_slots::<1>(t.slots))
+        update_slots::<_, _, 1>(t.pre, &Dense { c: *c }, t.var, t.grad, t.slots)
     }
 
     fn apply_sparse(&self, c: &AdagradCoeffs, t: SparseStep<'_>) {

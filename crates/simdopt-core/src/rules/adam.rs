@@ -5,10 +5,12 @@
 use super::{
     powf, update_all_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON,
 };
-use crate::drive::{self, LaneKernel};
+use crate::drive::LaneKernel;
 use crate::error::Result;
 use crate::lanes::Lanes;
+use crate::quant::storage::update_slots;
 use crate::slot::f32_slots;
+use crate::slot::Moment;
 use crate::step::GradPrelude;
 
 const AMSGRAD: Hyper = Hyper::flag("amsgrad", false);
@@ -52,9 +54,9 @@ impl UpdateRule for Adam {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        let mut s = vec![SlotSpec::like_var("m", 0.0), SlotSpec::like_var("v", 0.0)];
+        let mut s = vec![SlotSpec::moment("m", 0.0, Moment::Signed), SlotSpec::moment("v", 0.0, Moment::NonNegative)];
         if self.amsgrad {
-            s.push(SlotSpec::like_var("vhat", 0.0));
+            s.push(SlotSpec::moment("vhat", 0.0, Moment::NonNegative));
         }
         s
     }
@@ -90,9 +92,9 @@ impl UpdateRule for Adam {
     fn apply_dense<P: GradPrelude>(&self, c: &AdamCoeffs, t: DenseStep<'_, P>) {
         let k = Dense { c: *c };
         if self.amsgrad {
-            drive::update(t.pre, &k, t.var, t.grad, f32_slots::<3>(t.slots))
+            update_slots::<_, _, 3>(t.pre, &k, t.var, t.grad, t.slots)
         } else {
-            drive::update(t.pre, &k, t.var, t.grad, f32_slots::<2>(t.slots))
+            update_slots::<_, _, 2>(t.pre, &k, t.var, t.grad, t.slots)
         }
     }
 
@@ -114,8 +116,13 @@ impl UpdateRule for Adam {
 
 /// The fused dense kernel, in TF's CPU functor order: `m += (g - m)(1 - β1)`,
 /// `v += (g² - v)(1 - β2)`, AMSGrad `vhat = max(vhat, v)`, `var -= m·α / (sqrt(v or vhat) + ε)`.
-struct Dense {
+pub(crate) struct Dense {
     c: AdamCoeffs,
+}
+
+/// The dense kernel with a step's coefficients (for `quant::adam`).
+pub(crate) fn dense_kernel(c: AdamCoeffs) -> Dense {
+    Dense { c }
 }
 
 impl Dense {

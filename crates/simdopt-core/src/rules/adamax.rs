@@ -4,10 +4,11 @@
 use super::{
     powf, update_indexed_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON,
 };
-use crate::drive::{self, LaneKernel};
+use crate::drive::LaneKernel;
 use crate::error::Result;
 use crate::lanes::Lanes;
-use crate::slot::f32_slots;
+use crate::quant::storage::update_slots;
+use crate::slot::{f32_slots, Moment};
 use crate::step::GradPrelude;
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -43,7 +44,7 @@ impl UpdateRule for Adamax {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec::like_var("m", 0.0), SlotSpec::like_var("v", 0.0)]
+        vec![SlotSpec::moment("m", 0.0, Moment::Signed), SlotSpec::moment("v", 0.0, Moment::NonNegative)]
     }
 
     fn hyper_names(&self) -> &'static [&'static str] {
@@ -71,7 +72,7 @@ impl UpdateRule for Adamax {
     }
 
     fn apply_dense<P: GradPrelude>(&self, c: &AdamaxCoeffs, t: DenseStep<'_, P>) {
-        drive::update(t.pre, &Dense { c: *c }, t.var, t.grad, f32_slots::<2>(t.slots))
+        update_slots::<_, _, 2>(t.pre, &Dense { c: *c }, t.var, t.grad, t.slots)
     }
 
     fn apply_sparse(&self, c: &AdamaxCoeffs, t: SparseStep<'_>) {

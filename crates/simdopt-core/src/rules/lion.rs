@@ -4,10 +4,11 @@
 //! rows summed, so rows without a gradient still move by `sign(m*b1)` and decay `m`.
 
 use super::{check, finite, update_all_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
-use crate::drive::{self, LaneKernel};
+use crate::drive::LaneKernel;
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
-use crate::slot::f32_slots;
+use crate::quant::storage::update_slots;
+use crate::slot::{f32_slots, Moment};
 use crate::step::GradPrelude;
 
 pub const LION_BETA_1: Hyper = Hyper::number("beta_1", 0.9);
@@ -53,7 +54,7 @@ impl UpdateRule for Lion {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec::like_var("momentum", 0.0)]
+        vec![SlotSpec::moment("momentum", 0.0, Moment::Signed)]
     }
 
     fn hyper_names(&self) -> &'static [&'static str] {
@@ -100,7 +101,7 @@ impl UpdateRule for Lion {
     }
 
     fn apply_dense<P: GradPrelude>(&self, c: &LionCoeffs, t: DenseStep<'_, P>) {
-        drive::update(t.pre, &Row::<true> { c: *c }, t.var, t.grad, f32_slots::<1>(t.slots))
+        update_slots::<_, _, 1>(t.pre, &Row::<true> { c: *c }, t.var, t.grad, t.slots)
     }
 
     fn apply_sparse(&self, c: &LionCoeffs, t: SparseStep<'_>) {

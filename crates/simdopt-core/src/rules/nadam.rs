@@ -9,10 +9,11 @@
 use super::{
     powf, update_all_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON,
 };
-use crate::drive::{self, LaneKernel};
+use crate::drive::LaneKernel;
 use crate::error::Result;
 use crate::lanes::Lanes;
-use crate::slot::f32_slots;
+use crate::quant::storage::update_slots;
+use crate::slot::{f32_slots, Moment};
 use crate::step::GradPrelude;
 
 /// Keras' default `schedule_decay`.
@@ -60,7 +61,7 @@ impl UpdateRule for Nadam {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec::like_var("m", 0.0), SlotSpec::like_var("v", 0.0)]
+        vec![SlotSpec::moment("m", 0.0, Moment::Signed), SlotSpec::moment("v", 0.0, Moment::NonNegative)]
     }
 
     fn global_weights(&self) -> Vec<SlotSpec> {
@@ -111,7 +112,7 @@ impl UpdateRule for Nadam {
     }
 
     fn apply_dense<P: GradPrelude>(&self, c: &NadamCoeffs, t: DenseStep<'_, P>) {
-        drive::update(t.pre, &Dense { c: *c }, t.var, t.grad, f32_slots::<2>(t.slots))
+        update_slots::<_, _, 2>(t.pre, &Dense { c: *c }, t.var, t.grad, t.slots)
     }
 
     fn apply_sparse(&self, c: &NadamCoeffs, t: SparseStep<'_>) {

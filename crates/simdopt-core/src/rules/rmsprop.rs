@@ -8,10 +8,11 @@ use super::{
     finite, keras_epsilon, momentum_in_unit_range, update_all_rows, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep,
     StepContext, UpdateRule, EPSILON, MOMENTUM,
 };
-use crate::drive::{self, LaneKernel};
+use crate::drive::LaneKernel;
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
-use crate::slot::f32_slots;
+use crate::quant::storage::update_slots;
+use crate::slot::{f32_slots, Moment};
 use crate::step::GradPrelude;
 
 const RHO: Hyper = Hyper::number("rho", 0.9);
@@ -74,12 +75,12 @@ impl UpdateRule for RmsProp {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        let mut s = vec![SlotSpec::like_var("rms", 0.0)];
+        let mut s = vec![SlotSpec::moment("rms", 0.0, Moment::NonNegative)];
         if self.use_momentum {
-            s.push(SlotSpec::like_var("momentum", 0.0));
+            s.push(SlotSpec::moment("momentum", 0.0, Moment::Signed));
         }
         if self.centered {
-            s.push(SlotSpec::like_var("mg", 0.0));
+            s.push(SlotSpec::moment("mg", 0.0, Moment::Signed));
         }
         s
     }
@@ -123,10 +124,10 @@ impl UpdateRule for RmsProp {
         let (c, pre, var, grad) = (*c, t.pre, t.var, t.grad);
         // Slots in declaration order: rms, then momentum, then mg.
         match (self.use_momentum, self.centered) {
-            (true, false) => drive::update(pre, &MomentumDense::<false> { c }, var, grad, f32_slots::<2>(t.slots)),
-            (true, true) => drive::update(pre, &MomentumDense::<true> { c }, var, grad, f32_slots::<3>(t.slots)),
-            (false, false) => drive::update(pre, &PlainDense::<false> { c }, var, grad, f32_slots::<1>(t.slots)),
-            (false, true) => drive::update(pre, &PlainDense::<true> { c }, var, grad, f32_slots::<2>(t.slots)),
+            (true, false) => update_slots::<_, _, 2>(pre, &MomentumDense::<false> { c }, var, grad, t.slots),
+            (true, true) => update_slots::<_, _, 3>(pre, &MomentumDense::<true> { c }, var, grad, t.slots),
+            (false, false) => update_slots::<_, _, 1>(pre, &PlainDense::<false> { c }, var, grad, t.slots),
+            (false, true) => update_slots::<_, _, 2>(pre, &PlainDense::<true> { c }, var, grad, t.slots),
         }
     }
 

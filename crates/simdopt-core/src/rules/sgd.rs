@@ -7,7 +7,8 @@ use super::{
 use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
-use crate::slot::f32_slots;
+use crate::quant::storage::update_slots;
+use crate::slot::{f32_slots, Moment};
 use crate::step::GradPrelude;
 
 const NESTEROV: Hyper = Hyper::flag("nesterov", false);
@@ -52,7 +53,7 @@ impl UpdateRule for Sgd {
 
     fn slots(&self) -> Vec<SlotSpec> {
         if self.use_momentum {
-            vec![SlotSpec::like_var("momentum", 0.0)]
+            vec![SlotSpec::moment("momentum", 0.0, Moment::Signed)]
         } else {
             Vec::new()
         }
@@ -82,8 +83,8 @@ impl UpdateRule for Sgd {
 
     fn apply_dense<P: GradPrelude>(&self, c: &SgdCoeffs, t: DenseStep<'_, P>) {
         match (self.use_momentum, self.nesterov) {
-            (true, false) => drive::update(t.pre, &Momentum::<false> { c: *c }, t.var, t.grad, f32_slots::<1>(t.slots)),
-            (true, true) => drive::update(t.pre, &Momentum::<true> { c: *c }, t.var, t.grad, f32_slots::<1>(t.slots)),
+            (true, false) => update_slots::<_, _, 1>(t.pre, &Momentum::<false> { c: *c }, t.var, t.grad, t.slots),
+            (true, true) => update_slots::<_, _, 1>(t.pre, &Momentum::<true> { c: *c }, t.var, t.grad, t.slots),
             (false, _) => drive::update(t.pre, &Plain { c: *c }, t.var, t.grad, []),
         }
     }

@@ -90,7 +90,8 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
                     }
                 }
                 let g = SparseRows { rows: &s.rows, values: &s.values, row_len, grad_of_row: &s.grad_of_row };
-                rule.apply_sparse(SparseStep { shape, var, grad: g, slots });
+                // Compressed slots: the sparse kernels run on f32 copies (see `quant::storage`).
+                crate::quant::storage::with_f32_slots(slots, |slots| rule.apply_sparse(SparseStep { shape, var, grad: g, slots }));
             }
         }
     }

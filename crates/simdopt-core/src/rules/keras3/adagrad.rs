@@ -4,8 +4,9 @@ use super::{densify, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
+use crate::quant::storage::update_slots;
 use crate::rules::{finite, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, INITIAL_ACCUMULATOR_VALUE};
-use crate::slot::f32_slots;
+use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
 use crate::step::GradPrelude;
 
@@ -42,7 +43,7 @@ impl UpdateRule for Adagrad {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec::like_var("accumulator", self.initial_accumulator_value)]
+        vec![SlotSpec::moment("accumulator", self.initial_accumulator_value, Moment::NonNegative)]
     }
 
     fn hyper_names(&self) -> &'static [&'static str] {
@@ -73,7 +74,7 @@ impl UpdateRule for Adagrad {
     }
 
     fn apply_dense<P: GradPrelude>(&self, c: &AdagradCoeffs, t: DenseStep<'_, P>) {
-        drive::update(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, f32_slots::<1>(t.slots))
+        update_slots::<_, _, 1>(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, t.slots)
     }
 
     fn apply_sparse(&self, c: &AdagradCoeffs, t: SparseStep<'_>) {

@@ -9,8 +9,9 @@ use super::{densify, one_minus_py, Betas, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::Result;
 use crate::lanes::Lanes;
+use crate::quant::storage::update_slots;
 use crate::rules::{powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON};
-use crate::slot::f32_slots;
+use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
 use crate::step::GradPrelude;
 
@@ -75,9 +76,9 @@ impl<V: Variant> UpdateRule for AdamRule<V> {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        let mut s = vec![SlotSpec::like_var("momentum", 0.0), SlotSpec::like_var("velocity", 0.0)];
+        let mut s = vec![SlotSpec::moment("momentum", 0.0, Moment::Signed), SlotSpec::moment("velocity", 0.0, Moment::NonNegative)];
         if self.amsgrad {
-            s.push(SlotSpec::like_var("velocity_hat", 0.0));
+            s.push(SlotSpec::moment("velocity_hat", 0.0, Moment::NonNegative));
         }
         s
     }
@@ -116,9 +117,9 @@ impl<V: Variant> UpdateRule for AdamRule<V> {
     fn apply_dense<P: GradPrelude>(&self, c: &AdamCoeffs, t: DenseStep<'_, P>) {
         let k = Kernel { c: *c };
         if self.amsgrad {
-            drive::update(t.pre, &Dense(&k), t.var, t.grad, f32_slots::<3>(t.slots))
+            update_slots::<_, _, 3>(t.pre, &Dense(&k), t.var, t.grad, t.slots)
         } else {
-            drive::update(t.pre, &Dense(&k), t.var, t.grad, f32_slots::<2>(t.slots))
+            update_slots::<_, _, 2>(t.pre, &Dense(&k), t.var, t.grad, t.slots)
         }
     }
 

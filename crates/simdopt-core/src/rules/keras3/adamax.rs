@@ -6,8 +6,9 @@ use super::{densify, one_minus_py, Betas, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::Result;
 use crate::lanes::Lanes;
+use crate::quant::storage::update_slots;
 use crate::rules::{powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON};
-use crate::slot::f32_slots;
+use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
 use crate::step::GradPrelude;
 
@@ -43,7 +44,7 @@ impl UpdateRule for Adamax {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec::like_var("momentum", 0.0), SlotSpec::like_var("norm", 0.0)]
+        vec![SlotSpec::moment("momentum", 0.0, Moment::Signed), SlotSpec::moment("norm", 0.0, Moment::NonNegative)]
     }
 
     fn slot_groups(&self) -> Vec<usize> {
@@ -73,7 +74,7 @@ impl UpdateRule for Adamax {
     }
 
     fn apply_dense<P: GradPrelude>(&self, c: &AdamaxCoeffs, t: DenseStep<'_, P>) {
-        drive::update(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, f32_slots::<2>(t.slots))
+        update_slots::<_, _, 2>(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, t.slots)
     }
 
     fn apply_sparse(&self, c: &AdamaxCoeffs, t: SparseStep<'_>) {

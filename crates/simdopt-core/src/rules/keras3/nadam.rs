@@ -9,8 +9,9 @@ use super::{densify, Betas, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::Result;
 use crate::lanes::Lanes;
+use crate::quant::storage::update_slots;
 use crate::rules::{powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON};
-use crate::slot::f32_slots;
+use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
 use crate::step::GradPrelude;
 
@@ -51,7 +52,7 @@ impl UpdateRule for Nadam {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        vec![SlotSpec::like_var("momentum", 0.0), SlotSpec::like_var("velocity", 0.0)]
+        vec![SlotSpec::moment("momentum", 0.0, Moment::Signed), SlotSpec::moment("velocity", 0.0, Moment::NonNegative)]
     }
 
     fn slot_groups(&self) -> Vec<usize> {
@@ -97,7 +98,7 @@ impl UpdateRule for Nadam {
     }
 
     fn apply_dense<P: GradPrelude>(&self, c: &NadamCoeffs, t: DenseStep<'_, P>) {
-        drive::update(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, f32_slots::<2>(t.slots))
+        update_slots::<_, _, 2>(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, t.slots)
     }
 
     fn apply_sparse(&self, c: &NadamCoeffs, t: SparseStep<'_>) {

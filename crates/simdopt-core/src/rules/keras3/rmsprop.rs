@@ -8,8 +8,9 @@ use super::{densify, one_minus_py, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
+use crate::quant::storage::update_slots;
 use crate::rules::{finite, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
-use crate::slot::f32_slots;
+use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
 use crate::step::GradPrelude;
 
@@ -58,12 +59,12 @@ impl UpdateRule for RmsProp {
     }
 
     fn slots(&self) -> Vec<SlotSpec> {
-        let mut s = vec![SlotSpec::like_var("velocity", 0.0)];
+        let mut s = vec![SlotSpec::moment("velocity", 0.0, Moment::NonNegative)];
         if self.use_momentum {
-            s.push(SlotSpec::like_var("momentum", 0.0));
+            s.push(SlotSpec::moment("momentum", 0.0, Moment::Signed));
         }
         if self.centered {
-            s.push(SlotSpec::like_var("average_gradient", 0.0));
+            s.push(SlotSpec::moment("average_gradient", 0.0, Moment::Signed));
         }
         s
     }
@@ -99,10 +100,10 @@ impl UpdateRule for RmsProp {
     fn apply_dense<P: GradPrelude>(&self, c: &RmsPropCoeffs, t: DenseStep<'_, P>) {
         let (pre, var, grad) = (t.pre, t.var, t.grad);
         match (self.use_momentum, self.centered) {
-            (false, false) => drive::update(pre, &Dense(&Kernel::<false, false> { c: *c }), var, grad, f32_slots::<1>(t.slots)),
-            (true, false) => drive::update(pre, &Dense(&Kernel::<true, false> { c: *c }), var, grad, f32_slots::<2>(t.slots)),
-            (false, true) => drive::update(pre, &Dense(&Kernel::<false, true> { c: *c }), var, grad, f32_slots::<2>(t.slots)),
-            (true, true) => drive::update(pre, &Dense(&Kernel::<true, true> { c: *c }), var, grad, f32_slots::<3>(t.slots)),
+            (false, false) => update_slots::<_, _, 1>(pre, &Dense(&Kernel::<false, false> { c: *c }), var, grad, t.slots),
+            (true, false) => update_slots::<_, _, 2>(pre, &Dense(&Kernel::<true, false> { c: *c }), var, grad, t.slots),
+            (false, true) => update_slots::<_, _, 2>(pre, &Dense(&Kernel::<false, true> { c: *c }), var, grad, t.slots),
+            (true, true) => update_slots::<_, _, 3>(pre, &Dense(&Kernel::<true, true> { c: *c }), var, grad, t.slots),
         }
     }
 

@@ -5,8 +5,9 @@ use super::{densify, Dense, EntryKernel};
 use crate::drive;
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
+use crate::quant::storage::update_slots;
 use crate::rules::{check, finite, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
-use crate::slot::f32_slots;
+use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
 use crate::step::GradPrelude;
 
@@ -48,7 +49,7 @@ impl UpdateRule for Sgd {
 
     fn slots(&self) -> Vec<SlotSpec> {
         if self.use_momentum {
-            vec![SlotSpec::like_var("momentum", 0.0)]
+            vec![SlotSpec::moment("momentum", 0.0, Moment::Signed)]
         } else {
             Vec::new()
         }
@@ -80,7 +81,7 @@ impl UpdateRule for Sgd {
     fn apply_dense<P: GradPrelude>(&self, c: &SgdCoeffs, t: DenseStep<'_, P>) {
         let k = Kernel { c: *c, nesterov: self.nesterov };
         if self.use_momentum {
-            drive::update(t.pre, &Dense(&k), t.var, t.grad, f32_slots::<1>(t.slots))
+            update_slots::<_, _, 1>(t.pre, &Dense(&k), t.var, t.grad, t.slots)
         } else {
             drive::update(t.pre, &Dense(&k), t.var, t.grad, [])
         }

@@ -1,0 +1,371 @@
+//! Compressed slot storage inside the optimizer step (issue 16): the rule's lane kernel runs
+//! unchanged, the driver reads each element's slots from their storage, and writes them back in
+//! that storage in the same pass (the state never exists in f32 in memory).
+//!
+//! - bfloat16: widened exactly on load, rounded to nearest even on store ([`super::bf16`]).
+//! - int8: block by block ([`BLOCK`] elements), in two passes over the block as bitsandbytes'
+//!   8-bit optimizers do: a block's new absmax is the max of its *new* values, so pass 1
+//!   dequantizes (`code[q] * absmax`), runs the kernel (the variable moves with the unrounded new
+//!   moments) and keeps the block's new moments in a block-sized scratch in cache; pass 2 takes
+//!   their absmax and quantizes them ([`super::blockwise`]). Moments that can be negative use the
+//!   signed map, the others the unsigned one ([`Moment`]).
+//!
+//! The threads build runs compressed passes on one thread (f32 slots split as before). Sparse
+//! gradients (Keras' row-wise paths) run on f32 copies of a variable's compressed slots, made
+//! for the step and stored back compressed ([`with_f32_slots`]): the rows without a gradient
+//! are requantized too, which for the 8-bit storage can move their codes.
+
+use super::bf16;
+use super::blockwise::{block_absmax, quantize_with_absmax, Quantized};
+use super::codebook::Codebook;
+use crate::drive::{self, Buffers, GradIn, LaneKernel, SlotIo};
+use crate::error::Result;
+use crate::lanes::Lanes;
+use crate::slot::{f32_slots, Moment, Slot, SlotData, SlotStorage};
+use crate::step::GradPrelude;
+
+/// Elements per block of 8-bit slots (one f32 absmax each): bitsandbytes' optimizer block. The
+/// paper's 2048 leaves many more second moments under a block's 7 decades, where they round to
+/// 0 (`tests/quant_adam.rs` measures it), and is no faster.
+pub const BLOCK: usize = 256;
+
+/// The 8-bit code map of a moment.
+pub fn codebook(m: Moment) -> &'static Codebook {
+    match m {
+        Moment::Signed => Codebook::signed(),
+        Moment::NonNegative => Codebook::unsigned(),
+    }
+}
+
+/// A compressed slot of `len` elements, all `init` (rounded to the storage).
+pub(crate) fn filled(storage: SlotStorage, m: Moment, len: usize, init: f32) -> Result<SlotData> {
+    Ok(match storage {
+        SlotStorage::Float32 => SlotData::F32(crate::slot::filled(len, init)?),
+        SlotStorage::Bfloat16 => SlotData::Bf16(crate::slot::filled(len, bf16::from_f32(init))?),
+        SlotStorage::Int8 => {
+            let blocks = len.div_ceil(BLOCK);
+            let mut q = Quantized { codes: crate::slot::filled(len, 0u8)?, absmax: crate::slot::filled(blocks, 0.0)?, block: BLOCK };
+            if init != 0.0 {
+                let cb = codebook(m);
+                q.codes.fill(cb.index_of(init.signum()));
+                q.absmax.fill(init.abs());
+            }
+            SlotData::Int8(q, m)
+        }
+    })
+}
+
+/// The values of a slot as f32 (widened or dequantized) into `out` (of the slot's length).
+pub fn read_f32(data: &SlotData, out: &mut [f32]) {
+    match data {
+        SlotData::F32(v) => out.copy_from_slice(v),
+        SlotData::I32(v) => out.iter_mut().zip(v).for_each(|(o, &x)| *o = x as f32),
+        SlotData::Bf16(v) => out.iter_mut().zip(v).for_each(|(o, &h)| *o = bf16::to_f32(h)),
+        SlotData::Int8(q, m) => super::blockwise::dequantize(codebook(*m), q, out),
+        SlotData::Absent => assert!(out.is_empty(), "an absent slot has no values"),
+    }
+}
+
+/// Sets a slot from f32 values (of its length), rounded or quantized to its storage.
+pub fn write_f32(data: &mut SlotData, x: &[f32]) {
+    match data {
+        SlotData::F32(v) => v.copy_from_slice(x),
+        SlotData::I32(v) => v.iter_mut().zip(x).for_each(|(d, &s)| *d = s as i32),
+        SlotData::Bf16(v) => v.iter_mut().zip(x).for_each(|(d, &s)| *d = bf16::from_f32(s)),
+        SlotData::Int8(q, m) => {
+            let cb = codebook(*m);
+            for (b, (xs, qs)) in x.chunks(q.block).zip(q.codes.chunks_mut(q.block)).enumerate() {
+                q.absmax[b] = super::blockwise::quantize_block(cb, xs, qs);
+            }
+        }
+        SlotData::Absent => {}
+    }
+}
+
+/// Runs a rule's lane kernel over a variable whose first `S` slots may be stored compressed
+/// (all in the same storage: a variable's moments are compressed together). With f32 slots it
+/// is [`drive::update`] exactly.
+pub fn update_slots<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
+    pre: P,
+    k: &K,
+    var: &mut [f32],
+    grad: GradIn<'_>,
+    slots: &mut [Slot],
+) {
+    let slots = &mut slots[..S];
+    let storage = slots.first().map_or(SlotStorage::Float32, Slot::storage);
+    assert!(slots.iter().all(|s| s.storage() == storage && s.len() == var.len()), "a variable's moments share one storage and its length");
+    let n = var.len();
+    if storage == SlotStorage::Float32 {
+        return drive::update(pre, k, var, grad, f32_slots::<S>(slots));
+    }
+    // A streamed gradient is gathered whole first (compressed passes go block by block).
+    let gathered;
+    let grad = match grad {
+        GradIn::Streamed { staging, fill } => {
+            let mut all = vec![0.0f32; n];
+            for start in (0..n).step_by(staging.len().max(1)) {
+                let end = (start + staging.len()).min(n);
+                if !fill(start, &mut all[start..end]) {
+                    return;
+                }
+            }
+            gathered = all;
+            GradIn::Values(&gathered)
+        }
+        g => g,
+    };
+    match storage {
+        SlotStorage::Float32 => unreachable!("handled above"),
+        SlotStorage::Bfloat16 => {
+            let mut it = slots.iter_mut();
+            let io = Bf16Io(core::array::from_fn(|_| match &mut it.next().expect("S slots").data {
+                SlotData::Bf16(v) => v.as_mut_ptr(),
+                _ => unreachable!("checked above"),
+            }));
+            Buffers::new(var, grad, K::READS_GRAD, io).run_range(pre, k, n)
+        }
+        SlotStorage::Int8 => {
+            let mut it = slots.iter_mut();
+            let mut qs: [(&mut Quantized, &Codebook); S] = core::array::from_fn(|_| match &mut it.next().expect("S slots").data {
+                SlotData::Int8(q, m) => (q, codebook(*m)),
+                _ => unreachable!("checked above"),
+            });
+            let block = qs.first().map_or(BLOCK, |(q, _)| q.block);
+            assert!(qs.iter().all(|(q, _)| q.block == block), "the slots of a variable share a block size");
+            update_int8(pre, k, Buffers::new(var, grad, K::READS_GRAD, ()), n, block, &mut qs)
+        }
+    }
+}
+
+/// The blocks of a variable's 8-bit slots (`block` elements each; [`BLOCK`] in the optimizer,
+/// others in tests).
+fn update_int8<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
+    pre: P,
+    k: &K,
+    base: Buffers<()>,
+    n: usize,
+    block: usize,
+    qs: &mut [(&mut Quantized, &Codebook); S],
+) {
+    // The block's new moments: on the stack for the optimizer's block size.
+    let (mut stack, mut heap) = ([0.0f32; 3 * BLOCK], Vec::new());
+    let scratch: &mut [f32] = if S * block <= stack.len() {
+        &mut stack[..S * block]
+    } else {
+        heap.resize(S * block, 0.0);
+        &mut heap
+    };
+    for (b, start) in (0..n).step_by(block).enumerate() {
+        let len = block.min(n - start);
+        let io = Int8Pass1 {
+            codes: core::array::from_fn(|s| qs[s].0.codes[start..].as_ptr()),
+            tables: core::array::from_fn(|s| qs[s].1.codes()),
+            absmax: core::array::from_fn(|s| qs[s].0.absmax[b]),
+            scratch: core::array::from_fn(|s| scratch[s * block..].as_mut_ptr()),
+        };
+        base.with_io(start, io).run_range(pre, k, len);
+        for (s, (q, cb)) in qs.iter_mut().enumerate() {
+            let new = &scratch[s * block..s * block + len];
+            let m = block_absmax(new);
+            q.absmax[b] = m;
+            quantize_with_absmax(cb, new, m, &mut q.codes[start..start + len]);
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Bf16Io<const S: usize>([*mut u16; S]);
+
+// SAFETY: one thread runs a compressed pass.
+unsafe impl<const S: usize> Sync for Bf16Io<S> {}
+
+impl<const S: usize> SlotIo<S> for Bf16Io<S> {
+    #[inline(always)]
+    fn from(self, start: usize) -> Self {
+        Bf16Io(self.0.map(|p| p.wrapping_add(start)))
+    }
+    #[inline(always)]
+    unsafe fn load<L: Lanes>(&self, i: usize) -> [L; S] {
+        core::array::from_fn(|s| L::load_bf16(self.0[s].add(i)))
+    }
+    #[inline(always)]
+    unsafe fn store<L: Lanes>(&self, i: usize, slots: [L; S]) {
+        for s in 0..S {
+            slots[s].store_bf16(self.0[s].add(i));
+        }
+    }
+}
+
+/// Pass 1 over one block: codes in, the new f32 moments out to the scratch.
+#[derive(Clone, Copy)]
+struct Int8Pass1<'a, const S: usize> {
+    codes: [*const u8; S],
+    tables: [&'a [f32; 256]; S],
+    absmax: [f32; S],
+    scratch: [*mut f32; S],
+}
+
+// SAFETY: one thread runs a compressed pass.
+unsafe impl<const S: usize> Sync for Int8Pass1<'_, S> {}
+
+impl<const S: usize> SlotIo<S> for Int8Pass1<'_, S> {
+    #[inline(always)]
+    fn from(self, start: usize) -> Self {
+        Int8Pass1 { codes: self.codes.map(|p| p.wrapping_add(start)), scratch: self.scratch.map(|p| p.wrapping_add(start)), ..self }
+    }
+    #[inline(always)]
+    unsafe fn load<L: Lanes>(&self, i: usize) -> [L; S] {
+        core::array::from_fn(|s| L::gather_u8(self.tables[s], self.codes[s].add(i)) * L::splat(self.absmax[s]))
+    }
+    #[inline(always)]
+    unsafe fn store<L: Lanes>(&self, i: usize, slots: [L; S]) {
+        for s in 0..S {
+            slots[s].store(self.scratch[s].add(i));
+        }
+    }
+}
+
+/// Runs `f` on f32 copies of the slots if they are compressed, then stores them back.
+pub fn with_f32_slots(slots: &mut [Slot], f: impl FnOnce(&mut [Slot])) {
+    if slots.iter().all(|s| s.raw().is_none()) {
+        return f(slots);
+    }
+    let mut copies: Vec<Slot> = slots
+        .iter()
+        .map(|s| {
+            let mut v = vec![0.0; s.len()];
+            read_f32(&s.data, &mut v);
+            Slot { shape: s.shape.clone(), data: SlotData::F32(v) }
+        })
+        .collect();
+    f(&mut copies);
+    for (s, c) in slots.iter_mut().zip(&copies) {
+        write_f32(&mut s.data, c.f32().expect("f32 copies"));
+    }
+}
+
+/// A compressed slot's raw storage (checkpoints, `getWeights({ raw: true })`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RawSlot<'a> {
+    Bf16(&'a [u16]),
+    Int8 { codes: &'a [u8], absmax: &'a [f32] },
+}
+
+impl Slot {
+    /// The raw storage of a compressed slot (`None` for f32 and int32 slots).
+    pub fn raw(&self) -> Option<RawSlot<'_>> {
+        match &self.data {
+            SlotData::Bf16(v) => Some(RawSlot::Bf16(v)),
+            SlotData::Int8(q, _) => Some(RawSlot::Int8 { codes: &q.codes, absmax: &q.absmax }),
+            _ => None,
+        }
+    }
+
+    /// Whether `raw` fits this slot: the same storage and lengths.
+    pub fn fits_raw(&self, raw: &RawSlot<'_>) -> bool {
+        match (&self.data, raw) {
+            (SlotData::Bf16(v), RawSlot::Bf16(h)) => v.len() == h.len(),
+            (SlotData::Int8(q, _), RawSlot::Int8 { codes, absmax }) => q.codes.len() == codes.len() && q.absmax.len() == absmax.len(),
+            _ => false,
+        }
+    }
+
+    /// Overwrites the raw storage (the caller checked [`Slot::fits_raw`]).
+    pub fn set_raw(&mut self, raw: &RawSlot<'_>) {
+        match (&mut self.data, raw) {
+            (SlotData::Bf16(v), RawSlot::Bf16(h)) => v.copy_from_slice(h),
+            (SlotData::Int8(q, _), RawSlot::Int8 { codes, absmax }) => {
+                q.codes.copy_from_slice(codes);
+                q.absmax.copy_from_slice(absmax);
+            }
+            _ => panic!("the raw storage does not fit the slot"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::blockwise::{dequantize, quantize};
+    use crate::step::clip::Identity;
+
+    /// `s = 0.5 * s + g` for one slot; the variable gets `s`.
+    struct Decay;
+
+    impl LaneKernel<1> for Decay {
+        fn lanes<L: Lanes>(&self, _x: L, g: L, [s]: [L; 1]) -> (L, [L; 1]) {
+            let s = s * L::splat(0.5) + g;
+            (s, [s])
+        }
+    }
+
+    fn slot(data: SlotData, n: usize) -> Slot {
+        Slot { shape: vec![n], data }
+    }
+
+    #[test]
+    fn int8_update_equals_dequantize_update_quantize() {
+        let cb = Codebook::signed();
+        let n = 1000;
+        let g: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) * 1e-2).collect();
+        let start: Vec<f32> = (0..n).map(|i| ((i * 13 % 29) as f32 - 14.0) * 1e-1).collect();
+        let q = quantize(cb, &start, BLOCK);
+        let mut f = vec![0.0; n];
+        dequantize(cb, &q, &mut f);
+        for (x, gi) in f.iter_mut().zip(&g) {
+            *x = *x * 0.5 + gi;
+        }
+        let mut slots = [slot(SlotData::Int8(q, Moment::Signed), n)];
+        let mut var = vec![0.0; n];
+        update_slots::<_, _, 1>(Identity, &Decay, &mut var, GradIn::Values(&g), &mut slots);
+        assert_eq!(var, f, "the variable moves with the unrounded moments");
+        assert_eq!(slots[0].data, SlotData::Int8(quantize(cb, &f, BLOCK), Moment::Signed));
+    }
+
+    #[test]
+    fn bf16_update_rounds_the_f32_result() {
+        let g = [1.0f32, -3.0, 1e-3, 7.5, 0.1, f32::NAN, 3.0e38, -1e-40, 2.0];
+        let s0 = bf16::from_slice(&[0.3, 0.7, -1.1, 2.0, 1e-8, 1.0, 3.0e38, 0.0, f32::INFINITY]);
+        let expect: Vec<u16> = s0.iter().zip(&g).map(|(&h, &gi)| bf16::from_f32(bf16::to_f32(h) * 0.5 + gi)).collect();
+        let mut slots = [slot(SlotData::Bf16(s0), g.len())];
+        let mut var = vec![0.0; g.len()];
+        update_slots::<_, _, 1>(Identity, &Decay, &mut var, GradIn::Values(&g), &mut slots);
+        assert_eq!(slots[0].data, SlotData::Bf16(expect));
+    }
+
+    #[test]
+    fn f32_views_and_raw_round_trip() {
+        let n = 4100; // 4,096 or more: compressed
+        let x: Vec<f32> = (0..n).map(|i| ((i * 7 % 23) as f32 - 11.0) * 1e-3).collect();
+        let mut s = Slot::stored(&crate::slot::SlotSpec::moment("m", 0.0, Moment::Signed), &[n], SlotStorage::Int8).unwrap();
+        assert_eq!(s.len(), n);
+        s.data = {
+            let mut d = s.data.clone();
+            write_f32(&mut d, &x);
+            d
+        };
+        let mut y = vec![0.0; n];
+        read_f32(&s.data, &mut y);
+        assert!(x.iter().zip(&y).all(|(a, b)| (a - b).abs() <= 0.011 * 1e-2), "within half a code step of the absmax");
+        let copy = s.clone();
+        let mut t = Slot::stored(&crate::slot::SlotSpec::moment("m", 0.0, Moment::Signed), &[n], SlotStorage::Int8).unwrap();
+        let raw = copy.raw().unwrap();
+        assert!(t.fits_raw(&raw));
+        t.set_raw(&raw);
+        assert_eq!(t, copy);
+    }
+
+    #[test]
+    fn small_variables_and_other_slots_stay_f32() {
+        let m = crate::slot::SlotSpec::moment("v", 0.1, Moment::NonNegative);
+        assert_eq!(Slot::stored(&m, &[4095], SlotStorage::Int8).unwrap().storage(), SlotStorage::Float32);
+        let big = Slot::stored(&m, &[64, 64], SlotStorage::Int8).unwrap();
+        assert_eq!(big.storage(), SlotStorage::Int8);
+        let mut y = vec![0.0; 4096];
+        read_f32(&big.data, &mut y);
+        assert!(y.iter().all(|&v| v == 0.1f32), "a constant initial value is exact: absmax 0.1, code 1.0");
+        let plain = crate::slot::SlotSpec::like_var("linear", 0.0);
+        assert_eq!(Slot::stored(&plain, &[8192], SlotStorage::Int8).unwrap().storage(), SlotStorage::Float32);
+    }
+}

@@ -1,0 +1,92 @@
+// Compressed optimizer state (issue 16): the `slotDtype` option, and the raw codes and scales of
+// compressed slots that `getWeights({ raw: true })` returns and `setWeights` and checkpoints take.
+// The core stores the slots; the f32 views of `getWeights()` are widened or dequantized copies.
+import { call, core, heapFloat32 } from '../wasm/loader.js';
+import { ArgumentError, WeightsError } from '../errors.js';
+import { describeValue } from '../values.js';
+
+/** How an optimizer stores its moment slots: `'float32'` (default, Keras' numbers),
+ * `'bfloat16'` (2 bytes per element), `'int8'` (block-wise dynamic 8-bit codes, 1 byte plus one
+ * f32 scale per 256 elements). Variables under 4,096 elements keep f32 slots. */
+export type SlotDtype = 'float32' | 'bfloat16' | 'int8';
+
+export const SLOT_DTYPES: readonly SlotDtype[] = ['float32', 'bfloat16', 'int8'];
+
+/** A compressed slot as stored: bfloat16 bits, or 8-bit codes with one f32 absmax per block. */
+export type RawSlotWeight =
+  { readonly dtype: 'bfloat16'; readonly bits: Uint16Array } | { readonly dtype: 'int8'; readonly codes: Uint8Array; readonly absmax: Float32Array; readonly blockSize: number };
+
+/** The 8-bit slots' block size. */
+export const INT8_BLOCK = 256;
+
+/** The `slotDtype` option read once: undefined means `'float32'`. */
+export function parseSlotDtype(v: unknown): SlotDtype {
+  if (v === undefined || v === null) return 'float32';
+  if (typeof v !== 'string' || !(SLOT_DTYPES as readonly string[]).includes(v)) {
+    throw new ArgumentError('InvalidArgument', `\`slotDtype\` must be 'float32', 'bfloat16' or 'int8', got ${describeValue(v)}`);
+  }
+  return v as SlotDtype;
+}
+
+/** Sets the core optimizer's slot storage (before it has slots). */
+export function setCoreSlotDtype(id: number, dtype: SlotDtype): void {
+  if (dtype !== 'float32') call(() => core().optimizer_set_slot_dtype(id, dtype));
+}
+
+/** Weight `i`'s raw storage, copied, or undefined for an f32 weight. */
+export function readRawWeight(id: number, i: number): RawSlotWeight | undefined {
+  const r = call(() => core().optimizer_raw_weight(id, i));
+  if (r.length === 0) return undefined;
+  const buffer = heapFloat32().buffer;
+  if (r[0] === 1) return { dtype: 'bfloat16', bits: new Uint16Array(buffer, r[1], r[2]).slice() };
+  return { dtype: 'int8', codes: new Uint8Array(buffer, r[1], r[2]).slice(), absmax: new Float32Array(buffer, r[3], r[4]).slice(), blockSize: INT8_BLOCK };
+}
+
+/** Whether a `setWeights` entry is a raw slot (a plain object with a `dtype`). */
+export function isRawSlotWeight(w: unknown): w is RawSlotWeight {
+  return typeof w === 'object' && w !== null && !ArrayBuffer.isView(w) && !Array.isArray(w) && 'dtype' in w;
+}
+
+/** A raw entry read once and checked against weight `i`'s storage; its f32 stand-in length. */
+export interface RawEntry {
+  index: number;
+  bits?: Uint16Array;
+  codes?: Uint8Array;
+  absmax?: Float32Array;
+  length: number;
+}
+
+/** Reads a raw `setWeights` entry for weight `i` once and checks it fits (dtype and lengths). */
+export function readRawEntry(id: number, i: number, w: RawSlotWeight): RawEntry {
+  const current = readRawWeight(id, i);
+  const dtype = (w as { dtype: unknown }).dtype;
+  if (current === undefined || current.dtype !== dtype) {
+    throw new WeightsError('WeightShape', `weight ${i} is stored as ${current?.dtype ?? 'float32'}; got a raw ${describeValue(dtype)} slot`);
+  }
+  if (current.dtype === 'bfloat16') {
+    const bits = (w as { bits: unknown }).bits;
+    if (!(bits instanceof Uint16Array) || bits.length !== current.bits.length) {
+      throw new WeightsError('WeightShape', `weight ${i}: bits must be a Uint16Array of ${current.bits.length}, got ${describeValue(bits)}`);
+    }
+    return { index: i, bits: bits.slice(), length: bits.length };
+  }
+  const { codes, absmax } = w as { codes: unknown; absmax: unknown };
+  if (!(codes instanceof Uint8Array) || codes.length !== current.codes.length || !(absmax instanceof Float32Array) || absmax.length !== current.absmax.length) {
+    throw new WeightsError(
+      'WeightShape',
+      `weight ${i}: codes must be a Uint8Array of ${current.codes.length} and absmax a Float32Array of ${current.absmax.length}, got ${describeValue(codes)} and ${describeValue(absmax)}`,
+    );
+  }
+  const scales = absmax.slice();
+  if (scales.some((a) => !(a >= 0) || !Number.isFinite(a))) throw new WeightsError('WeightShape', `weight ${i}: every absmax must be a finite number >= 0`);
+  return { index: i, codes: codes.slice(), absmax: scales, length: codes.length };
+}
+
+/** Writes checked raw entries into the core. */
+export function writeRawEntries(id: number, entries: readonly RawEntry[]): void {
+  const c = core();
+  for (const e of entries) {
+    if (e.bits) call(() => c.optimizer_set_raw_weight_bf16(id, e.index, e.bits as Uint16Array));
+    else call(() => c.optimizer_set_raw_weight_int8(id, e.index, e.codes as Uint8Array, e.absmax as Float32Array));
+  }
+}
