@@ -46,7 +46,7 @@ interface StepMsg {
 /** What the in-thread replicas do in a step: `reply(r, msg)` is replica r's result message (any
  * object: the strategy must trust none of it); `parts(r)`, if given, is what replica r all-reduces
  * first (the step then waits for the reduced values); `between()` is user code that runs after
- * replica 0's message arrived and before replica 1's. */
+ * replica 0's messages arrived and before replica 1's. */
 interface Replicas {
   reply(r: number, msg: StepMsg): unknown;
   parts?(r: number): unknown;
@@ -66,16 +66,18 @@ function inThread(plan: () => Replicas): WorkerSpawner {
         const msg = m as { t: string; step: number };
         if (msg.t === 'init') void tick().then(() => events!.message({ t: 'ready' }));
         if (msg.t === 'reduced') reduced?.();
+        // As runReplica does: an abort fails the all-reduce the replica waits in, so its step fails.
+        if (msg.t === 'abort' && reduced) void tick().then(() => events!.message({ t: 'fail', step: msg.step, error: { name: 'AbortError', message: 'aborted' } }));
         if (msg.t !== 'step') return;
         const p = plan();
         void (async () => {
           for (let k = 0; k <= r; k++) await tick();
+          if (r === REPLICAS - 1) p.between?.();
           if (p.parts) {
             const done = new Promise<void>((res) => (reduced = res));
             events!.message({ t: 'allreduce', step: msg.step, seq: 0, op: 'sum', values: p.parts(r) });
-            if (r === REPLICAS - 1) p.between?.();
             await done;
-          } else if (r === REPLICAS - 1) p.between?.();
+          }
           events!.message(p.reply(r, msg as StepMsg));
         })();
       },
