@@ -3,7 +3,7 @@ export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tests/tsconfig.json', diagnostics: { warnOnly: false } }] },
-  moduleNameMapper: { '^simdopt$': '<rootDir>/dist/index.js' },
+  moduleNameMapper: { '^simdopt$': '<rootDir>/dist/index.js', '^simdopt/keras3$': '<rootDir>/dist/keras3/index.js' },
   testMatch: ['<rootDir>/tests/**/*.test.ts'],
   testTimeout: 120000,
 };

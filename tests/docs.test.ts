@@ -33,7 +33,7 @@ beforeAll(async () => {
 
 test('TypeDoc documents every public export without a warning', () => {
   expect(output.split('\n').filter((l) => /\[(warning|error)\]/.test(l))).toEqual([]);
-  expect(project.children?.map((m) => m.name).sort()).toEqual(['distribute/node', 'index', 'tfjs']);
+  expect(project.children?.map((m) => m.name).sort()).toEqual(['distribute/node', 'index', 'keras3', 'tfjs']);
 });
 
 test('every option of every optimizer has a description and its Keras default (@default)', () => {
@@ -47,6 +47,29 @@ test('every option of every optimizer has a description and its Keras default (@
       // Inherited options (clipping, hooks, name) are documented on BaseOptimizerOptions;
       // `lr` is an alias and Nadam's `decay` is ignored, as in Keras.
       if (['lr', 'decay', 'name', 'clipnorm', 'clipvalue', 'globalClipnorm', 'gradientAggregator', 'gradientTransformers'].includes(p.name)) continue;
+      const tags = (p.comment?.blockTags ?? []).map((t) => t.tag);
+      if (!p.comment?.summary?.length) missing.push(`${i.name}.${p.name}: no description`);
+      if (!tags.includes('@default') && !tags.includes('@defaultValue')) missing.push(`${i.name}.${p.name}: no @default`);
+    }
+  }
+  expect(missing).toEqual([]);
+});
+
+test('simdopt/keras3: every option of every class has a description and its Keras 3 default (@default)', () => {
+  const keras3 = project.children!.find((m) => m.name === 'keras3')!;
+  // The optimizer classes (the schedules' options are checked with the schedules).
+  const classes = (keras3.children ?? []).filter((c) => c.kind === 128 && c.name !== 'Optimizer' && !/Decay|Restarts/.test(c.name)).map((c) => c.name);
+  const optionInterfaces = (keras3.children ?? []).filter((c) => c.name.endsWith('Options') && classes.includes(c.name.replace(/Options$/, '')));
+  expect(optionInterfaces.length).toBeGreaterThanOrEqual(1);
+  expect(optionInterfaces.map((i) => i.name.replace(/Options$/, '')).sort()).toEqual([...classes].sort());
+  const base = (keras3.children ?? []).find((c) => c.name === 'Keras3BaseOptions')!;
+  const inherited = new Set((base.children ?? []).map((p) => p.name));
+  const missing: string[] = [];
+  for (const p of base.children ?? []) if (!p.comment?.summary?.length) missing.push(`Keras3BaseOptions.${p.name}: no description`);
+  for (const i of optionInterfaces) {
+    if (!i.comment?.summary?.length) missing.push(`${i.name}: no description`);
+    for (const p of i.children ?? []) {
+      if (inherited.has(p.name)) continue;
       const tags = (p.comment?.blockTags ?? []).map((t) => t.tag);
       if (!p.comment?.summary?.length) missing.push(`${i.name}.${p.name}: no description`);
       if (!tags.includes('@default') && !tags.includes('@defaultValue')) missing.push(`${i.name}.${p.name}: no @default`);

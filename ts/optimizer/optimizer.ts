@@ -10,6 +10,7 @@ import { SlotBatches, addSlot, addWeight, deduplicate, stagedGradients } from '.
 import { checkAggregator, checkTransformers, minimize, runGradientHooks } from './hooks.js';
 import { Hyperparameters } from './hyperparameters.js';
 import { CLIP_KEYS, ClipKey, Clipping, TRANSFORMERS_CLASH, checkClip, installAccessors, optionsFromConfig, optionsObject, parseOptions } from './options.js';
+import type { OptionsParser } from './options.js';
 import {
   APPLIED,
   StepArguments,
@@ -78,16 +79,21 @@ export abstract class Optimizer {
    * `resourceApplySparse`, whose update runs in JavaScript on slots kept in the core): the batches
    * of its slot creation. Undefined for a built-in. */
   private readonly custom: SlotBatches | undefined;
-  /** `iterations` as a function made once (schedules read it; a step allocates no closure). */
-  private readonly readIterations = (): number => this.iterations;
+  /** The step count schedules get, as a function made once (a step allocates no closure). */
+  private readonly readIterations = (): number => this.scheduleStep();
   /** `live()` as a function made once (checked again after user code that may dispose this). */
   private readonly liveId = (): number => this.live();
 
-  protected constructor(spec: OptimizerSpec, options: Record<string, unknown>) {
+  /**
+   * @param spec - The class's description.
+   * @param options - The constructor options as given.
+   * @param parse - How they are read (another API's base class, e.g. Keras 3's, brings its own).
+   */
+  protected constructor(spec: OptimizerSpec, options: Record<string, unknown>, parse: OptionsParser = parseOptions) {
     options = optionsObject(options);
     this.spec = spec;
     const custom = isCustomClass(new.target.prototype);
-    const o = parseOptions(spec, options, custom);
+    const o = parse(spec, options, custom);
     this.name = o.name;
     this.custom = custom ? new SlotBatches() : undefined;
     this.hypers = new Hyperparameters(o.hypers, spec.className, custom);
@@ -98,7 +104,9 @@ export abstract class Optimizer {
     // A custom optimizer's core optimizer has the external rule: `iterations`, the learning rate,
     // `decay`, the clipping, and the slots and weights its `addSlot` and `addWeight` make.
     const values = new Float32Array(o.coreValues);
-    this.id = call(() => (custom ? core().optimizer_create_external(this.name, o.coreKeys, values) : core().optimizer_create(spec.className, this.name, o.coreKeys, values)));
+    const create =
+      o.create ?? (custom ? (name, keys, v) => core().optimizer_create_external(name, keys, v) : (name, keys, v) => core().optimizer_create(spec.className, name, keys, v));
+    this.id = call(() => create(this.name, o.coreKeys, values));
     registry.register(this, this.id, this);
     installAccessors(new.target.prototype, spec, (opt, key) => (opt as Optimizer).flag(key));
   }
@@ -245,6 +253,17 @@ export abstract class Optimizer {
 
   // ---- steps ---------------------------------------------------------------------------
 
+  /** @internal The step count a schedule is called with (Keras 3 subclasses: the calls counted). */
+  protected scheduleStep(): number {
+    return this.iterations;
+  }
+
+  /** @internal Called with the variables of a step once they are read, before anything runs. */
+  protected checkStepVariables(_variables: readonly Variable[], _n: number): void {}
+
+  /** @internal Called after the step's function and schedule hyperparameters were resolved. */
+  protected resolveStepValues(): void {}
+
   /** Number of steps applied (Keras' `iterations`). */
   get iterations(): number {
     return call(() => core().optimizer_iterations(this.live()));
@@ -277,10 +296,12 @@ export abstract class Optimizer {
       readPairs(args, list, hooks, stage);
       const n = args.n;
       if (n === 0) return APPLIED;
+      this.checkStepVariables(args.variables, n);
       if (hooks) runGradientHooks(args, aggregator, this.transformerFns, stage);
       // Function and schedule hyperparameters run user code, which may itself use the frame (or
       // grow memory): call them before this step's frame is written.
       this.hypers.resolveForStep(this.liveId, this.readIterations);
+      this.resolveStepValues();
       // (User code may have disposed this optimizer: its id could then be another's.)
       if (this.disposed) this.live();
       const frame = writeFrame(args);

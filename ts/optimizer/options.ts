@@ -107,7 +107,12 @@ export interface ParsedOptions {
   /** What the core optimizer is created with: keys and values (numbers and flags). */
   coreKeys: string[];
   coreValues: number[];
+  /** Creates the core optimizer (default: the class of `spec.className` in the core's registry). */
+  create?: (name: string, keys: string[], values: Float32Array) => number;
 }
+
+/** Reads an optimizer's constructor options ({@link parseOptions} for TF 2.4's classes). */
+export type OptionsParser = (spec: OptimizerSpec, options: Record<string, unknown>, custom: boolean) => ParsedOptions;
 
 /**
  * Reads constructor options as Keras' `OptimizerV2.__init__` and the subclass's do: unknown

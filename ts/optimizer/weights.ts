@@ -31,7 +31,7 @@ export function checkWeightList(spec: OptimizerSpec, optimizerName: string, give
 
 /** Weight `i` read once (a detached typed array is an ArgumentError, anything but numbers a
  * WeightsError). */
-function readWeight(w: unknown, i: number): WeightSnapshot {
+export function readWeight(w: unknown, i: number): WeightSnapshot {
   const kind = typedArrayKind(w);
   if (kind !== undefined && typedArrayLength(w as ArrayBufferView) === 0 && isDetached(w as ArrayBufferView)) {
     throw new ArgumentError('InvalidArgument', `weight ${i} is a ${kind} whose ArrayBuffer is detached`);
@@ -44,7 +44,8 @@ function readWeight(w: unknown, i: number): WeightSnapshot {
   }
 }
 
-function toIterations(w: unknown): number {
+/** Weight 0 (iterations) read once: a non-negative safe integer (number, bigint, or a list of one). */
+export function toIterations(w: unknown): number {
   const x = w instanceof BigInt64Array || ArrayBuffer.isView(w) || Array.isArray(w) ? (w as ArrayLike<number | bigint>)[0] : w;
   const n = typeof x === 'bigint' ? Number(x) : x;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {

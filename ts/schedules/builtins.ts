@@ -324,13 +324,18 @@ export class CosineDecay extends DeclaredSchedule<CosineDecayConfig> {
 
   call(step: number): number {
     const d = f(this.decaySteps);
-    const s = minf(checkStep(step), d);
-    const fraction = f(s / d);
-    const cosine = f(0.5 * f(1 + f(Math.cos(f(PI_F32 * fraction)))));
-    // Keras computes `(1 - self.alpha)` on the Python number, then casts it to float32.
-    const decayed = f(f(f(1 - this.alpha) * cosine) + f(this.alpha));
-    return f(f(this.initialLearningRate) * decayed);
+    return cosineDecay(this.initialLearningRate, minf(checkStep(step), d), d, this.alpha);
   }
+}
+
+/** CosineDecay's decay from `lr` at float32 step `s` (already capped at `d`) in TF's float32 op
+ * order; Keras 3's CosineDecay uses it after its warmup too. */
+export function cosineDecay(lr: number, s: number, d: number, alpha: number): number {
+  const fraction = f(s / d);
+  const cosine = f(0.5 * f(1 + f(Math.cos(f(PI_F32 * fraction)))));
+  // Keras computes `(1 - self.alpha)` on the Python number, then casts it to float32.
+  const decayed = f(f(f(1 - alpha) * cosine) + f(alpha));
+  return f(f(lr) * decayed);
 }
 
 // ---- CosineDecayRestarts ---------------------------------------------------------------------

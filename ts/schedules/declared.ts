@@ -11,12 +11,12 @@ import { LearningRateSchedule } from './schedule.js';
 // that checks the constructor options, sets the properties, and gives `getConfig` and
 // `fromConfig`; the class adds only the property types and `call`.
 
-type ParamKind = 'number' | 'boolean' | 'name' | 'numbers';
-type KindValue = { number: number; boolean: boolean; name: string | null; numbers: number[] };
+type ParamKind = 'number' | 'boolean' | 'name' | 'numbers' | 'optionalNumber';
+type KindValue = { number: number; boolean: boolean; name: string | null; numbers: number[]; optionalNumber: number | null };
 
 /** One argument: its Keras key (the option and property are its camelCase), kind and default
  * (absent = required). */
-type Param = readonly [key: string, kind: ParamKind, dflt?: number | boolean | null];
+type Param = readonly [key: string, kind: ParamKind, dflt?: number | boolean | string | null];
 
 /** The Keras config of a schedule declared with `params`, in their order. */
 export type ConfigOf<P extends readonly Param[]> = { [E in P[number] as E[0]]: KindValue[E[1]] };
@@ -47,6 +47,8 @@ function readArgument(cls: string, [key, kind, dflt]: Param, options: Record<str
   switch (kind) {
     case 'number':
       return checkNumber(cls, camel, v);
+    case 'optionalNumber':
+      return v === null ? null : checkNumber(cls, camel, v);
     case 'boolean':
       if (typeof v !== 'boolean') throw new ArgumentError('InvalidArgument', `${cls}: \`${camel}\` must be a boolean, got ${describeValue(v)}`);
       return v;

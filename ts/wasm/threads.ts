@@ -120,7 +120,7 @@ export function chooseBuild(options: { backend?: 'auto' | 'simd' | 'scalar'; thr
   return { build: 'threads', threads, why: `shared memory and ${threads} threads available` };
 }
 
-/** The threads build's pool exports (crates/simdopt-wasm/src/pool.rs). */
+/** The threads build's pool exports (crates/simdopt-wasm/src/threads.rs). */
 export interface PoolExports {
   threads_workers(): number;
   threads_stop(): void;

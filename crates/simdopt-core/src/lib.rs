@@ -48,7 +48,7 @@ struct ReadmeExample;
 
 pub use error::{Error, Result};
 pub use optimizer::{Gradient, Optimizer};
-pub use registry::{build_optimizer, registry_json, Family, Options};
+pub use registry::{build_optimizer, build_optimizer_in, registry_json, Family, Options};
 pub use step::clip::{self, Clipping};
 pub use step::{Ema, Stages};
 pub use store::{Store, Tensor, TensorId};

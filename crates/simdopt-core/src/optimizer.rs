@@ -176,6 +176,17 @@ impl Optimizer {
         Ok(())
     }
 
+    /// Changes only the weight decay value (a Keras 3 `weight_decay` given as a schedule or
+    /// function is resolved before each step): it shapes no state, so unlike
+    /// [`Optimizer::set_stages`] it is allowed after the variables have slots. `None` turns the
+    /// decay off. On error (not finite) nothing changes.
+    pub fn set_weight_decay(&mut self, weight_decay: Option<f32>) -> Result<()> {
+        let stages = Stages { weight_decay, ..self.stages.clone() };
+        stages.check()?;
+        self.stages = stages;
+        Ok(())
+    }
+
     /// Variables that weight decay skips (Keras 3's `exclude_from_weight_decay`, resolved to
     /// handles by the caller).
     pub fn set_weight_decay_exclusions(&mut self, vars: &[TensorId]) {
@@ -294,23 +305,37 @@ impl Optimizer {
         if self.stages.gradient_accumulation_steps.is_some() {
             self.weights.extend(batch.map(WeightRef::Accumulator));
         }
-        if self.states.is_empty() && self.globals.is_empty() {
-            for (i, spec) in self.rule.global_weights().iter().enumerate() {
-                self.globals.push(spec.init);
-                self.weights.push(WeightRef::Global(i));
-            }
+        let first_globals = self.states.is_empty() && self.globals.is_empty();
+        let globals_last = self.rule.globals_last();
+        if first_globals && !globals_last {
+            self.push_globals();
         }
         for v in fresh {
             self.vars.insert(v.var, self.states.len());
             self.states.push(v);
         }
-        let (nv, ns) = (new_vars.len(), specs.len());
-        for k in 0..nv * ns {
-            let (var, slot) = if self.rule.interleaved_slots() { (k / ns, k % ns) } else { (k % nv, k / nv) };
-            self.weights.push(WeightRef::Slot { var: first + var, slot });
+        // Slot groups one after the other; within a group, variable by variable.
+        let nv = new_vars.len();
+        let mut start = 0;
+        for size in self.rule.slot_groups() {
+            for var in 0..nv {
+                self.weights.extend((start..start + size).map(|slot| WeightRef::Slot { var: first + var, slot }));
+            }
+            start += size;
+        }
+        debug_assert_eq!(start, specs.len(), "slot groups cover every slot once");
+        if first_globals && globals_last {
+            self.push_globals();
         }
         self.batches.push(nv);
         Ok(())
+    }
+
+    fn push_globals(&mut self) {
+        for (i, spec) in self.rule.global_weights().iter().enumerate() {
+            self.globals.push(spec.init);
+            self.weights.push(WeightRef::Global(i));
+        }
     }
 
     /// Sizes of the batches in which variables got their slots, in order (their sum is the

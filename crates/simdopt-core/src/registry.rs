@@ -9,6 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::optimizer::Optimizer;
+use crate::rules::keras3 as k3;
 use crate::rules::*;
 use crate::step::clip::Clipping;
 
@@ -22,6 +23,15 @@ pub enum Family {
 }
 
 impl Family {
+    /// The family of a name written by [`Family::name`].
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "tf24" => Ok(Family::Tf24),
+            "keras3" => Ok(Family::Keras3),
+            _ => Err(Error::InvalidState { message: format!("Unknown optimizer family: {name} (expected tf24 or keras3)") }),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Family::Tf24 => "tf24",
@@ -40,6 +50,8 @@ pub struct Class {
     pub decay: f32,
     /// The rule's constructor options with their defaults, in `get_config` order.
     pub config: &'static [Hyper],
+    /// Default of Keras 3's `weight_decay` when it is not None (AdamW's 0.004).
+    pub weight_decay: Option<f32>,
     build: fn(&mut Options<'_>) -> Result<Optimizer>,
 }
 
@@ -50,11 +62,17 @@ impl Class {
         (self.build)(&mut Options::new(options))
     }
 
-    /// Every config key with its default: `learning_rate`, `decay` (TF 2.4 only), then
-    /// [`Class::config`].
+    /// Every config key with its default: `learning_rate`, `decay` (TF 2.4 only),
+    /// `weight_decay` (Keras 3 classes whose default is a number), then [`Class::config`].
     pub fn defaults(&self) -> Vec<Hyper> {
         let decay = (self.family == Family::Tf24).then(|| Hyper::number("decay", self.decay));
-        [Hyper::number("learning_rate", self.learning_rate)].into_iter().chain(decay).chain(self.config.iter().copied()).collect()
+        let weight_decay = self.weight_decay.map(|wd| Hyper::number("weight_decay", wd));
+        [Hyper::number("learning_rate", self.learning_rate)]
+            .into_iter()
+            .chain(decay)
+            .chain(weight_decay)
+            .chain(self.config.iter().copied())
+            .collect()
     }
 }
 
@@ -65,6 +83,7 @@ const fn keras3<R: UpdateRule>() -> Class {
         learning_rate: R::LEARNING_RATE,
         decay: 0.0,
         config: R::CONFIG,
+        weight_decay: R::WEIGHT_DECAY,
         build: build_keras3::<R>,
     }
 }
@@ -76,12 +95,14 @@ const fn tf24<R: UpdateRule>() -> Class {
         learning_rate: R::LEARNING_RATE,
         decay: R::DECAY,
         config: R::CONFIG,
+        weight_decay: None,
         build: build::<R>,
     }
 }
 
-/// Every class: TF 2.4's in Keras' order, then Keras 3's.
-pub static CLASSES: [Class; 9] = [
+/// Every class: TF 2.4's in Keras' order, then Keras 3's (the same order, then the classes TF 2.4
+/// did not have). A class name may appear once per family.
+pub static CLASSES: [Class; 18] = [
     tf24::<Sgd>(),
     tf24::<RmsProp>(),
     tf24::<Adam>(),
@@ -90,15 +111,38 @@ pub static CLASSES: [Class; 9] = [
     tf24::<Adamax>(),
     tf24::<Nadam>(),
     tf24::<Ftrl>(),
+    keras3::<k3::Sgd>(),
+    keras3::<k3::RmsProp>(),
+    keras3::<k3::Adam>(),
+    keras3::<k3::AdamW>(),
+    keras3::<k3::Adagrad>(),
+    keras3::<k3::Adadelta>(),
+    keras3::<k3::Adamax>(),
+    keras3::<k3::Nadam>(),
+    keras3::<k3::Ftrl>(),
     keras3::<Lion>(),
 ];
 
-/// The class of a Keras class name.
+/// The class of a Keras class name, TF 2.4's first: a name both families have is TF 2.4's
+/// (what every caller before the Keras 3 family meant). See [`class_in`].
 pub fn class(class_name: &str) -> Result<&'static Class> {
     CLASSES
         .iter()
         .find(|c| c.class_name == class_name)
         .ok_or_else(|| Error::InvalidState { message: format!("Unknown optimizer: {class_name}") })
+}
+
+/// The class of a Keras class name in one family.
+pub fn class_in(family: Family, class_name: &str) -> Result<&'static Class> {
+    CLASSES
+        .iter()
+        .find(|c| c.family == family && c.class_name == class_name)
+        .ok_or_else(|| Error::InvalidState { message: format!("Unknown optimizer: {class_name} (family {})", family.name()) })
+}
+
+/// [`build_optimizer`] for the class of that name in `family`.
+pub fn build_optimizer_in(family: Family, class_name: &str, options: &[(&str, f32)]) -> Result<Optimizer> {
+    class_in(family, class_name)?.build(options)
 }
 
 /// Builds an optimizer from its Keras class name and options, as Keras' `from_config` would.
@@ -162,7 +206,7 @@ fn build_keras3<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
     opt.set_stages(crate::step::Stages {
         loss_scale_factor: o.take_opt("loss_scale_factor"),
         gradient_accumulation_steps: accumulation.map(|n| n as u32),
-        weight_decay: o.take_opt("weight_decay"),
+        weight_decay: o.take_opt("weight_decay").or(R::WEIGHT_DECAY),
         ema: use_ema.then_some(crate::step::Ema { momentum: ema_momentum, overwrite_frequency: overwrite.map(|f| f as u64) }),
     })?;
     o.finish()?;
@@ -287,12 +331,34 @@ mod tests {
             let o = c.build(&[]).unwrap();
             assert_eq!(o.class_name(), c.class_name);
             for h in c.defaults().iter().filter(|h| !h.flag) {
-                assert_eq!(o.hyper(h.name).unwrap(), h.default, "{} {}", c.class_name, h.name);
+                let have = if h.name == "weight_decay" { o.stages().weight_decay.unwrap() } else { o.hyper(h.name).unwrap() };
+                assert_eq!(have, h.default, "{} {}", c.class_name, h.name);
             }
         }
         assert_eq!(class("Nadam").unwrap().decay, 0.004);
         assert_eq!(class("Lion").unwrap().family, Family::Keras3);
         assert!(class("Lion").unwrap().defaults().iter().all(|h| h.name != "decay"));
+    }
+
+    #[test]
+    fn a_class_name_is_looked_up_in_its_family() {
+        assert_eq!(class("Adam").unwrap().family, Family::Tf24);
+        let k3 = class_in(Family::Keras3, "Adam").unwrap();
+        assert_eq!((k3.family, k3.class_name), (Family::Keras3, "Adam"));
+        assert_eq!(build_optimizer_in(Family::Keras3, "Adam", &[]).unwrap().slot_names(), ["momentum", "velocity"]);
+        assert_eq!(build_optimizer("Adam", &[]).unwrap().slot_names(), ["m", "v"]);
+        assert!(class_in(Family::Tf24, "Lion").is_err());
+        assert_eq!(Family::from_name("keras3").unwrap(), Family::Keras3);
+        assert!(Family::from_name("keras2").is_err());
+        for c in &CLASSES {
+            let same = CLASSES.iter().filter(|d| d.family == c.family && d.class_name == c.class_name).count();
+            assert_eq!(same, 1, "{} twice in {}", c.class_name, c.family.name());
+        }
+        // AdamW: Adam's rule with Keras 3's weight_decay default, 0.004.
+        let adamw = class_in(Family::Keras3, "AdamW").unwrap();
+        assert_eq!(adamw.defaults()[1], Hyper::number("weight_decay", 0.004));
+        assert_eq!(adamw.build(&[]).unwrap().stages().weight_decay, Some(0.004));
+        assert_eq!(adamw.build(&[("weight_decay", 0.1)]).unwrap().stages().weight_decay, Some(0.1));
     }
 
     #[test]

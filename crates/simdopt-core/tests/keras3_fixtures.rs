@@ -1,5 +1,5 @@
 //! Replays the Keras 3.15.1 trajectories of `tests/fixtures/keras3/` (format and generators:
-//! `tools/fixtures/keras3/`) for the Keras 3 classes the registry has, through `build_optimizer`
+//! `tools/fixtures/keras3/`) for the Keras 3 classes the registry has, through `build_optimizer_in`
 //! with the case's own `get_config()`, and compares every step with issue 13's rule
 //! (`|Δ| <= 1e-5·max(1,|x|)`; 1e-4 for Lamb, Adafactor, Muon): variables, every optimizer
 //! variable in Keras' order (iteration, learning_rate, EMA averages, accumulators, slots) and
@@ -12,7 +12,7 @@ mod keras3_fixtures;
 use keras3_fixtures::{load, replay, replay_anchored, Case, Gradient as FxGradient, Subject};
 use serde_json::Value;
 use simdopt_core::registry::{self, Family};
-use simdopt_core::{build_optimizer, Gradient, Optimizer, Store, Tensor, TensorId};
+use simdopt_core::{build_optimizer_in, Gradient, Optimizer, Store, Tensor, TensorId};
 
 /// The case's optimizer built from its Keras 3 config, or None when a key is not a number we
 /// take (a schedule as learning rate: the Keras 3 schedules are not in the core).
@@ -28,7 +28,7 @@ fn build(case: &Case) -> Option<Optimizer> {
             _ => return None,
         }
     }
-    let mut opt = build_optimizer(&case.class_name, &options).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    let mut opt = build_optimizer_in(Family::Keras3, &case.class_name, &options).unwrap_or_else(|e| panic!("{}: {e}", case.name));
     opt.set_name(config["name"].as_str().unwrap());
     Some(opt)
 }
@@ -74,6 +74,18 @@ impl Subject for Core {
         self.opt.update_iterations() as i64
     }
 
+    /// `finalize_variable_values`: every variable takes its moving average.
+    fn finalize(&mut self) {
+        let names = self.opt.weight_names();
+        for &v in &self.vars {
+            let var_name = self.store.get(v).unwrap().name.clone();
+            let want = format!("{}/{}/average:0", self.opt.name(), var_name);
+            let i = names.iter().position(|n| *n == want).unwrap_or_else(|| panic!("no weight {want}"));
+            let average = self.opt.weight(i).unwrap().to_vec();
+            self.store.get_mut(v).unwrap().data.copy_from_slice(&average);
+        }
+    }
+
     fn load_state(&mut self, variables: &[Vec<f32>], optimizer_variables: &[Vec<f64>]) {
         for (&v, values) in self.vars.iter().zip(variables) {
             self.store.get_mut(v).unwrap().data.copy_from_slice(values);
@@ -84,10 +96,23 @@ impl Subject for Core {
     }
 }
 
-fn subject(case: &Case, opt: Optimizer) -> Core {
+fn subject(case: &Case, mut opt: Optimizer) -> Core {
     let mut store = Store::new();
     let vars: Vec<TensorId> =
         case.variables.iter().map(|v| store.insert(Tensor::new(v.path.clone(), v.shape.clone(), v.initial.clone()).unwrap())).collect();
+    // Keras' `exclude_from_weight_decay`: variables by path, or a regex search of the patterns
+    // (joined with `|`) in the variable's name (JAX: the Keras name, `kernel`).
+    if let Some((var_list, var_names)) = &case.exclude_from_weight_decay {
+        let pattern = (!var_names.is_empty()).then(|| regex::Regex::new(&var_names.join("|")).unwrap());
+        let excluded: Vec<TensorId> = case
+            .variables
+            .iter()
+            .zip(&vars)
+            .filter(|(v, _)| var_list.contains(&v.path) || pattern.as_ref().is_some_and(|p| p.is_match(&v.name)))
+            .map(|(_, &id)| id)
+            .collect();
+        opt.set_weight_decay_exclusions(&excluded);
+    }
     let lr = case.optimizer["config"]["learning_rate"].as_f64().unwrap() as f32;
     let mut core = Core { opt, store, vars, lr };
     // Keras 3 builds every variable's state before the first step; a zero-size step would not,
@@ -101,31 +126,40 @@ fn cases_of(file: &str, class_name: &str) -> Vec<Case> {
     load(file).cases.into_iter().filter(|c| c.class_name == class_name && c.error.is_none()).collect()
 }
 
+/// The one looser bound: Ftrl's `linear` slot on the TensorFlow backend (`sparse.json`). It
+/// cancels `n'^0.5 - n^0.5` and multiplies by `x/lr`; the fixture README measures a faithful
+/// float32 implementation at 1.16e-5 there (TF rounds `pow` otherwise than XLA).
+fn tolerance_override(file: &str, path: &str) -> Option<f64> {
+    (file == "sparse.json" && path.starts_with("ftrl/") && path.ends_with("_linear")).then_some(2e-5)
+}
+
 #[test]
 fn keras3_classes_replay_their_fixtures() {
     let classes: Vec<&str> = registry::CLASSES.iter().filter(|c| c.family == Family::Keras3).map(|c| c.class_name).collect();
     assert!(!classes.is_empty());
     for class_name in classes {
-        let mut cases = cases_of(&format!("optimizers/{class_name}.json"), class_name);
-        cases.extend(cases_of("optimizers/_base_features.json", class_name));
-        cases.extend(cases_of("sparse.json", class_name));
-        let (mut worst, mut at, mut ran) = (0.0f64, String::new(), 0);
-        for case in &cases {
+        let files = [format!("optimizers/{class_name}.json"), "optimizers/_base_features.json".into(), "sparse.json".into()];
+        let cases: Vec<(&str, Case)> =
+            files.iter().flat_map(|f| cases_of(f, class_name).into_iter().map(move |c| (f.as_str(), c))).collect();
+        let (mut worst, mut at, mut ran, mut skipped) = (0.0f64, String::new(), 0, 0);
+        for (file, case) in &cases {
             if build(case).is_none() {
+                skipped += 1;
                 continue;
             }
+            let tol_for = |path: &str| tolerance_override(file, path);
             for anchored in [false, true] {
                 let mut s = subject(case, build(case).unwrap());
-                let r = if anchored { replay_anchored(case, &mut s, |_| None) } else { replay(case, &mut s, |_| None) };
+                let r = if anchored { replay_anchored(case, &mut s, tol_for) } else { replay(case, &mut s, tol_for) };
                 let r = r.unwrap_or_else(|e| panic!("{}{e}", if anchored { "anchored: " } else { "" }));
                 if r.worst > worst {
                     worst = r.worst;
-                    at = r.worst_at;
+                    at = format!("{file}: {}", r.worst_at);
                 }
             }
             ran += 1;
         }
         assert!(ran >= 3, "{class_name}: only {ran} fixture cases replayed");
-        println!("{class_name}: {ran} cases, largest |Δ|/max(1,|x|) {worst:.3e} at {at}");
+        println!("{class_name}: {ran} cases ({skipped} with a schedule skipped), largest |Δ|/max(1,|x|) {worst:.3e} at {at}");
     }
 }

@@ -172,3 +172,23 @@ fn stage_options_are_checked() {
     o.apply_gradients(&mut store, &[(Some(Gradient::Dense(&[1.0])), w)]).unwrap();
     assert!(o.set_stages(Stages { weight_decay: Some(0.1), ..Stages::default() }).is_err());
 }
+
+/// A weight decay schedule (simdopt extension) changes the value between steps, after slots.
+#[test]
+fn weight_decay_value_can_change_between_steps() {
+    let mut store = Store::new();
+    let w = var(&mut store, "w", &[1.0, -2.0]);
+    let mut o = sgd(0.5, Stages { weight_decay: Some(0.1), ..Stages::default() });
+    o.apply_gradients(&mut store, &[(Some(Gradient::Dense(&[0.0, 0.0])), w)]).unwrap();
+    assert_eq!(values(&store, w), vec![1.0 - 0.1 * 0.5, -2.0 + 2.0 * 0.1 * 0.5]);
+    o.set_weight_decay(Some(0.2)).unwrap();
+    let before = values(&store, w);
+    o.apply_gradients(&mut store, &[(Some(Gradient::Dense(&[0.0, 0.0])), w)]).unwrap();
+    let want: Vec<f32> = before.iter().map(|&x| x - (x * 0.2f32) * 0.5f32).collect();
+    assert_eq!(values(&store, w), want);
+    // Not finite: refused, nothing changes.
+    assert!(o.set_weight_decay(Some(f32::INFINITY)).is_err());
+    assert_eq!(o.stages().weight_decay, Some(0.2));
+    o.set_weight_decay(None).unwrap();
+    assert_eq!(o.stages().weight_decay, None);
+}

@@ -3,10 +3,11 @@
 //! random shapes (empty, single element, odd tails), values, dense and sparse gradients.
 
 use proptest::prelude::*;
-use simdopt_core::{build_optimizer, lanes, registry, Gradient, Store, Tensor};
+use simdopt_core::{build_optimizer_in, lanes, registry, Family, Gradient, Store, Tensor};
 
 /// (Keras class, options) of every kernel variant.
 /// Option variants besides each registry class with its defaults (and learning rate 0.1).
+/// (TF 2.4 classes.)
 const VARIANTS: &[(&str, &[(&str, f32)])] = &[
     ("SGD", &[("learning_rate", 0.1)]),
     ("SGD", &[("learning_rate", 0.1), ("momentum", 0.9), ("nesterov", 1.0)]),
@@ -30,10 +31,14 @@ const VARIANTS: &[(&str, &[(&str, f32)])] = &[
     ("Ftrl", &[("learning_rate", 0.05), ("learning_rate_power", 0.0), ("decay", 0.3)]),
 ];
 
+/// (family, class, options).
+type Config = (Family, &'static str, &'static [(&'static str, f32)]);
+
 /// Every class of the registry (learning rate 0.1), then [`VARIANTS`].
-fn configs() -> Vec<(&'static str, &'static [(&'static str, f32)])> {
+fn configs() -> Vec<Config> {
     let lr: &'static [(&'static str, f32)] = &[("learning_rate", 0.1)];
-    registry::CLASSES.iter().map(|c| (c.class_name, lr)).chain(VARIANTS.iter().copied()).collect()
+    let variants = VARIANTS.iter().map(|&(class, options)| (Family::Tf24, class, options));
+    registry::CLASSES.iter().map(|c| (c.family, c.class_name, lr)).chain(variants).collect()
 }
 
 /// One step's gradient: dense values, or sparse (row indices, values row-major).
@@ -83,8 +88,8 @@ fn case() -> impl Strategy<Value = (usize, usize, usize, Vec<f32>, Vec<Grad>)> {
 /// Bits of the variable and every weight after each step.
 fn run(config: usize, rows: usize, row_len: usize, initial: &[f32], grads: &[Grad], scalar: bool) -> Vec<Vec<u32>> {
     lanes::force_scalar(scalar);
-    let (class, options) = configs()[config];
-    let mut opt = build_optimizer(class, options).unwrap();
+    let (family, class, options) = configs()[config];
+    let mut opt = build_optimizer_in(family, class, options).unwrap();
     let mut store = Store::new();
     let v = store.insert(Tensor::new("v", vec![rows, row_len], initial.to_vec()).unwrap());
     let mut out = Vec::new();

@@ -5,9 +5,10 @@
 //! gradient is skipped without changing anything.
 
 use proptest::prelude::*;
-use simdopt_core::{build_optimizer, registry, Clipping, Error, Gradient, Optimizer, Store, Tensor, TensorId};
+use simdopt_core::{build_optimizer_in, registry, Clipping, Error, Family, Gradient, Optimizer, Store, Tensor, TensorId};
 
 /// Option variants besides each registry class with its defaults (and learning rate 0.1).
+/// (TF 2.4 classes.)
 const VARIANTS: &[(&str, &[(&str, f32)])] = &[
     ("SGD", &[("learning_rate", 0.1)]),
     ("SGD", &[("learning_rate", 0.1), ("momentum", 0.9), ("nesterov", 1.0)]),
@@ -21,10 +22,14 @@ const VARIANTS: &[(&str, &[(&str, f32)])] = &[
     ("Ftrl", &[("learning_rate", 0.1), ("l1_regularization_strength", 0.01), ("l2_shrinkage_regularization_strength", 0.05)]),
 ];
 
+/// (family, class, options).
+type Config = (Family, &'static str, &'static [(&'static str, f32)]);
+
 /// Every class of the registry (learning rate 0.1), then [`VARIANTS`].
-fn configs() -> Vec<(&'static str, &'static [(&'static str, f32)])> {
+fn configs() -> Vec<Config> {
     let lr: &'static [(&'static str, f32)] = &[("learning_rate", 0.1)];
-    registry::CLASSES.iter().map(|c| (c.class_name, lr)).chain(VARIANTS.iter().copied()).collect()
+    let variants = VARIANTS.iter().map(|&(class, options)| (Family::Tf24, class, options));
+    registry::CLASSES.iter().map(|c| (c.family, c.class_name, lr)).chain(variants).collect()
 }
 
 struct World {
@@ -38,7 +43,7 @@ struct World {
 }
 
 fn world(config: usize) -> World {
-    let (class, options) = configs()[config % configs().len()];
+    let (family, class, options) = configs()[config % configs().len()];
     let mut store = Store::new();
     let mut t = |name: &str, shape: Vec<usize>| {
         let n = shape.iter().product();
@@ -48,7 +53,7 @@ fn world(config: usize) -> World {
     let grad = t("grad", vec![2, 3]);
     let gone = t("gone", vec![2, 3]);
     store.remove(gone).unwrap();
-    let mut opt = build_optimizer(class, options).unwrap();
+    let mut opt = build_optimizer_in(family, class, options).unwrap();
     let g6 = [0.1f32, -0.2, 0.3, -0.4, 0.5, -0.6];
     let rows = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
     opt.apply_gradients(
@@ -320,11 +325,11 @@ proptest! {
 /// keeps its initial value), and a further step with new gradients must give both the same bits.
 #[test]
 fn restoring_slot_batches_recreates_the_weight_order() {
-    for (config, &(class, options)) in configs().iter().enumerate() {
+    for (config, &(family, class, options)) in configs().iter().enumerate() {
         let mut w = world(config);
         // The same variables, values and handles: `world` is deterministic.
         let mut copy = world(config);
-        let mut fresh = build_optimizer(class, options).unwrap();
+        let mut fresh = build_optimizer_in(family, class, options).unwrap();
         let order: Vec<TensorId> = w.opt.slot_variables().map(|(id, _, _)| id).collect();
         let mut first = 0;
         for &n in w.opt.slot_batches() {

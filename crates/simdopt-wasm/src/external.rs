@@ -65,7 +65,7 @@ pub fn optimizer_add_weight(id: u32, name: &str, shape: Vec<u32>, init: f32) -> 
 pub fn optimizer_complete_external_step(id: u32) -> Result<(), JsError> {
     with(|s| {
         let opt = optimizer(&mut s.optimizers, id)?;
-        crate::countable(opt)?;
+        crate::optimizers::countable(opt)?;
         opt.complete_external_step()
     })
 }

@@ -24,6 +24,13 @@ pub fn optimizer_set_stages(
     })
 }
 
+/// Changes the weight decay value (`undefined` = off), also after the optimizer has slots: for
+/// a `weight_decay` schedule or function, resolved before each step.
+#[wasm_bindgen]
+pub fn optimizer_set_weight_decay(id: u32, weight_decay: Option<f32>) -> Result<(), JsError> {
+    with(|s| optimizer(&mut s.optimizers, id)?.set_weight_decay(weight_decay))
+}
+
 /// The variables weight decay skips (`[index, generation, ...]`), replacing the previous list.
 #[wasm_bindgen]
 pub fn optimizer_set_weight_decay_exclusions(id: u32, vars: Vec<u32>) -> Result<(), JsError> {

@@ -26,7 +26,8 @@ pub enum Fused {
 pub trait DynRule: Send {
     fn as_any(&self) -> &dyn Any;
     fn class_name(&self) -> &'static str;
-    fn interleaved_slots(&self) -> bool;
+    fn slot_groups(&self) -> Vec<usize>;
+    fn globals_last(&self) -> bool;
     fn slots(&self) -> Vec<SlotSpec>;
     fn global_weights(&self) -> Vec<SlotSpec>;
     fn uses_lr_decay(&self) -> bool;
@@ -34,6 +35,7 @@ pub trait DynRule: Send {
     fn hyper(&self, name: &str) -> Option<f32>;
     fn set_hyper(&mut self, name: &str, value: f32) -> Result<()>;
     fn sums_duplicates(&self) -> bool;
+    fn global_clip_densifies(&self) -> bool;
     fn sparse_visits_all_rows(&self) -> bool;
     /// Computes this step's scalars (kept for the `apply_*` calls until the next `prepare`).
     fn prepare(&mut self, ctx: &StepContext, globals: &mut [f32]);
@@ -64,8 +66,11 @@ impl<R: UpdateRule> DynRule for Prepared<R> {
     fn class_name(&self) -> &'static str {
         R::CLASS_NAME
     }
-    fn interleaved_slots(&self) -> bool {
-        R::INTERLEAVED_SLOTS
+    fn slot_groups(&self) -> Vec<usize> {
+        self.rule.slot_groups()
+    }
+    fn globals_last(&self) -> bool {
+        R::GLOBALS_LAST
     }
     fn slots(&self) -> Vec<SlotSpec> {
         self.rule.slots()
@@ -87,6 +92,9 @@ impl<R: UpdateRule> DynRule for Prepared<R> {
     }
     fn sums_duplicates(&self) -> bool {
         self.rule.sums_duplicates()
+    }
+    fn global_clip_densifies(&self) -> bool {
+        self.rule.global_clip_densifies()
     }
     fn sparse_visits_all_rows(&self) -> bool {
         self.rule.sparse_visits_all_rows()

@@ -17,6 +17,7 @@ pub mod adamax;
 pub mod dispatch;
 pub mod external;
 pub mod ftrl;
+pub mod keras3;
 pub mod lion;
 pub mod nadam;
 pub mod rmsprop;
@@ -89,6 +90,13 @@ impl SparseRows<'_> {
             None => &self.values[a..a + w],
             Some(m) => &self.merged[m..m + w],
         }
+    }
+
+    /// The gradient values of the `k`-th row as a kernel sees them (with the `0 + g` of
+    /// [`SparseRows::update_row`]), for rules that read rows outside the lane driver.
+    pub fn row_gradient(&self, k: usize) -> impl Iterator<Item = f32> + '_ {
+        let zero = self.zero_add && self.at[k] < self.values.len();
+        self.row_values(k).iter().map(move |&x| if zero { 0.0 + x } else { x })
     }
 
     /// Runs `kernel` on the `k`-th row (`var` and `slots` are that row's elements) with its
@@ -198,6 +206,11 @@ pub trait UpdateRule: Clone + Send + 'static {
     /// Keras creates each slot for all variables before the next slot ("all m, then all v"),
     /// except Ftrl, which interleaves slots per variable.
     const INTERLEAVED_SLOTS: bool = false;
+    /// Whether the optimizer-wide weights come after the slots in the weight list (Keras 3's
+    /// Nadam creates `u_product` last) rather than before them (TF 2.4's `momentum_cache`).
+    const GLOBALS_LAST: bool = false;
+    /// Default of Keras 3's `weight_decay` (AdamW: 0.004; None: off).
+    const WEIGHT_DECAY: Option<f32> = None;
     /// Default learning rate.
     const LEARNING_RATE: f32 = 0.001;
     /// Default of the base class' `decay`.
@@ -215,6 +228,18 @@ pub trait UpdateRule: Clone + Send + 'static {
 
     /// Slots per variable in Keras creation order (depends on the configuration).
     fn slots(&self) -> Vec<SlotSpec>;
+    /// How many slots each creation group holds, in order: a group's slots are created
+    /// variable by variable (interleaved), and every variable gets a group before the next
+    /// group starts (Keras 3: one `add_optimizer_variables` call per group). The default is
+    /// one group of all slots with [`UpdateRule::INTERLEAVED_SLOTS`], else one per slot.
+    fn slot_groups(&self) -> Vec<usize> {
+        let n = self.slots().len();
+        if Self::INTERLEAVED_SLOTS {
+            vec![n]
+        } else {
+            vec![1; n]
+        }
+    }
     /// Optimizer-wide scalar weights, created with the first slots (Nadam's `momentum_cache`).
     fn global_weights(&self) -> Vec<SlotSpec> {
         Vec::new()
@@ -242,6 +267,13 @@ pub trait UpdateRule: Clone + Send + 'static {
     /// momentum scatter-adds the raw slices instead.
     fn sums_duplicates(&self) -> bool {
         true
+    }
+    /// Whether `global_clipnorm` turns a sparse gradient into its densified sum before the
+    /// rule sees it (Keras 3 on TensorFlow: the scale multiplies an `IndexedSlices` with Python
+    /// `*`, which densifies it), so that duplicates are combined even if
+    /// [`UpdateRule::sums_duplicates`] is false.
+    fn global_clip_densifies(&self) -> bool {
+        false
     }
     /// Whether the sparse update changes rows without a gradient too (Keras' Python paths that
     /// decay a whole slot: Adam, Nadam, RMSprop without momentum). Such rules walk

@@ -23,6 +23,7 @@ pub(crate) enum Fusion {
 pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradient<'_>>, TensorId)], fusion: Fusion) {
     let keras3 = fusion == Fusion::Keras3;
     let (scale, steps, lr) = (opt.stages.loss_scale_factor, opt.stages.gradient_accumulation_steps, opt.current_lr());
+    let global_clip = opt.clipping.global_clipnorm.is_some();
     let mut k = 0;
     for (g, var_id) in pairs {
         let Some(g) = g else { continue };
@@ -83,7 +84,9 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
                 };
                 let (n_rows, row_len) = (shape[0], row_len(shape));
                 let m = &mut s.rows;
-                m.merge(indices, n_rows, row_len, values, rule.sums_duplicates());
+                // (Keras 3's global_clipnorm densifies IndexedSlices: duplicates combined for every rule.)
+                let densified = global_clip && rule.global_clip_densifies();
+                m.merge(indices, n_rows, row_len, values, rule.sums_duplicates() || densified);
                 let g = SparseRows { rows: &m.rows, at: &m.at, values, merged: &m.merged, row_len, n_rows, zero_add: m.repeats };
                 rule.apply_sparse(SparseStep { shape, var, grad: g, slots });
             }

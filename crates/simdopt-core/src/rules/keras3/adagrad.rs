@@ -1,0 +1,119 @@
+//! Keras 3's Adagrad (ε inside the square root): `acc += g²`, `x -= lr·g / sqrt(acc + ε)`.
+
+use super::{densify, Dense, EntryKernel, WithEntries};
+use crate::drive;
+use crate::error::{Error, Result};
+use crate::lanes::Lanes;
+use crate::rules::{finite, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, INITIAL_ACCUMULATOR_VALUE};
+use crate::slot::f32_slots;
+use crate::step::clip::Identity;
+use crate::step::GradPrelude;
+
+const EPSILON: Hyper = Hyper::number("epsilon", 1e-7);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Adagrad {
+    initial_accumulator_value: f32,
+    epsilon: f32,
+}
+
+impl Adagrad {
+    pub fn new(initial_accumulator_value: f32, epsilon: f32) -> Result<Self> {
+        let mut a = Adagrad { initial_accumulator_value: 0.0, epsilon: 0.0 };
+        a.set_hyper("initial_accumulator_value", initial_accumulator_value)?;
+        a.set_hyper("epsilon", epsilon)?;
+        Ok(a)
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct AdagradCoeffs {
+    lr: f32,
+    epsilon: f32,
+}
+
+impl UpdateRule for Adagrad {
+    const CLASS_NAME: &'static str = "Adagrad";
+    const CONFIG: &'static [Hyper] = &[INITIAL_ACCUMULATOR_VALUE, EPSILON];
+    type Coeffs = AdagradCoeffs;
+
+    fn from_options(o: &mut Options<'_>) -> Result<Self> {
+        Adagrad::new(o.number(&INITIAL_ACCUMULATOR_VALUE), o.number(&EPSILON))
+    }
+
+    fn slots(&self) -> Vec<SlotSpec> {
+        vec![SlotSpec::like_var("accumulator", self.initial_accumulator_value)]
+    }
+
+    fn hyper_names(&self) -> &'static [&'static str] {
+        &["initial_accumulator_value", "epsilon"]
+    }
+
+    fn hyper(&self, name: &str) -> Option<f32> {
+        match name {
+            "initial_accumulator_value" => Some(self.initial_accumulator_value),
+            "epsilon" => Some(self.epsilon),
+            _ => None,
+        }
+    }
+
+    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
+        // Keras 3 checks neither.
+        let v = finite(name, value)?;
+        match name {
+            "initial_accumulator_value" => self.initial_accumulator_value = v,
+            "epsilon" => self.epsilon = v,
+            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> AdagradCoeffs {
+        AdagradCoeffs { lr: ctx.lr, epsilon: self.epsilon }
+    }
+
+    fn apply_dense<P: GradPrelude>(&self, c: &AdagradCoeffs, t: DenseStep<'_, P>) {
+        drive::update(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, f32_slots::<1>(t.slots))
+    }
+
+    fn apply_sparse(&self, c: &AdagradCoeffs, t: SparseStep<'_>) {
+        let (g, mut e) = densify(&t, |v| v * v);
+        let [acc] = f32_slots::<1>(t.slots);
+        drive::update(Identity, &WithEntries(&Kernel { c: *c }), t.var, &g[..], [acc, &mut e[..]])
+    }
+
+    fn sums_duplicates(&self) -> bool {
+        false
+    }
+
+    fn global_clip_densifies(&self) -> bool {
+        true
+    }
+}
+
+struct Kernel {
+    c: AdagradCoeffs,
+}
+
+impl EntryKernel<1> for Kernel {
+    #[inline(always)]
+    fn lanes<L: Lanes, const SPARSE: bool>(&self, x: L, g: L, g2: L, [acc]: [L; 1]) -> (L, [L; 1]) {
+        let acc = acc + g2;
+        (x - (L::splat(self.c.lr) * g) / (acc + L::splat(self.c.epsilon)).sqrt(), [acc])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::one_step::{close, run, slot, G, X};
+    use super::Adagrad;
+
+    #[test]
+    fn one_step_has_epsilon_inside_the_root() {
+        let (lr, eps) = (0.1f64, 1e-3f32 as f64);
+        let (x, opt) = run(Adagrad::new(0.1, 1e-3).unwrap(), 0.1);
+        let acc = |i: usize| 0.1f32 as f64 + (G[i] as f64).powi(2);
+        close("accumulator", slot(&opt, "accumulator"), acc);
+        close("var", &x, |i| X[i] as f64 - lr * G[i] as f64 / (acc(i) + eps).sqrt());
+    }
+}

@@ -1,0 +1,164 @@
+//! Keras 3's classes (`simdopt/keras3`, pinned to Keras 3.15.1): Keras 3's formulas, slot names,
+//! slot order, defaults and checks. The TF 2.4 classes of [`super`] are untouched.
+//!
+//! What they share:
+//! - every kernel is an [`EntryKernel`]: Keras 3 has no sparse kernels, and on its TensorFlow
+//!   backend an `IndexedSlices` gradient acts as its densified sum everywhere except in unary ops
+//!   (`square`, `abs`), which run entry by entry first. So the sparse path densifies the
+//!   gradient and the sum of the entries' unary term and runs the dense kernel over every row
+//!   ([`densify`], [`WithEntries`]); with distinct indices that is exactly the dense result.
+//! - `1 - β` as Keras computes it: Adam, AdamW, Adamax, RMSprop and Adadelta subtract the Python
+//!   float in double and round ([`one_minus_py`]); Nadam and Lion cast β to float32 first.
+//! - no `epsilon or 1e-7` substitution (Keras 3 keeps an epsilon of 0).
+
+use crate::drive::LaneKernel;
+use crate::lanes::Lanes;
+use crate::rules::SparseStep;
+
+pub mod adadelta;
+pub mod adagrad;
+pub mod adam;
+pub mod adamax;
+pub mod ftrl;
+pub mod nadam;
+pub mod rmsprop;
+pub mod sgd;
+
+pub use adadelta::Adadelta;
+pub use adagrad::Adagrad;
+pub use adam::{Adam, AdamW};
+pub use adamax::Adamax;
+pub use ftrl::Ftrl;
+pub use nadam::Nadam;
+pub use rmsprop::RmsProp;
+pub use sgd::Sgd;
+
+/// `float32(1 - b)` with `b` the Python float Keras was given: the shortest decimal that reads
+/// back as the f32 `b` (what a JavaScript number or a config holds), subtracted from 1 in double.
+pub fn one_minus_py(b: f32) -> f32 {
+    let as_python: f64 = format!("{b}").parse().unwrap_or(b as f64);
+    (1.0 - as_python) as f32
+}
+
+/// A Keras 3 kernel: the variable, the gradient, the gradient's unary term (`g²` or `|g|`,
+/// summed over an `IndexedSlices`' entries) and `S` slots. `SPARSE` tells whether the term came
+/// from entries (for the rare rule whose formula squares something else per entry).
+pub trait EntryKernel<const S: usize>: Sync {
+    /// The unary op Keras applies to the gradient (`g²` unless the rule says otherwise).
+    #[inline(always)]
+    fn entry<L: Lanes>(g: L) -> L {
+        g * g
+    }
+
+    fn lanes<L: Lanes, const SPARSE: bool>(&self, x: L, g: L, entry: L, slots: [L; S]) -> (L, [L; S]);
+}
+
+/// A dense pass: the term computed from the gradient's lanes.
+pub struct Dense<'a, K>(pub &'a K);
+
+impl<K: EntryKernel<S>, const S: usize> LaneKernel<S> for Dense<'_, K> {
+    #[inline(always)]
+    fn lanes<L: Lanes>(&self, x: L, g: L, slots: [L; S]) -> (L, [L; S]) {
+        self.0.lanes::<L, false>(x, g, K::entry(g), slots)
+    }
+}
+
+/// A sparse pass over the densified gradient: the summed entry terms ride as a last, read-only
+/// slot.
+pub struct WithEntries<'a, K>(pub &'a K);
+
+macro_rules! with_entries {
+    ($s:literal, $s1:literal) => {
+        impl<K: EntryKernel<$s>> LaneKernel<$s1> for WithEntries<'_, K> {
+            #[inline(always)]
+            fn lanes<L: Lanes>(&self, x: L, g: L, slots: [L; $s1]) -> (L, [L; $s1]) {
+                let own: [L; $s] = core::array::from_fn(|i| slots[i]);
+                let (x, own) = self.0.lanes::<L, true>(x, g, slots[$s], own);
+                let mut out = slots;
+                out[..$s].copy_from_slice(&own);
+                (x, out)
+            }
+        }
+    };
+}
+with_entries!(1, 2);
+with_entries!(2, 3);
+with_entries!(3, 4);
+
+/// The densified gradient of a sparse step (repeated rows summed) and the sum of `entry` over
+/// the entries, both of the variable's length. The step's rows are Keras' raw indices (the
+/// Keras 3 rules do not ask for duplicates to be combined).
+pub fn densify(t: &SparseStep<'_>, entry: impl Fn(f32) -> f32) -> (Vec<f32>, Vec<f32>) {
+    let n = t.var.len();
+    let (mut g, mut e) = (vec![0.0f32; n], vec![0.0f32; n]);
+    let w = t.grad.row_len;
+    for (k, &row) in t.grad.rows.iter().enumerate() {
+        for (j, v) in t.grad.row_gradient(k).enumerate() {
+            g[row * w + j] += v;
+            e[row * w + j] += entry(v);
+        }
+    }
+    (g, e)
+}
+
+/// Keras 3's `(beta_1, beta_2, epsilon)` as Adam, AdamW, Adamax and Nadam take them: no checks,
+/// epsilon kept as given.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Betas {
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
+}
+
+impl Betas {
+    pub const NAMES: [&'static str; 3] = ["beta_1", "beta_2", "epsilon"];
+
+    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> crate::Result<Self> {
+        let mut b = Betas { beta_1: 0.0, beta_2: 0.0, epsilon: 0.0 };
+        b.set("beta_1", beta_1)?;
+        b.set("beta_2", beta_2)?;
+        b.set("epsilon", epsilon)?;
+        Ok(b)
+    }
+
+    /// From constructor options, with Keras' defaults (0.9, 0.999, 1e-7).
+    pub fn from_options(o: &mut crate::registry::Options<'_>) -> crate::Result<Self> {
+        use crate::rules::{BETA_1, BETA_2, EPSILON};
+        Betas::new(o.number(&BETA_1), o.number(&BETA_2), o.number(&EPSILON))
+    }
+
+    pub fn get(&self, name: &str) -> Option<f32> {
+        match name {
+            "beta_1" => Some(self.beta_1),
+            "beta_2" => Some(self.beta_2),
+            "epsilon" => Some(self.epsilon),
+            _ => None,
+        }
+    }
+
+    /// Sets one of them (a finite number); unchanged on error.
+    pub fn set(&mut self, name: &str, value: f32) -> crate::Result<()> {
+        let v = super::finite(name, value)?;
+        match name {
+            "beta_1" => self.beta_1 = v,
+            "beta_2" => self.beta_2 = v,
+            "epsilon" => self.epsilon = v,
+            _ => return Err(crate::Error::UnknownHyperparameter { name: name.into() }),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_minus_py;
+
+    #[test]
+    fn one_minus_beta_is_computed_from_the_python_float() {
+        // Keras: float32(1 - 0.999) = 0.001, while 1 - 0.999f32 = 0.0009999871 in float32.
+        assert_eq!(one_minus_py(0.999), 0.001f32);
+        assert_ne!(1.0 - 0.999f32, 0.001f32);
+        assert_eq!(one_minus_py(0.9), 0.1f32);
+        assert_eq!(one_minus_py(0.0), 1.0);
+    }
+}

@@ -1,0 +1,159 @@
+//! Keras 3's SGD: `m = m*μ - g*lr`, then `x += m*μ - g*lr` (Nesterov) or `x += m`; without
+//! momentum `x -= g*lr`. The momentum slot exists when `momentum != 0`.
+
+use super::{densify, Dense, EntryKernel};
+use crate::drive;
+use crate::error::{Error, Result};
+use crate::lanes::Lanes;
+use crate::rules::{check, finite, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
+use crate::slot::f32_slots;
+use crate::step::clip::Identity;
+use crate::step::GradPrelude;
+
+const MOMENTUM: Hyper = Hyper::number("momentum", 0.0);
+const NESTEROV: Hyper = Hyper::flag("nesterov", false);
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Sgd {
+    momentum: f32,
+    nesterov: bool,
+    /// Fixed at construction (Keras builds the slot when `momentum != 0`).
+    use_momentum: bool,
+}
+
+impl Sgd {
+    pub fn new(momentum: f32, nesterov: bool) -> Result<Self> {
+        let mut s = Sgd { momentum: 0.0, nesterov, use_momentum: false };
+        s.set_hyper("momentum", momentum)?;
+        s.use_momentum = s.momentum != 0.0;
+        Ok(s)
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct SgdCoeffs {
+    lr: f32,
+    momentum: f32,
+}
+
+impl UpdateRule for Sgd {
+    const CLASS_NAME: &'static str = "SGD";
+    const LEARNING_RATE: f32 = 0.01;
+    const CONFIG: &'static [Hyper] = &[MOMENTUM, NESTEROV];
+    type Coeffs = SgdCoeffs;
+
+    fn from_options(o: &mut Options<'_>) -> Result<Self> {
+        Sgd::new(o.number(&MOMENTUM), o.flag(&NESTEROV))
+    }
+
+    fn slots(&self) -> Vec<SlotSpec> {
+        if self.use_momentum {
+            vec![SlotSpec::like_var("momentum", 0.0)]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn hyper_names(&self) -> &'static [&'static str] {
+        &["momentum"]
+    }
+
+    fn hyper(&self, name: &str) -> Option<f32> {
+        (name == "momentum").then_some(self.momentum)
+    }
+
+    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
+        match name {
+            "momentum" => {
+                let v = finite(name, value)?;
+                self.momentum = check(name, v, (0.0..=1.0).contains(&v), "`momentum` must be a float between [0, 1].".into())?;
+                Ok(())
+            }
+            _ => Err(Error::UnknownHyperparameter { name: name.into() }),
+        }
+    }
+
+    fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> SgdCoeffs {
+        SgdCoeffs { lr: ctx.lr, momentum: self.momentum }
+    }
+
+    fn apply_dense<P: GradPrelude>(&self, c: &SgdCoeffs, t: DenseStep<'_, P>) {
+        let k = Kernel { c: *c, nesterov: self.nesterov };
+        if self.use_momentum {
+            drive::update(t.pre, &Dense(&k), t.var, t.grad, f32_slots::<1>(t.slots))
+        } else {
+            drive::update(t.pre, &Dense(&k), t.var, t.grad, [])
+        }
+    }
+
+    fn apply_sparse(&self, c: &SgdCoeffs, t: SparseStep<'_>) {
+        // No squared term: the densified gradient is all there is.
+        let (g, _) = densify(&t, |_| 0.0);
+        let k = Kernel { c: *c, nesterov: self.nesterov };
+        if self.use_momentum {
+            drive::update(Identity, &Dense(&k), t.var, &g[..], f32_slots::<1>(t.slots))
+        } else {
+            drive::update(Identity, &Dense(&k), t.var, &g[..], [])
+        }
+    }
+
+    fn sums_duplicates(&self) -> bool {
+        false
+    }
+
+    fn global_clip_densifies(&self) -> bool {
+        true
+    }
+}
+
+struct Kernel {
+    c: SgdCoeffs,
+    nesterov: bool,
+}
+
+impl EntryKernel<0> for Kernel {
+    #[inline(always)]
+    fn entry<L: Lanes>(g: L) -> L {
+        g
+    }
+
+    #[inline(always)]
+    fn lanes<L: Lanes, const SPARSE: bool>(&self, x: L, g: L, _: L, s: [L; 0]) -> (L, [L; 0]) {
+        (x - g * L::splat(self.c.lr), s)
+    }
+}
+
+impl EntryKernel<1> for Kernel {
+    #[inline(always)]
+    fn entry<L: Lanes>(g: L) -> L {
+        g
+    }
+
+    #[inline(always)]
+    fn lanes<L: Lanes, const SPARSE: bool>(&self, x: L, g: L, _: L, [m]: [L; 1]) -> (L, [L; 1]) {
+        let (mu, lr) = (L::splat(self.c.momentum), L::splat(self.c.lr));
+        let m = m * mu - g * lr;
+        let dx = if self.nesterov { m * mu - g * lr } else { m };
+        (x + dx, [m])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::one_step::{close, run, slot, G, X};
+    use super::Sgd;
+
+    #[test]
+    fn one_step_with_nesterov_momentum_and_the_momentum_check() {
+        let (lr, mu) = (0.1f64, 0.9f32 as f64);
+        let (x, opt) = run(Sgd::new(0.9, true).unwrap(), 0.1);
+        let m = |i: usize| -lr * G[i] as f64;
+        close("momentum", slot(&opt, "momentum"), m);
+        close("var", &x, |i| X[i] as f64 + (mu * m(i) - lr * G[i] as f64));
+        let (x, _) = run(Sgd::new(0.0, true).unwrap(), 0.1);
+        close("var", &x, |i| X[i] as f64 - lr * G[i] as f64);
+        let e = Sgd::new(1.5, false).unwrap_err().to_string();
+        assert!(e.contains("`momentum` must be a float between [0, 1]."), "{e}");
+        assert!(Sgd::new(1.0, false).is_ok());
+    }
+}
