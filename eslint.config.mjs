@@ -1,14 +1,25 @@
-// ESLint over the TypeScript facade, the tests and the examples (flat config). Formatting is
-// Prettier's (.prettierrc.json); these rules catch mistakes, not style.
+// ESLint over the TypeScript facade, the tests, the examples, the benchmarks and the tools (flat
+// config). Formatting is Prettier's (.prettierrc.json); these rules catch mistakes, not style.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /** What every JavaScript host has (Node and browsers). */
 const shared = Object.fromEntries(
-  ['console', 'performance', 'URL', 'URLSearchParams', 'setTimeout', 'clearTimeout', 'structuredClone', 'TextEncoder', 'TextDecoder', 'fetch', 'globalThis', 'queueMicrotask'].map((g) => [
-    g,
-    'readonly',
-  ]),
+  [
+    'console',
+    'performance',
+    'URL',
+    'URLSearchParams',
+    'setTimeout',
+    'clearTimeout',
+    'structuredClone',
+    'TextEncoder',
+    'TextDecoder',
+    'fetch',
+    'globalThis',
+    'queueMicrotask',
+    'WebAssembly',
+  ].map((g) => [g, 'readonly']),
 );
 const node = Object.fromEntries(['process', 'Buffer'].map((g) => [g, 'readonly']));
 const browser = Object.fromEntries(['window', 'document', 'location', 'self', 'Worker', 'postMessage', 'requestAnimationFrame', 'addEventListener'].map((g) => [g, 'readonly']));

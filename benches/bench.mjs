@@ -10,6 +10,8 @@
 //   node --expose-gc benches/bench.mjs [--json out.json] [--quick] [--rounds N]
 //        [--sizes 64K,1M,16M] [--optimizers adam,sgd_momentum,rmsprop] [--no-extras] [--no-table]
 //        [--dist DIR]   (a built package other than ./dist, e.g. a copy while dist/ is rebuilt)
+//        [--engines simdopt-simd,native,...]  (only these engines: simdopt-simd, simdopt-scalar,
+//                          js, tfjs-cpu, tfjs-wasm, native, native128)
 //        [--baseline DIR]  (another built package raced as `simdopt simd@baseline`, e.g. the
 //                          previous commit's dist: before/after ratios from one run)
 //
@@ -362,8 +364,8 @@ async function tfjsEngine(backend) {
     },
     run({ steps }) {
       const ms = timed(state.step, steps);
-      // Both backends compute synchronously; reading one value makes sure of it.
-      state.v.dataSync().length;
+      // Both backends compute synchronously; reading the values makes sure of it.
+      state.v.dataSync();
       return ms;
     },
     free() {
@@ -390,11 +392,12 @@ function parseArgs(argv) {
     else if (k === '--sizes') a.sizes = argv[++i].split(',').map(parseSize);
     else if (k === '--optimizers') a.optimizers = argv[++i].split(',');
     else if (k === '--no-extras') a.extras = false;
+    else if (k === '--engines') a.engines = argv[++i].split(',');
     else if (k === '--no-table') a.main = false;
     else if (k === '--dist') a.dist = path.resolve(argv[++i]);
     else if (k === '--baseline') a.baseline = path.resolve(argv[++i]);
     else if (k === '--help' || k === '-h') {
-      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 24).join('\n'));
+      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 26).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
@@ -567,9 +570,10 @@ async function main() {
   const natives = compileNative();
   const engineNames = ['simdopt-simd', 'simdopt-scalar', 'js', 'tfjs-cpu', 'tfjs-wasm'];
   const engines = {};
-  for (const name of engineNames) engines[name] = new WorkerEngine(name);
+  const wanted = (name) => !args.engines || args.engines.includes(name.replace(/@baseline$/, ''));
+  for (const name of engineNames) if (wanted(name)) engines[name] = new WorkerEngine(name);
   if (args.baseline) engines['simdopt-simd@baseline'] = new WorkerEngine('simdopt-simd@baseline', args.baseline);
-  for (const [name, b] of Object.entries(natives)) engines[name] = new NativeEngine(name, b.bin);
+  for (const [name, b] of Object.entries(natives)) if (wanted(name)) engines[name] = new NativeEngine(name, b.bin);
   const info = {};
   for (const [name, e] of Object.entries(engines)) {
     try {

@@ -41,11 +41,14 @@ interface AppResult {
   backend: string;
   page: WorkloadResult;
   worker: WorkloadResult & { error?: string };
+  keras3: unknown;
 }
 
 let installed: Installed;
 let browser: Browser;
 let nodeResult: WorkloadResult;
+/** tests/bundlers/app/keras3.js (simdopt/keras3) in Node, from the installed package. */
+let nodeKeras3: unknown;
 /** A long run of each build's base64 (from its middle), to tell which build a file embeds. */
 const marker: Record<'simd' | 'scalar', string> = { simd: '', scalar: '' };
 const sizes: string[] = [];
@@ -69,6 +72,18 @@ beforeAll(async () => {
   copyFileSync(join(ROOT, 'tests', 'browser', 'workload.mjs'), join(installed.project, 'workload.mjs'));
   const out = await node(['--input-type=module', '-e', "const { run } = await import('./workload.mjs'); console.log(JSON.stringify(await run()));"], { cwd: installed.project });
   nodeResult = JSON.parse(out.stdout) as WorkloadResult;
+  copyFileSync(join(ROOT, 'tests', 'bundlers', 'app', 'keras3.js'), join(installed.project, 'keras3.mjs'));
+  const k3 = await node(
+    [
+      '--input-type=module',
+      '-e',
+      "const { ready } = await import('simdopt'); await ready(); const { runKeras3 } = await import('./keras3.mjs'); console.log(JSON.stringify(runKeras3()));",
+    ],
+    {
+      cwd: installed.project,
+    },
+  );
+  nodeKeras3 = JSON.parse(k3.stdout);
   browser = await launchBrowser();
 }, 120_000);
 
@@ -97,7 +112,7 @@ function writeApp(v: Variant, dir: string): void {
     const text = readFileSync(from, 'utf8');
     writeFileSync(join(dir, to), slim ? text.replace(/from 'simdopt'/g, "from 'simdopt/slim'") : text);
   };
-  for (const f of ['main.js', 'worker.js', 'index.html']) copy(join(app, f), f);
+  for (const f of ['main.js', 'worker.js', 'index.html', 'keras3.js']) copy(join(app, f), f);
   copy(join(app, v.init), 'init.js');
   copy(join(ROOT, 'tests', 'browser', 'workload.mjs'), 'workload.mjs');
 }
@@ -167,6 +182,9 @@ for (const v of VARIANTS) {
     expect(r.page).toEqual(nodeResult);
     expect(r.worker.error).toBeUndefined();
     expect(r.worker).toEqual(nodeResult);
+    // simdopt/keras3 in the bundle: Node's Keras 3 steps, bit for bit.
+    expect((nodeKeras3 as { names: string[] }).names[0]).toBe('adam_w/iteration');
+    expect(r.keras3).toEqual(nodeKeras3);
 
     // Error classes keep their names through minification; messages end with one period at most.
     expect(r.notReady).toMatchObject({ name: 'StateError', isClass: true, code: 'NotReady' });

@@ -29,6 +29,7 @@ import {
   WasmTensor,
 } from 'simdopt';
 import { rng } from './helpers/random';
+import { everyClass } from './helpers/registry';
 
 /** CRC32C bit by bit from its definition (reflected polynomial 0x82F63B78, initial value and
  * final xor 0xFFFFFFFF): the test's own reference, independent of the core's. */
@@ -70,24 +71,28 @@ beforeAll(async () => {
   await ready();
 });
 
-const CONFIGS: Array<[string, Record<string, unknown>]> = [
-  ['SGD', { learning_rate: 0.1 }],
-  ['SGD', { learning_rate: 0.1, momentum: 0.9 }],
-  ['SGD', { learning_rate: 0.1, momentum: 0.9, nesterov: true, clipnorm: 0.5 }],
-  ['RMSprop', { learning_rate: 0.01 }],
-  ['RMSprop', { learning_rate: 0.01, momentum: 0.5 }],
-  ['RMSprop', { learning_rate: 0.01, centered: true }],
-  ['RMSprop', { learning_rate: 0.01, centered: true, momentum: 0.5, clipvalue: 0.2 }],
-  ['Adam', { learning_rate: 0.01 }],
-  ['Adam', { learning_rate: 0.01, amsgrad: true, global_clipnorm: 1 }],
-  ['Adam', { learning_rate: 0.01, decay: 0.01 }],
-  ['Adagrad', { learning_rate: 0.1, initial_accumulator_value: 0.5 }],
-  ['Adadelta', { learning_rate: 1.0, rho: 0.9 }],
-  ['Adamax', { learning_rate: 0.01 }],
-  ['Nadam', { learning_rate: 0.01 }],
-  ['Ftrl', { learning_rate: 0.1, l1_regularization_strength: 0.01, l2_regularization_strength: 0.02, beta: 0.1 }],
-  ['Ftrl', { learning_rate: 0.1, learning_rate_power: -0.7, l2_shrinkage_regularization_strength: 0.05 }],
-];
+// Every registered class: these configs per class (its slot variants), or a learning rate alone.
+const CONFIGS = everyClass<Record<string, unknown>>(
+  {
+    SGD: [{ learning_rate: 0.1 }, { learning_rate: 0.1, momentum: 0.9 }, { learning_rate: 0.1, momentum: 0.9, nesterov: true, clipnorm: 0.5 }],
+    RMSprop: [
+      { learning_rate: 0.01 },
+      { learning_rate: 0.01, momentum: 0.5 },
+      { learning_rate: 0.01, centered: true },
+      { learning_rate: 0.01, centered: true, momentum: 0.5, clipvalue: 0.2 },
+    ],
+    Adam: [{ learning_rate: 0.01 }, { learning_rate: 0.01, amsgrad: true, global_clipnorm: 1 }, { learning_rate: 0.01, decay: 0.01 }],
+    Adagrad: [{ learning_rate: 0.1, initial_accumulator_value: 0.5 }],
+    Adadelta: [{ learning_rate: 1.0, rho: 0.9 }],
+    Adamax: [{ learning_rate: 0.01 }],
+    Nadam: [{ learning_rate: 0.01 }],
+    Ftrl: [
+      { learning_rate: 0.1, l1_regularization_strength: 0.01, l2_regularization_strength: 0.02, beta: 0.1 },
+      { learning_rate: 0.1, learning_rate_power: -0.7, l2_shrinkage_regularization_strength: 0.05 },
+    ],
+  },
+  [{ learning_rate: 0.01 }],
+);
 const SCHEDULED: Array<[string, Record<string, unknown>]> = [
   ['Adam', { learning_rate: serializeSchedule(new ExponentialDecay({ initialLearningRate: 0.05, decaySteps: 2, decayRate: 0.7 })) }],
   ['SGD', { learning_rate: serializeSchedule(new ExponentialDecay({ initialLearningRate: 0.1, decaySteps: 1, decayRate: 0.9, staircase: true })), momentum: 0.5 }],
@@ -367,7 +372,9 @@ describe('a damaged checkpoint is refused and changes nothing', () => {
     ['version 1 with a checksum (a damaged version field)', damage((c) => (c.version = 1)), ConfigError, /version 1 has no checksum/],
     ['a checksum inside the optimizer state', edit((c) => (c.optimizer.checksum = 'crc32c:00000000')), ConfigError, /no checksum of its own/],
     ['a getter in the checkpoint', damage((c) => Object.defineProperty(c, 'variables', { get: () => () => 0, enumerable: true })), ConfigError, /not JSON data/],
-    ['unknown class', edit((c) => (c.optimizer.class_name = 'Lion')), ConfigError, /Unknown optimizer: Lion/],
+    ['unknown class', edit((c) => (c.optimizer.class_name = 'NoSuchOptimizer')), ConfigError, /Unknown optimizer: NoSuchOptimizer/],
+    // A class only Keras 3 has, in a file this entry reads without simdopt/keras3 imported.
+    ['a Keras 3 class', edit((c) => (c.optimizer.class_name = 'Lion')), ConfigError, /only Keras 3 has Lion.*Import 'simdopt\/keras3'/],
     ['unknown config key', edit((c) => (c.optimizer.config.beta_9 = 1)), ConfigError, /beta_9/],
     ['config key __proto__', edit((c) => Object.defineProperty(c.optimizer.config, '__proto__', { value: { polluted: 1 }, enumerable: true })), ConfigError, /Unexpected keyword/],
     ['class with config keys it does not have', edit((c) => (c.optimizer.class_name = 'Adagrad')), ConfigError, /Unexpected keyword/],

@@ -32,6 +32,7 @@ import {
 import type { AdamConfig, FtrlConfig, SGDConfig, LearningRateSchedule } from 'simdopt';
 import { toTfjs } from 'simdopt/tfjs';
 import { node } from './helpers/process';
+import { CLASS_NAMES, classNamed, everyClass } from './helpers/registry';
 
 beforeAll(async () => {
   await ready();
@@ -39,35 +40,51 @@ beforeAll(async () => {
 });
 
 describe('positional constructor arguments, in Keras order', () => {
-  const cases: Array<[string, () => Optimizer, () => Optimizer]> = [
-    ['SGD', () => new SGD(0.1, 0.9, true, 'sgd'), () => new SGD({ learningRate: 0.1, momentum: 0.9, nesterov: true, name: 'sgd' })],
-    ['RMSprop', () => new RMSprop(0.01, 0.8, 0.5, 1e-3, true), () => new RMSprop({ learningRate: 0.01, rho: 0.8, momentum: 0.5, epsilon: 1e-3, centered: true })],
-    ['Adam', () => new Adam(0.01, 0.8, 0.99, 1e-3, true), () => new Adam({ learningRate: 0.01, beta1: 0.8, beta2: 0.99, epsilon: 1e-3, amsgrad: true })],
-    ['Adagrad', () => new Adagrad(0.01, 0.2, 1e-3), () => new Adagrad({ learningRate: 0.01, initialAccumulatorValue: 0.2, epsilon: 1e-3 })],
-    ['Adadelta', () => new Adadelta(1, 0.9, 1e-6), () => new Adadelta({ learningRate: 1, rho: 0.9, epsilon: 1e-6 })],
-    ['Adamax', () => new Adamax(0.002, 0.8, 0.99, 1e-3), () => new Adamax({ learningRate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1e-3 })],
-    ['Nadam', () => new Nadam(0.002, 0.8, 0.99, 1e-3), () => new Nadam({ learningRate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1e-3 })],
-    // Keras' Ftrl puts `name` before l2 shrinkage and beta.
-    [
-      'Ftrl',
-      () => new Ftrl(0.05, -0.6, 0.2, 0.01, 0.02, 'f', 0.03, 0.1),
-      () =>
-        new Ftrl({
-          learningRate: 0.05,
-          learningRatePower: -0.6,
-          initialAccumulatorValue: 0.2,
-          l1RegularizationStrength: 0.01,
-          l2RegularizationStrength: 0.02,
-          name: 'f',
-          l2ShrinkageRegularizationStrength: 0.03,
-          beta: 0.1,
-        }),
-    ],
-  ];
-  test.each(cases)('%s: positional arguments make the same optimizer as the options object', (_, positional, named) => {
+  // Keras' positional signature of each class, spelled out (the order is the point); a class not
+  // listed is checked by the next test only.
+  const cases = everyClass<[() => Optimizer, () => Optimizer]>(
+    {
+      SGD: [[() => new SGD(0.1, 0.9, true, 'sgd'), () => new SGD({ learningRate: 0.1, momentum: 0.9, nesterov: true, name: 'sgd' })]],
+      RMSprop: [[() => new RMSprop(0.01, 0.8, 0.5, 1e-3, true), () => new RMSprop({ learningRate: 0.01, rho: 0.8, momentum: 0.5, epsilon: 1e-3, centered: true })]],
+      Adam: [[() => new Adam(0.01, 0.8, 0.99, 1e-3, true), () => new Adam({ learningRate: 0.01, beta1: 0.8, beta2: 0.99, epsilon: 1e-3, amsgrad: true })]],
+      Adagrad: [[() => new Adagrad(0.01, 0.2, 1e-3), () => new Adagrad({ learningRate: 0.01, initialAccumulatorValue: 0.2, epsilon: 1e-3 })]],
+      Adadelta: [[() => new Adadelta(1, 0.9, 1e-6), () => new Adadelta({ learningRate: 1, rho: 0.9, epsilon: 1e-6 })]],
+      Adamax: [[() => new Adamax(0.002, 0.8, 0.99, 1e-3), () => new Adamax({ learningRate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1e-3 })]],
+      Nadam: [[() => new Nadam(0.002, 0.8, 0.99, 1e-3), () => new Nadam({ learningRate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1e-3 })]],
+      // Keras' Ftrl puts `name` before l2 shrinkage and beta.
+      Ftrl: [
+        [
+          () => new Ftrl(0.05, -0.6, 0.2, 0.01, 0.02, 'f', 0.03, 0.1),
+          () =>
+            new Ftrl({
+              learningRate: 0.05,
+              learningRatePower: -0.6,
+              initialAccumulatorValue: 0.2,
+              l1RegularizationStrength: 0.01,
+              l2RegularizationStrength: 0.02,
+              name: 'f',
+              l2ShrinkageRegularizationStrength: 0.03,
+              beta: 0.1,
+            }),
+        ],
+      ],
+    },
+    [],
+  );
+  test.each(cases)('%s: positional arguments make the same optimizer as the options object', (_, [positional, named]) => {
     const a = positional();
     const b = named();
     expect(a.getConfig()).toEqual(b.getConfig());
+    a.dispose();
+    b.dispose();
+  });
+
+  test.each(CLASS_NAMES)('%s: the learning rate is the first positional argument', (name) => {
+    const cls = classNamed(name);
+    const a = new cls(0.05 as never);
+    const b = new cls({ learningRate: 0.05 });
+    expect(a.getConfig()).toEqual(b.getConfig());
+    expect(a.getConfig().learning_rate).toBe(0.05);
     a.dispose();
     b.dispose();
   });

@@ -158,7 +158,7 @@ describe('deserializeSchedule', () => {
     expect(s).toEqual({ module: null, class_name: 'Halving', config: { rate: 0.5 }, registered_name: 'Halving' });
     expect(() => deserializeSchedule(s)).toThrow("Could not locate class 'Halving'");
     expect(deserializeSchedule(s, { Halving }).call(1)).toBe(0.25);
-    registerSchedule(Halving, 'Halving');
+    registerSchedule(Halving as unknown as typeof LearningRateSchedule, 'Halving');
     expect(deserializeSchedule(s)).toBeInstanceOf(Halving);
   });
 

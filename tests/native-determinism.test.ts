@@ -6,33 +6,38 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, node, requireBuilt, runOk, which } from './helpers/process';
 import { rng } from './helpers/random';
+import { classNamed, everyClass } from './helpers/registry';
 
-const FLAGS = new Set(['nesterov', 'amsgrad', 'centered']);
-
-const CONFIGS: Array<[string, Record<string, number | boolean>]> = [
-  ['SGD', { learning_rate: 0.1 }],
-  ['SGD', { learning_rate: 0.1, momentum: 0.9 }],
-  ['SGD', { learning_rate: 0.1, momentum: 0.9, nesterov: true, clipnorm: 0.5 }],
-  ['RMSprop', { learning_rate: 0.01 }],
-  ['RMSprop', { learning_rate: 0.01, momentum: 0.9 }],
-  ['RMSprop', { learning_rate: 0.01, centered: true }],
-  ['RMSprop', { learning_rate: 0.01, centered: true, momentum: 0.5, clipvalue: 0.1 }],
-  ['Adam', { learning_rate: 0.01 }],
-  ['Adam', { learning_rate: 0.01, amsgrad: true }],
-  ['Adam', { learning_rate: 0.01, amsgrad: true, global_clipnorm: 1 }],
-  ['Adam', { learning_rate: 0.01, decay: 0.05, clipnorm: 0.3 }],
-  ['Adagrad', { learning_rate: 0.1 }],
-  ['Adagrad', { learning_rate: 0.1, initial_accumulator_value: 0.5, clipvalue: 0.2 }],
-  ['Adadelta', { learning_rate: 1.0, rho: 0.9 }],
-  ['Adamax', { learning_rate: 0.01 }],
-  ['Adamax', { learning_rate: 0.01, beta_1: 0.5, global_clipnorm: 0.5 }],
-  ['Nadam', { learning_rate: 0.01 }],
-  ['Nadam', { learning_rate: 0.01, decay: 0.2, clipnorm: 1 }],
-  ['Ftrl', { learning_rate: 0.1 }],
-  ['Ftrl', { learning_rate: 0.1, l1_regularization_strength: 0.01, l2_regularization_strength: 0.02, beta: 0.1 }],
-  ['Ftrl', { learning_rate: 0.1, learning_rate_power: -0.7, l2_shrinkage_regularization_strength: 0.05 }],
-  ['Ftrl', { learning_rate: 0.05, learning_rate_power: 0, decay: 0.3 }],
-];
+// Every registered class: these configs per class (slot variants, clipping, decay), or a
+// learning rate alone.
+const CONFIGS = everyClass<Record<string, number | boolean>>(
+  {
+    SGD: [{ learning_rate: 0.1 }, { learning_rate: 0.1, momentum: 0.9 }, { learning_rate: 0.1, momentum: 0.9, nesterov: true, clipnorm: 0.5 }],
+    RMSprop: [
+      { learning_rate: 0.01 },
+      { learning_rate: 0.01, momentum: 0.9 },
+      { learning_rate: 0.01, centered: true },
+      { learning_rate: 0.01, centered: true, momentum: 0.5, clipvalue: 0.1 },
+    ],
+    Adam: [
+      { learning_rate: 0.01 },
+      { learning_rate: 0.01, amsgrad: true },
+      { learning_rate: 0.01, amsgrad: true, global_clipnorm: 1 },
+      { learning_rate: 0.01, decay: 0.05, clipnorm: 0.3 },
+    ],
+    Adagrad: [{ learning_rate: 0.1 }, { learning_rate: 0.1, initial_accumulator_value: 0.5, clipvalue: 0.2 }],
+    Adadelta: [{ learning_rate: 1.0, rho: 0.9 }],
+    Adamax: [{ learning_rate: 0.01 }, { learning_rate: 0.01, beta_1: 0.5, global_clipnorm: 0.5 }],
+    Nadam: [{ learning_rate: 0.01 }, { learning_rate: 0.01, decay: 0.2, clipnorm: 1 }],
+    Ftrl: [
+      { learning_rate: 0.1 },
+      { learning_rate: 0.1, l1_regularization_strength: 0.01, l2_regularization_strength: 0.02, beta: 0.1 },
+      { learning_rate: 0.1, learning_rate_power: -0.7, l2_shrinkage_regularization_strength: 0.05 },
+      { learning_rate: 0.05, learning_rate_power: 0, decay: 0.3 },
+    ],
+  },
+  [{ learning_rate: 0.01 }],
+);
 const LENGTHS = [1, 3, 4, 5, 7, 8, 9, 17, 33, 100];
 const STEPS = 6;
 
@@ -83,41 +88,17 @@ function makeSpec(): { cases: SpecCase[] } {
         steps.push([...dense, { indices: idx, values: hex(values(rand, idx.length * 5, nonfinite)) }, { indices: idx2, values: hex(values(rand, idx2.length * 3, nonfinite)) }]);
       }
       const options = Object.entries(config).map(([k, v]) => [k, typeof v === 'boolean' ? (v ? 1 : 0) : v] as [string, number]);
-      for (const k of Object.keys(config)) if (FLAGS.has(k) !== (typeof config[k] === 'boolean')) throw new Error(`flag ${k}`);
+      // Flags (boolean defaults in the class's spec) cross as 0/1: the test data must say which.
+      const flags = new Set(classNamed(cls).spec.config.flatMap(([k, d]) => (typeof d === 'boolean' ? [k] : [])));
+      for (const k of Object.keys(config)) if (flags.has(k) !== (typeof config[k] === 'boolean')) throw new Error(`flag ${k}`);
       cases.push({ name: `${cls} ${JSON.stringify(config)}${nonfinite ? ' non-finite' : ''}`, class_name: cls, config, options, variables, steps });
     }
   }
   return { cases };
 }
 
-// The wasm side: the public API of dist/, one build per process.
-const SCRIPT = String.raw`
-const { ready, backend, deserialize, Variable, IndexedSlices } = await import(process.env.SIMDOPT_DIST);
-await ready({ backend: process.env.SIMDOPT_BACKEND });
-let input = '';
-for await (const chunk of process.stdin) input += chunk;
-const spec = JSON.parse(input);
-const unhex = (s) => new Float32Array(Uint32Array.from({ length: s.length / 8 }, (_, i) => parseInt(s.slice(8 * i, 8 * i + 8), 16)).buffer);
-const hex = (a) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length), (x) => x.toString(16).padStart(8, '0')).join('');
-const out = [];
-for (const c of spec.cases) {
-  try {
-    const opt = deserialize({ class_name: c.class_name, config: c.config });
-    const vars = c.variables.map((v) => new Variable(unhex(v.initial), { shape: v.shape, name: v.name }));
-    const steps = [];
-    for (const step of c.steps) {
-      opt.applyGradients(step.map((g, i) => [g === null ? null : 'dense' in g ? unhex(g.dense) : new IndexedSlices(unhex(g.values), g.indices, vars[i].shape), vars[i]]));
-      steps.push({ variables: vars.map((v) => hex(v.read())), weights: opt.getWeights().slice(1).map(hex), iterations: opt.iterations });
-    }
-    out.push({ name: c.name, steps, weight_names: opt.getWeightNames(), flavor: backend() });
-    opt.dispose();
-    vars.forEach((v) => v.dispose());
-  } catch (e) {
-    out.push({ name: c.name, error: String(e && e.message) });
-  }
-}
-console.log(JSON.stringify({ cases: out }));
-`;
+// The wasm side: the public API of dist/, one build per process (shared with tools/bitcompare).
+const WASM_RUNNER = join(ROOT, 'tools', 'bitcompare', 'wasm-trajectory.mjs');
 
 interface Result {
   name: string;
@@ -128,7 +109,7 @@ interface Result {
 }
 
 async function wasm(build: string, spec: string): Promise<Result[]> {
-  const r = await node(['--input-type=module', '-e', SCRIPT], {
+  const r = await node([WASM_RUNNER], {
     env: { SIMDOPT_DIST: pathToFileURL(join(ROOT, 'dist', 'index.js')).href, SIMDOPT_BACKEND: build },
     input: spec,
     timeoutMs: 60_000,

@@ -38,6 +38,9 @@ describe('the tarball', () => {
       'LICENSE-APACHE',
       'dist/index.js',
       'dist/slim.js',
+      'dist/keras3/index.js',
+      'dist/keras3/index.d.ts',
+      'dist/cjs/keras3/index.d.ts',
       'dist/wasm/simdopt-simd.wasm',
       'dist/wasm/simdopt-scalar.wasm',
       'dist/index.d.ts',
@@ -108,6 +111,10 @@ describe('the tarball', () => {
     expect(await bundle("import 'simdopt/tfjs';")).toMatch(/registerClass/);
     // ...while the rest stays tree-shakable: importing the main entry for nothing bundles nothing.
     expect((await bundle("import 'simdopt';")).trim()).toBe('');
+    // `import 'simdopt/keras3'` alone hands the root deserialize its Keras 3 loader (sideEffects
+    // lists it too), and the root entry bundles none of the Keras 3 family.
+    expect(await bundle("import 'simdopt/keras3';")).toMatch(/keras\.optimizers/);
+    expect(await bundle("import { deserialize } from 'simdopt'; console.log(deserialize);")).not.toMatch(/originally built with/);
   });
 
   test('every relative import of the shipped .js and .d.ts files resolves inside the tarball', () => {
@@ -198,6 +205,38 @@ describe('installed into a fresh project', () => {
     expect(out.stderr).toBe('');
   });
 
+  test("an ES module imports simdopt/keras3 and gets Keras 3's numbers (Lion.json, AdamW.json), and the root entry then reads Keras 3 configs", async () => {
+    const fixture = (name: string) => join(ROOT, 'tests', 'fixtures', 'keras3', 'optimizers', name);
+    writeFileSync(
+      join(project, 'keras3.mjs'),
+      `
+      import { readFileSync } from 'node:fs';
+      import { ready, Variable, deserialize as rootDeserialize } from 'simdopt';
+      import { deserialize, serialize } from 'simdopt/keras3';
+      await ready();
+      const f32 = (xs) => Float32Array.from(Array.isArray(xs) ? xs : [xs], (x) => (typeof x === 'number' ? x : Number(x)));
+      let worst = 0;
+      for (const file of ${JSON.stringify([fixture('Lion.json'), fixture('AdamW.json')])}) {
+        const c = JSON.parse(readFileSync(file, 'utf8')).cases[0];
+        const opt = deserialize(c.optimizer);
+        const vars = c.variables.map((v) => new Variable(f32(v.initial), { shape: v.shape, name: v.path }));
+        for (const step of c.steps) {
+          opt.applyGradients(step.gradients.map((g, i) => [g && f32(g.dense), vars[i]]));
+          step.variables.forEach((want, i) => vars[i].read().forEach((x, j) => (worst = Math.max(worst, Math.abs(x - want[j]) / Math.max(1, Math.abs(want[j]))))));
+        }
+        const back = rootDeserialize(JSON.parse(JSON.stringify(serialize(opt))));
+        if (back.className !== opt.className) throw new Error('root deserialize: ' + back.className);
+      }
+      console.log(JSON.stringify({ worst, resolved: import.meta.resolve('simdopt/keras3') }));
+      `,
+    );
+    const out = await node(['keras3.mjs'], { cwd: project });
+    const r = JSON.parse(out.stdout) as { worst: number; resolved: string };
+    expect(r.resolved).toBe(`file://${join(project, 'node_modules', 'simdopt', 'dist', 'keras3', 'index.js')}`);
+    expect(r.worst).toBeLessThanOrEqual(1e-5);
+    expect(out.stderr).toBe('');
+  });
+
   test('CommonJS require() behaves as documented for this Node', async () => {
     writeFileSync(
       join(project, 'main.cjs'),
@@ -235,6 +274,8 @@ describe('installed into a fresh project', () => {
       `
       import { ready, backend, Variable, Adam, SGD, IndexedSlices, ExponentialDecay, deserialize, ShapeError } from 'simdopt';
       import type { Backend, AdamOptions, AdamConfig, Optimizer } from 'simdopt';
+      import { AdamW, CosineDecay, serialize as serializeKeras3 } from 'simdopt/keras3';
+      import type { AdamWOptions, Keras3BaseConfig } from 'simdopt/keras3';
 
       export async function main(): Promise<number> {
         const loaded: Backend = await ready({ backend: 'auto' });
@@ -258,7 +299,13 @@ describe('installed into a fresh project', () => {
         new Adam(0.01, 0.9, 0.999, 1e-7, 'yes');
         // @ts-expect-error the build is 'simd', 'scalar' or 'auto'
         await ready({ backend: 'gpu' });
-        return values[0] + loaded.length + (b ?? '').length + same.iterations + (error ? 1 : 0) + beta1;
+        const k3options: AdamWOptions = { learningRate: new CosineDecay({ initialLearningRate: 0, decaySteps: 100, warmupTarget: 1e-3, warmupSteps: 10 }), useEma: true };
+        const adamw = new AdamW(k3options);
+        const k3config: Keras3BaseConfig = adamw.getConfig();
+        // @ts-expect-error Keras 3's weight decay is a number, a schedule or a function
+        new AdamW({ weightDecay: 'lots' });
+        const asRoot: Optimizer = adamw;
+        return values[0] + loaded.length + (b ?? '').length + same.iterations + (error ? 1 : 0) + beta1 + k3config.ema_momentum + asRoot.iterations + serializeKeras3(adamw).class_name.length;
       }
       `,
     );
@@ -294,9 +341,10 @@ describe('installed into a fresh project', () => {
       import { ready as readySlim } from 'simdopt/slim';
       import type { toTfjs } from 'simdopt/tfjs'; // (types only: @tensorflow/tfjs-core is not installed here)
       import { WorkerMirroredStrategy, splitBatch } from 'simdopt/distribute';
+      import { Lion } from 'simdopt/keras3';
 
       export type ToTfjs = typeof toTfjs;
-      export const entryPoints = [readySlim, WorkerMirroredStrategy, splitBatch].map((f) => typeof f);
+      export const entryPoints = [readySlim, WorkerMirroredStrategy, splitBatch, Lion].map((f) => typeof f);
       async function main(): Promise<void> {
         const backend: Backend = await ready();
         const options: AdamOptions = { learningRate: 0.1 };
@@ -324,7 +372,12 @@ describe('installed into a fresh project', () => {
     const features = (await node(['-p', 'process.features.require_module === true'])).stdout.trim();
     if (features === 'true') {
       const out = await node(['out/check.js'], { cwd: app });
-      expect(JSON.parse(out.stdout)).toEqual({ backend: 'simd', value: Math.fround(9.900001), stateError: 'function', entryPoints: ['function', 'function', 'function'] });
+      expect(JSON.parse(out.stdout)).toEqual({
+        backend: 'simd',
+        value: Math.fround(9.900001),
+        stateError: 'function',
+        entryPoints: ['function', 'function', 'function', 'function'],
+      });
     }
   });
 

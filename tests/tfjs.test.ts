@@ -6,8 +6,9 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { iris } from './helpers/iris';
-import { ready, Adam, SGD, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Ftrl, ExponentialDecay, Variable, StateError, Optimizer } from 'simdopt';
+import { ready, Adam, SGD, ExponentialDecay, Variable, StateError, Optimizer } from 'simdopt';
 import { toTfjs, TfjsOptimizer, tfjsGradients, tfjsGradientSource } from 'simdopt/tfjs';
+import { classNamed, everyClass } from './helpers/registry';
 
 const require = createRequire(import.meta.url);
 setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
@@ -161,6 +162,40 @@ describe.each(['cpu', 'wasm'])('tfjs %s backend', (backendName) => {
     tf.dispose([u, v, g, gv, zero]);
   });
 
+  test('write-back: in place on cpu (same buffer), never into memory another tensor shares; matMul sees every update', () => {
+    const opt = toTfjs(new SGD({ learningRate: 0.5 }));
+    const w = tf.variable(
+      tf.tensor2d([
+        [1, 0],
+        [0, 1],
+      ]),
+      true,
+      `wb_${backendName}`,
+    );
+    const g = tf.ones([2, 2]);
+    const x = tf.tensor2d([[1, 2]]);
+    let ids = 0;
+    let last: unknown;
+    for (let s = 1; s <= 3; s++) {
+      opt.applyGradients({ [w.name]: g });
+      if (w.dataId !== last) ids++;
+      last = w.dataId;
+      // w = I - 0.5 s, so x · w = [1 - 1.5 s, 2 - 1.5 s] (tfjs-wasm caches matMul weights per tensor).
+      const y = tf.matMul(x, w);
+      expect(Array.from(y.dataSync())).toEqual([1 - 1.5 * s, 2 - 1.5 * s]);
+      y.dispose();
+    }
+    // cpu: one new buffer (the first step's, which the variable then holds alone), then in place.
+    if (backendName === 'cpu') expect(ids).toBe(1);
+    // A tensor that shares the variable's memory (a reshape) keeps its values.
+    const shared = tf.reshape(w, [4]);
+    opt.applyGradients({ [w.name]: g });
+    expect(Array.from(shared.dataSync())).toEqual([-0.5, -1.5, -1.5, -0.5]);
+    expect(Array.from(w.dataSync())).toEqual([-1, -2, -2, -1]);
+    opt.dispose();
+    tf.dispose([w, g, x, shared]);
+  });
+
   test('tfjsGradients feeds simdopt’s own API', () => {
     const x = tf.variable(tf.tensor1d([3, -4]), true, `x_${backendName}`);
     const sv = new Variable(x.dataSync() as Float32Array, { shape: [2], name: 'x' });
@@ -248,18 +283,19 @@ describe('every simdopt optimizer through model.fit, save and load (cpu)', () =>
     await tf.setBackend('cpu');
   });
 
-  const makers: Array<[string, () => Optimizer]> = [
-    ['SGD nesterov', () => new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true })],
-    ['RMSprop centered', () => new RMSprop({ learningRate: 0.01, momentum: 0.5, centered: true })],
-    ['Adagrad', () => new Adagrad({ learningRate: 0.1 })],
-    ['Adadelta', () => new Adadelta({ learningRate: 1.0 })],
-    ['Adamax', () => new Adamax({ learningRate: 0.01 })],
-    ['Nadam', () => new Nadam({ learningRate: 0.01 })],
-    [
-      'Ftrl l1 l2 shrinkage',
-      () => new Ftrl({ learningRate: 0.1, l1RegularizationStrength: 0.001, l2RegularizationStrength: 0.001, l2ShrinkageRegularizationStrength: 0.001, beta: 0.1 }),
-    ],
-  ];
+  // Every registered class: these options per class (slot variants; Adadelta moves only with a
+  // learning rate of 1), or a learning rate alone. Adam's model.fit and save/load are above.
+  const makers = everyClass<[string, Record<string, unknown>]>(
+    {
+      SGD: [['nesterov', { learningRate: 0.05, momentum: 0.9, nesterov: true }]],
+      RMSprop: [['centered', { learningRate: 0.01, momentum: 0.5, centered: true }]],
+      Adam: [],
+      Adagrad: [['', { learningRate: 0.1 }]],
+      Adadelta: [['', { learningRate: 1.0 }]],
+      Ftrl: [['l1 l2 shrinkage', { learningRate: 0.1, l1RegularizationStrength: 0.001, l2RegularizationStrength: 0.001, l2ShrinkageRegularizationStrength: 0.001, beta: 0.1 }]],
+    },
+    [['', { learningRate: 0.01 }]],
+  ).map(([cls, [variant, options]]): [string, () => Optimizer] => [variant ? `${cls} ${variant}` : cls, () => new (classNamed(cls))(options)]);
   test.each(makers)('%s: trains, and resumes after save/load exactly', async (_name, make) => {
     const { xs, ys } = iris();
     const fit = { epochs: 2, batchSize: 50, shuffle: false, verbose: 0 as const };

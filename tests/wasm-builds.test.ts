@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import wabtInit from 'wabt';
 import { ROOT, node, requireBuilt } from './helpers/process';
+import { CLASS_NAMES } from './helpers/registry';
 
 type Build = 'simd' | 'scalar';
 
@@ -130,24 +131,18 @@ describe('disassembly', () => {
 // with some NaN/±Infinity/huge ones; it prints every variable and weight as f32 bits (hex), so
 // NaN payloads and -0 compare exactly.
 
-/** Keras class names to try: the TF 2.4 set, plus any class with a fixture file. */
+/** Keras class names to try: the registry's (TF 2.4's), plus any class with a fixture file. */
 const CANDIDATES = [
   ...new Set([
-    'SGD',
-    'RMSprop',
-    'Adam',
-    'Adagrad',
-    'Adadelta',
-    'Adamax',
-    'Nadam',
-    'Ftrl',
+    ...CLASS_NAMES,
     ...readdirSync(join(ROOT, 'tests', 'fixtures', 'tf24', 'optimizers'))
       .filter((f) => f.endsWith('.json') && !f.startsWith('_'))
       .map((f) => f.replace(/\.json$/, '')),
   ]),
 ];
 
-/** Extra Keras configs per class (on top of the common ones), in Keras' snake_case. */
+/** Extra Keras configs per class (on top of the common ones), in Keras' snake_case; a class not
+ * listed runs the common ones only. */
 const VARIANTS: Record<string, Array<Record<string, unknown>>> = {
   SGD: [{ momentum: 0.9 }, { momentum: 0.9, nesterov: true }, { momentum: 0.5, nesterov: true, clipnorm: 0.5 }],
   Adam: [{ amsgrad: true }, { amsgrad: true, clipnorm: 0.5 }, { beta_1: 0.5, beta_2: 0.9, epsilon: 1e-3 }],

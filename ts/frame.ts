@@ -9,6 +9,8 @@ export const KIND_NONE = 0;
 export const KIND_DENSE_STAGED = 1;
 export const KIND_DENSE_TENSOR = 2;
 export const KIND_SPARSE = 3;
+/** A dense gradient not in the frame, which the core pulls a chunk at a time (ts/optimizer/stream.ts). */
+export const KIND_DENSE_STREAMED = 4;
 
 /** Word offsets (commands, values, indices are u32/f32/i32 indexes into the heap views). */
 export interface FrameLayout {

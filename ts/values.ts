@@ -77,6 +77,28 @@ export function typedArrayBuffer(x: ArrayBufferView): { buffer: ArrayBufferLike;
   return { buffer: BUFFER.call(x) as ArrayBufferLike, byteOffset: BYTE_OFFSET.call(x) as number };
 }
 
+/** A new Float32Array over `length` elements of Float32Array `x` from its element `offset` (the
+ * same memory, read through the internal slots: no user code runs). */
+export function float32Window(x: Float32Array, offset: number, length: number): Float32Array {
+  return new Float32Array(BUFFER.call(x) as ArrayBufferLike, (BYTE_OFFSET.call(x) as number) + 4 * offset, length);
+}
+
+const ARRAY_BUFFER_BYTE_LENGTH = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get!;
+
+/** Whether the memory of typed array `x` is an ArrayBuffer other than `except`: not a
+ * SharedArrayBuffer (another thread may write it at any time) and not that buffer. */
+export function ownsPlainBuffer(x: ArrayBufferView, except: ArrayBufferLike): boolean {
+  const buffer = BUFFER.call(x) as ArrayBufferLike;
+  if (buffer === except) return false;
+  try {
+    // The intrinsic getter throws for anything but an ArrayBuffer (a SharedArrayBuffer too).
+    ARRAY_BUFFER_BYTE_LENGTH.call(buffer);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether the buffer of a typed array has been detached (transferred). */
 export function isDetached(x: ArrayBufferView): boolean {
   const buffer = BUFFER.call(x) as ArrayBuffer & { detached?: boolean };

@@ -19,12 +19,13 @@ export function applyExclusion(c: Keras3Case, opt: Optimizer, vars: Variable[]):
 }
 
 /** A subject stepping `deserialize(case.optimizer)` through the package. */
-export function keras3Subject(c: Keras3Case): Keras3Subject & { optimizer: Optimizer; vars: Variable[] } {
-  const opt = deserialize(c.optimizer as Parameters<typeof deserialize>[0]);
+export function keras3Subject(c: Keras3Case, { build = true } = {}): Keras3Subject & { optimizer: Optimizer; vars: Variable[] } {
+  const opt = deserialize(c.optimizer as Parameters<typeof deserialize>[0]) as Optimizer;
   const vars = keras3Variables(c);
   applyExclusion(c, opt, vars);
-  // Keras's generator builds the optimizer on the variables first (the paths are compared then).
-  opt.build(vars);
+  // Keras's generator builds the optimizer on the variables first (the paths are compared then);
+  // without it, the first applyGradients builds it on the variables it is given.
+  if (build) opt.build(vars);
   return {
     optimizer: opt,
     vars,

@@ -17,7 +17,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const FLAGS = new Set(['nesterov', 'amsgrad', 'centered']);
+// The TF 2.4 classes and their flags (boolean config defaults), from the registry's copy.
+const TF24 = JSON.parse(readFileSync(join(ROOT, 'tools', 'fixtures', 'registry.json'), 'utf8')).filter((c) => c.family === 'tf24');
+const FLAGS = new Set(TF24.flatMap((c) => c.config.filter(([, d]) => typeof d === 'boolean').map(([k]) => k)));
 const hexOf = (xs) => Array.from(new Uint32Array(Float32Array.from(xs).buffer), (x) => x.toString(16).padStart(8, '0')).join('');
 
 function rng(seed) {
@@ -62,7 +64,7 @@ const RANDOM_CONFIGS = [
 function makeSpec() {
   const cases = [];
   const dir = join(ROOT, 'tests', 'fixtures', 'tf24', 'optimizers');
-  for (const file of ['SGD', 'RMSprop', 'Adam', 'Adagrad', 'Adadelta', 'Adamax', 'Nadam', 'Ftrl', '_base_features']) {
+  for (const file of [...TF24.map((c) => c.class_name), '_base_features']) {
     for (const c of JSON.parse(readFileSync(join(dir, `${file}.json`), 'utf8')).cases) {
       const { name, ...config } = c.optimizer.config;
       void name;
@@ -92,7 +94,11 @@ function makeSpec() {
         const dense = lengths.map((n) => (t === 0 && n === 33 ? null : { dense: hexOf(randomValues(rand, n, nonfinite)) }));
         const idx = t === 3 ? [] : [0, 2, 2, 5, 0, Math.floor(rand() * 6)];
         const idx2 = [6, 1, 6, 6, Math.floor(rand() * 7)];
-        steps.push([...dense, { indices: idx, values: hexOf(randomValues(rand, idx.length * 5, nonfinite)) }, { indices: idx2, values: hexOf(randomValues(rand, idx2.length, nonfinite)) }]);
+        steps.push([
+          ...dense,
+          { indices: idx, values: hexOf(randomValues(rand, idx.length * 5, nonfinite)) },
+          { indices: idx2, values: hexOf(randomValues(rand, idx2.length, nonfinite)) },
+        ]);
       }
       for (const k of Object.keys(config)) if (FLAGS.has(k) !== (typeof config[k] === 'boolean')) throw new Error(`flag ${k}`);
       const options = Object.entries(config).map(([k, v]) => [k, typeof v === 'boolean' ? (v ? 1 : 0) : v]);
@@ -102,41 +108,15 @@ function makeSpec() {
   return { cases };
 }
 
-// The wasm side: the public API of a dist/ build.
-const WASM_SCRIPT = String.raw`
-const { ready, backend, deserialize, Variable, IndexedSlices } = await import(process.env.SIMDOPT_DIST);
-await ready({ backend: process.env.SIMDOPT_BACKEND });
-let input = '';
-for await (const chunk of process.stdin) input += chunk;
-const spec = JSON.parse(input);
-const unhex = (s) => new Float32Array(Uint32Array.from({ length: s.length / 8 }, (_, i) => parseInt(s.slice(8 * i, 8 * i + 8), 16)).buffer);
-const hex = (a) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length), (x) => x.toString(16).padStart(8, '0')).join('');
-const out = [];
-for (const c of spec.cases) {
-  try {
-    const opt = deserialize({ class_name: c.class_name, config: c.config });
-    const vars = c.variables.map((v) => new Variable(unhex(v.initial), { shape: v.shape, name: v.name }));
-    const steps = [];
-    for (const step of c.steps) {
-      opt.applyGradients(step.map((g, i) => [g === null ? null : 'dense' in g ? unhex(g.dense) : new IndexedSlices(unhex(g.values), g.indices, vars[i].shape), vars[i]]));
-      steps.push({ variables: vars.map((v) => hex(v.read())), weights: opt.getWeights().slice(1).map(hex), iterations: opt.iterations });
-    }
-    out.push({ name: c.name, steps, weight_names: opt.getWeightNames(), flavor: backend() });
-    opt.dispose();
-    vars.forEach((v) => v.dispose());
-  } catch (e) {
-    out.push({ name: c.name, error: String(e && e.message) });
-  }
-}
-console.log(JSON.stringify({ cases: out }));
-`;
+// The wasm side: the public API of a dist/ build (wasm-trajectory.mjs, shared with the jest test).
+const WASM_RUNNER = join(dirname(fileURLToPath(import.meta.url)), 'wasm-trajectory.mjs');
 
 function run(kind, target, backend) {
   const input = readFileSync(0, 'utf8');
   const r =
     kind === 'native'
       ? spawnSync(target, [], { input, maxBuffer: 1 << 30 })
-      : spawnSync(process.execPath, ['--input-type=module', '-e', WASM_SCRIPT], {
+      : spawnSync(process.execPath, [WASM_RUNNER], {
           input,
           maxBuffer: 1 << 30,
           env: { ...process.env, SIMDOPT_DIST: pathToFileURL(target).href, SIMDOPT_BACKEND: backend },

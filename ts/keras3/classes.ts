@@ -13,6 +13,10 @@ import { Adamax } from './optimizers/adamax.js';
 import { Nadam } from './optimizers/nadam.js';
 import { Ftrl } from './optimizers/ftrl.js';
 import { Lion } from './optimizers/lion.js';
+import { Lamb } from './optimizers/lamb.js';
+import { Adafactor } from './optimizers/adafactor.js';
+import { Muon } from './optimizers/muon.js';
+import { ScheduleFreeAdamW } from './optimizers/schedule-free-adamw.js';
 
 /** A Keras 3 optimizer class: constructible from options, described by its `spec`. */
 export interface Keras3OptimizerClass {
@@ -35,4 +39,8 @@ export const keras3Classes: readonly Keras3OptimizerClass[] = Object.freeze([
   Nadam,
   Ftrl,
   Lion,
+  Lamb,
+  Adafactor,
+  Muon,
+  ScheduleFreeAdamW,
 ] as unknown as Keras3OptimizerClass[]);

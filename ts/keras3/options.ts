@@ -27,6 +27,8 @@ export interface Keras3Spec extends OptimizerSpec {
   extra?: ReadonlyArray<readonly [string, unknown]>;
   /** How the class names its slot paths (default: Keras' `<optimizer>/<variable path>_<slot>`). */
   weightPath?: WeightPath;
+  /** Number options whose None (null) is not their default (Muon's `rms_rate`): the core takes NaN for None. */
+  nullable?: readonly string[];
 }
 
 /** The base options of Keras 3, as read from the constructor options. */
@@ -198,6 +200,12 @@ export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }): (s: 
         continue;
       }
       classConfig[key] = v;
+      if (v === null && spec.nullable?.includes(key)) {
+        hypers.set(key, NaN);
+        coreKeys.push(key);
+        coreValues.push(NaN);
+        continue;
+      }
       if (typeof dflt === 'boolean') {
         if (typeof v !== 'boolean') throw new ArgumentError('InvalidArgument', `\`${key}\` must be a boolean, got ${describeValue(v)}`);
         flags.set(key, v);
@@ -216,6 +224,11 @@ export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }): (s: 
     for (const [k, v] of stageKeys(base)) {
       coreKeys.push(k);
       coreValues.push(v);
+    }
+    // A weight decay whose default is a number (Muon's 0.004) given as None: NaN tells the core.
+    if (base.weightDecay === null && spec.weightDecay !== undefined) {
+      coreKeys.push('weight_decay');
+      coreValues.push(NaN);
     }
     out.base = base;
     const name = givenName ?? autoName(spec.className);

@@ -54,6 +54,7 @@ export const INT_KEYS: ReadonlySet<string> = new Set([
   'gradient_accumulation_steps',
   'ema_overwrite_frequency',
   'ns_steps',
+  'adam_lr_ratio',
   'warmup_steps',
   'decay_steps',
   'first_decay_steps',

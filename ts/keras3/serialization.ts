@@ -6,6 +6,8 @@
 import { ConfigError } from '../errors.js';
 import { describeValue } from '../values.js';
 import { Optimizer } from './optimizer.js';
+import { LossScaleOptimizer } from './wrappers/loss-scale-optimizer.js';
+import { MultiOptimizer } from './wrappers/multi-optimizer.js';
 import { Keras3OptimizerClass, keras3Classes } from './classes.js';
 import type { Keras3Serialized } from './schedules/index.js';
 import { pyStr, pythonJson } from './python.js';
@@ -16,8 +18,16 @@ export interface SerializedOptimizer extends Keras3Serialized {
   config: Record<string, unknown>;
 }
 
+/** Any optimizer of simdopt/keras3: a Keras 3 optimizer class, or a LossScaleOptimizer / MultiOptimizer around some. */
+export type AnyOptimizer = Optimizer | LossScaleOptimizer | MultiOptimizer;
+
+function isWrapper(x: unknown): x is LossScaleOptimizer | MultiOptimizer {
+  return x instanceof LossScaleOptimizer || x instanceof MultiOptimizer;
+}
+
 /** Keras 3's `keras.optimizers.serialize(optimizer)`. */
-export function serialize(optimizer: Optimizer): SerializedOptimizer {
+export function serialize(optimizer: AnyOptimizer): SerializedOptimizer {
+  if (isWrapper(optimizer)) return { module: 'keras.optimizers', class_name: optimizer.className, config: { ...optimizer.getConfig() }, registered_name: null };
   if (!(optimizer instanceof Optimizer)) throw new ConfigError('InvalidConfig', `serialize expects a Keras 3 optimizer of simdopt/keras3, got ${describeValue(optimizer)}`);
   return { module: 'keras.optimizers', class_name: optimizer.className, config: optimizer.getConfig(), registered_name: null };
 }
@@ -28,8 +38,11 @@ function own(o: object, key: string): unknown {
 
 /** The built-in class of a Keras class name, matched case-insensitively as Keras' deserialize
  * does (it lowercases the name). */
-function builtin(className: string): Keras3OptimizerClass | undefined {
+function builtin(className: string): { fromConfig(config: Record<string, unknown>, customObjects: Record<string, unknown>): AnyOptimizer } | undefined {
   const lower = className.toLowerCase();
+  // The wrappers hold Keras 3 optimizers (their modules import this one: looked up when called).
+  if (lower === 'lossscaleoptimizer') return LossScaleOptimizer;
+  if (lower === 'multioptimizer') return MultiOptimizer;
   return keras3Classes.find((c) => c.spec.className.toLowerCase() === lower);
 }
 
@@ -37,7 +50,7 @@ function builtin(className: string): Keras3OptimizerClass | undefined {
  * Keras 3's `keras.optimizers.deserialize(config, custom_objects)`: builds the optimizer a
  * serialized config describes. Errors are ConfigErrors naming the problem; nothing is created.
  */
-export function deserialize(config: Keras3Serialized | { class_name: string; config?: Record<string, unknown> }, customObjects: Record<string, unknown> = {}): Optimizer {
+export function deserialize(config: Keras3Serialized | { class_name: string; config?: Record<string, unknown> }, customObjects: Record<string, unknown> = {}): AnyOptimizer {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
     throw new ConfigError('InvalidConfig', `expected {module, class_name, config, registered_name}, got ${describeValue(config)}`);
   }
@@ -55,7 +68,7 @@ export function deserialize(config: Keras3Serialized | { class_name: string; con
   const cls = (custom as Keras3OptimizerClass | undefined) ?? builtin(className);
   if (!cls) throw new ConfigError('UnknownClass', `Could not interpret optimizer identifier: ${className}`);
   const opt: unknown = cls.fromConfig({ ...(inner as Record<string, unknown>) }, customObjects);
-  if (!(opt instanceof Optimizer)) throw new ConfigError('InvalidConfig', `${className}.fromConfig did not return a Keras 3 Optimizer`);
+  if (!(opt instanceof Optimizer || isWrapper(opt))) throw new ConfigError('InvalidConfig', `${className}.fromConfig did not return a Keras 3 Optimizer`);
   return opt;
 }
 
@@ -63,11 +76,12 @@ export function deserialize(config: Keras3Serialized | { class_name: string; con
  * Keras 3's `keras.optimizers.get(identifier)`: an optimizer is returned as is, a class name
  * (any case: `'adamw'`) or a serialized config is deserialized, null gives null.
  */
-export function get(identifier: Optimizer | string | Keras3Serialized | { class_name: string; config?: Record<string, unknown> }): Optimizer;
+export function get<T extends AnyOptimizer>(identifier: T): T;
+export function get(identifier: string | Keras3Serialized | { class_name: string; config?: Record<string, unknown> }): AnyOptimizer;
 export function get(identifier: null | undefined): null;
-export function get(identifier: unknown): Optimizer | null {
+export function get(identifier: unknown): AnyOptimizer | null {
   if (identifier === null || identifier === undefined) return null;
-  if (identifier instanceof Optimizer) return identifier;
+  if (identifier instanceof Optimizer || isWrapper(identifier)) return identifier;
   if (typeof identifier === 'string') {
     try {
       return deserialize({ class_name: identifier, config: {} });

@@ -23,9 +23,6 @@ export interface OptimizerVariable {
   readonly value: BigInt64Array | Float32Array;
 }
 
-/** The core's names of its stage buffers, as Keras 3 names them. */
-const STAGE_SLOTS: Readonly<Record<string, string>> = { average: 'average', accumulator: 'gradient_accumulator' };
-
 /** How a class names a slot path (default: Keras' `add_variable_from_reference` naming). */
 export type WeightPath = (optimizer: string, variable: string, slot: string) => string;
 
@@ -53,7 +50,7 @@ export function kerasPaths(id: number, optimizerName: string, lrIsVariable: bool
   const out = [`${optimizerName}/iteration`];
   if (lrIsVariable) out.push(`${optimizerName}/learning_rate`);
   for (const w of coreWeights(id, optimizerName)) {
-    out.push(w.variable === null ? `${optimizerName}/${w.slot}` : path(optimizerName, w.variable, STAGE_SLOTS[w.slot] ?? w.slot));
+    out.push(w.variable === null ? `${optimizerName}/${w.slot}` : path(optimizerName, w.variable, w.slot));
   }
   return out;
 }

@@ -25,6 +25,7 @@ import {
   throwStepError,
   writeFrame,
 } from './step.js';
+import { NOT_STREAMED, applyStreamed } from './stream.js';
 import { checkWeightList, coreSlotLayout, readCoreWeights, writeCoreWeights } from './weights.js';
 import type {
   ApplyGradientsOptions,
@@ -304,16 +305,16 @@ export abstract class Optimizer {
       this.resolveStepValues();
       // (User code may have disposed this optimizer: its id could then be another's.)
       if (this.disposed) this.live();
-      const frame = writeFrame(args);
       const guarded = o ? o.guarded : this.skipNonFinite;
-      if (this.custom) return this.applyCustom(id, args, frame, guarded, o?.onNonFinite);
-      if (!guarded) {
-        if (core().optimizer_apply(id, n) !== 0) throwStepError();
-      } else {
-        const status = core().optimizer_apply_checked(id, n);
-        if (status === 1) throwStepError();
-        if (status === 2) return this.skipStep(args, o?.onNonFinite);
+      if (this.custom) return this.applyCustom(id, args, writeFrame(args), guarded, o?.onNonFinite);
+      // Large dense gradients stream into the core a chunk at a time (stream.ts).
+      let status = applyStreamed(id, args, guarded);
+      if (status === NOT_STREAMED) {
+        writeFrame(args);
+        status = guarded ? core().optimizer_apply_checked(id, n) : core().optimizer_apply(id, n);
       }
+      if (status === 1) throwStepError();
+      if (status === 2) return this.skipStep(args, o?.onNonFinite);
       if (args.constrained) applyConstraints(args);
       return APPLIED;
     } finally {

@@ -9,7 +9,7 @@
 // meanwhile is an ArgumentError) and against the frame's capacity. Nothing here allocates per
 // step once the snapshot pool is warm: the loops index rather than destructure.
 import { call, core, heapFloat32, heapInt32, heapUint32 } from '../wasm/loader.js';
-import { COMMAND_WORDS, KIND_DENSE_STAGED, KIND_DENSE_TENSOR, KIND_NONE, KIND_SPARSE, reserveFrame } from '../frame.js';
+import { COMMAND_WORDS, KIND_DENSE_STAGED, KIND_DENSE_STREAMED, KIND_DENSE_TENSOR, KIND_NONE, KIND_SPARSE, reserveFrame } from '../frame.js';
 import { ArgumentError, StateError } from '../errors.js';
 import { IndexedSlices, Tensor, Variable } from '../tensor.js';
 import { describeValue, isDetached, lengthProblem, readArray, readNumbers, typedArrayKind, typedArrayLength } from '../values.js';
@@ -254,12 +254,15 @@ const sparseValuesOf = (i: number): string => `the IndexedSlices values of '${na
 const sparseIndicesOf = (i: number): string => `the IndexedSlices indices of '${naming!.variables[i].name}'`;
 
 /** Writes the snapshot's commands and gradients into the frame; returns the frame's layout. No
- * user code runs in here. */
-export function writeFrame(args: StepArguments): { values: number; indices: number } {
+ * user code runs in here. `streamed` (stream.ts): the pairs marked 1 get a streamed command (their
+ * gradient stays where it is, its length checked now), `streamedValues` values in all; the
+ * snapshot keeps every gradient (the step may still take the whole path). */
+export function writeFrame(args: StepArguments, streamed?: Uint8Array, streamedValues = 0): { values: number; indices: number } {
   const n = args.n;
-  const frame = reserveFrame(n * COMMAND_WORDS, args.totalValues, args.totalIndices);
+  const staged = args.totalValues - streamedValues;
+  const frame = reserveFrame(n * COMMAND_WORDS, staged, args.totalIndices);
   const cap = frame.capacity;
-  const valuesEnd = frame.values + Math.min(cap.values, args.totalValues);
+  const valuesEnd = frame.values + Math.min(cap.values, staged);
   const indicesEnd = frame.indices + Math.min(cap.indices, args.totalIndices);
   if (n * COMMAND_WORDS > cap.commands) throw new StateError('InvalidState', `step frame overrun: ${n} commands, room for ${Math.floor(cap.commands / COMMAND_WORDS)}`);
   const u32 = heapUint32();
@@ -278,10 +281,16 @@ export function writeFrame(args: StepArguments): { values: number; indices: numb
     if (kind === KIND_DENSE_TENSOR) {
       u32[w + 3] = h[4 * i + 2];
       u32[w + 4] = h[4 * i + 3];
+    } else if (kind === KIND_DENSE_STAGED && streamed !== undefined && streamed[i] === 1) {
+      const count = args.valueCounts[i];
+      const src = args.values[i] as Float32Array;
+      if (typedArrayLength(src) !== count) throw changed(gradientOf(i), src, count);
+      u32[w + 2] = KIND_DENSE_STREAMED;
+      u32[w + 3] = count;
     } else if (kind === KIND_DENSE_STAGED) {
       const count = args.valueCounts[i];
       copyChecked(f32, args.values[i]!, count, frame.values + vo, valuesEnd, gradientOf, i);
-      args.values[i] = null;
+      if (streamed === undefined) args.values[i] = null;
       u32[w + 3] = vo;
       u32[w + 4] = count;
       vo += count;
@@ -290,8 +299,10 @@ export function writeFrame(args: StepArguments): { values: number; indices: numb
       const rows = args.indexCounts[i];
       copyChecked(f32, args.values[i]!, count, frame.values + vo, valuesEnd, sparseValuesOf, i);
       copyChecked(i32, args.indices[i]!, rows, frame.indices + io, indicesEnd, sparseIndicesOf, i);
-      args.values[i] = null;
-      args.indices[i] = null;
+      if (streamed === undefined) {
+        args.values[i] = null;
+        args.indices[i] = null;
+      }
       u32[w + 3] = vo;
       u32[w + 4] = count;
       u32[w + 5] = io;
@@ -301,7 +312,7 @@ export function writeFrame(args: StepArguments): { values: number; indices: numb
     }
     w += COMMAND_WORDS;
   }
-  if (!args.hooked) args.pending = false;
+  if (!args.hooked && streamed === undefined) args.pending = false;
   return frame;
 }
 

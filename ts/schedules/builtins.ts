@@ -2,10 +2,10 @@
 // is called with the optimizer's `iterations` before the step's increment (cast to float32) and
 // returns the learning rate.
 //
-// The built-in schedules compute in float32 like TF: every intermediate result is rounded with
-// `Math.fround`. `+ - * /` on float32 operands through double and one rounding are exact float32
-// ops; `pow`, `exp`, `log` and `cos` are computed in double and rounded once, so they can differ
-// from TF's float32 libm by about 1 ulp (the values agree with TF 2.4.4 within 1e-6 relative).
+// Each schedule is declared once: its arguments (a table for declared.ts: checks, properties,
+// config), its options and properties with their TSDoc (the API reference), and its math, a pure
+// function of math.ts. The math is float32 like TF's (the values agree with TF 2.4.4 within 1e-6
+// relative; math.ts says why not always bit for bit).
 //
 // Like Keras 2.4, no schedule checks `decay_steps > 0` (or `first_decay_steps > 0`): a zero or
 // negative value gives what TF gives (e.g. NaN at step 0 or Infinity/0 later), not an error.
@@ -13,7 +13,17 @@
 // accept them at construction and fail or produce NaN at the first call).
 import { ArgumentError, HyperparameterError } from '../errors.js';
 import { describeValue } from '../values.js';
-import { ConfigOf, DeclaredSchedule, PI_F32, ScheduleDeclaration, checkStep, f, minf, powf, scheduleOptions } from './declared.js';
+import { ConfigOf, DeclaredSchedule, ScheduleDeclaration, checkStep, scheduleOptions } from './declared.js';
+import {
+  cosineDecay,
+  cosineDecayRestarts,
+  exponentialDecay,
+  inverseTimeDecay,
+  linearCosineDecay,
+  noisyLinearCosineDecay,
+  piecewiseConstantDecay,
+  polynomialDecay,
+} from './math.js';
 
 // ---- ExponentialDecay ------------------------------------------------------------------------
 
@@ -71,10 +81,7 @@ export class ExponentialDecay extends DeclaredSchedule<ExponentialDecayConfig> {
   }
 
   call(step: number): number {
-    const s = checkStep(step);
-    let p = f(s / f(this.decaySteps));
-    if (this.staircase) p = Math.floor(p);
-    return f(f(this.initialLearningRate) * powf(f(this.decayRate), p));
+    return exponentialDecay(checkStep(step), this);
   }
 }
 
@@ -138,15 +145,7 @@ export class PiecewiseConstantDecay extends DeclaredSchedule<PiecewiseConstantDe
   }
 
   call(step: number): number {
-    const s = checkStep(step);
-    const b = this.boundaries;
-    const v = this.values;
-    if (s <= f(b[0])) return f(v[0]);
-    if (s > f(b[b.length - 1])) return f(v[v.length - 1]);
-    for (let i = 1; i < b.length; i++) {
-      if (s > f(b[i - 1]) && s <= f(b[i])) return f(v[i]);
-    }
-    return f(v[0]); // tf.case's default (a NaN step)
+    return piecewiseConstantDecay(checkStep(step), this);
   }
 }
 
@@ -218,18 +217,7 @@ export class PolynomialDecay extends DeclaredSchedule<PolynomialDecayConfig> {
   }
 
   call(step: number): number {
-    let s = checkStep(step);
-    const lr0 = f(this.initialLearningRate);
-    const end = f(this.endLearningRate);
-    let d = f(this.decaySteps);
-    if (this.cycle) {
-      const multiplier = s === 0 ? 1 : Math.ceil(f(s / d));
-      d = f(d * multiplier);
-    } else {
-      s = minf(s, d);
-    }
-    const p = f(s / d);
-    return f(f(f(lr0 - end) * powf(f(1 - p), f(this.power))) + end);
+    return polynomialDecay(checkStep(step), this);
   }
 }
 
@@ -263,11 +251,7 @@ export class InverseTimeDecay extends DeclaredSchedule<InverseTimeDecayConfig> {
   }
 
   call(step: number): number {
-    const s = checkStep(step);
-    let p = f(s / f(this.decaySteps));
-    if (this.staircase) p = Math.floor(p);
-    const denom = f(1 + f(f(this.decayRate) * p));
-    return f(f(this.initialLearningRate) / denom);
+    return inverseTimeDecay(checkStep(step), this);
   }
 }
 
@@ -323,19 +307,8 @@ export class CosineDecay extends DeclaredSchedule<CosineDecayConfig> {
   }
 
   call(step: number): number {
-    const d = f(this.decaySteps);
-    return cosineDecay(this.initialLearningRate, minf(checkStep(step), d), d, this.alpha);
+    return cosineDecay(checkStep(step), this);
   }
-}
-
-/** CosineDecay's decay from `lr` at float32 step `s` (already capped at `d`) in TF's float32 op
- * order; Keras 3's CosineDecay uses it after its warmup too. */
-export function cosineDecay(lr: number, s: number, d: number, alpha: number): number {
-  const fraction = f(s / d);
-  const cosine = f(0.5 * f(1 + f(Math.cos(f(PI_F32 * fraction)))));
-  // Keras computes `(1 - self.alpha)` on the Python number, then casts it to float32.
-  const decayed = f(f(f(1 - alpha) * cosine) + f(alpha));
-  return f(f(lr) * decayed);
 }
 
 // ---- CosineDecayRestarts ---------------------------------------------------------------------
@@ -406,25 +379,7 @@ export class CosineDecayRestarts extends DeclaredSchedule<CosineDecayRestartsCon
   }
 
   call(step: number): number {
-    const s = checkStep(step);
-    const alpha = f(this.alpha);
-    const tMul = f(this.tMul);
-    const mMul = f(this.mMul);
-    let fraction = f(s / f(this.firstDecaySteps));
-    let restart: number;
-    if (tMul === 1) {
-      restart = Math.floor(fraction);
-      fraction = f(fraction - restart);
-    } else {
-      restart = Math.floor(f(f(Math.log(f(1 - f(fraction * f(1 - tMul))))) / f(Math.log(tMul))));
-      const tPow = powf(tMul, restart);
-      const sumR = f(f(1 - tPow) / f(1 - tMul));
-      fraction = f(f(fraction - sumR) / tPow);
-    }
-    const mFac = powf(mMul, restart);
-    const cosine = f(f(0.5 * mFac) * f(1 + f(Math.cos(f(PI_F32 * fraction)))));
-    const decayed = f(f(f(1 - alpha) * cosine) + alpha);
-    return f(f(this.initialLearningRate) * decayed);
+    return cosineDecayRestarts(checkStep(step), this);
   }
 }
 
@@ -497,20 +452,8 @@ export class LinearCosineDecay extends DeclaredSchedule<LinearCosineDecayConfig>
   }
 
   call(step: number): number {
-    const d = f(this.decaySteps);
-    const s = minf(checkStep(step), d);
-    const linear = f(f(d - s) / d);
-    return linearCosine(this.initialLearningRate, d, s, linear, this.numPeriods, this.alpha, this.beta);
+    return linearCosineDecay(checkStep(step), this);
   }
-}
-
-/** The shared tail of (Noisy)LinearCosineDecay, in TF's float32 op order. */
-function linearCosine(lr0: number, d: number, s: number, linear: number, numPeriods: number, alpha: number, beta: number): number {
-  const completed = f(s / d);
-  const fraction = f(f(2 * f(numPeriods)) * completed);
-  const cosine = f(0.5 * f(1 + f(Math.cos(f(PI_F32 * fraction)))));
-  const decayed = f(f(f(f(alpha) + linear) * cosine) + f(beta));
-  return f(f(lr0) * decayed);
 }
 
 // ---- NoisyLinearCosineDecay ------------------------------------------------------------------
@@ -610,12 +553,7 @@ export class NoisyLinearCosineDecay extends DeclaredSchedule<NoisyLinearCosineDe
   }
 
   call(step: number): number {
-    const d = f(this.decaySteps);
-    const s = minf(checkStep(step), d);
-    const linear = f(f(d - s) / d);
-    const variance = f(f(this.initialVariance) / powf(f(1 + s), f(this.varianceDecay)));
-    const std = f(Math.sqrt(variance));
-    const noisy = f(linear + f(f(this.normal()) * std));
-    return linearCosine(this.initialLearningRate, d, s, noisy, this.numPeriods, this.alpha, this.beta);
+    const s = checkStep(step);
+    return noisyLinearCosineDecay(s, this, this.normal());
   }
 }

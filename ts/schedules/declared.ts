@@ -1,5 +1,4 @@
-// How a built-in schedule is declared once (its arguments: Keras key, kind, default), and the
-// float32 arithmetic the built-in schedules compute with.
+// How a built-in schedule is declared once: its arguments (Keras key, kind, default).
 import { ArgumentError, ConfigError, HyperparameterError } from '../errors.js';
 import { camelCase, didYouMean } from '../keys.js';
 import { describeValue } from '../values.js';
@@ -153,21 +152,5 @@ export function checkStep(step: unknown): number {
   return Math.fround(step);
 }
 
-// ---- float32 arithmetic ----------------------------------------------------------------------
-
-export const f = Math.fround;
-/** TF's `tf.constant(math.pi)`: π as a float32. */
-export const PI_F32 = Math.fround(Math.PI);
-
-/** float32 `pow` with C's special cases (`pow(1, NaN) = 1`, `pow(-1, ±inf) = 1`, which JS's
- * `Math.pow` gives as NaN). */
-export function powf(x: number, y: number): number {
-  if (x === 1 || y === 0) return 1;
-  if (x === -1 && (y === Infinity || y === -Infinity)) return 1;
-  return f(Math.pow(x, y));
-}
-
-/** Eigen's `minimum` (`b < a ? b : a`). */
-export function minf(a: number, b: number): number {
-  return b < a ? b : a;
-}
+// The float32 helpers moved to math.ts with the schedules' math; also importable from here.
+export { f, minf, powf, PI_F32 } from './math.js';

@@ -5,14 +5,18 @@
 // This is the only module of the package that imports @tensorflow/tfjs-core (an optional peer
 // dependency); the main entry point never does.
 //
-// Each step: the gradient of each tfjs variable is read (`dataSync`; on the cpu backend that is
-// the backend's own array, no copy), simdopt applies all of them to simdopt Variables that mirror
-// the tfjs variables in one call into wasm, and each updated value is written back with
-// `variable.assign(tf.tensor(...))`. Every tensor the adapter creates is disposed.
+// Each step: the gradient of each tfjs variable is read where the backend keeps it (the cpu
+// backend's array, the wasm backend's heap: no copy; on GPU backends one readback for all),
+// simdopt applies all of them to simdopt Variables that mirror the tfjs variables in one call
+// into wasm (large gradients streamed into its core), and each updated value is written back
+// into the variable's own array on the cpu backend, else with `variable.assign` (on the wasm
+// backend from simdopt's memory straight into tfjs' heap). See memory.ts. Every tensor the
+// adapter creates is disposed.
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Optimizer, StateError, Variable, WeightsError, deserialize, get, serialize } from '../api.js';
 import type { Gradient, GradientSource, Serialized } from '../api.js';
 import { readNumbers } from '../values.js';
+import { BackendMemory, currentBackend, soleOwner, valuesInPlace, warnGpuOnce } from './memory.js';
 
 /** `{name, tensor}` (tfjs-core's NamedTensor, which its index does not export). */
 /** A weight as tfjs' `Optimizer.getWeights()` returns it. */
@@ -121,7 +125,9 @@ export class TfjsOptimizer extends tf.Optimizer {
       : Object.keys(variableGradients).map((name) => [name, variableGradients[name]] as [string, tf.Tensor]);
 
     const t0 = now();
-    const pairs: Array<[Gradient, Variable]> = [];
+    const memory = currentBackend();
+    warnGpuOnce(memory);
+    const grads: tf.Tensor[] = [];
     const touched: Mirror[] = [];
     const variables = tf.engine().registeredVariables;
     for (const [name, grad] of entries) {
@@ -129,24 +135,19 @@ export class TfjsOptimizer extends tf.Optimizer {
       const source = variables[name];
       if (source == null) throw new StateError('InvalidState', `no tfjs variable named '${name}' is registered (disposed?)`);
       if (grad.dtype !== 'float32') throw new StateError('InvalidState', `the gradient of '${name}' is ${grad.dtype}; simdopt updates float32 variables`);
-      const mirror = this.mirrorOf(source);
-      pairs.push([grad.dataSync() as Float32Array, mirror.variable]);
-      touched.push(mirror);
+      touched.push(this.mirrorOf(source));
+      grads.push(grad);
     }
-    if (pairs.length === 0) return;
+    if (touched.length === 0) return;
+    // The gradients are read last, when no more tfjs code runs before the step (a view of the
+    // wasm backend's heap stays valid until tfjs allocates).
+    const values = readGradients(memory, grads);
+    const pairs = touched.map((m, i) => [values[i], m.variable] as [Gradient, Variable]);
     const t1 = now();
     if (this.pending) this.restorePending(pairs);
     this.optimizer.applyGradients(pairs);
     const t2 = now();
-    for (const mirror of touched) {
-      const t = tf.tensor(mirror.variable.read(), mirror.source.shape, 'float32');
-      try {
-        mirror.source.assign(t);
-      } finally {
-        t.dispose();
-      }
-      mirror.dataId = mirror.source.dataId;
-    }
+    for (const mirror of touched) writeBack(memory, mirror);
     const t3 = now();
     this.stats.steps++;
     this.stats.readMs += t1 - t0;
@@ -337,6 +338,52 @@ function optimizerFrom(identifier: Optimizer | string | Serialized): Optimizer {
     return get(parsed as Serialized);
   }
   return get(identifier);
+}
+
+/** The gradients' values: in place where the backend holds them in CPU memory, else read with
+ * `dataSync` (on a GPU backend all of them in one readback). Each tensor's `dataId` and `size`
+ * are read once. */
+function readGradients(memory: BackendMemory, grads: tf.Tensor[]): Float32Array[] {
+  if (memory.kind === 'gpu' && grads.length > 1) {
+    const flat = tf.tidy(() => tf.concat(grads.map((g) => tf.reshape(g, [-1]))));
+    try {
+      const all = flat.dataSync() as Float32Array;
+      let at = 0;
+      return grads.map((g) => {
+        const n = g.size;
+        at += n;
+        return all.subarray(at - n, at);
+      });
+    } finally {
+      flat.dispose();
+    }
+  }
+  return grads.map((g) => valuesInPlace(memory, g.dataId, g.size) ?? (g.dataSync() as Float32Array));
+}
+
+/** Writes a mirror's updated values into its tfjs variable. On the cpu backend, into the
+ * variable's own array when the variable alone holds it (its kernels read that array at every
+ * op; no allocation). Elsewhere with `assign` of a new tensor: tfjs-wasm caches the packed
+ * weights of a matMul per tensor, so a write in place would not be seen; its new tensor is
+ * copied straight from simdopt's memory into tfjs' heap (no JavaScript copy in between). */
+function writeBack(memory: BackendMemory, mirror: Mirror): void {
+  const source = mirror.source;
+  const dataId = source.dataId;
+  if (memory.kind === 'cpu' && dataId === mirror.dataId && soleOwner(memory, dataId)) {
+    const target = valuesInPlace(memory, dataId, mirror.variable.size);
+    if (target !== undefined) {
+      target.set(mirror.variable.value);
+      return;
+    }
+  }
+  // (tfjs-wasm copies a new tensor's values at once; other backends may keep the array given.)
+  const t = tf.tensor(memory.kind === 'wasm' ? mirror.variable.value : mirror.variable.read(), source.shape, 'float32');
+  try {
+    source.assign(t);
+  } finally {
+    t.dispose();
+  }
+  mirror.dataId = source.dataId;
 }
 
 let registered = false;

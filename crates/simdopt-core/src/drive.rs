@@ -28,7 +28,20 @@ pub trait LaneKernel<const S: usize>: Sync {
 /// accumulator reset to zero in the same pass.
 pub enum GradIn<'a> {
     Values(&'a [f32]),
-    Accumulated { grad: &'a [f32], acc: &'a mut [f32], steps: f32 },
+    Accumulated {
+        grad: &'a [f32],
+        acc: &'a mut [f32],
+        steps: f32,
+    },
+    /// A gradient streamed a chunk at a time ([`crate::step::stream`]): before the pass runs over
+    /// elements `offset..offset + chunk.len()`, `fill(offset, chunk)` copies their values into
+    /// `chunk`, a prefix of `staging`, so the kernel reads them from cache. A `false` from `fill`
+    /// stops the pass there (the caller reports it). (A shared `Fn`, so that `GradIn` stays covariant
+    /// in its lifetime.)
+    Streamed {
+        staging: &'a mut [f32],
+        fill: &'a dyn Fn(usize, &mut [f32]) -> bool,
+    },
 }
 
 impl GradIn<'_> {
@@ -39,7 +52,7 @@ impl GradIn<'_> {
     pub fn values(&self) -> Option<&[f32]> {
         match self {
             GradIn::Values(g) => Some(g),
-            GradIn::Accumulated { .. } => None,
+            GradIn::Accumulated { .. } | GradIn::Streamed { .. } => None,
         }
     }
 }
@@ -71,6 +84,7 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     let n = var.len();
     let (grad, acc, steps) = match grad.into() {
         GradIn::Values(g) => (g, None, 1.0),
+        GradIn::Streamed { staging, fill } => return streamed(pre, k, var, staging, fill, slots),
         // Only preludes that fuse accumulation take this arm (`ACCUMULATES` is a constant, so
         // the other preludes' loops stay as they were).
         GradIn::Accumulated { grad, acc, steps } if P::ACCUMULATES => (grad, Some(acc), steps),
@@ -98,6 +112,44 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     crate::pool::parallel_for(n, range);
     #[cfg(not(feature = "threads"))]
     range(0, n);
+}
+
+/// [`update`] over a [`GradIn::Streamed`] gradient: each chunk is copied into the staging buffer,
+/// then the pass runs over its elements while they are in cache. Element-wise, so the same bits
+/// as one pass over the whole gradient.
+#[inline(always)]
+fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
+    pre: P,
+    k: &K,
+    var: &mut [f32],
+    staging: &mut [f32],
+    fill: &dyn Fn(usize, &mut [f32]) -> bool,
+    slots: [&mut [f32]; S],
+) {
+    let n = var.len();
+    assert!(!staging.is_empty() && slots.iter().all(|s| s.len() == n), "kernel buffers of different lengths");
+    let whole = Buffers {
+        var: var.as_mut_ptr(),
+        grad: core::ptr::null(),
+        acc: core::ptr::null_mut(),
+        steps: 1.0,
+        slots: slots.map(|s| s.as_mut_ptr()),
+    };
+    let mut start = 0;
+    while start < n {
+        let len = (n - start).min(staging.len());
+        if !fill(start, &mut staging[..len]) {
+            return;
+        }
+        // The variable and slots from `start`; the gradient from the start of the staging buffer.
+        let chunk = Buffers { grad: staging.as_ptr(), ..whole.from(start) };
+        let range = |s: usize, e: usize| chunk.from(s).run::<P, K, false>(pre, k, e - s);
+        #[cfg(feature = "threads")]
+        crate::pool::parallel_for(len, range);
+        #[cfg(not(feature = "threads"))]
+        range(0, len);
+        start += len;
+    }
 }
 
 #[derive(Clone, Copy)]

@@ -450,35 +450,66 @@ pub(crate) use crate::drive::{for_each as drive, ElementKernel};
 /// Σ x² in one fixed order on every build: `REDUCE_WIDTH` interleaved partial sums (lane j sums
 /// elements j, j+W, j+2W, ...), combined pairwise, then the tail added in order.
 pub fn sum_of_squares(x: &[f32], clip_value: Option<f32>) -> f32 {
-    match clip_value {
-        // The kernels' clip (`Lanes::min`/`max`, TF's rule): a NaN gradient stays NaN, so the
-        // norm is NaN as in TF (`f32::min` would drop the NaN and give a finite norm).
-        Some(c) => {
-            sum_of_squares_map(x, |v| Lanes::max(Lanes::min(v, Reduce::splat(c)), Reduce::splat(-c)), |e| Lanes::max(Lanes::min(e, c), -c))
+    let body = x.len() - x.len() % REDUCE_WIDTH;
+    let mut s = SumOfSquares::new(clip_value);
+    s.add(&x[..body]);
+    s.finish(&x[body..])
+}
+
+/// [`sum_of_squares`] fed in pieces (a gradient streamed a chunk at a time): the interleaved
+/// partial sums are carried from piece to piece, so the result is the same bits as
+/// [`sum_of_squares`] of the whole input.
+#[derive(Clone, Copy)]
+pub struct SumOfSquares {
+    partial: [f32; REDUCE_WIDTH],
+    clip_value: Option<f32>,
+}
+
+impl SumOfSquares {
+    pub fn new(clip_value: Option<f32>) -> Self {
+        SumOfSquares { partial: [0.0; REDUCE_WIDTH], clip_value }
+    }
+
+    /// Adds the next piece of the input's body: a multiple of `REDUCE_WIDTH` elements.
+    pub fn add(&mut self, x: &[f32]) {
+        assert!(x.len() % REDUCE_WIDTH == 0, "a piece of the body is a multiple of REDUCE_WIDTH elements");
+        match self.clip_value {
+            // The kernels' clip (`Lanes::min`/`max`, TF's rule): a NaN gradient stays NaN, so the
+            // norm is NaN as in TF (`f32::min` would drop the NaN and give a finite norm).
+            Some(c) => add_squares(&mut self.partial, x, |v| Lanes::max(Lanes::min(v, Reduce::splat(c)), Reduce::splat(-c))),
+            None => add_squares(&mut self.partial, x, |v| v),
         }
-        None => sum_of_squares_map(x, |v| v, |e| e),
+    }
+
+    /// The sum: the partial sums combined pairwise, then `tail` (the input's last
+    /// `len % REDUCE_WIDTH` elements) added in order.
+    pub fn finish(&self, tail: &[f32]) -> f32 {
+        let a = &self.partial;
+        let mut s = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+        for &v in tail {
+            let v = match self.clip_value {
+                Some(c) => Lanes::max(Lanes::min(v, c), -c),
+                None => v,
+            };
+            s = s + v * v;
+        }
+        s
     }
 }
 
 const _: () = assert!(<Reduce as Lanes>::WIDTH == REDUCE_WIDTH);
 
 #[inline(always)]
-fn sum_of_squares_map(x: &[f32], wide: impl Fn(Reduce) -> Reduce, one: impl Fn(f32) -> f32) -> f32 {
+fn add_squares(partial: &mut [f32; REDUCE_WIDTH], x: &[f32], wide: impl Fn(Reduce) -> Reduce) {
     const W: usize = REDUCE_WIDTH;
-    let body = x.len() - x.len() % W;
-    let mut acc = Reduce::splat(0.0);
+    // SAFETY: `partial` holds W == Reduce::WIDTH values; the loop reads `x[i..i + W]` with
+    // `i + W <= x.len()`.
+    let mut acc = unsafe { Reduce::load(partial.as_ptr()) };
     let mut i = 0;
-    while i < body {
+    while i + W <= x.len() {
         let v = wide(unsafe { Reduce::load(x.as_ptr().add(i)) });
         acc = acc + v * v;
         i += W;
     }
-    let mut a = [0.0f32; W];
-    unsafe { acc.store(a.as_mut_ptr()) };
-    let mut s = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
-    for &v in &x[body..] {
-        let v = one(v);
-        s = s + v * v;
-    }
-    s
+    unsafe { acc.store(partial.as_mut_ptr()) };
 }

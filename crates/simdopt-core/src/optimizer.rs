@@ -7,7 +7,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::{Error, Result};
 use crate::rules::dispatch::{DynRule, Prepared};
-use crate::rules::{finite, py_float, SlotSpec, UpdateRule};
+use crate::rules::{finite, py_float, SlotSpec, UpdateRule, VarInfo};
 use crate::slot::{filled, out_of_memory, Slot, SlotData, SlotDtype};
 use crate::step::clip::{Clip, Clipping};
 use crate::step::constraints::Constraint;
@@ -70,10 +70,14 @@ pub struct Optimizer {
     learning_rate: f32,
     pub(crate) decay: f32,
     pub(crate) clipping: Clipping,
-    /// Keras 3's stage options (none: the TF 2.4 order).
+    /// Keras 3's stage options (none and not [`Optimizer::keras3_order`]: the TF 2.4 order).
     pub(crate) stages: Stages,
+    /// Whether every step runs the Keras 3 order, stage options or not (every Keras 3 class).
+    pub(crate) keras3_order: bool,
     /// Variables that weight decay skips (Keras 3's `exclude_from_weight_decay`).
     pub(crate) decay_excluded: FastSet<TensorId>,
+    /// Variables the rule treats apart (Muon's `exclude_layers`), see [`VarInfo`].
+    pub(crate) layer_excluded: FastSet<TensorId>,
     pub(crate) constraint: Option<Constraint>,
     /// Calls counted (Keras 3's `_iterations`).
     pub(crate) iterations: u64,
@@ -111,7 +115,9 @@ impl Optimizer {
             decay: 0.0,
             clipping: Clipping::default(),
             stages: Stages::default(),
+            keras3_order: R::KERAS3_ORDER,
             decay_excluded: FastSet::default(),
+            layer_excluded: FastSet::default(),
             constraint: None,
             iterations: 0,
             slot_specs,
@@ -176,6 +182,23 @@ impl Optimizer {
         Ok(())
     }
 
+    /// Whether every step runs the Keras 3 order of stages (Keras 3 builds the state of every
+    /// variable of a step, also those with a None gradient, and clips with its own formulas),
+    /// whatever the stage options: true for the Keras 3 classes the registry builds.
+    pub fn keras3_order(&self) -> bool {
+        self.keras3_order
+    }
+
+    /// Turns the Keras 3 order on (the registry does it for the Keras 3 family); only before
+    /// the optimizer has slots, like [`Optimizer::set_stages`].
+    pub fn set_keras3_order(&mut self) -> Result<()> {
+        if !self.states.is_empty() && !self.keras3_order {
+            return Err(Error::InvalidState { message: "the Keras 3 order must be set before the optimizer has slots".into() });
+        }
+        self.keras3_order = true;
+        Ok(())
+    }
+
     /// Changes only the weight decay value (a Keras 3 `weight_decay` given as a schedule or
     /// function is resolved before each step): it shapes no state, so unlike
     /// [`Optimizer::set_stages`] it is allowed after the variables have slots. `None` turns the
@@ -191,6 +214,12 @@ impl Optimizer {
     /// handles by the caller).
     pub fn set_weight_decay_exclusions(&mut self, vars: &[TensorId]) {
         self.decay_excluded = vars.iter().copied().collect();
+    }
+
+    /// Variables matched by Muon's `exclude_layers` (the regex search runs in the caller, on
+    /// the Keras path). Read when a variable's slots are created.
+    pub fn set_layer_exclusions(&mut self, vars: &[TensorId]) {
+        self.layer_excluded = vars.iter().copied().collect();
     }
 
     /// The constraint hook of the Keras 3 order (see [`crate::step::constraints`]).
@@ -290,7 +319,13 @@ impl Optimizer {
         fresh.try_reserve_exact(new_vars.len()).map_err(|_| out_of_memory(new_vars.len()))?;
         for id in new_vars {
             let t = store.get(*id)?;
-            let slots = specs.iter().map(|s| Slot::new(s, &t.shape)).collect::<Result<Vec<_>>>()?;
+            let info = VarInfo { name: &t.name, shape: &t.shape, layer_excluded: self.layer_excluded.contains(id) };
+            let mut slots = specs
+                .iter()
+                .enumerate()
+                .map(|(k, s)| if self.rule.has_slot(k, &info) { Slot::new(s, &t.shape) } else { Ok(Slot::absent()) })
+                .collect::<Result<Vec<_>>>()?;
+            self.rule.init_slots(&t.data, &mut slots);
             let n = t.data.len();
             let average = self.stages.ema.map(|_| filled(n, 0.0)).transpose()?;
             let accumulator = self.stages.gradient_accumulation_steps.map(|_| filled(n, 0.0)).transpose()?;
@@ -318,8 +353,10 @@ impl Optimizer {
         let nv = new_vars.len();
         let mut start = 0;
         for size in self.rule.slot_groups() {
-            for var in 0..nv {
-                self.weights.extend((start..start + size).map(|slot| WeightRef::Slot { var: first + var, slot }));
+            for var in first..first + nv {
+                let present = |&slot: &usize| !matches!(self.states[var].slots[slot].data, SlotData::Absent);
+                let refs: Vec<WeightRef> = (start..start + size).filter(present).map(|slot| WeightRef::Slot { var, slot }).collect();
+                self.weights.extend(refs);
             }
             start += size;
         }
@@ -358,7 +395,7 @@ impl Optimizer {
                 WeightRef::Global(i) => format!("{}/{}:0", self.name, globals[i].name),
                 WeightRef::Average(v) => format!("{}/{}/average:0", self.name, self.states[v].var_name),
                 WeightRef::Extra(e) => format!("{}/{}:0", self.name, self.extras[e].name),
-                WeightRef::Accumulator(v) => format!("{}/{}/accumulator:0", self.name, self.states[v].var_name),
+                WeightRef::Accumulator(v) => format!("{}/{}/gradient_accumulator:0", self.name, self.states[v].var_name),
                 WeightRef::Slot { var, slot } => format!("{}/{}/{}:0", self.name, self.states[var].var_name, self.slot_specs[slot].name),
             }))
             .collect()
@@ -372,6 +409,18 @@ impl Optimizer {
             WeightRef::Accumulator(v) => self.states[v].accumulator.as_deref(),
             WeightRef::Slot { var, slot } => self.states[var].slots[slot].f32(),
             WeightRef::Extra(e) => Some(&self.extras[e].values),
+        }
+    }
+
+    /// The value of weight `i >= 1` when it is stored as int32 (a slot declared
+    /// `SlotDtype::I32`); [`Optimizer::weight`] is None for it.
+    pub fn weight_i32(&self, i: usize) -> Option<&[i32]> {
+        match *self.weights.get(i.checked_sub(1)?)? {
+            WeightRef::Slot { var, slot } => match &self.states[var].slots[slot].data {
+                SlotData::I32(d) => Some(d),
+                _ => None,
+            },
+            _ => None,
         }
     }
 

@@ -7,6 +7,8 @@
 //! Adding an optimizer: its rule file (with its `CONFIG` table), an entry here, its TypeScript
 //! class, and its tests.
 
+use std::any::Any;
+
 use crate::error::{Error, Result};
 use crate::optimizer::Optimizer;
 use crate::rules::keras3 as k3;
@@ -53,6 +55,8 @@ pub struct Class {
     /// Default of Keras 3's `weight_decay` when it is not None (AdamW's 0.004).
     pub weight_decay: Option<f32>,
     build: fn(&mut Options<'_>) -> Result<Optimizer>,
+    /// Whether a rule is this class' rule (its type; Keras 3 classes share TF 2.4's names).
+    is_rule: fn(&dyn Any) -> bool,
 }
 
 impl Class {
@@ -76,6 +80,15 @@ impl Class {
     }
 }
 
+fn is<R: 'static>(rule: &dyn Any) -> bool {
+    rule.is::<R>()
+}
+
+/// The class whose rule `rule` is (its type, not its name).
+pub(crate) fn class_of(rule: &dyn Any) -> Option<&'static Class> {
+    CLASSES.iter().find(|c| (c.is_rule)(rule))
+}
+
 const fn keras3<R: UpdateRule>() -> Class {
     Class {
         class_name: R::CLASS_NAME,
@@ -85,6 +98,7 @@ const fn keras3<R: UpdateRule>() -> Class {
         config: R::CONFIG,
         weight_decay: R::WEIGHT_DECAY,
         build: build_keras3::<R>,
+        is_rule: is::<R>,
     }
 }
 
@@ -97,12 +111,13 @@ const fn tf24<R: UpdateRule>() -> Class {
         config: R::CONFIG,
         weight_decay: None,
         build: build::<R>,
+        is_rule: is::<R>,
     }
 }
 
 /// Every class: TF 2.4's in Keras' order, then Keras 3's (the same order, then the classes TF 2.4
 /// did not have). A class name may appear once per family.
-pub static CLASSES: [Class; 18] = [
+pub static CLASSES: [Class; 22] = [
     tf24::<Sgd>(),
     tf24::<RmsProp>(),
     tf24::<Adam>(),
@@ -121,6 +136,10 @@ pub static CLASSES: [Class; 18] = [
     keras3::<k3::Nadam>(),
     keras3::<k3::Ftrl>(),
     keras3::<Lion>(),
+    keras3::<k3::Lamb>(),
+    keras3::<k3::Adafactor>(),
+    keras3::<k3::Muon>(),
+    keras3::<k3::ScheduleFreeAdamW>(),
 ];
 
 /// The class of a Keras class name, TF 2.4's first: a name both families have is TF 2.4's
@@ -176,6 +195,7 @@ fn build<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
 fn build_keras3<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
     let rule = R::from_options(o)?;
     let mut opt = Optimizer::new(rule, o.take("learning_rate", R::LEARNING_RATE))?;
+    opt.set_keras3_order()?;
     let _ignored_decay = o.take_opt("decay");
     let clipping =
         Clipping { clipvalue: o.take_opt("clipvalue"), clipnorm: o.take_opt("clipnorm"), global_clipnorm: o.take_opt("global_clipnorm") };
@@ -206,7 +226,8 @@ fn build_keras3<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
     opt.set_stages(crate::step::Stages {
         loss_scale_factor: o.take_opt("loss_scale_factor"),
         gradient_accumulation_steps: accumulation.map(|n| n as u32),
-        weight_decay: o.take_opt("weight_decay").or(R::WEIGHT_DECAY),
+        // NaN is None (a class whose default is a number: AdamW, Muon).
+        weight_decay: o.take_opt("weight_decay").or(R::WEIGHT_DECAY).filter(|wd| !wd.is_nan()),
         ema: use_ema.then_some(crate::step::Ema { momentum: ema_momentum, overwrite_frequency: overwrite.map(|f| f as u64) }),
     })?;
     o.finish()?;
@@ -354,6 +375,18 @@ mod tests {
             let same = CLASSES.iter().filter(|d| d.family == c.family && d.class_name == c.class_name).count();
             assert_eq!(same, 1, "{} twice in {}", c.class_name, c.family.name());
         }
+        // Keras 3 order without any stage option: a None gradient's variable gets its state at
+        // the first step, as Keras 3's build does; TF 2.4's Adam waits for its first gradient.
+        let mut store = crate::Store::new();
+        let a = store.insert(crate::Tensor::new("a", vec![2], vec![1.0, 2.0]).unwrap());
+        let b = store.insert(crate::Tensor::new("b", vec![1], vec![3.0]).unwrap());
+        let pairs = [(Some(crate::Gradient::Dense(&[0.5, 0.5])), a), (None, b)];
+        for (family, slots) in [(Family::Keras3, 2), (Family::Tf24, 1)] {
+            let mut opt = build_optimizer_in(family, "Adam", &[]).unwrap();
+            assert_eq!(opt.keras3_order(), family == Family::Keras3);
+            opt.apply_gradients(&mut store, &pairs).unwrap();
+            assert_eq!(opt.slot_variables().count(), slots, "{}", family.name());
+        }
         // AdamW: Adam's rule with Keras 3's weight_decay default, 0.004.
         let adamw = class_in(Family::Keras3, "AdamW").unwrap();
         assert_eq!(adamw.defaults()[1], Hyper::number("weight_decay", 0.004));
@@ -378,18 +411,31 @@ mod tests {
     }
 
     /// The fixture generators (Python) read the registry from `tools/fixtures/registry.json`;
-    /// this keeps that copy equal to the registry (`SIMDOPT_WRITE_REGISTRY=1` rewrites it).
+    /// this keeps that copy equal to the registry (`SIMDOPT_WRITE_REGISTRY=1` rewrites it). Only
+    /// in the repository (feature `repository-fixtures`, on there): the published crate ships
+    /// neither the generators nor their copy, so it has nothing to keep current.
+    #[cfg(feature = "repository-fixtures")]
     #[test]
     fn the_fixture_generators_copy_is_current() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/fixtures/registry.json");
-        if !path.parent().is_some_and(|dir| dir.is_dir()) {
-            return; // the published crate: no repository around it, no generators to keep current
-        }
         let want = registry_json() + "\n";
         if std::env::var_os("SIMDOPT_WRITE_REGISTRY").is_some() {
             std::fs::write(&path, &want).unwrap();
         }
-        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        let have = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(have == want, "{} is stale: rerun this test with SIMDOPT_WRITE_REGISTRY=1", path.display());
+    }
+
+    /// What the generators' copy is made of, checked in every build (the published crate too):
+    /// `registry_json` is JSON whose entries name every class, its family, config and slots.
+    #[test]
+    fn registry_json_is_json_the_generators_can_read() {
+        let v: serde_json::Value = serde_json::from_str(&registry_json()).unwrap();
+        let entries = v.as_array().unwrap();
+        assert_eq!(entries.len(), CLASSES.len());
+        for (e, c) in entries.iter().zip(&CLASSES) {
+            assert_eq!(e["class_name"], c.class_name);
+            assert!(e["family"].is_string() && e["config"].is_array() && e["slots"].is_array(), "{e}");
+        }
     }
 }

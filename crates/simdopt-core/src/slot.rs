@@ -15,10 +15,11 @@ pub enum SlotShape {
     /// One value (`shape == []`).
     Scalar,
     /// The variable's shape without its last axis (Adafactor's row factor, the mean over axis
-    /// -1). A variable of rank < 2 gets an int32 scalar placeholder instead, as Keras does.
+    /// -1). A variable of rank < 2 gets a scalar placeholder (0) instead, as Keras does (Keras
+    /// makes it int32; here it keeps the slot's storage, so that every weight reads as f32).
     FactoredRows,
     /// The variable's shape without its second-to-last axis (Adafactor's column factor, the mean
-    /// over axis -2). A variable of rank < 2 gets an int32 scalar placeholder instead.
+    /// over axis -2). A variable of rank < 2 gets a scalar placeholder instead (as `FactoredRows`).
     FactoredCols,
 }
 
@@ -66,7 +67,7 @@ impl SlotSpec {
         match self.shape {
             SlotShape::LikeVar => (var.to_vec(), self.dtype),
             SlotShape::Scalar => (Vec::new(), self.dtype),
-            SlotShape::FactoredRows | SlotShape::FactoredCols if r < 2 => (Vec::new(), SlotDtype::I32),
+            SlotShape::FactoredRows | SlotShape::FactoredCols if r < 2 => (Vec::new(), self.dtype),
             SlotShape::FactoredRows => (var[..r - 1].to_vec(), self.dtype),
             SlotShape::FactoredCols => {
                 let mut s = var[..r - 2].to_vec();
@@ -178,11 +179,13 @@ mod tests {
         let cols = SlotSpec { shape: SlotShape::FactoredCols, ..SlotSpec::like_var("c", 0.0) };
         assert_eq!(rows.layout(&[2, 3, 4]), (vec![2, 3], SlotDtype::F32));
         assert_eq!(cols.layout(&[2, 3, 4]), (vec![2, 4], SlotDtype::F32));
-        assert_eq!(rows.layout(&[5]), (vec![], SlotDtype::I32));
+        assert_eq!(rows.layout(&[5]), (vec![], SlotDtype::F32));
         assert_eq!(SlotSpec::scalar("u", 1.0).layout(&[7, 7]), (vec![], SlotDtype::F32));
         let s = Slot::new(&cols, &[3, 5]).unwrap();
         assert_eq!((s.shape.clone(), s.f32().unwrap().len()), (vec![5], 5));
         let dummy = Slot::new(&rows, &[5]).unwrap();
-        assert_eq!((dummy.dtype(), dummy.len(), dummy.f32()), (Some(SlotDtype::I32), 1, None));
+        assert_eq!((dummy.dtype(), dummy.f32()), (Some(SlotDtype::F32), Some(&[0.0f32][..])));
+        let int = SlotSpec { dtype: SlotDtype::I32, ..rows };
+        assert_eq!((Slot::new(&int, &[5]).unwrap().dtype(), Slot::new(&int, &[5]).unwrap().len()), (Some(SlotDtype::I32), 1));
     }
 }

@@ -24,7 +24,11 @@ fn build(case: &Case) -> Option<Optimizer> {
             Value::String(_) if k == "name" => {}
             Value::Bool(b) => options.push((k, if *b { 1.0 } else { 0.0 })),
             Value::Number(n) => options.push((k, n.as_f64().unwrap() as f32)),
+            // None where the default is a number: NaN (the core's convention).
+            Value::Null if ["weight_decay", "adam_weight_decay", "rms_rate"].contains(&k.as_str()) => options.push((k, f32::NAN)),
             Value::Null => {}
+            // Muon's patterns: resolved per variable in `subject`.
+            Value::Array(_) if k == "exclude_layers" => {}
             _ => return None,
         }
     }
@@ -65,7 +69,11 @@ impl Subject for Core {
     fn optimizer_variables(&self) -> Vec<Vec<f64>> {
         let mut out = vec![vec![self.opt.iterations() as f64], vec![self.lr as f64]];
         for i in 1..self.opt.weight_count() {
-            out.push(self.opt.weight(i).unwrap().iter().map(|&x| x as f64).collect());
+            let values = match self.opt.weight(i) {
+                Some(w) => w.iter().map(|&x| x as f64).collect(),
+                None => self.opt.weight_i32(i).unwrap().iter().map(|&x| x as f64).collect(),
+            };
+            out.push(values);
         }
         out
     }
@@ -113,6 +121,13 @@ fn subject(case: &Case, mut opt: Optimizer) -> Core {
             .collect();
         opt.set_weight_decay_exclusions(&excluded);
     }
+    // Muon's `exclude_layers`: `re.search` of each pattern in the variable's path.
+    if let Some(patterns) = case.optimizer["config"]["exclude_layers"].as_array() {
+        let patterns: Vec<regex::Regex> = patterns.iter().map(|p| regex::Regex::new(p.as_str().unwrap()).unwrap()).collect();
+        let excluded: Vec<TensorId> =
+            case.variables.iter().zip(&vars).filter(|(v, _)| patterns.iter().any(|p| p.is_match(&v.path))).map(|(_, &id)| id).collect();
+        opt.set_layer_exclusions(&excluded);
+    }
     let lr = case.optimizer["config"]["learning_rate"].as_f64().unwrap() as f32;
     let mut core = Core { opt, store, vars, lr };
     // Keras 3 builds every variable's state before the first step; a zero-size step would not,
@@ -143,7 +158,10 @@ fn keras3_classes_replay_their_fixtures() {
             files.iter().flat_map(|f| cases_of(f, class_name).into_iter().map(move |c| (f.as_str(), c))).collect();
         let (mut worst, mut at, mut ran, mut skipped) = (0.0f64, String::new(), 0, 0);
         for (file, case) in &cases {
-            if build(case).is_none() {
+            // sparse.json is Keras 3 on TensorFlow, whose ScheduleFreeAdamW reads the updated `z`
+            // as the old one (fixture README, "Backends"); the core follows the formula (JAX).
+            let other_rule = *file == "sparse.json" && class_name == "ScheduleFreeAdamW";
+            if build(case).is_none() || other_rule {
                 skipped += 1;
                 continue;
             }
@@ -160,6 +178,6 @@ fn keras3_classes_replay_their_fixtures() {
             ran += 1;
         }
         assert!(ran >= 3, "{class_name}: only {ran} fixture cases replayed");
-        println!("{class_name}: {ran} cases ({skipped} with a schedule skipped), largest |Δ|/max(1,|x|) {worst:.3e} at {at}");
+        println!("{class_name}: {ran} cases ({skipped} skipped: schedule, or the TF backend's ScheduleFreeAdamW), largest |Δ|/max(1,|x|) {worst:.3e} at {at}");
     }
 }

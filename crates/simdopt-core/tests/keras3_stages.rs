@@ -77,7 +77,7 @@ fn accumulation_updates_every_nth_call_with_the_mean() {
     assert_eq!(values(&store, w), vec![1.0 - mean(0) * 0.5, -1.0 - mean(1) * 0.5]);
     assert_eq!((o.iterations(), o.update_iterations()), (3, 1));
     let names = o.weight_names();
-    assert_eq!(names, ["SGD/iter:0", "SGD/w/accumulator:0"]);
+    assert_eq!(names, ["SGD/iter:0", "SGD/w/gradient_accumulator:0"]);
     assert_eq!(o.weight(1).unwrap(), &[0.0, 0.0]);
 }
 

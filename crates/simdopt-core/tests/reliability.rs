@@ -32,6 +32,14 @@ fn configs() -> Vec<Config> {
     registry::CLASSES.iter().map(|c| (c.family, c.class_name, lr)).chain(variants).collect()
 }
 
+/// Weight `i` as f32 values (int32 weights, Adafactor's placeholders, converted).
+fn weight_values(opt: &Optimizer, i: usize) -> Vec<f32> {
+    match opt.weight(i) {
+        Some(w) => w.to_vec(),
+        None => opt.weight_i32(i).unwrap().iter().map(|&x| x as f32).collect(),
+    }
+}
+
 struct World {
     store: Store,
     opt: Optimizer,
@@ -82,7 +90,11 @@ fn observe(w: &World) -> String {
         })
         .collect();
     let o = &w.opt;
-    let weights: Vec<Vec<u32>> = (1..o.weight_count()).map(|i| o.weight(i).unwrap().iter().map(|x| x.to_bits()).collect()).collect();
+    let bits = |i: usize| match o.weight(i) {
+        Some(w) => w.iter().map(|x| x.to_bits()).collect(),
+        None => o.weight_i32(i).unwrap().iter().map(|&x| x as u32).collect(),
+    };
+    let weights: Vec<Vec<u32>> = (1..o.weight_count()).map(bits).collect();
     let hypers: Vec<(String, u32)> = o.hyper_names().iter().map(|n| (n.to_string(), o.hyper(n).unwrap().to_bits())).collect();
     format!(
         "{tensors:?}|{}|{:?}|{weights:?}|{hypers:?}|{:?}|{:?}|{:?}|{}",
@@ -219,7 +231,7 @@ fn run(w: &mut World, bad: &Bad) -> Result<bool, String> {
                 return Ok(false);
             }
             let k = k % count;
-            let mut ws: Vec<Vec<f32>> = (1..=count).map(|i| w.opt.weight(i).unwrap().iter().map(|x| x + 1.0).collect()).collect();
+            let mut ws: Vec<Vec<f32>> = (1..=count).map(|i| weight_values(&w.opt, i).iter().map(|x| x + 1.0).collect()).collect();
             let len = if *len == ws[k].len() { len + 1 } else { *len };
             ws[k] = vec![9.0; len];
             let refs: Vec<&[f32]> = ws.iter().map(Vec::as_slice).collect();
@@ -337,7 +349,8 @@ fn restoring_slot_batches_recreates_the_weight_order() {
             first += n;
         }
         assert_eq!(fresh.weight_names(), w.opt.weight_names(), "{config}");
-        let rest: Vec<&[f32]> = (1..w.opt.weight_count()).map(|i| w.opt.weight(i).unwrap()).collect();
+        let owned: Vec<Vec<f32>> = (1..w.opt.weight_count()).map(|i| weight_values(&w.opt, i)).collect();
+        let rest: Vec<&[f32]> = owned.iter().map(Vec::as_slice).collect();
         fresh.set_weights(w.opt.iterations(), &rest).unwrap();
         assert_eq!(fresh.slot_batches(), w.opt.slot_batches());
         copy.opt = fresh;

@@ -7,7 +7,8 @@ use simdopt_core::registry::{class_in, Family};
 use simdopt_core::Error;
 use wasm_bindgen::prelude::*;
 
-use super::{with, State};
+use super::external::handles;
+use super::{optimizer, with, State};
 
 /// Creates an optimizer of class `class_name` of `family` (`"tf24"` or `"keras3"`), named
 /// `name`, from constructor options as `optimizer_create` takes them (for Keras 3: the base
@@ -15,6 +16,18 @@ use super::{with, State};
 #[wasm_bindgen]
 pub fn optimizer_create_in(family: &str, class_name: &str, name: &str, keys: Vec<String>, values: Vec<f32>) -> Result<u32, JsError> {
     with(|s| create_in(s, family, class_name, name, &keys, &values))
+}
+
+/// The variables Muon's `exclude_layers` matched (`[index, generation, ...]`; the regex search on
+/// the Keras path runs in TypeScript), replacing the previous list. They take the AdamW step.
+/// Read when a variable's slots are created: set it before the first step (or `build`).
+#[wasm_bindgen]
+pub fn optimizer_set_layer_exclusions(id: u32, vars: Vec<u32>) -> Result<(), JsError> {
+    with(|s| {
+        let ids = handles(&vars)?;
+        optimizer(&mut s.optimizers, id)?.set_layer_exclusions(&ids);
+        Ok(())
+    })
 }
 
 fn create_in(s: &mut State, family: &str, class_name: &str, name: &str, keys: &[String], values: &[f32]) -> Result<u32, Error> {

@@ -9,7 +9,8 @@
 //! name is the function's name, whatever its module): `tensors`, `optimizers` (create,
 //! hyperparameters, `iterations`), `registry`, `frame` (the step frame and its decoding), `apply`
 //! (a step, and the front half of an external one), `weights` (weights and slots), `checksum`,
-//! `faults` (panics and traps), `external`, `keras3`, `aggregate` and, in the threads build,
+//! `faults` (panics and traps), `external`, `keras3`, `aggregate`, `stream` (streamed
+//! gradients) and, in the threads build,
 //! `threads`. New bindings go in a module of their own topic, re-exported below.
 
 use std::cell::RefCell;
@@ -29,6 +30,7 @@ mod frame;
 mod keras3;
 mod optimizers;
 mod registry;
+mod stream;
 mod tensors;
 #[cfg(feature = "threads")]
 mod threads;
@@ -36,8 +38,8 @@ mod weights;
 
 // Every export at the crate root, as for one file (Rust callers and rustdoc links see one API).
 pub use self::{
-    aggregate::*, apply::*, checksum::*, external::*, family::*, faults::*, frame::*, keras3::*, optimizers::*, registry::*, tensors::*,
-    weights::*,
+    aggregate::*, apply::*, checksum::*, external::*, family::*, faults::*, frame::*, keras3::*, optimizers::*, registry::*, stream::*,
+    tensors::*, weights::*,
 };
 #[cfg(feature = "threads")]
 pub use threads::*;

@@ -3,6 +3,7 @@
 import { Variable, SGD, StateError, SlotError } from 'simdopt';
 import { init } from './init.js';
 import { run } from './workload.mjs';
+import { runKeras3 } from './keras3.js';
 
 function describe(e, Cls) {
   return { name: e.name, isClass: e instanceof Cls, code: e.code, message: e.message, text: String(e) };
@@ -17,6 +18,7 @@ async function main() {
   }
   out.backend = await init();
   out.page = await run();
+  out.keras3 = runKeras3();
   const w = new Variable([1, 2], { name: 'w' });
   try {
     new SGD().getSlot(w, 'm');

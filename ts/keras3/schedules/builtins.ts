@@ -12,6 +12,7 @@
 import { HyperparameterError } from '../../errors.js';
 import * as tf24 from '../../schedules/builtins.js';
 import { DeclaredSchedule, ScheduleDeclaration, checkStep, f, minf } from '../../schedules/declared.js';
+import { cosineDecay } from '../../schedules/math.js';
 
 /** Keras 3's `Argument \`decay_steps\` must be > 0. Received: decay_steps=0` check. */
 function positive(key: string): (args: Record<string, unknown>) => void {
@@ -307,12 +308,12 @@ export class CosineDecay extends DeclaredSchedule<CosineDecayConfig & Record<str
     let s = checkStep(step);
     const lr0 = f(this.initialLearningRate);
     const d = f(this.decaySteps);
-    if (this.warmupTarget === null) return tf24.cosineDecay(lr0, minf(s, d), d, this.alpha);
+    if (this.warmupTarget === null) return cosineDecay(s, this);
     const target = f(this.warmupTarget);
     const warmup = f(this.warmupSteps);
     s = minf(s, f(d + warmup));
     if (s < warmup) return f(f(f(target - lr0) * f(s / warmup)) + lr0);
-    return tf24.cosineDecay(target, f(s - warmup), d, this.alpha);
+    return cosineDecay(f(s - warmup), { initialLearningRate: target, decaySteps: d, alpha: this.alpha });
   }
 }
 

@@ -5,12 +5,13 @@
 
 use std::any::Any;
 
-use super::{DenseStep, SlotSpec, SparseStep, StepContext, UpdateRule};
+use super::{DenseStep, SlotSpec, SparseStep, StepContext, UpdateRule, VarInfo};
 use crate::drive::GradIn;
 use crate::error::Result;
 use crate::slot::Slot;
 use crate::step::clip::{Clip, Identity, Scale};
 use crate::step::update::Keras3Prelude;
+use crate::step::GradPrelude;
 
 /// The elementwise stages fused into one variable's pass: TF 2.4's three clipping preludes
 /// (none, the global-norm scale alone, the whole clip) or the Keras 3 prelude.
@@ -27,6 +28,9 @@ pub trait DynRule: Send {
     fn as_any(&self) -> &dyn Any;
     fn class_name(&self) -> &'static str;
     fn slot_groups(&self) -> Vec<usize>;
+    fn has_slot(&self, slot: usize, var: &VarInfo<'_>) -> bool;
+    fn init_slots(&self, var: &[f32], slots: &mut [Slot]);
+    fn weight_decay(&self, stage: Option<f32>, slots: &[Slot]) -> Option<f32>;
     fn globals_last(&self) -> bool;
     fn slots(&self) -> Vec<SlotSpec>;
     fn global_weights(&self) -> Vec<SlotSpec>;
@@ -69,6 +73,15 @@ impl<R: UpdateRule> DynRule for Prepared<R> {
     fn slot_groups(&self) -> Vec<usize> {
         self.rule.slot_groups()
     }
+    fn has_slot(&self, slot: usize, var: &VarInfo<'_>) -> bool {
+        self.rule.has_slot(slot, var)
+    }
+    fn init_slots(&self, var: &[f32], slots: &mut [Slot]) {
+        self.rule.init_slots(var, slots)
+    }
+    fn weight_decay(&self, stage: Option<f32>, slots: &[Slot]) -> Option<f32> {
+        self.rule.weight_decay(stage, slots)
+    }
     fn globals_last(&self) -> bool {
         R::GLOBALS_LAST
     }
@@ -105,13 +118,22 @@ impl<R: UpdateRule> DynRule for Prepared<R> {
     fn apply_dense(&self, pre: Fused, shape: &[usize], var: &mut [f32], grad: GradIn<'_>, slots: &mut [Slot]) {
         let c = self.coeffs();
         match pre {
-            Fused::None => self.rule.apply_dense(c, DenseStep { pre: Identity, shape, var, grad, slots }),
-            Fused::Scale(pre) => self.rule.apply_dense(c, DenseStep { pre, shape, var, grad, slots }),
-            Fused::Clip(pre) => self.rule.apply_dense(c, DenseStep { pre, shape, var, grad, slots }),
-            Fused::Keras3(pre) => self.rule.apply_dense(c, DenseStep { pre, shape, var, grad, slots }),
+            Fused::None => dense(&self.rule, c, DenseStep { pre: Identity, shape, var, grad, slots }),
+            Fused::Scale(pre) => dense(&self.rule, c, DenseStep { pre, shape, var, grad, slots }),
+            Fused::Clip(pre) => dense(&self.rule, c, DenseStep { pre, shape, var, grad, slots }),
+            Fused::Keras3(pre) => dense(&self.rule, c, DenseStep { pre, shape, var, grad, slots }),
         }
     }
     fn apply_sparse(&self, step: SparseStep<'_>) {
         self.rule.apply_sparse(self.coeffs(), step)
     }
+}
+
+/// A rule's dense pass with one prelude, kept out of line: one small wasm function per rule and
+/// prelude (as before the staged core), not one per rule holding every prelude's loops. In one
+/// large function V8 compiled the same simd128 loop up to 9% slower (SGD momentum at 64K:
+/// benches/README.md, "Before/after the staged core"). The arithmetic is the same either way.
+#[inline(never)]
+fn dense<R: UpdateRule, P: GradPrelude>(rule: &R, c: &R::Coeffs, step: DenseStep<'_, P>) {
+    rule.apply_dense(c, step)
 }

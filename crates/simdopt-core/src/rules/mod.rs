@@ -33,6 +33,17 @@ pub use nadam::Nadam;
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
+/// A variable as a rule sees it when its slots are created.
+#[derive(Clone, Copy, Debug)]
+pub struct VarInfo<'a> {
+    /// The tensor's name (the facade names tensors by their Keras path, `dense/kernel`).
+    pub name: &'a str,
+    pub shape: &'a [usize],
+    /// Whether the caller marked it with [`crate::Optimizer::set_layer_exclusions`] (Muon's
+    /// `exclude_layers`, a regex search the facade runs on the Keras path).
+    pub layer_excluded: bool,
+}
+
 /// What one step of a rule sees besides the gradients.
 #[derive(Clone, Copy, Debug)]
 pub struct StepContext {
@@ -211,6 +222,9 @@ pub trait UpdateRule: Clone + Send + 'static {
     const GLOBALS_LAST: bool = false;
     /// Default of Keras 3's `weight_decay` (AdamW: 0.004; None: off).
     const WEIGHT_DECAY: Option<f32> = None;
+    /// Whether an optimizer of this rule runs the Keras 3 order of stages from the start (see
+    /// [`crate::Optimizer::keras3_order`]; the registry turns it on for every Keras 3 class).
+    const KERAS3_ORDER: bool = false;
     /// Default learning rate.
     const LEARNING_RATE: f32 = 0.001;
     /// Default of the base class' `decay`.
@@ -239,6 +253,19 @@ pub trait UpdateRule: Clone + Send + 'static {
         } else {
             vec![1; n]
         }
+    }
+    /// Whether a variable gets slot `slot` (index into [`UpdateRule::slots`]); a slot it does
+    /// not get is absent and not a weight (Muon: `velocity` only for its AdamW variables).
+    fn has_slot(&self, _slot: usize, _var: &VarInfo<'_>) -> bool {
+        true
+    }
+    /// Sets a new variable's slots from its values, after they were filled with their initial
+    /// values (ScheduleFreeAdamW: `momentum` starts as a copy of the variable).
+    fn init_slots(&self, _var: &[f32], _slots: &mut [Slot]) {}
+    /// The weight decay of a variable, given the stage's (`weight_decay`) and the variable's
+    /// slots (Muon: `adam_weight_decay` for the variables it updates with AdamW).
+    fn weight_decay(&self, stage: Option<f32>, _slots: &[Slot]) -> Option<f32> {
+        stage
     }
     /// Optimizer-wide scalar weights, created with the first slots (Nadam's `momentum_cache`).
     fn global_weights(&self) -> Vec<SlotSpec> {

@@ -162,9 +162,14 @@ pub(crate) fn compute_preludes(opt: &mut Optimizer, store: &Store, pairs: &[(Opt
             sum_of_squares(values, c.clipvalue)
         })
         .collect();
+    tf24_preludes(c, &sums, preludes);
+}
+
+/// The TF 2.4 preludes from the squared norms of the gradients, in order (appended to `out`).
+pub(crate) fn tf24_preludes(c: Clipping, sums: &[f32], out: &mut Vec<Clip>) {
     // TF's global_norm: sqrt(2 * sum(l2_loss)), l2_loss = sum(x^2) / 2.
     let global = sums.iter().fold(0.0f32, |acc, s| acc + s * 0.5) * 2.0;
-    preludes.extend(sums.iter().map(|&s| c.prelude(s, global)));
+    out.extend(sums.iter().map(|&s| c.prelude(s, global)));
 }
 
 /// Stage "clip" of the Keras 3 order: the norms see the gradient after the stages before it

@@ -28,6 +28,7 @@ pub mod constraints;
 pub mod count;
 pub mod ema;
 pub mod rows;
+pub mod stream;
 pub mod unscale;
 pub mod update;
 pub mod validate;
@@ -162,7 +163,7 @@ impl Optimizer {
         }
         let new_vars = validate::new_variables(self, pairs);
         self.create_slots(store, &new_vars)?;
-        if self.stages.any() {
+        if self.stages.any() || self.keras3_order {
             self.apply_keras3(store, pairs);
         } else {
             // TF 2.4: clip → update (the aggregator and transformers ran in the facade).

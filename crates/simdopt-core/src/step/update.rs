@@ -29,8 +29,9 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
         let Some(g) = g else { continue };
         let clip = opt.scratch.preludes[k];
         k += 1;
-        let decay = opt.stages.weight_decay.filter(|_| keras3 && !opt.decay_excluded.contains(var_id)).map(|wd| (wd, lr));
         let VarSlots { slots, accumulator, .. } = &mut opt.states[opt.vars[var_id]];
+        let wd = opt.rule.weight_decay(opt.stages.weight_decay, slots);
+        let decay = wd.filter(|_| keras3 && !opt.decay_excluded.contains(var_id)).map(|wd| (wd, lr));
         let tensor_grad = match *g {
             Gradient::Tensor(id) => Some(id),
             _ => None,
@@ -95,7 +96,7 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
 }
 
 /// The TF 2.4 preludes: none, `global_clipnorm`'s scale alone, or the whole clip.
-fn tf24_prelude(pre: Clip) -> Fused {
+pub(crate) fn tf24_prelude(pre: Clip) -> Fused {
     if pre.is_identity() {
         Fused::None
     } else if pre.is_scale_only() {

@@ -9,7 +9,7 @@ use crate::store::{Store, TensorId};
 /// The variables of `pairs` that get their slots in this step: those with a gradient (TF 2.4),
 /// or every one (Keras 3, whose moving averages cover variables without a gradient too).
 pub(crate) fn new_variables(opt: &Optimizer, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Vec<TensorId> {
-    let all = opt.stages.any();
+    let all = opt.stages.any() || opt.keras3_order;
     pairs.iter().filter(|(g, v)| (all || g.is_some()) && !opt.vars.contains_key(v)).map(|(_, v)| *v).collect()
 }
 
@@ -22,7 +22,16 @@ pub(crate) fn check_step(
     pairs: &[(Option<Gradient<'_>>, TensorId)],
     guard: Option<&mut Vec<usize>>,
 ) -> Result<bool> {
-    if pairs.iter().all(|(g, _)| g.is_none()) {
+    check_call(opt, store, pairs, false)?;
+    let Some(out) = guard else { return Ok(true) };
+    non_finite(store, pairs, out)?;
+    Ok(out.is_empty())
+}
+
+/// [`check_step`] without the guard. `streamed`: the step has gradients that are not in `pairs`
+/// (streamed ones, whose pairs stand there with no gradient; see [`super::stream`]).
+pub(crate) fn check_call(opt: &Optimizer, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)], streamed: bool) -> Result<()> {
+    if !streamed && pairs.iter().all(|(g, _)| g.is_none()) {
         let names: Vec<String> = pairs.iter().map(|(_, v)| store.get(*v).map(|t| t.name.clone()).unwrap_or_default()).collect();
         return Err(Error::InvalidState { message: format!("No gradients provided for any variable: {names:?}.") });
     }
@@ -31,8 +40,12 @@ pub(crate) fn check_step(
             message: format!("iterations is {}, the largest count: no further step can be counted", u64::MAX),
         });
     }
-    validate(store, pairs)?;
-    let Some(out) = guard else { return Ok(true) };
+    validate(store, pairs)
+}
+
+/// The non-finite guard: the positions in `pairs` of the gradients with a NaN or ±Inf, into
+/// `out` (cleared first).
+pub(crate) fn non_finite(store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)], out: &mut Vec<usize>) -> Result<()> {
     out.clear();
     for (i, (g, _)) in pairs.iter().enumerate() {
         let finite = match *g {
@@ -44,7 +57,7 @@ pub(crate) fn check_step(
             out.push(i);
         }
     }
-    Ok(out.is_empty())
+    Ok(())
 }
 
 fn validate(store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Result<()> {

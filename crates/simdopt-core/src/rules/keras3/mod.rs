@@ -16,21 +16,30 @@ use crate::lanes::Lanes;
 use crate::rules::SparseStep;
 
 pub mod adadelta;
+pub mod adafactor;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
 pub mod ftrl;
+pub mod lamb;
+pub mod muon;
 pub mod nadam;
+pub mod passes;
 pub mod rmsprop;
+pub mod schedule_free;
 pub mod sgd;
 
 pub use adadelta::Adadelta;
+pub use adafactor::Adafactor;
 pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamW};
 pub use adamax::Adamax;
 pub use ftrl::Ftrl;
+pub use lamb::Lamb;
+pub use muon::Muon;
 pub use nadam::Nadam;
 pub use rmsprop::RmsProp;
+pub use schedule_free::ScheduleFreeAdamW;
 pub use sgd::Sgd;
 
 /// `float32(1 - b)` with `b` the Python float Keras was given: the shortest decimal that reads

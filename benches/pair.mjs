@@ -1,0 +1,66 @@
+// Two builds of the package side by side on a loaded machine: `applyGradients` of one variable
+// (Tensor and Float32Array gradients) in short interleaved batches, in one process, reporting a
+// low quantile of the per-batch times (default the 10th percentile: the batches that other
+// processes interrupted least) and its ratio to the first build. For before/after checks where
+// `bench.mjs`'s medians drown in load; not a replacement for it.
+//
+//   node benches/pair.mjs <adam|sgd_momentum|rmsprop> <params> <batches> <dist> <dist> [...]
+//   e.g. node benches/pair.mjs sgd_momentum 65536 150 ../old/dist dist
+//   environment: Q (quantile, default 0.1), PER_ELEMS (elements per batch, default 1e6)
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const [opt, sizeArg, batchesArg, ...dists] = process.argv.slice(2);
+if (!opt || dists.length < 2) {
+  console.error('usage: node benches/pair.mjs <adam|sgd_momentum|rmsprop> <params> <batches> <dist> <dist> [...]');
+  process.exit(2);
+}
+const n = Number(sizeArg);
+const batches = Number(batchesArg);
+const quantile = Number(process.env.Q ?? 0.1);
+const grad = Float32Array.from({ length: n }, (_, i) => ((i % 17) - 8) * 1e-3);
+
+async function load(dist) {
+  const so = await import(pathToFileURL(path.resolve(dist, 'index.js')).href);
+  await so.ready({ backend: 'simd' });
+  const make = {
+    adam: () => new so.Adam({ learningRate: 1e-3 }),
+    sgd_momentum: () => new so.SGD({ learningRate: 0.01, momentum: 0.9 }),
+    rmsprop: () => new so.RMSprop({ learningRate: 1e-3 }),
+  }[opt];
+  if (!make) throw new Error(`unknown optimizer ${opt}`);
+  const o = make();
+  const v = new so.Variable(0.5, { shape: [n], name: 'w' });
+  const t = new so.Tensor(0, { shape: [n], name: 'grad' });
+  t.assign(grad);
+  const tensorPairs = [[t, v]];
+  const f32Pairs = [[grad, v]];
+  return { dist, tensor: () => o.applyGradients(tensorPairs), f32: () => o.applyGradients(f32Pairs) };
+}
+
+const builds = [];
+for (const d of dists) builds.push(await load(d));
+// JIT and wasm tier-up.
+for (const b of builds) {
+  for (let i = 0; i < 2000; i++) {
+    b.tensor();
+    b.f32();
+  }
+}
+const steps = Math.max(4, Math.round(Number(process.env.PER_ELEMS ?? 1e6) / n));
+const candidates = builds.flatMap((b, i) => ['tensor', 'f32'].map((kind) => ({ i, kind, fn: b[kind], times: [] })));
+for (let r = 0; r < batches; r++) {
+  for (const c of [...candidates].sort(() => Math.random() - 0.5)) {
+    const t0 = process.hrtime.bigint();
+    for (let s = 0; s < steps; s++) c.fn();
+    c.times.push(Number(process.hrtime.bigint() - t0) / steps / 1e3);
+  }
+}
+const at = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * quantile)];
+for (const kind of ['tensor', 'f32']) {
+  const base = at(candidates.find((c) => c.kind === kind && c.i === 0).times);
+  for (const c of candidates.filter((c) => c.kind === kind)) {
+    const t = at(c.times);
+    console.log(`${opt} ${n} ${kind.padEnd(6)} ${builds[c.i].dist.padEnd(28)} ${t.toFixed(2)} µs/step  ×${(t / base).toFixed(3)}`);
+  }
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// How large the chunks of a streamed gradient should be (not part of the test suite): for each
+// chunk size, simdopt's Float32Array path (the gradient streamed into the core a chunk at a
+// time) against its Tensor path (the gradient already in WASM memory: the kernel alone), side by
+// side in one process, rounds interleaved in shuffled order. Ratios are medians of per-round
+// ratios (load from other processes mostly cancels).
+//
+//   node benches/stream-chunk.mjs [--rounds 9] [--sizes 1M,16M] [--chunks 16K,32K,64K,128K,256K]
+//        [--optimizers adam,sgd_momentum,rmsprop] [--dist DIR]
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import path from 'node:path';
+import os from 'node:os';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const K = 1024;
+const M = K * K;
+const arg = (k, d) => {
+  const i = process.argv.indexOf(k);
+  return i < 0 ? d : process.argv[i + 1];
+};
+const size = (s) => +/^\d+/.exec(s)[0] * ({ K, M }[s.slice(-1).toUpperCase()] ?? 1);
+const fmt = (n) => (n % M === 0 ? `${n / M}M` : `${n / K}K`);
+const dist = path.resolve(arg('--dist', path.join(ROOT, 'dist')));
+const rounds = +arg('--rounds', 9);
+const sizes = arg('--sizes', '1M,16M').split(',').map(size);
+const chunks = arg('--chunks', '16K,32K,64K,128K,256K').split(',').map(size);
+const optimizers = arg('--optimizers', 'adam,sgd_momentum,rmsprop').split(',');
+
+const so = await import(pathToFileURL(path.join(dist, 'index.js')).href);
+const { core } = await import(pathToFileURL(path.join(dist, 'wasm', 'loader.js')).href);
+await so.ready({ backend: 'simd' });
+const make = {
+  adam: () => new so.Adam({ learningRate: 1e-3 }),
+  sgd_momentum: () => new so.SGD({ learningRate: 0.01, momentum: 0.9 }),
+  rmsprop: () => new so.RMSprop({ learningRate: 1e-3 }),
+};
+
+function timed(f, ms) {
+  let steps = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < ms || steps < 2) {
+    f();
+    steps++;
+    t = performance.now();
+  }
+  return (t - t0) / steps;
+}
+const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+
+console.log(`${os.cpus()[0].model}, ${os.cpus().length} cores, node ${process.version}; load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${rounds} rounds`);
+console.log('| optimizer | params | Tensor ms | F32 whole copy (× Tensor) | ' + chunks.map((c) => `F32 ${fmt(c)} (× Tensor)`).join(' | ') + ' |');
+console.log('|---|---|---:|---:|' + chunks.map(() => '---:').join('|') + '|');
+for (const name of optimizers) {
+  for (const n of sizes) {
+    const opt = make[name]();
+    const v = new so.Variable(0.5, { shape: [n], name: 'w' });
+    const g = new Float32Array(n).map((_, i) => ((i % 17) - 8) * 1e-3);
+    const t = new so.Tensor(g);
+    // The whole path as before streaming: the same gradient in shared memory is copied whole.
+    const shared = new Float32Array(new SharedArrayBuffer(4 * n));
+    shared.set(g);
+    const candidates = [{ label: 'tensor', f: () => opt.applyGradients([[t, v]]) }, { label: 'whole', f: () => opt.applyGradients([[shared, v]]) }, ...chunks.map((c) => ({ label: c, chunk: c, f: () => opt.applyGradients([[g, v]]) }))];
+    const samples = new Map(candidates.map((c) => [c.label, []]));
+    const ms = Math.min(200, Math.max(20, n / M * 12));
+    for (const c of candidates) (c.chunk && core().__stream_set_chunk(c.chunk), timed(c.f, ms / 4)); // warm-up
+    for (let r = 0; r < rounds; r++) {
+      const order = [...candidates].sort(() => Math.random() - 0.5);
+      const round = {};
+      for (const c of order) {
+        if (c.chunk) core().__stream_set_chunk(c.chunk);
+        round[c.label] = timed(c.f, ms);
+      }
+      for (const c of candidates) samples.get(c.label).push(round[c.label] / (c.label === 'tensor' ? 1 : round.tensor));
+    }
+    const tensorMs = median(samples.get('tensor'));
+    console.log(`| ${name} | ${fmt(n)} | ${tensorMs.toFixed(3)} | ${median(samples.get('whole')).toFixed(3)} | ` + chunks.map((c) => median(samples.get(c)).toFixed(3)).join(' | ') + ' |');
+    v.dispose();
+    t.dispose();
+    opt.dispose();
+  }
+}
+console.log(`load after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);

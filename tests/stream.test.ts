@@ -1,0 +1,208 @@
+// Streamed gradients (issue 14, item 1): a Float32Array or number[] gradient of two chunks or
+// more streams into the core a chunk at a time. Against the whole path (the same values in a
+// SharedArrayBuffer, which is copied whole, and as a Tensor, the kernel-only path): the same bits
+// for every TF 2.4 class and option, at lengths around the chunk boundaries, with the guard; the
+// same errors, and nothing changed by a failure.
+import { ready, deserialize, memoryBytes, optimizerClasses, Variable, Tensor, IndexedSlices, Optimizer, ArgumentError, IndexError, ShapeError } from 'simdopt';
+import type { Gradient } from 'simdopt';
+import { createHash } from 'node:crypto';
+
+beforeAll(async () => {
+  await ready();
+});
+
+/** `stream_chunk()` of the core: gradients of at least two chunks stream. */
+const CHUNK = 1 << 15;
+const FROM = 2 * CHUNK;
+
+/** The bits of `a`, as a digest (the arrays are long). */
+const bits = (a: Float32Array) => createHash('sha256').update(Float32Array.from(a)).digest('hex');
+
+/** Everything observable about an optimizer and its variables. */
+function state(opt: Optimizer, vars: Variable[]): string {
+  const weights = opt.getWeights().map((w) => (w instanceof BigInt64Array ? w[0].toString() : bits(w)));
+  return JSON.stringify({ weights, iterations: opt.iterations, vars: vars.map((v) => bits(v.read())) });
+}
+
+/** Mixed magnitudes and signs (a different summation order gives other bits). */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = (Math.imul(i ^ seed, 0x9e3779b1) >>> 8) / (1 << 24) - 0.5;
+    out[i] = x > 0.3 ? x * 40 : x * 0.01;
+  }
+  return out;
+}
+
+type Way = 'float32' | 'array' | 'shared' | 'tensor';
+/** The gradient as a caller passes it: streamed (`float32`, `array`) or whole (`shared`, `tensor`). */
+function as(way: Way, g: Float32Array): Gradient {
+  if (way === 'float32') return Float32Array.from(g);
+  if (way === 'array') return Array.from(g);
+  if (way === 'tensor') return new Tensor(g);
+  const shared = new Float32Array(new SharedArrayBuffer(4 * g.length));
+  shared.set(g);
+  return shared;
+}
+
+/** Steps of a big variable (the gradient given `way`) with a small dense and a sparse one. */
+function run(className: string, config: Record<string, unknown>, n: number, way: Way, grads: Float32Array[], skipNonFinite = false): string[] {
+  const opt = deserialize({ class_name: className, config }) as Optimizer;
+  const big = new Variable(values(n, 1), { name: 'big' });
+  const small = new Variable(values(7, 2), { name: 'small' });
+  const table = new Variable(values(12, 3), { shape: [4, 3], name: 'table' });
+  const out: string[] = [];
+  for (const g of grads) {
+    const grad = as(way, g);
+    const result = opt.applyGradients(
+      [
+        [values(7, 4), small],
+        [grad, big],
+        [new IndexedSlices(values(6, 5), [3, 1], [4, 3]), table],
+      ],
+      { skipNonFinite },
+    );
+    if (grad instanceof Tensor) grad.dispose();
+    out.push(`${String(result.applied)} ${result.nonFiniteVariables.map((v) => v.name).join()} ${state(opt, [big, small, table])}`);
+  }
+  return out;
+}
+
+/** Every TF 2.4 class with each clipping option and its kernel variants. */
+const CONFIGS: [string, Record<string, unknown>][] = optimizerClasses.flatMap((c) => {
+  const name = c.spec.className;
+  const variants: Record<string, Record<string, unknown>[]> = {
+    SGD: [{ momentum: 0.9, nesterov: true }, { momentum: 0.5 }],
+    Adam: [{ amsgrad: true }],
+    RMSprop: [{ centered: true, momentum: 0.5 }, { momentum: 0.9 }],
+    Ftrl: [{ l1_regularization_strength: 0.01, l2_shrinkage_regularization_strength: 0.05 }, { learning_rate_power: -0.7 }],
+  };
+  const clips = [{}, { clipnorm: 0.5 }, { global_clipnorm: 1.5 }, { clipvalue: 0.2, clipnorm: 2 }];
+  return [...clips.map((c) => ({ learning_rate: 0.1, ...c })), ...(variants[name] ?? []).map((v) => ({ learning_rate: 0.1, clipnorm: 1, ...v }))].map(
+    (config) => [name, config] as [string, Record<string, unknown>],
+  );
+});
+
+describe('streamed gradients give the bits of the whole path', () => {
+  test.each(CONFIGS)('%s %j', (className, config) => {
+    const n = FROM + 9;
+    const grads = [values(n, 11), values(n, 12)];
+    const whole = run(className, config, n, 'shared', grads);
+    expect(run(className, config, n, 'tensor', grads)).toEqual(whole);
+    expect(run(className, config, n, 'float32', grads)).toEqual(whole);
+    expect(run(className, config, n, 'array', grads)).toEqual(whole);
+    expect(run(className, config, n, 'float32', grads, true)).toEqual(run(className, config, n, 'shared', grads, true));
+  });
+
+  test.each([FROM - 1, FROM, FROM + 1, 3 * CHUNK - 1, 3 * CHUNK, 3 * CHUNK + 7])('lengths around the chunk boundaries: %i values', (n) => {
+    const grads = [values(n, 21), values(n, 22)];
+    for (const config of [{ clipnorm: 0.5 }, { global_clipnorm: 1 }]) {
+      expect(run('Adam', config, n, 'float32', grads, true)).toEqual(run('Adam', config, n, 'shared', grads, true));
+      expect(run('SGD', { momentum: 0.9, ...config }, n, 'float32', grads)).toEqual(run('SGD', { momentum: 0.9, ...config }, n, 'shared', grads));
+    }
+  });
+
+  test('a non-finite value anywhere: skipped with the guard (nothing changed, the variable reported), propagated as the whole path without it', () => {
+    const n = FROM + 5;
+    for (const at of [0, CHUNK - 1, CHUNK, n - 1]) {
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const grads = [values(n, 31), values(n, 32)];
+        grads[1][at] = bad;
+        const guarded = run('Adam', { clipnorm: 1 }, n, 'float32', grads, true);
+        expect(guarded).toEqual(run('Adam', { clipnorm: 1 }, n, 'shared', grads, true));
+        expect(guarded[1].startsWith('false big ')).toBe(true);
+        expect(guarded[1].slice('false big '.length)).toBe(guarded[0].slice('true  '.length));
+        expect(run('RMSprop', { global_clipnorm: 1 }, n, 'float32', grads)).toEqual(run('RMSprop', { global_clipnorm: 1 }, n, 'shared', grads));
+      }
+    }
+  });
+});
+
+describe('failures before the update change nothing', () => {
+  /** An Adam with clipping and a big and a small variable, after one streamed step. */
+  function trained(): { opt: Optimizer; big: Variable; small: Variable } {
+    const opt = deserialize({ class_name: 'Adam', config: { clipnorm: 1 } }) as Optimizer;
+    const big = new Variable(values(FROM + 3, 1), { name: 'big' });
+    const small = new Variable(values(5, 2), { name: 'small' });
+    opt.applyGradients([
+      [values(FROM + 3, 3), big],
+      [values(5, 4), small],
+    ]);
+    return { opt, big, small };
+  }
+
+  function refused(f: (opt: Optimizer, big: Variable, small: Variable) => unknown, cls: new (...a: never[]) => Error, pattern: RegExp): void {
+    const { opt, big, small } = trained();
+    const before = state(opt, [big, small]);
+    expect(() => f(opt, big, small)).toThrow(cls);
+    expect(() => f(opt, big, small)).toThrow(pattern);
+    expect(state(opt, [big, small])).toBe(before);
+    opt.learningRate = 0.01;
+    opt.applyGradients([[values(FROM + 3, 5), big]]);
+    expect(state(opt, [big, small])).not.toBe(before);
+  }
+
+  test('a learning-rate function that detaches, shrinks or grows the streamed gradient: ArgumentError naming it', () => {
+    type Resizable = ArrayBuffer & { resize(bytes: number): void };
+    for (const attack of ['detach', 'shrink', 'grow'] as const) {
+      refused(
+        (opt, big, small) => {
+          const bytes = 4 * (FROM + 3);
+          const buffer = new (ArrayBuffer as unknown as new (b: number, o: { maxByteLength: number }) => Resizable)(bytes, { maxByteLength: 2 * bytes });
+          const g = new Float32Array(buffer);
+          g.set(values(FROM + 3, 6));
+          opt.learningRate = () => {
+            if (attack === 'detach') structuredClone(buffer, { transfer: [buffer] });
+            else buffer.resize(attack === 'shrink' ? bytes - 4 : bytes + 4);
+            return 0.01;
+          };
+          return opt.applyGradients([
+            [values(5, 7), small],
+            [g, big],
+          ]);
+        },
+        ArgumentError,
+        /the gradient of 'big' changed after it was read/,
+      );
+    }
+  });
+
+  test('a streamed gradient of the wrong length, or a variable given twice: the whole path’s error', () => {
+    refused((opt, big) => opt.applyGradients([[values(FROM + 2, 8), big]]), ShapeError, /big/);
+    refused(
+      (opt, big) =>
+        opt.applyGradients([
+          [values(FROM + 3, 8), big],
+          [values(FROM + 3, 9), big],
+        ]),
+      ArgumentError,
+      /big/,
+    );
+    refused(
+      (opt, big, small) =>
+        opt.applyGradients([
+          [values(FROM + 3, 8), big],
+          [new IndexedSlices(values(2, 1), [9, 0], [5]), small],
+        ]),
+      IndexError,
+      /9/,
+    );
+  });
+});
+
+test('a streamed gradient is not copied into WASM memory whole (the step frame does not grow to its size)', () => {
+  const n = 1 << 20;
+  const opt = deserialize({ class_name: 'SGD', config: { momentum: 0.9 } }) as Optimizer;
+  const a = new Variable(values(n, 1), { name: 'a' });
+  const b = new Variable(values(n, 2), { name: 'b' });
+  const grad = values(n, 3);
+  // The first steps make the slots and the staging buffer; streamed steps then grow nothing.
+  opt.applyGradients([[grad, a]]);
+  opt.applyGradients([[grad, b]]);
+  const settled = memoryBytes();
+  for (let i = 0; i < 3; i++) opt.applyGradients([[grad, a]]);
+  expect(memoryBytes()).toBe(settled);
+  // The same gradient in shared memory takes the whole path: the frame must grow to hold it.
+  opt.applyGradients([[as('shared', grad), a]]);
+  expect(memoryBytes() - settled).toBeGreaterThanOrEqual(4 * n);
+});
