@@ -155,3 +155,15 @@ export function readNumbers(values: unknown, what: string): { array: ArrayLike<n
   }
   return { array: out, length };
 }
+
+/** An array (or a Proxy of one) read once: its length once, then each index once, into a new
+ * array; undefined if `x` is not an array or its length is not a valid array length. Never
+ * iterates (no user iterator runs) and never reads an element twice. */
+export function readArray(x: unknown): unknown[] | undefined {
+  if (!Array.isArray(x)) return undefined;
+  const n: unknown = x.length;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || n > 0xffffffff) return undefined;
+  const out: unknown[] = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) out[i] = (x as unknown[])[i];
+  return out;
+}

@@ -3,11 +3,10 @@
 // it replaced by the user's aggregator; then one `applyGradients` call on the optimizer.
 import { Optimizer } from '../optimizer/index.js';
 import { IndexedSlices, Tensor, Variable } from '../tensor.js';
-import { rowSize } from '../values.js';
 import { call, core, heapFloat32 } from '../wasm/loader.js';
 import { ArgumentError } from '../errors.js';
-import { SparseGradient, WireGradient, gradientProblem, isF32, local, localGradient } from './protocol.js';
-import { typedArrayLength } from '../values.js';
+import { SparseGradient, WireGradient, isF32, local, readWireGradient, unchanged } from './protocol.js';
+import { describeValue, readArray, rowSize, typedArrayLength } from '../values.js';
 import type { ResultMsg } from './state.js';
 import type { CrossHostOptions, ReplicaGradient, ReplicaGradientAggregator } from './strategy-options.js';
 
@@ -139,6 +138,9 @@ export class ReplicaAggregation {
     const n = results.length;
     let total = 0;
     for (const i of idx) total += vars[i].size;
+    // Checked before anything is written (the reserve may grow WASM memory, no user code runs).
+    for (let r = 0; r < n; r++)
+      for (const i of idx) unchanged(results[r].grads![i] as Float32Array, vars[i].size, () => `the gradient of '${vars[i].name}' from replica ${this.replicaIds[r]}`);
     const c = core();
     const base = call(() => c.aggregate_reserve(n * total)) >>> 2;
     const heap = heapFloat32();
@@ -155,9 +157,11 @@ export class ReplicaAggregation {
   }
 
   /** The aggregated gradients as this realm's arrays, checked (no copy). */
-  private checkAggregated(out: unknown, idx: number[], who: string): ReplicaGradient[] {
-    if (!Array.isArray(out) || out.length !== idx.length) {
-      throw new ArgumentError('InvalidArgument', `${who} must return ${idx.length} gradients, got ${Array.isArray(out) ? out.length : typeof out}`);
+  private checkAggregated(result: unknown, idx: number[], who: string): ReplicaGradient[] {
+    // Read once: the list's length and each entry (no iterator or `map` of the user's runs).
+    const out = readArray(result);
+    if (!out || out.length !== idx.length) {
+      throw new ArgumentError('InvalidArgument', `${who} must return ${idx.length} gradients, got ${out ? out.length : describeValue(result)}`);
     }
     return out.map((g: unknown, k) => {
       const v = this.variables[idx[k]];
@@ -192,8 +196,10 @@ function dense(g: WireGradient & object, v: Variable): Float32Array {
   if (g instanceof Float32Array) return g;
   const out = new Float32Array(v.size);
   const row = rowSize(v.shape);
+  // (The indices are the strategy's own copy, range-checked when they arrived.)
+  const values = unchanged(g.values, g.indices.length * row, () => `the sparse gradient values of '${v.name}'`);
   g.indices.forEach((r, k) => {
-    for (let j = 0; j < row; j++) out[r * row + j] = Math.fround(out[r * row + j] + g.values[k * row + j]);
+    for (let j = 0; j < row; j++) out[r * row + j] = Math.fround(out[r * row + j] + values[k * row + j]);
   });
   return out;
 }
@@ -208,7 +214,10 @@ function concatenated(parts: SparseGradient[], v: Variable): IndexedSlices {
   let at = 0;
   for (const p of parts) {
     indices.set(p.indices, at);
-    values.set(p.values, at * row);
+    values.set(
+      unchanged(p.values, p.indices.length * row, () => `the sparse gradient values of '${v.name}'`),
+      at * row,
+    );
     at += p.indices.length;
   }
   return new IndexedSlices(values, indices, v.shape);
@@ -222,10 +231,13 @@ function gathered(all: unknown, k: number, count: number, v: Variable): SparseGr
       'InvalidArgument',
       `crossHost.allGather must resolve to one list per host of ${count} { indices: Int32Array, values: Float32Array } (rows of '${v.name}' malformed)`,
     );
-  if (!Array.isArray(all) || all.length === 0) throw bad();
-  return all.map((hostRows: unknown) => {
-    const r = Array.isArray(hostRows) && hostRows.length === count ? (hostRows[k] as Partial<SparseGradient> | undefined) : undefined;
-    if (!r || gradientProblem(r, v.shape) !== undefined || isF32(r)) throw bad();
-    return localGradient(r as SparseGradient) as SparseGradient;
+  const hosts = readArray(all);
+  if (!hosts || hosts.length === 0) throw bad();
+  return hosts.map((hostRows: unknown) => {
+    const list = readArray(hostRows);
+    const r: unknown = list && list.length === count ? list[k] : undefined;
+    const g = r === undefined || r === null || isF32(r) ? undefined : readWireGradient(r, v.shape);
+    if (g === undefined || g === null || typeof g === 'string') throw bad();
+    return g as SparseGradient;
   });
 }

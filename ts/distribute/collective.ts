@@ -4,8 +4,8 @@
 import { Tensor } from '../tensor.js';
 import { call, core, heapFloat32 } from '../wasm/loader.js';
 import { ArgumentError, SimdoptError, StateError } from '../errors.js';
-import { ReplicaToMain, isF32, local } from './protocol.js';
-import { typedArrayLength } from '../values.js';
+import { ReplicaToMain, isF32, local, unchanged } from './protocol.js';
+import { readArray, typedArrayLength } from '../values.js';
 import type { Collective, Replica, RunningStep } from './state.js';
 import type { CrossHostOptions } from './strategy-options.js';
 
@@ -35,20 +35,22 @@ export class AllReduceHub {
       c = { op: m.op, parts: new Array(this.replicas.length), count: 0 };
       cur.collectives.set(m.seq, c);
     }
-    const ref = c.parts.find((p) => p !== undefined);
+    // The lengths of the first part (as read when it arrived) are the all-reduce's.
+    c.lengths ??= m.values.map((a) => typedArrayLength(a));
+    const ref = c.lengths;
     if (c.op !== m.op) {
       return this.fail(
         cur,
         new ArgumentError('InvalidArgument', `all-reduce ${m.seq} of step ${m.step}: replica ${r.replicaId} asked for '${m.op}', another replica for '${c.op}'`),
       );
     }
-    if (ref && (ref.length !== m.values.length || ref.some((a, k) => a.length !== m.values[k].length))) {
-      const shape = (p: Float32Array[]) => `[${p.map((a) => a.length).join(', ')}]`;
+    if (ref.length !== m.values.length || ref.some((n, k) => n !== typedArrayLength(m.values[k]))) {
+      const shape = (p: Float32Array[]) => `[${p.map((a) => typedArrayLength(a)).join(', ')}]`;
       return this.fail(
         cur,
         new ArgumentError(
           'InvalidArgument',
-          `all-reduce ${m.seq} of step ${m.step}: replica ${r.replicaId} gave arrays of lengths ${shape(m.values)}, another replica ${shape(ref)}`,
+          `all-reduce ${m.seq} of step ${m.step}: replica ${r.replicaId} gave arrays of lengths ${shape(m.values)}, another replica [${ref.join(', ')}]`,
         ),
       );
     }
@@ -63,8 +65,10 @@ export class AllReduceHub {
   /** Reduces a completed all-reduce and sends each replica the result, in the buffers it gave. */
   private async reduce(cur: RunningStep, seq: number, c: Collective): Promise<void> {
     const parts = c.parts as Float32Array[][];
-    const lens = parts[0].map((a) => a.length);
+    const lens = c.lengths!;
     const total = lens.reduce((a, b) => a + b, 0);
+    // Every part still holds what it held when it arrived (user code may have run since).
+    parts.forEach((p, r) => p.forEach((a, k) => unchanged(a, lens[k], () => `array ${k} of all-reduce ${seq} from replica ${this.replicas[r].replicaId}`)));
     const n = this.replicas.length;
     const mean = c.op === 'mean';
     if (total > 0) {
@@ -78,10 +82,10 @@ export class AllReduceHub {
       const heap = heapFloat32();
       for (let r = 0; r < n; r++) {
         let off = base + r * total;
-        for (const a of parts[r]) {
+        parts[r].forEach((a, k) => {
           heap.set(a, off);
-          off += a.length;
-        }
+          off += lens[k];
+        });
       }
       call(() => c2.aggregate_reduce(n, Uint32Array.of(this.flat!.handleIndex, this.flat!.handleGeneration), mean && !this.crossHost));
     }
@@ -94,8 +98,8 @@ export class AllReduceHub {
         mine.push(flat.slice(off, off + len));
         off += len;
       }
-      const global: unknown = await this.crossHost.allReduce(mine, 'sum');
-      if (!Array.isArray(global) || global.length !== lens.length || global.some((a: unknown, k) => !isF32(a) || typedArrayLength(a) !== lens[k])) {
+      const global = readArray(await this.crossHost.allReduce(mine, 'sum'));
+      if (!global || global.length !== lens.length || global.some((a: unknown, k) => !isF32(a) || typedArrayLength(a) !== lens[k])) {
         throw new ArgumentError('InvalidArgument', `crossHost.allReduce must return Float32Arrays of lengths [${lens.join(', ')}]`);
       }
       const d = this.numReplicasInSync;
@@ -107,6 +111,9 @@ export class AllReduceHub {
       result = lens.map((len) => flat.subarray(off, (off += len)));
     }
     if (cur.aborted || !this.isCurrent(cur)) return;
+    // (After the await, user code may have changed the parts or the result: checked again.)
+    parts.forEach((p, r) => p.forEach((a, k) => unchanged(a, lens[k], () => `array ${k} of all-reduce ${seq} from replica ${this.replicas[r].replicaId}`)));
+    result.forEach((a, k) => unchanged(a, lens[k], () => `array ${k} of crossHost.allReduce's result`));
     for (const r of this.replicas) {
       const out = parts[r.localIndex];
       for (let k = 0; k < out.length; k++) out[k].set(result[k]);

@@ -1,6 +1,7 @@
 // The messages between the main thread (the strategy) and a replica's worker. Plain data only:
 // Float32Arrays travel with their buffers in the transfer list, so nothing is copied in transit.
-import { describeValue, rowSize, typedArrayBuffer, typedArrayKind, typedArrayLength } from '../values.js';
+import { describeValue, lengthProblem, readArray, rowSize, typedArrayBuffer, typedArrayKind, typedArrayLength } from '../values.js';
+import { ArgumentError } from '../errors.js';
 
 /** How replicas' values combine in an all-reduce. */
 export type ReduceOp = 'sum' | 'mean';
@@ -85,10 +86,12 @@ export function toWire(e: unknown): WireError {
 }
 
 export function fromWire(w: WireError): Error {
-  const e = new Error(w.message);
-  e.name = w.name;
-  if (w.stack) e.stack = w.stack;
-  if (w.code) (e as { code?: string }).code = w.code;
+  // Each field read once (the message may come from user code).
+  const { name, message, stack, code } = w;
+  const e = new Error(String(message));
+  e.name = String(name);
+  if (typeof stack === 'string') e.stack = stack;
+  if (typeof code === 'string') (e as { code?: string }).code = code;
   return e;
 }
 
@@ -141,60 +144,77 @@ export function local(a: Float32Array): Float32Array {
   return new Float32Array(buffer, byteOffset, typedArrayLength(a));
 }
 
-/** A gradient from a replica with this realm's arrays (no copy); checked by `resultProblem`. */
-export function localGradient(g: WireGradient): WireGradient {
-  if (g === null) return null;
-  if (isF32(g)) return local(g);
-  const i = g.indices;
-  if (i instanceof Int32Array) return { values: local(g.values), indices: i };
-  const { buffer, byteOffset } = typedArrayBuffer(i);
-  return { values: local(g.values), indices: new Int32Array(buffer, byteOffset, typedArrayLength(i)) };
-}
-
 function elements(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** What is wrong with one wire gradient for a variable of `shape`, or undefined. */
-export function gradientProblem(g: unknown, shape: readonly number[]): string | undefined {
-  if (g === null) return undefined;
+// A message from a replica (or from user code in its worker, or from a spawner of the user's,
+// which may hand over any object, getters and Proxies included) is read once, field by field,
+// into a snapshot of this realm's values; nothing is read from the message again. Sparse row
+// indices are copied (and range-checked once); values stay the sender's arrays, so their uses
+// check that each still holds the length read here (`unchanged`).
+
+/** A wire gradient for a variable of `shape` read once, or what is wrong with it. */
+export function readWireGradient(g: unknown, shape: readonly number[]): WireGradient | string {
+  if (g === null) return null;
   const size = elements(shape);
-  if (isF32(g)) return typedArrayLength(g) === size ? undefined : `a dense gradient of ${typedArrayLength(g)} values for ${size}`;
+  if (isF32(g)) return typedArrayLength(g) === size ? local(g) : `a dense gradient of ${typedArrayLength(g)} values for ${size}`;
   if (g === undefined || typeof g !== 'object') return `a gradient that is ${describeValue(g)}`;
-  const { values, indices } = g as Partial<SparseGradient>;
+  const values: unknown = (g as Partial<SparseGradient>).values;
+  const indices: unknown = (g as Partial<SparseGradient>).indices;
   if (!isF32(values) || typedArrayKind(indices) !== 'Int32Array') return 'a sparse gradient without Float32Array values and Int32Array indices';
   const rows = typedArrayLength(indices as Int32Array);
   if (shape.length === 0 || typedArrayLength(values) !== rows * rowSize(shape)) return `a sparse gradient of ${typedArrayLength(values)} values for ${rows} rows`;
+  const own = new Int32Array(rows);
+  own.set(indices as Int32Array);
   for (let k = 0; k < rows; k++) {
-    const x = (indices as Int32Array)[k];
+    const x = own[k];
     if (x < 0 || x >= shape[0]) return `a sparse gradient with row index ${x}, outside [0, ${shape[0]})`;
   }
-  return undefined;
+  return { values: local(values), indices: own };
 }
 
-/** What is wrong with a replica's result message for `variables`, or undefined (`needGrads`:
- * the step asked for its gradients). */
-export function resultProblem(m: Extract<ReplicaToMain, { t: 'result' }>, variables: readonly VariableSpec[], needGrads: boolean): string | undefined {
-  if (typeof m.loss !== 'number') return `a loss that is ${describeValue(m.loss)}`;
-  const values: unknown = m.values;
-  if (!Array.isArray(values) || values.length !== variables.length || values.some((v, i) => !isF32(v) || typedArrayLength(v) !== elements(variables[i].shape))) {
+type ResultMsg = Extract<ReplicaToMain, { t: 'result' }>;
+
+/** A replica's result message for `variables` read once (`needGrads`: the step asked for its
+ * gradients), or what is wrong with it. */
+export function readResult(m: object, variables: readonly VariableSpec[], needGrads: boolean): ResultMsg | string {
+  const { step, loss, grads, values, aux, allReduces } = m as Record<keyof ResultMsg, unknown>;
+  if (typeof loss !== 'number') return `a loss that is ${describeValue(loss)}`;
+  if (typeof allReduces !== 'number' || !Number.isSafeInteger(allReduces) || allReduces < 0) return `an all-reduce count that is ${describeValue(allReduces)}`;
+  const buffers = readArray(values);
+  if (!buffers || buffers.length !== variables.length || buffers.some((v, i) => !isF32(v) || typedArrayLength(v) !== elements(variables[i].shape))) {
     return 'variable buffers that are not the ones it was sent';
   }
-  const grads: unknown = m.grads;
-  if (grads === null || grads === undefined) return needGrads ? 'no gradients' : undefined;
-  if (!Array.isArray(grads) || grads.length !== variables.length) return `${describeValue(grads)} for ${variables.length} gradients`;
-  for (let i = 0; i < grads.length; i++) {
-    const problem = gradientProblem(grads[i], variables[i].shape);
-    if (problem) return `${problem} for '${variables[i].name}'`;
+  let read: WireGradient[] | null = null;
+  if (grads === null || grads === undefined) {
+    if (needGrads) return 'no gradients';
+  } else {
+    const list = readArray(grads);
+    if (!list || list.length !== variables.length) return `${describeValue(grads)} for ${variables.length} gradients`;
+    read = [];
+    for (let i = 0; i < list.length; i++) {
+      const g = readWireGradient(list[i], variables[i].shape);
+      if (typeof g === 'string') return `${g} for '${variables[i].name}'`;
+      read.push(g);
+    }
   }
-  return undefined;
+  return { t: 'result', step: step as number, loss, grads: read, values: (buffers as Float32Array[]).map(local), aux, allReduces };
 }
 
-/** What is wrong with an all-reduce message, or undefined. */
-export function allReduceProblem(m: Extract<ReplicaToMain, { t: 'allreduce' }>): string | undefined {
-  if (m.op !== 'sum' && m.op !== 'mean') return `an all-reduce op ${describeValue(m.op)}`;
-  if (!Number.isSafeInteger(m.seq)) return `an all-reduce number ${describeValue(m.seq)}`;
-  const values: unknown = m.values;
-  if (!Array.isArray(values) || !values.every(isF32)) return 'an all-reduce whose values are not Float32Arrays';
-  return undefined;
+/** An all-reduce message read once, or what is wrong with it. */
+export function readAllReduce(m: object): Extract<ReplicaToMain, { t: 'allreduce' }> | string {
+  const { step, seq, op, values } = m as Record<string, unknown>;
+  if (op !== 'sum' && op !== 'mean') return `an all-reduce op ${describeValue(op)}`;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq)) return `an all-reduce number ${describeValue(seq)}`;
+  const list = readArray(values);
+  if (!list || !list.every(isF32)) return 'an all-reduce whose values are not Float32Arrays';
+  return { t: 'allreduce', step: step as number, seq, op, values: list.map(local) };
+}
+
+/** `a` if it still holds `expected` values (read when it arrived); else an ArgumentError: user
+ * code resized or detached it since. `what` names it. */
+export function unchanged(a: Float32Array, expected: number, what: () => string): Float32Array {
+  if (typedArrayLength(a) !== expected) throw new ArgumentError('InvalidArgument', `${what()} changed after the strategy received it: ${lengthProblem(a, expected)}`);
+  return a;
 }

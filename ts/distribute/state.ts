@@ -23,6 +23,8 @@ export interface Replica {
 
 export interface Collective {
   op: ReduceOp;
+  /** The lengths of the first part's arrays, as read when it arrived. */
+  lengths?: number[];
   parts: (Float32Array[] | undefined)[];
   count: number;
 }

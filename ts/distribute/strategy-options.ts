@@ -3,6 +3,7 @@
 import { Optimizer } from '../optimizer/index.js';
 import { IndexedSlices, Variable } from '../tensor.js';
 import { ArgumentError, StateError } from '../errors.js';
+import { readArray } from '../values.js';
 import type { ReduceOp, SparseGradient } from './protocol.js';
 import type { WorkerSpawner } from './spawn.js';
 
@@ -114,33 +115,46 @@ export interface StrategyStepResult {
   aux: unknown[];
 }
 
-export function checkOptions(o: WorkerMirroredStrategyOptions): WorkerMirroredStrategyOptions {
-  if (o === null || typeof o !== 'object') throw new ArgumentError('InvalidArgument', 'WorkerMirroredStrategy.create expects an options object');
-  if (typeof o.module !== 'string' && !(o.module instanceof URL)) throw new ArgumentError('InvalidArgument', '`module` must be a URL or a path');
-  if (!Number.isInteger(o.numReplicas) || o.numReplicas < 1) throw new ArgumentError('InvalidArgument', `\`numReplicas\` must be a positive integer, got ${String(o.numReplicas)}`);
-  if (!(o.optimizer instanceof Optimizer)) throw new ArgumentError('InvalidArgument', '`optimizer` must be a simdopt Optimizer');
-  if (o.optimizer.isDisposed) throw new StateError('Disposed', `optimizer '${o.optimizer.name}' has been disposed`);
-  if (!Array.isArray(o.variables) || o.variables.length === 0) throw new ArgumentError('InvalidArgument', '`variables` must be a non-empty array of Variables');
-  for (const v of o.variables) {
+/** The options read once, each field and each variable, into a new object, and checked. */
+export function checkOptions(options: WorkerMirroredStrategyOptions): WorkerMirroredStrategyOptions {
+  if (options === null || typeof options !== 'object') throw new ArgumentError('InvalidArgument', 'WorkerMirroredStrategy.create expects an options object');
+  const { module, numReplicas, optimizer, variables: given, workerData, gradientAggregator, crossHost, spawn, stepTimeoutMs } = options;
+  if (typeof module !== 'string' && !(module instanceof URL)) throw new ArgumentError('InvalidArgument', '`module` must be a URL or a path');
+  if (!Number.isInteger(numReplicas) || numReplicas < 1) throw new ArgumentError('InvalidArgument', `\`numReplicas\` must be a positive integer, got ${String(numReplicas)}`);
+  if (!(optimizer instanceof Optimizer)) throw new ArgumentError('InvalidArgument', '`optimizer` must be a simdopt Optimizer');
+  if (optimizer.isDisposed) throw new StateError('Disposed', `optimizer '${optimizer.name}' has been disposed`);
+  const variables = readArray(given);
+  if (!variables || variables.length === 0) throw new ArgumentError('InvalidArgument', '`variables` must be a non-empty array of Variables');
+  for (const v of variables) {
     if (!(v instanceof Variable)) throw new ArgumentError('InvalidArgument', '`variables` must contain only Variables');
     if (v.isDisposed) throw new StateError('Disposed', `variable '${v.name}' has been disposed`);
   }
-  if (new Set(o.variables).size !== o.variables.length) throw new ArgumentError('InvalidArgument', '`variables` lists a variable twice');
-  if (o.gradientAggregator !== undefined && typeof o.gradientAggregator !== 'function') throw new ArgumentError('InvalidArgument', '`gradientAggregator` must be a function');
-  const h = o.crossHost;
-  if (h !== undefined) {
-    if (typeof h.allReduce !== 'function') throw new ArgumentError('InvalidArgument', '`crossHost.allReduce` must be a function');
-    if (h.allGather !== undefined && typeof h.allGather !== 'function') throw new ArgumentError('InvalidArgument', '`crossHost.allGather` must be a function');
-    if (!Number.isInteger(h.firstReplicaId) || h.firstReplicaId < 0 || !Number.isInteger(h.numReplicasInSync) || h.firstReplicaId + o.numReplicas > h.numReplicasInSync) {
+  if (new Set(variables).size !== variables.length) throw new ArgumentError('InvalidArgument', '`variables` lists a variable twice');
+  if (gradientAggregator !== undefined && typeof gradientAggregator !== 'function') throw new ArgumentError('InvalidArgument', '`gradientAggregator` must be a function');
+  let host: CrossHostOptions | undefined;
+  if (crossHost !== undefined) {
+    if (crossHost === null || typeof crossHost !== 'object') throw new ArgumentError('InvalidArgument', '`crossHost` must be an object');
+    const { allReduce, allGather, firstReplicaId, numReplicasInSync } = crossHost;
+    if (typeof allReduce !== 'function') throw new ArgumentError('InvalidArgument', '`crossHost.allReduce` must be a function');
+    if (allGather !== undefined && typeof allGather !== 'function') throw new ArgumentError('InvalidArgument', '`crossHost.allGather` must be a function');
+    if (!Number.isInteger(firstReplicaId) || firstReplicaId < 0 || !Number.isInteger(numReplicasInSync) || firstReplicaId + numReplicas > numReplicasInSync) {
       throw new ArgumentError(
         'InvalidArgument',
-        `\`crossHost\`: replicas ${h.firstReplicaId}..${h.firstReplicaId + o.numReplicas - 1} do not fit in numReplicasInSync ${h.numReplicasInSync}`,
+        `\`crossHost\`: replicas ${firstReplicaId}..${firstReplicaId + numReplicas - 1} do not fit in numReplicasInSync ${numReplicasInSync}`,
       );
     }
+    // The functions read here, called with the user's object as `this` (methods of a class work).
+    const gather = allGather;
+    host = Object.freeze({
+      allReduce: (values: Float32Array[], op: ReduceOp) => Reflect.apply(allReduce, crossHost, [values, op]) as Promise<Float32Array[]>,
+      allGather: gather === undefined ? undefined : (rows: SparseGradient[]) => Reflect.apply(gather, crossHost, [rows]) as Promise<SparseGradient[][]>,
+      firstReplicaId,
+      numReplicasInSync,
+    });
   }
-  if (o.spawn !== undefined && typeof o.spawn !== 'function') throw new ArgumentError('InvalidArgument', '`spawn` must be a function');
-  if (o.stepTimeoutMs !== undefined) checkTimeout(o.stepTimeoutMs, 'stepTimeoutMs');
-  return o;
+  if (spawn !== undefined && typeof spawn !== 'function') throw new ArgumentError('InvalidArgument', '`spawn` must be a function');
+  if (stepTimeoutMs !== undefined) checkTimeout(stepTimeoutMs, 'stepTimeoutMs');
+  return { module, numReplicas, optimizer, variables: variables as Variable[], workerData, gradientAggregator, crossHost: host, spawn, stepTimeoutMs };
 }
 
 export function checkTimeout(ms: unknown, name: string): void {

@@ -5,7 +5,8 @@
 import { Optimizer } from '../optimizer/index.js';
 import { Variable } from '../tensor.js';
 import { ArgumentError, ReplicaError, StateError } from '../errors.js';
-import { INIT_STEP, ReplicaToMain, VariableSpec, allReduceProblem, collectBuffers, fromWire, local, localGradient, resultProblem } from './protocol.js';
+import { describeValue, readArray, typedArrayLength } from '../values.js';
+import { INIT_STEP, VariableSpec, WireError, collectBuffers, fromWire, readAllReduce, readResult } from './protocol.js';
 import type { WorkerSpawner } from './spawn.js';
 import { webWorkerSpawner } from './spawn.js';
 import { ReplicaAggregation } from './aggregate.js';
@@ -111,7 +112,7 @@ export class WorkerMirroredStrategy {
       const worker = spawn({ replicaId, localIndex: i });
       const r: Replica = { localIndex: i, replicaId, worker, buffers: null, waiter: null };
       this.replicas.push(r);
-      worker.listen({ message: (m) => this.onMessage(r, m as ReplicaToMain), error: (e) => this.onError(r, e), exit: (c) => this.onExit(r, c) });
+      worker.listen({ message: (m) => this.onMessage(r, m), error: (e) => this.onError(r, e), exit: (c) => this.onExit(r, c) });
       ready.push(this.wait(r, INIT_STEP));
       worker.postMessage({ t: 'init', module, replicaId, numReplicasInSync: this.numReplicasInSync, variables, data }, []);
     }
@@ -128,46 +129,49 @@ export class WorkerMirroredStrategy {
 
   // ---- events from the workers ------------------------------------------------------------
 
-  private onMessage(r: Replica, m: ReplicaToMain): void {
+  private onMessage(r: Replica, message: unknown): void {
+    // Whatever the message is made of, a failure here fails the replica's step (never leaves it
+    // waiting): a spawner of the user's can hand over any object.
+    try {
+      this.receive(r, message);
+    } catch (e) {
+      const err = new ReplicaError('ReplicaFailed', `replica ${r.replicaId} sent a message that cannot be read: ${(e as Error)?.message ?? String(e)}`, { replicaId: r.replicaId });
+      if (r.waiter) settle(r, (x) => x.reject(err));
+      else if (this.current) this.fail(this.current, err);
+    }
+  }
+
+  private receive(r: Replica, message: unknown): void {
+    if (message === null || typeof message !== 'object') return;
+    const m = message as Record<string, unknown>;
     const w = r.waiter;
-    switch (m.t) {
-      case 'ready':
-        if (w?.step === INIT_STEP) settle(r, (x) => x.resolve(undefined));
-        break;
-      case 'result':
-        if (w?.step === m.step) {
-          // Checked before anything is read from it (user code in the worker can post too).
-          const problem = resultProblem(m, this.specs, (this.current?.aggregate ?? true) || r.localIndex === 0);
-          if (problem) {
-            settle(r, (x) =>
-              x.reject(new ReplicaError('ReplicaFailed', `replica ${r.replicaId} sent a malformed result in step ${m.step}: ${problem}`, { replicaId: r.replicaId })),
-            );
-            break;
-          }
-          // Arrays from another realm (a VM context such as Jest's) become this realm's, no copy.
-          m.values = m.values.map(local);
-          if (m.grads) m.grads = m.grads.map(localGradient);
-          settle(r, (x) => x.resolve(m));
-        }
-        break;
-      case 'fail':
-        if (w?.step === m.step) {
-          const cause = fromWire(m.error);
-          const where = m.step === INIT_STEP ? 'failed to start' : `threw in step ${m.step}`;
-          settle(r, (x) => x.reject(new ReplicaError('ReplicaFailed', `replica ${r.replicaId} ${where}: ${cause.name}: ${cause.message}`, { replicaId: r.replicaId, cause })));
-        }
-        break;
-      case 'allreduce': {
-        const problem = allReduceProblem(m);
-        if (problem) {
-          if (this.current)
-            this.fail(this.current, new ReplicaError('ReplicaFailed', `replica ${r.replicaId} sent a malformed all-reduce: ${problem}`, { replicaId: r.replicaId }));
-          break;
-        }
-        m.values = m.values.map(local);
-        this.allReduces.collect(this.current, r, m);
-        break;
+    const t = m.t;
+    if (t === 'ready') {
+      if (w?.step === INIT_STEP) settle(r, (x) => x.resolve(undefined));
+      return;
+    }
+    const step = m.step;
+    if (t === 'result' && w?.step === step) {
+      // Read once and checked before anything is used (user code in the worker can post too).
+      const read = readResult(m, this.specs, (this.current?.aggregate ?? true) || r.localIndex === 0);
+      if (typeof read === 'string') {
+        settle(r, (x) =>
+          x.reject(new ReplicaError('ReplicaFailed', `replica ${r.replicaId} sent a malformed result in step ${String(step)}: ${read}`, { replicaId: r.replicaId })),
+        );
+      } else {
+        settle(r, (x) => x.resolve(read));
       }
+    } else if (t === 'fail' && w?.step === step) {
+      const cause = fromWire(m.error as WireError);
+      const where = step === INIT_STEP ? 'failed to start' : `threw in step ${String(step)}`;
+      settle(r, (x) => x.reject(new ReplicaError('ReplicaFailed', `replica ${r.replicaId} ${where}: ${cause.name}: ${cause.message}`, { replicaId: r.replicaId, cause })));
+    } else if (t === 'allreduce') {
+      const read = readAllReduce(m);
+      if (typeof read === 'string') {
+        if (this.current) this.fail(this.current, new ReplicaError('ReplicaFailed', `replica ${r.replicaId} sent a malformed all-reduce: ${read}`, { replicaId: r.replicaId }));
+        return;
+      }
+      this.allReduces.collect(this.current, r, read);
     }
   }
 
@@ -205,19 +209,26 @@ export class WorkerMirroredStrategy {
     if (this.closing) throw new StateError('Disposed', 'the strategy has been shut down');
     if (this.broken) throw new StateError('InvalidState', `the strategy has lost a replica (${this.broken.message}); shut it down and create a new one`);
     if (this.busy) throw new StateError('InvalidState', 'a step is already running: await it before starting the next');
-    if (!Array.isArray(shards) || shards.length !== this.numReplicas) {
-      throw new ArgumentError('InvalidArgument', `step expects one shard per replica (${this.numReplicas}), got ${Array.isArray(shards) ? shards.length : typeof shards}`);
+    // The shards and the options are read once (each shard, each option).
+    const list = readArray(shards);
+    if (!list || list.length !== this.numReplicas) {
+      throw new ArgumentError('InvalidArgument', `step expects one shard per replica (${this.numReplicas}), got ${list ? list.length : describeValue(shards)}`);
     }
-    const aggregate = options.experimentalAggregateGradients ?? true;
-    const timeoutMs = options.timeoutMs ?? this.stepTimeoutMs;
-    if (options.timeoutMs !== undefined) checkTimeout(options.timeoutMs, 'timeoutMs');
+    if (options === null || typeof options !== 'object') throw new ArgumentError('InvalidArgument', `step options must be an object, got ${describeValue(options)}`);
+    const { experimentalAggregateGradients, timeoutMs: stepTimeout, transfer } = options;
+    if (experimentalAggregateGradients !== undefined && typeof experimentalAggregateGradients !== 'boolean') {
+      throw new ArgumentError('InvalidArgument', `\`experimentalAggregateGradients\` must be a boolean, got ${describeValue(experimentalAggregateGradients)}`);
+    }
+    const aggregate = experimentalAggregateGradients ?? true;
+    if (stepTimeout !== undefined) checkTimeout(stepTimeout, 'timeoutMs');
+    const timeoutMs = stepTimeout ?? this.stepTimeoutMs;
     // Everything that can fail on this side is done before anything is sent.
     const values = this.replicas.map((r) => this.fillValues(r));
     const transfers = this.replicas.map((_, i) => {
       const t = values[i].map((v) => v.buffer as ArrayBuffer);
-      if (options.transfer) {
+      if (transfer) {
         const found = new Set<ArrayBuffer>();
-        collectBuffers(shards[i], found);
+        collectBuffers(list[i], found);
         t.push(...found);
       }
       return t;
@@ -232,7 +243,7 @@ export class WorkerMirroredStrategy {
       const pending = this.replicas.map((r, i) => {
         const p = this.wait(r, cur.step);
         try {
-          r.worker.postMessage({ t: 'step', step: cur.step, shard: shards[i], values: values[i], aggregate, sendGrads: aggregate || i === 0 }, transfers[i]);
+          r.worker.postMessage({ t: 'step', step: cur.step, shard: list[i], values: values[i], aggregate, sendGrads: aggregate || i === 0 }, transfers[i]);
           r.buffers = null;
         } catch (e) {
           settle(r, (x) => x.reject(new ArgumentError('InvalidArgument', `shard ${i} cannot be sent to its worker: ${(e as Error).message}`)));
@@ -306,7 +317,8 @@ export class WorkerMirroredStrategy {
   /** The variables' current values in the replica's buffers (reused from its last step). */
   private fillValues(r: Replica): Float32Array[] {
     let bufs = r.buffers;
-    if (!bufs || bufs.some((b) => b.buffer.byteLength === 0)) bufs = this.variables.map((v) => new Float32Array(v.size));
+    // (A buffer detached or resized since it came back, by whoever else holds it, is replaced.)
+    if (!bufs || bufs.some((b, i) => typedArrayLength(b) !== this.variables[i].size)) bufs = this.variables.map((v) => new Float32Array(v.size));
     for (let i = 0; i < bufs.length; i++) bufs[i].set(this.variables[i].value);
     return bufs;
   }

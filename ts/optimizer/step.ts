@@ -12,7 +12,7 @@ import { call, core, heapFloat32, heapInt32, heapUint32 } from '../wasm/loader.j
 import { COMMAND_WORDS, KIND_DENSE_STAGED, KIND_DENSE_STREAMED, KIND_DENSE_TENSOR, KIND_NONE, KIND_SPARSE, reserveFrame } from '../frame.js';
 import { ArgumentError, StateError } from '../errors.js';
 import { IndexedSlices, Tensor, Variable } from '../tensor.js';
-import { describeValue, isDetached, lengthProblem, readNumbers, typedArrayKind, typedArrayLength } from '../values.js';
+import { describeValue, isDetached, lengthProblem, readArray, readNumbers, typedArrayKind, typedArrayLength } from '../values.js';
 import type { ApplyGradientsOptions, Gradient, NonFiniteStep, StepResult } from './types.js';
 
 /** The result of every applied step (shared and frozen: a step allocates nothing). */
@@ -51,10 +51,9 @@ export function iterate<T>(x: Iterable<T>, what = 'applyGradients expects a list
  * once; any other iterable by iterating it. */
 export function readList<T>(x: Iterable<T>, what: string): T[] {
   if (!Array.isArray(x)) return iterate(x, what);
-  const n = x.length;
-  const out: T[] = new Array(n);
-  for (let i = 0; i < n; i++) out[i] = x[i] as T;
-  return out;
+  const list = readArray(x);
+  if (!list) throw new ArgumentError('InvalidArgument', `${what}, got an array whose length is ${describeValue((x as unknown[]).length)}`);
+  return list as T[];
 }
 
 // ---- the snapshot ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ use crate::rules::{finite, py_float, SlotSpec, UpdateRule, VarInfo};
 use crate::slot::{filled, out_of_memory, Slot, SlotData, SlotDtype, SlotShape, SlotStorage};
 use crate::step::clip::{Clip, Clipping};
 use crate::step::constraints::Constraint;
+use crate::step::rows::RowMerge;
 use crate::step::Stages;
 use crate::store::{Store, TensorId};
 
@@ -101,13 +102,11 @@ pub struct Optimizer {
 /// Reused buffers, so steady-state steps allocate nothing.
 #[derive(Default)]
 pub(crate) struct Scratch {
+    /// Sparse values rewritten by a prelude (unscale, clip).
     pub(crate) values: Vec<f32>,
-    pub(crate) summed: Vec<f32>,
-    pub(crate) rows: Vec<usize>,
-    pub(crate) first_pos: FastMap<usize, usize>,
+    /// Sparse rows sorted and merged.
+    pub(crate) rows: RowMerge,
     pub(crate) preludes: Vec<Clip>,
-    /// Row -> position of its gradient, for rules whose sparse update visits every row.
-    pub(crate) grad_of_row: Vec<u32>,
 }
 
 impl Optimizer {

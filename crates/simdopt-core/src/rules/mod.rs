@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 pub use crate::registry::Options;
 pub use crate::slot::{Slot, SlotDtype, SlotShape, SlotSpec};
 use crate::step::clip::Identity;
+use crate::step::rows::AddZero;
 use crate::step::GradPrelude;
 
 pub mod adadelta;
@@ -74,47 +75,71 @@ pub struct SparseStep<'a> {
     pub slots: &'a mut [Slot],
 }
 
-/// A sparse update after Keras' duplicate handling: unique rows (first-occurrence order) and a
-/// `rows.len() x row_len` block of values.
+/// A sparse update after Keras' duplicate handling: the rows in ascending order, unique when the
+/// rule sums duplicates, and where each row's values are (see [`crate::step::rows`]).
 pub struct SparseRows<'a> {
     pub rows: &'a [usize],
+    /// Per entry of `rows`: the element offset of its values in `values`, or (at
+    /// `values.len()` and beyond) in `merged`.
+    pub at: &'a [usize],
     pub values: &'a [f32],
+    pub merged: &'a [f32],
     pub row_len: usize,
-    /// Only for rules whose [`UpdateRule::sparse_visits_all_rows`] is true (empty otherwise): for
-    /// every row of the variable, its position in `rows`, or [`NO_GRAD`].
-    pub grad_of_row: &'a [u32],
+    /// Rows of the variable.
+    pub n_rows: usize,
+    /// Whether the rows read in place (from `values`) take `0 + g` in the kernel's pass (the
+    /// step had repeated rows; see [`crate::step::rows`]).
+    pub zero_add: bool,
 }
 
-/// A row without a gradient in [`SparseRows::grad_of_row`].
-pub const NO_GRAD: u32 = u32::MAX;
-
 impl SparseRows<'_> {
-    /// The gradient values of the `k`-th unique row.
+    /// The gradient values of the `k`-th row.
     #[inline]
     pub fn row_values(&self, k: usize) -> &[f32] {
-        &self.values[k * self.row_len..(k + 1) * self.row_len]
+        let (a, w) = (self.at[k], self.row_len);
+        match a.checked_sub(self.values.len()) {
+            None => &self.values[a..a + w],
+            Some(m) => &self.merged[m..m + w],
+        }
     }
 
-    /// For rules that touch every row: each row with a gradient ([`RowRun::Grad`]) and each
-    /// maximal run of rows without one ([`RowRun::NoGrad`], as one element range), in row order.
+    /// The gradient values of the `k`-th row as a kernel sees them (with the `0 + g` of
+    /// [`SparseRows::update_row`]), for rules that read rows outside the lane driver.
+    pub fn row_gradient(&self, k: usize) -> impl Iterator<Item = f32> + '_ {
+        let zero = self.zero_add && self.at[k] < self.values.len();
+        self.row_values(k).iter().map(move |&x| if zero { 0.0 + x } else { x })
+    }
+
+    /// Runs `kernel` on the `k`-th row (`var` and `slots` are that row's elements) with its
+    /// gradient, as `0 + g` where the merge leaves that to the kernel.
+    #[inline]
+    pub fn update_row<K: LaneKernel<S>, const S: usize>(&self, k: usize, kernel: &K, var: &mut [f32], slots: [&mut [f32]; S]) {
+        if self.zero_add && self.at[k] < self.values.len() {
+            drive::update(AddZero, kernel, var, self.row_values(k), slots)
+        } else {
+            drive::update(Identity, kernel, var, self.row_values(k), slots)
+        }
+    }
+
+    /// For rules that touch every row (they sum duplicates, so the rows are unique): each row
+    /// with a gradient ([`RowRun::Grad`]) and each maximal run of rows without one
+    /// ([`RowRun::NoGrad`], as one element range), in row order.
     pub fn all_rows(&self) -> impl Iterator<Item = RowRun> + '_ {
         let w = self.row_len;
-        let n = self.grad_of_row.len();
-        let mut r = 0;
+        let (mut next, mut k) = (0, 0);
         core::iter::from_fn(move || {
-            if r >= n {
+            if next >= self.n_rows {
                 return None;
             }
-            let k = self.grad_of_row[r];
-            if k != NO_GRAD {
-                r += 1;
-                return Some(RowRun::Grad { row: r - 1, k: k as usize });
+            let row = self.rows.get(k).copied().unwrap_or(self.n_rows);
+            if row > next {
+                let start = next;
+                next = row;
+                return Some(RowRun::NoGrad(start * w..row * w));
             }
-            let start = r;
-            while r < n && self.grad_of_row[r] == NO_GRAD {
-                r += 1;
-            }
-            Some(RowRun::NoGrad(start * w..r * w))
+            next = row + 1;
+            k += 1;
+            Some(RowRun::Grad { row, k: k - 1 })
         })
     }
 }
@@ -133,7 +158,7 @@ pub fn update_indexed_rows<K: LaneKernel<S>, const S: usize>(k: &K, var: &mut [f
     let w = g.row_len;
     for (i, &r) in g.rows.iter().enumerate() {
         let span = r * w..(r + 1) * w;
-        drive::update(Identity, k, &mut var[span.clone()], g.row_values(i), drive::rows(&mut slots, span));
+        g.update_row(i, k, &mut var[span.clone()], drive::rows(&mut slots, span));
     }
 }
 
@@ -151,7 +176,7 @@ pub fn update_all_rows<KW: LaneKernel<S>, KO: LaneKernel<S>, const S: usize>(
         match run {
             RowRun::Grad { row, k } => {
                 let span = row * w..(row + 1) * w;
-                drive::update(Identity, with, &mut var[span.clone()], g.row_values(k), drive::rows(&mut slots, span))
+                g.update_row(k, with, &mut var[span.clone()], drive::rows(&mut slots, span))
             }
             RowRun::NoGrad(span) => drive::update(Identity, without, &mut var[span.clone()], &[], drive::rows(&mut slots, span)),
         }
@@ -278,8 +303,8 @@ pub trait UpdateRule: Clone + Send + 'static {
         false
     }
     /// Whether the sparse update changes rows without a gradient too (Keras' Python paths that
-    /// decay a whole slot: Adam, Nadam, RMSprop without momentum). Such rules get
-    /// [`SparseRows::grad_of_row`] filled in.
+    /// decay a whole slot: Adam, Nadam, RMSprop without momentum). Such rules walk
+    /// [`SparseRows::all_rows`].
     fn sparse_visits_all_rows(&self) -> bool {
         false
     }

@@ -5,12 +5,12 @@
 //! of the accumulator); a micro-step is one pass over the gradient and the accumulator.
 //! Sparse gradients are densified as Keras does (duplicates summed, then added).
 
-use super::update::combine_duplicates;
 use super::validate::row_len;
 use super::{unscale, GradPrelude};
 use crate::drive::{self, LaneKernel};
 use crate::lanes::Lanes;
 use crate::optimizer::{Gradient, Optimizer};
+use crate::rules::SparseRows;
 use crate::store::{Store, TensorId};
 
 /// Whether this call updates the variables: `(_iterations + 1) % N == 0`, or always without
@@ -44,15 +44,22 @@ fn add_all(opt: &mut Optimizer, store: &Store, pairs: &[(Option<Gradient<'_>>, T
             Gradient::Dense(v) if !sparse_only => v,
             Gradient::Tensor(id) if !sparse_only => &store.get(id).expect("validated").data,
             Gradient::Sparse { indices, values } => {
-                let w = row_len(&store.get(*var_id).expect("validated").shape);
+                let shape = &store.get(*var_id).expect("validated").shape;
+                let (n_rows, w) = (shape[0], row_len(shape));
                 let s = &mut opt.scratch;
-                s.values.clear();
-                s.values.extend_from_slice(values);
-                unscale::unscale_slice(&mut s.values, scale);
-                s.rows.clear();
-                combine_duplicates(indices, w, &mut s.values, &mut s.summed, &mut s.rows, &mut s.first_pos);
-                for (k, &r) in s.rows.iter().enumerate() {
-                    drive::update(Unscaled(None), &Add, &mut acc[r * w..(r + 1) * w], &s.values[k * w..(k + 1) * w], []);
+                let values: &[f32] = if scale.is_some() {
+                    s.values.clear();
+                    s.values.extend_from_slice(values);
+                    unscale::unscale_slice(&mut s.values, scale);
+                    &s.values
+                } else {
+                    values
+                };
+                s.rows.merge(indices, n_rows, w, values, true);
+                let m = &s.rows;
+                let g = SparseRows { rows: &m.rows, at: &m.at, values, merged: &m.merged, row_len: w, n_rows, zero_add: m.repeats };
+                for (k, &r) in m.rows.iter().enumerate() {
+                    g.update_row(k, &Add, &mut acc[r * w..(r + 1) * w], []);
                 }
                 if sparse_only {
                     let n = n as f32;

@@ -27,6 +27,7 @@ pub mod clip;
 pub mod constraints;
 pub mod count;
 pub mod ema;
+pub mod rows;
 pub mod stream;
 pub mod unscale;
 pub mod update;

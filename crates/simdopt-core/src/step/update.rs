@@ -8,9 +8,9 @@ use super::validate::row_len;
 use super::{unscale, weight_decay, GradPrelude};
 use crate::drive::GradIn;
 use crate::lanes::Lanes;
-use crate::optimizer::{FastMap, Gradient, Optimizer, VarSlots};
+use crate::optimizer::{Gradient, Optimizer, VarSlots};
 use crate::rules::dispatch::Fused;
-use crate::rules::{SparseRows, SparseStep, NO_GRAD};
+use crate::rules::{SparseRows, SparseStep};
 use crate::store::{Store, TensorId};
 
 /// Which elementwise stages fuse into the rule's pass.
@@ -63,33 +63,32 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
             (None, _) => {
                 let Gradient::Sparse { indices, values } = *g else { unreachable!("dense handled above") };
                 let s = &mut opt.scratch;
-                s.values.clear();
-                s.values.extend_from_slice(values);
                 if keras3 {
-                    unscale::unscale_slice(&mut s.values, scale);
                     if let Some((wd, lr)) = decay {
                         weight_decay::decay_all(var, wd, lr);
                     }
                 }
-                if !clip.is_identity() {
-                    clip.apply_slice(&mut s.values);
-                }
-                let (n_rows, row_len) = (shape[0], row_len(shape));
-                s.rows.clear();
-                let densified = global_clip && rule.global_clip_densifies();
-                if rule.sums_duplicates() || densified {
-                    combine_duplicates(indices, row_len, &mut s.values, &mut s.summed, &mut s.rows, &mut s.first_pos);
-                } else {
-                    s.rows.extend(indices.iter().map(|&i| i as usize));
-                }
-                s.grad_of_row.clear();
-                if rule.sparse_visits_all_rows() {
-                    s.grad_of_row.resize(n_rows, NO_GRAD);
-                    for (k, &r) in s.rows.iter().enumerate() {
-                        s.grad_of_row[r] = k as u32;
+                // The values are read in place unless a prelude rewrites them (then in a copy).
+                let unscales = keras3 && scale.is_some();
+                let values: &[f32] = if unscales || !clip.is_identity() {
+                    s.values.clear();
+                    s.values.extend_from_slice(values);
+                    if unscales {
+                        unscale::unscale_slice(&mut s.values, scale);
                     }
-                }
-                let g = SparseRows { rows: &s.rows, values: &s.values, row_len, grad_of_row: &s.grad_of_row };
+                    if !clip.is_identity() {
+                        clip.apply_slice(&mut s.values);
+                    }
+                    &s.values
+                } else {
+                    values
+                };
+                let (n_rows, row_len) = (shape[0], row_len(shape));
+                let m = &mut s.rows;
+                // (Keras 3's global_clipnorm densifies IndexedSlices: duplicates combined for every rule.)
+                let densified = global_clip && rule.global_clip_densifies();
+                m.merge(indices, n_rows, row_len, values, rule.sums_duplicates() || densified);
+                let g = SparseRows { rows: &m.rows, at: &m.at, values, merged: &m.merged, row_len, n_rows, zero_add: m.repeats };
                 // Compressed slots: the sparse kernels run on f32 copies (see `quant::storage`).
                 crate::quant::storage::with_f32_slots(slots, |slots| rule.apply_sparse(SparseStep { shape, var, grad: g, slots }));
             }
@@ -162,40 +161,4 @@ impl GradPrelude for Keras3Prelude {
             None => x,
         }
     }
-}
-
-/// Keras' `_deduplicate_indexed_slices`: unique rows in first-occurrence order, their values
-/// summed in occurrence order (`unsorted_segment_sum`). Rewrites `values` in place (`summed` is
-/// the reused buffer it swaps with).
-pub(crate) fn combine_duplicates(
-    indices: &[i64],
-    row_len: usize,
-    values: &mut Vec<f32>,
-    summed: &mut Vec<f32>,
-    rows: &mut Vec<usize>,
-    first_pos: &mut FastMap<usize, usize>,
-) {
-    first_pos.clear();
-    let mut has_dup = false;
-    for &ix in indices {
-        let r = ix as usize;
-        if let std::collections::hash_map::Entry::Vacant(e) = first_pos.entry(r) {
-            e.insert(rows.len());
-            rows.push(r);
-        } else {
-            has_dup = true;
-        }
-    }
-    if !has_dup {
-        return;
-    }
-    summed.clear();
-    summed.resize(rows.len() * row_len, 0.0);
-    for (k, &ix) in indices.iter().enumerate() {
-        let u = first_pos[&(ix as usize)];
-        for (d, s) in summed[u * row_len..(u + 1) * row_len].iter_mut().zip(&values[k * row_len..(k + 1) * row_len]) {
-            *d += *s;
-        }
-    }
-    core::mem::swap(values, summed);
 }

@@ -102,8 +102,7 @@ pub fn densify(t: &SparseStep<'_>, entry: impl Fn(f32) -> f32) -> (Vec<f32>, Vec
     let (mut g, mut e) = (vec![0.0f32; n], vec![0.0f32; n]);
     let w = t.grad.row_len;
     for (k, &row) in t.grad.rows.iter().enumerate() {
-        let values = &t.grad.values[k * w..(k + 1) * w];
-        for (j, &v) in values.iter().enumerate() {
+        for (j, v) in t.grad.row_gradient(k).enumerate() {
             g[row * w + j] += v;
             e[row * w + j] += entry(v);
         }

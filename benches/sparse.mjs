@@ -1,0 +1,212 @@
+#!/usr/bin/env node
+// Sparse rows at scale (issue 14): an embedding table of [rows x width] (default 1,000,000 x 64)
+// updated by `IndexedSlices` of k rows per step (default 4,096, about 10% of them repeats of an
+// earlier row of the same step), against benches/native/sparse.c, the same sort, merge and
+// update in C (gcc -O3 -march=native). Keras' sparse Adam decays every row, so it is compared with
+// simdopt's dense Adam step on a Tensor gradient of the same size too.
+//
+// One process, one run: each simdopt build lives in its own worker thread (its own WebAssembly
+// instance), the C reference is a child process, and the candidates take turns round by round in
+// shuffled order, so load from other processes hits all alike. Figures are medians over rounds.
+//
+//   node benches/sparse.mjs [--rounds N] [--steps N] [--optimizers sgd_momentum,adagrad,adam]
+//        [--baseline DIR]  (another built package, e.g. the previous commit's dist: before/after)
+//        [--rows N] [--width N] [--k N] [--repeat PERCENT] [--json out.json]
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { spawn, execFileSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const BATCHES = 8;
+
+/** The batches of benches/native/sparse.c's generator (the same 32-bit LCG, the same draws). */
+function batches({ rows, width, k, repeat }) {
+  let s = 20261202;
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0);
+  const value = () => Math.fround(((next() >>> 8) - (1 << 23)) / (1 << 23));
+  const out = [];
+  for (let b = 0; b < BATCHES; b++) {
+    const indices = new Int32Array(k);
+    for (let i = 0; i < k; i++) indices[i] = i > 0 && next() % 100 < repeat ? indices[next() % i] : next() % rows;
+    const values = new Float32Array(k * width);
+    for (let i = 0; i < values.length; i++) values[i] = value();
+    out.push({ indices, values });
+  }
+  return out;
+}
+
+// ---- a simdopt build, in a worker -----------------------------------------------------------------
+
+async function worker() {
+  const { dist, shape } = workerData;
+  const so = await import(pathToFileURL(path.join(dist, 'index.js')).href);
+  await so.ready({ backend: 'simd' });
+  const data = batches(shape);
+  const n = shape.rows * shape.width;
+  let run = null;
+  let dispose = () => {};
+  const make = (kind) => {
+    dispose();
+    const v = new so.Variable(0.5, { shape: [shape.rows, shape.width], name: 'table' });
+    const opt =
+      kind === 'adagrad'
+        ? new so.Adagrad({ learningRate: 0.01, initialAccumulatorValue: 0.1, epsilon: 1e-7 })
+        : kind === 'sgd_momentum'
+          ? new so.SGD({ learningRate: 0.01, momentum: 0.9 })
+          : new so.Adam({ learningRate: 0.001, epsilon: 1e-7 });
+    let b = 0;
+    let grad = null;
+    if (kind === 'adam_dense') {
+      grad = new so.Tensor(0, { shape: [shape.rows, shape.width], name: 'grad' });
+      grad.assign(Float32Array.from({ length: n }, (_, i) => ((i % 17) - 8) * 1e-3));
+      const pairs = [[grad, v]];
+      run = () => opt.applyGradients(pairs);
+    } else {
+      const slices = data.map((d) => new so.IndexedSlices(d.values, d.indices, [shape.rows, shape.width]));
+      run = () => {
+        opt.applyGradients([[slices[b], v]]);
+        b = (b + 1) % BATCHES;
+      };
+    }
+    dispose = () => {
+      opt.dispose();
+      v.dispose();
+      grad?.dispose();
+    };
+    return v;
+  };
+  let table = null;
+  parentPort.on('message', (m) => {
+    if (m.setup) table = make(m.setup);
+    if (m.steps) {
+      const t0 = performance.now();
+      for (let s = 0; s < m.steps; s++) run();
+      parentPort.postMessage({ ms: (performance.now() - t0) / m.steps });
+    } else if (m.sum) {
+      let sum = 0;
+      for (const x of table.read()) sum += x;
+      parentPort.postMessage({ sum });
+    } else {
+      parentPort.postMessage({ ok: true });
+    }
+  });
+  parentPort.postMessage({ ok: true });
+}
+
+class WorkerEngine {
+  constructor(dist, shape) {
+    this.w = new Worker(fileURLToPath(import.meta.url), { workerData: { dist, shape }, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
+    this.queue = [];
+    this.w.on('message', (m) => this.queue.shift()?.(m));
+    this.w.on('error', (e) => {
+      console.error(e);
+      process.exit(1);
+    });
+    this.ready = new Promise((r) => this.queue.push(r));
+  }
+  call(m) {
+    return new Promise((r) => {
+      this.queue.push(r);
+      this.w.postMessage(m);
+    });
+  }
+}
+
+// ---- the C reference, a child process ---------------------------------------------------------------
+
+class NativeEngine {
+  constructor(shape) {
+    const bin = path.join(os.tmpdir(), `simdopt-sparse-${process.pid}`);
+    const flags = ['-O3', '-march=native', '-ffp-contract=off', '-fno-math-errno'];
+    execFileSync('gcc', [...flags, '-o', bin, path.join(HERE, 'native/sparse.c'), '-lm'], { stdio: 'inherit' });
+    this.command = `gcc ${flags.join(' ')}`;
+    this.p = spawn(bin, ['serve', shape.rows, shape.width, shape.k, shape.repeat, BATCHES], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.p.on('exit', () => fs.rmSync(bin, { force: true }));
+    this.queue = [];
+    createInterface({ input: this.p.stdout }).on('line', (l) => this.queue.shift()?.(Number(l)));
+  }
+  ask(line) {
+    return new Promise((r) => {
+      this.queue.push(r);
+      this.p.stdin.write(`${line}\n`);
+    });
+  }
+  end() {
+    this.p.stdin.end();
+  }
+}
+
+// ---- the driver --------------------------------------------------------------------------------------
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function shuffle(xs, seed) {
+  let s = seed;
+  for (let i = xs.length - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = s % (i + 1);
+    [xs[i], xs[j]] = [xs[j], xs[i]];
+  }
+  return xs;
+}
+
+async function main() {
+  const args = { rounds: 9, steps: 200, optimizers: ['sgd_momentum', 'adagrad', 'adam'], baseline: null, json: null, rows: 1000000, width: 64, k: 4096, repeat: 10 };
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i].replace(/^--/, '');
+    if (k === 'optimizers') args.optimizers = argv[++i].split(',');
+    else if (k === 'baseline' || k === 'json') args[k] = path.resolve(argv[++i]);
+    else if (k in args) args[k] = Number(argv[++i]);
+    else throw new Error(`unknown option ${argv[i]}`);
+  }
+  const shape = { rows: args.rows, width: args.width, k: args.k, repeat: args.repeat };
+  const engines = { 'simdopt simd': new WorkerEngine(path.join(ROOT, 'dist'), shape) };
+  if (args.baseline) engines['simdopt simd@baseline'] = new WorkerEngine(args.baseline, shape);
+  // Dense Adam in a worker of its own, so the sparse candidates keep their state across rounds.
+  const dense = args.optimizers.includes('adam') ? new WorkerEngine(path.join(ROOT, 'dist'), shape) : null;
+  await Promise.all([...Object.values(engines), ...(dense ? [dense] : [])].map((e) => e.ready));
+  await dense?.call({ setup: 'adam_dense' });
+  const native = new NativeEngine(shape);
+  const load = () => os.loadavg()[0].toFixed(2);
+  const info = { date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, gcc: native.command, loadBefore: load(), ...shape };
+  console.log(
+    `sparse rows: [${shape.rows} x ${shape.width}], ${shape.k} rows/step (${shape.repeat}% repeats), ${args.rounds} rounds x ${args.steps} steps; load ${info.loadBefore}`,
+  );
+  const results = [];
+  for (const opt of args.optimizers) {
+    const steps = opt === 'adam' ? Math.max(3, Math.round(args.steps / 40)) : args.steps;
+    const candidates = [...Object.keys(engines), 'C native'];
+    if (opt === 'adam') candidates.push('simdopt simd dense Adam (Tensor gradient)');
+    const times = Object.fromEntries(candidates.map((c) => [c, []]));
+    for (const e of Object.values(engines)) await e.call({ setup: opt });
+    for (let r = 0; r < args.rounds; r++) {
+      for (const c of shuffle([...candidates], r + 1)) {
+        if (c === 'C native') times[c].push(await native.ask(`${opt} ${steps}`));
+        else times[c].push((await (c.includes('dense') ? dense : engines[c]).call({ steps })).ms);
+      }
+    }
+    const c = median(times['C native']);
+    for (const name of candidates) {
+      const ms = median(times[name]);
+      results.push({ optimizer: opt, candidate: name, median_ms: ms, vs_native: ms / c, rounds: times[name] });
+      console.log(`  ${opt.padEnd(13)} ${name.padEnd(42)} ${ms.toFixed(3).padStart(9)} ms/step  ${(ms / c).toFixed(2)}x C`);
+    }
+  }
+  info.loadAfter = load();
+  console.log(`load after: ${info.loadAfter}`);
+  native.end();
+  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ info, results }, null, 2));
+  process.exit(0);
+}
+
+if (isMainThread) await main();
+else await worker();
