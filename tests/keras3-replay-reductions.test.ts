@@ -6,6 +6,7 @@
 // build() makes.
 import { ready } from 'simdopt';
 import { deserialize, keras3Classes } from 'simdopt/keras3';
+import type { Optimizer } from 'simdopt/keras3';
 import { Keras3Case, loadKeras3, replayKeras3Case, toF32 } from './helpers/keras3-fixtures';
 import { keras3Subject, keras3Variables, applyExclusion } from './helpers/keras3-subject';
 import { compareClose } from './helpers/fixtures';
@@ -42,7 +43,7 @@ describe.each(CLASSES)('%s', (cls) => {
   test.each(cases.map((c) => [c.name, c] as const))('%s', (_, c) => replay(cls, c, false));
   test.each(cases.map((c) => [c.name, c] as const))('anchored %s', (_, c) => replay(cls, c, true));
   test.each(cases.filter((c) => c.built).map((c) => [c.name, c] as const))("build() makes Keras's variables: %s", (_, c) => {
-    const opt = deserialize(c.optimizer as Parameters<typeof deserialize>[0]);
+    const opt = deserialize(c.optimizer as Parameters<typeof deserialize>[0]) as Optimizer;
     const vars = keras3Variables(c);
     try {
       applyExclusion(c, opt, vars);
