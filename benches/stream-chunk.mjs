@@ -63,7 +63,11 @@ for (const name of optimizers) {
     const candidates = [{ label: 'tensor', f: () => opt.applyGradients([[t, v]]) }, { label: 'whole', f: () => opt.applyGradients([[shared, v]]) }, ...chunks.map((c) => ({ label: c, chunk: c, f: () => opt.applyGradients([[g, v]]) }))];
     const samples = new Map(candidates.map((c) => [c.label, []]));
     const ms = Math.min(200, Math.max(20, n / M * 12));
-    for (const c of candidates) (c.chunk && core().__stream_set_chunk(c.chunk), timed(c.f, ms / 4)); // warm-up
+    // Warm-up.
+    for (const c of candidates) {
+      if (c.chunk) core().__stream_set_chunk(c.chunk);
+      timed(c.f, ms / 4);
+    }
     for (let r = 0; r < rounds; r++) {
       const order = [...candidates].sort(() => Math.random() - 0.5);
       const round = {};
