@@ -97,7 +97,7 @@ afterAll(() => console.log(`faults: ${injected} injected (panic, panic while the
 
 describe.each(['threads', 'simd', 'scalar'])('%s build', (backend) => {
   test.each([
-    ['panic', /panic: panicked at .*lib\.rs.*kaboom: ünïcode in the panic message/s],
+    ['panic', /panic: panicked at .*faults\.rs.*kaboom: ünïcode in the panic message/s],
     ['panic-in-state', /panic: panicked at .*kaboom: ünïcode in the panic message/s],
     ['abort', /trap without a panic message: unreachable/],
   ])('%s', async (kind, message) => {

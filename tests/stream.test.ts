@@ -8,7 +8,9 @@ import type { Gradient } from 'simdopt';
 import { createHash } from 'node:crypto';
 
 beforeAll(async () => {
-  await ready();
+  // The SIMD build's path: on the threads build a gradient from `threadsSplitFrom()` elements is
+  // copied whole and its update split over the threads (tests/threads-ready.test.ts).
+  await ready({ threads: false });
 });
 
 /** `stream_chunk()` of the core: gradients of at least two chunks stream. */

@@ -30,6 +30,8 @@ export type {
   Initializer,
   SlotDtype,
   RawSlotWeight,
+  RawBfloat16Slot,
+  RawInt8Slot,
 } from './optimizer/index.js';
 export { finiteDifferenceGradients, finiteDifferences } from './gradients.js';
 export type { LossFunction, FiniteDifferenceOptions } from './gradients.js';

@@ -6,11 +6,15 @@ export type { OptimizerVariable, WeightPath } from './weights.js';
 export type { Keras3BaseOptions, Keras3BaseConfig, Keras3Value } from './types.js';
 export type { Keras3Spec } from './options.js';
 import { setKeras3Loader } from '../serialization.js';
-import { deserialize } from './serialization.js';
+import { deserialize, serialize } from './serialization.js';
+import { setOptimizerCodec } from './wrappers/shared.js';
 
 // The root entry's deserialize/get (and checkpoints) hand Keras 3 configs to this entry once it
 // is imported (the root entry itself stays TF 2.4's: this module has that side effect).
 setKeras3Loader({ deserialize: (s, customObjects) => deserialize(s as Parameters<typeof deserialize>[0], customObjects) });
+// The wrappers (de)serialize the optimizers they hold with these (serialization.ts imports the
+// wrappers, so they cannot import it back without a module cycle).
+setOptimizerCodec({ serialize, deserialize: (config, customObjects) => deserialize(config, customObjects) });
 
 export { serialize, deserialize, get, toKerasJson } from './serialization.js';
 export type { SerializedOptimizer, AnyOptimizer } from './serialization.js';

@@ -3,4 +3,4 @@ export { Optimizer, SlotVariable } from './optimizer.js';
 export { KERAS1_WEIGHTS, constructorOptions, kerasMomentum, optionsObject, pyFloat } from './options.js';
 export type * from './types.js';
 export { SLOT_DTYPES, INT8_BLOCK } from './slot-dtype.js';
-export type { SlotDtype, RawSlotWeight } from './slot-dtype.js';
+export type { SlotDtype, RawSlotWeight, RawBfloat16Slot, RawInt8Slot } from './slot-dtype.js';

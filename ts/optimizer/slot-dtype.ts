@@ -13,8 +13,27 @@ export type SlotDtype = 'float32' | 'bfloat16' | 'int8';
 export const SLOT_DTYPES: readonly SlotDtype[] = ['float32', 'bfloat16', 'int8'];
 
 /** A compressed slot as stored: bfloat16 bits, or 8-bit codes with one f32 absmax per block. */
-export type RawSlotWeight =
-  { readonly dtype: 'bfloat16'; readonly bits: Uint16Array } | { readonly dtype: 'int8'; readonly codes: Uint8Array; readonly absmax: Float32Array; readonly blockSize: number };
+export type RawSlotWeight = RawBfloat16Slot | RawInt8Slot;
+
+/** A bfloat16 slot as stored. */
+export interface RawBfloat16Slot {
+  /** The storage: `'bfloat16'`. */
+  readonly dtype: 'bfloat16';
+  /** The upper 16 bits of each float32 element, rounded to nearest even. */
+  readonly bits: Uint16Array;
+}
+
+/** An 8-bit slot as stored: block-wise dynamic codes. */
+export interface RawInt8Slot {
+  /** The storage: `'int8'`. */
+  readonly dtype: 'int8';
+  /** One code per element (an index into the dynamic map of the slot's sign). */
+  readonly codes: Uint8Array;
+  /** One absolute maximum per block of {@link RawInt8Slot.blockSize} elements. */
+  readonly absmax: Float32Array;
+  /** Elements per block (256). */
+  readonly blockSize: number;
+}
 
 /** The 8-bit slots' block size. */
 export const INT8_BLOCK = 256;

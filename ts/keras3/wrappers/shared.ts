@@ -5,7 +5,6 @@ import type { WeightValue } from '../../optimizer/types.js';
 import { readWeight } from '../../optimizer/weights.js';
 import { describeValue } from '../../values.js';
 import { Optimizer } from '../optimizer.js';
-import { deserialize, serialize } from '../serialization.js';
 import type { SerializedOptimizer } from '../serialization.js';
 import type { OptimizerVariable } from '../weights.js';
 
@@ -32,9 +31,27 @@ export function readInteger(w: unknown, what: string): number {
   return x;
 }
 
+/** serialization.ts's two functions, handed over by index.ts: serialization.ts imports the wrappers, so
+ * importing it here would make a module cycle (which bundlers warn about). */
+interface OptimizerCodec {
+  serialize(optimizer: Optimizer): SerializedOptimizer;
+  deserialize(config: SerializedOptimizer, customObjects: Record<string, unknown>): unknown;
+}
+let codec: OptimizerCodec | undefined;
+
+/** @internal Called once by the entry point (index.ts). */
+export function setOptimizerCodec(c: OptimizerCodec): void {
+  codec = c;
+}
+
+function theCodec(): OptimizerCodec {
+  if (codec === undefined) throw new StateError('InvalidState', "simdopt/keras3's serialization is not loaded (import the wrappers from 'simdopt/keras3')");
+  return codec;
+}
+
 /** A held optimizer in Keras 3's serialized form. */
 export function serializeInner(optimizer: Optimizer): SerializedOptimizer {
-  return serialize(optimizer);
+  return theCodec().serialize(optimizer);
 }
 
 /** A held optimizer read back from its serialized form; a wrapper is refused there. */
@@ -43,7 +60,7 @@ export function deserializeInner(config: unknown, customObjects: Record<string, 
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
     throw new ConfigError('InvalidConfig', `${who}: a serialized optimizer must be an object, got ${describeValue(config)}`);
   }
-  const opt: unknown = deserialize(config as SerializedOptimizer, customObjects);
+  const opt: unknown = theCodec().deserialize(config as SerializedOptimizer, customObjects);
   if (!(opt instanceof Optimizer)) throw new ConfigError('InvalidConfig', `${who}: it cannot hold ${describeValue(opt)}`);
   return opt;
 }
