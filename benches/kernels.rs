@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use simdopt_core::{build_optimizer_in, registry, Family, Gradient, Optimizer, Store, Tensor, TensorId};
+use simdopt_core::{build_optimizer_in, registry, Ema, Family, Gradient, Optimizer, Stages, Store, Tensor, TensorId};
 
 /// Keras constructor options by name.
 type Options = &'static [(&'static str, f32)];
@@ -142,5 +142,38 @@ fn bench_clipping(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_dense, bench_sparse, bench_clipping);
+/// Keras 3 Adam with `use_ema` or `gradient_accumulation_steps=2` against none (issue 13: each at
+/// most one extra read and write of the variable-sized arrays). Two calls per iteration, so an
+/// accumulation iteration is one accumulating call and one update.
+fn bench_keras3_stages(c: &mut Criterion) {
+    let mut group = c.benchmark_group("keras3_stages_adam_2_calls");
+    let cases: [(&str, Stages); 3] = [
+        ("plain", Stages::default()),
+        ("use_ema", Stages { ema: Some(Ema { momentum: 0.99, overwrite_frequency: None }), ..Stages::default() }),
+        ("accumulation_2", Stages { gradient_accumulation_steps: Some(2), ..Stages::default() }),
+    ];
+    for &n in &[M, 16 * M] {
+        let samples = if quick() || n >= 16 * M { 10 } else { 20 };
+        let time = if quick() { Duration::from_millis(300) } else { Duration::from_secs(2) };
+        group.sample_size(samples).measurement_time(time).warm_up_time(Duration::from_millis(300));
+        group.throughput(Throughput::Elements(2 * n as u64));
+        for (label, stages) in &cases {
+            let mut store = Store::new();
+            let w = dense_tensor(&mut store, "w", n);
+            let grad = grad_values(n);
+            let mut opt = build_optimizer_in(Family::Keras3, "Adam", &[]).unwrap();
+            opt.set_stages(stages.clone()).unwrap();
+            let pair = [(Some(Gradient::Dense(&grad)), w)];
+            group.bench_with_input(BenchmarkId::new(*label, n), &n, |b, _| {
+                b.iter(|| {
+                    opt.apply_gradients(&mut store, &pair).unwrap();
+                    opt.apply_gradients(&mut store, &pair).unwrap();
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_dense, bench_sparse, bench_clipping, bench_keras3_stages);
 criterion_main!(benches);
