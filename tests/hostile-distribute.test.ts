@@ -12,9 +12,11 @@
 // as bits, config), its variables, a bystander optimizer with its own variable and tensor (WASM
 // memory outside the step), no tensor or optimizer leaked, and the strategy still steps.
 import * as fc from 'fast-check';
-import { ready, deserialize, Variable, Tensor, IndexedSlices, Optimizer, SimdoptError, SGD, stats } from 'simdopt';
+import { ready, deserialize, Variable, Tensor, IndexedSlices, Optimizer, SGD, stats } from 'simdopt';
 import { WorkerMirroredStrategy } from 'simdopt/distribute';
 import type { WorkerSpawner, WorkerMirroredStrategyOptions, ReplicaGradient, SparseGradient } from 'simdopt/distribute';
+import { expectUnchangedRefusal, outcomeReport, tallyOf } from './helpers/hostile';
+import type { Outcomes } from './helpers/hostile';
 
 beforeAll(async () => {
   await ready();
@@ -166,16 +168,8 @@ interface Case {
   plainSteps?: number;
 }
 
-const outcomes = new Map<string, { applied: number; refused: number }>();
-afterAll(() => {
-  const total = [...outcomes.values()].reduce((s, o) => s + o.applied + o.refused, 0);
-  const rows = [...outcomes].map(([k, o]) => `  ${k}: ${o.applied} applied as the plain step, ${o.refused} refused unchanged`);
-  console.log(`hostile replica inputs: ${total} cases (seed ${String(SEED)})\n${rows.join('\n')}`);
-});
-
-function describeError(e: unknown): string {
-  return e instanceof Error ? `${e.constructor.name}(${(e as SimdoptError).code ?? ''}): ${e.message}` : `non-error ${String(e)}`;
-}
+const outcomes: Outcomes = new Map();
+afterAll(() => console.log(outcomeReport(`hostile replica inputs (seed ${String(SEED)})`, outcomes, 'the plain step')));
 
 async function strategyOf(x: World, o: { options?: Partial<WorkerMirroredStrategyOptions>; replicas: () => Replicas }): Promise<WorkerMirroredStrategy> {
   const options = { module: 'in-thread:', numReplicas: REPLICAS, optimizer: x.opt, variables: [x.w, x.table], spawn: inThread(o.replicas) };
@@ -201,13 +195,8 @@ async function run(category: string, ci: number, c: Case): Promise<void> {
     } catch (e) {
       error = e;
     }
-    const tally = outcomes.get(category) ?? { applied: 0, refused: 0 };
-    outcomes.set(category, tally);
     if (error !== undefined) {
-      if (!(error instanceof SimdoptError) || error.code === 'CoreFailed') throw new Error(`${category}: not a typed refusal: ${describeError(error)}`);
-      const after = observe(a);
-      if (after !== before) throw new Error(`${category}: changed after ${describeError(error)}\nbefore ${before}\nafter  ${after}`);
-      tally.refused++;
+      expectUnchangedRefusal(outcomes, category, error, before, observe(a));
     } else {
       const p = c.plain(b);
       const plain = await strategyOf(b, p);
@@ -215,7 +204,7 @@ async function run(category: string, ci: number, c: Case): Promise<void> {
       const got = observe(a);
       const want = observe(b);
       if (got !== want) throw new Error(`${category}: applied, but not as the plain step\nplain  ${want}\ngot    ${got}`);
-      tally.applied++;
+      tallyOf(outcomes, category).applied++;
     }
     // The core and the strategy still work (a refused step leaves no replica waiting).
     a.opt.applyGradients([[[0.25, 0.25, 0.25, 0.25, 0.25, 0.25], a.w]]);

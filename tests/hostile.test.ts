@@ -20,7 +20,6 @@ import {
   OptimizerSpec,
   ApplyState,
   LearningRateSchedule,
-  SimdoptError,
   SGD,
   stats,
   saveCheckpoint,
@@ -28,6 +27,8 @@ import {
   encodeCheckpoint,
   Checkpoint,
 } from 'simdopt';
+import { expectUnchangedRefusal, outcomeReport, tallyOf } from './helpers/hostile';
+import type { Outcomes } from './helpers/hostile';
 
 beforeAll(async () => {
   await ready();
@@ -156,16 +157,8 @@ interface Case {
   plain(x: World): unknown;
 }
 
-const outcomes = new Map<string, { applied: number; refused: number }>();
-afterAll(() => {
-  const total = [...outcomes.values()].reduce((s, o) => s + o.applied + o.refused, 0);
-  const rows = [...outcomes].map(([k, o]) => `  ${k}: ${o.applied} applied as the plain call, ${o.refused} refused unchanged`);
-  console.log(`hostile inputs: ${total} cases\n${rows.join('\n')}`);
-});
-
-function describeError(e: unknown): string {
-  return e instanceof Error ? `${e.constructor.name}(${(e as SimdoptError).code ?? ''}): ${e.message}` : `non-error ${String(e)}`;
-}
+const outcomes: Outcomes = new Map();
+afterAll(() => console.log(outcomeReport('hostile inputs', outcomes, 'the plain call')));
 
 function run(category: string, ci: number, c: Case): void {
   const a = makeWorld(ci);
@@ -179,20 +172,15 @@ function run(category: string, ci: number, c: Case): void {
     } catch (e) {
       error = e;
     }
-    const tally = outcomes.get(category) ?? { applied: 0, refused: 0 };
-    outcomes.set(category, tally);
     if (error !== undefined) {
-      if (!(error instanceof SimdoptError) || error.code === 'CoreFailed') throw new Error(`${category}: not a typed refusal: ${describeError(error)}`);
-      const after = observe(a);
-      if (after !== before) throw new Error(`${category}: changed after ${describeError(error)}\nbefore ${before}\nafter  ${after}`);
-      tally.refused++;
+      expectUnchangedRefusal(outcomes, category, error, before, observe(a));
     } else {
       const expected = c.plain(b);
       const got = observe(a, result);
       const want = observe(b, expected);
       for (const r of [result, expected]) if (r instanceof Optimizer) r.dispose();
       if (got !== want) throw new Error(`${category}: applied, but not as the plain call\nplain  ${want}\ngot    ${got}`);
-      tally.applied++;
+      tallyOf(outcomes, category).applied++;
     }
     // The core still works.
     a.opt.applyGradients([[[0.25, 0.25, 0.25, 0.25, 0.25, 0.25], a.w]]);
