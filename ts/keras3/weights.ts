@@ -15,9 +15,12 @@ export interface OptimizerVariable {
   readonly path: string;
   /** The last part of the path (`dense_kernel_momentum`). */
   readonly name: string;
-  /** The shape (a slot: its variable's; an optimizer-wide scalar: `[]`). */
+  /** The shape (a slot: its own, e.g. Adafactor's row factor `[rows]`; a scalar: `[]`). */
   readonly shape: readonly number[];
-  /** `int64` for `iteration` (as Keras on TensorFlow; JAX has int32), else `float32`. */
+  /**
+   * `int64` for `iteration` (as Keras on TensorFlow; JAX has int32), else `float32` (also for
+   * Adafactor's placeholders, the `r`/`c` of a variable of rank < 2, which Keras makes int32 0).
+   */
   readonly dtype: 'int64' | 'float32';
   /** A copy of the value. */
   readonly value: BigInt64Array | Float32Array;
@@ -61,16 +64,17 @@ export function kerasVariables(id: number, optimizerName: string, iterations: nu
   const shapes = new Map(coreSlotLayout(id).variables.map((v) => [v.name, v.shape]));
   const values = readCoreWeights(id);
   const out: OptimizerVariable[] = [];
-  const make = (p: string, shape: readonly number[], dtype: 'int64' | 'float32', value: BigInt64Array | Float32Array): OptimizerVariable =>
+  const make = (p: string, shape: readonly number[], dtype: OptimizerVariable['dtype'], value: OptimizerVariable['value']): OptimizerVariable =>
     Object.freeze({ path: p, name: p.slice(p.lastIndexOf('/') + 1), shape: Object.freeze([...shape]), dtype, value });
   out.push(make(paths[0], [], 'int64', BigInt64Array.of(BigInt(iterations))));
   if (lr !== null) out.push(make(paths[1], [], 'float32', Float32Array.of(lr)));
   const first = out.length;
   coreWeights(id, optimizerName).forEach((w, i) => {
     const value = values[i];
-    const varShape = w.variable === null ? null : shapes.get(w.variable);
-    const shape = varShape && varShape.reduce((a, b) => a * b, 1) === value.length ? varShape : value.length === 1 && w.variable === null ? [] : [value.length];
-    out.push(make(paths[first + i], shape, 'float32', value));
+    // The core stores each slot in its own shape; the EMA average and the accumulator have
+    // their variable's.
+    const stored = call(() => core().optimizer_weight_shape(id, i + 1));
+    out.push(make(paths[first + i], stored ? Array.from(stored) : (shapes.get(w.variable ?? '') ?? [value.length]), 'float32', value));
   });
   return out;
 }

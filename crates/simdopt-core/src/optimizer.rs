@@ -419,6 +419,18 @@ impl Optimizer {
         }
     }
 
+    /// The shape of weight `i >= 1` as the optimizer stores it: a slot's own shape (Adafactor's
+    /// factors, placeholders `[]`), an optimizer-wide weight's. None for the Keras 3 stage
+    /// buffers (EMA average, gradient accumulator): they have their variable's shape.
+    pub fn weight_shape(&self, i: usize) -> Option<&[usize]> {
+        match *self.weights.get(i.checked_sub(1)?)? {
+            WeightRef::Global(_) => Some(&[]),
+            WeightRef::Slot { var, slot } => Some(&self.states[var].slots[slot].shape),
+            WeightRef::Extra(e) => Some(&self.extras[e].shape),
+            WeightRef::Average(_) | WeightRef::Accumulator(_) => None,
+        }
+    }
+
     /// The value of weight `i >= 1` when it is stored as int32 (a slot declared
     /// `SlotDtype::I32`); [`Optimizer::weight`] is None for it.
     pub fn weight_i32(&self, i: usize) -> Option<&[i32]> {
