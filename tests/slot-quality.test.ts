@@ -2,7 +2,7 @@
 // cannot rot unnoticed: its larger network (16384-16-2 over hashed SpamAssassin features) trains
 // 20 steps with each slotDtype and learns; bfloat16 and int8 really compress its large kernel's
 // slots (their runs leave float32's, their dequantized slots are near float32's but not equal);
-// a network of small variables only (iris) trains the same with every dtype; and the command
+// the decay probe measures what it says; a network of small variables only (iris) trains the same with every dtype; and the command
 // writes its report and plot. Quality itself (within 1% over full runs) is the tool's to measure.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ready } from 'simdopt';
 import { irisTask, parameterCounts, spamTask } from '../tools/slot-quality/tasks.mjs';
-import { DTYPES, stateCheck, train } from '../tools/slot-quality/train.mjs';
+import { DTYPES, decayProbe, stateCheck, train } from '../tools/slot-quality/train.mjs';
 import { relative, summarize, withinTolerance } from '../tools/slot-quality/report.mjs';
 
 beforeAll(async () => {
@@ -44,6 +44,14 @@ test("the state check: compressed slots are float32's within their storage's pre
       expect(e).toBeLessThan(dtype === 'int8' ? 0.1 : 0.01);
     }
   }
+});
+
+test("the decay probe: float32's second moment decays by beta2 a step, int8's follows it, bfloat16's stays at or above it", () => {
+  const { kept } = decayProbe({ steps: 50 });
+  expect(kept.float32).toBeCloseTo(0.999 ** 50, 5);
+  expect(Math.abs(kept.int8 - kept.float32)).toBeLessThan(1e-3);
+  expect(kept.bfloat16).toBeGreaterThanOrEqual(kept.float32);
+  expect(kept.bfloat16).toBeLessThanOrEqual(1);
 });
 
 test('a network of variables under 4,096 elements (the demo iris) trains bit for bit the same with every slotDtype', () => {
@@ -83,7 +91,8 @@ test('the command writes the report and one loss-curve panel per task, the same 
     for (const row of ['| iris | float32 |', '| iris | int8 |', '| spam | bfloat16 |', '| spam | int8 |']) expect(a.md).toContain(row);
     expect(a.md).toContain('Adam/dense_0/kernel/v:0');
     expect(a.md).toContain('](a.svg)');
-    expect(a.svg.match(/<polyline class="curve"/g)).toHaveLength(6);
+    // Two tasks, each a loss panel and a relative-difference panel of three dtypes.
+    expect(a.svg.match(/<polyline class="curve"/g)).toHaveLength(12);
     expect(run('b').svg).toBe(a.svg);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -15,14 +15,14 @@
 // 16384x16 kernel, all but 50 of its parameters).
 import os from 'node:os';
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, relative, resolve } from 'node:path';
+import { dirname, relative as relativePath, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ready, backend } from 'simdopt';
 import { lossCurvesFigure } from '../examples/lib/svg.mjs';
 import { irisTask, spiralsTask, spamTask, parameterCounts } from './slot-quality/tasks.mjs';
-import { DTYPES, stepsOf, train, stateCheck } from './slot-quality/train.mjs';
-import { summarize, markdownReport } from './slot-quality/report.mjs';
+import { DTYPES, decayProbe, stepsOf, train, stateCheck } from './slot-quality/train.mjs';
+import { summarize, markdownReport, relative } from './slot-quality/report.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -67,6 +67,7 @@ for (const name of names) {
   results.push({ task, counts: parameterCounts(task.sizes), summary: summarize(runs), check });
 }
 
+const probe = decayProbe();
 const seconds = (performance.now() - t0) / 1000;
 const argv = process.argv.slice(2).join(' ');
 const machine = {
@@ -88,8 +89,22 @@ const panels = results.map(({ task, counts, summary }) => ({
   epochs: summary.float32.curve.length,
   series: DTYPES.map((d) => ({ label: `slotDtype ${d}`, color: colors[d], values: summary[d].curve, dashed: d === 'bfloat16' })),
 }));
+// A second row: each dtype's mean curve relative to float32's, where the first row's overlap.
+const differences = results.map(({ task, summary }) => ({
+  title: `${task.name}: loss relative to float32 state`,
+  xLabel: task.xLabel,
+  xPerPoint: task.xPerPoint,
+  yLabel: 'loss vs float32 state, % difference',
+  epochs: summary.float32.curve.length,
+  series: DTYPES.map((d) => ({
+    label: `slotDtype ${d}`,
+    color: colors[d],
+    values: summary[d].curve.map((v, i) => 100 * relative(v, summary.float32.curve[i])),
+    dashed: d === 'bfloat16',
+  })),
+}));
 mkdirSync(dirname(svgPath), { recursive: true });
-writeFileSync(svgPath, lossCurvesFigure(panels, { columns: panels.length, width: 520, height: 340 }) + '\n');
+writeFileSync(svgPath, lossCurvesFigure([...panels, ...differences], { columns: panels.length, width: 520, height: 340 }) + '\n');
 mkdirSync(dirname(mdPath), { recursive: true });
-writeFileSync(mdPath, markdownReport(results, { seeds: SEEDS, machine, svg: relative(dirname(mdPath), svgPath) }));
+writeFileSync(mdPath, markdownReport(results, { seeds: SEEDS, machine, svg: relativePath(dirname(mdPath), svgPath), probe }));
 console.log(`\n${seconds.toFixed(0)} s; report: ${mdPath}; loss curves: ${svgPath}`);

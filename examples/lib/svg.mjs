@@ -47,21 +47,24 @@ function plotElements(series, { epochs, title = 'Training loss', width = 720, he
   const h = height - m.top - m.bottom;
   const all = series.flatMap((s) => s.values).filter(Number.isFinite);
   const xMax = Math.max(epochs ?? 1, ...series.map((s) => s.values.length), 2);
-  const yStep = tickStep(Math.max(...all, 0.1), 5);
+  // y starts at 0, or lower when a value is negative (a difference plotted).
+  const low = Math.min(...all, 0);
+  const yStep = tickStep(Math.max(...all, 0.1) - low, 5);
+  const yMin = low < 0 ? Math.floor(low / yStep) * yStep : 0;
   const yMax = Math.ceil(Math.max(...all, 0.1) / yStep) * yStep;
   const x = (i) => m.left + ((i + 1 - 1) / (xMax - 1)) * w;
-  const y = (v) => m.top + h - (v / yMax) * h;
+  const y = (v) => m.top + h - ((v - yMin) / (yMax - yMin)) * h;
   const out = [];
   out.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
   out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="600">${esc(title)}</text>`);
   // Grid and y ticks.
-  for (let v = 0; v <= yMax + 1e-9; v += yStep) {
+  for (let v = yMin; v <= yMax + 1e-9; v += yStep) {
     const yy = y(v).toFixed(1);
     out.push(`<line x1="${m.left}" x2="${m.left + w}" y1="${yy}" y2="${yy}" stroke="#e5e5e5"/>`);
     out.push(`<text x="${m.left - 8}" y="${yy}" dy="4" text-anchor="end" fill="#444">${+v.toFixed(4)}</text>`);
   }
   // x ticks (epochs, 1-based).
-  const xStep = tickStep(xMax, 8);
+  const xStep = Math.max(1, tickStep(xMax, 8)); // whole points
   for (let e = 0; e <= xMax; e += xStep) {
     const ep = Math.max(1, e);
     const xx = x(ep - 1).toFixed(1);

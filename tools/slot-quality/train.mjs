@@ -121,3 +121,32 @@ export function stateCheck(task, { steps = 20, seed = 0 } = {}) {
     params.forEach((p) => p.dispose());
   }
 }
+
+/**
+ * The decay probe: Adam on one variable of 4,096 elements (compressed) takes one step with
+ * gradients between 0.5 and 1.36, then `steps` steps with zero gradients, as a sparse feature's
+ * row does between the minibatches it is in. Returns per dtype the mean second moment after the
+ * steps as a fraction of its mean after the first: float32's is beta2^steps (0.999^200 = 0.819);
+ * a stored state that cannot follow so small a decay stays higher.
+ */
+export function decayProbe({ steps = 200 } = {}) {
+  const n = 4096;
+  const grad = Float32Array.from({ length: n }, (_, i) => 0.5 + (i % 7) / 7);
+  const zero = new Float32Array(n);
+  const meanV = (optimizer) => optimizer.getWeights()[optimizer.getWeightNames().indexOf('Adam/probe/v:0')].reduce((sum, x) => sum + x, 0) / n;
+  const kept = {};
+  for (const dtype of DTYPES) {
+    const variable = new Variable(new Float32Array(n), { shape: [n], name: 'probe' });
+    const optimizer = new Adam({ learningRate: 1e-3, slotDtype: dtype });
+    try {
+      optimizer.applyGradients([[grad, variable]]);
+      const first = meanV(optimizer);
+      for (let s = 0; s < steps; s++) optimizer.applyGradients([[zero, variable]]);
+      kept[dtype] = meanV(optimizer) / first;
+    } finally {
+      optimizer.dispose();
+      variable.dispose();
+    }
+  }
+  return { steps, kept };
+}
