@@ -39,9 +39,10 @@ test("the state check: compressed slots are float32's within their storage's pre
   for (const dtype of ['bfloat16', 'int8']) {
     const slots = Object.entries(errors[dtype]);
     expect(slots.map(([name]) => name)).toEqual(['Adam/dense_0/kernel/m:0', 'Adam/dense_0/kernel/v:0']);
-    for (const [, e] of slots) {
-      expect(e).toBeGreaterThan(0);
-      expect(e).toBeLessThan(dtype === 'int8' ? 0.1 : 0.01);
+    for (const [, { error, medianRatio }] of slots) {
+      expect(error).toBeGreaterThan(0);
+      expect(error).toBeLessThan(dtype === 'int8' ? 0.1 : 0.01);
+      expect(Math.abs(medianRatio - 1)).toBeLessThan(0.1);
     }
   }
 });

@@ -38,6 +38,7 @@ const { values: args } = parseArgs({
   },
 });
 const SEEDS = Number(args.seeds);
+const CHECK_STEPS = 100;
 const spamLimit = args['spam-limit'] === undefined ? undefined : Number(args['spam-limit']);
 const makers = { iris: irisTask, spirals: spiralsTask, spam: () => spamTask({ epochs: Number(args['spam-epochs']), limit: spamLimit }) };
 const names = args.tasks.split(',');
@@ -63,7 +64,7 @@ for (const name of names) {
       );
     }
   }
-  const check = parameterCounts(task.sizes).compressed > 0 ? stateCheck(task) : null;
+  const check = parameterCounts(task.sizes).compressed > 0 ? stateCheck(task, { steps: CHECK_STEPS }) : null;
   results.push({ task, counts: parameterCounts(task.sizes), summary: summarize(runs), check });
 }
 
@@ -106,5 +107,5 @@ const differences = results.map(({ task, summary }) => ({
 mkdirSync(dirname(svgPath), { recursive: true });
 writeFileSync(svgPath, lossCurvesFigure([...panels, ...differences], { columns: panels.length, width: 520, height: 340 }) + '\n');
 mkdirSync(dirname(mdPath), { recursive: true });
-writeFileSync(mdPath, markdownReport(results, { seeds: SEEDS, machine, svg: relativePath(dirname(mdPath), svgPath), probe }));
+writeFileSync(mdPath, markdownReport(results, { seeds: SEEDS, machine, svg: relativePath(dirname(mdPath), svgPath), probe, checkSteps: CHECK_STEPS }));
 console.log(`\n${seconds.toFixed(0)} s; report: ${mdPath}; loss curves: ${svgPath}`);

@@ -12,5 +12,5 @@ export interface Run {
 export const DTYPES: SlotDtype[];
 export function stepsOf(task: Task, epochs?: number): number;
 export function train(task: Task, dtype: SlotDtype, seed: number, options?: { steps?: number }): Run;
-export function stateCheck(task: Task, options?: { steps?: number; seed?: number }): Record<string, Record<string, number>>;
+export function stateCheck(task: Task, options?: { steps?: number; seed?: number }): Record<string, Record<string, { error: number; medianRatio: number }>>;
 export function decayProbe(options?: { steps?: number }): { steps: number; kept: Record<SlotDtype, number> };

@@ -76,10 +76,11 @@ export function train(task, dtype, seed, { steps = stepsOf(task) } = {}) {
  * The state check: float32 Adam trains the task for `steps` steps; at each step the same
  * gradients also go to a bfloat16 and an int8 Adam, each on its own copy of the initial weights.
  * Returns, per compressed dtype and per slot of the variables large enough to be compressed, the
- * relative error of its dequantized slot (`getWeights`' f32 view) against float32's:
- * ||q - f|| / ||f||. Zero would mean the slots were not compressed at all.
+ * relative error of its dequantized slot q (`getWeights`' f32 view) against float32's f,
+ * ||q - f|| / ||f|| (zero would mean the slot was not compressed at all), and the median of q / f
+ * over the elements where f is not 0 (above 1: the stored slot runs high; below: low).
  */
-export function stateCheck(task, { steps = 20, seed = 0 } = {}) {
+export function stateCheck(task, { steps = 100, seed = 0 } = {}) {
   const random = rng(1000 + seed);
   const layers = mlp(task.sizes, random);
   const params = layers.flatMap((l) => [l.kernel, l.bias]);
@@ -103,13 +104,17 @@ export function stateCheck(task, { steps = 20, seed = 0 } = {}) {
       for (let i = 1; i < names.length; i++) {
         const f = weights[0][i];
         if (f.length < 4096) continue;
+        const q = weights[k][i];
         let diff = 0;
         let norm = 0;
+        const ratios = [];
         for (let j = 0; j < f.length; j++) {
-          diff += (weights[k][i][j] - f[j]) ** 2;
+          diff += (q[j] - f[j]) ** 2;
           norm += f[j] ** 2;
+          if (f[j] !== 0) ratios.push(q[j] / f[j]);
         }
-        errors[r.dtype][names[i]] = Math.sqrt(diff / norm);
+        ratios.sort((a, b) => a - b);
+        errors[r.dtype][names[i]] = { error: Math.sqrt(diff / norm), medianRatio: ratios[ratios.length >> 1] };
       }
     }
     return errors;
