@@ -15,7 +15,7 @@ import {
   deserialize as rootDeserialize,
 } from 'simdopt';
 import type { Variable as VariableType } from 'simdopt';
-import { SGD, ExponentialDecay, Optimizer, deserialize, get, serialize, registerKerasSerializable } from 'simdopt/keras3';
+import { SGD, ExponentialDecay, LossScaleOptimizer, Optimizer, deserialize, get, serialize, registerKerasSerializable } from 'simdopt/keras3';
 import { HandSGD, RowScaledMomentum } from './helpers/keras3-custom';
 import { model, run as runEvery } from './helpers/keras3-model';
 
@@ -79,6 +79,39 @@ describe("a custom subclass reproducing Keras 3's SGD(momentum) gives the built-
     p.applyGradients([[new IndexedSlices(new Float32Array([1, 2, 3, 4, 5, 6]), new Int32Array([2, 0, 2])), v]]);
     expect(Array.from(seen[0])).toEqual([3, 4, 0, 0, 6, 8]);
     p.dispose();
+  });
+});
+
+describe('around a custom optimizer', () => {
+  test('variables report addVariable shapes; a LossScaleOptimizer wraps it as it wraps the built-in', () => {
+    class Shaped extends Optimizer {
+      constructor() {
+        super({ className: 'Shaped', config: [['learning_rate', 0.1]] }, { useEma: true });
+      }
+      override build(variables: readonly Variable[]): void {
+        super.build(variables);
+        this.addVariable({ shape: [2, 3], initializer: (shape) => Float32Array.from({ length: shape[0] * shape[1] }, (_, i) => i), name: 'table' });
+      }
+      protected override updateStep(): void {}
+    }
+    const o = new Shaped();
+    o.build(model());
+    expect(o.variables.map((v) => [v.path, v.shape])).toContainEqual(['shaped/table', [2, 3]]);
+    expect(Array.from(o.variables.find((v) => v.path === 'shaped/table')!.value)).toEqual([0, 1, 2, 3, 4, 5]);
+    o.dispose();
+
+    const [va, vb] = [model(), model()];
+    const a = new LossScaleOptimizer(new SGD({ learningRate: 0.05, momentum: 0.9, name: 'sgd', useEma: true }), 8, 2);
+    const b = new LossScaleOptimizer(new HandSGD({ learningRate: 0.05, momentum: 0.9, name: 'sgd', useEma: true }), 8, 2);
+    for (let s = 0; s < 8; s++) {
+      const gs = model().map((_, i) => Float32Array.from({ length: va[i].size }, (_, k) => (s === 3 && k === 1 ? Infinity : Math.cos(k + s) * 16)));
+      a.applyGradients(va.map((v, i) => [gs[i], v] as const));
+      b.applyGradients(vb.map((v, i) => [gs[i], v] as const));
+    }
+    va.forEach((v, i) => expect(bits(vb[i].read())).toEqual(bits(v.read())));
+    expect(b.getWeights().map(bits)).toEqual(a.getWeights().map(bits));
+    a.dispose();
+    b.dispose();
   });
 });
 

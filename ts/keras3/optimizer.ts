@@ -43,6 +43,8 @@ export abstract class Optimizer extends OptimizerV2 {
   private readonly customK3: boolean;
   /** A custom optimizer's variables by the position `build` got them (Keras' `_get_variable_index`). */
   private variableIndex: Map<Tensor, number> | null = null;
+  /** A custom optimizer's `addVariable` shapes by name (for {@link variables}). */
+  private readonly weightShapes = new Map<string, readonly number[]>();
   private exclusion: WeightDecayExclusion = { variables: new Set(), pattern: null };
   /** The variables the optimizer was built with (Keras' `_trainable_variables`), null before. */
   private builtWith: Set<Tensor> | null = null;
@@ -236,7 +238,9 @@ export abstract class Optimizer extends OptimizerV2 {
    * optimizer-wide float32 variable of any shape, path `<optimizer>/<name>`. Returns a live view.
    */
   protected addVariable(options: AddVariableOptions): WasmTensor {
-    return addOptimizerVariable(this.requireCustomK3('addVariable'), this.name, options);
+    const w = addOptimizerVariable(this.requireCustomK3('addVariable'), this.name, options);
+    this.weightShapes.set(w.name.slice(this.name.length + 1), w.shape);
+    return w;
   }
 
   /** Keras 3's `_get_variable_index(variable)`: its position in the list `build` was given. */
@@ -427,7 +431,7 @@ export abstract class Optimizer extends OptimizerV2 {
 
   /** Keras 3's `optimizer.variables`: copies, in Keras' order, with Keras 3's paths. */
   get variables(): OptimizerVariable[] {
-    return kerasVariables(this.handle(), this.name, this.scheduleStep(), this.lrVariable(), this.weightPath);
+    return kerasVariables(this.handle(), this.name, this.scheduleStep(), this.lrVariable(), this.weightPath, this.weightShapes);
   }
 
   /** Keras 3's paths of {@link variables} (`adam/iteration`, `adam/learning_rate`, `adam/dense_kernel_momentum`, ...). */

@@ -55,8 +55,16 @@ export function kerasPaths(id: number, optimizerName: string, lrIsVariable: bool
   return out;
 }
 
-/** Keras 3's `optimizer.variables`, copied: paths, shapes, values. */
-export function kerasVariables(id: number, optimizerName: string, iterations: number, lr: number | null, path: WeightPath = kerasSlotPath): OptimizerVariable[] {
+/** Keras 3's `optimizer.variables`, copied: paths, shapes, values. `weightShapes`: the shapes of
+ * optimizer-wide weights by name (a custom optimizer's `addVariable`), else their length. */
+export function kerasVariables(
+  id: number,
+  optimizerName: string,
+  iterations: number,
+  lr: number | null,
+  path: WeightPath = kerasSlotPath,
+  weightShapes?: ReadonlyMap<string, readonly number[]>,
+): OptimizerVariable[] {
   const paths = kerasPaths(id, optimizerName, lr !== null, path);
   const shapes = new Map(coreSlotLayout(id).variables.map((v) => [v.name, v.shape]));
   const values = readCoreWeights(id);
@@ -68,7 +76,7 @@ export function kerasVariables(id: number, optimizerName: string, iterations: nu
   const first = out.length;
   coreWeights(id, optimizerName).forEach((w, i) => {
     const value = values[i];
-    const varShape = w.variable === null ? null : shapes.get(w.variable);
+    const varShape = w.variable === null ? (weightShapes?.get(w.slot) ?? null) : shapes.get(w.variable);
     const shape = varShape && varShape.reduce((a, b) => a * b, 1) === value.length ? varShape : value.length === 1 && w.variable === null ? [] : [value.length];
     out.push(make(paths[first + i], shape, 'float32', value));
   });
