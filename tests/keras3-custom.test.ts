@@ -15,9 +15,9 @@ import {
   deserialize as rootDeserialize,
 } from 'simdopt';
 import type { Variable as VariableType } from 'simdopt';
-import { SGD, ExponentialDecay, LossScaleOptimizer, Optimizer, deserialize, get, serialize, registerKerasSerializable } from 'simdopt/keras3';
+import { SGD, Adam, ExponentialDecay, LossScaleOptimizer, MultiOptimizer, OptimizerMap, Optimizer, deserialize, get, serialize, registerKerasSerializable } from 'simdopt/keras3';
 import { HandSGD, RowScaledMomentum } from './helpers/keras3-custom';
-import { model, run as runEvery } from './helpers/keras3-model';
+import { grads, model, run as runEvery } from './helpers/keras3-model';
 
 /** The steps, with a None bias gradient every fourth. */
 const run = (opt: Optimizer, vars: Variable[], from: number, to: number) => runEvery(opt, vars, from, to, 4);
@@ -110,6 +110,22 @@ describe('around a custom optimizer', () => {
     }
     va.forEach((v, i) => expect(bits(vb[i].read())).toEqual(bits(v.read())));
     expect(b.getWeights().map(bits)).toEqual(a.getWeights().map(bits));
+    a.dispose();
+    b.dispose();
+  });
+  test('a MultiOptimizer routes variables to a custom sub-optimizer (its loss scale factor set on it)', () => {
+    const [va, vb] = [model(), model()];
+    const make = (sgd: Optimizer) => new MultiOptimizer(new OptimizerMap(new Adam({ learningRate: 0.01, name: 'adam' }), { 'dense/kernel': sgd }), 2, 'multi');
+    const a = make(new SGD({ learningRate: 0.05, momentum: 0.9, name: 'sgd' }));
+    const b = make(new HandSGD({ learningRate: 0.05, momentum: 0.9, name: 'sgd' }));
+    for (let s = 0; s < 6; s++) {
+      const gs = grads(s);
+      a.applyGradients(va.map((v, i) => [gs[i], v] as const));
+      b.applyGradients(vb.map((v, i) => [gs[i], v] as const));
+    }
+    va.forEach((v, i) => expect(bits(vb[i].read())).toEqual(bits(v.read())));
+    expect(b.getWeights().map(bits)).toEqual(a.getWeights().map(bits));
+    expect(b.variables.map((v) => v.path)).toEqual(a.variables.map((v) => v.path));
     a.dispose();
     b.dispose();
   });
