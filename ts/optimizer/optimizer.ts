@@ -385,11 +385,6 @@ export abstract class Optimizer {
     return 0;
   }
 
-  /** @internal Runs `create` (a custom optimizer's slot creation) as one batch of the slot layout. */
-  protected recordSlotBatch(create: () => void): void {
-    this.custom!.record(this.live(), create);
-  }
-
   /**
    * Keras' `_create_slots(var_list)`: a custom optimizer creates its slots here with `addSlot`
    * (called at every step with the variables that have gradients; `addSlot` creates a slot once).
