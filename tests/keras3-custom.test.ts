@@ -64,6 +64,26 @@ describe("a custom subclass reproducing Keras 3's SGD(momentum) gives the built-
     hand.dispose();
   });
 
+  test('with exclude_from_weight_decay, and after a skipped (non-finite) first step', () => {
+    const [va, vb] = [model(), model()];
+    const options = { learningRate: 0.05, momentum: 0.9, weightDecay: 0.1, useEma: true, name: 'sgd' };
+    const [builtin, hand] = [new SGD(options), new HandSGD(options)];
+    for (const o of [builtin, hand]) {
+      o.excludeFromWeightDecay({ varNames: ['bias'] });
+      o.skipNonFinite = true;
+    }
+    const nan = [new Float32Array(6).fill(NaN), new Float32Array(3)];
+    expect(hand.applyGradients(vb.map((v, i) => [nan[i], v] as const))).toMatchObject({ applied: false });
+    expect(builtin.applyGradients(va.map((v, i) => [nan[i], v] as const))).toMatchObject({ applied: false });
+    expect(hand.built).toBe(false);
+    run(builtin, va, 0, 10);
+    run(hand, vb, 0, 10);
+    va.forEach((v, i) => expect(bits(vb[i].read())).toEqual(bits(v.read())));
+    expect(hand.getWeights().map(bits)).toEqual(builtin.getWeights().map(bits));
+    builtin.dispose();
+    hand.dispose();
+  });
+
   test('an IndexedSlices gradient reaches updateStep densified (repeated rows summed)', () => {
     const v = new Variable(new Float32Array(6), { shape: [3, 2], name: 'embedding' });
     const seen: Float32Array[] = [];

@@ -142,7 +142,8 @@ export abstract class Optimizer extends OptimizerV2 {
   override applyGradients(gradsAndVars: Iterable<readonly [Gradient, Variable]>, options?: ApplyGradientsOptions): StepResult {
     this.pendingBuild = null;
     const result = super.applyGradients(gradsAndVars, options);
-    if (this.pendingBuild !== null) this.builtWith = new Set(this.pendingBuild);
+    // (A custom optimizer is built by its `build`, which a skipped first step has not run.)
+    if (this.pendingBuild !== null && !this.customK3) this.builtWith = new Set(this.pendingBuild);
     this.pendingBuild = null;
     return result;
   }
