@@ -84,6 +84,24 @@ describe("a custom subclass reproducing Keras 3's SGD(momentum) gives the built-
     hand.dispose();
   });
 
+  test("the first step's build may use the step frame itself (another optimizer's step): the step is unchanged", () => {
+    const other = new SGD({ learningRate: 0.1 });
+    const w = new Variable(new Float32Array(64), { name: 'other' });
+    class Busy extends HandSGD {
+      override build(variables: readonly Variable[]): void {
+        other.applyGradients([[new Float32Array(64).fill(-3), w]]);
+        super.build(variables);
+      }
+    }
+    const [va, vb] = [model(), model()];
+    const [quiet, busy] = [new HandSGD({ clipnorm: 0.5, name: 'sgd' }), new Busy({ clipnorm: 0.5, name: 'sgd' })];
+    run(quiet, va, 0, 3);
+    run(busy, vb, 0, 3);
+    va.forEach((v, i) => expect(bits(vb[i].read())).toEqual(bits(v.read())));
+    expect(Array.from(w.read().slice(0, 2))).toEqual([Math.fround(0.3), Math.fround(0.3)]);
+    [quiet, busy, other].forEach((o) => o.dispose());
+  });
+
   test('an IndexedSlices gradient reaches updateStep densified (repeated rows summed)', () => {
     const v = new Variable(new Float32Array(6), { shape: [3, 2], name: 'embedding' });
     const seen: Float32Array[] = [];
