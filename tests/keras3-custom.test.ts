@@ -135,6 +135,14 @@ describe('around a custom optimizer', () => {
     const o = new Shaped();
     o.build(model());
     expect(o.variables.map((v) => [v.path, v.shape])).toContainEqual(['shaped/table', [2, 3]]);
+    const hand = new HandSGD();
+    hand.build(model());
+    const views = (hand as unknown as { momentums: Array<{ name: string; shape: readonly number[] }> }).momentums;
+    expect(views.map((m) => [m.name, m.shape])).toEqual([
+      ['hand_sgd/dense_kernel_momentum', [2, 3]],
+      ['hand_sgd/dense_bias_momentum', [3]],
+    ]);
+    hand.dispose();
     expect(Array.from(o.variables.find((v) => v.path === 'shaped/table')!.value)).toEqual([0, 1, 2, 3, 4, 5]);
     o.dispose();
 

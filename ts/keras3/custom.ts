@@ -117,6 +117,30 @@ export function addReferenceSlot(id: number, built: ReadonlySet<Tensor> | null, 
   addSlot(id, variable as Variable, slot, initializer);
 }
 
+/** A variable `addVariableFromReference` made: a live view of the slot in the core, named by its
+ * Keras 3 path (`hand_sgd/dense_kernel_momentum`). */
+class ReferenceSlot extends WasmTensor {
+  constructor(
+    private readonly liveId: () => number,
+    private readonly variable: Tensor,
+    private readonly slot: string,
+    path: string,
+  ) {
+    super(variable.shape, path);
+  }
+
+  protected pointer(): number {
+    const [ptr] = call(() => core().optimizer_slot_view(this.liveId(), this.variable.handleIndex, this.variable.handleGeneration, this.slot));
+    return ptr;
+  }
+}
+
+/** The view {@link addReferenceSlot}'s slot is used through (`liveId`: the optimizer's id, or a
+ * StateError once it is disposed). */
+export function referenceSlotView(liveId: () => number, variable: Tensor, slot: string, path: string): WasmTensor {
+  return new ReferenceSlot(liveId, variable, slot, path);
+}
+
 /** The options of Keras 3's `add_variable` (`addVariable` of a custom optimizer). */
 export interface AddVariableOptions {
   /** The shape: non-negative integers (`[]`: a scalar). */

@@ -15,7 +15,7 @@ import type { Variable } from '../tensor.js';
 import { Tensor, WasmTensor } from '../tensor.js';
 import type { StepArguments } from '../optimizer/step.js';
 import type { Initializer } from '../optimizer/types.js';
-import { AddVariableOptions, addOptimizerVariable, addReferenceSlot, assignOp, overrides, runKeras3CustomStep } from './custom.js';
+import { AddVariableOptions, addOptimizerVariable, addReferenceSlot, assignOp, overrides, referenceSlotView, runKeras3CustomStep } from './custom.js';
 import { serializeNested } from './nested.js';
 import type { Keras3Value as ScheduledValue } from './types.js';
 import { Keras3Base, Keras3Spec, checkScheduled, configToOptions, keras3Parser } from './options.js';
@@ -226,12 +226,12 @@ export abstract class Optimizer extends OptimizerV2 {
    * {@link build}: an optimizer variable shaped like `variable` (float32), path
    * `<optimizer>/<variable path with '/' as '_'>_<name>` (`hand_sgd/dense_kernel_momentum`).
    * `initializer`: `'zeros'`, `'ones'`, a number or a function of the shape. Returns a live view
-   * of it (keep it, as Keras code keeps the list it builds).
+   * of it named by that path (keep it, as Keras code keeps the list it builds).
    */
   protected addVariableFromReference(variable: Variable, name = 'var', initializer: Initializer = 'zeros'): WasmTensor {
     const id = this.requireCustomK3('addVariableFromReference');
     addReferenceSlot(id, this.builtWith, variable, name, initializer);
-    return this.getSlot(variable, name);
+    return referenceSlotView(() => this.handle(), variable, name, this.weightPath(this.name, variable.name, name));
   }
 
   /**
