@@ -155,17 +155,20 @@ export function stageKeys(b: Keras3Base): Array<[string, number]> {
   return out;
 }
 
-/** Creates the core optimizer of a Keras 3 class (the keras3 family of the core's registry). */
-export function createCoreOptimizer(className: string, name: string, keys: string[], values: Float32Array): number {
+/** Creates the core optimizer of a Keras 3 class (the keras3 family of the core's registry), or
+ * of a custom one (`custom`: the external rule, whose update runs in JavaScript). */
+export function createCoreOptimizer(className: string, name: string, keys: string[], values: Float32Array, custom = false): number {
+  if (custom) return call(() => core().optimizer_create_external_keras3(name, keys, values));
   return call(() => core().optimizer_create_in('keras3', className, name, keys, values));
 }
 
 /**
  * The options parser of the Keras 3 base class: unknown keys refused with Keras' message
  * (`decay` is accepted and ignored, as Keras ignores it), the base options checked, the class's
- * numbers and flags read. `out` receives the base options the class keeps.
+ * numbers and flags read. `out` receives the base options the class keeps. `custom`: a custom
+ * optimizer (`updateStep` in JavaScript) keeps its own options out of the core.
  */
-export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }): (s: OptimizerSpec, options: Record<string, unknown>) => ParsedOptions {
+export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }, custom = false): (s: OptimizerSpec, options: Record<string, unknown>) => ParsedOptions {
   return (_s, given) => {
     // Every option is read once (a getter or Proxy answers once).
     const options: Record<string, unknown> = Object.create(null);
@@ -232,8 +235,12 @@ export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }): (s: 
     }
     out.base = base;
     const name = givenName ?? autoName(spec.className);
-    const create = (n: string, keys: string[], values: Float32Array) => createCoreOptimizer(spec.className, n, keys, values);
-    return { name, hypers, flags, clip: {}, aggregator: undefined, transformers: [], coreKeys, coreValues, create };
+    const create = (n: string, keys: string[], values: Float32Array) => createCoreOptimizer(spec.className, n, keys, values, custom);
+    // A custom class's own options stay in TypeScript: its core optimizer takes the base ones.
+    const inCore = coreKeys.map((k) => !custom || k === 'learning_rate' || !classKeys.has(camelCase(k)));
+    const keys = coreKeys.filter((_, i) => inCore[i]);
+    const values = coreValues.filter((_, i) => inCore[i]);
+    return { name, hypers, flags, clip: {}, aggregator: undefined, transformers: [], coreKeys: keys, coreValues: values, create, custom };
   };
 }
 

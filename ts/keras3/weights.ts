@@ -58,7 +58,7 @@ export function kerasPaths(id: number, optimizerName: string, lrIsVariable: bool
   return out;
 }
 
-/** Keras 3's `optimizer.variables`, copied: paths, shapes, values. */
+/** Keras 3's `optimizer.variables`, copied: paths, shapes (as the core stores them), values. */
 export function kerasVariables(id: number, optimizerName: string, iterations: number, lr: number | null, path: WeightPath = kerasSlotPath): OptimizerVariable[] {
   const paths = kerasPaths(id, optimizerName, lr !== null, path);
   const shapes = new Map(coreSlotLayout(id).variables.map((v) => [v.name, v.shape]));

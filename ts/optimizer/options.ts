@@ -107,6 +107,9 @@ export interface ParsedOptions {
   /** What the core optimizer is created with: keys and values (numbers and flags). */
   coreKeys: string[];
   coreValues: number[];
+  /** Whether the class is a custom optimizer by its API's own hooks (Keras 3: `updateStep`);
+   * absent: by TF 2.4's (`resourceApplyDense` / `resourceApplySparse`). */
+  custom?: boolean;
   /** Creates the core optimizer (default: the class of `spec.className` in the core's registry). */
   create?: (name: string, keys: string[], values: Float32Array) => number;
 }

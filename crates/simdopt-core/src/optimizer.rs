@@ -106,6 +106,9 @@ pub(crate) struct Scratch {
     pub(crate) values: Vec<f32>,
     /// Sparse rows sorted and merged.
     pub(crate) rows: RowMerge,
+    /// An external Keras 3 step's gradients after unscale, accumulation and clipping
+    /// ([`crate::external_keras3`]), one per non-None gradient.
+    pub(crate) external: Vec<Vec<f32>>,
     pub(crate) preludes: Vec<Clip>,
 }
 
