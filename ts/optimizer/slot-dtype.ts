@@ -4,6 +4,7 @@
 import { call, core, heapFloat32 } from '../wasm/loader.js';
 import { ArgumentError, WeightsError } from '../errors.js';
 import { describeValue } from '../values.js';
+import { bytesFloats, decodeBytes, encodeBytes, encodeFloats } from '../base64.js';
 
 /** How an optimizer stores its moment slots: `'float32'` (default, Keras' numbers),
  * `'bfloat16'` (2 bytes per element), `'int8'` (block-wise dynamic 8-bit codes, 1 byte plus one
@@ -108,4 +109,51 @@ export function writeRawEntries(id: number, entries: readonly RawEntry[]): void 
     if (e.bits) call(() => c.optimizer_set_raw_weight_bf16(id, e.index, e.bits as Uint16Array));
     else call(() => c.optimizer_set_raw_weight_int8(id, e.index, e.codes as Uint8Array, e.absmax as Float32Array));
   }
+}
+
+// ---- in checkpoints ------------------------------------------------------------------------
+
+/** A checkpoint's record of an 8-bit slot's exact storage. */
+export interface SavedRawSlot {
+  /** The weight's number in `weight_names`. */
+  weight: number;
+  /** Its codes, one byte per element, base64. */
+  codes: string;
+  /** Its block absmax, little-endian float32, base64. */
+  absmax: string;
+}
+
+/** The 8-bit slots of a `getWeights({ raw: true })` list, for a checkpoint (bfloat16 slots are
+ * exact in their f32 views, which the checkpoint has). */
+export function saveRawSlots(weights: ReadonlyArray<unknown>): SavedRawSlot[] {
+  const out: SavedRawSlot[] = [];
+  weights.forEach((w, i) => {
+    if (isRawSlotWeight(w) && w.dtype === 'int8') out.push({ weight: i, codes: encodeBytes(w.codes), absmax: encodeFloats(w.absmax) });
+  });
+  return out;
+}
+
+/**
+ * A checkpoint's `raw_slots` (absent: none), checked, by weight number; `fail` throws the
+ * checkpoint's error. Only with `slot_dtype` 'int8'; each names a distinct weight after
+ * iterations (`setWeights` then checks each fits its slot).
+ */
+export function parseRawSlots(list: unknown, slotDtype: unknown, weightCount: number, fail: (message: string) => never): Map<number, RawSlotWeight> {
+  const entries = list ?? [];
+  if (!Array.isArray(entries) || (entries.length > 0 && slotDtype !== 'int8')) fail("raw_slots must be an array, and only with slot_dtype 'int8'");
+  const own = (o: object, key: string): unknown => (Object.prototype.hasOwnProperty.call(o, key) ? (o as Record<string, unknown>)[key] : undefined);
+  const out = new Map<number, RawSlotWeight>();
+  entries.forEach((r: unknown, i) => {
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) fail(`raw_slots[${i}] must be an object`);
+    const k = own(r, 'weight');
+    if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 1 || k >= weightCount || out.has(k)) {
+      fail(`raw_slots[${i}].weight must be a distinct weight number from 1 to ${weightCount - 1}`);
+    }
+    const codes = decodeBytes(own(r, 'codes'));
+    if (codes === undefined) fail(`raw_slots[${i}].codes must be a base64 string`);
+    const scales = decodeBytes(own(r, 'absmax'));
+    if (scales === undefined || scales.length % 4 !== 0) fail(`raw_slots[${i}].absmax must be float32 values in base64`);
+    out.set(k, { dtype: 'int8', codes, absmax: bytesFloats(scales), blockSize: INT8_BLOCK });
+  });
+  return out;
 }
