@@ -9,6 +9,7 @@ import { describeValue } from '../values.js';
 import type { OptimizerSpec } from '../optimizer/index.js';
 import type { HyperValue } from '../optimizer/types.js';
 import type { ParsedOptions } from '../optimizer/options.js';
+import { parseSlotDtype } from '../optimizer/slot-dtype.js';
 import { autoName } from './names.js';
 import { deserializeNested } from './nested.js';
 import type { ScheduledValue } from './nested.js';
@@ -172,7 +173,12 @@ export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }): (s: 
     for (const k of Object.keys(given)) options[k] = given[k];
     const classKeys = new Map(spec.config.map(([k, d]) => [camelCase(k), [k, d] as const]));
     const known = (k: string) =>
-      classKeys.has(k) || (BASE_KEYS as readonly string[]).includes(k) || k === 'name' || k === 'decay' || (spec.extra ?? []).some(([e]) => camelCase(e) === k);
+      classKeys.has(k) ||
+      (BASE_KEYS as readonly string[]).includes(k) ||
+      k === 'name' ||
+      k === 'decay' ||
+      k === 'slotDtype' ||
+      (spec.extra ?? []).some(([e]) => camelCase(e) === k);
     const unknown = Object.keys(options).filter((k) => options[k] !== undefined && !known(k));
     if (unknown.length > 0) {
       const kwargs = `{${unknown.map((k) => `${pyRepr(snakeCase(k))}: ${pyRepr(options[k])}`).join(', ')}}`;
@@ -183,6 +189,8 @@ export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }): (s: 
       throw new ArgumentError('InvalidArgument', `\`decay\` must be a number or None, got ${describeValue(decay)}`);
     const givenName = checkName(options.name);
     const base = readBase(spec, options);
+    // simdopt's slot storage (not a Keras option: never in the config).
+    const slotDtype = parseSlotDtype(options.slotDtype);
     const hypers = new Map<string, HyperValue>();
     const flags = new Map<string, boolean>();
     const coreKeys: string[] = [];
@@ -233,7 +241,7 @@ export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }): (s: 
     out.base = base;
     const name = givenName ?? autoName(spec.className);
     const create = (n: string, keys: string[], values: Float32Array) => createCoreOptimizer(spec.className, n, keys, values);
-    return { name, hypers, flags, clip: {}, aggregator: undefined, transformers: [], coreKeys, coreValues, create };
+    return { name, hypers, flags, clip: {}, aggregator: undefined, transformers: [], coreKeys, coreValues, create, slotDtype };
   };
 }
 

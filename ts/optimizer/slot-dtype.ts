@@ -76,17 +76,20 @@ export interface RawEntry {
   length: number;
 }
 
-/** Reads a raw `setWeights` entry for weight `i` once and checks it fits (dtype and lengths). */
-export function readRawEntry(id: number, i: number, w: RawSlotWeight): RawEntry {
+/**
+ * Reads a raw `setWeights` entry for the core's weight `i` once and checks it fits (dtype and
+ * lengths). `shown`: the weight's number in the caller's list (Keras 3's has the learning rate).
+ */
+export function readRawEntry(id: number, i: number, w: RawSlotWeight, shown = i): RawEntry {
   const current = readRawWeight(id, i);
   const dtype = (w as { dtype: unknown }).dtype;
   if (current === undefined || current.dtype !== dtype) {
-    throw new WeightsError('WeightShape', `weight ${i} is stored as ${current?.dtype ?? 'float32'}; got a raw ${describeValue(dtype)} slot`);
+    throw new WeightsError('WeightShape', `weight ${shown} is stored as ${current?.dtype ?? 'float32'}; got a raw ${describeValue(dtype)} slot`);
   }
   if (current.dtype === 'bfloat16') {
     const bits = (w as { bits: unknown }).bits;
     if (!(bits instanceof Uint16Array) || bits.length !== current.bits.length) {
-      throw new WeightsError('WeightShape', `weight ${i}: bits must be a Uint16Array of ${current.bits.length}, got ${describeValue(bits)}`);
+      throw new WeightsError('WeightShape', `weight ${shown}: bits must be a Uint16Array of ${current.bits.length}, got ${describeValue(bits)}`);
     }
     return { index: i, bits: bits.slice(), length: bits.length };
   }
@@ -94,12 +97,17 @@ export function readRawEntry(id: number, i: number, w: RawSlotWeight): RawEntry 
   if (!(codes instanceof Uint8Array) || codes.length !== current.codes.length || !(absmax instanceof Float32Array) || absmax.length !== current.absmax.length) {
     throw new WeightsError(
       'WeightShape',
-      `weight ${i}: codes must be a Uint8Array of ${current.codes.length} and absmax a Float32Array of ${current.absmax.length}, got ${describeValue(codes)} and ${describeValue(absmax)}`,
+      `weight ${shown}: codes must be a Uint8Array of ${current.codes.length} and absmax a Float32Array of ${current.absmax.length}, got ${describeValue(codes)} and ${describeValue(absmax)}`,
     );
   }
   const scales = absmax.slice();
-  if (scales.some((a) => !(a >= 0) || !Number.isFinite(a))) throw new WeightsError('WeightShape', `weight ${i}: every absmax must be a finite number >= 0`);
+  if (scales.some((a) => !(a >= 0) || !Number.isFinite(a))) throw new WeightsError('WeightShape', `weight ${shown}: every absmax must be a finite number >= 0`);
   return { index: i, codes: codes.slice(), absmax: scales, length: codes.length };
+}
+
+/** The entry that writes back a raw slot read from the core's weight `i` (already a copy). */
+export function rawEntry(i: number, raw: RawSlotWeight): RawEntry {
+  return raw.dtype === 'bfloat16' ? { index: i, bits: raw.bits, length: raw.bits.length } : { index: i, codes: raw.codes, absmax: raw.absmax, length: raw.codes.length };
 }
 
 /** Writes checked raw entries into the core. */
