@@ -12,7 +12,7 @@
 import { checksumOfText, canonicalJson, crc32c, isChecksum } from './checksum.js';
 import { ArgumentError, ConfigError, WeightsError } from './errors.js';
 import { Optimizer, SlotVariableInfo } from './optimizer/index.js';
-import { RawSlotWeight, SavedRawSlot, parseRawSlots, saveRawSlots } from './optimizer/slot-dtype.js';
+import { RawSlotWeight, parseRawSlots, saveRawSlots } from './optimizer/slot-dtype.js';
 import { bytesFloats, decodeBytes, encodeFloats, floatBytes } from './base64.js';
 import { deserialize, serialize } from './serialization.js';
 import { Variable } from './tensor.js';
@@ -57,7 +57,14 @@ export interface OptimizerState {
   slot_dtype?: 'bfloat16' | 'int8';
   /** The exact storage of the 8-bit slots: weight number (as in `weight_names`), codes and
    * block absmax (little-endian float32), base64. Their `weights` entries are the f32 views. */
-  raw_slots?: SavedRawSlot[];
+  raw_slots?: Array<{
+    /** The weight's number in `weight_names`. */
+    weight: number;
+    /** Its codes, one byte per element, base64. */
+    codes: string;
+    /** Its block absmax, little-endian float32, base64. */
+    absmax: string;
+  }>;
   /** `crc32c:` and 8 hex digits: CRC32C of the canonical JSON text of everything else (keys
    * sorted, no spaces). Only on a state saved on its own; in a checkpoint, the checkpoint's
    * checksum covers its state. */

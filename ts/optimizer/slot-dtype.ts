@@ -121,7 +121,7 @@ export function writeRawEntries(id: number, entries: readonly RawEntry[]): void 
 
 // ---- in checkpoints ------------------------------------------------------------------------
 
-/** A checkpoint's record of an 8-bit slot's exact storage. */
+/** A checkpoint's record of an 8-bit slot's exact storage (`OptimizerState.raw_slots`). */
 export interface SavedRawSlot {
   /** The weight's number in `weight_names`. */
   weight: number;
