@@ -238,3 +238,24 @@ test('the options object is read once: a getter for slotDtype is called once', (
   expect(reads).toBe(1);
   opt.dispose();
 });
+
+test('a raw setWeights entry is read once: each field one read, the values copied before anything is written', () => {
+  const opt = new Adam({ learningRate: 0.01, slotDtype: 'int8' });
+  const vars = model();
+  step(opt, vars, 0, 2);
+  const raw = opt.getWeights({ raw: true });
+  const k = raw.findIndex((w) => (w as RawSlotWeight).dtype === 'int8');
+  const reads: string[] = [];
+  const entry = new Proxy(raw[k] as object, {
+    get(target, key, receiver) {
+      reads.push(String(key));
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+  const other = new Adam({ learningRate: 0.01, slotDtype: 'int8' });
+  other.build(vars);
+  other.setWeights(raw.map((w, i) => (i === k ? (entry as RawSlotWeight) : w)));
+  expect(reads.sort()).toEqual(['absmax', 'codes', 'dtype']);
+  expect(other.getWeights({ raw: true })).toEqual(raw);
+  free([opt, other], vars);
+});
