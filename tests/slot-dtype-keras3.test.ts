@@ -7,7 +7,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { FIXTURES_DIR } from './helpers/fixtures';
-import { bytesOf, fnv, fnvBytes, grad, start } from './helpers/slot-trajectories';
+import { bytesOf, fnv, fnvBytes, grad, start } from './helpers/slot-trajectories.mjs';
 import { ready, Variable, ArgumentError, ConfigError, WeightsError, saveCheckpoint, restoreCheckpoint, encodeCheckpoint, stats } from 'simdopt';
 import type { RawSlotWeight } from 'simdopt';
 import { keras3Classes, serialize, deserialize, toKerasJson, Adam, AdamW, Lion } from 'simdopt/keras3';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { FIXTURES_DIR } from './helpers/fixtures';
-import { fnv, grad, start } from './helpers/slot-trajectories';
+import { fnv, grad, start } from './helpers/slot-trajectories.mjs';
 import {
   ready,
   deserialize,
