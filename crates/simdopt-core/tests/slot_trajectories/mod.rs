@@ -1,6 +1,6 @@
 //! Shared by `quant_slots.rs` (TF 2.4 classes) and `quant_slots_keras3.rs` (Keras 3 forms): a
 //! few steps of generated gradients on a compressed-size variable and a small one, the hashes the
-//! JavaScript tests compare with, and the committed-fixture check. `tests/helpers/slot-trajectories.ts`
+//! JavaScript tests compare with, and the committed-fixture check. `tests/helpers/slot-trajectories.mjs`
 //! computes the same gradients and hashes.
 #![allow(dead_code)]
 
