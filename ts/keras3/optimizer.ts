@@ -11,6 +11,8 @@ import { Optimizer as OptimizerV2 } from '../optimizer/index.js';
 import { readList } from '../optimizer/step.js';
 import { readCoreWeights } from '../optimizer/weights.js';
 import type { ApplyGradientsOptions, Gradient, StepResult, WeightValue } from '../optimizer/types.js';
+import { readRawWeight } from '../optimizer/slot-dtype.js';
+import type { RawSlotWeight } from '../optimizer/slot-dtype.js';
 import type { Variable } from '../tensor.js';
 import { Tensor, WasmTensor } from '../tensor.js';
 import type { StepArguments } from '../optimizer/step.js';
@@ -439,13 +441,26 @@ export abstract class Optimizer extends OptimizerV2 {
   }
 
   /** The values of {@link variables}: `iteration` (the calls counted, int64), the learning rate
-   * when it is a number, then the others. */
-  override getWeights(): WeightValue[] {
-    return this.variables.map((v) => v.value);
+   * when it is a number, then the others (compressed slots as f32 views). */
+  override getWeights(): WeightValue[];
+  /** With `raw: true`, compressed slots (`slotDtype` 'bfloat16' or 'int8') come as their raw
+   * storage (bits, or codes and block scales), which `setWeights` takes back exactly. */
+  override getWeights(options: { raw: true }): Array<WeightValue | RawSlotWeight>;
+  override getWeights(options?: { raw?: boolean }): Array<WeightValue | RawSlotWeight> {
+    const raw = options?.raw === true;
+    const values: Array<WeightValue | RawSlotWeight> = this.variables.map((v) => v.value);
+    if (!raw || this.slotDtype === 'float32') return values;
+    const id = this.handle();
+    // Keras weight i >= offset is the core's weight i - offset + 1 (after `iteration` and the
+    // learning rate).
+    const offset = this.lrVariable() === null ? 1 : 2;
+    return values.map((w, i) => (i >= offset && readRawWeight(id, i - offset + 1)) || w);
   }
 
-  /** Keras 3's `set_weights`: in {@link variables} order; a shorter list sets the first ones. */
-  override setWeights(weights: ReadonlyArray<WeightValue | ArrayLike<number> | number | bigint>): void {
+  /** Keras 3's `set_weights`: in {@link variables} order; a shorter list sets the first ones.
+   * Compressed slots take their f32 values (quantized) or their raw storage from
+   * `getWeights({ raw: true })` (exact); those not in a shorter list keep their storage. */
+  override setWeights(weights: ReadonlyArray<WeightValue | RawSlotWeight | ArrayLike<number> | number | bigint>): void {
     const given = readList(weights as Iterable<unknown>, 'setWeights expects an array of weights');
     const lr = this.lrVariable() !== null;
     setKerasWeights(this.handle(), this.name, this.built || this.slotLayout().variables.length > 0, given, lr, (v) => this.setHyper('learning_rate', v));

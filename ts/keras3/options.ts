@@ -9,6 +9,7 @@ import { describeValue } from '../values.js';
 import type { OptimizerSpec } from '../optimizer/index.js';
 import type { HyperValue } from '../optimizer/types.js';
 import type { ParsedOptions } from '../optimizer/options.js';
+import { parseSlotDtype } from '../optimizer/slot-dtype.js';
 import { autoName } from './names.js';
 import { deserializeNested } from './nested.js';
 import type { ScheduledValue } from './nested.js';
@@ -175,7 +176,12 @@ export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }, custo
     for (const k of Object.keys(given)) options[k] = given[k];
     const classKeys = new Map(spec.config.map(([k, d]) => [camelCase(k), [k, d] as const]));
     const known = (k: string) =>
-      classKeys.has(k) || (BASE_KEYS as readonly string[]).includes(k) || k === 'name' || k === 'decay' || (spec.extra ?? []).some(([e]) => camelCase(e) === k);
+      classKeys.has(k) ||
+      (BASE_KEYS as readonly string[]).includes(k) ||
+      k === 'name' ||
+      k === 'decay' ||
+      k === 'slotDtype' ||
+      (spec.extra ?? []).some(([e]) => camelCase(e) === k);
     const unknown = Object.keys(options).filter((k) => options[k] !== undefined && !known(k));
     if (unknown.length > 0) {
       const kwargs = `{${unknown.map((k) => `${pyRepr(snakeCase(k))}: ${pyRepr(options[k])}`).join(', ')}}`;
@@ -186,6 +192,8 @@ export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }, custo
       throw new ArgumentError('InvalidArgument', `\`decay\` must be a number or None, got ${describeValue(decay)}`);
     const givenName = checkName(options.name);
     const base = readBase(spec, options);
+    // simdopt's slot storage (not a Keras option: never in the config).
+    const slotDtype = parseSlotDtype(options.slotDtype);
     const hypers = new Map<string, HyperValue>();
     const flags = new Map<string, boolean>();
     const coreKeys: string[] = [];
@@ -240,7 +248,7 @@ export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }, custo
     const inCore = coreKeys.map((k) => !custom || k === 'learning_rate' || !classKeys.has(camelCase(k)));
     const keys = coreKeys.filter((_, i) => inCore[i]);
     const values = coreValues.filter((_, i) => inCore[i]);
-    return { name, hypers, flags, clip: {}, aggregator: undefined, transformers: [], coreKeys: keys, coreValues: values, create, custom };
+    return { name, hypers, flags, clip: {}, aggregator: undefined, transformers: [], coreKeys: keys, coreValues: values, create, custom, slotDtype };
   };
 }
 

@@ -8,6 +8,8 @@ import { StateError, WeightsError } from '../errors.js';
 import { describeValue } from '../values.js';
 import { coreSlotLayout, readCoreWeights, readWeight, toIterations, writeCoreWeights } from '../optimizer/weights.js';
 import type { WeightSnapshot } from '../optimizer/weights.js';
+import { isRawSlotWeight, rawEntry, readRawEntry, readRawWeight, writeRawEntries } from '../optimizer/slot-dtype.js';
+import type { RawEntry } from '../optimizer/slot-dtype.js';
 
 /** One of a Keras 3 optimizer's variables (`optimizer.variables`), as a copy. */
 export interface OptimizerVariable {
@@ -109,14 +111,29 @@ export function setKerasWeights(id: number, optimizerName: string, built: boolea
   } else if (lrIsVariable) k = 2;
   const offset = lrIsVariable ? 2 : 1;
   const rest: WeightSnapshot[] = current.map((c) => ({ array: c, length: c.length }));
+  // Compressed slots: raw storage given (exact), or kept when the list does not reach them (their
+  // f32 views would be quantized again); written after the f32 weights.
+  const raws: RawEntry[] = [];
   for (let i = k; i < given.length; i++) {
-    const w = readWeight(given[i], i);
+    const g = given[i];
+    if (isRawSlotWeight(g)) {
+      const e = readRawEntry(id, i - offset + 1, g, i);
+      raws.push(e);
+      rest[i - offset] = { array: new Float32Array(e.length), length: e.length };
+      continue;
+    }
+    const w = readWeight(g, i);
     const have = rest[i - offset].length;
     if (w.length !== have) {
       throw new WeightsError('WeightShape', `Optimizer variable ${i} has ${have} values, not compatible with the provided weight of ${w.length} values.`);
     }
     rest[i - offset] = w;
   }
+  for (let i = Math.max(given.length, offset); i < expected; i++) {
+    const kept = readRawWeight(id, i - offset + 1);
+    if (kept) raws.push(rawEntry(i - offset + 1, kept));
+  }
   writeCoreWeights(id, iterations, rest);
+  writeRawEntries(id, raws);
   if (lr !== undefined) setLearningRate(lr);
 }

@@ -109,7 +109,7 @@ export abstract class Optimizer {
     // A custom optimizer's core optimizer has the external rule: `iterations`, the learning rate,
     // `decay`, the clipping, and the slots and weights its `addSlot` and `addWeight` make.
     const values = new Float32Array(o.coreValues);
-    this.slotDtype = parseSlotDtype(options.slotDtype);
+    this.slotDtype = o.slotDtype ?? parseSlotDtype(options.slotDtype);
     const create =
       o.create ?? (custom ? (name, keys, v) => core().optimizer_create_external(name, keys, v) : (name, keys, v) => core().optimizer_create(spec.className, name, keys, v));
     this.id = call(() => create(this.name, o.coreKeys, values));

@@ -7,6 +7,7 @@ import { camelCase, didYouMean, snakeCase } from '../keys.js';
 import { checkHyper, isCoreHyper, kerasValue } from './hyperparameters.js';
 import { checkAggregator, checkTransformers } from './hooks.js';
 import type { GradientAggregator, GradientTransformer, HyperValue, OptimizerSpec } from './types.js';
+import type { SlotDtype } from './slot-dtype.js';
 
 /** Keras-1 weight lists that Keras 2.4's `set_weights` still accepts. */
 export const KERAS1_WEIGHTS = {
@@ -112,6 +113,8 @@ export interface ParsedOptions {
   custom?: boolean;
   /** Creates the core optimizer (default: the class of `spec.className` in the core's registry). */
   create?: (name: string, keys: string[], values: Float32Array) => number;
+  /** The `slotDtype` option when the parser read it (else the constructor reads it). */
+  slotDtype?: SlotDtype;
 }
 
 /** Reads an optimizer's constructor options ({@link parseOptions} for TF 2.4's classes). */
