@@ -107,6 +107,8 @@ pub(crate) struct Scratch {
     /// Sparse rows sorted and merged.
     pub(crate) rows: RowMerge,
     pub(crate) preludes: Vec<Clip>,
+    /// Per state: whether this step's update fused its moving average (see `step::ema`).
+    pub(crate) averaged: Vec<bool>,
 }
 
 impl Optimizer {
