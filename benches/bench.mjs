@@ -794,14 +794,16 @@ function render({ rows, extras, machine, targets, rounds, date }) {
   const f = (x, d = 3) => (x == null ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(d));
   const ms = (x) => (x >= 100 ? x.toFixed(1) : x >= 1 ? x.toFixed(3) : x.toFixed(4));
   out.push(`simdopt benchmark — ${date.slice(0, 10)} — ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${rounds} rounds (medians)`);
-  out.push('');
-  out.push('| optimizer | params | candidate | ms/step | ±IQR | GB/s | × native C | × simdopt Tensor | × simdopt F32 |');
-  out.push('|---|---|---|---:|---:|---:|---:|---:|---:|');
-  for (const r of rows) {
-    out.push(`| ${r.label} | ${fmtSize(r.n)} | ${r.candidate} | ${ms(r.median_ms)} | ${(r.iqr * 50).toFixed(0)}% | ${f(r.gbps, 1)} | ${f(r.vs_native, 2)} | ${f(r.vs_simdopt_kernel, 2)} | ${f(r.vs_simdopt_f32, 2)} |`);
+  if (rows.length) {
+    out.push('');
+    out.push('| optimizer | params | candidate | ms/step | ±IQR | GB/s | × native C | × simdopt Tensor | × simdopt F32 |');
+    out.push('|---|---|---|---:|---:|---:|---:|---:|---:|');
+    for (const r of rows) {
+      out.push(`| ${r.label} | ${fmtSize(r.n)} | ${r.candidate} | ${ms(r.median_ms)} | ${(r.iqr * 50).toFixed(0)}% | ${f(r.gbps, 1)} | ${f(r.vs_native, 2)} | ${f(r.vs_simdopt_kernel, 2)} | ${f(r.vs_simdopt_f32, 2)} |`);
+    }
+    out.push('');
+    out.push('GB/s counts the f32 traffic of the update (Adam 28 B/param: read p,g,m,v, write p,m,v; SGD momentum and RMSprop 20 B; the F32 path also copies the gradient, not counted). "× X" = median over rounds of this ms/step ÷ X ms/step in the same round.');
   }
-  out.push('');
-  out.push('GB/s counts the f32 traffic of the update (Adam 28 B/param: read p,g,m,v, write p,m,v; SGD momentum and RMSprop 20 B; the F32 path also copies the gradient, not counted). "× X" = median over rounds of this ms/step ÷ X ms/step in the same round.');
   if (extras.keras3) renderKeras3(extras.keras3, out, { ms, f, pairedRatio });
   if (extras.manyVars) {
     out.push('');
