@@ -110,6 +110,8 @@ pub(crate) struct Scratch {
     /// ([`crate::external_keras3`]), one per non-None gradient.
     pub(crate) external: Vec<Vec<f32>>,
     pub(crate) preludes: Vec<Clip>,
+    /// Per state: whether this step's update fused its moving average (see `step::ema`).
+    pub(crate) averaged: Vec<bool>,
 }
 
 impl Optimizer {
