@@ -357,6 +357,33 @@ mod tests {
         assert!(worker_chunks() > 0, "the workers never ran a chunk");
     }
 
+    /// A worker that never comes (counted, but not running) delays nothing: the calling thread
+    /// runs its own segment, then takes the absent worker's.
+    #[test]
+    fn the_calling_thread_takes_an_absent_workers_segment() {
+        let _held = TEST_POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let threshold = self::threshold();
+        set_threshold(0);
+        WORKERS.fetch_add(1, SeqCst);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let n = 8 * CHUNK + 5;
+            let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+            let calls = AtomicUsize::new(0);
+            parallel_for(n, 1, |s, e| {
+                calls.fetch_add(1, Relaxed);
+                hits[s..e].iter().for_each(|h| {
+                    h.fetch_add(1, Relaxed);
+                });
+            });
+            tx.send((calls.load(Relaxed), hits.iter().all(|h| h.load(Relaxed) == 1))).unwrap();
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(60));
+        WORKERS.fetch_sub(1, SeqCst);
+        set_threshold(threshold);
+        assert_eq!(got.expect("the job did not finish without its worker"), (9, true));
+    }
+
     /// A pool can start again after a stop.
     fn restarted_pool_runs_chunks() {
         let before = worker_chunks();
