@@ -26,7 +26,7 @@ import {
   writeFrame,
 } from './step.js';
 import { NOT_STREAMED, applyStreamed } from './stream.js';
-import { checkWeightList, coreSlotLayout, readCoreWeights, writeCoreWeights } from './weights.js';
+import { IterationsWeight, SlotVariable, checkWeightList, coreSlotLayout, readCoreWeights, weightsToJSON, writeCoreWeights } from './weights.js';
 import { RawSlotWeight, SlotDtype, isRawSlotWeight, parseSlotDtype, readRawEntry, readRawWeight, setCoreSlotDtype, writeRawEntries } from './slot-dtype.js';
 import type {
   ApplyGradientsOptions,
@@ -586,46 +586,9 @@ export abstract class Optimizer {
   }
 }
 
-/** Keras' int64 `iterations` weight. BigInt has no JSON form, so `JSON.stringify` writes it as
- * numbers (exact up to 2^53). */
-class IterationsWeight extends BigInt64Array {
-  toJSON(): number[] {
-    return Array.from(this, Number);
-  }
-}
-
-/** `JSON.stringify(optimizer.getWeights())`: every weight as an array of numbers. */
-function weightsToJSON(this: WeightValue[]): number[][] {
-  return this.map((w) => Array.from(w as ArrayLike<number | bigint>, Number));
-}
-
 /** Whether a prototype (a subclass of Optimizer) implements the update hooks itself. */
 function isCustomClass(proto: object): boolean {
   const base = Optimizer.prototype as unknown as Record<string, unknown>;
   const p = proto as Record<string, unknown>;
   return p.resourceApplyDense !== base.resourceApplyDense || p.resourceApplySparse !== base.resourceApplySparse;
-}
-
-/** A slot of an optimizer for one variable (`getSlot`). Its values live in the optimizer. */
-export class SlotVariable extends WasmTensor {
-  /** The optimizer the slot belongs to. */
-  readonly optimizer: Optimizer;
-  /** The variable the slot is for. */
-  readonly variable: Variable;
-  /** The slot's name (`'m'`, `'momentum'`, ...). */
-  readonly slotName: string;
-  private readonly locate: () => number;
-
-  /** @internal */
-  constructor(optimizer: Optimizer, variable: Variable, slotName: string, locate: () => number) {
-    super(variable.shape, `${optimizer.name}/${variable.name}/${slotName}`);
-    this.optimizer = optimizer;
-    this.variable = variable;
-    this.slotName = slotName;
-    this.locate = locate;
-  }
-
-  protected pointer(): number {
-    return this.locate();
-  }
 }

@@ -264,7 +264,11 @@ impl<IO> Buffers<IO> {
         // distinct: `&mut` slices, and `grad`, a shared slice, cannot alias them.
         unsafe {
             if !scalar_forced() {
-                while i + Wide::WIDTH <= n {
+                // The body's end computed once: with `i + WIDTH <= n` tested each iteration,
+                // plain SGD's simd128 loop had six more instructions per vector than before the
+                // staged core (1.2x at 64K).
+                let body = n - n % Wide::WIDTH;
+                while i < body {
                     self.step::<Wide, P, K, S, ACC, AVG>(pre, k, i, avg);
                     i += Wide::WIDTH;
                 }
