@@ -8,6 +8,8 @@
 //   simdopt threads · N, split    the same with threshold 0: every pass of 2+ chunks is split,
 //                                 so the table shows where splitting starts to pay
 //   simdopt threads · N           ready({ threads: N }) as it ships (the default threshold)
+//   simdopt threads · N, no spin  the same, but idle workers sleep at once after each pass (no
+//                                 polling for the next): what each pass costs with a wake-up
 //   C -O3 -march=native           benches/native/kernels.c, one thread
 //   OpenMP C · N threads          the same file with -fopenmp, OMP_NUM_THREADS=N
 //
@@ -46,11 +48,12 @@ const OPTIMIZERS = {
 
 // ---- a simdopt candidate: runs in a worker thread ---------------------------------------------
 
-async function engine({ ready, threshold }) {
+async function engine({ ready, threshold, spin }) {
   const s = await import(pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href);
   const loader = await import(pathToFileURL(path.join(ROOT, 'dist', 'wasm', 'loader.js')).href);
   const loaded = await s.ready(ready);
   if (threshold !== undefined) loader.__threadsThreshold(threshold);
+  if (spin !== undefined) loader.__threadsSpin(spin);
   let state;
   parentPort.on('message', ({ op, optimizer, n, steps }) => {
     if (op === 'setup') {
@@ -158,6 +161,7 @@ async function main() {
   const ONE = 'simdopt threads · 1 thread';
   const SPLIT = `simdopt threads · ${threads}, split`;
   const SHIPPED = `simdopt threads · ${threads}`;
+  const NO_SPIN = `simdopt threads · ${threads}, no spin`;
   const C = 'C -O3 -march=native';
   const OMP = `OpenMP C · ${threads} threads`;
   const candidates = [
@@ -165,6 +169,7 @@ async function main() {
     [ONE, simdoptCandidate({ ready: { threads }, threshold: 2 ** 31 })],
     [SPLIT, simdoptCandidate({ ready: { threads }, threshold: 0 })],
     [SHIPPED, simdoptCandidate({ ready: { threads } })],
+    [NO_SPIN, simdoptCandidate({ ready: { threads }, spin: 0 })],
     [C, nativeCandidate('native', CFLAGS)],
     [OMP, nativeCandidate('openmp', [...CFLAGS, '-fopenmp'], { OMP_NUM_THREADS: String(threads) })],
   ];

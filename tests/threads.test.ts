@@ -165,14 +165,19 @@ describe('the threads build', () => {
     expect(diffs).toEqual([]);
   }, 300_000);
 
-  test('idle workers sleep: no wake-ups without work', async () => {
+  test('idle workers sleep: they poll a bounded while after a pass, then wait without waking', async () => {
     const n = 1 << 20;
-    denseSteps(glue, memory, 'SGD', {}, new Float32Array(n), [new Float32Array(n).fill(1)]); // a job: the workers woke and went back to sleep
+    expect(glue.threads_spin()).toBeGreaterThan(0); // as shipped: polls before it sleeps
+    denseSteps(glue, memory, 'SGD', {}, new Float32Array(n), [new Float32Array(n).fill(1)]); // a job: the workers woke
+    // Every worker is asleep again soon after (a worker that kept polling would never be).
+    const deadline = Date.now() + 10_000;
+    while (glue.threads_sleepers() < glue.threads_workers() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(glue.threads_sleepers()).toBe(glue.threads_workers());
     const before = glue.threads_wakeups();
     await new Promise((r) => setTimeout(r, 300));
-    // At most one late wake-up per worker (the job's notify, if the calling thread ran every
-    // chunk before the worker woke); a worker that spun would count thousands.
-    expect(glue.threads_wakeups() - before).toBeLessThanOrEqual(glue.threads_workers());
+    // And stays asleep: no wake-ups without work.
+    expect(glue.threads_wakeups() - before).toBe(0);
+    expect(glue.threads_sleepers()).toBe(glue.threads_workers());
   });
 
   test('a Node process whose pool is never terminated still exits by itself', async () => {

@@ -36,6 +36,8 @@ export interface ThreadsGlue {
   threads_poison_ptr(): number;
   threads_worker_chunks(): number;
   threads_wakeups(): number;
+  threads_sleepers(): number;
+  threads_spin(): number;
   threads_threshold(): number;
   threads_set_threshold(n: number): void;
   threads_chunk(): number;

@@ -89,6 +89,9 @@ let loading: Promise<Backend> | undefined;
 let loaded: Backend | undefined;
 /** Threads in use, the calling thread included (1 unless the threads build is loaded). */
 let threadCount = 1;
+/** `threadsSplitFrom()`, kept here: every step reads it, and two calls into the core per step
+ * were a measurable part of a small step. Set when the build loads and by `__threadsThreshold`. */
+let splitFrom = Infinity;
 let memory: WebAssembly.Memory | undefined;
 /** The exports of the build in use as the facade calls them (see `guardExports`). */
 let exportsInUse: Glue | undefined;
@@ -237,6 +240,7 @@ function use(g: Glue, mem: WebAssembly.Memory, build: Backend, threads: number):
   exportsInUse = guardExports(g);
   threadCount = threads;
   loaded = build;
+  updateSplitFrom();
 }
 
 function isNode(): boolean {
@@ -421,9 +425,12 @@ export function stats(): CoreStats {
  * streamed gradient (copied chunk by chunk, each chunk updated on the calling thread) is only
  * worth it below this. */
 export function threadsSplitFrom(): number {
-  if (loaded !== 'threads') return Infinity;
+  return splitFrom;
+}
+
+function updateSplitFrom(): void {
   const c = core() as unknown as ThreadsGlue;
-  return Math.max(2 * c.threads_chunk(), Math.ceil(c.threads_threshold() / 2));
+  splitFrom = loaded === 'threads' ? Math.max(2 * c.threads_chunk(), Math.ceil(c.threads_threshold() / 2)) : Infinity;
 }
 
 /** @internal Test and benchmark hook of the threads build: sets the element count from which a
@@ -434,6 +441,18 @@ export function __threadsThreshold(elements?: number): number | undefined {
   const c = core() as unknown as ThreadsGlue;
   const before = c.threads_threshold();
   if (elements !== undefined) c.threads_set_threshold(elements);
+  updateSplitFrom();
+  return before;
+}
+
+/** @internal Benchmark hook of the threads build: sets how many rounds an idle worker polls for
+ * the next pass before it sleeps (0: at once; `undefined`: only reads it). Returns the value in
+ * force before, or undefined on the single-threaded builds. Not part of the public API. */
+export function __threadsSpin(rounds?: number): number | undefined {
+  if (loaded !== 'threads') return undefined;
+  const c = core() as unknown as ThreadsGlue;
+  const before = c.threads_spin();
+  if (rounds !== undefined) c.threads_set_spin(rounds);
   return before;
 }
 

@@ -2,12 +2,16 @@
 //! ranges, run by the main thread and the workers that share its WebAssembly memory.
 //!
 //! Every worker instantiates the same module on the same shared memory and calls
-//! [`worker_loop`], which sleeps (`memory.atomic.wait32`) until the main thread
-//! publishes a job. [`parallel_for`] splits `[0, n)` into fixed [`CHUNK`]s; whoever is free
-//! claims the next chunk (the main thread too, so a job finishes even if no worker ever wakes),
-//! and the main thread spins (never waits: a browser's main thread may not) until every chunk is
-//! done. The chunks are fixed by `n` alone, and element-wise kernels give the same bits whichever
-//! thread runs a chunk, so results do not depend on the number of threads.
+//! [`worker_loop`]. [`parallel_for`] splits `[0, n)` into fixed [`CHUNK`]s and the chunks into
+//! one contiguous segment per thread (as OpenMP's static schedule: each thread streams its own
+//! part of memory, and claims its chunks from a counter no other thread touches), then any
+//! thread that finishes its segment takes the chunks left in the others' (so a worker that wakes
+//! late delays nothing, and a job finishes even if no worker ever wakes: the main thread runs
+//! every chunk). The main thread never waits on an atomic (a browser's main thread may not): it
+//! spins for the last chunks. A worker spins a bounded while for the next job (steps come in
+//! bursts: one job per variable) before it sleeps (`memory.atomic.wait32`), and the main thread
+//! wakes it only when one sleeps. The chunks are fixed by `n` alone, and element-wise kernels
+//! give the same bits whichever thread runs a chunk, so results do not depend on the threads.
 //!
 //! The lane driver ([`crate::drive::update`]) and the blocked reductions ([`crate::reduce`]) run
 //! their passes through [`parallel_for`]; a chunk is whole reduction blocks. The JavaScript
@@ -27,10 +31,39 @@ pub const CHUNK: usize = 16 * 1024;
 /// (benches/threads.mjs measures where two threads start to win).
 pub const DEFAULT_THRESHOLD: usize = 1 << 20;
 
-/// The job number: odd while there is no job, even while job `GEN` is open. Workers sleep on it.
-static GEN: AtomicU32 = AtomicU32::new(1);
+/// Rounds a worker polls for the next job before it sleeps: about 0.1–0.3 ms (one round is two
+/// atomic loads), longer than the gap between the passes of a step, so a burst of passes (one
+/// per variable, back-to-back steps) does not pay a wake-up each; far shorter than a training
+/// step's forward and backward pass, so an idle pool sleeps.
+pub const DEFAULT_SPIN: u32 = 1 << 16;
+
+/// Segments of a job at most (the threads beyond take chunks from the others' segments).
+const MAX_SEGMENTS: usize = 8;
+
+/// A value alone in its cache line (two lines: x86 fetches lines in pairs), so that words
+/// written by different threads do not evict each other.
+#[repr(align(128))]
+struct Line<T>(T);
+
+/// The job number: odd while there is no job, even while job `GEN` is open. Workers wait on it.
+static GEN: Line<AtomicU32> = Line(AtomicU32::new(1));
+/// Chunks finished in the open job (each thread adds its count once, when it runs out).
+static DONE: Line<AtomicUsize> = Line(AtomicUsize::new(0));
 /// Workers between "saw job `g`" and "left job `g`" (they read the job's fields meanwhile).
-static ACTIVE: AtomicU32 = AtomicU32::new(0);
+static ACTIVE: Line<AtomicU32> = Line(AtomicU32::new(0));
+/// Workers asleep (or about to be) in `wait_while`: the main thread notifies only when some are.
+static SLEEPERS: Line<AtomicU32> = Line(AtomicU32::new(0));
+
+/// The chunks `next..end` of one segment of the open job: claimed from the front, one
+/// `fetch_add` each (a claim past `end` is void).
+struct Segment {
+    next: AtomicUsize,
+    end: AtomicUsize,
+}
+
+static SEGMENTS: [Line<Segment>; MAX_SEGMENTS] =
+    [const { Line(Segment { next: AtomicUsize::new(0), end: AtomicUsize::new(0) }) }; MAX_SEGMENTS];
+
 /// Workers in [`worker_loop`].
 static WORKERS: AtomicU32 = AtomicU32::new(0);
 /// Bumped by [`stop`]: a worker leaves when it differs from its value when the worker entered
@@ -46,6 +79,7 @@ static WAKEUPS: AtomicUsize = AtomicUsize::new(0);
 /// Chunks run by workers since the start (the tests check that the workers did take part).
 static WORKER_CHUNKS: AtomicUsize = AtomicUsize::new(0);
 static THRESHOLD: AtomicUsize = AtomicUsize::new(DEFAULT_THRESHOLD);
+static SPIN: AtomicU32 = AtomicU32::new(DEFAULT_SPIN);
 /// Whether the calling thread runs chunks too (always, but for a test hook: with 0 the workers
 /// run every chunk of a split job, so a test knows they computed it).
 static CALLER_RUNS: AtomicU32 = AtomicU32::new(1);
@@ -54,10 +88,7 @@ static CALLER_RUNS: AtomicU32 = AtomicU32::new(1);
 static JOB_CALL: AtomicUsize = AtomicUsize::new(0);
 static JOB_DATA: AtomicUsize = AtomicUsize::new(0);
 static JOB_N: AtomicUsize = AtomicUsize::new(0);
-static JOB_CHUNKS: AtomicUsize = AtomicUsize::new(0);
-/// The next chunk to claim, and how many are finished.
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-static DONE: AtomicUsize = AtomicUsize::new(0);
+static JOB_SEGMENTS: AtomicUsize = AtomicUsize::new(0);
 
 type ChunkFn = unsafe fn(data: usize, start: usize, end: usize);
 
@@ -72,25 +103,39 @@ unsafe fn trampoline<F: Fn(usize, usize) + Sync>(data: usize, start: usize, end:
 /// has no worker or is busy, run `f(0, n)` here. `f` must only touch the elements of its range.
 pub fn parallel_for<F: Fn(usize, usize) + Sync>(n: usize, streams: usize, f: F) {
     let small = n < 2 * CHUNK || n.saturating_mul(streams) < THRESHOLD.load(Relaxed);
-    if small || WORKERS.load(Acquire) == 0 || BUSY.swap(1, Acquire) == 1 {
+    if small {
+        f(0, n);
+        return;
+    }
+    let workers = WORKERS.load(Acquire) as usize;
+    if workers == 0 || BUSY.swap(1, Acquire) == 1 {
         f(0, n);
         return;
     }
     let chunks = n.div_ceil(CHUNK);
+    let caller_runs = CALLER_RUNS.load(Relaxed) != 0;
+    let segments = (workers + caller_runs as usize).min(MAX_SEGMENTS).min(chunks);
+    for (s, seg) in SEGMENTS[..segments].iter().enumerate() {
+        seg.0.next.store(s * chunks / segments, Relaxed);
+        seg.0.end.store((s + 1) * chunks / segments, Relaxed);
+    }
     let call: ChunkFn = trampoline::<F>;
     JOB_CALL.store(call as usize, Relaxed);
     JOB_DATA.store(&f as *const F as usize, Relaxed);
     JOB_N.store(n, Relaxed);
-    JOB_CHUNKS.store(chunks, Relaxed);
-    NEXT.store(0, Relaxed);
-    DONE.store(0, Relaxed);
-    let job = GEN.load(Relaxed) + 1;
-    GEN.store(job, SeqCst);
-    wake_all(&GEN);
-    if CALLER_RUNS.load(Relaxed) != 0 {
-        run_chunks();
+    JOB_SEGMENTS.store(segments, Relaxed);
+    DONE.0.store(0, Relaxed);
+    let job = GEN.0.load(Relaxed) + 1;
+    GEN.0.store(job, SeqCst);
+    // A worker counts itself a sleeper before its last look at `GEN` (both SeqCst): either it
+    // sees this job, or this load sees it and wakes it.
+    if SLEEPERS.0.load(SeqCst) != 0 {
+        wake_all(&GEN.0);
     }
-    while DONE.load(Acquire) < chunks {
+    if caller_runs {
+        run_chunks(0);
+    }
+    while DONE.0.load(Acquire) < chunks {
         if POISON.load(Relaxed) != 0 {
             panic!("a simdopt worker thread failed during a parallel step");
         }
@@ -98,74 +143,99 @@ pub fn parallel_for<F: Fn(usize, usize) + Sync>(n: usize, streams: usize, f: F) 
     }
     // Close the job, then wait for workers that saw it open to leave (they hold no chunk: all are
     // done), so the next job's fields are not read half-written.
-    GEN.store(job + 1, SeqCst);
-    while ACTIVE.load(SeqCst) != 0 {
+    GEN.0.store(job + 1, SeqCst);
+    while ACTIVE.0.load(SeqCst) != 0 {
         core::hint::spin_loop();
     }
     BUSY.store(0, Release);
 }
 
-/// Claims and runs chunks of the open job until none is left; returns how many it ran.
-fn run_chunks() -> usize {
-    let (call, data, n, chunks) = (JOB_CALL.load(Relaxed), JOB_DATA.load(Relaxed), JOB_N.load(Relaxed), JOB_CHUNKS.load(Relaxed));
+/// Claims and runs chunks of the open job, from segment `first` on, then from the others, until
+/// none is left; adds them to `DONE` and returns how many it ran.
+fn run_chunks(first: usize) -> usize {
+    let (call, data, n, segments) = (JOB_CALL.load(Relaxed), JOB_DATA.load(Relaxed), JOB_N.load(Relaxed), JOB_SEGMENTS.load(Relaxed));
     // SAFETY: `call` was made from a `ChunkFn` by `parallel_for` (function pointers are table
     // indices, the same in every instance of the module).
     let call: ChunkFn = unsafe { core::mem::transmute::<usize, ChunkFn>(call) };
     let mut ran = 0;
-    loop {
-        let c = NEXT.fetch_add(1, Relaxed);
-        if c >= chunks {
-            return ran;
+    for i in 0..segments {
+        let seg = &SEGMENTS[(first + i) % segments].0;
+        let end = seg.end.load(Relaxed);
+        loop {
+            let c = seg.next.fetch_add(1, Relaxed);
+            if c >= end {
+                break;
+            }
+            let start = c * CHUNK;
+            // SAFETY: the job is open, so `data` points at the live closure; each chunk index is
+            // claimed once, so no two threads run one range.
+            unsafe { call(data, start, (start + CHUNK).min(n)) };
+            ran += 1;
         }
-        let start = c * CHUNK;
-        // SAFETY: the job is open, so `data` points at the live closure; each chunk index is
-        // claimed once, so no two threads run one range.
-        unsafe { call(data, start, (start + CHUNK).min(n)) };
-        DONE.fetch_add(1, Release);
-        ran += 1;
     }
+    DONE.0.fetch_add(ran, Release);
+    ran
 }
 
 /// The body of a worker thread: called once by each worker's JavaScript right after it has
 /// instantiated the module on the shared memory; returns only after [`stop`].
 pub fn worker_loop() {
     let epoch = STOP.load(SeqCst);
-    WORKERS.fetch_add(1, SeqCst);
-    let mut seen = GEN.load(SeqCst);
+    // Its segment of each job: the main thread takes the first, workers the next ones.
+    let id = WORKERS.fetch_add(1, SeqCst) as usize + 1;
+    let mut seen = GEN.0.load(SeqCst);
+    let mut spins = 0u32;
     loop {
         if STOP.load(Acquire) != epoch {
             WORKERS.fetch_sub(1, SeqCst);
             return;
         }
-        let g = GEN.load(Acquire);
+        let g = GEN.0.load(Acquire);
         if g == seen {
-            wait_while(&GEN, g);
-            WAKEUPS.fetch_add(1, Relaxed);
+            if spins < SPIN.load(Relaxed) {
+                spins += 1;
+                core::hint::spin_loop();
+                continue;
+            }
+            SLEEPERS.0.fetch_add(1, SeqCst);
+            if GEN.0.load(SeqCst) == g {
+                wait_while(&GEN.0, g);
+                WAKEUPS.fetch_add(1, Relaxed);
+            }
+            SLEEPERS.0.fetch_sub(1, SeqCst);
             continue;
         }
         seen = g;
+        spins = 0;
         if g % 2 == 1 {
             continue;
         }
-        ACTIVE.fetch_add(1, SeqCst);
+        ACTIVE.0.fetch_add(1, SeqCst);
         // Still open after we announced ourselves: `parallel_for` will wait for us before it
         // changes the job, so its fields are stable while we run.
-        if GEN.load(SeqCst) == g {
-            WORKER_CHUNKS.fetch_add(run_chunks(), Relaxed);
+        if GEN.0.load(SeqCst) == g {
+            let first = id % JOB_SEGMENTS.load(Relaxed);
+            WORKER_CHUNKS.fetch_add(run_chunks(first), Relaxed);
         }
-        ACTIVE.fetch_sub(1, SeqCst);
+        ACTIVE.0.fetch_sub(1, SeqCst);
     }
 }
 
 /// Wakes every worker and makes them leave [`worker_loop`].
 pub fn stop() {
     STOP.fetch_add(1, SeqCst);
-    GEN.fetch_add(2, SeqCst);
-    wake_all(&GEN);
+    GEN.0.fetch_add(2, SeqCst);
+    wake_all(&GEN.0);
 }
 
 pub fn workers() -> u32 {
     WORKERS.load(Acquire)
+}
+
+/// Workers asleep in `memory.atomic.wait32` (or about to be): the tests check that an idle
+/// pool sleeps, not spins.
+pub fn sleepers() -> u32 {
+    SLEEPERS.0.load(SeqCst)
 }
 
 pub fn wakeups() -> usize {
@@ -182,6 +252,15 @@ pub fn set_threshold(n: usize) {
 
 pub fn threshold() -> usize {
     THRESHOLD.load(Relaxed)
+}
+
+/// Sets how many rounds an idle worker polls for a job before it sleeps (0: sleep at once).
+pub fn set_spin(rounds: u32) {
+    SPIN.store(rounds, Relaxed);
+}
+
+pub fn spin() -> u32 {
+    SPIN.load(Relaxed)
 }
 
 /// Test hook: whether the calling thread of [`parallel_for`] runs chunks itself (the default)
@@ -276,6 +355,33 @@ mod tests {
             assert!(hits.iter().all(|h| h.load(Relaxed) == 20), "n = {n}");
         }
         assert!(worker_chunks() > 0, "the workers never ran a chunk");
+    }
+
+    /// A worker that never comes (counted, but not running) delays nothing: the calling thread
+    /// runs its own segment, then takes the absent worker's.
+    #[test]
+    fn the_calling_thread_takes_an_absent_workers_segment() {
+        let _held = TEST_POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let threshold = self::threshold();
+        set_threshold(0);
+        WORKERS.fetch_add(1, SeqCst);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let n = 8 * CHUNK + 5;
+            let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+            let calls = AtomicUsize::new(0);
+            parallel_for(n, 1, |s, e| {
+                calls.fetch_add(1, Relaxed);
+                hits[s..e].iter().for_each(|h| {
+                    h.fetch_add(1, Relaxed);
+                });
+            });
+            tx.send((calls.load(Relaxed), hits.iter().all(|h| h.load(Relaxed) == 1))).unwrap();
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(60));
+        WORKERS.fetch_sub(1, SeqCst);
+        set_threshold(threshold);
+        assert_eq!(got.expect("the job did not finish without its worker"), (9, true));
     }
 
     /// A pool can start again after a stop.

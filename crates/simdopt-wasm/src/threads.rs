@@ -48,6 +48,24 @@ pub fn threads_worker_chunks() -> u32 {
     pool::worker_chunks() as u32
 }
 
+/// Sets how many rounds an idle worker polls for the next job before it sleeps
+/// (`simdopt_core::pool::DEFAULT_SPIN`; 0: it sleeps at once).
+#[wasm_bindgen]
+pub fn threads_set_spin(rounds: u32) {
+    pool::set_spin(rounds)
+}
+
+#[wasm_bindgen]
+pub fn threads_spin() -> u32 {
+    pool::spin()
+}
+
+/// Workers asleep (waiting for work on an atomic), as opposed to polling for it.
+#[wasm_bindgen]
+pub fn threads_sleepers() -> u32 {
+    pool::sleepers()
+}
+
 /// Times the workers have woken from sleep since the module started.
 #[wasm_bindgen]
 pub fn threads_wakeups() -> u32 {
