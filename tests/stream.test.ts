@@ -204,6 +204,9 @@ describe('failures before the update change nothing', () => {
 test('the default threshold: a Float32Array or number[] gradient of STREAM_FROM values streams; one value fewer, a Tensor, or small gradients adding up to more are not', () => {
   const loader = wasmLoader as { core(): Record<string, (...a: unknown[]) => unknown> };
   const c = loader.core();
+  // The chunk these tests (and `STREAM_FROM`, four chunks) assume is the core's.
+  expect(c.stream_chunk()).toBe(CHUNK);
+  expect(stream.STREAM_FROM).toBe(4 * CHUNK);
   const original = c.optimizer_apply_streamed;
   const statuses: unknown[] = [];
   c.optimizer_apply_streamed = (...a: unknown[]) => {
