@@ -168,10 +168,14 @@ describe('the threads build', () => {
   test('idle workers sleep: they poll a bounded while after a pass, then wait without waking', async () => {
     const n = 1 << 20;
     expect(glue.threads_spin()).toBeGreaterThan(0); // as shipped: polls before it sleeps
+    const [asleep, woken] = [glue.threads_sleepers(), glue.threads_wakeups()];
     denseSteps(glue, memory, 'SGD', {}, new Float32Array(n), [new Float32Array(n).fill(1)]); // a job: the workers woke
-    // Every worker is asleep again soon after (a worker that kept polling would never be).
+    // Every worker is asleep again soon after (a worker that kept polling would never be), and
+    // each one that slept through the job's start has counted its wake-up (on a loaded machine a
+    // woken worker may get a core only after the job ended: its count must not land below).
     const deadline = Date.now() + 10_000;
-    while (glue.threads_sleepers() < glue.threads_workers() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const settled = () => glue.threads_sleepers() === glue.threads_workers() && glue.threads_wakeups() - woken >= asleep;
+    while (!settled() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     expect(glue.threads_sleepers()).toBe(glue.threads_workers());
     const before = glue.threads_wakeups();
     await new Promise((r) => setTimeout(r, 300));
