@@ -6,7 +6,10 @@
 //
 //   node benches/pair.mjs <adam|sgd_momentum|rmsprop> <params> <batches> <dist> <dist> [...]
 //   e.g. node benches/pair.mjs sgd_momentum 65536 150 ../old/dist dist
-//   environment: Q (quantile, default 0.1), PER_ELEMS (elements per batch, default 1e6)
+//   environment: Q (quantile, default 0.1), PER_ELEMS (elements per batch, default 1e6),
+//   SLOT_DTYPE (the optimizer's slotDtype: compressed slots in every build),
+//   WARMUP (steps of each build before timing, default 2000), BACKEND (ready()'s backend: simd,
+//   the default, or auto for the threads build where the runtime has it)
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -18,15 +21,18 @@ if (!opt || dists.length < 2) {
 const n = Number(sizeArg);
 const batches = Number(batchesArg);
 const quantile = Number(process.env.Q ?? 0.1);
+// (Only passed when set: builds before slotDtype refuse the option.)
+const dtype = process.env.SLOT_DTYPE ? { slotDtype: process.env.SLOT_DTYPE } : {};
+const warmup = Number(process.env.WARMUP ?? 2000);
 const grad = Float32Array.from({ length: n }, (_, i) => ((i % 17) - 8) * 1e-3);
 
 async function load(dist) {
   const so = await import(pathToFileURL(path.resolve(dist, 'index.js')).href);
-  await so.ready({ backend: 'simd' });
+  await so.ready({ backend: process.env.BACKEND ?? 'simd' });
   const make = {
-    adam: () => new so.Adam({ learningRate: 1e-3 }),
-    sgd_momentum: () => new so.SGD({ learningRate: 0.01, momentum: 0.9 }),
-    rmsprop: () => new so.RMSprop({ learningRate: 1e-3 }),
+    adam: () => new so.Adam({ learningRate: 1e-3, ...dtype }),
+    sgd_momentum: () => new so.SGD({ learningRate: 0.01, momentum: 0.9, ...dtype }),
+    rmsprop: () => new so.RMSprop({ learningRate: 1e-3, ...dtype }),
   }[opt];
   if (!make) throw new Error(`unknown optimizer ${opt}`);
   const o = make();
@@ -42,7 +48,7 @@ const builds = [];
 for (const d of dists) builds.push(await load(d));
 // JIT and wasm tier-up.
 for (const b of builds) {
-  for (let i = 0; i < 2000; i++) {
+  for (let i = 0; i < warmup; i++) {
     b.tensor();
     b.f32();
   }

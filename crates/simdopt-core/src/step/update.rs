@@ -5,7 +5,7 @@
 
 use super::clip::{Clip, Scale};
 use super::validate::row_len;
-use super::{unscale, weight_decay, GradPrelude};
+use super::{unscale, weight_decay, DensePrelude, GradPrelude};
 use crate::drive::GradIn;
 use crate::lanes::Lanes;
 use crate::optimizer::{Gradient, Optimizer, VarSlots};
@@ -134,6 +134,12 @@ impl Keras3Prelude {
             ClipKind::Full(clip)
         };
         Keras3Prelude { scale, clip, decay }
+    }
+}
+
+impl DensePrelude for Keras3Prelude {
+    fn as_keras3(&self) -> Keras3Prelude {
+        *self
     }
 }
 
