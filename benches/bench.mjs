@@ -14,6 +14,8 @@
 //                          js, tfjs-cpu, tfjs-wasm, native, native128)
 //        [--baseline DIR]  (another built package raced as `simdopt simd@baseline`, e.g. the
 //                          previous commit's dist: before/after ratios from one run)
+//        [--keras3]        (only the Keras 3 extra: simdopt/keras3's Adam, AdamW, Lion, Adam
+//                          with use_ema and with accumulation against TF 2.4 Adam; benches/keras3.mjs)
 //
 // Candidates per optimizer and size:
 //   simdopt simd/scalar · Tensor   gradient already in WASM memory (kernel-only path)
@@ -31,6 +33,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { keras3Scenario, keras3Targets, renderKeras3 } from './keras3.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -175,13 +178,17 @@ async function simdoptEngine(backend) {
       }
       return fns;
     },
+    // simdopt/keras3's classes against TF 2.4 Adam (benches/keras3.mjs).
+    keras3({ n }) {
+      return keras3Scenario({ so, dist: DIST, track, denseVar, denseGrad, n });
+    },
   };
 
   return {
     info: () => ({ backend: got, flavor: so.backend?.() }),
-    setup(scenario) {
+    async setup(scenario) {
       this.free();
-      state = scenarios[scenario.kind](scenario);
+      state = await scenarios[scenario.kind](scenario);
       return state ? Object.keys(state) : null;
     },
     run({ variant, steps }) {
@@ -383,7 +390,7 @@ async function tfjsEngine(backend) {
 // ============================================================================================
 
 function parseArgs(argv) {
-  const a = { json: null, quick: false, rounds: null, sizes: null, optimizers: null, extras: true, main: true, dist: null, baseline: null };
+  const a = { json: null, quick: false, rounds: null, sizes: null, optimizers: null, extras: true, main: true, dist: null, baseline: null, keras3Only: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     if (k === '--json') a.json = argv[++i];
@@ -396,8 +403,9 @@ function parseArgs(argv) {
     else if (k === '--no-table') a.main = false;
     else if (k === '--dist') a.dist = path.resolve(argv[++i]);
     else if (k === '--baseline') a.baseline = path.resolve(argv[++i]);
+    else if (k === '--keras3') Object.assign(a, { keras3Only: true, main: false });
     else if (k === '--help' || k === '-h') {
-      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 26).join('\n'));
+      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 28).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
@@ -570,7 +578,8 @@ async function main() {
   const natives = compileNative();
   const engineNames = ['simdopt-simd', 'simdopt-scalar', 'js', 'tfjs-cpu', 'tfjs-wasm'];
   const engines = {};
-  const wanted = (name) => !args.engines || args.engines.includes(name.replace(/@baseline$/, ''));
+  const only = args.engines ?? (args.keras3Only ? ['simdopt-simd'] : null);
+  const wanted = (name) => !only || only.includes(name.replace(/@baseline$/, ''));
   for (const name of engineNames) if (wanted(name)) engines[name] = new WorkerEngine(name);
   if (args.baseline) engines['simdopt-simd@baseline'] = new WorkerEngine('simdopt-simd@baseline', args.baseline);
   for (const [name, b] of Object.entries(natives)) if (wanted(name)) engines[name] = new NativeEngine(name, b.bin);
@@ -660,17 +669,27 @@ async function main() {
   // ---- extras ------------------------------------------------------------------------------
   const extras = {};
   const so = engines['simdopt-simd'];
-  if (args.extras && so) {
-    const raceScenario = async (scenario, eng = so) => {
-      const variants = await eng.call('setup', scenario);
-      if (!variants) return null;
-      const cs = await race(
-        variants.map((v) => ({ label: v, engine: eng, variant: v })),
-        { rounds, targetMs, maxSteps: 20000, rnd },
-      );
-      await eng.call('free');
-      return Object.fromEntries(cs.map((c) => [c.label, { median_ms: c.median, iqr: c.iqr, samples: c.samples }]));
-    };
+  const raceScenario = async (scenario, eng = so) => {
+    const variants = await eng.call('setup', scenario);
+    if (!variants) return null;
+    const cs = await race(
+      variants.map((v) => ({ label: v, engine: eng, variant: v })),
+      { rounds, targetMs, maxSteps: 20000, rnd },
+    );
+    await eng.call('free');
+    return Object.fromEntries(cs.map((c) => [c.label, { median_ms: c.median, iqr: c.iqr, samples: c.samples }]));
+  };
+  if ((args.extras || args.keras3Only) && so) {
+    // The Keras 3 classes at 1M and 16M (--sizes picks others, --quick 1M only).
+    const keras3Sizes = args.sizes ?? (quick ? [M] : [M, 16 * M]);
+    log(`Keras 3 classes at ${keras3Sizes.map(fmtSize).join(', ')}`);
+    extras.keras3 = {};
+    for (const n of keras3Sizes) {
+      const r = await raceScenario({ kind: 'keras3', n });
+      if (r) extras.keras3[fmtSize(n)] = r;
+    }
+  }
+  if (args.extras && so && !args.keras3Only) {
     log('1000 variables x 256 vs one of 256K');
     extras.manyVars = {};
     for (const opt of ['adam', 'sgd_momentum']) {
@@ -759,6 +778,7 @@ function checkTargets({ rows, extras }) {
     add(`${OPTIMIZERS[opt].label}: 1000x256 / one 256K (Tensor)`, pairedRatio(r['many·Tensor'], r['one·Tensor']), '<=', 2);
     add(`${OPTIMIZERS[opt].label}: 1000x256 / one 256K (Float32Array)`, pairedRatio(r['many·F32'], r['one·F32']), '<=', 2);
   }
+  keras3Targets(extras.keras3 ?? {}, add, pairedRatio);
   for (const [label, h] of Object.entries(extras.heap ?? {})) {
     // The whole thread's difference is the robust figure (a one-off allocation, e.g. by the JIT,
     // may be sampled under simdopt's frames in one run and elsewhere in the other); one object
@@ -774,14 +794,17 @@ function render({ rows, extras, machine, targets, rounds, date }) {
   const f = (x, d = 3) => (x == null ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(d));
   const ms = (x) => (x >= 100 ? x.toFixed(1) : x >= 1 ? x.toFixed(3) : x.toFixed(4));
   out.push(`simdopt benchmark — ${date.slice(0, 10)} — ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, ${rounds} rounds (medians)`);
-  out.push('');
-  out.push('| optimizer | params | candidate | ms/step | ±IQR | GB/s | × native C | × simdopt Tensor | × simdopt F32 |');
-  out.push('|---|---|---|---:|---:|---:|---:|---:|---:|');
-  for (const r of rows) {
-    out.push(`| ${r.label} | ${fmtSize(r.n)} | ${r.candidate} | ${ms(r.median_ms)} | ${(r.iqr * 50).toFixed(0)}% | ${f(r.gbps, 1)} | ${f(r.vs_native, 2)} | ${f(r.vs_simdopt_kernel, 2)} | ${f(r.vs_simdopt_f32, 2)} |`);
+  if (rows.length) {
+    out.push('');
+    out.push('| optimizer | params | candidate | ms/step | ±IQR | GB/s | × native C | × simdopt Tensor | × simdopt F32 |');
+    out.push('|---|---|---|---:|---:|---:|---:|---:|---:|');
+    for (const r of rows) {
+      out.push(`| ${r.label} | ${fmtSize(r.n)} | ${r.candidate} | ${ms(r.median_ms)} | ${(r.iqr * 50).toFixed(0)}% | ${f(r.gbps, 1)} | ${f(r.vs_native, 2)} | ${f(r.vs_simdopt_kernel, 2)} | ${f(r.vs_simdopt_f32, 2)} |`);
+    }
+    out.push('');
+    out.push('GB/s counts the f32 traffic of the update (Adam 28 B/param: read p,g,m,v, write p,m,v; SGD momentum and RMSprop 20 B; the F32 path also copies the gradient, not counted). "× X" = median over rounds of this ms/step ÷ X ms/step in the same round.');
   }
-  out.push('');
-  out.push('GB/s counts the f32 traffic of the update (Adam 28 B/param: read p,g,m,v, write p,m,v; SGD momentum and RMSprop 20 B; the F32 path also copies the gradient, not counted). "× X" = median over rounds of this ms/step ÷ X ms/step in the same round.');
+  if (extras.keras3) renderKeras3(extras.keras3, out, { ms, f, pairedRatio });
   if (extras.manyVars) {
     out.push('');
     out.push('Many small variables vs one (simdopt simd, ms/step):');

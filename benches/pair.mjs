@@ -4,7 +4,9 @@
 // processes interrupted least) and its ratio to the first build. For before/after checks where
 // `bench.mjs`'s medians drown in load; not a replacement for it.
 //
-//   node benches/pair.mjs <adam|sgd_momentum|rmsprop> <params> <batches> <dist> <dist> [...]
+//   node benches/pair.mjs <optimizer> <params> <batches> <dist> <dist> [...]
+//   optimizer: adam, adam_amsgrad, sgd, sgd_momentum, sgd_nesterov, rmsprop,
+//   rmsprop_centered_momentum, adagrad, adadelta, adamax, nadam, ftrl (see OPTIMIZERS)
 //   e.g. node benches/pair.mjs sgd_momentum 65536 150 ../old/dist dist
 //   environment: Q (quantile, default 0.1), PER_ELEMS (elements per batch, default 1e6),
 //   SLOT_DTYPE (the optimizer's slotDtype: compressed slots in every build),
@@ -15,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 
 const [opt, sizeArg, batchesArg, ...dists] = process.argv.slice(2);
 if (!opt || dists.length < 2) {
-  console.error('usage: node benches/pair.mjs <adam|sgd_momentum|rmsprop> <params> <batches> <dist> <dist> [...]');
+  console.error('usage: node benches/pair.mjs <optimizer> <params> <batches> <dist> <dist> [...]');
   process.exit(2);
 }
 const n = Number(sizeArg);
@@ -25,17 +27,28 @@ const quantile = Number(process.env.Q ?? 0.1);
 const dtype = process.env.SLOT_DTYPE ? { slotDtype: process.env.SLOT_DTYPE } : {};
 const warmup = Number(process.env.WARMUP ?? 2000);
 const grad = Float32Array.from({ length: n }, (_, i) => ((i % 17) - 8) * 1e-3);
+/** The TF 2.4 classes (and the kernel variants of SGD and RMSprop): class and options. */
+const OPTIMIZERS = {
+  adam: ['Adam', { learningRate: 1e-3 }],
+  adam_amsgrad: ['Adam', { learningRate: 1e-3, amsgrad: true }],
+  sgd: ['SGD', { learningRate: 0.01 }],
+  sgd_momentum: ['SGD', { learningRate: 0.01, momentum: 0.9 }],
+  sgd_nesterov: ['SGD', { learningRate: 0.01, momentum: 0.9, nesterov: true }],
+  rmsprop: ['RMSprop', { learningRate: 1e-3 }],
+  rmsprop_centered_momentum: ['RMSprop', { learningRate: 1e-3, centered: true, momentum: 0.5 }],
+  adagrad: ['Adagrad', { learningRate: 1e-3 }],
+  adadelta: ['Adadelta', { learningRate: 1e-3 }],
+  adamax: ['Adamax', { learningRate: 1e-3 }],
+  nadam: ['Nadam', { learningRate: 1e-3 }],
+  ftrl: ['Ftrl', { learningRate: 1e-3 }],
+};
 
 async function load(dist) {
   const so = await import(pathToFileURL(path.resolve(dist, 'index.js')).href);
   await so.ready({ backend: process.env.BACKEND ?? 'simd' });
-  const make = {
-    adam: () => new so.Adam({ learningRate: 1e-3, ...dtype }),
-    sgd_momentum: () => new so.SGD({ learningRate: 0.01, momentum: 0.9, ...dtype }),
-    rmsprop: () => new so.RMSprop({ learningRate: 1e-3, ...dtype }),
-  }[opt];
-  if (!make) throw new Error(`unknown optimizer ${opt}`);
-  const o = make();
+  const [className, options] = OPTIMIZERS[opt] ?? [];
+  if (!className) throw new Error(`unknown optimizer ${opt} (one of ${Object.keys(OPTIMIZERS).join(', ')})`);
+  const o = new so[className]({ ...options, ...dtype });
   const v = new so.Variable(0.5, { shape: [n], name: 'w' });
   const t = new so.Tensor(0, { shape: [n], name: 'grad' });
   t.assign(grad);

@@ -1,30 +1,14 @@
 // Checkpoints of Keras 3 optimizers (the existing format, version 2 with CRC32C): a restored
 // optimizer continues bit for bit, its EMA averages, gradient accumulators, learning-rate
 // variable and schedules included, from the JSON and the binary form, through the root entry.
-import { ready, saveCheckpoint, restoreCheckpoint, encodeCheckpoint, Variable, deserialize as rootDeserialize, serialize as rootSerialize, ConfigError } from 'simdopt';
+import { ready, saveCheckpoint, restoreCheckpoint, encodeCheckpoint, deserialize as rootDeserialize, serialize as rootSerialize, ConfigError } from 'simdopt';
 import { CosineDecay, ExponentialDecay, Lion, serialize } from 'simdopt/keras3';
 import type { Optimizer } from 'simdopt/keras3';
+import { model, run } from './helpers/keras3-model';
 
 beforeAll(async () => {
   await ready();
 });
-
-function model(): Variable[] {
-  return [new Variable(new Float32Array([1, -2, 3, 0.5, 0, 7]), { shape: [2, 3], name: 'dense/kernel' }), new Variable(new Float32Array([0.1, -0.2, 0.3]), { name: 'dense/bias' })];
-}
-
-function grads(step: number): Float32Array[] {
-  const g = (n: number, s: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(0.7 * i + 1.3 * s) * (i % 3 === 0 ? 10 : 0.1));
-  return [g(6, step), g(3, step + 0.5)];
-}
-
-function run(opt: Optimizer, vars: Variable[], from: number, to: number): void {
-  for (let s = from; s < to; s++) {
-    const gs = grads(s);
-    // A None gradient every third step (the variable is still averaged).
-    opt.applyGradients(vars.map((v, i) => [s % 3 === 2 && i === 1 ? null : gs[i], v] as const));
-  }
-}
 
 const SETUPS: Array<[string, () => Optimizer]> = [
   [

@@ -49,6 +49,8 @@ describe.each(CLASSES)('%s', (cls) => {
       applyExclusion(c, opt, vars);
       opt.build(vars);
       expect(opt.getWeightNames()).toEqual(c.optimizer_variables.map((v) => v.path));
+      // Shapes as Keras reports them (Adafactor's factors and placeholders have their own).
+      expect(opt.variables.map((v) => v.shape)).toEqual(c.optimizer_variables.map((v) => v.shape));
       const got = opt.getWeights();
       c.built!.forEach((want, i) => compareClose(got[i] as Float32Array, toF32(want), 0, `${c.name} built ${c.optimizer_variables[i].path}`));
     } finally {

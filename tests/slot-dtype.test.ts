@@ -6,6 +6,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { FIXTURES_DIR } from './helpers/fixtures';
+import { fnv, grad, start } from './helpers/slot-trajectories.mjs';
 import {
   ready,
   deserialize,
@@ -44,22 +45,6 @@ const FIXTURE = JSON.parse(readFileSync(join(FIXTURES_DIR, 'quant', 'slot_trajec
   cases: Case[];
 };
 const FLAGS = new Set(['amsgrad', 'nesterov', 'centered']);
-
-/** The Rust test's gradients and starting values (an f64 product rounded once to f32). */
-function grad(i: number, t: number, n: number): number {
-  const k = (i * 7919 + t * 104729 + n) % 2001;
-  const decade = [1.0, 0.5, 1e-1, 5e-2, 1e-2][i % 5];
-  return Math.fround((k - 1000) * 1e-3 * decade);
-}
-const start = (i: number): number => Math.fround(((i * 31) % 97) * 0.01 - 0.5);
-
-/** FNV-1a 64 over the little-endian bytes, as the Rust test hashes them. */
-function fnv(x: Float32Array): string {
-  const bytes = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  let h = 0xcbf29ce484222325n;
-  for (const b of bytes) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n);
-  return h.toString(16).padStart(16, '0');
-}
 
 function build(c: Pick<Case, 'class' | 'options'>, dtype?: string): Optimizer {
   const config: Record<string, unknown> = {};

@@ -1,5 +1,6 @@
-// Streamed gradients (issue 14, item 1): a Float32Array or number[] gradient of two chunks or
-// more streams into the core a chunk at a time. Against the whole path (the same values in a
+// Streamed gradients (issue 14, item 1): a Float32Array or number[] gradient from the streaming
+// threshold on streams into the core a chunk at a time (here the threshold is lowered to two
+// chunks, so that the boundaries are tested at small sizes; the default is tested at the end). Against the whole path (the same values in a
 // SharedArrayBuffer, which is copied whole, and as a Tensor, the kernel-only path): the same bits
 // for every TF 2.4 class and option, at lengths around the chunk boundaries, with the guard; the
 // same errors, and nothing changed by a failure.
@@ -7,15 +8,23 @@ import { ready, deserialize, memoryBytes, optimizerClasses, Variable, Tensor, In
 import type { Gradient } from 'simdopt';
 import { createHash } from 'node:crypto';
 
+/** The streaming threshold's hook (not part of the API), and the loader (whose core export of
+ * streamed steps a test wraps to see which steps stream). */
+const stream = (await import('../dist/optimizer/stream.js' as string)) as { STREAM_FROM: number; __streamFrom(elements?: number): number };
+const wasmLoader: unknown = await import('../dist/wasm/loader.js' as string);
+
+/** `stream_chunk()` of the core. */
+const CHUNK = 1 << 15;
+/** The threshold the tests stream from: two chunks. */
+const FROM = 2 * CHUNK;
+
 beforeAll(async () => {
   // The SIMD build's path: on the threads build a gradient from `threadsSplitFrom()` elements is
   // copied whole and its update split over the threads (tests/threads-ready.test.ts).
   await ready({ threads: false });
+  stream.__streamFrom(FROM);
 });
-
-/** `stream_chunk()` of the core: gradients of at least two chunks stream. */
-const CHUNK = 1 << 15;
-const FROM = 2 * CHUNK;
+afterAll(() => stream.__streamFrom(stream.STREAM_FROM));
 
 /** The bits of `a`, as a digest (the arrays are long). */
 const bits = (a: Float32Array) => createHash('sha256').update(Float32Array.from(a)).digest('hex');
@@ -190,6 +199,47 @@ describe('failures before the update change nothing', () => {
       /9/,
     );
   });
+});
+
+test('the default threshold: a Float32Array or number[] gradient of STREAM_FROM values streams; one value fewer, a Tensor, or small gradients adding up to more are not', () => {
+  const loader = wasmLoader as { core(): Record<string, (...a: unknown[]) => unknown> };
+  const c = loader.core();
+  const original = c.optimizer_apply_streamed;
+  const statuses: unknown[] = [];
+  c.optimizer_apply_streamed = (...a: unknown[]) => {
+    const status = original(...a);
+    statuses.push(status);
+    return status;
+  };
+  const before = stream.__streamFrom(stream.STREAM_FROM);
+  try {
+    const n = stream.STREAM_FROM;
+    const opt = deserialize({ class_name: 'SGD', config: { momentum: 0.9 } }) as Optimizer;
+    const big = new Variable(values(n, 1), { name: 'big' });
+    const short = new Variable(values(n - 1, 2), { name: 'short' });
+    const halves = [new Variable(values(n / 2, 3), { name: 'h0' }), new Variable(values(n / 2, 4), { name: 'h1' })];
+    const streamed = (pairs: [Gradient, Variable][]): unknown[] => {
+      statuses.length = 0;
+      opt.applyGradients(pairs);
+      return [...statuses];
+    };
+    expect(streamed([[values(n, 5), big]])).toEqual([0]);
+    expect(streamed([[Array.from(values(n, 5)), big]])).toEqual([0]);
+    expect(streamed([[values(n - 1, 6), short]])).toEqual([]);
+    const t = new Tensor(values(n, 7));
+    expect(streamed([[t, big]])).toEqual([]);
+    expect(
+      streamed([
+        [values(n / 2, 8), halves[0]],
+        [values(n / 2, 9), halves[1]],
+      ]),
+    ).toEqual([]);
+    t.dispose();
+    opt.dispose();
+  } finally {
+    stream.__streamFrom(before);
+    c.optimizer_apply_streamed = original;
+  }
 });
 
 test('a streamed gradient is not copied into WASM memory whole (the step frame does not grow to its size)', () => {

@@ -1,7 +1,8 @@
 // The TensorFlow.js adapter (simdopt/tfjs) in headless Chromium on tfjs' webgl backend (WebGL 2
 // through SwiftShader: no GPU on these machines) and, in the same page, on its cpu backend: a
-// custom minimize loop and model.fit train, create no tensors per step, and give the same numbers
-// on both backends (gradients come from each backend; the update is simdopt's in both).
+// custom minimize loop and model.fit train, create no tensors per step, read the gradients back
+// once per step on webgl, and give the same numbers on both backends (gradients come from each
+// backend; the update is simdopt's in both).
 import type { Browser } from 'playwright-core';
 import { requireBuilt } from './helpers/process';
 import { WEBGL_ARGS, bundlePage, launchBrowser, pageRoute, serveLocal } from './helpers/browser';
@@ -41,6 +42,14 @@ test('webgl and cpu backends: minimize and model.fit train with simdopt, no tens
     // No tensor made per step: the count is flat from the second step on.
     expect(new Set(r.tensors.slice(1)).size).toBe(1);
   }
+  // webgl: the gradients come back in one readback per step, and simdopt warns once that a GPU
+  // backend gains nothing; cpu: gradients are read in place, no readback, no warning. The first
+  // step also reads the 4 variables' initial values once (simdopt keeps its own copy).
+  const perStep = (r: number[]) => [r[0], [...new Set(r.slice(1))]];
+  expect(perStep(webgl.readbacks)).toEqual([4 + 1, [1]]);
+  expect(webgl.warnings).toHaveLength(1);
+  expect(perStep(cpu.readbacks)).toEqual([4, [0]]);
+  expect(cpu.warnings).toEqual([]);
   // The same training on both backends (the backends' own float32 arithmetic differs slightly).
   const diff = (a: number[], b: number[]) => Math.max(0, ...a.map((x, i) => Math.abs(x - b[i]) / Math.max(1, Math.abs(b[i]))));
   const close = (a: number[], b: number[]) => diff(a, b) <= 1e-3;

@@ -9,6 +9,7 @@ import { iris } from './helpers/iris';
 import { ready, Adam, SGD, ExponentialDecay, Variable, StateError, Optimizer } from 'simdopt';
 import { toTfjs, TfjsOptimizer, tfjsGradients, tfjsGradientSource } from 'simdopt/tfjs';
 import { classNamed, everyClass } from './helpers/registry';
+import { saveToMemory } from './helpers/tfjs-save';
 
 const require = createRequire(import.meta.url);
 setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
@@ -35,19 +36,6 @@ function maxRelDiff(a: Float32Array[], b: Float32Array[]): number {
   let m = 0;
   a.forEach((x, i) => x.forEach((v, j) => (m = Math.max(m, Math.abs(v - b[i][j]) / Math.max(1e-3, Math.abs(v))))));
   return m;
-}
-
-/** An in-memory IOHandler: `save` keeps the artifacts, `tf.io.fromMemory` loads them. */
-async function saveToMemory(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-    { includeOptimizer: true },
-  );
-  return saved!;
 }
 
 describe.each(['cpu', 'wasm'])('tfjs %s backend', (backendName) => {

@@ -12,7 +12,8 @@
 import { checksumOfText, canonicalJson, crc32c, isChecksum } from './checksum.js';
 import { ArgumentError, ConfigError, WeightsError } from './errors.js';
 import { Optimizer, SlotVariableInfo } from './optimizer/index.js';
-import { RawSlotWeight, isRawSlotWeight } from './optimizer/slot-dtype.js';
+import { RawSlotWeight, parseRawSlots, saveRawSlots } from './optimizer/slot-dtype.js';
+import { bytesFloats, decodeBytes, encodeFloats, floatBytes } from './base64.js';
 import { deserialize, serialize } from './serialization.js';
 import { Variable } from './tensor.js';
 import { describeValue, isDetached, typedArrayKind, typedArrayLength } from './values.js';
@@ -105,7 +106,7 @@ function unsealedState(optimizer: Optimizer): OptimizerState {
   checkSavable(config, 'config');
   const weights = optimizer.getWeights();
   const { variables, batches } = optimizer.slotLayout();
-  const compressed = optimizer.slotDtype === 'float32' ? {} : { slot_dtype: optimizer.slotDtype, raw_slots: rawSlots(optimizer) };
+  const compressed = optimizer.slotDtype === 'float32' ? {} : { slot_dtype: optimizer.slotDtype, raw_slots: saveRawSlots(optimizer.getWeights({ raw: true })) };
   return {
     format: STATE_FORMAT,
     version: VERSION,
@@ -120,29 +121,6 @@ function unsealedState(optimizer: Optimizer): OptimizerState {
     skip_non_finite: optimizer.skipNonFinite,
     ...compressed,
   };
-}
-
-/** The 8-bit slots' codes and scales (bfloat16 slots are exact in their f32 views). */
-function rawSlots(optimizer: Optimizer): NonNullable<OptimizerState['raw_slots']> {
-  const out: NonNullable<OptimizerState['raw_slots']> = [];
-  optimizer.getWeights({ raw: true }).forEach((w, i) => {
-    if (isRawSlotWeight(w) && w.dtype === 'int8') out.push({ weight: i, codes: encodeBytes(w.codes), absmax: encodeFloats(w.absmax) });
-  });
-  return out;
-}
-
-function encodeBytes(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000) as unknown as number[]);
-  return btoa(s);
-}
-
-function decodeBytes(x: unknown, what: string): Uint8Array {
-  if (typeof x !== 'string' || !BASE64.test(x)) bad(`${what} must be a base64 string`);
-  const s = atob(x);
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  return b;
 }
 
 /** The optimizer's state and the values of `variables` (all the model's variables, say). */
@@ -383,20 +361,7 @@ function parseState(raw: unknown, version: number): ParsedState {
   if (skip !== undefined && typeof skip !== 'boolean') bad('skip_non_finite must be a boolean');
   const slotDtype = own(raw, 'slot_dtype');
   if (slotDtype !== undefined && slotDtype !== 'bfloat16' && slotDtype !== 'int8') bad(`slot_dtype must be 'bfloat16' or 'int8', got ${describeValue(slotDtype)}`);
-  const rawList = own(raw, 'raw_slots') ?? [];
-  if (!Array.isArray(rawList) || (rawList.length > 0 && slotDtype !== 'int8')) bad("raw_slots must be an array, and only with slot_dtype 'int8'");
-  const rawSlots = new Map<number, RawSlotWeight>();
-  rawList.forEach((r: unknown, i) => {
-    if (!isRecord(r)) bad(`raw_slots[${i}] must be an object`);
-    const k = own(r, 'weight');
-    if (!isCount(k) || k < 1 || k >= names.length || rawSlots.has(k)) bad(`raw_slots[${i}].weight must be a distinct weight number from 1 to ${names.length - 1}`);
-    rawSlots.set(k, {
-      dtype: 'int8',
-      codes: decodeBytes(own(r, 'codes'), `raw_slots[${i}].codes`),
-      absmax: decodeFloats(own(r, 'absmax'), `raw_slots[${i}].absmax`),
-      blockSize: 256,
-    });
-  });
+  const rawSlots = parseRawSlots(own(raw, 'raw_slots'), slotDtype, names.length, bad);
   return {
     class_name,
     module: module as string | undefined,
@@ -446,41 +411,10 @@ function checkSavable(x: unknown, path: string): void {
 
 // ---- float32 <-> base64 ----------------------------------------------------------------------
 
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-function floatBytes(f: Float32Array): Uint8Array {
-  if (LITTLE_ENDIAN) return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
-  const out = new Uint8Array(f.length * 4);
-  const dv = new DataView(out.buffer);
-  f.forEach((x, i) => dv.setFloat32(4 * i, x, true));
-  return out;
-}
-
-function bytesFloats(b: Uint8Array): Float32Array {
-  const out = new Float32Array(b.length / 4);
-  if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(b);
-  else {
-    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(4 * i, true);
-  }
-  return out;
-}
-
-/** Little-endian float32 bytes in base64 (NaN payloads and -0 kept). */
-export function encodeFloats(f: Float32Array): string {
-  const b = floatBytes(f);
-  let s = '';
-  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000) as unknown as number[]);
-  return btoa(s);
-}
-
 function decodeFloats(x: unknown, what: string): Float32Array {
-  if (typeof x !== 'string' || !BASE64.test(x)) bad(`${what} must be a base64 string`);
-  const s = atob(x);
-  if (s.length % 4 !== 0) bad(`${what} holds ${s.length} bytes, not a whole number of float32 values`);
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  const b = decodeBytes(x);
+  if (b === undefined) bad(`${what} must be a base64 string`);
+  if (b.length % 4 !== 0) bad(`${what} holds ${b.length} bytes, not a whole number of float32 values`);
   return bytesFloats(b);
 }
 

@@ -9,6 +9,10 @@ export interface BackendRun {
   /** The custom loop's loss at every step, its tensor count after every step, its final weights. */
   losses: number[];
   tensors: number[];
+  /** Synchronous reads from the backend (`readSync`: a GPU readback on webgl) in each minimize. */
+  readbacks: number[];
+  /** simdopt's warnings printed during the run. */
+  warnings: string[];
   values: number[][];
   /** model.fit's loss per epoch. */
   fitLosses: number[];
@@ -47,12 +51,31 @@ async function run(backend: string): Promise<BackendRun> {
   const loss = () => tf.tidy(() => x.matMul(w1).add(b1).relu().matMul(w2).add(b2).sub(y).square().mean() as tf.Scalar);
   const losses: number[] = [];
   const tensors: number[] = [];
+  // Count the backend's synchronous reads (webgl: each one a blocking GPU readback).
+  const be = tf.engine().backend as unknown as { readSync: (dataId: unknown) => unknown };
+  const readSync = be.readSync;
+  let reads = 0;
+  be.readSync = function (this: unknown, dataId: unknown) {
+    reads++;
+    return readSync.call(this, dataId);
+  };
+  const warn = console.warn;
+  const warnings: string[] = [];
+  console.warn = (...a: unknown[]) => {
+    if (String(a[0]).startsWith('simdopt')) warnings.push(String(a[0]));
+    warn(...a);
+  };
+  const readbacks: number[] = [];
   for (let s = 0; s < STEPS; s++) {
+    const before = reads;
     const l = opt.minimize(loss, true)!;
+    readbacks.push(reads - before);
     losses.push((await l.data())[0]);
     l.dispose();
     tensors.push(tf.memory().numTensors);
   }
+  be.readSync = readSync;
+  console.warn = warn;
   const out = await Promise.all(vars.map(async (v) => Array.from(await v.data())));
   opt.dispose();
   vars.forEach((v) => v.dispose());
@@ -69,7 +92,7 @@ async function run(backend: string): Promise<BackendRun> {
   model.dispose();
   x.dispose();
   y.dispose();
-  return { backend: tf.getBackend(), losses, tensors, values: out, fitLosses: h.history.loss as number[] };
+  return { backend: tf.getBackend(), losses, tensors, readbacks, warnings, values: out, fitLosses: h.history.loss as number[] };
 }
 
 async function main(): Promise<void> {

@@ -2,6 +2,9 @@
 // options and config format, on the same wasm core as the root entry's TF 2.4 classes. Load the
 // core first with `ready()` from `simdopt` (or `simdopt/slim`); tensors and errors come from there.
 export { Optimizer } from './optimizer.js';
+export { registerKerasSerializable } from './registration.js';
+export type { Registration } from './registration.js';
+export type { AddVariableOptions } from './custom.js';
 export type { OptimizerVariable, WeightPath } from './weights.js';
 export type { Keras3BaseOptions, Keras3BaseConfig, Keras3Value } from './types.js';
 export type { Keras3Spec } from './options.js';

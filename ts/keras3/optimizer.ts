@@ -11,8 +11,13 @@ import { Optimizer as OptimizerV2 } from '../optimizer/index.js';
 import { readList } from '../optimizer/step.js';
 import { readCoreWeights } from '../optimizer/weights.js';
 import type { ApplyGradientsOptions, Gradient, StepResult, WeightValue } from '../optimizer/types.js';
+import { readRawWeight } from '../optimizer/slot-dtype.js';
+import type { RawSlotWeight } from '../optimizer/slot-dtype.js';
 import type { Variable } from '../tensor.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, WasmTensor } from '../tensor.js';
+import type { StepArguments } from '../optimizer/step.js';
+import type { Initializer } from '../optimizer/types.js';
+import { AddVariableOptions, addOptimizerVariable, addReferenceSlot, assignOp, overrides, referenceSlotView, runKeras3CustomStep } from './custom.js';
 import { serializeNested } from './nested.js';
 import type { Keras3Value as ScheduledValue } from './types.js';
 import { Keras3Base, Keras3Spec, checkScheduled, configToOptions, keras3Parser } from './options.js';
@@ -23,10 +28,24 @@ import { excludedHandles, WeightDecayExclusion, readExclusion } from './weight-d
  * Base class of the Keras 3 optimizers of `simdopt/keras3` (Keras 3's
  * `keras.optimizers.Optimizer`). Create one with its subclass (`new AdamW({...})`) after
  * `await ready()`.
+ *
+ * A custom optimizer subclasses it as in Keras 3: its constructor calls
+ * `super({ className, config: [['learning_rate', default]] }, baseOptions)` (keeping its own
+ * options in fields), it overrides {@link build} (calling `super.build(variables)` first, then
+ * {@link addVariableFromReference} / {@link addVariable}) and {@link updateStep} (using
+ * {@link assign}, {@link assignAdd}, {@link assignSub} on the variables), and `getConfig()`
+ * (`{ ...super.getConfig(), ownKey }`). Every base option applies, in Keras 3's order; its
+ * variables are named by Keras 3's paths; checkpoints restore them exactly. Register it with
+ * `registerKerasSerializable` for `deserialize` / `get` to find it by name.
  */
 export abstract class Optimizer extends OptimizerV2 {
   private readonly base: Keras3Base;
   private readonly k3spec: Keras3Spec;
+  /** Whether this is a custom optimizer (the subclass implements `updateStep`). */
+  private readonly customK3: boolean;
+  /** A custom optimizer's variables by the position `build` got them (Keras' `_get_variable_index`). */
+  private variableIndex: Map<Tensor, number> | null = null;
+  /** A custom optimizer's `addVariable` shapes by name (for {@link variables}). */
   private exclusion: WeightDecayExclusion = { variables: new Set(), pattern: null };
   /** The variables the optimizer was built with (Keras' `_trainable_variables`), null before. */
   private builtWith: Set<Tensor> | null = null;
@@ -39,9 +58,18 @@ export abstract class Optimizer extends OptimizerV2 {
    */
   protected constructor(spec: Keras3Spec, options: Record<string, unknown> | undefined) {
     const out: { base?: Keras3Base } = {};
-    super(spec, options ?? {}, keras3Parser(spec, out));
+    const proto = new.target.prototype as object;
+    if (overrides(proto, OptimizerV2.prototype, 'resourceApplyDense') || overrides(proto, OptimizerV2.prototype, 'resourceApplySparse')) {
+      throw new StateError(
+        'InvalidState',
+        `${spec.className}: a Keras 3 optimizer implements build and updateStep (Keras 3's names), not resourceApplyDense / resourceApplySparse`,
+      );
+    }
+    const custom = overrides(proto, Optimizer.prototype, 'updateStep');
+    super(spec, options ?? {}, keras3Parser(spec, out, custom));
     this.base = out.base!;
     this.k3spec = spec;
+    this.customK3 = custom;
   }
 
   /**
@@ -115,25 +143,127 @@ export abstract class Optimizer extends OptimizerV2 {
   override applyGradients(gradsAndVars: Iterable<readonly [Gradient, Variable]>, options?: ApplyGradientsOptions): StepResult {
     this.pendingBuild = null;
     const result = super.applyGradients(gradsAndVars, options);
-    if (this.pendingBuild !== null) this.builtWith = new Set(this.pendingBuild);
+    // (A custom optimizer is built by its `build`, which a skipped first step has not run.)
+    if (this.pendingBuild !== null && !this.customK3) this.builtWith = new Set(this.pendingBuild);
     this.pendingBuild = null;
     return result;
   }
 
-  /** Keras 3's `build(variables)`: creates every optimizer variable of `vars` now. */
+  /**
+   * Keras 3's `build(variables)`: creates every optimizer variable of `vars` now (the first step
+   * does it otherwise). A custom optimizer overrides it, calls `super.build(variables)` first
+   * (which creates the EMA averages and gradient accumulators, once: a second build is an
+   * error), then adds its own with {@link addVariableFromReference} and {@link addVariable}.
+   */
   override build(vars: readonly Variable[]): void {
     const list = readList(vars as Iterable<Variable>, 'build expects an array of Variables');
     if (list.some((v) => !(v instanceof Tensor))) throw new ArgumentError('InvalidArgument', `build expects an array of Variables, got ${describeValue(vars)}`);
+    if (this.customK3) return this.buildCustom(list);
     this.sendExclusions(list);
     super.build(list);
     this.builtWith = new Set([...(this.builtWith ?? []), ...list]);
   }
 
+  private buildCustom(list: Variable[]): void {
+    const id = this.handle();
+    if (this.builtWith !== null) throw new StateError('InvalidState', `optimizer '${this.name}' is already built (Keras builds an optimizer once, on all its variables)`);
+    const handles = list.flatMap((v) => [v.handleIndex, v.handleGeneration]);
+    this.sendExclusions(list);
+    call(() => core().optimizer_create_slots(id, handles));
+    this.builtWith = new Set(list);
+    this.variableIndex = new Map(list.map((v, i) => [v, i]));
+  }
+
   /** @internal Checkpoints recreate the slots: the optimizer is then built on those variables. */
   override restoreSlotLayout(vars: readonly Variable[], batches: readonly number[]): void {
+    if (this.customK3) {
+      if (vars.length > 0) this.build(vars);
+      return;
+    }
     this.sendExclusions(vars);
     super.restoreSlotLayout(vars, batches);
     this.builtWith = new Set([...(this.builtWith ?? []), ...vars]);
+  }
+
+  /** @internal A custom optimizer is built once, on all its variables: one batch. */
+  override slotLayout(): ReturnType<OptimizerV2['slotLayout']> {
+    const layout = super.slotLayout();
+    return this.customK3 ? { variables: layout.variables, batches: layout.variables.length > 0 ? [layout.variables.length] : [] } : layout;
+  }
+
+  // ---- custom optimizers (Keras 3's build / update_step) -------------------------------
+
+  /** @internal A custom optimizer's step: the core's stages around {@link updateStep}. */
+  protected override runCustomStep(id: number, args: StepArguments, _frame: { values: number; indices: number }, guarded: boolean): number {
+    return runKeras3CustomStep(id, args, guarded, {
+      name: this.name,
+      build: (vars) => this.build(vars),
+      update: (g, v, lr) => this.updateStep(g, v, lr),
+    });
+  }
+
+  /**
+   * Keras 3's `update_step(gradient, variable, learning_rate)`: implement it to write a custom
+   * optimizer. Called once per variable with a gradient in each update (not on gradient
+   * accumulation's other calls), after the gradient was unscaled, accumulated and clipped and
+   * weight decay applied; EMA runs after it. `gradient` is a dense copy (a sparse gradient
+   * arrives densified, repeated rows summed); `learningRate` is this step's (float32) value.
+   * Update `variable` and the optimizer variables with {@link assign} / {@link assignAdd} /
+   * {@link assignSub} (or through their `.value` views, rounding to f32 as Keras does).
+   */
+  protected updateStep(_gradient: Float32Array, variable: Variable, _learningRate: number): void {
+    throw new StateError('InvalidState', `${this.className} does not implement updateStep (gradient for '${variable.name}')`);
+  }
+
+  private requireCustomK3(what: string): number {
+    const id = this.handle();
+    if (!this.customK3)
+      throw new StateError('InvalidState', `${what} is for custom optimizers (subclasses implementing updateStep); ${this.className} keeps its state in the core`);
+    return id;
+  }
+
+  /**
+   * Keras 3's `add_variable_from_reference(reference_variable, name, initializer)`, in
+   * {@link build}: an optimizer variable shaped like `variable` (float32), path
+   * `<optimizer>/<variable path with '/' as '_'>_<name>` (`hand_sgd/dense_kernel_momentum`).
+   * `initializer`: `'zeros'`, `'ones'`, a number or a function of the shape. Returns a live view
+   * of it named by that path (keep it, as Keras code keeps the list it builds).
+   */
+  protected addVariableFromReference(variable: Variable, name = 'var', initializer: Initializer = 'zeros'): WasmTensor {
+    const id = this.requireCustomK3('addVariableFromReference');
+    addReferenceSlot(id, this.builtWith, variable, name, initializer);
+    return referenceSlotView(() => this.handle(), variable, name, this.weightPath(this.name, variable.name, name));
+  }
+
+  /**
+   * Keras 3's `add_variable(shape, initializer, dtype, name)`, in {@link build}: an
+   * optimizer-wide float32 variable of any shape, path `<optimizer>/<name>`. Returns a live view.
+   */
+  protected addVariable(options: AddVariableOptions): WasmTensor {
+    const w = addOptimizerVariable(this.requireCustomK3('addVariable'), this.name, options);
+    return w;
+  }
+
+  /** Keras 3's `_get_variable_index(variable)`: its position in the list `build` was given. */
+  protected getVariableIndex(variable: Variable): number {
+    const i = this.variableIndex?.get(variable);
+    if (i === undefined) throw new ArgumentError('InvalidArgument', `'${describeValue(variable)}' is not a variable the optimizer was built with`);
+    return i;
+  }
+
+  /** Keras 3's `assign(variable, value)`: `value` is a number or one number per element (f32). */
+  protected assign(variable: WasmTensor, value: number | ArrayLike<number> | WasmTensor): void {
+    assignOp('assign', variable, value);
+  }
+
+  /** Keras 3's `assign_add(variable, value)`: `variable += value`, each sum rounded to f32. */
+  protected assignAdd(variable: WasmTensor, value: number | ArrayLike<number> | WasmTensor): void {
+    assignOp('assignAdd', variable, value);
+  }
+
+  /** Keras 3's `assign_sub(variable, value)`: `variable -= value`, each difference rounded to f32. */
+  protected assignSub(variable: WasmTensor, value: number | ArrayLike<number> | WasmTensor): void {
+    assignOp('assignSub', variable, value);
   }
 
   /** Whether the optimizer has been built (its first step, or `build`). */
@@ -311,13 +441,26 @@ export abstract class Optimizer extends OptimizerV2 {
   }
 
   /** The values of {@link variables}: `iteration` (the calls counted, int64), the learning rate
-   * when it is a number, then the others. */
-  override getWeights(): WeightValue[] {
-    return this.variables.map((v) => v.value);
+   * when it is a number, then the others (compressed slots as f32 views). */
+  override getWeights(): WeightValue[];
+  /** With `raw: true`, compressed slots (`slotDtype` 'bfloat16' or 'int8') come as their raw
+   * storage (bits, or codes and block scales), which `setWeights` takes back exactly. */
+  override getWeights(options: { raw: true }): Array<WeightValue | RawSlotWeight>;
+  override getWeights(options?: { raw?: boolean }): Array<WeightValue | RawSlotWeight> {
+    const raw = options?.raw === true;
+    const values: Array<WeightValue | RawSlotWeight> = this.variables.map((v) => v.value);
+    if (!raw || this.slotDtype === 'float32') return values;
+    const id = this.handle();
+    // Keras weight i >= offset is the core's weight i - offset + 1 (after `iteration` and the
+    // learning rate).
+    const offset = this.lrVariable() === null ? 1 : 2;
+    return values.map((w, i) => (i >= offset && readRawWeight(id, i - offset + 1)) || w);
   }
 
-  /** Keras 3's `set_weights`: in {@link variables} order; a shorter list sets the first ones. */
-  override setWeights(weights: ReadonlyArray<WeightValue | ArrayLike<number> | number | bigint>): void {
+  /** Keras 3's `set_weights`: in {@link variables} order; a shorter list sets the first ones.
+   * Compressed slots take their f32 values (quantized) or their raw storage from
+   * `getWeights({ raw: true })` (exact); those not in a shorter list keep their storage. */
+  override setWeights(weights: ReadonlyArray<WeightValue | RawSlotWeight | ArrayLike<number> | number | bigint>): void {
     const given = readList(weights as Iterable<unknown>, 'setWeights expects an array of weights');
     const lr = this.lrVariable() !== null;
     setKerasWeights(this.handle(), this.name, this.built || this.slotLayout().variables.length > 0, given, lr, (v) => this.setHyper('learning_rate', v));
@@ -348,6 +491,11 @@ export abstract class Optimizer extends OptimizerV2 {
       if (key !== 'learning_rate') config[key] = typeof this.k3spec.config.find(([k]) => k === key)![1] === 'boolean' ? this.flag(key) : this.getHyper(key);
     for (const [key, v] of b.extra) config[key] = v;
     return config;
+  }
+
+  /** Whether this is a custom optimizer (its class implements {@link updateStep}). */
+  get isCustom(): boolean {
+    return this.customK3;
   }
 
   /** @internal Checkpoints and `simdopt.deserialize` use the Keras 3 format. */

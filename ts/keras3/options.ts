@@ -9,6 +9,7 @@ import { describeValue } from '../values.js';
 import type { OptimizerSpec } from '../optimizer/index.js';
 import type { HyperValue } from '../optimizer/types.js';
 import type { ParsedOptions } from '../optimizer/options.js';
+import { parseSlotDtype } from '../optimizer/slot-dtype.js';
 import { autoName } from './names.js';
 import { deserializeNested } from './nested.js';
 import type { ScheduledValue } from './nested.js';
@@ -155,24 +156,32 @@ export function stageKeys(b: Keras3Base): Array<[string, number]> {
   return out;
 }
 
-/** Creates the core optimizer of a Keras 3 class (the keras3 family of the core's registry). */
-export function createCoreOptimizer(className: string, name: string, keys: string[], values: Float32Array): number {
+/** Creates the core optimizer of a Keras 3 class (the keras3 family of the core's registry), or
+ * of a custom one (`custom`: the external rule, whose update runs in JavaScript). */
+export function createCoreOptimizer(className: string, name: string, keys: string[], values: Float32Array, custom = false): number {
+  if (custom) return call(() => core().optimizer_create_external_keras3(name, keys, values));
   return call(() => core().optimizer_create_in('keras3', className, name, keys, values));
 }
 
 /**
  * The options parser of the Keras 3 base class: unknown keys refused with Keras' message
  * (`decay` is accepted and ignored, as Keras ignores it), the base options checked, the class's
- * numbers and flags read. `out` receives the base options the class keeps.
+ * numbers and flags read. `out` receives the base options the class keeps. `custom`: a custom
+ * optimizer (`updateStep` in JavaScript) keeps its own options out of the core.
  */
-export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }): (s: OptimizerSpec, options: Record<string, unknown>) => ParsedOptions {
+export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }, custom = false): (s: OptimizerSpec, options: Record<string, unknown>) => ParsedOptions {
   return (_s, given) => {
     // Every option is read once (a getter or Proxy answers once).
     const options: Record<string, unknown> = Object.create(null);
     for (const k of Object.keys(given)) options[k] = given[k];
     const classKeys = new Map(spec.config.map(([k, d]) => [camelCase(k), [k, d] as const]));
     const known = (k: string) =>
-      classKeys.has(k) || (BASE_KEYS as readonly string[]).includes(k) || k === 'name' || k === 'decay' || (spec.extra ?? []).some(([e]) => camelCase(e) === k);
+      classKeys.has(k) ||
+      (BASE_KEYS as readonly string[]).includes(k) ||
+      k === 'name' ||
+      k === 'decay' ||
+      k === 'slotDtype' ||
+      (spec.extra ?? []).some(([e]) => camelCase(e) === k);
     const unknown = Object.keys(options).filter((k) => options[k] !== undefined && !known(k));
     if (unknown.length > 0) {
       const kwargs = `{${unknown.map((k) => `${pyRepr(snakeCase(k))}: ${pyRepr(options[k])}`).join(', ')}}`;
@@ -183,6 +192,8 @@ export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }): (s: 
       throw new ArgumentError('InvalidArgument', `\`decay\` must be a number or None, got ${describeValue(decay)}`);
     const givenName = checkName(options.name);
     const base = readBase(spec, options);
+    // simdopt's slot storage (not a Keras option: never in the config).
+    const slotDtype = parseSlotDtype(options.slotDtype);
     const hypers = new Map<string, HyperValue>();
     const flags = new Map<string, boolean>();
     const coreKeys: string[] = [];
@@ -232,8 +243,12 @@ export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }): (s: 
     }
     out.base = base;
     const name = givenName ?? autoName(spec.className);
-    const create = (n: string, keys: string[], values: Float32Array) => createCoreOptimizer(spec.className, n, keys, values);
-    return { name, hypers, flags, clip: {}, aggregator: undefined, transformers: [], coreKeys, coreValues, create };
+    const create = (n: string, keys: string[], values: Float32Array) => createCoreOptimizer(spec.className, n, keys, values, custom);
+    // A custom class's own options stay in TypeScript: its core optimizer takes the base ones.
+    const inCore = coreKeys.map((k) => !custom || k === 'learning_rate' || !classKeys.has(camelCase(k)));
+    const keys = coreKeys.filter((_, i) => inCore[i]);
+    const values = coreValues.filter((_, i) => inCore[i]);
+    return { name, hypers, flags, clip: {}, aggregator: undefined, transformers: [], coreKeys: keys, coreValues: values, create, custom, slotDtype };
   };
 }
 

@@ -11,6 +11,7 @@ import { MultiOptimizer } from './wrappers/multi-optimizer.js';
 import { Keras3OptimizerClass, keras3Classes } from './classes.js';
 import type { Keras3Serialized } from './schedules/index.js';
 import { pyStr, pythonJson } from './python.js';
+import { registeredByClassName, registeredClass, registeredName } from './registration.js';
 
 /** Keras 3's serialized optimizer. */
 export interface SerializedOptimizer extends Keras3Serialized {
@@ -29,6 +30,10 @@ function isWrapper(x: unknown): x is LossScaleOptimizer | MultiOptimizer {
 export function serialize(optimizer: AnyOptimizer): SerializedOptimizer {
   if (isWrapper(optimizer)) return { module: 'keras.optimizers', class_name: optimizer.className, config: { ...optimizer.getConfig() }, registered_name: null };
   if (!(optimizer instanceof Optimizer)) throw new ConfigError('InvalidConfig', `serialize expects a Keras 3 optimizer of simdopt/keras3, got ${describeValue(optimizer)}`);
+  if (optimizer.isCustom) {
+    // As Keras writes a class defined in a script (`module` None): its registered name, or its class name.
+    return { module: null, class_name: optimizer.className, config: optimizer.getConfig(), registered_name: registeredName(optimizer.constructor) ?? optimizer.className };
+  }
   return { module: 'keras.optimizers', class_name: optimizer.className, config: optimizer.getConfig(), registered_name: null };
 }
 
@@ -61,7 +66,14 @@ export function deserialize(config: Keras3Serialized | { class_name: string; con
   if (typeof className !== 'string') throw new ConfigError('InvalidConfig', `the config's class_name must be a string, got ${describeValue(className)}`);
   if (inner === null || typeof inner !== 'object' || Array.isArray(inner))
     throw new ConfigError('InvalidConfig', `the config of ${className} must be an object, got ${describeValue(inner)}`);
-  const custom = (typeof registered === 'string' ? own(customObjects, registered) : undefined) ?? own(customObjects, className);
+  // Keras: the registry by `registered_name` (the class name when the key is missing), then
+  // `custom_objects` by registered name, then by class name.
+  const key = registered === undefined ? className : registered;
+  const custom =
+    (typeof key === 'string' ? (registeredClass(key) ?? own(customObjects, key)) : undefined) ??
+    own(customObjects, className) ??
+    // (A checkpoint stores `registered_name: null`: a registered class is found by its class name.)
+    (key === null ? registeredByClassName(className) : undefined);
   if (custom !== undefined && !(typeof custom === 'function' && (custom as { prototype?: unknown }).prototype instanceof Optimizer)) {
     throw new ConfigError('InvalidConfig', `custom object '${className}' is not a Keras 3 Optimizer class, got ${describeValue(custom)}`);
   }

@@ -46,6 +46,15 @@ export interface Keras3BaseOptions {
   gradientAccumulationSteps?: number | null;
   /** Accepted and ignored, as Keras 3 ignores it (it warns). */
   decay?: number | null;
+  /**
+   * simdopt's storage of the moment slots, as on the root classes: `'float32'` (Keras' numbers),
+   * `'bfloat16'` or `'int8'` (block-wise 8-bit); variables under 4,096 elements keep f32 slots,
+   * and the EMA averages and gradient accumulators are always f32. For SGD (with momentum),
+   * RMSprop, Adam, AdamW, Adagrad, Adamax, Nadam and Lion; others throw a ConfigError
+   * (`UnsupportedSlotDtype`) naming those. Not in the Keras config; checkpoints keep it.
+   * @default 'float32'
+   */
+  slotDtype?: 'float32' | 'bfloat16' | 'int8';
 }
 
 /** What every Keras 3 optimizer's `getConfig()` holds (Keras 3's keys, in its order). */

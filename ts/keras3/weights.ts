@@ -8,6 +8,8 @@ import { StateError, WeightsError } from '../errors.js';
 import { describeValue } from '../values.js';
 import { coreSlotLayout, readCoreWeights, readWeight, toIterations, writeCoreWeights } from '../optimizer/weights.js';
 import type { WeightSnapshot } from '../optimizer/weights.js';
+import { isRawSlotWeight, rawEntry, readRawEntry, readRawWeight, writeRawEntries } from '../optimizer/slot-dtype.js';
+import type { RawEntry } from '../optimizer/slot-dtype.js';
 
 /** One of a Keras 3 optimizer's variables (`optimizer.variables`), as a copy. */
 export interface OptimizerVariable {
@@ -15,9 +17,12 @@ export interface OptimizerVariable {
   readonly path: string;
   /** The last part of the path (`dense_kernel_momentum`). */
   readonly name: string;
-  /** The shape (a slot: its variable's; an optimizer-wide scalar: `[]`). */
+  /** The shape (a slot: its own, e.g. Adafactor's row factor `[rows]`; a scalar: `[]`). */
   readonly shape: readonly number[];
-  /** `int64` for `iteration` (as Keras on TensorFlow; JAX has int32), else `float32`. */
+  /**
+   * `int64` for `iteration` (as Keras on TensorFlow; JAX has int32), else `float32` (also for
+   * Adafactor's placeholders, the `r`/`c` of a variable of rank < 2, which Keras makes int32 0).
+   */
   readonly dtype: 'int64' | 'float32';
   /** A copy of the value. */
   readonly value: BigInt64Array | Float32Array;
@@ -55,22 +60,23 @@ export function kerasPaths(id: number, optimizerName: string, lrIsVariable: bool
   return out;
 }
 
-/** Keras 3's `optimizer.variables`, copied: paths, shapes, values. */
+/** Keras 3's `optimizer.variables`, copied: paths, shapes (as the core stores them), values. */
 export function kerasVariables(id: number, optimizerName: string, iterations: number, lr: number | null, path: WeightPath = kerasSlotPath): OptimizerVariable[] {
   const paths = kerasPaths(id, optimizerName, lr !== null, path);
   const shapes = new Map(coreSlotLayout(id).variables.map((v) => [v.name, v.shape]));
   const values = readCoreWeights(id);
   const out: OptimizerVariable[] = [];
-  const make = (p: string, shape: readonly number[], dtype: 'int64' | 'float32', value: BigInt64Array | Float32Array): OptimizerVariable =>
+  const make = (p: string, shape: readonly number[], dtype: OptimizerVariable['dtype'], value: OptimizerVariable['value']): OptimizerVariable =>
     Object.freeze({ path: p, name: p.slice(p.lastIndexOf('/') + 1), shape: Object.freeze([...shape]), dtype, value });
   out.push(make(paths[0], [], 'int64', BigInt64Array.of(BigInt(iterations))));
   if (lr !== null) out.push(make(paths[1], [], 'float32', Float32Array.of(lr)));
   const first = out.length;
   coreWeights(id, optimizerName).forEach((w, i) => {
     const value = values[i];
-    const varShape = w.variable === null ? null : shapes.get(w.variable);
-    const shape = varShape && varShape.reduce((a, b) => a * b, 1) === value.length ? varShape : value.length === 1 && w.variable === null ? [] : [value.length];
-    out.push(make(paths[first + i], shape, 'float32', value));
+    // The core stores each slot in its own shape; the EMA average and the accumulator have
+    // their variable's.
+    const stored = call(() => core().optimizer_weight_shape(id, i + 1));
+    out.push(make(paths[first + i], stored ? Array.from(stored) : (shapes.get(w.variable ?? '') ?? [value.length]), 'float32', value));
   });
   return out;
 }
@@ -105,14 +111,29 @@ export function setKerasWeights(id: number, optimizerName: string, built: boolea
   } else if (lrIsVariable) k = 2;
   const offset = lrIsVariable ? 2 : 1;
   const rest: WeightSnapshot[] = current.map((c) => ({ array: c, length: c.length }));
+  // Compressed slots: raw storage given (exact), or kept when the list does not reach them (their
+  // f32 views would be quantized again); written after the f32 weights.
+  const raws: RawEntry[] = [];
   for (let i = k; i < given.length; i++) {
-    const w = readWeight(given[i], i);
+    const g = given[i];
+    if (isRawSlotWeight(g)) {
+      const e = readRawEntry(id, i - offset + 1, g, i);
+      raws.push(e);
+      rest[i - offset] = { array: new Float32Array(e.length), length: e.length };
+      continue;
+    }
+    const w = readWeight(g, i);
     const have = rest[i - offset].length;
     if (w.length !== have) {
       throw new WeightsError('WeightShape', `Optimizer variable ${i} has ${have} values, not compatible with the provided weight of ${w.length} values.`);
     }
     rest[i - offset] = w;
   }
+  for (let i = Math.max(given.length, offset); i < expected; i++) {
+    const kept = readRawWeight(id, i - offset + 1);
+    if (kept) raws.push(rawEntry(i - offset + 1, kept));
+  }
   writeCoreWeights(id, iterations, rest);
+  writeRawEntries(id, raws);
   if (lr !== undefined) setLearningRate(lr);
 }

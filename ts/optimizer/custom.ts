@@ -47,7 +47,8 @@ export function addSlot(id: number, variable: Variable, slotName: string, init: 
   if (typeof fill !== 'number' && len !== 0) viewFloat32(ptr, len).set(fill.array as Float32Array);
 }
 
-function hasSlot(id: number, variable: Variable, slotName: string): boolean {
+/** Whether `variable` has slot `slotName` in core optimizer `id`. */
+export function hasSlot(id: number, variable: Variable, slotName: string): boolean {
   try {
     core().optimizer_slot_view(id, variable.handleIndex, variable.handleGeneration, slotName);
     return true;

@@ -26,7 +26,7 @@ import {
   writeFrame,
 } from './step.js';
 import { NOT_STREAMED, applyStreamed } from './stream.js';
-import { checkWeightList, coreSlotLayout, readCoreWeights, writeCoreWeights } from './weights.js';
+import { IterationsWeight, SlotVariable, checkWeightList, coreSlotLayout, readCoreWeights, weightsToJSON, writeCoreWeights } from './weights.js';
 import { RawSlotWeight, SlotDtype, isRawSlotWeight, parseSlotDtype, readRawEntry, readRawWeight, setCoreSlotDtype, writeRawEntries } from './slot-dtype.js';
 import type {
   ApplyGradientsOptions,
@@ -96,8 +96,9 @@ export abstract class Optimizer {
   protected constructor(spec: OptimizerSpec, options: Record<string, unknown>, parse: OptionsParser = parseOptions) {
     options = optionsObject(options);
     this.spec = spec;
-    const custom = isCustomClass(new.target.prototype);
-    const o = parse(spec, options, custom);
+    const o = parse(spec, options, isCustomClass(new.target.prototype));
+    // Another API's base class may recognise its own custom classes (Keras 3: `updateStep`).
+    const custom = o.custom ?? isCustomClass(new.target.prototype);
     this.name = o.name;
     this.custom = custom ? new SlotBatches() : undefined;
     this.hypers = new Hyperparameters(o.hypers, spec.className, custom);
@@ -108,7 +109,7 @@ export abstract class Optimizer {
     // A custom optimizer's core optimizer has the external rule: `iterations`, the learning rate,
     // `decay`, the clipping, and the slots and weights its `addSlot` and `addWeight` make.
     const values = new Float32Array(o.coreValues);
-    this.slotDtype = parseSlotDtype(options.slotDtype);
+    this.slotDtype = o.slotDtype ?? parseSlotDtype(options.slotDtype);
     const create =
       o.create ?? (custom ? (name, keys, v) => core().optimizer_create_external(name, keys, v) : (name, keys, v) => core().optimizer_create(spec.className, name, keys, v));
     this.id = call(() => create(this.name, o.coreKeys, values));
@@ -316,7 +317,10 @@ export abstract class Optimizer {
       // (User code may have disposed this optimizer: its id could then be another's.)
       if (this.disposed) this.live();
       const guarded = o ? o.guarded : this.skipNonFinite;
-      if (this.custom) return this.applyCustom(id, args, writeFrame(args), guarded, o?.onNonFinite);
+      if (this.custom) {
+        if (this.runCustomStep(id, args, writeFrame(args), guarded) === 2) return this.skipStep(args, o?.onNonFinite);
+        return APPLIED;
+      }
       // Large dense gradients stream into the core a chunk at a time (stream.ts).
       let status = applyStreamed(id, args, guarded);
       if (status === NOT_STREAMED) {
@@ -347,19 +351,17 @@ export abstract class Optimizer {
 
   // ---- custom optimizers ---------------------------------------------------------------
 
-  /** The step of a custom optimizer, after its gradients were staged in the frame: the core
-   * validates and clips them; the hooks update the variables. */
-  private applyCustom(
-    id: number,
-    args: StepArguments,
-    frame: { values: number; indices: number },
-    guarded: boolean,
-    onNonFinite: ((step: NonFiniteStep) => void) | undefined,
-  ): StepResult {
+  /**
+   * @internal The step of a custom optimizer, after its gradients were staged in the frame: the
+   * core validates and clips them; the hooks update the variables. Returns 0 (applied) or 2
+   * (skipped for non-finite gradients); throws the step's error. (Keras 3's base class runs its
+   * own: `build` / `updateStep`.)
+   */
+  protected runCustomStep(id: number, args: StepArguments, frame: { values: number; indices: number }, guarded: boolean): number {
     const c = core();
     const status = c.optimizer_prepare(id, args.n, guarded);
     if (status === 1) throwStepError();
-    if (status === 2) return this.skipStep(args, onNonFinite);
+    if (status === 2) return status;
     const grads = stagedGradients(args, frame);
     const lrT = call(() => c.optimizer_current_lr(id));
     const iterations = this.iterations;
@@ -380,7 +382,7 @@ export abstract class Optimizer {
       }
     }
     call(() => c.optimizer_complete_external_step(id));
-    return APPLIED;
+    return 0;
   }
 
   /**
@@ -584,46 +586,9 @@ export abstract class Optimizer {
   }
 }
 
-/** Keras' int64 `iterations` weight. BigInt has no JSON form, so `JSON.stringify` writes it as
- * numbers (exact up to 2^53). */
-class IterationsWeight extends BigInt64Array {
-  toJSON(): number[] {
-    return Array.from(this, Number);
-  }
-}
-
-/** `JSON.stringify(optimizer.getWeights())`: every weight as an array of numbers. */
-function weightsToJSON(this: WeightValue[]): number[][] {
-  return this.map((w) => Array.from(w as ArrayLike<number | bigint>, Number));
-}
-
 /** Whether a prototype (a subclass of Optimizer) implements the update hooks itself. */
 function isCustomClass(proto: object): boolean {
   const base = Optimizer.prototype as unknown as Record<string, unknown>;
   const p = proto as Record<string, unknown>;
   return p.resourceApplyDense !== base.resourceApplyDense || p.resourceApplySparse !== base.resourceApplySparse;
-}
-
-/** A slot of an optimizer for one variable (`getSlot`). Its values live in the optimizer. */
-export class SlotVariable extends WasmTensor {
-  /** The optimizer the slot belongs to. */
-  readonly optimizer: Optimizer;
-  /** The variable the slot is for. */
-  readonly variable: Variable;
-  /** The slot's name (`'m'`, `'momentum'`, ...). */
-  readonly slotName: string;
-  private readonly locate: () => number;
-
-  /** @internal */
-  constructor(optimizer: Optimizer, variable: Variable, slotName: string, locate: () => number) {
-    super(variable.shape, `${optimizer.name}/${variable.name}/${slotName}`);
-    this.optimizer = optimizer;
-    this.variable = variable;
-    this.slotName = slotName;
-    this.locate = locate;
-  }
-
-  protected pointer(): number {
-    return this.locate();
-  }
 }

@@ -7,6 +7,7 @@ import { camelCase, didYouMean, snakeCase } from '../keys.js';
 import { checkHyper, isCoreHyper, kerasValue } from './hyperparameters.js';
 import { checkAggregator, checkTransformers } from './hooks.js';
 import type { GradientAggregator, GradientTransformer, HyperValue, OptimizerSpec } from './types.js';
+import type { SlotDtype } from './slot-dtype.js';
 
 /** Keras-1 weight lists that Keras 2.4's `set_weights` still accepts. */
 export const KERAS1_WEIGHTS = {
@@ -107,8 +108,13 @@ export interface ParsedOptions {
   /** What the core optimizer is created with: keys and values (numbers and flags). */
   coreKeys: string[];
   coreValues: number[];
+  /** Whether the class is a custom optimizer by its API's own hooks (Keras 3: `updateStep`);
+   * absent: by TF 2.4's (`resourceApplyDense` / `resourceApplySparse`). */
+  custom?: boolean;
   /** Creates the core optimizer (default: the class of `spec.className` in the core's registry). */
   create?: (name: string, keys: string[], values: Float32Array) => number;
+  /** The `slotDtype` option when the parser read it (else the constructor reads it). */
+  slotDtype?: SlotDtype;
 }
 
 /** Reads an optimizer's constructor options ({@link parseOptions} for TF 2.4's classes). */

@@ -4,6 +4,7 @@
 import { call, core, heapFloat32 } from '../wasm/loader.js';
 import { ArgumentError, WeightsError } from '../errors.js';
 import { describeValue } from '../values.js';
+import { bytesFloats, decodeBytes, encodeBytes, encodeFloats } from '../base64.js';
 
 /** How an optimizer stores its moment slots: `'float32'` (default, Keras' numbers),
  * `'bfloat16'` (2 bytes per element), `'int8'` (block-wise dynamic 8-bit codes, 1 byte plus one
@@ -75,17 +76,20 @@ export interface RawEntry {
   length: number;
 }
 
-/** Reads a raw `setWeights` entry for weight `i` once and checks it fits (dtype and lengths). */
-export function readRawEntry(id: number, i: number, w: RawSlotWeight): RawEntry {
+/**
+ * Reads a raw `setWeights` entry for the core's weight `i` once and checks it fits (dtype and
+ * lengths). `shown`: the weight's number in the caller's list (Keras 3's has the learning rate).
+ */
+export function readRawEntry(id: number, i: number, w: RawSlotWeight, shown = i): RawEntry {
   const current = readRawWeight(id, i);
   const dtype = (w as { dtype: unknown }).dtype;
   if (current === undefined || current.dtype !== dtype) {
-    throw new WeightsError('WeightShape', `weight ${i} is stored as ${current?.dtype ?? 'float32'}; got a raw ${describeValue(dtype)} slot`);
+    throw new WeightsError('WeightShape', `weight ${shown} is stored as ${current?.dtype ?? 'float32'}; got a raw ${describeValue(dtype)} slot`);
   }
   if (current.dtype === 'bfloat16') {
     const bits = (w as { bits: unknown }).bits;
     if (!(bits instanceof Uint16Array) || bits.length !== current.bits.length) {
-      throw new WeightsError('WeightShape', `weight ${i}: bits must be a Uint16Array of ${current.bits.length}, got ${describeValue(bits)}`);
+      throw new WeightsError('WeightShape', `weight ${shown}: bits must be a Uint16Array of ${current.bits.length}, got ${describeValue(bits)}`);
     }
     return { index: i, bits: bits.slice(), length: bits.length };
   }
@@ -93,12 +97,17 @@ export function readRawEntry(id: number, i: number, w: RawSlotWeight): RawEntry 
   if (!(codes instanceof Uint8Array) || codes.length !== current.codes.length || !(absmax instanceof Float32Array) || absmax.length !== current.absmax.length) {
     throw new WeightsError(
       'WeightShape',
-      `weight ${i}: codes must be a Uint8Array of ${current.codes.length} and absmax a Float32Array of ${current.absmax.length}, got ${describeValue(codes)} and ${describeValue(absmax)}`,
+      `weight ${shown}: codes must be a Uint8Array of ${current.codes.length} and absmax a Float32Array of ${current.absmax.length}, got ${describeValue(codes)} and ${describeValue(absmax)}`,
     );
   }
   const scales = absmax.slice();
-  if (scales.some((a) => !(a >= 0) || !Number.isFinite(a))) throw new WeightsError('WeightShape', `weight ${i}: every absmax must be a finite number >= 0`);
+  if (scales.some((a) => !(a >= 0) || !Number.isFinite(a))) throw new WeightsError('WeightShape', `weight ${shown}: every absmax must be a finite number >= 0`);
   return { index: i, codes: codes.slice(), absmax: scales, length: codes.length };
+}
+
+/** The entry that writes back a raw slot read from the core's weight `i` (already a copy). */
+export function rawEntry(i: number, raw: RawSlotWeight): RawEntry {
+  return raw.dtype === 'bfloat16' ? { index: i, bits: raw.bits, length: raw.bits.length } : { index: i, codes: raw.codes, absmax: raw.absmax, length: raw.codes.length };
 }
 
 /** Writes checked raw entries into the core. */
@@ -108,4 +117,51 @@ export function writeRawEntries(id: number, entries: readonly RawEntry[]): void 
     if (e.bits) call(() => c.optimizer_set_raw_weight_bf16(id, e.index, e.bits as Uint16Array));
     else call(() => c.optimizer_set_raw_weight_int8(id, e.index, e.codes as Uint8Array, e.absmax as Float32Array));
   }
+}
+
+// ---- in checkpoints ------------------------------------------------------------------------
+
+/** A checkpoint's record of an 8-bit slot's exact storage (`OptimizerState.raw_slots`). */
+export interface SavedRawSlot {
+  /** The weight's number in `weight_names`. */
+  weight: number;
+  /** Its codes, one byte per element, base64. */
+  codes: string;
+  /** Its block absmax, little-endian float32, base64. */
+  absmax: string;
+}
+
+/** The 8-bit slots of a `getWeights({ raw: true })` list, for a checkpoint (bfloat16 slots are
+ * exact in their f32 views, which the checkpoint has). */
+export function saveRawSlots(weights: ReadonlyArray<unknown>): SavedRawSlot[] {
+  const out: SavedRawSlot[] = [];
+  weights.forEach((w, i) => {
+    if (isRawSlotWeight(w) && w.dtype === 'int8') out.push({ weight: i, codes: encodeBytes(w.codes), absmax: encodeFloats(w.absmax) });
+  });
+  return out;
+}
+
+/**
+ * A checkpoint's `raw_slots` (absent: none), checked, by weight number; `fail` throws the
+ * checkpoint's error. Only with `slot_dtype` 'int8'; each names a distinct weight after
+ * iterations (`setWeights` then checks each fits its slot).
+ */
+export function parseRawSlots(list: unknown, slotDtype: unknown, weightCount: number, fail: (message: string) => never): Map<number, RawSlotWeight> {
+  const entries = list ?? [];
+  if (!Array.isArray(entries) || (entries.length > 0 && slotDtype !== 'int8')) fail("raw_slots must be an array, and only with slot_dtype 'int8'");
+  const own = (o: object, key: string): unknown => (Object.prototype.hasOwnProperty.call(o, key) ? (o as Record<string, unknown>)[key] : undefined);
+  const out = new Map<number, RawSlotWeight>();
+  entries.forEach((r: unknown, i) => {
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) fail(`raw_slots[${i}] must be an object`);
+    const k = own(r, 'weight');
+    if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 1 || k >= weightCount || out.has(k)) {
+      fail(`raw_slots[${i}].weight must be a distinct weight number from 1 to ${weightCount - 1}`);
+    }
+    const codes = decodeBytes(own(r, 'codes'));
+    if (codes === undefined) fail(`raw_slots[${i}].codes must be a base64 string`);
+    const scales = decodeBytes(own(r, 'absmax'));
+    if (scales === undefined || scales.length % 4 !== 0) fail(`raw_slots[${i}].absmax must be float32 values in base64`);
+    out.set(k, { dtype: 'int8', codes, absmax: bytesFloats(scales), blockSize: INT8_BLOCK });
+  });
+  return out;
 }

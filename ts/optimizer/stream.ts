@@ -13,11 +13,33 @@
 // stages, a gradient whose length is not its variable's, so that the whole path reports it).
 import { core, heapFloat32, threadsSplitFrom } from '../wasm/loader.js';
 import { KIND_DENSE_STAGED } from '../frame.js';
+import { ArgumentError } from '../errors.js';
 import { float32Window, ownsPlainBuffer, typedArrayLength } from '../values.js';
 import { StepArguments, writeFrame } from './step.js';
 
 /** `applyStreamed`'s status when nothing was done (the step takes the whole path). */
 export const NOT_STREAMED = 3;
+
+/** Gradients of at least this many values (4 chunks) stream. Smaller ones are copied whole: the
+ * variable, its slots and the copied gradient then stay in L2, where streaming saves no memory
+ * traffic and costs a call per chunk (at 64K values it was up to 1.1× slower; from 128K on it
+ * won for Adam, SGD-momentum and RMSprop: benches/README.md, "Streamed gradients"). */
+export const STREAM_FROM = 1 << 17;
+
+/** The threshold in force (`__streamFrom` changes it for tests and benchmarks). */
+let streamFrom = STREAM_FROM;
+
+/** @internal Test and benchmark hook: gradients of at least `elements` values stream from the
+ * next step on (`undefined`: only reads it). Returns the threshold in force before. Not part of
+ * the public API. */
+export function __streamFrom(elements?: number): number {
+  const before = streamFrom;
+  if (elements !== undefined) {
+    if (!Number.isSafeInteger(elements) || elements < 1) throw new ArgumentError('InvalidArgument', `a streaming threshold is a positive integer, got ${String(elements)}`);
+    streamFrom = elements;
+  }
+  return before;
+}
 
 /** 1 for the pairs of the step in progress whose gradient streams. */
 let streamedAt = new Uint8Array(16);
@@ -48,10 +70,12 @@ const source = { fill };
  * skipped) or `NOT_STREAMED` if no gradient streams or the core declined (nothing done).
  */
 export function applyStreamed(id: number, args: StepArguments, guarded: boolean): number {
-  const c = core();
-  // At least two chunks: a gradient that fits in one is copied whole as before. Below the size
-  // the threads build splits over its workers: a streamed chunk runs on the calling thread alone.
-  const from = 2 * c.stream_chunk();
+  const from = streamFrom;
+  // (No gradient of the step can stream: nothing to look at. The common case of small or
+  // Tensor gradients costs this one comparison.)
+  if (args.totalValues < from) return NOT_STREAMED;
+  // Below the size the threads build splits over its workers: a streamed chunk runs on the
+  // calling thread alone.
   const splitFrom = threadsSplitFrom();
   const n = args.n;
   if (streamedAt.length < n) streamedAt = new Uint8Array(Math.max(n, 2 * streamedAt.length));
@@ -69,7 +93,7 @@ export function applyStreamed(id: number, args: StepArguments, guarded: boolean)
   writeFrame(args, streamedAt, values);
   active = args;
   try {
-    return c.optimizer_apply_streamed(id, n, guarded, source);
+    return core().optimizer_apply_streamed(id, n, guarded, source);
   } finally {
     active = undefined;
   }

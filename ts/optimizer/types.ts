@@ -97,9 +97,9 @@ export interface BaseOptimizerOptions {
   /**
    * How the moment slots are stored: `'float32'` (Keras' numbers), `'bfloat16'` or `'int8'`
    * (block-wise 8-bit, as bitsandbytes' 8-bit optimizers); variables under 4,096 elements keep
-   * f32 slots. For Adam, SGD with momentum, RMSprop, Adagrad, Adamax, Nadam (and Keras 3's
-   * Lion); others throw a ConfigError (`UnsupportedSlotDtype`). Not part of the Keras config;
-   * checkpoints keep it.
+   * f32 slots. For Adam, SGD with momentum, RMSprop, Adagrad, Adamax, Nadam (and, in
+   * `simdopt/keras3`, their Keras 3 forms, AdamW and Lion); others throw a ConfigError
+   * (`UnsupportedSlotDtype`). Not part of the Keras config; checkpoints keep it.
    * @default 'float32'
    */
   slotDtype?: 'float32' | 'bfloat16' | 'int8';

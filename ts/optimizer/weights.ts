@@ -5,7 +5,9 @@ import { reserveFrame } from '../frame.js';
 import { ArgumentError, SimdoptError, StateError, WeightsError } from '../errors.js';
 import { describeValue, isDetached, readNumbers, typedArrayKind, typedArrayLength } from '../values.js';
 import { copyChecked } from './step.js';
-import type { OptimizerSpec, SlotVariableInfo } from './types.js';
+import { Variable, WasmTensor } from '../tensor.js';
+import type { Optimizer } from './optimizer.js';
+import type { OptimizerSpec, SlotVariableInfo, WeightValue } from './types.js';
 
 /** A weight as `setWeights` read it: its numbers and how many (read once). */
 export interface WeightSnapshot {
@@ -104,4 +106,41 @@ export function coreSlotLayout(id: number): { variables: SlotVariableInfo[]; bat
     return { name, shape, size };
   });
   return { variables, batches: Array.from(call(() => c.optimizer_slot_batches(id))) };
+}
+
+/** Keras' int64 `iterations` weight. BigInt has no JSON form, so `JSON.stringify` writes it as
+ * numbers (exact up to 2^53). */
+export class IterationsWeight extends BigInt64Array {
+  toJSON(): number[] {
+    return Array.from(this, Number);
+  }
+}
+
+/** `JSON.stringify(optimizer.getWeights())`: every weight as an array of numbers. */
+export function weightsToJSON(this: WeightValue[]): number[][] {
+  return this.map((w) => Array.from(w as ArrayLike<number | bigint>, Number));
+}
+
+/** A slot of an optimizer for one variable (`getSlot`). Its values live in the optimizer. */
+export class SlotVariable extends WasmTensor {
+  /** The optimizer the slot belongs to. */
+  readonly optimizer: Optimizer;
+  /** The variable the slot is for. */
+  readonly variable: Variable;
+  /** The slot's name (`'m'`, `'momentum'`, ...). */
+  readonly slotName: string;
+  private readonly locate: () => number;
+
+  /** @internal */
+  constructor(optimizer: Optimizer, variable: Variable, slotName: string, locate: () => number) {
+    super(variable.shape, `${optimizer.name}/${variable.name}/${slotName}`);
+    this.optimizer = optimizer;
+    this.variable = variable;
+    this.slotName = slotName;
+    this.locate = locate;
+  }
+
+  protected pointer(): number {
+    return this.locate();
+  }
 }

@@ -15,8 +15,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Optimizer, StateError, Variable, WeightsError, deserialize, get, serialize } from '../api.js';
 import type { Gradient, GradientSource, Serialized } from '../api.js';
+import type { RawInt8Slot } from '../api.js';
 import { readNumbers } from '../values.js';
 import { BackendMemory, currentBackend, soleOwner, valuesInPlace, warnGpuOnce } from './memory.js';
+import { RawSlotPart, int8Slots, isRawSlotName, rawSlotTensors, readRawSlots } from './raw-slots.js';
 
 /** `{name, tensor}` (tfjs-core's NamedTensor, which its index does not export). */
 /** A weight as tfjs' `Optimizer.getWeights()` returns it. */
@@ -27,7 +29,8 @@ export interface NamedTensor {
   tensor: tf.Tensor;
 }
 
-/** The Keras config of the wrapped optimizer as `getConfig` stores it (snake_case keys). */
+/** The Keras config of the wrapped optimizer as `getConfig` stores it (snake_case keys), and
+ * `slot_dtype` (`'bfloat16'` or `'int8'`) when its `slotDtype` is not float32. */
 export interface TfjsOptimizerConfig extends tf.serialization.ConfigDict {
   /** `{ class_name, config }` of the wrapped optimizer (Keras' format). */
   optimizer: tf.serialization.ConfigDict;
@@ -65,8 +68,12 @@ interface Mirror {
 
 interface PendingWeights {
   iterations: number;
+  /** The Keras weight names (iterations first). */
   names: string[];
+  /** The weights after iterations (f32; the views of 8-bit slots). */
   values: Float32Array[];
+  /** The 8-bit slots' codes and scales, by weight number. */
+  raws: Map<number, RawInt8Slot>;
 }
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
@@ -198,15 +205,19 @@ export class TfjsOptimizer extends tf.Optimizer {
         `the restored optimizer weights (${expected}: ${pending.names.join(', ')}) do not fit the ${pairs.length} variables of this step, which need ${have}`,
       );
     }
-    this.optimizer.setWeights([BigInt64Array.of(BigInt(pending.iterations)), ...pending.values]);
+    this.optimizer.setWeights([BigInt64Array.of(BigInt(pending.iterations)), ...pending.values.map((v, i) => pending.raws.get(i + 1) ?? v)]);
   }
 
   // ---- weights (tfjs-layers' save/load with includeOptimizer) ------------------------------
 
   /**
-   * Keras' weight list as tfjs tensors: `iter` (int32 scalar), then every slot, named as Keras
-   * names them (`Adam/dense_Dense1/kernel/m:0`). The tensors belong to the adapter: they stay
-   * valid until the next `getWeights`, `setWeights` or `dispose`, which dispose them.
+   * Keras' weight list as tfjs tensors: `iter` (int32 scalar: the step count the optimizer
+   * saves, Keras 3's calls counted), then every slot, named as Keras names them
+   * (`Adam/dense_Dense1/kernel/m:0`). With `slotDtype: 'int8'`, each 8-bit slot is its f32
+   * view and, after all of them, its codes (`<name>:int8_codes`, four to an int32) and block
+   * scales (`<name>:int8_absmax`), which `setWeights` restores exactly. The tensors belong to the
+   * adapter: they stay valid until the next `getWeights`, `setWeights` or `dispose`, which
+   * dispose them.
    */
   override async getWeights(): Promise<NamedTensor[]> {
     this.live();
@@ -216,14 +227,16 @@ export class TfjsOptimizer extends tf.Optimizer {
       const p = this.pending;
       out.push({ name: p.names[0] ?? 'iter', tensor: tf.scalar(p.iterations, 'int32') });
       p.values.forEach((v, i) => out.push({ name: p.names[i + 1], tensor: tf.tensor(v.slice(), [v.length], 'float32') }));
+      out.push(...rawSlotTensors(p.names, p.raws));
     } else {
       const names = this.optimizer.getWeightNames();
       const values = this.optimizer.getWeights();
-      out.push({ name: names[0], tensor: tf.scalar(this.optimizer.iterations, 'int32') });
+      out.push({ name: names[0], tensor: tf.scalar(Number((values[0] as BigInt64Array)[0]), 'int32') });
       for (let i = 1; i < names.length; i++) {
         const v = values[i] as Float32Array;
         out.push({ name: names[i], tensor: tf.tensor(v, this.weightShape(names[i], v.length), 'float32') });
       }
+      if (this.optimizer.slotDtype === 'int8') out.push(...rawSlotTensors(names, int8Slots(this.optimizer.getWeights({ raw: true }))));
     }
     this.weightTensors = out.map((w) => w.tensor);
     return out;
@@ -242,37 +255,52 @@ export class TfjsOptimizer extends tf.Optimizer {
   }
 
   /**
-   * Sets Keras' weight list (`iterations` first). If the optimizer has no slots for them yet (a
-   * model just loaded), they are kept and set at the first step, when the variables are known.
+   * Sets Keras' weight list (`iterations` first), with the 8-bit slots' codes and scales that
+   * `getWeights` adds (exact; without them an 8-bit slot's f32 values are quantized). If the
+   * optimizer has no slots for them yet (a model just loaded), they are kept and set at the first
+   * step, when the variables are known.
    */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     this.live();
     this.releaseWeightTensors();
-    // The list and each entry's name and tensor are read once, before the first await (other
-    // code may run at each await).
-    const entries = Array.from(weightValues, (w) => ({ name: w.name, tensor: w.tensor }));
+    // The list and each entry's name and tensor (and its dtype) are read once, before the first
+    // await (other code may run at each await).
+    const entries = Array.from(weightValues, (w) => {
+      const tensor = w.tensor;
+      return { name: w.name, tensor, dtype: tensor?.dtype };
+    });
     if (entries.length === 0) throw new WeightsError('WeightCount', 'setWeights needs at least the iterations weight');
     const iterations = Number((await entries[0].tensor.data())[0]);
     if (!Number.isInteger(iterations) || iterations < 0) throw new WeightsError('WeightShape', `weight 0 (iterations) must be a non-negative integer, got ${iterations}`);
+    const names = [entries[0].name];
     const values: Float32Array[] = [];
+    const parts: RawSlotPart[] = [];
     for (let i = 1; i < entries.length; i++) {
-      const { array } = readNumbers(await entries[i].tensor.data(), `weight ${i} ('${entries[i].name}')`);
-      values.push(Float32Array.from(array));
+      const { name, tensor, dtype } = entries[i];
+      const { array } = readNumbers(await tensor.data(), `weight ${i} ('${name}')`);
+      if (typeof name === 'string' && isRawSlotName(name)) {
+        parts.push({ name, dtype: String(dtype), values: dtype === 'int32' ? Int32Array.from(array) : Float32Array.from(array) });
+      } else {
+        names.push(name);
+        values.push(Float32Array.from(array));
+      }
     }
-    const names = entries.map((w) => w.name);
-    if (this.optimizer.getWeightNames().length === entries.length) {
+    const raws = readRawSlots(names, values, parts);
+    if (this.optimizer.getWeightNames().length === names.length) {
       this.pending = undefined;
-      this.optimizer.setWeights([BigInt64Array.of(BigInt(iterations)), ...values]);
+      this.optimizer.setWeights([BigInt64Array.of(BigInt(iterations)), ...values.map((v, i) => raws.get(i + 1) ?? v)]);
     } else {
-      this.pending = { iterations, names, values };
+      this.pending = { iterations, names, values, raws };
     }
   }
 
   // ---- config ------------------------------------------------------------------------------
 
-  /** `{optimizer: {class_name, config}}`: the wrapped optimizer in Keras' format. */
+  /** `{optimizer: {class_name, config}}`: the wrapped optimizer in Keras' format, and its
+   * `slot_dtype` beside it when not float32 (the Keras config has no such key). */
   override getConfig(): TfjsOptimizerConfig {
-    return { optimizer: serialize(this.optimizer) as unknown as tf.serialization.ConfigDict };
+    const optimizer = serialize(this.optimizer) as unknown as tf.serialization.ConfigDict;
+    return this.optimizer.slotDtype === 'float32' ? { optimizer } : { optimizer, slot_dtype: this.optimizer.slotDtype };
   }
 
   /**
@@ -283,7 +311,9 @@ export class TfjsOptimizer extends tf.Optimizer {
     const inner = config?.optimizer as Record<string, unknown> | undefined;
     if (inner == null || typeof inner !== 'object') throw new ConfigError('InvalidConfig', `a ${TfjsOptimizer.className} config needs \`optimizer\`: {class_name, config}`);
     const keras = fromLayersFormat(inner);
-    return new cls(deserialize(keras));
+    // (tfjs-layers hands the config over camelCased.)
+    const slotDtype = config.slot_dtype ?? config.slotDtype;
+    return new cls(deserialize(slotDtype == null ? keras : { ...keras, config: { ...keras.config, slot_dtype: slotDtype } }));
   }
 
   // ---- lifetime ----------------------------------------------------------------------------

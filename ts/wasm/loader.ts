@@ -230,6 +230,9 @@ async function compileModule(source: WasmSource): Promise<WebAssembly.Module> {
 
 function use(g: Glue, mem: WebAssembly.Memory, build: Backend, threads: number): void {
   memory = mem;
+  // (By its tag, not `instanceof`: the memory may come from another realm, as under Jest's vm.)
+  sharedMemory = Object.prototype.toString.call(mem.buffer) === '[object SharedArrayBuffer]';
+  heapF32 = heapU32 = heapI32 = undefined;
   panicBuffer = g.panic_buffer();
   exportsInUse = guardExports(g);
   threadCount = threads;
@@ -438,7 +441,13 @@ let heapF32: Float32Array | undefined;
 let heapU32: Uint32Array | undefined;
 let heapI32: Int32Array | undefined;
 
+/** Whether `memory` is shared (the threads build): growing it does not detach its old buffer. */
+let sharedMemory = false;
+
 function refreshHeap(): void {
+  // Growing a non-shared memory detaches its buffer, so a view of length 0 is the sign: one
+  // inlined check per call instead of the `memory.buffer` getter (a step calls this 3 times).
+  if (!sharedMemory && heapF32 !== undefined && heapF32.length !== 0) return;
   const buffer = memory!.buffer;
   if (heapF32?.buffer !== buffer) {
     heapF32 = new Float32Array(buffer);

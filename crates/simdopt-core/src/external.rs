@@ -25,7 +25,7 @@ impl Optimizer {
         self.class_name() == External::CLASS_NAME
     }
 
-    fn require_external(&self, what: &str) -> Result<()> {
+    pub(crate) fn require_external(&self, what: &str) -> Result<()> {
         if self.is_external() {
             Ok(())
         } else {
@@ -95,12 +95,14 @@ impl Optimizer {
         self.extras.iter().find(|w| w.name == name).map(|w| w.shape.as_slice())
     }
 
-    /// Counts a step whose update ran outside the core (`iterations += 1`).
-    pub fn complete_external_step(&mut self) -> Result<()> {
+    /// Ends a step whose update ran outside the core: the moving averages (Keras 3's `use_ema`,
+    /// [`crate::step::ema`]: after the update, over every variable), then `iterations += 1`.
+    pub fn complete_external_step(&mut self, store: &mut Store) -> Result<()> {
         self.require_external("complete_external_step")?;
         if self.iterations == u64::MAX {
             return Err(Error::InvalidState { message: format!("iterations is {}, the largest count", u64::MAX) });
         }
+        crate::step::ema::run(self, store);
         self.iterations += 1;
         Ok(())
     }
@@ -137,11 +139,11 @@ mod tests {
         o.set_clipping(crate::Clipping { clipnorm: Some(1.0), ..Default::default() }).unwrap();
         let pre = o.prepare_external(&store, &pairs, None).unwrap().unwrap();
         assert_eq!(pre[0].div, 5.0);
-        o.complete_external_step().unwrap();
+        o.complete_external_step(&mut store).unwrap();
         assert_eq!(o.iterations(), 8);
         // Built-ins keep their own slots.
         let mut adam = crate::build_optimizer("Adam", &[]).unwrap();
         assert!(adam.add_slot(&store, a, "m", 0.0).is_err());
-        assert!(adam.complete_external_step().is_err());
+        assert!(adam.complete_external_step(&mut store).is_err());
     }
 }

@@ -28,6 +28,7 @@ pub mod aggregate;
 pub mod drive;
 pub mod error;
 pub mod external;
+pub mod external_keras3;
 pub mod lanes;
 pub mod matmul;
 pub mod optimizer;

@@ -106,7 +106,12 @@ pub(crate) struct Scratch {
     pub(crate) values: Vec<f32>,
     /// Sparse rows sorted and merged.
     pub(crate) rows: RowMerge,
+    /// An external Keras 3 step's gradients after unscale, accumulation and clipping
+    /// ([`crate::external_keras3`]), one per non-None gradient.
+    pub(crate) external: Vec<Vec<f32>>,
     pub(crate) preludes: Vec<Clip>,
+    /// Per state: whether this step's update fused its moving average (see `step::ema`).
+    pub(crate) averaged: Vec<bool>,
 }
 
 impl Optimizer {
@@ -416,6 +421,18 @@ impl Optimizer {
             WeightRef::Accumulator(v) => self.states[v].accumulator.as_deref(),
             WeightRef::Slot { var, slot } => self.states[var].slots[slot].f32(),
             WeightRef::Extra(e) => Some(&self.extras[e].values),
+        }
+    }
+
+    /// The shape of weight `i >= 1` as the optimizer stores it: a slot's own shape (Adafactor's
+    /// factors, placeholders `[]`), an optimizer-wide weight's. None for the Keras 3 stage
+    /// buffers (EMA average, gradient accumulator): they have their variable's shape.
+    pub fn weight_shape(&self, i: usize) -> Option<&[usize]> {
+        match *self.weights.get(i.checked_sub(1)?)? {
+            WeightRef::Global(_) => Some(&[]),
+            WeightRef::Slot { var, slot } => Some(&self.states[var].slots[slot].shape),
+            WeightRef::Extra(e) => Some(&self.extras[e].shape),
+            WeightRef::Average(_) | WeightRef::Accumulator(_) => None,
         }
     }
 

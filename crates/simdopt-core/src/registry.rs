@@ -199,7 +199,7 @@ fn tf24_base_options(mut opt: Optimizer, o: &mut Options<'_>, default_decay: f32
 
 /// Keras 3's constructor: no `decay` (Keras warns and ignores it), at most one clipping option,
 /// and the base options as the core's stages (`use_ema` as 0/1 turns `ema_momentum` on).
-fn build_keras3<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
+pub(crate) fn build_keras3<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
     let rule = R::from_options(o)?;
     let opt = Optimizer::new(rule, o.take("learning_rate", R::LEARNING_RATE))?;
     keras3_base_options(opt, o, R::WEIGHT_DECAY)

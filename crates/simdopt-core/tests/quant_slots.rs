@@ -4,14 +4,12 @@
 //! `tests/fixtures/quant/slot_trajectories.json` holds a hash of every weight's bits after each
 //! case. `SIMDOPT_WRITE_FIXTURES=1 cargo test -p simdopt-core --test quant_slots` rewrites it.
 
-use simdopt_core::slot::SlotStorage;
-use simdopt_core::{build_optimizer, Error, Gradient, Optimizer, Store, Tensor};
+#[path = "slot_trajectories/mod.rs"]
+mod slot_trajectories;
 
-/// Elements of the big variable: over 4,096 (compressed), a partial last block of 256, and a
-/// scalar tail after the SIMD lanes. The small one keeps f32 slots.
-const BIG: usize = 5003;
-const SMALL: usize = 37;
-const STEPS: u64 = 6;
+use simdopt_core::slot::SlotStorage;
+use simdopt_core::{build_optimizer, Error, Optimizer};
+use slot_trajectories::{bits, check_fixture, compressed_runs_stay_close, fnv_f32, options_json, weights, BIG, SMALL, STEPS};
 
 /// The cases: class and options (momentum, centered, amsgrad variants).
 pub const CASES: &[(&str, &[(&str, f32)])] = &[
@@ -27,61 +25,22 @@ pub const CASES: &[(&str, &[(&str, f32)])] = &[
     ("Lion", &[]),
 ];
 
-/// Gradient `i` of step `t`: integers made into f32 the same way in JavaScript (an f64 product
-/// rounded once), spread over two decades by element. (Gradients four decades apart in one block
-/// put second moments eight decades apart, below the 8-bit map's seven: their moments round to
-/// 0 and Adam's step for them grows, as with bitsandbytes; `tests/quant_adam.rs` measures that.)
-fn grad(i: usize, t: u64, n: usize) -> f32 {
-    let k = ((i as u64) * 7919 + t * 104_729 + n as u64) % 2001;
-    let decade = [1.0, 0.5, 1e-1, 5e-2, 1e-2][i % 5];
-    ((k as f64 - 1000.0) * 1e-3 * decade) as f32
-}
-
-fn start(i: usize) -> f32 {
-    (((i * 31) % 97) as f64 * 0.01 - 0.5) as f32
-}
-
-/// FNV-1a over the little-endian bytes of f32 values.
-fn fnv(x: &[f32]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in x.iter().flat_map(|v| v.to_le_bytes()) {
-        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
-}
-
-/// Runs a case; returns the optimizer and the variables' final values.
+/// Runs a case with slots stored as `storage`.
 fn run(class: &str, options: &[(&str, f32)], storage: SlotStorage) -> (Optimizer, Vec<Vec<f32>>) {
-    let mut store = Store::new();
-    let big = store.insert(Tensor::new("big", vec![BIG], (0..BIG).map(start).collect()).unwrap());
-    let small = store.insert(Tensor::new("small", vec![SMALL], (0..SMALL).map(start).collect()).unwrap());
-    let mut opt = build_optimizer(class, options).unwrap();
-    opt.set_slot_storage(storage).unwrap();
-    for t in 0..STEPS {
-        let gb: Vec<f32> = (0..BIG).map(|i| grad(i, t, BIG)).collect();
-        let gs: Vec<f32> = (0..SMALL).map(|i| grad(i, t, SMALL)).collect();
-        opt.apply_gradients(&mut store, &[(Some(Gradient::Dense(&gb)), big), (Some(Gradient::Dense(&gs)), small)]).unwrap();
-    }
-    let vars = vec![store.get(big).unwrap().data.clone(), store.get(small).unwrap().data.clone()];
-    (opt, vars)
+    slot_trajectories::run(build_optimizer(class, options).unwrap(), Some(storage))
 }
 
-fn weights(opt: &mut Optimizer) -> Vec<Vec<f32>> {
-    (1..opt.weight_count()).map(|i| opt.weight_view(i).unwrap().to_vec()).collect()
-}
-
-/// `{class, options, dtype, vars: [hash], weights: [hash], raw: [hash of codes/absmax]}` per case.
+/// `{class, options, dtype, vars: [hash], weights: [hash]}` per case.
 fn reference() -> String {
     let mut rows = Vec::new();
     for (class, options) in CASES {
         for storage in [SlotStorage::Float32, SlotStorage::Bfloat16, SlotStorage::Int8] {
             let (mut opt, vars) = run(class, options, storage);
             let w = weights(&mut opt);
-            let opts: Vec<String> = options.iter().map(|(k, v)| format!("[\"{k}\",{v}]")).collect();
-            let hashes = |xs: &[Vec<f32>]| xs.iter().map(|x| format!("\"{}\"", fnv(x))).collect::<Vec<_>>().join(",");
+            let hashes = |xs: &[Vec<f32>]| xs.iter().map(|x| format!("\"{}\"", fnv_f32(x))).collect::<Vec<_>>().join(",");
             rows.push(format!(
-                "{{\"class\":\"{class}\",\"options\":[{}],\"dtype\":\"{}\",\"vars\":[{}],\"weights\":[{}]}}",
-                opts.join(","),
+                "{{\"class\":\"{class}\",\"options\":{},\"dtype\":\"{}\",\"vars\":[{}],\"weights\":[{}]}}",
+                options_json(options),
                 storage.name(),
                 hashes(&vars),
                 hashes(&w)
@@ -96,33 +55,14 @@ fn reference() -> String {
 
 #[test]
 fn trajectories_equal_the_committed_reference() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/quant/slot_trajectories.json");
-    let now = reference();
-    if std::env::var_os("SIMDOPT_WRITE_FIXTURES").is_some() {
-        std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
-        std::fs::write(path, &now).unwrap();
-    }
-    let committed = std::fs::read_to_string(path).expect("the fixture (SIMDOPT_WRITE_FIXTURES=1 writes it)");
-    assert_eq!(now, committed, "a trajectory changed");
+    check_fixture("slot_trajectories.json", &reference());
 }
 
 #[test]
 fn float32_storage_is_the_default_bit_for_bit() {
     for (class, options) in CASES {
-        let (mut plain, vars) = {
-            let mut store = Store::new();
-            let big = store.insert(Tensor::new("big", vec![BIG], (0..BIG).map(start).collect()).unwrap());
-            let small = store.insert(Tensor::new("small", vec![SMALL], (0..SMALL).map(start).collect()).unwrap());
-            let mut opt = build_optimizer(class, options).unwrap();
-            for t in 0..STEPS {
-                let gb: Vec<f32> = (0..BIG).map(|i| grad(i, t, BIG)).collect();
-                let gs: Vec<f32> = (0..SMALL).map(|i| grad(i, t, SMALL)).collect();
-                opt.apply_gradients(&mut store, &[(Some(Gradient::Dense(&gb)), big), (Some(Gradient::Dense(&gs)), small)]).unwrap();
-            }
-            (opt, vec![store.get(big).unwrap().data.clone(), store.get(small).unwrap().data.clone()])
-        };
+        let (mut plain, vars) = slot_trajectories::run(build_optimizer(class, options).unwrap(), None);
         let (mut f32_opt, f32_vars) = run(class, options, SlotStorage::Float32);
-        let bits = |xs: &[Vec<f32>]| xs.iter().map(|x| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>()).collect::<Vec<_>>();
         assert_eq!(bits(&vars), bits(&f32_vars), "{class}");
         assert_eq!(bits(&weights(&mut plain)), bits(&weights(&mut f32_opt)), "{class}");
     }
@@ -131,18 +71,7 @@ fn float32_storage_is_the_default_bit_for_bit() {
 #[test]
 fn compressed_moments_stay_close_to_f32_ones() {
     for (class, options) in CASES {
-        let (_, x32) = run(class, options, SlotStorage::Float32);
-        let x0: Vec<f32> = (0..BIG).map(start).collect();
-        // mean distances: Lion's sign step moves an element by ±lr whatever the moment's size, so
-        // a rounded momentum near 0 can flip a few elements by 2 lr
-        let mean = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs() as f64).sum::<f64>() / a.len() as f64;
-        let moved = mean(&x32[0], &x0);
-        for (storage, tolerance) in [(SlotStorage::Bfloat16, 0.02), (SlotStorage::Int8, 0.1)] {
-            let (opt, x) = run(class, options, storage);
-            // The small variable kept f32 slots: the same bits.
-            assert_eq!(x[1], x32[1], "{class} {storage:?}: the small variable");
-            let off = mean(&x[0], &x32[0]);
-            assert!(off <= tolerance * moved, "{class} {storage:?}: {off} vs {moved}");
+        for (storage, opt) in compressed_runs_stay_close(class, |storage| run(class, options, storage)) {
             // the big variable's slots are stored compressed
             assert!((1..opt.weight_count()).any(|i| opt.raw_weight(i).is_some()), "{class} {storage:?}");
         }

@@ -1,6 +1,7 @@
 //! A step: [`optimizer_apply`] decodes the frame's commands and runs the core's step; and
 //! [`optimizer_prepare`], the front half of a step whose update runs in JavaScript.
 
+use simdopt_core::external_keras3::ExternalStep;
 use simdopt_core::Error;
 use wasm_bindgen::prelude::*;
 
@@ -122,4 +123,53 @@ fn prepare(s: &mut State, id: u32, n: usize, checked: bool) -> Result<bool, Erro
         }
     }
     Ok(true)
+}
+
+/// The stages before the update of a custom Keras 3 optimizer's step (`updateStep` runs in
+/// JavaScript): validates the `n` commands in the frame (with the non-finite guard if
+/// `checked`), then unscales, accumulates and clips the gradients into buffers of the core
+/// ([`optimizer_external_gradient`]) and applies weight decay to the variables. Returns 0 (ready
+/// for the update), 1 (error, see [`take_error`]), 2 (non-finite, see [`take_non_finite`]), 3
+/// (an accumulation micro-step: no update) or 4 (a variable is not built yet: build, then call
+/// again). Statuses 1, 2 and 4 change nothing.
+#[wasm_bindgen]
+pub fn optimizer_prepare_keras3(id: u32, n: u32, checked: bool) -> u32 {
+    STATE.with(|s| {
+        let s = &mut *s.borrow_mut();
+        match prepare_keras3(s, id, n as usize, checked) {
+            Ok(step) => match step {
+                ExternalStep::Update => 0,
+                ExternalStep::NonFinite => 2,
+                ExternalStep::Accumulated => 3,
+                ExternalStep::NotBuilt => 4,
+            },
+            Err(e) => {
+                s.error = Some(e);
+                1
+            }
+        }
+    })
+}
+
+fn prepare_keras3(s: &mut State, id: u32, n: usize, checked: bool) -> Result<ExternalStep, Error> {
+    let State { store, optimizers, frame, non_finite, .. } = s;
+    let opt = optimizer(optimizers, id)?;
+    countable(opt)?;
+    let cmds = step_commands(&frame.commands, n)?;
+    widen_indices(cmds, &frame.indices, &mut frame.indices64)?;
+    let mut pairs: Vec<Pair<'_>> = Vec::with_capacity(n);
+    decode(cmds, &frame.values, &frame.indices64, &mut pairs)?;
+    opt.prepare_external_keras3(store, &pairs, checked.then_some(&mut *non_finite))
+}
+
+/// `[ptr, len]` of gradient `k` (the step's non-None gradients, in order) as a custom Keras 3
+/// optimizer's `updateStep` gets it, after [`optimizer_prepare_keras3`] returned 0.
+#[wasm_bindgen]
+pub fn optimizer_external_gradient(id: u32, k: u32) -> Result<Vec<u32>, JsError> {
+    with(|s| {
+        let g = optimizer(&mut s.optimizers, id)?
+            .external_gradient(k as usize)
+            .ok_or_else(|| Error::InvalidState { message: format!("no prepared gradient {k}") })?;
+        Ok(vec![g.as_ptr() as u32, g.len() as u32])
+    })
 }

@@ -32,6 +32,23 @@ pub fn optimizer_create_external(name: &str, keys: Vec<String>, values: Vec<f32>
     })
 }
 
+/// Creates an external optimizer with Keras 3's base options and order of stages (a custom
+/// Keras 3 optimizer: `build` / `updateStep` in JavaScript), named `name`. Options as
+/// `optimizer_create_in("keras3", ...)` takes the base ones; any other key is an error.
+#[wasm_bindgen]
+pub fn optimizer_create_external_keras3(name: &str, keys: Vec<String>, values: Vec<f32>) -> Result<u32, JsError> {
+    with(|s| {
+        if keys.len() != values.len() {
+            return Err(Error::InvalidState { message: format!("{} option names for {} values", keys.len(), values.len()) });
+        }
+        let pairs: Vec<(&str, f32)> = keys.iter().map(String::as_str).zip(values.iter().copied()).collect();
+        let opt = Optimizer::external_keras3(name, &pairs)?;
+        s.next_optimizer += 1;
+        s.optimizers.insert(s.next_optimizer, opt);
+        Ok(s.next_optimizer)
+    })
+}
+
 /// Whether optimizer `id` is external (its update runs in JavaScript).
 #[wasm_bindgen]
 pub fn optimizer_is_external(id: u32) -> Result<bool, JsError> {
@@ -60,13 +77,15 @@ pub fn optimizer_add_weight(id: u32, name: &str, shape: Vec<u32>, init: f32) -> 
     })
 }
 
-/// Counts a step whose update ran in JavaScript (`iterations += 1`).
+/// Ends a step whose update ran in JavaScript: Keras 3's moving averages (with `use_ema`), then
+/// `iterations += 1`.
 #[wasm_bindgen]
 pub fn optimizer_complete_external_step(id: u32) -> Result<(), JsError> {
     with(|s| {
-        let opt = optimizer(&mut s.optimizers, id)?;
+        let State { store, optimizers, .. } = s;
+        let opt = optimizer(optimizers, id)?;
         crate::optimizers::countable(opt)?;
-        opt.complete_external_step()
+        opt.complete_external_step(store)
     })
 }
 

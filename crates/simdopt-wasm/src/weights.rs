@@ -24,6 +24,18 @@ pub fn optimizer_weight_view(id: u32, i: u32) -> Result<Vec<u32>, JsError> {
     })
 }
 
+/// The stored shape of weight `i >= 1`; None: its variable's shape (EMA, accumulator).
+#[wasm_bindgen]
+pub fn optimizer_weight_shape(id: u32, i: u32) -> Result<Option<Vec<u32>>, JsError> {
+    with(|s| {
+        let opt = optimizer(&mut s.optimizers, id)?;
+        if i == 0 || i as usize >= opt.weight_count() {
+            return Err(Error::InvalidState { message: format!("no weight {i}") });
+        }
+        Ok(opt.weight_shape(i as usize).map(|d| d.iter().map(|&n| n as u32).collect()))
+    })
+}
+
 /// Sets all weights: `iterations`, then `n` weights whose lengths are the first `n` command
 /// words and whose values follow each other in the frame's values.
 #[wasm_bindgen]

@@ -223,6 +223,21 @@ pub(crate) fn compute_keras3_preludes(opt: &mut Optimizer, store: &Store, pairs:
     opt.scratch.preludes.extend(sums.iter().map(|&s| c.prelude(s, global)));
 }
 
+/// Stage "clip" of the Keras 3 order on gradients the caller already unscaled and accumulated
+/// (an external rule's, materialized in [`crate::external_keras3`]): the same sums and preludes
+/// as [`compute_keras3_preludes`] computes in its fused form, into `out`.
+pub(crate) fn keras3_preludes_of(c: Clipping, grads: &[Vec<f32>], out: &mut Vec<Clip>) {
+    out.clear();
+    if c.clipnorm.is_none() && c.global_clipnorm.is_none() {
+        out.extend(grads.iter().map(|_| c.prelude(0.0, 0.0)));
+        return;
+    }
+    let map = KerasGradient { scale: None, steps: None, clipvalue: c.clipvalue };
+    let sums: Vec<f32> = grads.iter().map(|g| reduce::sum_of_squares_by(g, None, &map)).collect();
+    let global = sums.iter().fold(0.0f32, |acc, s| acc + s);
+    out.extend(sums.iter().map(|&s| c.prelude(s, global)));
+}
+
 /// The gradient the Keras 3 clip stage sees: `g / loss_scale_factor`, then `(g + acc) / N` on
 /// an accumulation update step, then `clipvalue`.
 struct KerasGradient {

@@ -9,7 +9,8 @@
 //! 4. [`clip`]: `clipvalue` / `clipnorm` / `global_clipnorm`;
 //! 5. [`weight_decay`]: decoupled, `var -= var * wd * lr`, before the update;
 //! 6. [`update`]: the rule's kernels;
-//! 7. [`ema`]: the moving averages of every variable (and the overwrite);
+//! 7. [`ema`]: the moving averages of every variable (and the overwrite), fused into the
+//!    update's pass where it wrote the variable;
 //! 8. [`constraints`]: the hook point for variable constraints;
 //! 9. [`count`]: `iterations += 1`.
 //!
@@ -20,7 +21,11 @@
 //! [`GradPrelude`] (the lane driver applies them to the loaded lanes), so a step without them
 //! runs exactly the kernels it ran before. Accumulation fuses into the update pass too on an
 //! update step (the driver reads the accumulator and writes it back as zero); on the other
-//! micro-steps it is its own pass and the update does not run. EMA is a pass of its own.
+//! micro-steps it is its own pass and the update does not run. EMA is the mirror image: an
+//! epilogue the prelude carries ([`GradPrelude::average`]), which the driver applies to the
+//! variable's new lanes after the kernel of a single-pass rule; the averages it did not cover
+//! (no gradient, sparse, a micro-step without update, a multi-pass rule, an overwrite step)
+//! are a pass of their own after the update.
 
 pub mod accumulate;
 pub mod clip;
@@ -41,11 +46,14 @@ use crate::rules::{py_float, StepContext};
 use crate::store::{Store, TensorId};
 
 /// The elementwise stages fused into a rule's pass: what the lane driver applies to the loaded
-/// gradient and variable lanes before the kernel sees them.
+/// gradient and variable lanes before the kernel sees them (and the epilogue after it).
 pub trait GradPrelude: Copy + Sync {
     /// Whether this prelude may consume an accumulator (see [`crate::drive::GradIn`]). A
     /// constant, so that the other preludes' loops have no accumulator code.
     const ACCUMULATES: bool = false;
+    /// Whether this prelude may carry an epilogue ([`GradPrelude::average`]). A constant, so
+    /// that the other preludes' loops have no epilogue code.
+    const AVERAGES: bool = false;
     /// Stages before accumulation ([`unscale`]).
     #[inline(always)]
     fn unscale<L: Lanes>(&self, g: L) -> L {
@@ -57,6 +65,12 @@ pub trait GradPrelude: Copy + Sync {
     #[inline(always)]
     fn decay<L: Lanes>(&self, x: L) -> L {
         x
+    }
+    /// The stage after the kernel ([`ema`]): the moving average of the variable's new value,
+    /// updated in the same pass.
+    #[inline(always)]
+    fn average(&self) -> Option<ema::FusedAverage> {
+        None
     }
 }
 
@@ -185,6 +199,7 @@ impl Optimizer {
 
     /// Keras 3: unscale → accumulate → clip → weight decay → update → EMA → constraints.
     fn apply_keras3(&mut self, store: &mut Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
+        self.scratch.averaged.clear(); // the update marks the averages it fuses
         if accumulate::is_update_step(self) {
             accumulate::densify_sparse(self, store, pairs);
             clip::compute_keras3_preludes(self, store, pairs);

@@ -1,9 +1,13 @@
 //! Stage "update": the rule's kernels on every variable with a gradient, with the elementwise
 //! stages fused in (see [`super::GradPrelude`]): the TF 2.4 order fuses only clipping (the same
 //! three preludes as always, so those classes run exactly their kernels); the Keras 3 order
-//! fuses unscale, the accumulator, clipping and weight decay into one [`Keras3Prelude`].
+//! fuses unscale, the accumulator, clipping and weight decay into one [`Keras3Prelude`], which
+//! also carries the variable's moving average as the pass's epilogue (see [`super::ema`]).
+
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use super::clip::{Clip, Scale};
+use super::ema::{self, FusedAverage};
 use super::validate::row_len;
 use super::{unscale, weight_decay, DensePrelude, GradPrelude};
 use crate::drive::GradIn;
@@ -24,12 +28,19 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
     let keras3 = fusion == Fusion::Keras3;
     let (scale, steps, lr) = (opt.stages.loss_scale_factor, opt.stages.gradient_accumulation_steps, opt.current_lr());
     let global_clip = opt.clipping.global_clipnorm.is_some();
+    // The moving averages fuse into the passes below (an overwrite step runs its own pass).
+    let average = ema::this_step(opt).filter(|e| keras3 && !e.overwrite).map(|e| e.average);
+    opt.scratch.averaged.resize(opt.states.len(), false);
     let mut k = 0;
     for (g, var_id) in pairs {
         let Some(g) = g else { continue };
         let clip = opt.scratch.preludes[k];
         k += 1;
-        let VarSlots { slots, accumulator, .. } = &mut opt.states[opt.vars[var_id]];
+        let state = opt.vars[var_id];
+        let VarSlots { slots, accumulator, average: avg, .. } = &mut opt.states[state];
+        let ran = AtomicBool::new(false);
+        // SAFETY: `avg` and `ran` outlive the passes of this variable, which alone touch `avg`.
+        let fused = average.zip(avg.as_deref_mut()).map(|(k, avg)| unsafe { FusedAverage::new(avg, k, &ran) });
         let wd = opt.rule.weight_decay(opt.stages.weight_decay, slots);
         let decay = wd.filter(|_| keras3 && !opt.decay_excluded.contains(var_id)).map(|wd| (wd, lr));
         let tensor_grad = match *g {
@@ -46,7 +57,7 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
         match (dense, fusion) {
             (Some(values), Fusion::Tf24) => rule.apply_dense(tf24_prelude(clip), shape, var, GradIn::Values(values), slots),
             (Some(values), Fusion::Keras3) => {
-                let pre = Keras3Prelude::new(scale, clip, decay);
+                let pre = Keras3Prelude::new(scale, clip, decay).with_average(fused);
                 let grad = match (steps, accumulator.as_deref_mut()) {
                     (Some(n), Some(acc)) => GradIn::Accumulated { grad: values, acc, steps: n as f32 },
                     _ => GradIn::Values(values),
@@ -56,7 +67,7 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
             (None, Fusion::Keras3) if steps.is_some() => {
                 // `accumulate::densify_sparse` left `(densify(g) + acc) / N` in the accumulator.
                 let acc = accumulator.as_deref_mut().expect("accumulators exist with gradient_accumulation_steps");
-                let pre = Keras3Prelude::new(None, clip, decay);
+                let pre = Keras3Prelude::new(None, clip, decay).with_average(fused);
                 rule.apply_dense(Fused::Keras3(pre), shape, var, GradIn::Values(acc), slots);
                 acc.fill(0.0);
             }
@@ -93,6 +104,9 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
                 crate::quant::storage::with_f32_slots(slots, |slots| rule.apply_sparse(SparseStep { shape, var, grad: g, slots }));
             }
         }
+        // Did a pass run the epilogue (rules whose last pass is not the prelude's leave the
+        // average to `ema::run`)?
+        opt.scratch.averaged[state] = ran.load(Relaxed);
     }
 }
 
@@ -115,6 +129,8 @@ pub struct Keras3Prelude {
     clip: ClipKind,
     /// `(weight_decay, learning_rate)`.
     decay: Option<(f32, f32)>,
+    /// The epilogue: the variable's moving average.
+    average: Option<FusedAverage>,
 }
 
 #[derive(Clone, Copy)]
@@ -133,7 +149,12 @@ impl Keras3Prelude {
         } else {
             ClipKind::Full(clip)
         };
-        Keras3Prelude { scale, clip, decay }
+        Keras3Prelude { scale, clip, decay, average: None }
+    }
+
+    /// The prelude with the variable's moving average as its epilogue (or none).
+    pub fn with_average(self, average: Option<FusedAverage>) -> Self {
+        Keras3Prelude { average, ..self }
     }
 }
 
@@ -145,6 +166,7 @@ impl DensePrelude for Keras3Prelude {
 
 impl GradPrelude for Keras3Prelude {
     const ACCUMULATES: bool = true;
+    const AVERAGES: bool = true;
 
     #[inline(always)]
     fn unscale<L: Lanes>(&self, g: L) -> L {
@@ -166,5 +188,10 @@ impl GradPrelude for Keras3Prelude {
             Some((wd, lr)) => weight_decay::decay(x, wd, lr),
             None => x,
         }
+    }
+
+    #[inline(always)]
+    fn average(&self) -> Option<FusedAverage> {
+        self.average
     }
 }

@@ -48,6 +48,8 @@ impl StepGrad {
 struct Materialize;
 
 impl LaneKernel<1> for Materialize {
+    // The rule's later passes update the variable: the average is left to `step::ema`.
+    const NEW_VARIABLE: bool = false;
     #[inline(always)]
     fn lanes<L: Lanes>(&self, x: L, g: L, _: [L; 1]) -> (L, [L; 1]) {
         (x, [g])
