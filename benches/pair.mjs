@@ -8,7 +8,10 @@
 //   optimizer: adam, adam_amsgrad, sgd, sgd_momentum, sgd_nesterov, rmsprop,
 //   rmsprop_centered_momentum, adagrad, adadelta, adamax, nadam, ftrl (see OPTIMIZERS)
 //   e.g. node benches/pair.mjs sgd_momentum 65536 150 ../old/dist dist
-//   environment: Q (quantile, default 0.1), PER_ELEMS (elements per batch, default 1e6)
+//   environment: Q (quantile, default 0.1), PER_ELEMS (elements per batch, default 1e6),
+//   SLOT_DTYPE (the optimizer's slotDtype: compressed slots in every build),
+//   WARMUP (steps of each build before timing, default 2000), BACKEND (ready()'s backend: simd,
+//   the default, or auto for the threads build where the runtime has it)
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -20,6 +23,9 @@ if (!opt || dists.length < 2) {
 const n = Number(sizeArg);
 const batches = Number(batchesArg);
 const quantile = Number(process.env.Q ?? 0.1);
+// (Only passed when set: builds before slotDtype refuse the option.)
+const dtype = process.env.SLOT_DTYPE ? { slotDtype: process.env.SLOT_DTYPE } : {};
+const warmup = Number(process.env.WARMUP ?? 2000);
 const grad = Float32Array.from({ length: n }, (_, i) => ((i % 17) - 8) * 1e-3);
 /** The TF 2.4 classes (and the kernel variants of SGD and RMSprop): class and options. */
 const OPTIMIZERS = {
@@ -39,10 +45,10 @@ const OPTIMIZERS = {
 
 async function load(dist) {
   const so = await import(pathToFileURL(path.resolve(dist, 'index.js')).href);
-  await so.ready({ backend: 'simd' });
+  await so.ready({ backend: process.env.BACKEND ?? 'simd' });
   const [className, options] = OPTIMIZERS[opt] ?? [];
   if (!className) throw new Error(`unknown optimizer ${opt} (one of ${Object.keys(OPTIMIZERS).join(', ')})`);
-  const o = new so[className](options);
+  const o = new so[className]({ ...options, ...dtype });
   const v = new so.Variable(0.5, { shape: [n], name: 'w' });
   const t = new so.Tensor(0, { shape: [n], name: 'grad' });
   t.assign(grad);
@@ -55,7 +61,7 @@ const builds = [];
 for (const d of dists) builds.push(await load(d));
 // JIT and wasm tier-up.
 for (const b of builds) {
-  for (let i = 0; i < 2000; i++) {
+  for (let i = 0; i < warmup; i++) {
     b.tensor();
     b.f32();
   }

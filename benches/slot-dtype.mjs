@@ -3,9 +3,10 @@
 // build: step time side by side in one run, and slot bytes per parameter measured from the WASM
 // memory (not part of the test suite).
 //
-//   node benches/slot-dtype.mjs [--sizes 1M,16M] [--rounds 9] [--dist DIR] [--no-memory]
+//   node benches/slot-dtype.mjs [--sizes 1M,16M] [--rounds 9] [--dist DIR] [--no-memory] [--backend simd|threads]
 //
-// Speed: one process, one WebAssembly instance (the SIMD build, `ready()`'s default), three Adam
+// Speed: one process, one WebAssembly instance (`ready()`'s default build, the threads build in
+// Node, which splits large passes over its workers; `--backend simd` for one thread), three Adam
 // optimizers on their own variable of n parameters with the gradient already in WASM memory;
 // each round times a few steps of each dtype in shuffled order, so that load from other
 // processes hits all of them alike. Figures are medians over rounds, ratios are ratios of medians.
@@ -31,7 +32,9 @@ const opt = (name, dflt) => {
 const parseSize = (s) => Math.round(parseFloat(s) * (s.endsWith('M') ? M : s.endsWith('K') ? 1024 : 1));
 const DIST = path.resolve(opt('--dist', path.join(ROOT, 'dist')));
 const so = await import(pathToFileURL(path.join(DIST, 'index.js')).href);
-await so.ready();
+// `ready()`'s default: the threads build where the runtime has it (Node does), else SIMD.
+const backendArg = opt('--backend', undefined);
+await so.ready(backendArg ? { backend: backendArg } : undefined);
 
 const gradAt = (i) => ((i % 17) - 8) * 1e-3 * (i % 97 === 0 ? 50 : 1);
 
@@ -70,7 +73,7 @@ const shuffle = (xs) => {
 
 const sizes = opt('--sizes', '1M,16M').split(',').map(parseSize);
 const rounds = Number(opt('--rounds', '9'));
-console.log(`# slotDtype bench: ${new Date().toISOString()}, ${os.cpus()[0]?.model}, node ${process.version}, flavour ${so.kernelFlavor?.() ?? 'simd'}`);
+console.log(`# slotDtype bench: ${new Date().toISOString()}, ${os.cpus()[0]?.model}, node ${process.version}, build ${so.backend?.() ?? 'simd'}`);
 console.log(
   `# load before: ${os
     .loadavg()

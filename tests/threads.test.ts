@@ -165,6 +165,39 @@ describe('the threads build', () => {
     expect(diffs).toEqual([]);
   }, 300_000);
 
+  test('compressed slots (bfloat16 by elements, 8-bit by whole blocks): the workers run chunks, and the calling thread alone gives the same bits', () => {
+    const n = (1 << 20) + 37;
+    const start = noise(n, 1, 4);
+    const g = noise(n, 2, 0.4);
+    const threshold = glue.threads_threshold();
+    for (const slotDtype of ['bfloat16', 'int8']) {
+      for (const [family, className] of [
+        ['tf24', 'Adam'],
+        ['keras3', 'Lion'],
+      ]) {
+        const cls = { family, className, slotDtype };
+        // Steps until a worker has woken in time to take chunks (see the test above).
+        const before = glue.threads_worker_chunks();
+        const split = denseSteps(glue, memory, cls, { learning_rate: 0.01 }, start, [g], () => glue.threads_worker_chunks() > before);
+        expect(split.workerChunks).toBeGreaterThan(0);
+        glue.threads_set_threshold(2 ** 31);
+        let alone;
+        try {
+          alone = denseSteps(glue, memory, cls, { learning_rate: 0.01 }, start, Array(split.steps).fill(g));
+        } finally {
+          glue.threads_set_threshold(threshold);
+        }
+        expect(alone.workerChunks).toBe(0);
+        expect(Object.keys(alone.raw).length).toBeGreaterThan(0);
+        expect(firstDifference(alone.variable, split.variable)).toBe(-1);
+        for (const [name, bytes] of Object.entries(alone.raw)) {
+          expect(bytes.some((b) => b !== 0)).toBe(true);
+          expect(Buffer.compare(Buffer.from(bytes), Buffer.from(split.raw[name]))).toBe(0);
+        }
+      }
+    }
+  }, 300_000);
+
   test('idle workers sleep: they poll a bounded while after a pass, then wait without waking', async () => {
     const n = 1 << 20;
     expect(glue.threads_spin()).toBeGreaterThan(0); // as shipped: polls before it sleeps

@@ -23,6 +23,8 @@ export interface ThreadsGlue {
   optimizer_create(className: string, name: string, keys: string[], values: Float32Array): number;
   optimizer_create_in(family: string, className: string, name: string, keys: string[], values: Float32Array): number;
   optimizer_set_clipping(id: number, clipvalue?: number, clipnorm?: number, globalClipnorm?: number): void;
+  optimizer_set_slot_dtype(id: number, dtype: string): void;
+  optimizer_raw_weight(id: number, i: number): Uint32Array;
   registry_json(): string;
   optimizer_dispose(id: number): void;
   optimizer_slot_names(id: number): string[];
@@ -46,8 +48,11 @@ export interface ThreadsGlue {
 export interface DenseRun {
   /** The variable after the steps. */
   variable: Float32Array;
-  /** Each slot after the steps, by name. */
+  /** Each slot after the steps, by name (f32 slots). */
   slots: Record<string, Float32Array>;
+  /** The bytes of each compressed slot after the steps, by name (bfloat16 bits; 8-bit codes then
+   * their block scales). */
+  raw: Record<string, Uint8Array>;
   /** Chunks the workers ran during the steps. */
   workerChunks: number;
 }
@@ -55,8 +60,8 @@ export interface DenseRun {
 const KIND_DENSE_TENSOR = 2;
 
 /** A Keras class name (TF 2.4's family), or a class of a family of the core's registry, with an
- * optional global_clipnorm. */
-export type OptimizerClass = string | { family: string; className: string; globalClipnorm?: number };
+ * optional global_clipnorm and slot storage (`slotDtype`: 'bfloat16' or 'int8'). */
+export type OptimizerClass = string | { family: string; className: string; globalClipnorm?: number; slotDtype?: string };
 
 /**
  * Steps an optimizer of Keras class `cls` (`options` in Keras' names, flags as 0/1) on a
@@ -83,6 +88,8 @@ export function denseSteps(
   const [keys, values] = [Object.keys(options), Float32Array.from(Object.values(options))];
   const id = typeof cls === 'string' ? glue.optimizer_create(cls, cls, keys, values) : glue.optimizer_create_in(cls.family, cls.className, cls.className, keys, values);
   if (typeof cls !== 'string' && cls.globalClipnorm !== undefined) glue.optimizer_set_clipping(id, undefined, undefined, cls.globalClipnorm);
+  const compressed = typeof cls !== 'string' && cls.slotDtype !== undefined;
+  if (compressed) glue.optimizer_set_slot_dtype(id, cls.slotDtype!);
   try {
     new Float32Array(memory.buffer, glue.tensor_ptr(vi, vg), n).set(start);
     glue.frame_reserve(7, 0, 0);
@@ -97,11 +104,20 @@ export function denseSteps(
     for (const g of grads) step(g);
     while (until && !until() && steps < maxSteps) step(grads[grads.length - 1]);
     const slots: Record<string, Float32Array> = {};
-    for (const name of glue.optimizer_slot_names(id)) {
-      const [ptr, len] = glue.optimizer_slot_view(id, vi, vg, name);
-      slots[name] = new Float32Array(memory.buffer, ptr, len).slice();
-    }
-    return { variable: new Float32Array(memory.buffer, glue.tensor_ptr(vi, vg), n).slice(), slots, workerChunks: glue.threads_worker_chunks() - before, steps };
+    const raw: Record<string, Uint8Array> = {};
+    // One variable: weight 0 is `iterations`, the slots follow in their order.
+    glue.optimizer_slot_names(id).forEach((name, k) => {
+      const r = compressed ? glue.optimizer_raw_weight(id, k + 1) : new Uint32Array();
+      if (r.length === 0) {
+        const [ptr, len] = glue.optimizer_slot_view(id, vi, vg, name);
+        slots[name] = new Float32Array(memory.buffer, ptr, len).slice();
+      } else if (r[0] === 1) {
+        raw[name] = new Uint8Array(memory.buffer, r[1], 2 * r[2]).slice();
+      } else {
+        raw[name] = Uint8Array.from([...new Uint8Array(memory.buffer, r[1], r[2]), ...new Uint8Array(memory.buffer, r[3], 4 * r[4])]);
+      }
+    });
+    return { variable: new Float32Array(memory.buffer, glue.tensor_ptr(vi, vg), n).slice(), slots, raw, workerChunks: glue.threads_worker_chunks() - before, steps };
   } finally {
     glue.optimizer_dispose(id);
     glue.tensor_dispose(vi, vg);

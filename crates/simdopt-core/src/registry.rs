@@ -176,8 +176,15 @@ pub fn build_optimizer(class_name: &str, options: &[(&str, f32)]) -> Result<Opti
 fn build<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
     let decay_alias = R::DECAY_ALIAS.and_then(|key| o.take_opt(key));
     let rule = R::from_options(o)?;
-    let mut opt = Optimizer::new(rule, o.take("learning_rate", R::LEARNING_RATE))?;
-    opt.set_hyper("decay", o.take("decay", R::DECAY))?;
+    let opt = Optimizer::new(rule, o.take("learning_rate", R::LEARNING_RATE))?;
+    tf24_base_options(opt, o, R::DECAY, decay_alias)
+}
+
+/// TF 2.4's base options, after the rule's: not generic and out of line, so that the wasm
+/// binary holds one copy for every class.
+#[inline(never)]
+fn tf24_base_options(mut opt: Optimizer, o: &mut Options<'_>, default_decay: f32, decay_alias: Option<f32>) -> Result<Optimizer> {
+    opt.set_hyper("decay", o.take("decay", default_decay))?;
     if let Some(d) = decay_alias {
         opt.set_hyper("decay", d)?;
     }
@@ -194,7 +201,14 @@ fn build<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
 /// and the base options as the core's stages (`use_ema` as 0/1 turns `ema_momentum` on).
 pub(crate) fn build_keras3<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimizer> {
     let rule = R::from_options(o)?;
-    let mut opt = Optimizer::new(rule, o.take("learning_rate", R::LEARNING_RATE))?;
+    let opt = Optimizer::new(rule, o.take("learning_rate", R::LEARNING_RATE))?;
+    keras3_base_options(opt, o, R::WEIGHT_DECAY)
+}
+
+/// Keras 3's base options, after the rule's: not generic and out of line, so that the wasm
+/// binary holds one copy for every class.
+#[inline(never)]
+fn keras3_base_options(mut opt: Optimizer, o: &mut Options<'_>, default_weight_decay: Option<f32>) -> Result<Optimizer> {
     opt.set_keras3_order()?;
     let _ignored_decay = o.take_opt("decay");
     let clipping =
@@ -227,7 +241,7 @@ pub(crate) fn build_keras3<R: UpdateRule>(o: &mut Options<'_>) -> Result<Optimiz
         loss_scale_factor: o.take_opt("loss_scale_factor"),
         gradient_accumulation_steps: accumulation.map(|n| n as u32),
         // NaN is None (a class whose default is a number: AdamW, Muon).
-        weight_decay: o.take_opt("weight_decay").or(R::WEIGHT_DECAY).filter(|wd| !wd.is_nan()),
+        weight_decay: o.take_opt("weight_decay").or(default_weight_decay).filter(|wd| !wd.is_nan()),
         ema: use_ema.then_some(crate::step::Ema { momentum: ema_momentum, overwrite_frequency: overwrite.map(|f| f as u64) }),
     })?;
     o.finish()?;

@@ -10,7 +10,9 @@
 //!   their absmax and quantizes them ([`super::blockwise`]). Moments that can be negative use the
 //!   signed map, the others the unsigned one ([`Moment`]).
 //!
-//! The threads build runs compressed passes on one thread (f32 slots split as before). Sparse
+//! The threads build splits compressed passes over its pool as it splits f32 ones
+//! ([`crate::pool::parallel_for`]): bfloat16 by elements, 8-bit by whole blocks (a pool chunk is
+//! a whole number of blocks), so every block is the same work whichever thread runs it. Sparse
 //! gradients (Keras' row-wise paths) run on f32 copies of a variable's compressed slots, made
 //! for the step and stored back compressed ([`with_f32_slots`]): the rows without a gradient
 //! are requantized too, which for the 8-bit storage can move their codes.
@@ -22,7 +24,8 @@ use crate::drive::{self, Buffers, GradIn, LaneKernel, SlotIo};
 use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::slot::{f32_slots, Moment, Slot, SlotData, SlotStorage};
-use crate::step::GradPrelude;
+use crate::step::update::Keras3Prelude;
+use crate::step::DensePrelude;
 
 /// Elements per block of 8-bit slots (one f32 absmax each): bitsandbytes' optimizer block. The
 /// paper's 2048 leaves many more second moments under a block's 7 decades, where they round to
@@ -84,8 +87,11 @@ pub fn write_f32(data: &mut SlotData, x: &[f32]) {
 
 /// Runs a rule's lane kernel over a variable whose first `S` slots may be stored compressed
 /// (all in the same storage: a variable's moments are compressed together). With f32 slots it
-/// is [`drive::update`] exactly.
-pub fn update_slots<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
+/// is [`drive::update`] exactly, compiled for the prelude `P`; the compressed passes are
+/// compiled once per kernel, for the prelude's run-time form ([`DensePrelude::as_keras3`]):
+/// they are compute-bound, where a per-pass choice of stages costs nothing measurable, and one
+/// copy per prelude tripled the wasm binary.
+pub fn update_slots<P: DensePrelude, K: LaneKernel<S>, const S: usize>(
     pre: P,
     k: &K,
     var: &mut [f32],
@@ -95,10 +101,23 @@ pub fn update_slots<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     let slots = &mut slots[..S];
     let storage = slots.first().map_or(SlotStorage::Float32, Slot::storage);
     assert!(slots.iter().all(|s| s.storage() == storage && s.len() == var.len()), "a variable's moments share one storage and its length");
-    let n = var.len();
     if storage == SlotStorage::Float32 {
         return drive::update(pre, k, var, grad, f32_slots::<S>(slots));
     }
+    update_compressed(pre.as_keras3(), k, var, grad, slots, storage)
+}
+
+/// [`update_slots`] over compressed slots, out of line: one copy per kernel.
+#[inline(never)]
+fn update_compressed<K: LaneKernel<S>, const S: usize>(
+    pre: Keras3Prelude,
+    k: &K,
+    var: &mut [f32],
+    grad: GradIn<'_>,
+    slots: &mut [Slot],
+    storage: SlotStorage,
+) {
+    let n = var.len();
     // A streamed gradient is gathered whole first (compressed passes go block by block).
     let gathered;
     let grad = match grad {
@@ -123,30 +142,83 @@ pub fn update_slots<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
                 SlotData::Bf16(v) => v.as_mut_ptr(),
                 _ => unreachable!("checked above"),
             }));
-            Buffers::new(var, grad, K::READS_GRAD, io).run_range(pre, k, n)
+            let buffers = Buffers::new(var, grad, K::READS_GRAD, io);
+            split(n, block_streams::<K, S>(), |start, end| buffers.from(start).run_range(pre, k, end - start))
         }
         SlotStorage::Int8 => {
-            let mut it = slots.iter_mut();
-            let mut qs: [(&mut Quantized, &Codebook); S] = core::array::from_fn(|_| match &mut it.next().expect("S slots").data {
-                SlotData::Int8(q, m) => (q, codebook(*m)),
-                _ => unreachable!("checked above"),
-            });
-            let block = qs.first().map_or(BLOCK, |(q, _)| q.block);
-            assert!(qs.iter().all(|(q, _)| q.block == block), "the slots of a variable share a block size");
-            update_int8(pre, k, Buffers::new(var, grad, K::READS_GRAD, ()), n, block, &mut qs)
+            let mut slots8 =
+                Int8Slots { codes: [core::ptr::null_mut(); S], absmax: [core::ptr::null_mut(); S], maps: [Codebook::signed(); S] };
+            let mut block = BLOCK;
+            for (s, slot) in slots.iter_mut().enumerate() {
+                let SlotData::Int8(q, m) = &mut slot.data else { unreachable!("checked above") };
+                assert!((s == 0 || q.block == block) && q.codes.len() == n, "the slots of a variable share a block size");
+                (block, slots8.codes[s], slots8.absmax[s], slots8.maps[s]) =
+                    (q.block, q.codes.as_mut_ptr(), q.absmax.as_mut_ptr(), codebook(*m));
+            }
+            let slots = slots8;
+            let base = Buffers::new(var, grad, K::READS_GRAD, ());
+            // SAFETY: the pointers come from the slots' `&mut` borrows, unused until the pass
+            // ends; the ranges are whole blocks (`CHUNK` is), so they touch disjoint codes and
+            // absmax.
+            let run = |start: usize, end: usize| unsafe { update_int8(pre, k, base, &slots, start, end, block) };
+            if CHUNK % block == 0 {
+                split(n, block_streams::<K, S>(), run)
+            } else {
+                run(0, n)
+            }
         }
     }
 }
 
-/// The blocks of a variable's 8-bit slots (`block` elements each; [`BLOCK`] in the optimizer,
-/// others in tests).
-fn update_int8<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
-    pre: P,
+/// The element ranges of a compressed pass: split over the pool in the threads build (chunks
+/// of [`CHUNK`] elements, the last one shorter), one range otherwise.
+#[inline(always)]
+fn split(n: usize, streams: usize, f: impl Fn(usize, usize) + Sync) {
+    #[cfg(feature = "threads")]
+    crate::pool::parallel_for(n, streams, f);
+    #[cfg(not(feature = "threads"))]
+    {
+        let _ = streams;
+        f(0, n)
+    }
+}
+
+#[cfg(feature = "threads")]
+use crate::pool::CHUNK;
+/// Without a pool every pass is one range (any block size divides it).
+#[cfg(not(feature = "threads"))]
+const CHUNK: usize = BLOCK;
+const _: () = assert!(CHUNK % BLOCK == 0, "a pool chunk is whole 8-bit blocks");
+
+/// Buffers a compressed pass reads, for the pool's threshold: as an f32 pass of the same kernel.
+const fn block_streams<K: LaneKernel<S>, const S: usize>() -> usize {
+    K::UPDATES_VAR as usize + K::READS_GRAD as usize + S
+}
+
+/// A variable's 8-bit slots, shared by the threads that run its blocks.
+struct Int8Slots<'a, const S: usize> {
+    codes: [*mut u8; S],
+    absmax: [*mut f32; S],
+    maps: [&'a Codebook; S],
+}
+
+// SAFETY: the threads run disjoint ranges of whole blocks (see `update_int8`).
+unsafe impl<const S: usize> Sync for Int8Slots<'_, S> {}
+
+/// Elements `start..end` (whole blocks of `block` elements, but for a last partial block at
+/// the end of the variable) of a variable's 8-bit slots.
+///
+/// # Safety
+/// `start` is a multiple of `block`, `end` is too or is the slots' length; no other thread
+/// touches these blocks meanwhile.
+unsafe fn update_int8<K: LaneKernel<S>, const S: usize>(
+    pre: Keras3Prelude,
     k: &K,
     base: Buffers<()>,
-    n: usize,
+    slots: &Int8Slots<'_, S>,
+    start: usize,
+    end: usize,
     block: usize,
-    qs: &mut [(&mut Quantized, &Codebook); S],
 ) {
     // The block's new moments: on the stack for the optimizer's block size.
     let (mut stack, mut heap) = ([0.0f32; 3 * BLOCK], Vec::new());
@@ -156,20 +228,20 @@ fn update_int8<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         heap.resize(S * block, 0.0);
         &mut heap
     };
-    for (b, start) in (0..n).step_by(block).enumerate() {
-        let len = block.min(n - start);
+    for start in (start..end).step_by(block) {
+        let (b, len) = (start / block, block.min(end - start));
         let io = Int8Pass1 {
-            codes: core::array::from_fn(|s| qs[s].0.codes[start..].as_ptr()),
-            tables: core::array::from_fn(|s| qs[s].1.codes()),
-            absmax: core::array::from_fn(|s| qs[s].0.absmax[b]),
+            codes: core::array::from_fn(|s| slots.codes[s].add(start) as *const u8),
+            tables: core::array::from_fn(|s| slots.maps[s].codes()),
+            absmax: core::array::from_fn(|s| *slots.absmax[s].add(b)),
             scratch: core::array::from_fn(|s| scratch[s * block..].as_mut_ptr()),
         };
         base.with_io(start, io).run_range(pre, k, len);
-        for (s, (q, cb)) in qs.iter_mut().enumerate() {
+        for s in 0..S {
             let new = &scratch[s * block..s * block + len];
             let m = block_absmax(new);
-            q.absmax[b] = m;
-            quantize_with_absmax(cb, new, m, &mut q.codes[start..start + len]);
+            *slots.absmax[s].add(b) = m;
+            quantize_with_absmax(slots.maps[s], new, m, core::slice::from_raw_parts_mut(slots.codes[s].add(start), len));
         }
     }
 }
@@ -177,7 +249,7 @@ fn update_int8<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
 #[derive(Clone, Copy)]
 struct Bf16Io<const S: usize>([*mut u16; S]);
 
-// SAFETY: one thread runs a compressed pass.
+// SAFETY: the pool hands disjoint element ranges to its threads.
 unsafe impl<const S: usize> Sync for Bf16Io<S> {}
 
 impl<const S: usize> SlotIo<S> for Bf16Io<S> {
@@ -206,7 +278,7 @@ struct Int8Pass1<'a, const S: usize> {
     scratch: [*mut f32; S],
 }
 
-// SAFETY: one thread runs a compressed pass.
+// SAFETY: a pass over one block runs on one thread (its scratch is that thread's).
 unsafe impl<const S: usize> Sync for Int8Pass1<'_, S> {}
 
 impl<const S: usize> SlotIo<S> for Int8Pass1<'_, S> {
@@ -332,6 +404,29 @@ mod tests {
         let mut var = vec![0.0; g.len()];
         update_slots::<_, _, 1>(Identity, &Decay, &mut var, GradIn::Values(&g), &mut slots);
         assert_eq!(slots[0].data, SlotData::Bf16(expect));
+    }
+
+    /// The compressed passes run every dense prelude through its Keras 3 form: the gradient the
+    /// kernel sees is the prelude's own.
+    #[test]
+    fn compressed_passes_apply_the_prelude() {
+        use crate::step::clip::{Clip, Scale};
+        use crate::step::DensePrelude;
+        fn check<P: DensePrelude>(pre: P) {
+            let g: Vec<f32> = (0..23).map(|i| (i as f32 - 11.0) * 0.37).collect();
+            let s0: Vec<u16> = (0..23).map(|i| bf16::from_f32(i as f32 * 0.1 - 1.0)).collect();
+            let expect: Vec<u16> =
+                s0.iter().zip(&g).map(|(&h, &gi)| bf16::from_f32(bf16::to_f32(h) * 0.5 + pre.apply(pre.unscale(gi)))).collect();
+            let mut slots = [slot(SlotData::Bf16(s0), g.len())];
+            let mut var = vec![0.0; g.len()];
+            update_slots::<_, _, 1>(pre, &Decay, &mut var, GradIn::Values(&g), &mut slots);
+            assert_eq!(slots[0].data, SlotData::Bf16(expect));
+        }
+        let clip = Clip { value: 2.0, mul: 3.0, div: 7.0, scale: 0.5 };
+        check(Identity);
+        check(Scale(0.25));
+        check(clip);
+        check(Keras3Prelude::new(Some(4.0), clip, None));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 const RHO: Hyper = Hyper::number("rho", 0.95);
 
@@ -80,7 +80,7 @@ impl UpdateRule for Adadelta {
         AdadeltaCoeffs { lr: ctx.lr, rho: self.rho, one_minus_rho: 1.0 - self.rho, epsilon: self.epsilon }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdadeltaCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &AdadeltaCoeffs, t: DenseStep<'_, P>) {
         drive::update(t.pre, &Kernel { c: *c }, t.var, t.grad, f32_slots::<2>(t.slots))
     }
 

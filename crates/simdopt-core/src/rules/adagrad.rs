@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::slot::{f32_slots, Moment};
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Adagrad {
@@ -82,7 +82,7 @@ impl UpdateRule for Adagrad {
         AdagradCoeffs { lr: ctx.lr, epsilon: self.epsilon }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdagradCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &AdagradCoeffs, t: DenseStep<'_, P>) {
         update_slots::<_, _, 1>(t.pre, &Dense { c: *c }, t.var, t.grad, t.slots)
     }
 

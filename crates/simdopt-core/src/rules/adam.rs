@@ -11,7 +11,7 @@ use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::slot::f32_slots;
 use crate::slot::Moment;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 const AMSGRAD: Hyper = Hyper::flag("amsgrad", false);
 
@@ -89,7 +89,7 @@ impl UpdateRule for Adam {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdamCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &AdamCoeffs, t: DenseStep<'_, P>) {
         let k = Dense { c: *c };
         if self.amsgrad {
             update_slots::<_, _, 3>(t.pre, &k, t.var, t.grad, t.slots)

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::slot::{f32_slots, Moment};
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Adamax {
@@ -71,7 +71,7 @@ impl UpdateRule for Adamax {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdamaxCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &AdamaxCoeffs, t: DenseStep<'_, P>) {
         update_slots::<_, _, 2>(t.pre, &Dense { c: *c }, t.var, t.grad, t.slots)
     }
 

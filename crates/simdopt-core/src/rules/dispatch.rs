@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::slot::Slot;
 use crate::step::clip::{Clip, Identity, Scale};
 use crate::step::update::Keras3Prelude;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 /// The elementwise stages fused into one variable's pass: TF 2.4's three clipping preludes
 /// (none, the global-norm scale alone, the whole clip) or the Keras 3 prelude.
@@ -117,6 +117,15 @@ impl<R: UpdateRule> DynRule for Prepared<R> {
     }
     fn apply_dense(&self, pre: Fused, shape: &[usize], var: &mut [f32], grad: GradIn<'_>, slots: &mut [Slot]) {
         let c = self.coeffs();
+        if R::KERAS3_FAMILY {
+            let pre = match pre {
+                Fused::None => Identity.as_keras3(),
+                Fused::Scale(s) => s.as_keras3(),
+                Fused::Clip(c) => c.as_keras3(),
+                Fused::Keras3(p) => p,
+            };
+            return dense(&self.rule, c, DenseStep { pre, shape, var, grad, slots });
+        }
         match pre {
             Fused::None => dense(&self.rule, c, DenseStep { pre: Identity, shape, var, grad, slots }),
             Fused::Scale(pre) => dense(&self.rule, c, DenseStep { pre, shape, var, grad, slots }),
@@ -134,6 +143,6 @@ impl<R: UpdateRule> DynRule for Prepared<R> {
 /// large function V8 compiled the same simd128 loop up to 9% slower (SGD momentum at 64K:
 /// benches/README.md, "Before/after the staged core"). The arithmetic is the same either way.
 #[inline(never)]
-fn dense<R: UpdateRule, P: GradPrelude>(rule: &R, c: &R::Coeffs, step: DenseStep<'_, P>) {
+fn dense<R: UpdateRule, P: DensePrelude>(rule: &R, c: &R::Coeffs, step: DenseStep<'_, P>) {
     rule.apply_dense(c, step)
 }

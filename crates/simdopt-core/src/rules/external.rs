@@ -8,7 +8,7 @@
 
 use super::{DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::error::{Error, Result};
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct External;
@@ -41,7 +41,7 @@ impl UpdateRule for External {
 
     fn prepare(&self, _ctx: &StepContext, _globals: &mut [f32]) {}
 
-    fn apply_dense<P: GradPrelude>(&self, _c: &(), _step: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, _c: &(), _step: DenseStep<'_, P>) {
         unreachable!("an external optimizer's update runs outside the core")
     }
 

@@ -18,7 +18,7 @@ use crate::drive::{self, LaneKernel};
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ftrl {
@@ -162,7 +162,7 @@ impl UpdateRule for Ftrl {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &FtrlCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &FtrlCoeffs, t: DenseStep<'_, P>) {
         let (c, pre, var, grad, slots) = (*c, t.pre, t.var, t.grad, f32_slots::<2>(t.slots));
         let sqrt = self.learning_rate_power == -0.5;
         match (self.l2_shrinkage > 0.0, sqrt) {

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::slot::{f32_slots, Moment};
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 pub const LION_BETA_1: Hyper = Hyper::number("beta_1", 0.9);
 pub const LION_BETA_2: Hyper = Hyper::number("beta_2", 0.99);
@@ -46,6 +46,7 @@ pub struct LionCoeffs {
 
 impl UpdateRule for Lion {
     const CLASS_NAME: &'static str = "Lion";
+    const KERAS3_FAMILY: bool = true;
     const CONFIG: &'static [Hyper] = &[LION_BETA_1, LION_BETA_2];
     type Coeffs = LionCoeffs;
 
@@ -100,7 +101,7 @@ impl UpdateRule for Lion {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &LionCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &LionCoeffs, t: DenseStep<'_, P>) {
         update_slots::<_, _, 1>(t.pre, &Row::<true> { c: *c }, t.var, t.grad, t.slots)
     }
 

@@ -8,7 +8,7 @@ pub use crate::registry::Options;
 pub use crate::slot::{Slot, SlotDtype, SlotShape, SlotSpec};
 use crate::step::clip::Identity;
 use crate::step::rows::AddZero;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 pub mod adadelta;
 pub mod adagrad;
@@ -225,6 +225,11 @@ pub trait UpdateRule: Clone + Send + 'static {
     /// Whether an optimizer of this rule runs the Keras 3 order of stages from the start (see
     /// [`crate::Optimizer::keras3_order`]; the registry turns it on for every Keras 3 class).
     const KERAS3_ORDER: bool = false;
+    /// Whether this is a Keras 3 class' rule, which the registry always runs in the Keras 3
+    /// order: its dense passes are then compiled for the Keras 3 prelude alone, and TF 2.4's
+    /// preludes (an optimizer built outside the registry) run through their Keras 3 form, which
+    /// gives the same bits ([`crate::step::DensePrelude`]).
+    const KERAS3_FAMILY: bool = false;
     /// Default learning rate.
     const LEARNING_RATE: f32 = 0.001;
     /// Default of the base class' `decay`.
@@ -286,7 +291,7 @@ pub trait UpdateRule: Clone + Send + 'static {
     /// Dense update of one variable. A rule may run several passes (reductions in the fixed
     /// order of [`crate::reduce`]), but each pass goes through the lane driver
     /// ([`crate::drive`]).
-    fn apply_dense<P: GradPrelude>(&self, c: &Self::Coeffs, step: DenseStep<'_, P>);
+    fn apply_dense<P: DensePrelude>(&self, c: &Self::Coeffs, step: DenseStep<'_, P>);
     /// Sparse update of one variable (duplicates already combined, unless
     /// [`UpdateRule::sums_duplicates`] is false, in which case rows may repeat).
     fn apply_sparse(&self, c: &Self::Coeffs, step: SparseStep<'_>);

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::slot::{f32_slots, Moment};
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 /// Keras' default `schedule_decay`.
 pub const DEFAULT_SCHEDULE_DECAY: f32 = 0.004;
@@ -111,7 +111,7 @@ impl UpdateRule for Nadam {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &NadamCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &NadamCoeffs, t: DenseStep<'_, P>) {
         update_slots::<_, _, 2>(t.pre, &Dense { c: *c }, t.var, t.grad, t.slots)
     }
 

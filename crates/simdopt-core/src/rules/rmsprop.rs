@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::slot::{f32_slots, Moment};
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 const RHO: Hyper = Hyper::number("rho", 0.9);
 const CENTERED: Hyper = Hyper::flag("centered", false);
@@ -120,7 +120,7 @@ impl UpdateRule for RmsProp {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &RmsPropCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &RmsPropCoeffs, t: DenseStep<'_, P>) {
         let (c, pre, var, grad) = (*c, t.pre, t.var, t.grad);
         // Slots in declaration order: rms, then momentum, then mg.
         match (self.use_momentum, self.centered) {

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::slot::{f32_slots, Moment};
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 const NESTEROV: Hyper = Hyper::flag("nesterov", false);
 
@@ -81,7 +81,7 @@ impl UpdateRule for Sgd {
         SgdCoeffs { lr: ctx.lr, momentum: self.momentum }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &SgdCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &SgdCoeffs, t: DenseStep<'_, P>) {
         match (self.use_momentum, self.nesterov) {
             (true, false) => update_slots::<_, _, 1>(t.pre, &Momentum::<false> { c: *c }, t.var, t.grad, t.slots),
             (true, true) => update_slots::<_, _, 1>(t.pre, &Momentum::<true> { c: *c }, t.var, t.grad, t.slots),

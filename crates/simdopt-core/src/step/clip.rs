@@ -3,7 +3,8 @@
 //! one read pass in the fixed reduction order of [`crate::lanes::sum_of_squares`] (TF 2.4's
 //! classes, unchanged) or of [`crate::reduce`] (the Keras 3 order of stages).
 
-use super::GradPrelude;
+use super::update::Keras3Prelude;
+use super::{DensePrelude, GradPrelude};
 use crate::error::{Error, Result};
 use crate::lanes::{sum_of_squares, Lanes};
 use crate::optimizer::{Gradient, Optimizer};
@@ -28,10 +29,22 @@ impl GradPrelude for Identity {
 #[derive(Clone, Copy)]
 pub struct Scale(pub f32);
 
+impl DensePrelude for Identity {
+    fn as_keras3(&self) -> Keras3Prelude {
+        Keras3Prelude::new(None, Clip::NONE, None)
+    }
+}
+
 impl GradPrelude for Scale {
     #[inline(always)]
     fn apply<L: Lanes>(&self, g: L) -> L {
         g * L::splat(self.0)
+    }
+}
+
+impl DensePrelude for Scale {
+    fn as_keras3(&self) -> Keras3Prelude {
+        Keras3Prelude::new(None, Clip { scale: self.0, ..Clip::NONE }, None)
     }
 }
 
@@ -51,6 +64,12 @@ impl GradPrelude for Clip {
     fn apply<L: Lanes>(&self, g: L) -> L {
         let g = g.min(L::splat(self.value)).max(L::splat(-self.value));
         ((g * L::splat(self.mul)) / L::splat(self.div)) * L::splat(self.scale)
+    }
+}
+
+impl DensePrelude for Clip {
+    fn as_keras3(&self) -> Keras3Prelude {
+        Keras3Prelude::new(None, *self, None)
     }
 }
 

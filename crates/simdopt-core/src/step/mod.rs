@@ -74,6 +74,14 @@ pub trait GradPrelude: Copy + Sync {
     }
 }
 
+/// The preludes of a rule's dense pass (TF 2.4's three and the Keras 3 one). Each has the same
+/// stages as a [`update::Keras3Prelude`], which chooses them per pass at run time: the passes
+/// over compressed slots are compiled for that one prelude only (see [`crate::quant::storage`]),
+/// so that their code is not repeated per prelude; the numbers are the same bits.
+pub trait DensePrelude: GradPrelude {
+    fn as_keras3(&self) -> update::Keras3Prelude;
+}
+
 /// Keras 3's base options (all off by default: the TF 2.4 order of stages).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stages {

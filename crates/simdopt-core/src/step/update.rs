@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use super::clip::{Clip, Scale};
 use super::ema::{self, FusedAverage};
 use super::validate::row_len;
-use super::{unscale, weight_decay, GradPrelude};
+use super::{unscale, weight_decay, DensePrelude, GradPrelude};
 use crate::drive::GradIn;
 use crate::lanes::Lanes;
 use crate::optimizer::{Gradient, Optimizer, VarSlots};
@@ -155,6 +155,12 @@ impl Keras3Prelude {
     /// The prelude with the variable's moving average as its epilogue (or none).
     pub fn with_average(self, average: Option<FusedAverage>) -> Self {
         Keras3Prelude { average, ..self }
+    }
+}
+
+impl DensePrelude for Keras3Prelude {
+    fn as_keras3(&self) -> Keras3Prelude {
+        *self
     }
 }
 

@@ -9,7 +9,7 @@ use crate::lanes::Lanes;
 use crate::rules::{finite, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::slot::f32_slots;
 use crate::step::clip::Identity;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 const RHO: Hyper = Hyper::number("rho", 0.95);
 const EPSILON: Hyper = Hyper::number("epsilon", 1e-7);
@@ -39,6 +39,7 @@ pub struct AdadeltaCoeffs {
 
 impl UpdateRule for Adadelta {
     const CLASS_NAME: &'static str = "Adadelta";
+    const KERAS3_FAMILY: bool = true;
     const CONFIG: &'static [Hyper] = &[RHO, EPSILON];
     type Coeffs = AdadeltaCoeffs;
 
@@ -80,7 +81,7 @@ impl UpdateRule for Adadelta {
         AdadeltaCoeffs { lr: ctx.lr, rho: self.rho, one_minus_rho: one_minus_py(self.rho), epsilon: self.epsilon }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdadeltaCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &AdadeltaCoeffs, t: DenseStep<'_, P>) {
         drive::update(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, f32_slots::<2>(t.slots))
     }
 

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::reduce;
 use crate::rules::{finite, powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::slot::{Slot, SlotShape};
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 const BETA_2_DECAY: Hyper = Hyper::number("beta_2_decay", -0.8);
 const EPSILON_1: Hyper = Hyper::number("epsilon_1", 1e-30);
@@ -110,6 +110,7 @@ pub struct AdafactorCoeffs {
 
 impl UpdateRule for Adafactor {
     const CLASS_NAME: &'static str = "Adafactor";
+    const KERAS3_FAMILY: bool = true;
     const CONFIG: &'static [Hyper] = &[BETA_2_DECAY, EPSILON_1, EPSILON_2, CLIP_THRESHOLD, RELATIVE_STEP];
     type Coeffs = AdafactorCoeffs;
 
@@ -151,7 +152,7 @@ impl UpdateRule for Adafactor {
         AdafactorCoeffs { rho: ctx.lr.min(1.0 / t.sqrt()), beta_2_t: 1.0 - powf(t, self.values[0]) }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdafactorCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &AdafactorCoeffs, t: DenseStep<'_, P>) {
         let grad = StepGrad::dense(t.pre, t.var, t.grad);
         self.step(c, t.shape, t.var, grad, t.slots)
     }

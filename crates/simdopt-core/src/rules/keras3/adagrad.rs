@@ -8,7 +8,7 @@ use crate::quant::storage::update_slots;
 use crate::rules::{finite, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, INITIAL_ACCUMULATOR_VALUE};
 use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 const EPSILON: Hyper = Hyper::number("epsilon", 1e-7);
 
@@ -35,6 +35,7 @@ pub struct AdagradCoeffs {
 
 impl UpdateRule for Adagrad {
     const CLASS_NAME: &'static str = "Adagrad";
+    const KERAS3_FAMILY: bool = true;
     const CONFIG: &'static [Hyper] = &[INITIAL_ACCUMULATOR_VALUE, EPSILON];
     type Coeffs = AdagradCoeffs;
 
@@ -73,7 +74,7 @@ impl UpdateRule for Adagrad {
         AdagradCoeffs { lr: ctx.lr, epsilon: self.epsilon }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdagradCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &AdagradCoeffs, t: DenseStep<'_, P>) {
         update_slots::<_, _, 1>(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, t.slots)
     }
 

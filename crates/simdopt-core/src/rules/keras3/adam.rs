@@ -13,7 +13,7 @@ use crate::quant::storage::update_slots;
 use crate::rules::{powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON};
 use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 const AMSGRAD: Hyper = Hyper::flag("amsgrad", false);
 
@@ -67,6 +67,7 @@ pub struct AdamCoeffs {
 
 impl<V: Variant> UpdateRule for AdamRule<V> {
     const CLASS_NAME: &'static str = V::CLASS_NAME;
+    const KERAS3_FAMILY: bool = true;
     const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON, AMSGRAD];
     const WEIGHT_DECAY: Option<f32> = V::WEIGHT_DECAY;
     type Coeffs = AdamCoeffs;
@@ -114,7 +115,7 @@ impl<V: Variant> UpdateRule for AdamRule<V> {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdamCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &AdamCoeffs, t: DenseStep<'_, P>) {
         let k = Kernel { c: *c };
         if self.amsgrad {
             update_slots::<_, _, 3>(t.pre, &Dense(&k), t.var, t.grad, t.slots)

@@ -10,7 +10,7 @@ use crate::quant::storage::update_slots;
 use crate::rules::{powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON};
 use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Adamax {
@@ -36,6 +36,7 @@ pub struct AdamaxCoeffs {
 
 impl UpdateRule for Adamax {
     const CLASS_NAME: &'static str = "Adamax";
+    const KERAS3_FAMILY: bool = true;
     const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON];
     type Coeffs = AdamaxCoeffs;
 
@@ -73,7 +74,7 @@ impl UpdateRule for Adamax {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &AdamaxCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &AdamaxCoeffs, t: DenseStep<'_, P>) {
         update_slots::<_, _, 2>(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, t.slots)
     }
 

@@ -9,7 +9,7 @@ use crate::lanes::Lanes;
 use crate::rules::{check, finite, powf, py_float, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::slot::f32_slots;
 use crate::step::clip::Identity;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 const LEARNING_RATE_POWER: Hyper = Hyper::number("learning_rate_power", -0.5);
 const INITIAL_ACCUMULATOR_VALUE: Hyper = Hyper::number("initial_accumulator_value", 0.1);
@@ -58,6 +58,7 @@ pub struct FtrlCoeffs {
 
 impl UpdateRule for Ftrl {
     const CLASS_NAME: &'static str = "Ftrl";
+    const KERAS3_FAMILY: bool = true;
     const CONFIG: &'static [Hyper] = &CONFIG;
     type Coeffs = FtrlCoeffs;
 
@@ -106,7 +107,7 @@ impl UpdateRule for Ftrl {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &FtrlCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &FtrlCoeffs, t: DenseStep<'_, P>) {
         drive::update(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, f32_slots::<2>(t.slots))
     }
 

@@ -12,7 +12,7 @@ use crate::reduce;
 use crate::rules::{powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON};
 use crate::slot::{f32_slots, Slot};
 use crate::step::clip::Identity;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lamb {
@@ -52,6 +52,7 @@ pub struct LambCoeffs {
 
 impl UpdateRule for Lamb {
     const CLASS_NAME: &'static str = "Lamb";
+    const KERAS3_FAMILY: bool = true;
     const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON];
     type Coeffs = LambCoeffs;
 
@@ -91,7 +92,7 @@ impl UpdateRule for Lamb {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &LambCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &LambCoeffs, t: DenseStep<'_, P>) {
         let grad = StepGrad::dense(t.pre, t.var, t.grad);
         self.step(c, t.var, grad, t.slots)
     }

@@ -23,7 +23,7 @@ use crate::reduce;
 use crate::rules::{check, finite, powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, VarInfo};
 use crate::slot::{f32_slots, Slot, SlotData};
 use crate::step::clip::Identity;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 const CONFIG: [Hyper; 13] = [
     Hyper::number("adam_beta_1", 0.9),
@@ -142,6 +142,7 @@ pub struct MuonCoeffs {
 
 impl UpdateRule for Muon {
     const CLASS_NAME: &'static str = "Muon";
+    const KERAS3_FAMILY: bool = true;
     const CONFIG: &'static [Hyper] = &CONFIG;
     const WEIGHT_DECAY: Option<f32> = Some(0.004);
     type Coeffs = MuonCoeffs;
@@ -214,7 +215,7 @@ impl UpdateRule for Muon {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &MuonCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &MuonCoeffs, t: DenseStep<'_, P>) {
         if is_adamw(t.slots) {
             drive::update(t.pre, &Dense(&AdamW { c: *c }), t.var, t.grad, f32_slots::<2>(t.slots))
         } else {

@@ -13,7 +13,7 @@ use crate::quant::storage::update_slots;
 use crate::rules::{powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON};
 use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Nadam {
@@ -43,6 +43,7 @@ pub struct NadamCoeffs {
 
 impl UpdateRule for Nadam {
     const CLASS_NAME: &'static str = "Nadam";
+    const KERAS3_FAMILY: bool = true;
     const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON];
     const GLOBALS_LAST: bool = true;
     type Coeffs = NadamCoeffs;
@@ -97,7 +98,7 @@ impl UpdateRule for Nadam {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &NadamCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &NadamCoeffs, t: DenseStep<'_, P>) {
         update_slots::<_, _, 2>(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, t.slots)
     }
 

@@ -12,7 +12,7 @@ use crate::quant::storage::update_slots;
 use crate::rules::{finite, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 const RHO: Hyper = Hyper::number("rho", 0.9);
 const MOMENTUM: Hyper = Hyper::number("momentum", 0.0);
@@ -51,6 +51,7 @@ pub struct RmsPropCoeffs {
 
 impl UpdateRule for RmsProp {
     const CLASS_NAME: &'static str = "RMSprop";
+    const KERAS3_FAMILY: bool = true;
     const CONFIG: &'static [Hyper] = &[RHO, MOMENTUM, EPSILON, CENTERED];
     type Coeffs = RmsPropCoeffs;
 
@@ -97,7 +98,7 @@ impl UpdateRule for RmsProp {
         RmsPropCoeffs { lr: ctx.lr, rho: self.rho, one_minus_rho: one_minus_py(self.rho), momentum: self.momentum, epsilon: self.epsilon }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &RmsPropCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &RmsPropCoeffs, t: DenseStep<'_, P>) {
         let (pre, var, grad) = (t.pre, t.var, t.grad);
         match (self.use_momentum, self.centered) {
             (false, false) => update_slots::<_, _, 1>(pre, &Dense(&Kernel::<false, false> { c: *c }), var, grad, t.slots),

@@ -13,7 +13,7 @@ use crate::lanes::Lanes;
 use crate::rules::{check, finite, powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::slot::{f32_slots, Slot};
 use crate::step::clip::Identity;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 const BETA_1: Hyper = Hyper::number("beta_1", 0.9);
 const BETA_2: Hyper = Hyper::number("beta_2", 0.999);
@@ -51,6 +51,7 @@ pub struct ScheduleFreeCoeffs {
 
 impl UpdateRule for ScheduleFreeAdamW {
     const CLASS_NAME: &'static str = "ScheduleFreeAdamW";
+    const KERAS3_FAMILY: bool = true;
     const LEARNING_RATE: f32 = 0.0025;
     const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON, WARMUP_STEPS];
     type Coeffs = ScheduleFreeCoeffs;
@@ -117,7 +118,7 @@ impl UpdateRule for ScheduleFreeAdamW {
         }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &ScheduleFreeCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &ScheduleFreeCoeffs, t: DenseStep<'_, P>) {
         drive::update(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, f32_slots::<2>(t.slots))
     }
 

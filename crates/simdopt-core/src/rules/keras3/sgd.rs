@@ -9,7 +9,7 @@ use crate::quant::storage::update_slots;
 use crate::rules::{check, finite, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
-use crate::step::GradPrelude;
+use crate::step::DensePrelude;
 
 const MOMENTUM: Hyper = Hyper::number("momentum", 0.0);
 const NESTEROV: Hyper = Hyper::flag("nesterov", false);
@@ -39,6 +39,7 @@ pub struct SgdCoeffs {
 
 impl UpdateRule for Sgd {
     const CLASS_NAME: &'static str = "SGD";
+    const KERAS3_FAMILY: bool = true;
     const LEARNING_RATE: f32 = 0.01;
     const CONFIG: &'static [Hyper] = &[MOMENTUM, NESTEROV];
     type Coeffs = SgdCoeffs;
@@ -78,7 +79,7 @@ impl UpdateRule for Sgd {
         SgdCoeffs { lr: ctx.lr, momentum: self.momentum }
     }
 
-    fn apply_dense<P: GradPrelude>(&self, c: &SgdCoeffs, t: DenseStep<'_, P>) {
+    fn apply_dense<P: DensePrelude>(&self, c: &SgdCoeffs, t: DenseStep<'_, P>) {
         let k = Kernel { c: *c, nesterov: self.nesterov };
         if self.use_momentum {
             update_slots::<_, _, 1>(t.pre, &Dense(&k), t.var, t.grad, t.slots)

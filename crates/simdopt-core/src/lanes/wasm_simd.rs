@@ -1,0 +1,116 @@
+//! wasm `simd128` lanes: four f32 in one `v128`.
+
+use super::Lanes;
+use core::arch::wasm32::*;
+use core::ops::{Add, Div, Mul, Neg, Sub};
+
+/// Four f32 lanes in one wasm `v128`.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub struct F32x4(pub v128);
+
+macro_rules! binop {
+    ($tr:ident, $f:ident, $intr:ident) => {
+        impl $tr for F32x4 {
+            type Output = Self;
+            #[inline(always)]
+            fn $f(self, o: Self) -> Self {
+                F32x4($intr(self.0, o.0))
+            }
+        }
+    };
+}
+binop!(Add, add, f32x4_add);
+binop!(Sub, sub, f32x4_sub);
+binop!(Mul, mul, f32x4_mul);
+binop!(Div, div, f32x4_div);
+
+impl Neg for F32x4 {
+    type Output = Self;
+    #[inline(always)]
+    fn neg(self) -> Self {
+        F32x4(f32x4_neg(self.0))
+    }
+}
+
+impl Lanes for F32x4 {
+    const WIDTH: usize = 4;
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        F32x4(f32x4_splat(x))
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        F32x4(v128_load(p as *const v128))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        v128_store(p as *mut v128, self.0)
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        F32x4(f32x4_sqrt(self.0))
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        F32x4(f32x4_abs(self.0))
+    }
+    #[inline(always)]
+    fn max(self, o: Self) -> Self {
+        // pmax(a, b) = a < b ? b : a, the scalar rule exactly.
+        F32x4(f32x4_pmax(self.0, o.0))
+    }
+    #[inline(always)]
+    fn min(self, o: Self) -> Self {
+        // pmin(a, b) = b < a ? b : a.
+        F32x4(f32x4_pmin(self.0, o.0))
+    }
+    #[inline(always)]
+    fn select_gt(self, o: Self, a: Self, b: Self) -> Self {
+        F32x4(v128_bitselect(a.0, b.0, f32x4_gt(self.0, o.0)))
+    }
+    #[inline(always)]
+    fn map(self, f: impl Fn(f32) -> f32) -> Self {
+        let v = self.0;
+        F32x4(f32x4(
+            f(f32x4_extract_lane::<0>(v)),
+            f(f32x4_extract_lane::<1>(v)),
+            f(f32x4_extract_lane::<2>(v)),
+            f(f32x4_extract_lane::<3>(v)),
+        ))
+    }
+    #[inline(always)]
+    unsafe fn gather_u8(t: &[f32; 256], idx: *const u8) -> Self {
+        // one 32-bit load for the four codes, then four table reads into the lanes
+        let q = (idx as *const u32).read_unaligned();
+        let at = |s: u32| *t.get_unchecked(((q >> s) & 0xff) as usize);
+        F32x4(f32x4(at(0), at(8), at(16), at(24)))
+    }
+    #[inline(always)]
+    unsafe fn store_settled_u8(est: Self, v: Self, upper: &[f32; 256], out: *mut u8) {
+        let e = v128_and(est.0, u32x4_splat(0xff));
+        let up = |k: u32| *upper.get_unchecked(k as usize);
+        let bins = f32x4(
+            up(u32x4_extract_lane::<0>(e)),
+            up(u32x4_extract_lane::<1>(e)),
+            up(u32x4_extract_lane::<2>(e)),
+            up(u32x4_extract_lane::<3>(e)),
+        );
+        // the mask is -1 where v reaches the bin: subtracting it adds one
+        let code = i32x4_sub(e, f32x4_ge(v.0, bins));
+        let bytes = u8x16_narrow_i16x8(u16x8_narrow_i32x4(code, code), code);
+        v128_store32_lane::<0>(bytes, out as *mut u32);
+    }
+    #[inline(always)]
+    unsafe fn load_bf16(p: *const u16) -> Self {
+        F32x4(i32x4_shl(u32x4_extend_low_u16x8(v128_load64_zero(p as *const u64)), 16))
+    }
+    #[inline(always)]
+    unsafe fn store_bf16(self, p: *mut u16) {
+        let b = self.0;
+        let rounded = u32x4_shr(i32x4_add(b, i32x4_add(u32x4_splat(0x7fff), v128_and(u32x4_shr(b, 16), u32x4_splat(1)))), 16);
+        let nan = u32x4_gt(v128_and(b, u32x4_splat(0x7fff_ffff)), u32x4_splat(0x7f80_0000));
+        let h = v128_bitselect(u32x4_splat(0x7fc0), rounded, nan);
+        v128_store64_lane::<0>(u16x8_narrow_i32x4(h, h), p as *mut u64);
+    }
+}
