@@ -93,6 +93,9 @@ static JOB_SEGMENTS: AtomicUsize = AtomicUsize::new(0);
 type ChunkFn = unsafe fn(data: usize, start: usize, end: usize);
 
 /// Calls the closure at `data` (a `&F` of the main thread's stack, alive until the job closes).
+/// Not inlined: the pass inside `f` then exists once per closure type, whether it runs whole or
+/// split (inlined at each call site it tripled the threads build's code).
+#[inline(never)]
 unsafe fn trampoline<F: Fn(usize, usize) + Sync>(data: usize, start: usize, end: usize) {
     (*(data as *const F))(start, end)
 }
@@ -102,15 +105,21 @@ unsafe fn trampoline<F: Fn(usize, usize) + Sync>(data: usize, start: usize, end:
 /// jobs (fewer than 2 chunks, or `n × streams` below the threshold), and any call while the pool
 /// has no worker or is busy, run `f(0, n)` here. `f` must only touch the elements of its range.
 pub fn parallel_for<F: Fn(usize, usize) + Sync>(n: usize, streams: usize, f: F) {
+    let call: ChunkFn = trampoline::<F>;
+    let data = &f as *const F as usize;
     let small = n < 2 * CHUNK || n.saturating_mul(streams) < THRESHOLD.load(Relaxed);
-    if small {
-        f(0, n);
-        return;
+    if small || !split(call, data, n) {
+        // SAFETY: `data` is `&f`, alive for this call.
+        unsafe { call(data, 0, n) };
     }
+}
+
+/// Runs the job `call(data, ..)` over `[0, n)` split across the pool; false (nothing ran) when
+/// the pool has no worker or is busy. Not generic: one copy for every pass.
+fn split(call: ChunkFn, data: usize, n: usize) -> bool {
     let workers = WORKERS.load(Acquire) as usize;
     if workers == 0 || BUSY.swap(1, Acquire) == 1 {
-        f(0, n);
-        return;
+        return false;
     }
     let chunks = n.div_ceil(CHUNK);
     let caller_runs = CALLER_RUNS.load(Relaxed) != 0;
@@ -119,9 +128,8 @@ pub fn parallel_for<F: Fn(usize, usize) + Sync>(n: usize, streams: usize, f: F) 
         seg.0.next.store(s * chunks / segments, Relaxed);
         seg.0.end.store((s + 1) * chunks / segments, Relaxed);
     }
-    let call: ChunkFn = trampoline::<F>;
     JOB_CALL.store(call as usize, Relaxed);
-    JOB_DATA.store(&f as *const F as usize, Relaxed);
+    JOB_DATA.store(data, Relaxed);
     JOB_N.store(n, Relaxed);
     JOB_SEGMENTS.store(segments, Relaxed);
     DONE.0.store(0, Relaxed);
@@ -148,6 +156,7 @@ pub fn parallel_for<F: Fn(usize, usize) + Sync>(n: usize, streams: usize, f: F) 
         core::hint::spin_loop();
     }
     BUSY.store(0, Release);
+    true
 }
 
 /// Claims and runs chunks of the open job, from segment `first` on, then from the others, until
