@@ -8,7 +8,7 @@
 // every copy checked against the length read in (1) (a typed array detached, resized or shrunk
 // meanwhile is an ArgumentError) and against the frame's capacity. Nothing here allocates per
 // step once the snapshot pool is warm: the loops index rather than destructure.
-import { call, core, heapFloat32, heapInt32, heapUint32 } from '../wasm/loader.js';
+import { call, core, heapViews } from '../wasm/loader.js';
 import { COMMAND_WORDS, KIND_DENSE_STAGED, KIND_DENSE_STREAMED, KIND_DENSE_TENSOR, KIND_NONE, KIND_SPARSE, reserveFrame } from '../frame.js';
 import { ArgumentError, StateError } from '../errors.js';
 import { IndexedSlices, Tensor, Variable } from '../tensor.js';
@@ -265,9 +265,7 @@ export function writeFrame(args: StepArguments, streamed?: Uint8Array, streamedV
   const valuesEnd = frame.values + Math.min(cap.values, staged);
   const indicesEnd = frame.indices + Math.min(cap.indices, args.totalIndices);
   if (n * COMMAND_WORDS > cap.commands) throw new StateError('InvalidState', `step frame overrun: ${n} commands, room for ${Math.floor(cap.commands / COMMAND_WORDS)}`);
-  const u32 = heapUint32();
-  const f32 = heapFloat32();
-  const i32 = heapInt32();
+  const { u32, f32, i32 } = heapViews();
   const h = args.handles;
   naming = args;
   let w = frame.commands;

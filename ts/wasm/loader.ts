@@ -475,6 +475,17 @@ function refreshHeap(): void {
   }
 }
 
+const views: { f32: Float32Array; u32: Uint32Array; i32: Int32Array } = { f32: new Float32Array(0), u32: new Uint32Array(0), i32: new Int32Array(0) };
+/** The three views of the whole WASM memory at once (one check of the memory instead of three;
+ * the same object every call, so a step allocates nothing: read its fields right away). */
+export function heapViews(): Readonly<typeof views> {
+  refreshHeap();
+  views.f32 = heapF32!;
+  views.u32 = heapU32!;
+  views.i32 = heapI32!;
+  return views;
+}
+
 /** The whole WASM memory as f32, re-derived after the memory grows. */
 export function heapFloat32(): Float32Array {
   refreshHeap();
