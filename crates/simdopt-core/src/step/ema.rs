@@ -7,10 +7,10 @@
 //!
 //! The average of a variable the rule's pass just updated is fused into that pass as its
 //! epilogue ([`FusedAverage`]: the driver takes the new variable from registers, so the average
-//! costs one read and one write of itself). [`run`] is the pass of its own for the rest: the
+//! costs one read and one write of itself). `run` is the pass of its own for the rest: the
 //! variables without a gradient, sparse steps, micro-steps of accumulation that do not update,
 //! rules whose last pass is not the prelude's (Lamb, Adafactor, Muon's Newton–Schulz) and the
-//! overwrite steps. One formula for both: [`Average::next`].
+//! overwrite steps. One formula for both: `Average::next`.
 
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
@@ -92,7 +92,7 @@ impl LaneKernel<1> for Overwrite {
 }
 
 /// One variable's average as the epilogue of the rule's pass: after the kernel, the driver
-/// loads the average at the same elements, applies [`Average::next`] with the variable's new
+/// loads the average at the same elements, applies `Average::next` with the variable's new
 /// lanes and stores it. It rides in the Keras 3 prelude (see [`super::GradPrelude::average`]);
 /// the driver applies it only after a pass that writes the step's new variable, and records
 /// that it did in `ran`.
