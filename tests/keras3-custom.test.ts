@@ -143,7 +143,7 @@ describe('around a custom optimizer', () => {
       ['hand_sgd/dense_bias_momentum', [3]],
     ]);
     hand.dispose();
-    expect(Array.from(o.variables.find((v) => v.path === 'shaped/table')!.value)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(Array.from(o.variables.find((v) => v.path === 'shaped/table')!.value as Float32Array)).toEqual([0, 1, 2, 3, 4, 5]);
     o.dispose();
 
     const [va, vb] = [model(), model()];
@@ -351,7 +351,7 @@ describe('bad input: typed errors, nothing changed', () => {
       constructor() {
         super({ className: 'Mixed', config: [['learning_rate', 0.1]] }, {});
       }
-      protected resourceApplyDense(): void {}
+      protected override resourceApplyDense(): void {}
     }
     expect(() => new Mixed()).toThrow(/implements build and updateStep/);
   });
