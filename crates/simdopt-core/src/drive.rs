@@ -107,6 +107,10 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
 /// Where a pass reads and writes `S` slots: f32 buffers ([`F32Slots`]), or the compressed
 /// storages of [`crate::quant::storage`], which convert in the same pass.
 pub trait SlotIo<const S: usize>: Copy + Sync {
+    /// Whether passes over these slots take the EMA epilogue. The compressed storages do not:
+    /// their passes are compute-bound, and the variant would double their code; their averages
+    /// take EMA's own pass (the same bits).
+    const FUSES_AVERAGE: bool = true;
     /// The same slots from element `start` on.
     fn from(self, start: usize) -> Self;
     /// # Safety
@@ -238,7 +242,7 @@ impl<IO> Buffers<IO> {
         // `AVERAGES` are constants, so the other preludes' loops stay as they were).
         let acc = P::ACCUMULATES && !self.acc.is_null();
         assert!(acc || self.acc.is_null(), "this prelude does not fuse gradient accumulation");
-        let avg = if P::AVERAGES && K::UPDATES_VAR && K::NEW_VARIABLE { pre.average() } else { None };
+        let avg = if P::AVERAGES && IO::FUSES_AVERAGE && K::UPDATES_VAR && K::NEW_VARIABLE { pre.average() } else { None };
         match (acc, avg.map(|a| a.range(self.at, n))) {
             (false, None) => self.run::<P, K, S, false, false>(pre, k, n, None),
             (true, None) => self.run::<P, K, S, true, false>(pre, k, n, None),

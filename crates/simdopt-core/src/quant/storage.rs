@@ -253,6 +253,8 @@ struct Bf16Io<const S: usize>([*mut u16; S]);
 unsafe impl<const S: usize> Sync for Bf16Io<S> {}
 
 impl<const S: usize> SlotIo<S> for Bf16Io<S> {
+    const FUSES_AVERAGE: bool = false;
+
     #[inline(always)]
     fn from(self, start: usize) -> Self {
         Bf16Io(self.0.map(|p| p.wrapping_add(start)))
@@ -282,6 +284,8 @@ struct Int8Pass1<'a, const S: usize> {
 unsafe impl<const S: usize> Sync for Int8Pass1<'_, S> {}
 
 impl<const S: usize> SlotIo<S> for Int8Pass1<'_, S> {
+    const FUSES_AVERAGE: bool = false;
+
     #[inline(always)]
     fn from(self, start: usize) -> Self {
         Int8Pass1 { codes: self.codes.map(|p| p.wrapping_add(start)), scratch: self.scratch.map(|p| p.wrapping_add(start)), ..self }
