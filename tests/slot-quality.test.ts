@@ -47,12 +47,12 @@ test("the state check: compressed slots are float32's within their storage's pre
   }
 });
 
-test("the decay probe: float32's second moment decays by beta2 a step, int8's follows it, bfloat16's stays at or above it", () => {
+test("the decay probe: float32's second moment decays by beta2 a step, int8's and (stochastically rounded) bfloat16's follow it", () => {
   const { kept } = decayProbe({ steps: 50 });
   expect(kept.float32).toBeCloseTo(0.999 ** 50, 5);
   expect(Math.abs(kept.int8 - kept.float32)).toBeLessThan(1e-3);
-  expect(kept.bfloat16).toBeGreaterThanOrEqual(kept.float32);
-  expect(kept.bfloat16).toBeLessThanOrEqual(1);
+  // Rounded to nearest, bfloat16's v would stay at 1 (0.05 above float32's 0.951).
+  expect(Math.abs(kept.bfloat16 - kept.float32)).toBeLessThan(5e-3);
 });
 
 test('a network of variables under 4,096 elements (the demo iris) trains bit for bit the same with every slotDtype', () => {

@@ -72,7 +72,8 @@ function checkLines(results) {
     }
     lines.push(`- ${task.name}:`);
     for (const [dtype, slots] of Object.entries(check)) {
-      for (const [slot, { error, medianRatio }] of Object.entries(slots)) lines.push(`  - ${dtype} \`${slot}\`: relative error ${error.toExponential(2)}, median q / f ${medianRatio.toFixed(4)}`);
+      for (const [slot, { error, medianRatio }] of Object.entries(slots))
+        lines.push(`  - ${dtype} \`${slot}\`: relative error ${error.toExponential(2)}, median q / f ${medianRatio.toFixed(4)}`);
     }
   }
   return lines;
@@ -129,7 +130,7 @@ export function markdownReport(results, { seeds, machine, svg, probe, checkSteps
     '',
     ...DTYPES.map((d) => `- ${d}: ${probe.kept[d].toFixed(4)}`),
     '',
-    `Float32's is beta2^${probe.steps} = ${(0.999 ** probe.steps).toFixed(4)}. A bfloat16 value has 8 significant bits: multiplied by 0.999 (a relative change of 0.1%, under half the spacing of neighbouring bfloat16 values, 0.4% to 0.8% of the value) it rounds back to itself, so a stored v that gets no gradient does not decay at all under round-to-nearest, and the steps of rarely seen features stay smaller than float32 Adam's. Int8's blocks are scaled by their absolute maximum, which decays with the block, so the codes stay and the dequantized values follow float32's. This is the storage format, not a slip of the kernel: torch's bfloat16 rounds the same way. The usual remedies are stochastic rounding or a compensation term (Kahan summation) for bfloat16 state.`,
+    `Float32's is beta2^${probe.steps} = ${(0.999 ** probe.steps).toFixed(4)}. A bfloat16 value has 8 significant bits: multiplied by 0.999 (a relative change of 0.1%, under half the spacing of neighbouring bfloat16 values, 0.4% to 0.8% of the value) it would round back to itself under round-to-nearest, and a stored v that gets no gradient would not decay at all (1.0000 here before stochastic rounding). The optimizer step therefore rounds bfloat16 slots stochastically: it adds a 16-bit pseudo-random dither (a hash of the element's index, the step and the slot: the same bits on every build and thread split) to the dropped bits before truncating, so a value rounds up with the probability of its distance from the lower neighbour and v decays as float32's on average. Int8's blocks are scaled by their absolute maximum, which decays with the block, so the codes stay and the dequantized values follow float32's.`,
     '',
     '## Loss curves',
     '',

@@ -132,7 +132,7 @@ export function stateCheck(task, { steps = 100, seed = 0 } = {}) {
  * gradients between 0.5 and 1.36, then `steps` steps with zero gradients, as a sparse feature's
  * row does between the minibatches it is in. Returns per dtype the mean second moment after the
  * steps as a fraction of its mean after the first: float32's is beta2^steps (0.999^200 = 0.819);
- * a stored state that cannot follow so small a decay stays higher.
+ * a stored state that cannot follow so small a decay stays higher (bfloat16 under round-to-nearest).
  */
 export function decayProbe({ steps = 200 } = {}) {
   const n = 4096;

@@ -20,7 +20,10 @@ export type RawSlotWeight = RawBfloat16Slot | RawInt8Slot;
 export interface RawBfloat16Slot {
   /** The storage: `'bfloat16'`. */
   readonly dtype: 'bfloat16';
-  /** The upper 16 bits of each float32 element, rounded to nearest even. */
+  /**
+   * The upper 16 bits of each float32 element: rounded stochastically by the optimizer step (a
+   * deterministic dither of the element, the step and the slot), to nearest even when set.
+   */
   readonly bits: Uint16Array;
 }
 

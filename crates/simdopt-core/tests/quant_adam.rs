@@ -116,8 +116,33 @@ fn bf16_slots_hold_rounded_moments() {
     let (mut x, g) = (vec![1.0f32, -2.0, 3.0], vec![0.3f32, -0.7, 1e-3]);
     let (mut m, mut v) = (vec![0u16; 3], vec![0u16; 3]);
     step_bf16(&h, 0, &mut x, &g, &mut m, &mut v);
+    // rounded stochastically: the dither of element i of slot 0 (m) and 1 (v) in step 0
+    let round = |x: f32, i: usize, slot: usize| bf16::from_f32_dithered(x, bf16::dither(i as u32, bf16::step_seed(0, slot)));
     for i in 0..3 {
-        assert_eq!(m[i], bf16::from_f32(0.0 + (g[i] - 0.0) * (1.0 - 0.9)));
-        assert_eq!(v[i], bf16::from_f32(0.0 + (g[i] * g[i] - 0.0) * (1.0 - 0.999)));
+        assert_eq!(m[i], round(0.0 + (g[i] - 0.0) * (1.0 - 0.9), i, 0));
+        assert_eq!(v[i], round(0.0 + (g[i] * g[i] - 0.0) * (1.0 - 0.999), i, 1));
     }
+}
+
+/// A second moment without gradient decays by `beta_2 = 0.999` a step; rounded to nearest,
+/// `0.999 * v` is `v` again in bfloat16 (8 mantissa bits) and `v` never decays (1.0000x after
+/// 200 steps instead of 0.999^200 = 0.8187x). Rounded stochastically it decays as in f32 on average.
+#[test]
+fn bf16_second_moment_decays_as_f32_without_gradient() {
+    let (h, n) = (AdamHyper::default(), 16 * 1024);
+    let mut x32 = vec![0.5f32; n];
+    let (mut m32, mut v32) = (vec![0.0f32; n], vec![0.0f32; n]);
+    let mut xb = x32.clone();
+    let (mut mb, mut vb) = (vec![0u16; n], vec![0u16; n]);
+    for t in 0..201 {
+        let g = vec![if t == 0 { 1.0f32 } else { 0.0 }; n];
+        step_f32(&h, t, &mut x32, &g, &mut m32, &mut v32);
+        step_bf16(&h, t, &mut xb, &g, &mut mb, &mut vb);
+    }
+    let mean = |v: &mut dyn Iterator<Item = f32>| v.map(f64::from).sum::<f64>() / n as f64;
+    let (v_f32, v_bf16) = (mean(&mut v32.iter().copied()), mean(&mut vb.iter().map(|&b| bf16::to_f32(b))));
+    let after_first = 1.0 - 0.999f64;
+    eprintln!("mean v after 200 steps without gradient: f32 {:.4}x, bfloat16 {:.4}x", v_f32 / after_first, v_bf16 / after_first);
+    assert!((v_f32 / after_first - 0.999f64.powi(200)).abs() < 1e-3, "f32 decays: {v_f32}");
+    assert!((v_bf16 / v_f32 - 1.0).abs() < 0.01, "bfloat16 mean v {v_bf16} vs f32 {v_f32}");
 }

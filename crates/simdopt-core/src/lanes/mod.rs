@@ -85,6 +85,21 @@ pub trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
             *p.add(k) = crate::quant::bf16::from_f32(x[k]);
         }
     }
+
+    /// Stores the lanes rounded to bfloat16 stochastically: lane `k` as element `index + k` of a
+    /// slot whose step seed is `seed` (`quant::bf16::from_f32_dithered`, `dither`).
+    ///
+    /// # Safety
+    /// `p` must be valid for writing `WIDTH` values.
+    #[inline(always)]
+    unsafe fn store_bf16_dithered(self, p: *mut u16, index: u32, seed: u32) {
+        use crate::quant::bf16::{dither, from_f32_dithered};
+        let mut x = [0.0f32; MAX_LANES];
+        self.store(x.as_mut_ptr());
+        for k in 0..Self::WIDTH {
+            *p.add(k) = from_f32_dithered(x[k], dither(index.wrapping_add(k as u32), seed));
+        }
+    }
 }
 
 /// The most lanes of any lane type (the per-lane defaults' buffers).

@@ -184,4 +184,9 @@ impl<L: Lanes> Lanes for Pair<L> {
         self.0.store_bf16(p);
         self.1.store_bf16(p.add(L::WIDTH));
     }
+    #[inline(always)]
+    unsafe fn store_bf16_dithered(self, p: *mut u16, index: u32, seed: u32) {
+        self.0.store_bf16_dithered(p, index, seed);
+        self.1.store_bf16_dithered(p.add(L::WIDTH), index.wrapping_add(L::WIDTH as u32), seed);
+    }
 }

@@ -113,4 +113,26 @@ impl Lanes for F32x4 {
         let h = v128_bitselect(u32x4_splat(0x7fc0), rounded, nan);
         v128_store64_lane::<0>(u16x8_narrow_i32x4(h, h), p as *mut u64);
     }
+    #[inline(always)]
+    unsafe fn store_bf16_dithered(self, p: *mut u16, index: u32, seed: u32) {
+        // `quant::bf16::dither` lane by lane
+        let c = u32x4_splat;
+        let a = v128_xor(i32x4_add(u32x4_splat(index), u32x4(0, 1, 2, 3)), c(seed));
+        let a = i32x4_add(i32x4_add(a, c(0x7ed5_5d16)), i32x4_shl(a, 12));
+        let a = v128_xor(v128_xor(a, c(0xc761_c23c)), u32x4_shr(a, 19));
+        let a = i32x4_add(i32x4_add(a, c(0x1656_67b1)), i32x4_shl(a, 5));
+        let a = v128_xor(i32x4_add(a, c(0xd3a2_646c)), i32x4_shl(a, 9));
+        let a = i32x4_add(i32x4_add(a, c(0xfd70_46c5)), i32x4_shl(a, 3));
+        let a = v128_xor(v128_xor(a, c(0xb55a_4f09)), u32x4_shr(a, 16));
+        let r = v128_and(a, c(0xffff));
+        // `quant::bf16::from_f32_dithered`
+        let b = self.0;
+        let up = u32x4_shr(i32x4_add(b, r), 16);
+        let nearest = u32x4_shr(i32x4_add(b, i32x4_add(c(0x7fff), v128_and(u32x4_shr(b, 16), c(1)))), 16);
+        let magnitude = v128_and(b, c(0x7fff_ffff));
+        let last = u32x4_ge(magnitude, c(crate::quant::bf16::LAST_FINITE));
+        let nan = u32x4_gt(magnitude, c(0x7f80_0000));
+        let h = v128_bitselect(c(0x7fc0), v128_bitselect(nearest, up, last), nan);
+        v128_store64_lane::<0>(u16x8_narrow_i32x4(h, h), p as *mut u64);
+    }
 }

@@ -120,4 +120,30 @@ impl Lanes for F32x4 {
         let h = _mm_srai_epi32(_mm_slli_epi32(h, 16), 16);
         _mm_storel_epi64(p as *mut __m128i, _mm_packs_epi32(h, h));
     }
+    #[inline(always)]
+    unsafe fn store_bf16_dithered(self, p: *mut u16, index: u32, seed: u32) {
+        // `quant::bf16::dither` lane by lane
+        let c = |x: u32| _mm_set1_epi32(x as i32);
+        let a = _mm_xor_si128(_mm_add_epi32(c(index), _mm_setr_epi32(0, 1, 2, 3)), c(seed));
+        let a = _mm_add_epi32(_mm_add_epi32(a, c(0x7ed5_5d16)), _mm_slli_epi32(a, 12));
+        let a = _mm_xor_si128(_mm_xor_si128(a, c(0xc761_c23c)), _mm_srli_epi32(a, 19));
+        let a = _mm_add_epi32(_mm_add_epi32(a, c(0x1656_67b1)), _mm_slli_epi32(a, 5));
+        let a = _mm_xor_si128(_mm_add_epi32(a, c(0xd3a2_646c)), _mm_slli_epi32(a, 9));
+        let a = _mm_add_epi32(_mm_add_epi32(a, c(0xfd70_46c5)), _mm_slli_epi32(a, 3));
+        let a = _mm_xor_si128(_mm_xor_si128(a, c(0xb55a_4f09)), _mm_srli_epi32(a, 16));
+        let r = _mm_and_si128(a, c(0xffff));
+        // `quant::bf16::from_f32_dithered`
+        let b = _mm_castps_si128(self.0);
+        let up = _mm_srli_epi32(_mm_add_epi32(b, r), 16);
+        let lsb = _mm_and_si128(_mm_srli_epi32(b, 16), c(1));
+        let nearest = _mm_srli_epi32(_mm_add_epi32(b, _mm_add_epi32(c(0x7fff), lsb)), 16);
+        // signed compares of magnitudes (< 2^31)
+        let magnitude = _mm_and_si128(b, c(0x7fff_ffff));
+        let last = _mm_cmpgt_epi32(magnitude, c(crate::quant::bf16::LAST_FINITE - 1));
+        let h = _mm_or_si128(_mm_and_si128(last, nearest), _mm_andnot_si128(last, up));
+        let nan = _mm_cmpgt_epi32(magnitude, c(0x7f80_0000));
+        let h = _mm_or_si128(_mm_and_si128(nan, c(0x7fc0)), _mm_andnot_si128(nan, h));
+        let h = _mm_srai_epi32(_mm_slli_epi32(h, 16), 16);
+        _mm_storel_epi64(p as *mut __m128i, _mm_packs_epi32(h, h));
+    }
 }

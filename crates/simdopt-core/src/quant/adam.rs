@@ -38,7 +38,7 @@ fn step(h: &AdamHyper, iteration: u64, var: &mut [f32], grad: &[f32], slots: &mu
     assert!(grad.len() == n && slots.iter().all(|s| s.len() == n), "slot and gradient lengths");
     let rule = Adam::new(h.beta_1, h.beta_2, h.epsilon, false).expect("finite hyperparameters");
     let c = rule.prepare(&StepContext { iteration, lr: h.learning_rate, decay: 0.0 }, &mut []);
-    update_slots::<_, _, 2>(Identity, &dense_kernel(c), var, GradIn::Values(grad), slots);
+    update_slots::<_, _, 2>(Identity, &dense_kernel(c), var, GradIn::Values(grad), slots, iteration);
 }
 
 fn slot(data: SlotData) -> Slot {

@@ -2,6 +2,16 @@
 //! round-to-nearest-even on the dropped 16 bits, as torch's `c10::BFloat16` does (also for
 //! subnormals, and overflow to ±inf); every NaN becomes torch's canonical quiet NaN `0x7fc0`
 //! (sign and payload dropped). Widening is exact.
+//!
+//! The optimizer step's re-encode of a moment rounds stochastically instead ([`from_f32_dithered`]):
+//! Adam's `v` decays by `beta_2 = 0.999` a step, and `0.999 * v` rounds back to `v` with 8
+//! mantissa bits, so a moment without gradient would never decay. A dither `r` (16 bits) is added
+//! to the dropped bits before truncating, which rounds up with probability (dropped bits) / 2^16:
+//! the rounding is unbiased on average. `r` is a hash of the element's absolute index in its slot
+//! and a seed of the step and slot ([`step_seed`]): the same bits on every build and however a
+//! pass is split over threads. Conversions outside the step (initial fills, `setWeights`,
+//! checkpoints) stay round-to-nearest-even: they happen once, where a bias does not accumulate,
+//! and a value set is read back as set.
 
 use crate::lanes::Lanes;
 
@@ -16,6 +26,47 @@ pub fn from_f32(x: f32) -> u16 {
     } else {
         rounded
     }
+}
+
+/// float32 → bfloat16 bits, rounded up when `dither` (`0..=0xffff`) plus the dropped 16 bits
+/// carry: stochastic rounding. Magnitudes from the largest finite bfloat16 up (and ±inf, NaN)
+/// are [`from_f32`]'s, so values overflow to ±inf exactly as with round-to-nearest-even.
+#[inline(always)]
+pub fn from_f32_dithered(x: f32, dither: u32) -> u16 {
+    let b = x.to_bits();
+    if b & 0x7fff_ffff >= LAST_FINITE {
+        from_f32(x)
+    } else {
+        (b.wrapping_add(dither) >> 16) as u16
+    }
+}
+
+/// The float32 bits of the largest finite bfloat16 (`0x7f7f`).
+pub(crate) const LAST_FINITE: u32 = 0x7f7f_0000;
+
+/// The dither (`0..=0xffff`) of element `index` of a slot, for the step's [`step_seed`]: an
+/// integer hash made of 32-bit adds, xors and shifts only (Bob Jenkins' 6-shift integer hash), as
+/// SSE2 has no 32-bit lane multiply, so the lane versions compute the same bits.
+#[inline(always)]
+pub fn dither(index: u32, seed: u32) -> u32 {
+    let a = index ^ seed;
+    let a = a.wrapping_add(0x7ed5_5d16).wrapping_add(a << 12);
+    let a = (a ^ 0xc761_c23c) ^ (a >> 19);
+    let a = a.wrapping_add(0x1656_67b1).wrapping_add(a << 5);
+    let a = a.wrapping_add(0xd3a2_646c) ^ (a << 9);
+    let a = a.wrapping_add(0xfd70_46c5).wrapping_add(a << 3);
+    let a = (a ^ 0xb55a_4f09) ^ (a >> 16);
+    a & 0xffff
+}
+
+/// The seed of slot `slot`'s dither in the step after `iteration` calls (once per pass, so it
+/// may multiply: a 64-bit finalizer that spreads consecutive steps over all 32 bits).
+pub fn step_seed(iteration: u64, slot: usize) -> u32 {
+    let z = iteration ^ ((slot as u64) << 48);
+    let z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) as u32
 }
 
 /// bfloat16 bits → float32 (exact).
@@ -42,6 +93,16 @@ pub unsafe fn store<L: Lanes>(x: L, p: *mut u16) {
     x.store_bf16(p)
 }
 
+/// Rounds lanes to bfloat16 stochastically ([`from_f32_dithered`]; lane `k` is element
+/// `index + k` of the slot) and stores them.
+///
+/// # Safety
+/// `p` must be valid for writing `L::WIDTH` values.
+#[inline(always)]
+pub unsafe fn store_dithered<L: Lanes>(x: L, p: *mut u16, index: u32, seed: u32) {
+    x.store_bf16_dithered(p, index, seed)
+}
+
 /// A tensor's values rounded to bfloat16.
 pub fn from_slice(x: &[f32]) -> Vec<u16> {
     x.iter().map(|&v| from_f32(v)).collect()
@@ -66,6 +127,39 @@ mod tests {
         assert_eq!(from_f32(f32::from_bits(0x7f80_0001)), 0x7fc0, "signalling NaN stays NaN");
         assert_eq!(from_f32(1e-40), 0x0001, "subnormal 1e-40 = 0x000116c2 rounds to 0x0001");
         assert_eq!(from_f32(-0.0), 0x8000);
+    }
+
+    #[test]
+    fn dithered_rounding_is_one_of_the_neighbours_and_keeps_non_finite() {
+        let x = f32::from_bits(0x3f80_4000); // a quarter of the way from 0x3f80 to 0x3f81
+        assert_eq!(from_f32_dithered(x, 0), 0x3f80);
+        assert_eq!(from_f32_dithered(x, 0xbfff), 0x3f80);
+        assert_eq!(from_f32_dithered(x, 0xc000), 0x3f81);
+        assert_eq!(from_f32_dithered(1.0, 0xffff), 0x3f80, "exact values stay");
+        assert_eq!(from_f32_dithered(f32::from_bits(0x7f7f_0001), 0xffff), 0x7f7f, "no overflow that RNE would not do");
+        assert_eq!(from_f32_dithered(f32::from_bits(0xff7f_0001), 0xffff), 0xff7f);
+        assert_eq!(from_f32_dithered(f32::MAX, 0), 0x7f80, "RNE's overflow kept");
+        assert_eq!(from_f32_dithered(f32::from_bits(0x7f7e_0001), 0xffff), 0x7f7f, "below the last interval: dithered");
+        assert_eq!(from_f32_dithered(f32::INFINITY, 0xffff), 0x7f80);
+        assert_eq!(from_f32_dithered(f32::NEG_INFINITY, 0xffff), 0xff80);
+        assert_eq!(from_f32_dithered(f32::from_bits(0x7f80_0001), 0), 0x7fc0);
+        assert_eq!(from_f32_dithered(-f32::NAN, 0xffff), 0x7fc0);
+    }
+
+    #[test]
+    fn dithered_rounding_is_unbiased() {
+        // 0.999 rounds to 1.0 (0x3f80) with RNE; dithered over many elements, the mean is 0.999.
+        let seed = step_seed(7, 1);
+        let n = 1 << 16;
+        let mean = (0..n).map(|i| to_f32(from_f32_dithered(0.999, dither(i, seed))) as f64).sum::<f64>() / n as f64;
+        assert!((mean - 0.999).abs() < 2e-4, "mean {mean}");
+        assert_eq!(from_f32(0.999), 0x3f80);
+        // and the dither covers its range evenly
+        let mut hist = [0u32; 16];
+        (0..n).for_each(|i| hist[(dither(i, seed) >> 12) as usize] += 1);
+        assert!(hist.iter().all(|&c| (3800..4400).contains(&c)), "{hist:?}");
+        assert_ne!(step_seed(7, 0), step_seed(7, 1));
+        assert_ne!(step_seed(7, 0), step_seed(8, 0));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! unchanged, the driver reads each element's slots from their storage, and writes them back in
 //! that storage in the same pass (the state never exists in f32 in memory).
 //!
-//! - bfloat16: widened exactly on load, rounded to nearest even on store ([`super::bf16`]).
+//! - bfloat16: widened exactly on load, rounded stochastically on store, with a dither of the
+//!   element's index, the step and the slot ([`super::bf16`]).
 //! - int8: block by block ([`BLOCK`] elements), in two passes over the block as bitsandbytes'
 //!   8-bit optimizers do: a block's new absmax is the max of its *new* values, so pass 1
 //!   dequantizes (`code[q] * absmax`), runs the kernel (the variable moves with the unrounded new
@@ -90,13 +91,15 @@ pub fn write_f32(data: &mut SlotData, x: &[f32]) {
 /// is [`drive::update`] exactly, compiled for the prelude `P`; the compressed passes are
 /// compiled once per kernel, for the prelude's run-time form ([`DensePrelude::as_keras3`]):
 /// they are compute-bound, where a per-pass choice of stages costs nothing measurable, and one
-/// copy per prelude tripled the wasm binary.
+/// copy per prelude tripled the wasm binary. `iteration` (the optimizer's calls so far) seeds the
+/// stochastic rounding of bfloat16 slots.
 pub fn update_slots<P: DensePrelude, K: LaneKernel<S>, const S: usize>(
     pre: P,
     k: &K,
     var: &mut [f32],
     grad: GradIn<'_>,
     slots: &mut [Slot],
+    iteration: u64,
 ) {
     let slots = &mut slots[..S];
     let storage = slots.first().map_or(SlotStorage::Float32, Slot::storage);
@@ -104,7 +107,7 @@ pub fn update_slots<P: DensePrelude, K: LaneKernel<S>, const S: usize>(
     if storage == SlotStorage::Float32 {
         return drive::update(pre, k, var, grad, f32_slots::<S>(slots));
     }
-    update_compressed(pre.as_keras3(), k, var, grad, slots, storage)
+    update_compressed(pre.as_keras3(), k, var, grad, slots, storage, iteration)
 }
 
 /// [`update_slots`] over compressed slots, out of line: one copy per kernel.
@@ -116,6 +119,7 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
     grad: GradIn<'_>,
     slots: &mut [Slot],
     storage: SlotStorage,
+    iteration: u64,
 ) {
     let n = var.len();
     // A streamed gradient is gathered whole first (compressed passes go block by block).
@@ -138,10 +142,11 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
         SlotStorage::Float32 => unreachable!("handled above"),
         SlotStorage::Bfloat16 => {
             let mut it = slots.iter_mut();
-            let io = Bf16Io(core::array::from_fn(|_| match &mut it.next().expect("S slots").data {
+            let slots = core::array::from_fn(|_| match &mut it.next().expect("S slots").data {
                 SlotData::Bf16(v) => v.as_mut_ptr(),
                 _ => unreachable!("checked above"),
-            }));
+            });
+            let io = Bf16Io { slots, start: 0, seeds: core::array::from_fn(|s| bf16::step_seed(iteration, s)) };
             let buffers = Buffers::new(var, grad, K::READS_GRAD, io);
             split(n, block_streams::<K, S>(), |start, end| buffers.from(start).run_range(pre, k, end - start))
         }
@@ -246,8 +251,13 @@ unsafe fn update_int8<K: LaneKernel<S>, const S: usize>(
     }
 }
 
+/// The bfloat16 slots from element `start` on, with their dither seeds for this step.
 #[derive(Clone, Copy)]
-struct Bf16Io<const S: usize>([*mut u16; S]);
+struct Bf16Io<const S: usize> {
+    slots: [*mut u16; S],
+    start: usize,
+    seeds: [u32; S],
+}
 
 // SAFETY: the pool hands disjoint element ranges to its threads.
 unsafe impl<const S: usize> Sync for Bf16Io<S> {}
@@ -257,16 +267,18 @@ impl<const S: usize> SlotIo<S> for Bf16Io<S> {
 
     #[inline(always)]
     fn from(self, start: usize) -> Self {
-        Bf16Io(self.0.map(|p| p.wrapping_add(start)))
+        Bf16Io { slots: self.slots.map(|p| p.wrapping_add(start)), start: self.start + start, ..self }
     }
     #[inline(always)]
     unsafe fn load<L: Lanes>(&self, i: usize) -> [L; S] {
-        core::array::from_fn(|s| L::load_bf16(self.0[s].add(i)))
+        core::array::from_fn(|s| L::load_bf16(self.slots[s].add(i)))
     }
     #[inline(always)]
     unsafe fn store<L: Lanes>(&self, i: usize, slots: [L; S]) {
+        // The absolute index: the same dither however the pool splits the pass.
+        let index = (self.start + i) as u32;
         for s in 0..S {
-            slots[s].store_bf16(self.0[s].add(i));
+            bf16::store_dithered(slots[s], self.slots[s].add(i), index, self.seeds[s]);
         }
     }
 }
@@ -303,7 +315,7 @@ impl<const S: usize> SlotIo<S> for Int8Pass1<'_, S> {
 }
 
 /// Runs `f` on f32 copies of the slots if they are compressed, then stores them back.
-pub fn with_f32_slots(slots: &mut [Slot], f: impl FnOnce(&mut [Slot])) {
+pub fn with_f32_slots(slots: &mut [Slot], iteration: u64, f: impl FnOnce(&mut [Slot])) {
     if slots.iter().all(|s| s.raw().is_none()) {
         return f(slots);
     }
@@ -316,8 +328,16 @@ pub fn with_f32_slots(slots: &mut [Slot], f: impl FnOnce(&mut [Slot])) {
         })
         .collect();
     f(&mut copies);
-    for (s, c) in slots.iter_mut().zip(&copies) {
-        write_f32(&mut s.data, c.f32().expect("f32 copies"));
+    for (k, (s, c)) in slots.iter_mut().zip(&copies).enumerate() {
+        let x = c.f32().expect("f32 copies");
+        match &mut s.data {
+            // The step's re-encode: rounded stochastically as in the dense passes.
+            SlotData::Bf16(v) => {
+                let seed = bf16::step_seed(iteration, k);
+                v.iter_mut().zip(x).enumerate().for_each(|(i, (d, &s))| *d = bf16::from_f32_dithered(s, bf16::dither(i as u32, seed)));
+            }
+            data => write_f32(data, x),
+        }
     }
 }
 
@@ -394,20 +414,61 @@ mod tests {
         }
         let mut slots = [slot(SlotData::Int8(q, Moment::Signed), n)];
         let mut var = vec![0.0; n];
-        update_slots::<_, _, 1>(Identity, &Decay, &mut var, GradIn::Values(&g), &mut slots);
+        update_slots::<_, _, 1>(Identity, &Decay, &mut var, GradIn::Values(&g), &mut slots, 0);
         assert_eq!(var, f, "the variable moves with the unrounded moments");
         assert_eq!(slots[0].data, SlotData::Int8(quantize(cb, &f, BLOCK), Moment::Signed));
     }
 
+    /// The f32 result rounded stochastically (`bf16::from_f32_dithered`) with element `i`'s
+    /// dither in the step after `iteration` calls.
+    fn dithered(x: impl Iterator<Item = f32>, iteration: u64) -> Vec<u16> {
+        let seed = bf16::step_seed(iteration, 0);
+        x.enumerate().map(|(i, x)| bf16::from_f32_dithered(x, bf16::dither(i as u32, seed))).collect()
+    }
+
     #[test]
     fn bf16_update_rounds_the_f32_result() {
-        let g = [1.0f32, -3.0, 1e-3, 7.5, 0.1, f32::NAN, 3.0e38, -1e-40, 2.0];
-        let s0 = bf16::from_slice(&[0.3, 0.7, -1.1, 2.0, 1e-8, 1.0, 3.0e38, 0.0, f32::INFINITY]);
-        let expect: Vec<u16> = s0.iter().zip(&g).map(|(&h, &gi)| bf16::from_f32(bf16::to_f32(h) * 0.5 + gi)).collect();
-        let mut slots = [slot(SlotData::Bf16(s0), g.len())];
-        let mut var = vec![0.0; g.len()];
-        update_slots::<_, _, 1>(Identity, &Decay, &mut var, GradIn::Values(&g), &mut slots);
-        assert_eq!(slots[0].data, SlotData::Bf16(expect));
+        // The lanes (8 on x86_64) and the scalar tail, non-finite values and overflow included.
+        let g = [1.0f32, -3.0, 1e-3, 7.5, 0.1, f32::NAN, 3.0e38, -1e-40, 2.0, 3.395e38, 0.01, -0.02, -3.4e38];
+        let s0 = bf16::from_slice(&[0.3, 0.7, -1.1, 2.0, 1e-8, 1.0, 3.0e38, 0.0, f32::INFINITY, 0.0, 0.3, 0.7, 0.0]);
+        let f32_result = || s0.iter().zip(&g).map(|(&h, &gi)| bf16::to_f32(h) * 0.5 + gi);
+        let nearest: Vec<u16> = f32_result().map(bf16::from_f32).collect();
+        for iteration in [0, 1, 12345] {
+            let expect = dithered(f32_result(), iteration);
+            let mut slots = [slot(SlotData::Bf16(s0.clone()), g.len())];
+            let mut var = vec![0.0; g.len()];
+            update_slots::<_, _, 1>(Identity, &Decay, &mut var, GradIn::Values(&g), &mut slots, iteration);
+            assert_eq!(slots[0].data, SlotData::Bf16(expect.clone()));
+            for (k, (&e, &n)) in expect.iter().zip(&nearest).enumerate() {
+                assert!(e == n || e.abs_diff(n) == 1, "element {k}: one of the two neighbours");
+            }
+            // overflow to ±inf exactly where round-to-nearest overflows; NaN stays NaN
+            assert_eq!([expect[5], expect[6], expect[8], expect[9], expect[12]], [0x7fc0, 0x7f80, 0x7f80, 0x7f7f, 0xff80]);
+        }
+        assert_eq!([nearest[6], nearest[9], nearest[12]], [0x7f80, 0x7f7f, 0xff80]);
+    }
+
+    /// The dither depends on the element's absolute index: a pass split in ranges (as the
+    /// threads build's pool splits it) stores the same bits as one pass.
+    #[test]
+    fn bf16_split_passes_store_the_same_bits() {
+        let n = 1000;
+        let g: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) * 1e-3).collect();
+        let s0: Vec<u16> = (0..n).map(|i| bf16::from_f32(((i * 13 % 29) as f32 - 14.0) * 1e-1)).collect();
+        let whole = {
+            let mut slots = [slot(SlotData::Bf16(s0.clone()), n)];
+            update_slots::<_, _, 1>(Identity, &Decay, &mut vec![0.0; n], GradIn::Values(&g), &mut slots, 9);
+            slots[0].data.clone()
+        };
+        let mut s = s0.clone();
+        let mut var = vec![0.0; n];
+        let io = Bf16Io { slots: [s.as_mut_ptr()], start: 0, seeds: [bf16::step_seed(9, 0)] };
+        let buffers = Buffers::new(&mut var, GradIn::Values(&g), true, io);
+        for (start, end) in [(0, 13), (13, 517), (517, n)] {
+            buffers.from(start).run_range(Identity.as_keras3(), &Decay, end - start);
+        }
+        assert_eq!(SlotData::Bf16(s), whole);
+        assert_ne!(whole, SlotData::Bf16(dithered(s0.iter().zip(&g).map(|(&h, &gi)| bf16::to_f32(h) * 0.5 + gi), 10)));
     }
 
     /// The compressed passes run every dense prelude through its Keras 3 form: the gradient the
@@ -419,11 +480,10 @@ mod tests {
         fn check<P: DensePrelude>(pre: P) {
             let g: Vec<f32> = (0..23).map(|i| (i as f32 - 11.0) * 0.37).collect();
             let s0: Vec<u16> = (0..23).map(|i| bf16::from_f32(i as f32 * 0.1 - 1.0)).collect();
-            let expect: Vec<u16> =
-                s0.iter().zip(&g).map(|(&h, &gi)| bf16::from_f32(bf16::to_f32(h) * 0.5 + pre.apply(pre.unscale(gi)))).collect();
+            let expect = dithered(s0.iter().zip(&g).map(|(&h, &gi)| bf16::to_f32(h) * 0.5 + pre.apply(pre.unscale(gi))), 3);
             let mut slots = [slot(SlotData::Bf16(s0), g.len())];
             let mut var = vec![0.0; g.len()];
-            update_slots::<_, _, 1>(pre, &Decay, &mut var, GradIn::Values(&g), &mut slots);
+            update_slots::<_, _, 1>(pre, &Decay, &mut var, GradIn::Values(&g), &mut slots, 3);
             assert_eq!(slots[0].data, SlotData::Bf16(expect));
         }
         let clip = Clip { value: 2.0, mul: 3.0, div: 7.0, scale: 0.5 };

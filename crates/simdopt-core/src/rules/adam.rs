@@ -92,9 +92,9 @@ impl UpdateRule for Adam {
     fn apply_dense<P: DensePrelude>(&self, c: &AdamCoeffs, t: DenseStep<'_, P>) {
         let k = Dense { c: *c };
         if self.amsgrad {
-            update_slots::<_, _, 3>(t.pre, &k, t.var, t.grad, t.slots)
+            update_slots::<_, _, 3>(t.pre, &k, t.var, t.grad, t.slots, t.iteration)
         } else {
-            update_slots::<_, _, 2>(t.pre, &k, t.var, t.grad, t.slots)
+            update_slots::<_, _, 2>(t.pre, &k, t.var, t.grad, t.slots, t.iteration)
         }
     }
 

@@ -72,7 +72,7 @@ impl UpdateRule for Adamax {
     }
 
     fn apply_dense<P: DensePrelude>(&self, c: &AdamaxCoeffs, t: DenseStep<'_, P>) {
-        update_slots::<_, _, 2>(t.pre, &Dense { c: *c }, t.var, t.grad, t.slots)
+        update_slots::<_, _, 2>(t.pre, &Dense { c: *c }, t.var, t.grad, t.slots, t.iteration)
     }
 
     fn apply_sparse(&self, c: &AdamaxCoeffs, t: SparseStep<'_>) {

@@ -43,7 +43,7 @@ pub trait DynRule: Send {
     fn sparse_visits_all_rows(&self) -> bool;
     /// Computes this step's scalars (kept for the `apply_*` calls until the next `prepare`).
     fn prepare(&mut self, ctx: &StepContext, globals: &mut [f32]);
-    fn apply_dense(&self, pre: Fused, shape: &[usize], var: &mut [f32], grad: GradIn<'_>, slots: &mut [Slot]);
+    fn apply_dense(&self, pre: Fused, shape: &[usize], var: &mut [f32], grad: GradIn<'_>, slots: &mut [Slot], iteration: u64);
     fn apply_sparse(&self, step: SparseStep<'_>);
 }
 
@@ -115,7 +115,7 @@ impl<R: UpdateRule> DynRule for Prepared<R> {
     fn prepare(&mut self, ctx: &StepContext, globals: &mut [f32]) {
         self.coeffs = Some(self.rule.prepare(ctx, globals));
     }
-    fn apply_dense(&self, pre: Fused, shape: &[usize], var: &mut [f32], grad: GradIn<'_>, slots: &mut [Slot]) {
+    fn apply_dense(&self, pre: Fused, shape: &[usize], var: &mut [f32], grad: GradIn<'_>, slots: &mut [Slot], iteration: u64) {
         let c = self.coeffs();
         if R::KERAS3_FAMILY {
             let pre = match pre {
@@ -124,13 +124,13 @@ impl<R: UpdateRule> DynRule for Prepared<R> {
                 Fused::Clip(c) => c.as_keras3(),
                 Fused::Keras3(p) => p,
             };
-            return dense(&self.rule, c, DenseStep { pre, shape, var, grad, slots });
+            return dense(&self.rule, c, DenseStep { pre, shape, var, grad, slots, iteration });
         }
         match pre {
-            Fused::None => dense(&self.rule, c, DenseStep { pre: Identity, shape, var, grad, slots }),
-            Fused::Scale(pre) => dense(&self.rule, c, DenseStep { pre, shape, var, grad, slots }),
-            Fused::Clip(pre) => dense(&self.rule, c, DenseStep { pre, shape, var, grad, slots }),
-            Fused::Keras3(pre) => dense(&self.rule, c, DenseStep { pre, shape, var, grad, slots }),
+            Fused::None => dense(&self.rule, c, DenseStep { pre: Identity, shape, var, grad, slots, iteration }),
+            Fused::Scale(pre) => dense(&self.rule, c, DenseStep { pre, shape, var, grad, slots, iteration }),
+            Fused::Clip(pre) => dense(&self.rule, c, DenseStep { pre, shape, var, grad, slots, iteration }),
+            Fused::Keras3(pre) => dense(&self.rule, c, DenseStep { pre, shape, var, grad, slots, iteration }),
         }
     }
     fn apply_sparse(&self, step: SparseStep<'_>) {

@@ -102,7 +102,7 @@ impl UpdateRule for Lion {
     }
 
     fn apply_dense<P: DensePrelude>(&self, c: &LionCoeffs, t: DenseStep<'_, P>) {
-        update_slots::<_, _, 1>(t.pre, &Row::<true> { c: *c }, t.var, t.grad, t.slots)
+        update_slots::<_, _, 1>(t.pre, &Row::<true> { c: *c }, t.var, t.grad, t.slots, t.iteration)
     }
 
     fn apply_sparse(&self, c: &LionCoeffs, t: SparseStep<'_>) {

@@ -64,6 +64,8 @@ pub struct DenseStep<'a, P> {
     pub var: &'a mut [f32],
     pub grad: GradIn<'a>,
     pub slots: &'a mut [Slot],
+    /// The optimizer's calls so far (`iterations`): seeds the stochastic rounding of bfloat16 slots.
+    pub iteration: u64,
 }
 
 /// One variable's sparse step: duplicates handled as [`UpdateRule::sums_duplicates`] asks,

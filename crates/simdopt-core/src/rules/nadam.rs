@@ -112,7 +112,7 @@ impl UpdateRule for Nadam {
     }
 
     fn apply_dense<P: DensePrelude>(&self, c: &NadamCoeffs, t: DenseStep<'_, P>) {
-        update_slots::<_, _, 2>(t.pre, &Dense { c: *c }, t.var, t.grad, t.slots)
+        update_slots::<_, _, 2>(t.pre, &Dense { c: *c }, t.var, t.grad, t.slots, t.iteration)
     }
 
     fn apply_sparse(&self, c: &NadamCoeffs, t: SparseStep<'_>) {

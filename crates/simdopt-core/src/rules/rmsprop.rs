@@ -124,10 +124,10 @@ impl UpdateRule for RmsProp {
         let (c, pre, var, grad) = (*c, t.pre, t.var, t.grad);
         // Slots in declaration order: rms, then momentum, then mg.
         match (self.use_momentum, self.centered) {
-            (true, false) => update_slots::<_, _, 2>(pre, &MomentumDense::<false> { c }, var, grad, t.slots),
-            (true, true) => update_slots::<_, _, 3>(pre, &MomentumDense::<true> { c }, var, grad, t.slots),
-            (false, false) => update_slots::<_, _, 1>(pre, &PlainDense::<false> { c }, var, grad, t.slots),
-            (false, true) => update_slots::<_, _, 2>(pre, &PlainDense::<true> { c }, var, grad, t.slots),
+            (true, false) => update_slots::<_, _, 2>(pre, &MomentumDense::<false> { c }, var, grad, t.slots, t.iteration),
+            (true, true) => update_slots::<_, _, 3>(pre, &MomentumDense::<true> { c }, var, grad, t.slots, t.iteration),
+            (false, false) => update_slots::<_, _, 1>(pre, &PlainDense::<false> { c }, var, grad, t.slots, t.iteration),
+            (false, true) => update_slots::<_, _, 2>(pre, &PlainDense::<true> { c }, var, grad, t.slots, t.iteration),
         }
     }
 

@@ -83,8 +83,8 @@ impl UpdateRule for Sgd {
 
     fn apply_dense<P: DensePrelude>(&self, c: &SgdCoeffs, t: DenseStep<'_, P>) {
         match (self.use_momentum, self.nesterov) {
-            (true, false) => update_slots::<_, _, 1>(t.pre, &Momentum::<false> { c: *c }, t.var, t.grad, t.slots),
-            (true, true) => update_slots::<_, _, 1>(t.pre, &Momentum::<true> { c: *c }, t.var, t.grad, t.slots),
+            (true, false) => update_slots::<_, _, 1>(t.pre, &Momentum::<false> { c: *c }, t.var, t.grad, t.slots, t.iteration),
+            (true, true) => update_slots::<_, _, 1>(t.pre, &Momentum::<true> { c: *c }, t.var, t.grad, t.slots, t.iteration),
             (false, _) => drive::update(t.pre, &Plain { c: *c }, t.var, t.grad, []),
         }
     }

@@ -200,7 +200,7 @@ impl Optimizer {
                 read.get()
             };
             let grad = GradIn::Streamed { staging: &mut buffers.staging[..buffers.chunk], fill: &fill };
-            self.rule.apply_dense(update::tf24_prelude(clip), shape, var, grad, slots);
+            self.rule.apply_dense(update::tf24_prelude(clip), shape, var, grad, slots, self.iterations);
             if !read.get() {
                 let name = store.get(pair.1).map(|t| t.name.clone()).unwrap_or_default();
                 return Err(Error::InvalidState {

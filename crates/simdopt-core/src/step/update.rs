@@ -28,6 +28,7 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
     let keras3 = fusion == Fusion::Keras3;
     let (scale, steps, lr) = (opt.stages.loss_scale_factor, opt.stages.gradient_accumulation_steps, opt.current_lr());
     let global_clip = opt.clipping.global_clipnorm.is_some();
+    let iteration = opt.iterations;
     // The moving averages fuse into the passes below (an overwrite step runs its own pass).
     let average = ema::this_step(opt).filter(|e| keras3 && !e.overwrite).map(|e| e.average);
     opt.scratch.averaged.resize(opt.states.len(), false);
@@ -55,20 +56,20 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
             Gradient::Sparse { .. } => None,
         };
         match (dense, fusion) {
-            (Some(values), Fusion::Tf24) => rule.apply_dense(tf24_prelude(clip), shape, var, GradIn::Values(values), slots),
+            (Some(values), Fusion::Tf24) => rule.apply_dense(tf24_prelude(clip), shape, var, GradIn::Values(values), slots, iteration),
             (Some(values), Fusion::Keras3) => {
                 let pre = Keras3Prelude::new(scale, clip, decay).with_average(fused);
                 let grad = match (steps, accumulator.as_deref_mut()) {
                     (Some(n), Some(acc)) => GradIn::Accumulated { grad: values, acc, steps: n as f32 },
                     _ => GradIn::Values(values),
                 };
-                rule.apply_dense(Fused::Keras3(pre), shape, var, grad, slots)
+                rule.apply_dense(Fused::Keras3(pre), shape, var, grad, slots, iteration)
             }
             (None, Fusion::Keras3) if steps.is_some() => {
                 // `accumulate::densify_sparse` left `(densify(g) + acc) / N` in the accumulator.
                 let acc = accumulator.as_deref_mut().expect("accumulators exist with gradient_accumulation_steps");
                 let pre = Keras3Prelude::new(None, clip, decay).with_average(fused);
-                rule.apply_dense(Fused::Keras3(pre), shape, var, GradIn::Values(acc), slots);
+                rule.apply_dense(Fused::Keras3(pre), shape, var, GradIn::Values(acc), slots, iteration);
                 acc.fill(0.0);
             }
             (None, _) => {
@@ -101,7 +102,9 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
                 m.merge(indices, n_rows, row_len, values, rule.sums_duplicates() || densified);
                 let g = SparseRows { rows: &m.rows, at: &m.at, values, merged: &m.merged, row_len, n_rows, zero_add: m.repeats };
                 // Compressed slots: the sparse kernels run on f32 copies (see `quant::storage`).
-                crate::quant::storage::with_f32_slots(slots, |slots| rule.apply_sparse(SparseStep { shape, var, grad: g, slots }));
+                crate::quant::storage::with_f32_slots(slots, iteration, |slots| {
+                    rule.apply_sparse(SparseStep { shape, var, grad: g, slots })
+                });
             }
         }
         // Did a pass run the epilogue (rules whose last pass is not the prelude's leave the

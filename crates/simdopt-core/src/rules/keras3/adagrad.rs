@@ -75,7 +75,7 @@ impl UpdateRule for Adagrad {
     }
 
     fn apply_dense<P: DensePrelude>(&self, c: &AdagradCoeffs, t: DenseStep<'_, P>) {
-        update_slots::<_, _, 1>(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, t.slots)
+        update_slots::<_, _, 1>(t.pre, &Dense(&Kernel { c: *c }), t.var, t.grad, t.slots, t.iteration)
     }
 
     fn apply_sparse(&self, c: &AdagradCoeffs, t: SparseStep<'_>) {

@@ -118,9 +118,9 @@ impl<V: Variant> UpdateRule for AdamRule<V> {
     fn apply_dense<P: DensePrelude>(&self, c: &AdamCoeffs, t: DenseStep<'_, P>) {
         let k = Kernel { c: *c };
         if self.amsgrad {
-            update_slots::<_, _, 3>(t.pre, &Dense(&k), t.var, t.grad, t.slots)
+            update_slots::<_, _, 3>(t.pre, &Dense(&k), t.var, t.grad, t.slots, t.iteration)
         } else {
-            update_slots::<_, _, 2>(t.pre, &Dense(&k), t.var, t.grad, t.slots)
+            update_slots::<_, _, 2>(t.pre, &Dense(&k), t.var, t.grad, t.slots, t.iteration)
         }
     }
 

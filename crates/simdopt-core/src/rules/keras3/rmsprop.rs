@@ -101,10 +101,10 @@ impl UpdateRule for RmsProp {
     fn apply_dense<P: DensePrelude>(&self, c: &RmsPropCoeffs, t: DenseStep<'_, P>) {
         let (pre, var, grad) = (t.pre, t.var, t.grad);
         match (self.use_momentum, self.centered) {
-            (false, false) => update_slots::<_, _, 1>(pre, &Dense(&Kernel::<false, false> { c: *c }), var, grad, t.slots),
-            (true, false) => update_slots::<_, _, 2>(pre, &Dense(&Kernel::<true, false> { c: *c }), var, grad, t.slots),
-            (false, true) => update_slots::<_, _, 2>(pre, &Dense(&Kernel::<false, true> { c: *c }), var, grad, t.slots),
-            (true, true) => update_slots::<_, _, 3>(pre, &Dense(&Kernel::<true, true> { c: *c }), var, grad, t.slots),
+            (false, false) => update_slots::<_, _, 1>(pre, &Dense(&Kernel::<false, false> { c: *c }), var, grad, t.slots, t.iteration),
+            (true, false) => update_slots::<_, _, 2>(pre, &Dense(&Kernel::<true, false> { c: *c }), var, grad, t.slots, t.iteration),
+            (false, true) => update_slots::<_, _, 2>(pre, &Dense(&Kernel::<false, true> { c: *c }), var, grad, t.slots, t.iteration),
+            (true, true) => update_slots::<_, _, 3>(pre, &Dense(&Kernel::<true, true> { c: *c }), var, grad, t.slots, t.iteration),
         }
     }
 

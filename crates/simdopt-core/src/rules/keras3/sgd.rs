@@ -82,7 +82,7 @@ impl UpdateRule for Sgd {
     fn apply_dense<P: DensePrelude>(&self, c: &SgdCoeffs, t: DenseStep<'_, P>) {
         let k = Kernel { c: *c, nesterov: self.nesterov };
         if self.use_momentum {
-            update_slots::<_, _, 1>(t.pre, &Dense(&k), t.var, t.grad, t.slots)
+            update_slots::<_, _, 1>(t.pre, &Dense(&k), t.var, t.grad, t.slots, t.iteration)
         } else {
             drive::update(t.pre, &Dense(&k), t.var, t.grad, [])
         }
