@@ -118,12 +118,9 @@ impl Lanes for F32x4 {
         // `quant::bf16::dither` lane by lane
         let c = u32x4_splat;
         let a = v128_xor(i32x4_add(u32x4_splat(index), u32x4(0, 1, 2, 3)), c(seed));
-        let a = i32x4_add(i32x4_add(a, c(0x7ed5_5d16)), i32x4_shl(a, 12));
-        let a = v128_xor(v128_xor(a, c(0xc761_c23c)), u32x4_shr(a, 19));
-        let a = i32x4_add(i32x4_add(a, c(0x1656_67b1)), i32x4_shl(a, 5));
-        let a = v128_xor(i32x4_add(a, c(0xd3a2_646c)), i32x4_shl(a, 9));
-        let a = i32x4_add(i32x4_add(a, c(0xfd70_46c5)), i32x4_shl(a, 3));
-        let a = v128_xor(v128_xor(a, c(0xb55a_4f09)), u32x4_shr(a, 16));
+        let a = v128_xor(a, i32x4_shl(a, 13));
+        let a = v128_xor(a, u32x4_shr(a, 17));
+        let a = v128_xor(a, i32x4_shl(a, 5));
         let r = v128_and(a, c(0xffff));
         // `quant::bf16::from_f32_dithered`
         let b = self.0;

@@ -125,12 +125,9 @@ impl Lanes for F32x4 {
         // `quant::bf16::dither` lane by lane
         let c = |x: u32| _mm_set1_epi32(x as i32);
         let a = _mm_xor_si128(_mm_add_epi32(c(index), _mm_setr_epi32(0, 1, 2, 3)), c(seed));
-        let a = _mm_add_epi32(_mm_add_epi32(a, c(0x7ed5_5d16)), _mm_slli_epi32(a, 12));
-        let a = _mm_xor_si128(_mm_xor_si128(a, c(0xc761_c23c)), _mm_srli_epi32(a, 19));
-        let a = _mm_add_epi32(_mm_add_epi32(a, c(0x1656_67b1)), _mm_slli_epi32(a, 5));
-        let a = _mm_xor_si128(_mm_add_epi32(a, c(0xd3a2_646c)), _mm_slli_epi32(a, 9));
-        let a = _mm_add_epi32(_mm_add_epi32(a, c(0xfd70_46c5)), _mm_slli_epi32(a, 3));
-        let a = _mm_xor_si128(_mm_xor_si128(a, c(0xb55a_4f09)), _mm_srli_epi32(a, 16));
+        let a = _mm_xor_si128(a, _mm_slli_epi32(a, 13));
+        let a = _mm_xor_si128(a, _mm_srli_epi32(a, 17));
+        let a = _mm_xor_si128(a, _mm_slli_epi32(a, 5));
         let r = _mm_and_si128(a, c(0xffff));
         // `quant::bf16::from_f32_dithered`
         let b = _mm_castps_si128(self.0);

@@ -44,18 +44,17 @@ pub fn from_f32_dithered(x: f32, dither: u32) -> u16 {
 /// The float32 bits of the largest finite bfloat16 (`0x7f7f`).
 pub(crate) const LAST_FINITE: u32 = 0x7f7f_0000;
 
-/// The dither (`0..=0xffff`) of element `index` of a slot, for the step's [`step_seed`]: an
-/// integer hash made of 32-bit adds, xors and shifts only (Bob Jenkins' 6-shift integer hash), as
-/// SSE2 has no 32-bit lane multiply, so the lane versions compute the same bits.
+/// The dither (`0..=0xffff`) of element `index` of a slot, for the step's [`step_seed`]:
+/// Marsaglia's xorshift32 triple (shifts and xors only: SSE2 has no 32-bit lane multiply, so the
+/// lane versions compute the same bits, and this costs the bfloat16 passes least). A bijection of
+/// `index ^ seed`, so with a random seed per step each element's dither is uniform from step to
+/// step: the rounding is unbiased.
 #[inline(always)]
 pub fn dither(index: u32, seed: u32) -> u32 {
     let a = index ^ seed;
-    let a = a.wrapping_add(0x7ed5_5d16).wrapping_add(a << 12);
-    let a = (a ^ 0xc761_c23c) ^ (a >> 19);
-    let a = a.wrapping_add(0x1656_67b1).wrapping_add(a << 5);
-    let a = a.wrapping_add(0xd3a2_646c) ^ (a << 9);
-    let a = a.wrapping_add(0xfd70_46c5).wrapping_add(a << 3);
-    let a = (a ^ 0xb55a_4f09) ^ (a >> 16);
+    let a = a ^ (a << 13);
+    let a = a ^ (a >> 17);
+    let a = a ^ (a << 5);
     a & 0xffff
 }
 
