@@ -302,6 +302,17 @@ describe('checkpoints', () => {
 });
 
 describe('bad input: typed errors, nothing changed', () => {
+  test("super(options) as in Python's Keras (no class description): an ArgumentError saying what super takes", () => {
+    class Pythonic extends Optimizer {
+      constructor() {
+        super({ learningRate: 0.1 } as never, undefined);
+      }
+      protected override updateStep(): void {}
+    }
+    expect(() => new Pythonic()).toThrow(ArgumentError);
+    expect(() => new Pythonic()).toThrow(/Pythonic must call super\(\{ className, config: \[\['learning_rate', default\]/);
+  });
+
   test('slotDtype other than float32 on a custom class: a ConfigError naming the class', () => {
     expect(() => new HandSGD({ slotDtype: 'int8' } as never)).toThrow(expect.objectContaining({ name: 'ConfigError', code: 'UnsupportedSlotDtype' }));
     expect(() => new HandSGD({ slotDtype: 'bfloat16' } as never)).toThrow(/'HandSGD' is a custom optimizer/);
