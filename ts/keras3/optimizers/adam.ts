@@ -1,5 +1,5 @@
 // Keras 3's Adam (`keras.optimizers.Adam`); its rule is the core registry's keras3-family Adam.
-import { Optimizer } from '../optimizer.js';
+import { BuiltinOptimizer } from './builtin.js';
 import type { Keras3Spec } from '../options.js';
 import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
 
@@ -69,15 +69,9 @@ const SPEC: Keras3Spec = { className: 'Adam', config: ADAM_CONFIG, slots: ADAM_S
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class Adam extends Optimizer {
+export class Adam extends BuiltinOptimizer<AdamOptions, AdamConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link AdamOptions}.
-   */
-  constructor(options?: AdamOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
   /** {@link AdamOptions.beta1}. */
   declare beta1: number;
   /** {@link AdamOptions.beta2}. */
@@ -86,9 +80,4 @@ export class Adam extends Optimizer {
   declare epsilon: number;
   /** {@link AdamOptions.amsgrad} (fixed at construction). */
   declare readonly amsgrad: boolean;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): AdamConfig {
-    return super.getConfig() as AdamConfig;
-  }
 }

@@ -1,5 +1,5 @@
 // Rust rule: crates/simdopt-core/src/rules/keras3/lamb.rs. Keras 3's Lamb (You et al., 2019).
-import { Optimizer } from '../optimizer.js';
+import { BuiltinOptimizer } from './builtin.js';
 import type { Keras3Spec } from '../options.js';
 import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
 
@@ -60,24 +60,13 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class Lamb extends Optimizer {
+export class Lamb extends BuiltinOptimizer<LambOptions, LambConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link LambOptions}.
-   */
-  constructor(options?: LambOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
   /** {@link LambOptions.beta1}. */
   declare beta1: number;
   /** {@link LambOptions.beta2}. */
   declare beta2: number;
   /** {@link LambOptions.epsilon}. */
   declare epsilon: number;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): LambConfig {
-    return super.getConfig() as LambConfig;
-  }
 }

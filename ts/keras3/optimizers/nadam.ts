@@ -1,5 +1,5 @@
 // Keras 3's Nadam (`keras.optimizers.Nadam`); its rule is the core registry's keras3-family Nadam.
-import { Optimizer } from '../optimizer.js';
+import { BuiltinOptimizer } from './builtin.js';
 import type { Keras3Spec } from '../options.js';
 import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
 
@@ -59,24 +59,13 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class Nadam extends Optimizer {
+export class Nadam extends BuiltinOptimizer<NadamOptions, NadamConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link NadamOptions}.
-   */
-  constructor(options?: NadamOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
   /** {@link NadamOptions.beta1}. */
   declare beta1: number;
   /** {@link NadamOptions.beta2}. */
   declare beta2: number;
   /** {@link NadamOptions.epsilon}. */
   declare epsilon: number;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): NadamConfig {
-    return super.getConfig() as NadamConfig;
-  }
 }
