@@ -14,10 +14,10 @@ pub mod adadelta;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
-pub mod betas;
 pub mod dispatch;
 pub mod external;
 pub mod ftrl;
+pub mod hypers;
 pub mod keras3;
 pub mod lion;
 pub mod nadam;
@@ -28,8 +28,8 @@ pub use adadelta::Adadelta;
 pub use adagrad::Adagrad;
 pub use adam::Adam;
 pub use adamax::Adamax;
-pub(crate) use betas::hypers_in;
 pub use ftrl::Ftrl;
+pub(crate) use hypers::{hyper_fields, hypers_in, tf24_epsilon};
 pub use lion::Lion;
 pub use nadam::Nadam;
 pub use rmsprop::RmsProp;
@@ -214,7 +214,7 @@ pub const MOMENTUM: Hyper = Hyper::number("momentum", 0.0);
 pub const INITIAL_ACCUMULATOR_VALUE: Hyper = Hyper::number("initial_accumulator_value", 0.1);
 
 /// TF 2.4's moment hyperparameters of Adam, Adamax and Nadam (an epsilon of 0 becomes 1e-7).
-pub type Betas = betas::MomentHypers<false>;
+pub type Betas = hypers::MomentHypers<false>;
 
 /// One optimizer's maths. Kernels must read each element of the variable, gradient and slots
 /// once and write it once.

@@ -112,7 +112,7 @@ pub fn densify(t: &SparseStep<'_>, entry: impl Fn(f32) -> f32) -> (Vec<f32>, Vec
 
 /// Keras 3's `(beta_1, beta_2, epsilon)` as Adam, AdamW, Adamax, Nadam, Lamb and
 /// ScheduleFreeAdamW take them: epsilon kept as given.
-pub type Betas = crate::rules::betas::MomentHypers<true>;
+pub type Betas = crate::rules::hypers::MomentHypers<true>;
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,9 @@
-//! The moment hyperparameters `beta_1`, `beta_2`, `epsilon` of the rules on Adam's moments (TF
-//! 2.4's Adam, Adamax and Nadam; Keras 3's Adam, AdamW, Adamax, Nadam, Lamb and
-//! ScheduleFreeAdamW), with Keras' defaults, and the [`UpdateRule`](super::UpdateRule) methods
-//! of a rule whose own hyperparameters are all in one such field (`hypers_in!`).
+//! A rule's own hyperparameters (besides `learning_rate` and `decay`): the [`UpdateRule`](super::UpdateRule)
+//! methods that name, read and set them, made from a table of the rule's `f32` fields
+//! (`hyper_fields!`) or from one field holding them all (`hypers_in!`); and the moment
+//! hyperparameters `beta_1`, `beta_2`, `epsilon` of the rules on Adam's moments (TF 2.4's Adam,
+//! Adamax and Nadam; Keras 3's Adam, AdamW, Adamax, Nadam, Lamb and ScheduleFreeAdamW), with
+//! Keras' defaults.
 
 use super::{finite, keras_epsilon, Hyper, Options, BETA_1, BETA_2, EPSILON};
 use crate::error::{Error, Result};
@@ -68,6 +70,45 @@ impl<const KEEPS_ZERO_EPSILON: bool> MomentHypers<KEEPS_ZERO_EPSILON> {
     }
 }
 
+/// TF 2.4's `epsilon or backend.epsilon()` as a `hyper_fields!` check: 0 becomes 1e-7.
+pub fn tf24_epsilon(_name: &str, v: f32) -> Result<f32> {
+    Ok(keras_epsilon(v))
+}
+
+/// Inside an `impl UpdateRule`: `hyper_names`, `hyper` and `set_hyper` from a table of the rule's
+/// own hyperparameters, each its Keras name, the `f32` field that holds it and, after a colon, a
+/// check (a `fn(&str, f32) -> Result<f32>` given the name and the finite value, which may map it:
+/// [`tf24_epsilon`]). `set_hyper` refuses an unknown name, then a value that is not finite, then
+/// what the check refuses; the rule is unchanged on error.
+macro_rules! hyper_fields {
+    ($($name:literal => $field:ident $(: $check:expr)?),+ $(,)?) => {
+        fn hyper_names(&self) -> &'static [&'static str] {
+            &[$($name),+]
+        }
+
+        fn hyper(&self, name: &str) -> Option<f32> {
+            match name {
+                $($name => Some(self.$field),)+
+                _ => None,
+            }
+        }
+
+        fn set_hyper(&mut self, name: &str, value: f32) -> $crate::error::Result<()> {
+            match name {
+                $($name => {
+                    let v = $crate::rules::finite(name, value)?;
+                    $(let check: fn(&str, f32) -> $crate::error::Result<f32> = $check;
+                    let v = check(name, v)?;)?
+                    self.$field = v;
+                })+
+                _ => return Err($crate::error::Error::UnknownHyperparameter { name: name.into() }),
+            }
+            Ok(())
+        }
+    };
+}
+pub(crate) use hyper_fields;
+
 /// Inside an `impl UpdateRule`: `hyper_names`, `hyper` and `set_hyper` of a rule whose own
 /// hyperparameters are all in its field `$field` (which has `names`, `get` and `set`, as
 /// [`MomentHypers`]).
@@ -90,7 +131,36 @@ pub(crate) use hypers_in;
 
 #[cfg(test)]
 mod tests {
-    use super::MomentHypers;
+    use super::{tf24_epsilon, MomentHypers};
+    use crate::error::Error;
+    use crate::rules::check;
+
+    #[derive(Debug, Default, PartialEq)]
+    struct Table {
+        rho: f32,
+        epsilon: f32,
+    }
+
+    impl Table {
+        hyper_fields! {
+            "rho" => rho: |name, v| check(name, v, v >= 0.0, "negative".into()),
+            "epsilon" => epsilon: tf24_epsilon,
+        }
+    }
+
+    #[test]
+    fn a_table_names_reads_and_sets_its_fields_checked() {
+        let mut t = Table::default();
+        assert_eq!(t.hyper_names(), ["rho", "epsilon"]);
+        t.set_hyper("rho", 0.5).unwrap();
+        t.set_hyper("epsilon", 0.0).unwrap();
+        assert_eq!((t.hyper("rho"), t.hyper("epsilon"), t.hyper("beta")), (Some(0.5), Some(1e-7), None));
+        // An unknown name first, then a value that is not finite, then the check; nothing changes.
+        assert!(matches!(t.set_hyper("beta", f32::NAN), Err(Error::UnknownHyperparameter { .. })));
+        assert!(matches!(t.set_hyper("rho", f32::INFINITY), Err(Error::InvalidHyperparameter { .. })));
+        assert!(matches!(t.set_hyper("rho", -1.0), Err(Error::InvalidHyperparameter { reason, .. }) if reason == "negative"));
+        assert_eq!(t, Table { rho: 0.5, epsilon: 1e-7 });
+    }
 
     #[test]
     fn epsilon_zero_is_kept_by_keras3_and_replaced_by_tf24() {
