@@ -110,53 +110,9 @@ pub fn densify(t: &SparseStep<'_>, entry: impl Fn(f32) -> f32) -> (Vec<f32>, Vec
     (g, e)
 }
 
-/// Keras 3's `(beta_1, beta_2, epsilon)` as Adam, AdamW, Adamax and Nadam take them: no checks,
-/// epsilon kept as given.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Betas {
-    pub beta_1: f32,
-    pub beta_2: f32,
-    pub epsilon: f32,
-}
-
-impl Betas {
-    pub const NAMES: [&'static str; 3] = ["beta_1", "beta_2", "epsilon"];
-
-    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> crate::Result<Self> {
-        let mut b = Betas { beta_1: 0.0, beta_2: 0.0, epsilon: 0.0 };
-        b.set("beta_1", beta_1)?;
-        b.set("beta_2", beta_2)?;
-        b.set("epsilon", epsilon)?;
-        Ok(b)
-    }
-
-    /// From constructor options, with Keras' defaults (0.9, 0.999, 1e-7).
-    pub fn from_options(o: &mut crate::registry::Options<'_>) -> crate::Result<Self> {
-        use crate::rules::{BETA_1, BETA_2, EPSILON};
-        Betas::new(o.number(&BETA_1), o.number(&BETA_2), o.number(&EPSILON))
-    }
-
-    pub fn get(&self, name: &str) -> Option<f32> {
-        match name {
-            "beta_1" => Some(self.beta_1),
-            "beta_2" => Some(self.beta_2),
-            "epsilon" => Some(self.epsilon),
-            _ => None,
-        }
-    }
-
-    /// Sets one of them (a finite number); unchanged on error.
-    pub fn set(&mut self, name: &str, value: f32) -> crate::Result<()> {
-        let v = super::finite(name, value)?;
-        match name {
-            "beta_1" => self.beta_1 = v,
-            "beta_2" => self.beta_2 = v,
-            "epsilon" => self.epsilon = v,
-            _ => return Err(crate::Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
-    }
-}
+/// Keras 3's `(beta_1, beta_2, epsilon)` as Adam, AdamW, Adamax, Nadam, Lamb and
+/// ScheduleFreeAdamW take them: epsilon kept as given.
+pub type Betas = crate::rules::hypers::MomentHypers<true>;
 
 #[cfg(test)]
 mod tests {
