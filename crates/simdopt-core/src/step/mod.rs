@@ -72,6 +72,12 @@ pub trait GradPrelude: Copy + Sync {
     fn average(&self) -> Option<ema::FusedAverage> {
         None
     }
+    /// Whether `unscale`, `apply` and `decay` are all off for the whole pass (then the driver
+    /// may run the loop of [`clip::Identity`] instead, which computes nothing for them).
+    #[inline(always)]
+    fn stages_off(&self) -> bool {
+        false
+    }
 }
 
 /// The preludes of a rule's dense pass (TF 2.4's three and the Keras 3 one). Each has the same

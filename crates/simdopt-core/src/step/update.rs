@@ -197,4 +197,25 @@ impl GradPrelude for Keras3Prelude {
     fn average(&self) -> Option<FusedAverage> {
         self.average
     }
+
+    #[inline(always)]
+    fn stages_off(&self) -> bool {
+        self.scale.is_none() && matches!(self.clip, ClipKind::None) && self.decay.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Keras3Prelude;
+    use crate::step::clip::Clip;
+    use crate::step::GradPrelude;
+
+    #[test]
+    fn stages_are_off_only_when_unscale_clip_and_decay_all_are() {
+        assert!(Keras3Prelude::new(None, Clip::NONE, None).stages_off());
+        assert!(!Keras3Prelude::new(Some(2.0), Clip::NONE, None).stages_off());
+        assert!(!Keras3Prelude::new(None, Clip { scale: 0.5, ..Clip::NONE }, None).stages_off());
+        assert!(!Keras3Prelude::new(None, Clip { value: 1.0, ..Clip::NONE }, None).stages_off());
+        assert!(!Keras3Prelude::new(None, Clip::NONE, Some((0.1, 0.01))).stages_off());
+    }
 }
