@@ -9,6 +9,7 @@
 use crate::lanes::{Lanes, Wide};
 use crate::step::clip::Identity;
 use crate::step::ema::FusedAverage;
+use crate::step::weight_decay::DecayOnly;
 use crate::step::GradPrelude;
 
 /// One optimizer kernel as a pure function of lanes: the variable, the gradient (after the
@@ -245,17 +246,19 @@ impl<IO> Buffers<IO> {
         assert!(acc || self.acc.is_null(), "this prelude does not fuse gradient accumulation");
         let avg = if P::AVERAGES && IO::FUSES_AVERAGE && K::UPDATES_VAR && K::NEW_VARIABLE { pre.average() } else { None };
         let avg = avg.map(|a| a.range(self.at, n));
-        // A Keras 3 prelude with every stage off (the common case: no loss scale, clip or weight
-        // decay) runs `Identity`'s loop, which computes nothing for them; the prelude's own loop
-        // pays for its run-time choices on every vector (without the unscale, Keras 3 Adam ran
-        // 13% faster at 64K in the SIMD wasm build). Only over f32 slots: the compressed
-        // storages' passes are compute-bound, and a variant would double their code (as for
-        // `FUSES_AVERAGE`).
-        if IO::FUSES_AVERAGE && !acc && pre.stages_off() {
-            return match avg {
-                None => self.run::<Identity, K, S, false, false>(Identity, k, n, None),
-                avg => self.run::<Identity, K, S, false, true>(Identity, k, n, avg),
-            };
+        // A Keras 3 pass without loss scale or clip (the common case) runs `Identity`'s loop, or
+        // with weight decay on (AdamW) `DecayOnly`'s, which compute nothing for the stages that
+        // are off; the prelude's own loop pays for its run-time choices on every vector (without
+        // the unscale, Keras 3 Adam ran 13% faster at 64K in the SIMD wasm build). Only over f32
+        // slots: the compressed storages' passes are compute-bound, and a variant would double
+        // their code (as for `FUSES_AVERAGE`); decay with the EMA epilogue keeps the prelude's.
+        if IO::FUSES_AVERAGE && !acc {
+            match (pre.fixed_stages(), avg) {
+                (Some(None), None) => return self.run::<Identity, K, S, false, false>(Identity, k, n, None),
+                (Some(None), avg) => return self.run::<Identity, K, S, false, true>(Identity, k, n, avg),
+                (Some(Some(d)), None) => return self.run::<DecayOnly, K, S, false, false>(d, k, n, None),
+                _ => {}
+            }
         }
         match (acc, avg) {
             (false, None) => self.run::<P, K, S, false, false>(pre, k, n, None),

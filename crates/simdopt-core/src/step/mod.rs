@@ -72,11 +72,13 @@ pub trait GradPrelude: Copy + Sync {
     fn average(&self) -> Option<ema::FusedAverage> {
         None
     }
-    /// Whether `unscale`, `apply` and `decay` are all off for the whole pass (then the driver
-    /// may run the loop of [`clip::Identity`] instead, which computes nothing for them).
+    /// For a prelude that chooses its stages at run time, when `unscale` and `apply` are off for
+    /// the whole pass: `Some(None)` when `decay` is off too, `Some(Some(d))` when it is on. The
+    /// driver may then run the loop of [`clip::Identity`] or of `d` instead, which make no
+    /// choice per element.
     #[inline(always)]
-    fn stages_off(&self) -> bool {
-        false
+    fn fixed_stages(&self) -> Option<Option<weight_decay::DecayOnly>> {
+        None
     }
 }
 

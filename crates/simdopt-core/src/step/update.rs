@@ -199,8 +199,9 @@ impl GradPrelude for Keras3Prelude {
     }
 
     #[inline(always)]
-    fn stages_off(&self) -> bool {
-        self.scale.is_none() && matches!(self.clip, ClipKind::None) && self.decay.is_none()
+    fn fixed_stages(&self) -> Option<Option<weight_decay::DecayOnly>> {
+        let decay = self.decay.map(|(wd, lr)| weight_decay::DecayOnly { wd, lr });
+        (self.scale.is_none() && matches!(self.clip, ClipKind::None)).then_some(decay)
     }
 }
 
@@ -211,11 +212,12 @@ mod tests {
     use crate::step::GradPrelude;
 
     #[test]
-    fn stages_are_off_only_when_unscale_clip_and_decay_all_are() {
-        assert!(Keras3Prelude::new(None, Clip::NONE, None).stages_off());
-        assert!(!Keras3Prelude::new(Some(2.0), Clip::NONE, None).stages_off());
-        assert!(!Keras3Prelude::new(None, Clip { scale: 0.5, ..Clip::NONE }, None).stages_off());
-        assert!(!Keras3Prelude::new(None, Clip { value: 1.0, ..Clip::NONE }, None).stages_off());
-        assert!(!Keras3Prelude::new(None, Clip::NONE, Some((0.1, 0.01))).stages_off());
+    fn stages_are_fixed_only_when_unscale_and_clip_are_off() {
+        let fixed = |p: Keras3Prelude| p.fixed_stages().map(|d| d.map(|d| (d.wd, d.lr)));
+        assert_eq!(fixed(Keras3Prelude::new(None, Clip::NONE, None)), Some(None));
+        assert_eq!(fixed(Keras3Prelude::new(None, Clip::NONE, Some((0.1, 0.01)))), Some(Some((0.1, 0.01))));
+        assert_eq!(fixed(Keras3Prelude::new(Some(2.0), Clip::NONE, None)), None);
+        assert_eq!(fixed(Keras3Prelude::new(None, Clip { scale: 0.5, ..Clip::NONE }, Some((0.1, 0.01)))), None);
+        assert_eq!(fixed(Keras3Prelude::new(None, Clip { value: 1.0, ..Clip::NONE }, None)), None);
     }
 }

@@ -3,6 +3,7 @@
 //! pass as [`super::GradPrelude::decay`]; a sparse update decays the whole variable in a pass
 //! of its own first (Keras decays every row).
 
+use super::GradPrelude;
 use crate::lanes::Lanes;
 
 /// `x - (x * wd) * lr`, Keras' op order.
@@ -15,6 +16,26 @@ pub fn decay<L: Lanes>(x: L, wd: f32, lr: f32) -> L {
 pub fn decay_all(var: &mut [f32], wd: f32, lr: f32) {
     for x in var {
         *x = decay(*x, wd, lr);
+    }
+}
+
+/// Weight decay as the only stage of a pass (a Keras 3 pass without loss scale or clip, see
+/// [`GradPrelude::fixed_stages`]).
+#[derive(Clone, Copy)]
+pub struct DecayOnly {
+    pub wd: f32,
+    pub lr: f32,
+}
+
+impl GradPrelude for DecayOnly {
+    #[inline(always)]
+    fn apply<L: Lanes>(&self, g: L) -> L {
+        g
+    }
+
+    #[inline(always)]
+    fn decay<L: Lanes>(&self, x: L) -> L {
+        decay(x, self.wd, self.lr)
     }
 }
 
