@@ -152,7 +152,7 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         }
         // The variable and slots from `start`; the gradient from the start of the staging buffer.
         let chunk = Buffers { grad: staging.as_ptr(), ..whole.from(start) };
-        let range = |s: usize, e: usize| chunk.from(s).run::<P, K, S, false, false>(pre, k, e - s, None);
+        let range = |s: usize, e: usize| chunk.from(s).run::<Wide, P, K, S, false, false>(pre, k, e - s, None);
         #[cfg(feature = "threads")]
         crate::pool::parallel_for(len, K::UPDATES_VAR as usize + 1 + S, range);
         #[cfg(not(feature = "threads"))]
@@ -238,21 +238,30 @@ impl<IO> Buffers<IO> {
     where
         IO: SlotIo<S>,
     {
+        self.run_range_in::<Wide, P, K, S>(pre, k, n)
+    }
+
+    /// [`Buffers::run_range`] with `W` lanes for the body (the bfloat16 passes take eight).
+    #[inline(always)]
+    pub fn run_range_in<W: Lanes, P: GradPrelude, K: LaneKernel<S>, const S: usize>(self, pre: P, k: &K, n: usize)
+    where
+        IO: SlotIo<S>,
+    {
         // Only preludes that fuse accumulation or an average take those arms (`ACCUMULATES` and
         // `AVERAGES` are constants, so the other preludes' loops stay as they were).
         let acc = P::ACCUMULATES && !self.acc.is_null();
         assert!(acc || self.acc.is_null(), "this prelude does not fuse gradient accumulation");
         let avg = if P::AVERAGES && IO::FUSES_AVERAGE && K::UPDATES_VAR && K::NEW_VARIABLE { pre.average() } else { None };
         match (acc, avg.map(|a| a.range(self.at, n))) {
-            (false, None) => self.run::<P, K, S, false, false>(pre, k, n, None),
-            (true, None) => self.run::<P, K, S, true, false>(pre, k, n, None),
-            (false, avg) => self.run::<P, K, S, false, true>(pre, k, n, avg),
-            (true, avg) => self.run::<P, K, S, true, true>(pre, k, n, avg),
+            (false, None) => self.run::<W, P, K, S, false, false>(pre, k, n, None),
+            (true, None) => self.run::<W, P, K, S, true, false>(pre, k, n, None),
+            (false, avg) => self.run::<W, P, K, S, false, true>(pre, k, n, avg),
+            (true, avg) => self.run::<W, P, K, S, true, true>(pre, k, n, avg),
         }
     }
 
     #[inline(always)]
-    fn run<P: GradPrelude, K: LaneKernel<S>, const S: usize, const ACC: bool, const AVG: bool>(
+    fn run<W: Lanes, P: GradPrelude, K: LaneKernel<S>, const S: usize, const ACC: bool, const AVG: bool>(
         self,
         pre: P,
         k: &K,
@@ -271,10 +280,10 @@ impl<IO> Buffers<IO> {
                 // The body's end computed once: with `i + WIDTH <= n` tested each iteration,
                 // plain SGD's simd128 loop had six more instructions per vector than before the
                 // staged core (1.2x at 64K).
-                let body = n - n % Wide::WIDTH;
+                let body = n - n % W::WIDTH;
                 while i < body {
-                    self.step::<Wide, P, K, S, ACC, AVG>(pre, k, i, avg);
-                    i += Wide::WIDTH;
+                    self.step::<W, P, K, S, ACC, AVG>(pre, k, i, avg);
+                    i += W::WIDTH;
                 }
             }
             while i < n {

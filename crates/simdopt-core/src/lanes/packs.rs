@@ -177,7 +177,8 @@ impl<L: Lanes> Lanes for Pair<L> {
     }
     #[inline(always)]
     unsafe fn load_bf16(p: *const u16) -> Self {
-        Pair(L::load_bf16(p), L::load_bf16(p.add(L::WIDTH)))
+        let (lo, hi) = L::load_bf16_pair(p);
+        Pair(lo, hi)
     }
     #[inline(always)]
     unsafe fn store_bf16(self, p: *mut u16) {
@@ -186,7 +187,6 @@ impl<L: Lanes> Lanes for Pair<L> {
     }
     #[inline(always)]
     unsafe fn store_bf16_dithered(self, p: *mut u16, index: u32, seed: u32) {
-        self.0.store_bf16_dithered(p, index, seed);
-        self.1.store_bf16_dithered(p.add(L::WIDTH), index.wrapping_add(L::WIDTH as u32), seed);
+        L::store_bf16_dithered_pair(self.0, self.1, p, index, seed)
     }
 }

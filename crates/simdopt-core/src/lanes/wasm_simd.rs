@@ -115,21 +115,84 @@ impl Lanes for F32x4 {
     }
     #[inline(always)]
     unsafe fn store_bf16_dithered(self, p: *mut u16, index: u32, seed: u32) {
-        // `quant::bf16::dither` lane by lane
-        let c = u32x4_splat;
-        let a = v128_xor(i32x4_add(u32x4_splat(index), u32x4(0, 1, 2, 3)), c(seed));
-        let a = v128_xor(a, i32x4_shl(a, 13));
-        let a = v128_xor(a, u32x4_shr(a, 17));
-        let a = v128_xor(a, i32x4_shl(a, 5));
-        let r = v128_and(a, c(0xffff));
-        // `quant::bf16::from_f32_dithered`
-        let b = self.0;
-        let up = u32x4_shr(i32x4_add(b, r), 16);
-        let nearest = u32x4_shr(i32x4_add(b, i32x4_add(c(0x7fff), v128_and(u32x4_shr(b, 16), c(1)))), 16);
-        let magnitude = v128_and(b, c(0x7fff_ffff));
-        let last = u32x4_ge(magnitude, c(crate::quant::bf16::LAST_FINITE));
-        let nan = u32x4_gt(magnitude, c(0x7f80_0000));
-        let h = v128_bitselect(c(0x7fc0), v128_bitselect(nearest, up, last), nan);
+        let h = bf16_dithered(self.0, dithers(index, seed, 0));
         v128_store64_lane::<0>(u16x8_narrow_i32x4(h, h), p as *mut u64);
+    }
+    #[inline(always)]
+    unsafe fn load_bf16_pair(p: *const u16) -> (Self, Self) {
+        // each half-word into the upper half of a 32-bit lane (V8: punpcklwd/punpckhwd)
+        let (z, h) = (u16x8_splat(0), v128_load(p as *const v128));
+        (F32x4(u16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(z, h)), F32x4(u16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(z, h)))
+    }
+    #[inline(always)]
+    unsafe fn store_bf16_dithered_pair(lo: Self, hi: Self, p: *mut u16, index: u32, seed: u32) {
+        // one hash for the eight lanes (the index's is the same for every slot, the seed's the
+        // same for every vector: LLVM computes each once), one test for the rare lanes, one store
+        let t = (xorshift(index) ^ xorshift(seed)) & 0xffff;
+        let (lo, hi) = (lo.0, hi.0);
+        let (up_lo, up_hi) = (dithered_up(lo, lanes_dither(t, 0)), dithered_up(hi, lanes_dither(t, 4)));
+        let (h_lo, h_hi) = if i32x4_bitmask(v128_or(reaches_last(lo), reaches_last(hi))) != 0 {
+            (rare(lo, up_lo), rare(hi, up_hi))
+        } else {
+            (up_lo, up_hi)
+        };
+        v128_store(p as *mut v128, u16x8_narrow_i32x4(h_lo, h_hi));
+    }
+}
+
+// bfloat16 stochastic rounding (`quant::bf16::from_f32_dithered`, `dither`) on `v128` lanes.
+use crate::quant::bf16::{xorshift, LANE_HASHES, LAST_FINITE};
+
+/// The dithers of lanes `first..first + 4` of a vector at `index` (a multiple of 4 + `first`).
+#[inline(always)]
+fn dithers(index: u32, seed: u32, first: usize) -> v128 {
+    lanes_dither((xorshift(index) ^ xorshift(seed)) & 0xffff, first)
+}
+
+/// `t` (the hash of an aligned index, see `quant::bf16::xorshift`) xored with the constants of
+/// lanes `first..first + 4`.
+#[inline(always)]
+fn lanes_dither(t: u32, first: usize) -> v128 {
+    let k = |j: usize| LANE_HASHES[first + j];
+    v128_xor(u32x4_splat(t), u32x4(k(0), k(1), k(2), k(3)))
+}
+
+/// The dithered truncation `(b + r) >> 16`.
+#[inline(always)]
+fn dithered_up(b: v128, r: v128) -> v128 {
+    u32x4_shr(i32x4_add(b, r), 16)
+}
+
+/// The sign bit set in lanes from the largest finite bfloat16 up (±inf and NaN included): the
+/// upper half-word of `|b|` plus `0x81` reaches `0x8000` (an add and a bitmask, not a compare,
+/// which LLVM turns unsigned: several instructions in V8; the mask is not `abs`'s for the same
+/// reason).
+#[inline(always)]
+fn reaches_last(b: v128) -> v128 {
+    i32x4_add(v128_and(b, u32x4_splat(0x7fff_0000)), u32x4_splat(0x8000_0000 - LAST_FINITE))
+}
+
+/// The rounding of lanes where [`reaches_last`] may be set: round-to-nearest-even from the
+/// largest finite bfloat16 up (so values overflow as they do without dither), NaN to `0x7fc0`.
+#[cold]
+#[inline(never)]
+fn rare(b: v128, up: v128) -> v128 {
+    let c = u32x4_splat;
+    let nearest = u32x4_shr(i32x4_add(b, i32x4_add(c(0x7fff), v128_and(u32x4_shr(b, 16), c(1)))), 16);
+    // signed compares of magnitudes (< 2^31)
+    let magnitude = v128_and(b, c(0x7fff_ffff));
+    let last = i32x4_gt(magnitude, c(LAST_FINITE - 1));
+    let nan = i32x4_gt(magnitude, c(0x7f80_0000));
+    v128_bitselect(c(0x7fc0), v128_bitselect(nearest, up, last), nan)
+}
+
+/// [`dithered_up`], or [`rare`] where a lane needs it.
+#[inline(always)]
+fn bf16_dithered(b: v128, r: v128) -> v128 {
+    let up = dithered_up(b, r);
+    if i32x4_bitmask(reaches_last(b)) != 0 {
+        rare(b, up)
+    } else {
+        up
     }
 }

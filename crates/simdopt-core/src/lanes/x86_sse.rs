@@ -122,24 +122,29 @@ impl Lanes for F32x4 {
     }
     #[inline(always)]
     unsafe fn store_bf16_dithered(self, p: *mut u16, index: u32, seed: u32) {
-        // `quant::bf16::dither` lane by lane
+        use crate::quant::bf16::{xorshift, LANE_HASHES, LAST_FINITE};
         let c = |x: u32| _mm_set1_epi32(x as i32);
-        let a = _mm_xor_si128(_mm_add_epi32(c(index), _mm_setr_epi32(0, 1, 2, 3)), c(seed));
-        let a = _mm_xor_si128(a, _mm_slli_epi32(a, 13));
-        let a = _mm_xor_si128(a, _mm_srli_epi32(a, 17));
-        let a = _mm_xor_si128(a, _mm_slli_epi32(a, 5));
-        let r = _mm_and_si128(a, c(0xffff));
-        // `quant::bf16::from_f32_dithered`
+        // `quant::bf16::dither` per lane: one scalar hash for the aligned index
+        let [k0, k1, k2, k3, ..] = LANE_HASHES.map(|k| k as i32);
+        let r = _mm_xor_si128(c((xorshift(index) ^ xorshift(seed)) & 0xffff), _mm_setr_epi32(k0, k1, k2, k3));
+        // `quant::bf16::from_f32_dithered`: the dithered truncation, unless a lane is from the
+        // largest finite bfloat16 up (or NaN), which is rare enough for a branch
         let b = _mm_castps_si128(self.0);
         let up = _mm_srli_epi32(_mm_add_epi32(b, r), 16);
-        let lsb = _mm_and_si128(_mm_srli_epi32(b, 16), c(1));
-        let nearest = _mm_srli_epi32(_mm_add_epi32(b, _mm_add_epi32(c(0x7fff), lsb)), 16);
-        // signed compares of magnitudes (< 2^31)
         let magnitude = _mm_and_si128(b, c(0x7fff_ffff));
-        let last = _mm_cmpgt_epi32(magnitude, c(crate::quant::bf16::LAST_FINITE - 1));
-        let h = _mm_or_si128(_mm_and_si128(last, nearest), _mm_andnot_si128(last, up));
-        let nan = _mm_cmpgt_epi32(magnitude, c(0x7f80_0000));
-        let h = _mm_or_si128(_mm_and_si128(nan, c(0x7fc0)), _mm_andnot_si128(nan, h));
+        // the sign bit set where the magnitude reaches LAST_FINITE
+        let big = _mm_add_epi32(magnitude, c(0x8000_0000 - LAST_FINITE));
+        let h = if _mm_movemask_ps(_mm_castsi128_ps(big)) != 0 {
+            let lsb = _mm_and_si128(_mm_srli_epi32(b, 16), c(1));
+            let nearest = _mm_srli_epi32(_mm_add_epi32(b, _mm_add_epi32(c(0x7fff), lsb)), 16);
+            // signed compares of magnitudes (< 2^31)
+            let last = _mm_cmpgt_epi32(magnitude, c(LAST_FINITE - 1));
+            let h = _mm_or_si128(_mm_and_si128(last, nearest), _mm_andnot_si128(last, up));
+            let nan = _mm_cmpgt_epi32(magnitude, c(0x7f80_0000));
+            _mm_or_si128(_mm_and_si128(nan, c(0x7fc0)), _mm_andnot_si128(nan, h))
+        } else {
+            up
+        };
         let h = _mm_srai_epi32(_mm_slli_epi32(h, 16), 16);
         _mm_storel_epi64(p as *mut __m128i, _mm_packs_epi32(h, h));
     }
