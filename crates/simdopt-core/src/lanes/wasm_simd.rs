@@ -174,8 +174,8 @@ fn reaches_last(b: v128) -> v128 {
 
 /// The rounding of lanes where [`reaches_last`] may be set: round-to-nearest-even from the
 /// largest finite bfloat16 up (so values overflow as they do without dither), NaN to `0x7fc0`.
-#[cold]
-#[inline(never)]
+/// (Inlined: a call in the loop would make V8 spill the live vectors around it.)
+#[inline(always)]
 fn rare(b: v128, up: v128) -> v128 {
     let c = u32x4_splat;
     let nearest = u32x4_shr(i32x4_add(b, i32x4_add(c(0x7fff), v128_and(u32x4_shr(b, 16), c(1)))), 16);
