@@ -15,6 +15,9 @@
 use crate::lanes::Lanes;
 use crate::step::GradPrelude;
 
+mod pass;
+pub(crate) use pass::{update_row, update_rows};
+
 /// `0 + g`: the sum of one slice, as TF's `unsorted_segment_sum` makes it.
 #[derive(Clone, Copy)]
 pub struct AddZero;
