@@ -13,6 +13,7 @@ import {
   restoreCheckpoint,
   encodeCheckpoint,
   deserialize as rootDeserialize,
+  serialize as rootSerialize,
 } from 'simdopt';
 import type { Variable as VariableType } from 'simdopt';
 import { SGD, Adam, ExponentialDecay, LossScaleOptimizer, MultiOptimizer, OptimizerMap, Optimizer, deserialize, get, serialize, registerKerasSerializable } from 'simdopt/keras3';
@@ -230,6 +231,15 @@ describe('config and serialization', () => {
     opt.dispose();
   });
 
+  test('the root serialize writes what simdopt/keras3 writes (module null, the registered name)', () => {
+    const opt = new RowScaledMomentum({ beta: 0.7 });
+    expect(rootSerialize(opt)).toEqual(serialize(opt));
+    const builtIn = new Adam();
+    expect(rootSerialize(builtIn)).toEqual(serialize(builtIn));
+    opt.dispose();
+    builtIn.dispose();
+  });
+
   test('registerKerasSerializable refuses what is not an optimizer class', () => {
     expect(() => registerKerasSerializable('p')((() => 1) as never)).toThrow(ArgumentError);
     expect(() => registerKerasSerializable(7 as never)).toThrow(ArgumentError);
@@ -263,9 +273,52 @@ describe('checkpoints', () => {
     }
     straight.dispose();
   });
+
+  test('a checkpoint keeps the registered name: two registered classes of one class name restore as their own', () => {
+    const [first, second] = ['ckpt_a', 'ckpt_b'].map((pkg, k) => {
+      class Twin extends HandSGD {
+        readonly which = k;
+      }
+      registerKerasSerializable(pkg)(Twin);
+      return Twin;
+    });
+    for (const [Cls, which] of [
+      [first, 0],
+      [second, 1],
+    ] as const) {
+      const vars = model();
+      const opt = new Cls({ learningRate: 0.05 });
+      run(opt, vars, 0, 2);
+      const ckpt = saveCheckpoint(opt, vars);
+      const state = JSON.parse(JSON.stringify(ckpt)) as { optimizer: { module: unknown; registered_name: unknown } };
+      expect([state.optimizer.module, state.optimizer.registered_name]).toEqual([null, `ckpt_${'ab'[which]}>Twin`]);
+      const restored = restoreCheckpoint(state as unknown as typeof ckpt, model());
+      expect(restored).toBeInstanceOf(Cls);
+      expect((restored as unknown as { which: number }).which).toBe(which);
+      restored.dispose();
+      opt.dispose();
+    }
+  });
 });
 
 describe('bad input: typed errors, nothing changed', () => {
+  test("super(options) as in Python's Keras (no class description): an ArgumentError saying what super takes", () => {
+    class Pythonic extends Optimizer {
+      constructor() {
+        super({ learningRate: 0.1 } as never, undefined);
+      }
+      protected override updateStep(): void {}
+    }
+    expect(() => new Pythonic()).toThrow(ArgumentError);
+    expect(() => new Pythonic()).toThrow(/Pythonic must call super\(\{ className, config: \[\['learning_rate', default\]/);
+  });
+
+  test('slotDtype other than float32 on a custom class: a ConfigError naming the class', () => {
+    expect(() => new HandSGD({ slotDtype: 'int8' } as never)).toThrow(expect.objectContaining({ name: 'ConfigError', code: 'UnsupportedSlotDtype' }));
+    expect(() => new HandSGD({ slotDtype: 'bfloat16' } as never)).toThrow(/'HandSGD' is a custom optimizer/);
+    new HandSGD({ slotDtype: 'float32' } as never).dispose();
+  });
+
   function snapshot(opt: Optimizer, vars: VariableType[]) {
     return {
       vars: vars.map((v) => bits(v.read())),

@@ -10,7 +10,11 @@ import { createHash } from 'node:crypto';
 
 /** The streaming threshold's hook (not part of the API), and the loader (whose core export of
  * streamed steps a test wraps to see which steps stream). */
-const stream = (await import('../dist/optimizer/stream.js' as string)) as { STREAM_FROM: number; __streamFrom(elements?: number): number };
+const stream = (await import('../dist/optimizer/stream.js' as string)) as {
+  STREAM_FROM: number;
+  __streamFrom(elements?: number): number;
+  __streamCopies(on?: boolean): boolean;
+};
 const wasmLoader: unknown = await import('../dist/wasm/loader.js' as string);
 
 /** `stream_chunk()` of the core. */
@@ -260,4 +264,30 @@ test('a streamed gradient is not copied into WASM memory whole (the step frame d
   // The same gradient in shared memory takes the whole path: the frame must grow to hold it.
   opt.applyGradients([[as('shared', grad), a]]);
   expect(memoryBytes() - settled).toBeGreaterThanOrEqual(4 * n);
+});
+
+test('the benchmark hook __streamCopies: on by default; off, a streamed step reads the staging buffer as it is (what benches/stream-floor.mjs times)', () => {
+  expect(stream.__streamCopies()).toBe(true);
+  const n = FROM;
+  const opt = deserialize({ class_name: 'SGD', config: { learning_rate: 1 } }) as Optimizer;
+  const v = new Variable(0, { shape: [n], name: 'v' });
+  const [g1, g2] = [values(n, 1), values(n, 2)];
+  const negated = (g: Float32Array) => bits(g.map((x) => -x));
+  // With copies, plain SGD at learning rate 1 from zero gives -g.
+  opt.applyGradients([[g1, v]]);
+  expect(bits(v.read())).toBe(negated(g1));
+  v.assign(0);
+  try {
+    expect(stream.__streamCopies(false)).toBe(true);
+    opt.applyGradients([[g2, v]]);
+    // The staging buffer still holds g1's last chunk: g2 was never read.
+    expect(bits(v.read())).not.toBe(negated(g2));
+  } finally {
+    expect(stream.__streamCopies(true)).toBe(false);
+  }
+  v.assign(0);
+  opt.applyGradients([[g2, v]]);
+  expect(bits(v.read())).toBe(negated(g2));
+  v.dispose();
+  opt.dispose();
 });

@@ -37,8 +37,11 @@ export interface OptimizerState {
   version: number;
   /** Keras class name and config (`serialize(optimizer)`). */
   class_name: string;
-  /** Keras 3's module of a `simdopt/keras3` optimizer (absent for TF 2.4's classes). */
-  module?: string;
+  /** Keras 3's module of a `simdopt/keras3` optimizer (absent for TF 2.4's classes; null for a
+   * custom class, as Keras writes it). */
+  module?: string | null;
+  /** Keras 3's registered name of a registered custom class (`'package>Name'`). */
+  registered_name?: string;
   /** The Keras config (snake_case keys). */
   config: Record<string, unknown>;
   /** Steps applied so far. */
@@ -102,7 +105,7 @@ export function saveState(optimizer: Optimizer): OptimizerState {
 
 function unsealedState(optimizer: Optimizer): OptimizerState {
   if (!(optimizer instanceof Optimizer)) throw new ArgumentError('InvalidArgument', `saveState expects an Optimizer, got ${describeValue(optimizer)}`);
-  const { class_name, config, module } = serialize(optimizer) as ReturnType<typeof serialize> & { module?: string };
+  const { class_name, config, module, registered_name } = serialize(optimizer) as ReturnType<typeof serialize> & { module?: string | null; registered_name?: string | null };
   checkSavable(config, 'config');
   const weights = optimizer.getWeights();
   const { variables, batches } = optimizer.slotLayout();
@@ -112,6 +115,7 @@ function unsealedState(optimizer: Optimizer): OptimizerState {
     version: VERSION,
     class_name,
     ...(module === undefined ? {} : { module }),
+    ...(typeof registered_name === 'string' ? { registered_name } : {}),
     config: JSON.parse(JSON.stringify(config)) as Record<string, unknown>,
     iterations: Number((weights[0] as BigInt64Array)[0]),
     weight_names: optimizer.getWeightNames(),
@@ -194,7 +198,8 @@ export function restoreCheckpoint(checkpoint: Checkpoint | Uint8Array, variables
 
 interface ParsedState {
   class_name: string;
-  module: string | undefined;
+  module: string | null | undefined;
+  registeredName: string | null;
   config: Record<string, unknown>;
   iterations: number;
   weight_names: string[];
@@ -221,7 +226,7 @@ function build(s: ParsedState, list: Variable[], customObjects: Record<string, u
     }
   });
   const config = s.slot_dtype ? { ...s.config, slot_dtype: s.slot_dtype } : s.config;
-  const serialized = s.module === undefined ? { class_name: s.class_name, config } : { module: s.module, class_name: s.class_name, config, registered_name: null };
+  const serialized = s.module === undefined ? { class_name: s.class_name, config } : { module: s.module, class_name: s.class_name, config, registered_name: s.registeredName };
   const opt = deserialize(serialized, customObjects);
   try {
     opt.restoreSlotLayout(vars, s.slot_batches);
@@ -329,7 +334,9 @@ function parseState(raw: unknown, version: number): ParsedState {
   const class_name = own(raw, 'class_name');
   if (typeof class_name !== 'string') bad('class_name must be a string');
   const module = own(raw, 'module');
-  if (module !== undefined && typeof module !== 'string') bad('module must be a string');
+  if (module !== undefined && module !== null && typeof module !== 'string') bad('module must be a string or null');
+  const registeredName = own(raw, 'registered_name');
+  if (registeredName !== undefined && (typeof registeredName !== 'string' || module === undefined)) bad("registered_name must be a string, beside a 'module'");
   const config = own(raw, 'config');
   if (!isRecord(config)) bad('config must be an object');
   const iterations = own(raw, 'iterations');
@@ -364,7 +371,8 @@ function parseState(raw: unknown, version: number): ParsedState {
   const rawSlots = parseRawSlots(own(raw, 'raw_slots'), slotDtype, names.length, bad);
   return {
     class_name,
-    module: module as string | undefined,
+    module: module as string | null | undefined,
+    registeredName: (registeredName as string | undefined) ?? null,
     config: config as Record<string, unknown>,
     iterations,
     weight_names: names as string[],

@@ -14,8 +14,8 @@ const BUILTINS: ReadonlyMap<string, BuiltinOptimizerClass> = new Map(optimizerCl
 /** `{class_name, config}` of an optimizer; a Keras 3 optimizer (`simdopt/keras3`) in Keras 3's
  * format, `{module, class_name, config, registered_name}`. */
 export function serialize(optimizer: Optimizer): Serialized {
-  const module = (optimizer as { kerasModule?: unknown }).kerasModule;
-  if (typeof module === 'string') return { module, class_name: optimizer.className, config: optimizer.getConfig(), registered_name: null } as Serialized;
+  // Only simdopt/keras3's classes have a module, and importing them set the loader.
+  if (typeof (optimizer as { kerasModule?: unknown }).kerasModule === 'string' && keras3Loader) return keras3Loader.serialize(optimizer);
   return { class_name: optimizer.className, config: optimizer.getConfig() };
 }
 
@@ -27,6 +27,8 @@ export function serialize(optimizer: Optimizer): Serialized {
 export interface Keras3Loader {
   /** `simdopt/keras3`'s `deserialize` (an Optimizer, or one of its wrappers). */
   deserialize(serialized: Record<string, unknown>, customObjects: Record<string, unknown>): unknown;
+  /** `simdopt/keras3`'s `serialize` (Keras 3's format; a custom class's registered name). */
+  serialize(optimizer: Optimizer): Serialized;
 }
 
 let keras3Loader: Keras3Loader | undefined;

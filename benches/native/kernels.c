@@ -131,6 +131,8 @@ static double run(const char *k, int steps) {
   return (now_ms() - t0) / steps;
 }
 
+// stream_model.c includes this file for its kernels (KERNELS_LIBRARY: no `main`).
+#ifndef KERNELS_LIBRARY
 int main(int argc, char **argv) {
   if (argc == 2 && !strcmp(argv[1], "serve")) {
     // One request per line, "<kernel> <params> <steps>", answered by one line of ms/step, so
@@ -166,3 +168,4 @@ int main(int argc, char **argv) {
   printf("]}\n");
   return 0;
 }
+#endif

@@ -8,13 +8,18 @@ export type { AddVariableOptions } from './custom.js';
 export type { OptimizerVariable, WeightPath } from './weights.js';
 export type { Keras3BaseOptions, Keras3BaseConfig, Keras3Value } from './types.js';
 export type { Keras3Spec } from './options.js';
+export type { MomentOptions, MomentConfig } from './optimizers/moments.js';
 import { setKeras3Loader } from '../serialization.js';
+import type { Serialized } from '../schedules/index.js';
 import { deserialize, serialize } from './serialization.js';
 import { setOptimizerCodec } from './wrappers/shared.js';
 
 // The root entry's deserialize/get (and checkpoints) hand Keras 3 configs to this entry once it
 // is imported (the root entry itself stays TF 2.4's: this module has that side effect).
-setKeras3Loader({ deserialize: (s, customObjects) => deserialize(s as Parameters<typeof deserialize>[0], customObjects) });
+setKeras3Loader({
+  deserialize: (s, customObjects) => deserialize(s as Parameters<typeof deserialize>[0], customObjects),
+  serialize: (optimizer) => serialize(optimizer as Parameters<typeof serialize>[0]) as unknown as Serialized,
+});
 // The wrappers (de)serialize the optimizers they hold with these (serialization.ts imports the
 // wrappers, so they cannot import it back without a module cycle).
 setOptimizerCodec({ serialize, deserialize: (config, customObjects) => deserialize(config, customObjects) });

@@ -57,6 +57,7 @@ export abstract class Optimizer extends OptimizerV2 {
    * @param options - Its constructor options (camelCase; see {@link Keras3BaseOptions}).
    */
   protected constructor(spec: Keras3Spec, options: Record<string, unknown> | undefined) {
+    checkSpec(spec, new.target.name);
     const out: { base?: Keras3Base } = {};
     const proto = new.target.prototype as object;
     if (overrides(proto, OptimizerV2.prototype, 'resourceApplyDense') || overrides(proto, OptimizerV2.prototype, 'resourceApplySparse')) {
@@ -501,6 +502,19 @@ export abstract class Optimizer extends OptimizerV2 {
   /** @internal Checkpoints and `simdopt.deserialize` use the Keras 3 format. */
   get kerasModule(): string {
     return 'keras.optimizers';
+  }
+}
+
+/** A subclass's description is what its `super(spec, options)` call passes: Keras' base takes
+ * options alone, so a call written as in Python (`super({ learningRate })`) is named here. */
+function checkSpec(spec: unknown, subclass: string): asserts spec is Keras3Spec {
+  const s = spec as Partial<Keras3Spec> | null;
+  const pairs = s !== null && typeof s === 'object' && Array.isArray(s.config) ? s.config : null;
+  if (typeof s?.className !== 'string' || s.className === '' || !pairs || !pairs.every((p) => Array.isArray(p) && typeof p[0] === 'string')) {
+    throw new ArgumentError(
+      'InvalidArgument',
+      `${subclass || 'a Keras 3 optimizer subclass'} must call super({ className, config: [['learning_rate', default], ...] }, options), got ${describeValue(spec)} as the class's description`,
+    );
   }
 }
 

@@ -194,6 +194,13 @@ export function keras3Parser(spec: Keras3Spec, out: { base?: Keras3Base }, custo
     const base = readBase(spec, options);
     // simdopt's slot storage (not a Keras option: never in the config).
     const slotDtype = parseSlotDtype(options.slotDtype);
+    if (custom && slotDtype !== 'float32') {
+      // The variables a custom class's `build` adds are the ones its `updateStep` assigns in f32.
+      throw new ConfigError(
+        'UnsupportedSlotDtype',
+        `optimizer '${spec.className}' is a custom optimizer: its variables are float32, slotDtype '${slotDtype}' is for the built-in optimizers with moment slots`,
+      );
+    }
     const hypers = new Map<string, HyperValue>();
     const flags = new Map<string, boolean>();
     const coreKeys: string[] = [];

@@ -72,7 +72,7 @@ export function deserialize(config: Keras3Serialized | { class_name: string; con
   const custom =
     (typeof key === 'string' ? (registeredClass(key) ?? own(customObjects, key)) : undefined) ??
     own(customObjects, className) ??
-    // (A checkpoint stores `registered_name: null`: a registered class is found by its class name.)
+    // (Older checkpoints store `registered_name: null`: a registered class is found by its class name.)
     (key === null ? registeredByClassName(className) : undefined);
   if (custom !== undefined && !(typeof custom === 'function' && (custom as { prototype?: unknown }).prototype instanceof Optimizer)) {
     throw new ConfigError('InvalidConfig', `custom object '${className}' is not a Keras 3 Optimizer class, got ${describeValue(custom)}`);

@@ -41,6 +41,19 @@ export function __streamFrom(elements?: number): number {
   return before;
 }
 
+/** Whether `fill` copies (`__streamCopies` turns it off for benchmarks). */
+let copies = true;
+
+/** @internal Benchmark hook (benches/stream-floor.mjs): with `false`, streamed chunks are not
+ * copied, so the kernel reads whatever the staging buffer holds (wrong results: for measuring
+ * the copy's share of a step only). `undefined`: only reads it. Returns the setting in force
+ * before. Not part of the public API. */
+export function __streamCopies(on?: boolean): boolean {
+  const before = copies;
+  if (on !== undefined) copies = on;
+  return before;
+}
+
 /** 1 for the pairs of the step in progress whose gradient streams. */
 let streamedAt = new Uint8Array(16);
 /** The step in progress (set only during the core call, which runs no user code). */
@@ -58,7 +71,7 @@ function fill(pair: number, offset: number, len: number, dst: number): number {
   const heap = heapFloat32();
   const at = dst >>> 2;
   if (dst % 4 !== 0 || offset + len > count || at + len > heap.length || typedArrayLength(src) !== count) return 1;
-  heap.set(len === count ? src : float32Window(src, offset, len), at);
+  if (copies) heap.set(len === count ? src : float32Window(src, offset, len), at);
   return 0;
 }
 

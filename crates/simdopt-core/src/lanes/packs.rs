@@ -176,6 +176,11 @@ impl<L: Lanes> Lanes for Pair<L> {
         L::store_settled_u8(est.1, v.1, upper, out.add(L::WIDTH));
     }
     #[inline(always)]
+    unsafe fn store_codes(p: Self, v: Self, cb: &crate::quant::Codebook, out: *mut u8) {
+        L::store_codes(p.0, v.0, cb, out);
+        L::store_codes(p.1, v.1, cb, out.add(L::WIDTH));
+    }
+    #[inline(always)]
     unsafe fn load_bf16(p: *const u16) -> Self {
         Pair(L::load_bf16(p), L::load_bf16(p.add(L::WIDTH)))
     }
