@@ -123,7 +123,8 @@ pub trait SlotIo<const S: usize>: Copy + Sync {
 
 /// [`update`] over a [`GradIn::Streamed`] gradient: each chunk is copied into the staging buffer,
 /// then the pass runs over its elements while they are in cache. Element-wise, so the same bits
-/// as one pass over the whole gradient.
+/// as one pass over the whole gradient. In the threads build each chunk is split over the pool
+/// when the whole pass would be (the copy is the calling thread's: `fill` runs no worker code).
 #[inline(always)]
 fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     pre: P,
@@ -144,6 +145,8 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         at: 0,
         io: F32Slots(slots.map(|s| s.as_mut_ptr())),
     };
+    #[cfg(feature = "threads")]
+    let split = crate::pool::splits(n, K::UPDATES_VAR as usize + 1 + S);
     let mut start = 0;
     while start < n {
         let len = (n - start).min(staging.len());
@@ -154,7 +157,7 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         let chunk = Buffers { grad: staging.as_ptr(), ..whole.from(start) };
         let range = |s: usize, e: usize| chunk.from(s).run::<P, K, S, false, false>(pre, k, e - s, None);
         #[cfg(feature = "threads")]
-        crate::pool::parallel_for(len, K::UPDATES_VAR as usize + 1 + S, range);
+        crate::pool::parallel_for_if(split, len, range);
         #[cfg(not(feature = "threads"))]
         range(0, len);
         start += len;
