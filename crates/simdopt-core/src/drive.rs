@@ -123,8 +123,10 @@ pub trait SlotIo<const S: usize>: Copy + Sync {
 
 /// [`update`] over a [`GradIn::Streamed`] gradient: each chunk is copied into the staging buffer,
 /// then the pass runs over its elements while they are in cache. Element-wise, so the same bits
-/// as one pass over the whole gradient. In the threads build each chunk is split over the pool
-/// when the whole pass would be (the copy is the calling thread's: `fill` runs no worker code).
+/// as one pass over the whole gradient. In the threads build, when the whole pass would be split
+/// over the pool, so is each chunk, and `staging` is two buffers: the calling thread copies the
+/// next chunk into one while the workers update the chunk in the other (`fill` runs on the
+/// calling thread only), then joins them.
 #[inline(always)]
 fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     pre: P,
@@ -146,7 +148,9 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         io: F32Slots(slots.map(|s| s.as_mut_ptr())),
     };
     #[cfg(feature = "threads")]
-    let split = crate::pool::splits(n, K::UPDATES_VAR as usize + 1 + S);
+    if staging.len() >= 2 && crate::pool::splits(n, K::UPDATES_VAR as usize + 1 + S) {
+        return streamed_split(pre, k, whole, n, staging, fill);
+    }
     let mut start = 0;
     while start < n {
         let len = (n - start).min(staging.len());
@@ -155,12 +159,46 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         }
         // The variable and slots from `start`; the gradient from the start of the staging buffer.
         let chunk = Buffers { grad: staging.as_ptr(), ..whole.from(start) };
-        let range = |s: usize, e: usize| chunk.from(s).run::<P, K, S, false, false>(pre, k, e - s, None);
-        #[cfg(feature = "threads")]
-        crate::pool::parallel_for_if(split, len, range);
-        #[cfg(not(feature = "threads"))]
-        range(0, len);
+        chunk.run::<P, K, S, false, false>(pre, k, len, None);
         start += len;
+    }
+}
+
+/// [`streamed`] split over the pool: chunks of half of `staging`, each copied while the pool
+/// updates the one before.
+#[cfg(feature = "threads")]
+#[inline(always)]
+fn streamed_split<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
+    pre: P,
+    k: &K,
+    whole: Buffers<F32Slots<S>>,
+    n: usize,
+    staging: &mut [f32],
+    fill: &dyn Fn(usize, &mut [f32]) -> bool,
+) {
+    let half = staging.len() / 2;
+    let (mut this, mut next) = staging.split_at_mut(half);
+    let (mut start, mut len) = (0, n.min(half));
+    if !fill(0, &mut this[..len]) {
+        return;
+    }
+    loop {
+        let after = start + len;
+        let next_len = (n - after).min(half);
+        let mut read = true;
+        let chunk = Buffers { grad: this.as_ptr(), ..whole.from(start) };
+        let range = |s: usize, e: usize| chunk.from(s).run::<P, K, S, false, false>(pre, k, e - s, None);
+        crate::pool::parallel_for_meanwhile(len, range, &mut || {
+            if next_len > 0 {
+                read = fill(after, &mut next[..next_len]);
+            }
+        });
+        // (A failed copy stops the pass after the chunk before it, as the sequential loop does.)
+        if next_len == 0 || !read {
+            return;
+        }
+        core::mem::swap(&mut this, &mut next);
+        (start, len) = (after, next_len);
     }
 }
 

@@ -120,15 +120,30 @@ pub fn splits(n: usize, streams: usize) -> bool {
 pub fn parallel_for_if<F: Fn(usize, usize) + Sync>(large: bool, n: usize, f: F) {
     let call: ChunkFn = trampoline::<F>;
     let data = &f as *const F as usize;
-    if !large || n < 2 * CHUNK || !split(call, data, n) {
+    if !large || n < 2 * CHUNK || !split(call, data, n, &mut || {}) {
         // SAFETY: `data` is `&f`, alive for this call.
         unsafe { call(data, 0, n) };
     }
 }
 
-/// Runs the job `call(data, ..)` over `[0, n)` split across the pool; false (nothing ran) when
-/// the pool has no worker or is busy. Not generic: one copy for every pass.
-fn split(call: ChunkFn, data: usize, n: usize) -> bool {
+/// Splits `f` over `[0, n)` as [`parallel_for_if`] with `large`, and runs `meanwhile()` once on
+/// the calling thread: while the workers start on `f` (they take the calling thread's chunks
+/// too until it joins) when the job is split, after `f` when it is not. A streamed pass copies
+/// its next chunk meanwhile ([`crate::drive`]).
+pub fn parallel_for_meanwhile<F: Fn(usize, usize) + Sync>(n: usize, f: F, meanwhile: &mut dyn FnMut()) {
+    let call: ChunkFn = trampoline::<F>;
+    let data = &f as *const F as usize;
+    if n < 2 * CHUNK || !split(call, data, n, meanwhile) {
+        // SAFETY: `data` is `&f`, alive for this call.
+        unsafe { call(data, 0, n) };
+        meanwhile();
+    }
+}
+
+/// Runs the job `call(data, ..)` over `[0, n)` split across the pool, and `meanwhile()` on this
+/// thread once the workers can start; false (nothing ran) when the pool has no worker or is
+/// busy. Not generic: one copy for every pass.
+fn split(call: ChunkFn, data: usize, n: usize, meanwhile: &mut dyn FnMut()) -> bool {
     let workers = WORKERS.load(Acquire) as usize;
     if workers == 0 || BUSY.swap(1, Acquire) == 1 {
         return false;
@@ -152,6 +167,7 @@ fn split(call: ChunkFn, data: usize, n: usize) -> bool {
     if SLEEPERS.0.load(SeqCst) != 0 {
         wake_all(&GEN.0);
     }
+    meanwhile();
     if caller_runs {
         run_chunks(0);
     }

@@ -36,7 +36,8 @@ const _: () = assert!(CHUNK % REDUCE_WIDTH == 0);
 
 /// Elements per chunk (1 MiB of f32) of a streamed pass that the threads build splits over its
 /// pool (one whose whole variable is large enough, `pool::splits`): each chunk is one job for
-/// the workers, so it must be large enough to pay for handing it out. Chosen by measurement
+/// the workers, so it must be large enough to pay for handing it out; the calling thread copies
+/// the next one meanwhile (into a second buffer). Chosen by measurement
 /// (benches/README.md, "Streamed gradients in the threads build").
 #[cfg(feature = "threads")]
 pub const SPLIT_CHUNK: usize = 1 << 18;
@@ -112,16 +113,25 @@ impl StreamBuffers {
         }
     }
 
-    /// Elements per chunk of the streamed pass over a variable of `len` elements with `slots`
-    /// slots: `split_chunk` if the pass reads enough to be split over the pool (the variable,
-    /// the gradient and the slots, as the lane driver counts them for TF 2.4 rules' one pass).
-    fn chunk_for(&self, len: usize, slots: usize) -> usize {
+    /// The staging buffer of the streamed pass over a variable of `len` elements with `slots`
+    /// slots: one chunk, or two of `split_chunk` (copied and updated in turn) if the pass reads
+    /// enough to be split over the pool (the variable, the gradient and the slots, as the lane
+    /// driver counts them for TF 2.4 rules' one pass).
+    fn staging_for(&self, len: usize, slots: usize) -> usize {
         #[cfg(feature = "threads")]
         if crate::pool::splits(len, 2 + slots) {
-            return self.split_chunk;
+            return 2 * self.split_chunk;
         }
         #[cfg(not(feature = "threads"))]
         let _ = (len, slots);
+        self.chunk
+    }
+
+    /// Elements of the staging buffer: one chunk, or two split chunks (the threads build).
+    fn staging_len(&self) -> usize {
+        #[cfg(feature = "threads")]
+        return self.chunk.max(2 * self.split_chunk);
+        #[cfg(not(feature = "threads"))]
         self.chunk
     }
 }
@@ -160,7 +170,7 @@ impl Optimizer {
         // The streamed gradients have their variables' lengths, so the whole path's checks of
         // them would pass: the checks of the others give the whole path's errors.
         check_call(self, store, pairs, true)?;
-        let staging = buffers.chunk.max(buffers.split_chunk);
+        let staging = buffers.staging_len();
         if buffers.staging.len() < staging {
             buffers.staging.try_reserve_exact(staging - buffers.staging.len()).map_err(|_| Error::InvalidState {
                 message: format!("out of memory: cannot reserve a staging buffer of {staging} values"),
@@ -240,13 +250,13 @@ impl Optimizer {
             let state = self.vars[&pair.1];
             let slots = &mut self.states[state].slots;
             let (shape, var, _) = store.var_and_grad(pair.1, None).expect("validated");
-            let chunk = buffers.chunk_for(var.len(), slots.len());
+            let staging = buffers.staging_for(var.len(), slots.len());
             let (source, read) = (RefCell::new(&mut *source), Cell::new(true));
             let fill = |offset: usize, dst: &mut [f32]| {
                 read.set(source.borrow_mut().fill(i, offset, dst));
                 read.get()
             };
-            let grad = GradIn::Streamed { staging: &mut buffers.staging[..chunk], fill: &fill };
+            let grad = GradIn::Streamed { staging: &mut buffers.staging[..staging], fill: &fill };
             self.rule.apply_dense(update::tf24_prelude(clip), shape, var, grad, slots, self.iterations);
             if !read.get() {
                 let name = store.get(pair.1).map(|t| t.name.clone()).unwrap_or_default();

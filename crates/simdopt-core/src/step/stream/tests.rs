@@ -328,5 +328,20 @@ fn the_threads_build_splits_large_streamed_passes_over_the_pool_with_the_same_bi
             assert_eq!(source.calls, n.div_ceil(chunk), "threshold {threshold}");
         }
         pool::set_threshold(0);
+
+        // A copy that fails (made while the pool updates the chunk before) stops the pass there:
+        // the chunks before it are updated, the rest not, as in the sequential loop.
+        for fail in [0, split, 2 * split] {
+            let mut w = world("SGD", &[("momentum", 0.5)], n);
+            let before = w.store.get(w.vars[0]).unwrap().data.clone();
+            let g = values(n, 3);
+            let mut source = Source { grads: vec![Some(&g)], fail: Some((0, fail)), calls: 0 };
+            let mut buffers = StreamBuffers::with_chunks(CHUNK, split);
+            let err = w.opt.apply_streamed(&mut w.store, &[(None, w.vars[0])], &[Some(n)], &mut source, &mut buffers, None).unwrap_err();
+            assert!(err.to_string().contains("could not be read"), "{err}");
+            let after = &w.store.get(w.vars[0]).unwrap().data;
+            let changed: Vec<bool> = after.iter().zip(&before).map(|(a, b)| a.to_bits() != b.to_bits()).collect();
+            assert!(changed[..fail].iter().all(|&c| c) && !changed[fail..].iter().any(|&c| c), "fail at {fail}");
+        }
     });
 }
