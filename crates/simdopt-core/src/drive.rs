@@ -40,7 +40,8 @@ pub enum GradIn<'a> {
     },
     /// A gradient streamed a chunk at a time ([`crate::step::stream`]): before the pass runs over
     /// elements `offset..offset + chunk.len()`, `fill(offset, chunk)` copies their values into
-    /// `chunk`, a prefix of `staging`, so the kernel reads them from cache. A `false` from `fill`
+    /// `chunk`, a prefix of `staging` (of one of its halves, in a pass the threads build splits
+    /// over its pool: see `streamed`), so the kernel reads them from cache. A `false` from `fill`
     /// stops the pass there (the caller reports it). (A shared `Fn`, so that `GradIn` stays covariant
     /// in its lifetime.)
     Streamed {
