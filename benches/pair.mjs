@@ -11,7 +11,14 @@
 //   environment: Q (quantile, default 0.1), PER_ELEMS (elements per batch, default 1e6),
 //   SLOT_DTYPE (the optimizer's slotDtype: compressed slots in every build),
 //   WARMUP (steps of each build before timing, default 2000), BACKEND (ready()'s backend: simd,
-//   the default, or auto for the threads build where the runtime has it)
+//   the default, or auto for the threads build where the runtime has it), BIAS=1 (each step
+//   also updates a 3-value bias, listed first, as a model's layer has: the gradient then
+//   follows an odd number of values in the step frame)
+//   A dist may name its backend, `dist@threads`: so one build's threads and SIMD backends run
+//   side by side (a dist named twice is loaded from a copy: a process loads one backend per
+//   copy), e.g. node benches/pair.mjs adam 1024 300 dist@simd dist@threads
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -43,18 +50,32 @@ const OPTIMIZERS = {
   ftrl: ['Ftrl', { learningRate: 1e-3 }],
 };
 
-async function load(dist) {
-  const so = await import(pathToFileURL(path.resolve(dist, 'index.js')).href);
-  await so.ready({ backend: process.env.BACKEND ?? 'simd' });
+const bias = process.env.BIAS === '1';
+const seen = new Set();
+
+async function load(arg) {
+  const [dist, backend = process.env.BACKEND ?? 'simd'] = arg.split('@');
+  let from = path.resolve(dist);
+  if (seen.has(from)) {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'simdopt-pair-'));
+    fs.cpSync(from, copy, { recursive: true });
+    process.on('exit', () => fs.rmSync(copy, { recursive: true, force: true }));
+    from = copy;
+  }
+  seen.add(from);
+  const so = await import(pathToFileURL(path.join(from, 'index.js')).href);
+  const loaded = await so.ready({ backend });
   const [className, options] = OPTIMIZERS[opt] ?? [];
   if (!className) throw new Error(`unknown optimizer ${opt} (one of ${Object.keys(OPTIMIZERS).join(', ')})`);
   const o = new so[className]({ ...options, ...dtype });
   const v = new so.Variable(0.5, { shape: [n], name: 'w' });
   const t = new so.Tensor(0, { shape: [n], name: 'grad' });
   t.assign(grad);
-  const tensorPairs = [[t, v]];
-  const f32Pairs = [[grad, v]];
-  return { dist, tensor: () => o.applyGradients(tensorPairs), f32: () => o.applyGradients(f32Pairs) };
+  const b = new so.Variable(0.5, { shape: [3], name: 'b' });
+  const first = bias ? [[new Float32Array([1e-3, -2e-3, 3e-3]), b]] : [];
+  const tensorPairs = [...first, [t, v]];
+  const f32Pairs = [...first, [grad, v]];
+  return { dist: `${dist}@${loaded}`, tensor: () => o.applyGradients(tensorPairs), f32: () => o.applyGradients(f32Pairs) };
 }
 
 const builds = [];

@@ -18,19 +18,11 @@
 //
 //   node benches/stream-chunk.mjs [--rounds 9] [--sizes 1M,16M] [--chunks 16K,32K,64K,128K,256K]
 //        [--optimizers adam,sgd_momentum,rmsprop] [--dist DIR] [--quantile 0.1 --ms 2] [--threads 2]
-import { pathToFileURL, fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import os from 'node:os';
+import { ROOT, M, arg, size, fmt } from './cli.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const K = 1024;
-const M = K * K;
-const arg = (k, d) => {
-  const i = process.argv.indexOf(k);
-  return i < 0 ? d : process.argv[i + 1];
-};
-const size = (s) => +/^\d+/.exec(s)[0] * ({ K, M }[s.slice(-1).toUpperCase()] ?? 1);
-const fmt = (n) => (n % M === 0 ? `${n / M}M` : `${n / K}K`);
 const dist = path.resolve(arg('--dist', path.join(ROOT, 'dist')));
 const rounds = +arg('--rounds', 9);
 const sizes = arg('--sizes', '1M,16M').split(',').map(size);

@@ -14,13 +14,19 @@
 //   OpenMP C · N threads          the same file with -fopenmp, OMP_NUM_THREADS=N
 //
 // One variable, the gradient in a `Tensor` (the kernel-only path: no copy into WASM memory, as
-// for C), the same inputs everywhere (p = 0.5, g[i] = ((i mod 17) - 8)·1e-3). A batch of about
+// for C), the same inputs everywhere (p = 0.5, g[i] = ((i mod 17) - 8)·1e-3). `--gradient f32`
+// passes it as a Float32Array instead (copied into WASM memory each step: on the threads build,
+// into a SharedArrayBuffer); `--bias` adds a variable of 3 values before it in each step (a
+// model's layer: the main gradient then follows an odd number of values in the step frame).
+// The native candidates always run the one kernel. A batch of about
 // 20 ms per candidate, then `--rounds` rounds in shuffled order; ms/step is the median over
 // rounds, each ratio the median over rounds of the two candidates' ratio within a round (load
 // from other processes largely cancels). `uptime` is printed before and after.
 //
 //   node benches/threads.mjs [--optimizers adam,sgd,rmsprop] [--sizes 1K,64K,128K,256K,512K,1M,16M]
-//                            [--threads 2] [--rounds 11] [--json out.json]
+//                            [--threads 2] [--rounds 11] [--gradient tensor|f32] [--bias]
+//                            [--only simd,threads] [--json out.json]
+//   --only: just these candidates (simd, one, split, threads, nospin, c, openmp; simd always)
 //
 // Needs the built package (bash scripts/build.sh).
 import { execFileSync, spawn } from 'node:child_process';
@@ -48,7 +54,7 @@ const OPTIMIZERS = {
 
 // ---- a simdopt candidate: runs in a worker thread ---------------------------------------------
 
-async function engine({ ready, threshold, spin }) {
+async function engine({ ready, threshold, spin, f32, bias }) {
   const s = await import(pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href);
   const loader = await import(pathToFileURL(path.join(ROOT, 'dist', 'wasm', 'loader.js')).href);
   const loaded = await s.ready(ready);
@@ -58,10 +64,18 @@ async function engine({ ready, threshold, spin }) {
   parentPort.on('message', ({ op, optimizer, n, steps }) => {
     if (op === 'setup') {
       if (state?.optimizer !== optimizer || state.n !== n) {
-        if (state) for (const x of [state.v, state.g, state.opt]) x.dispose();
+        if (state) for (const x of state.owned) x.dispose();
         const v = new s.Variable(new Float32Array(n).fill(0.5));
-        const g = new s.Tensor(gradient(n));
-        state = { optimizer, n, v, g, opt: OPTIMIZERS[optimizer].make(s), pairs: [[g, v]] };
+        const g = f32 ? gradient(n) : new s.Tensor(gradient(n));
+        const b = new s.Variable(new Float32Array(3).fill(0.5));
+        const opt = OPTIMIZERS[optimizer].make(s);
+        const pairs = bias
+          ? [
+              [gradient(3), b],
+              [g, v],
+            ]
+          : [[g, v]];
+        state = { optimizer, n, opt, pairs, owned: [v, b, opt, ...(f32 ? [] : [g])] };
       }
       parentPort.postMessage(0);
     } else {
@@ -151,6 +165,9 @@ async function main() {
   const threads = +opt('threads', 2);
   const rounds = +opt('rounds', 11);
   const jsonOut = opt('json', null);
+  const f32 = opt('gradient', 'tensor') === 'f32';
+  const bias = args.includes('--bias');
+  const only = opt('only', null)?.split(',');
   const BATCH_MS = 20;
   const uptime = () => execFileSync('uptime').toString().trim();
   const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -164,18 +181,24 @@ async function main() {
   const NO_SPIN = `simdopt threads · ${threads}, no spin`;
   const C = 'C -O3 -march=native';
   const OMP = `OpenMP C · ${threads} threads`;
-  const candidates = [
-    [SIMD, simdoptCandidate({ ready: { threads: false } })],
-    [ONE, simdoptCandidate({ ready: { threads }, threshold: 2 ** 31 })],
-    [SPLIT, simdoptCandidate({ ready: { threads }, threshold: 0 })],
-    [SHIPPED, simdoptCandidate({ ready: { threads } })],
-    [NO_SPIN, simdoptCandidate({ ready: { threads }, spin: 0 })],
-    [C, nativeCandidate('native', CFLAGS)],
-    [OMP, nativeCandidate('openmp', [...CFLAGS, '-fopenmp'], { OMP_NUM_THREADS: String(threads) })],
+  const step = { f32, bias };
+  const all = [
+    ['simd', SIMD, () => simdoptCandidate({ ready: { threads: false }, ...step })],
+    ['one', ONE, () => simdoptCandidate({ ready: { threads }, threshold: 2 ** 31, ...step })],
+    ['split', SPLIT, () => simdoptCandidate({ ready: { threads }, threshold: 0, ...step })],
+    ['threads', SHIPPED, () => simdoptCandidate({ ready: { threads }, ...step })],
+    ['nospin', NO_SPIN, () => simdoptCandidate({ ready: { threads }, spin: 0, ...step })],
+    ['c', C, () => nativeCandidate('native', CFLAGS)],
+    ['openmp', OMP, () => nativeCandidate('openmp', [...CFLAGS, '-fopenmp'], { OMP_NUM_THREADS: String(threads) })],
   ];
+  // (simd always runs: the × simd column is every candidate's ratio to it. Without c or openmp
+  // their columns are empty; OpenMP's threads keep spinning for a while after each step, which
+  // the next candidate's batch may pay for on a busy machine.)
+  const wanted = only ? new Set([...only, 'simd']) : undefined;
+  const candidates = all.filter(([key]) => !wanted || wanted.has(key)).map(([, name, make]) => [name, make()]);
   const loaded = {};
   for (const [name, c] of candidates) if (c.started) loaded[name] = await c.started;
-  const shippedThreshold = loaded[SHIPPED].threshold;
+  const shippedThreshold = loaded[SHIPPED]?.threshold ?? loaded[ONE]?.threshold ?? loaded[SPLIT]?.threshold;
 
   const before = uptime();
   console.error(`[threads bench] ${before}`);
@@ -196,7 +219,7 @@ async function main() {
           ms.get(name).push(await c.run(batches.get(name)));
         }
       }
-      const ratio = (a, b) => median(ms.get(a).map((x, i) => x / ms.get(b)[i]));
+      const ratio = (a, b) => (ms.has(b) ? median(ms.get(a).map((x, i) => x / ms.get(b)[i])) : undefined);
       for (const [name] of candidates) {
         rows.push({
           optimizer,
@@ -216,13 +239,16 @@ async function main() {
   console.error(`[threads bench] ${after}`);
   for (const [, c] of candidates) c.close();
 
-  const f = (x, d = 2) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(d));
+  const f = (x, d = 2) => (x === undefined ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(d));
   const table = [
     '| optimizer | params | candidate | ms/step | × simd | × C | × OpenMP C |',
     '|---|---|---|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.optimizer} | ${fmtSize(r.n)} | ${r.candidate} | ${f(r.median_ms, 4)} | ${f(r.vs_simd)} | ${f(r.vs_c)} | ${f(r.vs_openmp)} |`),
   ].join('\n');
-  console.log(`${new Date().toISOString()}; \`node benches/threads.mjs ${args.join(' ')}\`; ${rounds} rounds; shipped threshold ${shippedThreshold}`);
+  console.log(
+    `${new Date().toISOString()}; \`node benches/threads.mjs ${args.join(' ')}\`; ${rounds} rounds; shipped threshold ${shippedThreshold}; ` +
+      `gradient ${f32 ? 'Float32Array' : 'Tensor'}${bias ? ', after a bias of 3 values' : ''}`,
+  );
   console.log(
     `loaded: ${Object.entries(loaded)
       .map(([k, v]) => `${k}: ${v.loaded} (${v.threads} threads)`)

@@ -131,4 +131,25 @@ describe('WASM memory growth mid-training', () => {
     for (const x of [...big, a, t, refA, refT, grad]) x.dispose();
     for (const o of [opt, other, refOpt]) o.dispose();
   });
+
+  test('a step whose frame moved past the end of the memory views of earlier steps writes all of its gradient', () => {
+    // The facade keeps its views of the memory between steps; on the threads build (a shared
+    // memory, whose old views stay valid but keep their length) it renews them only when a step
+    // writes past their end: a write there would be dropped without an error.
+    const opt = new SGD({ learningRate: 0.5 });
+    const small = new Variable([1, 2, 3], { name: 'small' });
+    opt.applyGradients([[new Float32Array([2, 2, 2]), small]]);
+    const start = memoryBytes();
+    // As many bytes as the whole memory: it cannot fit in what is free, so the memory grows.
+    const filler = new Variable(new Float32Array(start / 4), { name: 'filler' });
+    expect(memoryBytes()).toBeGreaterThan(start);
+    // 64K values: copied into the frame whole (not streamed), which grows to hold them.
+    const n = 1 << 16;
+    const g = Float32Array.from({ length: n }, (_, i) => (i % 7) + 1);
+    const v = new Variable(new Float32Array(n).fill(8), { name: 'v' });
+    opt.applyGradients([[g, v]]);
+    expect(Array.from(v.read())).toEqual(Array.from(g, (x) => 8 - 0.5 * x));
+    for (const x of [small, filler, v]) x.dispose();
+    opt.dispose();
+  });
 });

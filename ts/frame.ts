@@ -11,6 +11,9 @@ export const KIND_DENSE_TENSOR = 2;
 export const KIND_SPARSE = 3;
 /** A dense gradient not in the frame, which the core pulls a chunk at a time (ts/optimizer/stream.ts). */
 export const KIND_DENSE_STREAMED = 4;
+/** Words a step may leave unused before each pair's staged values and before its indices, to
+ * align their copies (`writeFrame`): a command's offsets say where they are. */
+export const ALIGN_WORDS = 1;
 
 /** Word offsets (commands, values, indices are u32/f32/i32 indexes into the heap views). */
 export interface FrameLayout {

@@ -72,6 +72,11 @@ export function typedArrayLength(x: ArrayBufferView): number {
   return LENGTH.call(x) as number;
 }
 
+/** The byte offset of a typed array, from its internal slot. */
+export function typedArrayByteOffset(x: ArrayBufferView): number {
+  return BYTE_OFFSET.call(x) as number;
+}
+
 /** The buffer and byte offset of a typed array, from its internal slots. */
 export function typedArrayBuffer(x: ArrayBufferView): { buffer: ArrayBufferLike; byteOffset: number } {
   return { buffer: BUFFER.call(x) as ArrayBufferLike, byteOffset: BYTE_OFFSET.call(x) as number };

@@ -6,7 +6,7 @@
 // path. What stays here: the step around `updateStep`, the variable ops (`assign`, ...) and the
 // checks on what `build` adds.
 import { call, core, heapFloat32, heapInt32, heapUint32, viewFloat32 } from '../wasm/loader.js';
-import { COMMAND_WORDS, reserveFrame } from '../frame.js';
+import { ALIGN_WORDS, COMMAND_WORDS, reserveFrame } from '../frame.js';
 import { ArgumentError, StateError } from '../errors.js';
 import { Tensor, Variable, WasmTensor, sizeOf } from '../tensor.js';
 import { describeValue, readNumbers } from '../values.js';
@@ -73,13 +73,14 @@ export function runKeras3CustomStep(id: number, args: StepArguments, guarded: bo
   return 0;
 }
 
-/** A copy of the step's frame (commands, staged values, indices; offsets are relative). */
+/** A copy of the step's frame (commands, staged values, indices with their alignment words;
+ * offsets are relative). */
 function saveFrame(args: StepArguments): { commands: Uint32Array; values: Float32Array; indices: Int32Array } {
   const at = reserveFrame(0, 0, 0);
   return {
     commands: heapUint32().slice(at.commands, at.commands + args.n * COMMAND_WORDS),
-    values: heapFloat32().slice(at.values, at.values + args.totalValues),
-    indices: heapInt32().slice(at.indices, at.indices + args.totalIndices),
+    values: heapFloat32().slice(at.values, at.values + args.totalValues + args.n * ALIGN_WORDS),
+    indices: heapInt32().slice(at.indices, at.indices + args.totalIndices + args.n * ALIGN_WORDS),
   };
 }
 

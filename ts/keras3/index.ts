@@ -8,6 +8,7 @@ export type { AddVariableOptions } from './custom.js';
 export type { OptimizerVariable, WeightPath } from './weights.js';
 export type { Keras3BaseOptions, Keras3BaseConfig, Keras3Value } from './types.js';
 export type { Keras3Spec } from './options.js';
+export type { MomentOptions, MomentConfig } from './optimizers/moments.js';
 import { setKeras3Loader } from '../serialization.js';
 import type { Serialized } from '../schedules/index.js';
 import { deserialize, serialize } from './serialization.js';

@@ -3,8 +3,8 @@
 // core's external rule). What stays here: the gradients copied out of the frame for the hooks,
 // Keras' deduplication of sparse rows, initial values, and how many variables each
 // `createSlots` call gave slots to (the order checkpoints replay).
-import { call, core, heapFloat32, heapInt32, viewFloat32 } from '../wasm/loader.js';
-import { KIND_DENSE_STAGED, KIND_SPARSE } from '../frame.js';
+import { call, core, heapFloat32, heapInt32, heapUint32, viewFloat32 } from '../wasm/loader.js';
+import { COMMAND_WORDS, KIND_DENSE_STAGED, KIND_SPARSE, type FrameLayout } from '../frame.js';
 import { ArgumentError, ShapeError } from '../errors.js';
 import { IndexedSlices, WasmTensor, sizeOf } from '../tensor.js';
 import type { Variable } from '../tensor.js';
@@ -102,25 +102,24 @@ function initialValues(shape: readonly number[], init: Initializer): number | { 
 }
 
 /** Copies a step's gradients out of the frame after the core validated and clipped them there
- * (values from word `frame.values`, indices from `frame.indices`, as `writeFrame` put them),
- * before any user code runs (it may use the frame). Null where a pair has no gradient. */
-export function stagedGradients(args: StepArguments, frame: { values: number; indices: number }): Array<Float32Array | IndexedSlices | null> {
+ * (where `writeFrame` put them: each command has its values' and indices' offsets), before any
+ * user code runs (it may use the frame). Null where a pair has no gradient. */
+export function stagedGradients(args: StepArguments, frame: FrameLayout): Array<Float32Array | IndexedSlices | null> {
   const f32 = heapFloat32();
   const i32 = heapInt32();
+  const u32 = heapUint32();
   const grads: Array<Float32Array | IndexedSlices | null> = [];
-  let vo = frame.values;
-  let io = frame.indices;
   for (let i = 0; i < args.n; i++) {
     const kind = args.kinds[i];
     const count = args.valueCounts[i];
+    const command = frame.commands + i * COMMAND_WORDS;
+    const vo = frame.values + u32[command + 3];
     if (kind === KIND_SPARSE) {
       const rows = args.indexCounts[i];
+      const io = frame.indices + u32[command + 5];
       grads.push(new IndexedSlices(f32.slice(vo, vo + count), i32.slice(io, io + rows)));
-      vo += count;
-      io += rows;
     } else if (kind === KIND_DENSE_STAGED) {
       grads.push(f32.slice(vo, vo + count));
-      vo += count;
     } else {
       grads.push(null);
     }

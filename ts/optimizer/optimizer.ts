@@ -6,6 +6,7 @@ import { call, core } from '../wasm/loader.js';
 import { ArgumentError, HyperparameterError, SlotError, StateError } from '../errors.js';
 import { IndexedSlices, Tensor, Variable, WasmTensor } from '../tensor.js';
 import { describeValue, rowSize } from '../values.js';
+import type { FrameLayout } from '../frame.js';
 import { SlotBatches, addSlot, addWeight, deduplicate, stagedGradients } from './custom.js';
 import { checkAggregator, checkTransformers, minimize, runGradientHooks } from './hooks.js';
 import { Hyperparameters } from './hyperparameters.js';
@@ -357,7 +358,7 @@ export abstract class Optimizer {
    * (skipped for non-finite gradients); throws the step's error. (Keras 3's base class runs its
    * own: `build` / `updateStep`.)
    */
-  protected runCustomStep(id: number, args: StepArguments, frame: { values: number; indices: number }, guarded: boolean): number {
+  protected runCustomStep(id: number, args: StepArguments, frame: FrameLayout, guarded: boolean): number {
     const c = core();
     const status = c.optimizer_prepare(id, args.n, guarded);
     if (status === 1) throwStepError();

@@ -9,10 +9,10 @@
 // meanwhile is an ArgumentError) and against the frame's capacity. Nothing here allocates per
 // step once the snapshot pool is warm: the loops index rather than destructure.
 import { call, core, heapViews } from '../wasm/loader.js';
-import { COMMAND_WORDS, KIND_DENSE_STAGED, KIND_DENSE_STREAMED, KIND_DENSE_TENSOR, KIND_NONE, KIND_SPARSE, reserveFrame } from '../frame.js';
+import { ALIGN_WORDS, COMMAND_WORDS, KIND_DENSE_STAGED, KIND_DENSE_STREAMED, KIND_DENSE_TENSOR, KIND_NONE, KIND_SPARSE, reserveFrame, type FrameLayout } from '../frame.js';
 import { ArgumentError, StateError } from '../errors.js';
 import { IndexedSlices, Tensor, Variable } from '../tensor.js';
-import { describeValue, isDetached, lengthProblem, readArray, readNumbers, typedArrayKind, typedArrayLength } from '../values.js';
+import { describeValue, isDetached, lengthProblem, readArray, readNumbers, typedArrayByteOffset, typedArrayKind, typedArrayLength } from '../values.js';
 import type { ApplyGradientsOptions, Gradient, NonFiniteStep, StepResult } from './types.js';
 
 /** The result of every applied step (shared and frozen: a step allocates nothing). */
@@ -257,15 +257,17 @@ const sparseIndicesOf = (i: number): string => `the IndexedSlices indices of '${
  * user code runs in here. `streamed` (stream.ts): the pairs marked 1 get a streamed command (their
  * gradient stays where it is, its length checked now), `streamedValues` values in all; the
  * snapshot keeps every gradient (the step may still take the whole path). */
-export function writeFrame(args: StepArguments, streamed?: Uint8Array, streamedValues = 0): { values: number; indices: number } {
+export function writeFrame(args: StepArguments, streamed?: Uint8Array, streamedValues = 0): FrameLayout {
   const n = args.n;
-  const staged = args.totalValues - streamedValues;
-  const frame = reserveFrame(n * COMMAND_WORDS, staged, args.totalIndices);
+  // Room for the alignment word each pair's values and indices may be placed after (`aligned`).
+  const staged = args.totalValues - streamedValues + n * ALIGN_WORDS;
+  const totalIndices = args.totalIndices + n * ALIGN_WORDS;
+  const frame = reserveFrame(n * COMMAND_WORDS, staged, totalIndices);
   const cap = frame.capacity;
   const valuesEnd = frame.values + Math.min(cap.values, staged);
-  const indicesEnd = frame.indices + Math.min(cap.indices, args.totalIndices);
+  const indicesEnd = frame.indices + Math.min(cap.indices, totalIndices);
   if (n * COMMAND_WORDS > cap.commands) throw new StateError('InvalidState', `step frame overrun: ${n} commands, room for ${Math.floor(cap.commands / COMMAND_WORDS)}`);
-  const { u32, f32, i32 } = heapViews();
+  const { u32, f32, i32 } = heapViews(Math.max(frame.commands + n * COMMAND_WORDS, valuesEnd, indicesEnd));
   const h = args.handles;
   naming = args;
   let w = frame.commands;
@@ -287,6 +289,7 @@ export function writeFrame(args: StepArguments, streamed?: Uint8Array, streamedV
       u32[w + 3] = count;
     } else if (kind === KIND_DENSE_STAGED) {
       const count = args.valueCounts[i];
+      vo = aligned(args.values[i]!, frame.values, vo);
       copyChecked(f32, args.values[i]!, count, frame.values + vo, valuesEnd, gradientOf, i);
       if (streamed === undefined) args.values[i] = null;
       u32[w + 3] = vo;
@@ -295,6 +298,8 @@ export function writeFrame(args: StepArguments, streamed?: Uint8Array, streamedV
     } else if (kind === KIND_SPARSE) {
       const count = args.valueCounts[i];
       const rows = args.indexCounts[i];
+      vo = aligned(args.values[i]!, frame.values, vo);
+      io = aligned(args.indices[i]!, frame.indices, io);
       copyChecked(f32, args.values[i]!, count, frame.values + vo, valuesEnd, sparseValuesOf, i);
       copyChecked(i32, args.indices[i]!, rows, frame.indices + io, indicesEnd, sparseIndicesOf, i);
       if (streamed === undefined) {
@@ -312,6 +317,17 @@ export function writeFrame(args: StepArguments, streamed?: Uint8Array, streamedV
   }
   if (!args.hooked && streamed === undefined) args.pending = false;
   return frame;
+}
+
+/**
+ * Where to copy `src` in a frame buffer that starts at word `base`, at or after its offset `at`:
+ * `at`, or the word after if that makes the copy's source and destination equally aligned to 8
+ * bytes (typed arrays' memory starts 8-byte aligned, so a source's alignment is its byte
+ * offset's). A copy into the threads build's shared memory is done in 8-byte words only then,
+ * else byte by byte: 7x slower (`TypedArray.prototype.set` into a SharedArrayBuffer).
+ */
+function aligned(src: ArrayLike<number>, base: number, at: number): number {
+  return at + ((base + at + (typedArrayByteOffset(src as Float32Array) >>> 2)) & 1);
 }
 
 /** Throws the error of the step that just failed in the core. */

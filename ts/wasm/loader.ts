@@ -445,10 +445,14 @@ let heapI32: Int32Array | undefined;
 /** Whether `memory` is shared (the threads build): growing it does not detach its old buffer. */
 let sharedMemory = false;
 
-function refreshHeap(): void {
-  // Growing a non-shared memory detaches its buffer, so a view of length 0 is the sign: one
-  // inlined check per call instead of the `memory.buffer` getter (a step calls this 3 times).
-  if (!sharedMemory && heapF32 !== undefined && heapF32.length !== 0) return;
+/** Makes the views cover at least `words` 4-byte words of the memory (Infinity: all of it). */
+function refreshHeap(words: number): void {
+  // The `memory.buffer` getter is a call into the runtime (50-100 ns; a step's whole JavaScript
+  // side is a few hundred), so the views are kept while they are valid. Growing a non-shared
+  // memory detaches its buffer: a view of length 0 is the sign. Growing a shared memory (the
+  // threads build) detaches nothing: the old buffer keeps its length and still aliases the start
+  // of the memory, so the views only need renewing to reach words past their end.
+  if (heapF32 !== undefined && (sharedMemory ? words <= heapF32.length : heapF32.length !== 0)) return;
   const buffer = memory!.buffer;
   if (heapF32?.buffer !== buffer) {
     heapF32 = new Float32Array(buffer);
@@ -458,10 +462,12 @@ function refreshHeap(): void {
 }
 
 const views: { f32: Float32Array; u32: Uint32Array; i32: Int32Array } = { f32: new Float32Array(0), u32: new Uint32Array(0), i32: new Int32Array(0) };
-/** The three views of the whole WASM memory at once (one check of the memory instead of three;
- * the same object every call, so a step allocates nothing: read its fields right away). */
-export function heapViews(): Readonly<typeof views> {
-  refreshHeap();
+/** The three views of the WASM memory at once, covering at least its first `words` words (one
+ * check of the memory instead of three; the same object every call, so a step allocates
+ * nothing: read its fields right away). Past `words` they may end early on a shared memory
+ * (a write there would be dropped): pass the end of what you write. */
+export function heapViews(words: number): Readonly<typeof views> {
+  refreshHeap(words);
   views.f32 = heapF32!;
   views.u32 = heapU32!;
   views.i32 = heapI32!;
@@ -470,17 +476,17 @@ export function heapViews(): Readonly<typeof views> {
 
 /** The whole WASM memory as f32, re-derived after the memory grows. */
 export function heapFloat32(): Float32Array {
-  refreshHeap();
+  refreshHeap(Infinity);
   return heapF32!;
 }
 
 export function heapUint32(): Uint32Array {
-  refreshHeap();
+  refreshHeap(Infinity);
   return heapU32!;
 }
 
 export function heapInt32(): Int32Array {
-  refreshHeap();
+  refreshHeap(Infinity);
   return heapI32!;
 }
 

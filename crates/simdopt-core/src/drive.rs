@@ -11,7 +11,9 @@ use crate::step::ema::FusedAverage;
 use crate::step::GradPrelude;
 
 /// One optimizer kernel as a pure function of lanes: the variable, the gradient (after the
-/// step's fused preludes) and `S` slots, all at the same elements.
+/// step's fused preludes) and `S` slots, all at the same elements. A kernel is a plain value
+/// (no interior mutability): the threads build runs each range of a pass on a bitwise copy
+/// of it ([`local_copy`]).
 pub trait LaneKernel<const S: usize>: Sync {
     /// Whether the pass reads a gradient. Passes over rows without one set it to false: `grad`
     /// is then zero lanes and the gradient slice may be empty.
@@ -99,10 +101,24 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     crate::pool::parallel_for(
         var.len(),
         K::UPDATES_VAR as usize + K::READS_GRAD as usize + !buffers.acc.is_null() as usize + pre.average().is_some() as usize + S,
-        |start, end| buffers.from(start).run_range(pre, k, end - start),
+        |start, end| buffers.from(start).run_range(pre, &*local_copy(k), end - start),
     );
     #[cfg(not(feature = "threads"))]
     buffers.run_range(pre, k, var.len());
+}
+
+/// The kernel copied onto the stack of the call that runs a range of a pass. Reached through
+/// the pool's job pointer, the kernel might be memory the pass stores into as far as the
+/// compiler can tell, so its coefficients were loaded again for every vector (plain SGD 1.2x
+/// slower at 1K than in the single-threaded build, where the kernel is a local); a local copy
+/// stays in registers.
+#[cfg(feature = "threads")]
+#[inline(always)]
+fn local_copy<K>(k: &K) -> core::mem::ManuallyDrop<K> {
+    // SAFETY: `k` is valid for reads; the copy is only read (`LaneKernel::lanes` takes `&self`,
+    // and a kernel has no interior mutability, so it equals the original) and never dropped.
+    // Volatile: a plain copy is elided (the copy's reads then go to the original again).
+    core::mem::ManuallyDrop::new(unsafe { core::ptr::read_volatile(k) })
 }
 
 /// Where a pass reads and writes `S` slots: f32 buffers ([`F32Slots`]), or the compressed
@@ -160,7 +176,7 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         }
         // The variable and slots from `start`; the gradient from the start of the staging buffer.
         let chunk = Buffers { grad: staging.as_ptr(), ..whole.from(start) };
-        chunk.run::<P, K, S, false, false>(pre, k, len, None);
+        chunk.run::<Wide, P, K, S, false, false>(pre, k, len, None);
         start += len;
     }
 }
@@ -188,7 +204,7 @@ fn streamed_split<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         let next_len = (n - after).min(half);
         let mut read = true;
         let chunk = Buffers { grad: this.as_ptr(), ..whole.from(start) };
-        let range = |s: usize, e: usize| chunk.from(s).run::<P, K, S, false, false>(pre, k, e - s, None);
+        let range = |s: usize, e: usize| chunk.from(s).run::<Wide, P, K, S, false, false>(pre, &*local_copy(k), e - s, None);
         crate::pool::parallel_for_meanwhile(len, range, &mut || {
             if next_len > 0 {
                 read = fill(after, &mut next[..next_len]);
@@ -280,21 +296,30 @@ impl<IO> Buffers<IO> {
     where
         IO: SlotIo<S>,
     {
+        self.run_range_in::<Wide, P, K, S>(pre, k, n)
+    }
+
+    /// [`Buffers::run_range`] with `W` lanes for the body (the bfloat16 passes take eight).
+    #[inline(always)]
+    pub fn run_range_in<W: Lanes, P: GradPrelude, K: LaneKernel<S>, const S: usize>(self, pre: P, k: &K, n: usize)
+    where
+        IO: SlotIo<S>,
+    {
         // Only preludes that fuse accumulation or an average take those arms (`ACCUMULATES` and
         // `AVERAGES` are constants, so the other preludes' loops stay as they were).
         let acc = P::ACCUMULATES && !self.acc.is_null();
         assert!(acc || self.acc.is_null(), "this prelude does not fuse gradient accumulation");
         let avg = if P::AVERAGES && IO::FUSES_AVERAGE && K::UPDATES_VAR && K::NEW_VARIABLE { pre.average() } else { None };
         match (acc, avg.map(|a| a.range(self.at, n))) {
-            (false, None) => self.run::<P, K, S, false, false>(pre, k, n, None),
-            (true, None) => self.run::<P, K, S, true, false>(pre, k, n, None),
-            (false, avg) => self.run::<P, K, S, false, true>(pre, k, n, avg),
-            (true, avg) => self.run::<P, K, S, true, true>(pre, k, n, avg),
+            (false, None) => self.run::<W, P, K, S, false, false>(pre, k, n, None),
+            (true, None) => self.run::<W, P, K, S, true, false>(pre, k, n, None),
+            (false, avg) => self.run::<W, P, K, S, false, true>(pre, k, n, avg),
+            (true, avg) => self.run::<W, P, K, S, true, true>(pre, k, n, avg),
         }
     }
 
     #[inline(always)]
-    fn run<P: GradPrelude, K: LaneKernel<S>, const S: usize, const ACC: bool, const AVG: bool>(
+    fn run<W: Lanes, P: GradPrelude, K: LaneKernel<S>, const S: usize, const ACC: bool, const AVG: bool>(
         self,
         pre: P,
         k: &K,
@@ -313,10 +338,10 @@ impl<IO> Buffers<IO> {
                 // The body's end computed once: with `i + WIDTH <= n` tested each iteration,
                 // plain SGD's simd128 loop had six more instructions per vector than before the
                 // staged core (1.2x at 64K).
-                let body = n - n % Wide::WIDTH;
+                let body = n - n % W::WIDTH;
                 while i < body {
-                    self.step::<Wide, P, K, S, ACC, AVG>(pre, k, i, avg);
-                    i += Wide::WIDTH;
+                    self.step::<W, P, K, S, ACC, AVG>(pre, k, i, avg);
+                    i += W::WIDTH;
                 }
             }
             while i < n {

@@ -112,6 +112,8 @@ pub(crate) struct Scratch {
     /// ([`crate::external_keras3`]), one per non-None gradient.
     pub(crate) external: Vec<Vec<f32>>,
     pub(crate) preludes: Vec<Clip>,
+    /// The gradients' squared norms (clipnorm, global_clipnorm).
+    pub(crate) sums: Vec<f32>,
     /// Per state: whether this step's update fused its moving average (see `step::ema`).
     pub(crate) averaged: Vec<bool>,
 }

@@ -1,5 +1,5 @@
 // Keras 3's Adadelta (`keras.optimizers.Adadelta`); its rule is the core registry's keras3-family Adadelta.
-import { Optimizer } from '../optimizer.js';
+import { BuiltinOptimizer } from './builtin.js';
 import type { Keras3Spec } from '../options.js';
 import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
 
@@ -51,22 +51,11 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class Adadelta extends Optimizer {
+export class Adadelta extends BuiltinOptimizer<AdadeltaOptions, AdadeltaConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link AdadeltaOptions}.
-   */
-  constructor(options?: AdadeltaOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
   /** {@link AdadeltaOptions.rho}. */
   declare rho: number;
   /** {@link AdadeltaOptions.epsilon}. */
   declare epsilon: number;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): AdadeltaConfig {
-    return super.getConfig() as AdadeltaConfig;
-  }
 }

@@ -1,6 +1,6 @@
 // Rust rule: crates/simdopt-core/src/rules/keras3/adafactor.rs. Keras 3's Adafactor (Shazeer &
 // Stern, 2018).
-import { Optimizer } from '../optimizer.js';
+import { BuiltinOptimizer } from './builtin.js';
 import type { Keras3Spec } from '../options.js';
 import { kerasSlotPath } from '../weights.js';
 import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
@@ -83,15 +83,9 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2, 0.3, 0.4]), w]]);
  * ```
  */
-export class Adafactor extends Optimizer {
+export class Adafactor extends BuiltinOptimizer<AdafactorOptions, AdafactorConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link AdafactorOptions}.
-   */
-  constructor(options?: AdafactorOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
   /** {@link AdafactorOptions.beta2Decay}. */
   declare beta2Decay: number;
   /** {@link AdafactorOptions.epsilon1}. */
@@ -102,9 +96,4 @@ export class Adafactor extends Optimizer {
   declare clipThreshold: number;
   /** {@link AdafactorOptions.relativeStep} (fixed at construction). */
   declare readonly relativeStep: boolean;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): AdafactorConfig {
-    return super.getConfig() as AdafactorConfig;
-  }
 }

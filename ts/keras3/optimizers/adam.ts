@@ -1,30 +1,10 @@
 // Keras 3's Adam (`keras.optimizers.Adam`); its rule is the core registry's keras3-family Adam.
-import { Optimizer } from '../optimizer.js';
 import type { Keras3Spec } from '../options.js';
-import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
+import { MOMENT_CONFIG, MomentOptimizer } from './moments.js';
+import type { MomentConfig, MomentOptions } from './moments.js';
 
-/** The options of {@link Adam}: Keras 3's arguments in camelCase, plus those of every optimizer. */
-export interface AdamOptions extends Keras3BaseOptions {
-  /**
-   * The step size: a number, a schedule of the step, or a zero-argument function.
-   * @default 0.001
-   */
-  learningRate?: Keras3Value;
-  /**
-   * Decay rate of the first-moment estimates.
-   * @default 0.9
-   */
-  beta1?: number;
-  /**
-   * Decay rate of the second-moment estimates.
-   * @default 0.999
-   */
-  beta2?: number;
-  /**
-   * Added to the denominator (outside the square root).
-   * @default 1e-7
-   */
-  epsilon?: number;
+/** The options of {@link Adam}: those of the classes on Adam's moments, and `amsgrad`. */
+export interface AdamOptions extends MomentOptions {
   /**
    * The AMSGrad variant: a `velocity_hat` slot keeps the maximum second moment.
    * @default false
@@ -33,25 +13,13 @@ export interface AdamOptions extends Keras3BaseOptions {
 }
 
 /** Adam's Keras 3 config, as `getConfig()` returns it. */
-export type AdamConfig = Keras3BaseConfig & {
-  /** {@link AdamOptions.beta1}. */
-  beta_1: number;
-  /** {@link AdamOptions.beta2}. */
-  beta_2: number;
-  /** {@link AdamOptions.epsilon}. */
-  epsilon: number;
+export type AdamConfig = MomentConfig & {
   /** {@link AdamOptions.amsgrad}. */
   amsgrad: boolean;
 };
 
 /** Adam's config keys and defaults (AdamW shares them). */
-export const ADAM_CONFIG: Keras3Spec['config'] = [
-  ['learning_rate', 0.001],
-  ['beta_1', 0.9],
-  ['beta_2', 0.999],
-  ['epsilon', 1e-7],
-  ['amsgrad', false],
-];
+export const ADAM_CONFIG: Keras3Spec['config'] = [...MOMENT_CONFIG, ['amsgrad', false]];
 
 /** Adam's slots (AdamW shares them). */
 export const ADAM_SLOTS: Keras3Spec['slots'] = [{ name: 'momentum' }, { name: 'velocity' }, { name: 'velocity_hat', when: (c) => c.amsgrad === true }];
@@ -69,26 +37,9 @@ const SPEC: Keras3Spec = { className: 'Adam', config: ADAM_CONFIG, slots: ADAM_S
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class Adam extends Optimizer {
+export class Adam extends MomentOptimizer<AdamOptions, AdamConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link AdamOptions}.
-   */
-  constructor(options?: AdamOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
-  /** {@link AdamOptions.beta1}. */
-  declare beta1: number;
-  /** {@link AdamOptions.beta2}. */
-  declare beta2: number;
-  /** {@link AdamOptions.epsilon}. */
-  declare epsilon: number;
   /** {@link AdamOptions.amsgrad} (fixed at construction). */
   declare readonly amsgrad: boolean;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): AdamConfig {
-    return super.getConfig() as AdamConfig;
-  }
 }

@@ -1,50 +1,17 @@
 // Keras 3's Adamax (`keras.optimizers.Adamax`); its rule is the core registry's keras3-family Adamax.
-import { Optimizer } from '../optimizer.js';
 import type { Keras3Spec } from '../options.js';
-import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
+import { MOMENT_CONFIG, MomentOptimizer } from './moments.js';
+import type { MomentConfig, MomentOptions } from './moments.js';
 
-/** The options of {@link Adamax}: Keras 3's arguments in camelCase, plus those of every optimizer. */
-export interface AdamaxOptions extends Keras3BaseOptions {
-  /**
-   * The step size: a number, a schedule of the step, or a zero-argument function.
-   * @default 0.001
-   */
-  learningRate?: Keras3Value;
-  /**
-   * Decay rate of the first-moment estimates.
-   * @default 0.9
-   */
-  beta1?: number;
-  /**
-   * Decay rate of the exponentially weighted infinity norm.
-   * @default 0.999
-   */
-  beta2?: number;
-  /**
-   * A small constant for numerical stability.
-   * @default 1e-7
-   */
-  epsilon?: number;
-}
+/** The options of {@link Adamax}: those of the classes on Adam's moments. */
+export type AdamaxOptions = MomentOptions;
 
 /** Adamax's Keras 3 config, as `getConfig()` returns it. */
-export type AdamaxConfig = Keras3BaseConfig & {
-  /** {@link AdamaxOptions.beta1}. */
-  beta_1: number;
-  /** {@link AdamaxOptions.beta2}. */
-  beta_2: number;
-  /** {@link AdamaxOptions.epsilon}. */
-  epsilon: number;
-};
+export type AdamaxConfig = MomentConfig;
 
 const SPEC: Keras3Spec = {
   className: 'Adamax',
-  config: [
-    ['learning_rate', 0.001],
-    ['beta_1', 0.9],
-    ['beta_2', 0.999],
-    ['epsilon', 1e-7],
-  ],
+  config: MOMENT_CONFIG,
   slots: [{ name: 'momentum' }, { name: 'norm' }],
 };
 
@@ -59,24 +26,7 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class Adamax extends Optimizer {
+export class Adamax extends MomentOptimizer<AdamaxOptions, AdamaxConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link AdamaxOptions}.
-   */
-  constructor(options?: AdamaxOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
-  /** {@link AdamaxOptions.beta1}. */
-  declare beta1: number;
-  /** {@link AdamaxOptions.beta2}. */
-  declare beta2: number;
-  /** {@link AdamaxOptions.epsilon}. */
-  declare epsilon: number;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): AdamaxConfig {
-    return super.getConfig() as AdamaxConfig;
-  }
 }

@@ -1,6 +1,6 @@
 // Keras 3's AdamW (`keras.optimizers.AdamW`): Adam's options and config with a weight decay that
 // defaults to 0.004 and must be given; its rule is the core registry's keras3-family AdamW.
-import { Optimizer } from '../optimizer.js';
+import { MomentOptimizer } from './moments.js';
 import type { Keras3Spec } from '../options.js';
 import { ADAM_CONFIG, ADAM_SLOTS } from './adam.js';
 import type { AdamConfig, AdamOptions } from './adam.js';
@@ -31,26 +31,9 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class AdamW extends Optimizer {
+export class AdamW extends MomentOptimizer<AdamWOptions, AdamWConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link AdamOptions}.
-   */
-  constructor(options?: AdamWOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
-  /** {@link AdamOptions.beta1}. */
-  declare beta1: number;
-  /** {@link AdamOptions.beta2}. */
-  declare beta2: number;
-  /** {@link AdamOptions.epsilon}. */
-  declare epsilon: number;
   /** {@link AdamOptions.amsgrad} (fixed at construction). */
   declare readonly amsgrad: boolean;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): AdamWConfig {
-    return super.getConfig() as AdamWConfig;
-  }
 }

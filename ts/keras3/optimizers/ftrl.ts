@@ -1,7 +1,7 @@
 // Keras 3's Ftrl (`keras.optimizers.Ftrl`); its rule is the core registry's keras3-family Ftrl.
 import { HyperparameterError } from '../../errors.js';
 import { pyFloatRepr } from '../python.js';
-import { Optimizer } from '../optimizer.js';
+import { BuiltinOptimizer } from './builtin.js';
 import type { Keras3Spec } from '../options.js';
 import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
 
@@ -94,15 +94,9 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class Ftrl extends Optimizer {
+export class Ftrl extends BuiltinOptimizer<FtrlOptions, FtrlConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link FtrlOptions}.
-   */
-  constructor(options?: FtrlOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
   /** {@link FtrlOptions.learningRatePower}. */
   declare learningRatePower: number;
   /** {@link FtrlOptions.initialAccumulatorValue}. */
@@ -115,9 +109,4 @@ export class Ftrl extends Optimizer {
   declare l2ShrinkageRegularizationStrength: number;
   /** {@link FtrlOptions.beta}. */
   declare beta: number;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): FtrlConfig {
-    return super.getConfig() as FtrlConfig;
-  }
 }

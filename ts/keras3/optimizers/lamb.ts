@@ -1,50 +1,17 @@
 // Rust rule: crates/simdopt-core/src/rules/keras3/lamb.rs. Keras 3's Lamb (You et al., 2019).
-import { Optimizer } from '../optimizer.js';
 import type { Keras3Spec } from '../options.js';
-import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
+import { MOMENT_CONFIG, MomentOptimizer } from './moments.js';
+import type { MomentConfig, MomentOptions } from './moments.js';
 
-/** The options of {@link Lamb}: Keras 3's arguments in camelCase, plus those of every optimizer. */
-export interface LambOptions extends Keras3BaseOptions {
-  /**
-   * The step size: a number, a schedule of the step, or a zero-argument function.
-   * @default 0.001
-   */
-  learningRate?: Keras3Value;
-  /**
-   * Decay rate of the first-moment estimates.
-   * @default 0.9
-   */
-  beta1?: number;
-  /**
-   * Decay rate of the second-moment estimates.
-   * @default 0.999
-   */
-  beta2?: number;
-  /**
-   * Added to the denominator (outside the square root).
-   * @default 1e-7
-   */
-  epsilon?: number;
-}
+/** The options of {@link Lamb}: those of the classes on Adam's moments. */
+export type LambOptions = MomentOptions;
 
 /** Lamb's Keras 3 config, as `getConfig()` returns it. */
-export type LambConfig = Keras3BaseConfig & {
-  /** {@link LambOptions.beta1}. */
-  beta_1: number;
-  /** {@link LambOptions.beta2}. */
-  beta_2: number;
-  /** {@link LambOptions.epsilon}. */
-  epsilon: number;
-};
+export type LambConfig = MomentConfig;
 
 const SPEC: Keras3Spec = {
   className: 'Lamb',
-  config: [
-    ['learning_rate', 0.001],
-    ['beta_1', 0.9],
-    ['beta_2', 0.999],
-    ['epsilon', 1e-7],
-  ],
+  config: MOMENT_CONFIG,
   slots: [{ name: 'momentum' }, { name: 'velocity' }],
 };
 
@@ -60,24 +27,7 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class Lamb extends Optimizer {
+export class Lamb extends MomentOptimizer<LambOptions, LambConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link LambOptions}.
-   */
-  constructor(options?: LambOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
-  /** {@link LambOptions.beta1}. */
-  declare beta1: number;
-  /** {@link LambOptions.beta2}. */
-  declare beta2: number;
-  /** {@link LambOptions.epsilon}. */
-  declare epsilon: number;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): LambConfig {
-    return super.getConfig() as LambConfig;
-  }
 }

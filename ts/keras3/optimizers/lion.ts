@@ -1,6 +1,6 @@
 // Rust rule: crates/simdopt-core/src/rules/lion.rs. Keras 3's Lion (Chen et al., 2023).
 import { HyperparameterError } from '../../errors.js';
-import { Optimizer } from '../optimizer.js';
+import { BuiltinOptimizer } from './builtin.js';
 import { pyFloatRepr } from '../python.js';
 import type { Keras3Spec } from '../options.js';
 import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
@@ -62,22 +62,11 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class Lion extends Optimizer {
+export class Lion extends BuiltinOptimizer<LionOptions, LionConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link LionOptions}.
-   */
-  constructor(options?: LionOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
   /** {@link LionOptions.beta1}. */
   declare beta1: number;
   /** {@link LionOptions.beta2}. */
   declare beta2: number;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): LionConfig {
-    return super.getConfig() as LionConfig;
-  }
 }

@@ -4,7 +4,7 @@ import { call, core } from '../../wasm/loader.js';
 import { ArgumentError } from '../../errors.js';
 import { describeValue } from '../../values.js';
 import type { Variable } from '../../tensor.js';
-import { Optimizer } from '../optimizer.js';
+import { BuiltinOptimizer } from './builtin.js';
 import type { Keras3Spec } from '../options.js';
 import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
 
@@ -188,7 +188,7 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2, 0.3, 0.4, -0.5, 0.6]), w]]);
  * ```
  */
-export class Muon extends Optimizer {
+export class Muon extends BuiltinOptimizer<MuonOptions, MuonConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
   private readonly patterns: RegExp[];
@@ -197,7 +197,7 @@ export class Muon extends Optimizer {
    * @param options - See {@link MuonOptions}.
    */
   constructor(options?: MuonOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
+    super(options);
     const layers = super.getConfig().exclude_layers;
     this.patterns = readPatterns(layers);
     this.excludeLayersGiven = layers === null || layers === undefined ? [] : [...(layers as string[])];

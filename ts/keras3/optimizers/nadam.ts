@@ -1,50 +1,17 @@
 // Keras 3's Nadam (`keras.optimizers.Nadam`); its rule is the core registry's keras3-family Nadam.
-import { Optimizer } from '../optimizer.js';
 import type { Keras3Spec } from '../options.js';
-import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
+import { MOMENT_CONFIG, MomentOptimizer } from './moments.js';
+import type { MomentConfig, MomentOptions } from './moments.js';
 
-/** The options of {@link Nadam}: Keras 3's arguments in camelCase, plus those of every optimizer. */
-export interface NadamOptions extends Keras3BaseOptions {
-  /**
-   * The step size: a number, a schedule of the step, or a zero-argument function.
-   * @default 0.001
-   */
-  learningRate?: Keras3Value;
-  /**
-   * Decay rate of the first-moment estimates.
-   * @default 0.9
-   */
-  beta1?: number;
-  /**
-   * Decay rate of the second-moment estimates.
-   * @default 0.999
-   */
-  beta2?: number;
-  /**
-   * A small constant for numerical stability.
-   * @default 1e-7
-   */
-  epsilon?: number;
-}
+/** The options of {@link Nadam}: those of the classes on Adam's moments. */
+export type NadamOptions = MomentOptions;
 
 /** Nadam's Keras 3 config, as `getConfig()` returns it. */
-export type NadamConfig = Keras3BaseConfig & {
-  /** {@link NadamOptions.beta1}. */
-  beta_1: number;
-  /** {@link NadamOptions.beta2}. */
-  beta_2: number;
-  /** {@link NadamOptions.epsilon}. */
-  epsilon: number;
-};
+export type NadamConfig = MomentConfig;
 
 const SPEC: Keras3Spec = {
   className: 'Nadam',
-  config: [
-    ['learning_rate', 0.001],
-    ['beta_1', 0.9],
-    ['beta_2', 0.999],
-    ['epsilon', 1e-7],
-  ],
+  config: MOMENT_CONFIG,
   slots: [{ name: 'momentum' }, { name: 'velocity' }],
 };
 
@@ -59,24 +26,7 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class Nadam extends Optimizer {
+export class Nadam extends MomentOptimizer<NadamOptions, NadamConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link NadamOptions}.
-   */
-  constructor(options?: NadamOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
-  /** {@link NadamOptions.beta1}. */
-  declare beta1: number;
-  /** {@link NadamOptions.beta2}. */
-  declare beta2: number;
-  /** {@link NadamOptions.epsilon}. */
-  declare epsilon: number;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): NadamConfig {
-    return super.getConfig() as NadamConfig;
-  }
 }

@@ -1,5 +1,5 @@
 // Keras 3's RMSprop (`keras.optimizers.RMSprop`); its rule is the core registry's keras3-family RMSprop.
-import { Optimizer } from '../optimizer.js';
+import { BuiltinOptimizer } from './builtin.js';
 import type { Keras3Spec } from '../options.js';
 import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
 
@@ -71,15 +71,9 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class RMSprop extends Optimizer {
+export class RMSprop extends BuiltinOptimizer<RMSpropOptions, RMSpropConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link RMSpropOptions}.
-   */
-  constructor(options?: RMSpropOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
   /** {@link RMSpropOptions.rho}. */
   declare rho: number;
   /** {@link RMSpropOptions.momentum}. */
@@ -88,9 +82,4 @@ export class RMSprop extends Optimizer {
   declare epsilon: number;
   /** {@link RMSpropOptions.centered} (fixed at construction). */
   declare readonly centered: boolean;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): RMSpropConfig {
-    return super.getConfig() as RMSpropConfig;
-  }
 }

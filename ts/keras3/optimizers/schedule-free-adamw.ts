@@ -1,7 +1,7 @@
 // Rust rule: crates/simdopt-core/src/rules/keras3/schedule_free.rs. Keras 3's ScheduleFreeAdamW
 // (Defazio et al., 2024).
 import { HyperparameterError } from '../../errors.js';
-import { Optimizer } from '../optimizer.js';
+import { BuiltinOptimizer } from './builtin.js';
 import type { Keras3Spec } from '../options.js';
 import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
 
@@ -75,15 +75,9 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class ScheduleFreeAdamW extends Optimizer {
+export class ScheduleFreeAdamW extends BuiltinOptimizer<ScheduleFreeAdamWOptions, ScheduleFreeAdamWConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link ScheduleFreeAdamWOptions}.
-   */
-  constructor(options?: ScheduleFreeAdamWOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
   /** {@link ScheduleFreeAdamWOptions.beta1}. */
   declare beta1: number;
   /** {@link ScheduleFreeAdamWOptions.beta2}. */
@@ -92,9 +86,4 @@ export class ScheduleFreeAdamW extends Optimizer {
   declare epsilon: number;
   /** {@link ScheduleFreeAdamWOptions.warmupSteps}. */
   declare warmupSteps: number;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): ScheduleFreeAdamWConfig {
-    return super.getConfig() as ScheduleFreeAdamWConfig;
-  }
 }

@@ -1,6 +1,6 @@
 // Keras 3's SGD (`keras.optimizers.SGD`); its rule is the core registry's keras3-family SGD.
 import { HyperparameterError } from '../../errors.js';
-import { Optimizer } from '../optimizer.js';
+import { BuiltinOptimizer } from './builtin.js';
 import type { Keras3Spec } from '../options.js';
 import type { Keras3BaseConfig, Keras3BaseOptions, Keras3Value } from '../types.js';
 
@@ -56,22 +56,11 @@ const SPEC: Keras3Spec = {
  * opt.applyGradients([[new Float32Array([0.1, -0.2]), w]]);
  * ```
  */
-export class SGD extends Optimizer {
+export class SGD extends BuiltinOptimizer<SGDOptions, SGDConfig> {
   /** How the base class sees the class: Keras class name, config defaults, slots. */
   static readonly spec: Keras3Spec = SPEC;
-  /**
-   * @param options - See {@link SGDOptions}.
-   */
-  constructor(options?: SGDOptions) {
-    super(SPEC, options as Record<string, unknown> | undefined);
-  }
   /** {@link SGDOptions.momentum}. */
   declare momentum: number;
   /** {@link SGDOptions.nesterov} (fixed at construction). */
   declare readonly nesterov: boolean;
-
-  /** Keras 3's `get_config()`. */
-  override getConfig(): SGDConfig {
-    return super.getConfig() as SGDConfig;
-  }
 }

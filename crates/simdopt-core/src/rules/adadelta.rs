@@ -2,10 +2,10 @@
 //! update touches only the indexed rows, with the same per-element formula).
 
 use super::{
-    finite, keras_epsilon, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, EPSILON,
+    hyper_fields, tf24_epsilon, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, EPSILON,
 };
 use crate::drive::{self, LaneKernel};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
 use crate::step::DensePrelude;
@@ -54,26 +54,9 @@ impl UpdateRule for Adadelta {
         vec![SlotSpec::like_var("accum_grad", 0.0), SlotSpec::like_var("accum_var", 0.0)]
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &["rho", "epsilon"]
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        match name {
-            "rho" => Some(self.rho),
-            "epsilon" => Some(self.epsilon),
-            _ => None,
-        }
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        let v = finite(name, value)?;
-        match name {
-            "rho" => self.rho = v,
-            "epsilon" => self.epsilon = keras_epsilon(v),
-            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
+    hyper_fields! {
+        "rho" => rho,
+        "epsilon" => epsilon: tf24_epsilon,
     }
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> AdadeltaCoeffs {

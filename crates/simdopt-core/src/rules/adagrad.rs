@@ -2,11 +2,11 @@
 //! the square root; the sparse update touches only the indexed rows).
 
 use super::{
-    check, finite, keras_epsilon, py_float, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule,
-    EPSILON, INITIAL_ACCUMULATOR_VALUE,
+    check, hyper_fields, py_float, tf24_epsilon, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext,
+    UpdateRule, EPSILON, INITIAL_ACCUMULATOR_VALUE,
 };
 use crate::drive::LaneKernel;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::slot::{f32_slots, Moment};
@@ -52,30 +52,12 @@ impl UpdateRule for Adagrad {
         vec![SlotSpec::moment("accumulator", self.initial_accumulator_value, Moment::NonNegative)]
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &["initial_accumulator_value", "epsilon"]
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        match name {
-            "initial_accumulator_value" => Some(self.initial_accumulator_value),
-            "epsilon" => Some(self.epsilon),
-            _ => None,
-        }
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        let v = finite(name, value)?;
-        match name {
-            // Keras checks this before anything else; it applies to slots created afterwards.
-            "initial_accumulator_value" => {
-                self.initial_accumulator_value =
-                    check(name, v, v >= 0.0, format!("initial_accumulator_value must be non-negative: {}", py_float(v)))?
-            }
-            "epsilon" => self.epsilon = keras_epsilon(v),
-            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
+    hyper_fields! {
+        // Keras checks this before anything else; it applies to slots created afterwards.
+        "initial_accumulator_value" => initial_accumulator_value: |name, v| {
+            check(name, v, v >= 0.0, format!("initial_accumulator_value must be non-negative: {}", py_float(v)))
+        },
+        "epsilon" => epsilon: tf24_epsilon,
     }
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> AdagradCoeffs {

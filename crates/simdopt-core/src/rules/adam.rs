@@ -3,7 +3,8 @@
 //! indexed rows, then update every row of the variable).
 
 use super::{
-    powf, update_all_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON,
+    hypers_in, powf, update_all_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2,
+    EPSILON,
 };
 use crate::drive::LaneKernel;
 use crate::error::Result;
@@ -61,17 +62,7 @@ impl UpdateRule for Adam {
         s
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &Betas::NAMES
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        self.betas.get(name)
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        self.betas.set(name, value)
-    }
+    hypers_in!(betas);
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> AdamCoeffs {
         let s = (ctx.iteration + 1) as f32;

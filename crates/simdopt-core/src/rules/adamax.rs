@@ -1,9 +1,7 @@
 //! Adamax: TF's `ResourceApplyAdaMax` kernel for dense gradients and Keras' lazy Python sparse
 //! path (only the indexed rows of `m`, `v` and the variable change).
 
-use super::{
-    powf, update_indexed_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON,
-};
+use super::{hypers_in, powf, update_indexed_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::drive::LaneKernel;
 use crate::error::Result;
 use crate::lanes::Lanes;
@@ -36,7 +34,7 @@ pub struct AdamaxCoeffs {
 
 impl UpdateRule for Adamax {
     const CLASS_NAME: &'static str = "Adamax";
-    const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON];
+    const CONFIG: &'static [Hyper] = &Betas::CONFIG;
     type Coeffs = AdamaxCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
@@ -47,17 +45,7 @@ impl UpdateRule for Adamax {
         vec![SlotSpec::moment("m", 0.0, Moment::Signed), SlotSpec::moment("v", 0.0, Moment::NonNegative)]
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &Betas::NAMES
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        self.betas.get(name)
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        self.betas.set(name, value)
-    }
+    hypers_in!(betas);
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> AdamaxCoeffs {
         let b1p = powf(self.betas.beta_1, (ctx.iteration + 1) as f32);

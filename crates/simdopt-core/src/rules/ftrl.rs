@@ -11,14 +11,19 @@
 //! kernels are not affected and follow the documented update.
 
 use super::{
-    check, finite, powf, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule,
+    check, hyper_fields, powf, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule,
     INITIAL_ACCUMULATOR_VALUE,
 };
 use crate::drive::{self, LaneKernel};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::slot::f32_slots;
 use crate::step::DensePrelude;
+
+/// Keras' check of the options that must be >= 0 (formatted with `%f`).
+fn non_negative(name: &str, v: f32) -> Result<f32> {
+    check(name, v, v >= 0.0, format!("{name} {v:.6} needs to be positive or zero"))
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ftrl {
@@ -51,8 +56,6 @@ const L2_SHRINKAGE: Hyper = Hyper::number("l2_shrinkage_regularization_strength"
 
 /// The constructor options in Keras' `get_config` order.
 const CONFIG: [Hyper; 6] = [INITIAL_ACCUMULATOR_VALUE, LEARNING_RATE_POWER, L1, L2, BETA, L2_SHRINKAGE];
-/// Their names.
-const HYPERS: [&str; 6] = [CONFIG[0].name, CONFIG[1].name, CONFIG[2].name, CONFIG[3].name, CONFIG[4].name, CONFIG[5].name];
 
 impl Ftrl {
     /// Keras' constructor order: `learning_rate_power, initial_accumulator_value, l1, l2,
@@ -113,43 +116,17 @@ impl UpdateRule for Ftrl {
         vec![SlotSpec::like_var("accumulator", self.initial_accumulator_value), SlotSpec::like_var("linear", 0.0)]
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &HYPERS
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        match name {
-            "initial_accumulator_value" => Some(self.initial_accumulator_value),
-            "learning_rate_power" => Some(self.learning_rate_power),
-            "l1_regularization_strength" => Some(self.l1),
-            "l2_regularization_strength" => Some(self.l2),
-            "beta" => Some(self.beta),
-            "l2_shrinkage_regularization_strength" => Some(self.l2_shrinkage),
-            _ => None,
-        }
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        let v = finite(name, value)?;
-        // Keras formats these with `%f`.
-        let positive = |field: &mut f32| -> Result<()> {
-            *field = check(name, v, v >= 0.0, format!("{name} {v:.6} needs to be positive or zero"))?;
-            Ok(())
-        };
-        match name {
-            // Applies to slots created afterwards.
-            "initial_accumulator_value" => positive(&mut self.initial_accumulator_value)?,
-            "learning_rate_power" => {
-                self.learning_rate_power = check(name, v, v <= 0.0, format!("learning_rate_power {v:.6} needs to be negative or zero"))?
-            }
-            "l1_regularization_strength" => positive(&mut self.l1)?,
-            "l2_regularization_strength" => positive(&mut self.l2)?,
-            "l2_shrinkage_regularization_strength" => positive(&mut self.l2_shrinkage)?,
-            // Not validated by Keras.
-            "beta" => self.beta = v,
-            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
+    hyper_fields! {
+        // Applies to slots created afterwards.
+        "initial_accumulator_value" => initial_accumulator_value: non_negative,
+        "learning_rate_power" => learning_rate_power: |name, v| {
+            check(name, v, v <= 0.0, format!("learning_rate_power {v:.6} needs to be negative or zero"))
+        },
+        "l1_regularization_strength" => l1: non_negative,
+        "l2_regularization_strength" => l2: non_negative,
+        // Not validated by Keras.
+        "beta" => beta,
+        "l2_shrinkage_regularization_strength" => l2_shrinkage: non_negative,
     }
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> FtrlCoeffs {

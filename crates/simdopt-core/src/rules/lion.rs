@@ -3,9 +3,9 @@
 //! Sparse gradients behave as Keras 3 on TensorFlow: the same as the dense gradient with repeated
 //! rows summed, so rows without a gradient still move by `sign(m*b1)` and decay `m`.
 
-use super::{check, finite, update_all_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
+use super::{check, hyper_fields, py_float, update_all_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::drive::LaneKernel;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::slot::{f32_slots, Moment};
@@ -58,37 +58,16 @@ impl UpdateRule for Lion {
         vec![SlotSpec::moment("momentum", 0.0, Moment::Signed)]
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &["beta_1", "beta_2"]
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        match name {
-            "beta_1" => Some(self.beta_1),
-            "beta_2" => Some(self.beta_2),
-            _ => None,
-        }
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        let v = finite(name, value)?;
-        match name {
-            // Keras' check and message (its "[0, 1]" says so, but 0 itself is refused).
-            "beta_1" => {
-                self.beta_1 = check(
-                    name,
-                    v,
-                    v > 0.0 && v <= 1.0,
-                    format!(
-                    "Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer degenerates to SignSGD. Received: beta_1={}.",
-                    super::py_float(v)
-                ),
-                )?
-            }
-            "beta_2" => self.beta_2 = v,
-            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
+    hyper_fields! {
+        // Keras' check and message (its "[0, 1]" says so, but 0 itself is refused).
+        "beta_1" => beta_1: |name, v| {
+            let message = format!(
+                "Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer degenerates to SignSGD. Received: beta_1={}.",
+                py_float(v)
+            );
+            check(name, v, v > 0.0 && v <= 1.0, message)
+        },
+        "beta_2" => beta_2,
     }
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> LionCoeffs {

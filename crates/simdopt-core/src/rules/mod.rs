@@ -17,6 +17,7 @@ pub mod adamax;
 pub mod dispatch;
 pub mod external;
 pub mod ftrl;
+pub mod hypers;
 pub mod keras3;
 pub mod lion;
 pub mod nadam;
@@ -28,6 +29,7 @@ pub use adagrad::Adagrad;
 pub use adam::Adam;
 pub use adamax::Adamax;
 pub use ftrl::Ftrl;
+pub(crate) use hypers::{hyper_fields, hypers_in, tf24_epsilon};
 pub use lion::Lion;
 pub use nadam::Nadam;
 pub use rmsprop::RmsProp;
@@ -211,6 +213,9 @@ pub const EPSILON: Hyper = Hyper::number("epsilon", 1e-7);
 pub const MOMENTUM: Hyper = Hyper::number("momentum", 0.0);
 pub const INITIAL_ACCUMULATOR_VALUE: Hyper = Hyper::number("initial_accumulator_value", 0.1);
 
+/// TF 2.4's moment hyperparameters of Adam, Adamax and Nadam (an epsilon of 0 becomes 1e-7).
+pub type Betas = hypers::MomentHypers<false>;
+
 /// One optimizer's maths. Kernels must read each element of the variable, gradient and slots
 /// once and write it once.
 pub trait UpdateRule: Clone + Send + 'static {
@@ -372,57 +377,6 @@ pub fn momentum_in_unit_range(v: f32) -> Result<f32> {
         Ok(v)
     } else {
         Err(Error::InvalidHyperparameter { name: "momentum".into(), value: v as f64, reason: "`momentum` must be between [0, 1].".into() })
-    }
-}
-
-/// The moment hyperparameters Adam, Adamax and Nadam share, with Keras' defaults and checks.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Betas {
-    pub beta_1: f32,
-    pub beta_2: f32,
-    pub epsilon: f32,
-}
-
-impl Default for Betas {
-    fn default() -> Self {
-        Betas { beta_1: BETA_1.default, beta_2: BETA_2.default, epsilon: EPSILON.default }
-    }
-}
-
-impl Betas {
-    pub const NAMES: [&'static str; 3] = ["beta_1", "beta_2", "epsilon"];
-
-    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> Result<Self> {
-        let mut b = Betas::default();
-        b.set("beta_1", beta_1)?;
-        b.set("beta_2", beta_2)?;
-        b.set("epsilon", epsilon)?;
-        Ok(b)
-    }
-
-    pub fn from_options(o: &mut Options<'_>) -> Result<Self> {
-        Betas::new(o.number(&BETA_1), o.number(&BETA_2), o.number(&EPSILON))
-    }
-
-    pub fn get(&self, name: &str) -> Option<f32> {
-        match name {
-            "beta_1" => Some(self.beta_1),
-            "beta_2" => Some(self.beta_2),
-            "epsilon" => Some(self.epsilon),
-            _ => None,
-        }
-    }
-
-    /// Sets one of them (epsilon 0 becomes 1e-7, as in Keras); unchanged on error.
-    pub fn set(&mut self, name: &str, value: f32) -> Result<()> {
-        let v = finite(name, value)?;
-        match name {
-            "beta_1" => self.beta_1 = v,
-            "beta_2" => self.beta_2 = v,
-            "epsilon" => self.epsilon = keras_epsilon(v),
-            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
     }
 }
 

@@ -6,9 +6,7 @@
 //! Sparse (Keras' Python path): `m` and `v` decay over every row, only the indexed rows of the
 //! variable move.
 
-use super::{
-    powf, update_all_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON,
-};
+use super::{hypers_in, powf, update_all_rows, Betas, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::drive::LaneKernel;
 use crate::error::Result;
 use crate::lanes::Lanes;
@@ -51,7 +49,7 @@ pub struct NadamCoeffs {
 
 impl UpdateRule for Nadam {
     const CLASS_NAME: &'static str = "Nadam";
-    const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON];
+    const CONFIG: &'static [Hyper] = &Betas::CONFIG;
     const DECAY: f32 = DEFAULT_SCHEDULE_DECAY;
     const DECAY_ALIAS: Option<&'static str> = Some("schedule_decay");
     type Coeffs = NadamCoeffs;
@@ -72,17 +70,7 @@ impl UpdateRule for Nadam {
         false
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &Betas::NAMES
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        self.betas.get(name)
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        self.betas.set(name, value)
-    }
+    hypers_in!(betas);
 
     /// Keras' `_prepare_local`; also advances `momentum_cache` (read once, before the update).
     fn prepare(&self, ctx: &StepContext, globals: &mut [f32]) -> NadamCoeffs {

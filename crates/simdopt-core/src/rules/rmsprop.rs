@@ -5,11 +5,11 @@
 //! every row but moves only the indexed rows of the variable.
 
 use super::{
-    finite, keras_epsilon, momentum_in_unit_range, update_all_rows, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep,
-    StepContext, UpdateRule, EPSILON, MOMENTUM,
+    hyper_fields, momentum_in_unit_range, tf24_epsilon, update_all_rows, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec,
+    SparseStep, StepContext, UpdateRule, EPSILON, MOMENTUM,
 };
 use crate::drive::LaneKernel;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::slot::{f32_slots, Moment};
@@ -85,28 +85,10 @@ impl UpdateRule for RmsProp {
         s
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &["rho", "momentum", "epsilon"]
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        match name {
-            "rho" => Some(self.rho),
-            "momentum" => Some(self.momentum),
-            "epsilon" => Some(self.epsilon),
-            _ => None,
-        }
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        let v = finite(name, value)?;
-        match name {
-            "rho" => self.rho = v,
-            "momentum" => self.momentum = momentum_in_unit_range(v)?,
-            "epsilon" => self.epsilon = keras_epsilon(v),
-            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
+    hyper_fields! {
+        "rho" => rho,
+        "momentum" => momentum: |_, v| momentum_in_unit_range(v),
+        "epsilon" => epsilon: tf24_epsilon,
     }
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> RmsPropCoeffs {

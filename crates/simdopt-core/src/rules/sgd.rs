@@ -2,10 +2,11 @@
 //! `ResourceApplyKerasMomentum` and their sparse forms.
 
 use super::{
-    finite, momentum_in_unit_range, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, MOMENTUM,
+    hyper_fields, momentum_in_unit_range, update_indexed_rows, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule,
+    MOMENTUM,
 };
 use crate::drive::{self, LaneKernel};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::slot::{f32_slots, Moment};
@@ -59,22 +60,8 @@ impl UpdateRule for Sgd {
         }
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &["momentum"]
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        (name == "momentum").then_some(self.momentum)
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        match name {
-            "momentum" => {
-                self.momentum = momentum_in_unit_range(finite(name, value)?)?;
-                Ok(())
-            }
-            _ => Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
+    hyper_fields! {
+        "momentum" => momentum: |_, v| momentum_in_unit_range(v),
     }
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> SgdCoeffs {

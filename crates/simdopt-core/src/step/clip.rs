@@ -7,7 +7,7 @@ use super::update::Keras3Prelude;
 use super::{DensePrelude, GradPrelude};
 use crate::error::{Error, Result};
 use crate::lanes::{sum_of_squares, Lanes};
-use crate::optimizer::{Gradient, Optimizer};
+use crate::optimizer::{Gradient, Optimizer, Scratch};
 use crate::reduce::{self, ElementMap};
 use crate::rules::py_float;
 use crate::store::{Store, TensorId};
@@ -165,23 +165,22 @@ fn norm_from_sum(l2sum: f32) -> f32 {
 /// pass each, TF's unblocked order; the global norm as TF's `sqrt(2 * Σ l2_loss)`).
 pub(crate) fn compute_preludes(opt: &mut Optimizer, store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) {
     let c = opt.clipping;
-    let preludes = &mut opt.scratch.preludes;
+    let Scratch { preludes, sums, .. } = &mut opt.scratch;
     preludes.clear();
     let grads = pairs.iter().filter_map(|(g, _)| g.as_ref());
     if c.clipnorm.is_none() && c.global_clipnorm.is_none() {
         preludes.extend(grads.map(|_| c.prelude(0.0, 0.0)));
         return;
     }
-    let sums: Vec<f32> = grads
-        .map(|g| {
-            let values = match *g {
-                Gradient::Dense(v) | Gradient::Sparse { values: v, .. } => v,
-                Gradient::Tensor(id) => &store.get(id).expect("validated").data,
-            };
-            sum_of_squares(values, c.clipvalue)
-        })
-        .collect();
-    tf24_preludes(c, &sums, preludes);
+    sums.clear();
+    sums.extend(grads.map(|g| {
+        let values = match *g {
+            Gradient::Dense(v) | Gradient::Sparse { values: v, .. } => v,
+            Gradient::Tensor(id) => &store.get(id).expect("validated").data,
+        };
+        sum_of_squares(values, c.clipvalue)
+    }));
+    tf24_preludes(c, sums, preludes);
 }
 
 /// The TF 2.4 preludes from the squared norms of the gradients, in order (appended to `out`).
@@ -203,7 +202,8 @@ pub(crate) fn compute_keras3_preludes(opt: &mut Optimizer, store: &Store, pairs:
         return;
     }
     let (scale, steps) = (opt.stages.loss_scale_factor, opt.stages.gradient_accumulation_steps.map(|n| n as f32));
-    let mut sums = Vec::with_capacity(n_grads);
+    let mut sums = core::mem::take(&mut opt.scratch.sums);
+    sums.clear();
     for (g, var) in pairs {
         let Some(g) = g else { continue };
         let acc = steps.and_then(|_| opt.vars.get(var)).and_then(|&s| opt.states[s].accumulator.as_deref());
@@ -221,6 +221,7 @@ pub(crate) fn compute_keras3_preludes(opt: &mut Optimizer, store: &Store, pairs:
     }
     let global = sums.iter().fold(0.0f32, |acc, s| acc + s);
     opt.scratch.preludes.extend(sums.iter().map(|&s| c.prelude(s, global)));
+    opt.scratch.sums = sums;
 }
 
 /// Stage "clip" of the Keras 3 order on gradients the caller already unscaled and accumulated

@@ -209,8 +209,7 @@ impl Optimizer {
             accumulate::add(self, store, pairs);
         }
         ema::run(self, store);
-        let updated: Vec<TensorId> = pairs.iter().filter(|(g, _)| g.is_some()).map(|(_, v)| *v).collect();
-        constraints::run(self, store, &updated);
+        constraints::run(self, store, pairs);
     }
 
     /// The rule's per-step scalars (may advance its optimizer-wide weights).

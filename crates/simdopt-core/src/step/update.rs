@@ -155,6 +155,11 @@ impl Keras3Prelude {
         Keras3Prelude { scale, clip, decay, average: None }
     }
 
+    /// Whether no stage changes the gradient or the variable (the epilogue aside).
+    pub fn is_plain(&self) -> bool {
+        self.scale.is_none() && matches!(self.clip, ClipKind::None) && self.decay.is_none()
+    }
+
     /// The prelude with the variable's moving average as its epilogue (or none).
     pub fn with_average(self, average: Option<FusedAverage>) -> Self {
         Keras3Prelude { average, ..self }

@@ -4,9 +4,9 @@
 
 use super::{densify, one_minus_py, Dense, EntryKernel, WithEntries};
 use crate::drive;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lanes::Lanes;
-use crate::rules::{finite, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
+use crate::rules::{hyper_fields, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::slot::f32_slots;
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
@@ -55,26 +55,9 @@ impl UpdateRule for Adadelta {
         vec![2]
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &["rho", "epsilon"]
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        match name {
-            "rho" => Some(self.rho),
-            "epsilon" => Some(self.epsilon),
-            _ => None,
-        }
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        let v = finite(name, value)?;
-        match name {
-            "rho" => self.rho = v,
-            "epsilon" => self.epsilon = v,
-            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
+    hyper_fields! {
+        "rho" => rho,
+        "epsilon" => epsilon,
     }
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> AdadeltaCoeffs {

@@ -2,10 +2,10 @@
 
 use super::{densify, Dense, EntryKernel, WithEntries};
 use crate::drive;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
-use crate::rules::{finite, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, INITIAL_ACCUMULATOR_VALUE};
+use crate::rules::{hyper_fields, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, INITIAL_ACCUMULATOR_VALUE};
 use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
@@ -47,27 +47,10 @@ impl UpdateRule for Adagrad {
         vec![SlotSpec::moment("accumulator", self.initial_accumulator_value, Moment::NonNegative)]
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &["initial_accumulator_value", "epsilon"]
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        match name {
-            "initial_accumulator_value" => Some(self.initial_accumulator_value),
-            "epsilon" => Some(self.epsilon),
-            _ => None,
-        }
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
+    hyper_fields! {
         // Keras 3 checks neither.
-        let v = finite(name, value)?;
-        match name {
-            "initial_accumulator_value" => self.initial_accumulator_value = v,
-            "epsilon" => self.epsilon = v,
-            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
+        "initial_accumulator_value" => initial_accumulator_value,
+        "epsilon" => epsilon,
     }
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> AdagradCoeffs {

@@ -10,7 +10,7 @@ use crate::drive;
 use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
-use crate::rules::{powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON};
+use crate::rules::{hypers_in, powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON};
 use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
@@ -92,17 +92,7 @@ impl<V: Variant> UpdateRule for AdamRule<V> {
         }
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &Betas::NAMES
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        self.betas.get(name)
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        self.betas.set(name, value)
-    }
+    hypers_in!(betas);
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> AdamCoeffs {
         let s = (ctx.iteration + 1) as f32;

@@ -7,7 +7,7 @@ use crate::drive;
 use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
-use crate::rules::{powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON};
+use crate::rules::{hypers_in, powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
@@ -37,7 +37,7 @@ pub struct AdamaxCoeffs {
 impl UpdateRule for Adamax {
     const CLASS_NAME: &'static str = "Adamax";
     const KERAS3_FAMILY: bool = true;
-    const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON];
+    const CONFIG: &'static [Hyper] = &Betas::CONFIG;
     type Coeffs = AdamaxCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
@@ -52,17 +52,7 @@ impl UpdateRule for Adamax {
         vec![2]
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &Betas::NAMES
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        self.betas.get(name)
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        self.betas.set(name, value)
-    }
+    hypers_in!(betas);
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> AdamaxCoeffs {
         AdamaxCoeffs {

@@ -9,7 +9,7 @@ use crate::drive::{self, GradIn, LaneKernel};
 use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::reduce;
-use crate::rules::{powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON};
+use crate::rules::{hypers_in, powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::slot::{f32_slots, Slot};
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
@@ -53,7 +53,7 @@ pub struct LambCoeffs {
 impl UpdateRule for Lamb {
     const CLASS_NAME: &'static str = "Lamb";
     const KERAS3_FAMILY: bool = true;
-    const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON];
+    const CONFIG: &'static [Hyper] = &Betas::CONFIG;
     type Coeffs = LambCoeffs;
 
     fn from_options(o: &mut Options<'_>) -> Result<Self> {
@@ -68,17 +68,7 @@ impl UpdateRule for Lamb {
         vec![2]
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &Betas::NAMES
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        self.betas.get(name)
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        self.betas.set(name, value)
-    }
+    hypers_in!(betas);
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> LambCoeffs {
         let t = (ctx.iteration + 1) as f32;

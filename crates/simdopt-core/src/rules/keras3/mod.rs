@@ -45,8 +45,31 @@ pub use sgd::Sgd;
 /// `float32(1 - b)` with `b` the Python float Keras was given: the shortest decimal that reads
 /// back as the f32 `b` (what a JavaScript number or a config holds), subtracted from 1 in double.
 pub fn one_minus_py(b: f32) -> f32 {
-    let as_python: f64 = format!("{b}").parse().unwrap_or(b as f64);
+    // The decimal is written on the stack: rules call this every step, which allocates nothing.
+    let mut text = Decimal { bytes: [0; DECIMAL_BYTES], len: 0 };
+    let as_python: f64 = match core::fmt::write(&mut text, format_args!("{b}")) {
+        Ok(()) => core::str::from_utf8(&text.bytes[..text.len]).ok().and_then(|s| s.parse().ok()).unwrap_or(b as f64),
+        Err(_) => b as f64,
+    };
     (1.0 - as_python) as f32
+}
+
+/// Room for any f32's `Display` text: the longest is the smallest negative subnormal's, "-0."
+/// and 45 digits (48 bytes).
+const DECIMAL_BYTES: usize = 64;
+
+struct Decimal {
+    bytes: [u8; DECIMAL_BYTES],
+    len: usize,
+}
+
+impl core::fmt::Write for Decimal {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len + s.len();
+        self.bytes.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// A Keras 3 kernel: the variable, the gradient, the gradient's unary term (`g²` or `|g|`,
@@ -110,53 +133,9 @@ pub fn densify(t: &SparseStep<'_>, entry: impl Fn(f32) -> f32) -> (Vec<f32>, Vec
     (g, e)
 }
 
-/// Keras 3's `(beta_1, beta_2, epsilon)` as Adam, AdamW, Adamax and Nadam take them: no checks,
-/// epsilon kept as given.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Betas {
-    pub beta_1: f32,
-    pub beta_2: f32,
-    pub epsilon: f32,
-}
-
-impl Betas {
-    pub const NAMES: [&'static str; 3] = ["beta_1", "beta_2", "epsilon"];
-
-    pub fn new(beta_1: f32, beta_2: f32, epsilon: f32) -> crate::Result<Self> {
-        let mut b = Betas { beta_1: 0.0, beta_2: 0.0, epsilon: 0.0 };
-        b.set("beta_1", beta_1)?;
-        b.set("beta_2", beta_2)?;
-        b.set("epsilon", epsilon)?;
-        Ok(b)
-    }
-
-    /// From constructor options, with Keras' defaults (0.9, 0.999, 1e-7).
-    pub fn from_options(o: &mut crate::registry::Options<'_>) -> crate::Result<Self> {
-        use crate::rules::{BETA_1, BETA_2, EPSILON};
-        Betas::new(o.number(&BETA_1), o.number(&BETA_2), o.number(&EPSILON))
-    }
-
-    pub fn get(&self, name: &str) -> Option<f32> {
-        match name {
-            "beta_1" => Some(self.beta_1),
-            "beta_2" => Some(self.beta_2),
-            "epsilon" => Some(self.epsilon),
-            _ => None,
-        }
-    }
-
-    /// Sets one of them (a finite number); unchanged on error.
-    pub fn set(&mut self, name: &str, value: f32) -> crate::Result<()> {
-        let v = super::finite(name, value)?;
-        match name {
-            "beta_1" => self.beta_1 = v,
-            "beta_2" => self.beta_2 = v,
-            "epsilon" => self.epsilon = v,
-            _ => return Err(crate::Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
-    }
-}
+/// Keras 3's `(beta_1, beta_2, epsilon)` as Adam, AdamW, Adamax, Nadam, Lamb and
+/// ScheduleFreeAdamW take them: epsilon kept as given.
+pub type Betas = crate::rules::hypers::MomentHypers<true>;
 
 #[cfg(test)]
 mod tests {
@@ -169,5 +148,16 @@ mod tests {
         assert_ne!(1.0 - 0.999f32, 0.001f32);
         assert_eq!(one_minus_py(0.9), 0.1f32);
         assert_eq!(one_minus_py(0.0), 1.0);
+    }
+
+    /// The text written on the stack is `format!`'s, for the extremes of every f32 class.
+    #[test]
+    fn one_minus_beta_reads_the_same_text_as_format() {
+        let from_format = |b: f32| (1.0 - format!("{b}").parse::<f64>().unwrap()) as f32;
+        let tiny = f32::from_bits(1);
+        for b in [tiny, -tiny, f32::MIN_POSITIVE, f32::MAX, f32::MIN, 0.123_456_79, -0.0, 0.5, 1e-30, 3.4e-38, f32::INFINITY] {
+            assert_eq!(one_minus_py(b).to_bits(), from_format(b).to_bits(), "{b}");
+        }
+        assert!(one_minus_py(f32::NAN).is_nan());
     }
 }

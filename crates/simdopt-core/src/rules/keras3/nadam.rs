@@ -10,7 +10,7 @@ use crate::drive;
 use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
-use crate::rules::{powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON};
+use crate::rules::{hypers_in, powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
@@ -44,7 +44,7 @@ pub struct NadamCoeffs {
 impl UpdateRule for Nadam {
     const CLASS_NAME: &'static str = "Nadam";
     const KERAS3_FAMILY: bool = true;
-    const CONFIG: &'static [Hyper] = &[BETA_1, BETA_2, EPSILON];
+    const CONFIG: &'static [Hyper] = &Betas::CONFIG;
     const GLOBALS_LAST: bool = true;
     type Coeffs = NadamCoeffs;
 
@@ -65,17 +65,7 @@ impl UpdateRule for Nadam {
         vec![SlotSpec::scalar("variable", 1.0)]
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &Betas::NAMES
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        self.betas.get(name)
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        self.betas.set(name, value)
-    }
+    hypers_in!(betas);
 
     /// Advances `u_product` (Keras' `_backend_update_step`) and computes the step's scalars.
     fn prepare(&self, ctx: &StepContext, globals: &mut [f32]) -> NadamCoeffs {

@@ -6,10 +6,10 @@
 
 use super::{densify, one_minus_py, Dense, EntryKernel, WithEntries};
 use crate::drive;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
-use crate::rules::{finite, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
+use crate::rules::{hyper_fields, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
@@ -70,28 +70,10 @@ impl UpdateRule for RmsProp {
         s
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &["rho", "momentum", "epsilon"]
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        match name {
-            "rho" => Some(self.rho),
-            "momentum" => Some(self.momentum),
-            "epsilon" => Some(self.epsilon),
-            _ => None,
-        }
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        let v = finite(name, value)?;
-        match name {
-            "rho" => self.rho = v,
-            "momentum" => self.momentum = v,
-            "epsilon" => self.epsilon = v,
-            _ => return Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
-        Ok(())
+    hyper_fields! {
+        "rho" => rho,
+        "momentum" => momentum,
+        "epsilon" => epsilon,
     }
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> RmsPropCoeffs {

@@ -3,10 +3,10 @@
 
 use super::{densify, Dense, EntryKernel};
 use crate::drive;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
-use crate::rules::{check, finite, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
+use crate::rules::{check, hyper_fields, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
 use crate::slot::{f32_slots, Moment};
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
@@ -56,23 +56,8 @@ impl UpdateRule for Sgd {
         }
     }
 
-    fn hyper_names(&self) -> &'static [&'static str] {
-        &["momentum"]
-    }
-
-    fn hyper(&self, name: &str) -> Option<f32> {
-        (name == "momentum").then_some(self.momentum)
-    }
-
-    fn set_hyper(&mut self, name: &str, value: f32) -> Result<()> {
-        match name {
-            "momentum" => {
-                let v = finite(name, value)?;
-                self.momentum = check(name, v, (0.0..=1.0).contains(&v), "`momentum` must be a float between [0, 1].".into())?;
-                Ok(())
-            }
-            _ => Err(Error::UnknownHyperparameter { name: name.into() }),
-        }
+    hyper_fields! {
+        "momentum" => momentum: |name, v| check(name, v, (0.0..=1.0).contains(&v), "`momentum` must be a float between [0, 1].".into()),
     }
 
     fn prepare(&self, ctx: &StepContext, _globals: &mut [f32]) -> SgdCoeffs {
