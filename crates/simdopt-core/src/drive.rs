@@ -42,7 +42,8 @@ pub enum GradIn<'a> {
     },
     /// A gradient streamed a chunk at a time ([`crate::step::stream`]): before the pass runs over
     /// elements `offset..offset + chunk.len()`, `fill(offset, chunk)` copies their values into
-    /// `chunk`, a prefix of `staging`, so the kernel reads them from cache. A `false` from `fill`
+    /// `chunk`, a prefix of `staging` (of one of its halves, in a pass the threads build splits
+    /// over its pool: see `streamed`), so the kernel reads them from cache. A `false` from `fill`
     /// stops the pass there (the caller reports it). (A shared `Fn`, so that `GradIn` stays covariant
     /// in its lifetime.)
     Streamed {
@@ -139,7 +140,10 @@ pub trait SlotIo<const S: usize>: Copy + Sync {
 
 /// [`update`] over a [`GradIn::Streamed`] gradient: each chunk is copied into the staging buffer,
 /// then the pass runs over its elements while they are in cache. Element-wise, so the same bits
-/// as one pass over the whole gradient.
+/// as one pass over the whole gradient. In the threads build, when the whole pass would be split
+/// over the pool, so is each chunk, and `staging` is two buffers: the calling thread copies the
+/// next chunk into one while the workers update the chunk in the other (`fill` runs on the
+/// calling thread only), then joins them.
 #[inline(always)]
 fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     pre: P,
@@ -160,6 +164,10 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         at: 0,
         io: F32Slots(slots.map(|s| s.as_mut_ptr())),
     };
+    #[cfg(feature = "threads")]
+    if staging.len() >= 2 && crate::pool::splits(n, K::UPDATES_VAR as usize + 1 + S) {
+        return streamed_split(pre, k, whole, n, staging, fill);
+    }
     let mut start = 0;
     while start < n {
         let len = (n - start).min(staging.len());
@@ -168,15 +176,46 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         }
         // The variable and slots from `start`; the gradient from the start of the staging buffer.
         let chunk = Buffers { grad: staging.as_ptr(), ..whole.from(start) };
-        #[cfg(feature = "threads")]
-        let range = |s: usize, e: usize| chunk.from(s).run::<Wide, P, K, S, false, false>(pre, &*local_copy(k), e - s, None);
-        #[cfg(not(feature = "threads"))]
-        let range = |s: usize, e: usize| chunk.from(s).run::<Wide, P, K, S, false, false>(pre, k, e - s, None);
-        #[cfg(feature = "threads")]
-        crate::pool::parallel_for(len, K::UPDATES_VAR as usize + 1 + S, range);
-        #[cfg(not(feature = "threads"))]
-        range(0, len);
+        chunk.run::<Wide, P, K, S, false, false>(pre, k, len, None);
         start += len;
+    }
+}
+
+/// [`streamed`] split over the pool: chunks of half of `staging`, each copied while the pool
+/// updates the one before.
+#[cfg(feature = "threads")]
+#[inline(always)]
+fn streamed_split<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
+    pre: P,
+    k: &K,
+    whole: Buffers<F32Slots<S>>,
+    n: usize,
+    staging: &mut [f32],
+    fill: &dyn Fn(usize, &mut [f32]) -> bool,
+) {
+    let half = staging.len() / 2;
+    let (mut this, mut next) = staging.split_at_mut(half);
+    let (mut start, mut len) = (0, n.min(half));
+    if !fill(0, &mut this[..len]) {
+        return;
+    }
+    loop {
+        let after = start + len;
+        let next_len = (n - after).min(half);
+        let mut read = true;
+        let chunk = Buffers { grad: this.as_ptr(), ..whole.from(start) };
+        let range = |s: usize, e: usize| chunk.from(s).run::<Wide, P, K, S, false, false>(pre, &*local_copy(k), e - s, None);
+        crate::pool::parallel_for_meanwhile(len, range, &mut || {
+            if next_len > 0 {
+                read = fill(after, &mut next[..next_len]);
+            }
+        });
+        // (A failed copy stops the pass after the chunk before it, as the sequential loop does.)
+        if next_len == 0 || !read {
+            return;
+        }
+        core::mem::swap(&mut this, &mut next);
+        (start, len) = (after, next_len);
     }
 }
 
