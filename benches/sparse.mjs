@@ -5,6 +5,15 @@
 // update in C (gcc -O3 -march=native). Keras' sparse Adam decays every row, so it is compared with
 // simdopt's dense Adam step on a Tensor gradient of the same size too.
 //
+// What the simdopt row includes: `applyGradients` with the slices as `Float32Array`/`Int32Array`
+// (the facade copies values and indices into WASM memory each step, 1 MiB at the default shape;
+// C reads its batches where they are). "core only" is the same step with the batches already in
+// WASM memory (the step frame, filled once) and the core's `optimizer_apply` export called
+// directly: no copy, no facade; the figure a caller whose slices live in WASM memory would see.
+// "C, 128-bit vectors" is the C loop compiled with `-mprefer-vector-width=128`, the vector width
+// of wasm simd128 (the table's rows are scattered, so the loop is bound by its cache misses,
+// and how many rows' misses overlap depends on the loads and stores per row).
+//
 // One process, one run: each simdopt build lives in its own worker thread (its own WebAssembly
 // instance), the C reference is a child process, and the candidates take turns round by round in
 // shuffled order, so load from other processes hits all alike. Figures are medians over rounds.
@@ -43,9 +52,11 @@ function batches({ rows, width, k, repeat }) {
 // ---- a simdopt build, in a worker -----------------------------------------------------------------
 
 async function worker() {
-  const { dist, shape } = workerData;
+  const { dist, shape, coreOnly } = workerData;
   const so = await import(pathToFileURL(path.join(dist, 'index.js')).href);
   await so.ready({ backend: 'simd' });
+  const loader = coreOnly ? await import(pathToFileURL(path.join(dist, 'wasm', 'loader.js')).href) : null;
+  const frames = coreOnly ? await import(pathToFileURL(path.join(dist, 'frame.js')).href) : null;
   const data = batches(shape);
   const n = shape.rows * shape.width;
   let run = null;
@@ -66,6 +77,24 @@ async function worker() {
       grad.assign(Float32Array.from({ length: n }, (_, i) => ((i % 17) - 8) * 1e-3));
       const pairs = [[grad, v]];
       run = () => opt.applyGradients(pairs);
+    } else if (coreOnly) {
+      // Every batch in the step frame once (values, then indices), then one command per step.
+      const per = shape.k * shape.width;
+      const frame = frames.reserveFrame(7, BATCHES * per, BATCHES * shape.k);
+      const { f32, i32 } = loader.heapViews();
+      data.forEach((d, i) => {
+        f32.set(d.values, frame.values + i * per);
+        i32.set(d.indices, frame.indices + i * shape.k);
+      });
+      const core = loader.core();
+      run = () => {
+        const { u32 } = loader.heapViews();
+        const w = frame.commands;
+        [u32[w], u32[w + 1], u32[w + 2]] = [v.handleIndex, v.handleGeneration, 3]; // KIND_SPARSE
+        [u32[w + 3], u32[w + 4], u32[w + 5], u32[w + 6]] = [b * per, per, b * shape.k, shape.k];
+        if (core.optimizer_apply(opt.id, 1) !== 0) core.take_error();
+        b = (b + 1) % BATCHES;
+      };
     } else {
       const slices = data.map((d) => new so.IndexedSlices(d.values, d.indices, [shape.rows, shape.width]));
       run = () => {
@@ -99,8 +128,8 @@ async function worker() {
 }
 
 class WorkerEngine {
-  constructor(dist, shape) {
-    this.w = new Worker(fileURLToPath(import.meta.url), { workerData: { dist, shape }, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
+  constructor(dist, shape, coreOnly = false) {
+    this.w = new Worker(fileURLToPath(import.meta.url), { workerData: { dist, shape, coreOnly }, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
     this.queue = [];
     this.w.on('message', (m) => this.queue.shift()?.(m));
     this.w.on('error', (e) => {
@@ -120,9 +149,9 @@ class WorkerEngine {
 // ---- the C reference, a child process ---------------------------------------------------------------
 
 class NativeEngine {
-  constructor(shape) {
-    const bin = path.join(os.tmpdir(), `simdopt-sparse-${process.pid}`);
-    const flags = ['-O3', '-march=native', '-ffp-contract=off', '-fno-math-errno'];
+  constructor(shape, extra = []) {
+    const bin = path.join(os.tmpdir(), `simdopt-sparse-${process.pid}-${extra.length}`);
+    const flags = ['-O3', '-march=native', '-ffp-contract=off', '-fno-math-errno', ...extra];
     execFileSync('gcc', [...flags, '-o', bin, path.join(HERE, 'native/sparse.c'), '-lm'], { stdio: 'inherit' });
     this.command = `gcc ${flags.join(' ')}`;
     this.p = spawn(bin, ['serve', shape.rows, shape.width, shape.k, shape.repeat, BATCHES], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -170,12 +199,15 @@ async function main() {
   }
   const shape = { rows: args.rows, width: args.width, k: args.k, repeat: args.repeat };
   const engines = { 'simdopt simd': new WorkerEngine(path.join(ROOT, 'dist'), shape) };
+  // The core alone, on slices already in WASM memory (SGD-momentum and Adagrad only).
+  const coreOnly = new WorkerEngine(path.join(ROOT, 'dist'), shape, true);
   if (args.baseline) engines['simdopt simd@baseline'] = new WorkerEngine(args.baseline, shape);
   // Dense Adam in a worker of its own, so the sparse candidates keep their state across rounds.
   const dense = args.optimizers.includes('adam') ? new WorkerEngine(path.join(ROOT, 'dist'), shape) : null;
-  await Promise.all([...Object.values(engines), ...(dense ? [dense] : [])].map((e) => e.ready));
+  await Promise.all([...Object.values(engines), coreOnly, ...(dense ? [dense] : [])].map((e) => e.ready));
   await dense?.call({ setup: 'adam_dense' });
   const native = new NativeEngine(shape);
+  const native128 = new NativeEngine(shape, ['-mprefer-vector-width=128']);
   const load = () => os.loadavg()[0].toFixed(2);
   const info = { date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, gcc: native.command, loadBefore: load(), ...shape };
   console.log(
@@ -184,13 +216,19 @@ async function main() {
   const results = [];
   for (const opt of args.optimizers) {
     const steps = opt === 'adam' ? Math.max(3, Math.round(args.steps / 40)) : args.steps;
+    const CORE = 'simdopt simd, core only (slices in WASM memory)';
+    const C128 = 'C native, 128-bit vectors';
     const candidates = [...Object.keys(engines), 'C native'];
     if (opt === 'adam') candidates.push('simdopt simd dense Adam (Tensor gradient)');
+    else candidates.push(CORE, C128);
     const times = Object.fromEntries(candidates.map((c) => [c, []]));
     for (const e of Object.values(engines)) await e.call({ setup: opt });
+    if (opt !== 'adam') await coreOnly.call({ setup: opt });
     for (let r = 0; r < args.rounds; r++) {
       for (const c of shuffle([...candidates], r + 1)) {
         if (c === 'C native') times[c].push(await native.ask(`${opt} ${steps}`));
+        else if (c === C128) times[c].push(await native128.ask(`${opt} ${steps}`));
+        else if (c === CORE) times[c].push((await coreOnly.call({ steps })).ms);
         else times[c].push((await (c.includes('dense') ? dense : engines[c]).call({ steps })).ms);
       }
     }
@@ -198,12 +236,13 @@ async function main() {
     for (const name of candidates) {
       const ms = median(times[name]);
       results.push({ optimizer: opt, candidate: name, median_ms: ms, vs_native: ms / c, rounds: times[name] });
-      console.log(`  ${opt.padEnd(13)} ${name.padEnd(42)} ${ms.toFixed(3).padStart(9)} ms/step  ${(ms / c).toFixed(2)}x C`);
+      console.log(`  ${opt.padEnd(13)} ${name.padEnd(48)} ${ms.toFixed(3).padStart(9)} ms/step  ${(ms / c).toFixed(2)}x C`);
     }
   }
   info.loadAfter = load();
   console.log(`load after: ${info.loadAfter}`);
   native.end();
+  native128.end();
   if (args.json) fs.writeFileSync(args.json, JSON.stringify({ info, results }, null, 2));
   process.exit(0);
 }

@@ -12,8 +12,12 @@
 // (default 2), and the ratios of the Q-quantiles of each candidate's batch times (the batches
 // other processes interrupted least) instead.
 //
+// With `--threads N`: the threads build with N threads, where `--chunks` sets the chunk of the
+// streamed passes it splits over its pool (`__stream_set_split_chunk`; the variables from about
+// 256K values), the small chunk staying the core's.
+//
 //   node benches/stream-chunk.mjs [--rounds 9] [--sizes 1M,16M] [--chunks 16K,32K,64K,128K,256K]
-//        [--optimizers adam,sgd_momentum,rmsprop] [--dist DIR] [--quantile 0.1 --ms 2]
+//        [--optimizers adam,sgd_momentum,rmsprop] [--dist DIR] [--quantile 0.1 --ms 2] [--threads 2]
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import os from 'node:os';
@@ -26,11 +30,12 @@ const chunks = arg('--chunks', '16K,32K,64K,128K,256K').split(',').map(size);
 const optimizers = arg('--optimizers', 'adam,sgd_momentum,rmsprop').split(',');
 const quantile = arg('--quantile', undefined) === undefined ? undefined : +arg('--quantile');
 const batchMs = +arg('--ms', 2);
+const threads = +arg('--threads', 0);
 
 const so = await import(pathToFileURL(path.join(dist, 'index.js')).href);
 const { core } = await import(pathToFileURL(path.join(dist, 'wasm', 'loader.js')).href);
 const stream = await import(pathToFileURL(path.join(dist, 'optimizer', 'stream.js')).href);
-await so.ready({ backend: 'simd' });
+const build = await so.ready(threads ? { threads } : { backend: 'simd' });
 const make = {
   adam: () => new so.Adam({ learningRate: 1e-3 }),
   sgd_momentum: () => new so.SGD({ learningRate: 0.01, momentum: 0.9 }),
@@ -55,7 +60,8 @@ console.log(
   `${os.cpus()[0].model}, ${os.cpus().length} cores, node ${process.version}; load ${os
     .loadavg()
     .map((x) => x.toFixed(2))
-    .join(' ')}; ${rounds} rounds` + (quantile === undefined ? ' (medians of per-round ratios)' : ` of ${batchMs} ms batches (ratios of ${quantile}-quantiles)`),
+    .join(' ')}; ${build} build${threads ? ` (${threads} threads)` : ''}; ${rounds} rounds` +
+    (quantile === undefined ? ' (medians of per-round ratios)' : ` of ${batchMs} ms batches (ratios of ${quantile}-quantiles)`),
 );
 console.log('| optimizer | params | Tensor ms | F32 whole copy (× Tensor) | ' + chunks.map((c) => `F32 ${fmt(c)} (× Tensor)`).join(' | ') + ' |');
 console.log('|---|---|---:|---:|' + chunks.map(() => '---:').join('|') + '|');
@@ -72,7 +78,7 @@ for (const name of optimizers) {
       ...chunks.map((c) => ({ label: c, chunk: c, from: 1, f: step })),
     ];
     const setUp = (c) => {
-      if (c.chunk) core().__stream_set_chunk(c.chunk);
+      if (c.chunk) core()[threads ? '__stream_set_split_chunk' : '__stream_set_chunk'](c.chunk);
       if (c.from) stream.__streamFrom(c.from);
     };
     const samples = new Map(candidates.map((c) => [c.label, []]));

@@ -23,8 +23,8 @@ const CHUNK = 1 << 15;
 const FROM = 2 * CHUNK;
 
 beforeAll(async () => {
-  // The SIMD build's path: on the threads build a gradient from `threadsSplitFrom()` elements is
-  // copied whole and its update split over the threads (tests/threads-ready.test.ts).
+  // The SIMD build's path (the threads build's, whose passes split over its pool, is in
+  // tests/threads-stream.test.ts).
   await ready({ threads: false });
   stream.__streamFrom(FROM);
 });

@@ -114,6 +114,8 @@ export function markdownReport(results, { seeds, machine, svg, probe, checkSteps
     '',
     misses.length === 0 ? 'Every compressed dtype is within 1% of float32 state on every task.' : `Not within 1%: ${misses.join(', ')}.`,
     '',
+    'How far two equivalent float32 runs end apart (more seeds, a learning rate one ulp larger), the noise floor the 1% is judged against: [slot-quality-noise.md](slot-quality-noise.md) (`tools/slot-quality/noise-floor.mjs`).',
+    '',
     '### Per seed',
     '',
     ...seedsTable(results),

@@ -3,7 +3,9 @@
 // updates each chunk while it is in cache (crates/simdopt-core/src/step/stream.rs), so the
 // gradient crosses memory once instead of being copied in and read back. Same bits as the whole
 // path; the core reads every streamed gradient fully (guard, clipping norms) before it changes
-// anything when the step needs that.
+// anything when the step needs that. In the threads build the chunks of a variable large enough
+// to split are larger, and each is updated by the pool's workers and the calling thread; only the
+// calling thread runs `fill` (workers never see the caller's arrays).
 //
 // Read once: the arrays streamed are the snapshot's (step.ts); `writeFrame` checks each one's
 // length just before the core call, and from there to the call's end no user code runs, so the
@@ -11,7 +13,7 @@
 // memory (another thread could write them between the core's two reads), views of WASM memory
 // (the step may grow it), custom optimizers, and whatever the core declines (status 3: Keras 3
 // stages, a gradient whose length is not its variable's, so that the whole path reports it).
-import { core, heapFloat32, threadsSplitFrom } from '../wasm/loader.js';
+import { core, heapFloat32 } from '../wasm/loader.js';
 import { KIND_DENSE_STAGED } from '../frame.js';
 import { ArgumentError } from '../errors.js';
 import { float32Window, ownsPlainBuffer, typedArrayLength } from '../values.js';
@@ -87,16 +89,13 @@ export function applyStreamed(id: number, args: StepArguments, guarded: boolean)
   // (No gradient of the step can stream: nothing to look at. The common case of small or
   // Tensor gradients costs this one comparison.)
   if (args.totalValues < from) return NOT_STREAMED;
-  // Below the size the threads build splits over its workers: a streamed chunk runs on the
-  // calling thread alone.
-  const splitFrom = threadsSplitFrom();
   const n = args.n;
   if (streamedAt.length < n) streamedAt = new Uint8Array(Math.max(n, 2 * streamedAt.length));
   let values = 0;
   let memory: ArrayBufferLike | undefined;
   for (let i = 0; i < n; i++) {
     streamedAt[i] = 0;
-    if (args.kinds[i] !== KIND_DENSE_STAGED || args.valueCounts[i] < from || args.valueCounts[i] >= splitFrom) continue;
+    if (args.kinds[i] !== KIND_DENSE_STAGED || args.valueCounts[i] < from) continue;
     memory ??= heapFloat32().buffer;
     if (!ownsPlainBuffer(args.values[i] as Float32Array, memory)) continue;
     streamedAt[i] = 1;

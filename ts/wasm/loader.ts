@@ -89,9 +89,6 @@ let loading: Promise<Backend> | undefined;
 let loaded: Backend | undefined;
 /** Threads in use, the calling thread included (1 unless the threads build is loaded). */
 let threadCount = 1;
-/** `threadsSplitFrom()`, kept here: every step reads it, and two calls into the core per step
- * were a measurable part of a small step. Set when the build loads and by `__threadsThreshold`. */
-let splitFrom = Infinity;
 let memory: WebAssembly.Memory | undefined;
 /** The exports of the build in use as the facade calls them (see `guardExports`). */
 let exportsInUse: Glue | undefined;
@@ -240,7 +237,6 @@ function use(g: Glue, mem: WebAssembly.Memory, build: Backend, threads: number):
   exportsInUse = guardExports(g);
   threadCount = threads;
   loaded = build;
-  updateSplitFrom();
 }
 
 function isNode(): boolean {
@@ -420,19 +416,6 @@ export function stats(): CoreStats {
   return { tensors: c.tensor_count(), optimizers: c.optimizer_count(), memoryBytes: memoryBytes(), threads: threadCount };
 }
 
-/** @internal Elements from which a dense pass (which reads at least the variable and the
- * gradient) may be split over the threads; `Infinity` unless the threads build is in use. A
- * streamed gradient (copied chunk by chunk, each chunk updated on the calling thread) is only
- * worth it below this. */
-export function threadsSplitFrom(): number {
-  return splitFrom;
-}
-
-function updateSplitFrom(): void {
-  const c = core() as unknown as ThreadsGlue;
-  splitFrom = loaded === 'threads' ? Math.max(2 * c.threads_chunk(), Math.ceil(c.threads_threshold() / 2)) : Infinity;
-}
-
 /** @internal Test and benchmark hook of the threads build: sets the element count from which a
  * pass is split over the threads (`undefined`: only reads it). Returns the count in force
  * before, or undefined on the single-threaded builds. Not part of the public API. */
@@ -441,7 +424,6 @@ export function __threadsThreshold(elements?: number): number | undefined {
   const c = core() as unknown as ThreadsGlue;
   const before = c.threads_threshold();
   if (elements !== undefined) c.threads_set_threshold(elements);
-  updateSplitFrom();
   return before;
 }
 

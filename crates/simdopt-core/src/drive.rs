@@ -13,7 +13,9 @@ use crate::step::weight_decay::DecayOnly;
 use crate::step::GradPrelude;
 
 /// One optimizer kernel as a pure function of lanes: the variable, the gradient (after the
-/// step's fused preludes) and `S` slots, all at the same elements.
+/// step's fused preludes) and `S` slots, all at the same elements. A kernel is a plain value
+/// (no interior mutability): the threads build runs each range of a pass on a bitwise copy
+/// of it ([`local_copy`]).
 pub trait LaneKernel<const S: usize>: Sync {
     /// Whether the pass reads a gradient. Passes over rows without one set it to false: `grad`
     /// is then zero lanes and the gradient slice may be empty.
@@ -42,7 +44,8 @@ pub enum GradIn<'a> {
     },
     /// A gradient streamed a chunk at a time ([`crate::step::stream`]): before the pass runs over
     /// elements `offset..offset + chunk.len()`, `fill(offset, chunk)` copies their values into
-    /// `chunk`, a prefix of `staging`, so the kernel reads them from cache. A `false` from `fill`
+    /// `chunk`, a prefix of `staging` (of one of its halves, in a pass the threads build splits
+    /// over its pool: see `streamed`), so the kernel reads them from cache. A `false` from `fill`
     /// stops the pass there (the caller reports it). (A shared `Fn`, so that `GradIn` stays covariant
     /// in its lifetime.)
     Streamed {
@@ -100,10 +103,24 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     crate::pool::parallel_for(
         var.len(),
         K::UPDATES_VAR as usize + K::READS_GRAD as usize + !buffers.acc.is_null() as usize + pre.average().is_some() as usize + S,
-        |start, end| buffers.from(start).run_range(pre, k, end - start),
+        |start, end| buffers.from(start).run_range(pre, &*local_copy(k), end - start),
     );
     #[cfg(not(feature = "threads"))]
     buffers.run_range(pre, k, var.len());
+}
+
+/// The kernel copied onto the stack of the call that runs a range of a pass. Reached through
+/// the pool's job pointer, the kernel might be memory the pass stores into as far as the
+/// compiler can tell, so its coefficients were loaded again for every vector (plain SGD 1.2x
+/// slower at 1K than in the single-threaded build, where the kernel is a local); a local copy
+/// stays in registers.
+#[cfg(feature = "threads")]
+#[inline(always)]
+fn local_copy<K>(k: &K) -> core::mem::ManuallyDrop<K> {
+    // SAFETY: `k` is valid for reads; the copy is only read (`LaneKernel::lanes` takes `&self`,
+    // and a kernel has no interior mutability, so it equals the original) and never dropped.
+    // Volatile: a plain copy is elided (the copy's reads then go to the original again).
+    core::mem::ManuallyDrop::new(unsafe { core::ptr::read_volatile(k) })
 }
 
 /// Where a pass reads and writes `S` slots: f32 buffers ([`F32Slots`]), or the compressed
@@ -125,7 +142,10 @@ pub trait SlotIo<const S: usize>: Copy + Sync {
 
 /// [`update`] over a [`GradIn::Streamed`] gradient: each chunk is copied into the staging buffer,
 /// then the pass runs over its elements while they are in cache. Element-wise, so the same bits
-/// as one pass over the whole gradient.
+/// as one pass over the whole gradient. In the threads build, when the whole pass would be split
+/// over the pool, so is each chunk, and `staging` is two buffers: the calling thread copies the
+/// next chunk into one while the workers update the chunk in the other (`fill` runs on the
+/// calling thread only), then joins them.
 #[inline(always)]
 fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     pre: P,
@@ -146,6 +166,10 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         at: 0,
         io: F32Slots(slots.map(|s| s.as_mut_ptr())),
     };
+    #[cfg(feature = "threads")]
+    if staging.len() >= 2 && crate::pool::splits(n, K::UPDATES_VAR as usize + 1 + S) {
+        return streamed_split(pre, k, whole, n, staging, fill);
+    }
     let mut start = 0;
     while start < n {
         let len = (n - start).min(staging.len());
@@ -154,12 +178,46 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         }
         // The variable and slots from `start`; the gradient from the start of the staging buffer.
         let chunk = Buffers { grad: staging.as_ptr(), ..whole.from(start) };
-        let range = |s: usize, e: usize| chunk.from(s).run::<P, K, S, false, false>(pre, k, e - s, None);
-        #[cfg(feature = "threads")]
-        crate::pool::parallel_for(len, K::UPDATES_VAR as usize + 1 + S, range);
-        #[cfg(not(feature = "threads"))]
-        range(0, len);
+        chunk.run::<Wide, P, K, S, false, false>(pre, k, len, None);
         start += len;
+    }
+}
+
+/// [`streamed`] split over the pool: chunks of half of `staging`, each copied while the pool
+/// updates the one before.
+#[cfg(feature = "threads")]
+#[inline(always)]
+fn streamed_split<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
+    pre: P,
+    k: &K,
+    whole: Buffers<F32Slots<S>>,
+    n: usize,
+    staging: &mut [f32],
+    fill: &dyn Fn(usize, &mut [f32]) -> bool,
+) {
+    let half = staging.len() / 2;
+    let (mut this, mut next) = staging.split_at_mut(half);
+    let (mut start, mut len) = (0, n.min(half));
+    if !fill(0, &mut this[..len]) {
+        return;
+    }
+    loop {
+        let after = start + len;
+        let next_len = (n - after).min(half);
+        let mut read = true;
+        let chunk = Buffers { grad: this.as_ptr(), ..whole.from(start) };
+        let range = |s: usize, e: usize| chunk.from(s).run::<Wide, P, K, S, false, false>(pre, &*local_copy(k), e - s, None);
+        crate::pool::parallel_for_meanwhile(len, range, &mut || {
+            if next_len > 0 {
+                read = fill(after, &mut next[..next_len]);
+            }
+        });
+        // (A failed copy stops the pass after the chunk before it, as the sequential loop does.)
+        if next_len == 0 || !read {
+            return;
+        }
+        core::mem::swap(&mut this, &mut next);
+        (start, len) = (after, next_len);
     }
 }
 
@@ -240,6 +298,15 @@ impl<IO> Buffers<IO> {
     where
         IO: SlotIo<S>,
     {
+        self.run_range_in::<Wide, P, K, S>(pre, k, n)
+    }
+
+    /// [`Buffers::run_range`] with `W` lanes for the body (the bfloat16 passes take eight).
+    #[inline(always)]
+    pub fn run_range_in<W: Lanes, P: GradPrelude, K: LaneKernel<S>, const S: usize>(self, pre: P, k: &K, n: usize)
+    where
+        IO: SlotIo<S>,
+    {
         // Only preludes that fuse accumulation or an average take those arms (`ACCUMULATES` and
         // `AVERAGES` are constants, so the other preludes' loops stay as they were).
         let acc = P::ACCUMULATES && !self.acc.is_null();
@@ -254,22 +321,22 @@ impl<IO> Buffers<IO> {
         // their code (as for `FUSES_AVERAGE`); decay with the EMA epilogue keeps the prelude's.
         if IO::FUSES_AVERAGE && !acc {
             match (pre.fixed_stages(), avg) {
-                (Some(None), None) => return self.run::<Identity, K, S, false, false>(Identity, k, n, None),
-                (Some(None), avg) => return self.run::<Identity, K, S, false, true>(Identity, k, n, avg),
-                (Some(Some(d)), None) => return self.run::<DecayOnly, K, S, false, false>(d, k, n, None),
+                (Some(None), None) => return self.run::<W, Identity, K, S, false, false>(Identity, k, n, None),
+                (Some(None), avg) => return self.run::<W, Identity, K, S, false, true>(Identity, k, n, avg),
+                (Some(Some(d)), None) => return self.run::<W, DecayOnly, K, S, false, false>(d, k, n, None),
                 _ => {}
             }
         }
         match (acc, avg) {
-            (false, None) => self.run::<P, K, S, false, false>(pre, k, n, None),
-            (true, None) => self.run::<P, K, S, true, false>(pre, k, n, None),
-            (false, avg) => self.run::<P, K, S, false, true>(pre, k, n, avg),
-            (true, avg) => self.run::<P, K, S, true, true>(pre, k, n, avg),
+            (false, None) => self.run::<W, P, K, S, false, false>(pre, k, n, None),
+            (true, None) => self.run::<W, P, K, S, true, false>(pre, k, n, None),
+            (false, avg) => self.run::<W, P, K, S, false, true>(pre, k, n, avg),
+            (true, avg) => self.run::<W, P, K, S, true, true>(pre, k, n, avg),
         }
     }
 
     #[inline(always)]
-    fn run<P: GradPrelude, K: LaneKernel<S>, const S: usize, const ACC: bool, const AVG: bool>(
+    fn run<W: Lanes, P: GradPrelude, K: LaneKernel<S>, const S: usize, const ACC: bool, const AVG: bool>(
         self,
         pre: P,
         k: &K,
@@ -288,10 +355,10 @@ impl<IO> Buffers<IO> {
                 // The body's end computed once: with `i + WIDTH <= n` tested each iteration,
                 // plain SGD's simd128 loop had six more instructions per vector than before the
                 // staged core (1.2x at 64K).
-                let body = n - n % Wide::WIDTH;
+                let body = n - n % W::WIDTH;
                 while i < body {
-                    self.step::<Wide, P, K, S, ACC, AVG>(pre, k, i, avg);
-                    i += Wide::WIDTH;
+                    self.step::<W, P, K, S, ACC, AVG>(pre, k, i, avg);
+                    i += W::WIDTH;
                 }
             }
             while i < n {

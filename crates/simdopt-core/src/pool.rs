@@ -105,18 +105,45 @@ unsafe fn trampoline<F: Fn(usize, usize) + Sync>(data: usize, start: usize, end:
 /// jobs (fewer than 2 chunks, or `n × streams` below the threshold), and any call while the pool
 /// has no worker or is busy, run `f(0, n)` here. `f` must only touch the elements of its range.
 pub fn parallel_for<F: Fn(usize, usize) + Sync>(n: usize, streams: usize, f: F) {
+    parallel_for_if(splits(n, streams), n, f)
+}
+
+/// Whether [`parallel_for`] splits a pass of `n` elements that reads `streams` buffers of `n`
+/// elements (when the pool has workers and is free): the size test alone.
+pub fn splits(n: usize, streams: usize) -> bool {
+    n >= 2 * CHUNK && n.saturating_mul(streams) >= THRESHOLD.load(Relaxed)
+}
+
+/// [`parallel_for`] with the size test made by the caller: splits `[0, n)` if `large` and it has
+/// 2 chunks or more. A streamed pass ([`crate::drive`]) splits each of its chunks when its whole
+/// variable passes the test, as the pass over the whole variable would be split.
+pub fn parallel_for_if<F: Fn(usize, usize) + Sync>(large: bool, n: usize, f: F) {
     let call: ChunkFn = trampoline::<F>;
     let data = &f as *const F as usize;
-    let small = n < 2 * CHUNK || n.saturating_mul(streams) < THRESHOLD.load(Relaxed);
-    if small || !split(call, data, n) {
+    if !large || n < 2 * CHUNK || !split(call, data, n, &mut || {}) {
         // SAFETY: `data` is `&f`, alive for this call.
         unsafe { call(data, 0, n) };
     }
 }
 
-/// Runs the job `call(data, ..)` over `[0, n)` split across the pool; false (nothing ran) when
-/// the pool has no worker or is busy. Not generic: one copy for every pass.
-fn split(call: ChunkFn, data: usize, n: usize) -> bool {
+/// Splits `f` over `[0, n)` as [`parallel_for_if`] with `large`, and runs `meanwhile()` once on
+/// the calling thread: while the workers start on `f` (they take the calling thread's chunks
+/// too until it joins) when the job is split, after `f` when it is not. A streamed pass copies
+/// its next chunk meanwhile ([`crate::drive`]).
+pub fn parallel_for_meanwhile<F: Fn(usize, usize) + Sync>(n: usize, f: F, meanwhile: &mut dyn FnMut()) {
+    let call: ChunkFn = trampoline::<F>;
+    let data = &f as *const F as usize;
+    if n < 2 * CHUNK || !split(call, data, n, meanwhile) {
+        // SAFETY: `data` is `&f`, alive for this call.
+        unsafe { call(data, 0, n) };
+        meanwhile();
+    }
+}
+
+/// Runs the job `call(data, ..)` over `[0, n)` split across the pool, and `meanwhile()` on this
+/// thread once the workers can start; false (nothing ran) when the pool has no worker or is
+/// busy. Not generic: one copy for every pass.
+fn split(call: ChunkFn, data: usize, n: usize, meanwhile: &mut dyn FnMut()) -> bool {
     let workers = WORKERS.load(Acquire) as usize;
     if workers == 0 || BUSY.swap(1, Acquire) == 1 {
         return false;
@@ -140,6 +167,7 @@ fn split(call: ChunkFn, data: usize, n: usize) -> bool {
     if SLEEPERS.0.load(SeqCst) != 0 {
         wake_all(&GEN.0);
     }
+    meanwhile();
     if caller_runs {
         run_chunks(0);
     }

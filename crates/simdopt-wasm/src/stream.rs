@@ -60,7 +60,33 @@ pub fn __stream_set_chunk(elements: u32) -> Result<(), JsError> {
     if elements == 0 || !elements.is_multiple_of(8) {
         return Err(JsError::new("InvalidArgument: a chunk is a positive multiple of 8 elements"));
     }
-    STREAM.with(|st| st.borrow_mut().0 = StreamBuffers::with_chunk(elements as usize));
+    STREAM.with(|st| {
+        let buffers = &mut st.borrow_mut().0;
+        *buffers = StreamBuffers::with_chunks(elements as usize, buffers.split_chunk());
+    });
+    Ok(())
+}
+
+/// Elements per chunk of a streamed pass that the threads build splits over its pool
+/// (`simdopt_core::step::stream::SPLIT_CHUNK`; the single-threaded builds: `stream_chunk()`).
+#[wasm_bindgen]
+pub fn stream_split_chunk() -> u32 {
+    STREAM.with(|st| st.borrow().0.split_chunk() as u32)
+}
+
+/// Benchmark hook (benches/stream-chunk.mjs --threads): the threads build streams passes it splits over
+/// its pool in chunks of `elements` (positive) from the next step on. Not part of the TypeScript
+/// API.
+#[wasm_bindgen]
+#[doc(hidden)]
+pub fn __stream_set_split_chunk(elements: u32) -> Result<(), JsError> {
+    if elements == 0 {
+        return Err(JsError::new("InvalidArgument: a chunk is a positive number of elements"));
+    }
+    STREAM.with(|st| {
+        let buffers = &mut st.borrow_mut().0;
+        *buffers = StreamBuffers::with_chunks(buffers.chunk(), elements as usize);
+    });
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! fixed NaN rule, so a SIMD lane and the scalar path give bit-identical results. Nothing here
 //! contracts to fused multiply-add.
 
+use crate::quant::Codebook;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
 /// A pack of `WIDTH` f32 values with lane-wise arithmetic.
@@ -60,6 +61,23 @@ pub trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
         }
     }
 
+    /// Stores `WIDTH` bytes: the 8-bit codes of normalised values `v` (clamped to
+    /// `[LaneConsts::low, 1]`, or NaN) at map positions `p` ([`Codebook::position`],
+    /// [`Codebook::code_at`]). SIMD builds decide whole vectors by the
+    /// fast rule and settle a vector against the bins only when a lane is near a step.
+    ///
+    /// # Safety
+    /// `out` must be valid for writing `WIDTH` bytes.
+    #[inline(always)]
+    unsafe fn store_codes(p: Self, v: Self, cb: &Codebook, out: *mut u8) {
+        let (mut ps, mut vs) = ([0.0f32; MAX_LANES], [0.0f32; MAX_LANES]);
+        p.store(ps.as_mut_ptr());
+        v.store(vs.as_mut_ptr());
+        for k in 0..Self::WIDTH {
+            *out.add(k) = cb.code_at(ps[k], vs[k]);
+        }
+    }
+
     /// Lanes widened exactly from bfloat16 bits (`h << 16`).
     ///
     /// # Safety
@@ -87,7 +105,9 @@ pub trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
     }
 
     /// Stores the lanes rounded to bfloat16 stochastically: lane `k` as element `index + k` of a
-    /// slot whose step seed is `seed` (`quant::bf16::from_f32_dithered`, `dither`).
+    /// slot whose step seed is `seed` (`quant::bf16::from_f32_dithered`, `dither`). `index` is
+    /// a multiple of `WIDTH` (the SIMD lanes take their dithers from one hash, see
+    /// `quant::bf16::xorshift`).
     ///
     /// # Safety
     /// `p` must be valid for writing `WIDTH` values.
@@ -99,6 +119,27 @@ pub trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
         for k in 0..Self::WIDTH {
             *p.add(k) = from_f32_dithered(x[k], dither(index.wrapping_add(k as u32), seed));
         }
+    }
+
+    /// Two lane packs widened from `2 * WIDTH` bfloat16 values ([`Pair`]'s load: one load of
+    /// eight half-words in the SIMD builds).
+    ///
+    /// # Safety
+    /// `p` must be valid for reading `2 * WIDTH` values.
+    #[inline(always)]
+    unsafe fn load_bf16_pair(p: *const u16) -> (Self, Self) {
+        (Self::load_bf16(p), Self::load_bf16(p.add(Self::WIDTH)))
+    }
+
+    /// [`Lanes::store_bf16_dithered`] of `lo` then `hi` (elements `index..index + 2 * WIDTH`,
+    /// `index` a multiple of `2 * WIDTH`): [`Pair`]'s store.
+    ///
+    /// # Safety
+    /// `p` must be valid for writing `2 * WIDTH` values.
+    #[inline(always)]
+    unsafe fn store_bf16_dithered_pair(lo: Self, hi: Self, p: *mut u16, index: u32, seed: u32) {
+        lo.store_bf16_dithered(p, index, seed);
+        hi.store_bf16_dithered(p.add(Self::WIDTH), index.wrapping_add(Self::WIDTH as u32), seed);
     }
 }
 
@@ -176,6 +217,13 @@ pub type Wide = f32;
 pub type Wide = Pair<x86_sse::F32x4>;
 #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
 pub type Wide = Array<8>;
+
+/// The lanes of the bfloat16 passes' bodies (`quant::bf16_pass`): eight in the wasm SIMD build
+/// (two `v128`, whose eight bfloat16 values are one load and one store), else [`Wide`].
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) type WideBf16 = Pair<wasm_simd::F32x4>;
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+pub(crate) type WideBf16 = Wide;
 
 /// `REDUCE_WIDTH` lanes for the reductions, in registers where the build has SIMD.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

@@ -176,8 +176,14 @@ impl<L: Lanes> Lanes for Pair<L> {
         L::store_settled_u8(est.1, v.1, upper, out.add(L::WIDTH));
     }
     #[inline(always)]
+    unsafe fn store_codes(p: Self, v: Self, cb: &crate::quant::Codebook, out: *mut u8) {
+        L::store_codes(p.0, v.0, cb, out);
+        L::store_codes(p.1, v.1, cb, out.add(L::WIDTH));
+    }
+    #[inline(always)]
     unsafe fn load_bf16(p: *const u16) -> Self {
-        Pair(L::load_bf16(p), L::load_bf16(p.add(L::WIDTH)))
+        let (lo, hi) = L::load_bf16_pair(p);
+        Pair(lo, hi)
     }
     #[inline(always)]
     unsafe fn store_bf16(self, p: *mut u16) {
@@ -186,7 +192,6 @@ impl<L: Lanes> Lanes for Pair<L> {
     }
     #[inline(always)]
     unsafe fn store_bf16_dithered(self, p: *mut u16, index: u32, seed: u32) {
-        self.0.store_bf16_dithered(p, index, seed);
-        self.1.store_bf16_dithered(p.add(L::WIDTH), index.wrapping_add(L::WIDTH as u32), seed);
+        L::store_bf16_dithered_pair(self.0, self.1, p, index, seed)
     }
 }

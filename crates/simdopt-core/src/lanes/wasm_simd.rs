@@ -1,6 +1,7 @@
 //! wasm `simd128` lanes: four f32 in one `v128`.
 
 use super::Lanes;
+use crate::quant::codebook::Codebook;
 use core::arch::wasm32::*;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -102,6 +103,32 @@ impl Lanes for F32x4 {
         v128_store32_lane::<0>(bytes, out as *mut u32);
     }
     #[inline(always)]
+    unsafe fn store_codes(p: Self, v: Self, cb: &Codebook, out: *mut u8) {
+        // `Codebook::fast_code` lane by lane; any lane near its step settles the vector
+        let k = cb.lane_consts();
+        if k.fast {
+            let magic = f32x4_splat(k.magic);
+            let r = f32x4_add(p.0, magic);
+            let x = i32x4_add(r, i32x4_splat(k.edge_shift));
+            let all = i32x4_eq(x, x); // -1 in every lane
+            let edge = i32x4_eq(v128_and(x, i32x4_add(x, all)), i32x4_splat(0));
+            let d = f32x4_sub(f32x4_sub(p.0, f32x4_sub(r, magic)), v128_and(edge, f32x4_splat(k.edge)));
+            // |d| < margin (`abs` as one andnot: V8 rebuilds f32x4.abs's mask at every use)
+            if !v128_any_true(f32x4_lt(v128_andnot(d, f32x4_splat(k.sign)), f32x4_splat(k.margin))) {
+                // Only the low byte of each lane is stored: the estimate's bits there, one more
+                // past the step (the masks are -1 where true), 254 - that for negative values
+                // (`!x - 1`; the unsigned map's values are >= 0), and one more from the top bin.
+                let code = i32x4_sub(r, f32x4_ge(d, f32x4_splat(0.0)));
+                let neg = f32x4_lt(v.0, f32x4_splat(0.0));
+                let code = i32x4_sub(i32x4_add(v128_xor(code, neg), neg), f32x4_ge(v.0, f32x4_splat(k.top)));
+                let bytes = i8x16_shuffle::<0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12>(code, code);
+                v128_store32_lane::<0>(bytes, out as *mut u32);
+                return;
+            }
+        }
+        Self::store_settled_u8(cb.estimate_from(p, v), v, cb.upper_bins(), out)
+    }
+    #[inline(always)]
     unsafe fn load_bf16(p: *const u16) -> Self {
         F32x4(i32x4_shl(u32x4_extend_low_u16x8(v128_load64_zero(p as *const u64)), 16))
     }
@@ -115,21 +142,84 @@ impl Lanes for F32x4 {
     }
     #[inline(always)]
     unsafe fn store_bf16_dithered(self, p: *mut u16, index: u32, seed: u32) {
-        // `quant::bf16::dither` lane by lane
-        let c = u32x4_splat;
-        let a = v128_xor(i32x4_add(u32x4_splat(index), u32x4(0, 1, 2, 3)), c(seed));
-        let a = v128_xor(a, i32x4_shl(a, 13));
-        let a = v128_xor(a, u32x4_shr(a, 17));
-        let a = v128_xor(a, i32x4_shl(a, 5));
-        let r = v128_and(a, c(0xffff));
-        // `quant::bf16::from_f32_dithered`
-        let b = self.0;
-        let up = u32x4_shr(i32x4_add(b, r), 16);
-        let nearest = u32x4_shr(i32x4_add(b, i32x4_add(c(0x7fff), v128_and(u32x4_shr(b, 16), c(1)))), 16);
-        let magnitude = v128_and(b, c(0x7fff_ffff));
-        let last = u32x4_ge(magnitude, c(crate::quant::bf16::LAST_FINITE));
-        let nan = u32x4_gt(magnitude, c(0x7f80_0000));
-        let h = v128_bitselect(c(0x7fc0), v128_bitselect(nearest, up, last), nan);
+        let h = bf16_dithered(self.0, dithers(index, seed, 0));
         v128_store64_lane::<0>(u16x8_narrow_i32x4(h, h), p as *mut u64);
+    }
+    #[inline(always)]
+    unsafe fn load_bf16_pair(p: *const u16) -> (Self, Self) {
+        // each half-word into the upper half of a 32-bit lane (V8: punpcklwd/punpckhwd)
+        let (z, h) = (u16x8_splat(0), v128_load(p as *const v128));
+        (F32x4(u16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(z, h)), F32x4(u16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(z, h)))
+    }
+    #[inline(always)]
+    unsafe fn store_bf16_dithered_pair(lo: Self, hi: Self, p: *mut u16, index: u32, seed: u32) {
+        // one hash for the eight lanes (the index's is the same for every slot, the seed's the
+        // same for every vector: LLVM computes each once), one test for the rare lanes, one store
+        let t = (xorshift(index) ^ xorshift(seed)) & 0xffff;
+        let (lo, hi) = (lo.0, hi.0);
+        let (up_lo, up_hi) = (dithered_up(lo, lanes_dither(t, 0)), dithered_up(hi, lanes_dither(t, 4)));
+        let (h_lo, h_hi) = if i32x4_bitmask(v128_or(reaches_last(lo), reaches_last(hi))) != 0 {
+            (rare(lo, up_lo), rare(hi, up_hi))
+        } else {
+            (up_lo, up_hi)
+        };
+        v128_store(p as *mut v128, u16x8_narrow_i32x4(h_lo, h_hi));
+    }
+}
+
+// bfloat16 stochastic rounding (`quant::bf16::from_f32_dithered`, `dither`) on `v128` lanes.
+use crate::quant::bf16::{xorshift, LANE_HASHES, LAST_FINITE};
+
+/// The dithers of lanes `first..first + 4` of a vector at `index` (a multiple of 4 + `first`).
+#[inline(always)]
+fn dithers(index: u32, seed: u32, first: usize) -> v128 {
+    lanes_dither((xorshift(index) ^ xorshift(seed)) & 0xffff, first)
+}
+
+/// `t` (the hash of an aligned index, see `quant::bf16::xorshift`) xored with the constants of
+/// lanes `first..first + 4`.
+#[inline(always)]
+fn lanes_dither(t: u32, first: usize) -> v128 {
+    let k = |j: usize| LANE_HASHES[first + j];
+    v128_xor(u32x4_splat(t), u32x4(k(0), k(1), k(2), k(3)))
+}
+
+/// The dithered truncation `(b + r) >> 16`.
+#[inline(always)]
+fn dithered_up(b: v128, r: v128) -> v128 {
+    u32x4_shr(i32x4_add(b, r), 16)
+}
+
+/// The sign bit set in lanes from the largest finite bfloat16 up (±inf and NaN included): the
+/// upper half-word of `|b|` plus `0x81` reaches `0x8000` (an add and a bitmask, not a compare,
+/// which LLVM turns unsigned: several instructions in V8; the mask is not `abs`'s for the same
+/// reason).
+#[inline(always)]
+fn reaches_last(b: v128) -> v128 {
+    i32x4_add(v128_and(b, u32x4_splat(0x7fff_0000)), u32x4_splat(0x8000_0000 - LAST_FINITE))
+}
+
+/// The rounding of lanes where [`reaches_last`] may be set: round-to-nearest-even from the
+/// largest finite bfloat16 up (so values overflow as they do without dither), NaN to `0x7fc0`.
+/// (Inlined: a call in the loop would make V8 spill the live vectors around it.)
+#[inline(always)]
+fn rare(b: v128, up: v128) -> v128 {
+    let c = u32x4_splat;
+    let nearest = u32x4_shr(i32x4_add(b, i32x4_add(c(0x7fff), v128_and(u32x4_shr(b, 16), c(1)))), 16);
+    // signed compares of magnitudes (< 2^31)
+    let magnitude = v128_and(b, c(0x7fff_ffff));
+    let last = i32x4_gt(magnitude, c(LAST_FINITE - 1));
+    let nan = i32x4_gt(magnitude, c(0x7f80_0000));
+    v128_bitselect(c(0x7fc0), v128_bitselect(nearest, up, last), nan)
+}
+
+/// [`dithered_up`], or [`rare`] where a lane needs it.
+#[inline(always)]
+fn bf16_dithered(b: v128, r: v128) -> v128 {
+    let up = dithered_up(b, r);
+    if i32x4_bitmask(reaches_last(b)) != 0 {
+        rare(b, up)
+    } else {
+        up
     }
 }

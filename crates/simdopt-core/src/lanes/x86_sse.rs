@@ -3,6 +3,7 @@
 #![allow(unused_unsafe)] // the SSE intrinsics are safe fns on newer Rust, unsafe on older ones
 
 use super::Lanes;
+use crate::quant::codebook::{Codebook, EDGE, MAGIC, MARGIN};
 use core::arch::x86_64::*;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -104,6 +105,35 @@ impl Lanes for F32x4 {
         (out as *mut i32).write_unaligned(_mm_cvtsi128_si32(bytes));
     }
     #[inline(always)]
+    unsafe fn store_codes(p: Self, v: Self, cb: &Codebook, out: *mut u8) {
+        // `Codebook::fast_code` lane by lane; any lane near its step settles the vector
+        let rule = cb.lane_consts();
+        if rule.fast {
+            let r = _mm_add_ps(p.0, _mm_set1_ps(MAGIC));
+            let ri = _mm_castps_si128(r);
+            let x = _mm_add_epi32(ri, _mm_set1_epi32(rule.edge_shift));
+            let edge = _mm_cmpeq_epi32(_mm_and_si128(x, _mm_sub_epi32(x, _mm_set1_epi32(1))), _mm_setzero_si128());
+            let past = _mm_sub_ps(p.0, _mm_sub_ps(r, _mm_set1_ps(MAGIC)));
+            let d = _mm_sub_ps(past, _mm_and_ps(_mm_castsi128_ps(edge), _mm_set1_ps(EDGE)));
+            let near = _mm_cmplt_ps(_mm_andnot_ps(_mm_set1_ps(-0.0), d), _mm_set1_ps(MARGIN));
+            if _mm_movemask_ps(near) == 0 {
+                // The low byte of each lane: the estimate's bits there, one more past the step
+                // (the masks are -1 where true), 254 - that for negative values (`!x - 1`) or 0,
+                // and one more from the top bin.
+                let code = _mm_sub_epi32(ri, _mm_castps_si128(_mm_cmpge_ps(d, _mm_setzero_ps())));
+                let neg = _mm_castps_si128(_mm_cmplt_ps(v.0, _mm_setzero_ps()));
+                // 254 - code for negative values (`!x - 1`; the unsigned map's values are >= 0)
+                let code = _mm_add_epi32(_mm_xor_si128(code, neg), neg);
+                let code = _mm_sub_epi32(code, _mm_castps_si128(_mm_cmpge_ps(v.0, _mm_set1_ps(rule.top))));
+                let code = _mm_and_si128(code, _mm_set1_epi32(0xff));
+                let bytes = _mm_packus_epi16(_mm_packs_epi32(code, code), _mm_setzero_si128());
+                (out as *mut i32).write_unaligned(_mm_cvtsi128_si32(bytes));
+                return;
+            }
+        }
+        Self::store_settled_u8(cb.estimate_from(p, v), v, cb.upper_bins(), out)
+    }
+    #[inline(always)]
     unsafe fn load_bf16(p: *const u16) -> Self {
         let h = _mm_loadl_epi64(p as *const __m128i);
         F32x4(_mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), h)))
@@ -122,24 +152,29 @@ impl Lanes for F32x4 {
     }
     #[inline(always)]
     unsafe fn store_bf16_dithered(self, p: *mut u16, index: u32, seed: u32) {
-        // `quant::bf16::dither` lane by lane
+        use crate::quant::bf16::{xorshift, LANE_HASHES, LAST_FINITE};
         let c = |x: u32| _mm_set1_epi32(x as i32);
-        let a = _mm_xor_si128(_mm_add_epi32(c(index), _mm_setr_epi32(0, 1, 2, 3)), c(seed));
-        let a = _mm_xor_si128(a, _mm_slli_epi32(a, 13));
-        let a = _mm_xor_si128(a, _mm_srli_epi32(a, 17));
-        let a = _mm_xor_si128(a, _mm_slli_epi32(a, 5));
-        let r = _mm_and_si128(a, c(0xffff));
-        // `quant::bf16::from_f32_dithered`
+        // `quant::bf16::dither` per lane: one scalar hash for the aligned index
+        let [k0, k1, k2, k3, ..] = LANE_HASHES.map(|k| k as i32);
+        let r = _mm_xor_si128(c((xorshift(index) ^ xorshift(seed)) & 0xffff), _mm_setr_epi32(k0, k1, k2, k3));
+        // `quant::bf16::from_f32_dithered`: the dithered truncation, unless a lane is from the
+        // largest finite bfloat16 up (or NaN), which is rare enough for a branch
         let b = _mm_castps_si128(self.0);
         let up = _mm_srli_epi32(_mm_add_epi32(b, r), 16);
-        let lsb = _mm_and_si128(_mm_srli_epi32(b, 16), c(1));
-        let nearest = _mm_srli_epi32(_mm_add_epi32(b, _mm_add_epi32(c(0x7fff), lsb)), 16);
-        // signed compares of magnitudes (< 2^31)
         let magnitude = _mm_and_si128(b, c(0x7fff_ffff));
-        let last = _mm_cmpgt_epi32(magnitude, c(crate::quant::bf16::LAST_FINITE - 1));
-        let h = _mm_or_si128(_mm_and_si128(last, nearest), _mm_andnot_si128(last, up));
-        let nan = _mm_cmpgt_epi32(magnitude, c(0x7f80_0000));
-        let h = _mm_or_si128(_mm_and_si128(nan, c(0x7fc0)), _mm_andnot_si128(nan, h));
+        // the sign bit set where the magnitude reaches LAST_FINITE
+        let big = _mm_add_epi32(magnitude, c(0x8000_0000 - LAST_FINITE));
+        let h = if _mm_movemask_ps(_mm_castsi128_ps(big)) != 0 {
+            let lsb = _mm_and_si128(_mm_srli_epi32(b, 16), c(1));
+            let nearest = _mm_srli_epi32(_mm_add_epi32(b, _mm_add_epi32(c(0x7fff), lsb)), 16);
+            // signed compares of magnitudes (< 2^31)
+            let last = _mm_cmpgt_epi32(magnitude, c(LAST_FINITE - 1));
+            let h = _mm_or_si128(_mm_and_si128(last, nearest), _mm_andnot_si128(last, up));
+            let nan = _mm_cmpgt_epi32(magnitude, c(0x7f80_0000));
+            _mm_or_si128(_mm_and_si128(nan, c(0x7fc0)), _mm_andnot_si128(nan, h))
+        } else {
+            up
+        };
         let h = _mm_srai_epi32(_mm_slli_epi32(h, 16), 16);
         _mm_storel_epi64(p as *mut __m128i, _mm_packs_epi32(h, h));
     }

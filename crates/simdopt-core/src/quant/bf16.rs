@@ -51,12 +51,30 @@ pub(crate) const LAST_FINITE: u32 = 0x7f7f_0000;
 /// step: the rounding is unbiased.
 #[inline(always)]
 pub fn dither(index: u32, seed: u32) -> u32 {
-    let a = index ^ seed;
+    xorshift(index ^ seed) & 0xffff
+}
+
+/// Marsaglia's xorshift32 step (13, 17, 5). Linear over xor: `xorshift(a ^ b) = xorshift(a) ^
+/// xorshift(b)`, so the lanes of a vector at an index that is a multiple of its width `W` (then
+/// `index + k = index ^ k` for `k < W`) take their dithers as one scalar hash `xorshift(index ^
+/// seed)` xored with the constants [`LANE_HASHES`]`[k]`: the same bits as [`dither`] per lane.
+#[inline(always)]
+pub const fn xorshift(a: u32) -> u32 {
     let a = a ^ (a << 13);
     let a = a ^ (a >> 17);
-    let a = a ^ (a << 5);
-    a & 0xffff
+    a ^ (a << 5)
 }
+
+/// `xorshift(k) & 0xffff` for the lane offsets `k` of an aligned vector (see [`xorshift`]).
+pub const LANE_HASHES: [u32; 8] = {
+    let mut h = [0; 8];
+    let mut k = 0;
+    while k < 8 {
+        h[k] = xorshift(k as u32) & 0xffff;
+        k += 1;
+    }
+    h
+};
 
 /// The seed of slot `slot`'s dither in the step after `iteration` calls (once per pass, so it
 /// may multiply: a 64-bit finalizer that spreads consecutive steps over all 32 bits).
@@ -159,6 +177,23 @@ mod tests {
         assert!(hist.iter().all(|&c| (3800..4400).contains(&c)), "{hist:?}");
         assert_ne!(step_seed(7, 0), step_seed(7, 1));
         assert_ne!(step_seed(7, 0), step_seed(8, 0));
+    }
+
+    #[test]
+    fn aligned_lanes_take_their_dither_from_one_hash() {
+        // The lanes' shortcut equals the per-element hash, for any seed and aligned index.
+        let seeds = [0, 1, 0xffff_ffff, step_seed(3, 0), step_seed(12345, 2)];
+        for seed in seeds {
+            for base in [0u32, 8, 16, 4096, 0x7fff_fff8, 0xffff_fff8] {
+                for (k, &h) in LANE_HASHES.iter().enumerate() {
+                    assert_eq!((xorshift(base ^ seed) & 0xffff) ^ h, dither(base + k as u32, seed), "base {base} lane {k}");
+                }
+            }
+        }
+        assert_eq!(LANE_HASHES[0], 0);
+        for (a, b) in [(1, 2), (0xdead_beef, 0x1234_5678), (0xffff_ffff, 7)] {
+            assert_eq!(xorshift(a ^ b), xorshift(a) ^ xorshift(b), "linear over xor");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `dequantize_blockwise` on CPU): the tensor is cut into blocks of `block` elements (the last one
 //! may be shorter); each block keeps its f32 absmax `max |x|` (NaN ignored, 0 for an all-zero
 //! block) and one byte per element, the code of `x * (1 / absmax)` clamped to [-1, 1]
-//! ([`Codebook::estimate`], [`Codebook::settle`]). An all-zero block gets code 0 everywhere.
+//! ([`Codebook::position`], [`Codebook::code_at`]). An all-zero block gets code 0 everywhere.
 //! Dequantized, an element is `code[q] * absmax`.
 //!
 //! Non-finite values, as bitsandbytes: a NaN is left out of the absmax and gets code 0 (so it
@@ -89,15 +89,17 @@ pub fn absmax(x: &[f32]) -> f32 {
     block_absmax(x)
 }
 
-/// Stores the codes of `x * inv` clamped to [-1, 1]: the estimate in lanes, then each lane
-/// settled against its bin.
+/// Stores the codes of `x * inv` clamped to [-1, 1]: from their positions in the map, settled
+/// against the bins where a lane is near a step ([`Lanes::store_codes`]).
 ///
 /// # Safety
 /// `q` must be valid for writing `L::WIDTH` bytes.
 #[inline(always)]
 pub unsafe fn store_codes_of<L: Lanes>(cb: &Codebook, x: L, inv: L, q: *mut u8) {
-    let v = (x * inv).min(L::splat(1.0)).max(L::splat(-1.0));
-    L::store_settled_u8(cb.estimate(v), v, cb.upper_bins(), q);
+    // The unsigned map codes every value up to 0 as 0: clamped to [0, 1] there.
+    let k = cb.lane_consts();
+    let v = (x * inv).min(L::splat(k.one)).max(L::splat(k.low));
+    L::store_codes(cb.position(v), v, cb, q);
 }
 
 /// Lanes of `cb.code(q[k])`.

@@ -16,8 +16,17 @@
 //! rounds `position - 1` to the nearest integer instead (adding 2^23), which differs only at
 //! exact half-integers, half a step from any bin, where either answer will do. The negative half
 //! mirrors the positive one. [`Codebook::settle`] then compares the value with the one bin above
-//! the estimate: `code = est + (v >= b[est + 1])`. The estimate is lane arithmetic; the settling
-//! is one table read per element.
+//! the estimate: `code = est + (v >= b[est + 1])`, one table read per element.
+//!
+//! [`Codebook::fast_code`] does without the table read where it can: with `e` the rounded
+//! position, the bin above `e` sits at position `e` (or `e + 0.2`, [`EDGE`], for a decade's first
+//! bin; decade 0's line is moved so the zero code's bins sit there too), so the code is
+//! `e + (position >= that step)`, mirrored for negative values, 255 from the top bin up. That is
+//! certain unless the position is within [`MARGIN`] of the step, where float32 rounding of the
+//! codes, bins and lines could put a value on the wrong side: such lanes (rare: 2/1024 of a
+//! step around each step) are settled with their whole vector. [`Codebook::fast_path_holds`] checks, per map, at every bin, that the rule is exact
+//! (the position is monotone in `|v|`, so checking both sides of each bin is enough); the lanes
+//! ([`crate::lanes::Lanes::store_codes`]) compute the same float32 and integer steps.
 
 use super::dynamic_map::{self, decade_len, Linspace, DECADES};
 use crate::lanes::Lanes;
@@ -32,6 +41,33 @@ pub struct Codebook {
     /// Decade `i`'s line, with the half-step shift of the estimate: `|v| * slope[i] + offset[i]`.
     slope: [f32; DECADES],
     offset: [f32; DECADES],
+    /// The fast rule's and the lanes' constants (see [`LaneConsts`]).
+    lane: LaneConsts,
+}
+
+/// Constants of the lane code, kept as run-time values: V8 rebuilds a splatted wasm constant
+/// at every use inside a loop (three instructions each), where a splat of a loaded value is
+/// hoisted out of the loop and stays in a register or spill slot.
+#[derive(Clone, Copy, Debug)]
+pub struct LaneConsts {
+    pub one: f32,
+    /// The lowest normalised value worth coding: -1, or 0 for the unsigned map (every value
+    /// up to 0 gets its code 0, so negative values need no mirroring there).
+    pub low: f32,
+    /// -0.0: the sign bit, for `abs` as one `andnot`.
+    pub sign: f32,
+    /// The highest position (254).
+    pub last: f32,
+    pub magic: f32,
+    pub edge: f32,
+    pub margin: f32,
+    /// The top bin: 255 from there up.
+    pub top: f32,
+    /// Added to the bits of `e + MAGIC` (the estimate `e`): a power of two exactly where the bin
+    /// above `e` sits a fifth of a step above it (`e + EDGE`, see [`Codebook::fast_code`]).
+    pub edge_shift: i32,
+    /// Whether [`Codebook::fast_code`] holds for the map ([`Codebook::fast_path_holds`]).
+    pub fast: bool,
 }
 
 impl Codebook {
@@ -70,7 +106,99 @@ impl Codebook {
             offset[i] = (start as f64 - n / 9.0 - 1.0) as f32;
             start += n as usize;
         }
-        Codebook { codes, upper, signed, slope, offset }
+        let edge_shift = if signed { -126 } else { 2 } - MAGIC_BITS;
+        let low = if !signed && codes[0] == 0.0 { 0.0 } else { -1.0 };
+        let lane = LaneConsts {
+            one: 1.0,
+            low,
+            sign: -0.0,
+            last: 254.0,
+            magic: MAGIC,
+            edge: EDGE,
+            margin: MARGIN,
+            top: upper[254],
+            edge_shift,
+            fast: false,
+        };
+        let plain = Codebook { codes, upper, signed, slope, offset, lane };
+        plain.with_fast_path().unwrap_or(plain)
+    }
+
+    /// This map with [`Codebook::fast_code`] on, if it holds: decade 0's line moved so that the
+    /// zero code's bin and the next one sit where the fast rule expects them (a fifth of a step
+    /// above their estimates, as the decade edges), then checked by [`Codebook::fast_path_holds`].
+    /// `None` for maps without the dynamic map's zero code or its mirror symmetry (such as
+    /// bitsandbytes 0.49's CPU maps, whose code 0 is -1): they settle every element.
+    fn with_fast_path(&self) -> Option<Codebook> {
+        let z = self.zero_index();
+        if self.codes[z] != 0.0 {
+            return None;
+        }
+        let (b0, b1) = (self.upper[z] as f64, self.upper[z + 1] as f64);
+        let (t0, t1) = (z as f64 + self.edge_of(z), (z + 1) as f64 + self.edge_of(z + 1));
+        let mut cb = self.clone();
+        cb.slope[0] = ((t1 - t0) / (b1 - b0)) as f32;
+        cb.offset[0] = (t0 - b0 * (t1 - t0) / (b1 - b0)) as f32;
+        cb.lane.fast = true;
+        cb.fast_path_holds().then_some(cb)
+    }
+
+    /// Where the step of estimate `e` is, above `e`: [`EDGE`] or 0.
+    fn edge_of(&self, e: usize) -> f64 {
+        if self.is_edge(((e as f32) + MAGIC).to_bits() as i32) {
+            EDGE as f64
+        } else {
+            0.0
+        }
+    }
+
+    /// Index of the code 0.0 in a dynamic map.
+    fn zero_index(&self) -> usize {
+        if self.signed {
+            127
+        } else {
+            0
+        }
+    }
+
+    /// Whether the step of estimate `e` is at `e + EDGE` (the bin above `e` is a decade's first,
+    /// or the zero code's) rather than at `e`, from the bits of `e + MAGIC` as the lanes see them.
+    fn is_edge(&self, e_magic_bits: i32) -> bool {
+        let x = e_magic_bits.wrapping_add(self.lane.edge_shift);
+        x & x.wrapping_sub(1) == 0
+    }
+
+    /// How far position `p` is past the step of estimate `e`, in float32 as the lanes compute
+    /// it: `(p - e) - EDGE` or `p - e` (the first subtraction is exact).
+    fn past_step(&self, p: f32, e: usize) -> f32 {
+        let e = e as f32;
+        (p - e) - if self.is_edge((e + MAGIC).to_bits() as i32) { EDGE } else { 0.0 }
+    }
+
+    /// Whether [`Codebook::fast_code`] gives the rule's code wherever it gives one. The
+    /// position is monotone in `|v|` (float32 rounding, `min` and `max` are), so the fast code
+    /// is too, with one step per estimate `e`, at [`Codebook::threshold`]; the rule's code steps
+    /// at the bins. It is enough that at each bin the fast rule is either unsure or on the
+    /// bin's side: the float below the bin (and all below it) never reads as above the
+    /// threshold, the bin (and all above it) never as below; the same for the mirrored bins of
+    /// negative values, and both ends.
+    fn fast_path_holds(&self) -> bool {
+        let z = self.zero_index();
+        let p = |a: f32| self.position::<f32>(a);
+        let next = |x: f32| f32::from_bits(x.to_bits() + 1);
+        let prev = |x: f32| f32::from_bits(x.to_bits() - 1);
+        let ends = self.fast_code(p(0.0), 0.0) == Some(z as u8)
+            && self.fast_code(p(1.0), 1.0) == Some(255)
+            && matches!(self.fast_code(p(f32::NAN), f32::NAN), None | Some(0));
+        ends && (z..254).all(|e| {
+            let past = |a: f32| self.past_step(p(a), e);
+            let b = self.upper[e];
+            let positive = b > 0.0 && past(prev(b)) < MARGIN && past(b) > -MARGIN;
+            // negative values: code 254 - (the fast code of |v|), stepping down at -upper[253 - e]
+            let nb = -self.upper[253 - e];
+            let negative = !self.signed || (nb > 0.0 && past(nb) < MARGIN && past(next(nb)) > -MARGIN);
+            positive && negative
+        })
     }
 
     pub fn codes(&self) -> &[f32; 256] {
@@ -96,18 +224,30 @@ impl Codebook {
         self.codes[q as usize]
     }
 
-    /// The estimated codes of normalised values `v` (clamped to [-1, 1], or NaN): the exact code
-    /// or the one below it, plus 2^23 (so that the low byte of each lane's bits is the code;
-    /// NaN gets 0).
+    /// The positions of normalised values `v` (clamped to [-1, 1], or NaN) in the map: of `|v|`,
+    /// in [0, 254], 0 for NaN (see the module docs).
     #[inline(always)]
-    pub fn estimate<L: Lanes>(&self, v: L) -> L {
+    pub fn position<L: Lanes>(&self, v: L) -> L {
         let a = v.abs();
         let mut position = a * L::splat(self.slope[0]) + L::splat(self.offset[0]);
         for i in 1..DECADES {
             position = position.min(a * L::splat(self.slope[i]) + L::splat(self.offset[i]));
         }
         // `0.max(NaN)` is 0 (the NaN is the ignored operand), so NaN estimates code 0.
-        let position = L::splat(0.0).max(position).min(L::splat(254.0));
+        L::splat(0.0).max(position).min(L::splat(self.lane.last))
+    }
+
+    /// The estimated codes of normalised values `v` (clamped to [-1, 1], or NaN): the exact code
+    /// or the one below it, plus 2^23 (so that the low byte of each lane's bits is the code;
+    /// NaN gets 0).
+    #[inline(always)]
+    pub fn estimate<L: Lanes>(&self, v: L) -> L {
+        self.estimate_from(self.position(v), v)
+    }
+
+    /// [`Codebook::estimate`] from the values' positions.
+    #[inline(always)]
+    pub fn estimate_from<L: Lanes>(&self, position: L, v: L) -> L {
         // Negative values: code 253 - est mirrors est (254 - k mirrors code k, and the estimate
         // is the one below), 0 for the unsigned map, whose codes are all >= 0.
         let mirrored = (L::splat(if self.signed { 253.0 } else { 0.0 }) - position).max(L::splat(0.0));
@@ -124,15 +264,62 @@ impl Codebook {
         e + (v >= self.upper[e as usize]) as u8
     }
 
+    /// The code of `v` from its position alone, when the position is not within [`MARGIN`] of
+    /// the step of its estimate `e = round(p)`: `e`, plus one at or above the step (at `e`, or
+    /// `e + EDGE` for the bins above a decade's last code or the zero code), mirrored for
+    /// negative values, and 255 from the top bin up. `None` near a step (and for this map if
+    /// the rule does not hold for it): then [`Codebook::settle`] decides.
+    #[inline]
+    pub fn fast_code(&self, p: f32, v: f32) -> Option<u8> {
+        let r = p + MAGIC;
+        let bits = r.to_bits() as i32;
+        let d = (p - (r - MAGIC)) - if self.is_edge(bits) { EDGE } else { 0.0 };
+        if !self.lane.fast || d.abs() < MARGIN {
+            return None;
+        }
+        let pos = bits - MAGIC_BITS + (d >= 0.0) as i32;
+        let code = if v < 0.0 {
+            if self.signed {
+                254 - pos
+            } else {
+                0
+            }
+        } else {
+            pos
+        };
+        Some((code + (v >= self.upper[254]) as i32) as u8)
+    }
+
+    /// The constants of the lane code ([`Codebook::fast_code`] and the clamps).
+    #[inline(always)]
+    pub fn lane_consts(&self) -> &LaneConsts {
+        &self.lane
+    }
+
+    /// The code of `v` from its position: [`Codebook::fast_code`], or settled.
+    #[inline]
+    pub fn code_at(&self, p: f32, v: f32) -> u8 {
+        self.fast_code(p, v).unwrap_or_else(|| self.settle(self.estimate_from(p, v), v))
+    }
+
     /// One value's code.
     #[inline]
     pub fn index_of(&self, v: f32) -> u8 {
-        self.settle(self.estimate::<f32>(v), v)
+        self.code_at(self.position::<f32>(v), v)
     }
 }
 
 /// 2^23: `x + MAGIC` for `0 <= x < 256` is an integer whose low byte is `round(x)`.
-const MAGIC: f32 = 8_388_608.0;
+pub const MAGIC: f32 = 8_388_608.0;
+/// The bits of [`MAGIC`]: `(x + MAGIC).to_bits() - MAGIC_BITS = round(x)`.
+pub const MAGIC_BITS: i32 = 0x4b00_0000;
+/// Where a decade's first bin sits above the estimate of the code below it, in steps: the code
+/// spacing doubles and the decade grows tenfold, so that bin lies a fifth of a step into the upper
+/// decade's line (the zero code's bins are put there too, by decade 0's line).
+pub const EDGE: f32 = 0.2;
+/// How near a step (in positions, code steps) the fast rule defers to the bins: float32 rounding
+/// of the codes, the bins and the position is far below it (`fast_path_holds` checks every bin).
+pub const MARGIN: f32 = 1.0 / 1024.0;
 
 /// The smallest float32 `v` in `(lo, hi]` for which the rule picks `hi` over `lo`:
 /// `|hi - v| < |v - lo|` in float32 (true at `v = hi`, and monotone in `v`).
@@ -191,12 +378,68 @@ mod tests {
         cpu_signed[0] = -1.0;
         let mut cpu_unsigned = *Codebook::unsigned().codes();
         cpu_unsigned[0] = -1.0;
+        let settled = |cb: &Codebook| Codebook { lane: LaneConsts { fast: false, ..cb.lane }, ..cb.clone() };
         vec![
             Codebook::signed().clone(),
             Codebook::unsigned().clone(),
             Codebook::dynamic(true, cpu_signed),
             Codebook::dynamic(false, cpu_unsigned),
+            // the fast maps' lines with every element settled
+            settled(Codebook::signed()),
+            settled(Codebook::unsigned()),
         ]
+    }
+
+    /// Values at the edges of the fast rule's unsure bands (positions within `MARGIN` of a
+    /// step), and a few float32 steps either side, both signs.
+    fn band_edges(cb: &Codebook) -> Vec<f32> {
+        let p = |k: i64| cb.position::<f32>(from_order_key(k));
+        let mut out = vec![];
+        for e in cb.zero_index()..254 {
+            for target in [-MARGIN, MARGIN] {
+                // the first key (of |v| in [0, 1]) whose position reaches the target
+                let (mut lo, mut hi) = (order_key(0.0), order_key(1.0));
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if cb.past_step(p(mid), e) >= target {
+                        hi = mid;
+                    } else {
+                        lo = mid;
+                    }
+                }
+                for d in -4..=4 {
+                    let a = from_order_key(hi + d);
+                    out.extend([a, -a]);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fast_rule_holds_for_the_dynamic_maps_only() {
+        assert!(Codebook::signed().lane.fast && Codebook::unsigned().lane.fast);
+        let maps = maps();
+        assert!(!maps[2].lane.fast && !maps[3].lane.fast, "bitsandbytes 0.49's CPU maps (code 0 = -1) settle every element");
+        // the bins sit far inside the margin of their steps: float32 rounding only
+        for cb in &maps[..2] {
+            let z = cb.zero_index();
+            let worst = (z..254).map(|e| cb.past_step(cb.position::<f32>(cb.upper[e]), e).abs()).fold(0.0, f32::max);
+            assert!(worst < MARGIN / 8.0, "{worst}");
+        }
+    }
+
+    #[test]
+    fn fast_and_settled_codes_agree_at_the_band_edges() {
+        for cb in maps() {
+            for v in band_edges(&cb) {
+                let expect = nearest_code_by_search(&cb.codes, v);
+                assert_eq!(cb.index_of(v), expect, "v = {v:e} ({:#x}), signed {}", v.to_bits(), cb.signed);
+                let mut q = [0u8; 1];
+                crate::quant::blockwise::quantize_with_absmax(&cb, &[v], 1.0, &mut q);
+                assert_eq!(q[0], expect);
+            }
+        }
     }
 
     /// Every value within 64 float32 steps of every bin, code and decade edge, and a sweep.
@@ -265,7 +508,8 @@ mod tests {
         }
     }
 
-    /// All float32s in [-1, 1] (about 2.1e9 per map), against the rule walked in ascending order
+    /// All float32s in [-1, 1] (about 2.1e9 per map, one value at a time and in lanes), fast
+    /// rule and settled, against the rule walked in ascending order
     /// (the lower-bound index only moves up): `cargo test --release -p simdopt-core -- --ignored exhaustive`.
     #[test]
     #[ignore]
@@ -273,6 +517,7 @@ mod tests {
         for cb in maps() {
             let c = &cb.codes;
             let mut right = 0;
+            let (mut chunk, mut expected, mut codes) = (vec![], vec![], vec![]);
             for k in order_key(-1.0)..=order_key(1.0) {
                 let v = from_order_key(k);
                 while right < 256 && c[right] < v {
@@ -286,6 +531,18 @@ mod tests {
                 };
                 if cb.index_of(v) != expect {
                     panic!("v = {v:e} ({:#x}), signed {}: {} vs {expect}", v.to_bits(), cb.signed, cb.index_of(v));
+                }
+                // and through the build's widest lanes, a chunk at a time
+                chunk.push(v);
+                expected.push(expect);
+                if chunk.len() == 1 << 16 || k == order_key(1.0) {
+                    codes.resize(chunk.len(), 0);
+                    crate::quant::blockwise::quantize_with_absmax(&cb, &chunk, 1.0, &mut codes);
+                    if let Some(i) = (0..chunk.len()).find(|&i| codes[i] != expected[i]) {
+                        panic!("lanes: v = {:e}, signed {}: {} vs {}", chunk[i], cb.signed, codes[i], expected[i]);
+                    }
+                    chunk.clear();
+                    expected.clear();
                 }
             }
         }

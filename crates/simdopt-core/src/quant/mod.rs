@@ -5,6 +5,7 @@
 //! - [`codebook`]: a map with its nearest-code decision bins and the arithmetic index estimate.
 //! - [`blockwise`]: block-wise absmax quantize/dequantize (bitsandbytes' CPU rule, exactly).
 //! - [`bf16`]: float32 ⇄ bfloat16, round-to-nearest-even as torch does.
+//! - `bf16_pass`: the step's pass over bfloat16 slots (fused, vectorised, stochastic rounding).
 //! - [`storage`]: compressed slots in the optimizer step: the rule's lane kernel with its slots
 //!   read and written in bfloat16 or 8-bit codes inside the same pass.
 //! - [`adam`]: Adam over raw slices with f32, bfloat16 and 8-bit slots (the fixture replays and
@@ -21,6 +22,7 @@
 
 pub mod adam;
 pub mod bf16;
+mod bf16_pass;
 pub mod blockwise;
 pub mod codebook;
 pub mod dynamic_map;

@@ -143,12 +143,10 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
         SlotStorage::Bfloat16 => {
             let mut it = slots.iter_mut();
             let slots = core::array::from_fn(|_| match &mut it.next().expect("S slots").data {
-                SlotData::Bf16(v) => v.as_mut_ptr(),
+                SlotData::Bf16(v) => &mut v[..],
                 _ => unreachable!("checked above"),
             });
-            let io = Bf16Io { slots, start: 0, seeds: core::array::from_fn(|s| bf16::step_seed(iteration, s)) };
-            let buffers = Buffers::new(var, grad, K::READS_GRAD, io);
-            split(n, block_streams::<K, S>(), |start, end| buffers.from(start).run_range(pre, k, end - start))
+            super::bf16_pass::update(pre, k, var, grad, slots, iteration)
         }
         SlotStorage::Int8 => {
             let mut slots8 =
@@ -178,7 +176,7 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
 /// The element ranges of a compressed pass: split over the pool in the threads build (chunks
 /// of [`CHUNK`] elements, the last one shorter), one range otherwise.
 #[inline(always)]
-fn split(n: usize, streams: usize, f: impl Fn(usize, usize) + Sync) {
+pub(super) fn split(n: usize, streams: usize, f: impl Fn(usize, usize) + Sync) {
     #[cfg(feature = "threads")]
     crate::pool::parallel_for(n, streams, f);
     #[cfg(not(feature = "threads"))]
@@ -196,7 +194,7 @@ const CHUNK: usize = BLOCK;
 const _: () = assert!(CHUNK % BLOCK == 0, "a pool chunk is whole 8-bit blocks");
 
 /// Buffers a compressed pass reads, for the pool's threshold: as an f32 pass of the same kernel.
-const fn block_streams<K: LaneKernel<S>, const S: usize>() -> usize {
+pub(super) const fn block_streams<K: LaneKernel<S>, const S: usize>() -> usize {
     K::UPDATES_VAR as usize + K::READS_GRAD as usize + S
 }
 
@@ -247,38 +245,6 @@ unsafe fn update_int8<K: LaneKernel<S>, const S: usize>(
             let m = block_absmax(new);
             *slots.absmax[s].add(b) = m;
             quantize_with_absmax(slots.maps[s], new, m, core::slice::from_raw_parts_mut(slots.codes[s].add(start), len));
-        }
-    }
-}
-
-/// The bfloat16 slots from element `start` on, with their dither seeds for this step.
-#[derive(Clone, Copy)]
-struct Bf16Io<const S: usize> {
-    slots: [*mut u16; S],
-    start: usize,
-    seeds: [u32; S],
-}
-
-// SAFETY: the pool hands disjoint element ranges to its threads.
-unsafe impl<const S: usize> Sync for Bf16Io<S> {}
-
-impl<const S: usize> SlotIo<S> for Bf16Io<S> {
-    const FUSES_AVERAGE: bool = false;
-
-    #[inline(always)]
-    fn from(self, start: usize) -> Self {
-        Bf16Io { slots: self.slots.map(|p| p.wrapping_add(start)), start: self.start + start, ..self }
-    }
-    #[inline(always)]
-    unsafe fn load<L: Lanes>(&self, i: usize) -> [L; S] {
-        core::array::from_fn(|s| L::load_bf16(self.slots[s].add(i)))
-    }
-    #[inline(always)]
-    unsafe fn store<L: Lanes>(&self, i: usize, slots: [L; S]) {
-        // The absolute index: the same dither however the pool splits the pass.
-        let index = (self.start + i) as u32;
-        for s in 0..S {
-            bf16::store_dithered(slots[s], self.slots[s].add(i), index, self.seeds[s]);
         }
     }
 }
@@ -381,13 +347,13 @@ impl Slot {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::quant::blockwise::{dequantize, quantize};
     use crate::step::clip::Identity;
 
-    /// `s = 0.5 * s + g` for one slot; the variable gets `s`.
-    struct Decay;
+    /// `s = 0.5 * s + g` for one slot; the variable gets `s` (also `bf16_pass`'s test kernel).
+    pub(in crate::quant) struct Decay;
 
     impl LaneKernel<1> for Decay {
         fn lanes<L: Lanes>(&self, _x: L, g: L, [s]: [L; 1]) -> (L, [L; 1]) {
@@ -446,29 +412,6 @@ mod tests {
             assert_eq!([expect[5], expect[6], expect[8], expect[9], expect[12]], [0x7fc0, 0x7f80, 0x7f80, 0x7f7f, 0xff80]);
         }
         assert_eq!([nearest[6], nearest[9], nearest[12]], [0x7f80, 0x7f7f, 0xff80]);
-    }
-
-    /// The dither depends on the element's absolute index: a pass split in ranges (as the
-    /// threads build's pool splits it) stores the same bits as one pass.
-    #[test]
-    fn bf16_split_passes_store_the_same_bits() {
-        let n = 1000;
-        let g: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) * 1e-3).collect();
-        let s0: Vec<u16> = (0..n).map(|i| bf16::from_f32(((i * 13 % 29) as f32 - 14.0) * 1e-1)).collect();
-        let whole = {
-            let mut slots = [slot(SlotData::Bf16(s0.clone()), n)];
-            update_slots::<_, _, 1>(Identity, &Decay, &mut vec![0.0; n], GradIn::Values(&g), &mut slots, 9);
-            slots[0].data.clone()
-        };
-        let mut s = s0.clone();
-        let mut var = vec![0.0; n];
-        let io = Bf16Io { slots: [s.as_mut_ptr()], start: 0, seeds: [bf16::step_seed(9, 0)] };
-        let buffers = Buffers::new(&mut var, GradIn::Values(&g), true, io);
-        for (start, end) in [(0, 13), (13, 517), (517, n)] {
-            buffers.from(start).run_range(Identity.as_keras3(), &Decay, end - start);
-        }
-        assert_eq!(SlotData::Bf16(s), whole);
-        assert_ne!(whole, SlotData::Bf16(dithered(s0.iter().zip(&g).map(|(&h, &gi)| bf16::to_f32(h) * 0.5 + gi), 10)));
     }
 
     /// The compressed passes run every dense prelude through its Keras 3 form: the gradient the

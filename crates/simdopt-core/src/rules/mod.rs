@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 pub use crate::registry::Options;
 pub use crate::slot::{Slot, SlotDtype, SlotShape, SlotSpec};
 use crate::step::clip::Identity;
-use crate::step::rows::AddZero;
+use crate::step::rows;
 use crate::step::DensePrelude;
 
 pub mod adadelta;
@@ -118,11 +118,7 @@ impl SparseRows<'_> {
     /// gradient, as `0 + g` where the merge leaves that to the kernel.
     #[inline]
     pub fn update_row<K: LaneKernel<S>, const S: usize>(&self, k: usize, kernel: &K, var: &mut [f32], slots: [&mut [f32]; S]) {
-        if self.zero_add && self.at[k] < self.values.len() {
-            drive::update(AddZero, kernel, var, self.row_values(k), slots)
-        } else {
-            drive::update(Identity, kernel, var, self.row_values(k), slots)
-        }
+        rows::update_row(kernel, var, self.row_values(k), self.zero_add && self.at[k] < self.values.len(), slots)
     }
 
     /// For rules that touch every row (they sum duplicates, so the rows are unique): each row
@@ -158,12 +154,8 @@ pub enum RowRun {
 }
 
 /// Runs `k` on each indexed row of a sparse step (the rows of `var` and of every slot).
-pub fn update_indexed_rows<K: LaneKernel<S>, const S: usize>(k: &K, var: &mut [f32], g: &SparseRows<'_>, mut slots: [&mut [f32]; S]) {
-    let w = g.row_len;
-    for (i, &r) in g.rows.iter().enumerate() {
-        let span = r * w..(r + 1) * w;
-        g.update_row(i, k, &mut var[span.clone()], drive::rows(&mut slots, span));
-    }
+pub fn update_indexed_rows<K: LaneKernel<S>, const S: usize>(k: &K, var: &mut [f32], g: &SparseRows<'_>, slots: [&mut [f32]; S]) {
+    rows::update_rows(k, var, g, slots)
 }
 
 /// Runs `with` on each row that has a gradient and `without` on each run of rows that has none

@@ -15,6 +15,9 @@
 use crate::lanes::Lanes;
 use crate::step::GradPrelude;
 
+mod pass;
+pub(crate) use pass::{update_row, update_rows};
+
 /// `0 + g`: the sum of one slice, as TF's `unsorted_segment_sum` makes it.
 #[derive(Clone, Copy)]
 pub struct AddZero;
@@ -178,8 +181,10 @@ mod tests {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             seed
         };
-        // Both sorts (insertion below 33 slices, radix above), one and several radix passes.
-        for &(k, n_rows) in &[(1, 1), (5, 3), (32, 10), (33, 10), (300, 50), (2000, 1 << 23), (40, 3_000_000)] {
+        // Both sorts (insertion below 33 slices, radix above), one row (no pass), one and several radix passes.
+        for &(k, n_rows) in
+            &[(1, 1), (50, 1), (5, 3), (32, 10), (33, 10), (300, 50), (100, 2048), (100, 2049), (2000, 1 << 23), (40, 3_000_000)]
+        {
             let w = 3;
             let indices: Vec<i64> = (0..k).map(|_| (next() as usize % n_rows) as i64).collect();
             let values: Vec<f32> = (0..k * w).map(|i| [1e8, 1.0, -1e8, -0.0, 0.5][(next() as usize + i) % 5]).collect();

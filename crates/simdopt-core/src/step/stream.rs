@@ -34,6 +34,14 @@ pub const CHUNK: usize = 1 << 15;
 
 const _: () = assert!(CHUNK % REDUCE_WIDTH == 0);
 
+/// Elements per chunk (1 MiB of f32) of a streamed pass that the threads build splits over its
+/// pool (one whose whole variable is large enough, `pool::splits`): each chunk is one job for
+/// the workers, so it must be large enough to pay for handing it out; the calling thread copies
+/// the next one meanwhile (into a second buffer). Chosen by measurement
+/// (benches/README.md, "Streamed gradients in the threads build").
+#[cfg(feature = "threads")]
+pub const SPLIT_CHUNK: usize = 1 << 18;
+
 /// Where the values of streamed gradients come from.
 pub trait ChunkSource {
     /// Copies elements `offset..offset + dst.len()` of the gradient of pair `pair` into `dst`.
@@ -55,6 +63,8 @@ pub enum Streamed {
 /// The buffers streamed steps reuse.
 pub struct StreamBuffers {
     chunk: usize,
+    /// The chunk of a pass split over the pool (the threads build; `chunk` in the others).
+    split_chunk: usize,
     staging: Vec<f32>,
     sums: Vec<f32>,
     preludes: Vec<Clip>,
@@ -64,6 +74,9 @@ pub struct StreamBuffers {
 
 impl Default for StreamBuffers {
     fn default() -> Self {
+        #[cfg(feature = "threads")]
+        return StreamBuffers::with_chunks(CHUNK, SPLIT_CHUNK);
+        #[cfg(not(feature = "threads"))]
         StreamBuffers::with_chunk(CHUNK)
     }
 }
@@ -74,10 +87,52 @@ impl StreamBuffers {
         self.chunk
     }
 
+    /// Elements per chunk of a pass split over the pool (the threads build).
+    pub fn split_chunk(&self) -> usize {
+        self.split_chunk
+    }
+
     /// Buffers for chunks of `chunk` elements (a multiple of `REDUCE_WIDTH`; tests use small ones).
     pub fn with_chunk(chunk: usize) -> Self {
+        StreamBuffers::with_chunks(chunk, chunk)
+    }
+
+    /// Buffers for chunks of `chunk` elements, and of `split_chunk` (positive) in passes the
+    /// threads build splits over its pool.
+    pub fn with_chunks(chunk: usize, split_chunk: usize) -> Self {
         assert!(chunk > 0 && chunk % REDUCE_WIDTH == 0, "a chunk is a positive multiple of REDUCE_WIDTH elements");
-        StreamBuffers { chunk, staging: Vec::new(), sums: Vec::new(), preludes: Vec::new(), new_vars: Vec::new(), non_finite: Vec::new() }
+        assert!(split_chunk > 0, "a split chunk is positive");
+        StreamBuffers {
+            chunk,
+            split_chunk,
+            staging: Vec::new(),
+            sums: Vec::new(),
+            preludes: Vec::new(),
+            new_vars: Vec::new(),
+            non_finite: Vec::new(),
+        }
+    }
+
+    /// The staging buffer of the streamed pass over a variable of `len` elements with `slots`
+    /// slots: one chunk, or two of `split_chunk` (copied and updated in turn) if the pass reads
+    /// enough to be split over the pool (the variable, the gradient and the slots, as the lane
+    /// driver counts them for TF 2.4 rules' one pass).
+    fn staging_for(&self, len: usize, slots: usize) -> usize {
+        #[cfg(feature = "threads")]
+        if crate::pool::splits(len, 2 + slots) {
+            return 2 * self.split_chunk;
+        }
+        #[cfg(not(feature = "threads"))]
+        let _ = (len, slots);
+        self.chunk
+    }
+
+    /// Elements of the staging buffer: one chunk, or two split chunks (the threads build).
+    fn staging_len(&self) -> usize {
+        #[cfg(feature = "threads")]
+        return self.chunk.max(2 * self.split_chunk);
+        #[cfg(not(feature = "threads"))]
+        self.chunk
     }
 }
 
@@ -115,11 +170,12 @@ impl Optimizer {
         // The streamed gradients have their variables' lengths, so the whole path's checks of
         // them would pass: the checks of the others give the whole path's errors.
         check_call(self, store, pairs, true)?;
-        if buffers.staging.len() < buffers.chunk {
-            buffers.staging.try_reserve_exact(buffers.chunk).map_err(|_| Error::InvalidState {
-                message: format!("out of memory: cannot reserve a staging buffer of {} values", buffers.chunk),
+        let staging = buffers.staging_len();
+        if buffers.staging.len() < staging {
+            buffers.staging.try_reserve_exact(staging - buffers.staging.len()).map_err(|_| Error::InvalidState {
+                message: format!("out of memory: cannot reserve a staging buffer of {staging} values"),
             })?;
-            buffers.staging.resize(buffers.chunk, 0.0);
+            buffers.staging.resize(staging, 0.0);
         }
         let clipping = self.clipping;
         let norms = clipping.clipnorm.is_some() || clipping.global_clipnorm.is_some();
@@ -194,12 +250,13 @@ impl Optimizer {
             let state = self.vars[&pair.1];
             let slots = &mut self.states[state].slots;
             let (shape, var, _) = store.var_and_grad(pair.1, None).expect("validated");
+            let staging = buffers.staging_for(var.len(), slots.len());
             let (source, read) = (RefCell::new(&mut *source), Cell::new(true));
             let fill = |offset: usize, dst: &mut [f32]| {
                 read.set(source.borrow_mut().fill(i, offset, dst));
                 read.get()
             };
-            let grad = GradIn::Streamed { staging: &mut buffers.staging[..buffers.chunk], fill: &fill };
+            let grad = GradIn::Streamed { staging: &mut buffers.staging[..staging], fill: &fill };
             self.rule.apply_dense(update::tf24_prelude(clip), shape, var, grad, slots, self.iterations);
             if !read.get() {
                 let name = store.get(pair.1).map(|t| t.name.clone()).unwrap_or_default();

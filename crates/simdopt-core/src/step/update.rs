@@ -155,6 +155,11 @@ impl Keras3Prelude {
         Keras3Prelude { scale, clip, decay, average: None }
     }
 
+    /// Whether no stage changes the gradient or the variable (the epilogue aside).
+    pub fn is_plain(&self) -> bool {
+        matches!(self.fixed_stages(), Some(None))
+    }
+
     /// The prelude with the variable's moving average as its epilogue (or none).
     pub fn with_average(self, average: Option<FusedAverage>) -> Self {
         Keras3Prelude { average, ..self }

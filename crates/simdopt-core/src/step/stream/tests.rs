@@ -86,11 +86,23 @@ type AfterStep = (u64, Vec<Vec<u32>>, Vec<usize>);
 
 /// Three steps, whole and streamed; returns the states after each.
 fn run(class: &str, options: &[(&str, f32)], n: usize, chunk: usize, guard: bool, big: &[Vec<f32>]) -> [Vec<AfterStep>; 2] {
+    run_in(class, options, n, || StreamBuffers::with_chunk(chunk), guard, big)
+}
+
+/// [`run`] with the streamed steps' buffers from `buffers`.
+fn run_in(
+    class: &str,
+    options: &[(&str, f32)],
+    n: usize,
+    buffers: impl Fn() -> StreamBuffers,
+    guard: bool,
+    big: &[Vec<f32>],
+) -> [Vec<AfterStep>; 2] {
     let small = values(13, 7);
     let mut out = [Vec::new(), Vec::new()];
     for (way, out) in out.iter_mut().enumerate() {
         let mut w = world(class, options, n);
-        let mut buffers = StreamBuffers::with_chunk(chunk);
+        let mut buffers = buffers();
         for g in big {
             let mut skipped = Vec::new();
             if way == 0 {
@@ -277,4 +289,59 @@ fn keras3_classes_of_tf24_names_take_the_whole_path() {
         let k3 = crate::build_optimizer_in(crate::Family::Keras3, class, &[]).unwrap();
         assert!(k3.keras3_order() && !k3.streams(), "keras3 {class}");
     }
+}
+
+/// The threads build: a streamed pass whose variable is large enough to split copies chunks of
+/// `split_chunk` (one `fill` each) and splits each over the pool; the bits are the whole path's
+/// (which splits too), with the read pass (guard, norms) in the small chunks as before.
+#[cfg(feature = "threads")]
+#[test]
+fn the_threads_build_splits_large_streamed_passes_over_the_pool_with_the_same_bits() {
+    use crate::pool::{self, with_test_workers};
+    let split = 2 * pool::CHUNK + 24;
+    let n = 5 * pool::CHUNK + 37;
+    with_test_workers(2, || {
+        let before = pool::worker_chunks();
+        for (class, options) in [
+            ("Adam", vec![("clipnorm", 0.5)]),
+            ("SGD", vec![("momentum", 0.9), ("global_clipnorm", 1.0)]),
+            ("RMSprop", vec![("centered", 1.0), ("momentum", 0.5)]),
+            ("Ftrl", vec![]),
+        ] {
+            let steps: Vec<Vec<f32>> = (0..2).map(|s| values(n, 5 + s)).collect();
+            for guard in [false, true] {
+                let [whole, streamed] = run_in(class, &options, n, || StreamBuffers::with_chunks(CHUNK, split), guard, &steps);
+                assert_eq!(whole, streamed, "{class} {options:?} guard {guard}");
+            }
+        }
+        assert!(pool::worker_chunks() > before, "the workers never ran a chunk");
+
+        // One `fill` per chunk of the update pass: split chunks above the threshold, the small
+        // ones below it (no read pass: no guard, no norm).
+        for (threshold, chunk) in [(0, split), (usize::MAX, CHUNK)] {
+            pool::set_threshold(threshold);
+            let mut w = world("Adam", &[], n);
+            let g = values(n, 3);
+            let mut source = Source { grads: vec![Some(&g)], fail: None, calls: 0 };
+            let mut buffers = StreamBuffers::with_chunks(CHUNK, split);
+            w.opt.apply_streamed(&mut w.store, &[(None, w.vars[0])], &[Some(n)], &mut source, &mut buffers, None).unwrap();
+            assert_eq!(source.calls, n.div_ceil(chunk), "threshold {threshold}");
+        }
+        pool::set_threshold(0);
+
+        // A copy that fails (made while the pool updates the chunk before) stops the pass there:
+        // the chunks before it are updated, the rest not, as in the sequential loop.
+        for fail in [0, split, 2 * split] {
+            let mut w = world("SGD", &[("momentum", 0.5)], n);
+            let before = w.store.get(w.vars[0]).unwrap().data.clone();
+            let g = values(n, 3);
+            let mut source = Source { grads: vec![Some(&g)], fail: Some((0, fail)), calls: 0 };
+            let mut buffers = StreamBuffers::with_chunks(CHUNK, split);
+            let err = w.opt.apply_streamed(&mut w.store, &[(None, w.vars[0])], &[Some(n)], &mut source, &mut buffers, None).unwrap_err();
+            assert!(err.to_string().contains("could not be read"), "{err}");
+            let after = &w.store.get(w.vars[0]).unwrap().data;
+            let changed: Vec<bool> = after.iter().zip(&before).map(|(a, b)| a.to_bits() != b.to_bits()).collect();
+            assert!(changed[..fail].iter().all(|&c| c) && !changed[fail..].iter().any(|&c| c), "fail at {fail}");
+        }
+    });
 }
