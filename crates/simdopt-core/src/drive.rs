@@ -15,7 +15,7 @@ use crate::step::GradPrelude;
 /// One optimizer kernel as a pure function of lanes: the variable, the gradient (after the
 /// step's fused preludes) and `S` slots, all at the same elements. A kernel is a plain value
 /// (no interior mutability): the threads build runs each range of a pass on a bitwise copy
-/// of it ([`local_copy`]).
+/// of it (`local_copy`).
 pub trait LaneKernel<const S: usize>: Sync {
     /// Whether the pass reads a gradient. Passes over rows without one set it to false: `grad`
     /// is then zero lanes and the gradient slice may be empty.

@@ -24,7 +24,7 @@
 //! `e + (position >= that step)`, mirrored for negative values, 255 from the top bin up. That is
 //! certain unless the position is within [`MARGIN`] of the step, where float32 rounding of the
 //! codes, bins and lines could put a value on the wrong side: such lanes (rare: 2/1024 of a
-//! step around each step) are settled with their whole vector. [`Codebook::fast_path_holds`] checks, per map, at every bin, that the rule is exact
+//! step around each step) are settled with their whole vector. `Codebook::fast_path_holds` checks, per map, at every bin, that the rule is exact
 //! (the position is monotone in `|v|`, so checking both sides of each bin is enough); the lanes
 //! ([`crate::lanes::Lanes::store_codes`]) compute the same float32 and integer steps.
 
@@ -66,7 +66,7 @@ pub struct LaneConsts {
     /// Added to the bits of `e + MAGIC` (the estimate `e`): a power of two exactly where the bin
     /// above `e` sits a fifth of a step above it (`e + EDGE`, see [`Codebook::fast_code`]).
     pub edge_shift: i32,
-    /// Whether [`Codebook::fast_code`] holds for the map ([`Codebook::fast_path_holds`]).
+    /// Whether [`Codebook::fast_code`] holds for the map (`Codebook::fast_path_holds`).
     pub fast: bool,
 }
 
