@@ -14,9 +14,9 @@ use crate::step::GradPrelude;
 
 /// One optimizer kernel as a pure function of lanes: the variable, the gradient (after the
 /// step's fused preludes) and `S` slots, all at the same elements. A kernel is a plain value
-/// (no interior mutability): the threads build runs each range of a pass on a bitwise copy
-/// of it (`local_copy`).
-pub trait LaneKernel<const S: usize>: Sync {
+/// (`Copy`: the threads build runs each range of a pass on a copy of it, `local_copy`; state
+/// a kernel records goes behind a reference).
+pub trait LaneKernel<const S: usize>: Sync + Copy {
     /// Whether the pass reads a gradient. Passes over rows without one set it to false: `grad`
     /// is then zero lanes and the gradient slice may be empty.
     const READS_GRAD: bool = true;
@@ -103,7 +103,7 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     crate::pool::parallel_for(
         var.len(),
         K::UPDATES_VAR as usize + K::READS_GRAD as usize + !buffers.acc.is_null() as usize + pre.average().is_some() as usize + S,
-        |start, end| buffers.from(start).run_range(pre, &*local_copy(k), end - start),
+        |start, end| buffers.from(start).run_range(pre, &local_copy(k), end - start),
     );
     #[cfg(not(feature = "threads"))]
     buffers.run_range(pre, k, var.len());
@@ -116,11 +116,11 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
 /// stays in registers.
 #[cfg(feature = "threads")]
 #[inline(always)]
-fn local_copy<K>(k: &K) -> core::mem::ManuallyDrop<K> {
-    // SAFETY: `k` is valid for reads; the copy is only read (`LaneKernel::lanes` takes `&self`,
-    // and a kernel has no interior mutability, so it equals the original) and never dropped.
+fn local_copy<K: Copy>(k: &K) -> K {
+    // SAFETY: `k` is a valid, aligned reference, and `K: Copy`, so a bitwise copy is a copy
+    // (a `Copy` type has no drop glue and no interior mutability of its own).
     // Volatile: a plain copy is elided (the copy's reads then go to the original again).
-    core::mem::ManuallyDrop::new(unsafe { core::ptr::read_volatile(k) })
+    unsafe { core::ptr::read_volatile(k) }
 }
 
 /// Where a pass reads and writes `S` slots: f32 buffers ([`F32Slots`]), or the compressed
@@ -206,7 +206,7 @@ fn streamed_split<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         let next_len = (n - after).min(half);
         let mut read = true;
         let chunk = Buffers { grad: this.as_ptr(), ..whole.from(start) };
-        let range = |s: usize, e: usize| chunk.from(s).run::<Wide, P, K, S, false, false>(pre, &*local_copy(k), e - s, None);
+        let range = |s: usize, e: usize| chunk.from(s).run::<Wide, P, K, S, false, false>(pre, &local_copy(k), e - s, None);
         crate::pool::parallel_for_meanwhile(len, range, &mut || {
             if next_len > 0 {
                 read = fill(after, &mut next[..next_len]);

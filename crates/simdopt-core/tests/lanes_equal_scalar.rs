@@ -148,15 +148,18 @@ fn force_scalar_makes_the_driver_scalar() {
     use simdopt_core::clip::Identity;
     use simdopt_core::drive::{self, LaneKernel};
     use std::sync::Mutex;
-    // A Mutex, not a RefCell: kernels are `Sync` (the threads build shares them with workers).
-    struct Widths(Mutex<Vec<usize>>);
-    impl LaneKernel<0> for Widths {
+    // A Mutex, not a RefCell: kernels are `Sync` (the threads build shares them with workers);
+    // behind a reference: kernels are `Copy` (the threads build runs each range on a copy).
+    #[derive(Clone, Copy)]
+    struct Widths<'a>(&'a Mutex<Vec<usize>>);
+    impl LaneKernel<0> for Widths<'_> {
         fn lanes<L: lanes::Lanes>(&self, x: L, _g: L, s: [L; 0]) -> (L, [L; 0]) {
             self.0.lock().unwrap().push(L::WIDTH);
             (x, s)
         }
     }
-    let k = Widths(Mutex::new(Vec::new()));
+    let widths = Mutex::new(Vec::new());
+    let k = Widths(&widths);
     let (mut var, grad) = ([0.0f32; 19], [0.0f32; 19]);
     drive::update(Identity, &k, &mut var, &grad, []);
     assert_eq!(*k.0.lock().unwrap(), [8, 8, 1, 1, 1]);

@@ -16,6 +16,7 @@ use simdopt_core::{Gradient, Optimizer, Result, Store, Tensor};
 #[derive(Clone, Default)]
 struct Factored;
 
+#[derive(Clone, Copy)]
 struct Square;
 
 impl LaneKernel<1> for Square {
@@ -25,6 +26,7 @@ impl LaneKernel<1> for Square {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Step(f32);
 
 impl LaneKernel<0> for Step {

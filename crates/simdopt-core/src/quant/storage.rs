@@ -353,6 +353,7 @@ pub(super) mod tests {
     use crate::step::clip::Identity;
 
     /// `s = 0.5 * s + g` for one slot; the variable gets `s` (also `bf16_pass`'s test kernel).
+    #[derive(Clone, Copy)]
     pub(in crate::quant) struct Decay;
 
     impl LaneKernel<1> for Decay {

@@ -74,6 +74,7 @@ impl UpdateRule for Adadelta {
 
 /// TF's `ResourceApplyAdadelta` (dense and per sparse row): `ag = ag*rho + g²*(1-rho)`,
 /// `u = sqrt(ax + eps) * (1 / sqrt(ag + eps)) * g`, `var -= u*lr`, `ax = ax*rho + u²*(1-rho)`.
+#[derive(Clone, Copy)]
 struct Kernel {
     c: AdadeltaCoeffs,
 }

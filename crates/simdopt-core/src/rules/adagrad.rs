@@ -74,6 +74,7 @@ impl UpdateRule for Adagrad {
 }
 
 /// TF's `ResourceApplyAdagradV2`: `acc += g²; var -= g*lr / (sqrt(acc) + eps)`.
+#[derive(Clone, Copy)]
 struct Dense {
     c: AdagradCoeffs,
 }
@@ -87,6 +88,7 @@ impl LaneKernel<1> for Dense {
 }
 
 /// TF's `ResourceSparseApplyAdagradV2`, one row: `acc += g²; var -= lr*g / (sqrt(acc) + eps)`.
+#[derive(Clone, Copy)]
 struct SparseRow {
     c: AdagradCoeffs,
 }

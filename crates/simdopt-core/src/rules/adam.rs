@@ -107,6 +107,7 @@ impl UpdateRule for Adam {
 
 /// The fused dense kernel, in TF's CPU functor order: `m += (g - m)(1 - β1)`,
 /// `v += (g² - v)(1 - β2)`, AMSGrad `vhat = max(vhat, v)`, `var -= m·α / (sqrt(v or vhat) + ε)`.
+#[derive(Clone, Copy)]
 pub(crate) struct Dense {
     c: AdamCoeffs,
 }
@@ -149,6 +150,7 @@ impl LaneKernel<3> for Dense {
 /// One row (or a run of rows) of Keras' sparse Adam: `m = m * b1 (+ g * (1 - b1))`,
 /// `v = v * b2 (+ (g * g) * (1 - b2))`, `var -= (lr * m) / (sqrt(v or vhat) + eps)`.
 /// `HAS_GRAD` is false for rows without a gradient.
+#[derive(Clone, Copy)]
 struct SparseRow<const HAS_GRAD: bool> {
     c: AdamCoeffs,
 }

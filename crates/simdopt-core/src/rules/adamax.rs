@@ -69,6 +69,7 @@ impl UpdateRule for Adamax {
 }
 
 /// `m += (g - m)*(1-b1); v = max(b2*v, |g|); var -= lr/(1-b1^s) * (m / (v + eps))`.
+#[derive(Clone, Copy)]
 struct Dense {
     c: AdamaxCoeffs,
 }
@@ -84,6 +85,7 @@ impl LaneKernel<2> for Dense {
 }
 
 /// One indexed row: `m = m*b1 + g*(1-b1); v = max(v*b2, |g|); var += -lr/(1-b1^s) * (m / (v + eps))`.
+#[derive(Clone, Copy)]
 struct SparseRow {
     c: AdamaxCoeffs,
 }

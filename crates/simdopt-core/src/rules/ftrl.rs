@@ -168,6 +168,7 @@ impl UpdateRule for Ftrl {
 
 /// `ApplyFtrl` (no shrinkage): `n_new = n + g²; z += g - (n_new^-p - n^-p)/lr * θ;
 /// θ = |z| > l1 ? (l1*sign(z) - z) / (n_new^-p/lr + 2*l2) : 0; n = n_new`.
+#[derive(Clone, Copy)]
 struct Dense<const SQRT: bool> {
     c: FtrlCoeffs,
 }
@@ -189,6 +190,7 @@ impl<const SQRT: bool> LaneKernel<2> for Dense<SQRT> {
 /// What TF 2.4.4 runs for `ResourceApplyFtrlV2` (shrinkage > 0): `ApplyFtrlV2MultiplyLinearByLr`.
 /// `ĝ = g + 2*l2_shrinkage*θ; n_new = n + g²; z += ĝ*lr - (n_new^-p - n^-p)*θ;
 /// θ = |z| > l1*lr ? (l1*lr*sign(z) - z) / (n_new^-p + 2*l2*lr) : 0; n = n_new`.
+#[derive(Clone, Copy)]
 struct DenseShrinkage<const SQRT: bool> {
     c: FtrlCoeffs,
 }
@@ -211,6 +213,7 @@ impl<const SQRT: bool> LaneKernel<2> for DenseShrinkage<SQRT> {
 /// The sparse kernel for rows longer than 1 (`ComputeFtrl`): `ĝ = g (+ 2*l2_shrinkage*θ)`;
 /// `n_new = n + g²; z += ĝ - (n_new^-p - n^-p)/lr * θ;
 /// θ = (clip(z, -l1, l1) - z) / (n_new^-p/lr + 2*l2); n = n_new`.
+#[derive(Clone, Copy)]
 struct SparseRow<const SHRINK: bool, const SQRT: bool> {
     c: FtrlCoeffs,
 }
@@ -234,6 +237,7 @@ impl<const SHRINK: bool, const SQRT: bool> LaneKernel<2> for SparseRow<SHRINK, S
 /// `ĝ = g (+ 2*l2_shrinkage*θ); n_new = n + g²; σ = (pow(n_new, -p) - pow(n, -p)) / lr;
 /// z = z + ĝ - σ*θ; θ = (clip(z, -l1, l1) - z) / (n_new^-p/lr + 2*l2); n = n_new`
 /// (`pow` even for `p == -0.5`, except in the quadratic term).
+#[derive(Clone, Copy)]
 struct SparseScalar {
     c: FtrlCoeffs,
     shrink: bool,

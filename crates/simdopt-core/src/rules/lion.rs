@@ -95,6 +95,7 @@ impl UpdateRule for Lion {
 
 /// Keras' op order: `u = m*b1 + g*(1-b1)`, `var -= lr * sign(u)`, `m = m*b2 + g*(1-b2)`;
 /// `HAS_GRAD` false is a row without a gradient (g = 0).
+#[derive(Clone, Copy)]
 struct Row<const HAS_GRAD: bool> {
     c: LionCoeffs,
 }

@@ -117,6 +117,7 @@ impl UpdateRule for Nadam {
 /// `g' = g / (1 - m_schedule_new); m = b1*m + (1-b1)*g; m' = m / (1 - m_schedule_next);
 /// v = b2*v + (1-b2)*g²; v' = v / (1 - b2^s); m̄ = (1-mu_t)*g' + mu_{t+1}*m';
 /// var -= lr*m̄ / (sqrt(v') + eps)`.
+#[derive(Clone, Copy)]
 struct Dense {
     c: NadamCoeffs,
 }
@@ -139,6 +140,7 @@ impl LaneKernel<2> for Dense {
 /// (`HAS_GRAD`) then `m += g*(1-b1)`, `v += g²*(1-b2)` and
 /// `var += -lr*m̄ / (sqrt(v') + eps)` with `m̄` from `g' = g / (1 - m_schedule_new)` and the row's
 /// new `m`, as in the dense update. Without `HAS_GRAD` the variable is not touched.
+#[derive(Clone, Copy)]
 struct SparseRow<const HAS_GRAD: bool> {
     c: NadamCoeffs,
 }

@@ -135,6 +135,7 @@ impl UpdateRule for RmsProp {
 /// The fused kernels: `ms += (g² - ms)*(1-rho)`; centered: `mg += (g - mg)*(1-rho)`,
 /// `denom = (ms - mg²) + eps`, else `denom = ms + eps`; `mom = mom*mu + (g*lr) / sqrt(denom)`;
 /// `var -= mom`. Slots `[rms, momentum]`, or `[rms, momentum, mg]` when centered.
+#[derive(Clone, Copy)]
 struct MomentumDense<const CENTERED: bool> {
     c: RmsPropCoeffs,
 }
@@ -180,6 +181,7 @@ impl LaneKernel<3> for MomentumDense<true> {
 /// The sparse kernels, per indexed row: `ms = ms*rho + g²*(1-rho)`; centered:
 /// `mg = mg*rho + g*(1-rho)`, `denom = (ms + eps) - mg²`, else `denom = ms + eps`;
 /// `mom = mom*mu + rsqrt(denom)*lr*g`; `var -= mom`.
+#[derive(Clone, Copy)]
 struct MomentumSparse<const CENTERED: bool> {
     c: RmsPropCoeffs,
 }
@@ -221,6 +223,7 @@ impl LaneKernel<3> for MomentumSparse<true> {
 /// Keras' Python ops without momentum: `rms = rho*rms + (1-rho)*g²`; centered:
 /// `mg = rho*mg + (1-rho)*g`, `denom = rms - mg²`, else `denom = rms`;
 /// `var -= lr*g / (sqrt(denom) + eps)`. Slots `[rms]`, or `[rms, mg]` when centered.
+#[derive(Clone, Copy)]
 struct PlainDense<const CENTERED: bool> {
     c: RmsPropCoeffs,
 }
@@ -254,6 +257,7 @@ impl LaneKernel<2> for PlainDense<true> {
 /// Keras' Python sparse path without momentum, over every row: `rms *= rho` (and `mg *= rho`);
 /// for an indexed row (`HAS_GRAD`) then `rms += g²*(1-rho)`, `mg += g*(1-rho)`,
 /// `var += -lr*g / (sqrt(rms - mg²) + eps)`. Rows without a gradient keep their variable.
+#[derive(Clone, Copy)]
 struct PlainSparse<const CENTERED: bool, const HAS_GRAD: bool> {
     c: RmsPropCoeffs,
 }

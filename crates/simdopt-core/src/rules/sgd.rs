@@ -90,6 +90,7 @@ impl UpdateRule for Sgd {
 }
 
 /// `var -= grad * lr`.
+#[derive(Clone, Copy)]
 struct Plain {
     c: SgdCoeffs,
 }
@@ -102,6 +103,7 @@ impl LaneKernel<0> for Plain {
 }
 
 /// `ResourceScatterAdd(var, indices, -grad * lr)`.
+#[derive(Clone, Copy)]
 struct ScatterAdd {
     c: SgdCoeffs,
 }
@@ -114,6 +116,7 @@ impl LaneKernel<0> for ScatterAdd {
 }
 
 /// `accum = accum * momentum - grad * lr; var += NESTEROV ? accum * momentum - grad * lr : accum`.
+#[derive(Clone, Copy)]
 struct Momentum<const NESTEROV: bool> {
     c: SgdCoeffs,
 }

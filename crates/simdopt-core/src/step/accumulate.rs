@@ -91,6 +91,7 @@ impl GradPrelude for Unscaled {
 }
 
 /// `acc + g`, with the accumulator as the pass's variable.
+#[derive(Clone, Copy)]
 struct Add;
 
 impl LaneKernel<0> for Add {

@@ -80,6 +80,7 @@ impl LaneKernel<0> for Average {
 }
 
 /// The average's update, then the variable set to it.
+#[derive(Clone, Copy)]
 struct Overwrite(Average);
 
 impl LaneKernel<1> for Overwrite {

@@ -214,6 +214,7 @@ mod tests {
         use crate::lanes::Lanes;
         use crate::rules::SparseRows;
         /// `var = g`: shows the gradient the kernel received.
+        #[derive(Clone, Copy)]
         struct Take;
         impl LaneKernel<0> for Take {
             fn lanes<L: Lanes>(&self, _x: L, g: L, s: [L; 0]) -> (L, [L; 0]) {

@@ -119,6 +119,7 @@ impl EntryKernel<3> for Moments {
 }
 
 /// `x -= step·u` with `step = ratio·lr`.
+#[derive(Clone, Copy)]
 struct Apply {
     step: f32,
 }

@@ -88,6 +88,14 @@ pub trait EntryKernel<const S: usize>: Sync {
 /// A dense pass: the term computed from the gradient's lanes.
 pub struct Dense<'a, K>(pub &'a K);
 
+// (By hand: a derive would ask `K: Copy`; the wrapper copies the reference.)
+impl<K> Clone for Dense<'_, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K> Copy for Dense<'_, K> {}
+
 impl<K: EntryKernel<S>, const S: usize> LaneKernel<S> for Dense<'_, K> {
     #[inline(always)]
     fn lanes<L: Lanes>(&self, x: L, g: L, slots: [L; S]) -> (L, [L; S]) {
@@ -98,6 +106,13 @@ impl<K: EntryKernel<S>, const S: usize> LaneKernel<S> for Dense<'_, K> {
 /// A sparse pass over the densified gradient: the summed entry terms ride as a last, read-only
 /// slot.
 pub struct WithEntries<'a, K>(pub &'a K);
+
+impl<K> Clone for WithEntries<'_, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K> Copy for WithEntries<'_, K> {}
 
 macro_rules! with_entries {
     ($s:literal, $s1:literal) => {

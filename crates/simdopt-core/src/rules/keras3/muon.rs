@@ -268,6 +268,7 @@ impl EntryKernel<2> for AdamW {
 
 /// `m += g + m·(μ-1)`, then `G = g + μ·m` (Nesterov) or `m`; slots `[m, G]`, the variable
 /// unchanged.
+#[derive(Clone, Copy)]
 struct MuonMomentum {
     c: MuonCoeffs,
     nesterov: bool,

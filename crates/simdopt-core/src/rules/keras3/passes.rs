@@ -45,6 +45,7 @@ impl StepGrad {
 }
 
 /// Stores the gradient lanes after the prelude; the variable passes through (decayed).
+#[derive(Clone, Copy)]
 struct Materialize;
 
 impl LaneKernel<1> for Materialize {

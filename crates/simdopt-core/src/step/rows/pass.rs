@@ -133,6 +133,7 @@ mod tests {
 
     /// Two slots: a momentum-like update, and the gradient as the kernel received it (so a
     /// `0 + g` missing or added shows in a -0).
+    #[derive(Clone, Copy)]
     struct Probe;
     impl LaneKernel<2> for Probe {
         fn lanes<L: Lanes>(&self, x: L, g: L, [a, _]: [L; 2]) -> (L, [L; 2]) {
