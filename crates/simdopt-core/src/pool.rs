@@ -105,28 +105,23 @@ unsafe fn trampoline<F: Fn(usize, usize) + Sync>(data: usize, start: usize, end:
 /// jobs (fewer than 2 chunks, or `n × streams` below the threshold), and any call while the pool
 /// has no worker or is busy, run `f(0, n)` here. `f` must only touch the elements of its range.
 pub fn parallel_for<F: Fn(usize, usize) + Sync>(n: usize, streams: usize, f: F) {
-    parallel_for_if(splits(n, streams), n, f)
+    if splits(n, streams) {
+        parallel_for_meanwhile(n, f, &mut || {});
+    } else {
+        // SAFETY: `&f` is alive for this call. (Through the trampoline, as a split job: the pass
+        // exists once per closure type.)
+        unsafe { trampoline::<F>(&f as *const F as usize, 0, n) };
+    }
 }
 
 /// Whether [`parallel_for`] splits a pass of `n` elements that reads `streams` buffers of `n`
-/// elements (when the pool has workers and is free): the size test alone.
+/// elements (when the pool has workers and is free): the size test alone. A streamed pass
+/// ([`crate::drive`]) splits each of its chunks when its whole variable passes it.
 pub fn splits(n: usize, streams: usize) -> bool {
     n >= 2 * CHUNK && n.saturating_mul(streams) >= THRESHOLD.load(Relaxed)
 }
 
-/// [`parallel_for`] with the size test made by the caller: splits `[0, n)` if `large` and it has
-/// 2 chunks or more. A streamed pass ([`crate::drive`]) splits each of its chunks when its whole
-/// variable passes the test, as the pass over the whole variable would be split.
-pub fn parallel_for_if<F: Fn(usize, usize) + Sync>(large: bool, n: usize, f: F) {
-    let call: ChunkFn = trampoline::<F>;
-    let data = &f as *const F as usize;
-    if !large || n < 2 * CHUNK || !split(call, data, n, &mut || {}) {
-        // SAFETY: `data` is `&f`, alive for this call.
-        unsafe { call(data, 0, n) };
-    }
-}
-
-/// Splits `f` over `[0, n)` as [`parallel_for_if`] with `large`, and runs `meanwhile()` once on
+/// Splits `f` over `[0, n)` (a pass whose size test the caller made), and runs `meanwhile()` once on
 /// the calling thread: while the workers start on `f` (they take the calling thread's chunks
 /// too until it joins) when the job is split, after `f` when it is not. A streamed pass copies
 /// its next chunk meanwhile ([`crate::drive`]).
