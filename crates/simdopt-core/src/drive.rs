@@ -44,13 +44,14 @@ pub enum GradIn<'a> {
     },
     /// A gradient streamed a chunk at a time ([`crate::step::stream`]): before the pass runs over
     /// elements `offset..offset + chunk.len()`, `fill(offset, chunk)` copies their values into
-    /// `chunk`, a prefix of `staging` (of one of its halves, in a pass the threads build splits
-    /// over its pool: see `streamed`), so the kernel reads them from cache. A `false` from `fill`
-    /// stops the pass there (the caller reports it). (A shared `Fn`, so that `GradIn` stays covariant
-    /// in its lifetime.)
+    /// `chunk`, a prefix of `staging` (of one of its halves when `split`: the threads build
+    /// splits the pass over its pool, see `streamed`), so the kernel reads them from cache. A
+    /// `false` from `fill` stops the pass there (the caller reports it). `split` is decided where
+    /// `staging` is sized, once. (A shared `Fn`, so that `GradIn` stays covariant in its lifetime.)
     Streamed {
         staging: &'a mut [f32],
         fill: &'a dyn Fn(usize, &mut [f32]) -> bool,
+        split: bool,
     },
 }
 
@@ -93,7 +94,7 @@ pub fn update<'g, P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     slots: [&mut [f32]; S],
 ) {
     let grad = match grad.into() {
-        GradIn::Streamed { staging, fill } => return streamed(pre, k, var, staging, fill, slots),
+        GradIn::Streamed { staging, fill, split } => return streamed(pre, k, var, staging, fill, split, slots),
         g => g,
     };
     assert!(slots.iter().all(|s| s.len() == var.len()), "kernel buffers of different lengths");
@@ -142,8 +143,8 @@ pub trait SlotIo<const S: usize>: Copy + Sync {
 
 /// [`update`] over a [`GradIn::Streamed`] gradient: each chunk is copied into the staging buffer,
 /// then the pass runs over its elements while they are in cache. Element-wise, so the same bits
-/// as one pass over the whole gradient. In the threads build, when the whole pass would be split
-/// over the pool, so is each chunk, and `staging` is two buffers: the calling thread copies the
+/// as one pass over the whole gradient. In the threads build, when `split` (the whole pass would
+/// be split over the pool), so is each chunk, and `staging` is two buffers: the calling thread copies the
 /// next chunk into one while the workers update the chunk in the other (`fill` runs on the
 /// calling thread only), then joins them.
 #[inline(always)]
@@ -153,6 +154,7 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     var: &mut [f32],
     staging: &mut [f32],
     fill: &dyn Fn(usize, &mut [f32]) -> bool,
+    split: bool,
     slots: [&mut [f32]; S],
 ) {
     let n = var.len();
@@ -167,9 +169,11 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
         io: F32Slots(slots.map(|s| s.as_mut_ptr())),
     };
     #[cfg(feature = "threads")]
-    if staging.len() >= 2 && crate::pool::splits(n, K::UPDATES_VAR as usize + 1 + S) {
+    if split && staging.len() >= 2 {
         return streamed_split(pre, k, whole, n, staging, fill);
     }
+    #[cfg(not(feature = "threads"))]
+    let _ = split;
     let mut start = 0;
     while start < n {
         let len = (n - start).min(staging.len());

@@ -125,7 +125,7 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
     // A streamed gradient is gathered whole first (compressed passes go block by block).
     let gathered;
     let grad = match grad {
-        GradIn::Streamed { staging, fill } => {
+        GradIn::Streamed { staging, fill, .. } => {
             let mut all = vec![0.0f32; n];
             for start in (0..n).step_by(staging.len().max(1)) {
                 let end = (start + staging.len()).min(n);

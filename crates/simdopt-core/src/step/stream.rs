@@ -114,17 +114,17 @@ impl StreamBuffers {
     }
 
     /// The staging buffer of the streamed pass over a variable of `len` elements with `slots`
-    /// slots: one chunk, or two of `split_chunk` (copied and updated in turn) if the pass reads
-    /// enough to be split over the pool (the variable, the gradient and the slots, as the lane
-    /// driver counts them for TF 2.4 rules' one pass).
-    fn staging_for(&self, len: usize, slots: usize) -> usize {
+    /// slots, and whether the pass is split over the pool: one chunk, or two of `split_chunk`
+    /// (copied and updated in turn) if the pass reads enough to be split (the variable, the
+    /// gradient and the slots, as the lane driver counts them for TF 2.4 rules' one pass).
+    fn staging_for(&self, len: usize, slots: usize) -> (usize, bool) {
         #[cfg(feature = "threads")]
         if crate::pool::splits(len, 2 + slots) {
-            return 2 * self.split_chunk;
+            return (2 * self.split_chunk, true);
         }
         #[cfg(not(feature = "threads"))]
         let _ = (len, slots);
-        self.chunk
+        (self.chunk, false)
     }
 
     /// Elements of the staging buffer: one chunk, or two split chunks (the threads build).
@@ -250,13 +250,13 @@ impl Optimizer {
             let state = self.vars[&pair.1];
             let slots = &mut self.states[state].slots;
             let (shape, var, _) = store.var_and_grad(pair.1, None).expect("validated");
-            let staging = buffers.staging_for(var.len(), slots.len());
+            let (staging, split) = buffers.staging_for(var.len(), slots.len());
             let (source, read) = (RefCell::new(&mut *source), Cell::new(true));
             let fill = |offset: usize, dst: &mut [f32]| {
                 read.set(source.borrow_mut().fill(i, offset, dst));
                 read.get()
             };
-            let grad = GradIn::Streamed { staging: &mut buffers.staging[..staging], fill: &fill };
+            let grad = GradIn::Streamed { staging: &mut buffers.staging[..staging], fill: &fill, split };
             self.rule.apply_dense(update::tf24_prelude(clip), shape, var, grad, slots, self.iterations);
             if !read.get() {
                 let name = store.get(pair.1).map(|t| t.name.clone()).unwrap_or_default();
