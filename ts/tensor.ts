@@ -201,9 +201,10 @@ export class IndexedSlices<V extends Float32Array | Tensor = Float32Array> {
   /** The variable's shape, if given (checked against the variable). */
   readonly denseShape?: Shape;
 
-  /** `values` and `indices` are read once each (copied unless they are a Float32Array and an
-   * Int32Array, kept as they are; a Tensor is kept, its values read at each step). */
+  /** Rows in a Float32Array (kept as it is) or a Tensor (kept; its values are read at each
+   * step, in WASM memory); `indices` read once (kept if an Int32Array, else copied). */
   constructor(values: V, indices: ArrayLike<number>, denseShape?: Shape);
+  /** Rows in an array of numbers, read once into a Float32Array; `indices` likewise. */
   constructor(values: ArrayLike<number>, indices: ArrayLike<number>, denseShape?: Shape);
   constructor(values: V | ArrayLike<number>, indices: ArrayLike<number>, denseShape?: Shape) {
     if (values instanceof Tensor) {
