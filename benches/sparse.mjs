@@ -9,7 +9,9 @@
 // (the facade copies values and indices into WASM memory each step, 1 MiB at the default shape;
 // C reads its batches where they are). "core only" is the same step with the batches already in
 // WASM memory (the step frame, filled once) and the core's `optimizer_apply` export called
-// directly: no copy, no facade; the figure a caller whose slices live in WASM memory would see.
+// directly: no copy, no facade. "rows in a Tensor" is `applyGradients` with `IndexedSlices` whose
+// values are a simdopt Tensor holding the batch (filled once): the whole call, without the copy;
+// the route for a caller whose rows live in WASM memory.
 // "C, 128-bit vectors" is the C loop compiled with `-mprefer-vector-width=128`, the vector width
 // of wasm simd128 (the table's rows are scattered, so the loop is bound by its cache misses,
 // and how many rows' misses overlap depends on the loads and stores per row).
@@ -52,7 +54,7 @@ function batches({ rows, width, k, repeat }) {
 // ---- a simdopt build, in a worker -----------------------------------------------------------------
 
 async function worker() {
-  const { dist, shape, coreOnly } = workerData;
+  const { dist, shape, coreOnly, tensorRows } = workerData;
   const so = await import(pathToFileURL(path.join(dist, 'index.js')).href);
   await so.ready({ backend: 'simd' });
   const loader = coreOnly ? await import(pathToFileURL(path.join(dist, 'wasm', 'loader.js')).href) : null;
@@ -72,6 +74,7 @@ async function worker() {
           : new so.Adam({ learningRate: 0.001, epsilon: 1e-7 });
     let b = 0;
     let grad = null;
+    let rows = [];
     if (kind === 'adam_dense') {
       grad = new so.Tensor(0, { shape: [shape.rows, shape.width], name: 'grad' });
       grad.assign(Float32Array.from({ length: n }, (_, i) => ((i % 17) - 8) * 1e-3));
@@ -96,7 +99,8 @@ async function worker() {
         b = (b + 1) % BATCHES;
       };
     } else {
-      const slices = data.map((d) => new so.IndexedSlices(d.values, d.indices, [shape.rows, shape.width]));
+      if (tensorRows) rows = data.map((d) => new so.Tensor(d.values, { shape: [shape.k, shape.width], name: 'rows' }));
+      const slices = data.map((d, i) => new so.IndexedSlices(tensorRows ? rows[i] : d.values, d.indices, [shape.rows, shape.width]));
       run = () => {
         opt.applyGradients([[slices[b], v]]);
         b = (b + 1) % BATCHES;
@@ -106,6 +110,7 @@ async function worker() {
       opt.dispose();
       v.dispose();
       grad?.dispose();
+      rows.forEach((t) => t.dispose());
     };
     return v;
   };
@@ -128,8 +133,8 @@ async function worker() {
 }
 
 class WorkerEngine {
-  constructor(dist, shape, coreOnly = false) {
-    this.w = new Worker(fileURLToPath(import.meta.url), { workerData: { dist, shape, coreOnly }, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
+  constructor(dist, shape, coreOnly = false, tensorRows = false) {
+    this.w = new Worker(fileURLToPath(import.meta.url), { workerData: { dist, shape, coreOnly, tensorRows }, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
     this.queue = [];
     this.w.on('message', (m) => this.queue.shift()?.(m));
     this.w.on('error', (e) => {
@@ -201,10 +206,12 @@ async function main() {
   const engines = { 'simdopt simd': new WorkerEngine(path.join(ROOT, 'dist'), shape) };
   // The core alone, on slices already in WASM memory (SGD-momentum and Adagrad only).
   const coreOnly = new WorkerEngine(path.join(ROOT, 'dist'), shape, true);
+  // `applyGradients` with the rows in a Tensor (SGD-momentum and Adagrad only).
+  const tensorRows = new WorkerEngine(path.join(ROOT, 'dist'), shape, false, true);
   if (args.baseline) engines['simdopt simd@baseline'] = new WorkerEngine(args.baseline, shape);
   // Dense Adam in a worker of its own, so the sparse candidates keep their state across rounds.
   const dense = args.optimizers.includes('adam') ? new WorkerEngine(path.join(ROOT, 'dist'), shape) : null;
-  await Promise.all([...Object.values(engines), coreOnly, ...(dense ? [dense] : [])].map((e) => e.ready));
+  await Promise.all([...Object.values(engines), coreOnly, tensorRows, ...(dense ? [dense] : [])].map((e) => e.ready));
   await dense?.call({ setup: 'adam_dense' });
   const native = new NativeEngine(shape);
   const native128 = new NativeEngine(shape, ['-mprefer-vector-width=128']);
@@ -217,18 +224,21 @@ async function main() {
   for (const opt of args.optimizers) {
     const steps = opt === 'adam' ? Math.max(3, Math.round(args.steps / 40)) : args.steps;
     const CORE = 'simdopt simd, core only (slices in WASM memory)';
+    const TENSOR = 'simdopt simd, rows in a Tensor (no copy)';
     const C128 = 'C native, 128-bit vectors';
     const candidates = [...Object.keys(engines), 'C native'];
     if (opt === 'adam') candidates.push('simdopt simd dense Adam (Tensor gradient)');
-    else candidates.push(CORE, C128);
+    else candidates.push(TENSOR, CORE, C128);
     const times = Object.fromEntries(candidates.map((c) => [c, []]));
     for (const e of Object.values(engines)) await e.call({ setup: opt });
     if (opt !== 'adam') await coreOnly.call({ setup: opt });
+    if (opt !== 'adam') await tensorRows.call({ setup: opt });
     for (let r = 0; r < args.rounds; r++) {
       for (const c of shuffle([...candidates], r + 1)) {
         if (c === 'C native') times[c].push(await native.ask(`${opt} ${steps}`));
         else if (c === C128) times[c].push(await native128.ask(`${opt} ${steps}`));
         else if (c === CORE) times[c].push((await coreOnly.call({ steps })).ms);
+        else if (c === TENSOR) times[c].push((await tensorRows.call({ steps })).ms);
         else times[c].push((await (c.includes('dense') ? dense : engines[c]).call({ steps })).ms);
       }
     }

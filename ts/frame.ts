@@ -11,6 +11,9 @@ export const KIND_DENSE_TENSOR = 2;
 export const KIND_SPARSE = 3;
 /** A dense gradient not in the frame, which the core pulls a chunk at a time (ts/optimizer/stream.ts). */
 export const KIND_DENSE_STREAMED = 4;
+/** Sparse rows whose values are a Tensor (read in place): `[..., tensor index, generation,
+ * indices offset, rows]`. */
+export const KIND_SPARSE_TENSOR = 5;
 /** Words a step may leave unused before each pair's staged values and before its indices, to
  * align their copies (`writeFrame`): a command's offsets say where they are. */
 export const ALIGN_WORDS = 1;

@@ -186,23 +186,37 @@ export class Variable extends Tensor {
 /**
  * A sparse gradient: rows `indices` of a variable (Keras' `tf.IndexedSlices`). `values` holds
  * `indices.length` rows of the variable's row size, row-major. Repeated indices add up.
+ *
+ * The fast route for embeddings: `values` a {@link Tensor} (its values already in WASM memory,
+ * e.g. written through `tensor.value` each step). `applyGradients` then reads the rows where they
+ * are; a Float32Array of rows is copied into WASM memory on every step (1 MiB for 4,096 rows of
+ * 64). The tensor is read, never changed, and is not kept: it must not be the variable updated.
  */
-export class IndexedSlices {
-  /** The rows, one after the other (`indices.length` rows of the variable's row size). */
-  readonly values: Float32Array;
+export class IndexedSlices<V extends Float32Array | Tensor = Float32Array> {
+  /** The rows, one after the other (`indices.length` rows of the variable's row size): a
+   * Float32Array, or a Tensor whose values are the rows. */
+  readonly values: V;
   /** The row of the variable each row of `values` is added to; repeats are summed. */
   readonly indices: Int32Array;
   /** The variable's shape, if given (checked against the variable). */
   readonly denseShape?: Shape;
 
-  /** `values` and `indices` are read once each (copied unless they are a Float32Array and an
-   * Int32Array, kept as they are). */
-  constructor(values: ArrayLike<number>, indices: ArrayLike<number>, denseShape?: Shape) {
-    if (typedArrayKind(values) === undefined && !isArrayLikeObject(values)) {
-      throw new ArgumentError('InvalidArgument', `IndexedSlices values must be a Float32Array or an array of numbers, got ${describeValue(values)}`);
+  /** Rows in a Float32Array (kept as it is) or a Tensor (kept; its values are read at each
+   * step, in WASM memory); `indices` read once (kept if an Int32Array, else copied). */
+  constructor(values: V, indices: ArrayLike<number>, denseShape?: Shape);
+  /** Rows in an array of numbers, read once into a Float32Array; `indices` likewise. */
+  constructor(values: ArrayLike<number>, indices: ArrayLike<number>, denseShape?: Shape);
+  constructor(values: V | ArrayLike<number>, indices: ArrayLike<number>, denseShape?: Shape) {
+    if (values instanceof Tensor) {
+      if (values.isDisposed) throw new StateError('Disposed', `IndexedSlices values: '${values.name}' has been disposed`);
+      this.values = values as V;
+    } else {
+      if (typedArrayKind(values) === undefined && !isArrayLikeObject(values)) {
+        throw new ArgumentError('InvalidArgument', `IndexedSlices values must be a Float32Array, an array of numbers or a Tensor, got ${describeValue(values)}`);
+      }
+      const v = readNumbers(values as ArrayLike<number>, 'IndexedSlices values').array;
+      this.values = (typedArrayKind(v) === 'Float32Array' ? v : Float32Array.from(v)) as V;
     }
-    const v = readNumbers(values, 'IndexedSlices values').array;
-    this.values = typedArrayKind(v) === 'Float32Array' ? (v as Float32Array) : Float32Array.from(v);
     if (typedArrayKind(indices) === 'Int32Array') {
       const length = typedArrayLength(indices as Int32Array);
       if (length === 0 && isDetached(indices as Int32Array)) throw new ArgumentError('InvalidArgument', 'IndexedSlices indices is an Int32Array whose ArrayBuffer is detached');

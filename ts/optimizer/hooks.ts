@@ -21,9 +21,14 @@ export function checkTransformers(list: unknown): readonly GradientTransformer[]
 }
 
 /** A gradient as hooks see it: Float32Array (a copy of a Tensor's or an array's values) or
- * IndexedSlices. */
+ * IndexedSlices (of a copy of a Tensor's values). */
 export function hookGradient(g: Gradient, v: Variable): HookGradient {
-  if (g instanceof IndexedSlices) return g;
+  if (g instanceof IndexedSlices) {
+    const values: unknown = g.values;
+    if (!(values instanceof Tensor)) return g as IndexedSlices;
+    if (values.isDisposed) throw new StateError('Disposed', `the IndexedSlices values of '${v.name}' ('${values.name}') have been disposed`);
+    return new IndexedSlices(values.read(), g.indices, g.denseShape);
+  }
   if (typedArrayKind(g) === 'Float32Array') {
     if (typedArrayLength(g as Float32Array) === 0 && isDetached(g as Float32Array)) {
       throw new ArgumentError('InvalidArgument', `the gradient of '${v.name}' is a typed array whose ArrayBuffer is detached`);

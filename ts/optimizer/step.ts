@@ -9,7 +9,18 @@
 // meanwhile is an ArgumentError) and against the frame's capacity. Nothing here allocates per
 // step once the snapshot pool is warm: the loops index rather than destructure.
 import { call, core, heapViews } from '../wasm/loader.js';
-import { ALIGN_WORDS, COMMAND_WORDS, KIND_DENSE_STAGED, KIND_DENSE_STREAMED, KIND_DENSE_TENSOR, KIND_NONE, KIND_SPARSE, reserveFrame, type FrameLayout } from '../frame.js';
+import {
+  ALIGN_WORDS,
+  COMMAND_WORDS,
+  KIND_DENSE_STAGED,
+  KIND_DENSE_STREAMED,
+  KIND_DENSE_TENSOR,
+  KIND_NONE,
+  KIND_SPARSE,
+  KIND_SPARSE_TENSOR,
+  reserveFrame,
+  type FrameLayout,
+} from '../frame.js';
 import { ArgumentError, StateError } from '../errors.js';
 import { IndexedSlices, Tensor, Variable } from '../tensor.js';
 import { describeValue, isDetached, lengthProblem, readArray, readNumbers, typedArrayByteOffset, typedArrayKind, typedArrayLength } from '../values.js';
@@ -168,9 +179,9 @@ export function readPairs(args: StepArguments, list: ArrayLike<unknown>, keep: b
 
 /**
  * Reads gradient `g` of pair `i` once: its kind, its handle (a Tensor) or its values (a
- * Float32Array is kept with its length; an array is copied), for sparse gradients values and
- * indices. `stageTensors`: a Tensor's values are copied too (custom optimizers, whose staged
- * gradients the core clips in place).
+ * Float32Array is kept with its length; an array is copied), for sparse gradients values (or
+ * their Tensor's handle) and indices. `stageTensors`: a Tensor's values are copied too (custom
+ * optimizers, whose staged gradients the core clips in place).
  */
 export function readGradient(args: StepArguments, i: number, g: Gradient, stageTensors: boolean): void {
   const v = args.variables[i];
@@ -190,23 +201,34 @@ export function readGradient(args: StepArguments, i: number, g: Gradient, stageT
   }
   if (g instanceof IndexedSlices) {
     if (constraint) throw new StateError('InvalidState', 'Cannot use a constraint function on a sparse variable.');
-    const values: unknown = g.values;
+    let values: unknown = g.values;
     const indices: unknown = g.indices;
-    if (typedArrayKind(values) !== 'Float32Array')
-      throw new ArgumentError('InvalidArgument', `the IndexedSlices values of '${v.name}' must be a Float32Array, got ${describeValue(values)}`);
+    // Rows in a Tensor are read in place (the core checks their length), or staged as a copy.
+    if (values instanceof Tensor) {
+      if (values.isDisposed) throw new StateError('Disposed', `the IndexedSlices values of '${v.name}' ('${values.name}') have been disposed`);
+      if (stageTensors) values = values.read();
+    } else if (typedArrayKind(values) !== 'Float32Array') {
+      throw new ArgumentError('InvalidArgument', `the IndexedSlices values of '${v.name}' must be a Float32Array or a Tensor, got ${describeValue(values)}`);
+    }
     if (typedArrayKind(indices) !== 'Int32Array')
       throw new ArgumentError('InvalidArgument', `the IndexedSlices indices of '${v.name}' must be an Int32Array, got ${describeValue(indices)}`);
-    const valueCount = typedArrayLength(values as Float32Array);
     const indexCount = typedArrayLength(indices as Int32Array);
-    if (valueCount === 0 && isDetached(values as Float32Array)) throw detached(`the IndexedSlices values of '${v.name}'`);
     if (indexCount === 0 && isDetached(indices as Int32Array)) throw detached(`the IndexedSlices indices of '${v.name}'`);
+    args.indices[i] = indices as Int32Array;
+    args.indexCounts[i] = indexCount;
+    args.totalIndices += indexCount;
+    if (values instanceof Tensor) {
+      args.kinds[i] = KIND_SPARSE_TENSOR;
+      args.handles[4 * i + 2] = values.handleIndex;
+      args.handles[4 * i + 3] = values.handleGeneration;
+      return;
+    }
+    const valueCount = typedArrayLength(values as Float32Array);
+    if (valueCount === 0 && isDetached(values as Float32Array)) throw detached(`the IndexedSlices values of '${v.name}'`);
     args.kinds[i] = KIND_SPARSE;
     args.values[i] = values as Float32Array;
-    args.indices[i] = indices as Int32Array;
     args.valueCounts[i] = valueCount;
-    args.indexCounts[i] = indexCount;
     args.totalValues += valueCount;
-    args.totalIndices += indexCount;
     return;
   }
   if (typedArrayKind(g) === 'Float32Array') {
@@ -311,6 +333,16 @@ export function writeFrame(args: StepArguments, streamed?: Uint8Array, streamedV
       u32[w + 5] = io;
       u32[w + 6] = rows;
       vo += count;
+      io += rows;
+    } else if (kind === KIND_SPARSE_TENSOR) {
+      const rows = args.indexCounts[i];
+      io = aligned(args.indices[i]!, frame.indices, io);
+      copyChecked(i32, args.indices[i]!, rows, frame.indices + io, indicesEnd, sparseIndicesOf, i);
+      if (streamed === undefined) args.indices[i] = null;
+      u32[w + 3] = h[4 * i + 2];
+      u32[w + 4] = h[4 * i + 3];
+      u32[w + 5] = io;
+      u32[w + 6] = rows;
       io += rows;
     }
     w += COMMAND_WORDS;

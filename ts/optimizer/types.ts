@@ -9,8 +9,9 @@ import type { Optimizer } from './optimizer.js';
 export type HyperValue = number | (() => number) | LearningRateSchedule;
 
 /** A gradient: values (copied into WASM memory), a WASM-side {@link Tensor} (no copy), a sparse
- * {@link IndexedSlices}, or null/undefined for a variable without a gradient (skipped). */
-export type Gradient = Float32Array | readonly number[] | Tensor | IndexedSlices | null | undefined;
+ * {@link IndexedSlices} (its rows copied, or read in place when they are a Tensor), or
+ * null/undefined for a variable without a gradient (skipped). */
+export type Gradient = Float32Array | readonly number[] | Tensor | IndexedSlices<Float32Array | Tensor> | null | undefined;
 
 /** A gradient as the gradient hooks and custom optimizers see it. */
 export type HookGradient = Float32Array | IndexedSlices;

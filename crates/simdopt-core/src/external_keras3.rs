@@ -102,7 +102,8 @@ impl Optimizer {
         match g {
             Gradient::Dense(v) => out.extend(v.iter().map(|&x| unscale(x))),
             Gradient::Tensor(id) => out.extend(store.get(id).expect("validated").data.iter().map(|&x| unscale(x))),
-            Gradient::Sparse { indices, values } => {
+            Gradient::Sparse { .. } | Gradient::SparseTensor { .. } => {
+                let (indices, values) = (g.indices().expect("sparse"), g.values(store).expect("validated"));
                 let t = store.get(var).expect("validated");
                 let w = row_len(&t.shape);
                 out.resize(t.data.len(), 0.0);

@@ -27,6 +27,37 @@ pub enum Gradient<'a> {
     Tensor(TensorId),
     /// Keras `IndexedSlices`: `indices.len()` rows of the variable, `values` holds them row-major.
     Sparse { indices: &'a [i64], values: &'a [f32] },
+    /// `Sparse` whose rows are the values of a tensor of the store (read in place, no copy).
+    SparseTensor { indices: &'a [i64], values: TensorId },
+}
+
+impl<'a> Gradient<'a> {
+    /// The values held whole: dense, a tensor's, or the rows of a sparse gradient.
+    pub(crate) fn values<'s>(&self, store: &'s Store) -> Result<&'s [f32]>
+    where
+        'a: 's,
+    {
+        Ok(match *self {
+            Gradient::Dense(v) | Gradient::Sparse { values: v, .. } => v,
+            Gradient::Tensor(id) | Gradient::SparseTensor { values: id, .. } => &store.get(id)?.data,
+        })
+    }
+
+    /// The rows of a sparse gradient.
+    pub(crate) fn indices(&self) -> Option<&'a [i64]> {
+        match *self {
+            Gradient::Sparse { indices, .. } | Gradient::SparseTensor { indices, .. } => Some(indices),
+            Gradient::Dense(_) | Gradient::Tensor(_) => None,
+        }
+    }
+
+    /// The tensor of the store that holds the values, if one does.
+    pub(crate) fn tensor(&self) -> Option<TensorId> {
+        match *self {
+            Gradient::Tensor(id) | Gradient::SparseTensor { values: id, .. } => Some(id),
+            Gradient::Dense(_) | Gradient::Sparse { .. } => None,
+        }
+    }
 }
 
 /// The state of one variable: the rule's slots and the Keras 3 stages' buffers.

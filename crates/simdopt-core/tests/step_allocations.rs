@@ -58,6 +58,7 @@ enum Kind {
     Tensor,
     Dense,
     Sparse,
+    SparseTensor,
 }
 
 /// Allocations of the 4th to 8th steps of `opt` on two variables (one without a gradient).
@@ -71,12 +72,14 @@ fn step_allocations(mut opt: Optimizer, kind: Kind, guarded: bool) -> usize {
     let held = store.insert(Tensor::new("g", vec![ROWS, COLS], grad.clone()).unwrap());
     let indices: Vec<i64> = vec![3, 7, 3, 30];
     let rows: Vec<f32> = grad[..indices.len() * COLS].to_vec();
+    let held_rows = store.insert(Tensor::new("rows", vec![indices.len(), COLS], rows.clone()).unwrap());
     let mut non_finite = Vec::new();
     let mut step = |store: &mut Store| {
         let g = match kind {
             Kind::Tensor => Gradient::Tensor(held),
             Kind::Dense => Gradient::Dense(&grad),
             Kind::Sparse => Gradient::Sparse { values: &rows, indices: &indices },
+            Kind::SparseTensor => Gradient::SparseTensor { values: held_rows, indices: &indices },
         };
         let pairs: [(Option<Gradient<'_>>, TensorId); 2] = [(Some(g), var), (None, idle)];
         if guarded {
@@ -128,7 +131,7 @@ fn tf24_steps_allocate_nothing() {
     let mut failures = Vec::new();
     for (name, build) in variants(Family::Tf24) {
         for (clip_name, clip) in clippings() {
-            for kind in [Kind::Tensor, Kind::Dense, Kind::Sparse] {
+            for kind in [Kind::Tensor, Kind::Dense, Kind::Sparse, Kind::SparseTensor] {
                 for guarded in [false, true] {
                     let mut opt = build();
                     opt.set_clipping(clip).unwrap();

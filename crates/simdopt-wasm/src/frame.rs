@@ -12,6 +12,9 @@ pub(crate) const KIND_NONE: u32 = 0;
 pub(crate) const KIND_DENSE_STAGED: u32 = 1;
 const KIND_DENSE_TENSOR: u32 = 2;
 pub(crate) const KIND_SPARSE: u32 = 3;
+/// Sparse rows whose values are a tensor: `a, b` its handle, `c, d` the indices as for
+/// [`KIND_SPARSE`] (the facade's `KIND_SPARSE_TENSOR`; 4 is the streamed kind).
+const KIND_SPARSE_TENSOR: u32 = 5;
 
 /// Buffers the facade writes a step into. They only grow, so their pointers change only on
 /// `frame_reserve`.
@@ -81,7 +84,7 @@ pub(crate) fn step_commands(commands: &[u32], n: usize) -> Result<&[u32], Error>
 pub(crate) fn widen_indices(cmds: &[u32], indices: &[i32], indices64: &mut Vec<i64>) -> Result<(), Error> {
     let mut used = 0usize;
     for c in cmds.chunks_exact(COMMAND_WORDS) {
-        if c[2] == KIND_SPARSE {
+        if c[2] == KIND_SPARSE || c[2] == KIND_SPARSE_TENSOR {
             used = used.max((c[5] as usize).checked_add(c[6] as usize).ok_or_else(|| bad_frame("indices out of range"))?);
         }
     }
@@ -100,15 +103,17 @@ pub(crate) fn decode<'a>(cmds: &[u32], values: &'a [f32], indices64: &'a [i64], 
             KIND_NONE => None,
             KIND_DENSE_STAGED => Some(Gradient::Dense(frame_values(values, a, b)?)),
             KIND_DENSE_TENSOR => Some(Gradient::Tensor(tid(c[3], c[4]))),
-            KIND_SPARSE => Some(Gradient::Sparse {
-                values: frame_values(values, a, b)?,
-                indices: cc.checked_add(d).and_then(|end| indices64.get(cc..end)).ok_or_else(|| bad_frame("indices out of range"))?,
-            }),
+            KIND_SPARSE => Some(Gradient::Sparse { values: frame_values(values, a, b)?, indices: frame_indices(indices64, cc, d)? }),
+            KIND_SPARSE_TENSOR => Some(Gradient::SparseTensor { values: tid(c[3], c[4]), indices: frame_indices(indices64, cc, d)? }),
             k => return Err(bad_frame(&format!("unknown command kind {k}"))),
         };
         pairs.push((grad, var));
     }
     Ok(())
+}
+
+fn frame_indices(v: &[i64], start: usize, len: usize) -> Result<&[i64], Error> {
+    start.checked_add(len).and_then(|end| v.get(start..end)).ok_or_else(|| bad_frame("indices out of range"))
 }
 
 fn frame_values(v: &[f32], start: usize, len: usize) -> Result<&[f32], Error> {

@@ -37,7 +37,8 @@ export function readGradientPairs(gradsAndVars: Iterable<readonly [Gradient, Var
 function copyGradient(g: unknown, v: Variable, i: number, who: string): OwnGradient {
   if (g === null || g === undefined) return null;
   if (g instanceof IndexedSlices) {
-    const values = Float32Array.from(g.values);
+    const held: unknown = g.values;
+    const values = held instanceof Tensor ? held.read() : Float32Array.from(g.values as Float32Array);
     const indices = Int32Array.from(g.indices);
     const slices = new IndexedSlices(values, indices, g.denseShape);
     if (v.shape.length === 0) throw new ShapeError('SparseScalar', `${who}: entry ${i}: IndexedSlices for the scalar variable '${v.name}'`);

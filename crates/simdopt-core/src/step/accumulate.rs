@@ -43,7 +43,8 @@ fn add_all(opt: &mut Optimizer, store: &Store, pairs: &[(Option<Gradient<'_>>, T
         let values = match *g {
             Gradient::Dense(v) if !sparse_only => v,
             Gradient::Tensor(id) if !sparse_only => &store.get(id).expect("validated").data,
-            Gradient::Sparse { indices, values } => {
+            Gradient::Sparse { .. } | Gradient::SparseTensor { .. } => {
+                let (indices, values) = (g.indices().expect("sparse"), g.values(store).expect("validated"));
                 let shape = &store.get(*var_id).expect("validated").shape;
                 let (n_rows, w) = (shape[0], row_len(shape));
                 let s = &mut opt.scratch;

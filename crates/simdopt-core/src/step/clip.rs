@@ -173,13 +173,7 @@ pub(crate) fn compute_preludes(opt: &mut Optimizer, store: &Store, pairs: &[(Opt
         return;
     }
     sums.clear();
-    sums.extend(grads.map(|g| {
-        let values = match *g {
-            Gradient::Dense(v) | Gradient::Sparse { values: v, .. } => v,
-            Gradient::Tensor(id) => &store.get(id).expect("validated").data,
-        };
-        sum_of_squares(values, c.clipvalue)
-    }));
+    sums.extend(grads.map(|g| sum_of_squares(g.values(store).expect("validated"), c.clipvalue)));
     tf24_preludes(c, sums, preludes);
 }
 
@@ -210,10 +204,12 @@ pub(crate) fn compute_keras3_preludes(opt: &mut Optimizer, store: &Store, pairs:
         let map = KerasGradient { scale, steps, clipvalue: c.clipvalue };
         let sum = match *g {
             // Sparse gradients were added into the accumulator already (`accumulate::densify`).
-            Gradient::Sparse { .. } if acc.is_some() => {
+            Gradient::Sparse { .. } | Gradient::SparseTensor { .. } if acc.is_some() => {
                 reduce::sum_of_squares_by(acc.expect("checked"), None, &KerasGradient { scale: None, steps: None, ..map })
             }
-            Gradient::Sparse { values, .. } => reduce::sum_of_squares_by(values, None, &map),
+            Gradient::Sparse { .. } | Gradient::SparseTensor { .. } => {
+                reduce::sum_of_squares_by(g.values(store).expect("validated"), None, &map)
+            }
             Gradient::Dense(v) => reduce::sum_of_squares_by(v, acc, &map),
             Gradient::Tensor(id) => reduce::sum_of_squares_by(&store.get(id).expect("validated").data, acc, &map),
         };

@@ -274,10 +274,7 @@ impl Optimizer {
 
 /// The values of a gradient held whole (in the frame, or a tensor in the store).
 fn whole_values<'a>(store: &'a Store, g: &Gradient<'a>) -> &'a [f32] {
-    match *g {
-        Gradient::Dense(v) | Gradient::Sparse { values: v, .. } => v,
-        Gradient::Tensor(id) => &store.get(id).expect("validated").data,
-    }
+    g.values(store).expect("validated")
 }
 
 /// The read pass over one streamed gradient of `len` values: whether they are all finite (when

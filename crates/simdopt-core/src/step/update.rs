@@ -44,16 +44,12 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
         let fused = average.zip(avg.as_deref_mut()).map(|(k, avg)| unsafe { FusedAverage::new(avg, k, &ran) });
         let wd = opt.rule.weight_decay(opt.stages.weight_decay, slots);
         let decay = wd.filter(|_| keras3 && !opt.decay_excluded.contains(var_id)).map(|wd| (wd, lr));
-        let tensor_grad = match *g {
-            Gradient::Tensor(id) => Some(id),
-            _ => None,
-        };
-        let (shape, var, held) = store.var_and_grad(*var_id, tensor_grad).expect("validated");
+        let (shape, var, held) = store.var_and_grad(*var_id, g.tensor()).expect("validated");
         let rule = &*opt.rule;
         let dense = match *g {
             Gradient::Dense(values) => Some(values),
             Gradient::Tensor(_) => Some(held.expect("validated")),
-            Gradient::Sparse { .. } => None,
+            Gradient::Sparse { .. } | Gradient::SparseTensor { .. } => None,
         };
         match (dense, fusion) {
             (Some(values), Fusion::Tf24) => rule.apply_dense(tf24_prelude(clip), shape, var, GradIn::Values(values), slots, iteration),
@@ -73,7 +69,11 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
                 acc.fill(0.0);
             }
             (None, _) => {
-                let Gradient::Sparse { indices, values } = *g else { unreachable!("dense handled above") };
+                let (indices, values) = match *g {
+                    Gradient::Sparse { indices, values } => (indices, values),
+                    Gradient::SparseTensor { indices, .. } => (indices, held.expect("validated")),
+                    Gradient::Dense(_) | Gradient::Tensor(_) => unreachable!("dense handled above"),
+                };
                 let s = &mut opt.scratch;
                 if keras3 {
                     if let Some((wd, lr)) = decay {

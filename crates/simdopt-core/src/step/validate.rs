@@ -48,10 +48,9 @@ pub(crate) fn check_call(opt: &Optimizer, store: &Store, pairs: &[(Option<Gradie
 pub(crate) fn non_finite(store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)], out: &mut Vec<usize>) -> Result<()> {
     out.clear();
     for (i, (g, _)) in pairs.iter().enumerate() {
-        let finite = match *g {
+        let finite = match g {
             None => true,
-            Some(Gradient::Dense(v)) | Some(Gradient::Sparse { values: v, .. }) => all_finite(v),
-            Some(Gradient::Tensor(id)) => all_finite(&store.get(id)?.data),
+            Some(g) => all_finite(g.values(store)?),
         };
         if !finite {
             out.push(i);
@@ -82,12 +81,17 @@ fn validate(store: &Store, pairs: &[(Option<Gradient<'_>>, TensorId)]) -> Result
                 }
                 check_len(&var.name, n, t.data.len())?
             }
-            Gradient::Sparse { indices, values } => {
+            Gradient::Sparse { indices, .. } | Gradient::SparseTensor { indices, .. } => {
                 let rows = var.rows().ok_or_else(|| Error::SparseScalar { variable: var.name.clone() })?;
+                if g.tensor() == Some(*var_id) {
+                    return Err(Error::InvalidState {
+                        message: format!("the IndexedSlices values of variable '{}' are the variable itself", var.name),
+                    });
+                }
                 let row_len = row_len(&var.shape);
                 // Saturating: on wasm32 the product of a long index list and a long row can
                 // wrap around to a small number (and would pass the check).
-                check_len(&var.name, indices.len().saturating_mul(row_len), values.len())?;
+                check_len(&var.name, indices.len().saturating_mul(row_len), g.values(store)?.len())?;
                 if let Some((offset, &index)) = indices.iter().enumerate().find(|(_, &ix)| ix < 0 || ix as u64 >= rows as u64) {
                     return Err(Error::IndexOutOfRange { variable: var.name.clone(), index, offset, rows });
                 }
