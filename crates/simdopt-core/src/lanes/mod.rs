@@ -5,6 +5,7 @@
 //! fixed NaN rule, so a SIMD lane and the scalar path give bit-identical results. Nothing here
 //! contracts to fused multiply-add.
 
+use crate::quant::codebook::CodeTable;
 use crate::quant::Codebook;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -75,6 +76,21 @@ pub trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
         v.store(vs.as_mut_ptr());
         for k in 0..Self::WIDTH {
             *out.add(k) = cb.code_at(ps[k], vs[k]);
+        }
+    }
+
+    /// Stores `WIDTH` bytes: the 8-bit codes of normalised values `v` (clamped to
+    /// `[LaneConsts::low, 1]`, or NaN) by table ([`CodeTable::code`]; SIMD builds compute the
+    /// index and the code in lanes, the two table reads lane by lane).
+    ///
+    /// # Safety
+    /// `out` must be valid for writing `WIDTH` bytes.
+    #[inline(always)]
+    unsafe fn store_table_codes(v: Self, t: &CodeTable, out: *mut u8) {
+        let mut vs = [0.0f32; MAX_LANES];
+        v.store(vs.as_mut_ptr());
+        for k in 0..Self::WIDTH {
+            *out.add(k) = t.code(vs[k]);
         }
     }
 

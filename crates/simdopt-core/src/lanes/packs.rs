@@ -181,6 +181,11 @@ impl<L: Lanes> Lanes for Pair<L> {
         L::store_codes(p.1, v.1, cb, out.add(L::WIDTH));
     }
     #[inline(always)]
+    unsafe fn store_table_codes(v: Self, t: &crate::quant::codebook::CodeTable, out: *mut u8) {
+        L::store_table_codes(v.0, t, out);
+        L::store_table_codes(v.1, t, out.add(L::WIDTH));
+    }
+    #[inline(always)]
     unsafe fn load_bf16(p: *const u16) -> Self {
         let (lo, hi) = L::load_bf16_pair(p);
         Pair(lo, hi)

@@ -15,7 +15,7 @@
 //! for bit. (bitsandbytes 0.50's CPU quantizer first snaps `x / absmax` to a grid of 65,536 points
 //! and takes that point's nearest code: see the tests for what that changes.)
 
-use super::codebook::Codebook;
+use super::codebook::{CodeTable, Codebook};
 use crate::lanes::{drive, ElementKernel, Lanes, Wide, MAX_LANES};
 
 const _: () = assert!(<Wide as Lanes>::WIDTH <= MAX_LANES);
@@ -79,6 +79,8 @@ pub fn quantize_with_absmax(cb: &Codebook, x: &[f32], m: f32, codes: &mut [u8]) 
     assert_eq!(x.len(), codes.len(), "block lengths");
     if m == 0.0 {
         codes.fill(0);
+    } else if let Some(table) = cb.table() {
+        drive(&QuantizeByTable { cb, table, x: x.as_ptr(), inv: 1.0 / m, codes: codes.as_mut_ptr() }, x.len());
     } else {
         drive(&Quantize { cb, x: x.as_ptr(), inv: 1.0 / m, codes: codes.as_mut_ptr() }, x.len());
     }
@@ -142,6 +144,23 @@ impl ElementKernel for Quantize<'_> {
     #[inline(always)]
     unsafe fn step<L: Lanes>(&self, i: usize) {
         store_codes_of(self.cb, L::load(self.x.add(i)), L::splat(self.inv), self.codes.add(i));
+    }
+}
+
+struct QuantizeByTable<'a> {
+    cb: &'a Codebook,
+    table: &'a CodeTable,
+    x: *const f32,
+    inv: f32,
+    codes: *mut u8,
+}
+
+impl ElementKernel for QuantizeByTable<'_> {
+    #[inline(always)]
+    unsafe fn step<L: Lanes>(&self, i: usize) {
+        let k = self.cb.lane_consts();
+        let v = (L::load(self.x.add(i)) * L::splat(self.inv)).min(L::splat(k.one)).max(L::splat(k.low));
+        L::store_table_codes(v, self.table, self.codes.add(i));
     }
 }
 

@@ -43,6 +43,58 @@ pub struct Codebook {
     offset: [f32; DECADES],
     /// The fast rule's and the lanes' constants (see [`LaneConsts`]).
     lane: LaneConsts,
+    /// Codes by table, for the maps where it holds ([`CodeTable`]).
+    table: Option<CodeTable>,
+}
+
+/// Mantissa bits of `|v|` in a [`CodeTable`] bucket's index: the unsigned map's top decade has
+/// 128 codes in [0.1, 1] (bins 0.007 apart), the buckets of [0.5, 1) are 2^-8 wide.
+pub const TABLE_MANTISSA_BITS: u32 = 7;
+/// The right shift from the bits of `|v|` to its bucket.
+pub const TABLE_SHIFT: u32 = 23 - TABLE_MANTISSA_BITS;
+
+/// The code of a normalised value by table: `|v|` (at least `floor`, a power of two below the
+/// first bin; NaN reads as `floor`) falls in a bucket of float32s that share their exponent
+/// and top [`TABLE_MANTISSA_BITS`] mantissa bits. For `v >= 0`, `est` gives the code `e` of the
+/// bucket's lowest value (at most 254) and, as no bucket holds two bins, the code is
+/// `c = e + (|v| >= step[e])`, 255 from the top bin up. Negative values have their own
+/// estimates (`+ TABLE_NEG`) and steps (`+ 256`), mirrored: the code is `254 - c`. (The
+/// negative bins are the positive ones mirrored but for float32 ties, which put some of them
+/// on the other side of a bucket's edge.) NaN gets 0.
+#[derive(Clone, Debug)]
+pub struct CodeTable {
+    /// By bucket, `(bits(max(|v|, floor)) >> TABLE_SHIFT) - base` (`+ TABLE_NEG` for `v < 0`):
+    /// the code of the bucket's lowest value, mirrored for negative values.
+    pub est: Box<[u8]>,
+    /// From `est` (`+ 256` for negative values): the magnitude from which the code is one
+    /// further from the zero code (`+inf` where there is none).
+    pub step: Box<[f32; 512]>,
+    pub floor: f32,
+    pub base: u32,
+    /// -0.0: the sign bit, for `abs` as one `andnot` in the lanes.
+    pub sign: f32,
+}
+
+/// Where the estimates of negative values start in [`CodeTable::est`]: a power of two, so the
+/// lanes add it as the sign mask shifted.
+pub const TABLE_NEG_SHIFT: u32 = 12;
+pub const TABLE_NEG: usize = 1 << TABLE_NEG_SHIFT;
+
+impl CodeTable {
+    /// The code of `v` (clamped to `[LaneConsts::low, 1]`, or NaN); the lanes do the same.
+    #[inline(always)]
+    pub fn code(&self, v: f32) -> u8 {
+        let a = Lanes::max(self.floor, v.abs()); // NaN reads as floor
+        let neg = v < 0.0;
+        let i = ((a.to_bits() >> TABLE_SHIFT) - self.base) as usize + if neg { TABLE_NEG } else { 0 };
+        let e = self.est[i];
+        let c = e + (a >= self.step[e as usize + if neg { 256 } else { 0 }]) as u8;
+        match () {
+            _ if v.is_nan() => 0,
+            _ if neg => 254 - c,
+            _ => c,
+        }
+    }
 }
 
 /// Constants of the lane code, kept as run-time values: V8 rebuilds a splatted wasm constant
@@ -120,8 +172,60 @@ impl Codebook {
             edge_shift,
             fast: false,
         };
-        let plain = Codebook { codes, upper, signed, slope, offset, lane };
-        plain.with_fast_path().unwrap_or(plain)
+        let plain = Codebook { codes, upper, signed, slope, offset, lane, table: None };
+        let mut cb = plain.with_fast_path().unwrap_or(plain);
+        cb.table = cb.code_table();
+        cb
+    }
+
+    /// The [`CodeTable`] of this map, if it holds: the dynamic map's zero code (the unsigned map
+    /// from 0 up: its values are clamped to [0, 1]), and at most one bin of a sign per bucket.
+    fn code_table(&self) -> Option<CodeTable> {
+        let z = self.zero_index();
+        if self.codes[z] != 0.0 || (!self.signed && self.lane.low != 0.0) {
+            return None;
+        }
+        let next = |x: f32| f32::from_bits(x.to_bits() + 1);
+        // the magnitudes from which the code steps away from zero, ascending: the positive
+        // bins, and for negative values the float above each negative bin's magnitude
+        let pos: Vec<f32> = self.upper[z..255].to_vec();
+        let neg: Vec<f32> = (0..z).rev().map(|j| next(-self.upper[j])).collect();
+        let first = pos[0].min(neg.first().copied().unwrap_or(f32::INFINITY));
+        // a power of two below the first bin
+        let mut floor = f32::from_bits(first.to_bits() & 0xff80_0000);
+        if floor >= first {
+            floor /= 2.0;
+        }
+        let base = floor.to_bits() >> TABLE_SHIFT;
+        let len = ((1f32.to_bits() >> TABLE_SHIFT) - base + 1) as usize;
+        if len > TABLE_NEG {
+            return None;
+        }
+        let count = |bins: &[f32], x: f32| bins.partition_point(|&b| b <= x);
+        let halves: &[&[f32]] = if self.signed { &[&pos, &neg] } else { &[&pos] };
+        let mut est = vec![0u8; TABLE_NEG * halves.len()];
+        let mut step = Box::new([f32::INFINITY; 512]);
+        for (h, bins) in halves.iter().enumerate() {
+            for i in 0..len {
+                let lo = f32::from_bits((base + i as u32) << TABLE_SHIFT);
+                let last = f32::from_bits(((base + i as u32 + 1) << TABLE_SHIFT) - 1);
+                let n = count(bins, lo);
+                if count(bins, last) - n > 1 {
+                    return None;
+                }
+                est[h * TABLE_NEG + i] = (z + n).min(254) as u8;
+            }
+            for (k, &b) in bins.iter().enumerate().take(255 - z) {
+                step[h * 256 + z + k] = b;
+            }
+        }
+        Some(CodeTable { est: est.into_boxed_slice(), step, floor, base, sign: -0.0 })
+    }
+
+    /// The [`CodeTable`] of this map, if it has one.
+    #[inline(always)]
+    pub fn table(&self) -> Option<&CodeTable> {
+        self.table.as_ref()
     }
 
     /// This map with [`Codebook::fast_code`] on, if it holds: decade 0's line moved so that the
@@ -305,7 +409,10 @@ impl Codebook {
     /// One value's code.
     #[inline]
     pub fn index_of(&self, v: f32) -> u8 {
-        self.code_at(self.position::<f32>(v), v)
+        match &self.table {
+            Some(t) => t.code(Lanes::max(Lanes::min(v, 1.0), self.lane.low)),
+            None => self.code_at(self.position::<f32>(v), v),
+        }
     }
 }
 
@@ -378,7 +485,8 @@ mod tests {
         cpu_signed[0] = -1.0;
         let mut cpu_unsigned = *Codebook::unsigned().codes();
         cpu_unsigned[0] = -1.0;
-        let settled = |cb: &Codebook| Codebook { lane: LaneConsts { fast: false, ..cb.lane }, ..cb.clone() };
+        let settled = |cb: &Codebook| Codebook { lane: LaneConsts { fast: false, ..cb.lane }, table: None, ..cb.clone() };
+        let untabled = |cb: &Codebook| Codebook { table: None, ..cb.clone() };
         vec![
             Codebook::signed().clone(),
             Codebook::unsigned().clone(),
@@ -387,6 +495,9 @@ mod tests {
             // the fast maps' lines with every element settled
             settled(Codebook::signed()),
             settled(Codebook::unsigned()),
+            // the fast rule without the table
+            untabled(Codebook::signed()),
+            untabled(Codebook::unsigned()),
         ]
     }
 
@@ -426,6 +537,54 @@ mod tests {
             let z = cb.zero_index();
             let worst = (z..254).map(|e| cb.past_step(cb.position::<f32>(cb.upper[e]), e).abs()).fold(0.0, f32::max);
             assert!(worst < MARGIN / 8.0, "{worst}");
+        }
+    }
+
+    #[test]
+    fn tables_for_maps_with_a_zero_code() {
+        let maps = maps();
+        assert!(maps[0].table.is_some() && maps[1].table.is_some());
+        // bitsandbytes 0.49's CPU maps (code 0 = -1): the signed one keeps its zero code
+        assert!(maps[2].table.is_some() && maps[3].table.is_none());
+        // small: the 23 binades from 2^-23 (below the first bin), 128 buckets each, per sign
+        assert!(maps[..2].iter().all(|cb| cb.table.as_ref().unwrap().est.len() <= 2 * TABLE_NEG));
+    }
+
+    /// The table against the rule at every bin (both signs), a float either side, and a sweep
+    /// of random floats in [-1, 1]: `cargo test --release -p simdopt-core -- --ignored random_table`
+    /// (`SIMDOPT_TABLE_PROBES`, default 1e8 per map).
+    #[test]
+    #[ignore]
+    fn random_table_codes_equal_the_search() {
+        let n: u64 = std::env::var("SIMDOPT_TABLE_PROBES").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000_000);
+        for cb in &maps()[..3] {
+            let (mut state, mut chunk, mut codes) = (0x9e37_79b9_7f4a_7c15u64, vec![0.0f32; 1 << 16], vec![0u8; 1 << 16]);
+            let mut done = 0;
+            while done < n {
+                for v in chunk.iter_mut() {
+                    // xorshift64*: bits of a float in [-1, 1] (every binade alike), or a value near a bin
+                    state ^= state >> 12;
+                    state ^= state << 25;
+                    state ^= state >> 27;
+                    let r = state.wrapping_mul(0x2545_f491_4f6c_dd1d);
+                    let bits = (r >> 32) as u32;
+                    *v = if r & 1 == 0 {
+                        // mostly from 2^-25 up (below, everything is the zero code)
+                        let low = if r & 6 == 0 { 0 } else { 0x3300_0000 };
+                        f32::from_bits((low + bits % (0x3f80_0001 - low)) | (bits & 0x8000_0000))
+                    } else {
+                        let b = cb.upper[(r >> 8) as usize % 255];
+                        from_order_key(order_key(b) + ((r >> 16) % 9) as i64 - 4) * if r & 2 == 0 { 1.0 } else { -1.0 }
+                    };
+                }
+                crate::quant::blockwise::quantize_with_absmax(cb, &chunk, 1.0, &mut codes);
+                for (&v, &q) in chunk.iter().zip(&codes) {
+                    let expect = nearest_code_by_search(&cb.codes, v);
+                    assert_eq!(q, expect, "lanes: v = {v:e} ({:#x}), signed {}", v.to_bits(), cb.signed);
+                    assert_eq!(cb.index_of(v), expect, "v = {v:e} ({:#x}), signed {}", v.to_bits(), cb.signed);
+                }
+                done += chunk.len() as u64;
+            }
         }
     }
 
