@@ -6,7 +6,6 @@
 //! contracts to fused multiply-add.
 
 use crate::quant::codebook::CodeTable;
-use crate::quant::Codebook;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
 /// A pack of `WIDTH` f32 values with lane-wise arithmetic.
@@ -59,23 +58,6 @@ pub trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
         for k in 0..Self::WIDTH {
             let b = e[k].to_bits() as u8;
             *out.add(k) = b + (x[k] >= upper[b as usize]) as u8;
-        }
-    }
-
-    /// Stores `WIDTH` bytes: the 8-bit codes of normalised values `v` (clamped to
-    /// `[LaneConsts::low, 1]`, or NaN) at map positions `p` ([`Codebook::position`],
-    /// [`Codebook::code_at`]). SIMD builds decide whole vectors by the
-    /// fast rule and settle a vector against the bins only when a lane is near a step.
-    ///
-    /// # Safety
-    /// `out` must be valid for writing `WIDTH` bytes.
-    #[inline(always)]
-    unsafe fn store_codes(p: Self, v: Self, cb: &Codebook, out: *mut u8) {
-        let (mut ps, mut vs) = ([0.0f32; MAX_LANES], [0.0f32; MAX_LANES]);
-        p.store(ps.as_mut_ptr());
-        v.store(vs.as_mut_ptr());
-        for k in 0..Self::WIDTH {
-            *out.add(k) = cb.code_at(ps[k], vs[k]);
         }
     }
 

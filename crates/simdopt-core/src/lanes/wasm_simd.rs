@@ -1,7 +1,7 @@
 //! wasm `simd128` lanes: four f32 in one `v128`.
 
 use super::Lanes;
-use crate::quant::codebook::{CodeTable, Codebook, TABLE_NEG_SHIFT, TABLE_SHIFT};
+use crate::quant::codebook::{CodeTable, TABLE_NEG_SHIFT, TABLE_SHIFT};
 use core::arch::wasm32::*;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -101,32 +101,6 @@ impl Lanes for F32x4 {
         let code = i32x4_sub(e, f32x4_ge(v.0, bins));
         let bytes = u8x16_narrow_i16x8(u16x8_narrow_i32x4(code, code), code);
         v128_store32_lane::<0>(bytes, out as *mut u32);
-    }
-    #[inline(always)]
-    unsafe fn store_codes(p: Self, v: Self, cb: &Codebook, out: *mut u8) {
-        // `Codebook::fast_code` lane by lane; any lane near its step settles the vector
-        let k = cb.lane_consts();
-        if k.fast {
-            let magic = f32x4_splat(k.magic);
-            let r = f32x4_add(p.0, magic);
-            let x = i32x4_add(r, i32x4_splat(k.edge_shift));
-            let all = i32x4_eq(x, x); // -1 in every lane
-            let edge = i32x4_eq(v128_and(x, i32x4_add(x, all)), i32x4_splat(0));
-            let d = f32x4_sub(f32x4_sub(p.0, f32x4_sub(r, magic)), v128_and(edge, f32x4_splat(k.edge)));
-            // |d| < margin (`abs` as one andnot: V8 rebuilds f32x4.abs's mask at every use)
-            if !v128_any_true(f32x4_lt(v128_andnot(d, f32x4_splat(k.sign)), f32x4_splat(k.margin))) {
-                // Only the low byte of each lane is stored: the estimate's bits there, one more
-                // past the step (the masks are -1 where true), 254 - that for negative values
-                // (`!x - 1`; the unsigned map's values are >= 0), and one more from the top bin.
-                let code = i32x4_sub(r, f32x4_ge(d, f32x4_splat(0.0)));
-                let neg = f32x4_lt(v.0, f32x4_splat(0.0));
-                let code = i32x4_sub(i32x4_add(v128_xor(code, neg), neg), f32x4_ge(v.0, f32x4_splat(k.top)));
-                let bytes = i8x16_shuffle::<0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12>(code, code);
-                v128_store32_lane::<0>(bytes, out as *mut u32);
-                return;
-            }
-        }
-        Self::store_settled_u8(cb.estimate_from(p, v), v, cb.upper_bins(), out)
     }
     #[inline(always)]
     unsafe fn store_table_codes(v: Self, t: &CodeTable, out: *mut u8) {
