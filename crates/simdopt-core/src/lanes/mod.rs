@@ -5,7 +5,7 @@
 //! fixed NaN rule, so a SIMD lane and the scalar path give bit-identical results. Nothing here
 //! contracts to fused multiply-add.
 
-use crate::quant::Codebook;
+use crate::quant::codebook::CodeTable;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
 /// A pack of `WIDTH` f32 values with lane-wise arithmetic.
@@ -62,19 +62,17 @@ pub trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
     }
 
     /// Stores `WIDTH` bytes: the 8-bit codes of normalised values `v` (clamped to
-    /// `[LaneConsts::low, 1]`, or NaN) at map positions `p` ([`Codebook::position`],
-    /// [`Codebook::code_at`]). SIMD builds decide whole vectors by the
-    /// fast rule and settle a vector against the bins only when a lane is near a step.
+    /// `[LaneConsts::low, 1]`, or NaN) by table ([`CodeTable::code`]; SIMD builds compute the
+    /// index and the code in lanes, the two table reads lane by lane).
     ///
     /// # Safety
     /// `out` must be valid for writing `WIDTH` bytes.
     #[inline(always)]
-    unsafe fn store_codes(p: Self, v: Self, cb: &Codebook, out: *mut u8) {
-        let (mut ps, mut vs) = ([0.0f32; MAX_LANES], [0.0f32; MAX_LANES]);
-        p.store(ps.as_mut_ptr());
+    unsafe fn store_table_codes(v: Self, t: &CodeTable, out: *mut u8) {
+        let mut vs = [0.0f32; MAX_LANES];
         v.store(vs.as_mut_ptr());
         for k in 0..Self::WIDTH {
-            *out.add(k) = cb.code_at(ps[k], vs[k]);
+            *out.add(k) = t.code(vs[k]);
         }
     }
 

@@ -176,9 +176,9 @@ impl<L: Lanes> Lanes for Pair<L> {
         L::store_settled_u8(est.1, v.1, upper, out.add(L::WIDTH));
     }
     #[inline(always)]
-    unsafe fn store_codes(p: Self, v: Self, cb: &crate::quant::Codebook, out: *mut u8) {
-        L::store_codes(p.0, v.0, cb, out);
-        L::store_codes(p.1, v.1, cb, out.add(L::WIDTH));
+    unsafe fn store_table_codes(v: Self, t: &crate::quant::codebook::CodeTable, out: *mut u8) {
+        L::store_table_codes(v.0, t, out);
+        L::store_table_codes(v.1, t, out.add(L::WIDTH));
     }
     #[inline(always)]
     unsafe fn load_bf16(p: *const u16) -> Self {

@@ -1,7 +1,7 @@
 //! wasm `simd128` lanes: four f32 in one `v128`.
 
 use super::Lanes;
-use crate::quant::codebook::Codebook;
+use crate::quant::codebook::{CodeTable, TABLE_NEG_SHIFT, TABLE_SHIFT};
 use core::arch::wasm32::*;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -103,30 +103,33 @@ impl Lanes for F32x4 {
         v128_store32_lane::<0>(bytes, out as *mut u32);
     }
     #[inline(always)]
-    unsafe fn store_codes(p: Self, v: Self, cb: &Codebook, out: *mut u8) {
-        // `Codebook::fast_code` lane by lane; any lane near its step settles the vector
-        let k = cb.lane_consts();
-        if k.fast {
-            let magic = f32x4_splat(k.magic);
-            let r = f32x4_add(p.0, magic);
-            let x = i32x4_add(r, i32x4_splat(k.edge_shift));
-            let all = i32x4_eq(x, x); // -1 in every lane
-            let edge = i32x4_eq(v128_and(x, i32x4_add(x, all)), i32x4_splat(0));
-            let d = f32x4_sub(f32x4_sub(p.0, f32x4_sub(r, magic)), v128_and(edge, f32x4_splat(k.edge)));
-            // |d| < margin (`abs` as one andnot: V8 rebuilds f32x4.abs's mask at every use)
-            if !v128_any_true(f32x4_lt(v128_andnot(d, f32x4_splat(k.sign)), f32x4_splat(k.margin))) {
-                // Only the low byte of each lane is stored: the estimate's bits there, one more
-                // past the step (the masks are -1 where true), 254 - that for negative values
-                // (`!x - 1`; the unsigned map's values are >= 0), and one more from the top bin.
-                let code = i32x4_sub(r, f32x4_ge(d, f32x4_splat(0.0)));
-                let neg = f32x4_lt(v.0, f32x4_splat(0.0));
-                let code = i32x4_sub(i32x4_add(v128_xor(code, neg), neg), f32x4_ge(v.0, f32x4_splat(k.top)));
-                let bytes = i8x16_shuffle::<0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12>(code, code);
-                v128_store32_lane::<0>(bytes, out as *mut u32);
-                return;
-            }
-        }
-        Self::store_settled_u8(cb.estimate_from(p, v), v, cb.upper_bins(), out)
+    unsafe fn store_table_codes(v: Self, t: &CodeTable, out: *mut u8) {
+        // `CodeTable::code` in lanes: NaN reads as floor (pmax), codes 0 (the final and)
+        let v = v.0;
+        let a = f32x4_pmax(f32x4_splat(t.floor), v128_andnot(v, f32x4_splat(t.sign)));
+        // negative lanes read their own estimates and steps (the mask is -1 there)
+        let neg = f32x4_lt(v, f32x4_splat(0.0));
+        let idx = i32x4_sub(i32x4_sub(u32x4_shr(a, TABLE_SHIFT), u32x4_splat(t.base)), i32x4_shl(neg, TABLE_NEG_SHIFT));
+        let est = |k: u32| *t.est.get_unchecked(k as usize) as i32;
+        let e = i32x4(
+            est(u32x4_extract_lane::<0>(idx)),
+            est(u32x4_extract_lane::<1>(idx)),
+            est(u32x4_extract_lane::<2>(idx)),
+            est(u32x4_extract_lane::<3>(idx)),
+        );
+        let at = i32x4_sub(e, i32x4_shl(neg, 8));
+        let step = |k: u32| *t.step.get_unchecked(k as usize);
+        let steps = f32x4(
+            step(u32x4_extract_lane::<0>(at)),
+            step(u32x4_extract_lane::<1>(at)),
+            step(u32x4_extract_lane::<2>(at)),
+            step(u32x4_extract_lane::<3>(at)),
+        );
+        // one more from the step (the mask is -1 there), 254 - that for negative values (`!x - 1`)
+        let code = i32x4_sub(e, f32x4_ge(a, steps));
+        let code = v128_and(i32x4_add(v128_xor(code, neg), neg), f32x4_eq(v, v));
+        let bytes = i8x16_shuffle::<0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12>(code, code);
+        v128_store32_lane::<0>(bytes, out as *mut u32);
     }
     #[inline(always)]
     unsafe fn load_bf16(p: *const u16) -> Self {

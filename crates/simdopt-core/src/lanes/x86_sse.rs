@@ -3,7 +3,7 @@
 #![allow(unused_unsafe)] // the SSE intrinsics are safe fns on newer Rust, unsafe on older ones
 
 use super::Lanes;
-use crate::quant::codebook::{Codebook, EDGE, MAGIC, MARGIN};
+use crate::quant::codebook::{CodeTable, TABLE_NEG_SHIFT, TABLE_SHIFT};
 use core::arch::x86_64::*;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -105,33 +105,30 @@ impl Lanes for F32x4 {
         (out as *mut i32).write_unaligned(_mm_cvtsi128_si32(bytes));
     }
     #[inline(always)]
-    unsafe fn store_codes(p: Self, v: Self, cb: &Codebook, out: *mut u8) {
-        // `Codebook::fast_code` lane by lane; any lane near its step settles the vector
-        let rule = cb.lane_consts();
-        if rule.fast {
-            let r = _mm_add_ps(p.0, _mm_set1_ps(MAGIC));
-            let ri = _mm_castps_si128(r);
-            let x = _mm_add_epi32(ri, _mm_set1_epi32(rule.edge_shift));
-            let edge = _mm_cmpeq_epi32(_mm_and_si128(x, _mm_sub_epi32(x, _mm_set1_epi32(1))), _mm_setzero_si128());
-            let past = _mm_sub_ps(p.0, _mm_sub_ps(r, _mm_set1_ps(MAGIC)));
-            let d = _mm_sub_ps(past, _mm_and_ps(_mm_castsi128_ps(edge), _mm_set1_ps(EDGE)));
-            let near = _mm_cmplt_ps(_mm_andnot_ps(_mm_set1_ps(-0.0), d), _mm_set1_ps(MARGIN));
-            if _mm_movemask_ps(near) == 0 {
-                // The low byte of each lane: the estimate's bits there, one more past the step
-                // (the masks are -1 where true), 254 - that for negative values (`!x - 1`) or 0,
-                // and one more from the top bin.
-                let code = _mm_sub_epi32(ri, _mm_castps_si128(_mm_cmpge_ps(d, _mm_setzero_ps())));
-                let neg = _mm_castps_si128(_mm_cmplt_ps(v.0, _mm_setzero_ps()));
-                // 254 - code for negative values (`!x - 1`; the unsigned map's values are >= 0)
-                let code = _mm_add_epi32(_mm_xor_si128(code, neg), neg);
-                let code = _mm_sub_epi32(code, _mm_castps_si128(_mm_cmpge_ps(v.0, _mm_set1_ps(rule.top))));
-                let code = _mm_and_si128(code, _mm_set1_epi32(0xff));
-                let bytes = _mm_packus_epi16(_mm_packs_epi32(code, code), _mm_setzero_si128());
-                (out as *mut i32).write_unaligned(_mm_cvtsi128_si32(bytes));
-                return;
-            }
-        }
-        Self::store_settled_u8(cb.estimate_from(p, v), v, cb.upper_bins(), out)
+    unsafe fn store_table_codes(v: Self, t: &CodeTable, out: *mut u8) {
+        // as the wasm lanes: `CodeTable::code` with the two table reads lane by lane
+        let v = v.0;
+        // maxps returns its second operand for NaN: NaN reads as floor
+        let a = _mm_max_ps(_mm_andnot_ps(_mm_set1_ps(t.sign), v), _mm_set1_ps(t.floor));
+        let neg = _mm_castps_si128(_mm_cmplt_ps(v, _mm_setzero_ps()));
+        let idx = _mm_sub_epi32(_mm_srli_epi32(_mm_castps_si128(a), TABLE_SHIFT as i32), _mm_set1_epi32(t.base as i32));
+        let idx = _mm_sub_epi32(idx, _mm_slli_epi32(neg, TABLE_NEG_SHIFT as i32));
+        let lanes = |x: __m128i| {
+            let mut l = [0u32; 4];
+            _mm_storeu_si128(l.as_mut_ptr() as *mut __m128i, x);
+            l
+        };
+        let i = lanes(idx);
+        let est = |k: usize| *t.est.get_unchecked(i[k] as usize) as i32;
+        let e = _mm_setr_epi32(est(0), est(1), est(2), est(3));
+        let at = lanes(_mm_sub_epi32(e, _mm_slli_epi32(neg, 8)));
+        let step = |k: usize| *t.step.get_unchecked(at[k] as usize);
+        let steps = _mm_setr_ps(step(0), step(1), step(2), step(3));
+        let code = _mm_sub_epi32(e, _mm_castps_si128(_mm_cmpge_ps(a, steps)));
+        let code = _mm_add_epi32(_mm_xor_si128(code, neg), neg);
+        let code = _mm_and_si128(code, _mm_and_si128(_mm_castps_si128(_mm_cmpeq_ps(v, v)), _mm_set1_epi32(0xff)));
+        let bytes = _mm_packus_epi16(_mm_packs_epi32(code, code), _mm_setzero_si128());
+        (out as *mut i32).write_unaligned(_mm_cvtsi128_si32(bytes));
     }
     #[inline(always)]
     unsafe fn load_bf16(p: *const u16) -> Self {

@@ -2,7 +2,8 @@
 //! `dequantize_blockwise` on CPU): the tensor is cut into blocks of `block` elements (the last one
 //! may be shorter); each block keeps its f32 absmax `max |x|` (NaN ignored, 0 for an all-zero
 //! block) and one byte per element, the code of `x * (1 / absmax)` clamped to [-1, 1]
-//! ([`Codebook::position`], [`Codebook::code_at`]). An all-zero block gets code 0 everywhere.
+//! ([`Codebook::table`], or [`Codebook::estimate`] and [`Codebook::settle`]). An all-zero block
+//! gets code 0 everywhere.
 //! Dequantized, an element is `code[q] * absmax`.
 //!
 //! Non-finite values, as bitsandbytes: a NaN is left out of the absmax and gets code 0 (so it
@@ -15,7 +16,7 @@
 //! for bit. (bitsandbytes 0.50's CPU quantizer first snaps `x / absmax` to a grid of 65,536 points
 //! and takes that point's nearest code: see the tests for what that changes.)
 
-use super::codebook::Codebook;
+use super::codebook::{CodeTable, Codebook};
 use crate::lanes::{drive, ElementKernel, Lanes, Wide, MAX_LANES};
 
 const _: () = assert!(<Wide as Lanes>::WIDTH <= MAX_LANES);
@@ -79,6 +80,8 @@ pub fn quantize_with_absmax(cb: &Codebook, x: &[f32], m: f32, codes: &mut [u8]) 
     assert_eq!(x.len(), codes.len(), "block lengths");
     if m == 0.0 {
         codes.fill(0);
+    } else if let Some(table) = cb.table() {
+        drive(&QuantizeByTable { cb, table, x: x.as_ptr(), inv: 1.0 / m, codes: codes.as_mut_ptr() }, x.len());
     } else {
         drive(&Quantize { cb, x: x.as_ptr(), inv: 1.0 / m, codes: codes.as_mut_ptr() }, x.len());
     }
@@ -89,8 +92,8 @@ pub fn absmax(x: &[f32]) -> f32 {
     block_absmax(x)
 }
 
-/// Stores the codes of `x * inv` clamped to [-1, 1]: from their positions in the map, settled
-/// against the bins where a lane is near a step ([`Lanes::store_codes`]).
+/// Stores the codes of `x * inv` clamped to [-1, 1] (maps without a [`CodeTable`]): from their
+/// estimates, settled against the bin above ([`Lanes::store_settled_u8`]).
 ///
 /// # Safety
 /// `q` must be valid for writing `L::WIDTH` bytes.
@@ -99,7 +102,7 @@ pub unsafe fn store_codes_of<L: Lanes>(cb: &Codebook, x: L, inv: L, q: *mut u8) 
     // The unsigned map codes every value up to 0 as 0: clamped to [0, 1] there.
     let k = cb.lane_consts();
     let v = (x * inv).min(L::splat(k.one)).max(L::splat(k.low));
-    L::store_codes(cb.position(v), v, cb, q);
+    L::store_settled_u8(cb.estimate(v), v, cb.upper_bins(), q);
 }
 
 /// Lanes of `cb.code(q[k])`.
@@ -142,6 +145,23 @@ impl ElementKernel for Quantize<'_> {
     #[inline(always)]
     unsafe fn step<L: Lanes>(&self, i: usize) {
         store_codes_of(self.cb, L::load(self.x.add(i)), L::splat(self.inv), self.codes.add(i));
+    }
+}
+
+struct QuantizeByTable<'a> {
+    cb: &'a Codebook,
+    table: &'a CodeTable,
+    x: *const f32,
+    inv: f32,
+    codes: *mut u8,
+}
+
+impl ElementKernel for QuantizeByTable<'_> {
+    #[inline(always)]
+    unsafe fn step<L: Lanes>(&self, i: usize) {
+        let k = self.cb.lane_consts();
+        let v = (L::load(self.x.add(i)) * L::splat(self.inv)).min(L::splat(k.one)).max(L::splat(k.low));
+        L::store_table_codes(v, self.table, self.codes.add(i));
     }
 }
 
