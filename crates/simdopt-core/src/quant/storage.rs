@@ -12,7 +12,7 @@
 //!   signed map, the others the unsigned one ([`Moment`]).
 //!
 //! The threads build splits compressed passes over its pool as it splits f32 ones
-//! ([`crate::pool::parallel_for`]): bfloat16 by elements, 8-bit by whole blocks (a pool chunk is
+//! (`pool::parallel_for`): bfloat16 by elements, 8-bit by whole blocks (a pool chunk is
 //! a whole number of blocks), so every block is the same work whichever thread runs it. Sparse
 //! gradients (Keras' row-wise paths) run on f32 copies of a variable's compressed slots, made
 //! for the step and stored back compressed ([`with_f32_slots`]): the rows without a gradient
