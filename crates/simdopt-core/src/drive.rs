@@ -144,9 +144,9 @@ pub trait SlotIo<const S: usize>: Copy + Sync {
 /// [`update`] over a [`GradIn::Streamed`] gradient: each chunk is copied into the staging buffer,
 /// then the pass runs over its elements while they are in cache. Element-wise, so the same bits
 /// as one pass over the whole gradient. In the threads build, when `split` (the whole pass would
-/// be split over the pool), so is each chunk, and `staging` is two buffers: the calling thread copies the
-/// next chunk into one while the workers update the chunk in the other (`fill` runs on the
-/// calling thread only), then joins them.
+/// be split over the pool), so is each chunk, and `staging` is two buffers: the calling thread
+/// copies the next chunk into one while the workers update the chunk in the other (`fill` runs
+/// on the calling thread only), then joins them.
 #[inline(always)]
 fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     pre: P,

@@ -100,8 +100,7 @@ impl Optimizer {
         let unscale = |x: f32| scale.map_or(x, |s| x / s);
         out.clear();
         match g {
-            Gradient::Dense(v) => out.extend(v.iter().map(|&x| unscale(x))),
-            Gradient::Tensor(id) => out.extend(store.get(id).expect("validated").data.iter().map(|&x| unscale(x))),
+            Gradient::Dense(_) | Gradient::Tensor(_) => out.extend(g.values(store).expect("validated").iter().map(|&x| unscale(x))),
             Gradient::Sparse { .. } | Gradient::SparseTensor { .. } => {
                 let (indices, values) = (g.indices().expect("sparse"), g.values(store).expect("validated"));
                 let t = store.get(var).expect("validated");

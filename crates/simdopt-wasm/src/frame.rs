@@ -101,10 +101,14 @@ pub(crate) fn decode<'a>(cmds: &[u32], values: &'a [f32], indices64: &'a [i64], 
         let (a, b, cc, d) = (c[3] as usize, c[4] as usize, c[5] as usize, c[6] as usize);
         let grad = match c[2] {
             KIND_NONE => None,
-            KIND_DENSE_STAGED => Some(Gradient::Dense(frame_values(values, a, b)?)),
+            KIND_DENSE_STAGED => Some(Gradient::Dense(frame_slice(values, a, b, "values")?)),
             KIND_DENSE_TENSOR => Some(Gradient::Tensor(tid(c[3], c[4]))),
-            KIND_SPARSE => Some(Gradient::Sparse { values: frame_values(values, a, b)?, indices: frame_indices(indices64, cc, d)? }),
-            KIND_SPARSE_TENSOR => Some(Gradient::SparseTensor { values: tid(c[3], c[4]), indices: frame_indices(indices64, cc, d)? }),
+            KIND_SPARSE => {
+                Some(Gradient::Sparse { values: frame_slice(values, a, b, "values")?, indices: frame_slice(indices64, cc, d, "indices")? })
+            }
+            KIND_SPARSE_TENSOR => {
+                Some(Gradient::SparseTensor { values: tid(c[3], c[4]), indices: frame_slice(indices64, cc, d, "indices")? })
+            }
             k => return Err(bad_frame(&format!("unknown command kind {k}"))),
         };
         pairs.push((grad, var));
@@ -112,12 +116,9 @@ pub(crate) fn decode<'a>(cmds: &[u32], values: &'a [f32], indices64: &'a [i64], 
     Ok(())
 }
 
-fn frame_indices(v: &[i64], start: usize, len: usize) -> Result<&[i64], Error> {
-    start.checked_add(len).and_then(|end| v.get(start..end)).ok_or_else(|| bad_frame("indices out of range"))
-}
-
-fn frame_values(v: &[f32], start: usize, len: usize) -> Result<&[f32], Error> {
-    start.checked_add(len).and_then(|end| v.get(start..end)).ok_or_else(|| bad_frame("values out of range"))
+/// `v[start..start + len]` of a frame buffer, or a bad-frame error naming `what`.
+fn frame_slice<'v, T>(v: &'v [T], start: usize, len: usize, what: &str) -> Result<&'v [T], Error> {
+    start.checked_add(len).and_then(|end| v.get(start..end)).ok_or_else(|| bad_frame(&format!("{what} out of range")))
 }
 
 pub(crate) fn bad_frame(what: &str) -> Error {

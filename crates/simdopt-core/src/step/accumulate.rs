@@ -41,8 +41,7 @@ fn add_all(opt: &mut Optimizer, store: &Store, pairs: &[(Option<Gradient<'_>>, T
         let state = opt.vars[var_id];
         let acc = opt.states[state].accumulator.as_deref_mut().expect("accumulators exist with gradient_accumulation_steps");
         let values = match *g {
-            Gradient::Dense(v) if !sparse_only => v,
-            Gradient::Tensor(id) if !sparse_only => &store.get(id).expect("validated").data,
+            Gradient::Dense(_) | Gradient::Tensor(_) if !sparse_only => g.values(store).expect("validated"),
             Gradient::Sparse { .. } | Gradient::SparseTensor { .. } => {
                 let (indices, values) = (g.indices().expect("sparse"), g.values(store).expect("validated"));
                 let shape = &store.get(*var_id).expect("validated").shape;

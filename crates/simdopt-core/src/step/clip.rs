@@ -210,8 +210,7 @@ pub(crate) fn compute_keras3_preludes(opt: &mut Optimizer, store: &Store, pairs:
             Gradient::Sparse { .. } | Gradient::SparseTensor { .. } => {
                 reduce::sum_of_squares_by(g.values(store).expect("validated"), None, &map)
             }
-            Gradient::Dense(v) => reduce::sum_of_squares_by(v, acc, &map),
-            Gradient::Tensor(id) => reduce::sum_of_squares_by(&store.get(id).expect("validated").data, acc, &map),
+            Gradient::Dense(_) | Gradient::Tensor(_) => reduce::sum_of_squares_by(g.values(store).expect("validated"), acc, &map),
         };
         sums.push(sum);
     }

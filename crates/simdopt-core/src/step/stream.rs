@@ -185,7 +185,7 @@ impl Optimizer {
             buffers.non_finite.clear();
             for (i, ((g, _), len)) in pairs.iter().zip(streamed).enumerate() {
                 let sum = match (g, *len) {
-                    (Some(g), _) => norms.then(|| sum_of_squares(whole_values(store, g), clipping.clipvalue)),
+                    (Some(g), _) => norms.then(|| sum_of_squares(g.values(store).expect("validated"), clipping.clipvalue)),
                     (None, Some(len)) => {
                         let (ok, sum) = scan(
                             source,
@@ -270,11 +270,6 @@ impl Optimizer {
         count::advance(self);
         Ok(Streamed::Applied)
     }
-}
-
-/// The values of a gradient held whole (in the frame, or a tensor in the store).
-fn whole_values<'a>(store: &'a Store, g: &Gradient<'a>) -> &'a [f32] {
-    g.values(store).expect("validated")
 }
 
 /// The read pass over one streamed gradient of `len` values: whether they are all finite (when
