@@ -434,13 +434,19 @@ pub(crate) trait ElementKernel {
 /// Runs `k` over `0..n`: wide lanes for the body, scalar for the tail.
 #[inline(always)]
 pub(crate) fn for_each<K: ElementKernel>(k: &K, n: usize) {
+    for_each_in::<Wide, K>(k, n)
+}
+
+/// [`for_each`] with `W` lanes for the body.
+#[inline(always)]
+pub(crate) fn for_each_in<W: Lanes, K: ElementKernel>(k: &K, n: usize) {
     let mut i = 0;
     // SAFETY: the caller's kernel holds buffers of `n` elements; see `ElementKernel::step`.
     unsafe {
         if !scalar_forced() {
-            while i + Wide::WIDTH <= n {
-                k.step::<Wide>(i);
-                i += Wide::WIDTH;
+            while i + W::WIDTH <= n {
+                k.step::<W>(i);
+                i += W::WIDTH;
             }
         }
         while i < n {

@@ -63,7 +63,7 @@ pub trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
 
     /// Stores `WIDTH` bytes: the 8-bit codes of normalised values `v` (clamped to
     /// `[LaneConsts::low, 1]`, or NaN) by table ([`CodeTable::code`]; SIMD builds compute the
-    /// index and the code in lanes, the two table reads lane by lane).
+    /// index and the code in lanes, the table read lane by lane).
     ///
     /// # Safety
     /// `out` must be valid for writing `WIDTH` bytes.
@@ -74,6 +74,17 @@ pub trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
         for k in 0..Self::WIDTH {
             *out.add(k) = t.code(vs[k]);
         }
+    }
+
+    /// [`Lanes::store_table_codes`] of `lo` then `hi` ([`Pair`]'s store: the wasm SIMD build
+    /// narrows the eight codes together and stores them at once).
+    ///
+    /// # Safety
+    /// `out` must be valid for writing `2 * WIDTH` bytes.
+    #[inline(always)]
+    unsafe fn store_table_codes_pair(lo: Self, hi: Self, t: &CodeTable, out: *mut u8) {
+        Self::store_table_codes(lo, t, out);
+        Self::store_table_codes(hi, t, out.add(Self::WIDTH));
     }
 
     /// Lanes widened exactly from bfloat16 bits (`h << 16`).
@@ -216,12 +227,13 @@ pub type Wide = Pair<x86_sse::F32x4>;
 #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
 pub type Wide = Array<8>;
 
-/// The lanes of the bfloat16 passes' bodies (`quant::bf16_pass`): eight in the wasm SIMD build
-/// (two `v128`, whose eight bfloat16 values are one load and one store), else [`Wide`].
+/// The lanes of the compressed passes' bodies (`quant`): eight in the wasm SIMD build (two
+/// `v128`: eight bfloat16 values are one load and one store, eight 8-bit codes one narrow and
+/// one store), else [`Wide`].
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub(crate) type WideBf16 = Pair<wasm_simd::F32x4>;
+pub(crate) type WideBytes = Pair<wasm_simd::F32x4>;
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-pub(crate) type WideBf16 = Wide;
+pub(crate) type WideBytes = Wide;
 
 /// `REDUCE_WIDTH` lanes for the reductions, in registers where the build has SIMD.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -238,7 +250,7 @@ pub const REDUCE_WIDTH: usize = 8;
 #[doc(hidden)]
 pub use crate::drive::force_scalar;
 /// The raw element driver, for the core's passes that are not optimizer kernels (`quant`).
-pub(crate) use crate::drive::{for_each as drive, ElementKernel};
+pub(crate) use crate::drive::{for_each as drive, for_each_in as drive_in, ElementKernel};
 
 /// Σ x² in one fixed order on every build: `REDUCE_WIDTH` interleaved partial sums (lane j sums
 /// elements j, j+W, j+2W, ...), combined pairwise, then the tail added in order.

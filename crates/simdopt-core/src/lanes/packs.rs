@@ -177,8 +177,7 @@ impl<L: Lanes> Lanes for Pair<L> {
     }
     #[inline(always)]
     unsafe fn store_table_codes(v: Self, t: &crate::quant::codebook::CodeTable, out: *mut u8) {
-        L::store_table_codes(v.0, t, out);
-        L::store_table_codes(v.1, t, out.add(L::WIDTH));
+        L::store_table_codes_pair(v.0, v.1, t, out)
     }
     #[inline(always)]
     unsafe fn load_bf16(p: *const u16) -> Self {

@@ -1,7 +1,7 @@
 //! wasm `simd128` lanes: four f32 in one `v128`.
 
 use super::Lanes;
-use crate::quant::codebook::{CodeTable, TABLE_NEG_SHIFT, TABLE_SHIFT};
+use crate::quant::codebook::{CodeTable, ENTRY_SHIFT, TABLE_NEG_SHIFT, TABLE_SHIFT};
 use core::arch::wasm32::*;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -82,10 +82,9 @@ impl Lanes for F32x4 {
     }
     #[inline(always)]
     unsafe fn gather_u8(t: &[f32; 256], idx: *const u8) -> Self {
-        // one 32-bit load for the four codes, then four table reads into the lanes
-        let q = (idx as *const u32).read_unaligned();
-        let at = |s: u32| *t.get_unchecked(((q >> s) & 0xff) as usize);
-        F32x4(f32x4(at(0), at(8), at(16), at(24)))
+        // a byte load per code (no shifts and masks), then four table reads into the lanes
+        let at = |k: usize| *t.get_unchecked(*idx.add(k) as usize);
+        F32x4(f32x4(at(0), at(1), at(2), at(3)))
     }
     #[inline(always)]
     unsafe fn store_settled_u8(est: Self, v: Self, upper: &[f32; 256], out: *mut u8) {
@@ -104,32 +103,15 @@ impl Lanes for F32x4 {
     }
     #[inline(always)]
     unsafe fn store_table_codes(v: Self, t: &CodeTable, out: *mut u8) {
-        // `CodeTable::code` in lanes: NaN reads as floor (pmax), codes 0 (the final and)
-        let v = v.0;
-        let a = f32x4_pmax(f32x4_splat(t.floor), v128_andnot(v, f32x4_splat(t.sign)));
-        // negative lanes read their own estimates and steps (the mask is -1 there)
-        let neg = f32x4_lt(v, f32x4_splat(0.0));
-        let idx = i32x4_sub(i32x4_sub(u32x4_shr(a, TABLE_SHIFT), u32x4_splat(t.base)), i32x4_shl(neg, TABLE_NEG_SHIFT));
-        let est = |k: u32| *t.est.get_unchecked(k as usize) as i32;
-        let e = i32x4(
-            est(u32x4_extract_lane::<0>(idx)),
-            est(u32x4_extract_lane::<1>(idx)),
-            est(u32x4_extract_lane::<2>(idx)),
-            est(u32x4_extract_lane::<3>(idx)),
-        );
-        let at = i32x4_sub(e, i32x4_shl(neg, 8));
-        let step = |k: u32| *t.step.get_unchecked(k as usize);
-        let steps = f32x4(
-            step(u32x4_extract_lane::<0>(at)),
-            step(u32x4_extract_lane::<1>(at)),
-            step(u32x4_extract_lane::<2>(at)),
-            step(u32x4_extract_lane::<3>(at)),
-        );
-        // one more from the step (the mask is -1 there), 254 - that for negative values (`!x - 1`)
-        let code = i32x4_sub(e, f32x4_ge(a, steps));
-        let code = v128_and(i32x4_add(v128_xor(code, neg), neg), f32x4_eq(v, v));
-        let bytes = i8x16_shuffle::<0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12>(code, code);
-        v128_store32_lane::<0>(bytes, out as *mut u32);
+        let c = table_codes(v.0, t);
+        let h = u16x8_narrow_i32x4(c, c);
+        v128_store32_lane::<0>(u8x16_narrow_i16x8(h, h), out as *mut u32);
+    }
+    #[inline(always)]
+    unsafe fn store_table_codes_pair(lo: Self, hi: Self, t: &CodeTable, out: *mut u8) {
+        // eight codes narrowed together, one store
+        let h = u16x8_narrow_i32x4(table_codes(lo.0, t), table_codes(hi.0, t));
+        v128_store64_lane::<0>(u8x16_narrow_i16x8(h, h), out as *mut u64);
     }
     #[inline(always)]
     unsafe fn load_bf16(p: *const u16) -> Self {
@@ -225,4 +207,35 @@ fn bf16_dithered(b: v128, r: v128) -> v128 {
     } else {
         up
     }
+}
+
+/// `CodeTable::code` in lanes, as i32 lanes in [0, 255]: the index and the code in lanes, the
+/// one table read lane by lane.
+#[inline(always)]
+unsafe fn table_codes(v: v128, t: &CodeTable) -> v128 {
+    // NaN reads as floor (pmax); its code is masked to 0 at the end
+    let a = f32x4_pmax(f32x4_splat(t.floor), v128_andnot(v, f32x4_splat(t.sign)));
+    // negative lanes read their own entries (the mask is -1 there)
+    let neg = f32x4_lt(v, f32x4_splat(0.0));
+    let idx = i32x4_sub(u32x4_shr(a, TABLE_SHIFT), i32x4_shl(neg, TABLE_NEG_SHIFT));
+    // the table seen from bucket 0 rather than `base`: one subtraction fewer per vector
+    let e = read_lanes(t.entry.as_ptr().wrapping_sub(t.base as usize), idx);
+    let byte = u32x4_splat(t.byte);
+    // -1 where |v| reaches the bucket's bin: one more, or for negative values one less
+    let reached = i32x4_gt(i32x4_shl(a, ENTRY_SHIFT), e);
+    let code = v128_xor(i32x4_sub(v128_and(e, byte), reached), neg);
+    v128_and(code, v128_and(f32x4_eq(v, v), byte))
+}
+
+/// Lanes `p[idx[k]]`, read lane by lane (`load32_lane`: V8 inserts straight from memory).
+///
+/// # Safety
+/// `p.wrapping_add(idx[k])` must be valid for reading for every lane `k`.
+#[inline(always)]
+unsafe fn read_lanes(p: *const u32, idx: v128) -> v128 {
+    let at = |i: u32| p.wrapping_add(i as usize);
+    let x = v128_load32_zero(at(u32x4_extract_lane::<0>(idx)));
+    let x = v128_load32_lane::<1>(x, at(u32x4_extract_lane::<1>(idx)));
+    let x = v128_load32_lane::<2>(x, at(u32x4_extract_lane::<2>(idx)));
+    v128_load32_lane::<3>(x, at(u32x4_extract_lane::<3>(idx)))
 }

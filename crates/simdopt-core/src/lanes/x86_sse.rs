@@ -3,7 +3,7 @@
 #![allow(unused_unsafe)] // the SSE intrinsics are safe fns on newer Rust, unsafe on older ones
 
 use super::Lanes;
-use crate::quant::codebook::{CodeTable, TABLE_NEG_SHIFT, TABLE_SHIFT};
+use crate::quant::codebook::{CodeTable, ENTRY_SHIFT, TABLE_NEG_SHIFT, TABLE_SHIFT};
 use core::arch::x86_64::*;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -106,27 +106,21 @@ impl Lanes for F32x4 {
     }
     #[inline(always)]
     unsafe fn store_table_codes(v: Self, t: &CodeTable, out: *mut u8) {
-        // as the wasm lanes: `CodeTable::code` with the two table reads lane by lane
+        // as the wasm lanes (`table_codes` there), the table read lane by lane
         let v = v.0;
         // maxps returns its second operand for NaN: NaN reads as floor
-        let a = _mm_max_ps(_mm_andnot_ps(_mm_set1_ps(t.sign), v), _mm_set1_ps(t.floor));
+        let a = _mm_castps_si128(_mm_max_ps(_mm_andnot_ps(_mm_set1_ps(t.sign), v), _mm_set1_ps(t.floor)));
         let neg = _mm_castps_si128(_mm_cmplt_ps(v, _mm_setzero_ps()));
-        let idx = _mm_sub_epi32(_mm_srli_epi32(_mm_castps_si128(a), TABLE_SHIFT as i32), _mm_set1_epi32(t.base as i32));
-        let idx = _mm_sub_epi32(idx, _mm_slli_epi32(neg, TABLE_NEG_SHIFT as i32));
-        let lanes = |x: __m128i| {
-            let mut l = [0u32; 4];
-            _mm_storeu_si128(l.as_mut_ptr() as *mut __m128i, x);
-            l
-        };
-        let i = lanes(idx);
-        let est = |k: usize| *t.est.get_unchecked(i[k] as usize) as i32;
-        let e = _mm_setr_epi32(est(0), est(1), est(2), est(3));
-        let at = lanes(_mm_sub_epi32(e, _mm_slli_epi32(neg, 8)));
-        let step = |k: usize| *t.step.get_unchecked(at[k] as usize);
-        let steps = _mm_setr_ps(step(0), step(1), step(2), step(3));
-        let code = _mm_sub_epi32(e, _mm_castps_si128(_mm_cmpge_ps(a, steps)));
-        let code = _mm_add_epi32(_mm_xor_si128(code, neg), neg);
-        let code = _mm_and_si128(code, _mm_and_si128(_mm_castps_si128(_mm_cmpeq_ps(v, v)), _mm_set1_epi32(0xff)));
+        let idx = _mm_sub_epi32(_mm_srli_epi32(a, TABLE_SHIFT as i32), _mm_slli_epi32(neg, TABLE_NEG_SHIFT as i32));
+        let mut i = [0u32; 4];
+        _mm_storeu_si128(i.as_mut_ptr() as *mut __m128i, idx);
+        let entries = t.entry.as_ptr().wrapping_sub(t.base as usize);
+        let at = |k: usize| *entries.wrapping_add(i[k] as usize) as i32;
+        let e = _mm_setr_epi32(at(0), at(1), at(2), at(3));
+        let byte = _mm_set1_epi32(t.byte as i32);
+        let reached = _mm_cmpgt_epi32(_mm_slli_epi32(a, ENTRY_SHIFT as i32), e);
+        let code = _mm_xor_si128(_mm_sub_epi32(_mm_and_si128(e, byte), reached), neg);
+        let code = _mm_and_si128(code, _mm_and_si128(_mm_castps_si128(_mm_cmpeq_ps(v, v)), byte));
         let bytes = _mm_packus_epi16(_mm_packs_epi32(code, code), _mm_setzero_si128());
         (out as *mut i32).write_unaligned(_mm_cvtsi128_si32(bytes));
     }

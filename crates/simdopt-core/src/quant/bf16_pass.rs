@@ -14,7 +14,7 @@
 use super::bf16;
 use super::storage::{block_streams, split};
 use crate::drive::{Buffers, GradIn, LaneKernel, SlotIo};
-use crate::lanes::{Lanes, Wide, WideBf16, MAX_LANES};
+use crate::lanes::{Lanes, Wide, WideBytes, MAX_LANES};
 use crate::step::clip::Identity;
 use crate::step::update::Keras3Prelude;
 use crate::step::GradPrelude;
@@ -61,7 +61,7 @@ pub(super) fn update<K: LaneKernel<S>, const S: usize>(
             let slot = |s: usize| if s < S { core::slice::from_raw_parts_mut(parts.slots[s].add(start), len) } else { &mut [] };
             let dither = Dither { start, seeds };
             if plain {
-                range::<WideBf16, _, _, S>(Identity, k, var, GradIn::Values(grad), slot(0), slot(1), slot(2), dither)
+                range::<WideBytes, _, _, S>(Identity, k, var, GradIn::Values(grad), slot(0), slot(1), slot(2), dither)
             } else {
                 let grad = match parts.acc.is_null() {
                     true => GradIn::Values(grad),
@@ -190,7 +190,7 @@ mod tests {
             for w in cuts.windows(2) {
                 let (a, b) = (w[0], w[1]);
                 let dither = Dither { start: a, seeds: [bf16::step_seed(9, 0)] };
-                range::<WideBf16, _, _, 1>(
+                range::<WideBytes, _, _, 1>(
                     Identity,
                     &Decay,
                     &mut var[a..b],

@@ -17,7 +17,7 @@
 //! and takes that point's nearest code: see the tests for what that changes.)
 
 use super::codebook::{CodeTable, Codebook};
-use crate::lanes::{drive, ElementKernel, Lanes, Wide, MAX_LANES};
+use crate::lanes::{drive, drive_in, ElementKernel, Lanes, Wide, WideBytes, MAX_LANES};
 
 const _: () = assert!(<Wide as Lanes>::WIDTH <= MAX_LANES);
 
@@ -81,7 +81,7 @@ pub fn quantize_with_absmax(cb: &Codebook, x: &[f32], m: f32, codes: &mut [u8]) 
     if m == 0.0 {
         codes.fill(0);
     } else if let Some(table) = cb.table() {
-        drive(&QuantizeByTable { cb, table, x: x.as_ptr(), inv: 1.0 / m, codes: codes.as_mut_ptr() }, x.len());
+        drive_in::<WideBytes, _>(&QuantizeByTable { cb, table, x: x.as_ptr(), inv: 1.0 / m, codes: codes.as_mut_ptr() }, x.len());
     } else {
         drive(&Quantize { cb, x: x.as_ptr(), inv: 1.0 / m, codes: codes.as_mut_ptr() }, x.len());
     }

@@ -49,27 +49,36 @@ pub const TABLE_SHIFT: u32 = 23 - TABLE_MANTISSA_BITS;
 
 /// The code of a normalised value by table: `|v|` (at least `floor`, a power of two below the
 /// first bin; NaN reads as `floor`) falls in a bucket of float32s that share their exponent
-/// and top [`TABLE_MANTISSA_BITS`] mantissa bits. For `v >= 0`, `est` gives the code `e` of the
-/// bucket's lowest value (at most 254) and, as no bucket holds two bins, the code is
-/// `c = e + (|v| >= step[e])`, 255 from the top bin up. Negative values have their own
-/// estimates (`+ TABLE_NEG`) and steps (`+ 256`), mirrored: the code is `254 - c`. (The
-/// negative bins are the positive ones mirrored but for float32 ties, which put some of them
-/// on the other side of a bucket's edge.) NaN gets 0.
+/// and top [`TABLE_MANTISSA_BITS`] mantissa bits, and no bucket holds two bins, so one read
+/// gives the code: the bucket's [`entry`](CodeTable::entry) holds its code and the low bits of
+/// its bin, the one place in the bucket where the code steps away from the zero code. The lanes
+/// shift the bits of `|v|` left by [`ENTRY_SHIFT`] so that its low bits line up with the bin's,
+/// and one signed compare (`|v| >= bin`) settles the code (see [`CodeTable::code`]). Negative
+/// values have their own entries (`+ TABLE_NEG`): the negative bins are the positive ones
+/// mirrored but for float32 ties, which put some of them on the other side of a bucket's edge.
+/// NaN gets 0.
 #[derive(Clone, Debug)]
 pub struct CodeTable {
     /// By bucket, `(bits(max(|v|, floor)) >> TABLE_SHIFT) - base` (`+ TABLE_NEG` for `v < 0`):
-    /// the code of the bucket's lowest value, mirrored for negative values.
-    pub est: Box<[u8]>,
-    /// From `est` (`+ 256` for negative values): the magnitude from which the code is one
-    /// further from the zero code (`+inf` where there is none).
-    pub step: Box<[f32; 512]>,
+    /// `code | (bin - 1) << ENTRY_SHIFT`, where `bin` is the low [`TABLE_SHIFT`] bits of the
+    /// bucket's bin (`1 << TABLE_SHIFT` if it has none: no value reaches it), and bit 31 the
+    /// bucket's lowest bit, as in `bits(|v|) << ENTRY_SHIFT`, so that the two compare as signed
+    /// integers. `code` is the code of the bucket's values below the bin, away from zero; one
+    /// more for negative values, which take the low byte of `!(code + reached)`.
+    pub entry: Box<[u32]>,
     pub floor: f32,
     pub base: u32,
     /// -0.0: the sign bit, for `abs` as one `andnot` in the lanes.
     pub sign: f32,
+    /// 0xff, as a run-time value (see [`LaneConsts`]).
+    pub byte: u32,
 }
 
-/// Where the estimates of negative values start in [`CodeTable::est`]: a power of two, so the
+/// The left shift that lines up the bits of `|v|` below its bucket with a [`CodeTable::entry`]'s
+/// bin: the bucket's lowest bit goes to the sign bit.
+pub const ENTRY_SHIFT: u32 = 31 - TABLE_SHIFT;
+
+/// Where the entries of negative values start in [`CodeTable::entry`]: a power of two, so the
 /// lanes add it as the sign mask shifted.
 pub const TABLE_NEG_SHIFT: u32 = 12;
 pub const TABLE_NEG: usize = 1 << TABLE_NEG_SHIFT;
@@ -79,14 +88,17 @@ impl CodeTable {
     #[inline(always)]
     pub fn code(&self, v: f32) -> u8 {
         let a = Lanes::max(self.floor, v.abs()); // NaN reads as floor
-        let neg = v < 0.0;
-        let i = ((a.to_bits() >> TABLE_SHIFT) - self.base) as usize + if neg { TABLE_NEG } else { 0 };
-        let e = self.est[i];
-        let c = e + (a >= self.step[e as usize + if neg { 256 } else { 0 }]) as u8;
-        match () {
-            _ if v.is_nan() => 0,
-            _ if neg => 254 - c,
-            _ => c,
+        let neg = -((v < 0.0) as i32);
+        let i = ((a.to_bits() >> TABLE_SHIFT) - self.base) as usize + (neg & TABLE_NEG as i32) as usize;
+        let t = self.entry[i];
+        // the lanes' mask: -1 where |v| reaches the bucket's bin
+        let reached = -(((a.to_bits() << ENTRY_SHIFT) as i32 > t as i32) as i32);
+        // one more where reached; for negative values the low byte of the complement
+        let c = ((t & self.byte) as i32 - reached) ^ neg;
+        if v.is_nan() {
+            0
+        } else {
+            c as u8
         }
     }
 }
@@ -172,23 +184,28 @@ impl Codebook {
         }
         let count = |bins: &[f32], x: f32| bins.partition_point(|&b| b <= x);
         let halves: &[&[f32]] = if self.signed { &[&pos, &neg] } else { &[&pos] };
-        let mut est = vec![0u8; TABLE_NEG * halves.len()];
-        let mut step = Box::new([f32::INFINITY; 512]);
+        let mut entry = vec![0u32; TABLE_NEG * halves.len()];
         for (h, bins) in halves.iter().enumerate() {
             for i in 0..len {
-                let lo = f32::from_bits((base + i as u32) << TABLE_SHIFT);
-                let last = f32::from_bits(((base + i as u32 + 1) << TABLE_SHIFT) - 1);
+                let bits = (base + i as u32) << TABLE_SHIFT;
+                let (lo, last) = (f32::from_bits(bits), f32::from_bits(bits + (1 << TABLE_SHIFT) - 1));
                 let n = count(bins, lo);
-                if count(bins, last) - n > 1 {
+                // the code below the bin, away from zero
+                let code = z + n;
+                let bin_bits = match count(bins, last) - n {
+                    0 => 1 << TABLE_SHIFT, // out of reach
+                    1 => bins[n].to_bits() - bits,
+                    _ => return None,
+                };
+                // negative values: `!(byte + reached)`, whose low byte is `254 - code - reached`
+                let byte = if h == 0 { code } else { code + 1 };
+                if byte > 255 {
                     return None;
                 }
-                est[h * TABLE_NEG + i] = (z + n).min(254) as u8;
-            }
-            for (k, &b) in bins.iter().enumerate().take(255 - z) {
-                step[h * 256 + z + k] = b;
+                entry[h * TABLE_NEG + i] = (bits & 1 << TABLE_SHIFT) << ENTRY_SHIFT | (bin_bits - 1) << ENTRY_SHIFT | byte as u32;
             }
         }
-        Some(CodeTable { est: est.into_boxed_slice(), step, floor, base, sign: -0.0 })
+        Some(CodeTable { entry: entry.into_boxed_slice(), floor, base, sign: -0.0, byte: 0xff })
     }
 
     /// The [`CodeTable`] of this map, if it has one.
@@ -364,7 +381,7 @@ mod tests {
         // bitsandbytes 0.49's CPU maps (code 0 = -1): the signed one keeps its zero code
         assert!(maps[2].table.is_some() && maps[3].table.is_none());
         // small: the 23 binades from 2^-23 (below the first bin), 128 buckets each, per sign
-        assert!(maps[..2].iter().all(|cb| cb.table.as_ref().unwrap().est.len() <= 2 * TABLE_NEG));
+        assert!(maps[..2].iter().all(|cb| cb.table.as_ref().unwrap().entry.len() <= 2 * TABLE_NEG));
     }
 
     /// The table against the rule at every bin (both signs), a float either side, and a sweep

@@ -23,10 +23,11 @@ use super::blockwise::{block_absmax, quantize_with_absmax, Quantized};
 use super::codebook::Codebook;
 use crate::drive::{self, Buffers, GradIn, LaneKernel, SlotIo};
 use crate::error::Result;
-use crate::lanes::Lanes;
+use crate::lanes::{Lanes, WideBytes};
 use crate::slot::{f32_slots, Moment, Slot, SlotData, SlotStorage};
+use crate::step::clip::Identity;
 use crate::step::update::Keras3Prelude;
-use crate::step::DensePrelude;
+use crate::step::{DensePrelude, GradPrelude};
 
 /// Elements per block of 8-bit slots (one f32 absmax each): bitsandbytes' optimizer block. The
 /// paper's 2048 leaves many more second moments under a block's 7 decades, where they round to
@@ -89,10 +90,10 @@ pub fn write_f32(data: &mut SlotData, x: &[f32]) {
 /// Runs a rule's lane kernel over a variable whose first `S` slots may be stored compressed
 /// (all in the same storage: a variable's moments are compressed together). With f32 slots it
 /// is [`drive::update`] exactly, compiled for the prelude `P`; the compressed passes are
-/// compiled once per kernel, for the prelude's run-time form ([`DensePrelude::as_keras3`]):
-/// they are compute-bound, where a per-pass choice of stages costs nothing measurable, and one
-/// copy per prelude tripled the wasm binary. `iteration` (the optimizer's calls so far) seeds the
-/// stochastic rounding of bfloat16 slots.
+/// compiled per kernel for the prelude's run-time form ([`DensePrelude::as_keras3`]) only (one
+/// copy per prelude tripled the wasm binary), and the 8-bit pass also for `Identity`, which its
+/// common case runs. `iteration` (the optimizer's calls so far) seeds the stochastic rounding
+/// of bfloat16 slots.
 pub fn update_slots<P: DensePrelude, K: LaneKernel<S>, const S: usize>(
     pre: P,
     k: &K,
@@ -159,11 +160,21 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
                     (q.block, q.codes.as_mut_ptr(), q.absmax.as_mut_ptr(), codebook(*m));
             }
             let slots = slots8;
+            // Without unscale, clip, decay and accumulation (the common case) the pass runs
+            // `Identity`'s loop, which makes no choice per vector (Adam 1M: ×0.91–0.96 in the
+            // SIMD build).
+            let plain = matches!(grad, GradIn::Values(_)) && matches!(pre.fixed_stages(), Some(None));
             let base = Buffers::new(var, grad, K::READS_GRAD, ());
             // SAFETY: the pointers come from the slots' `&mut` borrows, unused until the pass
             // ends; the ranges are whole blocks (`CHUNK` is), so they touch disjoint codes and
             // absmax.
-            let run = |start: usize, end: usize| unsafe { update_int8(pre, k, base, &slots, start, end, block) };
+            let run = |start: usize, end: usize| unsafe {
+                if plain {
+                    update_int8(Identity, k, base, &slots, start, end, block)
+                } else {
+                    update_int8(pre, k, base, &slots, start, end, block)
+                }
+            };
             if CHUNK % block == 0 {
                 split(n, block_streams::<K, S>(), run)
             } else {
@@ -214,8 +225,8 @@ unsafe impl<const S: usize> Sync for Int8Slots<'_, S> {}
 /// # Safety
 /// `start` is a multiple of `block`, `end` is too or is the slots' length; no other thread
 /// touches these blocks meanwhile.
-unsafe fn update_int8<K: LaneKernel<S>, const S: usize>(
-    pre: Keras3Prelude,
+unsafe fn update_int8<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
+    pre: P,
     k: &K,
     base: Buffers<()>,
     slots: &Int8Slots<'_, S>,
@@ -239,7 +250,7 @@ unsafe fn update_int8<K: LaneKernel<S>, const S: usize>(
             absmax: core::array::from_fn(|s| *slots.absmax[s].add(b)),
             scratch: core::array::from_fn(|s| scratch[s * block..].as_mut_ptr()),
         };
-        base.with_io(start, io).run_range(pre, k, len);
+        base.with_io(start, io).run_range_in::<WideBytes, _, _, S>(pre, k, len);
         for s in 0..S {
             let new = &scratch[s * block..s * block + len];
             let m = block_absmax(new);
@@ -415,8 +426,8 @@ pub(super) mod tests {
         assert_eq!([nearest[6], nearest[9], nearest[12]], [0x7f80, 0x7f7f, 0xff80]);
     }
 
-    /// The compressed passes run every dense prelude through its Keras 3 form: the gradient the
-    /// kernel sees is the prelude's own.
+    /// The compressed passes run every dense prelude through its Keras 3 form (or for the 8-bit
+    /// pass without stages, `Identity`'s loop): the gradient the kernel sees is the prelude's own.
     #[test]
     fn compressed_passes_apply_the_prelude() {
         use crate::step::clip::{Clip, Scale};
@@ -425,10 +436,19 @@ pub(super) mod tests {
             let g: Vec<f32> = (0..23).map(|i| (i as f32 - 11.0) * 0.37).collect();
             let s0: Vec<u16> = (0..23).map(|i| bf16::from_f32(i as f32 * 0.1 - 1.0)).collect();
             let expect = dithered(s0.iter().zip(&g).map(|(&h, &gi)| bf16::to_f32(h) * 0.5 + pre.apply(pre.unscale(gi))), 3);
-            let mut slots = [slot(SlotData::Bf16(s0), g.len())];
+            let mut slots = [slot(SlotData::Bf16(s0.clone()), g.len())];
             let mut var = vec![0.0; g.len()];
             update_slots::<_, _, 1>(pre, &Decay, &mut var, GradIn::Values(&g), &mut slots, 3);
             assert_eq!(slots[0].data, SlotData::Bf16(expect));
+            // 8-bit slots: `Identity`'s own loop, or the prelude's when a stage is on
+            let cb = Codebook::signed();
+            let q = quantize(cb, &s0.iter().map(|&h| bf16::to_f32(h)).collect::<Vec<_>>(), BLOCK);
+            let mut f = vec![0.0; g.len()];
+            dequantize(cb, &q, &mut f);
+            let f: Vec<f32> = f.iter().zip(&g).map(|(&x, &gi)| x * 0.5 + pre.apply(pre.unscale(gi))).collect();
+            let mut slots = [slot(SlotData::Int8(q, Moment::Signed), g.len())];
+            update_slots::<_, _, 1>(pre, &Decay, &mut var, GradIn::Values(&g), &mut slots, 3);
+            assert_eq!((&var, &slots[0].data), (&f, &SlotData::Int8(quantize(cb, &f, BLOCK), Moment::Signed)));
         }
         let clip = Clip { value: 2.0, mul: 3.0, div: 7.0, scale: 0.5 };
         check(Identity);
