@@ -220,11 +220,11 @@ unsafe fn table_codes(v: v128, t: &CodeTable) -> v128 {
     let idx = i32x4_sub(u32x4_shr(a, TABLE_SHIFT), i32x4_shl(neg, TABLE_NEG_SHIFT));
     // the table seen from bucket 0 rather than `base`: one subtraction fewer per vector
     let e = read_lanes(t.entry.as_ptr().wrapping_sub(t.base as usize), idx);
-    let byte = u32x4_splat(t.byte);
-    // -1 where |v| reaches the bucket's bin: one more, or for negative values one less
+    // -1 where |v| reaches the bucket's bin: one more, or for negative values one less (the
+    // low byte only: the bin's bits above it go with the final mask)
     let reached = i32x4_gt(i32x4_shl(a, ENTRY_SHIFT), e);
-    let code = v128_xor(i32x4_sub(v128_and(e, byte), reached), neg);
-    v128_and(code, v128_and(f32x4_eq(v, v), byte))
+    let code = v128_xor(i32x4_sub(e, reached), neg);
+    v128_and(code, v128_and(f32x4_eq(v, v), u32x4_splat(t.byte)))
 }
 
 /// Lanes `p[idx[k]]`, read lane by lane (`load32_lane`: V8 inserts straight from memory).

@@ -119,7 +119,7 @@ impl Lanes for F32x4 {
         let e = _mm_setr_epi32(at(0), at(1), at(2), at(3));
         let byte = _mm_set1_epi32(t.byte as i32);
         let reached = _mm_cmpgt_epi32(_mm_slli_epi32(a, ENTRY_SHIFT as i32), e);
-        let code = _mm_xor_si128(_mm_sub_epi32(_mm_and_si128(e, byte), reached), neg);
+        let code = _mm_xor_si128(_mm_sub_epi32(e, reached), neg);
         let code = _mm_and_si128(code, _mm_and_si128(_mm_castps_si128(_mm_cmpeq_ps(v, v)), byte));
         let bytes = _mm_packus_epi16(_mm_packs_epi32(code, code), _mm_setzero_si128());
         (out as *mut i32).write_unaligned(_mm_cvtsi128_si32(bytes));

@@ -93,8 +93,8 @@ impl CodeTable {
         let t = self.entry[i];
         // the lanes' mask: -1 where |v| reaches the bucket's bin
         let reached = -(((a.to_bits() << ENTRY_SHIFT) as i32 > t as i32) as i32);
-        // one more where reached; for negative values the low byte of the complement
-        let c = ((t & self.byte) as i32 - reached) ^ neg;
+        // one more where reached; for negative values the complement (the low byte is the code)
+        let c = (t as i32 - reached) ^ neg;
         if v.is_nan() {
             0
         } else {
