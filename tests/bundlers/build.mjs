@@ -41,11 +41,11 @@ async function vite() {
     // Module workers may split code too (Vite's default worker format, iife, inlines every
     // dynamic import: both wasm builds in the worker chunk).
     worker: { format: 'es' },
-    // The embedded SIMD build is one chunk by design (dist/wasm/generated/simd-bytes.js: 1.48 MB of
-    // base64 with the compressed slot storage, the eight-lane bfloat16 pass and the Keras 3 passes
-    // without stages); only the build in use is loaded. No report of how
+    // The embedded SIMD build is one chunk by design (dist/wasm/generated/simd-bytes.js: 1.58 MB of
+    // base64 with the compressed slot storage, the eight-lane bfloat16 pass, the Keras 3 passes
+    // and the 8-bit pass without stages); only the build in use is loaded. No report of how
     // long plugins took: on a loaded machine it warns about the machine.
-    build: { outDir: out, emptyOutDir: true, reportCompressedSize: false, chunkSizeWarningLimit: 1600, rolldownOptions: { checks: { bundlerTimings: false } } },
+    build: { outDir: out, emptyOutDir: true, reportCompressedSize: false, chunkSizeWarningLimit: 1700, rolldownOptions: { checks: { bundlerTimings: false } } },
   });
 }
 
