@@ -71,6 +71,10 @@ describe('rows in a Tensor', () => {
     expect(() => opt.applyGradients([[new IndexedSlices(v, [0, 1, 2, 3, 4, 5]), v]])).toThrow(/the variable itself/);
     expect(() => opt.applyGradients([[new IndexedSlices(short, INDICES), v]])).toThrow(ShapeError);
     expect(() => opt.applyGradients([[slicesOfGone, v]])).toThrow(StateError);
+    // the hooks' copy of the rows says it the same way
+    const hooked = new Adagrad({ learningRate: 0.1, gradientTransformers: [(gv) => gv] });
+    for (const o of [opt, hooked]) expect(() => o.applyGradients([[slicesOfGone, v]])).toThrow(/IndexedSlices values of '.*' \('.*'\) have been disposed/);
+    hooked.dispose();
     expect(() => opt.applyGradients([[new IndexedSlices(rows, [0, 1, 6, 2, 3]), v]])).toThrow(IndexError);
     expect(() => new IndexedSlices(gone, INDICES)).toThrow(StateError);
     expect(bits(opt, v)).toEqual(before);

@@ -1,10 +1,10 @@
 // Hooks and `minimize`: Keras' gradient aggregator and transformers (user functions over
 // `[gradient, variable]` pairs, checked before and after they run) and `minimize`, which gets
 // its gradients from a gradient source and hands them to `applyGradients`.
-import { ArgumentError, StateError } from '../errors.js';
+import { ArgumentError } from '../errors.js';
 import { IndexedSlices, Tensor, Variable } from '../tensor.js';
 import { describeValue, isDetached, readNumbers, typedArrayKind, typedArrayLength } from '../values.js';
-import { StepArguments, readGradient } from './step.js';
+import { StepArguments, checkLive, readGradient } from './step.js';
 import type { ApplyGradientsOptions, Gradient, GradientAggregator, GradientSource, GradientTransformer, GradsAndVars, HookGradient, MinimizeOptions, StepResult } from './types.js';
 
 export function checkAggregator(f: unknown): GradientAggregator {
@@ -26,7 +26,7 @@ export function hookGradient(g: Gradient, v: Variable): HookGradient {
   if (g instanceof IndexedSlices) {
     const values: unknown = g.values;
     if (!(values instanceof Tensor)) return g as IndexedSlices;
-    if (values.isDisposed) throw new StateError('Disposed', `the IndexedSlices values of '${v.name}' ('${values.name}') have been disposed`);
+    checkLive(values, v, true);
     return new IndexedSlices(values.read(), g.indices, g.denseShape);
   }
   if (typedArrayKind(g) === 'Float32Array') {
@@ -36,7 +36,7 @@ export function hookGradient(g: Gradient, v: Variable): HookGradient {
     return g as Float32Array;
   }
   if (g instanceof Tensor) {
-    if (g.isDisposed) throw new StateError('Disposed', `the gradient tensor of '${v.name}' has been disposed`);
+    checkLive(g, v);
     return g.read();
   }
   if (Array.isArray(g)) return readNumbers(g, `the gradient of '${v.name}'`).array as Float32Array;

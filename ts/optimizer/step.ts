@@ -177,6 +177,13 @@ export function readPairs(args: StepArguments, list: ArrayLike<unknown>, keep: b
   }
 }
 
+/** Throws the StateError of a gradient Tensor (dense, or the rows of IndexedSlices) that has been
+ * disposed: the step and the hooks' copies say it the same way. */
+export function checkLive(t: Tensor, v: Variable, rows = false): void {
+  if (!t.isDisposed) return;
+  throw new StateError('Disposed', rows ? `the IndexedSlices values of '${v.name}' ('${t.name}') have been disposed` : `the gradient tensor of '${v.name}' has been disposed`);
+}
+
 /**
  * Reads gradient `g` of pair `i` once: its kind, its handle (a Tensor) or its values (a
  * Float32Array is kept with its length; an array is copied), for sparse gradients values (or
@@ -192,7 +199,7 @@ export function readGradient(args: StepArguments, i: number, g: Gradient, stageT
   const constraint = args.constrainedAt[i] === 1;
   if (constraint) args.constrained = true;
   if (g instanceof Tensor) {
-    if (g.isDisposed) throw new StateError('Disposed', `the gradient tensor of '${v.name}' has been disposed`);
+    checkLive(g, v);
     if (stageTensors) return stageDense(args, i, g.read());
     args.kinds[i] = KIND_DENSE_TENSOR;
     args.handles[4 * i + 2] = g.handleIndex;
@@ -205,7 +212,7 @@ export function readGradient(args: StepArguments, i: number, g: Gradient, stageT
     const indices: unknown = g.indices;
     // Rows in a Tensor are read in place (the core checks their length), or staged as a copy.
     if (values instanceof Tensor) {
-      if (values.isDisposed) throw new StateError('Disposed', `the IndexedSlices values of '${v.name}' ('${values.name}') have been disposed`);
+      checkLive(values, v, true);
       if (stageTensors) values = values.read();
     } else if (typedArrayKind(values) !== 'Float32Array') {
       throw new ArgumentError('InvalidArgument', `the IndexedSlices values of '${v.name}' must be a Float32Array or a Tensor, got ${describeValue(values)}`);

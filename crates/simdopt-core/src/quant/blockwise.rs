@@ -99,16 +99,8 @@ pub fn absmax(x: &[f32]) -> f32 {
 /// `q` must be valid for writing `L::WIDTH` bytes.
 #[inline(always)]
 pub unsafe fn store_codes_of<L: Lanes>(cb: &Codebook, x: L, inv: L, q: *mut u8) {
-    let v = normalised(cb, x, inv);
+    let v = cb.clamped(x * inv);
     L::store_settled_u8(cb.estimate(v), v, cb.upper_bins(), q);
-}
-
-/// `x * inv` clamped to the map's range: [-1, 1], or [0, 1] for the unsigned map, which codes
-/// every value up to 0 as 0.
-#[inline(always)]
-fn normalised<L: Lanes>(cb: &Codebook, x: L, inv: L) -> L {
-    let k = cb.lane_consts();
-    (x * inv).min(L::splat(k.one)).max(L::splat(k.low))
 }
 
 /// Lanes of `cb.code(q[k])`.
@@ -165,7 +157,7 @@ struct QuantizeByTable<'a> {
 impl ElementKernel for QuantizeByTable<'_> {
     #[inline(always)]
     unsafe fn step<L: Lanes>(&self, i: usize) {
-        L::store_table_codes(normalised(self.cb, L::load(self.x.add(i)), L::splat(self.inv)), self.table, self.codes.add(i));
+        L::store_table_codes(self.cb.clamped(L::load(self.x.add(i)) * L::splat(self.inv)), self.table, self.codes.add(i));
     }
 }
 

@@ -292,11 +292,18 @@ impl Codebook {
         &self.lane
     }
 
+    /// `v` clamped to the map's range: [-1, 1], or [0, 1] for the unsigned map, which codes
+    /// every value up to 0 as 0 (NaN stays NaN).
+    #[inline(always)]
+    pub fn clamped<L: Lanes>(&self, v: L) -> L {
+        v.min(L::splat(self.lane.one)).max(L::splat(self.lane.low))
+    }
+
     /// One value's code.
     #[inline]
     pub fn index_of(&self, v: f32) -> u8 {
         match &self.table {
-            Some(t) => t.code(Lanes::max(Lanes::min(v, 1.0), self.lane.low)),
+            Some(t) => t.code(self.clamped(v)),
             None => self.settle(self.estimate::<f32>(v), v),
         }
     }
