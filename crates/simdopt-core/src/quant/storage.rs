@@ -123,25 +123,20 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
     iteration: u64,
 ) {
     let n = var.len();
-    // A streamed gradient is gathered whole first (compressed passes go block by block).
-    let gathered;
-    let grad = match grad {
-        GradIn::Streamed { staging, fill, .. } => {
-            let mut all = vec![0.0f32; n];
-            for start in (0..n).step_by(staging.len().max(1)) {
-                let end = (start + staging.len()).min(n);
-                if !fill(start, &mut all[start..end]) {
-                    return;
-                }
-            }
-            gathered = all;
-            GradIn::Values(&gathered)
-        }
-        g => g,
-    };
     match storage {
         SlotStorage::Float32 => unreachable!("handled above"),
         SlotStorage::Bfloat16 => {
+            let gathered;
+            let grad = match grad {
+                GradIn::Streamed { staging, fill, .. } => match gather(n, staging.len(), fill) {
+                    Some(all) => {
+                        gathered = all;
+                        GradIn::Values(&gathered)
+                    }
+                    None => return,
+                },
+                g => g,
+            };
             let mut it = slots.iter_mut();
             let slots = core::array::from_fn(|_| match &mut it.next().expect("S slots").data {
                 SlotData::Bf16(v) => &mut v[..],
@@ -160,27 +155,73 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
                     (q.block, q.codes.as_mut_ptr(), q.absmax.as_mut_ptr(), codebook(*m));
             }
             let slots = slots8;
-            // Without unscale, clip, decay and accumulation (the common case) the pass runs
-            // `Identity`'s loop, which makes no choice per vector (Adam 1M: ×0.91–0.96 in the
-            // SIMD build).
-            let plain = matches!(grad, GradIn::Values(_)) && matches!(pre.fixed_stages(), Some(None));
-            let base = Buffers::new(var, grad, K::READS_GRAD, ());
-            // SAFETY: the pointers come from the slots' `&mut` borrows, unused until the pass
-            // ends; the ranges are whole blocks (`CHUNK` is), so they touch disjoint codes and
-            // absmax.
-            let run = |start: usize, end: usize| unsafe {
-                if plain {
-                    update_int8(Identity, k, base, &slots, start, end, block)
-                } else {
-                    update_int8(pre, k, base, &slots, start, end, block)
+            match grad {
+                // A streamed gradient whose pass the threads build does not split: chunk by chunk
+                // of whole blocks through the staging buffer, each updated while it is in cache.
+                GradIn::Streamed { staging, fill, split: false } if staging.len() >= block => {
+                    let chunk = staging.len() / block * block;
+                    for start in (0..n).step_by(chunk) {
+                        let len = chunk.min(n - start);
+                        if !fill(start, &mut staging[..len]) {
+                            return;
+                        }
+                        // SAFETY: `start` is a multiple of `block`, within the slots.
+                        let slots = unsafe { slots.from(start, block) };
+                        int8_pass(pre, k, &mut var[start..start + len], GradIn::Values(&staging[..len]), &slots, block);
+                    }
                 }
-            };
-            if CHUNK % block == 0 {
-                split(n, block_streams::<K, S>(), run)
-            } else {
-                run(0, n)
+                // Split over the pool: gathered whole first.
+                GradIn::Streamed { staging, fill, .. } => {
+                    if let Some(all) = gather(n, staging.len(), fill) {
+                        int8_pass(pre, k, var, GradIn::Values(&all), &slots, block)
+                    }
+                }
+                grad => int8_pass(pre, k, var, grad, &slots, block),
             }
         }
+    }
+}
+
+/// A streamed gradient copied whole, `chunk` values at a time (`None` where `fill` stopped).
+fn gather(n: usize, chunk: usize, fill: &dyn Fn(usize, &mut [f32]) -> bool) -> Option<Vec<f32>> {
+    let mut all = vec![0.0f32; n];
+    for start in (0..n).step_by(chunk.max(1)) {
+        let end = (start + chunk).min(n);
+        if !fill(start, &mut all[start..end]) {
+            return None;
+        }
+    }
+    Some(all)
+}
+
+/// The 8-bit pass over `var` and its slots (`slots` from `var`'s first element on).
+fn int8_pass<K: LaneKernel<S>, const S: usize>(
+    pre: Keras3Prelude,
+    k: &K,
+    var: &mut [f32],
+    grad: GradIn<'_>,
+    slots: &Int8Slots<'_, S>,
+    block: usize,
+) {
+    let n = var.len();
+    // Without unscale, clip, decay and accumulation (the common case) the pass runs
+    // `Identity`'s loop, which makes no choice per vector (Adam 1M: ×0.91–0.96 in the SIMD
+    // build).
+    let plain = matches!(grad, GradIn::Values(_)) && matches!(pre.fixed_stages(), Some(None));
+    let base = Buffers::new(var, grad, K::READS_GRAD, ());
+    // SAFETY: the pointers come from the slots' `&mut` borrows, unused until the pass ends; the
+    // ranges are whole blocks (`CHUNK` is), so they touch disjoint codes and absmax.
+    let run = |start: usize, end: usize| unsafe {
+        if plain {
+            update_int8(Identity, k, base, slots, start, end, block)
+        } else {
+            update_int8(pre, k, base, slots, start, end, block)
+        }
+    };
+    if CHUNK % block == 0 {
+        split(n, block_streams::<K, S>(), run)
+    } else {
+        run(0, n)
     }
 }
 
@@ -218,6 +259,16 @@ struct Int8Slots<'a, const S: usize> {
 
 // SAFETY: the threads run disjoint ranges of whole blocks (see `update_int8`).
 unsafe impl<const S: usize> Sync for Int8Slots<'_, S> {}
+
+impl<const S: usize> Int8Slots<'_, S> {
+    /// The same slots from element `start` on.
+    ///
+    /// # Safety
+    /// `start` is a multiple of `block` and at most the slots' length.
+    unsafe fn from(&self, start: usize, block: usize) -> Self {
+        Int8Slots { codes: self.codes.map(|p| p.add(start)), absmax: self.absmax.map(|p| p.add(start / block)), maps: self.maps }
+    }
+}
 
 /// Elements `start..end` (whole blocks of `block` elements, but for a last partial block at
 /// the end of the variable) of a variable's 8-bit slots.

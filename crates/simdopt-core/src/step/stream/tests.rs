@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::registry::CLASSES;
+use crate::slot::SlotStorage;
 use crate::{build_optimizer, Tensor};
 
 /// Every TF 2.4 class with its defaults (learning rate 0.1), then option variants: every
@@ -59,8 +60,17 @@ impl ChunkSource for Source<'_> {
 
 /// Everything a step may change, as bits.
 fn state(store: &Store, opt: &Optimizer, vars: &[TensorId]) -> (u64, Vec<Vec<u32>>) {
+    use crate::quant::storage::RawSlot;
     let mut out: Vec<Vec<u32>> = vars.iter().map(|v| store.get(*v).unwrap().data.iter().map(|x| x.to_bits()).collect()).collect();
-    out.extend((1..opt.weight_count()).map(|k| opt.weight(k).unwrap().iter().map(|x| x.to_bits()).collect()));
+    out.extend((1..opt.weight_count()).map(|k| match (opt.weight(k), opt.raw_weight(k)) {
+        (Some(w), _) => w.iter().map(|x| x.to_bits()).collect(),
+        // compressed slots: their raw storage
+        (None, Some(RawSlot::Bf16(h))) => h.iter().map(|&x| x as u32).collect(),
+        (None, Some(RawSlot::Int8 { codes, absmax })) => {
+            codes.iter().map(|&c| c as u32).chain(absmax.iter().map(|x| x.to_bits())).collect()
+        }
+        (None, None) => unreachable!("a weight is f32 or stored compressed"),
+    }));
     (opt.iterations(), out)
 }
 
@@ -86,7 +96,7 @@ type AfterStep = (u64, Vec<Vec<u32>>, Vec<usize>);
 
 /// Three steps, whole and streamed; returns the states after each.
 fn run(class: &str, options: &[(&str, f32)], n: usize, chunk: usize, guard: bool, big: &[Vec<f32>]) -> [Vec<AfterStep>; 2] {
-    run_in(class, options, n, || StreamBuffers::with_chunk(chunk), guard, big)
+    run_in(class, options, n, || StreamBuffers::with_chunk(chunk), guard, big, None)
 }
 
 /// [`run`] with the streamed steps' buffers from `buffers`.
@@ -97,11 +107,15 @@ fn run_in(
     buffers: impl Fn() -> StreamBuffers,
     guard: bool,
     big: &[Vec<f32>],
+    storage: Option<SlotStorage>,
 ) -> [Vec<AfterStep>; 2] {
     let small = values(13, 7);
     let mut out = [Vec::new(), Vec::new()];
     for (way, out) in out.iter_mut().enumerate() {
         let mut w = world(class, options, n);
+        if let Some(storage) = storage {
+            w.opt.set_slot_storage(storage).unwrap();
+        }
         let mut buffers = buffers();
         for g in big {
             let mut skipped = Vec::new();
@@ -162,6 +176,26 @@ fn at_the_real_chunk_size_the_same_bits() {
             let steps: Vec<Vec<f32>> = (0..2).map(|s| values(n, 3 + s)).collect();
             let [whole, streamed] = run(class, &options, n, CHUNK, true, &steps);
             assert_eq!(whole, streamed, "{class} {n}");
+        }
+    }
+}
+
+/// Compressed slots: the 8-bit pass streams whole blocks through the staging buffer (a
+/// multiple of the block, or not; a staging buffer shorter than a block, and bfloat16 slots, take
+/// the gradient gathered whole), with the same bits and raw storage as the whole path.
+#[test]
+fn compressed_slots_give_the_same_bits_streamed() {
+    for storage in [SlotStorage::Int8, SlotStorage::Bfloat16] {
+        for (class, options) in
+            [("Adam", vec![("learning_rate", 0.1)]), ("SGD", vec![("momentum", 0.9)]), ("RMSprop", vec![("clipnorm", 0.5)])]
+        {
+            for (chunk, n) in [(512, 4096), (520, 5003), (128, 4100), (16384, 9000)] {
+                let steps: Vec<Vec<f32>> = (0..3).map(|s| values(n, 5 + s)).collect();
+                for guard in [false, true] {
+                    let [whole, streamed] = run_in(class, &options, n, || StreamBuffers::with_chunk(chunk), guard, &steps, Some(storage));
+                    assert_eq!(whole, streamed, "{class} {options:?} {storage:?}: {n} values in chunks of {chunk}, guard {guard}");
+                }
+            }
         }
     }
 }
@@ -310,7 +344,7 @@ fn the_threads_build_splits_large_streamed_passes_over_the_pool_with_the_same_bi
         ] {
             let steps: Vec<Vec<f32>> = (0..2).map(|s| values(n, 5 + s)).collect();
             for guard in [false, true] {
-                let [whole, streamed] = run_in(class, &options, n, || StreamBuffers::with_chunks(CHUNK, split), guard, &steps);
+                let [whole, streamed] = run_in(class, &options, n, || StreamBuffers::with_chunks(CHUNK, split), guard, &steps, None);
                 assert_eq!(whole, streamed, "{class} {options:?} guard {guard}");
             }
         }
