@@ -61,10 +61,11 @@ describe('the tarball', () => {
     // The three wasm builds, base64 and as .wasm files, and little else: sane sizes (2.06 MB on
     // 2026-12-02 with the Keras 3 family's rules; 3.21 MB with the compressed slot storage, 2.38 MB
     // since its passes are compiled once per kernel rather than per rule, prelude and storage;
-    // 2.59 MB with the fused EMA epilogue).
+    // 2.59 MB with the fused EMA epilogue; 2.91 MB with the 8-bit pass without stages, a second
+    // copy of that pass per kernel for int8 speed).
     const tgz = readFileSync(tarball).length;
     expect(tgz).toBeGreaterThan(100_000);
-    expect(tgz).toBeLessThan(2_850_000);
+    expect(tgz).toBeLessThan(3_000_000);
   });
 
   test('package.json points at files it ships, and the package has no runtime dependencies', () => {
