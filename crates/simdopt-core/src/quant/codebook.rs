@@ -286,12 +286,6 @@ impl Codebook {
         e + (v >= self.upper[e as usize]) as u8
     }
 
-    /// The constants of the lane code (the clamps).
-    #[inline(always)]
-    pub fn lane_consts(&self) -> &LaneConsts {
-        &self.lane
-    }
-
     /// `v` clamped to the map's range: [-1, 1], or [0, 1] for the unsigned map, which codes
     /// every value up to 0 as 0 (NaN stays NaN).
     #[inline(always)]
