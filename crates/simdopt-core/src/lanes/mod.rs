@@ -61,8 +61,8 @@ pub trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
         }
     }
 
-    /// Stores `WIDTH` bytes: the 8-bit codes of normalised values `v` (clamped to
-    /// `[LaneConsts::low, 1]`, or NaN) by table ([`CodeTable::code`]; SIMD builds compute the
+    /// Stores `WIDTH` bytes: the 8-bit codes of normalised values `v` (any float32: the table
+    /// clamps to the map's range and codes NaN as 0) by table ([`CodeTable::code`]; SIMD builds compute the
     /// index and the code in lanes, the table read lane by lane).
     ///
     /// # Safety

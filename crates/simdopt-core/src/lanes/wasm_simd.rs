@@ -1,7 +1,7 @@
 //! wasm `simd128` lanes: four f32 in one `v128`.
 
 use super::Lanes;
-use crate::quant::codebook::{CodeTable, ENTRY_SHIFT, TABLE_NEG_SHIFT, TABLE_SHIFT};
+use crate::quant::codebook::{CodeTable, ENTRY_SHIFT, TABLE_SHIFT};
 use core::arch::wasm32::*;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -213,18 +213,13 @@ fn bf16_dithered(b: v128, r: v128) -> v128 {
 /// one table read lane by lane.
 #[inline(always)]
 unsafe fn table_codes(v: v128, t: &CodeTable) -> v128 {
-    // NaN reads as floor (pmax); its code is masked to 0 at the end
-    let a = f32x4_pmax(f32x4_splat(t.floor), v128_andnot(v, f32x4_splat(t.sign)));
-    // negative lanes read their own entries (the mask is -1 there)
-    let neg = f32x4_lt(v, f32x4_splat(0.0));
-    let idx = i32x4_sub(u32x4_shr(a, TABLE_SHIFT), i32x4_shl(neg, TABLE_NEG_SHIFT));
-    // the table seen from bucket 0 rather than `base`: one subtraction fewer per vector
-    let e = read_lanes(t.entry.as_ptr().wrapping_sub(t.base as usize), idx);
-    // -1 where |v| reaches the bucket's bin: one more, or for negative values one less (the
-    // low byte only: the bin's bits above it go with the final mask)
-    let reached = i32x4_gt(i32x4_shl(a, ENTRY_SHIFT), e);
-    let code = v128_xor(i32x4_sub(e, reached), neg);
-    v128_and(code, v128_and(f32x4_eq(v, v), u32x4_splat(t.byte)))
+    // the bucket is the upper half-word, sign included: the table clamps, and codes NaN
+    let e = read_lanes(t.entry.as_ptr(), u32x4_shr(v, TABLE_SHIFT));
+    // -1 where |v| reaches the bucket's bin (the sign bit shifts out), so one more; negative
+    // values take the complement (the low byte only: the bin's bits go with the final mask)
+    let reached = i32x4_gt(i32x4_shl(v, ENTRY_SHIFT), e);
+    let code = v128_xor(i32x4_sub(e, reached), i32x4_shr(v, 31));
+    v128_and(code, u32x4_splat(t.byte))
 }
 
 /// Lanes `p[idx[k]]`, read lane by lane (`load32_lane`: V8 inserts straight from memory).

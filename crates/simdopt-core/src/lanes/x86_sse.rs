@@ -3,7 +3,7 @@
 #![allow(unused_unsafe)] // the SSE intrinsics are safe fns on newer Rust, unsafe on older ones
 
 use super::Lanes;
-use crate::quant::codebook::{CodeTable, ENTRY_SHIFT, TABLE_NEG_SHIFT, TABLE_SHIFT};
+use crate::quant::codebook::{CodeTable, ENTRY_SHIFT, TABLE_SHIFT};
 use core::arch::x86_64::*;
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -107,20 +107,14 @@ impl Lanes for F32x4 {
     #[inline(always)]
     unsafe fn store_table_codes(v: Self, t: &CodeTable, out: *mut u8) {
         // as the wasm lanes (`table_codes` there), the table read lane by lane
-        let v = v.0;
-        // maxps returns its second operand for NaN: NaN reads as floor
-        let a = _mm_castps_si128(_mm_max_ps(_mm_andnot_ps(_mm_set1_ps(t.sign), v), _mm_set1_ps(t.floor)));
-        let neg = _mm_castps_si128(_mm_cmplt_ps(v, _mm_setzero_ps()));
-        let idx = _mm_sub_epi32(_mm_srli_epi32(a, TABLE_SHIFT as i32), _mm_slli_epi32(neg, TABLE_NEG_SHIFT as i32));
+        let v = _mm_castps_si128(v.0);
         let mut i = [0u32; 4];
-        _mm_storeu_si128(i.as_mut_ptr() as *mut __m128i, idx);
-        let entries = t.entry.as_ptr().wrapping_sub(t.base as usize);
-        let at = |k: usize| *entries.wrapping_add(i[k] as usize) as i32;
+        _mm_storeu_si128(i.as_mut_ptr() as *mut __m128i, _mm_srli_epi32(v, TABLE_SHIFT as i32));
+        let at = |k: usize| *t.entry.get_unchecked(i[k] as usize) as i32;
         let e = _mm_setr_epi32(at(0), at(1), at(2), at(3));
-        let byte = _mm_set1_epi32(t.byte as i32);
-        let reached = _mm_cmpgt_epi32(_mm_slli_epi32(a, ENTRY_SHIFT as i32), e);
-        let code = _mm_xor_si128(_mm_sub_epi32(e, reached), neg);
-        let code = _mm_and_si128(code, _mm_and_si128(_mm_castps_si128(_mm_cmpeq_ps(v, v)), byte));
+        let reached = _mm_cmpgt_epi32(_mm_slli_epi32(v, ENTRY_SHIFT as i32), e);
+        let code = _mm_xor_si128(_mm_sub_epi32(e, reached), _mm_srai_epi32(v, 31));
+        let code = _mm_and_si128(code, _mm_set1_epi32(t.byte as i32));
         let bytes = _mm_packus_epi16(_mm_packs_epi32(code, code), _mm_setzero_si128());
         (out as *mut i32).write_unaligned(_mm_cvtsi128_si32(bytes));
     }

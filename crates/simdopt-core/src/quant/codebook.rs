@@ -19,8 +19,9 @@
 //! the estimate: `code = est + (v >= b[est + 1])`, one table read per element.
 //!
 //! The maps with a zero code (the dynamic maps, and bitsandbytes 0.49's signed CPU map) code
-//! by table instead ([`CodeTable`]): the bits of `|v|` index the code of a small bucket of
-//! float32s, and one compare with the bin above settles it, as above.
+//! by table instead ([`CodeTable`]): the upper half-word of `v`'s bits indexes the code of a
+//! small bucket of float32s, and one compare with the bin above settles it, as above. The table
+//! covers every float32, so it also does the clamp to the map's range and NaN's code 0.
 
 use super::dynamic_map::{self, decade_len, Linspace, DECADES};
 use crate::lanes::Lanes;
@@ -44,62 +45,54 @@ pub struct Codebook {
 /// Mantissa bits of `|v|` in a [`CodeTable`] bucket's index: the unsigned map's top decade has
 /// 128 codes in [0.1, 1] (bins 0.007 apart), the buckets of [0.5, 1) are 2^-8 wide.
 pub const TABLE_MANTISSA_BITS: u32 = 7;
-/// The right shift from the bits of `|v|` to its bucket.
+/// The right shift from the bits of `v` to its bucket: a bucket is the float32s that share their
+/// upper half-word (sign, exponent and top [`TABLE_MANTISSA_BITS`] mantissa bits).
 pub const TABLE_SHIFT: u32 = 23 - TABLE_MANTISSA_BITS;
+/// Buckets in a [`CodeTable`]: one per upper half-word, the negative ones from `BUCKETS / 2` on.
+pub const BUCKETS: usize = 1 << (32 - TABLE_SHIFT);
 
-/// The code of a normalised value by table: `|v|` (at least `floor`, a power of two below the
-/// first bin; NaN reads as `floor`) falls in a bucket of float32s that share their exponent
-/// and top [`TABLE_MANTISSA_BITS`] mantissa bits, and no bucket holds two bins, so one read
-/// gives the code: the bucket's [`entry`](CodeTable::entry) holds its code and the low bits of
-/// its bin, the one place in the bucket where the code steps away from the zero code. The lanes
-/// shift the bits of `|v|` left by [`ENTRY_SHIFT`] so that its low bits line up with the bin's,
-/// and one signed compare (`|v| >= bin`) settles the code (see [`CodeTable::code`]). Negative
-/// values have their own entries (`+ TABLE_NEG`): the negative bins are the positive ones
-/// mirrored but for float32 ties, which put some of them on the other side of a bucket's edge.
-/// NaN gets 0.
+/// The code of a normalised value by table: `v` falls in the bucket of the float32s that share
+/// its upper half-word, and no bucket holds two bins, so one read gives the code: the bucket's
+/// [`entry`](CodeTable::entry) holds its code and the low bits of its bin, the one place in the
+/// bucket where the code steps away from the zero code. The lanes shift the bits of `v` left by
+/// [`ENTRY_SHIFT`] (the sign bit falls out) so that its low bits line up with the bin's, and one
+/// signed compare (`|v| >= bin`) settles the code (see [`CodeTable::code`]).
+///
+/// The table covers every float32 (65,536 buckets, 256 KiB), so the lanes need no clamp, no
+/// `abs` and no NaN test, only the index `bits(v) >> 16`: the buckets beyond ±1 hold the code of
+/// ±1 (the clamp to the map's range; `x / absmax` passes 1 by a rounding at most, or is ±inf
+/// where `1 / absmax` overflows), those below the first bin the zero code, and NaN's code 0. The
+/// negative buckets are the positive ones mirrored but for float32 ties, which put some of their
+/// bins on the other side of a bucket's edge.
 #[derive(Clone, Debug)]
 pub struct CodeTable {
-    /// By bucket, `(bits(max(|v|, floor)) >> TABLE_SHIFT) - base` (`+ TABLE_NEG` for `v < 0`):
-    /// `code | (bin - 1) << ENTRY_SHIFT`, where `bin` is the low [`TABLE_SHIFT`] bits of the
-    /// bucket's bin (`1 << TABLE_SHIFT` if it has none: no value reaches it), and bit 31 the
-    /// bucket's lowest bit, as in `bits(|v|) << ENTRY_SHIFT`, so that the two compare as signed
-    /// integers. `code` is the code of the bucket's values below the bin, away from zero; one
-    /// more for negative values, which take the low byte of `!(code + reached)`.
+    /// By bucket, `bits(v) >> TABLE_SHIFT`: `byte | (bin - 1) << ENTRY_SHIFT`, where `bin` is the
+    /// low [`TABLE_SHIFT`] bits of the bucket's bin (`1 << TABLE_SHIFT` if it has none: no value
+    /// reaches it), and bit 31 the bucket's lowest bit, as in `bits(v) << ENTRY_SHIFT`, so that
+    /// the two compare as signed integers. A positive bucket's `byte` is the code of its values
+    /// below the bin, one more from the bin on (`byte - reached`); a negative bucket's code is the
+    /// low byte of the complement `!(byte - reached)`, so its `byte` is one more than the code of
+    /// its values below the bin, away from zero.
     pub entry: Box<[u32]>,
-    pub floor: f32,
-    pub base: u32,
-    /// -0.0: the sign bit, for `abs` as one `andnot` in the lanes.
-    pub sign: f32,
     /// 0xff, as a run-time value (see [`LaneConsts`]).
     pub byte: u32,
 }
 
-/// The left shift that lines up the bits of `|v|` below its bucket with a [`CodeTable::entry`]'s
+/// The left shift that lines up the bits of `v` below its bucket with a [`CodeTable::entry`]'s
 /// bin: the bucket's lowest bit goes to the sign bit.
 pub const ENTRY_SHIFT: u32 = 31 - TABLE_SHIFT;
 
-/// Where the entries of negative values start in [`CodeTable::entry`]: a power of two, so the
-/// lanes add it as the sign mask shifted.
-pub const TABLE_NEG_SHIFT: u32 = 12;
-pub const TABLE_NEG: usize = 1 << TABLE_NEG_SHIFT;
-
 impl CodeTable {
-    /// The code of `v` (clamped to `[LaneConsts::low, 1]`, or NaN); the lanes do the same.
+    /// The code of `v` (any float32: the map's clamp and NaN's code 0 are in the table); the
+    /// lanes do the same.
     #[inline(always)]
     pub fn code(&self, v: f32) -> u8 {
-        let a = Lanes::max(self.floor, v.abs()); // NaN reads as floor
-        let neg = -((v < 0.0) as i32);
-        let i = ((a.to_bits() >> TABLE_SHIFT) - self.base) as usize + (neg & TABLE_NEG as i32) as usize;
-        let t = self.entry[i];
+        let b = v.to_bits();
+        let t = self.entry[(b >> TABLE_SHIFT) as usize];
         // the lanes' mask: -1 where |v| reaches the bucket's bin
-        let reached = -(((a.to_bits() << ENTRY_SHIFT) as i32 > t as i32) as i32);
+        let reached = -(((b << ENTRY_SHIFT) as i32 > t as i32) as i32);
         // one more where reached; for negative values the complement (the low byte is the code)
-        let c = (t as i32 - reached) ^ neg;
-        if v.is_nan() {
-            0
-        } else {
-            c as u8
-        }
+        ((t as i32 - reached) ^ ((b as i32) >> 31)) as u8
     }
 }
 
@@ -168,44 +161,52 @@ impl Codebook {
         }
         let next = |x: f32| f32::from_bits(x.to_bits() + 1);
         // the magnitudes from which the code steps away from zero, ascending: the positive
-        // bins, and for negative values the float above each negative bin's magnitude
+        // bins, and for negative values the float above each negative bin's magnitude (none for
+        // the unsigned map, which codes every value up to 0 as 0)
         let pos: Vec<f32> = self.upper[z..255].to_vec();
-        let neg: Vec<f32> = (0..z).rev().map(|j| next(-self.upper[j])).collect();
-        let first = pos[0].min(neg.first().copied().unwrap_or(f32::INFINITY));
-        // a power of two below the first bin
-        let mut floor = f32::from_bits(first.to_bits() & 0xff80_0000);
-        if floor >= first {
-            floor /= 2.0;
-        }
-        let base = floor.to_bits() >> TABLE_SHIFT;
-        let len = ((1f32.to_bits() >> TABLE_SHIFT) - base + 1) as usize;
-        if len > TABLE_NEG {
-            return None;
-        }
+        let neg: Vec<f32> = if self.signed { (0..z).rev().map(|j| next(-self.upper[j])).collect() } else { vec![] };
         let count = |bins: &[f32], x: f32| bins.partition_point(|&b| b <= x);
-        let halves: &[&[f32]] = if self.signed { &[&pos, &neg] } else { &[&pos] };
-        let mut entry = vec![0u32; TABLE_NEG * halves.len()];
-        for (h, bins) in halves.iter().enumerate() {
-            for i in 0..len {
-                let bits = (base + i as u32) << TABLE_SHIFT;
-                let (lo, last) = (f32::from_bits(bits), f32::from_bits(bits + (1 << TABLE_SHIFT) - 1));
-                let n = count(bins, lo);
-                // the code below the bin, away from zero
-                let code = z + n;
-                let bin_bits = match count(bins, last) - n {
-                    0 => 1 << TABLE_SHIFT, // out of reach
-                    1 => bins[n].to_bits() - bits,
-                    _ => return None,
+        let (half, inf) = (BUCKETS / 2, f32::INFINITY.to_bits() >> TABLE_SHIFT);
+        let entry_of = |i: usize, byte: usize, bin_bits: u32| {
+            let bits = (i as u32) << TABLE_SHIFT;
+            (bits & 1 << TABLE_SHIFT) << ENTRY_SHIFT | (bin_bits - 1) << ENTRY_SHIFT | byte as u32
+        };
+        let out_of_reach = 1 << TABLE_SHIFT;
+        let mut entry = vec![0u32; BUCKETS];
+        for (h, bins) in [&pos, &neg].into_iter().enumerate() {
+            for i in 0..half {
+                let bits = (i as u32) << TABLE_SHIFT;
+                let (byte, bin_bits) = if i as u32 > inf {
+                    // NaN: code 0 (a negative bucket's byte is its complement's)
+                    (if h == 0 { 0 } else { 255 }, out_of_reach)
+                } else {
+                    let (lo, last) = (f32::from_bits(bits), f32::from_bits(bits + (1 << TABLE_SHIFT) - 1));
+                    let n = count(bins, lo);
+                    // a positive bucket's code below the bin
+                    let code = z + n;
+                    let bin_bits = match i as u32 == inf {
+                        // inf gets ±1's code, the rest of its bucket is NaN: code 0 (the positive
+                        // bucket's code 255 steps to 256, whose low byte is 0; -1's code is 0)
+                        true if h == 0 => 1,
+                        true => out_of_reach,
+                        false => match count(bins, last) - n {
+                            0 => out_of_reach,
+                            1 => bins[n].to_bits() - bits,
+                            _ => return None,
+                        },
+                    };
+                    // negative values: `!(byte - reached)`, whose low byte is `255 - byte + reached`
+                    // (the code `z - n` below the bin)
+                    let byte = if h == 0 { code } else { 255 - z + n };
+                    if byte > 255 || (h == 0 && i as u32 == inf && code != 255) {
+                        return None;
+                    }
+                    (byte, bin_bits)
                 };
-                // negative values: `!(byte + reached)`, whose low byte is `254 - code - reached`
-                let byte = if h == 0 { code } else { code + 1 };
-                if byte > 255 {
-                    return None;
-                }
-                entry[h * TABLE_NEG + i] = (bits & 1 << TABLE_SHIFT) << ENTRY_SHIFT | (bin_bits - 1) << ENTRY_SHIFT | byte as u32;
+                entry[h * half + i] = entry_of(i, byte, bin_bits);
             }
         }
-        Some(CodeTable { entry: entry.into_boxed_slice(), floor, base, sign: -0.0, byte: 0xff })
+        Some(CodeTable { entry: entry.into_boxed_slice(), byte: 0xff })
     }
 
     /// The [`CodeTable`] of this map, if it has one.
@@ -297,7 +298,7 @@ impl Codebook {
     #[inline]
     pub fn index_of(&self, v: f32) -> u8 {
         match &self.table {
-            Some(t) => t.code(self.clamped(v)),
+            Some(t) => t.code(v),
             None => self.settle(self.estimate::<f32>(v), v),
         }
     }
@@ -381,8 +382,37 @@ mod tests {
         assert!(maps[0].table.is_some() && maps[1].table.is_some());
         // bitsandbytes 0.49's CPU maps (code 0 = -1): the signed one keeps its zero code
         assert!(maps[2].table.is_some() && maps[3].table.is_none());
-        // small: the 23 binades from 2^-23 (below the first bin), 128 buckets each, per sign
-        assert!(maps[..2].iter().all(|cb| cb.table.as_ref().unwrap().entry.len() <= 2 * TABLE_NEG));
+        assert!(maps[..3].iter().all(|cb| cb.table.as_ref().unwrap().entry.len() == BUCKETS));
+    }
+
+    /// Every bucket of the tables, whole float32 range: its first and last float32, and the
+    /// floats either side of its middle (a bucket without a bin has one code throughout; those
+    /// with a bin the exhaustive test walks), one at a time and in lanes, against the rule on the
+    /// clamped value; the infinities, quiet and signalling NaNs of both signs among them.
+    #[test]
+    fn every_bucket_codes_as_the_clamped_value() {
+        for cb in &maps()[..3] {
+            let values: Vec<f32> = (0..BUCKETS as u32)
+                .flat_map(|i| {
+                    let b = i << TABLE_SHIFT;
+                    [b, b + 1, b + 0x7fff, b + 0x8000, b + 0xffff].map(f32::from_bits)
+                })
+                .collect();
+            let mut codes = vec![0u8; values.len()];
+            crate::quant::blockwise::quantize_with_absmax(cb, &values, 1.0, &mut codes);
+            for (&v, &q) in values.iter().zip(&codes) {
+                let expect = nearest_code_by_search(&cb.codes, v);
+                assert_eq!(cb.index_of(v), expect, "v = {v:e} ({:#x}), signed {}", v.to_bits(), cb.signed);
+                assert_eq!(q, expect, "lanes: v = {v:e} ({:#x}), signed {}", v.to_bits(), cb.signed);
+            }
+            for v in [f32::INFINITY, 1.0 + f32::EPSILON, 3.0e38] {
+                assert_eq!(cb.index_of(v), 255);
+                assert_eq!(cb.index_of(-v), 0, "-1's code, or 0's for the unsigned map");
+            }
+            for nan in [0x7fc0_0000, 0x7f80_0001, 0xffc0_0000, 0xff80_0001, 0x7fff_ffff].map(f32::from_bits) {
+                assert_eq!(cb.index_of(nan), 0, "{:#x}", nan.to_bits());
+            }
+        }
     }
 
     /// The table against the rule at every bin (both signs), a float either side, and a sweep
