@@ -222,15 +222,21 @@ unsafe fn table_codes(v: v128, t: &CodeTable) -> v128 {
     v128_and(code, u32x4_splat(t.byte))
 }
 
-/// Lanes `p[idx[k]]`, read lane by lane (`load32_lane`: V8 inserts straight from memory).
+/// Lanes `p[idx[k]]`, read lane by lane (`load32_lane`: V8 inserts straight from memory). The
+/// indices go through memory, not `extract_lane`: on x86 an extract and an insert both take the
+/// shuffle port, and a store with four loads takes none.
 ///
 /// # Safety
 /// `p.wrapping_add(idx[k])` must be valid for reading for every lane `k`.
 #[inline(always)]
 unsafe fn read_lanes(p: *const u32, idx: v128) -> v128 {
-    let at = |i: u32| p.wrapping_add(i as usize);
-    let x = v128_load32_zero(at(u32x4_extract_lane::<0>(idx)));
-    let x = v128_load32_lane::<1>(x, at(u32x4_extract_lane::<1>(idx)));
-    let x = v128_load32_lane::<2>(x, at(u32x4_extract_lane::<2>(idx)));
-    v128_load32_lane::<3>(x, at(u32x4_extract_lane::<3>(idx)))
+    let mut lanes = core::mem::MaybeUninit::<v128>::uninit();
+    // volatile: so that LLVM keeps the store and the loads rather than turning them back into
+    // extracts
+    core::ptr::write_volatile(lanes.as_mut_ptr(), idx);
+    let at = |k: usize| p.wrapping_add(core::ptr::read_volatile((lanes.as_ptr() as *const u32).add(k)) as usize);
+    let x = v128_load32_zero(at(0));
+    let x = v128_load32_lane::<1>(x, at(1));
+    let x = v128_load32_lane::<2>(x, at(2));
+    v128_load32_lane::<3>(x, at(3))
 }
