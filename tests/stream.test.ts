@@ -117,6 +117,20 @@ describe('streamed gradients give the bits of the whole path', () => {
     }
   });
 
+  test.each(['bfloat16', 'int8'])('compressed slots (%s) stream a chunk at a time, with the bits of the whole path', (slotDtype) => {
+    for (const n of [FROM + 9, 3 * CHUNK + 7]) {
+      const grads = [values(n, 41), values(n, 42), values(n, 43)];
+      for (const [className, config] of [
+        ['Adam', {}],
+        ['SGD', { momentum: 0.9 }],
+        ['RMSprop', { clipnorm: 0.5 }],
+      ] as const) {
+        const c = { learning_rate: 0.1, slot_dtype: slotDtype, ...config };
+        expect(run(className, c, n, 'float32', grads)).toEqual(run(className, c, n, 'shared', grads));
+      }
+    }
+  });
+
   test('a non-finite value anywhere: skipped with the guard (nothing changed, the variable reported), propagated as the whole path without it', () => {
     const n = FROM + 5;
     for (const at of [0, CHUNK - 1, CHUNK, n - 1]) {

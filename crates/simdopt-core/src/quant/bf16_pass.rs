@@ -23,8 +23,9 @@ use crate::step::GradPrelude;
 const MAX_SLOTS: usize = 3;
 
 /// The pass over a variable whose first `S` slots are the bfloat16 `slots` (of `var`'s length);
-/// `iteration` (the optimizer's calls so far) seeds the stochastic rounding. `grad` holds values
-/// or an accumulator, not a stream.
+/// `iteration` (the optimizer's calls so far) seeds the stochastic rounding, and `first` (a
+/// multiple of [`MAX_LANES`]: where `var` starts in the variable, for a streamed chunk) places
+/// each element's dither. `grad` holds values or an accumulator, not a stream.
 pub(super) fn update<K: LaneKernel<S>, const S: usize>(
     pre: Keras3Prelude,
     k: &K,
@@ -32,6 +33,7 @@ pub(super) fn update<K: LaneKernel<S>, const S: usize>(
     grad: GradIn<'_>,
     slots: [&mut [u16]; S],
     iteration: u64,
+    first: usize,
 ) {
     assert!(S <= MAX_SLOTS, "at most {MAX_SLOTS} bfloat16 slots");
     let n = var.len();
@@ -40,7 +42,7 @@ pub(super) fn update<K: LaneKernel<S>, const S: usize>(
     let (grad, acc, steps) = match grad {
         GradIn::Values(g) => (g, None, 1.0),
         GradIn::Accumulated { grad, acc, steps } => (grad, Some(acc), steps),
-        GradIn::Streamed { .. } => unreachable!("a streamed gradient is gathered first"),
+        GradIn::Streamed { .. } => unreachable!("a streamed gradient comes as values: its chunks, or gathered whole"),
     };
     assert!((!K::READS_GRAD || grad.len() == n) && acc.as_ref().map_or(true, |a| a.len() == n), "kernel buffers of different lengths");
     let parts: Parts<S> = Parts {
@@ -59,7 +61,7 @@ pub(super) fn update<K: LaneKernel<S>, const S: usize>(
         unsafe {
             let var = core::slice::from_raw_parts_mut(parts.var.add(start), len);
             let slot = |s: usize| if s < S { core::slice::from_raw_parts_mut(parts.slots[s].add(start), len) } else { &mut [] };
-            let dither = Dither { start, seeds };
+            let dither = Dither { start: first + start, seeds };
             if plain {
                 range::<WideBytes, _, _, S>(Identity, k, var, GradIn::Values(grad), slot(0), slot(1), slot(2), dither)
             } else {
@@ -180,10 +182,20 @@ mod tests {
         let expect = dithered(s0.iter().zip(&g).map(|(&h, &gi)| bf16::to_f32(h) * 0.5 + gi), 9);
         let whole = {
             let mut s = s0.clone();
-            update(Identity.as_keras3(), &Decay, &mut vec![0.0; n], GradIn::Values(&g), [&mut s], 9);
+            update(Identity.as_keras3(), &Decay, &mut vec![0.0; n], GradIn::Values(&g), [&mut s], 9, 0);
             s
         };
         assert_eq!(whole, expect);
+        // and in passes over parts of the variable (a streamed gradient's chunks), each told where
+        // it starts
+        for cuts in [[0, 8, 520, n], [0, 512, 1000, n]] {
+            let mut s = s0.clone();
+            for w in cuts.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                update(Identity.as_keras3(), &Decay, &mut vec![0.0; b - a], GradIn::Values(&g[a..b]), [&mut s[a..b]], 9, a);
+            }
+            assert_eq!(s, expect, "parts {cuts:?}");
+        }
         for cuts in [[0, 8, 520, n], [0, 8, 16, n], [0, 16, 992, n], [0, 0, 1000, n]] {
             let mut s = s0.clone();
             let mut var = vec![0.0; n];

@@ -23,7 +23,7 @@ use super::blockwise::{block_absmax, quantize_with_absmax, Quantized};
 use super::codebook::Codebook;
 use crate::drive::{self, Buffers, GradIn, LaneKernel, SlotIo};
 use crate::error::Result;
-use crate::lanes::{Lanes, WideBytes};
+use crate::lanes::{Lanes, WideBytes, MAX_LANES};
 use crate::slot::{f32_slots, Moment, Slot, SlotData, SlotStorage};
 use crate::step::clip::Identity;
 use crate::step::update::Keras3Prelude;
@@ -126,23 +126,34 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
     match storage {
         SlotStorage::Float32 => unreachable!("handled above"),
         SlotStorage::Bfloat16 => {
-            let gathered;
-            let grad = match grad {
-                GradIn::Streamed { staging, fill, .. } => match gather(n, staging.len(), fill) {
-                    Some(all) => {
-                        gathered = all;
-                        GradIn::Values(&gathered)
-                    }
-                    None => return,
-                },
-                g => g,
-            };
             let mut it = slots.iter_mut();
-            let slots = core::array::from_fn(|_| match &mut it.next().expect("S slots").data {
+            let mut slots: [&mut [u16]; S] = core::array::from_fn(|_| match &mut it.next().expect("S slots").data {
                 SlotData::Bf16(v) => &mut v[..],
                 _ => unreachable!("checked above"),
             });
-            super::bf16_pass::update(pre, k, var, grad, slots, iteration)
+            match grad {
+                // A streamed gradient whose pass the threads build does not split: chunk by chunk
+                // through the staging buffer, as the 8-bit pass (whole vectors: each dither is
+                // its element's, wherever the chunk starts).
+                GradIn::Streamed { staging, fill, split: false } if staging.len() >= MAX_LANES => {
+                    let chunk = staging.len() / MAX_LANES * MAX_LANES;
+                    for start in (0..n).step_by(chunk) {
+                        let (len, range) = (chunk.min(n - start), start..(start + chunk).min(n));
+                        if !fill(start, &mut staging[..len]) {
+                            return;
+                        }
+                        let part = slots.each_mut().map(|s| &mut s[range.clone()]);
+                        super::bf16_pass::update(pre, k, &mut var[range], GradIn::Values(&staging[..len]), part, iteration, start);
+                    }
+                }
+                // Split over the pool: gathered whole first.
+                GradIn::Streamed { staging, fill, .. } => {
+                    if let Some(all) = gather(n, staging.len(), fill) {
+                        super::bf16_pass::update(pre, k, var, GradIn::Values(&all), slots, iteration, 0)
+                    }
+                }
+                grad => super::bf16_pass::update(pre, k, var, grad, slots, iteration, 0),
+            }
         }
         SlotStorage::Int8 => {
             let mut slots8 =

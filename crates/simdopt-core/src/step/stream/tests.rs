@@ -181,8 +181,9 @@ fn at_the_real_chunk_size_the_same_bits() {
 }
 
 /// Compressed slots: the 8-bit pass streams whole blocks through the staging buffer (a
-/// multiple of the block, or not; a staging buffer shorter than a block, and bfloat16 slots, take
-/// the gradient gathered whole), with the same bits and raw storage as the whole path.
+/// multiple of the block, or not; a staging buffer shorter than a block takes the gradient
+/// gathered whole), the bfloat16 pass whole vectors (each element's dither wherever its chunk
+/// starts), with the same bits and raw storage as the whole path.
 #[test]
 fn compressed_slots_give_the_same_bits_streamed() {
     for storage in [SlotStorage::Int8, SlotStorage::Bfloat16] {
