@@ -114,7 +114,9 @@ pub unsafe fn load_codes<L: Lanes>(cb: &Codebook, q: *const u8) -> L {
 
 /// `max |x|` from 0 over a block, NaN ignored, in register lanes (max is exact and order-free,
 /// so every build gives the same value). Four accumulators: with one, each vector waited for the
-/// max before it (four cycles a vector on x86), the 8-bit step's longest chain.
+/// max before it (four cycles a vector on x86), the 8-bit step's longest chain. Out of line:
+/// inlined in each kernel's 8-bit pass, its loops made the scalar wasm binary 10% larger.
+#[inline(never)]
 pub fn block_absmax(x: &[f32]) -> f32 {
     const ACC: usize = 4;
     let w = <Wide as Lanes>::WIDTH;
