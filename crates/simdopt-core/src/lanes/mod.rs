@@ -62,8 +62,8 @@ pub trait Lanes: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = S
     }
 
     /// Stores `WIDTH` bytes: the 8-bit codes of normalised values `v` (any float32: the table
-    /// clamps to the map's range and codes NaN as 0) by table ([`CodeTable::code`]; SIMD builds compute the
-    /// index and the code in lanes, the table read lane by lane).
+    /// clamps to the map's range and codes NaN as 0) by table ([`CodeTable::code`]; SIMD builds
+    /// compute the index and the code in lanes, the table read lane by lane).
     ///
     /// # Safety
     /// `out` must be valid for writing `WIDTH` bytes.

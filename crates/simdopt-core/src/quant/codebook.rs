@@ -71,8 +71,8 @@ pub struct CodeTable {
     /// reaches it), and bit 31 the bucket's lowest bit, as in `bits(v) << ENTRY_SHIFT`, so that
     /// the two compare as signed integers. A positive bucket's `byte` is the code of its values
     /// below the bin, one more from the bin on (`byte - reached`); a negative bucket's code is the
-    /// low byte of the complement `!(byte - reached)`, so its `byte` is one more than the code of
-    /// its values below the bin, away from zero.
+    /// low byte of the complement `!(byte - reached)`, so its `byte` is 255 minus the code of its
+    /// values below the bin (in magnitude), one less from the bin on.
     pub entry: Box<[u32]>,
     /// 0xff, as a run-time value (see [`LaneConsts`]).
     pub byte: u32,
@@ -167,10 +167,6 @@ impl Codebook {
         let neg: Vec<f32> = if self.signed { (0..z).rev().map(|j| next(-self.upper[j])).collect() } else { vec![] };
         let count = |bins: &[f32], x: f32| bins.partition_point(|&b| b <= x);
         let (half, inf) = (BUCKETS / 2, f32::INFINITY.to_bits() >> TABLE_SHIFT);
-        let entry_of = |i: usize, byte: usize, bin_bits: u32| {
-            let bits = (i as u32) << TABLE_SHIFT;
-            (bits & 1 << TABLE_SHIFT) << ENTRY_SHIFT | (bin_bits - 1) << ENTRY_SHIFT | byte as u32
-        };
         let out_of_reach = 1 << TABLE_SHIFT;
         let mut entry = vec![0u32; BUCKETS];
         for (h, bins) in [&pos, &neg].into_iter().enumerate() {
@@ -203,7 +199,7 @@ impl Codebook {
                     }
                     (byte, bin_bits)
                 };
-                entry[h * half + i] = entry_of(i, byte, bin_bits);
+                entry[h * half + i] = (bits & 1 << TABLE_SHIFT) << ENTRY_SHIFT | (bin_bits - 1) << ENTRY_SHIFT | byte as u32;
             }
         }
         Some(CodeTable { entry: entry.into_boxed_slice(), byte: 0xff })
