@@ -25,10 +25,7 @@ const MAX_SLOTS: usize = 3;
 /// The pass over a variable whose first `S` slots are the bfloat16 `slots` (of `var`'s length);
 /// `iteration` (the optimizer's calls so far) seeds the stochastic rounding, and `first` (a
 /// multiple of [`MAX_LANES`]: where `var` starts in the variable, for a streamed chunk) places
-/// each element's dither. `grad` holds values or an accumulator, not a stream. Out of line: it
-/// has three call sites (a streamed chunk, a gathered gradient, the rest), and inlined in each it
-/// made the scalar wasm binary 12% larger.
-#[inline(never)]
+/// each element's dither. `grad` holds values or an accumulator, not a stream.
 pub(super) fn update<K: LaneKernel<S>, const S: usize>(
     pre: Keras3Prelude,
     k: &K,

@@ -131,29 +131,11 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
                 SlotData::Bf16(v) => &mut v[..],
                 _ => unreachable!("checked above"),
             });
-            match grad {
-                // A streamed gradient whose pass the threads build does not split: chunk by chunk
-                // through the staging buffer, as the 8-bit pass (whole vectors: each dither is
-                // its element's, wherever the chunk starts).
-                GradIn::Streamed { staging, fill, split: false } if staging.len() >= MAX_LANES => {
-                    let chunk = staging.len() / MAX_LANES * MAX_LANES;
-                    for start in (0..n).step_by(chunk) {
-                        let (len, range) = (chunk.min(n - start), start..(start + chunk).min(n));
-                        if !fill(start, &mut staging[..len]) {
-                            return;
-                        }
-                        let part = slots.each_mut().map(|s| &mut s[range.clone()]);
-                        super::bf16_pass::update(pre, k, &mut var[range], GradIn::Values(&staging[..len]), part, iteration, start);
-                    }
-                }
-                // Split over the pool: gathered whole first.
-                GradIn::Streamed { staging, fill, .. } => {
-                    if let Some(all) = gather(n, staging.len(), fill) {
-                        super::bf16_pass::update(pre, k, var, GradIn::Values(&all), slots, iteration, 0)
-                    }
-                }
-                grad => super::bf16_pass::update(pre, k, var, grad, slots, iteration, 0),
-            }
+            // chunks of whole vectors: each dither is its element's, wherever the chunk starts
+            by_chunks(n, MAX_LANES, grad, |start, end, grad| {
+                let part = slots.each_mut().map(|s| &mut s[start..end]);
+                super::bf16_pass::update(pre, k, &mut var[start..end], grad, part, iteration, start)
+            })
         }
         SlotStorage::Int8 => {
             let mut slots8 =
@@ -166,30 +148,38 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
                     (q.block, q.codes.as_mut_ptr(), q.absmax.as_mut_ptr(), codebook(*m));
             }
             let slots = slots8;
-            match grad {
-                // A streamed gradient whose pass the threads build does not split: chunk by chunk
-                // of whole blocks through the staging buffer, each updated while it is in cache.
-                GradIn::Streamed { staging, fill, split: false } if staging.len() >= block => {
-                    let chunk = staging.len() / block * block;
-                    for start in (0..n).step_by(chunk) {
-                        let len = chunk.min(n - start);
-                        if !fill(start, &mut staging[..len]) {
-                            return;
-                        }
-                        // SAFETY: `start` is a multiple of `block`, within the slots.
-                        let slots = unsafe { slots.from(start, block) };
-                        int8_pass(pre, k, &mut var[start..start + len], GradIn::Values(&staging[..len]), &slots, block);
-                    }
+            by_chunks(n, block, grad, |start, end, grad| {
+                // SAFETY: `start` is 0 or a chunk's, a multiple of `block`, within the slots.
+                let slots = unsafe { slots.from(start, block) };
+                int8_pass(pre, k, &mut var[start..end], grad, &slots, block)
+            })
+        }
+    }
+}
+
+/// Runs a compressed pass, `pass(start, end, grad)` over elements `start..end`, for a gradient
+/// of `n` values. A streamed gradient whose pass the threads build does not split goes chunk by
+/// chunk of a multiple of `unit` values through the staging buffer, each updated while it is in
+/// cache (where `fill` stops, so does the pass); one split over the pool is gathered whole first;
+/// any other runs whole.
+fn by_chunks(n: usize, unit: usize, grad: GradIn<'_>, mut pass: impl FnMut(usize, usize, GradIn<'_>)) {
+    match grad {
+        GradIn::Streamed { staging, fill, split: false } if staging.len() >= unit => {
+            let chunk = staging.len() / unit * unit;
+            for start in (0..n).step_by(chunk) {
+                let len = chunk.min(n - start);
+                if !fill(start, &mut staging[..len]) {
+                    return;
                 }
-                // Split over the pool: gathered whole first.
-                GradIn::Streamed { staging, fill, .. } => {
-                    if let Some(all) = gather(n, staging.len(), fill) {
-                        int8_pass(pre, k, var, GradIn::Values(&all), &slots, block)
-                    }
-                }
-                grad => int8_pass(pre, k, var, grad, &slots, block),
+                pass(start, start + len, GradIn::Values(&staging[..len]));
             }
         }
+        GradIn::Streamed { staging, fill, .. } => {
+            if let Some(all) = gather(n, staging.len(), fill) {
+                pass(0, n, GradIn::Values(&all))
+            }
+        }
+        grad => pass(0, n, grad),
     }
 }
 
