@@ -174,16 +174,69 @@ fn streamed<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     }
     #[cfg(not(feature = "threads"))]
     let _ = split;
-    let mut start = 0;
-    while start < n {
-        let len = (n - start).min(staging.len());
+    let chunk = staging.len();
+    chunks(n, chunk, staging, fill, |start, grad| {
+        // The variable and slots from `start`; the gradient from the start of the staging buffer.
+        let chunk = Buffers { grad: grad.as_ptr(), ..whole.from(start) };
+        chunk.run::<Wide, P, K, S, false, false>(pre, k, grad.len(), None);
+    })
+}
+
+/// Runs `pass(start, values)` over a streamed gradient of `n` values, chunk after chunk: each
+/// chunk of `chunk` values (the last one shorter) copied by `fill` into `staging` first. Where
+/// `fill` fails, the pass stops before that chunk.
+#[inline(always)]
+pub(crate) fn chunks(
+    n: usize,
+    chunk: usize,
+    staging: &mut [f32],
+    fill: &dyn Fn(usize, &mut [f32]) -> bool,
+    mut pass: impl FnMut(usize, &[f32]),
+) {
+    assert!(chunk > 0 && chunk <= staging.len(), "a chunk fits the staging buffer");
+    for start in (0..n).step_by(chunk) {
+        let len = chunk.min(n - start);
         if !fill(start, &mut staging[..len]) {
             return;
         }
-        // The variable and slots from `start`; the gradient from the start of the staging buffer.
-        let chunk = Buffers { grad: staging.as_ptr(), ..whole.from(start) };
-        chunk.run::<Wide, P, K, S, false, false>(pre, k, len, None);
-        start += len;
+        pass(start, &staging[..len]);
+    }
+}
+
+/// [`chunks`] with the copy of the next chunk overlapping the pass over this one: `staging` holds
+/// two chunks, and `pass(start, values, meanwhile)` must run `meanwhile()` once, which copies the
+/// next chunk into the other half (a split pool job runs it while the workers update this one:
+/// `pool::parallel_for_meanwhile`). Where `fill` fails, the pass stops before that chunk, as in
+/// [`chunks`].
+#[cfg(feature = "threads")]
+#[inline(always)]
+pub(crate) fn chunks_meanwhile(
+    n: usize,
+    chunk: usize,
+    staging: &mut [f32],
+    fill: &dyn Fn(usize, &mut [f32]) -> bool,
+    mut pass: impl FnMut(usize, &[f32], &mut dyn FnMut()),
+) {
+    assert!(chunk > 0 && 2 * chunk <= staging.len(), "two chunks fit the staging buffer");
+    let (mut this, mut next) = staging[..2 * chunk].split_at_mut(chunk);
+    let (mut start, mut len) = (0, n.min(chunk));
+    if !fill(0, &mut this[..len]) {
+        return;
+    }
+    loop {
+        let after = start + len;
+        let next_len = (n - after).min(chunk);
+        let mut read = true;
+        pass(start, &this[..len], &mut || {
+            if next_len > 0 {
+                read = fill(after, &mut next[..next_len]);
+            }
+        });
+        if next_len == 0 || !read {
+            return;
+        }
+        core::mem::swap(&mut this, &mut next);
+        (start, len) = (after, next_len);
     }
 }
 
@@ -200,29 +253,11 @@ fn streamed_split<P: GradPrelude, K: LaneKernel<S>, const S: usize>(
     fill: &dyn Fn(usize, &mut [f32]) -> bool,
 ) {
     let half = staging.len() / 2;
-    let (mut this, mut next) = staging.split_at_mut(half);
-    let (mut start, mut len) = (0, n.min(half));
-    if !fill(0, &mut this[..len]) {
-        return;
-    }
-    loop {
-        let after = start + len;
-        let next_len = (n - after).min(half);
-        let mut read = true;
-        let chunk = Buffers { grad: this.as_ptr(), ..whole.from(start) };
+    chunks_meanwhile(n, half, staging, fill, |start, grad, meanwhile| {
+        let chunk = Buffers { grad: grad.as_ptr(), ..whole.from(start) };
         let range = |s: usize, e: usize| chunk.from(s).run::<Wide, P, K, S, false, false>(pre, &local_copy(k), e - s, None);
-        crate::pool::parallel_for_meanwhile(len, range, &mut || {
-            if next_len > 0 {
-                read = fill(after, &mut next[..next_len]);
-            }
-        });
-        // (A failed copy stops the pass after the chunk before it, as the sequential loop does.)
-        if next_len == 0 || !read {
-            return;
-        }
-        core::mem::swap(&mut this, &mut next);
-        (start, len) = (after, next_len);
-    }
+        crate::pool::parallel_for_meanwhile(grad.len(), range, meanwhile);
+    })
 }
 
 /// f32 slots.

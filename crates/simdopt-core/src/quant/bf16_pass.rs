@@ -22,23 +22,21 @@ use crate::step::GradPrelude;
 /// The most bfloat16 slots of a kernel (AMSGrad's three).
 const MAX_SLOTS: usize = 3;
 
-/// The pass over a variable whose first `S` slots are the bfloat16 `slots` (of `var`'s length);
-/// `iteration` (the optimizer's calls so far) seeds the stochastic rounding, and `first` (a
-/// multiple of [`MAX_LANES`]: where `var` starts in the variable, for a streamed chunk) places
-/// each element's dither. `grad` holds values or an accumulator, not a stream.
+/// The pass over a variable whose first `S` slots are the bfloat16 `slots` (of `var`'s length),
+/// rounded stochastically by `dither` (from `var`'s first element on). `grad` holds values or an
+/// accumulator, not a stream. `meanwhile`: as in [`split`].
 pub(super) fn update<K: LaneKernel<S>, const S: usize>(
     pre: Keras3Prelude,
     k: &K,
     var: &mut [f32],
     grad: GradIn<'_>,
     slots: [&mut [u16]; S],
-    iteration: u64,
-    first: usize,
+    dither: Dither<S>,
+    meanwhile: Option<&mut dyn FnMut()>,
 ) {
     assert!(S <= MAX_SLOTS, "at most {MAX_SLOTS} bfloat16 slots");
     let n = var.len();
     assert!(slots.iter().all(|s| s.len() == n), "a variable's slots have its length");
-    let seeds: [u32; S] = core::array::from_fn(|s| bf16::step_seed(iteration, s));
     let (grad, acc, steps) = match grad {
         GradIn::Values(g) => (g, None, 1.0),
         GradIn::Accumulated { grad, acc, steps } => (grad, Some(acc), steps),
@@ -53,7 +51,7 @@ pub(super) fn update<K: LaneKernel<S>, const S: usize>(
     // Without stages (the common case) the loop has none of their per-element choices.
     let plain = pre.is_plain() && parts.acc.is_null();
     let parts = &parts; // (shared whole: its `Sync` is the struct's, not its fields')
-    split(n, block_streams::<K, S>(), |start, end| {
+    split(n, block_streams::<K, S>(), true, meanwhile, |start, end| {
         let len = end - start;
         let grad = if K::READS_GRAD { &grad[start..end] } else { grad };
         // SAFETY: the pool hands out disjoint ranges of `0..n`, and every buffer holds `n`
@@ -61,7 +59,7 @@ pub(super) fn update<K: LaneKernel<S>, const S: usize>(
         unsafe {
             let var = core::slice::from_raw_parts_mut(parts.var.add(start), len);
             let slot = |s: usize| if s < S { core::slice::from_raw_parts_mut(parts.slots[s].add(start), len) } else { &mut [] };
-            let dither = Dither { start: first + start, seeds };
+            let dither = Dither { start: dither.start + start, ..dither };
             if plain {
                 range::<WideBytes, _, _, S>(Identity, k, var, GradIn::Values(grad), slot(0), slot(1), slot(2), dither)
             } else {
@@ -87,9 +85,17 @@ unsafe impl<const S: usize> Sync for Parts<S> {}
 
 /// Where a range's dither starts: its first element's index in the slot, and each slot's seed.
 #[derive(Clone, Copy)]
-struct Dither<const S: usize> {
+pub(super) struct Dither<const S: usize> {
     start: usize,
     seeds: [u32; S],
+}
+
+impl<const S: usize> Dither<S> {
+    /// The dither of step `iteration` (the optimizer's calls so far) from element `first` (a
+    /// multiple of [`MAX_LANES`]: where a streamed chunk starts in the variable) on.
+    pub(super) fn at(iteration: u64, first: usize) -> Self {
+        Dither { start: first, seeds: core::array::from_fn(|s| bf16::step_seed(iteration, s)) }
+    }
 }
 
 /// One range of the pass: elements `start..start + var.len()` of the variable's slots `s0..`
@@ -182,7 +188,7 @@ mod tests {
         let expect = dithered(s0.iter().zip(&g).map(|(&h, &gi)| bf16::to_f32(h) * 0.5 + gi), 9);
         let whole = {
             let mut s = s0.clone();
-            update(Identity.as_keras3(), &Decay, &mut vec![0.0; n], GradIn::Values(&g), [&mut s], 9, 0);
+            update(Identity.as_keras3(), &Decay, &mut vec![0.0; n], GradIn::Values(&g), [&mut s], Dither::at(9, 0), None);
             s
         };
         assert_eq!(whole, expect);
@@ -192,7 +198,15 @@ mod tests {
             let mut s = s0.clone();
             for w in cuts.windows(2) {
                 let (a, b) = (w[0], w[1]);
-                update(Identity.as_keras3(), &Decay, &mut vec![0.0; b - a], GradIn::Values(&g[a..b]), [&mut s[a..b]], 9, a);
+                update(
+                    Identity.as_keras3(),
+                    &Decay,
+                    &mut vec![0.0; b - a],
+                    GradIn::Values(&g[a..b]),
+                    [&mut s[a..b]],
+                    Dither::at(9, a),
+                    None,
+                );
             }
             assert_eq!(s, expect, "parts {cuts:?}");
         }

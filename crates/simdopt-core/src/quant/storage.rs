@@ -19,6 +19,7 @@
 //! are requantized too, which for the 8-bit storage can move their codes.
 
 use super::bf16;
+use super::bf16_pass::Dither;
 use super::blockwise::{block_absmax, quantize_with_absmax, Quantized};
 use super::codebook::Codebook;
 use crate::drive::{self, Buffers, GradIn, LaneKernel, SlotIo};
@@ -132,9 +133,9 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
                 _ => unreachable!("checked above"),
             });
             // chunks of whole vectors: each dither is its element's, wherever the chunk starts
-            by_chunks(n, MAX_LANES, grad, |start, end, grad| {
+            by_chunks(n, MAX_LANES, grad, |start, end, grad, meanwhile| {
                 let part = slots.each_mut().map(|s| &mut s[start..end]);
-                super::bf16_pass::update(pre, k, &mut var[start..end], grad, part, iteration, start)
+                super::bf16_pass::update(pre, k, &mut var[start..end], grad, part, Dither::at(iteration, start), meanwhile)
             })
         }
         SlotStorage::Int8 => {
@@ -148,38 +149,41 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
                     (q.block, q.codes.as_mut_ptr(), q.absmax.as_mut_ptr(), codebook(*m));
             }
             let slots = slots8;
-            by_chunks(n, block, grad, |start, end, grad| {
+            by_chunks(n, block, grad, |start, end, grad, meanwhile| {
                 // SAFETY: `start` is 0 or a chunk's, a multiple of `block`, within the slots.
                 let slots = unsafe { slots.from(start, block) };
-                int8_pass(pre, k, &mut var[start..end], grad, &slots, block)
+                int8_pass(pre, k, &mut var[start..end], grad, &slots, block, meanwhile)
             })
         }
     }
 }
 
-/// Runs a compressed pass, `pass(start, end, grad)` over elements `start..end`, for a gradient
-/// of `n` values. A streamed gradient whose pass the threads build does not split goes chunk by
-/// chunk of a multiple of `unit` values through the staging buffer, each updated while it is in
-/// cache (where `fill` stops, so does the pass); one split over the pool is gathered whole first;
-/// any other runs whole.
-fn by_chunks(n: usize, unit: usize, grad: GradIn<'_>, mut pass: impl FnMut(usize, usize, GradIn<'_>)) {
+/// Runs a compressed pass, `pass(start, end, grad, meanwhile)` over elements `start..end`, for a
+/// gradient of `n` values. A streamed gradient goes chunk by chunk of a multiple of `unit` values
+/// through the staging buffer, each updated while it is in cache (where `fill` stops, so does the
+/// pass); where the threads build splits the pass over its pool, each chunk is split, and
+/// `meanwhile` (which the pass runs once, see [`split`]) copies the next chunk into the staging
+/// buffer's other half. A staging buffer shorter than `unit` (tests) takes the gradient whole
+/// first; any other gradient runs whole.
+fn by_chunks(n: usize, unit: usize, grad: GradIn<'_>, mut pass: impl FnMut(usize, usize, GradIn<'_>, Option<&mut dyn FnMut()>)) {
     match grad {
-        GradIn::Streamed { staging, fill, split: false } if staging.len() >= unit => {
+        #[cfg(feature = "threads")]
+        GradIn::Streamed { staging, fill, split: true } if staging.len() >= 2 * unit => {
+            let chunk = staging.len() / 2 / unit * unit;
+            drive::chunks_meanwhile(n, chunk, staging, fill, |start, values, meanwhile| {
+                pass(start, start + values.len(), GradIn::Values(values), Some(meanwhile))
+            })
+        }
+        GradIn::Streamed { staging, fill, .. } if staging.len() >= unit => {
             let chunk = staging.len() / unit * unit;
-            for start in (0..n).step_by(chunk) {
-                let len = chunk.min(n - start);
-                if !fill(start, &mut staging[..len]) {
-                    return;
-                }
-                pass(start, start + len, GradIn::Values(&staging[..len]));
-            }
+            drive::chunks(n, chunk, staging, fill, |start, values| pass(start, start + values.len(), GradIn::Values(values), None))
         }
         GradIn::Streamed { staging, fill, .. } => {
             if let Some(all) = gather(n, staging.len(), fill) {
-                pass(0, n, GradIn::Values(&all))
+                pass(0, n, GradIn::Values(&all), None)
             }
         }
-        grad => pass(0, n, grad),
+        grad => pass(0, n, grad, None),
     }
 }
 
@@ -203,6 +207,7 @@ fn int8_pass<K: LaneKernel<S>, const S: usize>(
     grad: GradIn<'_>,
     slots: &Int8Slots<'_, S>,
     block: usize,
+    meanwhile: Option<&mut dyn FnMut()>,
 ) {
     let n = var.len();
     // Without unscale, clip, decay and accumulation (the common case) the pass runs
@@ -219,23 +224,27 @@ fn int8_pass<K: LaneKernel<S>, const S: usize>(
             update_int8(pre, k, base, slots, start, end, block)
         }
     };
-    if CHUNK % block == 0 {
-        split(n, block_streams::<K, S>(), run)
-    } else {
-        run(0, n)
-    }
+    // (A pool chunk must be whole blocks.)
+    split(n, block_streams::<K, S>(), CHUNK % block == 0, meanwhile, run)
 }
 
 /// The element ranges of a compressed pass: split over the pool in the threads build (chunks
-/// of [`CHUNK`] elements, the last one shorter), one range otherwise.
+/// of [`CHUNK`] elements, the last one shorter) where `splittable`, one range otherwise. Then
+/// `meanwhile`, if any, runs once on this thread: while the workers run the ranges, and the pass is
+/// split whatever its size (a streamed chunk of a pass that splits, see [`by_chunks`]); after
+/// the pass where it does not split.
 #[inline(always)]
-pub(super) fn split(n: usize, streams: usize, f: impl Fn(usize, usize) + Sync) {
+pub(super) fn split(n: usize, streams: usize, splittable: bool, meanwhile: Option<&mut dyn FnMut()>, f: impl Fn(usize, usize) + Sync) {
     #[cfg(feature = "threads")]
-    crate::pool::parallel_for(n, streams, f);
-    #[cfg(not(feature = "threads"))]
-    {
-        let _ = streams;
-        f(0, n)
+    match meanwhile {
+        _ if !splittable => {}
+        Some(meanwhile) => return crate::pool::parallel_for_meanwhile(n, f, meanwhile),
+        None => return crate::pool::parallel_for(n, streams, f),
+    }
+    let _ = (streams, splittable);
+    f(0, n);
+    if let Some(meanwhile) = meanwhile {
+        meanwhile()
     }
 }
 

@@ -91,6 +91,15 @@ fn world(class: &str, options: &[(&str, f32)], n: usize) -> World {
     World { store, opt: build_optimizer(class, options).unwrap(), vars, grad_tensor }
 }
 
+/// [`world`] with its optimizer's slots in `storage` (f32 if none).
+fn world_in(class: &str, options: &[(&str, f32)], n: usize, storage: Option<SlotStorage>) -> World {
+    let mut w = world(class, options, n);
+    if let Some(storage) = storage {
+        w.opt.set_slot_storage(storage).unwrap();
+    }
+    w
+}
+
 /// `iterations`, the bits of the variables and weights, the skipped positions.
 type AfterStep = (u64, Vec<Vec<u32>>, Vec<usize>);
 
@@ -112,10 +121,7 @@ fn run_in(
     let small = values(13, 7);
     let mut out = [Vec::new(), Vec::new()];
     for (way, out) in out.iter_mut().enumerate() {
-        let mut w = world(class, options, n);
-        if let Some(storage) = storage {
-            w.opt.set_slot_storage(storage).unwrap();
-        }
+        let mut w = world_in(class, options, n, storage);
         let mut buffers = buffers();
         for g in big {
             let mut skipped = Vec::new();
@@ -351,32 +357,56 @@ fn the_threads_build_splits_large_streamed_passes_over_the_pool_with_the_same_bi
         }
         assert!(pool::worker_chunks() > before, "the workers never ran a chunk");
 
+        // Compressed slots too: each split chunk whole blocks (int8) or vectors (bfloat16).
+        for storage in [SlotStorage::Int8, SlotStorage::Bfloat16] {
+            for (class, options) in [("Adam", vec![("clipnorm", 0.5)]), ("SGD", vec![("momentum", 0.9)]), ("RMSprop", vec![])] {
+                let before = pool::worker_chunks();
+                let steps: Vec<Vec<f32>> = (0..2).map(|s| values(n, 5 + s)).collect();
+                let [whole, streamed] =
+                    run_in(class, &options, n, || StreamBuffers::with_chunks(CHUNK, split), false, &steps, Some(storage));
+                assert_eq!(whole, streamed, "{class} {options:?} {storage:?}");
+                assert!(pool::worker_chunks() > before, "{storage:?}: the workers never ran a chunk");
+            }
+        }
+
         // One `fill` per chunk of the update pass: split chunks above the threshold, the small
         // ones below it (no read pass: no guard, no norm).
-        for (threshold, chunk) in [(0, split), (usize::MAX, CHUNK)] {
+        // Compressed slots: chunks of whole blocks (int8) or vectors (bfloat16), none gathered.
+        let blocks = split / crate::quant::storage::BLOCK * crate::quant::storage::BLOCK;
+        for (storage, threshold, chunk) in [
+            (None, 0, split),
+            (None, usize::MAX, CHUNK),
+            (Some(SlotStorage::Int8), 0, blocks),
+            (Some(SlotStorage::Int8), usize::MAX, CHUNK),
+            (Some(SlotStorage::Bfloat16), 0, split),
+            (Some(SlotStorage::Bfloat16), usize::MAX, CHUNK),
+        ] {
             pool::set_threshold(threshold);
-            let mut w = world("Adam", &[], n);
+            let mut w = world_in("Adam", &[], n, storage);
             let g = values(n, 3);
             let mut source = Source { grads: vec![Some(&g)], fail: None, calls: 0 };
             let mut buffers = StreamBuffers::with_chunks(CHUNK, split);
             w.opt.apply_streamed(&mut w.store, &[(None, w.vars[0])], &[Some(n)], &mut source, &mut buffers, None).unwrap();
-            assert_eq!(source.calls, n.div_ceil(chunk), "threshold {threshold}");
+            assert_eq!(source.calls, n.div_ceil(chunk), "{storage:?}, threshold {threshold}");
         }
         pool::set_threshold(0);
 
         // A copy that fails (made while the pool updates the chunk before) stops the pass there:
         // the chunks before it are updated, the rest not, as in the sequential loop.
-        for fail in [0, split, 2 * split] {
-            let mut w = world("SGD", &[("momentum", 0.5)], n);
-            let before = w.store.get(w.vars[0]).unwrap().data.clone();
-            let g = values(n, 3);
-            let mut source = Source { grads: vec![Some(&g)], fail: Some((0, fail)), calls: 0 };
-            let mut buffers = StreamBuffers::with_chunks(CHUNK, split);
-            let err = w.opt.apply_streamed(&mut w.store, &[(None, w.vars[0])], &[Some(n)], &mut source, &mut buffers, None).unwrap_err();
-            assert!(err.to_string().contains("could not be read"), "{err}");
-            let after = &w.store.get(w.vars[0]).unwrap().data;
-            let changed: Vec<bool> = after.iter().zip(&before).map(|(a, b)| a.to_bits() != b.to_bits()).collect();
-            assert!(changed[..fail].iter().all(|&c| c) && !changed[fail..].iter().any(|&c| c), "fail at {fail}");
+        for (storage, chunk) in [(None, split), (Some(SlotStorage::Int8), blocks), (Some(SlotStorage::Bfloat16), split)] {
+            for fail in [0, chunk, 2 * chunk] {
+                let mut w = world_in("SGD", &[("momentum", 0.5)], n, storage);
+                let before = w.store.get(w.vars[0]).unwrap().data.clone();
+                let g = values(n, 3);
+                let mut source = Source { grads: vec![Some(&g)], fail: Some((0, fail)), calls: 0 };
+                let mut buffers = StreamBuffers::with_chunks(CHUNK, split);
+                let err =
+                    w.opt.apply_streamed(&mut w.store, &[(None, w.vars[0])], &[Some(n)], &mut source, &mut buffers, None).unwrap_err();
+                assert!(err.to_string().contains("could not be read"), "{err}");
+                let after = &w.store.get(w.vars[0]).unwrap().data;
+                let changed: Vec<bool> = after.iter().zip(&before).map(|(a, b)| a.to_bits() != b.to_bits()).collect();
+                assert!(changed[..fail].iter().all(|&c| c) && !changed[fail..].iter().any(|&c| c), "{storage:?}: fail at {fail}");
+            }
         }
     });
 }
