@@ -133,7 +133,7 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
                 _ => unreachable!("checked above"),
             });
             // chunks of whole vectors: each dither is its element's, wherever the chunk starts
-            by_chunks(n, MAX_LANES, grad, |start, end, grad, meanwhile| {
+            by_chunks(n, MAX_LANES, grad, &mut |start, end, grad, meanwhile| {
                 let part = slots.each_mut().map(|s| &mut s[start..end]);
                 super::bf16_pass::update(pre, k, &mut var[start..end], grad, part, Dither::at(iteration, start), meanwhile)
             })
@@ -149,7 +149,7 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
                     (q.block, q.codes.as_mut_ptr(), q.absmax.as_mut_ptr(), codebook(*m));
             }
             let slots = slots8;
-            by_chunks(n, block, grad, |start, end, grad, meanwhile| {
+            by_chunks(n, block, grad, &mut |start, end, grad, meanwhile| {
                 // SAFETY: `start` is 0 or a chunk's, a multiple of `block`, within the slots.
                 let slots = unsafe { slots.from(start, block) };
                 int8_pass(pre, k, &mut var[start..end], grad, &slots, block, meanwhile)
@@ -165,7 +165,9 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
 /// `meanwhile` (which the pass runs once, see [`split`]) copies the next chunk into the staging
 /// buffer's other half. A staging buffer shorter than `unit` (tests) takes the gradient whole
 /// first; any other gradient runs whole.
-fn by_chunks(n: usize, unit: usize, grad: GradIn<'_>, mut pass: impl FnMut(usize, usize, GradIn<'_>, Option<&mut dyn FnMut()>)) {
+/// Not generic (`pass` is `dyn`): one copy for every kernel.
+#[inline(never)]
+fn by_chunks(n: usize, unit: usize, grad: GradIn<'_>, pass: &mut RangePass<'_>) {
     match grad {
         #[cfg(feature = "threads")]
         GradIn::Streamed { staging, fill, split: true } if staging.len() >= 2 * unit => {
@@ -186,6 +188,10 @@ fn by_chunks(n: usize, unit: usize, grad: GradIn<'_>, mut pass: impl FnMut(usize
         grad => pass(0, n, grad, None),
     }
 }
+
+/// A compressed pass over elements `start..end`, given their gradient and `meanwhile` (see
+/// [`split`]).
+type RangePass<'p> = dyn FnMut(usize, usize, GradIn<'_>, Option<&mut dyn FnMut()>) + 'p;
 
 /// A streamed gradient copied whole, `chunk` values at a time (`None` where `fill` stopped).
 fn gather(n: usize, chunk: usize, fill: &dyn Fn(usize, &mut [f32]) -> bool) -> Option<Vec<f32>> {
