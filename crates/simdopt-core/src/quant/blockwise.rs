@@ -64,8 +64,14 @@ pub fn quantize(cb: &Codebook, x: &[f32], block: usize) -> Quantized {
 pub fn dequantize(cb: &Codebook, q: &Quantized, out: &mut [f32]) {
     assert_eq!(out.len(), q.codes.len(), "output length");
     for (b, (qs, os)) in q.codes.chunks(q.block).zip(out.chunks_mut(q.block)).enumerate() {
-        drive(&Dequantize { cb, codes: qs.as_ptr(), absmax: q.absmax[b], out: os.as_mut_ptr() }, qs.len());
+        dequantize_block(cb, qs, q.absmax[b], os);
     }
+}
+
+/// Dequantizes one block's `codes` with its absmax `m` into `out` (of their length).
+pub fn dequantize_block(cb: &Codebook, codes: &[u8], m: f32, out: &mut [f32]) {
+    assert_eq!(out.len(), codes.len(), "block lengths");
+    drive(&Dequantize { cb, codes: codes.as_ptr(), absmax: m, out: out.as_mut_ptr() }, codes.len());
 }
 
 /// Quantizes one block into `codes` and returns its absmax.

@@ -15,8 +15,8 @@
 //! (`pool::parallel_for`): bfloat16 by elements, 8-bit by whole blocks (a pool chunk is
 //! a whole number of blocks), so every block is the same work whichever thread runs it. Sparse
 //! gradients (Keras' row-wise paths) run on f32 copies of a variable's compressed slots, made
-//! for the step and stored back compressed ([`with_f32_slots`]): the rows without a gradient
-//! are requantized too, which for the 8-bit storage can move their codes.
+//! for the step and stored back compressed ([`with_f32_slots`]): 8-bit blocks the step did not
+//! change keep their codes; the rows of a changed block are all requantized with it.
 
 use super::bf16;
 use super::bf16_pass::Dither;
@@ -380,7 +380,22 @@ pub fn with_f32_slots(slots: &mut [Slot], iteration: u64, f: impl FnOnce(&mut [S
                 let seed = bf16::step_seed(iteration, k);
                 v.iter_mut().zip(x).enumerate().for_each(|(i, (d, &s))| *d = bf16::from_f32_dithered(s, bf16::dither(i as u32, seed)));
             }
+            // Blocks the step left as they were keep their codes (requantized, they may move).
+            SlotData::Int8(q, m) => write_changed_blocks(codebook(*m), q, x),
             data => write_f32(data, x),
+        }
+    }
+}
+
+/// Quantizes again the blocks of `q` whose values in `x` (of `q`'s length) are not, bit for
+/// bit, what `q` holds; the others keep their codes and absmax.
+fn write_changed_blocks(cb: &Codebook, q: &mut Quantized, x: &[f32]) {
+    let mut held = vec![0.0f32; q.block];
+    for (b, (xs, qs)) in x.chunks(q.block).zip(q.codes.chunks_mut(q.block)).enumerate() {
+        let held = &mut held[..xs.len()];
+        super::blockwise::dequantize_block(cb, qs, q.absmax[b], held);
+        if xs.iter().zip(held.iter()).any(|(a, h)| a.to_bits() != h.to_bits()) {
+            q.absmax[b] = super::blockwise::quantize_block(cb, xs, qs);
         }
     }
 }
@@ -427,7 +442,7 @@ impl Slot {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::quant::blockwise::{dequantize, quantize};
+    use crate::quant::blockwise::{dequantize, quantize, quantize_block};
     use crate::step::clip::Identity;
 
     /// `s = 0.5 * s + g` for one slot; the variable gets `s` (also `bf16_pass`'s test kernel).
@@ -443,6 +458,38 @@ pub(super) mod tests {
 
     fn slot(data: SlotData, n: usize) -> Slot {
         Slot { shape: vec![n], data }
+    }
+
+    #[test]
+    fn f32_copies_store_back_only_the_blocks_the_step_changed() {
+        // Codes below the map's top: a block of them, dequantized and quantized again, takes a
+        // smaller absmax and other codes, so keeping them shows the block was not requantized.
+        let n = 3 * BLOCK + 40;
+        let codes: Vec<u8> = (0..n).map(|i| (i * 89 % 200) as u8).collect();
+        let absmax: Vec<f32> = (0..n.div_ceil(BLOCK)).map(|b| 0.5 + b as f32).collect();
+        let q = Quantized { codes: codes.clone(), absmax: absmax.clone(), block: BLOCK };
+        let mut again = vec![0.0; n];
+        dequantize(Codebook::unsigned(), &q, &mut again);
+        assert_ne!(quantize(Codebook::unsigned(), &again, BLOCK).codes, codes, "the test's codes move when requantized");
+        let mut slots = [slot(SlotData::Int8(q, Moment::NonNegative), n)];
+        let (row, changed) = (BLOCK + 3..BLOCK + 67, 1);
+        let mut stepped = Vec::new();
+        with_f32_slots(&mut slots, 4, |s| {
+            let SlotData::F32(v) = &mut s[0].data else { panic!("f32 copies") };
+            v[row.clone()].iter_mut().for_each(|x| *x *= 0.75);
+            stepped = v.clone();
+        });
+        let SlotData::Int8(q, _) = &slots[0].data else { panic!("int8 still") };
+        for b in 0..absmax.len() {
+            let r = b * BLOCK..(b * BLOCK + BLOCK).min(n);
+            if b == changed {
+                let mut want = vec![0; r.len()];
+                let m = quantize_block(Codebook::unsigned(), &stepped[r.clone()], &mut want);
+                assert_eq!((&q.codes[r], q.absmax[b]), (&want[..], m), "the changed block, requantized");
+            } else {
+                assert_eq!((&q.codes[r.clone()], q.absmax[b]), (&codes[r], absmax[b]), "block {b} unchanged");
+            }
+        }
     }
 
     #[test]
