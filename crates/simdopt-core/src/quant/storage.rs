@@ -165,6 +165,7 @@ fn update_compressed<K: LaneKernel<S>, const S: usize>(
 /// `meanwhile` (which the pass runs once, see [`split`]) copies the next chunk into the staging
 /// buffer's other half. A staging buffer shorter than `unit` (tests) takes the gradient whole
 /// first; any other gradient runs whole.
+///
 /// Not generic (`pass` is `dyn`): one copy for every kernel.
 #[inline(never)]
 fn by_chunks(n: usize, unit: usize, grad: GradIn<'_>, pass: &mut RangePass<'_>) {
