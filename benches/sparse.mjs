@@ -23,6 +23,10 @@
 //   node benches/sparse.mjs [--rounds N] [--steps N] [--optimizers sgd_momentum,adagrad,adam]
 //        [--baseline DIR]  (another built package, e.g. the previous commit's dist: before/after)
 //        [--rows N] [--width N] [--k N] [--repeat PERCENT] [--json out.json]
+//        [--slot-dtype float32|bfloat16|int8]  (simdopt's slot storage; C keeps float32 state)
+//
+// Each simdopt row also says how large its WebAssembly memory is after the optimizer's rounds
+// (it never shrinks, so this is the step's peak: the table, the slots and any transient copy).
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -54,7 +58,7 @@ function batches({ rows, width, k, repeat }) {
 // ---- a simdopt build, in a worker -----------------------------------------------------------------
 
 async function worker() {
-  const { dist, shape, coreOnly, tensorRows } = workerData;
+  const { dist, shape, coreOnly, tensorRows, slotDtype } = workerData;
   const so = await import(pathToFileURL(path.join(dist, 'index.js')).href);
   await so.ready({ backend: 'simd' });
   const loader = coreOnly ? await import(pathToFileURL(path.join(dist, 'wasm', 'loader.js')).href) : null;
@@ -66,12 +70,14 @@ async function worker() {
   const make = (kind) => {
     dispose();
     const v = new so.Variable(0.5, { shape: [shape.rows, shape.width], name: 'table' });
+    // (Passed only when set: builds before slotDtype refuse the option.)
+    const dtype = slotDtype ? { slotDtype } : {};
     const opt =
       kind === 'adagrad'
-        ? new so.Adagrad({ learningRate: 0.01, initialAccumulatorValue: 0.1, epsilon: 1e-7 })
+        ? new so.Adagrad({ learningRate: 0.01, initialAccumulatorValue: 0.1, epsilon: 1e-7, ...dtype })
         : kind === 'sgd_momentum'
-          ? new so.SGD({ learningRate: 0.01, momentum: 0.9 })
-          : new so.Adam({ learningRate: 0.001, epsilon: 1e-7 });
+          ? new so.SGD({ learningRate: 0.01, momentum: 0.9, ...dtype })
+          : new so.Adam({ learningRate: 0.001, epsilon: 1e-7, ...dtype });
     let b = 0;
     let grad = null;
     let rows = [];
@@ -121,6 +127,8 @@ async function worker() {
       const t0 = performance.now();
       for (let s = 0; s < m.steps; s++) run();
       parentPort.postMessage({ ms: (performance.now() - t0) / m.steps });
+    } else if (m.memory) {
+      parentPort.postMessage({ bytes: so.memoryBytes() });
     } else if (m.sum) {
       let sum = 0;
       for (const x of table.read()) sum += x;
@@ -133,8 +141,9 @@ async function worker() {
 }
 
 class WorkerEngine {
-  constructor(dist, shape, coreOnly = false, tensorRows = false) {
-    this.w = new Worker(fileURLToPath(import.meta.url), { workerData: { dist, shape, coreOnly, tensorRows }, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
+  constructor(dist, shape, coreOnly = false, tensorRows = false, slotDtype = null) {
+    const workerData = { dist, shape, coreOnly, tensorRows, slotDtype };
+    this.w = new Worker(fileURLToPath(import.meta.url), { workerData, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
     this.queue = [];
     this.w.on('message', (m) => this.queue.shift()?.(m));
     this.w.on('error', (e) => {
@@ -194,21 +203,23 @@ function shuffle(xs, seed) {
 
 async function main() {
   const args = { rounds: 9, steps: 200, optimizers: ['sgd_momentum', 'adagrad', 'adam'], baseline: null, json: null, rows: 1000000, width: 64, k: 4096, repeat: 10 };
+  let slotDtype = null;
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     if (k === 'optimizers') args.optimizers = argv[++i].split(',');
+    else if (k === 'slot-dtype') slotDtype = argv[++i];
     else if (k === 'baseline' || k === 'json') args[k] = path.resolve(argv[++i]);
     else if (k in args) args[k] = Number(argv[++i]);
     else throw new Error(`unknown option ${argv[i]}`);
   }
   const shape = { rows: args.rows, width: args.width, k: args.k, repeat: args.repeat };
-  const engines = { 'simdopt simd': new WorkerEngine(path.join(ROOT, 'dist'), shape) };
+  const engines = { 'simdopt simd': new WorkerEngine(path.join(ROOT, 'dist'), shape, false, false, slotDtype) };
   // The core alone, on slices already in WASM memory (SGD-momentum and Adagrad only).
-  const coreOnly = new WorkerEngine(path.join(ROOT, 'dist'), shape, true);
+  const coreOnly = new WorkerEngine(path.join(ROOT, 'dist'), shape, true, false, slotDtype);
   // `applyGradients` with the rows in a Tensor (SGD-momentum and Adagrad only).
-  const tensorRows = new WorkerEngine(path.join(ROOT, 'dist'), shape, false, true);
-  if (args.baseline) engines['simdopt simd@baseline'] = new WorkerEngine(args.baseline, shape);
+  const tensorRows = new WorkerEngine(path.join(ROOT, 'dist'), shape, false, true, slotDtype);
+  if (args.baseline) engines['simdopt simd@baseline'] = new WorkerEngine(args.baseline, shape, false, false, slotDtype);
   // Dense Adam in a worker of its own, so the sparse candidates keep their state across rounds.
   const dense = args.optimizers.includes('adam') ? new WorkerEngine(path.join(ROOT, 'dist'), shape) : null;
   await Promise.all([...Object.values(engines), coreOnly, tensorRows, ...(dense ? [dense] : [])].map((e) => e.ready));
@@ -216,9 +227,9 @@ async function main() {
   const native = new NativeEngine(shape);
   const native128 = new NativeEngine(shape, ['-mprefer-vector-width=128']);
   const load = () => os.loadavg()[0].toFixed(2);
-  const info = { date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, gcc: native.command, loadBefore: load(), ...shape };
+  const info = { date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, gcc: native.command, loadBefore: load(), slotDtype: slotDtype ?? 'float32', ...shape };
   console.log(
-    `sparse rows: [${shape.rows} x ${shape.width}], ${shape.k} rows/step (${shape.repeat}% repeats), ${args.rounds} rounds x ${args.steps} steps; load ${info.loadBefore}`,
+    `sparse rows: [${shape.rows} x ${shape.width}], ${shape.k} rows/step (${shape.repeat}% repeats), ${args.rounds} rounds x ${args.steps} steps, slotDtype ${info.slotDtype}; load ${info.loadBefore}`,
   );
   const results = [];
   for (const opt of args.optimizers) {
@@ -243,10 +254,13 @@ async function main() {
       }
     }
     const c = median(times['C native']);
+    const engineOf = (name) => engines[name] ?? (name === CORE ? coreOnly : name === TENSOR ? tensorRows : name.includes('dense') ? dense : null);
     for (const name of candidates) {
       const ms = median(times[name]);
-      results.push({ optimizer: opt, candidate: name, median_ms: ms, vs_native: ms / c, rounds: times[name] });
-      console.log(`  ${opt.padEnd(13)} ${name.padEnd(48)} ${ms.toFixed(3).padStart(9)} ms/step  ${(ms / c).toFixed(2)}x C`);
+      const bytes = (await engineOf(name)?.call({ memory: true }))?.bytes;
+      results.push({ optimizer: opt, candidate: name, median_ms: ms, vs_native: ms / c, wasm_memory_bytes: bytes, rounds: times[name] });
+      const memory = bytes ? `  WASM memory ${(bytes / 2 ** 20).toFixed(0)} MiB` : '';
+      console.log(`  ${opt.padEnd(13)} ${name.padEnd(48)} ${ms.toFixed(3).padStart(9)} ms/step  ${(ms / c).toFixed(2)}x C${memory}`);
     }
   }
   info.loadAfter = load();

@@ -6,12 +6,13 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::{Error, Result};
-use crate::quant::storage::{self, RawSlot};
+use crate::quant::{values, RawSlot};
 use crate::rules::dispatch::{DynRule, Prepared};
 use crate::rules::{finite, py_float, SlotSpec, UpdateRule, VarInfo};
 use crate::slot::{filled, out_of_memory, Slot, SlotData, SlotDtype, SlotShape, SlotStorage};
 use crate::step::clip::{Clip, Clipping};
 use crate::step::constraints::Constraint;
+use crate::step::rows::windows::Windows;
 use crate::step::rows::RowMerge;
 use crate::step::Stages;
 use crate::store::{Store, TensorId};
@@ -139,6 +140,8 @@ pub(crate) struct Scratch {
     pub(crate) values: Vec<f32>,
     /// Sparse rows sorted and merged.
     pub(crate) rows: RowMerge,
+    /// The sparse step's f32 windows of compressed slots.
+    pub(crate) windows: Windows,
     /// An external Keras 3 step's gradients after unscale, accumulation and clipping
     /// ([`crate::external_keras3`]), one per non-None gradient.
     pub(crate) external: Vec<Vec<f32>>,

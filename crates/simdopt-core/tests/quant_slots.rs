@@ -114,7 +114,7 @@ fn weights_round_trip_through_f32_views_and_raw_storage() {
     }
     assert_eq!(weights(&mut opt), weights(&mut fresh));
     // a raw slot of the wrong length changes nothing
-    let short = simdopt_core::quant::storage::RawSlot::Int8 { codes: &[0; 3], absmax: &[1.0] };
+    let short = simdopt_core::quant::RawSlot::Int8 { codes: &[0; 3], absmax: &[1.0] };
     assert!(fresh.set_raw_weights(&[(first, short)]).is_err());
     assert_eq!(weights(&mut opt), weights(&mut fresh));
 }

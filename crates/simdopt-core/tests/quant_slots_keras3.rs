@@ -9,7 +9,7 @@
 #[path = "slot_trajectories/mod.rs"]
 mod slot_trajectories;
 
-use simdopt_core::quant::storage::RawSlot;
+use simdopt_core::quant::RawSlot;
 use simdopt_core::registry::{build_optimizer_in, Family};
 use simdopt_core::slot::SlotStorage;
 use simdopt_core::{Error, Optimizer};

@@ -1,5 +1,5 @@
 //! A step allocates nothing once its slots exist: every class, every gradient kind, the
-//! clipping options, the non-finite guard and Keras 3's stages. (An allocation per step is
+//! clipping options, the non-finite guard, Keras 3's stages and compressed slots. (An allocation per step is
 //! time in the allocator on every call; in the threads build its lock is an atomic too.) Its
 //! own test binary: it needs a counting global allocator.
 
@@ -7,6 +7,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use simdopt_core::registry::{Family, CLASSES};
+use simdopt_core::slot::SlotStorage;
 use simdopt_core::{Clipping, Ema, Gradient, Optimizer, Stages, Store, Tensor, TensorId};
 
 struct Counting;
@@ -62,14 +63,19 @@ enum Kind {
 }
 
 /// Allocations of the 4th to 8th steps of `opt` on two variables (one without a gradient).
-fn step_allocations(mut opt: Optimizer, kind: Kind, guarded: bool) -> usize {
+fn step_allocations(opt: Optimizer, kind: Kind, guarded: bool) -> usize {
+    step_allocations_on(ROWS, opt, kind, guarded)
+}
+
+/// [`step_allocations`] with a variable of `rows` rows.
+fn step_allocations_on(rows: usize, mut opt: Optimizer, kind: Kind, guarded: bool) -> usize {
     let mut store = Store::new();
-    let n = ROWS * COLS;
+    let n = rows * COLS;
     let init: Vec<f32> = (0..n).map(|i| (i % 13) as f32 * 0.05 - 0.3).collect();
     let grad: Vec<f32> = (0..n).map(|i| ((i % 17) as f32 - 8.0) * 1e-3).collect();
-    let var = store.insert(Tensor::new("w", vec![ROWS, COLS], init.clone()).unwrap());
+    let var = store.insert(Tensor::new("w", vec![rows, COLS], init.clone()).unwrap());
     let idle = store.insert(Tensor::new("b", vec![COLS], vec![0.5; COLS]).unwrap());
-    let held = store.insert(Tensor::new("g", vec![ROWS, COLS], grad.clone()).unwrap());
+    let held = store.insert(Tensor::new("g", vec![rows, COLS], grad.clone()).unwrap());
     let indices: Vec<i64> = vec![3, 7, 3, 30];
     let rows: Vec<f32> = grad[..indices.len() * COLS].to_vec();
     let held_rows = store.insert(Tensor::new("rows", vec![indices.len(), COLS], rows.clone()).unwrap());
@@ -139,6 +145,28 @@ fn tf24_steps_allocate_nothing() {
                     if n != 0 {
                         failures.push(format!("{name}, {clip_name}, {kind:?}, guarded {guarded}: {n} allocations in 5 steps"));
                     }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Compressed slots (a variable of 8,192 values: over the 4,096 that keep f32 slots), dense
+/// and sparse: the 8-bit code tables are built once, the sparse step's f32 windows are kept.
+#[test]
+fn tf24_steps_on_compressed_slots_allocate_nothing() {
+    let mut failures = Vec::new();
+    for (name, build) in variants(Family::Tf24) {
+        for storage in [SlotStorage::Bfloat16, SlotStorage::Int8] {
+            for kind in [Kind::Tensor, Kind::Dense, Kind::Sparse, Kind::SparseTensor] {
+                let mut opt = build();
+                if opt.set_slot_storage(storage).is_err() {
+                    continue; // no moment slots
+                }
+                let n = step_allocations_on(256, opt, kind, false);
+                if n != 0 {
+                    failures.push(format!("{name}, {storage:?}, {kind:?}: {n} allocations in 5 steps"));
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! raw codes and scales of its compressed slots (checkpoints, `getWeights({ raw: true })`).
 //! The f32 views of compressed slots go through `optimizer_weight_view` like every weight.
 
-use simdopt_core::quant::storage::RawSlot;
+use simdopt_core::quant::RawSlot;
 use simdopt_core::slot::SlotStorage;
 use simdopt_core::Error;
 use wasm_bindgen::prelude::*;

@@ -98,7 +98,7 @@ impl Optimizer {
         }
         for (k, w) in rest.iter().enumerate() {
             match self.weights[k] {
-                WeightRef::Slot { var, slot } => storage::write_f32(&mut self.states[var].slots[slot].data, w),
+                WeightRef::Slot { var, slot } => values::write_f32(&mut self.states[var].slots[slot].data, w),
                 _ => self.weight_mut(k + 1).expect("counted").copy_from_slice(w),
             }
         }
@@ -145,7 +145,7 @@ impl Optimizer {
         }
         self.view.clear();
         self.view.resize(s.len(), 0.0);
-        storage::read_f32(&s.data, &mut self.view);
+        values::read_f32(&s.data, &mut self.view);
         Some(&self.view)
     }
 

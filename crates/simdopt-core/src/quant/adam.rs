@@ -49,8 +49,8 @@ fn slot(data: SlotData) -> Slot {
 pub fn step_f32(h: &AdamHyper, iteration: u64, var: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
     let mut s = [slot(SlotData::F32(m.to_vec())), slot(SlotData::F32(v.to_vec()))];
     step(h, iteration, var, grad, &mut s);
-    super::storage::read_f32(&s[0].data, m);
-    super::storage::read_f32(&s[1].data, v);
+    super::values::read_f32(&s[0].data, m);
+    super::values::read_f32(&s[1].data, v);
 }
 
 /// Adam with bfloat16 `m`, `v`.

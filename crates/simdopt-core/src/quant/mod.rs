@@ -8,6 +8,9 @@
 //! - `bf16_pass`: the step's pass over bfloat16 slots (fused, vectorised, stochastic rounding).
 //! - [`storage`]: compressed slots in the optimizer step: the rule's lane kernel with its slots
 //!   read and written in bfloat16 or 8-bit codes inside the same pass.
+//! - [`values`]: a slot's values as f32, whole or a window (weight views, `set_weights`, the
+//!   sparse step's windows).
+//! - [`raw`]: a compressed slot's raw storage (checkpoints, raw weights).
 //! - [`adam`]: Adam over raw slices with f32, bfloat16 and 8-bit slots (the fixture replays and
 //!   the benches), through [`storage`].
 //!
@@ -26,8 +29,11 @@ mod bf16_pass;
 pub mod blockwise;
 pub mod codebook;
 pub mod dynamic_map;
+pub mod raw;
 pub mod storage;
+pub mod values;
 
 pub use blockwise::Quantized;
 pub use codebook::Codebook;
+pub use raw::RawSlot;
 pub use storage::BLOCK;

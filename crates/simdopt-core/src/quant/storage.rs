@@ -14,9 +14,8 @@
 //! The threads build splits compressed passes over its pool as it splits f32 ones
 //! (`pool::parallel_for`): bfloat16 by elements, 8-bit by whole blocks (a pool chunk is
 //! a whole number of blocks), so every block is the same work whichever thread runs it. Sparse
-//! gradients (Keras' row-wise paths) run on f32 copies of a variable's compressed slots, made
-//! for the step and stored back compressed ([`with_f32_slots`]): 8-bit blocks the step did not
-//! change keep their codes; the rows of a changed block are all requantized with it.
+//! gradients (Keras' row-wise paths) run on f32 windows of the slots instead
+//! ([`crate::step::rows::windows`], through [`super::values`]).
 
 use super::bf16;
 use super::bf16_pass::Dither;
@@ -59,33 +58,6 @@ pub(crate) fn filled(storage: SlotStorage, m: Moment, len: usize, init: f32) -> 
             SlotData::Int8(q, m)
         }
     })
-}
-
-/// The values of a slot as f32 (widened or dequantized) into `out` (of the slot's length).
-pub fn read_f32(data: &SlotData, out: &mut [f32]) {
-    match data {
-        SlotData::F32(v) => out.copy_from_slice(v),
-        SlotData::I32(v) => out.iter_mut().zip(v).for_each(|(o, &x)| *o = x as f32),
-        SlotData::Bf16(v) => out.iter_mut().zip(v).for_each(|(o, &h)| *o = bf16::to_f32(h)),
-        SlotData::Int8(q, m) => super::blockwise::dequantize(codebook(*m), q, out),
-        SlotData::Absent => assert!(out.is_empty(), "an absent slot has no values"),
-    }
-}
-
-/// Sets a slot from f32 values (of its length), rounded or quantized to its storage.
-pub fn write_f32(data: &mut SlotData, x: &[f32]) {
-    match data {
-        SlotData::F32(v) => v.copy_from_slice(x),
-        SlotData::I32(v) => v.iter_mut().zip(x).for_each(|(d, &s)| *d = s as i32),
-        SlotData::Bf16(v) => v.iter_mut().zip(x).for_each(|(d, &s)| *d = bf16::from_f32(s)),
-        SlotData::Int8(q, m) => {
-            let cb = codebook(*m);
-            for (b, (xs, qs)) in x.chunks(q.block).zip(q.codes.chunks_mut(q.block)).enumerate() {
-                q.absmax[b] = super::blockwise::quantize_block(cb, xs, qs);
-            }
-        }
-        SlotData::Absent => {}
-    }
 }
 
 /// Runs a rule's lane kernel over a variable whose first `S` slots may be stored compressed
@@ -359,91 +331,11 @@ impl<const S: usize> SlotIo<S> for Int8Pass1<'_, S> {
     }
 }
 
-/// Runs `f` on f32 copies of the slots if they are compressed, then stores them back.
-pub fn with_f32_slots(slots: &mut [Slot], iteration: u64, f: impl FnOnce(&mut [Slot])) {
-    if slots.iter().all(|s| s.raw().is_none()) {
-        return f(slots);
-    }
-    let mut copies: Vec<Slot> = slots
-        .iter()
-        .map(|s| {
-            let mut v = vec![0.0; s.len()];
-            read_f32(&s.data, &mut v);
-            Slot { shape: s.shape.clone(), data: SlotData::F32(v) }
-        })
-        .collect();
-    f(&mut copies);
-    for (k, (s, c)) in slots.iter_mut().zip(&copies).enumerate() {
-        let x = c.f32().expect("f32 copies");
-        match &mut s.data {
-            // The step's re-encode: rounded stochastically as in the dense passes.
-            SlotData::Bf16(v) => {
-                let seed = bf16::step_seed(iteration, k);
-                v.iter_mut().zip(x).enumerate().for_each(|(i, (d, &s))| *d = bf16::from_f32_dithered(s, bf16::dither(i as u32, seed)));
-            }
-            // Blocks the step left as they were keep their codes (requantized, they may move).
-            SlotData::Int8(q, m) => write_changed_blocks(codebook(*m), q, x),
-            data => write_f32(data, x),
-        }
-    }
-}
-
-/// Quantizes again the blocks of `q` whose values in `x` (of `q`'s length) are not, bit for
-/// bit, what `q` holds; the others keep their codes and absmax.
-fn write_changed_blocks(cb: &Codebook, q: &mut Quantized, x: &[f32]) {
-    let mut held = vec![0.0f32; q.block];
-    for (b, (xs, qs)) in x.chunks(q.block).zip(q.codes.chunks_mut(q.block)).enumerate() {
-        let held = &mut held[..xs.len()];
-        super::blockwise::dequantize_block(cb, qs, q.absmax[b], held);
-        if xs.iter().zip(held.iter()).any(|(a, h)| a.to_bits() != h.to_bits()) {
-            q.absmax[b] = super::blockwise::quantize_block(cb, xs, qs);
-        }
-    }
-}
-
-/// A compressed slot's raw storage (checkpoints, `getWeights({ raw: true })`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum RawSlot<'a> {
-    Bf16(&'a [u16]),
-    Int8 { codes: &'a [u8], absmax: &'a [f32] },
-}
-
-impl Slot {
-    /// The raw storage of a compressed slot (`None` for f32 and int32 slots).
-    pub fn raw(&self) -> Option<RawSlot<'_>> {
-        match &self.data {
-            SlotData::Bf16(v) => Some(RawSlot::Bf16(v)),
-            SlotData::Int8(q, _) => Some(RawSlot::Int8 { codes: &q.codes, absmax: &q.absmax }),
-            _ => None,
-        }
-    }
-
-    /// Whether `raw` fits this slot: the same storage and lengths.
-    pub fn fits_raw(&self, raw: &RawSlot<'_>) -> bool {
-        match (&self.data, raw) {
-            (SlotData::Bf16(v), RawSlot::Bf16(h)) => v.len() == h.len(),
-            (SlotData::Int8(q, _), RawSlot::Int8 { codes, absmax }) => q.codes.len() == codes.len() && q.absmax.len() == absmax.len(),
-            _ => false,
-        }
-    }
-
-    /// Overwrites the raw storage (the caller checked [`Slot::fits_raw`]).
-    pub fn set_raw(&mut self, raw: &RawSlot<'_>) {
-        match (&mut self.data, raw) {
-            (SlotData::Bf16(v), RawSlot::Bf16(h)) => v.copy_from_slice(h),
-            (SlotData::Int8(q, _), RawSlot::Int8 { codes, absmax }) => {
-                q.codes.copy_from_slice(codes);
-                q.absmax.copy_from_slice(absmax);
-            }
-            _ => panic!("the raw storage does not fit the slot"),
-        }
-    }
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::quant::blockwise::{dequantize, quantize, quantize_block};
+    use crate::quant::blockwise::{dequantize, quantize};
+    use crate::quant::values::read_f32;
     use crate::step::clip::Identity;
 
     /// `s = 0.5 * s + g` for one slot; the variable gets `s` (also `bf16_pass`'s test kernel).
@@ -459,38 +351,6 @@ pub(super) mod tests {
 
     fn slot(data: SlotData, n: usize) -> Slot {
         Slot { shape: vec![n], data }
-    }
-
-    #[test]
-    fn f32_copies_store_back_only_the_blocks_the_step_changed() {
-        // Codes below the map's top: a block of them, dequantized and quantized again, takes a
-        // smaller absmax and other codes, so keeping them shows the block was not requantized.
-        let n = 3 * BLOCK + 40;
-        let codes: Vec<u8> = (0..n).map(|i| (i * 89 % 200) as u8).collect();
-        let absmax: Vec<f32> = (0..n.div_ceil(BLOCK)).map(|b| 0.5 + b as f32).collect();
-        let q = Quantized { codes: codes.clone(), absmax: absmax.clone(), block: BLOCK };
-        let mut again = vec![0.0; n];
-        dequantize(Codebook::unsigned(), &q, &mut again);
-        assert_ne!(quantize(Codebook::unsigned(), &again, BLOCK).codes, codes, "the test's codes move when requantized");
-        let mut slots = [slot(SlotData::Int8(q, Moment::NonNegative), n)];
-        let (row, changed) = (BLOCK + 3..BLOCK + 67, 1);
-        let mut stepped = Vec::new();
-        with_f32_slots(&mut slots, 4, |s| {
-            let SlotData::F32(v) = &mut s[0].data else { panic!("f32 copies") };
-            v[row.clone()].iter_mut().for_each(|x| *x *= 0.75);
-            stepped = v.clone();
-        });
-        let SlotData::Int8(q, _) = &slots[0].data else { panic!("int8 still") };
-        for b in 0..absmax.len() {
-            let r = b * BLOCK..(b * BLOCK + BLOCK).min(n);
-            if b == changed {
-                let mut want = vec![0; r.len()];
-                let m = quantize_block(Codebook::unsigned(), &stepped[r.clone()], &mut want);
-                assert_eq!((&q.codes[r], q.absmax[b]), (&want[..], m), "the changed block, requantized");
-            } else {
-                assert_eq!((&q.codes[r.clone()], q.absmax[b]), (&codes[r], absmax[b]), "block {b} unchanged");
-            }
-        }
     }
 
     #[test]
@@ -570,28 +430,6 @@ pub(super) mod tests {
         check(Scale(0.25));
         check(clip);
         check(Keras3Prelude::new(Some(4.0), clip, None));
-    }
-
-    #[test]
-    fn f32_views_and_raw_round_trip() {
-        let n = 4100; // 4,096 or more: compressed
-        let x: Vec<f32> = (0..n).map(|i| ((i * 7 % 23) as f32 - 11.0) * 1e-3).collect();
-        let mut s = Slot::stored(&crate::slot::SlotSpec::moment("m", 0.0, Moment::Signed), &[n], SlotStorage::Int8).unwrap();
-        assert_eq!(s.len(), n);
-        s.data = {
-            let mut d = s.data.clone();
-            write_f32(&mut d, &x);
-            d
-        };
-        let mut y = vec![0.0; n];
-        read_f32(&s.data, &mut y);
-        assert!(x.iter().zip(&y).all(|(a, b)| (a - b).abs() <= 0.011 * 1e-2), "within half a code step of the absmax");
-        let copy = s.clone();
-        let mut t = Slot::stored(&crate::slot::SlotSpec::moment("m", 0.0, Moment::Signed), &[n], SlotStorage::Int8).unwrap();
-        let raw = copy.raw().unwrap();
-        assert!(t.fits_raw(&raw));
-        t.set_raw(&raw);
-        assert_eq!(t, copy);
     }
 
     #[test]

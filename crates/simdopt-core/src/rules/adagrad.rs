@@ -71,6 +71,10 @@ impl UpdateRule for Adagrad {
     fn apply_sparse(&self, c: &AdagradCoeffs, t: SparseStep<'_>) {
         update_indexed_rows(&SparseRow { c: *c }, t.var, &t.grad, f32_slots::<1>(t.slots))
     }
+
+    fn sparse_touches_only_rows(&self) -> bool {
+        true
+    }
 }
 
 /// TF's `ResourceApplyAdagradV2`: `acc += g²; var -= g*lr / (sqrt(acc) + eps)`.

@@ -99,10 +99,6 @@ impl UpdateRule for Adam {
             update_all_rows(&with, &without, t.var, &t.grad, f32_slots::<2>(t.slots))
         }
     }
-
-    fn sparse_visits_all_rows(&self) -> bool {
-        true
-    }
 }
 
 /// The fused dense kernel, in TF's CPU functor order: `m += (g - m)(1 - β1)`,

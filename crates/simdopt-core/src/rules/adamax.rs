@@ -66,6 +66,10 @@ impl UpdateRule for Adamax {
     fn apply_sparse(&self, c: &AdamaxCoeffs, t: SparseStep<'_>) {
         update_indexed_rows(&SparseRow { c: *c }, t.var, &t.grad, f32_slots::<2>(t.slots))
     }
+
+    fn sparse_touches_only_rows(&self) -> bool {
+        true
+    }
 }
 
 /// `m += (g - m)*(1-b1); v = max(b2*v, |g|); var -= lr/(1-b1^s) * (m / (v + eps))`.

@@ -40,7 +40,7 @@ pub trait DynRule: Send {
     fn set_hyper(&mut self, name: &str, value: f32) -> Result<()>;
     fn sums_duplicates(&self) -> bool;
     fn global_clip_densifies(&self) -> bool;
-    fn sparse_visits_all_rows(&self) -> bool;
+    fn sparse_touches_only_rows(&self) -> bool;
     /// Computes this step's scalars (kept for the `apply_*` calls until the next `prepare`).
     fn prepare(&mut self, ctx: &StepContext, globals: &mut [f32]);
     fn apply_dense(&self, pre: Fused, shape: &[usize], var: &mut [f32], grad: GradIn<'_>, slots: &mut [Slot], iteration: u64);
@@ -109,8 +109,8 @@ impl<R: UpdateRule> DynRule for Prepared<R> {
     fn global_clip_densifies(&self) -> bool {
         self.rule.global_clip_densifies()
     }
-    fn sparse_visits_all_rows(&self) -> bool {
-        self.rule.sparse_visits_all_rows()
+    fn sparse_touches_only_rows(&self) -> bool {
+        self.rule.sparse_touches_only_rows()
     }
     fn prepare(&mut self, ctx: &StepContext, globals: &mut [f32]) {
         self.coeffs = Some(self.rule.prepare(ctx, globals));

@@ -164,6 +164,10 @@ impl UpdateRule for Ftrl {
             (true, false) => update_indexed_rows(&SparseRow::<true, false> { c }, var, g, slots),
         }
     }
+
+    fn sparse_touches_only_rows(&self) -> bool {
+        true
+    }
 }
 
 /// `ApplyFtrl` (no shrinkage): `n_new = n + g²; z += g - (n_new^-p - n^-p)/lr * θ;

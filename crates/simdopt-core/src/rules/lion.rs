@@ -87,10 +87,6 @@ impl UpdateRule for Lion {
     fn apply_sparse(&self, c: &LionCoeffs, t: SparseStep<'_>) {
         update_all_rows(&Row::<true> { c: *c }, &Row::<false> { c: *c }, t.var, &t.grad, f32_slots::<1>(t.slots))
     }
-
-    fn sparse_visits_all_rows(&self) -> bool {
-        true
-    }
 }
 
 /// Keras' op order: `u = m*b1 + g*(1-b1)`, `var -= lr * sign(u)`, `m = m*b2 + g*(1-b2)`;

@@ -81,6 +81,7 @@ pub struct SparseStep<'a> {
 
 /// A sparse update after Keras' duplicate handling: the rows in ascending order, unique when the
 /// rule sums duplicates, and where each row's values are (see [`crate::step::rows`]).
+#[derive(Clone, Copy)]
 pub struct SparseRows<'a> {
     pub rows: &'a [usize],
     /// Per entry of `rows`: the element offset of its values in `values`, or (at
@@ -306,10 +307,13 @@ pub trait UpdateRule: Clone + Send + 'static {
     fn global_clip_densifies(&self) -> bool {
         false
     }
-    /// Whether the sparse update changes rows without a gradient too (Keras' Python paths that
-    /// decay a whole slot: Adam, Nadam, RMSprop without momentum). Such rules walk
-    /// [`SparseRows::all_rows`].
-    fn sparse_visits_all_rows(&self) -> bool {
+    /// Whether the sparse update reads and writes only the gradient's rows (TF's sparse apply
+    /// ops). False, the safe answer, for rules that change other rows too (Keras' Python paths
+    /// that decay a whole slot, walking [`SparseRows::all_rows`]; the Keras 3 rules, which
+    /// densify). On compressed slots, a rule that says true skips the rows without a gradient
+    /// ([`crate::step::rows::windows`]); one that says so wrongly fails
+    /// `windows_give_the_bits_of_one_window` there.
+    fn sparse_touches_only_rows(&self) -> bool {
         false
     }
 }

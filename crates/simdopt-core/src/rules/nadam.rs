@@ -107,10 +107,6 @@ impl UpdateRule for Nadam {
         let (with, without) = (SparseRow::<true> { c: *c }, SparseRow::<false> { c: *c });
         update_all_rows(&with, &without, t.var, &t.grad, f32_slots::<2>(t.slots))
     }
-
-    fn sparse_visits_all_rows(&self) -> bool {
-        true
-    }
 }
 
 /// The dense update, in Keras' op order:

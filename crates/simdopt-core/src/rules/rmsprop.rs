@@ -127,8 +127,8 @@ impl UpdateRule for RmsProp {
         }
     }
 
-    fn sparse_visits_all_rows(&self) -> bool {
-        !self.use_momentum
+    fn sparse_touches_only_rows(&self) -> bool {
+        self.use_momentum
     }
 }
 

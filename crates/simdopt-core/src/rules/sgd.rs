@@ -84,6 +84,10 @@ impl UpdateRule for Sgd {
         }
     }
 
+    fn sparse_touches_only_rows(&self) -> bool {
+        true
+    }
+
     fn sums_duplicates(&self) -> bool {
         self.use_momentum
     }

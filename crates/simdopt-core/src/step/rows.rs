@@ -16,6 +16,7 @@ use crate::lanes::Lanes;
 use crate::step::GradPrelude;
 
 mod pass;
+pub mod windows;
 pub(crate) use pass::{update_row, update_rows};
 
 /// `0 + g`: the sum of one slice, as TF's `unsorted_segment_sum` makes it.

@@ -101,10 +101,13 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
                 let densified = global_clip && rule.global_clip_densifies();
                 m.merge(indices, n_rows, row_len, values, rule.sums_duplicates() || densified);
                 let g = SparseRows { rows: &m.rows, at: &m.at, values, merged: &m.merged, row_len, n_rows, zero_add: m.repeats };
-                // Compressed slots: the sparse kernels run on f32 copies (see `quant::storage`).
-                crate::quant::storage::with_f32_slots(slots, iteration, |slots| {
-                    rule.apply_sparse(SparseStep { shape, var, grad: g, slots })
-                });
+                let t = SparseStep { shape, var, grad: g, slots };
+                if t.slots.iter().all(|s| s.raw().is_none()) {
+                    rule.apply_sparse(t);
+                } else {
+                    // Compressed slots: the sparse kernels run on f32 windows of them.
+                    s.windows.step(t, iteration, rule.sparse_touches_only_rows(), |t| rule.apply_sparse(t));
+                }
             }
         }
         // Did a pass run the epilogue (rules whose last pass is not the prelude's leave the

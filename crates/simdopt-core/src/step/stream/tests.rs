@@ -60,7 +60,7 @@ impl ChunkSource for Source<'_> {
 
 /// Everything a step may change, as bits.
 fn state(store: &Store, opt: &Optimizer, vars: &[TensorId]) -> (u64, Vec<Vec<u32>>) {
-    use crate::quant::storage::RawSlot;
+    use crate::quant::RawSlot;
     let mut out: Vec<Vec<u32>> = vars.iter().map(|v| store.get(*v).unwrap().data.iter().map(|x| x.to_bits()).collect()).collect();
     out.extend((1..opt.weight_count()).map(|k| match (opt.weight(k), opt.raw_weight(k)) {
         (Some(w), _) => w.iter().map(|x| x.to_bits()).collect(),

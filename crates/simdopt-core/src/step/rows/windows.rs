@@ -1,0 +1,261 @@
+//! The sparse step on compressed slots (issue 16). The rules' sparse kernels index f32 slots by
+//! row, and the state must not exist in f32 whole, so the step runs window by window: a window
+//! of whole rows that is also whole 8-bit blocks has its slots read as f32 into a reused
+//! scratch, takes the rule's sparse step with the rows that fall in it (numbered from the
+//! window's first row), and is stored back where the step changed it ([`crate::quant::values`]).
+//! A row's update reads only that row, so the windows give the bits of one step over the whole
+//! variable, whatever their size.
+//!
+//! Rules whose sparse update touches only the gradient's rows
+//! ([`crate::rules::UpdateRule::sparse_touches_only_rows`]) skip the windows without one: the
+//! step costs the rows' blocks, not the variable. The others (Adam and Nadam decay every row)
+//! walk every window.
+
+use core::ops::Range;
+
+use crate::quant::{bf16, values, BLOCK};
+use crate::rules::{SparseRows, SparseStep};
+use crate::slot::{Slot, SlotData};
+
+/// Elements a window aims at: 64 KiB a slot, so a window's slots and rows stay in L2 between
+/// the read, the step and the write-back. Windows are whole units (the fewest rows that are
+/// whole blocks), so one unit may be more.
+pub(crate) const WINDOW: usize = 16 * 1024;
+
+/// Reused buffers of the windows (in the optimizer's scratch space).
+pub(crate) struct Windows {
+    /// Elements a window aims at; from the variable's length up the variable is one window.
+    pub(crate) target: usize,
+    /// The window's rows, from its first.
+    rows: Vec<usize>,
+    shape: Vec<usize>,
+    /// The window's slots in f32 (absent where the variable's are).
+    slots: Vec<Slot>,
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Windows { target: WINDOW, rows: Vec::new(), shape: Vec::new(), slots: Vec::new() }
+    }
+}
+
+impl Windows {
+    /// Runs `step` (the rule's sparse step) window by window over the step `t` on the whole
+    /// variable; `rows_only` skips windows without a row. `iteration` seeds the bfloat16
+    /// rounding as in the dense passes. Returns the number of windows stepped.
+    pub(crate) fn step(&mut self, mut t: SparseStep<'_>, iteration: u64, rows_only: bool, mut step: impl FnMut(SparseStep<'_>)) -> usize {
+        let (n, w, n_rows) = (t.var.len(), t.grad.row_len, t.grad.n_rows);
+        if n == 0 {
+            return 0;
+        }
+        // Slots of another length than the variable's cannot be cut into windows.
+        let whole = self.target >= n || t.slots.iter().any(|s| !matches!(s.data, SlotData::Absent) && s.len() != n);
+        let unit = if whole { n_rows } else { lcm(w, BLOCK) / w };
+        let most = if whole { n_rows } else { unit * (self.target / (unit * w)).max(1) };
+        let rows = t.grad.rows;
+        let (mut k, mut first, mut windows) = (0, 0, 0);
+        loop {
+            if rows_only {
+                let Some(&row) = rows.get(k) else { break };
+                first = row / unit * unit;
+            } else if first >= n_rows {
+                break;
+            }
+            let mut end = (first + unit).min(n_rows);
+            // Grow by whole units up to the target, while the next unit has a row (or always).
+            let mut next = k + rows[k..].partition_point(|&r| r < end);
+            while end < n_rows && end - first < most && (!rows_only || rows.get(next).is_some_and(|&r| r < end + unit)) {
+                end = (end + unit).min(n_rows);
+                next += rows[next..].partition_point(|&r| r < end);
+            }
+            self.run(&mut t, iteration, first..end, k..next, &mut step);
+            (k, first, windows) = (next, end, windows + 1);
+        }
+        windows
+    }
+
+    /// One window: rows `rows` of the variable, entries `entries` of the gradient's.
+    fn run(
+        &mut self,
+        t: &mut SparseStep<'_>,
+        iteration: u64,
+        rows: Range<usize>,
+        entries: Range<usize>,
+        step: &mut impl FnMut(SparseStep<'_>),
+    ) {
+        let (g, n) = (&t.grad, t.var.len());
+        let at = rows.start * g.row_len..rows.end * g.row_len;
+        // A slot of another length is read whole (then the window is the whole variable).
+        let span = |s: &Slot| if s.len() == n { at.clone() } else { 0..s.len() };
+        self.shape.clear();
+        self.shape.extend_from_slice(t.shape);
+        self.shape[0] = rows.len();
+        self.rows.clear();
+        self.rows.extend(g.rows[entries.clone()].iter().map(|r| r - rows.start));
+        self.slots.resize_with(t.slots.len(), Slot::absent);
+        for (s, c) in t.slots.iter().zip(&mut self.slots) {
+            if matches!(s.data, SlotData::Absent) {
+                c.data = SlotData::Absent;
+                continue;
+            }
+            if !matches!(c.data, SlotData::F32(_)) {
+                c.data = SlotData::F32(Vec::new());
+            }
+            let SlotData::F32(x) = &mut c.data else { unreachable!("made f32 above") };
+            x.resize(span(s).len(), 0.0);
+            values::read_window(&s.data, span(s), x);
+            c.shape.clear();
+            c.shape.extend_from_slice(if s.len() == n { &self.shape } else { &s.shape });
+        }
+        let grad = SparseRows { rows: &self.rows, at: &g.at[entries], n_rows: rows.len(), ..*g };
+        step(SparseStep { shape: &self.shape, var: &mut t.var[at.clone()], grad, slots: &mut self.slots });
+        for (i, (s, c)) in t.slots.iter_mut().zip(&self.slots).enumerate() {
+            if let SlotData::F32(x) = &c.data {
+                let span = span(s);
+                values::write_window(&mut s.data, span, x, bf16::step_seed(iteration, i));
+            }
+        }
+    }
+}
+
+fn lcm(a: usize, b: usize) -> usize {
+    let (mut x, mut y) = (a, b);
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    a / x * b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::RawSlot;
+    use crate::registry::{build_optimizer_in, Family};
+    use crate::slot::{Moment, SlotSpec, SlotStorage};
+    use crate::{Gradient, Optimizer, Store, Tensor};
+
+    /// Every class with moment slots, in both families, with the options that change its sparse
+    /// path.
+    type Case = (Family, &'static str, &'static [(&'static str, f32)]);
+
+    const CASES: &[Case] = &[
+        (Family::Tf24, "Adam", &[]),
+        (Family::Tf24, "Adam", &[("amsgrad", 1.0)]),
+        (Family::Tf24, "SGD", &[("momentum", 0.9)]),
+        (Family::Tf24, "SGD", &[("momentum", 0.9), ("nesterov", 1.0)]),
+        (Family::Tf24, "RMSprop", &[]),
+        (Family::Tf24, "RMSprop", &[("momentum", 0.5), ("centered", 1.0)]),
+        (Family::Tf24, "Adagrad", &[]),
+        (Family::Tf24, "Adamax", &[]),
+        (Family::Tf24, "Nadam", &[]),
+        (Family::Keras3, "SGD", &[("momentum", 0.9)]),
+        (Family::Keras3, "RMSprop", &[("momentum", 0.5), ("centered", 1.0)]),
+        (Family::Keras3, "Adam", &[("amsgrad", 1.0)]),
+        (Family::Keras3, "AdamW", &[("weight_decay", 0.01)]),
+        (Family::Keras3, "Adagrad", &[]),
+        (Family::Keras3, "Adamax", &[]),
+        (Family::Keras3, "Nadam", &[]),
+        (Family::Keras3, "Lion", &[("use_ema", 1.0)]),
+    ];
+
+    /// Steps of sparse gradients on a `shape` table with `storage` slots, windows aiming at
+    /// `target` elements; the table and every raw weight's bits after them.
+    fn run(family: Family, class: &str, options: &[(&str, f32)], storage: SlotStorage, shape: &[usize], target: usize) -> Vec<Vec<u32>> {
+        let mut opt: Optimizer = build_optimizer_in(family, class, options).unwrap();
+        opt.set_slot_storage(storage).unwrap();
+        opt.scratch.windows.target = target;
+        let (n_rows, w) = (shape[0], shape[1..].iter().product::<usize>());
+        let n = n_rows * w;
+        let mut store = Store::new();
+        let start = (0..n).map(|i| ((i * 31 % 97) as f32 - 48.0) * 0.01).collect();
+        let table = store.insert(Tensor::new("table", shape.to_vec(), start).unwrap());
+        // Repeats, the first and last rows, neighbours, rows far apart; the last step has one.
+        let last = n_rows - 1;
+        let steps: [Vec<usize>; 4] =
+            [vec![0, 3, 3, 4, 200, last], vec![last, 1, 2, 1, 57, 58, 59], vec![5, 5, 5, 130, 131, 400], vec![n_rows / 2]];
+        for (t, rows) in steps.iter().enumerate() {
+            let indices: Vec<i64> = rows.iter().map(|&r| (r % n_rows) as i64).collect();
+            let indices = &indices[..];
+            let values: Vec<f32> = (0..indices.len() * w).map(|i| ((i * 7919 + t * 104_729) % 2001) as f32 * 1e-3 - 1.0).collect();
+            opt.apply_gradients(&mut store, &[(Some(Gradient::Sparse { indices, values: &values }), table)]).unwrap();
+        }
+        let mut out = vec![store.get(table).unwrap().data.iter().map(|x| x.to_bits()).collect()];
+        for i in 1..opt.weight_count() {
+            out.push(match opt.raw_weight(i) {
+                Some(RawSlot::Bf16(h)) => h.iter().map(|&h| h as u32).collect(),
+                Some(RawSlot::Int8 { codes, absmax }) => {
+                    codes.iter().map(|&c| c as u32).chain(absmax.iter().map(|a| a.to_bits())).collect()
+                }
+                None => opt.weight(i).unwrap().iter().map(|x| x.to_bits()).collect(),
+            });
+        }
+        out
+    }
+
+    /// Windows of one unit, of the default target and the whole variable give the same bits,
+    /// for every class, storage and row length (dividing a block, not dividing it, one row
+    /// wider than a window, and 1-D). A rule that says it touches only its rows but changes
+    /// others fails here: its skipped windows keep what the whole window changes.
+    #[test]
+    fn windows_give_the_bits_of_one_window() {
+        for &(family, class, options) in CASES {
+            for storage in [SlotStorage::Bfloat16, SlotStorage::Int8] {
+                for shape in [&[2000, 64][..], &[700, 13], &[9, 5000], &[6000]] {
+                    let whole = run(family, class, options, storage, shape, usize::MAX);
+                    for target in [1, WINDOW] {
+                        let windowed = run(family, class, options, storage, shape, target);
+                        assert!(windowed == whole, "{family:?} {class} {options:?} {storage:?} {shape:?}: target {target}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The window walk on its own: rows renumbered from their window's first, windows without
+    /// a row skipped when the rule touches only its rows, every block visited otherwise.
+    #[test]
+    fn windows_walk_the_rows_in_whole_blocks() {
+        let (w, n_rows) = (64, 400); // 4 rows a block
+        let n = w * n_rows;
+        let spec = SlotSpec::moment("m", 0.0, Moment::Signed);
+        let start: Vec<f32> = (0..n).map(|i| ((i * 13 % 29) as f32 - 14.0) * 0.1).collect();
+        let rows = [0usize, 0, 5, 6, 7, 8, 301, 399];
+        let at: Vec<usize> = (0..rows.len()).map(|k| k * w).collect();
+        let values: Vec<f32> = (0..rows.len() * w).map(|i| i as f32).collect();
+        let g = SparseRows { rows: &rows, at: &at, values: &values, merged: &[], row_len: w, n_rows, zero_add: false };
+        for (rows_only, target, want) in [(true, 1, 5), (true, 8 * w, 4), (true, usize::MAX, 1), (false, 1, 100), (false, 8 * w, 50)] {
+            let mut slots = vec![Slot::stored(&spec, &[n_rows, w], SlotStorage::Int8).unwrap()];
+            values::write_f32(&mut slots[0].data, &start);
+            let before = slots[0].clone();
+            let mut var = vec![0.0; n];
+            let mut windows = Windows { target, ..Windows::default() };
+            let mut seen = vec![false; n_rows];
+            let whole = SparseStep { shape: &[n_rows, w], var: &mut var, grad: g, slots: &mut slots };
+            let count = windows.step(whole, 1, rows_only, |t| {
+                // The step adds each row's values to the variable and halves every slot value.
+                for (k, &r) in t.grad.rows.iter().enumerate() {
+                    t.var[r * w..(r + 1) * w].iter_mut().zip(t.grad.row_values(k)).for_each(|(x, g)| *x += g);
+                }
+                let SlotData::F32(m) = &mut t.slots[0].data else { panic!("f32 windows") };
+                assert_eq!(m.len(), t.var.len());
+                m.iter_mut().for_each(|x| *x *= 0.5);
+            });
+            assert_eq!(count, want, "{rows_only} {target}");
+            // The variable got every row's values where the rows are.
+            let mut expect = vec![0.0; n];
+            for (k, &r) in rows.iter().enumerate() {
+                seen[r] = true;
+                expect[r * w..(r + 1) * w].iter_mut().zip(g.row_values(k)).for_each(|(x, g)| *x += g);
+            }
+            assert_eq!(var, expect, "{rows_only} {target}");
+            // Blocks stepped (halved) and the others kept.
+            let (SlotData::Int8(q, _), SlotData::Int8(q0, _)) = (&slots[0].data, &before.data) else { panic!("int8") };
+            for b in 0..q.absmax.len() {
+                let block_rows = b * BLOCK / w..(b + 1) * BLOCK / w;
+                let stepped = !rows_only || block_rows.clone().any(|r| seen[r]);
+                let halved = target == usize::MAX || stepped;
+                assert_eq!(q.absmax[b] == q0.absmax[b] * 0.5, halved, "{rows_only} {target} block {b}");
+            }
+        }
+    }
+}
