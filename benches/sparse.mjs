@@ -24,6 +24,8 @@
 //        [--baseline DIR]  (another built package, e.g. the previous commit's dist: before/after)
 //        [--rows N] [--width N] [--k N] [--repeat PERCENT] [--json out.json]
 //        [--slot-dtype float32|bfloat16|int8]  (simdopt's slot storage; C keeps float32 state)
+//        [--family keras3]  (simdopt/keras3's classes: Keras 3 densifies IndexedSlices, so every
+//                            row moves and the C loop, TF's row-only update, is not the same work)
 //
 // Each simdopt row also says how large its WebAssembly memory is after the optimizer's rounds
 // (it never shrinks, so this is the step's peak: the table, the slots and any transient copy).
@@ -38,6 +40,8 @@ import path from 'node:path';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const BATCHES = 8;
+/** The optimizers' family: 'tf24' (the package root) or 'keras3' (`--family`). */
+let FAMILY = 'tf24';
 
 /** The batches of benches/native/sparse.c's generator (the same 32-bit LCG, the same draws). */
 function batches({ rows, width, k, repeat }) {
@@ -58,8 +62,9 @@ function batches({ rows, width, k, repeat }) {
 // ---- a simdopt build, in a worker -----------------------------------------------------------------
 
 async function worker() {
-  const { dist, shape, coreOnly, tensorRows, slotDtype } = workerData;
+  const { dist, shape, coreOnly, tensorRows, slotDtype, family } = workerData;
   const so = await import(pathToFileURL(path.join(dist, 'index.js')).href);
+  const classes = family === 'keras3' ? await import(pathToFileURL(path.join(dist, 'keras3', 'index.js')).href) : so;
   await so.ready({ backend: 'simd' });
   const loader = coreOnly ? await import(pathToFileURL(path.join(dist, 'wasm', 'loader.js')).href) : null;
   const frames = coreOnly ? await import(pathToFileURL(path.join(dist, 'frame.js')).href) : null;
@@ -74,10 +79,10 @@ async function worker() {
     const dtype = slotDtype ? { slotDtype } : {};
     const opt =
       kind === 'adagrad'
-        ? new so.Adagrad({ learningRate: 0.01, initialAccumulatorValue: 0.1, epsilon: 1e-7, ...dtype })
+        ? new classes.Adagrad({ learningRate: 0.01, initialAccumulatorValue: 0.1, epsilon: 1e-7, ...dtype })
         : kind === 'sgd_momentum'
-          ? new so.SGD({ learningRate: 0.01, momentum: 0.9, ...dtype })
-          : new so.Adam({ learningRate: 0.001, epsilon: 1e-7, ...dtype });
+          ? new classes.SGD({ learningRate: 0.01, momentum: 0.9, ...dtype })
+          : new classes.Adam({ learningRate: 0.001, epsilon: 1e-7, ...dtype });
     let b = 0;
     let grad = null;
     let rows = [];
@@ -142,7 +147,7 @@ async function worker() {
 
 class WorkerEngine {
   constructor(dist, shape, coreOnly = false, tensorRows = false, slotDtype = null) {
-    const workerData = { dist, shape, coreOnly, tensorRows, slotDtype };
+    const workerData = { dist, shape, coreOnly, tensorRows, slotDtype, family: FAMILY };
     this.w = new Worker(fileURLToPath(import.meta.url), { workerData, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
     this.queue = [];
     this.w.on('message', (m) => this.queue.shift()?.(m));
@@ -209,30 +214,42 @@ async function main() {
     const k = argv[i].replace(/^--/, '');
     if (k === 'optimizers') args.optimizers = argv[++i].split(',');
     else if (k === 'slot-dtype') slotDtype = argv[++i];
+    else if (k === 'family') FAMILY = argv[++i];
     else if (k === 'baseline' || k === 'json') args[k] = path.resolve(argv[++i]);
     else if (k in args) args[k] = Number(argv[++i]);
     else throw new Error(`unknown option ${argv[i]}`);
   }
   const shape = { rows: args.rows, width: args.width, k: args.k, repeat: args.repeat };
-  const engines = { 'simdopt simd': new WorkerEngine(path.join(ROOT, 'dist'), shape, false, false, slotDtype) };
-  // The core alone, on slices already in WASM memory (SGD-momentum and Adagrad only).
-  const coreOnly = new WorkerEngine(path.join(ROOT, 'dist'), shape, true, false, slotDtype);
-  // `applyGradients` with the rows in a Tensor (SGD-momentum and Adagrad only).
-  const tensorRows = new WorkerEngine(path.join(ROOT, 'dist'), shape, false, true, slotDtype);
-  if (args.baseline) engines['simdopt simd@baseline'] = new WorkerEngine(args.baseline, shape, false, false, slotDtype);
-  // Dense Adam in a worker of its own, so the sparse candidates keep their state across rounds.
-  const dense = args.optimizers.includes('adam') ? new WorkerEngine(path.join(ROOT, 'dist'), shape) : null;
-  await Promise.all([...Object.values(engines), coreOnly, tensorRows, ...(dense ? [dense] : [])].map((e) => e.ready));
-  await dense?.call({ setup: 'adam_dense' });
+  // Fresh workers for each optimizer: a WASM memory never shrinks, so its size after the rounds
+  // is this optimizer's peak, not an earlier one's.
+  const start = async () => {
+    const engines = { 'simdopt simd': new WorkerEngine(path.join(ROOT, 'dist'), shape, false, false, slotDtype) };
+    if (args.baseline) engines['simdopt simd@baseline'] = new WorkerEngine(args.baseline, shape, false, false, slotDtype);
+    const w = {
+      engines,
+      // The core alone, on slices already in WASM memory (SGD-momentum and Adagrad only).
+      coreOnly: new WorkerEngine(path.join(ROOT, 'dist'), shape, true, false, slotDtype),
+      // `applyGradients` with the rows in a Tensor (SGD-momentum and Adagrad only).
+      tensorRows: new WorkerEngine(path.join(ROOT, 'dist'), shape, false, true, slotDtype),
+      // Dense Adam in a worker of its own, so the sparse candidates keep their state across rounds.
+      dense: new WorkerEngine(path.join(ROOT, 'dist'), shape),
+    };
+    const all = [...Object.values(engines), w.coreOnly, w.tensorRows, w.dense];
+    await Promise.all(all.map((e) => e.ready));
+    w.end = () => Promise.all(all.map((e) => e.w.terminate()));
+    return w;
+  };
   const native = new NativeEngine(shape);
   const native128 = new NativeEngine(shape, ['-mprefer-vector-width=128']);
   const load = () => os.loadavg()[0].toFixed(2);
-  const info = { date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, gcc: native.command, loadBefore: load(), slotDtype: slotDtype ?? 'float32', ...shape };
+  const info = { date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, gcc: native.command, loadBefore: load(), slotDtype: slotDtype ?? 'float32', family: FAMILY, ...shape };
   console.log(
-    `sparse rows: [${shape.rows} x ${shape.width}], ${shape.k} rows/step (${shape.repeat}% repeats), ${args.rounds} rounds x ${args.steps} steps, slotDtype ${info.slotDtype}; load ${info.loadBefore}`,
+    `sparse rows: [${shape.rows} x ${shape.width}], ${shape.k} rows/step (${shape.repeat}% repeats), ${args.rounds} rounds x ${args.steps} steps, slotDtype ${info.slotDtype}, ${FAMILY}; load ${info.loadBefore}`,
   );
   const results = [];
   for (const opt of args.optimizers) {
+    const { engines, coreOnly, tensorRows, dense, end } = await start();
+    if (opt === 'adam') await dense.call({ setup: 'adam_dense' });
     const steps = opt === 'adam' ? Math.max(3, Math.round(args.steps / 40)) : args.steps;
     const CORE = 'simdopt simd, core only (slices in WASM memory)';
     const TENSOR = 'simdopt simd, rows in a Tensor (no copy)';
@@ -262,6 +279,7 @@ async function main() {
       const memory = bytes ? `  WASM memory ${(bytes / 2 ** 20).toFixed(0)} MiB` : '';
       console.log(`  ${opt.padEnd(13)} ${name.padEnd(48)} ${ms.toFixed(3).padStart(9)} ms/step  ${(ms / c).toFixed(2)}x C${memory}`);
     }
+    await end();
   }
   info.loadAfter = load();
   console.log(`load after: ${info.loadAfter}`);

@@ -185,7 +185,8 @@ fn stage_sets() -> [(&'static str, Stages); 5] {
 }
 
 /// Keras 3 rules whose passes need temporaries of the variable's size (not yet kept between
-/// steps); Keras 3's sparse steps densify the gradient into two such buffers (Keras' own order).
+/// steps); Keras 3's sparse steps densify the gradient into two buffers of a window's size,
+/// made per step (Keras' own order).
 const KERAS3_TEMPORARIES: [&str; 3] = ["Lamb", "Adafactor", "Muon"];
 
 #[test]

@@ -2,7 +2,7 @@
 //! `ad = ρ·ad + (1-ρ)·Δ²`, `x += lr·Δ`. Slots `accumulated_grad`, `accumulated_delta_var` per
 //! variable. Sparse: Δ stays per entry, so `Δ²` sums the entries' squares (`r²·Σg²`).
 
-use super::{densify, one_minus_py, Dense, EntryKernel, WithEntries};
+use super::{densified, one_minus_py, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::Result;
 use crate::lanes::Lanes;
@@ -69,9 +69,14 @@ impl UpdateRule for Adadelta {
     }
 
     fn apply_sparse(&self, c: &AdadeltaCoeffs, t: SparseStep<'_>) {
-        let (g, mut e) = densify(&t, |v| v * v);
-        let [ag, ad] = f32_slots::<2>(t.slots);
-        drive::update(Identity, &WithEntries(&Kernel { c: *c }), t.var, &g[..], [ag, ad, &mut e[..]])
+        let k = WithEntries(&Kernel { c: *c });
+        densified(
+            t.var,
+            &t.grad,
+            |v| v * v,
+            f32_slots::<2>(t.slots),
+            |var, g, e, [ag, ad]| drive::update(Identity, &k, var, g, [ag, ad, e]),
+        )
     }
 
     fn sums_duplicates(&self) -> bool {

@@ -1,6 +1,6 @@
 //! Keras 3's Adagrad (ε inside the square root): `acc += g²`, `x -= lr·g / sqrt(acc + ε)`.
 
-use super::{densify, Dense, EntryKernel, WithEntries};
+use super::{densified, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::Result;
 use crate::lanes::Lanes;
@@ -62,9 +62,8 @@ impl UpdateRule for Adagrad {
     }
 
     fn apply_sparse(&self, c: &AdagradCoeffs, t: SparseStep<'_>) {
-        let (g, mut e) = densify(&t, |v| v * v);
-        let [acc] = f32_slots::<1>(t.slots);
-        drive::update(Identity, &WithEntries(&Kernel { c: *c }), t.var, &g[..], [acc, &mut e[..]])
+        let k = WithEntries(&Kernel { c: *c });
+        densified(t.var, &t.grad, |v| v * v, f32_slots::<1>(t.slots), |var, g, e, [acc]| drive::update(Identity, &k, var, g, [acc, e]))
     }
 
     fn sums_duplicates(&self) -> bool {

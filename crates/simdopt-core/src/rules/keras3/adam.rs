@@ -5,7 +5,7 @@
 
 use std::marker::PhantomData;
 
-use super::{densify, one_minus_py, Betas, Dense, EntryKernel, WithEntries};
+use super::{densified, one_minus_py, Betas, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::Result;
 use crate::lanes::Lanes;
@@ -115,14 +115,19 @@ impl<V: Variant> UpdateRule for AdamRule<V> {
     }
 
     fn apply_sparse(&self, c: &AdamCoeffs, t: SparseStep<'_>) {
-        let (g, mut e) = densify(&t, |v| v * v);
         let k = Kernel { c: *c };
+        let k = WithEntries(&k);
         if self.amsgrad {
-            let [m, v, vhat] = f32_slots::<3>(t.slots);
-            drive::update(Identity, &WithEntries(&k), t.var, &g[..], [m, v, vhat, &mut e[..]])
+            let slots = f32_slots::<3>(t.slots);
+            densified(t.var, &t.grad, |v| v * v, slots, |var, g, e, [m, v, vhat]| drive::update(Identity, &k, var, g, [m, v, vhat, e]))
         } else {
-            let [m, v] = f32_slots::<2>(t.slots);
-            drive::update(Identity, &WithEntries(&k), t.var, &g[..], [m, v, &mut e[..]])
+            densified(
+                t.var,
+                &t.grad,
+                |v| v * v,
+                f32_slots::<2>(t.slots),
+                |var, g, e, [m, v]| drive::update(Identity, &k, var, g, [m, v, e]),
+            )
         }
     }
 

@@ -2,7 +2,7 @@
 //! `x -= lr·m / ((1-β1^t)·(u + ε))`. Slots `momentum`, `norm` per variable. Sparse: `|g|` is
 //! taken entry by entry, so repeated rows give `Σ|gᵢ|`.
 
-use super::{densify, one_minus_py, Betas, Dense, EntryKernel, WithEntries};
+use super::{densified, one_minus_py, Betas, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::Result;
 use crate::lanes::Lanes;
@@ -69,9 +69,8 @@ impl UpdateRule for Adamax {
     }
 
     fn apply_sparse(&self, c: &AdamaxCoeffs, t: SparseStep<'_>) {
-        let (g, mut e) = densify(&t, f32::abs);
-        let [m, u] = f32_slots::<2>(t.slots);
-        drive::update(Identity, &WithEntries(&Kernel { c: *c }), t.var, &g[..], [m, u, &mut e[..]])
+        let k = WithEntries(&Kernel { c: *c });
+        densified(t.var, &t.grad, f32::abs, f32_slots::<2>(t.slots), |var, g, e, [m, u]| drive::update(Identity, &k, var, g, [m, u, e]))
     }
 
     fn sums_duplicates(&self) -> bool {

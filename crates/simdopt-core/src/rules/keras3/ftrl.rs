@@ -2,7 +2,7 @@
 //! `n' = n + g²`, `z += ĝ - (n'^-p - n^-p)/lr · x`, `q = n'^-p/lr + 2·(l2 + β/(2·lr))`,
 //! `x = (clip(z, -l1, l1) - z) / q`, `n = n'`. Slots `accumulator`, `linear` per variable.
 
-use super::{densify, Dense, EntryKernel, WithEntries};
+use super::{densified, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
@@ -112,9 +112,8 @@ impl UpdateRule for Ftrl {
     }
 
     fn apply_sparse(&self, c: &FtrlCoeffs, t: SparseStep<'_>) {
-        let (g, mut e) = densify(&t, |v| v * v);
-        let [n, z] = f32_slots::<2>(t.slots);
-        drive::update(Identity, &WithEntries(&Kernel { c: *c }), t.var, &g[..], [n, z, &mut e[..]])
+        let k = WithEntries(&Kernel { c: *c });
+        densified(t.var, &t.grad, |v| v * v, f32_slots::<2>(t.slots), |var, g, e, [n, z]| drive::update(Identity, &k, var, g, [n, z, e]))
     }
 
     fn sums_duplicates(&self) -> bool {

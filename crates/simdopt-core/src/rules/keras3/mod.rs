@@ -13,7 +13,7 @@
 
 use crate::drive::LaneKernel;
 use crate::lanes::Lanes;
-use crate::rules::SparseStep;
+use crate::rules::{SparseRows, SparseStep};
 
 pub mod adadelta;
 pub mod adafactor;
@@ -132,9 +132,54 @@ with_entries!(1, 2);
 with_entries!(2, 3);
 with_entries!(3, 4);
 
+/// Values per window of [`densified`]: in L2 with the window's variable and slots where the
+/// pass runs on one thread; in the threads build, enough for the pool to split the pass (its
+/// threshold counts the values a pass reads: Adam's reads five streams here).
+#[cfg(not(feature = "threads"))]
+const DENSE_WINDOW: usize = 1 << 14;
+#[cfg(feature = "threads")]
+const DENSE_WINDOW: usize = 1 << 18;
+
+/// Keras 3's sparse step for an elementwise rule: `f(var, g, e, slots)` on windows of whole rows,
+/// with `g` the window's densified gradient (repeated rows summed in order) and `e` the sum of
+/// `entry` over its entries, as [`densify`] makes them for the whole variable; `var` and `slots`
+/// are the window's elements. Each element's update reads only its own values, so the windows
+/// give the bits of one pass, and the densified buffers are a window's (the variable's size
+/// twice before: 8 transient bytes a parameter).
+pub fn densified<const S: usize>(
+    var: &mut [f32],
+    grad: &SparseRows<'_>,
+    entry: impl Fn(f32) -> f32,
+    mut slots: [&mut [f32]; S],
+    mut f: impl FnMut(&mut [f32], &[f32], &mut [f32], [&mut [f32]; S]),
+) {
+    let w = grad.row_len.max(1);
+    let per = (DENSE_WINDOW / w).max(1);
+    let len = (per * w).min(var.len());
+    let (mut g, mut e) = (vec![0.0f32; len], vec![0.0f32; len]);
+    let mut k = 0;
+    for first in (0..grad.n_rows).step_by(per) {
+        let end = (first + per).min(grad.n_rows);
+        let at = first * grad.row_len..end * grad.row_len;
+        let (g, e) = (&mut g[..at.len()], &mut e[..at.len()]);
+        g.fill(0.0);
+        e.fill(0.0);
+        while let Some(&row) = grad.rows.get(k).filter(|&&r| r < end) {
+            let base = (row - first) * grad.row_len;
+            for (j, v) in grad.row_gradient(k).enumerate() {
+                g[base + j] += v;
+                e[base + j] += entry(v);
+            }
+            k += 1;
+        }
+        f(&mut var[at.clone()], g, e, crate::drive::rows(&mut slots, at));
+    }
+}
+
 /// The densified gradient of a sparse step (repeated rows summed) and the sum of `entry` over
-/// the entries, both of the variable's length. The step's rows are Keras' raw indices (the
-/// Keras 3 rules do not ask for duplicates to be combined).
+/// the entries, both of the variable's length: for the rules whose update is not elementwise
+/// (elementwise ones take [`densified`]). The step's rows are Keras' raw indices (the Keras 3
+/// rules do not ask for duplicates to be combined).
 pub fn densify(t: &SparseStep<'_>, entry: impl Fn(f32) -> f32) -> (Vec<f32>, Vec<f32>) {
     let n = t.var.len();
     let (mut g, mut e) = (vec![0.0f32; n], vec![0.0f32; n]);
@@ -154,7 +199,47 @@ pub type Betas = crate::rules::hypers::MomentHypers<true>;
 
 #[cfg(test)]
 mod tests {
-    use super::one_minus_py;
+    use super::{densified, densify, one_minus_py, DENSE_WINDOW};
+    use crate::rules::{SparseRows, SparseStep};
+
+    /// The windows' densified gradient and entry sums are the whole variable's, bit for bit, and
+    /// each window gets its own elements of the variable and slots.
+    #[test]
+    fn densified_windows_hold_the_whole_densified_gradient() {
+        for w in [64, 7, 3 * DENSE_WINDOW / 2] {
+            let n_rows = 5 * DENSE_WINDOW / w + 3;
+            let n = n_rows * w;
+            // Ascending with repeats in order of occurrence (as the merge leaves them), the last row too.
+            let rows: Vec<usize> = [0, 0, 1, 2, 2, 2, n_rows / 3, n_rows / 2, n_rows / 2, n_rows - 1].to_vec();
+            let at: Vec<usize> = (0..rows.len()).map(|k| k * w).collect();
+            let values: Vec<f32> = (0..rows.len() * w).map(|i| ((i * 7919 % 2001) as f32 - 1000.0) * 1e-3).collect();
+            let grad = SparseRows { rows: &rows, at: &at, values: &values, merged: &[], row_len: w, n_rows, zero_add: true };
+            let mut var: Vec<f32> = (0..n).map(|i| i as f32).collect();
+            let mut slot: Vec<f32> = (0..n).map(|i| -(i as f32)).collect();
+            let (g, e) = densify(&SparseStep { shape: &[n_rows, w], var: &mut var.clone(), grad, slots: &mut [] }, |v| v * v);
+            let (mut g2, mut e2) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+            let mut next = 0;
+            densified(
+                &mut var,
+                &grad,
+                |v| v * v,
+                [&mut slot[..]],
+                |x, g, e, [s]| {
+                    assert!(x.len() == g.len() && g.len() == e.len() && e.len() == s.len() && x.len() % w == 0);
+                    assert!(
+                        x.iter().zip(s.iter()).enumerate().all(|(i, (&x, &s))| x == (next + i) as f32 && s == -x),
+                        "the window's own elements"
+                    );
+                    g2[next..next + g.len()].copy_from_slice(g);
+                    e2[next..next + e.len()].copy_from_slice(e);
+                    next += g.len();
+                },
+            );
+            assert_eq!(next, n, "every element once");
+            let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!((bits(&g2), bits(&e2)), (bits(&g), bits(&e)), "row length {w}");
+        }
+    }
 
     #[test]
     fn one_minus_beta_is_computed_from_the_python_float() {

@@ -14,7 +14,7 @@
 //! `weight_decay`, 0.004 here) take NaN for None.
 
 use super::passes::StepGrad;
-use super::{densify, one_minus_py, Dense, EntryKernel, WithEntries};
+use super::{densified, one_minus_py, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
@@ -227,9 +227,14 @@ impl UpdateRule for Muon {
 
     fn apply_sparse(&self, c: &MuonCoeffs, t: SparseStep<'_>) {
         if is_adamw(t.slots) {
-            let (g, mut g2) = densify(&t, |v| v * v);
-            let [m, v] = f32_slots::<2>(t.slots);
-            drive::update(Identity, &WithEntries(&AdamW { c: *c }), t.var, &g[..], [m, v, &mut g2[..]])
+            let k = WithEntries(&AdamW { c: *c });
+            densified(
+                t.var,
+                &t.grad,
+                |v| v * v,
+                f32_slots::<2>(t.slots),
+                |var, g, g2, [m, v]| drive::update(Identity, &k, var, g, [m, v, g2]),
+            )
         } else {
             let grad = StepGrad::sparse(&t);
             let m = t.slots[0].f32_mut().expect("momentum is f32");

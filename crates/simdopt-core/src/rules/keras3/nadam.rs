@@ -5,7 +5,7 @@
 //! `m̂ = u_{t+1}·m / (1 - u_product·u_{t+1}) + (1-u_t)·g / (1 - u_product)`,
 //! `v̂ = v / (1-β2^t)`, `x -= m̂·lr / (sqrt(v̂) + ε)`. No schedule decay, no legacy `decay`.
 
-use super::{densify, Betas, Dense, EntryKernel, WithEntries};
+use super::{densified, Betas, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::Result;
 use crate::lanes::Lanes;
@@ -93,9 +93,8 @@ impl UpdateRule for Nadam {
     }
 
     fn apply_sparse(&self, c: &NadamCoeffs, t: SparseStep<'_>) {
-        let (g, mut e) = densify(&t, |v| v * v);
-        let [m, v] = f32_slots::<2>(t.slots);
-        drive::update(Identity, &WithEntries(&Kernel { c: *c }), t.var, &g[..], [m, v, &mut e[..]])
+        let k = WithEntries(&Kernel { c: *c });
+        densified(t.var, &t.grad, |v| v * v, f32_slots::<2>(t.slots), |var, g, e, [m, v]| drive::update(Identity, &k, var, g, [m, v, e]))
     }
 
     fn sums_duplicates(&self) -> bool {

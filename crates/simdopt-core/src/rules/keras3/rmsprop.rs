@@ -4,7 +4,7 @@
 //! Slots `velocity`, then `momentum` (momentum > 0), then `average_gradient` (centered), each
 //! created for every variable before the next.
 
-use super::{densify, one_minus_py, Dense, EntryKernel, WithEntries};
+use super::{densified, one_minus_py, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::Result;
 use crate::lanes::Lanes;
@@ -91,24 +91,23 @@ impl UpdateRule for RmsProp {
     }
 
     fn apply_sparse(&self, c: &RmsPropCoeffs, t: SparseStep<'_>) {
-        let (g, mut e) = densify(&t, |v| v * v);
-        let (var, g, e) = (t.var, &g[..], &mut e[..]);
+        let (var, g, sq) = (t.var, &t.grad, |v: f32| v * v);
         match (self.use_momentum, self.centered) {
             (false, false) => {
-                let [v] = f32_slots::<1>(t.slots);
-                drive::update(Identity, &WithEntries(&Kernel::<false, false> { c: *c }), var, g, [v, e])
+                let k = WithEntries(&Kernel::<false, false> { c: *c });
+                densified(var, g, sq, f32_slots::<1>(t.slots), |x, g, e, [v]| drive::update(Identity, &k, x, g, [v, e]))
             }
             (true, false) => {
-                let [v, m] = f32_slots::<2>(t.slots);
-                drive::update(Identity, &WithEntries(&Kernel::<true, false> { c: *c }), var, g, [v, m, e])
+                let k = WithEntries(&Kernel::<true, false> { c: *c });
+                densified(var, g, sq, f32_slots::<2>(t.slots), |x, g, e, [v, m]| drive::update(Identity, &k, x, g, [v, m, e]))
             }
             (false, true) => {
-                let [v, a] = f32_slots::<2>(t.slots);
-                drive::update(Identity, &WithEntries(&Kernel::<false, true> { c: *c }), var, g, [v, a, e])
+                let k = WithEntries(&Kernel::<false, true> { c: *c });
+                densified(var, g, sq, f32_slots::<2>(t.slots), |x, g, e, [v, a]| drive::update(Identity, &k, x, g, [v, a, e]))
             }
             (true, true) => {
-                let [v, m, a] = f32_slots::<3>(t.slots);
-                drive::update(Identity, &WithEntries(&Kernel::<true, true> { c: *c }), var, g, [v, m, a, e])
+                let k = WithEntries(&Kernel::<true, true> { c: *c });
+                densified(var, g, sq, f32_slots::<3>(t.slots), |x, g, e, [v, m, a]| drive::update(Identity, &k, x, g, [v, m, a, e]))
             }
         }
     }

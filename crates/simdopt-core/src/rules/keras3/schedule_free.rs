@@ -6,7 +6,7 @@
 //! One pass. `z` before the update is the old value, as on the JAX backend (Keras' TensorFlow
 //! backend reads the updated one).
 
-use super::{densify, Betas, Dense, EntryKernel, WithEntries};
+use super::{densified, Betas, Dense, EntryKernel, WithEntries};
 use crate::drive;
 use crate::error::{Error, Result};
 use crate::lanes::Lanes;
@@ -123,9 +123,8 @@ impl UpdateRule for ScheduleFreeAdamW {
     }
 
     fn apply_sparse(&self, c: &ScheduleFreeCoeffs, t: SparseStep<'_>) {
-        let (g, mut g2) = densify(&t, |v| v * v);
-        let [z, v] = f32_slots::<2>(t.slots);
-        drive::update(Identity, &WithEntries(&Kernel { c: *c }), t.var, &g[..], [z, v, &mut g2[..]])
+        let k = WithEntries(&Kernel { c: *c });
+        densified(t.var, &t.grad, |v| v * v, f32_slots::<2>(t.slots), |var, g, g2, [z, v]| drive::update(Identity, &k, var, g, [z, v, g2]))
     }
 
     fn sums_duplicates(&self) -> bool {

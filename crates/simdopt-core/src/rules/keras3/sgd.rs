@@ -1,7 +1,7 @@
 //! Keras 3's SGD: `m = m*μ - g*lr`, then `x += m*μ - g*lr` (Nesterov) or `x += m`; without
 //! momentum `x -= g*lr`. The momentum slot exists when `momentum != 0`.
 
-use super::{densify, Dense, EntryKernel};
+use super::{densified, Dense, EntryKernel};
 use crate::drive;
 use crate::error::Result;
 use crate::lanes::Lanes;
@@ -75,12 +75,11 @@ impl UpdateRule for Sgd {
 
     fn apply_sparse(&self, c: &SgdCoeffs, t: SparseStep<'_>) {
         // No squared term: the densified gradient is all there is.
-        let (g, _) = densify(&t, |_| 0.0);
-        let k = Kernel { c: *c, nesterov: self.nesterov };
+        let k = Dense(&Kernel { c: *c, nesterov: self.nesterov });
         if self.use_momentum {
-            drive::update(Identity, &Dense(&k), t.var, &g[..], f32_slots::<1>(t.slots))
+            densified(t.var, &t.grad, |_| 0.0, f32_slots::<1>(t.slots), |var, g, _, m| drive::update(Identity, &k, var, g, m))
         } else {
-            drive::update(Identity, &Dense(&k), t.var, &g[..], [])
+            densified(t.var, &t.grad, |_| 0.0, [], |var, g, _, []| drive::update(Identity, &k, var, g, []))
         }
     }
 

@@ -1,6 +1,6 @@
 //! The sparse step on compressed slots (issue 16). The rules' sparse kernels index f32 slots by
 //! row, and the state must not exist in f32 whole, so the step runs window by window: a window
-//! of whole rows that is also whole 8-bit blocks has its slots read as f32 into a reused
+//! of whole rows (and of whole blocks, for 8-bit slots) has its slots read as f32 into a reused
 //! scratch, takes the rule's sparse step with the rows that fall in it (numbered from the
 //! window's first row), and is stored back where the step changed it ([`crate::quant::values`]).
 //! A row's update reads only that row, so the windows give the bits of one step over the whole
@@ -18,8 +18,8 @@ use crate::rules::{SparseRows, SparseStep};
 use crate::slot::{Slot, SlotData};
 
 /// Elements a window aims at: 64 KiB a slot, so a window's slots and rows stay in L2 between
-/// the read, the step and the write-back. Windows are whole units (the fewest rows that are
-/// whole blocks), so one unit may be more.
+/// the read, the step and the write-back. Windows are whole units (a row, or for 8-bit slots the
+/// fewest rows that are whole blocks), so one unit may be more.
 pub(crate) const WINDOW: usize = 16 * 1024;
 
 /// Reused buffers of the windows (in the optimizer's scratch space).
@@ -50,7 +50,15 @@ impl Windows {
         }
         // Slots of another length than the variable's cannot be cut into windows.
         let whole = self.target >= n || t.slots.iter().any(|s| !matches!(s.data, SlotData::Absent) && s.len() != n);
-        let unit = if whole { n_rows } else { lcm(w, BLOCK) / w };
+        // The fewest rows that are whole 8-bit blocks (bfloat16 elements stand alone).
+        let int8 = t.slots.iter().any(|s| matches!(s.data, SlotData::Int8(..)));
+        let unit = if whole {
+            n_rows
+        } else if int8 {
+            lcm(w, BLOCK) / w
+        } else {
+            1
+        };
         let most = if whole { n_rows } else { unit * (self.target / (unit * w)).max(1) };
         let rows = t.grad.rows;
         let (mut k, mut first, mut windows) = (0, 0, 0);
