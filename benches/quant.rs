@@ -1,6 +1,7 @@
 //! Native benchmarks of the compressed optimizer state (`simdopt_core::quant`): block-wise 8-bit
-//! quantize/dequantize, and the Adam optimizer with its slots stored as float32, bfloat16 and
-//! int8 (`slotDtype`), side by side in one run (`cargo bench -p simdopt-benches --bench quant`).
+//! quantize/dequantize, the Adam optimizer with its slots stored as float32, bfloat16 and int8
+//! (`slotDtype`), and sparse steps (an embedding's rows) on each, side by side in one run
+//! (`cargo bench -p simdopt-benches --bench quant`).
 //!
 //! Filter as usual (`-- 'adam_state/int8'`); `SIMDOPT_BENCH_QUICK=1` shortens the run.
 //!
@@ -90,6 +91,53 @@ fn bench_adam<T: Measurement + 'static>(c: &mut Criterion<T>, name: &str) {
     group.finish();
 }
 
+/// Sparse steps on an embedding of [1,000,000 × 64] with 4,096 rows a step (about 10% repeats),
+/// SGD with momentum (only the rows move) and Adam (every row moves), slots in each storage:
+/// compressed slots run window by window (`step::rows::windows`).
+fn bench_sparse<T: Measurement + 'static>(c: &mut Criterion<T>, name: &str) {
+    const ROWS: usize = 1_000_000;
+    const WIDTH: usize = 64;
+    const K: usize = 4096;
+    let mut group = c.benchmark_group(name);
+    let (samples, time) = if quick() { (10, Duration::from_millis(300)) } else { (10, Duration::from_secs(2)) };
+    group.sample_size(samples).measurement_time(time).warm_up_time(Duration::from_millis(300));
+    group.throughput(Throughput::Elements((K * WIDTH) as u64));
+    let mut s = 20261203u32;
+    let mut next = move || {
+        s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+        s
+    };
+    let batches: Vec<(Vec<i64>, Vec<f32>)> = (0..8)
+        .map(|_| {
+            let mut indices: Vec<i64> = Vec::with_capacity(K);
+            for i in 0..K {
+                let row = if i > 0 && next() % 100 < 10 { indices[next() as usize % i] } else { (next() as usize % ROWS) as i64 };
+                indices.push(row);
+            }
+            let values = (0..K * WIDTH).map(|_| ((next() >> 8) as f32 / (1 << 24) as f32 - 0.5) * 1e-2).collect();
+            (indices, values)
+        })
+        .collect();
+    for (class, options) in [("SGD", &[("momentum", 0.9)][..]), ("Adam", &[][..])] {
+        for storage in [SlotStorage::Float32, SlotStorage::Bfloat16, SlotStorage::Int8] {
+            let mut store = Store::new();
+            let w = store.insert(Tensor::new("table", vec![ROWS, WIDTH], vec![0.5; ROWS * WIDTH]).unwrap());
+            let mut opt = build_optimizer(class, options).unwrap();
+            opt.set_slot_storage(storage).unwrap();
+            let mut b = 0;
+            let mut step = || {
+                let (indices, values) = &batches[b % batches.len()];
+                b += 1;
+                opt.apply_gradients(&mut store, &[(Some(Gradient::Sparse { indices, values }), w)]).unwrap()
+            };
+            step();
+            let id = format!("{}/{}", class.to_lowercase(), storage.name());
+            group.bench_function(BenchmarkId::new(id, ROWS * WIDTH), |bench| bench.iter(&mut step));
+        }
+    }
+    group.finish();
+}
+
 /// Nanoseconds this thread has run on a CPU (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`; the C
 /// library std links against already provides it).
 fn thread_cpu_ns() -> u64 {
@@ -157,11 +205,13 @@ impl ValueFormatter for CpuFormatter {
 fn wall(c: &mut Criterion<WallTime>) {
     bench_quantize(c, "quantize");
     bench_adam(c, "adam_state");
+    bench_sparse(c, "sparse_state");
 }
 
 fn cpu(c: &mut Criterion<CpuTime>) {
     bench_quantize(c, "cpu_quantize");
     bench_adam(c, "cpu_adam_state");
+    bench_sparse(c, "cpu_sparse_state");
 }
 
 criterion_group!(wall_clock, wall);
