@@ -24,6 +24,7 @@
 //        [--baseline DIR]  (another built package, e.g. the previous commit's dist: before/after)
 //        [--rows N] [--width N] [--k N] [--repeat PERCENT] [--json out.json]
 //        [--slot-dtype float32|bfloat16|int8]  (simdopt's slot storage; C keeps float32 state)
+//        [--backend simd|threads]  (the simdopt builds' backend; default simd)
 //        [--family keras3]  (simdopt/keras3's classes: Keras 3 densifies IndexedSlices, so every
 //                            row moves and the C loop, TF's row-only update, is not the same work)
 //
@@ -42,6 +43,8 @@ const ROOT = path.resolve(HERE, '..');
 const BATCHES = 8;
 /** The optimizers' family: 'tf24' (the package root) or 'keras3' (`--family`). */
 let FAMILY = 'tf24';
+/** The simdopt builds' backend (`--backend`). */
+let BACKEND = 'simd';
 
 /** The batches of benches/native/sparse.c's generator (the same 32-bit LCG, the same draws). */
 function batches({ rows, width, k, repeat }) {
@@ -62,10 +65,10 @@ function batches({ rows, width, k, repeat }) {
 // ---- a simdopt build, in a worker -----------------------------------------------------------------
 
 async function worker() {
-  const { dist, shape, coreOnly, tensorRows, slotDtype, family } = workerData;
+  const { dist, shape, coreOnly, tensorRows, slotDtype, family, backend } = workerData;
   const so = await import(pathToFileURL(path.join(dist, 'index.js')).href);
   const classes = family === 'keras3' ? await import(pathToFileURL(path.join(dist, 'keras3', 'index.js')).href) : so;
-  await so.ready({ backend: 'simd' });
+  await so.ready({ backend });
   const loader = coreOnly ? await import(pathToFileURL(path.join(dist, 'wasm', 'loader.js')).href) : null;
   const frames = coreOnly ? await import(pathToFileURL(path.join(dist, 'frame.js')).href) : null;
   const data = batches(shape);
@@ -147,7 +150,7 @@ async function worker() {
 
 class WorkerEngine {
   constructor(dist, shape, coreOnly = false, tensorRows = false, slotDtype = null) {
-    const workerData = { dist, shape, coreOnly, tensorRows, slotDtype, family: FAMILY };
+    const workerData = { dist, shape, coreOnly, tensorRows, slotDtype, family: FAMILY, backend: BACKEND };
     this.w = new Worker(fileURLToPath(import.meta.url), { workerData, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
     this.queue = [];
     this.w.on('message', (m) => this.queue.shift()?.(m));
@@ -215,6 +218,7 @@ async function main() {
     if (k === 'optimizers') args.optimizers = argv[++i].split(',');
     else if (k === 'slot-dtype') slotDtype = argv[++i];
     else if (k === 'family') FAMILY = argv[++i];
+    else if (k === 'backend') BACKEND = argv[++i];
     else if (k === 'baseline' || k === 'json') args[k] = path.resolve(argv[++i]);
     else if (k in args) args[k] = Number(argv[++i]);
     else throw new Error(`unknown option ${argv[i]}`);
@@ -223,8 +227,8 @@ async function main() {
   // Fresh workers for each optimizer: a WASM memory never shrinks, so its size after the rounds
   // is this optimizer's peak, not an earlier one's.
   const start = async () => {
-    const engines = { 'simdopt simd': new WorkerEngine(path.join(ROOT, 'dist'), shape, false, false, slotDtype) };
-    if (args.baseline) engines['simdopt simd@baseline'] = new WorkerEngine(args.baseline, shape, false, false, slotDtype);
+    const engines = { [`simdopt ${BACKEND}`]: new WorkerEngine(path.join(ROOT, 'dist'), shape, false, false, slotDtype) };
+    if (args.baseline) engines[`simdopt ${BACKEND}@baseline`] = new WorkerEngine(args.baseline, shape, false, false, slotDtype);
     const w = {
       engines,
       // The core alone, on slices already in WASM memory (SGD-momentum and Adagrad only).
@@ -242,20 +246,31 @@ async function main() {
   const native = new NativeEngine(shape);
   const native128 = new NativeEngine(shape, ['-mprefer-vector-width=128']);
   const load = () => os.loadavg()[0].toFixed(2);
-  const info = { date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, gcc: native.command, loadBefore: load(), slotDtype: slotDtype ?? 'float32', family: FAMILY, ...shape };
+  const info = {
+    date: new Date().toISOString(),
+    cpu: os.cpus()[0]?.model,
+    cores: os.cpus().length,
+    node: process.version,
+    gcc: native.command,
+    loadBefore: load(),
+    slotDtype: slotDtype ?? 'float32',
+    family: FAMILY,
+    backend: BACKEND,
+    ...shape,
+  };
   console.log(
-    `sparse rows: [${shape.rows} x ${shape.width}], ${shape.k} rows/step (${shape.repeat}% repeats), ${args.rounds} rounds x ${args.steps} steps, slotDtype ${info.slotDtype}, ${FAMILY}; load ${info.loadBefore}`,
+    `sparse rows: [${shape.rows} x ${shape.width}], ${shape.k} rows/step (${shape.repeat}% repeats), ${args.rounds} rounds x ${args.steps} steps, slotDtype ${info.slotDtype}, ${FAMILY}, ${BACKEND}; load ${info.loadBefore}`,
   );
   const results = [];
   for (const opt of args.optimizers) {
     const { engines, coreOnly, tensorRows, dense, end } = await start();
     if (opt === 'adam') await dense.call({ setup: 'adam_dense' });
     const steps = opt === 'adam' ? Math.max(3, Math.round(args.steps / 40)) : args.steps;
-    const CORE = 'simdopt simd, core only (slices in WASM memory)';
-    const TENSOR = 'simdopt simd, rows in a Tensor (no copy)';
+    const CORE = `simdopt ${BACKEND}, core only (slices in WASM memory)`;
+    const TENSOR = `simdopt ${BACKEND}, rows in a Tensor (no copy)`;
     const C128 = 'C native, 128-bit vectors';
     const candidates = [...Object.keys(engines), 'C native'];
-    if (opt === 'adam') candidates.push('simdopt simd dense Adam (Tensor gradient)');
+    if (opt === 'adam') candidates.push(`simdopt ${BACKEND} dense Adam (Tensor gradient)`);
     else candidates.push(TENSOR, CORE, C128);
     const times = Object.fromEntries(candidates.map((c) => [c, []]));
     for (const e of Object.values(engines)) await e.call({ setup: opt });
