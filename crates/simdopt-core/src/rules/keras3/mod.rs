@@ -164,15 +164,28 @@ pub fn densified<const S: usize>(
         let (g, e) = (&mut g[..at.len()], &mut e[..at.len()]);
         g.fill(0.0);
         e.fill(0.0);
-        while let Some(&row) = grad.rows.get(k).filter(|&&r| r < end) {
-            let base = (row - first) * grad.row_len;
-            for (j, v) in grad.row_gradient(k).enumerate() {
-                g[base + j] += v;
-                e[base + j] += entry(v);
-            }
-            k += 1;
-        }
+        add_entries(grad, &mut k, first..end, g, e, &entry);
         f(&mut var[at.clone()], g, e, crate::drive::rows(&mut slots, at));
+    }
+}
+
+/// Adds the entries from the `k`-th on whose rows are in `rows` (ascending, as the step's are)
+/// to `g` and `entry` of them to `e`, which hold those rows; `k` moves past them.
+fn add_entries(
+    grad: &SparseRows<'_>,
+    k: &mut usize,
+    rows: core::ops::Range<usize>,
+    g: &mut [f32],
+    e: &mut [f32],
+    entry: &impl Fn(f32) -> f32,
+) {
+    while let Some(&row) = grad.rows.get(*k).filter(|&&r| r < rows.end) {
+        let base = (row - rows.start) * grad.row_len;
+        for (j, v) in grad.row_gradient(*k).enumerate() {
+            g[base + j] += v;
+            e[base + j] += entry(v);
+        }
+        *k += 1;
     }
 }
 
@@ -183,13 +196,7 @@ pub fn densified<const S: usize>(
 pub fn densify(t: &SparseStep<'_>, entry: impl Fn(f32) -> f32) -> (Vec<f32>, Vec<f32>) {
     let n = t.var.len();
     let (mut g, mut e) = (vec![0.0f32; n], vec![0.0f32; n]);
-    let w = t.grad.row_len;
-    for (k, &row) in t.grad.rows.iter().enumerate() {
-        for (j, v) in t.grad.row_gradient(k).enumerate() {
-            g[row * w + j] += v;
-            e[row * w + j] += entry(v);
-        }
-    }
+    add_entries(&t.grad, &mut 0, 0..t.grad.n_rows, &mut g, &mut e, &entry);
     (g, e)
 }
 

@@ -48,8 +48,9 @@ impl Windows {
         if n == 0 {
             return 0;
         }
-        // Slots of another length than the variable's cannot be cut into windows.
-        let whole = self.target >= n || t.slots.iter().any(|s| !matches!(s.data, SlotData::Absent) && s.len() != n);
+        // As the dense compressed passes (`quant::storage::update_slots`) require.
+        assert!(t.slots.iter().all(|s| matches!(s.data, SlotData::Absent) || s.len() == n), "a variable's slots have its length");
+        let whole = self.target >= n;
         // The fewest rows that are whole 8-bit blocks (bfloat16 elements stand alone).
         let int8 = t.slots.iter().any(|s| matches!(s.data, SlotData::Int8(..)));
         let unit = if whole {
@@ -91,10 +92,8 @@ impl Windows {
         entries: Range<usize>,
         step: &mut impl FnMut(SparseStep<'_>),
     ) {
-        let (g, n) = (&t.grad, t.var.len());
+        let g = &t.grad;
         let at = rows.start * g.row_len..rows.end * g.row_len;
-        // A slot of another length is read whole (then the window is the whole variable).
-        let span = |s: &Slot| if s.len() == n { at.clone() } else { 0..s.len() };
         self.shape.clear();
         self.shape.extend_from_slice(t.shape);
         self.shape[0] = rows.len();
@@ -110,17 +109,16 @@ impl Windows {
                 c.data = SlotData::F32(Vec::new());
             }
             let SlotData::F32(x) = &mut c.data else { unreachable!("made f32 above") };
-            x.resize(span(s).len(), 0.0);
-            values::read_window(&s.data, span(s), x);
+            x.resize(at.len(), 0.0);
+            values::read_window(&s.data, at.clone(), x);
             c.shape.clear();
-            c.shape.extend_from_slice(if s.len() == n { &self.shape } else { &s.shape });
+            c.shape.extend_from_slice(&self.shape);
         }
         let grad = SparseRows { rows: &self.rows, at: &g.at[entries], n_rows: rows.len(), ..*g };
         step(SparseStep { shape: &self.shape, var: &mut t.var[at.clone()], grad, slots: &mut self.slots });
         for (i, (s, c)) in t.slots.iter_mut().zip(&self.slots).enumerate() {
             if let SlotData::F32(x) = &c.data {
-                let span = span(s);
-                values::write_window(&mut s.data, span, x, bf16::step_seed(iteration, i));
+                values::write_window(&mut s.data, at.clone(), x, bf16::step_seed(iteration, i));
             }
         }
     }
