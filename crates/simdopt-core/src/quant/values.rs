@@ -13,7 +13,7 @@ use core::ops::Range;
 use super::bf16;
 use super::blockwise::{dequantize_block, quantize_block};
 use super::storage::{codebook, BLOCK};
-use crate::slot::SlotData;
+use crate::slot::{Moment, SlotData};
 
 /// The values of a slot as f32 into `out` (of the slot's length).
 pub fn read_f32(data: &SlotData, out: &mut [f32]) {
@@ -29,10 +29,8 @@ pub fn read_window(data: &SlotData, at: Range<usize>, out: &mut [f32]) {
         SlotData::I32(v) => out.iter_mut().zip(&v[at]).for_each(|(o, &x)| *o = x as f32),
         SlotData::Bf16(v) => out.iter_mut().zip(&v[at]).for_each(|(o, &h)| *o = bf16::to_f32(h)),
         SlotData::Int8(q, m) => {
-            let (cb, first) = (codebook(*m), whole_blocks(q.block, q.len(), &at));
-            for (b, (qs, os)) in q.codes[at].chunks(q.block).zip(out.chunks_mut(q.block)).enumerate() {
-                dequantize_block(cb, qs, q.absmax[first + b], os);
-            }
+            let blocks = whole_blocks(q.block, q.len(), &at);
+            read_int8(codebook(*m), &q.codes[at], &q.absmax[blocks], q.block, out)
         }
         SlotData::Absent => assert!(out.is_empty(), "an absent slot has no values"),
     }
@@ -60,38 +58,148 @@ pub fn write_f32(data: &mut SlotData, x: &[f32]) {
 /// ([`bf16::step_seed`]); an element's dither is that of its index in the slot, as in the dense
 /// passes.
 pub fn write_window(data: &mut SlotData, at: Range<usize>, x: &[f32], seed: u32) {
-    assert_eq!(x.len(), at.len(), "a window's length");
-    match data {
-        SlotData::Bf16(v) => {
-            for (i, (d, &s)) in at.clone().zip(v[at].iter_mut().zip(x)) {
-                if bf16::to_f32(*d).to_bits() != s.to_bits() {
-                    *d = bf16::from_f32_dithered(s, bf16::dither(i as u32, seed));
-                }
+    // SAFETY: the parts are `data`'s, borrowed mutably for the whole call.
+    unsafe { SlotParts::of(data).window(at).write(x, seed) }
+}
+
+/// A slot's storage as pointers, so that threads can step disjoint windows of it at once (the
+/// sparse step on compressed slots, [`crate::step::rows::windows`]).
+#[derive(Clone, Copy)]
+pub(crate) enum SlotParts {
+    F32(*mut f32, usize),
+    I32(*mut i32, usize),
+    Bf16(*mut u16, usize),
+    Int8 { codes: *mut u8, absmax: *mut f32, len: usize, block: usize, moment: Moment },
+    Absent,
+}
+
+// SAFETY: the parts are only dereferenced through `window`, whose caller keeps windows disjoint.
+unsafe impl Send for SlotParts {}
+unsafe impl Sync for SlotParts {}
+
+impl SlotParts {
+    pub(crate) fn of(data: &mut SlotData) -> Self {
+        match data {
+            SlotData::F32(v) => SlotParts::F32(v.as_mut_ptr(), v.len()),
+            SlotData::I32(v) => SlotParts::I32(v.as_mut_ptr(), v.len()),
+            SlotData::Bf16(v) => SlotParts::Bf16(v.as_mut_ptr(), v.len()),
+            SlotData::Int8(q, m) => SlotParts::Int8 {
+                codes: q.codes.as_mut_ptr(),
+                absmax: q.absmax.as_mut_ptr(),
+                len: q.codes.len(),
+                block: q.block,
+                moment: *m,
+            },
+            SlotData::Absent => SlotParts::Absent,
+        }
+    }
+
+    /// Elements `at` (whole blocks, for 8-bit slots), written back with [`Window::write`].
+    ///
+    /// # Safety
+    /// The slot these parts were made of outlives `'a` and is neither moved nor resized meanwhile,
+    /// and no other reference to elements `at` (for 8-bit slots, to their blocks) is used while
+    /// the window lives.
+    pub(crate) unsafe fn window<'a>(self, at: Range<usize>) -> Window<'a> {
+        use core::slice::from_raw_parts_mut as slice;
+        let within = |len: usize| assert!(at.start <= at.end && at.end <= len, "a window within its slot");
+        match self {
+            SlotParts::F32(p, len) => {
+                within(len);
+                Window::F32(slice(p.add(at.start), at.len()))
+            }
+            SlotParts::I32(p, len) => {
+                within(len);
+                Window::I32(slice(p.add(at.start), at.len()))
+            }
+            SlotParts::Bf16(p, len) => {
+                within(len);
+                Window::Bf16(slice(p.add(at.start), at.len()), at.start)
+            }
+            SlotParts::Int8 { codes, absmax, len, block, moment } => {
+                within(len);
+                let blocks = whole_blocks(block, len, &at);
+                let (codes, absmax) = (slice(codes.add(at.start), at.len()), slice(absmax.add(blocks.start), blocks.len()));
+                Window::Int8 { codes, absmax, block, moment }
+            }
+            SlotParts::Absent => {
+                assert!(at.is_empty(), "an absent slot has no values");
+                Window::Absent
             }
         }
-        SlotData::Int8(q, m) => {
-            let (cb, first) = (codebook(*m), whole_blocks(q.block, q.len(), &at));
-            assert!(q.block <= BLOCK, "8-bit slots use blocks of BLOCK");
-            let mut held = [0.0f32; BLOCK];
-            for (b, (xs, qs)) in x.chunks(q.block).zip(q.codes[at].chunks_mut(q.block)).enumerate() {
-                let held = &mut held[..xs.len()];
-                dequantize_block(cb, qs, q.absmax[first + b], held);
-                if xs.iter().zip(held.iter()).any(|(a, h)| a.to_bits() != h.to_bits()) {
-                    q.absmax[first + b] = quantize_block(cb, xs, qs);
-                }
-            }
-        }
-        SlotData::F32(v) => v[at].copy_from_slice(x),
-        SlotData::I32(v) => v[at].iter_mut().zip(x).for_each(|(d, &s)| *d = s as i32),
-        SlotData::Absent => assert!(x.is_empty(), "an absent slot has no values"),
     }
 }
 
-/// The first block of window `at` of an 8-bit slot of `len` elements, which must cover whole
-/// blocks (its last may be the slot's partial one).
-fn whole_blocks(block: usize, len: usize, at: &Range<usize>) -> usize {
+/// Elements of a slot's storage (an 8-bit window's codes with its blocks' absmax).
+pub(crate) enum Window<'a> {
+    F32(&'a mut [f32]),
+    I32(&'a mut [i32]),
+    /// With the first element's index in the slot: its dither's.
+    Bf16(&'a mut [u16], usize),
+    Int8 {
+        codes: &'a mut [u8],
+        absmax: &'a mut [f32],
+        block: usize,
+        moment: Moment,
+    },
+    Absent,
+}
+
+impl Window<'_> {
+    /// The window's values as f32 into `out` (of its length).
+    pub(crate) fn read(&self, out: &mut [f32]) {
+        match self {
+            Window::F32(v) => out.copy_from_slice(v),
+            Window::I32(v) => out.iter_mut().zip(v.iter()).for_each(|(o, &x)| *o = x as f32),
+            Window::Bf16(v, _) => out.iter_mut().zip(v.iter()).for_each(|(o, &h)| *o = bf16::to_f32(h)),
+            Window::Int8 { codes, absmax, block, moment } => read_int8(codebook(*moment), codes, absmax, *block, out),
+            Window::Absent => assert!(out.is_empty(), "an absent slot has no values"),
+        }
+    }
+
+    /// Stores `x`, the window's values after a step, where they changed (see the module).
+    pub(crate) fn write(self, x: &[f32], seed: u32) {
+        match self {
+            Window::Bf16(v, first) => {
+                assert_eq!(x.len(), v.len(), "a window's length");
+                for (i, (d, &s)) in (first..).zip(v.iter_mut().zip(x)) {
+                    if bf16::to_f32(*d).to_bits() != s.to_bits() {
+                        *d = bf16::from_f32_dithered(s, bf16::dither(i as u32, seed));
+                    }
+                }
+            }
+            Window::Int8 { codes, absmax, block, moment } => {
+                assert_eq!(x.len(), codes.len(), "a window's length");
+                assert!(block <= BLOCK, "8-bit slots use blocks of BLOCK");
+                let (cb, mut held) = (codebook(moment), [0.0f32; BLOCK]);
+                for ((xs, qs), m) in x.chunks(block).zip(codes.chunks_mut(block)).zip(absmax) {
+                    let held = &mut held[..xs.len()];
+                    dequantize_block(cb, qs, *m, held);
+                    if xs.iter().zip(held.iter()).any(|(a, h)| a.to_bits() != h.to_bits()) {
+                        *m = quantize_block(cb, xs, qs);
+                    }
+                }
+            }
+            Window::F32(v) => v.copy_from_slice(x),
+            Window::I32(v) => v.iter_mut().zip(x).for_each(|(d, &s)| *d = s as i32),
+            Window::Absent => assert!(x.is_empty(), "an absent slot has no values"),
+        }
+    }
+}
+
+/// Blocks of 8-bit codes dequantized into `out`.
+fn read_int8(cb: &super::Codebook, codes: &[u8], absmax: &[f32], block: usize, out: &mut [f32]) {
+    assert_eq!(out.len(), codes.len(), "a window's length");
+    for ((qs, os), &m) in codes.chunks(block).zip(out.chunks_mut(block)).zip(absmax) {
+        dequantize_block(cb, qs, m, os);
+    }
+}
+
+/// The blocks of window `at` of an 8-bit slot of `len` elements, which must cover whole blocks
+/// (its last may be the slot's partial one).
+fn whole_blocks(block: usize, len: usize, at: &Range<usize>) -> Range<usize> {
     assert!(at.start % block == 0 && (at.end % block == 0 || at.end == len), "an 8-bit window covers whole blocks");
-    at.start / block
+    at.start / block..at.end.div_ceil(block)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub enum Fused {
 }
 
 /// A rule behind a pointer, with its scalars for the current step.
-pub trait DynRule: Send {
+pub trait DynRule: Send + Sync {
     fn as_any(&self) -> &dyn Any;
     fn class_name(&self) -> &'static str;
     fn slot_groups(&self) -> Vec<usize>;

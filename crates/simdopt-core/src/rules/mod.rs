@@ -211,7 +211,7 @@ pub type Betas = hypers::MomentHypers<false>;
 
 /// One optimizer's maths. Kernels must read each element of the variable, gradient and slots
 /// once and write it once.
-pub trait UpdateRule: Clone + Send + 'static {
+pub trait UpdateRule: Clone + Send + Sync + 'static {
     /// Keras class name (`"Adam"`), also the default optimizer name.
     const CLASS_NAME: &'static str;
     /// Keras creates each slot for all variables before the next slot ("all m, then all v"),
@@ -240,7 +240,7 @@ pub trait UpdateRule: Clone + Send + 'static {
     /// registry's table; `from_options` takes them with these defaults).
     const CONFIG: &'static [Hyper];
     /// Per-step scalars computed once per `apply_gradients`.
-    type Coeffs: Copy + Send;
+    type Coeffs: Copy + Send + Sync;
 
     /// Builds the rule from Keras constructor options (defaults for missing keys).
     fn from_options(o: &mut Options<'_>) -> Result<Self>;
