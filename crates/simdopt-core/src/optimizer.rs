@@ -142,6 +142,8 @@ pub(crate) struct Scratch {
     pub(crate) rows: RowMerge,
     /// The sparse step's f32 windows of compressed slots.
     pub(crate) windows: Windows,
+    /// The rule's buffer for a sparse step ([`crate::rules::SparseStep::scratch`]).
+    pub(crate) sparse: Vec<f32>,
     /// An external Keras 3 step's gradients after unscale, accumulation and clipping
     /// ([`crate::external_keras3`]), one per non-None gradient.
     pub(crate) external: Vec<Vec<f32>>,

@@ -185,8 +185,7 @@ fn stage_sets() -> [(&'static str, Stages); 5] {
 }
 
 /// Keras 3 rules whose passes need temporaries of the variable's size (not yet kept between
-/// steps); Keras 3's sparse steps densify the gradient into two buffers of a window's size,
-/// made per step (Keras' own order).
+/// steps).
 const KERAS3_TEMPORARIES: [&str; 3] = ["Lamb", "Adafactor", "Muon"];
 
 #[test]
@@ -204,6 +203,36 @@ fn keras3_dense_steps_allocate_nothing() {
                     let n = step_allocations(opt, kind, false);
                     if n != 0 {
                         failures.push(format!("{name}, {stage_name}, {clip_name}, {kind:?}: {n} allocations in 5 steps"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Keras 3's sparse steps densify the gradient a window at a time into buffers kept between
+/// steps, on float32 and on compressed slots (whose windows keep their f32 copies too).
+#[test]
+fn keras3_sparse_steps_allocate_nothing() {
+    let mut failures = Vec::new();
+    let single_pass =
+        variants(Family::Keras3).into_iter().filter(|(n, _)| !KERAS3_TEMPORARIES.iter().any(|t| n.starts_with(&format!("{t} "))));
+    for (name, build) in single_pass {
+        for (stage_name, stages) in stage_sets() {
+            for (clip_name, clip) in clippings() {
+                for storage in [SlotStorage::Float32, SlotStorage::Bfloat16, SlotStorage::Int8] {
+                    for kind in [Kind::Sparse, Kind::SparseTensor] {
+                        let mut opt = build();
+                        if opt.set_slot_storage(storage).is_err() {
+                            continue; // no moment slots
+                        }
+                        opt.set_clipping(clip).unwrap();
+                        opt.set_stages(stages.clone()).unwrap();
+                        let n = step_allocations_on(256, opt, kind, false);
+                        if n != 0 {
+                            failures.push(format!("{name}, {stage_name}, {clip_name}, {storage:?}, {kind:?}: {n} allocations in 5 steps"));
+                        }
                     }
                 }
             }

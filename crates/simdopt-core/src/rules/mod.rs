@@ -77,6 +77,9 @@ pub struct SparseStep<'a> {
     pub var: &'a mut [f32],
     pub grad: SparseRows<'a>,
     pub slots: &'a mut [Slot],
+    /// A buffer the rule may use for the step, kept between steps (Keras 3's densified
+    /// gradient windows), so that steps allocate nothing.
+    pub scratch: &'a mut Vec<f32>,
 }
 
 /// A sparse update after Keras' duplicate handling: the rows in ascending order, unique when the

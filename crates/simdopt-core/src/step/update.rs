@@ -101,7 +101,7 @@ pub(crate) fn run(opt: &mut Optimizer, store: &mut Store, pairs: &[(Option<Gradi
                 let densified = global_clip && rule.global_clip_densifies();
                 m.merge(indices, n_rows, row_len, values, rule.sums_duplicates() || densified);
                 let g = SparseRows { rows: &m.rows, at: &m.at, values, merged: &m.merged, row_len, n_rows, zero_add: m.repeats };
-                let t = SparseStep { shape, var, grad: g, slots };
+                let t = SparseStep { shape, var, grad: g, slots, scratch: &mut s.sparse };
                 if t.slots.iter().all(|s| s.raw().is_none()) {
                     rule.apply_sparse(t);
                 } else {

@@ -73,6 +73,7 @@ impl UpdateRule for Adadelta {
         densified(
             t.var,
             &t.grad,
+            t.scratch,
             |v| v * v,
             f32_slots::<2>(t.slots),
             |var, g, e, [ag, ad]| drive::update(Identity, &k, var, g, [ag, ad, e]),

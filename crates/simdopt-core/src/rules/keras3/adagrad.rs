@@ -63,7 +63,14 @@ impl UpdateRule for Adagrad {
 
     fn apply_sparse(&self, c: &AdagradCoeffs, t: SparseStep<'_>) {
         let k = WithEntries(&Kernel { c: *c });
-        densified(t.var, &t.grad, |v| v * v, f32_slots::<1>(t.slots), |var, g, e, [acc]| drive::update(Identity, &k, var, g, [acc, e]))
+        densified(
+            t.var,
+            &t.grad,
+            t.scratch,
+            |v| v * v,
+            f32_slots::<1>(t.slots),
+            |var, g, e, [acc]| drive::update(Identity, &k, var, g, [acc, e]),
+        )
     }
 
     fn sums_duplicates(&self) -> bool {

@@ -119,11 +119,19 @@ impl<V: Variant> UpdateRule for AdamRule<V> {
         let k = WithEntries(&k);
         if self.amsgrad {
             let slots = f32_slots::<3>(t.slots);
-            densified(t.var, &t.grad, |v| v * v, slots, |var, g, e, [m, v, vhat]| drive::update(Identity, &k, var, g, [m, v, vhat, e]))
+            densified(
+                t.var,
+                &t.grad,
+                t.scratch,
+                |v| v * v,
+                slots,
+                |var, g, e, [m, v, vhat]| drive::update(Identity, &k, var, g, [m, v, vhat, e]),
+            )
         } else {
             densified(
                 t.var,
                 &t.grad,
+                t.scratch,
                 |v| v * v,
                 f32_slots::<2>(t.slots),
                 |var, g, e, [m, v]| drive::update(Identity, &k, var, g, [m, v, e]),

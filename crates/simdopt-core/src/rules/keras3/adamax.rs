@@ -70,7 +70,9 @@ impl UpdateRule for Adamax {
 
     fn apply_sparse(&self, c: &AdamaxCoeffs, t: SparseStep<'_>) {
         let k = WithEntries(&Kernel { c: *c });
-        densified(t.var, &t.grad, f32::abs, f32_slots::<2>(t.slots), |var, g, e, [m, u]| drive::update(Identity, &k, var, g, [m, u, e]))
+        densified(t.var, &t.grad, t.scratch, f32::abs, f32_slots::<2>(t.slots), |var, g, e, [m, u]| {
+            drive::update(Identity, &k, var, g, [m, u, e])
+        })
     }
 
     fn sums_duplicates(&self) -> bool {

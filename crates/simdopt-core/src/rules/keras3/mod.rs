@@ -144,11 +144,12 @@ const DENSE_WINDOW: usize = 1 << 18;
 /// with `g` the window's densified gradient (repeated rows summed in order) and `e` the sum of
 /// `entry` over its entries, as [`densify`] makes them for the whole variable; `var` and `slots`
 /// are the window's elements. Each element's update reads only its own values, so the windows
-/// give the bits of one pass, and the densified buffers are a window's (the variable's size
-/// twice before: 8 transient bytes a parameter).
+/// give the bits of one pass, and the densified buffers are a window's, in `scratch` (the
+/// step's [`SparseStep::scratch`]: kept between steps).
 pub fn densified<const S: usize>(
     var: &mut [f32],
     grad: &SparseRows<'_>,
+    scratch: &mut Vec<f32>,
     entry: impl Fn(f32) -> f32,
     mut slots: [&mut [f32]; S],
     mut f: impl FnMut(&mut [f32], &[f32], &mut [f32], [&mut [f32]; S]),
@@ -156,7 +157,11 @@ pub fn densified<const S: usize>(
     let w = grad.row_len.max(1);
     let per = (DENSE_WINDOW / w).max(1);
     let len = (per * w).min(var.len());
-    let (mut g, mut e) = (vec![0.0f32; len], vec![0.0f32; len]);
+    // The two windows in the step's scratch (grown, never shrunk: steps allocate nothing).
+    if scratch.len() < 2 * len {
+        scratch.resize(2 * len, 0.0);
+    }
+    let (g, e) = scratch.split_at_mut(len);
     let mut k = 0;
     for first in (0..grad.n_rows).step_by(per) {
         let end = (first + per).min(grad.n_rows);
@@ -223,12 +228,16 @@ mod tests {
             let grad = SparseRows { rows: &rows, at: &at, values: &values, merged: &[], row_len: w, n_rows, zero_add: true };
             let mut var: Vec<f32> = (0..n).map(|i| i as f32).collect();
             let mut slot: Vec<f32> = (0..n).map(|i| -(i as f32)).collect();
-            let (g, e) = densify(&SparseStep { shape: &[n_rows, w], var: &mut var.clone(), grad, slots: &mut [] }, |v| v * v);
+            let (g, e) =
+                densify(&SparseStep { shape: &[n_rows, w], var: &mut var.clone(), grad, slots: &mut [], scratch: &mut Vec::new() }, |v| {
+                    v * v
+                });
             let (mut g2, mut e2) = (vec![f32::NAN; n], vec![f32::NAN; n]);
             let mut next = 0;
             densified(
                 &mut var,
                 &grad,
+                &mut vec![f32::NAN; 7],
                 |v| v * v,
                 [&mut slot[..]],
                 |x, g, e, [s]| {

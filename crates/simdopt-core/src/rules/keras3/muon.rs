@@ -231,6 +231,7 @@ impl UpdateRule for Muon {
             densified(
                 t.var,
                 &t.grad,
+                t.scratch,
                 |v| v * v,
                 f32_slots::<2>(t.slots),
                 |var, g, g2, [m, v]| drive::update(Identity, &k, var, g, [m, v, g2]),

@@ -94,7 +94,14 @@ impl UpdateRule for Nadam {
 
     fn apply_sparse(&self, c: &NadamCoeffs, t: SparseStep<'_>) {
         let k = WithEntries(&Kernel { c: *c });
-        densified(t.var, &t.grad, |v| v * v, f32_slots::<2>(t.slots), |var, g, e, [m, v]| drive::update(Identity, &k, var, g, [m, v, e]))
+        densified(
+            t.var,
+            &t.grad,
+            t.scratch,
+            |v| v * v,
+            f32_slots::<2>(t.slots),
+            |var, g, e, [m, v]| drive::update(Identity, &k, var, g, [m, v, e]),
+        )
     }
 
     fn sums_duplicates(&self) -> bool {

@@ -91,23 +91,25 @@ impl UpdateRule for RmsProp {
     }
 
     fn apply_sparse(&self, c: &RmsPropCoeffs, t: SparseStep<'_>) {
-        let (var, g, sq) = (t.var, &t.grad, |v: f32| v * v);
+        let (var, g, scratch, sq) = (t.var, &t.grad, t.scratch, |v: f32| v * v);
         match (self.use_momentum, self.centered) {
             (false, false) => {
                 let k = WithEntries(&Kernel::<false, false> { c: *c });
-                densified(var, g, sq, f32_slots::<1>(t.slots), |x, g, e, [v]| drive::update(Identity, &k, x, g, [v, e]))
+                densified(var, g, scratch, sq, f32_slots::<1>(t.slots), |x, g, e, [v]| drive::update(Identity, &k, x, g, [v, e]))
             }
             (true, false) => {
                 let k = WithEntries(&Kernel::<true, false> { c: *c });
-                densified(var, g, sq, f32_slots::<2>(t.slots), |x, g, e, [v, m]| drive::update(Identity, &k, x, g, [v, m, e]))
+                densified(var, g, scratch, sq, f32_slots::<2>(t.slots), |x, g, e, [v, m]| drive::update(Identity, &k, x, g, [v, m, e]))
             }
             (false, true) => {
                 let k = WithEntries(&Kernel::<false, true> { c: *c });
-                densified(var, g, sq, f32_slots::<2>(t.slots), |x, g, e, [v, a]| drive::update(Identity, &k, x, g, [v, a, e]))
+                densified(var, g, scratch, sq, f32_slots::<2>(t.slots), |x, g, e, [v, a]| drive::update(Identity, &k, x, g, [v, a, e]))
             }
             (true, true) => {
                 let k = WithEntries(&Kernel::<true, true> { c: *c });
-                densified(var, g, sq, f32_slots::<3>(t.slots), |x, g, e, [v, m, a]| drive::update(Identity, &k, x, g, [v, m, a, e]))
+                densified(var, g, scratch, sq, f32_slots::<3>(t.slots), |x, g, e, [v, m, a]| {
+                    drive::update(Identity, &k, x, g, [v, m, a, e])
+                })
             }
         }
     }

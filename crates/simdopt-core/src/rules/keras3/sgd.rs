@@ -77,9 +77,9 @@ impl UpdateRule for Sgd {
         // No squared term: the densified gradient is all there is.
         let k = Dense(&Kernel { c: *c, nesterov: self.nesterov });
         if self.use_momentum {
-            densified(t.var, &t.grad, |_| 0.0, f32_slots::<1>(t.slots), |var, g, _, m| drive::update(Identity, &k, var, g, m))
+            densified(t.var, &t.grad, t.scratch, |_| 0.0, f32_slots::<1>(t.slots), |var, g, _, m| drive::update(Identity, &k, var, g, m))
         } else {
-            densified(t.var, &t.grad, |_| 0.0, [], |var, g, _, []| drive::update(Identity, &k, var, g, []))
+            densified(t.var, &t.grad, t.scratch, |_| 0.0, [], |var, g, _, []| drive::update(Identity, &k, var, g, []))
         }
     }
 

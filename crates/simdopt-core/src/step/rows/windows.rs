@@ -43,6 +43,8 @@ struct Scratch {
     shape: Vec<usize>,
     /// Absent where the variable's are.
     slots: Vec<Slot>,
+    /// The rule's buffer ([`SparseStep::scratch`]).
+    rule: Vec<f32>,
 }
 
 impl Default for Windows {
@@ -168,7 +170,7 @@ impl Job<'_> {
         }
         let grad = SparseRows { rows: &s.rows, at: &g.at[entries], n_rows: rows.len(), ..*g };
         let var = core::slice::from_raw_parts_mut(self.var.add(at.start), at.len());
-        step(SparseStep { shape: &s.shape, var, grad, slots: &mut s.slots });
+        step(SparseStep { shape: &s.shape, var, grad, slots: &mut s.slots, scratch: &mut s.rule });
         for (i, (parts, c)) in self.slots.iter().zip(&s.slots).enumerate() {
             if let SlotData::F32(x) = &c.data {
                 parts.window(at.clone()).write(x, bf16::step_seed(self.iteration, i));
@@ -355,7 +357,7 @@ mod tests {
             let mut var = vec![0.0; n];
             let mut windows = Windows { target, ..Windows::default() };
             let mut seen = vec![false; n_rows];
-            let whole = SparseStep { shape: &[n_rows, w], var: &mut var, grad: g, slots: &mut slots };
+            let whole = SparseStep { shape: &[n_rows, w], var: &mut var, grad: g, slots: &mut slots, scratch: &mut Vec::new() };
             let count = windows.step(whole, 1, rows_only, |t| {
                 // The step adds each row's values to the variable and halves every slot value.
                 for (k, &r) in t.grad.rows.iter().enumerate() {
