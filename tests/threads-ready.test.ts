@@ -182,6 +182,14 @@ function hash(a) {
   return a.length + ':' + h.toString(16);
 }
 
+/** FNV-1a over the bytes of any typed array. */
+function hashBytes(a) {
+  const u = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i], 0x01000193) >>> 0;
+  return u.length + ':' + h.toString(16);
+}
+
 const CHUNK = 16384;
 const out = { backend, classes: {}, results: {}, workerChunks: 0 };
 let seed = 1;
@@ -225,6 +233,32 @@ for (const [name, config] of classes) {
     for (const v of vars) v.dispose();
     opt.dispose();
   }
+}
+
+// Sparse rows on compressed slots: the windows (up to 16K values of whole rows and 8-bit blocks)
+// are stepped on the workers; rules that move every row walk the [1024, 64] table's four, the
+// others the windows of the rows (about sixteen here).
+for (const slotDtype of ['int8', 'bfloat16'])
+for (const [family, name, options] of [['tf24', 'Adam', {}], ['tf24', 'SGD', { momentum: 0.9 }], ['tf24', 'Adagrad', {}], ['keras3', 'Adam', {}], ['keras3', 'SGD', { momentum: 0.9 }]]) {
+  const key = family + ' ' + name + ' ' + JSON.stringify(options) + ' sparse ' + slotDtype;
+  if (!families[family]) continue;
+  const rand = rng(seed++);
+  const Cls = family === 'tf24' ? s[name] : k3[name];
+  const opt = new Cls({ ...options, learningRate: 0.01, slotDtype });
+  const table = new s.Variable(values(rand, 1024 * 64, 1), { shape: [1024, 64], name: 'table' });
+  try {
+    for (let step = 0; step < 3; step++) {
+      const rows = [0, 2, 2, ...Array.from({ length: 14 }, (_, i) => 61 * (i + 1) + step), 1023, Math.floor(rand() * 1024)];
+      opt.applyGradients([[new s.IndexedSlices(values(rand, rows.length * 64, 0.1), rows, [1024, 64]), table]]);
+    }
+    // Every weight's bytes: f32 views, bfloat16 bits, 8-bit codes and block scales.
+    const parts = opt.getWeights({ raw: true }).flatMap((w) => (w.dtype === 'int8' ? [w.codes, w.absmax] : w.dtype === 'bfloat16' ? [w.bits] : [w]));
+    out.results[key] = { hashes: [hash(table.read()), ...parts.map(hashBytes)] };
+  } catch (e) {
+    out.results[key] = { error: 'step: ' + e.message };
+  }
+  table.dispose();
+  opt.dispose();
 }
 if (backend === 'threads') out.workerChunks = core.threads_worker_chunks() - chunksBefore;
 console.log(JSON.stringify(out));
