@@ -59,7 +59,7 @@ pub fn write_f32(data: &mut SlotData, x: &[f32]) {
 /// passes.
 pub fn write_window(data: &mut SlotData, at: Range<usize>, x: &[f32], seed: u32) {
     // SAFETY: the parts are `data`'s, borrowed mutably for the whole call.
-    unsafe { SlotParts::of(data).window(at).write(x, seed) }
+    unsafe { SlotParts::of(data).window(at).write(x, None, seed) }
 }
 
 /// A slot's storage as pointers, so that threads can step disjoint windows of it at once (the
@@ -158,7 +158,10 @@ impl Window<'_> {
     }
 
     /// Stores `x`, the window's values after a step, where they changed (see the module).
-    pub(crate) fn write(self, x: &[f32], seed: u32) {
+    /// `before`: the window's values as [`Window::read`] gave them before the step, if the
+    /// caller kept them (an 8-bit window then compares with them instead of decoding its codes
+    /// again).
+    pub(crate) fn write(self, x: &[f32], before: Option<&[f32]>, seed: u32) {
         match self {
             Window::Bf16(v, first) => {
                 assert_eq!(x.len(), v.len(), "a window's length");
@@ -171,11 +174,17 @@ impl Window<'_> {
             Window::Int8 { codes, absmax, block, moment } => {
                 assert_eq!(x.len(), codes.len(), "a window's length");
                 assert!(block <= BLOCK, "8-bit slots use blocks of BLOCK");
-                let (cb, mut held) = (codebook(moment), [0.0f32; BLOCK]);
-                for ((xs, qs), m) in x.chunks(block).zip(codes.chunks_mut(block)).zip(absmax) {
-                    let held = &mut held[..xs.len()];
-                    dequantize_block(cb, qs, *m, held);
-                    if xs.iter().zip(held.iter()).any(|(a, h)| a.to_bits() != h.to_bits()) {
+                assert!(before.map_or(true, |b| b.len() == x.len()), "a window's values before the step");
+                let (cb, mut decoded) = (codebook(moment), [0.0f32; BLOCK]);
+                for (b, ((xs, qs), m)) in x.chunks(block).zip(codes.chunks_mut(block)).zip(absmax).enumerate() {
+                    let held = match before {
+                        Some(before) => &before[b * block..b * block + xs.len()],
+                        None => {
+                            dequantize_block(cb, qs, *m, &mut decoded[..xs.len()]);
+                            &decoded[..xs.len()]
+                        }
+                    };
+                    if xs.iter().zip(held).any(|(a, h)| a.to_bits() != h.to_bits()) {
                         *m = quantize_block(cb, xs, qs);
                     }
                 }
