@@ -70,14 +70,7 @@ impl UpdateRule for Adadelta {
 
     fn apply_sparse(&self, c: &AdadeltaCoeffs, t: SparseStep<'_>) {
         let k = WithEntries(&Kernel { c: *c });
-        densified(
-            t.var,
-            &t.grad,
-            t.scratch,
-            |v| v * v,
-            f32_slots::<2>(t.slots),
-            |var, g, e, [ag, ad]| drive::update(Identity, &k, var, g, [ag, ad, e]),
-        )
+        densified::<2>(t, |v| v * v, |var, g, e, [ag, ad]| drive::update(Identity, &k, var, g, [ag, ad, e]))
     }
 
     fn sums_duplicates(&self) -> bool {

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::rules::{hyper_fields, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, INITIAL_ACCUMULATOR_VALUE};
-use crate::slot::{f32_slots, Moment};
+use crate::slot::Moment;
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
 
@@ -63,14 +63,7 @@ impl UpdateRule for Adagrad {
 
     fn apply_sparse(&self, c: &AdagradCoeffs, t: SparseStep<'_>) {
         let k = WithEntries(&Kernel { c: *c });
-        densified(
-            t.var,
-            &t.grad,
-            t.scratch,
-            |v| v * v,
-            f32_slots::<1>(t.slots),
-            |var, g, e, [acc]| drive::update(Identity, &k, var, g, [acc, e]),
-        )
+        densified::<1>(t, |v| v * v, |var, g, e, [acc]| drive::update(Identity, &k, var, g, [acc, e]))
     }
 
     fn sums_duplicates(&self) -> bool {

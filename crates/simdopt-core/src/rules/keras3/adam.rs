@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::rules::{hypers_in, powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule, BETA_1, BETA_2, EPSILON};
-use crate::slot::{f32_slots, Moment};
+use crate::slot::Moment;
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
 
@@ -118,24 +118,9 @@ impl<V: Variant> UpdateRule for AdamRule<V> {
         let k = Kernel { c: *c };
         let k = WithEntries(&k);
         if self.amsgrad {
-            let slots = f32_slots::<3>(t.slots);
-            densified(
-                t.var,
-                &t.grad,
-                t.scratch,
-                |v| v * v,
-                slots,
-                |var, g, e, [m, v, vhat]| drive::update(Identity, &k, var, g, [m, v, vhat, e]),
-            )
+            densified::<3>(t, |v| v * v, |var, g, e, [m, v, vhat]| drive::update(Identity, &k, var, g, [m, v, vhat, e]))
         } else {
-            densified(
-                t.var,
-                &t.grad,
-                t.scratch,
-                |v| v * v,
-                f32_slots::<2>(t.slots),
-                |var, g, e, [m, v]| drive::update(Identity, &k, var, g, [m, v, e]),
-            )
+            densified::<2>(t, |v| v * v, |var, g, e, [m, v]| drive::update(Identity, &k, var, g, [m, v, e]))
         }
     }
 

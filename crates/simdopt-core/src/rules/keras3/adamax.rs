@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::rules::{hypers_in, powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
-use crate::slot::{f32_slots, Moment};
+use crate::slot::Moment;
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
 
@@ -70,9 +70,7 @@ impl UpdateRule for Adamax {
 
     fn apply_sparse(&self, c: &AdamaxCoeffs, t: SparseStep<'_>) {
         let k = WithEntries(&Kernel { c: *c });
-        densified(t.var, &t.grad, t.scratch, f32::abs, f32_slots::<2>(t.slots), |var, g, e, [m, u]| {
-            drive::update(Identity, &k, var, g, [m, u, e])
-        })
+        densified::<2>(t, f32::abs, |var, g, e, [m, u]| drive::update(Identity, &k, var, g, [m, u, e]))
     }
 
     fn sums_duplicates(&self) -> bool {

@@ -113,14 +113,7 @@ impl UpdateRule for Ftrl {
 
     fn apply_sparse(&self, c: &FtrlCoeffs, t: SparseStep<'_>) {
         let k = WithEntries(&Kernel { c: *c });
-        densified(
-            t.var,
-            &t.grad,
-            t.scratch,
-            |v| v * v,
-            f32_slots::<2>(t.slots),
-            |var, g, e, [n, z]| drive::update(Identity, &k, var, g, [n, z, e]),
-        )
+        densified::<2>(t, |v| v * v, |var, g, e, [n, z]| drive::update(Identity, &k, var, g, [n, z, e]))
     }
 
     fn sums_duplicates(&self) -> bool {

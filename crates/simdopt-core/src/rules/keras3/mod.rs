@@ -14,6 +14,7 @@
 use crate::drive::LaneKernel;
 use crate::lanes::Lanes;
 use crate::rules::{SparseRows, SparseStep};
+use crate::slot::f32_slots;
 
 pub mod adadelta;
 pub mod adafactor;
@@ -140,20 +141,18 @@ const DENSE_WINDOW: usize = 1 << 14;
 #[cfg(feature = "threads")]
 const DENSE_WINDOW: usize = 1 << 18;
 
-/// Keras 3's sparse step for an elementwise rule: `f(var, g, e, slots)` on windows of whole rows,
-/// with `g` the window's densified gradient (repeated rows summed in order) and `e` the sum of
-/// `entry` over its entries, as [`densify`] makes them for the whole variable; `var` and `slots`
-/// are the window's elements. Each element's update reads only its own values, so the windows
-/// give the bits of one pass, and the densified buffers are a window's, in `scratch` (the
-/// step's [`SparseStep::scratch`]: kept between steps).
+/// Keras 3's sparse step `t` for an elementwise rule with `S` f32 slots: `f(var, g, e, slots)` on
+/// windows of whole rows, with `g` the window's densified gradient (repeated rows summed in order)
+/// and `e` the sum of `entry` over its entries, as [`densify`] makes them for the whole variable;
+/// `var` and `slots` are the window's elements. Each element's update reads only its own values,
+/// so the windows give the bits of one pass, and the densified buffers are a window's, in the
+/// step's [`SparseStep::scratch`] (kept between steps).
 pub fn densified<const S: usize>(
-    var: &mut [f32],
-    grad: &SparseRows<'_>,
-    scratch: &mut Vec<f32>,
+    t: SparseStep<'_>,
     entry: impl Fn(f32) -> f32,
-    mut slots: [&mut [f32]; S],
     mut f: impl FnMut(&mut [f32], &[f32], &mut [f32], [&mut [f32]; S]),
 ) {
+    let (var, grad, scratch, mut slots) = (t.var, &t.grad, t.scratch, f32_slots::<S>(t.slots));
     let w = grad.row_len.max(1);
     let per = (DENSE_WINDOW / w).max(1);
     let len = (per * w).min(var.len());
@@ -213,6 +212,7 @@ pub type Betas = crate::rules::hypers::MomentHypers<true>;
 mod tests {
     use super::{densified, densify, one_minus_py, DENSE_WINDOW};
     use crate::rules::{SparseRows, SparseStep};
+    use crate::slot::{Slot, SlotData};
 
     /// The windows' densified gradient and entry sums are the whole variable's, bit for bit, and
     /// each window gets its own elements of the variable and slots.
@@ -227,19 +227,17 @@ mod tests {
             let values: Vec<f32> = (0..rows.len() * w).map(|i| ((i * 7919 % 2001) as f32 - 1000.0) * 1e-3).collect();
             let grad = SparseRows { rows: &rows, at: &at, values: &values, merged: &[], row_len: w, n_rows, zero_add: true };
             let mut var: Vec<f32> = (0..n).map(|i| i as f32).collect();
-            let mut slot: Vec<f32> = (0..n).map(|i| -(i as f32)).collect();
+            let slot = Slot { shape: vec![n_rows, w], data: SlotData::F32((0..n).map(|i| -(i as f32)).collect()) };
             let (g, e) =
                 densify(&SparseStep { shape: &[n_rows, w], var: &mut var.clone(), grad, slots: &mut [], scratch: &mut Vec::new() }, |v| {
                     v * v
                 });
             let (mut g2, mut e2) = (vec![f32::NAN; n], vec![f32::NAN; n]);
             let mut next = 0;
-            densified(
-                &mut var,
-                &grad,
-                &mut vec![f32::NAN; 7],
+            let step = SparseStep { shape: &[n_rows, w], var: &mut var, grad, slots: &mut [slot], scratch: &mut vec![f32::NAN; 7] };
+            densified::<1>(
+                step,
                 |v| v * v,
-                [&mut slot[..]],
                 |x, g, e, [s]| {
                     assert!(x.len() == g.len() && g.len() == e.len() && e.len() == s.len() && x.len() % w == 0);
                     assert!(

@@ -228,14 +228,7 @@ impl UpdateRule for Muon {
     fn apply_sparse(&self, c: &MuonCoeffs, t: SparseStep<'_>) {
         if is_adamw(t.slots) {
             let k = WithEntries(&AdamW { c: *c });
-            densified(
-                t.var,
-                &t.grad,
-                t.scratch,
-                |v| v * v,
-                f32_slots::<2>(t.slots),
-                |var, g, g2, [m, v]| drive::update(Identity, &k, var, g, [m, v, g2]),
-            )
+            densified::<2>(t, |v| v * v, |var, g, g2, [m, v]| drive::update(Identity, &k, var, g, [m, v, g2]))
         } else {
             let grad = StepGrad::sparse(&t);
             let m = t.slots[0].f32_mut().expect("momentum is f32");

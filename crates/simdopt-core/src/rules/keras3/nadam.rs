@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::rules::{hypers_in, powf, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
-use crate::slot::{f32_slots, Moment};
+use crate::slot::Moment;
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
 
@@ -94,14 +94,7 @@ impl UpdateRule for Nadam {
 
     fn apply_sparse(&self, c: &NadamCoeffs, t: SparseStep<'_>) {
         let k = WithEntries(&Kernel { c: *c });
-        densified(
-            t.var,
-            &t.grad,
-            t.scratch,
-            |v| v * v,
-            f32_slots::<2>(t.slots),
-            |var, g, e, [m, v]| drive::update(Identity, &k, var, g, [m, v, e]),
-        )
+        densified::<2>(t, |v| v * v, |var, g, e, [m, v]| drive::update(Identity, &k, var, g, [m, v, e]))
     }
 
     fn sums_duplicates(&self) -> bool {

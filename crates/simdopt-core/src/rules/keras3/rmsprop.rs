@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::rules::{hyper_fields, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
-use crate::slot::{f32_slots, Moment};
+use crate::slot::Moment;
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
 
@@ -91,25 +91,23 @@ impl UpdateRule for RmsProp {
     }
 
     fn apply_sparse(&self, c: &RmsPropCoeffs, t: SparseStep<'_>) {
-        let (var, g, scratch, sq) = (t.var, &t.grad, t.scratch, |v: f32| v * v);
+        let sq = |v: f32| v * v;
         match (self.use_momentum, self.centered) {
             (false, false) => {
                 let k = WithEntries(&Kernel::<false, false> { c: *c });
-                densified(var, g, scratch, sq, f32_slots::<1>(t.slots), |x, g, e, [v]| drive::update(Identity, &k, x, g, [v, e]))
+                densified::<1>(t, sq, |x, g, e, [v]| drive::update(Identity, &k, x, g, [v, e]))
             }
             (true, false) => {
                 let k = WithEntries(&Kernel::<true, false> { c: *c });
-                densified(var, g, scratch, sq, f32_slots::<2>(t.slots), |x, g, e, [v, m]| drive::update(Identity, &k, x, g, [v, m, e]))
+                densified::<2>(t, sq, |x, g, e, [v, m]| drive::update(Identity, &k, x, g, [v, m, e]))
             }
             (false, true) => {
                 let k = WithEntries(&Kernel::<false, true> { c: *c });
-                densified(var, g, scratch, sq, f32_slots::<2>(t.slots), |x, g, e, [v, a]| drive::update(Identity, &k, x, g, [v, a, e]))
+                densified::<2>(t, sq, |x, g, e, [v, a]| drive::update(Identity, &k, x, g, [v, a, e]))
             }
             (true, true) => {
                 let k = WithEntries(&Kernel::<true, true> { c: *c });
-                densified(var, g, scratch, sq, f32_slots::<3>(t.slots), |x, g, e, [v, m, a]| {
-                    drive::update(Identity, &k, x, g, [v, m, a, e])
-                })
+                densified::<3>(t, sq, |x, g, e, [v, m, a]| drive::update(Identity, &k, x, g, [v, m, a, e]))
             }
         }
     }

@@ -124,14 +124,7 @@ impl UpdateRule for ScheduleFreeAdamW {
 
     fn apply_sparse(&self, c: &ScheduleFreeCoeffs, t: SparseStep<'_>) {
         let k = WithEntries(&Kernel { c: *c });
-        densified(
-            t.var,
-            &t.grad,
-            t.scratch,
-            |v| v * v,
-            f32_slots::<2>(t.slots),
-            |var, g, g2, [z, v]| drive::update(Identity, &k, var, g, [z, v, g2]),
-        )
+        densified::<2>(t, |v| v * v, |var, g, g2, [z, v]| drive::update(Identity, &k, var, g, [z, v, g2]))
     }
 
     fn sums_duplicates(&self) -> bool {

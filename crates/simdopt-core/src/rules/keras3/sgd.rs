@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::lanes::Lanes;
 use crate::quant::storage::update_slots;
 use crate::rules::{check, hyper_fields, DenseStep, Hyper, Options, SlotSpec, SparseStep, StepContext, UpdateRule};
-use crate::slot::{f32_slots, Moment};
+use crate::slot::Moment;
 use crate::step::clip::Identity;
 use crate::step::DensePrelude;
 
@@ -77,9 +77,9 @@ impl UpdateRule for Sgd {
         // No squared term: the densified gradient is all there is.
         let k = Dense(&Kernel { c: *c, nesterov: self.nesterov });
         if self.use_momentum {
-            densified(t.var, &t.grad, t.scratch, |_| 0.0, f32_slots::<1>(t.slots), |var, g, _, m| drive::update(Identity, &k, var, g, m))
+            densified::<1>(t, |_| 0.0, |var, g, _, m| drive::update(Identity, &k, var, g, m))
         } else {
-            densified(t.var, &t.grad, t.scratch, |_| 0.0, [], |var, g, _, []| drive::update(Identity, &k, var, g, []))
+            densified::<0>(t, |_| 0.0, |var, g, _, []| drive::update(Identity, &k, var, g, []))
         }
     }
 
