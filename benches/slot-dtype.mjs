@@ -3,13 +3,18 @@
 // build: step time side by side in one run, and slot bytes per parameter measured from the WASM
 // memory (not part of the test suite).
 //
-//   node benches/slot-dtype.mjs [--sizes 1M,16M] [--rounds 9] [--dist DIR] [--no-memory] [--backend simd|threads]
+//   node benches/slot-dtype.mjs [--sizes 1M,16M] [--rounds 9] [--steps N] [--quantile Q] [--dist DIR]
+//        [--no-memory] [--backend simd|threads]
 //
 // Speed: one process, one WebAssembly instance (`ready()`'s default build, the threads build in
 // Node, which splits large passes over its workers; `--backend simd` for one thread), three Adam
 // optimizers on their own variable of n parameters with the gradient already in WASM memory;
 // each round times a few steps of each dtype in shuffled order, so that load from other
 // processes hits all of them alike. Figures are medians over rounds, ratios are ratios of medians.
+// With `--quantile Q` (for a shared machine, as benches/pair.mjs): the Q-quantile of the rounds
+// instead (e.g. 0.1: the rounds other processes, and the host's other tenants on the core's
+// sibling thread, interrupted least), beside the medians. `--steps N`: steps per round (default
+// 10, 2 from 8M parameters).
 //
 // Memory: a fresh process per dtype (WASM memory never shrinks, so growth measured after other
 // work would reuse freed space): `memory.buffer.byteLength` before anything, after the variable
@@ -63,6 +68,13 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+/** The q-quantile (nearest rank). */
+const quantileOf = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+};
+const QUANTILE = opt('--quantile', undefined) === undefined ? undefined : Number(opt('--quantile'));
+const STEPS = opt('--steps', undefined);
 const shuffle = (xs) => {
   for (let i = xs.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
@@ -83,7 +95,7 @@ console.log(
 const rows = [];
 for (const n of sizes) {
   const runs = Object.fromEntries(DTYPES.map((d) => [d, setup(d, n)]));
-  const steps = n >= 8 * M ? 2 : 10;
+  const steps = STEPS ? Number(STEPS) : n >= 8 * M ? 2 : 10;
   for (const d of DTYPES) runs[d].o.applyGradients(runs[d].pairs); // slots made, codes running
   const times = Object.fromEntries(DTYPES.map((d) => [d, []]));
   for (let r = 0; r < rounds; r++) {
@@ -95,9 +107,11 @@ for (const n of sizes) {
     }
   }
   const base = median(times.float32);
+  const qBase = QUANTILE === undefined ? undefined : quantileOf(times.float32, QUANTILE);
   for (const d of DTYPES) {
     const m = median(times[d]);
-    rows.push({ n, dtype: d, ms: m, ratio: m / base, nsPerParam: (m * 1e6) / n });
+    const q = QUANTILE === undefined ? undefined : quantileOf(times[d], QUANTILE);
+    rows.push({ n, dtype: d, ms: m, ratio: m / base, nsPerParam: (m * 1e6) / n, q, qRatio: q === undefined ? undefined : q / qBase });
   }
   for (const d of DTYPES) {
     runs[d].o.dispose();
@@ -105,9 +119,18 @@ for (const n of sizes) {
     runs[d].g.dispose();
   }
 }
-console.log('| parameters | slotDtype | ms/step (median) | ns/param | × float32 |');
-console.log('|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.n / M}M | ${r.dtype} | ${r.ms.toFixed(2)} | ${r.nsPerParam.toFixed(2)} | ${r.ratio.toFixed(2)} |`);
+if (QUANTILE === undefined) {
+  console.log('| parameters | slotDtype | ms/step (median) | ns/param | × float32 |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.n / M}M | ${r.dtype} | ${r.ms.toFixed(2)} | ${r.nsPerParam.toFixed(2)} | ${r.ratio.toFixed(2)} |`);
+} else {
+  const q = `q${QUANTILE}`;
+  console.log(`| parameters | slotDtype | ms/step (median) | × float32 (median) | ms/step (${q}) | × float32 (${q}) |`);
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.n / M}M | ${r.dtype} | ${r.ms.toFixed(2)} | ${r.ratio.toFixed(2)} | ${r.q.toFixed(2)} | ${r.qRatio.toFixed(2)} |`);
+  }
+}
 console.log(
   `# load after: ${os
     .loadavg()
