@@ -184,6 +184,11 @@ fn split(call: ChunkFn, data: usize, n: usize, meanwhile: &mut dyn FnMut()) -> b
         run_chunks(0);
     }
     while DONE.0.load(Acquire) < chunks {
+        // A caller that leaves its chunks to the workers (a test hook) runs what is left if they
+        // all stopped meanwhile: else a job opened just before `stop` would wait for ever.
+        if !caller_runs && WORKERS.load(Acquire) == 0 {
+            run_chunks(0);
+        }
         if POISON.load(Relaxed) != 0 {
             panic!("a simdopt worker thread failed during a parallel step");
         }
@@ -431,6 +436,36 @@ mod tests {
         WORKERS.fetch_sub(1, SeqCst);
         set_threshold(threshold);
         assert_eq!(got.expect("the job did not finish without its worker"), (9, true));
+    }
+
+    /// A caller that leaves every chunk to the workers (`set_caller_runs_chunks(false)`, a test
+    /// hook other tests' passes may meet) runs them itself if the workers stop during its job:
+    /// a job opened just before `stop` finishes.
+    #[test]
+    fn a_job_left_to_workers_finishes_when_they_stop() {
+        let _held = TEST_POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let threshold = self::threshold();
+        set_threshold(0);
+        set_caller_runs_chunks(false);
+        // A worker counted but never running, which leaves once the job is open.
+        WORKERS.fetch_add(1, SeqCst);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let n = 4 * CHUNK;
+            let calls = AtomicUsize::new(0);
+            parallel_for(n, 1, |_, _| {
+                calls.fetch_add(1, Relaxed);
+            });
+            tx.send(calls.load(Relaxed)).unwrap();
+        });
+        while GEN.0.load(SeqCst) % 2 == 1 {
+            std::thread::yield_now();
+        }
+        WORKERS.fetch_sub(1, SeqCst);
+        let got = rx.recv_timeout(std::time::Duration::from_secs(60));
+        set_caller_runs_chunks(true);
+        set_threshold(threshold);
+        assert_eq!(got.expect("the job waited for workers that had stopped"), 4);
     }
 
     /// A pool can start again after a stop.
