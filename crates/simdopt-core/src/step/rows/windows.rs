@@ -45,7 +45,8 @@ struct Scratch {
     slots: Vec<Slot>,
     /// The rule's buffer ([`SparseStep::scratch`]).
     rule: Vec<f32>,
-    /// The 8-bit slots' values as read, one window each: the write-back compares with them.
+    /// The 8-bit slots' values as read, one window each (none for the others): the write-back
+    /// compares with them.
     before: Vec<f32>,
 }
 
@@ -156,8 +157,11 @@ impl Job<'_> {
         s.rows.clear();
         s.rows.extend(g.rows[entries.clone()].iter().map(|r| r - rows.start));
         s.slots.resize_with(self.slots.len(), Slot::absent);
-        s.before.resize(at.len() * self.slots.len(), 0.0);
-        for (i, (parts, c)) in self.slots.iter().zip(&mut s.slots).enumerate() {
+        // The 8-bit slots' values as read, one window each in slot order.
+        let int8 = |p: &SlotParts| matches!(p, SlotParts::Int8 { .. });
+        s.before.resize(at.len() * self.slots.iter().filter(|p| int8(p)).count(), 0.0);
+        let mut before = s.before.chunks_exact_mut(at.len().max(1));
+        for (parts, c) in self.slots.iter().zip(&mut s.slots) {
             if matches!(parts, SlotParts::Absent) {
                 c.data = SlotData::Absent;
                 continue;
@@ -168,8 +172,8 @@ impl Job<'_> {
             let SlotData::F32(x) = &mut c.data else { unreachable!("made f32 above") };
             x.resize(at.len(), 0.0);
             parts.window(at.clone()).read(x);
-            if matches!(parts, SlotParts::Int8 { .. }) {
-                s.before[i * at.len()..(i + 1) * at.len()].copy_from_slice(x);
+            if int8(parts) {
+                before.next().expect("a window per 8-bit slot").copy_from_slice(x);
             }
             c.shape.clear();
             c.shape.extend_from_slice(&s.shape);
@@ -177,9 +181,10 @@ impl Job<'_> {
         let grad = SparseRows { rows: &s.rows, at: &g.at[entries], n_rows: rows.len(), ..*g };
         let var = core::slice::from_raw_parts_mut(self.var.add(at.start), at.len());
         step(SparseStep { shape: &s.shape, var, grad, slots: &mut s.slots, scratch: &mut s.rule });
+        let mut before = s.before.chunks_exact(at.len().max(1));
         for (i, (parts, c)) in self.slots.iter().zip(&s.slots).enumerate() {
             if let SlotData::F32(x) = &c.data {
-                let before = matches!(parts, SlotParts::Int8 { .. }).then(|| &s.before[i * at.len()..(i + 1) * at.len()]);
+                let before = int8(parts).then(|| before.next().expect("a window per 8-bit slot"));
                 parts.window(at.clone()).write(x, before, bf16::step_seed(self.iteration, i));
             }
         }
