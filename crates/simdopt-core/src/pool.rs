@@ -80,9 +80,12 @@ static WAKEUPS: AtomicUsize = AtomicUsize::new(0);
 static WORKER_CHUNKS: AtomicUsize = AtomicUsize::new(0);
 static THRESHOLD: AtomicUsize = AtomicUsize::new(DEFAULT_THRESHOLD);
 static SPIN: AtomicU32 = AtomicU32::new(DEFAULT_SPIN);
-/// Whether the calling thread runs chunks too (always, but for a test hook: with 0 the workers
-/// run every chunk of a split job, so a test knows they computed it).
-static CALLER_RUNS: AtomicU32 = AtomicU32::new(1);
+std::thread_local! {
+    /// Whether this thread runs chunks of the jobs it opens (always, but for a test hook: with
+    /// false the workers run every chunk of a split job, so a test knows they computed it).
+    /// Per thread, so that the hook holds only for the jobs of the test that set it.
+    static CALLER_RUNS: core::cell::Cell<bool> = const { core::cell::Cell::new(true) };
+}
 
 // The open job: written by the main thread before it publishes `GEN`, read-only until closed.
 static JOB_CALL: AtomicUsize = AtomicUsize::new(0);
@@ -161,7 +164,7 @@ fn split(call: ChunkFn, data: usize, n: usize, meanwhile: &mut dyn FnMut()) -> b
         return false;
     }
     let chunks = n.div_ceil(CHUNK);
-    let caller_runs = CALLER_RUNS.load(Relaxed) != 0;
+    let caller_runs = CALLER_RUNS.with(|c| c.get());
     let segments = (workers + caller_runs as usize).min(MAX_SEGMENTS).min(chunks);
     for (s, seg) in SEGMENTS[..segments].iter().enumerate() {
         seg.0.next.store(s * chunks / segments, Relaxed);
@@ -317,10 +320,11 @@ pub fn spin() -> u32 {
     SPIN.load(Relaxed)
 }
 
-/// Test hook: whether the calling thread of [`parallel_for`] runs chunks itself (the default)
-/// or leaves every chunk of a split job to the workers and only waits for them.
+/// Test hook: whether this thread runs chunks of the jobs it opens with [`parallel_for`] (the
+/// default) or leaves every chunk of a split job to the workers and only waits for them (or,
+/// should they all stop, runs what is left). Other threads' jobs are not affected.
 pub fn set_caller_runs_chunks(on: bool) {
-    CALLER_RUNS.store(on as u32, Relaxed);
+    CALLER_RUNS.with(|c| c.set(on));
 }
 
 /// Address of the poison word (`POISON`), which a failed worker's JavaScript sets to 1.
@@ -438,19 +442,18 @@ mod tests {
         assert_eq!(got.expect("the job did not finish without its worker"), (9, true));
     }
 
-    /// A caller that leaves every chunk to the workers (`set_caller_runs_chunks(false)`, a test
-    /// hook other tests' passes may meet) runs them itself if the workers stop during its job:
-    /// a job opened just before `stop` finishes.
+    /// A caller that leaves every chunk to the workers (`set_caller_runs_chunks(false)`) runs
+    /// them itself if the workers stop during its job: a job opened just before `stop` finishes.
     #[test]
     fn a_job_left_to_workers_finishes_when_they_stop() {
         let _held = TEST_POOL.lock().unwrap_or_else(|e| e.into_inner());
         let threshold = self::threshold();
         set_threshold(0);
-        set_caller_runs_chunks(false);
         // A worker counted but never running, which leaves once the job is open.
         WORKERS.fetch_add(1, SeqCst);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            set_caller_runs_chunks(false);
             let n = 4 * CHUNK;
             let calls = AtomicUsize::new(0);
             parallel_for(n, 1, |_, _| {
@@ -463,7 +466,6 @@ mod tests {
         }
         WORKERS.fetch_sub(1, SeqCst);
         let got = rx.recv_timeout(std::time::Duration::from_secs(60));
-        set_caller_runs_chunks(true);
         set_threshold(threshold);
         assert_eq!(got.expect("the job waited for workers that had stopped"), 4);
     }
