@@ -35,7 +35,7 @@ pub fn threads_threshold() -> u32 {
     pool::threshold() as u32
 }
 
-/// Test hook: `false` leaves every chunk of a split pass to the workers (the calling thread
+/// Test hook: `false` leaves every chunk of a split pass this thread opens to the workers (it
 /// only waits), so a test knows the workers computed them.
 #[wasm_bindgen]
 pub fn threads_set_caller_runs_chunks(on: bool) {
