@@ -415,16 +415,38 @@ mod tests {
         assert!(worker_chunks() > 0, "the workers never ran a chunk");
     }
 
-    /// A worker that never comes (counted, but not running) delays nothing: the calling thread
-    /// runs its own segment, then takes the absent worker's.
-    #[test]
-    fn the_calling_thread_takes_an_absent_workers_segment() {
+    /// Runs `job` on a thread of its own while the pool counts a worker that never runs (the
+    /// threshold at 0, so that the job splits), and returns what it gave within 60 s. The worker
+    /// leaves as soon as a job is open if `leaves_once_open`, else after.
+    fn with_absent_worker<T: Send + 'static>(
+        leaves_once_open: bool,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, std::sync::mpsc::RecvTimeoutError> {
         let _held = TEST_POOL.lock().unwrap_or_else(|e| e.into_inner());
         let threshold = self::threshold();
         set_threshold(0);
         WORKERS.fetch_add(1, SeqCst);
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        std::thread::spawn(move || tx.send(job()).unwrap());
+        if leaves_once_open {
+            while GEN.0.load(SeqCst) % 2 == 1 {
+                std::thread::yield_now();
+            }
+            WORKERS.fetch_sub(1, SeqCst);
+        }
+        let got = rx.recv_timeout(std::time::Duration::from_secs(60));
+        if !leaves_once_open {
+            WORKERS.fetch_sub(1, SeqCst);
+        }
+        set_threshold(threshold);
+        got
+    }
+
+    /// A worker that never comes (counted, but not running) delays nothing: the calling thread
+    /// runs its own segment, then takes the absent worker's.
+    #[test]
+    fn the_calling_thread_takes_an_absent_workers_segment() {
+        let got = with_absent_worker(false, || {
             let n = 8 * CHUNK + 5;
             let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
             let calls = AtomicUsize::new(0);
@@ -434,11 +456,8 @@ mod tests {
                     h.fetch_add(1, Relaxed);
                 });
             });
-            tx.send((calls.load(Relaxed), hits.iter().all(|h| h.load(Relaxed) == 1))).unwrap();
+            (calls.load(Relaxed), hits.iter().all(|h| h.load(Relaxed) == 1))
         });
-        let got = rx.recv_timeout(std::time::Duration::from_secs(60));
-        WORKERS.fetch_sub(1, SeqCst);
-        set_threshold(threshold);
         assert_eq!(got.expect("the job did not finish without its worker"), (9, true));
     }
 
@@ -446,27 +465,14 @@ mod tests {
     /// them itself if the workers stop during its job: a job opened just before `stop` finishes.
     #[test]
     fn a_job_left_to_workers_finishes_when_they_stop() {
-        let _held = TEST_POOL.lock().unwrap_or_else(|e| e.into_inner());
-        let threshold = self::threshold();
-        set_threshold(0);
-        // A worker counted but never running, which leaves once the job is open.
-        WORKERS.fetch_add(1, SeqCst);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let got = with_absent_worker(true, || {
             set_caller_runs_chunks(false);
-            let n = 4 * CHUNK;
             let calls = AtomicUsize::new(0);
-            parallel_for(n, 1, |_, _| {
+            parallel_for(4 * CHUNK, 1, |_, _| {
                 calls.fetch_add(1, Relaxed);
             });
-            tx.send(calls.load(Relaxed)).unwrap();
+            calls.load(Relaxed)
         });
-        while GEN.0.load(SeqCst) % 2 == 1 {
-            std::thread::yield_now();
-        }
-        WORKERS.fetch_sub(1, SeqCst);
-        let got = rx.recv_timeout(std::time::Duration::from_secs(60));
-        set_threshold(threshold);
         assert_eq!(got.expect("the job waited for workers that had stopped"), 4);
     }
 
